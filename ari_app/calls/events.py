@@ -1,0 +1,84 @@
+"""Typed domain events the call tracker publishes. Transports (websocket link, logs) subscribe to these;
+nothing here knows about AMI, websockets or Qt."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from ari_app.calls.model import CallState, EndReason
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """Base of every call event: which call (Linkedid) and when Asterisk said it happened."""
+
+    call_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallArrived(CallEvent):
+    hotline: str | None
+    caller: str | None
+    dialed: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallQueued(CallEvent):
+    queue: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallRinging(CallEvent):
+    """The queue rings an agent: the moment of the screen-pop."""
+
+    agent_id: str | None
+    interface: str
+    hotline: str | None
+    caller: str | None
+    waited_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallConnected(CallEvent):
+    agent_id: str | None
+    interface: str
+    wait_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded(CallEvent):
+    state: CallState
+    reason: EndReason
+    agent_id: str | None
+    talk_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMemberChanged:
+    """An agent's membership of the queue changed in Asterisk (from any desktop, or the CLI)."""
+
+    queue: str
+    interface: str
+    agent_id: str | None
+    in_queue: bool
+    paused: bool
+    reason: str
+    at: datetime
+
+
+Subscriber = Callable[[CallEvent | QueueMemberChanged], Awaitable[None] | None]
+
+
+class QueueControl(Protocol):
+    """What the server may ask of Asterisk's queue for agent sign-in and states (AMI Queue* actions)."""
+
+    async def queue_add(self, queue: str, interface: str, member_name: str, paused: bool = False) -> None: ...
+
+    async def queue_remove(self, queue: str, interface: str) -> None: ...
+
+    async def queue_pause(self, queue: str, interface: str, paused: bool, reason: str = "") -> None: ...

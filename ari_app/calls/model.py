@@ -1,0 +1,105 @@
+"""The call as an explicit state machine.
+
+    arrived ──> queued ──> ringing ──> connected ──> ended
+       │          │  ^        │  │
+       │          │  └────────┘  │  (agent did not answer: back to queued)
+       │          └──────────────┴──> abandoned   (caller hung up while waiting)
+       └──> rejected  (not a configured hotline)
+    arrived ──> abandoned  (caller hung up before reaching the queue)
+
+Any state can end as `ended` with reason `lost` when Asterisk no longer has the call after a reconnect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class CallState(StrEnum):
+    ARRIVED = "arrived"
+    QUEUED = "queued"
+    RINGING = "ringing"
+    CONNECTED = "connected"
+    ENDED = "ended"
+    ABANDONED = "abandoned"
+    REJECTED = "rejected"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (CallState.ENDED, CallState.ABANDONED, CallState.REJECTED)
+
+
+class EndReason(StrEnum):
+    CALLER_HANGUP = "caller_hangup"
+    AGENT_HANGUP = "agent_hangup"
+    ABANDONED = "abandoned"
+    QUEUE_TIMEOUT = "queue_timeout"
+    NOT_A_HOTLINE = "not_a_hotline"
+    LOST = "lost"  # Asterisk no longer had the call when the tracker resynchronised
+
+
+TRANSITIONS: dict[CallState, frozenset[CallState]] = {
+    CallState.ARRIVED: frozenset({CallState.QUEUED, CallState.REJECTED, CallState.ABANDONED, CallState.ENDED}),
+    CallState.QUEUED: frozenset({CallState.RINGING, CallState.CONNECTED, CallState.ABANDONED, CallState.ENDED}),
+    CallState.RINGING: frozenset(
+        {CallState.QUEUED, CallState.RINGING, CallState.CONNECTED, CallState.ABANDONED, CallState.ENDED}
+    ),
+    CallState.CONNECTED: frozenset({CallState.ENDED}),
+    CallState.ENDED: frozenset(),
+    CallState.ABANDONED: frozenset(),
+    CallState.REJECTED: frozenset(),
+}
+
+
+class CallStateError(Exception):
+    """A transition the state machine does not allow."""
+
+    error_id = "call_state_forbidden"
+
+    def __init__(self, call_id: str, current: CallState, target: CallState) -> None:
+        super().__init__(f"call {call_id}: cannot go from {current} to {target}")
+        self.call_id = call_id
+        self.current = current
+        self.target = target
+
+
+@dataclass
+class Call:
+    """What the platform knows about one call, keyed by Asterisk's Linkedid."""
+
+    id: str
+    arrived_at: datetime
+    state: CallState = CallState.ARRIVED
+    channel: str | None = None
+    hotline: str | None = None
+    dialed: str | None = None
+    caller: str | None = None
+    queue: str | None = None
+    agent: str | None = None
+    agent_interface: str | None = None
+    queued_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    end_reason: EndReason | None = None
+    recording: str | None = None
+
+    def move(self, target: CallState) -> None:
+        if target not in TRANSITIONS[self.state]:
+            raise CallStateError(self.id, self.state, target)
+        self.state = target
+
+    @property
+    def wait_seconds(self) -> float | None:
+        """Time from arrival until an agent answered, or until the caller gave up."""
+        end = self.answered_at or (self.ended_at if self.state == CallState.ABANDONED else None)
+        if end is None:
+            return None
+        return round(max(0.0, (end - self.arrived_at).total_seconds()), 3)
+
+    @property
+    def talk_seconds(self) -> float | None:
+        if self.answered_at is None or self.ended_at is None:
+            return None
+        return round(max(0.0, (self.ended_at - self.answered_at).total_seconds()), 3)

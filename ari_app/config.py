@@ -1,0 +1,502 @@
+"""The deployment description: `config.yaml` loaded into typed, validated settings.
+
+Every problem found is reported with the file, the line, the dotted key and what was expected, and all
+problems are reported at once, so an admin fixes a file in one pass. Nothing here opens a connection or
+reads a secret at import time: secrets are resolved only when a component asks for them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class HotlineMode(StrEnum):
+    """How a hotline's managing unit works with the platform (see MISSION glossary)."""
+
+    COLLABORATIVE = "collaborative"
+    EXCHANGE = "exchange"
+    SUB_PLATFORM = "sub-platform"
+
+
+QUEUE_STRATEGIES = ("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear", "wrandom", "rrordered")
+
+_DIGITS = re.compile(r"^[0-9]{3,20}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(/\d{1,2})?$")
+_SIP_URI = re.compile(r"^sip:[^@\s]+@[A-Za-z0-9.\-]+(:\d{1,5})?$")
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    file: str
+    line: int
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.key}: {self.message}"
+
+
+class ConfigError(Exception):
+    """One or more problems in a configuration file."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret named by an environment variable or a file; never its value in the config."""
+
+    env: str | None
+    file: Path | None
+
+    def value(self) -> str:
+        if self.env:
+            val = os.environ.get(self.env)
+            if val:
+                return val
+        if self.file is not None and self.file.exists():
+            return self.file.read_text(encoding="utf-8").strip()
+        where = " or ".join(x for x in (f"${self.env}" if self.env else "", str(self.file or "")) if x)
+        raise ConfigError([ConfigIssue("<secret>", 0, "secret", f"secret not found in {where}")])
+
+    def ensure_file(self) -> None:
+        """Create the secret file with a random value if it is the source and does not exist yet."""
+        if self.env and os.environ.get(self.env):
+            return
+        if self.file is not None and not self.file.exists():
+            import secrets
+
+            self.file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(24) + "\n")
+
+
+@dataclass(frozen=True)
+class Hotline:
+    number: str
+    name_zh: str
+    name_en: str
+    unit: str
+    mode: HotlineMode
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Trunk:
+    name: str
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    name: str
+    strategy: str
+    ring_timeout: int
+    wrapup: int
+    max_wait: int
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: str
+    name: str
+    extension: str
+    languages: tuple[str, ...]
+    contact: str | None = None
+    secret: Secret | None = None
+
+    @property
+    def interface(self) -> str:
+        """The Asterisk device this agent is reached on, as queue members name it."""
+        return f"PJSIP/{self.extension}"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    username: str = ""
+    secret: Secret | None = None
+
+
+@dataclass(frozen=True)
+class AsteriskSettings:
+    root: Path
+    mirror: str
+    sip: Endpoint
+    ami: Endpoint
+    ari: Endpoint
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    centre_name_zh: str
+    centre_name_en: str
+    timezone: str
+    hotlines: tuple[Hotline, ...]
+    trunks: tuple[Trunk, ...]
+    queue: QueueSettings
+    agents: tuple[Agent, ...]
+    database_url: str
+    recordings_path: Path
+    retention_days: int
+    asterisk: AsteriskSettings
+    server: Endpoint
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def hotline(self, number: str) -> Hotline | None:
+        return next((h for h in self.hotlines if h.number == number), None)
+
+    def agent(self, agent_id: str) -> Agent | None:
+        return next((a for a in self.agents if a.id == agent_id), None)
+
+    def agent_by_interface(self, interface: str) -> Agent | None:
+        return next((a for a in self.agents if a.interface.lower() == interface.lower()), None)
+
+
+# --- loading -------------------------------------------------------------------------------------------
+
+
+def _line_map(node: yaml.Node | None, path: str, lines: dict[str, int], issues: list[ConfigIssue], file: str) -> None:
+    """Record the source line of every key and list item, addressed by dotted path (`hotlines[2].number`)."""
+    if node is None:
+        return
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            sub = f"{path}.{key}" if path else key
+            if key in seen:
+                issues.append(ConfigIssue(file, key_node.start_mark.line + 1, sub, "duplicate key"))
+            seen.add(key)
+            lines[sub] = key_node.start_mark.line + 1
+            _line_map(value_node, sub, lines, issues, file)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_map(item, f"{path}[{i}]", lines, issues, file)
+
+
+class _Checker:
+    """Pulls typed values out of the loaded YAML, collecting every problem instead of stopping at the first."""
+
+    def __init__(self, file: str, lines: dict[str, int], base: Path) -> None:
+        self.file = file
+        self.lines = lines
+        self.base = base
+        self.issues: list[ConfigIssue] = []
+
+    def line(self, path: str) -> int:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path.rsplit(".", 1)[0] if "." in path else ""
+        return 1
+
+    def fail(self, path: str, message: str) -> None:
+        self.issues.append(ConfigIssue(self.file, self.line(path), path, message))
+
+    def section(self, data: dict[str, Any], key: str, path: str, required: bool = True) -> dict[str, Any]:
+        full = f"{path}.{key}" if path else key
+        val = data.get(key)
+        if val is None:
+            if required:
+                self.fail(full if key in data else (path or key), f"missing section '{key}' (expected a mapping)")
+            return {}
+        if not isinstance(val, dict):
+            self.fail(full, f"expected a mapping, got {type(val).__name__}")
+            return {}
+        return val
+
+    def items(self, data: dict[str, Any], key: str, path: str) -> list[dict[str, Any]]:
+        full = f"{path}.{key}" if path else key
+        val = data.get(key)
+        if not isinstance(val, list) or not val:
+            self.fail(full if key in data else (path or key), f"expected a non-empty list under '{key}'")
+            return []
+        out: list[dict[str, Any]] = []
+        for i, item in enumerate(val):
+            if not isinstance(item, dict):
+                self.fail(f"{full}[{i}]", "expected a mapping")
+                out.append({})
+            else:
+                out.append(item)
+        return out
+
+    def string(
+        self,
+        data: dict[str, Any],
+        key: str,
+        path: str,
+        *,
+        pattern: re.Pattern[str] | None = None,
+        expected: str = "a string",
+        default: str | None = None,
+    ) -> str:
+        full = f"{path}.{key}"
+        if key not in data or data[key] is None:
+            if default is not None:
+                return default
+            self.fail(full if key in data else path, f"missing key '{key}' (expected {expected})")
+            return ""
+        val = data[key]
+        if isinstance(val, bool) or not isinstance(val, (str, int)):
+            self.fail(full, f"expected {expected}, got {type(val).__name__} {val!r}")
+            return ""
+        text = str(val)
+        if isinstance(val, int) and pattern is _DIGITS:
+            self.fail(full, f'expected {expected} in quotes ("{val}"), got a bare number')
+            return text
+        if not text.strip():
+            self.fail(full, f"expected {expected}, got an empty string")
+        elif pattern is not None and not pattern.match(text):
+            self.fail(full, f"expected {expected}, got {text!r}")
+        return text
+
+    def integer(
+        self, data: dict[str, Any], key: str, path: str, *, low: int, high: int, default: int | None = None
+    ) -> int:
+        full = f"{path}.{key}"
+        if key not in data:
+            if default is not None:
+                return default
+            self.fail(path, f"missing key '{key}' (expected an integer {low}..{high})")
+            return low
+        val = data[key]
+        if isinstance(val, bool) or not isinstance(val, int) or not low <= val <= high:
+            self.fail(full, f"expected an integer {low}..{high}, got {val!r}")
+            return low
+        return val
+
+    def strings(self, data: dict[str, Any], key: str, path: str, *, required: bool = True) -> tuple[str, ...]:
+        full = f"{path}.{key}"
+        val = data.get(key)
+        if val is None:
+            if required:
+                self.fail(full if key in data else path, f"missing key '{key}' (expected a list of strings)")
+            return ()
+        if not isinstance(val, list) or not all(isinstance(x, str) and x for x in val):
+            self.fail(full, f"expected a list of strings, got {val!r}")
+            return ()
+        return tuple(val)
+
+    def path(self, data: dict[str, Any], key: str, path: str, default: str | None = None) -> Path:
+        text = self.string(data, key, path, expected="a path", default=default)
+        p = Path(text)
+        return p if p.is_absolute() else (self.base / p)
+
+    def secret(self, data: dict[str, Any], path: str, *, required: bool) -> Secret | None:
+        if "secret" in data or "password" in data:
+            key = "secret" if "secret" in data else "password"
+            self.fail(f"{path}.{key}", "secrets are never written in the config: use secret_env or secret_file")
+            return None
+        env = data.get("secret_env")
+        file = data.get("secret_file")
+        if env is not None and (not isinstance(env, str) or not re.match(r"^[A-Z_][A-Z0-9_]*$", env)):
+            self.fail(f"{path}.secret_env", f"expected an environment variable name, got {env!r}")
+            env = None
+        if file is not None and not isinstance(file, str):
+            self.fail(f"{path}.secret_file", f"expected a path, got {file!r}")
+            file = None
+        if env is None and file is None:
+            if required:
+                self.fail(path, "missing secret_env or secret_file (expected where the secret is kept)")
+            return None
+        fpath = None
+        if file:
+            fpath = Path(file)
+            fpath = fpath if fpath.is_absolute() else self.base / fpath
+        return Secret(env=env, file=fpath)
+
+    def unknown(self, data: dict[str, Any], path: str, allowed: set[str]) -> None:
+        for key in data:
+            if key not in allowed:
+                full = f"{path}.{key}" if path else key
+                self.fail(full, f"unknown key '{key}' (expected one of: {', '.join(sorted(allowed))})")
+
+
+def _valid_address(text: str) -> bool:
+    m = _IPV4.match(text)
+    return m is not None and all(int(g) <= 255 for g in m.groups()[:4])
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a config file; raise ConfigError listing every problem found."""
+    file = Path(path)
+    name = str(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigIssue(name, 0, "<file>", f"cannot read: {exc.strerror}")]) from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 0
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([ConfigIssue(name, line, "<yaml>", f"not valid YAML: {problem}")]) from exc
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigIssue(name, 1, "<top>", "expected a mapping of sections at the top level")])
+
+    lines: dict[str, int] = {}
+    issues: list[ConfigIssue] = []
+    _line_map(node, "", lines, issues, name)
+    c = _Checker(name, lines, file.resolve().parent)
+    c.issues.extend(issues)
+    c.unknown(
+        data, "", {"centre", "hotlines", "trunks", "queue", "agents", "database", "recordings", "asterisk", "server"}
+    )
+
+    centre = c.section(data, "centre", "")
+    c.unknown(centre, "centre", {"name_zh", "name_en", "timezone"})
+    hotlines: list[Hotline] = []
+    for i, h in enumerate(c.items(data, "hotlines", "")):
+        p = f"hotlines[{i}]"
+        c.unknown(h, p, {"number", "name_zh", "name_en", "unit", "mode", "categories"})
+        number = c.string(h, "number", p, pattern=_DIGITS, expected="a dialable number of 3-20 digits")
+        mode_text = c.string(h, "mode", p, expected="collaborative, exchange or sub-platform")
+        try:
+            mode = HotlineMode(mode_text)
+        except ValueError:
+            if mode_text:
+                c.fail(f"{p}.mode", f"expected collaborative, exchange or sub-platform, got {mode_text!r}")
+            mode = HotlineMode.COLLABORATIVE
+        if any(x.number == number for x in hotlines) and number:
+            c.fail(f"{p}.number", f"hotline number {number} is configured twice")
+        hotlines.append(
+            Hotline(
+                number=number,
+                name_zh=c.string(h, "name_zh", p, expected="the Chinese name"),
+                name_en=c.string(h, "name_en", p, expected="the English name"),
+                unit=c.string(h, "unit", p, expected="the managing unit"),
+                mode=mode,
+                categories=c.strings(h, "categories", p, required=False),
+            )
+        )
+
+    trunks: list[Trunk] = []
+    for i, t in enumerate(c.items(data, "trunks", "")):
+        p = f"trunks[{i}]"
+        c.unknown(t, p, {"name", "addresses"})
+        addresses = c.strings(t, "addresses", p)
+        for j, addr in enumerate(addresses):
+            if not _valid_address(addr):
+                c.fail(f"{p}.addresses[{j}]", f"expected an IPv4 address or network, got {addr!r}")
+        trunks.append(
+            Trunk(
+                name=c.string(t, "name", p, pattern=_NAME, expected="a trunk name (letters, digits, -_.)"),
+                addresses=addresses,
+            )
+        )
+
+    q = c.section(data, "queue", "")
+    c.unknown(q, "queue", {"name", "strategy", "ring_timeout", "wrapup", "max_wait"})
+    strategy = c.string(q, "strategy", "queue", expected="a queues.conf strategy", default="rrmemory")
+    if strategy and strategy not in QUEUE_STRATEGIES:
+        c.fail("queue.strategy", f"expected one of {', '.join(QUEUE_STRATEGIES)}, got {strategy!r}")
+    queue = QueueSettings(
+        name=c.string(q, "name", "queue", pattern=_NAME, expected="a queue name (letters, digits, -_.)"),
+        strategy=strategy,
+        ring_timeout=c.integer(q, "ring_timeout", "queue", low=1, high=600, default=15),
+        wrapup=c.integer(q, "wrapup", "queue", low=0, high=3600, default=10),
+        max_wait=c.integer(q, "max_wait", "queue", low=10, high=86400, default=600),
+    )
+
+    agents: list[Agent] = []
+    for i, a in enumerate(c.items(data, "agents", "")):
+        p = f"agents[{i}]"
+        c.unknown(
+            a, p, {"id", "name", "extension", "languages", "contact", "secret_env", "secret_file", "secret", "password"}
+        )
+        contact = a.get("contact")
+        if contact is not None and (not isinstance(contact, str) or not _SIP_URI.match(contact)):
+            c.fail(f"{p}.contact", f"expected a SIP URI like sip:1001@127.0.0.1:5080, got {contact!r}")
+            contact = None
+        agent = Agent(
+            id=c.string(a, "id", p, pattern=_NAME, expected="an agent id (letters, digits, -_.)"),
+            name=c.string(a, "name", p, expected="the agent's name"),
+            extension=c.string(a, "extension", p, pattern=_DIGITS, expected="an extension of 3-20 digits"),
+            languages=c.strings(a, "languages", p),
+            contact=contact,
+            secret=c.secret(a, p, required=contact is None),
+        )
+        for field_name in ("id", "extension"):
+            value = getattr(agent, field_name)
+            if value and any(getattr(x, field_name) == value for x in agents):
+                c.fail(f"{p}.{field_name}", f"agent {field_name} {value} is configured twice")
+        if agent.extension and any(h.number == agent.extension for h in hotlines):
+            c.fail(f"{p}.extension", f"extension {agent.extension} is also a hotline number")
+        agents.append(agent)
+
+    db = c.section(data, "database", "")
+    c.unknown(db, "database", {"url"})
+    url = c.string(db, "url", "database", expected="an SQLAlchemy URL such as sqlite:///var/hotline.db")
+    if url and "://" not in url:
+        c.fail("database.url", f"expected an SQLAlchemy URL such as sqlite:///var/hotline.db, got {url!r}")
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+        url = "sqlite:///" + str(c.base / url[len("sqlite:///") :])
+    if re.search(r"://[^/@]*:[^/@]+@", url):
+        c.fail("database.url", "a password is written in the URL: name it with the PGPASSWORD variable or ~/.pgpass")
+
+    rec = c.section(data, "recordings", "")
+    c.unknown(rec, "recordings", {"path", "retention_days"})
+    recordings_path = c.path(rec, "path", "recordings", default="var/recordings")
+    retention = c.integer(rec, "retention_days", "recordings", low=1, high=36500, default=365)
+
+    ast = c.section(data, "asterisk", "")
+    c.unknown(ast, "asterisk", {"root", "mirror", "sip", "ami", "ari"})
+
+    def endpoint(section: dict[str, Any], path: str, *, auth: bool, default_port: int) -> Endpoint:
+        c.unknown(
+            section, path, {"host", "bind", "port", "username", "secret_env", "secret_file", "secret", "password"}
+        )
+        host_key = "bind" if "bind" in section else "host"
+        host = c.string(section, host_key, path, expected="a host address", default="127.0.0.1")
+        port = c.integer(section, "port", path, low=1, high=65535, default=default_port)
+        if not auth:
+            return Endpoint(host=host, port=port)
+        username = c.string(section, "username", path, pattern=_NAME, expected="a user name")
+        return Endpoint(host=host, port=port, username=username, secret=c.secret(section, path, required=True))
+
+    asterisk = AsteriskSettings(
+        root=c.path(ast, "root", "asterisk", default=".local/asterisk-root"),
+        mirror=c.string(
+            ast, "mirror", "asterisk", expected="a Debian mirror URL", default="http://deb.debian.org/debian"
+        ),
+        sip=endpoint(c.section(ast, "sip", "asterisk", required=False), "asterisk.sip", auth=False, default_port=5060),
+        ami=endpoint(c.section(ast, "ami", "asterisk"), "asterisk.ami", auth=True, default_port=5038),
+        ari=endpoint(c.section(ast, "ari", "asterisk"), "asterisk.ari", auth=True, default_port=8088),
+    )
+    server = endpoint(c.section(data, "server", "", required=False), "server", auth=False, default_port=8765)
+
+    if c.issues:
+        raise ConfigError(sorted(c.issues, key=lambda i: i.line))
+    return Config(
+        path=file.resolve(),
+        centre_name_zh=c.string(centre, "name_zh", "centre", default=""),
+        centre_name_en=c.string(centre, "name_en", "centre", default=""),
+        timezone=c.string(centre, "timezone", "centre", default="Asia/Shanghai"),
+        hotlines=tuple(hotlines),
+        trunks=tuple(trunks),
+        queue=queue,
+        agents=tuple(agents),
+        database_url=url,
+        recordings_path=recordings_path,
+        retention_days=retention,
+        asterisk=asterisk,
+        server=server,
+        raw=data,
+    )

@@ -1,0 +1,9 @@
+"""The platform's database: SQLAlchemy 2 typed models and Alembic migrations.
+
+Importing this package creates no engine; `schema.db.make_engine(url)` does, once, at wiring time.
+"""
+
+from schema.base import Base
+from schema.calls import CallRecord
+
+__all__ = ["Base", "CallRecord"]

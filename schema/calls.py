@@ -1,0 +1,43 @@
+"""One row per call that reached the platform, keyed by Asterisk's Linkedid."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from schema.base import Base, UTCDateTime
+
+
+class CallRecord(Base):
+    """The stored face of a tracked call (see ari_app.calls.model.Call for the live state machine).
+
+    `linkedid` is unique: a call seen again after a reconnect updates its row instead of adding one.
+    """
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    linkedid: Mapped[str] = mapped_column(String(64), unique=True)
+    hotline: Mapped[str | None] = mapped_column(String(20))
+    dialed: Mapped[str | None] = mapped_column(String(40))
+    caller: Mapped[str | None] = mapped_column(String(40))
+    queue: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    arrived_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    wait_seconds: Mapped[float | None]
+    talk_seconds: Mapped[float | None]
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    recording: Mapped[str | None] = mapped_column(String(512))
+    channel: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (
+        Index("ix_calls_arrived_at", "arrived_at"),
+        Index("ix_calls_caller", "caller"),
+        Index("ix_calls_state", "state"),
+    )

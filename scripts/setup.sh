@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install everything the platform and its tests need on a fresh Debian machine, idempotently:
+# Debian packages (debootstrap for the Asterisk root, SIPp, espeak-ng/sox for test speech, a CJK font for
+# the desktop, PostgreSQL), then the project's virtual environment in .venv with its pinned packages.
+# Usage: scripts/setup.sh [--test]    (--test adds the test tools and the test speech model)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+debs=(debootstrap sip-tester espeak-ng sox fonts-noto-cjk libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3)
+[ "$want_test" = 1 ] && debs+=(postgresql)
+missing=()
+for p in "${debs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "setup: these Debian packages are missing and installing them needs root: ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "setup: installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+py=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$py" -m venv .venv
+fi
+extra=""
+[ "$want_test" = 1 ] && extra="[test]"
+stamp=".venv/.installed${extra}"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    echo "setup: installing Python packages${extra:+ with test tools}"
+    .venv/bin/pip install -q --disable-pip-version-check -e ".${extra}"
+    touch "$stamp"
+fi
