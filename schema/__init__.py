@@ -5,5 +5,6 @@ Importing this package creates no engine; `schema.db.make_engine(url)` does, onc
 
 from schema.base import Base
 from schema.calls import CallRecord
+from schema.users import Role, User
 
-__all__ = ["Base", "CallRecord"]
+__all__ = ["Base", "CallRecord", "Role", "User"]
