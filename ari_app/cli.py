@@ -10,7 +10,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES = ("ari_app.commands.config_cmd",)
+COMMAND_MODULES = (
+    "ari_app.commands.config_cmd",
+    "ari_app.commands.asterisk_cmd",
+)
 
 DEFAULT_CONFIG = "config.yaml"
 
