@@ -13,6 +13,8 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "ari_app.commands.config_cmd",
     "ari_app.commands.asterisk_cmd",
+    "ari_app.commands.serve_cmd",
+    "ari_app.commands.calls_cmd",
 )
 
 DEFAULT_CONFIG = "config.yaml"

@@ -1,0 +1,242 @@
+"""The AMI edge: panoramisk connected to Asterisk, feeding the call tracker and carrying queue actions.
+
+panoramisk's own reconnect waits a fixed two seconds for ever; here the delay grows exponentially with
+jitter (so that many servers restarting together do not reconnect in lock-step) and resets once a login
+succeeds. After every login, once Asterisk says `FullyBooted`, the tracker is resynchronised from
+`CoreShowChannels` so that nothing is left "in progress" that Asterisk no longer has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+from collections.abc import Callable
+from typing import Any
+
+from panoramisk import Manager
+
+from ari_app.calls.tracker import CallTracker, LiveChannel
+from ari_app.config import Config
+
+log = logging.getLogger(__name__)
+
+
+class AmiError(Exception):
+    error_id = "ami_action_failed"
+
+
+class Backoff:
+    """Exponential backoff with full jitter: delay drawn from [base, min(cap, base * 2**attempt)]."""
+
+    def __init__(self, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None) -> None:
+        self.base = base
+        self.cap = cap
+        self.attempt = 0
+        self.rng = rng or random.Random()
+
+    def next(self) -> float:
+        high = min(self.cap, self.base * (2**self.attempt))
+        self.attempt += 1
+        return self.rng.uniform(self.base, max(self.base, high))
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class BackoffManager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager with backoff-and-jitter reconnects (it reads `reconnect_timeout` each time)."""
+
+    def __init__(self, backoff: Backoff, **config: Any) -> None:
+        self._backoff = backoff
+        self._delay: float | None = None
+        super().__init__(**config)
+
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
+        self._delay = None  # the next failure draws a new, longer delay
+        return super().connect(*args, **kwargs)
+
+    @property
+    def reconnect_timeout(self) -> float:
+        # panoramisk reads this more than once per reconnect: draw one delay per attempt
+        if self._delay is None:
+            self._delay = self._backoff.next()
+            log.info("AMI: reconnecting in %.2f s (attempt %d)", self._delay, self._backoff.attempt)
+        return self._delay
+
+    @reconnect_timeout.setter
+    def reconnect_timeout(self, _value: float) -> None:
+        pass
+
+
+def _seconds(duration: str) -> int:
+    parts = [int(p) for p in re.findall(r"\d+", duration or "")]
+    total = 0
+    for p in parts[-3:]:
+        total = total * 60 + p
+    return total
+
+
+class AmiLink:
+    """Owns the AMI connection: feeds every event to the tracker, publishes the tracker's domain events,
+    resynchronises after each (re)connect, and implements the QueueControl actions."""
+
+    def __init__(self, cfg: Config, tracker: CallTracker, on_state: Callable[[str], None] | None = None) -> None:
+        self.cfg = cfg
+        self.tracker = tracker
+        self.on_state = on_state or (lambda _s: None)
+        self.backoff = Backoff()
+        self.manager: BackoffManager | None = None
+        self.connected = asyncio.Event()
+        self.resyncs = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._publish_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        ami = self.cfg.asterisk.ami
+        self.manager = BackoffManager(
+            self.backoff,
+            host=ami.host,
+            port=ami.port,
+            username=ami.username,
+            secret=ami.secret.value() if ami.secret else "",
+            ping_delay=5,
+            ping_interval=5,
+            loop=asyncio.get_running_loop(),
+            on_login=self._on_login,
+            on_disconnect=self._on_disconnect,
+        )
+        self.manager.register_event("*", self._on_event)
+        self.manager.register_event("FullyBooted", self._on_fully_booted)
+        self.manager.connect()
+
+    async def stop(self) -> None:
+        if self.manager is not None:
+            self.manager.close()
+            # stop panoramisk from reconnecting after an intentional close
+            self.manager.connection_lost = lambda _exc: None
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("AMI task failed", exc_info=task.exception())
+
+    # --- connection events -----------------------------------------------------------------------------
+    def _on_login(self, _manager: Manager) -> None:
+        log.info("AMI: logged in to %s:%s", self.cfg.asterisk.ami.host, self.cfg.asterisk.ami.port)
+        self.backoff.reset()
+
+    def _on_disconnect(self, _manager: Manager, exc: Any) -> None:
+        log.warning("AMI: connection lost (%s)", exc)
+        self.connected.clear()
+        self.on_state("down")
+
+    def _on_fully_booted(self, _manager: Manager, _event: Any) -> None:
+        self._spawn(self.resync())
+
+    def _on_event(self, _manager: Manager, event: Any) -> None:
+        self.tracker.handle(event)
+        if self.tracker.has_pending:
+            self._spawn(self._publish())
+
+    async def _publish(self) -> None:
+        async with self._publish_lock:
+            await self.tracker.publish_pending()
+
+    # --- resynchronisation -----------------------------------------------------------------------------
+    async def resync(self) -> None:
+        """Ask Asterisk which channels exist and reconcile the tracker with them."""
+        assert self.manager is not None
+        reply = await self.manager.send_action({"Action": "CoreShowChannels"}, as_list=True)
+        messages = reply if isinstance(reply, list) else [reply]
+        live = [
+            LiveChannel(
+                channel=m.get("Channel", ""),
+                uniqueid=m.get("Uniqueid", ""),
+                linkedid=m.get("Linkedid", ""),
+                context=m.get("Context", ""),
+                exten=m.get("Exten", ""),
+                application=m.get("Application", ""),
+                caller=m.get("CallerIDNum", ""),
+                accountcode=m.get("AccountCode", "") or m.get("Accountcode", ""),
+                bridge_id=m.get("BridgeId", ""),
+                duration_seconds=_seconds(m.get("Duration", "")),
+            )
+            for m in messages
+            if (m.get("Event") or "") == "CoreShowChannel"
+        ]
+        ended, adopted = self.tracker.resync(live)
+        for call in adopted:
+            call.recording = await self.getvar(call.channel or "", "HOTLINE_RECORDING")
+            if call.recording:
+                call.recording += ".wav"
+                self.tracker.sink.save(call)
+        self.resyncs += 1
+        log.info(
+            "AMI: resynchronised: %d live channels, %d calls ended as lost, %d adopted",
+            len(live),
+            len(ended),
+            len(adopted),
+        )
+        await self._publish()
+        await self.queue_status()
+        self.connected.set()
+        self.on_state("up")
+
+    async def queue_status(self) -> None:
+        """Replay the queue's members into the tracker as member events, so agent states are current."""
+        assert self.manager is not None
+        reply = await self.manager.send_action({"Action": "QueueStatus", "Queue": self.cfg.queue.name}, as_list=True)
+        for m in reply if isinstance(reply, list) else [reply]:
+            if m.get("Event") == "QueueMember":
+                self.tracker.handle(
+                    {
+                        **dict(m),
+                        "Event": "QueueMemberAdded",
+                        "Interface": m.get("StateInterface") or m.get("Location", ""),
+                    }
+                )
+        await self._publish()
+
+    # --- actions ---------------------------------------------------------------------------------------
+    async def action(self, **fields: str) -> Any:
+        if self.manager is None or not self.connected.is_set():
+            raise AmiError("not connected to Asterisk")
+        reply = await asyncio.wait_for(self.manager.send_action(dict(fields)), timeout=10)
+        first = reply[0] if isinstance(reply, list) else reply
+        if first.get("Response") == "Error":
+            raise AmiError(f"{fields.get('Action')}: {first.get('Message')}")
+        return reply
+
+    async def getvar(self, channel: str, variable: str) -> str | None:
+        try:
+            reply = await self.action(Action="Getvar", Channel=channel, Variable=variable)
+        except (AmiError, TimeoutError):
+            return None
+        value = reply.get("Value") if not isinstance(reply, list) else None
+        return value or None
+
+    async def queue_add(self, queue: str, interface: str, member_name: str, paused: bool = False) -> None:
+        await self.action(
+            Action="QueueAdd",
+            Queue=queue,
+            Interface=interface,
+            MemberName=member_name,
+            Paused="true" if paused else "false",
+        )
+
+    async def queue_remove(self, queue: str, interface: str) -> None:
+        await self.action(Action="QueueRemove", Queue=queue, Interface=interface)
+
+    async def queue_pause(self, queue: str, interface: str, paused: bool, reason: str = "") -> None:
+        await self.action(
+            Action="QueuePause", Queue=queue, Interface=interface, Paused="true" if paused else "false", Reason=reason
+        )

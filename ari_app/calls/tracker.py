@@ -1,0 +1,355 @@
+"""The call tracker: Asterisk's AMI events in, call state transitions and typed domain events out.
+
+The tracker knows AMI's event and header names (that is the language Asterisk speaks) but not how they
+arrive: the AMI adapter (ari_app/ami.py) feeds it mappings, tests feed it recorded traffic. It keeps the
+calls in progress in memory, keyed by Linkedid, and hands every change to a `CallSink` (the store) and
+every domain event to its subscribers.
+
+Which calls are tracked: those the dialplan marks with `UserEvent(HotlineCall)` (a hotline call) or
+`UserEvent(HotlineRejected)` (a number that is not a hotline). Agent-to-agent calls are not hotline calls.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from ari_app.calls.events import (
+    CallArrived,
+    CallConnected,
+    CallEnded,
+    CallEvent,
+    CallQueued,
+    CallRinging,
+    QueueMemberChanged,
+    Subscriber,
+)
+from ari_app.calls.model import Call, CallState, CallStateError, EndReason
+
+log = logging.getLogger(__name__)
+
+Event = Mapping[str, str]
+Clock = Callable[[], datetime]
+
+
+class CallSink(Protocol):
+    """Where the tracker writes calls (the database store; a list in tests)."""
+
+    def save(self, call: Call) -> None: ...
+
+
+class AgentLookup(Protocol):
+    def agent_id_for(self, interface: str) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LiveChannel:
+    """One channel Asterisk reports in `CoreShowChannels`, as the resynchronisation needs it."""
+
+    channel: str
+    uniqueid: str
+    linkedid: str
+    context: str
+    exten: str
+    application: str
+    caller: str
+    accountcode: str
+    bridge_id: str
+    duration_seconds: int
+
+
+def _event_time(event: Event, clock: Clock) -> datetime:
+    stamp = event.get("Timestamp")
+    if stamp:
+        try:
+            return datetime.fromtimestamp(float(stamp), UTC)
+        except ValueError:
+            pass
+    return clock()
+
+
+def _interface_of(channel: str) -> str:
+    """`PJSIP/1001-0000002a` -> `PJSIP/1001`."""
+    return channel.rsplit("-", 1)[0] if "-" in channel else channel
+
+
+class CallTracker:
+    def __init__(
+        self,
+        sink: CallSink,
+        agents: AgentLookup,
+        hotlines: Iterable[str],
+        clock: Clock | None = None,
+    ) -> None:
+        self.sink = sink
+        self.agents = agents
+        self.hotlines = set(hotlines)
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.calls: dict[str, Call] = {}
+        self._left_queue: set[str] = set()
+        self._arrivals: dict[str, datetime] = {}  # Newchannel time of a channel that may become a call
+        self._subscribers: list[Subscriber] = []
+        self._pending: list[CallEvent | QueueMemberChanged] = []
+        self.events_seen = 0
+        self._handlers: dict[str, Callable[[Event, datetime], None]] = {
+            "newchannel": self._on_newchannel,
+            "userevent": self._on_user_event,
+            "queuecallerjoin": self._on_queue_join,
+            "agentcalled": self._on_agent_called,
+            "agentringnoanswer": self._on_ring_no_answer,
+            "agentconnect": self._on_agent_connect,
+            "agentcomplete": self._on_agent_complete,
+            "queuecallerabandon": self._on_abandon,
+            "queuecallerleave": self._on_queue_leave,
+            "hangup": self._on_hangup,
+            "queuememberadded": self._on_member,
+            "queuememberremoved": self._on_member,
+            "queuememberpause": self._on_member,
+        }
+
+    # --- subscribers -----------------------------------------------------------------------------------
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.append(subscriber)
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def drain(self) -> list[CallEvent | QueueMemberChanged]:
+        """Domain events produced since the last drain (for synchronous callers and tests)."""
+        out, self._pending = self._pending, []
+        return out
+
+    async def publish_pending(self) -> None:
+        """Deliver the produced domain events to every subscriber, in order; a failing subscriber is
+        logged and does not stop the others."""
+        for event in self.drain():
+            for sub in self._subscribers:
+                try:
+                    result = sub(event)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    log.exception("subscriber %r failed on %r", sub, event)
+
+    # --- feeding ---------------------------------------------------------------------------------------
+    def handle(self, event: Event) -> None:
+        """Apply one AMI event. Unknown events are ignored; a transition the state machine refuses is
+        logged and leaves the call as it was (Asterisk is the source of truth; resync repairs)."""
+        self.events_seen += 1
+        name = (event.get("Event") or "").lower()
+        handler = self._handlers.get(name)
+        if handler is None:
+            return
+        try:
+            handler(event, _event_time(event, self.clock))
+        except CallStateError as exc:
+            log.warning("ignored out-of-order AMI %s: %s", event.get("Event"), exc)
+
+    def _emit(self, event: CallEvent | QueueMemberChanged) -> None:
+        self._pending.append(event)
+
+    def _save(self, call: Call) -> None:
+        self.sink.save(call)
+        if call.state.terminal:
+            self.calls.pop(call.id, None)
+            self._left_queue.discard(call.id)
+
+    def _call(self, event: Event) -> Call | None:
+        return self.calls.get(event.get("Linkedid", ""))
+
+    # --- handlers --------------------------------------------------------------------------------------
+    def _on_newchannel(self, event: Event, at: datetime) -> None:
+        if event.get("Uniqueid") and event.get("Uniqueid") == event.get("Linkedid"):
+            self._arrivals[event["Uniqueid"]] = at
+            if len(self._arrivals) > 10000:  # channels that never became calls; keep memory bounded
+                for key in list(self._arrivals)[:5000]:
+                    del self._arrivals[key]
+
+    def _on_user_event(self, event: Event, at: datetime) -> None:
+        kind = event.get("UserEvent", "")
+        linkedid = event.get("Linkedid", "")
+        if kind not in ("HotlineCall", "HotlineRejected") or not linkedid or linkedid in self.calls:
+            return
+        arrived = self._arrivals.pop(event.get("Uniqueid", ""), at)
+        call = Call(
+            id=linkedid,
+            arrived_at=arrived,
+            channel=event.get("Channel"),
+            caller=event.get("Caller") or event.get("CallerIDNum") or None,
+        )
+        if kind == "HotlineCall":
+            call.hotline = event.get("Hotline") or None
+            call.dialed = call.hotline
+            call.recording = event.get("Recording") or None
+            self.calls[call.id] = call
+            self._save(call)
+            self._emit(CallArrived(call.id, at, call.hotline, call.caller, call.dialed))
+        else:
+            call.dialed = event.get("Dialed") or None
+            call.move(CallState.REJECTED)
+            call.end_reason = EndReason.NOT_A_HOTLINE
+            call.ended_at = at
+            self._save(call)
+            self._emit(CallEnded(call.id, at, call.state, EndReason.NOT_A_HOTLINE, None, None))
+
+    def _on_queue_join(self, event: Event, at: datetime) -> None:
+        call = self._call(event)
+        if call is None:
+            return
+        call.move(CallState.QUEUED)
+        call.queue = event.get("Queue")
+        call.queued_at = call.queued_at or at
+        self._save(call)
+        self._emit(CallQueued(call.id, at, call.queue or "", int(event.get("Position") or 0)))
+
+    def _on_agent_called(self, event: Event, at: datetime) -> None:
+        call = self._call(event)
+        if call is None:
+            return
+        interface = event.get("Interface") or _interface_of(event.get("DestChannel", ""))
+        call.move(CallState.RINGING)
+        call.agent_interface = interface
+        call.agent = self.agents.agent_id_for(interface) or event.get("MemberName") or interface
+        self._save(call)
+        waited = round((at - call.arrived_at).total_seconds(), 3)
+        self._emit(CallRinging(call.id, at, call.agent, interface, call.hotline, call.caller, waited))
+
+    def _on_ring_no_answer(self, event: Event, at: datetime) -> None:
+        call = self._call(event)
+        if call is None or call.state != CallState.RINGING:
+            return
+        call.move(CallState.QUEUED)
+        call.agent = None
+        call.agent_interface = None
+        self._save(call)
+        self._emit(CallQueued(call.id, at, call.queue or "", 0))
+
+    def _on_agent_connect(self, event: Event, at: datetime) -> None:
+        call = self._call(event)
+        if call is None:
+            return
+        interface = event.get("Interface") or _interface_of(event.get("DestChannel", ""))
+        call.move(CallState.CONNECTED)
+        call.agent_interface = interface
+        call.agent = self.agents.agent_id_for(interface) or event.get("MemberName") or interface
+        call.answered_at = at
+        self._save(call)
+        self._emit(CallConnected(call.id, at, call.agent, interface, call.wait_seconds or 0.0))
+
+    def _on_agent_complete(self, event: Event, at: datetime) -> None:
+        call = self._call(event)
+        if call is None or call.state != CallState.CONNECTED:
+            return
+        reason = {"agent": EndReason.AGENT_HANGUP}.get(event.get("Reason", ""), EndReason.CALLER_HANGUP)
+        self._end(call, CallState.ENDED, reason, at)
+
+    def _on_abandon(self, event: Event, at: datetime) -> None:
+        call = self._call(event)
+        if call is None:
+            return
+        self._end(call, CallState.ABANDONED, EndReason.ABANDONED, at)
+
+    def _on_queue_leave(self, event: Event, at: datetime) -> None:
+        call = self._call(event)
+        if call is not None and call.state in (CallState.QUEUED, CallState.RINGING):
+            self._left_queue.add(call.id)
+
+    def _on_hangup(self, event: Event, at: datetime) -> None:
+        self._arrivals.pop(event.get("Uniqueid", ""), None)
+        call = self._call(event)
+        if call is None or event.get("Uniqueid") != call.id:
+            return  # only the caller's own channel ends the call (its Uniqueid is the Linkedid)
+        if call.state == CallState.CONNECTED:
+            self._end(call, CallState.ENDED, EndReason.CALLER_HANGUP, at)
+        elif call.state in (CallState.QUEUED, CallState.RINGING) and call.id in self._left_queue:
+            self._end(call, CallState.ENDED, EndReason.QUEUE_TIMEOUT, at)
+        else:
+            self._end(call, CallState.ABANDONED, EndReason.ABANDONED, at)
+
+    def _end(self, call: Call, state: CallState, reason: EndReason, at: datetime) -> None:
+        call.move(state)
+        call.end_reason = reason
+        call.ended_at = at
+        self._save(call)
+        self._emit(CallEnded(call.id, at, state, reason, call.agent, call.talk_seconds))
+
+    def _on_member(self, event: Event, at: datetime) -> None:
+        interface = event.get("Interface") or event.get("StateInterface") or ""
+        name = (event.get("Event") or "").lower()
+        self._emit(
+            QueueMemberChanged(
+                queue=event.get("Queue", ""),
+                interface=interface,
+                agent_id=self.agents.agent_id_for(interface),
+                in_queue=name != "queuememberremoved",
+                paused=event.get("Paused") == "1",
+                reason=event.get("PausedReason", "") or event.get("Reason", ""),
+                at=at,
+            )
+        )
+
+    # --- resynchronisation -----------------------------------------------------------------------------
+    def adopt(self, calls: Iterable[Call]) -> None:
+        """Take back the calls a previous run left open (loaded from the store at start-up)."""
+        for call in calls:
+            if not call.state.terminal:
+                self.calls.setdefault(call.id, call)
+
+    def resync(self, live: Iterable[LiveChannel], now: datetime | None = None) -> tuple[list[Call], list[Call]]:
+        """Reconcile with what Asterisk has now (after a (re)connect): calls Asterisk no longer has are
+        ended as `lost`; hotline calls Asterisk has that the tracker does not know are adopted.
+        Returns (ended, adopted)."""
+        now = now or self.clock()
+        by_link: dict[str, list[LiveChannel]] = {}
+        for ch in live:
+            by_link.setdefault(ch.linkedid, []).append(ch)
+        ended = []
+        for call in list(self.calls.values()):
+            if call.id not in by_link:
+                self._end(call, CallState.ENDED, EndReason.LOST, now)
+                ended.append(call)
+        adopted = []
+        for linkedid, channels in by_link.items():
+            if linkedid in self.calls:
+                self._refresh(self.calls[linkedid], channels, now)
+                continue
+            caller_ch = next((c for c in channels if c.uniqueid == linkedid), None)
+            if caller_ch is None or caller_ch.accountcode not in self.hotlines:
+                continue
+            call = Call(
+                id=linkedid,
+                arrived_at=now - timedelta(seconds=caller_ch.duration_seconds),
+                channel=caller_ch.channel,
+                hotline=caller_ch.accountcode,
+                dialed=caller_ch.accountcode,
+                caller=caller_ch.caller or None,
+            )
+            self.calls[linkedid] = call
+            self._refresh(call, channels, now)
+            self._save(call)
+            self._emit(CallArrived(call.id, call.arrived_at, call.hotline, call.caller, call.dialed))
+            adopted.append(call)
+        return ended, adopted
+
+    def _refresh(self, call: Call, channels: list[LiveChannel], now: datetime) -> None:
+        """Bring a known call's state in line with its live channels (bridged to an agent, or queued)."""
+        caller_ch = next((c for c in channels if c.uniqueid == call.id), None)
+        agent_ch = next((c for c in channels if c.uniqueid != call.id and c.bridge_id), None)
+        if caller_ch is not None and caller_ch.bridge_id and agent_ch is not None:
+            if call.state != CallState.CONNECTED:
+                if call.state == CallState.ARRIVED:
+                    call.move(CallState.QUEUED)
+                call.move(CallState.CONNECTED)
+                call.answered_at = call.answered_at or now
+                call.agent_interface = _interface_of(agent_ch.channel)
+                call.agent = self.agents.agent_id_for(call.agent_interface) or call.agent_interface
+                self._save(call)
+        elif caller_ch is not None and caller_ch.application == "Queue" and call.state == CallState.ARRIVED:
+            call.move(CallState.QUEUED)
+            call.queued_at = call.queued_at or now
+            self._save(call)

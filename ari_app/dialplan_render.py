@@ -1,0 +1,152 @@
+"""Render the deployment-specific Asterisk files from config.yaml.
+
+The hand-edited files in dialplan/ `#include` what this writes, so the hotline table, trunks, agents and
+queue in Asterisk always match config.yaml. Secrets are only filled in when installing into a running
+Asterisk's folder (`include_secrets=True`), never when printing for review.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ari_app.config import Config, Secret
+
+DIALPLAN_DIR = Path(__file__).resolve().parent.parent / "dialplan"
+STATIC_FILES = (
+    "extensions.conf",
+    "pjsip.conf",
+    "queues.conf",
+    "modules.conf",
+    "logger.conf",
+    "cdr.conf",
+    "musiconhold.conf",
+)
+TEMPLATES = ("manager.conf.template", "http.conf.template", "ari.conf.template")
+HEADER = "; Generated from {config} by `hotline config render`. Do not edit: edit config.yaml and render again.\n"
+
+
+def _quote(text: str) -> str:
+    """Asterisk config values cannot hold newlines or ';' (a comment)."""
+    if any(ch in text for ch in "\n\r;"):
+        raise ValueError(f"value not allowed in Asterisk config: {text!r}")
+    return text
+
+
+def render_extensions(cfg: Config) -> str:
+    lines = [HEADER.format(config=cfg.path.name)]
+    lines.append("; The hotline table: each configured hotline number enters [hotline-inbound].")
+    lines.append("[hotline-numbers]")
+    for h in cfg.hotlines:
+        lines.append(f"; {h.number} {h.name_en} ({h.mode.value}), managed by {_quote(h.unit)}")
+        lines.append(f"exten => {h.number},1,Goto(hotline-inbound,${{EXTEN}},1)")
+    lines.append("")
+    lines.append("; Agents' extensions, for agent-to-agent calls.")
+    lines.append("[agent-extensions]")
+    for a in cfg.agents:
+        lines.append(f"exten => {a.extension},1,Dial(PJSIP/{a.extension},30)")
+        lines.append(" same => n,Hangup()")
+    return "\n".join(lines) + "\n"
+
+
+def render_globals(cfg: Config) -> str:
+    return (
+        HEADER.format(config=cfg.path.name)
+        + f"RECORDINGS_DIR={_quote(str(cfg.recordings_path))}\n"
+        + f"QUEUE_NAME={cfg.queue.name}\n"
+        + f"QUEUE_MAX_WAIT={cfg.queue.max_wait}\n"
+    )
+
+
+def render_pjsip(cfg: Config, *, include_secrets: bool) -> str:
+    sip = cfg.asterisk.sip
+    out = [HEADER.format(config=cfg.path.name)]
+    out.append(f"[transport-udp]\ntype=transport\nprotocol=udp\nbind={sip.host}:{sip.port}\n")
+    for t in cfg.trunks:
+        out.append(f"; Carrier trunk {t.name}: identified by the address its calls come from.")
+        out.append(f"[{t.name}](carrier-endpoint)\ntransport=transport-udp\naors={t.name}\n")
+        out.append(f"[{t.name}]\ntype=aor\n" + "".join(f"contact=sip:{a.split('/')[0]}:5060\n" for a in t.addresses))
+        out.append(f"[{t.name}]\ntype=identify\nendpoint={t.name}\n" + "".join(f"match={a}\n" for a in t.addresses))
+    for a in cfg.agents:
+        out.append(f"; Agent {a.id} ({_quote(a.name)}), languages {', '.join(a.languages)}.")
+        auth = ""
+        if a.contact is None:
+            auth = f"auth={a.extension}\n"
+        out.append(
+            f"[{a.extension}](agent-endpoint)\ntransport=transport-udp\naors={a.extension}\n{auth}"
+            f'callerid="{_quote(a.name)}" <{a.extension}>\n'
+        )
+        if a.contact is not None:
+            out.append(f"[{a.extension}]\ntype=aor\ncontact={a.contact}\n")
+        else:
+            out.append(f"[{a.extension}]\ntype=aor\nmax_contacts=1\nremove_existing=yes\nqualify_frequency=30\n")
+            secret = a.secret.value() if (include_secrets and a.secret is not None) else "@SECRET@"
+            out.append(f"[{a.extension}]\ntype=auth\nauth_type=userpass\nusername={a.extension}\npassword={secret}\n")
+    return "\n".join(out)
+
+
+def render_queues(cfg: Config) -> str:
+    q = cfg.queue
+    return (
+        HEADER.format(config=cfg.path.name)
+        + f"[{q.name}](hotline-queue-defaults)\n"
+        + f"strategy={q.strategy}\n"
+        + f"timeout={q.ring_timeout}\n"
+        + "retry=1\n"
+        + f"wrapuptime={q.wrapup}\n"
+    )
+
+
+def render_templates(cfg: Config, *, include_secrets: bool) -> dict[str, str]:
+    ast = cfg.asterisk
+
+    def secret(value: Secret | None) -> str:
+        if not include_secrets or value is None:
+            return "@SECRET@"
+        return value.value()
+
+    values = {
+        "@AMI_HOST@": ast.ami.host,
+        "@AMI_PORT@": str(ast.ami.port),
+        "@AMI_USER@": ast.ami.username,
+        "@AMI_SECRET@": secret(ast.ami.secret),
+        "@ARI_HOST@": ast.ari.host,
+        "@ARI_PORT@": str(ast.ari.port),
+        "@ARI_USER@": ast.ari.username,
+        "@ARI_SECRET@": secret(ast.ari.secret),
+    }
+    out = {}
+    for name in TEMPLATES:
+        text = (DIALPLAN_DIR / name).read_text(encoding="utf-8")
+        for key, val in values.items():
+            text = text.replace(key, _quote(val))
+        out[name.removesuffix(".template")] = text
+    return out
+
+
+def render_all(cfg: Config, *, include_secrets: bool) -> dict[str, str]:
+    """The generated files, by file name (the hotline_*.conf includes and the filled-in templates)."""
+    files = {
+        "hotline_extensions.conf": render_extensions(cfg),
+        "hotline_globals.conf": render_globals(cfg),
+        "hotline_pjsip.conf": render_pjsip(cfg, include_secrets=include_secrets),
+        "hotline_queues.conf": render_queues(cfg),
+    }
+    files.update(render_templates(cfg, include_secrets=include_secrets))
+    return files
+
+
+def install(cfg: Config, etc_dir: Path) -> list[Path]:
+    """Write the static dialplan files and the rendered ones (with secrets) into Asterisk's config folder."""
+    etc_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in STATIC_FILES:
+        target = etc_dir / name
+        target.write_text((DIALPLAN_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
+        written.append(target)
+    for name, text in render_all(cfg, include_secrets=True).items():
+        target = etc_dir / name
+        target.write_text(text, encoding="utf-8")
+        if name in ("manager.conf", "ari.conf", "hotline_pjsip.conf"):
+            target.chmod(0o600)
+        written.append(target)
+    return written

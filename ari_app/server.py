@@ -1,0 +1,85 @@
+"""Wiring: builds the CTI server from config, once, and runs it (`hotline serve`).
+
+This is the only place that knows every part; the parts know only what they are handed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from ari_app.ami import AmiLink
+from ari_app.calls.store import SqlCallStore
+from ari_app.calls.tracker import CallTracker
+from ari_app.config import Config
+from schema.db import make_engine, make_sessionmaker, upgrade
+
+log = logging.getLogger(__name__)
+
+
+class ConfigAgents:
+    """Maps Asterisk interfaces (PJSIP/1001) to agent ids from config."""
+
+    def __init__(self, cfg: Config) -> None:
+        self._by_interface = {a.interface.lower(): a.id for a in cfg.agents}
+
+    def agent_id_for(self, interface: str) -> str | None:
+        return self._by_interface.get(interface.lower())
+
+
+@dataclass
+class CtiServer:
+    cfg: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: SqlCallStore
+    tracker: CallTracker
+    ami: AmiLink
+    extras: list[Any] = field(default_factory=list)
+
+    async def start(self) -> None:
+        self.tracker.adopt(self.store.load_open())
+        await self.ami.start()
+        for extra in self.extras:
+            await extra.start()
+
+    async def stop(self) -> None:
+        for extra in reversed(self.extras):
+            await extra.stop()
+        await self.ami.stop()
+        self.engine.dispose()
+
+
+def build_server(cfg: Config) -> CtiServer:
+    engine = make_engine(cfg.database_url)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    store = SqlCallStore(sessions)
+    tracker = CallTracker(store, ConfigAgents(cfg), [h.number for h in cfg.hotlines])
+    ami = AmiLink(cfg, tracker)
+    return CtiServer(cfg=cfg, engine=engine, sessions=sessions, store=store, tracker=tracker, ami=ami)
+
+
+async def serve(cfg: Config) -> None:
+    server = build_server(cfg)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    log.info(
+        "CTI server running: AMI %s:%s, database %s",
+        cfg.asterisk.ami.host,
+        cfg.asterisk.ami.port,
+        server.engine.url.render_as_string(hide_password=True),
+    )
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()

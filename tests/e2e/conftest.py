@@ -1,0 +1,61 @@
+"""Fixtures for the end-to-end suite: one real Asterisk and one CTI server process for the session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import ROOT, CtiProcess, Sipp, have_tools, hotline, make_config, make_speech
+
+AGENTS = 20
+
+
+@dataclass
+class Stack:
+    config: Path
+    tmp: Path
+    cti: CtiProcess
+    sipp: Sipp
+
+    @property
+    def asterisk_log(self) -> Path:
+        return ROOT / ".local" / "asterisk-root" / "var" / "log" / "asterisk"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    missing = have_tools()
+    if missing:
+        pytest.fail(f"end-to-end tools missing: {', '.join(missing)} (scripts/setup.sh --test installs them)")
+    if os.geteuid() != 0:
+        pytest.fail("the end-to-end suite runs Asterisk in a chroot and needs root")
+    tmp = tmp_path_factory.mktemp("e2e")
+    config = make_config(tmp, agents=AGENTS)
+    up = hotline(config, "asterisk", "up", timeout=900)
+    assert up.returncode == 0, up.stderr
+    for i in range(AGENTS):
+        added = hotline(
+            config, "asterisk", "cli", f"queue add member PJSIP/{1001 + i} to hotline penalty 0 as {1001 + i}"
+        )
+        assert "Added interface" in added.stdout or "Already there" in added.stdout, added.stdout
+    sipp = Sipp(tmp, make_speech(tmp))
+    sipp.agent_phone(5080, ring_ms=800)
+    cti = CtiProcess(config, tmp / "cti.log")
+    cti.start()
+    cti.wait_synced()
+    try:
+        yield Stack(config=config, tmp=tmp, cti=cti, sipp=sipp)
+    finally:
+        cti.stop()
+        sipp.stop()
+        hotline(config, "asterisk", "down", timeout=120)

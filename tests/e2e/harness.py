@@ -1,0 +1,220 @@
+"""End-to-end harness: a real Asterisk running the project's dialplan, the real CTI server as its own
+process, SIPp carriers and agent phones, and waits on conditions (never fixed sleeps)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SIPP_DIR = Path(__file__).resolve().parent / "sipp"
+HOTLINE = [sys.executable, "-m", "ari_app.cli"]
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1) -> T:
+    """Poll `condition` until it returns something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+def make_config(tmp: Path, agents: int, agent_port: int = 5080, wrapup: int = 0) -> Path:
+    """A test deployment: the shipped config.yaml with its own database, recordings and secrets in `tmp`,
+    the repository's Asterisk root, no wrap-up, and `agents` agent phones all served by one SIPp."""
+    data = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    data["database"]["url"] = f"sqlite:///{tmp / 'hotline.db'}"
+    data["recordings"]["path"] = str(tmp / "recordings")
+    data["asterisk"]["root"] = str(ROOT / ".local" / "asterisk-root")
+    data["asterisk"]["ami"]["secret_file"] = str(ROOT / ".local" / "secrets" / "ami_secret")
+    data["asterisk"]["ari"]["secret_file"] = str(ROOT / ".local" / "secrets" / "ari_secret")
+    data["queue"]["wrapup"] = wrapup
+    data["queue"]["ring_timeout"] = 5
+    data["agents"] = [
+        {
+            "id": str(1001 + i),
+            "name": f"测试坐席{i + 1}",
+            "extension": str(1001 + i),
+            "languages": ["zh"],
+            "contact": f"sip:{1001 + i}@127.0.0.1:{agent_port}",
+        }
+        for i in range(agents)
+    ]
+    path = tmp / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def hotline(config: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*HOTLINE, "-c", str(config), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def calls(config: Path, limit: int = 500) -> list[dict[str, Any]]:
+    """The calls as `hotline calls --json` prints them: the documented interface, used as a user would."""
+    proc = hotline(config, "calls", "--json", "--limit", str(limit), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    result: list[dict[str, Any]] = json.loads(proc.stdout)
+    return result
+
+
+def make_speech(tmp: Path, text: str = "12345 hotline test", seconds: float = 3.0) -> Path:
+    """Test speech as an 8 kHz mu-law WAV (what SIPp streams as PCMU), from espeak-ng and sox."""
+    raw = tmp / "speech-raw.wav"
+    out = tmp / "speech-ulaw.wav"
+    subprocess.run(["espeak-ng", "-w", str(raw), text], check=True, capture_output=True)
+    subprocess.run(
+        ["sox", str(raw), "-r", "8000", "-c", "1", "-e", "u-law", str(out), "pad", "0", str(seconds)],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+class Sipp:
+    """SIPp processes: agent phones (UAS) and carrier callers (UAC)."""
+
+    def __init__(self, tmp: Path, audio: Path) -> None:
+        self.tmp = tmp
+        self.audio = audio
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self._media_port = 20000
+        self.caller_xml = tmp / "caller.xml"
+        self.caller_xml.write_text((SIPP_DIR / "caller.xml").read_text().replace("@AUDIO@", str(audio)))
+
+    def agent_phone(self, port: int = 5080, ring_ms: int = 1000) -> subprocess.Popen[bytes]:
+        xml = self.tmp / f"agent-{port}-{ring_ms}.xml"
+        xml.write_text((SIPP_DIR / "agent.xml").read_text().replace("@RING_MS@", str(ring_ms)))
+        proc = subprocess.Popen(
+            [
+                "sipp",
+                "-sf",
+                str(xml),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-mp",
+                str(port + 1000),
+                "-nostdin",
+                "-max_socket",
+                "200",
+                "-trace_err",
+                "-error_file",
+                str(self.tmp / f"agent-{port}-errors.log"),
+            ],
+            cwd=self.tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def call(
+        self,
+        number: str,
+        caller: str,
+        talk_ms: int = 3000,
+        source: str = "127.0.0.2",
+        local_port: int = 0,
+        wait: bool = True,
+        timeout: float = 120,
+    ) -> subprocess.Popen[bytes]:
+        """Place one call from a carrier trunk address to `number` with `caller` as calling number."""
+        args = [
+            "sipp",
+            "127.0.0.1:5060",
+            "-sf",
+            str(self.caller_xml),
+            "-i",
+            source,
+            "-s",
+            number,
+            "-key",
+            "caller",
+            caller,
+            "-d",
+            str(talk_ms),
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            str(int(timeout)),
+            "-timeout_error",
+        ]
+        if local_port:
+            args += ["-p", str(local_port)]
+        self._media_port = 20000 + (self._media_port - 20000 + 10) % 20000
+        args += ["-mp", str(self._media_port)]
+        proc = subprocess.Popen(args, cwd=self.tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(proc)
+        if wait:
+            proc.wait(timeout=timeout + 10)
+        return proc
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+
+
+class CtiProcess:
+    """`hotline serve` as its own process, the way an admin runs it."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.config = config
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self._fh = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            [*HOTLINE, "-c", str(self.config), "serve"],
+            cwd=ROOT,
+            stdout=self._fh,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
+
+    def resyncs(self) -> int:
+        return self.log.read_text(errors="replace").count("AMI: resynchronised")
+
+    def wait_synced(self, count: int = 1, timeout: float = 60) -> None:
+        wait_for(lambda: self.resyncs() >= count or None, timeout, f"CTI server resync #{count} (see {self.log})")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def have_tools() -> list[str]:
+    return [t for t in ("sipp", "espeak-ng", "sox", "debootstrap") if shutil.which(t) is None]
