@@ -240,3 +240,41 @@ class AmiLink:
         await self.action(
             Action="QueuePause", Queue=queue, Interface=interface, Paused="true" if paused else "false", Reason=reason
         )
+
+
+class _Collector:
+    """Stands in for panoramisk's Manager as the protocol's factory, collecting the events it dispatches."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+        self.forgetable_actions = ("ping", "login")
+        self.awaiting_actions: list[Any] = []
+        self.save_stream = None
+
+    def dispatch(self, event: Any) -> None:
+        self.events.append(event)
+
+    def connection_lost(self, _exc: Any) -> None:
+        pass
+
+
+def parse_stream(data: bytes, chunk: int = 4096) -> list[Any]:
+    """Parse recorded AMI bytes with panoramisk's own protocol parser, in network-sized chunks, exactly as
+    a live connection would; returns the events (panoramisk Messages) in order."""
+    from panoramisk.ami_protocol import AMIProtocol
+
+    proto = AMIProtocol()
+    proto.connection_made(_NullTransport())
+    collector = _Collector()
+    proto.factory = collector
+    for i in range(0, len(data), chunk):
+        proto.data_received(data[i : i + chunk])
+    return collector.events
+
+
+class _NullTransport:
+    def write(self, _data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

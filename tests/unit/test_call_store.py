@@ -1,0 +1,78 @@
+"""The call store: one row per Linkedid, open calls reloaded after a restart, the documented JSON shape."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ari_app.calls.model import Call, CallState, EndReason
+from ari_app.calls.store import SqlCallStore, recent_calls
+from ari_app.cli import main
+from schema.db import make_engine, make_sessionmaker, upgrade
+
+KEYS = {
+    "id",
+    "hotline",
+    "caller",
+    "queue",
+    "agent",
+    "state",
+    "arrived_at",
+    "answered_at",
+    "ended_at",
+    "wait_seconds",
+    "talk_seconds",
+    "end_reason",
+    "recording",
+}
+
+
+def _store(tmp_path: Path) -> SqlCallStore:
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    upgrade(engine)
+    return SqlCallStore(make_sessionmaker(engine))
+
+
+def test_save_updates_in_place_and_reloads_open_calls(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    t0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    a = Call(id="1.1", arrived_at=t0, hotline="12345", caller="139", state=CallState.QUEUED, queue="hotline")
+    b = Call(id="2.1", arrived_at=t0 + timedelta(seconds=5), hotline="12319", caller="138")
+    store.save(a)
+    store.save(b)
+    a.state = CallState.CONNECTED
+    a.answered_at = t0 + timedelta(seconds=12)
+    store.save(a)
+    b.state = CallState.ABANDONED
+    b.ended_at = t0 + timedelta(seconds=20)
+    b.end_reason = EndReason.ABANDONED
+    store.save(b)
+    (reloaded,) = store.load_open()
+    assert reloaded.id == "1.1" and reloaded.state == CallState.CONNECTED
+    assert reloaded.answered_at == t0 + timedelta(seconds=12) and reloaded.answered_at.tzinfo is not None
+    with store.sessions() as s:
+        rows = recent_calls(s, 10)
+    assert [r["id"] for r in rows] == ["2.1", "1.1"]  # newest first, each once
+    assert set(rows[0]) >= KEYS
+    assert rows[0]["wait_seconds"] == 15.0 and rows[0]["end_reason"] == "abandoned"
+    assert rows[1]["answered_at"] == "2026-11-29T08:00:12+00:00" and rows[1]["ended_at"] is None
+
+
+def test_calls_command_prints_documented_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "config.yaml").read_text(encoding="utf-8")
+    db = tmp_path / "h.db"
+    (tmp_path / "config.yaml").write_text(text.replace("sqlite:///var/hotline.db", f"sqlite:///{db}"), "utf-8")
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    s2 = SqlCallStore(make_sessionmaker(engine))
+    for i in range(3):
+        s2.save(Call(id=f"{i}.1", arrived_at=datetime(2026, 11, 29, 8, i, tzinfo=UTC), hotline="12345"))
+    assert main(["-c", str(tmp_path / "config.yaml"), "calls", "--json", "--limit", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [c["id"] for c in out] == ["2.1", "1.1"]
+    assert all(set(c) >= KEYS for c in out)
+    assert out[0]["arrived_at"] == "2026-11-29T08:02:00+00:00"

@@ -1,0 +1,184 @@
+"""The call tracker fed with AMI traffic recorded from the real Asterisk (tests/fixtures/ami, made by
+tests/e2e/record_fixtures.py), parsed by panoramisk's own protocol parser."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ari_app.ami import parse_stream
+from ari_app.calls.events import CallConnected, CallEnded, CallRinging, QueueMemberChanged
+from ari_app.calls.model import Call, CallState, CallStateError, EndReason
+from ari_app.calls.tracker import CallTracker, LiveChannel
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ami"
+HOTLINES = ("12345", "12319", "12358", "12350")
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.saved: dict[str, Call] = {}
+        self.writes = 0
+
+    def save(self, call: Call) -> None:
+        self.saved[call.id] = Call(**vars(call))
+        self.writes += 1
+
+
+class Agents:
+    def agent_id_for(self, interface: str) -> str | None:
+        return interface.split("/")[-1] if interface.startswith("PJSIP/10") else None
+
+
+def replay(name: str) -> tuple[CallTracker, ListSink, list[object]]:
+    sink = ListSink()
+    tracker = CallTracker(sink, Agents(), HOTLINES)
+    for event in parse_stream((FIXTURES / name).read_bytes(), chunk=1000):
+        tracker.handle(event)
+    return tracker, sink, list(tracker.drain())
+
+
+def test_answered_and_rejected_calls() -> None:
+    tracker, sink, events = replay("answered_rejected.ami")
+    assert tracker.calls == {}  # nothing left in progress
+    assert len(sink.saved) == 2
+    answered = next(c for c in sink.saved.values() if c.caller == "13800000001")
+    assert answered.hotline == "12319" and answered.dialed == "12319"
+    assert answered.state == CallState.ENDED and answered.end_reason == EndReason.CALLER_HANGUP
+    assert answered.agent in ("1001", "1002") and answered.queue == "hotline"
+    assert answered.recording and answered.recording.endswith(f"/12319/{answered.id}.wav")
+    assert answered.wait_seconds is not None and 0.8 <= answered.wait_seconds <= 2.0  # agent rang 1 s
+    assert answered.talk_seconds is not None and 1.0 <= answered.talk_seconds <= 3.0
+    rejected = next(c for c in sink.saved.values() if c.caller == "13800000002")
+    assert rejected.state == CallState.REJECTED and rejected.dialed == "99999" and rejected.hotline is None
+    ringing = [e for e in events if isinstance(e, CallRinging)]
+    assert len(ringing) == 1 and ringing[0].hotline == "12319" and ringing[0].caller == "13800000001"
+    assert ringing[0].agent_id == answered.agent
+    assert [type(e).__name__ for e in events if getattr(e, "call_id", None) == answered.id] == [
+        "CallArrived",
+        "CallQueued",
+        "CallRinging",
+        "CallConnected",
+        "CallEnded",
+    ]
+
+
+def test_abandoned_call_and_member_changes() -> None:
+    _tracker, sink, events = replay("abandoned_member.ami")
+    (call,) = sink.saved.values()
+    assert call.hotline == "12345" and call.state == CallState.ABANDONED
+    assert call.end_reason == EndReason.ABANDONED and call.answered_at is None
+    assert call.wait_seconds is not None and 1.5 <= call.wait_seconds <= 3.0
+    members = [e for e in events if isinstance(e, QueueMemberChanged) and e.agent_id == "1002"]
+    assert [(m.in_queue, m.paused, m.reason) for m in members] == [
+        (True, True, "lunch"),
+        (True, False, ""),
+        (False, False, ""),
+    ]
+
+
+def test_eight_concurrent_calls_one_agent() -> None:
+    """Eight callers at once, one agent signed in (1002 left the queue in the previous recording), each
+    caller hangs up 3 s after Asterisk answered: one is served, seven abandon."""
+    tracker, sink, events = replay("concurrent.ami")
+    assert tracker.calls == {}
+    assert len(sink.saved) == 8
+    assert sorted(c.hotline or "" for c in sink.saved.values()) == sorted(HOTLINES * 2)
+    served = [c for c in sink.saved.values() if c.state == CallState.ENDED]
+    abandoned = [c for c in sink.saved.values() if c.state == CallState.ABANDONED]
+    assert len(served) == 1 and served[0].agent == "1001"
+    assert len(abandoned) == 7
+    assert all(c.wait_seconds is not None and 2.5 <= c.wait_seconds <= 3.5 for c in abandoned)
+    assert len([e for e in events if isinstance(e, CallConnected)]) == 1
+    assert len([e for e in events if isinstance(e, CallEnded)]) == 8
+
+
+def test_replay_is_chunking_independent() -> None:
+    data = (FIXTURES / "concurrent.ami").read_bytes()
+    assert [dict(e) for e in parse_stream(data, chunk=7)] == [dict(e) for e in parse_stream(data, chunk=65536)]
+
+
+def test_state_machine_refuses_illegal_transitions() -> None:
+    call = Call(id="1.1", arrived_at=datetime.now(UTC))
+    with pytest.raises(CallStateError) as info:
+        call.move(CallState.CONNECTED)
+    assert info.value.error_id == "call_state_forbidden"
+    call.move(CallState.QUEUED)
+    call.move(CallState.CONNECTED)
+    call.move(CallState.ENDED)
+    for target in CallState:
+        with pytest.raises(CallStateError):
+            call.move(target)
+
+
+def test_out_of_order_events_leave_the_call_as_it_was() -> None:
+    tracker, sink, _ = replay("answered_rejected.ami")
+    before = dict(sink.saved)
+    tracker.handle({"Event": "AgentConnect", "Linkedid": "no-such-call", "Interface": "PJSIP/1001"})
+    tracker.handle({"Event": "Hangup", "Linkedid": "no-such-call", "Uniqueid": "no-such-call"})
+    assert sink.saved == before
+    t = CallTracker(ListSink(), Agents(), HOTLINES)
+    t.handle(
+        {
+            "Event": "UserEvent",
+            "UserEvent": "HotlineCall",
+            "Linkedid": "9.1",
+            "Uniqueid": "9.1",
+            "Hotline": "12345",
+            "Caller": "1",
+        }
+    )
+    t.handle({"Event": "AgentComplete", "Linkedid": "9.1"})  # not connected: ignored
+    t.handle({"Event": "AgentConnect", "Linkedid": "9.1", "Interface": "PJSIP/1001"})  # not queued: refused
+    assert t.calls["9.1"].state == CallState.ARRIVED
+
+
+def _live(
+    linkedid: str, uniqueid: str, channel: str, bridge: str = "", app: str = "Queue", account: str = "12345"
+) -> LiveChannel:
+    return LiveChannel(
+        channel=channel,
+        uniqueid=uniqueid,
+        linkedid=linkedid,
+        context="hotline-inbound",
+        exten="12345",
+        application=app,
+        caller="13900000000",
+        accountcode=account,
+        bridge_id=bridge,
+        duration_seconds=30,
+    )
+
+
+def test_resync_ends_lost_calls_and_adopts_live_ones_once() -> None:
+    now = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    sink = ListSink()
+    t = CallTracker(sink, Agents(), HOTLINES, clock=lambda: now)
+    gone = Call(
+        id="1.1",
+        arrived_at=now - timedelta(minutes=1),
+        state=CallState.CONNECTED,
+        hotline="12345",
+        answered_at=now - timedelta(seconds=50),
+    )
+    kept = Call(id="2.1", arrived_at=now - timedelta(minutes=1), state=CallState.QUEUED, hotline="12319")
+    t.adopt([gone, kept])
+    live = [
+        _live("2.1", "2.1", "PJSIP/carrier-telecom-00000002", bridge="b1"),
+        _live("2.1", "2.2", "PJSIP/1002-00000003", bridge="b1", app="AppQueue"),
+        _live("3.1", "3.1", "PJSIP/carrier-telecom-00000004"),  # unknown, waiting in the queue
+        _live("4.1", "4.1", "PJSIP/1001-00000005", app="Dial", account=""),  # not a hotline call
+    ]
+    ended, adopted = t.resync(live)
+    assert [c.id for c in ended] == ["1.1"]
+    assert sink.saved["1.1"].state == CallState.ENDED and sink.saved["1.1"].end_reason == EndReason.LOST
+    assert sink.saved["2.1"].state == CallState.CONNECTED and sink.saved["2.1"].agent == "1002"
+    assert [c.id for c in adopted] == ["3.1"]
+    assert sink.saved["3.1"].state == CallState.QUEUED
+    assert sink.saved["3.1"].arrived_at == now - timedelta(seconds=30)
+    assert "4.1" not in sink.saved
+    again_ended, again_adopted = t.resync(live)
+    assert again_ended == [] and again_adopted == []
+    assert set(sink.saved) == {"1.1", "2.1", "3.1"}
