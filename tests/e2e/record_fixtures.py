@@ -20,8 +20,15 @@ OUT = ROOT / "tests" / "fixtures" / "ami"
 
 def record(config: Path, name: str, seconds: float) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "record_ami.py"), str(OUT / name), "--seconds", str(seconds),
-         "-c", str(config)]
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "record_ami.py"),
+            str(OUT / name),
+            "--seconds",
+            str(seconds),
+            "-c",
+            str(config),
+        ]
     )
     time.sleep(0.5)  # let the recorder log in before the first call (a one-off tool, not a test)
     return proc
@@ -53,8 +60,10 @@ def main() -> None:
             sipp.stop()
             sipp.agent_phone(5080, ring_ms=300)
             rec = record(config, "concurrent.ami", 15)
-            procs = [sipp.call(n, f"1380000{i:04d}", talk_ms=3000, wait=False)
-                     for i, n in enumerate(["12345", "12319", "12358", "12350"] * 2)]
+            procs = [
+                sipp.call(n, f"1380000{i:04d}", talk_ms=3000, wait=False)
+                for i, n in enumerate(["12345", "12319", "12358", "12350"] * 2)
+            ]
             for p in procs:
                 p.wait()
             rec.wait()
