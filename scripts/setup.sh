@@ -34,6 +34,8 @@ extra=""
 stamp=".venv/.installed${extra}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "setup: installing Python packages${extra:+ with test tools}"
-    .venv/bin/pip install -q --disable-pip-version-check -e ".${extra}"
+    # (pip's notes about this machine's unused local index folders are noise; errors still show)
+    .venv/bin/pip install -q --disable-pip-version-check -e ".${extra}" 2>&1 | { grep -v "^WARNING: Location" || true; }
+    [ "${PIPESTATUS[0]}" = 0 ] || { echo "setup: pip install failed" >&2; exit 1; }
     touch "$stamp"
 fi
