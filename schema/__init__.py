@@ -5,6 +5,7 @@ Importing this package creates no engine; `schema.db.make_engine(url)` does, onc
 
 from schema.base import Base
 from schema.calls import CallRecord
+from schema.cases import Case as Case  # registers every case-workflow model
 from schema.users import Role, User
 
 __all__ = ["Base", "CallRecord", "Role", "User"]

@@ -8,4 +8,5 @@ export QT_QPA_PLATFORM=offscreen
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+eval "$(scripts/postgres.sh --env)"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

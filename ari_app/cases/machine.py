@@ -1,0 +1,163 @@
+"""The case as one explicit state machine: every allowed transition, and who may make it, in one table.
+
+    received ──resolve_directly──────────────────────────────────────────────> closed
+       │ ──forward (exchange mode)──> exchanged ──exchange_update(closed)────> closed
+       └─dispatch─> dispatched ──accept──> in_progress ──handle──> handled ──follow_up──> followed_up
+                      │   ^                    ^                                              │
+                      │   └─dispatch─ returned │                                    approve──┴──send_back
+                      └──return (all units)──┘ └───────────────── send_back ────────────────────┘
+                                                                              approve ──> closed
+
+Coordinated cases (归口协办) have several dispatches; the case moves on when the last open one does, which
+is why some actions list more than one target: the service computes the target, this table says whether
+it is allowed. Self-loops (supervise, escalate, escalate_to_leader, a co-unit accepting) change no status
+but are checked and audited like any other action.
+
+Who may act depends on the hotline's mode: in *collaborative* mode the centre's agents and supervisors
+dispatch, follow up and review; in *sub-platform* mode the hotline unit's staff do; in *exchange* mode the
+hotline's own system does, and its updates arrive as the platform's system actor (role admin).
+Department staff act only on their own unit's dispatches (checked by the service).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ari_app.cases.errors import PermissionDenied, TransitionForbidden
+from ari_app.config import HotlineMode
+from schema.users import Role
+
+
+class CaseState(StrEnum):
+    RECEIVED = "received"  # 受理: taken, not yet dispatched
+    DISPATCHED = "dispatched"  # 派遣: waiting for the unit(s) to accept
+    RETURNED = "returned"  # 退回: every unit said it is not theirs; waiting to be dispatched again
+    IN_PROGRESS = "in_progress"  # 办理: a unit is working on it
+    HANDLED = "handled"  # the unit(s) reported a result; waiting for follow-up
+    FOLLOWED_UP = "followed_up"  # 回访 done; waiting for review
+    EXCHANGED = "exchanged"  # with the hotline's own system (exchange mode)
+    CLOSED = "closed"  # 办结
+
+    @property
+    def open(self) -> bool:
+        return self is not CaseState.CLOSED
+
+
+class Action(StrEnum):
+    RESOLVE_DIRECTLY = "resolve_directly"
+    DISPATCH = "dispatch"
+    FORWARD = "forward"
+    ACCEPT = "accept"
+    RETURN = "return"
+    HANDLE = "handle"
+    FOLLOW_UP = "follow_up"
+    APPROVE = "approve"
+    SEND_BACK = "send_back"
+    SUPERVISE = "supervise"
+    ESCALATE = "escalate"
+    ESCALATE_TO_LEADER = "escalate_to_leader"
+    EXCHANGE_UPDATE = "exchange_update"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """From `source`, `action` may lead to any of `targets`, made by `roles[mode]`."""
+
+    action: Action
+    source: CaseState
+    targets: frozenset[CaseState]
+    roles: Mapping[HotlineMode, frozenset[Role]]
+
+
+_C, _X, _S = HotlineMode.COLLABORATIVE, HotlineMode.EXCHANGE, HotlineMode.SUB_PLATFORM
+S = CaseState
+_NONE: frozenset[Role] = frozenset()
+CENTRE = frozenset({Role.AGENT, Role.SUPERVISOR})
+SUPERVISOR = frozenset({Role.SUPERVISOR})
+HOTLINE_UNIT = frozenset({Role.HOTLINE_UNIT})
+DEPARTMENT = frozenset({Role.DEPARTMENT})
+SYSTEM = frozenset({Role.ADMIN})
+
+
+def _who(
+    collaborative: frozenset[Role] = _NONE, exchange: frozenset[Role] = _NONE, sub_platform: frozenset[Role] = _NONE
+) -> dict[HotlineMode, frozenset[Role]]:
+    return {_C: collaborative, _X: exchange, _S: sub_platform}
+
+
+_DISPATCHER = _who(collaborative=CENTRE, sub_platform=HOTLINE_UNIT)
+_REVIEWER = _who(collaborative=SUPERVISOR, sub_platform=HOTLINE_UNIT)
+_UNIT = _who(collaborative=DEPARTMENT, sub_platform=DEPARTMENT)
+_CLOCK = _who(collaborative=SYSTEM, sub_platform=SYSTEM)
+
+
+def _rule(
+    action: Action, source: CaseState, targets: set[CaseState], roles: dict[HotlineMode, frozenset[Role]]
+) -> Rule:
+    return Rule(action, source, frozenset(targets), roles)
+
+
+RULES: tuple[Rule, ...] = (
+    _rule(Action.RESOLVE_DIRECTLY, S.RECEIVED, {S.CLOSED}, _who(CENTRE, CENTRE, CENTRE | HOTLINE_UNIT)),
+    _rule(Action.FORWARD, S.RECEIVED, {S.EXCHANGED}, _who(exchange=CENTRE)),
+    _rule(Action.EXCHANGE_UPDATE, S.EXCHANGED, {S.EXCHANGED, S.CLOSED}, _who(exchange=SYSTEM)),
+    _rule(Action.DISPATCH, S.RECEIVED, {S.DISPATCHED}, _DISPATCHER),
+    _rule(Action.DISPATCH, S.RETURNED, {S.DISPATCHED}, _DISPATCHER),
+    _rule(Action.DISPATCH, S.DISPATCHED, {S.DISPATCHED}, _DISPATCHER),  # a co-unit of a coordinated case
+    _rule(Action.DISPATCH, S.IN_PROGRESS, {S.IN_PROGRESS}, _DISPATCHER),  # a co-unit of a coordinated case
+    _rule(Action.ACCEPT, S.DISPATCHED, {S.IN_PROGRESS}, _UNIT),
+    _rule(Action.ACCEPT, S.IN_PROGRESS, {S.IN_PROGRESS}, _UNIT),
+    _rule(Action.RETURN, S.DISPATCHED, {S.RETURNED, S.DISPATCHED, S.IN_PROGRESS}, _UNIT),
+    _rule(Action.RETURN, S.IN_PROGRESS, {S.IN_PROGRESS, S.HANDLED}, _UNIT),
+    _rule(Action.HANDLE, S.IN_PROGRESS, {S.IN_PROGRESS, S.HANDLED}, _UNIT),
+    _rule(Action.FOLLOW_UP, S.HANDLED, {S.HANDLED, S.FOLLOWED_UP}, _DISPATCHER),
+    _rule(Action.FOLLOW_UP, S.CLOSED, {S.CLOSED}, _who(CENTRE, CENTRE, CENTRE | HOTLINE_UNIT)),
+    _rule(Action.APPROVE, S.FOLLOWED_UP, {S.CLOSED}, _REVIEWER),
+    _rule(Action.SEND_BACK, S.FOLLOWED_UP, {S.IN_PROGRESS}, _REVIEWER),
+    _rule(Action.SUPERVISE, S.DISPATCHED, {S.DISPATCHED}, _REVIEWER),
+    _rule(Action.SUPERVISE, S.RETURNED, {S.RETURNED}, _REVIEWER),
+    _rule(Action.SUPERVISE, S.IN_PROGRESS, {S.IN_PROGRESS}, _REVIEWER),
+    _rule(Action.ESCALATE, S.DISPATCHED, {S.DISPATCHED}, _CLOCK),
+    _rule(Action.ESCALATE, S.IN_PROGRESS, {S.IN_PROGRESS}, _CLOCK),
+    _rule(Action.ESCALATE_TO_LEADER, S.DISPATCHED, {S.DISPATCHED}, _REVIEWER),
+    _rule(Action.ESCALATE_TO_LEADER, S.IN_PROGRESS, {S.IN_PROGRESS}, _REVIEWER),
+)
+
+TABLE: dict[tuple[Action, CaseState], Rule] = {(r.action, r.source): r for r in RULES}
+assert len(TABLE) == len(RULES), "one rule per (action, source)"
+
+
+def rule_for(action: Action, source: CaseState) -> Rule | None:
+    return TABLE.get((action, source))
+
+
+def allowed_roles(action: Action, source: CaseState, mode: HotlineMode) -> frozenset[Role]:
+    rule = TABLE.get((action, source))
+    return rule.roles[mode] if rule else _NONE
+
+
+def check(action: Action, source: CaseState, target: CaseState, role: Role, mode: HotlineMode) -> None:
+    """Raise TransitionForbidden if the table has no such move, PermissionDenied if `role` may not make it."""
+    rule = TABLE.get((action, source))
+    if rule is None or target not in rule.targets:
+        raise TransitionForbidden(
+            f"a case that is {source} cannot be {action} (to {target})",
+            action=str(action),
+            status=str(source),
+            target=str(target),
+        )
+    if role not in rule.roles[mode]:
+        raise PermissionDenied(
+            f"role {role} may not {action} a {source} case of a {mode} hotline",
+            action=str(action),
+            status=str(source),
+            role=str(role),
+            mode=str(mode),
+        )
+
+
+def actions_for(source: CaseState, role: Role, mode: HotlineMode) -> list[Action]:
+    """What `role` may do to a case in `source` (the desktop enables its buttons from this)."""
+    return [r.action for r in RULES if r.source is source and role in r.roles[mode]]

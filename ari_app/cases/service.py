@@ -1,0 +1,688 @@
+"""The case workflow's operations. Every function takes a Session, the acting user and its arguments;
+checks on the server side that the actor may see the case and may make the move (ari_app.cases.machine);
+and writes the audit entry in the same transaction as the change.
+
+Transactions: the functions flush but never commit. The caller owns the transaction (`with
+session.begin(): ...` or `session.commit()`), so a change and its audit entry are committed together or not
+at all; after the commit, `ari_app.cases.events.take_events(session)` hands over who must act next.
+The session must carry the case settings (`ari_app.cases.configure`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, exists, false, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ari_app.cases import machine
+from ari_app.cases.actor import Actor
+from ari_app.cases.errors import CaseNotFound, InvalidInput, PermissionDenied, TransitionForbidden
+from ari_app.cases.events import Audience, CaseCreated, CaseDispatched, CaseStatusChanged, SupervisionRaised, emit
+from ari_app.cases.machine import Action, CaseState
+from ari_app.cases.settings import CaseSettings, settings_of
+from ari_app.config import HotlineMode
+from schema.cases import (
+    AuditEntry,
+    Case,
+    CaseCounter,
+    Category,
+    Channel,
+    CooperatingUnit,
+    Dispatch,
+    DispatchStatus,
+    FollowUp,
+    Handling,
+    Review,
+    Satisfaction,
+    Supervision,
+    Urgency,
+)
+from schema.users import Role
+
+CENTRE_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN})
+"""Roles that see every case: the centre answers all hotlines."""
+
+INTAKE_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.HOTLINE_UNIT, Role.ADMIN})
+OPEN_DISPATCH = (DispatchStatus.PENDING, DispatchStatus.ACCEPTED, DispatchStatus.HANDLED)
+ACTIVE_DISPATCH = (DispatchStatus.PENDING, DispatchStatus.ACCEPTED)
+
+MAX_TEXT = 20_000
+
+
+# --- audit and visibility --------------------------------------------------------------------------------
+
+
+def audit(session: Session, actor: Actor, action: str, case_id: int | None, now: datetime, **detail: Any) -> None:
+    """Append one audit entry (who, role, action, case, when, detail) to the current transaction."""
+    text = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str) if detail else None
+    session.add(
+        AuditEntry(
+            at=now,
+            user_id=actor.user_id,
+            login=actor.login,
+            role=str(actor.role),
+            action=action,
+            case_id=case_id,
+            detail=text,
+        )
+    )
+
+
+def unit_scope(actor: Actor) -> Select[int]:
+    """The units a department user acts for: their own and the 3rd-level units under it."""
+    return select(CooperatingUnit.id).where(
+        or_(CooperatingUnit.id == actor.unit_id, CooperatingUnit.parent_id == actor.unit_id)
+    )
+
+
+def visible(actor: Actor) -> ColumnElement[bool] | None:
+    """The condition on Case rows that `actor` may see; None means every case."""
+    if actor.role in CENTRE_ROLES:
+        return None
+    if actor.role is Role.HOTLINE_UNIT:
+        return Case.hotline == actor.hotline if actor.hotline else false()
+    if actor.role is Role.DEPARTMENT:
+        if actor.unit_id is None:
+            return false()
+        return exists(select(Dispatch.id).where(Dispatch.case_id == Case.id, Dispatch.unit_id.in_(unit_scope(actor))))
+    return false()
+
+
+def _restrict(stmt: Select[Case], actor: Actor) -> Select[Case]:
+    cond = visible(actor)
+    return stmt if cond is None else stmt.where(cond)
+
+
+def _load(session: Session, actor: Actor, case_ref: int | str, *, lock: bool = False) -> Case:
+    stmt = select(Case)
+    if isinstance(case_ref, int):
+        stmt = stmt.where(Case.id == case_ref)
+    else:
+        stmt = stmt.where(Case.number == case_ref)
+    stmt = _restrict(stmt, actor)
+    if lock:
+        stmt = stmt.with_for_update()
+    case = session.scalars(stmt).one_or_none()
+    if case is None:
+        raise CaseNotFound(f"no case {case_ref} that you may see", case=str(case_ref))
+    return case
+
+
+# --- small helpers ---------------------------------------------------------------------------------------
+
+
+def _enum(kind: type[Any], value: str, field: str) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(str(v) for v in kind)
+        raise InvalidInput(f"{field} must be one of: {allowed}; got {value!r}", field=field) from None
+
+
+def _text(value: str | None, field: str, *, required: bool = False, limit: int = MAX_TEXT) -> str | None:
+    if value is None or not value.strip():
+        if required:
+            raise InvalidInput(f"{field} is required", field=field)
+        return None
+    value = value.strip()
+    if len(value) > limit:
+        raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
+    return value
+
+
+def _mode(settings: CaseSettings, case: Case) -> HotlineMode:
+    return settings.mode(case.hotline)
+
+
+def _require(action: Action, case: Case, actor: Actor, mode: HotlineMode) -> CaseState:
+    """Refuse early, before any change, if the table has no `action` from the case's status or the actor's
+    role may not make it. Returns the current status."""
+    source = CaseState(case.status)
+    rule = machine.rule_for(action, source)
+    if rule is None:
+        raise TransitionForbidden(
+            f"case {case.number} is {source}: it cannot be {action}", action=str(action), status=str(source)
+        )
+    if actor.role not in rule.roles[mode]:
+        raise PermissionDenied(
+            f"role {actor.role} may not {action} a {source} case of a {mode} hotline",
+            action=str(action),
+            status=str(source),
+            role=str(actor.role),
+        )
+    return source
+
+
+def _audience_for(case: Case, state: CaseState, mode: HotlineMode) -> Audience:
+    roles: set[Role] = set()
+    for rule in machine.RULES:
+        if rule.source is state:
+            roles |= rule.roles[mode]
+    roles.discard(Role.ADMIN)
+    return Audience(frozenset(roles), hotline=case.hotline if Role.HOTLINE_UNIT in roles else None)
+
+
+def _move(
+    session: Session, actor: Actor, case: Case, action: Action, target: CaseState, now: datetime, **detail: Any
+) -> None:
+    """The one place a case's status changes: checked against the table, stamped and audited."""
+    settings = settings_of(session)
+    mode = _mode(settings, case)
+    source = CaseState(case.status)
+    machine.check(action, source, target, actor.role, mode)
+    case.status = target
+    case.updated_at = now
+    if source is not target:
+        detail = {"from": str(source), "to": str(target), **detail}
+    audit(session, actor, str(action), case.id, now, **detail)
+    if source is not target:
+        emit(
+            session,
+            CaseStatusChanged(
+                case.id, case.number, now, _audience_for(case, target, mode), str(action), str(source), str(target)
+            ),
+        )
+
+
+def _next_number(session: Session, hotline: str, day: str) -> str:
+    """`HOTLINE-YYYYMMDD-NNNN`, the sequence per hotline and local day, safe under concurrent intake: the
+    counter row is updated in place (row lock on PostgreSQL, the write lock on SQLite)."""
+    bump = (
+        update(CaseCounter)
+        .where(CaseCounter.hotline == hotline, CaseCounter.day == day)
+        .values(last=CaseCounter.last + 1)
+        .returning(CaseCounter.last)
+        .execution_options(synchronize_session=False)
+    )
+    for _ in range(3):
+        seq = session.execute(bump).scalar_one_or_none()
+        if seq is not None:
+            return f"{hotline}-{day}-{seq:04d}"
+        try:
+            with session.begin_nested():
+                session.add(CaseCounter(hotline=hotline, day=day, last=1))
+            return f"{hotline}-{day}-0001"
+        except IntegrityError:
+            continue  # another intake created the day's counter first; bump it instead
+    raise RuntimeError(f"could not number a case for {hotline} on {day}")
+
+
+def _category(session: Session, settings: CaseSettings, hotline: str, name: str | None) -> Category | None:
+    """The hotline's category by name. Categories listed in config.yaml are created on first use (without a
+    default unit, with the default deadline); admins refine them in the table."""
+    if name is None or not name.strip():
+        return None
+    name = name.strip()
+    cat = session.scalars(select(Category).where(Category.hotline == hotline, Category.name == name)).one_or_none()
+    if cat is not None:
+        return cat
+    if name not in settings.hotline(hotline).categories:
+        raise InvalidInput(f"{name!r} is not a category of hotline {hotline}", field="category")
+    try:
+        with session.begin_nested():
+            cat = Category(hotline=hotline, name=name, deadline_hours=settings.default_deadline_hours)
+            session.add(cat)
+    except IntegrityError:
+        cat = session.scalars(select(Category).where(Category.hotline == hotline, Category.name == name)).one()
+    return cat
+
+
+# --- intake and reading ----------------------------------------------------------------------------------
+
+
+def create_case(
+    session: Session,
+    actor: Actor,
+    *,
+    hotline: str,
+    caller: str | None,
+    call_id: str | None,
+    category: str | None,
+    request: str,
+    address: str | None,
+    urgency: str,
+    citizen_name: str | None,
+    contact: str | None,
+    language: str,
+    handling: str,
+    channel: str = "phone",
+    now: datetime | None = None,
+) -> Case:
+    """受理: open a case. On an exchange-mode hotline a case that is not resolved directly is forwarded at
+    once to the hotline's own system (status `exchanged`, an Open311 request in the outbox)."""
+    settings = settings_of(session)
+    now = settings.now(now)
+    rules = settings.hotline(hotline)
+    if actor.role not in INTAKE_ROLES or (actor.role is Role.HOTLINE_UNIT and actor.hotline != hotline):
+        raise PermissionDenied(f"role {actor.role} may not take cases for hotline {hotline}", role=str(actor.role))
+    req = _text(request, "request", required=True)
+    assert req is not None
+    lang = _text(language, "language", required=True, limit=16)
+    assert lang is not None
+    case = Case(
+        number=_next_number(session, hotline, now.astimezone(settings.timezone).strftime("%Y%m%d")),
+        channel=_enum(Channel, channel, "channel"),
+        hotline=hotline,
+        citizen_name=_text(citizen_name, "citizen_name", limit=128),
+        contact=_text(contact, "contact", limit=40),
+        caller=_text(caller, "caller", limit=40),
+        call_id=_text(call_id, "call_id", limit=64),
+        request=req,
+        address=_text(address, "address", limit=256),
+        category=_category(session, settings, hotline, category),
+        urgency=_enum(Urgency, urgency, "urgency"),
+        language=lang,
+        handling=_enum(Handling, handling, "handling"),
+        status=CaseState.RECEIVED,
+        created_at=now,
+        updated_at=now,
+        created_by=actor.user_id,
+        created_by_login=actor.login,
+    )
+    session.add(case)
+    session.flush()
+    audit(session, actor, "create", case.id, now, number=case.number, hotline=hotline, channel=str(case.channel))
+    emit(session, CaseCreated(case.id, case.number, now, _audience_for(case, CaseState.RECEIVED, rules.mode), hotline))
+    if rules.mode is HotlineMode.EXCHANGE and case.handling is not Handling.DIRECT:
+        from ari_app.cases.exchange import enqueue_request
+
+        _move(session, actor, case, Action.FORWARD, CaseState.EXCHANGED, now)
+        enqueue_request(session, case, now)
+    session.flush()
+    return case
+
+
+def get_case(session: Session, actor: Actor, case_id: int | str) -> Case:
+    """One case by id or number, if the actor may see it; the read is audited."""
+    settings = settings_of(session)
+    case = _load(session, actor, case_id)
+    audit(session, actor, "view", case.id, settings.now())
+    session.flush()
+    return case
+
+
+def caller_history(session: Session, actor: Actor, caller: str, limit: int = 10) -> list[Case]:
+    """The caller's earlier cases (by calling or contact number), most recent first, only those the actor
+    may see. For the screen-pop; audited as one lookup."""
+    settings = settings_of(session)
+    caller = caller.strip()
+    if not caller:
+        return []
+    stmt = (
+        select(Case)
+        .where(or_(Case.caller == caller, Case.contact == caller))
+        .order_by(Case.created_at.desc(), Case.id.desc())
+        .limit(max(1, min(limit, 200)))
+    )
+    cases = list(session.scalars(_restrict(stmt, actor)))
+    audit(session, actor, "caller_history", None, settings.now(), caller=caller, found=len(cases))
+    session.flush()
+    return cases
+
+
+def search_cases(
+    session: Session, actor: Actor, text: str | None = None, limit: int = 50, mine: bool = False
+) -> list[Case]:
+    """Cases the actor may see matching `text` (number, request, address, citizen, caller or contact),
+    newest first. `mine`: only cases the actor took."""
+    settings = settings_of(session)
+    stmt = select(Case).order_by(Case.created_at.desc(), Case.id.desc()).limit(max(1, min(limit, 500)))
+    if text and text.strip():
+        like = f"%{text.strip()}%"
+        stmt = stmt.where(
+            or_(
+                Case.number.ilike(like),
+                Case.request.ilike(like),
+                Case.address.ilike(like),
+                Case.citizen_name.ilike(like),
+                Case.caller.ilike(like),
+                Case.contact.ilike(like),
+            )
+        )
+    if mine:
+        stmt = stmt.where(Case.created_by == actor.user_id if actor.user_id is not None else false())
+    cases = list(session.scalars(_restrict(stmt, actor)))
+    audit(session, actor, "search", None, settings.now(), text=text, mine=mine, found=len(cases))
+    session.flush()
+    return cases
+
+
+# --- the workflow ----------------------------------------------------------------------------------------
+
+
+def _open_dispatches(case: Case) -> list[Dispatch]:
+    return [d for d in case.dispatches if d.status in OPEN_DISPATCH]
+
+
+def _aggregate(case: Case) -> CaseState:
+    """The status a dispatched case is in, given its units' shares."""
+    live = _open_dispatches(case)
+    if not live:
+        return CaseState.RETURNED
+    if all(d.status is DispatchStatus.HANDLED for d in live):
+        return CaseState.HANDLED
+    if any(d.status in (DispatchStatus.ACCEPTED, DispatchStatus.HANDLED) for d in live):
+        return CaseState.IN_PROGRESS
+    return CaseState.DISPATCHED
+
+
+def _refresh_deadline(case: Case) -> None:
+    active = [d.deadline_at for d in case.dispatches if d.status in ACTIVE_DISPATCH]
+    case.deadline_at = min(active) if active else None
+
+
+def _deadline(
+    settings: CaseSettings, case: Case, now: datetime, deadline_at: datetime | None, deadline_hours: float | None
+) -> datetime:
+    if deadline_at is not None:
+        if deadline_at.tzinfo is None or deadline_at <= now:
+            raise InvalidInput("deadline_at must be an aware time in the future", field="deadline_at")
+        return deadline_at
+    if deadline_hours is None:
+        deadline_hours = case.category.deadline_hours if case.category else settings.default_deadline_hours
+    if not 0 < deadline_hours <= 24 * 365:
+        raise InvalidInput("deadline_hours must be between 0 and a year", field="deadline_hours")
+    return now + timedelta(hours=deadline_hours)
+
+
+def dispatch(
+    session: Session,
+    actor: Actor,
+    case_id: int | str,
+    *,
+    units: Sequence[int] = (),
+    deadline_hours: float | None = None,
+    deadline_at: datetime | None = None,
+    instructions: str | None = None,
+    now: datetime | None = None,
+) -> Case:
+    """派遣: send the case to one unit (or several: a coordinated case, the first is the lead) with a
+    deadline: `deadline_at`, else `deadline_hours`, else the category's, else the default. Without `units` the
+    category's default unit is used. Adding a unit to a case already with units makes it coordinated."""
+    settings = settings_of(session)
+    now = settings.now(now)
+    case = _load(session, actor, case_id, lock=True)
+    mode = _mode(settings, case)
+    source = _require(Action.DISPATCH, case, actor, mode)
+    unit_ids = list(dict.fromkeys(units))
+    if not unit_ids:
+        if case.category is None or case.category.default_unit_id is None:
+            raise InvalidInput("no unit given and the category has no default unit", field="units")
+        unit_ids = [case.category.default_unit_id]
+    open_now = _open_dispatches(case)
+    taken = {d.unit_id for d in open_now}
+    rows: list[CooperatingUnit] = []
+    for uid in unit_ids:
+        unit = session.get(CooperatingUnit, uid)
+        if unit is None or not unit.active:
+            raise InvalidInput(f"no active unit {uid}", field="units")
+        if unit.hotline is not None and unit.hotline != case.hotline:
+            raise InvalidInput(f"unit {unit.name} belongs to hotline {unit.hotline}", field="units")
+        if mode is HotlineMode.SUB_PLATFORM and unit.hotline != case.hotline:
+            raise InvalidInput(f"unit {unit.name} is not a unit of hotline {case.hotline}", field="units")
+        if uid in taken:
+            raise InvalidInput(f"unit {unit.name} already has this case", field="units")
+        rows.append(unit)
+    due = _deadline(settings, case, now, deadline_at, deadline_hours)
+    note = _text(instructions, "instructions")
+    if len(rows) + len(open_now) > 1:
+        case.handling = Handling.COORDINATED
+    elif case.handling is Handling.DIRECT:
+        case.handling = Handling.DISPATCH
+    target = source if source in (CaseState.DISPATCHED, CaseState.IN_PROGRESS) else CaseState.DISPATCHED
+    _move(session, actor, case, Action.DISPATCH, target, now, units=unit_ids, deadline=due.isoformat())
+    for i, unit in enumerate(rows):
+        d = Dispatch(
+            unit_id=unit.id,
+            lead=(i == 0 and not open_now),
+            status=DispatchStatus.PENDING,
+            dispatched_at=now,
+            dispatched_by=actor.user_id,
+            deadline_at=due,
+            instructions=note,
+        )
+        case.dispatches.append(d)
+        emit(
+            session,
+            CaseDispatched(
+                case.id, case.number, now, Audience(frozenset({Role.DEPARTMENT}), unit_id=unit.id), unit.id, due
+            ),
+        )
+    _refresh_deadline(case)
+    session.flush()
+    return case
+
+
+def _own_dispatch(session: Session, actor: Actor, case: Case, statuses: Sequence[DispatchStatus]) -> Dispatch:
+    scope = set(session.scalars(unit_scope(actor)))
+    mine = [d for d in case.dispatches if d.unit_id in scope]
+    if not mine:
+        raise PermissionDenied(f"case {case.number} was not dispatched to your unit")
+    for d in mine:
+        if d.status in statuses:
+            return d
+    raise TransitionForbidden(
+        f"your unit's share of case {case.number} is {mine[-1].status}", status=str(mine[-1].status)
+    )
+
+
+def accept(session: Session, actor: Actor, case_id: int | str, *, now: datetime | None = None) -> Case:
+    """The unit takes on its share of the case."""
+    settings = settings_of(session)
+    now = settings.now(now)
+    case = _load(session, actor, case_id, lock=True)
+    _require(Action.ACCEPT, case, actor, _mode(settings, case))
+    d = _own_dispatch(session, actor, case, (DispatchStatus.PENDING,))
+    d.status = DispatchStatus.ACCEPTED
+    d.accepted_at = now
+    _move(session, actor, case, Action.ACCEPT, _aggregate(case), now, unit=d.unit_id)
+    session.flush()
+    return case
+
+
+def return_case(
+    session: Session, actor: Actor, case_id: int | str, *, reason: str, now: datetime | None = None
+) -> Case:
+    """退回: the unit sends its share back as not theirs; when no unit is left the case waits for
+    re-dispatch."""
+    settings = settings_of(session)
+    now = settings.now(now)
+    case = _load(session, actor, case_id, lock=True)
+    _require(Action.RETURN, case, actor, _mode(settings, case))
+    why = _text(reason, "reason", required=True)
+    d = _own_dispatch(session, actor, case, ACTIVE_DISPATCH)
+    d.status = DispatchStatus.RETURNED
+    d.returned_at = now
+    d.return_reason = why
+    if d.lead:
+        d.lead = False
+        rest = _open_dispatches(case)
+        if rest:
+            rest[0].lead = True
+    _refresh_deadline(case)
+    _move(session, actor, case, Action.RETURN, _aggregate(case), now, unit=d.unit_id, reason=why)
+    session.flush()
+    return case
+
+
+def handle(session: Session, actor: Actor, case_id: int | str, *, result: str, now: datetime | None = None) -> Case:
+    """办理: the unit reports its result. The case is handled when every unit still on it has reported."""
+    settings = settings_of(session)
+    now = settings.now(now)
+    case = _load(session, actor, case_id, lock=True)
+    _require(Action.HANDLE, case, actor, _mode(settings, case))
+    text = _text(result, "result", required=True)
+    d = _own_dispatch(session, actor, case, (DispatchStatus.ACCEPTED,))
+    d.status = DispatchStatus.HANDLED
+    d.handled_at = now
+    d.handled_by = actor.user_id
+    d.result = text
+    target = _aggregate(case)
+    if target is CaseState.HANDLED:
+        case.handled_at = now
+        case.resolution = "\n".join(x.result or "" for x in _open_dispatches(case))
+    _refresh_deadline(case)
+    _move(session, actor, case, Action.HANDLE, target, now, unit=d.unit_id, on_time=now <= d.deadline_at)
+    session.flush()
+    return case
+
+
+def resolve_directly(
+    session: Session, actor: Actor, case_id: int | str, *, resolution: str, now: datetime | None = None
+) -> Case:
+    """直接办理: answered on the spot (or in a three-way call with the department); the case closes."""
+    settings = settings_of(session)
+    now = settings.now(now)
+    case = _load(session, actor, case_id, lock=True)
+    _require(Action.RESOLVE_DIRECTLY, case, actor, _mode(settings, case))
+    case.resolution = _text(resolution, "resolution", required=True)
+    case.handling = Handling.DIRECT
+    case.handled_at = now
+    case.closed_at = now
+    _move(session, actor, case, Action.RESOLVE_DIRECTLY, CaseState.CLOSED, now)
+    session.flush()
+    return case
+
+
+def follow_up(
+    session: Session,
+    actor: Actor,
+    case_id: int | str,
+    *,
+    reached: bool,
+    solved: bool | None = None,
+    satisfaction: str | None = None,
+    notes: str | None = None,
+    now: datetime | None = None,
+) -> Case:
+    """回访: record the call back to the citizen. Reached: the case goes to review; not reached: it stays
+    waiting for another try. A closed case may be followed up too (satisfaction of direct answers)."""
+    settings = settings_of(session)
+    now = settings.now(now)
+    case = _load(session, actor, case_id, lock=True)
+    source = _require(Action.FOLLOW_UP, case, actor, _mode(settings, case))
+    sat: Satisfaction | None = None
+    if reached:
+        if satisfaction is None or solved is None:
+            raise InvalidInput("a reached citizen's answer needs solved and satisfaction", field="satisfaction")
+        sat = _enum(Satisfaction, satisfaction, "satisfaction")
+    session.add(
+        FollowUp(
+            case_id=case.id,
+            at=now,
+            by=actor.user_id,
+            reached=reached,
+            solved=solved if reached else None,
+            satisfaction=sat,
+            notes=_text(notes, "notes"),
+        )
+    )
+    if source is CaseState.CLOSED:
+        target = CaseState.CLOSED
+    else:
+        target = CaseState.FOLLOWED_UP if reached else CaseState.HANDLED
+    _move(session, actor, case, Action.FOLLOW_UP, target, now, reached=reached, satisfaction=sat)
+    session.flush()
+    return case
+
+
+def review(
+    session: Session,
+    actor: Actor,
+    case_id: int | str,
+    *,
+    approved: bool,
+    reason: str | None = None,
+    deadline_hours: float | None = None,
+    now: datetime | None = None,
+) -> Case:
+    """审核: approve (办结, the case closes) or send back to the unit(s) with a reason; sent back, each unit
+    gets a fresh share with a new deadline, the old one stays as history."""
+    settings = settings_of(session)
+    now = settings.now(now)
+    case = _load(session, actor, case_id, lock=True)
+    mode = _mode(settings, case)
+    action = Action.APPROVE if approved else Action.SEND_BACK
+    _require(action, case, actor, mode)
+    why = _text(reason, "reason", required=not approved)
+    session.add(Review(case_id=case.id, at=now, by=actor.user_id, approved=approved, reason=why))
+    if approved:
+        case.closed_at = now
+        _move(session, actor, case, action, CaseState.CLOSED, now)
+    else:
+        due = _deadline(settings, case, now, None, deadline_hours)
+        for old in _open_dispatches(case):
+            old.status = DispatchStatus.WITHDRAWN
+            case.dispatches.append(
+                Dispatch(
+                    unit_id=old.unit_id,
+                    lead=old.lead,
+                    status=DispatchStatus.ACCEPTED,
+                    dispatched_at=now,
+                    dispatched_by=actor.user_id,
+                    deadline_at=due,
+                    instructions=why,
+                    accepted_at=now,
+                )
+            )
+        case.handled_at = None
+        _refresh_deadline(case)
+        _move(session, actor, case, action, CaseState.IN_PROGRESS, now, reason=why)
+    session.flush()
+    return case
+
+
+def supervise(
+    session: Session, actor: Actor, case_id: int | str, *, instructions: str, now: datetime | None = None
+) -> Case:
+    """督办 by a person: an instruction to the units working on the case."""
+    return _supervise(session, actor, case_id, Action.SUPERVISE, instructions, now)
+
+
+def escalate_to_leader(
+    session: Session, actor: Actor, case_id: int | str, *, instructions: str, now: datetime | None = None
+) -> Case:
+    """A coordinated case the units cannot settle goes to the responsible city leader."""
+    return _supervise(session, actor, case_id, Action.ESCALATE_TO_LEADER, instructions, now)
+
+
+def _supervise(
+    session: Session, actor: Actor, case_id: int | str, action: Action, instructions: str, now: datetime | None
+) -> Case:
+    settings = settings_of(session)
+    now = settings.now(now)
+    case = _load(session, actor, case_id, lock=True)
+    _require(action, case, actor, _mode(settings, case))
+    note = _text(instructions, "instructions", required=True)
+    leader = action is Action.ESCALATE_TO_LEADER
+    if leader:
+        if case.handling is not Handling.COORDINATED:
+            raise InvalidInput("only a coordinated case goes to the city leader", field="handling")
+        case.leader_escalated = True
+    level = max(case.supervision_level, 1)
+    case.supervision_level = level
+    session.add(
+        Supervision(
+            case_id=case.id, at=now, by=actor.user_id, level=level, overdue=False, leader=leader, instructions=note
+        )
+    )
+    _move(session, actor, case, action, CaseState(case.status), now, instructions=note)
+    units: list[int | None] = [d.unit_id for d in case.dispatches if d.status in ACTIVE_DISPATCH] or [None]
+    for uid in units:
+        audience = (
+            Audience(frozenset({Role.SUPERVISOR})) if leader else Audience(frozenset({Role.DEPARTMENT}), unit_id=uid)
+        )
+        emit(session, SupervisionRaised(case.id, case.number, now, audience, level, uid, False, leader, note))
+    session.flush()
+    return case
+
+
+def allowed_actions(session: Session, actor: Actor, case: Case) -> list[str]:
+    """What the actor may do to the case now (for enabling the desktop's buttons); the server still checks."""
+    mode = _mode(settings_of(session), case)
+    return [str(a) for a in machine.actions_for(CaseState(case.status), actor.role, mode)]

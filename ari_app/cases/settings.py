@@ -1,0 +1,90 @@
+"""What the case workflow needs from the deployment, handed to sessions at wiring time.
+
+The service functions take only a Session; the settings ride on it (`Session.info`), put there once by the
+wiring code with `configure(sessionmaker, CaseSettings.from_config(cfg))`. Nothing is global, and a
+session that was never configured is refused with `cases_not_configured` instead of guessing modes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ari_app.cases.errors import NotConfigured, UnknownHotline
+from ari_app.config import Config, HotlineMode
+
+_KEY = "ari_app.cases.settings"
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class HotlineRules:
+    number: str
+    mode: HotlineMode
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EscalationPolicy:
+    """How overdue work is escalated: level n is reached once the work is `steps[n-1]` past its deadline."""
+
+    steps: tuple[timedelta, ...] = (timedelta(0), timedelta(hours=24), timedelta(hours=72))
+
+    def level(self, overdue_by: timedelta) -> int:
+        if overdue_by <= timedelta(0):
+            return 0
+        return sum(1 for step in self.steps if overdue_by > step)
+
+
+@dataclass(frozen=True)
+class CaseSettings:
+    hotlines: Mapping[str, HotlineRules]
+    timezone: tzinfo = UTC
+    default_deadline_hours: int = 72
+    escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
+    clock: Callable[[], datetime] = system_clock
+
+    @classmethod
+    def from_config(cls, cfg: Config, **overrides: Any) -> CaseSettings:
+        hotlines = {h.number: HotlineRules(h.number, h.mode, tuple(h.categories)) for h in cfg.hotlines}
+        return cls(hotlines=hotlines, timezone=ZoneInfo(cfg.timezone), **overrides)
+
+    def hotline(self, number: str) -> HotlineRules:
+        rules = self.hotlines.get(number)
+        if rules is None:
+            raise UnknownHotline(f"{number!r} is not a configured hotline", hotline=number)
+        return rules
+
+    def mode(self, number: str) -> HotlineMode:
+        return self.hotline(number).mode
+
+    def now(self, now: datetime | None = None) -> datetime:
+        value = now if now is not None else self.clock()
+        if value.tzinfo is None:
+            raise ValueError("naive datetime; pass an aware one (datetime.now(UTC))")
+        return value
+
+
+def configure(target: Session | sessionmaker[Session], settings: CaseSettings) -> None:
+    """Attach the settings to one session, or to every session a sessionmaker makes from now on."""
+    if isinstance(target, Session):
+        target.info[_KEY] = settings
+        return
+    info = dict(target.kw.get("info") or {})
+    info[_KEY] = settings
+    target.configure(info=info)
+
+
+def settings_of(session: Session) -> CaseSettings:
+    settings = session.info.get(_KEY)
+    if not isinstance(settings, CaseSettings):
+        raise NotConfigured("the session has no case settings: call ari_app.cases.configure() when wiring")
+    return settings

@@ -1,0 +1,320 @@
+"""The government case path: cooperating units, categories, cases, dispatches, follow-ups, reviews,
+supervision records, the exchange outbox and the append-only audit log.
+
+Hotlines are not a table: they come from config.yaml, and a case stores the hotline's number as a string.
+The workflow rules (which status may follow which, who may act) live in ari_app.cases.machine, not here;
+this module only says what is stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from schema.base import Base, UTCDateTime, utcnow
+
+
+class Channel(StrEnum):
+    """Where a request came in."""
+
+    PHONE = "phone"
+    SMS = "sms"
+    WEB = "web"
+    WECHAT = "wechat"
+    WEIBO = "weibo"
+    APP = "app"
+    EMAIL = "email"
+    GRID_INSPECTION = "grid_inspection"  # 网格化管理: an inspector reported it before a citizen did
+    OPEN311 = "open311"  # created through the Open311 GeoReport interface
+
+
+class Urgency(StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+    CRITICAL = "critical"
+
+
+class Handling(StrEnum):
+    """How a request is handled (MISSION: direct, dispatch 转办, coordinated 归口协办)."""
+
+    DIRECT = "direct"
+    DISPATCH = "dispatch"
+    COORDINATED = "coordinated"
+
+
+class DispatchStatus(StrEnum):
+    PENDING = "pending"  # sent, not yet accepted by the unit
+    ACCEPTED = "accepted"  # the unit is working on it
+    RETURNED = "returned"  # the unit sent it back as not theirs
+    HANDLED = "handled"  # the unit reported a result
+    WITHDRAWN = "withdrawn"  # superseded (sent back after review: a fresh round starts)
+
+
+class Satisfaction(StrEnum):
+    SATISFIED = "satisfied"
+    BASIC = "basic"  # 基本满意
+    UNSATISFIED = "unsatisfied"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+
+
+class CooperatingUnit(Base):
+    """A department that handles cases (协同单位): level 2 under the centre, level 3 under a level-2 unit.
+
+    `hotline` is set for a hotline's managing unit and the units under it (sub-platform and collaborative
+    hotlines whose units are listed per hotline); None for the city's general departments.
+    """
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    level: Mapped[int] = mapped_column(default=2)
+    hotline: Mapped[str | None] = mapped_column(String(20))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    contact_person: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    parent: Mapped[CooperatingUnit | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[CooperatingUnit]] = relationship(back_populates="parent")
+
+    __table_args__ = (UniqueConstraint("name"), Index("ix_units_parent_id", "parent_id"))
+
+
+class Category(Base):
+    """A kind of request within one hotline, with the unit it usually goes to and its deadline."""
+
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hotline: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(64))
+    default_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    deadline_hours: Mapped[int] = mapped_column(default=72)
+
+    default_unit: Mapped[CooperatingUnit | None] = relationship()
+
+    __table_args__ = (UniqueConstraint("hotline", "name", name="uq_categories_hotline_name"),)
+
+
+class CaseCounter(Base):
+    """The last sequence number handed out per hotline and day, for readable case numbers."""
+
+    __tablename__ = "case_counters"
+
+    hotline: Mapped[str] = mapped_column(String(20), primary_key=True)
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)
+
+
+class Case(Base):
+    """A citizen's request (案卷), from intake to closure.
+
+    `number` is the readable id (`12345-20261129-0001`: hotline, local date, sequence of the day).
+    `call_id` is Asterisk's Linkedid of the call it was taken on (the calls table's `linkedid`), if any.
+    `status` holds an ari_app.cases.machine.CaseState value; only the state machine changes it.
+    `deadline_at` is the earliest deadline among the unit work still open, kept for overdue queries.
+    """
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    channel: Mapped[Channel] = mapped_column(String(24))
+    hotline: Mapped[str] = mapped_column(String(20))
+    citizen_name: Mapped[str | None] = mapped_column(String(128))
+    contact: Mapped[str | None] = mapped_column(String(40))
+    caller: Mapped[str | None] = mapped_column(String(40))
+    call_id: Mapped[str | None] = mapped_column(String(64))
+    request: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(String(256))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    urgency: Mapped[Urgency] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(16))
+    handling: Mapped[Handling] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolution: Mapped[str | None] = mapped_column(Text)
+    supervision_level: Mapped[int] = mapped_column(default=0)
+    leader_escalated: Mapped[bool] = mapped_column(default=False)
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_login: Mapped[str] = mapped_column(String(64))
+
+    category: Mapped[Category | None] = relationship()
+    dispatches: Mapped[list[Dispatch]] = relationship(back_populates="case", order_by="Dispatch.id")
+    follow_ups: Mapped[list[FollowUp]] = relationship(back_populates="case", order_by="FollowUp.id")
+    reviews: Mapped[list[Review]] = relationship(back_populates="case", order_by="Review.id")
+    supervisions: Mapped[list[Supervision]] = relationship(back_populates="case", order_by="Supervision.id")
+
+    __table_args__ = (
+        Index("ix_cases_caller_created_at", "caller", "created_at"),
+        Index("ix_cases_contact", "contact"),
+        Index("ix_cases_call_id", "call_id"),
+        Index("ix_cases_hotline_created_at", "hotline", "created_at"),
+        Index("ix_cases_created_at", "created_at"),
+        Index("ix_cases_status_deadline_at", "status", "deadline_at"),
+        Index("ix_cases_created_by_created_at", "created_by", "created_at"),
+    )
+
+
+class Dispatch(Base):
+    """One unit's share of a case (派遣): a coordinated case has several, one of them the lead."""
+
+    __tablename__ = "dispatches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    lead: Mapped[bool] = mapped_column(default=True)
+    status: Mapped[DispatchStatus] = mapped_column(String(16))
+    dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    dispatched_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    instructions: Mapped[str | None] = mapped_column(Text)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    return_reason: Mapped[str | None] = mapped_column(Text)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    result: Mapped[str | None] = mapped_column(Text)
+    handled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    case: Mapped[Case] = relationship(back_populates="dispatches")
+    unit: Mapped[CooperatingUnit] = relationship()
+
+    __table_args__ = (
+        Index("ix_dispatches_case_id", "case_id"),
+        Index("ix_dispatches_unit_id_status", "unit_id", "status"),
+        Index("ix_dispatches_status_deadline_at", "status", "deadline_at"),
+    )
+
+
+class FollowUp(Base):
+    """回访: the centre (or the hotline unit) asks the citizen whether it was solved."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reached: Mapped[bool]
+    solved: Mapped[bool | None]
+    satisfaction: Mapped[Satisfaction | None] = mapped_column(String(16))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    case: Mapped[Case] = relationship(back_populates="follow_ups")
+
+    __table_args__ = (Index("ix_follow_ups_case_id", "case_id"),)
+
+
+class Review(Base):
+    """审核: approved (the case closes) or sent back to the unit with a reason."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved: Mapped[bool]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    case: Mapped[Case] = relationship(back_populates="reviews")
+
+    __table_args__ = (Index("ix_reviews_case_id", "case_id"),)
+
+
+class Supervision(Base):
+    """督办: an overdue case escalated (by the clock, `by` is None) or a supervisor's instruction.
+
+    `level` rises with how long the work has been overdue; `leader` marks escalation of a coordinated case
+    to the responsible city leader.
+    """
+
+    __tablename__ = "supervisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    dispatch_id: Mapped[int | None] = mapped_column(ForeignKey("dispatches.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    level: Mapped[int]
+    overdue: Mapped[bool]
+    leader: Mapped[bool] = mapped_column(default=False)
+    instructions: Mapped[str | None] = mapped_column(Text)
+
+    case: Mapped[Case] = relationship(back_populates="supervisions")
+
+    __table_args__ = (
+        Index("ix_supervisions_case_id", "case_id"),
+        UniqueConstraint("dispatch_id", "level", name="uq_supervisions_dispatch_id_level"),
+    )
+
+
+class ExchangeMessage(Base):
+    """The outbox of an exchange-mode hotline: one Open311 request to deliver to the hotline's own system.
+
+    `key` is the idempotency key sent with every attempt, so a receiver that got a request but whose answer
+    was lost recognises the retry; the row is marked delivered exactly once.
+    """
+
+    __tablename__ = "exchange_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    hotline: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[OutboxStatus] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_exchange_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+
+class AuditEntry(Base):
+    """Who did what to which case, when. Append-only: the ORM refuses updates and deletes of a row
+    (see the mapper events below) and the migration adds database triggers that refuse them too."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    user_id: Mapped[int | None]
+    login: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_audit_log_case_id", "case_id"), Index("ix_audit_log_at", "at"))
+
+
+class AuditAppendOnlyError(Exception):
+    """Someone tried to change or remove an audit entry."""
+
+    error_id = "audit_append_only"
+
+
+def _refuse_audit_change(_mapper: Any, _conn: Any, target: AuditEntry) -> None:
+    raise AuditAppendOnlyError(f"audit entry {target.id} is append-only")
+
+
+event.listen(AuditEntry, "before_update", _refuse_audit_change)
+event.listen(AuditEntry, "before_delete", _refuse_audit_change)
