@@ -101,7 +101,7 @@ def _rule(
 
 RULES: tuple[Rule, ...] = (
     _rule(Action.RESOLVE_DIRECTLY, S.RECEIVED, {S.CLOSED}, _who(CENTRE, CENTRE, CENTRE | HOTLINE_UNIT)),
-    _rule(Action.FORWARD, S.RECEIVED, {S.EXCHANGED}, _who(exchange=CENTRE)),
+    _rule(Action.FORWARD, S.RECEIVED, {S.EXCHANGED}, _who(exchange=CENTRE | SYSTEM)),
     _rule(Action.EXCHANGE_UPDATE, S.EXCHANGED, {S.EXCHANGED, S.CLOSED}, _who(exchange=SYSTEM)),
     _rule(Action.DISPATCH, S.RECEIVED, {S.DISPATCHED}, _DISPATCHER),
     _rule(Action.DISPATCH, S.RETURNED, {S.DISPATCHED}, _DISPATCHER),

@@ -167,7 +167,7 @@ def _audience_for(case: Case, state: CaseState, mode: HotlineMode) -> Audience:
     return Audience(frozenset(roles), hotline=case.hotline if Role.HOTLINE_UNIT in roles else None)
 
 
-def _move(
+def transition(
     session: Session, actor: Actor, case: Case, action: Action, target: CaseState, now: datetime, **detail: Any
 ) -> None:
     """The one place a case's status changes: checked against the table, stamped and audited."""
@@ -288,10 +288,10 @@ def create_case(
     session.flush()
     audit(session, actor, "create", case.id, now, number=case.number, hotline=hotline, channel=str(case.channel))
     emit(session, CaseCreated(case.id, case.number, now, _audience_for(case, CaseState.RECEIVED, rules.mode), hotline))
-    if rules.mode is HotlineMode.EXCHANGE and case.handling is not Handling.DIRECT:
+    if rules.mode is HotlineMode.EXCHANGE and case.handling != Handling.DIRECT:
         from ari_app.cases.exchange import enqueue_request
 
-        _move(session, actor, case, Action.FORWARD, CaseState.EXCHANGED, now)
+        transition(session, actor, case, Action.FORWARD, CaseState.EXCHANGED, now)
         enqueue_request(session, case, now)
     session.flush()
     return case
@@ -364,7 +364,7 @@ def _aggregate(case: Case) -> CaseState:
     live = _open_dispatches(case)
     if not live:
         return CaseState.RETURNED
-    if all(d.status is DispatchStatus.HANDLED for d in live):
+    if all(d.status == DispatchStatus.HANDLED for d in live):
         return CaseState.HANDLED
     if any(d.status in (DispatchStatus.ACCEPTED, DispatchStatus.HANDLED) for d in live):
         return CaseState.IN_PROGRESS
@@ -432,10 +432,10 @@ def dispatch(
     note = _text(instructions, "instructions")
     if len(rows) + len(open_now) > 1:
         case.handling = Handling.COORDINATED
-    elif case.handling is Handling.DIRECT:
+    elif case.handling == Handling.DIRECT:
         case.handling = Handling.DISPATCH
     target = source if source in (CaseState.DISPATCHED, CaseState.IN_PROGRESS) else CaseState.DISPATCHED
-    _move(session, actor, case, Action.DISPATCH, target, now, units=unit_ids, deadline=due.isoformat())
+    transition(session, actor, case, Action.DISPATCH, target, now, units=unit_ids, deadline=due.isoformat())
     for i, unit in enumerate(rows):
         d = Dispatch(
             unit_id=unit.id,
@@ -480,7 +480,7 @@ def accept(session: Session, actor: Actor, case_id: int | str, *, now: datetime 
     d = _own_dispatch(session, actor, case, (DispatchStatus.PENDING,))
     d.status = DispatchStatus.ACCEPTED
     d.accepted_at = now
-    _move(session, actor, case, Action.ACCEPT, _aggregate(case), now, unit=d.unit_id)
+    transition(session, actor, case, Action.ACCEPT, _aggregate(case), now, unit=d.unit_id)
     session.flush()
     return case
 
@@ -505,7 +505,7 @@ def return_case(
         if rest:
             rest[0].lead = True
     _refresh_deadline(case)
-    _move(session, actor, case, Action.RETURN, _aggregate(case), now, unit=d.unit_id, reason=why)
+    transition(session, actor, case, Action.RETURN, _aggregate(case), now, unit=d.unit_id, reason=why)
     session.flush()
     return case
 
@@ -527,7 +527,7 @@ def handle(session: Session, actor: Actor, case_id: int | str, *, result: str, n
         case.handled_at = now
         case.resolution = "\n".join(x.result or "" for x in _open_dispatches(case))
     _refresh_deadline(case)
-    _move(session, actor, case, Action.HANDLE, target, now, unit=d.unit_id, on_time=now <= d.deadline_at)
+    transition(session, actor, case, Action.HANDLE, target, now, unit=d.unit_id, on_time=now <= d.deadline_at)
     session.flush()
     return case
 
@@ -544,7 +544,7 @@ def resolve_directly(
     case.handling = Handling.DIRECT
     case.handled_at = now
     case.closed_at = now
-    _move(session, actor, case, Action.RESOLVE_DIRECTLY, CaseState.CLOSED, now)
+    transition(session, actor, case, Action.RESOLVE_DIRECTLY, CaseState.CLOSED, now)
     session.flush()
     return case
 
@@ -586,7 +586,7 @@ def follow_up(
         target = CaseState.CLOSED
     else:
         target = CaseState.FOLLOWED_UP if reached else CaseState.HANDLED
-    _move(session, actor, case, Action.FOLLOW_UP, target, now, reached=reached, satisfaction=sat)
+    transition(session, actor, case, Action.FOLLOW_UP, target, now, reached=reached, satisfaction=sat)
     session.flush()
     return case
 
@@ -613,7 +613,7 @@ def review(
     session.add(Review(case_id=case.id, at=now, by=actor.user_id, approved=approved, reason=why))
     if approved:
         case.closed_at = now
-        _move(session, actor, case, action, CaseState.CLOSED, now)
+        transition(session, actor, case, action, CaseState.CLOSED, now)
     else:
         due = _deadline(settings, case, now, None, deadline_hours)
         for old in _open_dispatches(case):
@@ -632,7 +632,7 @@ def review(
             )
         case.handled_at = None
         _refresh_deadline(case)
-        _move(session, actor, case, action, CaseState.IN_PROGRESS, now, reason=why)
+        transition(session, actor, case, action, CaseState.IN_PROGRESS, now, reason=why)
     session.flush()
     return case
 
@@ -661,7 +661,7 @@ def _supervise(
     note = _text(instructions, "instructions", required=True)
     leader = action is Action.ESCALATE_TO_LEADER
     if leader:
-        if case.handling is not Handling.COORDINATED:
+        if case.handling != Handling.COORDINATED:
             raise InvalidInput("only a coordinated case goes to the city leader", field="handling")
         case.leader_escalated = True
     level = max(case.supervision_level, 1)
@@ -671,13 +671,30 @@ def _supervise(
             case_id=case.id, at=now, by=actor.user_id, level=level, overdue=False, leader=leader, instructions=note
         )
     )
-    _move(session, actor, case, action, CaseState(case.status), now, instructions=note)
+    transition(session, actor, case, action, CaseState(case.status), now, instructions=note)
     units: list[int | None] = [d.unit_id for d in case.dispatches if d.status in ACTIVE_DISPATCH] or [None]
     for uid in units:
         audience = (
             Audience(frozenset({Role.SUPERVISOR})) if leader else Audience(frozenset({Role.DEPARTMENT}), unit_id=uid)
         )
         emit(session, SupervisionRaised(case.id, case.number, now, audience, level, uid, False, leader, note))
+    session.flush()
+    return case
+
+
+def forward(session: Session, actor: Actor, case_id: int | str, *, now: datetime | None = None) -> Case:
+    """Send a case of an exchange-mode hotline to the hotline's own system (done at intake unless the case
+    was taken for direct handling and turned out to need the hotline's unit after all)."""
+    from ari_app.cases.exchange import enqueue_request
+
+    settings = settings_of(session)
+    now = settings.now(now)
+    case = _load(session, actor, case_id, lock=True)
+    _require(Action.FORWARD, case, actor, _mode(settings, case))
+    if case.handling == Handling.DIRECT:
+        case.handling = Handling.DISPATCH
+    transition(session, actor, case, Action.FORWARD, CaseState.EXCHANGED, now)
+    enqueue_request(session, case, now)
     session.flush()
     return case
 

@@ -90,9 +90,10 @@ def seed(db: Db) -> World:
         b = CooperatingUnit(name="环境卫生处", level=2, contact_phone="0991-1000003")
         su = CooperatingUnit(name="应急管理局执法支队", level=2, hotline="12350", contact_phone="0991-1000004")
         su1 = CooperatingUnit(name="应急管理局一大队", level=3, parent=su, hotline="12350")
-        s.add_all([a, a1, b, su, su1])
+        su2 = CooperatingUnit(name="应急管理局危化处", level=2, hotline="12350")
+        s.add_all([a, a1, b, su, su1, su2])
         s.flush()
-        w.units = {"A": a.id, "A1": a1.id, "B": b.id, "S": su.id, "S1": su1.id}
+        w.units = {"A": a.id, "A1": a1.id, "B": b.id, "S": su.id, "S1": su1.id, "S2": su2.id}
         s.add(Category(hotline="12345", name="市政设施", default_unit_id=a.id, deadline_hours=48))
         s.add(Category(hotline="12350", name="安全隐患", default_unit_id=su.id, deadline_hours=24))
         people = [
@@ -107,6 +108,7 @@ def seed(db: Db) -> World:
             ("deptA1", Role.DEPARTMENT, None, a1.id),
             ("deptB", Role.DEPARTMENT, None, b.id),
             ("deptS", Role.DEPARTMENT, None, su.id),
+            ("deptS2", Role.DEPARTMENT, None, su2.id),
         ]
         for login, role, hotline, unit in people:
             u = User(login=login, display_name=login, role=role, hotline=hotline, unit_id=unit)

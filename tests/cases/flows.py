@@ -1,0 +1,108 @@
+"""Helpers that drive a case through the workflow, each step in its own committed transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ari_app.cases import Action, Actor
+from ari_app.cases import service as svc
+from ari_app.cases.exchange import apply_update
+from ari_app.config import HotlineMode
+from schema.cases import Case
+from schema.users import Role
+from tests.cases.conftest import MODE_HOTLINE, Db
+
+CATEGORY = {"12345": "市政设施", "12358": "商品价格", "12350": "安全隐患"}
+
+
+class Flow:
+    """One hotline mode's cast: who dispatches, reviews, and which units/departments take the work."""
+
+    def __init__(self, db: Db, mode: HotlineMode) -> None:
+        self.db = db
+        self.mode = mode
+        self.hotline = MODE_HOTLINE[mode]
+        w = db.world
+        sub = mode is HotlineMode.SUB_PLATFORM
+        self.dispatcher = w.actors["hu12350" if sub else "agent"]
+        self.reviewer = w.actors["hu12350" if sub else "supervisor"]
+        self.unit1 = w.units["S" if sub else "A"]
+        self.unit2 = w.units["S2" if sub else "B"]
+        self.dept1 = w.actors["deptS" if sub else "deptA"]
+        self.dept2 = w.actors["deptS2" if sub else "deptB"]
+
+    def actor_for(self, role: Role, dept: Actor | None = None) -> Actor:
+        """A representative user of `role` who can see this hotline's cases where their role allows it."""
+        w = self.db.world
+        if role is Role.HOTLINE_UNIT:
+            return w.actors["hu12350" if self.hotline == "12350" else "hu12345"]
+        if role is Role.DEPARTMENT:
+            return dept or self.dept1
+        return w.actors[{Role.AGENT: "agent", Role.SUPERVISOR: "supervisor", Role.QA: "qa", Role.ADMIN: "admin"}[role]]
+
+    def create(self, handling: str = "dispatch", caller: str = "13900000000") -> int:
+        with self.db.session() as s, s.begin():
+            case = svc.create_case(
+                s,
+                self.db.world.actors["agent"],
+                hotline=self.hotline,
+                caller=caller,
+                call_id=None,
+                category=CATEGORY[self.hotline],
+                request="请处理",
+                address="某路",
+                urgency="normal",
+                citizen_name="市民",
+                contact=caller,
+                language="zh",
+                handling=handling,
+            )
+            return case.id
+
+    def do(self, action: Action, actor: Actor, case_id: int, **kw: Any) -> Case:
+        """Perform `action` as `actor`, committing on success."""
+        with self.db.session() as s, s.begin():
+            return perform(s, action, actor, case_id, self, **kw)
+
+    def get(self, case_id: int) -> Case:
+        with self.db.session() as s:
+            case = s.get(Case, case_id)
+            assert case is not None
+            _ = (case.dispatches, case.follow_ups, case.reviews, case.supervisions)
+            return case
+
+
+def perform(s: Any, action: Action, actor: Actor, case_id: int, flow: Flow, **kw: Any) -> Case:
+    if action is Action.RESOLVE_DIRECTLY:
+        return svc.resolve_directly(s, actor, case_id, resolution=kw.get("resolution", "已当场答复"))
+    if action is Action.DISPATCH:
+        return svc.dispatch(s, actor, case_id, units=kw.get("units", [flow.unit1]), deadline_hours=kw.get("hours"))
+    if action is Action.FORWARD:
+        return svc.forward(s, actor, case_id)
+    if action is Action.ACCEPT:
+        return svc.accept(s, actor, case_id)
+    if action is Action.RETURN:
+        return svc.return_case(s, actor, case_id, reason=kw.get("reason", "不属于本单位职责"))
+    if action is Action.HANDLE:
+        return svc.handle(s, actor, case_id, result=kw.get("result", "已修复"))
+    if action is Action.FOLLOW_UP:
+        return svc.follow_up(
+            s,
+            actor,
+            case_id,
+            reached=kw.get("reached", True),
+            solved=kw.get("solved", True),
+            satisfaction=kw.get("satisfaction", "satisfied"),
+        )
+    if action is Action.APPROVE:
+        return svc.review(s, actor, case_id, approved=True)
+    if action is Action.SEND_BACK:
+        return svc.review(s, actor, case_id, approved=False, reason=kw.get("reason", "未解决"))
+    if action is Action.SUPERVISE:
+        return svc.supervise(s, actor, case_id, instructions="请加快办理")
+    if action is Action.ESCALATE_TO_LEADER:
+        return svc.escalate_to_leader(s, actor, case_id, instructions="提请分管领导协调")
+    if action is Action.EXCHANGE_UPDATE:
+        case = s.get(Case, case_id)
+        return apply_update(s, case.hotline, {"case_number": case.number, "status": kw.get("status", "closed")})
+    raise AssertionError(f"no driver for {action}")
