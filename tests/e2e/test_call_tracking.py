@@ -8,6 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ari_app.asterisk_ctl import AsteriskHost
 from ari_app.config import load_config
 from tests.e2e.conftest import Stack
@@ -121,3 +123,53 @@ def test_asterisk_crash_and_restart_leaves_no_call_stuck_or_doubled(stack: Stack
     stack.sipp.call("12345", caller, talk_ms=1500)
     (after,) = wait_for(lambda: _ended(stack.config, {caller}), 30, "a call after the restart")
     assert after["state"] == "ended" and after["hotline"] == "12345"
+
+
+def test_fifth_hotline_is_a_config_change_only(stack: Stack) -> None:
+    data = yaml.safe_load(stack.config.read_text(encoding="utf-8"))
+    if not any(h["number"] == "12369" for h in data["hotlines"]):
+        data["hotlines"].append(
+            {
+                "number": "12369",
+                "name_zh": "环保举报热线",
+                "name_en": "Environmental Hotline",
+                "unit": "市生态环境局",
+                "mode": "collaborative",
+            }
+        )
+        stack.config.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    assert hotline(stack.config, "config", "check").returncode == 0
+    up = hotline(stack.config, "asterisk", "up", timeout=120)  # Asterisk is running: installs and reloads
+    assert up.returncode == 0, up.stderr
+    caller = _caller()
+    stack.sipp.call("12369", caller, talk_ms=1500)
+    (call,) = wait_for(lambda: _ended(stack.config, {caller}), 30, "the call to the fifth hotline")
+    assert call["hotline"] == "12369" and call["state"] == "ended" and call["agent"] is not None
+    assert "/12369/" in call["recording"]
+
+
+def test_cti_server_crash_loses_no_call(stack: Stack) -> None:
+    """The server is killed while calls are up and started again: the calls it had are taken back from the
+    database, reconciled with Asterisk, and end normally when the callers hang up."""
+    placed = [(HOTLINES[i], _caller()) for i in range(3)]
+    procs = [stack.sipp.call(number, caller, talk_ms=9000, wait=False) for number, caller in placed]
+    callers = {c for _, c in placed}
+
+    def connected() -> bool | None:
+        mine = [c for c in calls(stack.config) if c["caller"] in callers]
+        return (len(mine) == 3 and all(c["state"] == "connected" for c in mine)) or None
+
+    wait_for(connected, 30, "three connected calls")
+    assert stack.cti.proc is not None
+    stack.cti.proc.kill()
+    stack.cti.proc.wait()
+    synced = stack.cti.resyncs()
+    stack.cti.start()
+    stack.cti.wait_synced(synced + 1, timeout=60)
+    for p in procs:
+        assert p.wait(timeout=60) == 0
+    records = wait_for(lambda: _ended(stack.config, callers), 30, "the three calls ended")
+    assert len(records) == 3
+    for c in records:
+        assert c["state"] == "ended" and c["end_reason"] == "caller_hangup", c
+        assert abs(c["wait_seconds"] + c["talk_seconds"] - 9.0) < 1.0, c
