@@ -1,0 +1,201 @@
+"""Exchange mode against a real HTTP receiver on 127.0.0.1: the outbox retries across failures (errors,
+refused connections, lost answers) until delivered, with nothing lost and nothing sent twice; status updates
+coming back (pushed or polled, the Open311 way) change the case."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from sqlalchemy import select
+
+from ari_app.cases import CaseState
+from ari_app.cases.exchange import Backoff, apply_update, deliver_due, poll_updates
+from ari_app.config import HotlineMode
+from schema.cases import AuditEntry, Case, ExchangeMessage, OutboxStatus
+from tests.cases.conftest import Db
+from tests.cases.flows import Flow
+
+
+class Receiver:
+    """A hotline's own system speaking Open311 JSON. `plan` scripts the next answers: "500" answers an
+    error, "drop" accepts the request and then closes the connection without answering (a lost answer)."""
+
+    def __init__(self) -> None:
+        self.plan: list[str] = []
+        self.lock = threading.Lock()
+        self.requests: dict[str, dict[str, Any]] = {}  # idempotency key -> accepted request
+        self.attempts: list[str] = []
+        self.statuses: dict[str, dict[str, str]] = {}
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                key = self.headers["Idempotency-Key"]
+                with receiver.lock:
+                    receiver.attempts.append(key)
+                    step = receiver.plan.pop(0) if receiver.plan else "ok"
+                    if step == "500":
+                        self.send_response(500)
+                        self.end_headers()
+                        self.wfile.write(b"busy")
+                        return
+                    if key not in receiver.requests:
+                        srid = f"SR-{len(receiver.requests) + 1}"
+                        receiver.requests[key] = {"service_request_id": srid, **body}
+                        receiver.statuses[srid] = {"service_request_id": srid, "status": "open"}
+                    srid = receiver.requests[key]["service_request_id"]
+                if step == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                out = json.dumps([{"service_request_id": srid}]).encode()
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def do_GET(self) -> None:
+                q = parse_qs(urlparse(self.path).query)
+                ids = q.get("service_request_id", [""])[0].split(",")
+                with receiver.lock:
+                    out = json.dumps([receiver.statuses[i] for i in ids if i in receiver.statuses]).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/open311/v2"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as r:
+        yield r
+
+
+def outbox(db: Db) -> list[ExchangeMessage]:
+    with db.session() as s:
+        return list(s.scalars(select(ExchangeMessage).order_by(ExchangeMessage.id)))
+
+
+def deliver_until_done(db: Db, endpoints: dict[str, str], rounds: int = 50) -> int:
+    """Run the sender as the server would, moving the clock past each backoff, until the outbox is empty."""
+    for n in range(rounds):
+        deliver_due(db.session, endpoints, timeout=5, backoff=Backoff(), rng=lambda: 0.5)
+        pending = [m for m in outbox(db) if m.status == OutboxStatus.PENDING]
+        if not pending:
+            return n + 1
+        db.clock.t = max(db.clock.t, min(m.next_attempt_at for m in pending))
+    raise AssertionError("outbox never drained")
+
+
+def test_intake_on_an_exchange_hotline_queues_an_open311_request(db: Db) -> None:
+    f = Flow(db, HotlineMode.EXCHANGE)
+    cid = f.create()
+    case = f.get(cid)
+    assert case.status == CaseState.EXCHANGED
+    (msg,) = outbox(db)
+    body = json.loads(msg.payload)
+    assert body["service_code"] == "12358:商品价格"
+    assert body["description"] == "请处理" and body["address_string"] == "某路"
+    assert body["attribute[case_number]"] == case.number
+    assert msg.key == f"{case.number}:request"
+    direct = f.create(handling="direct")
+    assert f.get(direct).status == CaseState.RECEIVED
+    assert len(outbox(db)) == 1
+
+
+def test_outbox_survives_a_failing_receiver_without_loss_or_duplicates(db: Db, receiver: Receiver) -> None:
+    f = Flow(db, HotlineMode.EXCHANGE)
+    ids = [f.create(caller=f"1390000{i:04d}") for i in range(6)]
+    # Nobody listening at first: connection refused, every message is rescheduled, none lost.
+    report = deliver_due(db.session, {"12358": "http://127.0.0.1:9/none"}, timeout=2, rng=lambda: 0.5)
+    assert (report.delivered, report.failed) == (0, 6)
+    assert all(m.attempts == 1 and m.last_error for m in outbox(db))
+    assert all(m.next_attempt_at > db.clock.t for m in outbox(db))
+    # Then errors and lost answers before it recovers.
+    receiver.plan = ["500", "drop", "500", "ok", "drop", "drop", "500"]
+    deliver_until_done(db, {"12358": receiver.url})
+    msgs = outbox(db)
+    assert all(m.status == OutboxStatus.DELIVERED for m in msgs)
+    assert len(receiver.requests) == 6  # each request created once, however often it was attempted
+    assert sorted(receiver.requests) == sorted(m.key for m in msgs)
+    attempts_before = len(receiver.attempts)
+    deliver_due(db.session, {"12358": receiver.url})
+    db.clock.advance(days=1)
+    deliver_due(db.session, {"12358": receiver.url})
+    assert len(receiver.attempts) == attempts_before  # delivered messages are never sent again
+    with db.session() as s:
+        cases = {c.id: c for c in s.scalars(select(Case).where(Case.id.in_(ids)))}
+        srids = {r["service_request_id"] for r in receiver.requests.values()}
+        assert {c.external_id for c in cases.values()} == srids
+        delivered = s.scalars(select(AuditEntry).where(AuditEntry.action == "exchange_delivered")).all()
+        assert len(delivered) == 6
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    b = Backoff()
+    assert [b.delay(n, 0.5).total_seconds() for n in (1, 2, 3)] == [5, 10, 20]
+    assert b.delay(30, 0.5) == b.cap
+    assert b.delay(1, 0.0).total_seconds() == 2.5 and b.delay(1, 1.0).total_seconds() == 7.5
+
+
+def test_status_updates_come_back_polled_and_pushed(db: Db, receiver: Receiver) -> None:
+    f = Flow(db, HotlineMode.EXCHANGE)
+    a, b = f.create(), f.create()
+    deliver_until_done(db, {"12358": receiver.url})
+    ext = {cid: f.get(cid).external_id for cid in (a, b)}
+    assert poll_updates(db.session, {"12358": receiver.url}) == 2  # both open, nothing new
+    assert f.get(a).status == CaseState.EXCHANGED
+    receiver.statuses[str(ext[a])] = {
+        "service_request_id": str(ext[a]),
+        "status": "closed",
+        "status_notes": "已责令商家退还多收费用",
+        "updated_datetime": "2026-11-30T10:00:00+08:00",
+    }
+    poll_updates(db.session, {"12358": receiver.url})
+    case = f.get(a)
+    assert case.status == CaseState.CLOSED and case.resolution == "已责令商家退还多收费用"
+    assert case.closed_at is not None and case.closed_at.isoformat() == "2026-11-30T02:00:00+00:00"
+    poll_updates(db.session, {"12358": receiver.url})  # repeating a closing update changes nothing
+    with db.session() as s, s.begin():
+        apply_update(s, "12358", {"service_request_id": ext[b], "status": "open", "status_notes": "已受理调查"})
+    assert f.get(b).status == CaseState.EXCHANGED and f.get(b).resolution == "已受理调查"
+    with db.session() as s:
+        updates = s.scalars(select(AuditEntry.case_id).where(AuditEntry.action == "exchange_update")).all()
+    assert sorted(updates) == sorted([a, b])
+
+
+def test_updates_for_unknown_requests_or_other_hotlines_are_refused(db: Db) -> None:
+    from ari_app.cases.errors import CaseNotFound, InvalidInput
+
+    with db.session() as s:
+        with pytest.raises(CaseNotFound):
+            apply_update(s, "12358", {"service_request_id": "nope", "status": "closed"})
+        with pytest.raises(CaseNotFound):
+            apply_update(s, "12345", {"service_request_id": "x", "status": "closed"})
+        with pytest.raises(InvalidInput):
+            apply_update(s, "12358", {"service_request_id": "x", "status": "gone"})
