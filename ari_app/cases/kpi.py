@@ -1,0 +1,237 @@
+"""The centre's headline figures over a period, per hotline, per unit and per agent, computed in the
+database (grouped counts on indexed columns), so a month at a national centre's scale stays quick.
+
+Definitions (for cases taken in the period, [start, end) in the centre's time zone):
+- intake: cases taken, also per local day;
+- handling rate (办理率): cases with a result (a unit handled it, it was answered directly, or the hotline's
+  own system closed it) / intake;
+- closure rate (办结率): cases closed / intake;
+- on-time rate: units' shares handled by their deadline / shares handled or overdue now (returned and
+  superseded shares do not count);
+- satisfaction rate (满意率): follow-ups where the citizen was reached and said satisfied or basically
+  satisfied / follow-ups where the citizen was reached.
+Per unit, intake counts the shares dispatched to the unit, and rates are over those shares' cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from schema.cases import Case, CooperatingUnit, Dispatch, DispatchStatus, FollowUp, Satisfaction
+
+_COUNTED = (DispatchStatus.PENDING, DispatchStatus.ACCEPTED, DispatchStatus.HANDLED)
+
+
+@dataclass
+class KpiRow:
+    scope: str  # total | hotline | unit | agent
+    key: str
+    intake: int = 0
+    handled: int = 0
+    closed: int = 0
+    on_time: int = 0
+    due: int = 0
+    reached: int = 0
+    satisfied: int = 0
+
+    @staticmethod
+    def _rate(num: int, den: int) -> float | None:
+        return num / den if den else None
+
+    @property
+    def handling_rate(self) -> float | None:
+        return self._rate(self.handled, self.intake)
+
+    @property
+    def closure_rate(self) -> float | None:
+        return self._rate(self.closed, self.intake)
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self._rate(self.on_time, self.due)
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return self._rate(self.satisfied, self.reached)
+
+
+@dataclass
+class KpiReport:
+    start: date
+    end: date  # exclusive
+    per_day: list[tuple[date, int]]
+    total: KpiRow
+    by_hotline: list[KpiRow] = field(default_factory=list)
+    by_unit: list[KpiRow] = field(default_factory=list)
+    by_agent: list[KpiRow] = field(default_factory=list)
+
+    def rows(self) -> list[KpiRow]:
+        return [self.total, *self.by_hotline, *self.by_unit, *self.by_agent]
+
+
+def _bounds(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz)
+
+
+def _n(value: Any) -> int:
+    return int(value or 0)
+
+
+def compute(
+    session: Session,
+    start: date,
+    end: date,
+    *,
+    tz: tzinfo,
+    now: datetime,
+    progress: Callable[[str], None] | None = None,
+) -> KpiReport:
+    """The KPIs for cases taken from `start` to `end` (exclusive) in time zone `tz`; `now` decides which
+    open shares are overdue."""
+    say = progress or (lambda _msg: None)
+    lo, hi = _bounds(start, tz), _bounds(end, tz)
+    in_period = and_(Case.created_at >= lo, Case.created_at < hi)
+
+    say("intake per day")
+    per_day: list[tuple[date, int]] = []
+    day = start
+    while day < end:
+        n = session.scalar(
+            select(func.count())
+            .select_from(Case)
+            .where(Case.created_at >= _bounds(day, tz), Case.created_at < _bounds(day + timedelta(days=1), tz))
+        )
+        per_day.append((day, _n(n)))
+        day += timedelta(days=1)
+
+    handled = func.sum(case((Case.handled_at.is_not(None), 1), else_=0))
+    closed = func.sum(case((Case.closed_at.is_not(None), 1), else_=0))
+    on_time = func.sum(
+        case((and_(Dispatch.handled_at.is_not(None), Dispatch.handled_at <= Dispatch.deadline_at), 1), else_=0)
+    )
+    due = func.sum(
+        case(
+            (Dispatch.status == DispatchStatus.HANDLED, 1),
+            (and_(Dispatch.status.in_(_COUNTED[:2]), Dispatch.deadline_at < now), 1),
+            else_=0,
+        )
+    )
+    reached = func.sum(case((FollowUp.reached.is_(True), 1), else_=0))
+    satisfied = func.sum(
+        case(
+            (
+                and_(
+                    FollowUp.reached.is_(True), FollowUp.satisfaction.in_([Satisfaction.SATISFIED, Satisfaction.BASIC])
+                ),
+                1,
+            ),
+            else_=0,
+        )
+    )
+
+    def grouped(scope: str, col: Any) -> dict[str, KpiRow]:
+        rows: dict[str, KpiRow] = {}
+        key_of: Callable[[Any], str] = lambda k: "all" if col is None else str(k)  # noqa: E731
+        group = [] if col is None else [col]
+        base = select(*([col] if col is not None else []), func.count(), handled, closed).where(in_period)
+        for r in session.execute(base.group_by(*group)):
+            k = key_of(r[0] if col is not None else None)
+            vals = r[1:] if col is not None else r
+            rows[k] = KpiRow(scope, k, _n(vals[0]), _n(vals[1]), _n(vals[2]))
+        q = (
+            select(*group, on_time, due)
+            .select_from(Dispatch)
+            .join(Case, Dispatch.case_id == Case.id)
+            .where(in_period, Dispatch.status.in_(_COUNTED))
+        )
+        for r in session.execute(q.group_by(*group)):
+            k = key_of(r[0] if col is not None else None)
+            vals = r[1:] if col is not None else r
+            row = rows.setdefault(k, KpiRow(scope, k))
+            row.on_time, row.due = _n(vals[0]), _n(vals[1])
+        q = (
+            select(*group, reached, satisfied)
+            .select_from(FollowUp)
+            .join(Case, FollowUp.case_id == Case.id)
+            .where(in_period)
+        )
+        for r in session.execute(q.group_by(*group)):
+            k = key_of(r[0] if col is not None else None)
+            vals = r[1:] if col is not None else r
+            row = rows.setdefault(k, KpiRow(scope, k))
+            row.reached, row.satisfied = _n(vals[0]), _n(vals[1])
+        return rows
+
+    say("totals")
+    total = grouped("total", None).get("all", KpiRow("total", "all"))
+    say("per hotline")
+    by_hotline = sorted(grouped("hotline", Case.hotline).values(), key=lambda r: r.key)
+    say("per agent")
+    by_agent = sorted(grouped("agent", Case.created_by_login).values(), key=lambda r: r.key)
+    say("per unit")
+    by_unit = _per_unit(session, in_period, now)
+    return KpiReport(start, end, per_day, total, by_hotline, by_unit, by_agent)
+
+
+def _per_unit(session: Session, in_period: Any, now: datetime) -> list[KpiRow]:
+    names: dict[int, str] = {
+        uid: name for uid, name in session.execute(select(CooperatingUnit.id, CooperatingUnit.name))
+    }
+    rows: dict[int, KpiRow] = {}
+    q = (
+        select(
+            Dispatch.unit_id,
+            func.count(),
+            func.sum(case((Dispatch.status == DispatchStatus.HANDLED, 1), else_=0)),
+            func.sum(case((Case.closed_at.is_not(None), 1), else_=0)),
+            func.sum(
+                case((and_(Dispatch.handled_at.is_not(None), Dispatch.handled_at <= Dispatch.deadline_at), 1), else_=0)
+            ),
+            func.sum(
+                case(
+                    (Dispatch.status == DispatchStatus.HANDLED, 1),
+                    (and_(Dispatch.status.in_(_COUNTED[:2]), Dispatch.deadline_at < now), 1),
+                    else_=0,
+                )
+            ),
+        )
+        .join(Case, Dispatch.case_id == Case.id)
+        .where(in_period, Dispatch.status.in_(_COUNTED))
+        .group_by(Dispatch.unit_id)
+    )
+    for uid, n, hd, cl, ot, du in session.execute(q):
+        rows[uid] = KpiRow("unit", names.get(uid, str(uid)), _n(n), _n(hd), _n(cl), _n(ot), _n(du))
+    shares = select(Dispatch.case_id, Dispatch.unit_id).where(Dispatch.status.in_(_COUNTED)).distinct().subquery()
+    q2 = (
+        select(
+            shares.c.unit_id,
+            func.sum(case((FollowUp.reached.is_(True), 1), else_=0)),
+            func.sum(
+                case(
+                    (
+                        and_(
+                            FollowUp.reached.is_(True),
+                            FollowUp.satisfaction.in_([Satisfaction.SATISFIED, Satisfaction.BASIC]),
+                        ),
+                        1,
+                    ),
+                    else_=0,
+                )
+            ),
+        )
+        .select_from(FollowUp)
+        .join(Case, FollowUp.case_id == Case.id)
+        .join(shares, shares.c.case_id == Case.id)
+        .where(in_period)
+        .group_by(shares.c.unit_id)
+    )
+    for uid, rc, sa in session.execute(q2):
+        row = rows.setdefault(uid, KpiRow("unit", names.get(uid, str(uid))))
+        row.reached, row.satisfied = _n(rc), _n(sa)
+    return sorted(rows.values(), key=lambda r: r.key)

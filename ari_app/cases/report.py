@@ -1,0 +1,122 @@
+"""Writing a KPI report: a text table for the terminal, CSV for spreadsheets, a PNG chart for leaders.
+
+The chart uses matplotlib's Agg backend (no display) and a CJK font (Debian's fonts-noto-cjk, family
+"Noto Sans CJK SC") so Chinese unit names render; without the font the chart is still written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+from ari_app.cases.kpi import KpiReport, KpiRow
+
+CJK_FONT = "Noto Sans CJK SC"
+COLUMNS = (
+    "scope",
+    "key",
+    "intake",
+    "handled",
+    "closed",
+    "handling_rate",
+    "closure_rate",
+    "on_time_rate",
+    "satisfaction_rate",
+)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _cells(row: KpiRow) -> list[str]:
+    return [
+        row.scope,
+        row.key,
+        str(row.intake),
+        str(row.handled),
+        str(row.closed),
+        _pct(row.handling_rate),
+        _pct(row.closure_rate),
+        _pct(row.on_time_rate),
+        _pct(row.satisfaction_rate),
+    ]
+
+
+def _width(text: str) -> int:
+    """Display width: CJK characters take two terminal columns."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def text_table(report: KpiReport) -> str:
+    rows = [list(COLUMNS)] + [_cells(r) for r in report.rows()]
+    widths = [max(_width(r[i]) for r in rows) for i in range(len(COLUMNS))]
+    lines = [f"KPI report {report.start.isoformat()} .. {report.end.isoformat()} (end exclusive)"]
+    for n, r in enumerate(rows):
+        cells = [
+            c + " " * (widths[i] - _width(c)) if i < 2 else " " * (widths[i] - _width(c)) + c for i, c in enumerate(r)
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    days = ", ".join(f"{d.strftime('%m-%d')}:{n}" for d, n in report.per_day)
+    lines.append(f"intake per day: {days}")
+    return "\n".join(lines) + "\n"
+
+
+def csv_text(report: KpiReport) -> str:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow([*COLUMNS, "on_time", "due", "reached", "satisfied"])
+    for r in report.rows():
+        rates = [r.handling_rate, r.closure_rate, r.on_time_rate, r.satisfaction_rate]
+        w.writerow(
+            [r.scope, r.key, r.intake, r.handled, r.closed]
+            + ["" if x is None else f"{x:.4f}" for x in rates]
+            + [r.on_time, r.due, r.reached, r.satisfied]
+        )
+    w.writerow([])
+    w.writerow(["date", "intake"])
+    for d, n in report.per_day:
+        w.writerow([d.isoformat(), n])
+    return out.getvalue()
+
+
+def write_png(report: KpiReport, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import font_manager
+    from matplotlib import pyplot as plt
+
+    families = {f.name for f in font_manager.fontManager.ttflist}
+    font = [CJK_FONT] if CJK_FONT in families else []
+    with plt.rc_context({"font.family": [*font, "sans-serif"], "axes.unicode_minus": False}):
+        fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 8), layout="constrained")
+        days = [d.strftime("%m-%d") for d, _ in report.per_day]
+        ax1.bar(days, [n for _, n in report.per_day], color="#3b6ea5")
+        ax1.set_title(f"受理量 Intake per day {report.start} – {report.end}")
+        ax1.tick_params(axis="x", rotation=60, labelsize=7)
+        rows = [report.total, *report.by_hotline]
+        labels = [("合计 total" if r.scope == "total" else r.key) for r in rows]
+        metrics: list[tuple[str, Callable[[KpiRow], float | None]]] = [
+            ("办理率 handling", lambda r: r.handling_rate),
+            ("办结率 closure", lambda r: r.closure_rate),
+            ("按时率 on time", lambda r: r.on_time_rate),
+            ("满意率 satisfaction", lambda r: r.satisfaction_rate),
+        ]
+        width = 0.2
+        for i, (name, get) in enumerate(metrics):
+            xs = [j + (i - 1.5) * width for j in range(len(rows))]
+            ax2.bar(xs, [(get(r) or 0) * 100 for r in rows], width, label=name)
+        ax2.set_xticks(range(len(rows)), labels)
+        ax2.set_ylim(0, 105)
+        ax2.set_ylabel("%")
+        ax2.set_title("按热线 Per hotline")
+        ax2.legend(loc="lower right", fontsize=8)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return path

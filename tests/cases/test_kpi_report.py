@@ -1,0 +1,88 @@
+"""KPIs over a period (per hotline, unit, agent) with hand-checked figures, and the report writers: text
+table, CSV, a PNG chart with Chinese labels, and the `hotline report` command end to end on SQLite."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from ari_app.cases import Action
+from ari_app.cases.kpi import compute
+from ari_app.cases.report import csv_text, text_table, write_png
+from ari_app.config import HotlineMode
+from tests.cases.conftest import Db
+from tests.cases.flows import Flow
+
+
+def scenario(db: Db) -> None:
+    c, sp = Flow(db, HotlineMode.COLLABORATIVE), Flow(db, HotlineMode.SUB_PLATFORM)
+    a = c.create()  # dispatched, handled on time, followed up satisfied, closed
+    c.do(Action.DISPATCH, c.dispatcher, a, hours=10)
+    c.do(Action.ACCEPT, c.dept1, a)
+    c.do(Action.HANDLE, c.dept1, a)
+    c.do(Action.FOLLOW_UP, c.dispatcher, a, satisfaction="satisfied")
+    c.do(Action.APPROVE, c.reviewer, a)
+    b = c.create()  # dispatched, overdue and still open
+    c.do(Action.DISPATCH, c.dispatcher, b, units=[c.unit2], hours=1)
+    d = c.create(handling="direct")  # answered on the spot, followed up unsatisfied
+    c.do(Action.RESOLVE_DIRECTLY, c.dispatcher, d)
+    c.do(Action.FOLLOW_UP, c.dispatcher, d, satisfaction="unsatisfied")
+    db.clock.advance(days=1)
+    s1 = sp.create()  # next day, sub-platform, handled late
+    sp.do(Action.DISPATCH, sp.dispatcher, s1, hours=2)
+    sp.do(Action.ACCEPT, sp.dept1, s1)
+    db.clock.advance(hours=3)
+    sp.do(Action.HANDLE, sp.dept1, s1)
+
+
+def test_kpis_per_hotline_unit_and_agent(db: Db) -> None:
+    scenario(db)
+    with db.session() as s:
+        r = compute(s, date(2026, 11, 29), date(2026, 12, 1), tz=UTC, now=datetime(2026, 12, 1, tzinfo=UTC))
+    assert r.per_day == [(date(2026, 11, 29), 3), (date(2026, 11, 30), 1)]
+    t = r.total
+    assert (t.intake, t.handled, t.closed) == (4, 3, 2)
+    assert (t.on_time, t.due) == (1, 3)
+    assert (t.reached, t.satisfied) == (2, 1)
+    assert t.satisfaction_rate == 0.5 and t.closure_rate == 0.5
+    hot = {x.key: x for x in r.by_hotline}
+    assert (hot["12345"].intake, hot["12345"].closed, hot["12350"].intake, hot["12350"].on_time) == (3, 2, 1, 0)
+    units = {x.key: x for x in r.by_unit}
+    assert (units["市政管理处"].intake, units["市政管理处"].on_time, units["市政管理处"].satisfied) == (1, 1, 1)
+    assert (units["环境卫生处"].handled, units["环境卫生处"].due) == (0, 1)
+    assert {x.key: x.intake for x in r.by_agent} == {"agent": 4}
+    with db.session() as s:
+        r2 = compute(s, date(2026, 11, 30), date(2026, 12, 1), tz=UTC, now=datetime(2026, 12, 1, tzinfo=UTC))
+    assert r2.total.intake == 1
+
+
+def test_writers(db: Db, tmp_path: Path) -> None:
+    scenario(db)
+    with db.session() as s:
+        r = compute(s, date(2026, 11, 29), date(2026, 12, 1), tz=UTC, now=datetime(2026, 12, 1, tzinfo=UTC))
+    table = text_table(r)
+    assert "市政管理处" in table and "50.0%" in table
+    lines = csv_text(r).splitlines()
+    assert lines[0].startswith("scope,key,intake,handled,closed,handling_rate")
+    assert lines[1].startswith("total,all,4,3,2,0.7500,0.5000,0.3333,0.5000")
+    png = write_png(r, tmp_path / "k.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ari_app.cli import main
+
+    src = Path("config.yaml").read_text(encoding="utf-8")
+    db_path = tmp_path / "h.db"
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(src.replace("url: sqlite:///var/hotline.db", f"url: sqlite:///{db_path}"), encoding="utf-8")
+    out = tmp_path / "reports"
+    rc = main(["-c", str(cfg), "report", "--from", "2026-11-01", "--to", "2026-11-30", "--out", str(out)])
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert "KPI report 2026-11-01 .. 2026-12-01" in captured.out
+    assert "report: per unit" in captured.err
+    assert (out / "kpi-2026-11-01-2026-11-30.csv").exists()
+    assert (out / "kpi-2026-11-01-2026-11-30.png").stat().st_size > 1000
