@@ -1,0 +1,257 @@
+"""Case workflow benchmark: intake rate through the service, caller-history lookup latency (p50/p99) and a
+month's KPI report, with a database holding --cases cases (default 1 000 000), on SQLite and PostgreSQL.
+
+    .venv/bin/python benchmarks/bench_cases.py [--cases N] [--backend sqlite|postgres|both]
+
+PostgreSQL comes from $BENCH_POSTGRES_URL, else $TEST_POSTGRES_URL (`eval "$(scripts/postgres.sh --env)"`); its schema is dropped and
+rebuilt. The bulk of the cases is loaded with plain inserts (a year of history: callers who call again,
+70 % dispatched, half followed up); the intake figure is measured separately through `create_case`, one
+transaction per case, as the desktop would. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import Engine, insert, text
+from sqlalchemy.orm import Session
+
+from ari_app.cases import Actor, CaseSettings, configure
+from ari_app.cases.kpi import compute
+from ari_app.cases.service import caller_history, create_case
+from ari_app.cases.settings import HotlineRules
+from ari_app.config import HotlineMode
+from schema.cases import Case, Category, CooperatingUnit, Dispatch, FollowUp
+from schema.db import make_engine, upgrade
+from schema.users import Role, User
+
+HOTLINES = {
+    "12345": HotlineRules("12345", HotlineMode.COLLABORATIVE, ("市政设施", "环境卫生")),
+    "12319": HotlineRules("12319", HotlineMode.COLLABORATIVE, ("供水", "供热")),
+    "12358": HotlineRules("12358", HotlineMode.EXCHANGE, ("商品价格",)),
+    "12350": HotlineRules("12350", HotlineMode.SUB_PLATFORM, ("安全隐患",)),
+}
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def fresh_engine(backend: str, workdir: Path) -> Engine:
+    if backend == "sqlite":
+        path = workdir / "bench_cases.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        engine = make_engine(f"sqlite:///{path}")
+    else:
+        url = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
+        if not url:
+            raise SystemExit('TEST_POSTGRES_URL is not set: eval "$(scripts/postgres.sh --env)"')
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    upgrade(engine)
+    return engine
+
+
+def seed(engine: Engine) -> tuple[Actor, list[int]]:
+    with Session(engine) as s, s.begin():
+        units = [CooperatingUnit(name=f"协同单位{i:02d}", level=2) for i in range(91)]
+        s.add_all(units)
+        s.flush()
+        for number, rules in HOTLINES.items():
+            for name in rules.categories:
+                s.add(Category(hotline=number, name=name, default_unit_id=units[0].id, deadline_hours=72))
+        u = User(login="bench", display_name="bench", role=Role.AGENT)
+        s.add(u)
+        s.flush()
+        return Actor(user_id=u.id, login="bench", role=Role.AGENT), [x.id for x in units]
+
+
+def bulk_load(engine: Engine, n: int, unit_ids: list[int], callers: int, rng: random.Random) -> None:
+    chunk = 20_000
+    start = NOW - timedelta(days=365)
+    numbers = list(HOTLINES)
+    t0 = time.perf_counter()
+    next_id = 1_000_000_000
+    for lo in range(0, n, chunk):
+        cases, dispatches, follow_ups = [], [], []
+        for i in range(lo, min(n, lo + chunk)):
+            next_id += 1
+            created = start + timedelta(seconds=int(365 * 86400 * i / n))
+            hotline = numbers[i % len(numbers)]
+            caller = f"139{rng.randrange(callers):08d}"
+            dispatched = hotline != "12358" and rng.random() < 0.7
+            handled = dispatched and rng.random() < 0.95
+            closed = handled and rng.random() < 0.97
+            cases.append(
+                {
+                    "id": next_id,
+                    "number": f"{hotline}-{created:%Y%m%d}-B{i:07d}",
+                    "channel": "phone",
+                    "hotline": hotline,
+                    "caller": caller,
+                    "contact": caller,
+                    "request": "路灯不亮，请尽快维修",
+                    "address": "某区某路",
+                    "urgency": "normal",
+                    "language": "zh",
+                    "handling": "dispatch" if dispatched else "direct",
+                    "status": "closed" if closed or not dispatched else "in_progress",
+                    "created_at": created,
+                    "updated_at": created,
+                    "handled_at": created + timedelta(hours=20) if handled or not dispatched else None,
+                    "closed_at": created + timedelta(hours=30) if closed or not dispatched else None,
+                    "supervision_level": 0,
+                    "leader_escalated": False,
+                    "created_by_login": f"agent{i % 40:02d}",
+                }
+            )
+            if dispatched:
+                due = created + timedelta(hours=72)
+                handled_at = created + timedelta(hours=rng.choice((20, 50, 90))) if handled else None
+                dispatches.append(
+                    {
+                        "case_id": next_id,
+                        "unit_id": unit_ids[i % len(unit_ids)],
+                        "lead": True,
+                        "status": "handled" if handled else "accepted",
+                        "dispatched_at": created,
+                        "deadline_at": due,
+                        "accepted_at": created,
+                        "handled_at": handled_at,
+                        "result": "已处理" if handled else None,
+                    }
+                )
+            if (closed or not dispatched) and rng.random() < 0.5:
+                follow_ups.append(
+                    {
+                        "case_id": next_id,
+                        "at": created + timedelta(hours=25),
+                        "reached": True,
+                        "solved": True,
+                        "satisfaction": rng.choice(("satisfied", "satisfied", "basic", "unsatisfied")),
+                    }
+                )
+        with engine.begin() as conn:
+            conn.execute(insert(Case), cases)
+            if dispatches:
+                conn.execute(insert(Dispatch), dispatches)
+            if follow_ups:
+                conn.execute(insert(FollowUp), follow_ups)
+        done = min(n, lo + chunk)
+        rate = done / (time.perf_counter() - t0)
+        say(f"  loaded {done:,}/{n:,} cases ({rate:,.0f}/s)")
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+
+
+def run(backend: str, n: int, intake_n: int, lookups: int, workdir: Path) -> dict[str, float]:
+    rng = random.Random(4)
+    say(f"[{backend}] preparing a fresh database")
+    engine = fresh_engine(backend, workdir)
+    actor, unit_ids = seed(engine)
+    settings = CaseSettings(hotlines=HOTLINES, clock=lambda: NOW)
+    callers = max(1, n // 3)
+    bulk = max(0, n - intake_n)
+    say(f"[{backend}] bulk-loading {bulk:,} cases")
+    t = time.perf_counter()
+    bulk_load(engine, bulk, unit_ids, callers, rng)
+    load_s = time.perf_counter() - t
+
+    say(f"[{backend}] intake: {intake_n:,} cases through create_case, one transaction each")
+    t = time.perf_counter()
+    for i in range(intake_n):
+        with Session(engine, expire_on_commit=False) as s, s.begin():
+            configure(s, settings)
+            create_case(
+                s,
+                actor,
+                hotline=("12345", "12319", "12350", "12358")[i % 4],
+                caller=f"139{rng.randrange(callers):08d}",
+                call_id=f"1764400000.{i}",
+                category=None,
+                request="井盖丢失",
+                address="某路",
+                urgency="normal",
+                citizen_name="市民",
+                contact=None,
+                language="zh",
+                handling="dispatch",
+                now=NOW + timedelta(seconds=i),
+            )
+    intake_s = time.perf_counter() - t
+
+    say(f"[{backend}] caller history: {lookups:,} lookups of random callers")
+    lat: list[float] = []
+    found = 0
+    for _ in range(lookups):
+        caller = f"139{rng.randrange(callers):08d}"
+        t = time.perf_counter()
+        with Session(engine, expire_on_commit=False) as s, s.begin():
+            configure(s, settings)
+            found += len(caller_history(s, actor, caller))
+        lat.append(time.perf_counter() - t)
+    lat.sort()
+
+    say(f"[{backend}] KPI report for one month")
+    t = time.perf_counter()
+    with Session(engine) as s:
+        report = compute(s, date(2026, 10, 1), date(2026, 11, 1), tz=UTC, now=NOW)
+    kpi_s = time.perf_counter() - t
+    engine.dispose()
+    return {
+        "cases": n,
+        "bulk_load_s": load_s,
+        "intake_per_s": intake_n / intake_s,
+        "history_p50_ms": statistics.median(lat) * 1000,
+        "history_p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000,
+        "history_avg_found": found / lookups,
+        "kpi_month_s": kpi_s,
+        "kpi_month_intake": report.total.intake,
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cases", type=int, default=1_000_000, help="cases in the database (default 1 000 000)")
+    p.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    p.add_argument("--intake", type=int, default=2000, help="cases created through the service (default 2000)")
+    p.add_argument("--lookups", type=int, default=2000, help="caller-history lookups (default 2000)")
+    p.add_argument("--workdir", default=None, help="folder for the SQLite file (default: a temporary folder)")
+    args = p.parse_args()
+    backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
+    with tempfile.TemporaryDirectory(prefix="bench_cases") as tmp:
+        workdir = Path(args.workdir or tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        for backend in backends:
+            r = run(backend, args.cases, min(args.intake, args.cases), args.lookups, workdir)
+            print(
+                f"{backend:8} cases={int(r['cases']):,} bulk_load={r['bulk_load_s']:.0f}s "
+                f"intake={r['intake_per_s']:.0f} cases/s "
+                f"caller_history p50={r['history_p50_ms']:.2f}ms p99={r['history_p99_ms']:.2f}ms "
+                f"(avg {r['history_avg_found']:.1f} found) "
+                f"kpi_month={r['kpi_month_s']:.2f}s ({int(r['kpi_month_intake']):,} cases)",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
