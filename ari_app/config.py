@@ -30,6 +30,8 @@ QUEUE_STRATEGIES = ("ringall", "leastrecent", "fewestcalls", "random", "rrmemory
 _DIGITS = re.compile(r"^[0-9]{3,20}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(/\d{1,2})?$")
+LINK_KEYS = frozenset({"tls_cert", "tls_key", "token_hours", "token_file"})
+"""Keys of the `server` section that the desktop link reads (ari_app.link.settings validates them)."""
 _SIP_URI = re.compile(r"^sip:[^@\s]+@[A-Za-z0-9.\-]+(:\d{1,5})?$")
 
 
@@ -459,9 +461,13 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     ast = c.section(data, "asterisk", "")
     c.unknown(ast, "asterisk", {"root", "mirror", "sip", "ami", "ari"})
 
-    def endpoint(section: dict[str, Any], path: str, *, auth: bool, default_port: int) -> Endpoint:
+    def endpoint(
+        section: dict[str, Any], path: str, *, auth: bool, default_port: int, extra: frozenset[str] = frozenset()
+    ) -> Endpoint:
         c.unknown(
-            section, path, {"host", "bind", "port", "username", "secret_env", "secret_file", "secret", "password"}
+            section,
+            path,
+            {"host", "bind", "port", "username", "secret_env", "secret_file", "secret", "password"} | extra,
         )
         host_key = "bind" if "bind" in section else "host"
         host = c.string(section, host_key, path, expected="a host address", default="127.0.0.1")
@@ -480,7 +486,10 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         ami=endpoint(c.section(ast, "ami", "asterisk"), "asterisk.ami", auth=True, default_port=5038),
         ari=endpoint(c.section(ast, "ari", "asterisk"), "asterisk.ari", auth=True, default_port=8088),
     )
-    server = endpoint(c.section(data, "server", "", required=False), "server", auth=False, default_port=8765)
+    # The desktop link's own keys (TLS, session lifetime) are read by ari_app.link.settings from `raw`.
+    server = endpoint(
+        c.section(data, "server", "", required=False), "server", auth=False, default_port=8765, extra=LINK_KEYS
+    )
 
     if c.issues:
         raise ConfigError(sorted(c.issues, key=lambda i: i.line))

@@ -1,0 +1,626 @@
+"""LinkServer: the websocket server agent desktops connect to (protocol: docs/protocol.md).
+
+Contract for the wiring code:
+    link = LinkServer(settings, sessions, queue_control)   # sessions carry the case settings
+    tracker.subscribe(link.on_call_event)                  # every call/queue domain event
+    await link.start(); ...; await link.stop()
+
+Routing: an event about a call goes only to the desktops of the agent the queue rang (found by the event's
+agent id, else by its interface); queue membership changes only to that agent's desktops. The server is the
+source of truth: a desktop that signs in or resumes gets the agent's state and the call in progress.
+
+Every connection has its own outgoing queue and writer task, so a slow desktop never delays the call tracker
+or other agents; a desktop that falls too far behind is disconnected (it reconnects and resynchronises).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from ari_app import protocol as p
+from ari_app.auth import TokenExpired, TokenInvalid, TokenStore, verify_password
+from ari_app.calls.events import (
+    CallConnected,
+    CallEnded,
+    CallEvent,
+    CallQueued,
+    CallRinging,
+    QueueControl,
+    QueueMemberChanged,
+)
+from ari_app.cases.errors import CaseError
+from ari_app.config import Config
+from ari_app.link import cases
+from ari_app.link.agents import OFFLINE_REASON, WRAPUP_REASON, AgentSession, AgentStateError, LiveCall
+from ari_app.link.settings import LinkSettings
+from ari_app.protocol import AgentState, CallPhase, ErrorId, Msg, ProtocolError
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+OUTBOX_LIMIT = 500
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=5)
+HISTORY_ON_POP = 5
+MAX_TRACKED_LOGINS = 10_000
+
+
+class Connection:
+    """One desktop's websocket: its outgoing queue, its writer task and (once signed in) its session."""
+
+    def __init__(self, ws: ServerConnection, peer: str) -> None:
+        self.ws = ws
+        self.peer = peer
+        self.outbox: asyncio.Queue[str | None] = asyncio.Queue(maxsize=OUTBOX_LIMIT)
+        self.greeted = False
+        self.session: AgentSession | None = None
+        self.token: str | None = None
+        self.writer: asyncio.Task[None] | None = None
+        self.closing = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.closing:
+            return
+        try:
+            self.outbox.put_nowait(p.encode(message))
+        except asyncio.QueueFull:
+            log.warning("desktop %s is not reading; disconnecting it", self.peer)
+            self.close_after_sending(drop=True)
+
+    def close_after_sending(self, drop: bool = False) -> None:
+        """Let the writer finish what is queued (or drop it) and then close the connection."""
+        self.closing = True
+        while drop and not self.outbox.empty():
+            self.outbox.get_nowait()
+        if not self.outbox.full():
+            self.outbox.put_nowait(None)
+
+    async def write(self) -> None:
+        while True:
+            text = await self.outbox.get()
+            if text is None:
+                await self.ws.close(4008, "too slow")
+                return
+            await self.ws.send(text)
+
+
+class LinkServer:
+    def __init__(
+        self,
+        cfg: Config,
+        sessions: sessionmaker[Session],
+        queue: QueueControl,
+        clock: Clock | None = None,
+        settings: LinkSettings | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.settings = settings or LinkSettings.from_config(cfg)
+        self.sessions = sessions
+        self.queue = queue
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.tokens = TokenStore(self.settings.token_ttl, self.clock, self.settings.token_file)
+        now = self.clock()
+        self.agents: dict[str, AgentSession] = {a.id: AgentSession(a.id, a, now) for a in cfg.agents}
+        self._rung: dict[str, set[str]] = {}  # call id -> logins of the agents the queue rang for it
+        self._failures: dict[str, deque[datetime]] = {}
+        self._connections: set[Connection] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._server: Server | None = None
+        self.port: int | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._server = await serve(
+            self._serve,
+            self.settings.host,
+            self.settings.port,
+            ssl=self.settings.ssl_context(),
+            max_size=p.HARD_MAX_FRAME,
+            max_queue=16,
+            server_header=None,
+        )
+        sock = next(iter(self._server.sockets))
+        self.port = sock.getsockname()[1]
+        log.info("desktop link on %s://%s:%s", self.settings.scheme, self.settings.host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for task in list(self._tasks):
+            task.cancel()
+        for session in self.agents.values():
+            session.cancel_timer()
+
+    @property
+    def url(self) -> str:
+        return f"{self.settings.scheme}://{self.settings.host}:{self.port}"
+
+    def spawn(self, coro: Awaitable[Any], what: str) -> asyncio.Task[Any]:
+        """Start a task the server keeps a reference to; its failure is logged, never lost."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("link task %s failed", what, exc_info=t.exception())
+
+        task.add_done_callback(done)
+        return task
+
+    # --- one connection --------------------------------------------------------------------------------
+    async def _serve(self, ws: ServerConnection) -> None:
+        peer = ":".join(str(x) for x in ws.remote_address[:2]) if ws.remote_address else "?"
+        conn = Connection(ws, peer)
+        self._connections.add(conn)
+        conn.writer = self.spawn(conn.write(), f"writer {peer}")
+        try:
+            async for frame in ws:
+                await self._handle_frame(conn, frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._connections.discard(conn)
+            self._detach(conn)
+            if conn.writer is not None:
+                conn.writer.cancel()
+
+    async def _handle_frame(self, conn: Connection, frame: str | bytes) -> None:
+        req_id: Any = None
+        try:
+            msg = p.decode(frame)
+            req_id = msg.get("id")
+            await self._dispatch(conn, msg, req_id)
+        except ProtocolError as exc:
+            conn.send(p.error(exc.error_id, exc.message, re=req_id if req_id is not None else exc.re, **exc.detail))
+            if exc.error_id == ErrorId.VERSION_UNSUPPORTED:
+                conn.close_after_sending()
+        except CaseError as exc:
+            conn.send(p.error(exc.error_id, exc.message, re=req_id, **_jsonable(exc.detail)))
+        except AgentStateError as exc:
+            conn.send(
+                p.error(ErrorId.STATE_FORBIDDEN, str(exc), re=req_id, current=str(exc.current), target=str(exc.target))
+            )
+        except Exception:
+            log.exception("link request failed")
+            conn.send(p.error(ErrorId.INTERNAL_ERROR, "the server could not do this; it has been logged", re=req_id))
+
+    async def _dispatch(self, conn: Connection, msg: dict[str, Any], req_id: Any) -> None:
+        kind = msg["type"]
+        if kind == Msg.PING:
+            conn.send(_reply(Msg.PONG, req_id, at=self.clock().isoformat()))
+            return
+        if kind == Msg.HELLO:
+            self._hello(conn, msg, req_id)
+            return
+        if not conn.greeted:
+            raise ProtocolError(ErrorId.HELLO_REQUIRED, "send hello with the protocol version first")
+        if kind == Msg.SIGN_IN:
+            await self._sign_in(conn, msg["agent_id"], msg["password"], req_id)
+            return
+        if kind == Msg.RESUME:
+            await self._resume(conn, msg["token"], req_id)
+            return
+        session = conn.session
+        if session is None:
+            raise ProtocolError(ErrorId.NOT_SIGNED_IN, "sign in first")
+        if kind == Msg.SIGN_OUT:
+            await self._sign_out(conn, session, req_id)
+        elif kind == Msg.SET_STATE:
+            await self._set_state(session, AgentState(msg["state"]), msg.get("reason") or "", req_id, conn)
+        elif kind == Msg.CREATE_CASE:
+            await self._create_case(conn, session, msg, req_id)
+        elif kind == Msg.CALLER_HISTORY:
+            actor = self._actor(session)
+            found = await asyncio.to_thread(
+                cases.caller_history, self.sessions, actor, msg["caller"], msg.get("limit") or 10
+            )
+            conn.send(_reply(Msg.HISTORY, req_id, caller=msg["caller"], cases=found))
+        elif kind == Msg.SEARCH_CASES:
+            actor = self._actor(session)
+            text, mine = msg.get("text"), bool(msg.get("mine"))
+            found = await asyncio.to_thread(
+                cases.search_cases, self.sessions, actor, text, mine, msg.get("limit") or 50
+            )
+            conn.send(_reply(Msg.CASES, req_id, text=text, mine=mine, cases=found))
+        else:  # pragma: no cover - decode() admits only the types above
+            raise ProtocolError(ErrorId.UNKNOWN_TYPE, f"unknown message type {kind!r}")
+
+    def _hello(self, conn: Connection, msg: dict[str, Any], req_id: Any) -> None:
+        version: str = msg["version"]
+        major = version.split(".", 1)[0]
+        if not major.isdigit() or int(major) != p.PROTOCOL_MAJOR:
+            raise ProtocolError(
+                ErrorId.VERSION_UNSUPPORTED,
+                f"this server speaks protocol {p.PROTOCOL_VERSION}; the client sent {version!r}",
+                server_version=p.PROTOCOL_VERSION,
+            )
+        conn.greeted = True
+        conn.send(
+            _reply(
+                Msg.WELCOME,
+                req_id,
+                version=p.PROTOCOL_VERSION,
+                max_frame=p.MAX_FRAME,
+                centre_name_zh=self.cfg.centre_name_zh,
+                centre_name_en=self.cfg.centre_name_en,
+            )
+        )
+
+    # --- sign-in, resume, sign-out ---------------------------------------------------------------------
+    def _check_rate(self, login: str) -> None:
+        now = self.clock()
+        recent = self._failures.get(login)
+        if recent is None:
+            return
+        while recent and now - recent[0] > FAILURE_WINDOW:
+            recent.popleft()
+        if len(recent) >= MAX_FAILURES:
+            raise ProtocolError(
+                ErrorId.TOO_MANY_ATTEMPTS,
+                "too many wrong passwords; wait a few minutes",
+                retry_after=int((recent[0] + FAILURE_WINDOW - now).total_seconds()) + 1,
+            )
+
+    async def _sign_in(self, conn: Connection, login: str, password: str, req_id: Any) -> None:
+        if conn.session is not None:
+            raise ProtocolError(ErrorId.ALREADY_SIGNED_IN, "this connection is already signed in; sign out first")
+        self._check_rate(login)
+
+        def check() -> cases.UserRecord | None:
+            user = cases.load_user(self.sessions, login)
+            ok = verify_password(password, user.password_hash if user else None)
+            return user if ok else None
+
+        user = await asyncio.to_thread(check)
+        if user is None:
+            if len(self._failures) > MAX_TRACKED_LOGINS:
+                self._failures.clear()
+            self._failures.setdefault(login, deque()).append(self.clock())
+            raise ProtocolError(ErrorId.BAD_CREDENTIALS, "wrong agent id or password")
+        self._failures.pop(login, None)
+        token, expires = self.tokens.issue(login)
+        session = self._attach(conn, user, token)
+        conn.send(self._signed_in(session, token, expires, req_id))
+        if session.agent is not None and session.state is AgentState.SIGNED_OUT:
+            try:
+                await self.queue.queue_add(self.settings.queue, session.agent.interface, session.agent.name, True)
+            except Exception as exc:
+                log.warning("queue_add for %s failed: %s", login, exc)
+                conn.send(p.error(ErrorId.QUEUE_UNAVAILABLE, "signed in, but the queue could not be joined"))
+            else:
+                self._move(session, AgentState.PAUSED, "")
+        self._push_call(conn, session)
+
+    async def _resume(self, conn: Connection, token: str, req_id: Any) -> None:
+        if conn.session is not None:
+            raise ProtocolError(ErrorId.ALREADY_SIGNED_IN, "this connection is already signed in")
+        try:
+            record = self.tokens.check(token)
+        except TokenExpired as exc:
+            raise ProtocolError(ErrorId.TOKEN_EXPIRED, str(exc)) from None
+        except TokenInvalid as exc:
+            raise ProtocolError(ErrorId.TOKEN_INVALID, str(exc)) from None
+        user = await asyncio.to_thread(cases.load_user, self.sessions, record.login)
+        if user is None:
+            self.tokens.revoke(token)
+            raise ProtocolError(ErrorId.TOKEN_INVALID, "the user of this session no longer exists")
+        session = self._attach(conn, user, token)
+        conn.send(self._signed_in(session, token, record.expires, req_id))
+        self._push_call(conn, session)
+
+    def _attach(self, conn: Connection, user: cases.UserRecord, token: str) -> AgentSession:
+        session = self.agents.get(user.login)
+        if session is None:
+            session = AgentSession(user.login, self.cfg.agent(user.login), self.clock())
+            self.agents[user.login] = session
+        session.actor = user.actor
+        session.display_name = user.display_name
+        session.connections.add(conn)
+        conn.session = session
+        conn.token = token
+        if session.state is not AgentState.WRAPUP:
+            session.cancel_timer()  # the pending offline pause: a desktop is back
+        return session
+
+    def _detach(self, conn: Connection) -> None:
+        session = conn.session
+        if session is None:
+            return
+        session.connections.discard(conn)
+        conn.session = None
+        if (
+            not session.connections
+            and session.agent is not None
+            and session.state is AgentState.READY
+            and self.settings.offline_pause_seconds > 0
+        ):
+            session.timer = self.spawn(self._offline_pause(session), f"offline pause {session.login}")
+
+    async def _offline_pause(self, session: AgentSession) -> None:
+        """The agent's desktops are all gone: stop offering them calls if none comes back in time."""
+        await asyncio.sleep(self.settings.offline_pause_seconds)
+        if session.connections or session.state is not AgentState.READY or session.agent is None:
+            return
+        session.timer = None
+        await self.queue.queue_pause(self.settings.queue, session.agent.interface, True, OFFLINE_REASON)
+        self._move(session, AgentState.PAUSED, OFFLINE_REASON)
+
+    def _signed_in(self, session: AgentSession, token: str, expires: datetime, req_id: Any) -> dict[str, Any]:
+        agent = session.agent
+        actor = session.actor
+        return _reply(
+            Msg.SIGNED_IN,
+            req_id,
+            token=token,
+            expires_at=expires.isoformat(),
+            agent=p.AgentInfo(
+                id=session.login,
+                name=session.display_name or (agent.name if agent else session.login),
+                role=str(actor.role) if actor else "",
+                extension=agent.extension if agent else None,
+                languages=list(agent.languages) if agent else [],
+            ),
+            hotlines=[
+                p.HotlineInfo(number=h.number, name_zh=h.name_zh, name_en=h.name_en, categories=list(h.categories))
+                for h in self.cfg.hotlines
+            ],
+            wrapup_seconds=self.settings.wrapup_seconds,
+            pause_reasons=list(p.PAUSE_REASONS),
+            state=session.info(self.clock()),
+        )
+
+    def _push_call(self, conn: Connection, session: AgentSession) -> None:
+        """Tell a desktop that just (re)joined about the call in progress, as a screen-pop marked resumed."""
+        if session.call is not None:
+            conn.send({"type": Msg.SCREEN_POP, "call": session.call.info(), "history": [], "resumed": True})
+
+    async def _sign_out(self, conn: Connection, session: AgentSession, req_id: Any) -> None:
+        if session.agent is not None and session.state is not AgentState.SIGNED_OUT:
+            try:
+                await self.queue.queue_remove(self.settings.queue, session.agent.interface)
+            except Exception as exc:
+                log.warning("queue_remove for %s failed: %s", session.login, exc)
+                raise ProtocolError(ErrorId.QUEUE_UNAVAILABLE, "the queue could not be left; try again") from None
+            self._move(session, AgentState.SIGNED_OUT, "")
+        if conn.token:
+            self.tokens.revoke(conn.token)
+        self._detach(conn)
+        conn.token = None
+        conn.send(_reply(Msg.SIGNED_OUT, req_id))
+
+    # --- agent states ----------------------------------------------------------------------------------
+    async def _set_state(
+        self, session: AgentSession, target: AgentState, reason: str, req_id: Any, conn: Connection
+    ) -> None:
+        agent = session.agent
+        if agent is None:
+            raise ProtocolError(ErrorId.NOT_AN_AGENT, f"{session.login} is not a queue agent in the configuration")
+        if session.state is AgentState.ON_CALL:
+            raise AgentStateError(session.login, session.state, target)
+        reason = reason.strip() if target is AgentState.PAUSED else ""
+        if target is AgentState.PAUSED and not reason:
+            reason = "other"
+        q, iface = self.settings.queue, agent.interface
+        try:
+            if session.state is AgentState.SIGNED_OUT:
+                await self.queue.queue_add(q, iface, agent.name, target is AgentState.PAUSED)
+                if target is AgentState.PAUSED:
+                    await self.queue.queue_pause(q, iface, True, reason)
+            elif target is AgentState.READY and session.state is not AgentState.READY:
+                await self.queue.queue_pause(q, iface, False)
+            elif target is AgentState.PAUSED:
+                await self.queue.queue_pause(q, iface, True, reason)
+        except Exception as exc:
+            log.warning("queue action for %s failed: %s", session.login, exc)
+            raise ProtocolError(ErrorId.QUEUE_UNAVAILABLE, "Asterisk's queue did not accept the change") from None
+        self._move(session, target, reason, exclude=conn)
+        conn.send(_reply(Msg.AGENT_STATE, req_id, **session.info(self.clock())))
+
+    def _move(self, session: AgentSession, target: AgentState, reason: str, exclude: Connection | None = None) -> None:
+        if session.move(target, self.clock(), reason):
+            self._broadcast(session, {"type": Msg.AGENT_STATE, **session.info(self.clock())}, exclude)
+
+    def _broadcast(self, session: AgentSession, message: dict[str, Any], exclude: Connection | None = None) -> None:
+        for conn in list(session.connections):
+            if conn is not exclude:
+                conn.send(message)
+
+    def _start_wrapup(self, session: AgentSession) -> None:
+        agent = session.agent
+        seconds = self.settings.wrapup_seconds
+        if agent is None or seconds <= 0:
+            self._move(session, AgentState.READY, "")
+            return
+        session.move(AgentState.WRAPUP, self.clock(), WRAPUP_REASON)
+        session.wrapup_until = self.clock() + timedelta(seconds=seconds)
+        self._broadcast(session, {"type": Msg.AGENT_STATE, **session.info(self.clock())})
+        session.timer = self.spawn(self._wrapup(session, seconds), f"wrapup {session.login}")
+
+    async def _wrapup(self, session: AgentSession, seconds: float) -> None:
+        agent = session.agent
+        assert agent is not None
+        try:
+            await self.queue.queue_pause(self.settings.queue, agent.interface, True, WRAPUP_REASON)
+        except Exception as exc:
+            log.warning("wrap-up pause for %s failed: %s", session.login, exc)
+        await asyncio.sleep(seconds)
+        if session.state is not AgentState.WRAPUP:
+            return
+        session.timer = None
+        try:
+            await self.queue.queue_pause(self.settings.queue, agent.interface, False)
+        except Exception as exc:
+            log.warning("end of wrap-up for %s failed: %s", session.login, exc)
+            self._move(session, AgentState.PAUSED, WRAPUP_REASON)
+            return
+        self._move(session, AgentState.READY, "")
+
+    # --- domain events in ------------------------------------------------------------------------------
+    def _session_for(self, agent_id: str | None, interface: str | None) -> AgentSession | None:
+        if agent_id and agent_id in self.agents and self.agents[agent_id].agent is not None:
+            return self.agents[agent_id]
+        if interface:
+            agent = self.cfg.agent_by_interface(interface)
+            if agent is not None:
+                return self.agents.get(agent.id)
+        return None
+
+    async def on_call_event(self, event: CallEvent | QueueMemberChanged) -> None:
+        """The Subscriber for the call tracker: adapt one domain event into messages for whom it concerns."""
+        if isinstance(event, CallRinging):
+            await self._on_ringing(event)
+        elif isinstance(event, CallConnected):
+            self._on_connected(event)
+        elif isinstance(event, CallQueued):
+            self._on_requeued(event.call_id)
+        elif isinstance(event, CallEnded):
+            self._on_ended(event)
+        elif isinstance(event, QueueMemberChanged):
+            self._on_member(event)
+
+    async def _on_ringing(self, event: CallRinging) -> None:
+        session = self._session_for(event.agent_id, event.interface)
+        if session is None:
+            return
+        hotline = self.cfg.hotline(event.hotline) if event.hotline else None
+        call = LiveCall(
+            call_id=event.call_id,
+            hotline=event.hotline,
+            hotline_name_zh=hotline.name_zh if hotline else None,
+            hotline_name_en=hotline.name_en if hotline else None,
+            caller=event.caller,
+            waited_seconds=event.waited_seconds,
+            rung_at=event.at,
+        )
+        self._rung.setdefault(event.call_id, set()).add(session.login)
+        session.call = call
+        session.recent_calls.append(event.call_id)
+        if not session.connections:
+            return
+        history: list[p.CaseSummary] = []
+        if event.caller and session.actor is not None:
+            try:
+                history = await asyncio.to_thread(
+                    cases.caller_history, self.sessions, session.actor, event.caller, HISTORY_ON_POP
+                )
+            except Exception:
+                log.exception("caller history for the screen-pop of %s failed", event.call_id)
+        if session.call is call:
+            self._broadcast(
+                session, {"type": Msg.SCREEN_POP, "call": call.info(), "history": history, "resumed": False}
+            )
+
+    def _on_connected(self, event: CallConnected) -> None:
+        session = self._session_for(event.agent_id, event.interface)
+        for login in self._rung.get(event.call_id, set()):
+            other = self.agents.get(login)
+            if other is not None and other is not session and other.call and other.call.call_id == event.call_id:
+                other.call = None
+                self._broadcast(other, {"type": Msg.CALL_MISSED, "call_id": event.call_id, "reason": "answered"})
+        if session is None:
+            return
+        self._rung[event.call_id] = {session.login}
+        if session.call is None or session.call.call_id != event.call_id:
+            session.call = LiveCall(event.call_id, None, None, None, None, event.wait_seconds, event.at)
+            session.recent_calls.append(event.call_id)
+        session.call.phase = CallPhase.CONNECTED
+        session.call.connected_at = event.at
+        self._broadcast(
+            session, {"type": Msg.CALL_CONNECTED, "call_id": event.call_id, "wait_seconds": event.wait_seconds}
+        )
+        self._move(session, AgentState.ON_CALL, "")
+
+    def _on_requeued(self, call_id: str) -> None:
+        for login in self._rung.pop(call_id, set()):
+            session = self.agents.get(login)
+            if session is not None and session.call and session.call.call_id == call_id:
+                session.call = None
+                self._broadcast(session, {"type": Msg.CALL_MISSED, "call_id": call_id, "reason": "not_answered"})
+
+    def _on_ended(self, event: CallEnded) -> None:
+        logins = self._rung.pop(event.call_id, set())
+        for login in logins:
+            session = self.agents.get(login)
+            if session is None or session.call is None or session.call.call_id != event.call_id:
+                continue
+            was_connected = session.call.phase is CallPhase.CONNECTED
+            session.call = None
+            self._broadcast(
+                session,
+                {
+                    "type": Msg.CALL_ENDED,
+                    "call_id": event.call_id,
+                    "state": str(event.state),
+                    "reason": str(event.reason),
+                    "talk_seconds": event.talk_seconds,
+                },
+            )
+            if was_connected and session.state is AgentState.ON_CALL:
+                self._start_wrapup(session)
+
+    def _on_member(self, event: QueueMemberChanged) -> None:
+        if event.queue and event.queue != self.settings.queue:
+            return
+        session = self._session_for(event.agent_id, event.interface)
+        if session is None:
+            return
+        state = session.state
+        if not event.in_queue:
+            session.call = None if state is not AgentState.ON_CALL else session.call
+            self._move(session, AgentState.SIGNED_OUT, "")
+        elif event.paused:
+            if event.reason == WRAPUP_REASON or state is AgentState.ON_CALL:
+                return  # our own wrap-up pause, or a pause that takes effect after the call
+            self._move(session, AgentState.PAUSED, event.reason or "other")
+        elif state in (AgentState.SIGNED_OUT, AgentState.PAUSED, AgentState.WRAPUP):
+            self._move(session, AgentState.READY, "")
+
+    # --- cases -----------------------------------------------------------------------------------------
+    def _actor(self, session: AgentSession) -> Any:
+        if session.actor is None:  # pragma: no cover - set on every sign-in and resume
+            raise ProtocolError(ErrorId.NOT_SIGNED_IN, "sign in first")
+        return session.actor
+
+    async def _create_case(self, conn: Connection, session: AgentSession, msg: dict[str, Any], req_id: Any) -> None:
+        actor = self._actor(session)
+        call_id = msg.get("call_id")
+        if call_id:
+            rung = self._rung.get(call_id)
+            if rung is not None and session.login not in rung:
+                raise ProtocolError(ErrorId.CALL_NOT_YOURS, "this call was offered to another agent", field="call_id")
+            for other in self.agents.values():
+                if other is not session and call_id in other.recent_calls and call_id not in session.recent_calls:
+                    raise ProtocolError(ErrorId.CALL_NOT_YOURS, "this call was taken by another agent", field="call_id")
+        created = await asyncio.to_thread(cases.create_case, self.sessions, actor, msg)
+        conn.send(_reply(Msg.CASE_CREATED, req_id, case=created))
+
+    # --- introspection for tests and health ------------------------------------------------------------
+    def state_of(self, login: str) -> AgentState:
+        return self.agents[login].state
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+
+def _reply(kind: Msg, req_id: Any, **fields: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": kind, **fields}
+    if req_id is not None:
+        out["re"] = req_id
+    return out
+
+
+def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v) for k, v in detail.items()}

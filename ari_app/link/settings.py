@@ -1,0 +1,83 @@
+"""What the desktop link reads from config.yaml's `server` section.
+
+server:
+  host: 127.0.0.1          # loopback unless the admin opens it up
+  port: 8765
+  tls_cert: /etc/hotline/link.crt   # both given: the link speaks wss://
+  tls_key: /etc/hotline/link.key
+  token_hours: 12          # lifetime of a desktop session token
+  token_file: var/link_tokens.json  # token hashes kept across restarts ("" to keep them in memory only)
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from ari_app.config import Config, ConfigError, ConfigIssue
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    host: str
+    port: int
+    queue: str
+    wrapup_seconds: float
+    token_ttl: timedelta = timedelta(hours=12)
+    token_file: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    offline_pause_seconds: float = 60.0
+    """An agent whose every desktop is gone this long is paused (reason `desktop_offline`), so calls stop
+    ringing a phone nobody is watching. 0 turns it off."""
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> LinkSettings:
+        raw = cfg.raw.get("server") or {}
+        base = cfg.path.parent
+        issues: list[ConfigIssue] = []
+
+        def path_of(key: str) -> Path | None:
+            value = raw.get(key)
+            if value in (None, ""):
+                return None
+            if not isinstance(value, str):
+                issues.append(ConfigIssue(str(cfg.path), 0, f"server.{key}", f"expected a path, got {value!r}"))
+                return None
+            p = Path(value)
+            return p if p.is_absolute() else base / p
+
+        hours = raw.get("token_hours", 12)
+        if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 24 * 30:
+            issues.append(ConfigIssue(str(cfg.path), 0, "server.token_hours", f"expected 0..720 hours, got {hours!r}"))
+            hours = 12
+        token_file = path_of("token_file") if "token_file" in raw else base / "var" / "link_tokens.json"
+        cert, key = path_of("tls_cert"), path_of("tls_key")
+        if (cert is None) != (key is None):
+            issues.append(ConfigIssue(str(cfg.path), 0, "server.tls_cert", "tls_cert and tls_key go together"))
+        if issues:
+            raise ConfigError(issues)
+        return cls(
+            host=cfg.server.host,
+            port=cfg.server.port,
+            queue=cfg.queue.name,
+            wrapup_seconds=float(cfg.queue.wrapup),
+            token_ttl=timedelta(hours=hours),
+            token_file=token_file,
+            tls_cert=cert,
+            tls_key=key,
+        )
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if self.tls_cert is None or self.tls_key is None:
+            return None
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(self.tls_cert, self.tls_key)
+        return ctx
+
+    @property
+    def scheme(self) -> str:
+        return "wss" if self.tls_cert else "ws"

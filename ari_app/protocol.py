@@ -1,0 +1,307 @@
+"""The desktop link protocol: the one module of message types shared by the CTI server and its clients.
+
+Everything a client needs to speak the protocol is here and in docs/protocol.md; nothing else of the server
+may be imported by a client. Standard library only, so a client drags in nothing.
+
+Framing: one JSON object per websocket text frame, UTF-8, at most `MAX_FRAME` bytes. Every object has a
+`type`. A client request may carry an `id` (string or integer, echoed as `re` in the reply, so replies can be
+matched to requests); pushes from the server carry no `re`.
+
+Versioning: the first message on a connection is `hello` with the client's `version`; the server answers
+`welcome` if it speaks that version (same major number), else `error` with `version_unsupported` and
+closes the connection. Adding a field or a message type is a minor change; clients ignore fields and push
+types they do not know. Removing or changing the meaning of a field is a major change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final, NotRequired, TypedDict
+
+PROTOCOL_VERSION: Final = "1.0"
+PROTOCOL_MAJOR: Final = 1
+MAX_FRAME: Final = 64 * 1024
+"""Largest frame the server accepts and answers (bytes). Larger frames get `frame_too_large`."""
+HARD_MAX_FRAME: Final = 1024 * 1024
+"""Above this the websocket layer closes the connection (code 1009) without reading the frame."""
+MAX_ID_LENGTH: Final = 64
+
+
+class ErrorId(StrEnum):
+    """Stable error identifiers. Clients act on these; the `message` beside them is for people."""
+
+    MALFORMED_JSON = "malformed_json"
+    FRAME_TOO_LARGE = "frame_too_large"
+    BINARY_FRAME = "binary_frame"
+    UNKNOWN_TYPE = "unknown_type"
+    INVALID_FIELD = "invalid_field"
+    HELLO_REQUIRED = "hello_required"
+    VERSION_UNSUPPORTED = "version_unsupported"
+    ALREADY_SIGNED_IN = "already_signed_in"
+    NOT_SIGNED_IN = "not_signed_in"
+    BAD_CREDENTIALS = "bad_credentials"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    TOKEN_INVALID = "token_invalid"
+    TOKEN_EXPIRED = "token_expired"
+    NOT_AN_AGENT = "not_an_agent"
+    STATE_FORBIDDEN = "state_forbidden"
+    QUEUE_UNAVAILABLE = "queue_unavailable"
+    CALL_NOT_YOURS = "call_not_yours"
+    INTERNAL_ERROR = "internal_error"
+    # Refusals of the case workflow are passed through with its own ids (ari_app.cases.errors):
+    CASE_NOT_FOUND = "case_not_found"
+    CASE_PERMISSION_DENIED = "case_permission_denied"
+    CASE_INVALID_INPUT = "case_invalid_input"
+    CASE_UNKNOWN_HOTLINE = "case_unknown_hotline"
+    CASE_ERROR = "case_error"
+
+
+class AgentState(StrEnum):
+    """An agent's state as the queue sees it. The server holds it; desktops show it.
+
+    signed_out: not a member of the queue. ready: a member, not paused, offered calls. paused: a member,
+    paused with a reason. on_call: talking to a caller. wrapup: the call ended; paused for the configured
+    wrap-up time, then ready again by itself.
+    """
+
+    SIGNED_OUT = "signed_out"
+    READY = "ready"
+    PAUSED = "paused"
+    ON_CALL = "on_call"
+    WRAPUP = "wrapup"
+
+
+class CallPhase(StrEnum):
+    RINGING = "ringing"
+    CONNECTED = "connected"
+    ENDED = "ended"
+
+
+URGENCIES: Final = ("normal", "urgent", "critical")
+HANDLINGS: Final = ("direct", "dispatch", "coordinated")
+LANGUAGES: Final = ("zh", "ug", "en")
+PAUSE_REASONS: Final = ("break", "meal", "training", "meeting", "other")
+"""Suggested pause reasons; any short text is accepted."""
+
+
+class Msg(StrEnum):
+    """Every message type. Client requests first, then server replies and pushes."""
+
+    # client -> server
+    HELLO = "hello"
+    SIGN_IN = "sign_in"
+    RESUME = "resume"
+    SIGN_OUT = "sign_out"
+    SET_STATE = "set_state"
+    CREATE_CASE = "create_case"
+    CALLER_HISTORY = "caller_history"
+    SEARCH_CASES = "search_cases"
+    PING = "ping"
+    # server -> client
+    WELCOME = "welcome"
+    SIGNED_IN = "signed_in"
+    SIGNED_OUT = "signed_out"
+    AGENT_STATE = "agent_state"
+    SCREEN_POP = "screen_pop"
+    CALL_CONNECTED = "call_connected"
+    CALL_ENDED = "call_ended"
+    CALL_MISSED = "call_missed"
+    CASE_CREATED = "case_created"
+    HISTORY = "history"
+    CASES = "cases"
+    PONG = "pong"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a client message: its JSON type, whether it must be present, and its largest length."""
+
+    kind: type
+    required: bool = True
+    max_len: int = 256
+    choices: tuple[str, ...] = ()
+    low: int | None = None
+    high: int | None = None
+
+
+CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
+    Msg.HELLO: {"version": Field(str, max_len=16), "client": Field(str, required=False, max_len=64)},
+    Msg.SIGN_IN: {"agent_id": Field(str, max_len=64), "password": Field(str, max_len=256)},
+    Msg.RESUME: {"token": Field(str, max_len=128)},
+    Msg.SIGN_OUT: {},
+    Msg.SET_STATE: {
+        "state": Field(str, choices=(AgentState.READY, AgentState.PAUSED)),
+        "reason": Field(str, required=False, max_len=64),
+    },
+    Msg.CREATE_CASE: {
+        "call_id": Field(str, required=False, max_len=64),
+        "hotline": Field(str, max_len=20),
+        "caller": Field(str, required=False, max_len=40),
+        "category": Field(str, required=False, max_len=64),
+        "request": Field(str, max_len=20_000),
+        "address": Field(str, required=False, max_len=256),
+        "urgency": Field(str, choices=URGENCIES),
+        "citizen_name": Field(str, required=False, max_len=128),
+        "contact": Field(str, required=False, max_len=40),
+        "language": Field(str, max_len=16),
+        "handling": Field(str, choices=HANDLINGS),
+    },
+    Msg.CALLER_HISTORY: {"caller": Field(str, max_len=40), "limit": Field(int, required=False, low=1, high=50)},
+    Msg.SEARCH_CASES: {
+        "text": Field(str, required=False, max_len=128),
+        "mine": Field(bool, required=False),
+        "limit": Field(int, required=False, low=1, high=200),
+    },
+    Msg.PING: {},
+}
+"""The fields of every client request (besides `type` and the optional `id`). Unknown fields are ignored."""
+
+
+class ProtocolError(Exception):
+    """A request the server refuses; becomes an `error` message carrying `error_id`."""
+
+    def __init__(self, error_id: ErrorId | str, message: str, **detail: Any) -> None:
+        super().__init__(message)
+        self.error_id = str(error_id)
+        self.message = message
+        self.detail = detail
+        self.re: Any = None
+        """The request's `id`, when the frame got far enough to have one."""
+
+
+def decode(frame: str | bytes) -> dict[str, Any]:
+    """Parse and validate one client frame. Raises ProtocolError with the reason; never anything else."""
+    if isinstance(frame, bytes):
+        raise ProtocolError(ErrorId.BINARY_FRAME, "binary frames are not part of the protocol; send JSON text")
+    if len(frame) > MAX_FRAME or len(frame.encode("utf-8", "surrogatepass")) > MAX_FRAME:
+        raise ProtocolError(ErrorId.FRAME_TOO_LARGE, f"a frame may be at most {MAX_FRAME} bytes", limit=MAX_FRAME)
+    try:
+        data = json.loads(frame)
+    except (ValueError, RecursionError):
+        raise ProtocolError(ErrorId.MALFORMED_JSON, "the frame is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorId.MALFORMED_JSON, "a message is a JSON object")
+    req_id = data.get("id")
+    if req_id is not None and (
+        isinstance(req_id, bool)
+        or not isinstance(req_id, (str, int))
+        or (isinstance(req_id, str) and len(req_id) > MAX_ID_LENGTH)
+    ):
+        data.pop("id", None)
+        raise ProtocolError(ErrorId.INVALID_FIELD, "id must be a short string or an integer", field="id")
+    try:
+        kind = data.get("type")
+        if not isinstance(kind, str):
+            raise ProtocolError(ErrorId.INVALID_FIELD, "type must be a string naming the message", field="type")
+        spec = CLIENT_MESSAGES.get(kind)
+        if spec is None:
+            raise ProtocolError(ErrorId.UNKNOWN_TYPE, f"unknown message type {kind[:40]!r}", received=kind[:40])
+        for name, field in spec.items():
+            check_field(data, name, field)
+    except ProtocolError as exc:
+        exc.re = req_id
+        raise
+    return data
+
+
+def check_field(data: Mapping[str, Any], name: str, field: Field) -> None:
+    value = data.get(name)
+    if value is None:
+        if field.required:
+            raise ProtocolError(ErrorId.INVALID_FIELD, f"{name} is required", field=name)
+        return
+    ok = isinstance(value, field.kind) and not (field.kind is int and isinstance(value, bool))
+    if not ok:
+        raise ProtocolError(ErrorId.INVALID_FIELD, f"{name} must be a {field.kind.__name__}", field=name)
+    if isinstance(value, str):
+        if len(value) > field.max_len:
+            raise ProtocolError(ErrorId.INVALID_FIELD, f"{name} is longer than {field.max_len}", field=name)
+        if "\x00" in value:
+            raise ProtocolError(ErrorId.INVALID_FIELD, f"{name} contains a NUL character", field=name)
+        if field.choices and value not in field.choices:
+            allowed = ", ".join(field.choices)
+            raise ProtocolError(ErrorId.INVALID_FIELD, f"{name} must be one of: {allowed}", field=name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if (field.low is not None and value < field.low) or (field.high is not None and value > field.high):
+            raise ProtocolError(ErrorId.INVALID_FIELD, f"{name} must be in {field.low}..{field.high}", field=name)
+
+
+def encode(message: Mapping[str, Any]) -> str:
+    """One message as the text of a frame."""
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+# --- shapes of the server's messages (for clients and type checking) -------------------------------------
+
+
+class HotlineInfo(TypedDict):
+    number: str
+    name_zh: str
+    name_en: str
+    categories: list[str]
+
+
+class AgentInfo(TypedDict):
+    id: str
+    name: str
+    role: str
+    extension: str | None
+    languages: list[str]
+
+
+class AgentStateInfo(TypedDict):
+    state: str
+    reason: str
+    wrapup_remaining: float | None
+    """Seconds of wrap-up left when the message was sent (None outside wrap-up)."""
+    since: str
+
+
+class CaseSummary(TypedDict):
+    id: int
+    number: str
+    hotline: str
+    status: str
+    created_at: str
+    category: str | None
+    request: str
+    address: str | None
+    urgency: str
+    handling: str
+    caller: str | None
+    citizen_name: str | None
+    contact: str | None
+    call_id: str | None
+    created_by: str
+
+
+class CallInfo(TypedDict):
+    call_id: str
+    phase: str
+    hotline: str | None
+    hotline_name_zh: str | None
+    hotline_name_en: str | None
+    caller: str | None
+    waited_seconds: float
+    rung_at: str
+    connected_at: NotRequired[str | None]
+
+
+class ScreenPop(TypedDict):
+    type: str
+    call: CallInfo
+    history: list[CaseSummary]
+    resumed: bool
+
+
+def error(error_id: ErrorId | str, message: str, re: Any = None, **detail: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": Msg.ERROR, "error_id": str(error_id), "message": message}
+    if detail:
+        out["detail"] = detail
+    if re is not None:
+        out["re"] = re
+    return out

@@ -1,0 +1,232 @@
+"""Routing of call events: the screen-pop reaches only the agent being rung; connected, missed, ended and the
+wrap-up that follows; a desktop that reconnects mid-call is told about the call."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+from websockets.asyncio.client import connect
+
+from ari_app import protocol as p
+from ari_app.auth import hash_password
+from ari_app.calls.events import CallConnected, CallEnded, CallQueued, CallRinging
+from ari_app.calls.model import CallState, EndReason
+from ari_app.config import Agent, Config
+from ari_app.link import LinkServer
+from ari_app.protocol import AgentState, ErrorId
+from schema.users import Role, User
+from tests.link.conftest import FAST_HASH, PASSWORD, T0, Clock, Desktop, FakeQueue, link_settings
+
+CASE = {"request": "小区停水三天", "urgency": "urgent", "language": "zh", "handling": "dispatch", "category": "供水"}
+
+
+def ringing(call_id: str = "1764378000.1", agent: str | None = "1001", **kw: Any) -> CallRinging:
+    base: dict[str, Any] = dict(
+        call_id=call_id,
+        at=T0,
+        agent_id=agent,
+        interface=f"PJSIP/{agent or '1001'}",
+        hotline="12319",
+        caller="13800000001",
+        waited_seconds=4.5,
+    )
+    base.update(kw)
+    return CallRinging(**base)
+
+
+async def two_agents(desktop: Any) -> tuple[Any, Any]:
+    a, b = await desktop(), await desktop()
+    await a.sign_in("1001")
+    await b.sign_in("1002")
+    for d in (a, b):
+        await d.request(p.Msg.SET_STATE, state="ready")
+        await d.nothing_pending()
+    return a, b
+
+
+async def test_screen_pop_goes_only_to_the_rung_agent_with_history(desktop: Any, server: LinkServer) -> None:
+    a, b = await two_agents(desktop)
+    await a.request(p.Msg.CREATE_CASE, hotline="12319", caller="13800000001", **CASE)
+    await server.on_call_event(ringing())
+    pop = await a.push(p.Msg.SCREEN_POP)
+    assert pop["call"] == {
+        "call_id": "1764378000.1",
+        "phase": "ringing",
+        "hotline": "12319",
+        "hotline_name_zh": "城建服务热线",
+        "hotline_name_en": "Urban Construction and Public Services Hotline",
+        "caller": "13800000001",
+        "waited_seconds": 4.5,
+        "rung_at": T0.isoformat(),
+        "connected_at": None,
+    }
+    assert [c["request"] for c in pop["history"]] == ["小区停水三天"]
+    assert pop["resumed"] is False
+    assert [m for m in await b.nothing_pending() if m["type"] != p.Msg.AGENT_STATE] == []
+
+
+async def test_interface_is_used_when_the_tracker_has_no_agent_id(desktop: Any, server: LinkServer) -> None:
+    a, b = await two_agents(desktop)
+    await server.on_call_event(ringing(agent=None, interface="PJSIP/1002"))
+    assert (await b.push(p.Msg.SCREEN_POP))["call"]["caller"] == "13800000001"
+    await server.on_call_event(ringing("x.2", agent="PJSIP/9999", interface="PJSIP/9999"))  # no such agent
+    assert [m for m in await a.nothing_pending() if m["type"] != p.Msg.AGENT_STATE] == []
+
+
+async def test_answered_call_then_wrapup_then_ready(desktop: Any, server: LinkServer, queue: FakeQueue) -> None:
+    a, b = await two_agents(desktop)
+    await server.on_call_event(ringing())
+    await a.push(p.Msg.SCREEN_POP)
+    await server.on_call_event(CallConnected("1764378000.1", T0, "1001", "PJSIP/1001", 6.0))
+    assert (await a.push(p.Msg.CALL_CONNECTED))["wait_seconds"] == 6.0
+    assert (await a.push(p.Msg.AGENT_STATE))["state"] == "on_call"
+    assert (await a.request(p.Msg.SET_STATE, state="paused"))["error_id"] == ErrorId.STATE_FORBIDDEN
+    await server.on_call_event(CallEnded("1764378000.1", T0, CallState.ENDED, EndReason.CALLER_HANGUP, "1001", 60.0))
+    ended = await a.push(p.Msg.CALL_ENDED)
+    assert (ended["state"], ended["reason"], ended["talk_seconds"]) == ("ended", "caller_hangup", 60.0)
+    wrap = await a.push(p.Msg.AGENT_STATE)
+    assert wrap["state"] == "wrapup" and 0 < wrap["wrapup_remaining"] <= 0.2
+    assert (await a.push(p.Msg.AGENT_STATE))["state"] == "ready"  # the timer ends the wrap-up
+    assert ("pause", "hotline", "PJSIP/1001", True, "wrapup") in queue.calls
+    assert queue.calls[-1] == ("pause", "hotline", "PJSIP/1001", False, "")
+    assert [m for m in await b.nothing_pending() if m["type"] != p.Msg.AGENT_STATE] == []
+
+
+async def test_pause_during_wrapup_stops_the_timer(desktop: Any, server: LinkServer, queue: FakeQueue) -> None:
+    server.settings = type(server.settings)(**{**server.settings.__dict__, "wrapup_seconds": 30})
+    a, _ = await two_agents(desktop)
+    await server.on_call_event(ringing())
+    await server.on_call_event(CallConnected("1764378000.1", T0, "1001", "PJSIP/1001", 6.0))
+    await server.on_call_event(CallEnded("1764378000.1", T0, CallState.ENDED, EndReason.AGENT_HANGUP, "1001", 9.0))
+    assert server.state_of("1001") is AgentState.WRAPUP
+    r = await a.request(p.Msg.SET_STATE, state="paused", reason="meal")
+    assert (r["state"], r["reason"], r["wrapup_remaining"]) == ("paused", "meal", None)
+    assert server.agents["1001"].timer is None
+
+
+async def test_unanswered_ring_and_answer_elsewhere_send_call_missed(desktop: Any, server: LinkServer) -> None:
+    a, b = await two_agents(desktop)
+    await server.on_call_event(ringing("c1", "1001"))
+    await a.push(p.Msg.SCREEN_POP)
+    await server.on_call_event(CallQueued("c1", T0, "hotline", 0))  # AgentRingNoAnswer: back to the queue
+    assert (await a.push(p.Msg.CALL_MISSED))["reason"] == "not_answered"
+    # ringall: both rung, 1002 answers, 1001 is told
+    await server.on_call_event(ringing("c2", "1001"))
+    await server.on_call_event(ringing("c2", "1002"))
+    await server.on_call_event(CallConnected("c2", T0, "1002", "PJSIP/1002", 3.0))
+    assert (await a.push(p.Msg.CALL_MISSED)) == {"type": "call_missed", "call_id": "c2", "reason": "answered"}
+    assert (await b.push(p.Msg.CALL_CONNECTED))["call_id"] == "c2"
+    assert server.agents["1001"].call is None
+
+
+async def test_caller_hangs_up_while_ringing(desktop: Any, server: LinkServer) -> None:
+    a, _ = await two_agents(desktop)
+    await server.on_call_event(ringing("c3"))
+    await server.on_call_event(CallEnded("c3", T0, CallState.ABANDONED, EndReason.ABANDONED, "1001", None))
+    ended = await a.push(p.Msg.CALL_ENDED)
+    assert ended["state"] == "abandoned"
+    assert server.state_of("1001") is AgentState.READY
+
+
+async def test_reconnecting_desktop_gets_the_call_in_progress(desktop: Any, server: LinkServer) -> None:
+    a = await desktop()
+    token = (await a.sign_in())["token"]
+    await a.ws.close()
+    await server.on_call_event(ringing("c4"))  # rung while the desktop was away
+    await server.on_call_event(CallConnected("c4", T0 + timedelta(seconds=3), "1001", "PJSIP/1001", 7.5))
+    a2 = await desktop()
+    r = await a2.request(p.Msg.RESUME, token=token)
+    assert r["state"]["state"] == "on_call"
+    pop = await a2.push(p.Msg.SCREEN_POP)
+    assert pop["resumed"] is True
+    assert (pop["call"]["call_id"], pop["call"]["phase"], pop["call"]["hotline"]) == ("c4", "connected", "12319")
+
+
+async def test_case_is_linked_to_the_call_and_only_its_agent_may_link_it(desktop: Any, server: LinkServer) -> None:
+    a, b = await two_agents(desktop)
+    await server.on_call_event(ringing("c5"))
+    await server.on_call_event(CallConnected("c5", T0, "1001", "PJSIP/1001", 7.5))
+    r = await b.request(p.Msg.CREATE_CASE, call_id="c5", hotline="12319", caller="13800000001", **CASE)
+    assert r["error_id"] == ErrorId.CALL_NOT_YOURS
+    r = await a.request(p.Msg.CREATE_CASE, call_id="c5", hotline="12319", caller="13800000001", **CASE)
+    assert r["type"] == p.Msg.CASE_CREATED
+    case = r["case"]
+    assert (case["hotline"], case["caller"], case["call_id"], case["category"]) == (
+        "12319",
+        "13800000001",
+        "c5",
+        "供水",
+    )
+    assert case["number"].startswith("12319-") and case["created_by"] == "1001"
+    # after the call ended, the agent may still save the case; the other agent still may not
+    await server.on_call_event(CallEnded("c5", T0, CallState.ENDED, EndReason.CALLER_HANGUP, "1001", 30.0))
+    r = await b.request(p.Msg.CREATE_CASE, call_id="c5", hotline="12319", **CASE)
+    assert r["error_id"] == ErrorId.CALL_NOT_YOURS
+    assert (await a.request(p.Msg.CREATE_CASE, call_id="c5", hotline="12319", **CASE))["type"] == p.Msg.CASE_CREATED
+
+
+async def test_case_refusals_carry_the_workflow_error_ids(desktop: Any, server: LinkServer) -> None:
+    a = await desktop()
+    await a.sign_in()
+    r = await a.request(p.Msg.CREATE_CASE, hotline="99999", **{**CASE, "category": None})
+    assert r["error_id"] == ErrorId.CASE_UNKNOWN_HOTLINE
+    r = await a.request(p.Msg.CREATE_CASE, hotline="12319", **{**CASE, "category": "不存在"})
+    assert r["error_id"] == ErrorId.CASE_INVALID_INPUT and r["detail"]["field"] == "category"
+    r = await a.request(p.Msg.CREATE_CASE, hotline="12319", **{**CASE, "request": "   "})
+    assert r["error_id"] == ErrorId.CASE_INVALID_INPUT
+    for login in ("qa", "dept"):
+        d = await desktop()
+        await d.sign_in(login)
+        r = await d.request(p.Msg.CREATE_CASE, hotline="12319", **CASE)
+        assert r["error_id"] == ErrorId.CASE_PERMISSION_DENIED, login
+
+
+async def test_history_and_my_cases_search(desktop: Any, server: LinkServer) -> None:
+    a, b = await two_agents(desktop)
+    for i in range(3):
+        await a.request(p.Msg.CREATE_CASE, hotline="12319", caller="13900000000", **{**CASE, "request": f"第{i}次来电"})
+    await b.request(p.Msg.CREATE_CASE, hotline="12345", caller="13900000000", **{**CASE, "category": None})
+    h = await a.request(p.Msg.CALLER_HISTORY, caller="13900000000", limit=2)
+    assert h["type"] == p.Msg.HISTORY and len(h["cases"]) == 2
+    assert h["cases"][0]["request"] == "小区停水三天"  # most recent first
+    mine = await a.request(p.Msg.SEARCH_CASES, mine=True)
+    assert {c["created_by"] for c in mine["cases"]} == {"1001"} and len(mine["cases"]) == 3
+    found = await a.request(p.Msg.SEARCH_CASES, text="第1次")
+    assert [c["request"] for c in found["cases"]] == ["第1次来电"]
+    d = await desktop()
+    await d.sign_in("dept")  # a department sees only cases dispatched to it
+    assert (await d.request(p.Msg.SEARCH_CASES))["cases"] == []
+
+
+async def test_fifty_simultaneous_pops_each_reach_only_their_agent(
+    cfg: Config, sessions: sessionmaker[Session], queue: FakeQueue, clock: Clock
+) -> None:
+    many = replace(cfg, agents=tuple(Agent(str(2000 + i), f"agent {i}", str(2000 + i), ("zh",)) for i in range(50)))
+    with sessions() as s, s.begin():
+        for a in many.agents:
+            s.add(
+                User(
+                    login=a.id, display_name=a.name, role=Role.AGENT, password_hash=hash_password(PASSWORD, **FAST_HASH)
+                )
+            )
+    link = LinkServer(many, sessions, queue, clock=clock, settings=link_settings())
+    await link.start()
+    try:
+        desks = []
+        for a in many.agents:
+            d = Desktop(await connect(link.url))
+            await d.request(p.Msg.HELLO, version="1.0")
+            await d.sign_in(a.id)
+            desks.append(d)
+        events = [ringing(f"m{i}", a.id, caller=f"1390000{i:04d}") for i, a in enumerate(many.agents)]
+        await asyncio.gather(*(link.on_call_event(e) for e in events))
+        for i, d in enumerate(desks):
+            pops = [m["call"]["call_id"] for m in await d.nothing_pending() if m["type"] == p.Msg.SCREEN_POP]
+            assert pops == [f"m{i}"]
+            await d.ws.close()
+    finally:
+        await link.stop()

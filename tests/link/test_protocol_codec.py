@@ -1,0 +1,81 @@
+"""The message codec shared by server and desktop (ari_app.protocol), without a socket."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ari_app import protocol as p
+from ari_app.protocol import ErrorId, ProtocolError
+
+
+def err(frame: str | bytes) -> str:
+    with pytest.raises(ProtocolError) as info:
+        p.decode(frame)
+    return info.value.error_id
+
+
+def test_every_client_message_type_has_a_spec_and_round_trips() -> None:
+    samples = {
+        p.Msg.HELLO: {"version": "1.0"},
+        p.Msg.SIGN_IN: {"agent_id": "1001", "password": "pw"},
+        p.Msg.RESUME: {"token": "t"},
+        p.Msg.SIGN_OUT: {},
+        p.Msg.SET_STATE: {"state": "paused", "reason": "meal"},
+        p.Msg.CREATE_CASE: {
+            "hotline": "12319",
+            "request": "停水",
+            "urgency": "normal",
+            "language": "zh",
+            "handling": "dispatch",
+        },
+        p.Msg.CALLER_HISTORY: {"caller": "13800000001"},
+        p.Msg.SEARCH_CASES: {"text": "水", "mine": True, "limit": 10},
+        p.Msg.PING: {},
+    }
+    assert set(samples) == set(p.CLIENT_MESSAGES)
+    for kind, fields in samples.items():
+        msg = p.decode(p.encode({"type": kind, "id": 7, **fields}))
+        assert msg["type"] == kind and msg["id"] == 7
+
+
+@pytest.mark.parametrize(
+    ("frame", "error_id"),
+    [
+        ("{", ErrorId.MALFORMED_JSON),
+        ("[1,2]", ErrorId.MALFORMED_JSON),
+        ('"x"', ErrorId.MALFORMED_JSON),
+        (b'{"type":"ping"}', ErrorId.BINARY_FRAME),
+        ('{"type":"launch_missiles"}', ErrorId.UNKNOWN_TYPE),
+        ('{"type":5}', ErrorId.INVALID_FIELD),
+        ("{}", ErrorId.INVALID_FIELD),
+        ('{"type":"ping","id":[1]}', ErrorId.INVALID_FIELD),
+        ('{"type":"ping","id":true}', ErrorId.INVALID_FIELD),
+        ('{"type":"sign_in","agent_id":1001,"password":"x"}', ErrorId.INVALID_FIELD),
+        ('{"type":"sign_in","agent_id":"1001"}', ErrorId.INVALID_FIELD),
+        ('{"type":"set_state","state":"on_call"}', ErrorId.INVALID_FIELD),
+        ('{"type":"search_cases","limit":true}', ErrorId.INVALID_FIELD),
+        ('{"type":"search_cases","limit":100000}', ErrorId.INVALID_FIELD),
+        ('{"type":"search_cases","mine":"yes"}', ErrorId.INVALID_FIELD),
+        ('{"type":"caller_history","caller":"a\\u0000b"}', ErrorId.INVALID_FIELD),
+        ("[" * 100_000 + "]" * 100_000, ErrorId.FRAME_TOO_LARGE),
+        ("[" * 30_000 + "]" * 30_000, ErrorId.MALFORMED_JSON),
+    ],
+)
+def test_refusals_have_stable_ids(frame: str | bytes, error_id: str) -> None:
+    assert err(frame) == error_id
+
+
+def test_frame_limit_counts_bytes_not_characters() -> None:
+    text = "水" * (p.MAX_FRAME // 3 + 10)  # fewer characters than the limit, more bytes
+    assert err(json.dumps({"type": "ping", "pad": text}, ensure_ascii=False)) == ErrorId.FRAME_TOO_LARGE
+
+
+def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
+    assert p.decode('{"type":"ping","future":1}')["future"] == 1
+
+
+def test_error_message_shape() -> None:
+    e = p.error(ErrorId.BAD_CREDENTIALS, "nope", re=3, field="x")
+    assert e == {"type": "error", "error_id": "bad_credentials", "message": "nope", "re": 3, "detail": {"field": "x"}}
