@@ -471,6 +471,21 @@ def _own_dispatch(session: Session, actor: Actor, case: Case, statuses: Sequence
     )
 
 
+def _target_if(
+    session: Session, actor: Actor, case: Case, action: Action, d: Dispatch, status: DispatchStatus
+) -> CaseState:
+    """The status the case would reach if share `d` became `status`, checked against the table before
+    anything is changed, so a refusal leaves the session untouched even if the caller keeps using it."""
+    old = d.status
+    d.status = status
+    try:
+        target = _aggregate(case)
+    finally:
+        d.status = old
+    machine.check(action, CaseState(case.status), target, actor.role, _mode(settings_of(session), case))
+    return target
+
+
 def accept(session: Session, actor: Actor, case_id: int | str, *, now: datetime | None = None) -> Case:
     """The unit takes on its share of the case."""
     settings = settings_of(session)
@@ -478,9 +493,10 @@ def accept(session: Session, actor: Actor, case_id: int | str, *, now: datetime 
     case = _load(session, actor, case_id, lock=True)
     _require(Action.ACCEPT, case, actor, _mode(settings, case))
     d = _own_dispatch(session, actor, case, (DispatchStatus.PENDING,))
+    target = _target_if(session, actor, case, Action.ACCEPT, d, DispatchStatus.ACCEPTED)
     d.status = DispatchStatus.ACCEPTED
     d.accepted_at = now
-    transition(session, actor, case, Action.ACCEPT, _aggregate(case), now, unit=d.unit_id)
+    transition(session, actor, case, Action.ACCEPT, target, now, unit=d.unit_id)
     session.flush()
     return case
 
@@ -496,6 +512,7 @@ def return_case(
     _require(Action.RETURN, case, actor, _mode(settings, case))
     why = _text(reason, "reason", required=True)
     d = _own_dispatch(session, actor, case, ACTIVE_DISPATCH)
+    target = _target_if(session, actor, case, Action.RETURN, d, DispatchStatus.RETURNED)
     d.status = DispatchStatus.RETURNED
     d.returned_at = now
     d.return_reason = why
@@ -505,7 +522,7 @@ def return_case(
         if rest:
             rest[0].lead = True
     _refresh_deadline(case)
-    transition(session, actor, case, Action.RETURN, _aggregate(case), now, unit=d.unit_id, reason=why)
+    transition(session, actor, case, Action.RETURN, target, now, unit=d.unit_id, reason=why)
     session.flush()
     return case
 
@@ -518,11 +535,11 @@ def handle(session: Session, actor: Actor, case_id: int | str, *, result: str, n
     _require(Action.HANDLE, case, actor, _mode(settings, case))
     text = _text(result, "result", required=True)
     d = _own_dispatch(session, actor, case, (DispatchStatus.ACCEPTED,))
+    target = _target_if(session, actor, case, Action.HANDLE, d, DispatchStatus.HANDLED)
     d.status = DispatchStatus.HANDLED
     d.handled_at = now
     d.handled_by = actor.user_id
     d.result = text
-    target = _aggregate(case)
     if target is CaseState.HANDLED:
         case.handled_at = now
         case.resolution = "\n".join(x.result or "" for x in _open_dispatches(case))

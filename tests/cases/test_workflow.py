@@ -256,3 +256,30 @@ def test_dispatch_checks_units_and_deadlines(db: Db) -> None:
         assert case.deadline_at is not None
         assert (case.deadline_at - db.clock.t).total_seconds() == 48 * 3600
         assert svc.allowed_actions(s, db.world.actors["deptA"], case) == ["accept", "return"]
+
+
+def test_a_unit_may_return_work_it_accepted(db: Db) -> None:
+    f = Flow(db, C)
+    cid = f.create()
+    f.do(A.DISPATCH, f.dispatcher, cid)
+    f.do(A.ACCEPT, f.dept1, cid)
+    assert f.do(A.RETURN, f.dept1, cid).status == S.RETURNED
+    assert f.get(cid).deadline_at is None
+
+
+def test_a_refusal_leaves_the_session_untouched_for_a_caller_that_carries_on(db: Db) -> None:
+    from ari_app.cases import service as svc
+
+    f = Flow(db, C)
+    cid = f.create()
+    f.do(A.DISPATCH, f.dispatcher, cid)
+    with db.session() as s:
+        with pytest.raises(CaseError):
+            svc.handle(s, f.dept1, cid, result="未接收就办理")  # not accepted yet
+        with pytest.raises(CaseError):
+            svc.review(s, f.reviewer, cid, approved=True)
+        s.commit()  # a careless caller commits anyway: nothing half-done may be in the session
+    case = f.get(cid)
+    assert case.status == S.DISPATCHED
+    assert [d.status for d in case.dispatches] == ["pending"]
+    assert case.reviews == []
