@@ -1,0 +1,34 @@
+"""`hotline desktop`: start the agent desktop. It connects to the CTI server's desktop link only."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ari_app.config import ConfigError, load_config
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("desktop", help="start the agent desktop (PySide6), connected to the CTI server's link")
+    p.add_argument("--url", help="the link's address (default: from the config's server section)")
+    p.add_argument("--lang", default="zh", choices=["zh", "en"], help="interface language (default: zh)")
+    p.add_argument("--draft-file", type=Path, help="where the case draft is kept (default: the user's data folder)")
+    p.add_argument("--ca-file", type=Path, help="certificate authority to trust for wss:// (default: the system's)")
+    p.set_defaults(func=cmd_desktop)
+
+
+def cmd_desktop(args: argparse.Namespace) -> int:
+    url = args.url
+    if not url:
+        try:
+            cfg = load_config(args.config)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        raw = cfg.raw.get("server") or {}
+        scheme = "wss" if raw.get("tls_cert") else "ws"
+        url = f"{scheme}://{cfg.server.host}:{cfg.server.port}"
+    from cti_desktop.app import main
+
+    return main(url, args.lang, args.draft_file, args.ca_file)

@@ -1,0 +1,125 @@
+"""UI text in Chinese (default) and English. One table; a missing key is a test failure, not a blank label."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGS = ("zh", "en")
+
+TEXT: dict[str, tuple[str, str]] = {
+    "app_title": ("热线坐席工作台", "Hotline Agent Desktop"),
+    "sign_in_title": ("坐席登录", "Agent sign-in"),
+    "agent_id": ("工号", "Agent ID"),
+    "password": ("密码", "Password"),
+    "server": ("服务器", "Server"),
+    "sign_in": ("登录", "Sign in"),
+    "sign_out": ("签出", "Sign out"),
+    "language": ("English", "中文"),
+    "ready": ("就绪", "Ready"),
+    "pause": ("小休", "Pause"),
+    "state_signed_out": ("未签入队列", "Not in queue"),
+    "state_ready": ("就绪", "Ready"),
+    "state_paused": ("小休", "Paused"),
+    "state_on_call": ("通话中", "On call"),
+    "state_wrapup": ("话后整理", "Wrap-up"),
+    "wrapup_left": ("话后整理 剩余 {seconds} 秒", "Wrap-up: {seconds} s left"),
+    "reason_break": ("休息", "Break"),
+    "reason_meal": ("用餐", "Meal"),
+    "reason_training": ("培训", "Training"),
+    "reason_meeting": ("会议", "Meeting"),
+    "reason_other": ("其他", "Other"),
+    "reason_wrapup": ("话后整理", "Wrap-up"),
+    "reason_desktop_offline": ("工作台离线", "Desktop offline"),
+    "online": ("已连接", "Online"),
+    "offline": ("离线：正在重新连接服务器…", "Offline: reconnecting to the server…"),
+    "connecting": ("正在连接…", "Connecting…"),
+    "tab_intake": ("来电受理", "Call intake"),
+    "tab_my_cases": ("我的案卷", "My cases"),
+    "pop_title": ("来电", "Incoming call"),
+    "pop_idle": ("暂无来电", "No call"),
+    "phase_ringing": ("振铃中", "Ringing"),
+    "phase_connected": ("通话中", "Connected"),
+    "phase_ended": ("已结束", "Ended"),
+    "phase_missed": ("未接听", "Missed"),
+    "call_id": ("通话编号", "Call ID"),
+    "hotline": ("热线", "Hotline"),
+    "caller": ("来电号码", "Caller"),
+    "waited": ("等待时长", "Waited"),
+    "seconds": ("{seconds} 秒", "{seconds} s"),
+    "call_time": ("来电时间", "Call time"),
+    "category": ("类别", "Category"),
+    "request": ("诉求内容", "Request"),
+    "address": ("地址", "Address"),
+    "urgency": ("紧急程度", "Urgency"),
+    "urgency_normal": ("一般", "Normal"),
+    "urgency_urgent": ("紧急", "Urgent"),
+    "urgency_critical": ("特急", "Critical"),
+    "citizen_name": ("诉求人", "Requester"),
+    "contact": ("联系电话", "Contact"),
+    "lang_field": ("语言", "Language"),
+    "lang_zh": ("普通话", "Mandarin"),
+    "lang_ug": ("维吾尔语", "Uyghur"),
+    "lang_en": ("英语", "English"),
+    "handling": ("办理方式", "Handling"),
+    "handling_direct": ("直接办理", "Direct"),
+    "handling_dispatch": ("转办", "Dispatch"),
+    "handling_coordinated": ("归口协办", "Coordinated"),
+    "save_case": ("保存案卷", "Save case"),
+    "clear_form": ("清空", "Clear"),
+    "new_call_waiting": (
+        "新来电已到：请先保存或清空当前案卷",
+        "A new call is in: save or clear the current case first",
+    ),
+    "draft_restored": ("已恢复未保存的草稿", "Unsaved draft restored"),
+    "case_saved": ("案卷 {number} 已保存", "Case {number} saved"),
+    "history_title": ("来电人历史案卷", "Caller's earlier cases"),
+    "search": ("搜索", "Search"),
+    "search_hint": ("案卷号、内容、地址、电话…", "Number, text, address, phone…"),
+    "col_number": ("案卷号", "Number"),
+    "col_created": ("受理时间", "Taken"),
+    "col_hotline": ("热线", "Hotline"),
+    "col_category": ("类别", "Category"),
+    "col_request": ("诉求", "Request"),
+    "col_status": ("状态", "Status"),
+    "col_caller": ("来电号码", "Caller"),
+    "status_received": ("已受理", "Received"),
+    "status_exchanged": ("已转外部系统", "Exchanged"),
+    "status_dispatched": ("已派遣", "Dispatched"),
+    "status_in_progress": ("办理中", "In progress"),
+    "status_handled": ("已办理", "Handled"),
+    "status_closed": ("已办结", "Closed"),
+    "request_required": ("请填写诉求内容", "Please enter the request"),
+    "err_bad_credentials": ("工号或密码错误", "Wrong agent ID or password"),
+    "err_too_many_attempts": ("尝试次数过多，请稍后再试", "Too many attempts; try again later"),
+    "err_token_expired": ("登录已过期，请重新登录", "Session expired; sign in again"),
+    "err_token_invalid": ("登录已失效，请重新登录", "Session ended; sign in again"),
+    "err_queue_unavailable": ("呼叫队列暂不可用", "The call queue is unavailable"),
+    "err_state_forbidden": ("当前状态下不能这样操作", "Not possible in the current state"),
+    "err_offline": ("未连接服务器", "Not connected to the server"),
+    "err_other": ("操作失败：{message}", "Failed: {message}"),
+}
+
+
+class Tr:
+    """The current language and its lookups."""
+
+    def __init__(self, lang: str = "zh") -> None:
+        self.lang = lang if lang in LANGS else "zh"
+
+    def __call__(self, key: str, **fmt: Any) -> str:
+        pair = TEXT.get(key)
+        if pair is None:
+            return key
+        text = pair[LANGS.index(self.lang)]
+        return text.format(**fmt) if fmt else text
+
+    def maybe(self, prefix: str, value: str | None) -> str:
+        """The label for an enum value (`urgency_urgent`), or the value itself when there is none."""
+        if not value:
+            return ""
+        key = f"{prefix}_{value}"
+        return self(key) if key in TEXT else value
+
+    def error(self, error_id: str, message: str) -> str:
+        key = f"err_{error_id}"
+        return self(key) if key in TEXT else self("err_other", message=message)

@@ -1,0 +1,135 @@
+"""Qt models for the desktop's tables and the agent's state, tested without any widget."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+from ari_app.protocol import AgentState, CaseSummary
+from cti_desktop.i18n import Tr
+
+CaseIdRole = Qt.ItemDataRole.UserRole + 1
+CaseRole = Qt.ItemDataRole.UserRole + 2
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class CaseTableModel(QAbstractTableModel):
+    """Case summaries as rows (the caller's history, my cases, search results)."""
+
+    NUMBER, CREATED, HOTLINE, CATEGORY, REQUEST, STATUS, CALLER = range(7)
+    HEADERS = ("col_number", "col_created", "col_hotline", "col_category", "col_request", "col_status", "col_caller")
+
+    def __init__(self, tr: Tr, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.tr_ = tr
+        self.cases: list[CaseSummary] = []
+
+    def set_cases(self, cases: list[CaseSummary]) -> None:
+        self.beginResetModel()
+        self.cases = list(cases)
+        self.endResetModel()
+
+    def retranslate(self) -> None:
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(self.HEADERS) - 1)
+        if self.cases:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.cases) - 1, len(self.HEADERS) - 1))
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's own signature
+        return 0 if parent.isValid() else len(self.cases)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.tr_(self.HEADERS[section])
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self.cases):
+            return None
+        case = self.cases[index.row()]
+        if role == CaseIdRole:
+            return case["id"]
+        if role == CaseRole:
+            return case
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == self.REQUEST:
+            return case["request"]
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        col = index.column()
+        if col == self.NUMBER:
+            return case["number"]
+        if col == self.CREATED:
+            return _local(case["created_at"])
+        if col == self.HOTLINE:
+            return case["hotline"]
+        if col == self.CATEGORY:
+            return case["category"] or ""
+        if col == self.REQUEST:
+            text = case["request"].replace("\n", " ")
+            return text if len(text) <= 60 else text[:59] + "…"
+        if col == self.STATUS:
+            return self.tr_.maybe("status", case["status"])
+        if col == self.CALLER:
+            return case["caller"] or ""
+        return None
+
+
+def _local(stamp: str) -> str:
+    try:
+        return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return stamp
+
+
+class AgentStatusView:
+    """What the state bar shows, from the server's `agent_state` messages. The wrap-up countdown runs on a
+    monotonic clock from the moment the message arrived, so the desktop's wall clock does not matter."""
+
+    def __init__(self, tr: Tr, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.tr = tr
+        self.monotonic = monotonic
+        self.state = AgentState.SIGNED_OUT
+        self.reason = ""
+        self._wrapup_end: float | None = None
+
+    def update(self, info: dict[str, Any]) -> None:
+        try:
+            self.state = AgentState(info.get("state", "signed_out"))
+        except ValueError:
+            self.state = AgentState.SIGNED_OUT
+        self.reason = str(info.get("reason") or "")
+        remaining = info.get("wrapup_remaining")
+        self._wrapup_end = self.monotonic() + float(remaining) if isinstance(remaining, (int, float)) else None
+
+    def wrapup_remaining(self) -> int | None:
+        if self.state is not AgentState.WRAPUP or self._wrapup_end is None:
+            return None
+        return max(0, round(self._wrapup_end - self.monotonic()))
+
+    def label(self) -> str:
+        left = self.wrapup_remaining()
+        if left is not None:
+            return self.tr("wrapup_left", seconds=left)
+        text = self.tr(f"state_{self.state}")
+        if self.state is AgentState.PAUSED and self.reason:
+            text += (
+                f"（{self.tr.maybe('reason', self.reason)}）"
+                if self.tr.lang == "zh"
+                else f" ({self.tr.maybe('reason', self.reason)})"
+            )
+        return text
+
+    @property
+    def can_ready(self) -> bool:
+        return self.state in (AgentState.SIGNED_OUT, AgentState.PAUSED, AgentState.WRAPUP)
+
+    @property
+    def can_pause(self) -> bool:
+        return self.state in (AgentState.SIGNED_OUT, AgentState.READY, AgentState.WRAPUP, AgentState.PAUSED)

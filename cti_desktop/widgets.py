@@ -1,0 +1,413 @@
+"""The desktop's widgets: sign-in dialog, screen-pop panel and case form. They know nothing of the link; the
+window feeds them protocol data and listens to their signals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ari_app.protocol import HANDLINGS, LANGUAGES, URGENCIES
+from cti_desktop.i18n import Tr
+
+
+class SignInDialog(QDialog):
+    """Agent id and password. Not modal over anything: it is the only window until the agent is in."""
+
+    submitted = Signal(str, str)
+    language_toggled = Signal()
+
+    def __init__(self, tr: Tr, server: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tr_ = tr
+        self.setObjectName("signIn")
+        self.setMinimumWidth(380)
+        self.title = QLabel()
+        self.title.setObjectName("signInTitle")
+        self.title.setStyleSheet("font-size: 18px; font-weight: bold; padding: 6px 0;")
+        self.agent_id = QLineEdit()
+        self.agent_id.setObjectName("agentId")
+        self.password = QLineEdit()
+        self.password.setObjectName("password")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.server = QLabel(server)
+        self.server.setStyleSheet("color: #666;")
+        self.error = QLabel()
+        self.error.setObjectName("signInError")
+        self.error.setStyleSheet("color: #b00020;")
+        self.error.setWordWrap(True)
+        self.button = QPushButton()
+        self.button.setObjectName("signInButton")
+        self.button.setDefault(True)
+        self.lang_button = QPushButton()
+        self.lang_button.setObjectName("langButton")
+        self.lang_button.setFlat(True)
+        self.form = QFormLayout()
+        self._labels = {k: QLabel() for k in ("agent_id", "password", "server")}
+        self.form.addRow(self._labels["agent_id"], self.agent_id)
+        self.form.addRow(self._labels["password"], self.password)
+        self.form.addRow(self._labels["server"], self.server)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.lang_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(self.form)
+        layout.addWidget(self.error)
+        layout.addLayout(buttons)
+        self.button.clicked.connect(self._submit)
+        self.password.returnPressed.connect(self._submit)
+        self.lang_button.clicked.connect(self.language_toggled.emit)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        t = self.tr_
+        self.setWindowTitle(f"{t('app_title')} - {t('sign_in_title')}")
+        self.title.setText(t("sign_in_title"))
+        for key, label in self._labels.items():
+            label.setText(t(key))
+        self.button.setText(t("sign_in"))
+        self.lang_button.setText(t("language"))
+
+    def _submit(self) -> None:
+        agent_id = self.agent_id.text().strip()
+        if not agent_id or not self.password.text():
+            return
+        self.error.clear()
+        self.button.setEnabled(False)
+        self.submitted.emit(agent_id, self.password.text())
+
+    def show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.button.setEnabled(True)
+        self.password.selectAll()
+        self.password.setFocus()
+
+    def reset(self) -> None:
+        self.password.clear()
+        self.button.setEnabled(True)
+
+
+class ScreenPopPanel(QFrame):
+    """The call being offered or in progress: raised and coloured, never modal."""
+
+    COLOURS: ClassVar[dict[str, str]] = {
+        "ringing": "#fff4c2",
+        "connected": "#dff5e1",
+        "ended": "#eeeeee",
+        "missed": "#eeeeee",
+        "": "#f7f7f7",
+    }
+
+    def __init__(self, tr: Tr, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tr_ = tr
+        self.setObjectName("screenPop")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.call: dict[str, Any] | None = None
+        self.phase = ""
+        self.title = QLabel()
+        self.title.setObjectName("popTitle")
+        self.title.setStyleSheet("font-size: 17px; font-weight: bold;")
+        grid = QGridLayout()
+        self._keys = ("hotline", "caller", "waited", "call_id")
+        self._labels = {k: QLabel() for k in self._keys}
+        self.values = {k: QLabel() for k in self._keys}
+        for row, key in enumerate(self._keys):
+            self._labels[key].setStyleSheet("color: #555;")
+            self.values[key].setObjectName(f"pop_{key}")
+            self.values[key].setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            grid.addWidget(self._labels[key], row, 0)
+            grid.addWidget(self.values[key], row, 1)
+        self.values["hotline"].setStyleSheet("font-size: 16px; font-weight: bold;")
+        self.values["caller"].setStyleSheet("font-size: 16px; font-weight: bold;")
+        grid.setColumnStretch(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(grid)
+        self.show_call(None)
+
+    def show_call(self, call: dict[str, Any] | None, phase: str | None = None) -> None:
+        self.call = call
+        self.phase = phase or (call.get("phase", "") if call else "")
+        self.retranslate()
+
+    def set_phase(self, phase: str) -> None:
+        self.phase = phase
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        t = self.tr_
+        for key, label in self._labels.items():
+            label.setText(t(key))
+        call = self.call
+        colour = self.COLOURS.get(self.phase, "#f7f7f7")
+        self.setStyleSheet(
+            f"QFrame#screenPop {{ background: {colour}; border: 1px solid #c9c9c9; border-radius: 6px; }}"
+        )
+        if call is None:
+            self.title.setText(t("pop_idle"))
+            for v in self.values.values():
+                v.setText("—")
+            return
+        self.title.setText(f"{t('pop_title')} · {t.maybe('phase', self.phase)}")
+        name = call.get("hotline_name_zh") if t.lang == "zh" else call.get("hotline_name_en")
+        self.values["hotline"].setText(f"{call.get('hotline') or '?'}  {name or ''}".strip())
+        self.values["caller"].setText(call.get("caller") or "—")
+        waited = call.get("waited_seconds")
+        self.values["waited"].setText(t("seconds", seconds=round(waited)) if isinstance(waited, (int, float)) else "—")
+        self.values["call_id"].setText(call.get("call_id") or "—")
+
+
+class CaseForm(QWidget):
+    """The intake form (受理). `changed` fires on every edit (the window saves the draft); `save_requested`
+    when the agent saves."""
+
+    changed = Signal()
+    save_requested = Signal()
+
+    def __init__(self, tr: Tr, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tr_ = tr
+        self.setObjectName("caseForm")
+        self.hotlines: list[dict[str, Any]] = []
+        self.call_id: str | None = None
+        self.call_time: str | None = None
+        self.hotline = QComboBox(objectName="hotline")
+        self.caller = QLineEdit(objectName="caller")
+        self.call_time_label = QLabel(objectName="callTime")
+        self.category = QComboBox(objectName="category")
+        self.request = QPlainTextEdit(objectName="request")
+        self.request.setMinimumHeight(90)
+        self.address = QLineEdit(objectName="address")
+        self.urgency = QComboBox(objectName="urgency")
+        self.citizen_name = QLineEdit(objectName="citizenName")
+        self.contact = QLineEdit(objectName="contact")
+        self.language = QComboBox(objectName="language")
+        self.handling_group = QButtonGroup(self)
+        self.handling_buttons: dict[str, QRadioButton] = {}
+        handling_row = QHBoxLayout()
+        for i, h in enumerate(HANDLINGS):
+            b = QRadioButton(objectName=f"handling_{h}")
+            self.handling_group.addButton(b, i)
+            self.handling_buttons[h] = b
+            handling_row.addWidget(b)
+        handling_row.addStretch(1)
+        self.handling_buttons["dispatch"].setChecked(True)
+        self.error = QLabel(objectName="formError")
+        self.error.setStyleSheet("color: #b00020;")
+        self.save = QPushButton(objectName="saveCase")
+        self.save.setStyleSheet("font-weight: bold; padding: 6px 18px;")
+        self.clear_button = QPushButton(objectName="clearForm")
+        form = QFormLayout()
+        self._rows: dict[str, QLabel] = {}
+        rows: list[tuple[str, Any]] = [
+            ("hotline", self.hotline),
+            ("caller", self.caller),
+            ("call_time", self.call_time_label),
+            ("category", self.category),
+            ("request", self.request),
+            ("address", self.address),
+            ("urgency", self.urgency),
+            ("citizen_name", self.citizen_name),
+            ("contact", self.contact),
+            ("lang_field", self.language),
+            ("handling", handling_row),
+        ]
+        for key, widget in rows:
+            label = QLabel()
+            self._rows[key] = label
+            form.addRow(label, widget)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.error, 1)
+        buttons.addWidget(self.clear_button)
+        buttons.addWidget(self.save)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        self._loading = False
+        self.hotline.currentIndexChanged.connect(self._hotline_changed)
+        for w in (self.caller, self.address, self.citizen_name, self.contact):
+            w.textEdited.connect(self._edited)
+        self.request.textChanged.connect(self._edited)
+        for combo in (self.category, self.urgency, self.language):
+            combo.currentIndexChanged.connect(self._edited)
+        self.handling_group.idClicked.connect(self._edited)
+        self.save.clicked.connect(self._save)
+        self.clear_button.clicked.connect(self.clear)
+        self.retranslate()
+
+    # --- content ---------------------------------------------------------------------------------------
+    def set_hotlines(self, hotlines: list[dict[str, Any]]) -> None:
+        self.hotlines = hotlines
+        self._refill_hotlines()
+
+    def _refill_hotlines(self) -> None:
+        current = self.hotline.currentData()
+        self._loading = True
+        self.hotline.clear()
+        for h in self.hotlines:
+            name = h["name_zh"] if self.tr_.lang == "zh" else h["name_en"]
+            self.hotline.addItem(f"{h['number']} {name}", h["number"])
+        if current is not None:
+            self._select(self.hotline, current)
+        self._loading = False
+        self._fill_categories(self.category.currentData())
+
+    def _fill_categories(self, keep: str | None = None) -> None:
+        number = self.hotline.currentData()
+        cats = next((h["categories"] for h in self.hotlines if h["number"] == number), [])
+        was = self._loading
+        self._loading = True
+        self.category.clear()
+        self.category.addItem("", None)
+        for c in cats:
+            self.category.addItem(c, c)
+        if keep:
+            self._select(self.category, keep)
+        self._loading = was
+
+    def _hotline_changed(self) -> None:
+        self._fill_categories()
+        self._edited()
+
+    @staticmethod
+    def _select(combo: QComboBox, value: Any) -> None:
+        i = combo.findData(value)
+        if i >= 0:
+            combo.setCurrentIndex(i)
+
+    def prefill(self, call: dict[str, Any]) -> None:
+        """A new call: hotline, caller number and call time from the pop; everything else empty."""
+        self.clear(emit=False)
+        self._loading = True
+        self.call_id = call.get("call_id")
+        self.call_time = call.get("rung_at")
+        if call.get("hotline"):
+            self._select(self.hotline, call["hotline"])
+            self._fill_categories()
+        self.caller.setText(call.get("caller") or "")
+        self.contact.setText(call.get("caller") or "")
+        self._show_time()
+        self._loading = False
+        self.changed.emit()
+
+    def _show_time(self) -> None:
+        text = "—"
+        if self.call_time:
+            try:
+                text = datetime.fromisoformat(self.call_time).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+            except ValueError:
+                text = self.call_time
+        self.call_time_label.setText(text)
+
+    def values(self) -> dict[str, Any]:
+        handling = next((h for h, b in self.handling_buttons.items() if b.isChecked()), "dispatch")
+        return {
+            "call_id": self.call_id,
+            "call_time": self.call_time,
+            "hotline": self.hotline.currentData(),
+            "caller": self.caller.text().strip() or None,
+            "category": self.category.currentData(),
+            "request": self.request.toPlainText(),
+            "address": self.address.text().strip() or None,
+            "urgency": self.urgency.currentData(),
+            "citizen_name": self.citizen_name.text().strip() or None,
+            "contact": self.contact.text().strip() or None,
+            "language": self.language.currentData(),
+            "handling": handling,
+        }
+
+    def set_values(self, v: dict[str, Any]) -> None:
+        self._loading = True
+        self.call_id = v.get("call_id")
+        self.call_time = v.get("call_time")
+        if v.get("hotline"):
+            self._select(self.hotline, v["hotline"])
+        self._fill_categories(v.get("category"))
+        self.caller.setText(v.get("caller") or "")
+        self.request.setPlainText(v.get("request") or "")
+        self.address.setText(v.get("address") or "")
+        self._select(self.urgency, v.get("urgency") or "normal")
+        self.citizen_name.setText(v.get("citizen_name") or "")
+        self.contact.setText(v.get("contact") or "")
+        self._select(self.language, v.get("language") or "zh")
+        button = self.handling_buttons.get(v.get("handling") or "dispatch")
+        if button is not None:
+            button.setChecked(True)
+        self._show_time()
+        self._loading = False
+
+    def has_content(self) -> bool:
+        return bool(self.request.toPlainText().strip() or self.address.text().strip() or self.citizen_name.text())
+
+    def clear(self, emit: bool = True) -> None:
+        self._loading = True
+        self.call_id = None
+        self.call_time = None
+        for w in (self.caller, self.address, self.citizen_name, self.contact):
+            w.clear()
+        self.request.clear()
+        self.category.setCurrentIndex(0)
+        self._select(self.urgency, "normal")
+        self._select(self.language, "zh")
+        self.handling_buttons["dispatch"].setChecked(True)
+        self.error.clear()
+        self._show_time()
+        self._loading = False
+        if emit:
+            self.changed.emit()
+
+    def _edited(self, *_args: Any) -> None:
+        if not self._loading:
+            self.error.clear()
+            self.changed.emit()
+
+    def _save(self) -> None:
+        if not self.request.toPlainText().strip():
+            self.error.setText(self.tr_("request_required"))
+            self.request.setFocus()
+            return
+        self.save_requested.emit()
+
+    # --- language --------------------------------------------------------------------------------------
+    def retranslate(self) -> None:
+        t = self.tr_
+        for key, label in self._rows.items():
+            label.setText(t(key))
+        was = self._loading
+        self._loading = True
+        for combo, prefix, values in (
+            (self.urgency, "urgency", URGENCIES),
+            (self.language, "lang", LANGUAGES),
+        ):
+            current = combo.currentData()
+            combo.clear()
+            for v in values:
+                combo.addItem(t(f"{prefix}_{v}"), v)
+            self._select(combo, current or values[0])
+        for h, b in self.handling_buttons.items():
+            b.setText(t(f"handling_{h}"))
+        self._refill_hotlines()
+        self._loading = was
+        self.save.setText(t("save_case"))
+        self.clear_button.setText(t("clear_form"))

@@ -1,0 +1,412 @@
+"""MainWindow: the agent's desktop. It turns link messages into what the widgets show and the agent's
+clicks into link requests. Every request runs as a task the window keeps and whose failure it reports."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ari_app.protocol import PAUSE_REASONS, AgentState, Msg
+from cti_desktop.drafts import DraftStore
+from cti_desktop.i18n import Tr
+from cti_desktop.link import LinkError, Status
+from cti_desktop.models import AgentStatusView, CaseTableModel
+from cti_desktop.widgets import CaseForm, ScreenPopPanel, SignInDialog
+
+log = logging.getLogger(__name__)
+
+STATE_COLOURS = {
+    AgentState.SIGNED_OUT: "#9e9e9e",
+    AgentState.READY: "#2e7d32",
+    AgentState.PAUSED: "#ef6c00",
+    AgentState.ON_CALL: "#1565c0",
+    AgentState.WRAPUP: "#6a1b9a",
+}
+
+
+class Link(Protocol):
+    """What the window needs of cti_desktop.link.LinkClient (tests pass a fake)."""
+
+    status: str
+
+    async def request(self, kind: str, **fields: Any) -> dict[str, Any]: ...
+
+    async def sign_in(self, agent_id: str, password: str) -> dict[str, Any]: ...
+
+    async def sign_out(self) -> dict[str, Any]: ...
+
+
+class MainWindow(QMainWindow):
+    closed = Signal()
+
+    def __init__(self, tr: Tr, drafts: DraftStore, link: Link | None = None, server: str = "") -> None:
+        super().__init__()
+        self.tr_ = tr
+        self.drafts = drafts
+        self.link = link
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.agent: dict[str, Any] = {}
+        self.hotlines: list[dict[str, Any]] = []
+        self.call: dict[str, Any] | None = None
+        self.waiting_call: dict[str, Any] | None = None
+        self.status_view = AgentStatusView(tr)
+        self.signin = SignInDialog(tr, server)
+        self.signin.submitted.connect(lambda a, pw: self.spawn(self._sign_in(a, pw)))
+        self.signin.language_toggled.connect(self.toggle_language)
+        self.setObjectName("mainWindow")
+        self.resize(1180, 720)
+        self._build()
+        self.tick = QTimer(self)
+        self.tick.setInterval(250)
+        self.tick.timeout.connect(self._show_state)
+        self.tick.start()
+        self.retranslate()
+        self._restore_draft()
+
+    # --- layout ----------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.agent_label = QLabel(objectName="agentLabel")
+        self.agent_label.setStyleSheet("font-weight: bold;")
+        self.state_label = QLabel(objectName="stateLabel")
+        self.state_label.setMinimumWidth(180)
+        self.state_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.ready_button = QPushButton(objectName="readyButton")
+        self.reason = QComboBox(objectName="pauseReason")
+        self.pause_button = QPushButton(objectName="pauseButton")
+        self.sign_out_button = QPushButton(objectName="signOutButton")
+        self.lang_button = QPushButton(objectName="langButton")
+        self.link_label = QLabel(objectName="linkLabel")
+        self.ready_button.clicked.connect(lambda: self.spawn(self._set_state("ready")))
+        self.pause_button.clicked.connect(
+            lambda: self.spawn(self._set_state("paused", self.reason.currentData() or "other"))
+        )
+        self.sign_out_button.clicked.connect(lambda: self.spawn(self._sign_out()))
+        self.lang_button.clicked.connect(self.toggle_language)
+        bar = QHBoxLayout()
+        bar.addWidget(self.agent_label)
+        bar.addWidget(self.state_label)
+        bar.addWidget(self.ready_button)
+        bar.addWidget(self.reason)
+        bar.addWidget(self.pause_button)
+        bar.addStretch(1)
+        bar.addWidget(self.link_label)
+        bar.addWidget(self.lang_button)
+        bar.addWidget(self.sign_out_button)
+        self.offline_banner = QLabel(objectName="offlineBanner")
+        self.offline_banner.setStyleSheet("background: #b00020; color: white; padding: 6px; font-weight: bold;")
+        self.offline_banner.setVisible(False)
+
+        self.pop = ScreenPopPanel(self.tr_)
+        self.form = CaseForm(self.tr_)
+        self.form.changed.connect(self._save_draft)
+        self.form.save_requested.connect(lambda: self.spawn(self._save_case()))
+        self.notice = QLabel(objectName="notice")
+        self.notice.setStyleSheet("color: #8a6d00;")
+        self.notice.setWordWrap(True)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(self.pop)
+        left_layout.addWidget(self.notice)
+        left_layout.addWidget(self.form, 1)
+        self.history_model = CaseTableModel(self.tr_)
+        self.history_view = self._table(self.history_model, "historyView")
+        self.history_title = QLabel(objectName="historyTitle")
+        self.history_title.setStyleSheet("font-weight: bold;")
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.history_title)
+        right_layout.addWidget(self.history_view)
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setSizes([560, 600])
+
+        self.search = QLineEdit(objectName="searchField")
+        self.search_button = QPushButton(objectName="searchButton")
+        self.search.returnPressed.connect(lambda: self.spawn(self.refresh_my_cases()))
+        self.search_button.clicked.connect(lambda: self.spawn(self.refresh_my_cases()))
+        self.cases_model = CaseTableModel(self.tr_)
+        self.cases_view = self._table(self.cases_model, "casesView")
+        cases = QWidget()
+        cases_layout = QVBoxLayout(cases)
+        search_row = QHBoxLayout()
+        search_row.addWidget(self.search, 1)
+        search_row.addWidget(self.search_button)
+        cases_layout.addLayout(search_row)
+        cases_layout.addWidget(self.cases_view)
+
+        self.tabs = QTabWidget(objectName="tabs")
+        self.tabs.addTab(split, "")
+        self.tabs.addTab(cases, "")
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addLayout(bar)
+        layout.addWidget(self.offline_banner)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+    @staticmethod
+    def _table(model: CaseTableModel, name: str) -> QTableView:
+        view = QTableView(objectName=name)
+        view.setModel(model)
+        view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        view.setAlternatingRowColors(True)
+        view.verticalHeader().setVisible(False)
+        header = view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(CaseTableModel.REQUEST, QHeaderView.ResizeMode.Stretch)
+        return view
+
+    def retranslate(self) -> None:
+        t = self.tr_
+        self.setWindowTitle(t("app_title"))
+        self.ready_button.setText(t("ready"))
+        self.pause_button.setText(t("pause"))
+        self.sign_out_button.setText(t("sign_out"))
+        self.lang_button.setText(t("language"))
+        current = self.reason.currentData()
+        self.reason.clear()
+        for r in PAUSE_REASONS:
+            self.reason.addItem(t(f"reason_{r}"), r)
+        if current:
+            self.reason.setCurrentIndex(max(0, self.reason.findData(current)))
+        self.offline_banner.setText(t("offline"))
+        self.history_title.setText(t("history_title"))
+        self.search.setPlaceholderText(t("search_hint"))
+        self.search_button.setText(t("search"))
+        self.tabs.setTabText(0, t("tab_intake"))
+        self.tabs.setTabText(1, t("tab_my_cases"))
+        self.pop.retranslate()
+        self.form.retranslate()
+        self.history_model.retranslate()
+        self.cases_model.retranslate()
+        self.signin.retranslate()
+        self._show_agent()
+        self._show_state()
+        self.set_link_status(self.link.status if self.link else Status.CONNECTING)
+
+    def toggle_language(self) -> None:
+        self.tr_.lang = "en" if self.tr_.lang == "zh" else "zh"
+        self.retranslate()
+
+    # --- tasks -----------------------------------------------------------------------------------------
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        """Run an async slot; keep a reference until it ends and report any failure."""
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if isinstance(exc, LinkError):
+            self.report(self.tr_.error(exc.error_id, exc.message))
+        elif exc is not None:
+            log.error("desktop task failed", exc_info=exc)
+            self.report(self.tr_("err_other", message=str(exc)))
+
+    def report(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    # --- link status and messages ----------------------------------------------------------------------
+    def set_link_status(self, status: str) -> None:
+        offline = status == Status.OFFLINE
+        self.offline_banner.setVisible(offline)
+        key = {"online": "online", "offline": "offline", "connecting": "connecting"}.get(status, "connecting")
+        colour = {"online": "#2e7d32", "offline": "#b00020"}.get(status, "#666")
+        self.link_label.setText(self.tr_(key) if not offline else "⚠ " + self.tr_("offline").split("：")[0])
+        self.link_label.setStyleSheet(f"color: {colour};")
+        for w in (self.ready_button, self.pause_button, self.sign_out_button, self.form.save, self.search_button):
+            w.setEnabled(not offline)
+
+    def handle_message(self, msg: dict[str, Any]) -> None:
+        kind = msg.get("type")
+        if kind == Msg.SIGNED_IN:
+            self._signed_in(msg)
+        elif kind == Msg.AGENT_STATE:
+            self.status_view.update(msg)
+            self._show_state()
+        elif kind == Msg.SCREEN_POP:
+            self._screen_pop(msg)
+        elif kind == Msg.CALL_CONNECTED:
+            if self.call and self.call.get("call_id") == msg.get("call_id"):
+                self.call["phase"] = "connected"
+                self.pop.set_phase("connected")
+        elif kind == Msg.CALL_ENDED:
+            if self.call and self.call.get("call_id") == msg.get("call_id"):
+                self.call["phase"] = "ended"
+                self.pop.set_phase("ended")
+        elif kind == Msg.CALL_MISSED:
+            if self.call and self.call.get("call_id") == msg.get("call_id"):
+                self.pop.set_phase("missed")
+                if not self.form.has_content():
+                    self.call = None
+                    self.form.clear()
+        elif kind == "session_lost":
+            self.hide()
+            self.signin.reset()
+            self.signin.show_error(self.tr_.error(str(msg.get("error_id")), str(msg.get("message"))))
+            self.signin.show()
+        elif kind == Msg.ERROR:
+            self.report(self.tr_.error(str(msg.get("error_id")), str(msg.get("message"))))
+
+    def _signed_in(self, msg: dict[str, Any]) -> None:
+        self.agent = msg.get("agent") or {}
+        self.hotlines = msg.get("hotlines") or []
+        self.form.set_hotlines(self.hotlines)
+        draft = self.drafts.load()
+        if draft and draft.get("fields"):
+            self.form.set_values(draft["fields"])
+        self.status_view.update(msg.get("state") or {})
+        self._show_agent()
+        self._show_state()
+        self.signin.hide()
+        if not self.isVisible():
+            self.show()
+        self.spawn(self.refresh_my_cases())
+
+    def _show_agent(self) -> None:
+        if self.agent:
+            self.agent_label.setText(f"{self.agent.get('name', '')} ({self.agent.get('id', '')})")
+
+    def _show_state(self) -> None:
+        v = self.status_view
+        self.state_label.setText(v.label())
+        colour = STATE_COLOURS.get(v.state, "#666")
+        self.state_label.setStyleSheet(
+            f"background: {colour}; color: white; font-weight: bold; padding: 4px 10px; border-radius: 4px;"
+        )
+        online = self.link is None or self.link.status != Status.OFFLINE
+        self.ready_button.setEnabled(online and v.can_ready)
+        self.pause_button.setEnabled(online and v.can_pause)
+
+    def _screen_pop(self, msg: dict[str, Any]) -> None:
+        call = dict(msg.get("call") or {})
+        same_call = self.form.call_id == call.get("call_id")
+        self.call = call
+        self.pop.show_call(call)
+        if msg.get("history") or not msg.get("resumed"):
+            self.history_model.set_cases(msg.get("history") or [])
+        if same_call:
+            pass  # the draft already belongs to this call (a resumed pop): keep what was typed
+        elif self.form.has_content():
+            self.waiting_call = call
+            self.notice.setText(self.tr_("new_call_waiting"))
+        else:
+            self.form.prefill(call)
+            self.notice.clear()
+        if msg.get("resumed") and call.get("caller") and not msg.get("history"):
+            self.spawn(self.refresh_history(call["caller"]))
+        self.tabs.setCurrentIndex(0)
+        self.raise_()
+        self.activateWindow()
+        QApplication.alert(self)
+
+    # --- drafts ----------------------------------------------------------------------------------------
+    def _save_draft(self) -> None:
+        fields = self.form.values()
+        if not self.form.has_content() and not fields.get("call_id"):
+            self.drafts.clear()
+            return
+        self.drafts.save({"call": self.call, "fields": fields, "saved_at": datetime.now(UTC).isoformat()})
+
+    def _restore_draft(self) -> None:
+        draft = self.drafts.load()
+        if not draft or not isinstance(draft.get("fields"), dict):
+            return
+        self.call = draft.get("call")
+        if self.call:
+            self.pop.show_call(self.call)
+        self.form.set_values(draft["fields"])
+        self.notice.setText(self.tr_("draft_restored"))
+
+    # --- requests --------------------------------------------------------------------------------------
+    def _need_link(self) -> Link:
+        if self.link is None:
+            raise LinkError("offline", "not connected")
+        return self.link
+
+    async def _sign_in(self, agent_id: str, password: str) -> None:
+        try:
+            await self._need_link().sign_in(agent_id, password)
+        except LinkError as exc:
+            self.signin.show_error(self.tr_.error(exc.error_id, exc.message))
+
+    async def _sign_out(self) -> None:
+        await self._need_link().sign_out()
+        self.status_view.update({"state": "signed_out"})
+        self.hide()
+        self.signin.reset()
+        self.signin.show()
+
+    async def _set_state(self, state: str, reason: str = "") -> None:
+        fields: dict[str, Any] = {"state": state}
+        if reason:
+            fields["reason"] = reason
+        reply = await self._need_link().request(Msg.SET_STATE, **fields)
+        self.status_view.update(reply)
+        self._show_state()
+
+    async def _save_case(self) -> None:
+        v = self.form.values()
+        fields = {k: v[k] for k in v if k != "call_time" and v[k] is not None}
+        self.form.save.setEnabled(False)
+        try:
+            reply = await self._need_link().request(Msg.CREATE_CASE, **fields)
+        except LinkError as exc:
+            self.form.error.setText(self.tr_.error(exc.error_id, exc.message))
+            return
+        finally:
+            self.form.save.setEnabled(True)
+        case = reply["case"]
+        self.report(self.tr_("case_saved", number=case["number"]))
+        self.drafts.clear()
+        caller = v.get("caller")
+        self.form.clear(emit=False)
+        self.notice.clear()
+        if self.waiting_call is not None:
+            self.form.prefill(self.waiting_call)
+            self.waiting_call = None
+        if caller:
+            self.spawn(self.refresh_history(caller))
+        self.spawn(self.refresh_my_cases())
+
+    async def refresh_history(self, caller: str) -> None:
+        reply = await self._need_link().request(Msg.CALLER_HISTORY, caller=caller, limit=10)
+        self.history_model.set_cases(reply.get("cases") or [])
+
+    async def refresh_my_cases(self) -> None:
+        text = self.search.text().strip()
+        fields: dict[str, Any] = {"mine": True, "limit": 100}
+        if text:
+            fields["text"] = text
+        reply = await self._need_link().request(Msg.SEARCH_CASES, **fields)
+        self.cases_model.set_cases(reply.get("cases") or [])
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.closed.emit()
+        super().closeEvent(event)

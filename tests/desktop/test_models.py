@@ -1,0 +1,118 @@
+"""Models, the state view, the draft store and the translations, without any widget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+
+from ari_app.protocol import HANDLINGS, LANGUAGES, PAUSE_REASONS, URGENCIES, AgentState, CaseSummary
+from cti_desktop.drafts import DraftStore, default_path
+from cti_desktop.i18n import LANGS, TEXT, Tr
+from cti_desktop.models import AgentStatusView, CaseIdRole, CaseRole, CaseTableModel
+
+
+def case(i: int, **kw: object) -> CaseSummary:
+    base: dict[str, object] = dict(
+        id=i,
+        number=f"12319-20261129-{i:04d}",
+        hotline="12319",
+        status="received",
+        created_at="2026-11-29T01:00:00+00:00",
+        category="供水",
+        request="小区停水" * (20 if i == 2 else 1),
+        address="新华北路 1 号",
+        urgency="urgent",
+        handling="dispatch",
+        caller="13800000001",
+        citizen_name="王先生",
+        contact="13800000001",
+        call_id="c1",
+        created_by="1001",
+    )
+    base.update(kw)
+    return CaseSummary(**base)  # type: ignore[typeddict-item]
+
+
+def test_case_model_columns_and_roles(qapp: object) -> None:
+    tr = Tr("zh")
+    m = CaseTableModel(tr)
+    assert m.rowCount() == 0
+    m.set_cases([case(1), case(2, category=None, caller=None)])
+    assert (m.rowCount(), m.columnCount()) == (2, 7)
+    assert m.rowCount(m.index(0, 0)) == 0
+    d = lambda r, c, role=Qt.ItemDataRole.DisplayRole: m.data(m.index(r, c), role)  # noqa: E731
+    assert d(0, CaseTableModel.NUMBER) == "12319-20261129-0001"
+    assert d(0, CaseTableModel.STATUS) == "已受理"
+    assert d(0, CaseTableModel.CATEGORY) == "供水"
+    assert d(1, CaseTableModel.CATEGORY) == "" and d(1, CaseTableModel.CALLER) == ""
+    assert d(1, CaseTableModel.REQUEST).endswith("…") and len(d(1, CaseTableModel.REQUEST)) == 60
+    assert d(1, CaseTableModel.REQUEST, Qt.ItemDataRole.ToolTipRole) == "小区停水" * 20
+    assert d(0, CaseTableModel.CREATED).startswith("2026-11-29")
+    assert d(0, 0, CaseIdRole) == 1 and d(1, 0, CaseRole)["id"] == 2
+    assert m.data(QModelIndex()) is None
+    assert m.headerData(CaseTableModel.NUMBER, Qt.Orientation.Horizontal) == "案卷号"
+    tr.lang = "en"
+    assert m.headerData(CaseTableModel.NUMBER, Qt.Orientation.Horizontal) == "Number"
+    assert d(0, CaseTableModel.STATUS) == "Received"
+    assert d(0, CaseTableModel.STATUS) == "Received"
+    assert m.data(m.index(0, CaseTableModel.STATUS), Qt.ItemDataRole.DecorationRole) is None
+
+
+def test_agent_status_view_counts_down_wrapup_on_a_monotonic_clock() -> None:
+    now = [100.0]
+    v = AgentStatusView(Tr("zh"), monotonic=lambda: now[0])
+    assert v.state is AgentState.SIGNED_OUT and v.can_ready
+    v.update({"state": "wrapup", "reason": "wrapup", "wrapup_remaining": 10.0})
+    assert v.label() == "话后整理 剩余 10 秒"
+    now[0] += 4
+    assert v.wrapup_remaining() == 6
+    now[0] += 60
+    assert v.wrapup_remaining() == 0
+    v.update({"state": "paused", "reason": "meal", "wrapup_remaining": None})
+    assert v.label() == "小休（用餐）" and v.wrapup_remaining() is None
+    v.tr.lang = "en"
+    assert v.label() == "Paused (Meal)"
+    v.update({"state": "on_call"})
+    assert not v.can_ready and not v.can_pause
+    v.update({"state": "nonsense"})
+    assert v.state is AgentState.SIGNED_OUT
+
+
+def test_every_text_has_both_languages_and_every_value_a_label() -> None:
+    assert all(len(pair) == len(LANGS) and all(pair) for pair in TEXT.values())
+    for prefix, values in (
+        ("urgency", URGENCIES),
+        ("handling", HANDLINGS),
+        ("lang", LANGUAGES),
+        ("reason", PAUSE_REASONS),
+        ("state", tuple(AgentState)),
+    ):
+        for v in values:
+            assert f"{prefix}_{v}" in TEXT
+    tr = Tr("xx")
+    assert tr.lang == "zh"
+    assert tr.error("bad_credentials", "x") == "工号或密码错误"
+    assert tr.error("something_new", "boom") == "操作失败：boom"
+
+
+def test_draft_store_round_trip_and_atomic_replace(tmp_path: Path) -> None:
+    store = DraftStore(tmp_path / "sub" / "draft.json")
+    assert store.load() is None
+    store.save({"fields": {"request": "路灯不亮"}})
+    assert store.load() == {"fields": {"request": "路灯不亮"}}
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["draft.json"]
+    (tmp_path / "sub" / "draft.json").write_text("{half")
+    assert store.load() is None
+    store.clear()
+    store.clear()
+    assert store.load() is None
+
+
+def test_default_draft_path_can_be_overridden(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOTLINE_DESKTOP_DRAFT", str(tmp_path / "d.json"))
+    assert default_path() == tmp_path / "d.json"
+    monkeypatch.delenv("HOTLINE_DESKTOP_DRAFT")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert default_path() == tmp_path / "hotline-desktop" / "draft.json"
