@@ -3,10 +3,10 @@ month's KPI report, with a database holding --cases cases (default 1 000 000), o
 
     .venv/bin/python benchmarks/bench_cases.py [--cases N] [--backend sqlite|postgres|both]
 
-PostgreSQL comes from $BENCH_POSTGRES_URL, else $TEST_POSTGRES_URL (`eval "$(scripts/postgres.sh --env)"`); its schema is dropped and
-rebuilt. The bulk of the cases is loaded with plain inserts (a year of history: callers who call again,
-70 % dispatched, half followed up); the intake figure is measured separately through `create_case`, one
-transaction per case, as the desktop would. Not part of the test suite.
+PostgreSQL comes from $BENCH_POSTGRES_URL, else $TEST_POSTGRES_URL (`eval "$(scripts/postgres.sh --env)"`);
+its schema is dropped and rebuilt. The bulk of the cases is loaded with plain inserts (a year of history:
+callers who call again, 70 % dispatched, half followed up); the intake figure is measured separately
+through `create_case`, one transaction per case, as the desktop would. Not part of the test suite.
 """
 
 from __future__ import annotations
