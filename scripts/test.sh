@@ -9,4 +9,5 @@ export QT_QPA_PLATFORM=offscreen
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 eval "$(scripts/postgres.sh --env)"
+trap 'scripts/postgres.sh --stop >/dev/null 2>&1 || true' EXIT
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
