@@ -92,6 +92,7 @@ class Hotline:
     unit: str
     mode: HotlineMode
     categories: tuple[str, ...] = ()
+    max_calls: int | None = None  # calls in progress at once on this hotline; None: only the platform limit
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,15 @@ class QueueSettings:
     ring_timeout: int
     wrapup: int
     max_wait: int
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What the PBX is allowed to take at once; a call over a limit hears the overflow message."""
+
+    max_calls: int
+    max_queue: int
+    announce_frequency: int  # seconds between position / expected-wait announcements; 0: never
 
 
 @dataclass(frozen=True)
@@ -150,6 +160,7 @@ class Config:
     hotlines: tuple[Hotline, ...]
     trunks: tuple[Trunk, ...]
     queue: QueueSettings
+    admission: Admission
     agents: tuple[Agent, ...]
     database_url: str
     recordings_path: Path
@@ -359,7 +370,20 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     c = _Checker(name, lines, file.resolve().parent)
     c.issues.extend(issues)
     c.unknown(
-        data, "", {"centre", "hotlines", "trunks", "queue", "agents", "database", "recordings", "asterisk", "server"}
+        data,
+        "",
+        {
+            "centre",
+            "hotlines",
+            "trunks",
+            "queue",
+            "admission",
+            "agents",
+            "database",
+            "recordings",
+            "asterisk",
+            "server",
+        },
     )
 
     centre = c.section(data, "centre", "")
@@ -367,7 +391,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     hotlines: list[Hotline] = []
     for i, h in enumerate(c.items(data, "hotlines", "")):
         p = f"hotlines[{i}]"
-        c.unknown(h, p, {"number", "name_zh", "name_en", "unit", "mode", "categories"})
+        c.unknown(h, p, {"number", "name_zh", "name_en", "unit", "mode", "categories", "max_calls"})
         number = c.string(h, "number", p, pattern=_DIGITS, expected="a dialable number of 3-20 digits")
         mode_text = c.string(h, "mode", p, expected="collaborative, exchange or sub-platform")
         try:
@@ -386,6 +410,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
                 unit=c.string(h, "unit", p, expected="the managing unit"),
                 mode=mode,
                 categories=c.strings(h, "categories", p, required=False),
+                max_calls=c.integer(h, "max_calls", p, low=1, high=100000) if "max_calls" in h else None,
             )
         )
 
@@ -415,6 +440,14 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         ring_timeout=c.integer(q, "ring_timeout", "queue", low=1, high=600, default=15),
         wrapup=c.integer(q, "wrapup", "queue", low=0, high=3600, default=10),
         max_wait=c.integer(q, "max_wait", "queue", low=10, high=86400, default=600),
+    )
+
+    adm = c.section(data, "admission", "", required=False)
+    c.unknown(adm, "admission", {"max_calls", "max_queue", "announce_frequency"})
+    admission = Admission(
+        max_calls=c.integer(adm, "max_calls", "admission", low=1, high=100000, default=200),
+        max_queue=c.integer(adm, "max_queue", "admission", low=1, high=100000, default=100),
+        announce_frequency=c.integer(adm, "announce_frequency", "admission", low=0, high=3600, default=30),
     )
 
     agents: list[Agent] = []
@@ -501,6 +534,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         hotlines=tuple(hotlines),
         trunks=tuple(trunks),
         queue=queue,
+        admission=admission,
         agents=tuple(agents),
         database_url=url,
         recordings_path=recordings_path,

@@ -38,7 +38,9 @@ def render_extensions(cfg: Config) -> str:
     lines.append("[hotline-numbers]")
     for h in cfg.hotlines:
         lines.append(f"; {h.number} {h.name_en} ({h.mode.value}), managed by {_quote(h.unit)}")
-        lines.append(f"exten => {h.number},1,Goto(hotline-inbound,${{EXTEN}},1)")
+        limit = h.max_calls if h.max_calls is not None else cfg.admission.max_calls
+        lines.append(f"exten => {h.number},1,Set(__HOTLINE_MAX_CALLS={limit})")
+        lines.append(" same => n,Goto(hotline-inbound,${EXTEN},1)")
     lines.append("")
     lines.append("; Agents' extensions, for agent-to-agent calls.")
     lines.append("[agent-extensions]")
@@ -54,6 +56,7 @@ def render_globals(cfg: Config) -> str:
         + f"RECORDINGS_DIR={_quote(str(cfg.recordings_path))}\n"
         + f"QUEUE_NAME={cfg.queue.name}\n"
         + f"QUEUE_MAX_WAIT={cfg.queue.max_wait}\n"
+        + f"MAX_CALLS={cfg.admission.max_calls}\n"
     )
 
 
@@ -93,6 +96,8 @@ def render_queues(cfg: Config) -> str:
         + f"timeout={q.ring_timeout}\n"
         + "retry=1\n"
         + f"wrapuptime={q.wrapup}\n"
+        + f"maxlen={cfg.admission.max_queue}\n"
+        + f"announce-frequency={cfg.admission.announce_frequency}\n"
     )
 
 

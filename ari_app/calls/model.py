@@ -4,7 +4,7 @@
        │          │  ^        │  │
        │          │  └────────┘  │  (agent did not answer: back to queued)
        │          └──────────────┴──> abandoned   (caller hung up while waiting)
-       └──> rejected  (not a configured hotline)
+       └──> rejected  (not a configured hotline, or over an admission limit)
     arrived ──> abandoned  (caller hung up before reaching the queue)
 
 Any state can end as `ended` with reason `lost` when Asterisk no longer has the call after a reconnect.
@@ -37,6 +37,7 @@ class EndReason(StrEnum):
     ABANDONED = "abandoned"
     QUEUE_TIMEOUT = "queue_timeout"
     NOT_A_HOTLINE = "not_a_hotline"
+    OVERFLOW = "overflow"  # admission control refused it: the caller heard the overflow message
     LOST = "lost"  # Asterisk no longer had the call when the tracker resynchronised
 
 

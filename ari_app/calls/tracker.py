@@ -5,8 +5,9 @@ arrive: the AMI adapter (ari_app/ami.py) feeds it mappings, tests feed it record
 calls in progress in memory, keyed by Linkedid, and hands every change to a `CallSink` (the store) and
 every domain event to its subscribers.
 
-Which calls are tracked: those the dialplan marks with `UserEvent(HotlineCall)` (a hotline call) or
-`UserEvent(HotlineRejected)` (a number that is not a hotline). Agent-to-agent calls are not hotline calls.
+Which calls are tracked: those the dialplan marks with `UserEvent(HotlineCall)` (a hotline call),
+`UserEvent(HotlineRejected)` (a number that is not a hotline) or `UserEvent(HotlineOverflow)` (a hotline
+call refused by admission control). Agent-to-agent calls are not hotline calls.
 """
 
 from __future__ import annotations
@@ -173,7 +174,10 @@ class CallTracker:
     def _on_user_event(self, event: Event, at: datetime) -> None:
         kind = event.get("UserEvent", "")
         linkedid = event.get("Linkedid", "")
-        if kind not in ("HotlineCall", "HotlineRejected") or not linkedid or linkedid in self.calls:
+        if kind == "HotlineOverflow" and linkedid in self.calls:  # the queue was full after the call arrived
+            self._end(self.calls[linkedid], CallState.REJECTED, EndReason.OVERFLOW, at)
+            return
+        if kind not in ("HotlineCall", "HotlineRejected", "HotlineOverflow") or not linkedid or linkedid in self.calls:
             return
         arrived = self._arrivals.pop(event.get("Uniqueid", ""), at)
         call = Call(
@@ -190,12 +194,15 @@ class CallTracker:
             self._save(call)
             self._emit(CallArrived(call.id, at, call.hotline, call.caller, call.dialed))
         else:
-            call.dialed = event.get("Dialed") or None
+            overflow = kind == "HotlineOverflow"
+            call.hotline = (event.get("Hotline") or None) if overflow else None
+            call.dialed = event.get("Hotline" if overflow else "Dialed") or None
+            reason = EndReason.OVERFLOW if overflow else EndReason.NOT_A_HOTLINE
             call.move(CallState.REJECTED)
-            call.end_reason = EndReason.NOT_A_HOTLINE
+            call.end_reason = reason
             call.ended_at = at
             self._save(call)
-            self._emit(CallEnded(call.id, at, call.state, EndReason.NOT_A_HOTLINE, None, None))
+            self._emit(CallEnded(call.id, at, call.state, reason, None, None))
 
     def _on_queue_join(self, event: Event, at: datetime) -> None:
         call = self._call(event)

@@ -44,6 +44,7 @@ def _line_of(tmp_path: Path, needle: str) -> int:
         ("mode: exchange", "mode: swap", "hotlines[2].mode", "collaborative, exchange or sub-platform"),
         ("strategy: rrmemory", "strategy: fastest", "queue.strategy", "expected one of"),
         ("ring_timeout: 15 ", "ring_timeout: -3 ", "queue.ring_timeout", "integer 1..600"),
+        ("max_queue: 60 ", "max_queue: 0 ", "admission.max_queue", "integer 1..100000"),
         ("addresses: [127.0.0.2]", "addresses: [127.0.0.999]", "trunks[0].addresses[0]", "IPv4"),
         ("secret_file: var/secrets/ami_secret", "secret: hunter2", "asterisk.ami.secret", "never written"),
         ("contact: sip:1002@127.0.0.1:5081", "contact: phone-of-ali", "agents[1].contact", "SIP URI"),

@@ -33,10 +33,12 @@ def _config(tmp_path: Path, extra_hotline: bool = False) -> Path:
 def test_hotline_table_has_every_configured_number(tmp_path: Path) -> None:
     files = render_all(load_config(_config(tmp_path)), include_secrets=False)
     table = files["hotline_extensions.conf"]
-    numbers = re.findall(r"^exten => (\d+),1,Goto\(hotline-inbound,\$\{EXTEN\},1\)$", table, re.M)
+    numbers = re.findall(
+        r"^exten => (\d+),1,Set\(__HOTLINE_MAX_CALLS=120\)\n same => n,Goto\(hotline-inbound,", table, re.M
+    )
     assert numbers == ["12345", "12319", "12358", "12350"]
     files5 = render_all(load_config(_config(tmp_path, extra_hotline=True)), include_secrets=False)
-    assert "exten => 12369,1,Goto(hotline-inbound" in files5["hotline_extensions.conf"]
+    assert "exten => 12369,1,Set(__HOTLINE_MAX_CALLS=120)" in files5["hotline_extensions.conf"]
     # only the generated hotline table changes when a hotline is added
     changed = {name for name in files if files[name] != files5[name]}
     assert changed == {"hotline_extensions.conf"}
@@ -52,6 +54,8 @@ def test_trunks_agents_queue_and_globals(tmp_path: Path) -> None:
     queues = files["hotline_queues.conf"]
     assert "[hotline](hotline-queue-defaults)" in queues and "strategy=rrmemory" in queues
     assert "timeout=15" in queues and "wrapuptime=10" in queues
+    assert "maxlen=60" in queues and "announce-frequency=30" in queues
+    assert "MAX_CALLS=120" in files["hotline_globals.conf"]
     assert f"RECORDINGS_DIR={cfg.recordings_path}" in files["hotline_globals.conf"]
 
 
@@ -90,3 +94,15 @@ def test_building_the_root_needs_root_and_debootstrap(tmp_path: Path, monkeypatc
     monkeypatch.setattr(asterisk_ctl.shutil, "which", lambda name: None if name == "debootstrap" else real_which(name))
     with pytest.raises(AsteriskError, match="debootstrap is missing"):
         host.ensure_installed()
+
+
+def test_per_hotline_call_limit(tmp_path: Path) -> None:
+    path = _config(tmp_path)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "    mode: sub-platform\n", "    mode: sub-platform\n    max_calls: 5\n"
+        )
+    )
+    table = render_all(load_config(path), include_secrets=False)["hotline_extensions.conf"]
+    assert "exten => 12350,1,Set(__HOTLINE_MAX_CALLS=5)" in table
+    assert "exten => 12345,1,Set(__HOTLINE_MAX_CALLS=120)" in table

@@ -182,3 +182,45 @@ def test_resync_ends_lost_calls_and_adopts_live_ones_once() -> None:
     again_ended, again_adopted = t.resync(live)
     assert again_ended == [] and again_adopted == []
     assert set(sink.saved) == {"1.1", "2.1", "3.1"}
+
+
+def test_overflow_calls_are_rejected_with_their_hotline() -> None:
+    t = CallTracker(ListSink(), Agents(), HOTLINES)
+    t.handle(
+        {
+            "Event": "UserEvent",
+            "UserEvent": "HotlineOverflow",
+            "Linkedid": "5.1",
+            "Uniqueid": "5.1",
+            "Hotline": "12350",
+            "Caller": "139",
+            "Reason": "calls",
+        }
+    )
+    # the queue was full: the call had arrived and was being recorded when the queue refused it
+    t.handle(
+        {
+            "Event": "UserEvent",
+            "UserEvent": "HotlineCall",
+            "Linkedid": "6.1",
+            "Uniqueid": "6.1",
+            "Hotline": "12345",
+            "Caller": "138",
+        }
+    )
+    t.handle(
+        {
+            "Event": "UserEvent",
+            "UserEvent": "HotlineOverflow",
+            "Linkedid": "6.1",
+            "Uniqueid": "6.1",
+            "Hotline": "12345",
+            "Caller": "138",
+            "Reason": "queue_full",
+        }
+    )
+    saved = t.sink.saved  # type: ignore[attr-defined]
+    for cid, hotline in (("5.1", "12350"), ("6.1", "12345")):
+        assert saved[cid].state == CallState.REJECTED and saved[cid].end_reason == EndReason.OVERFLOW
+        assert saved[cid].hotline == hotline
+    assert t.calls == {}
