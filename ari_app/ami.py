@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from panoramisk import Manager
 
 from ari_app.calls.tracker import CallTracker, LiveChannel
 from ari_app.config import Config
+from ari_app.health import parse_channel_count
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +217,19 @@ class AmiLink:
         if first.get("Response") == "Error":
             raise AmiError(f"{fields.get('Action')}: {first.get('Message')}")
         return reply
+
+    async def ping(self) -> float:
+        """Milliseconds for an AMI Ping round trip (the health probe)."""
+        start = time.perf_counter()
+        await self.action(Action="Ping")
+        return (time.perf_counter() - start) * 1000
+
+    async def channel_count(self) -> int:
+        reply = await self.action(Action="Command", Command="core show channels count")
+        first = reply[0] if isinstance(reply, list) else reply
+        output = first.get("Output", "")
+        text = "\n".join(output) if isinstance(output, list) else str(output)
+        return parse_channel_count(text or first.content)
 
     async def getvar(self, channel: str, variable: str) -> str | None:
         try:

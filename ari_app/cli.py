@@ -15,9 +15,11 @@ COMMAND_MODULES = (
     "ari_app.commands.asterisk_cmd",
     "ari_app.commands.serve_cmd",
     "ari_app.commands.calls_cmd",
+    "ari_app.commands.status_cmd",
     "ari_app.commands.users_cmd",
     "ari_app.commands.desktop_cmd",
     "ari_app.commands.report_cmd",
+    "ari_app.commands.transcribe_cmd",
 )
 
 DEFAULT_CONFIG = "config.yaml"

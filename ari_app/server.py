@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from ari_app.ami import AmiLink
 from ari_app.calls.store import SqlCallStore
 from ari_app.calls.tracker import CallTracker
 from ari_app.config import Config
+from ari_app.health import HealthMonitor, HealthReport, check
 from schema.db import make_engine, make_sessionmaker, upgrade
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,14 @@ class CtiServer:
     tracker: CallTracker
     ami: AmiLink
     extras: list[Any] = field(default_factory=list)
+    health: HealthMonitor | None = None
+    health_subscribers: list[Callable[[HealthReport], Awaitable[None] | None]] = field(default_factory=list)
+
+    async def publish_health(self, report: HealthReport) -> None:
+        for subscriber in self.health_subscribers:
+            result = subscriber(report)
+            if result is not None:
+                await result
 
     async def start(self) -> None:
         self.tracker.adopt(self.store.load_open())
@@ -56,14 +66,22 @@ class CtiServer:
         self.engine.dispose()
 
 
-def build_server(cfg: Config) -> CtiServer:
+def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     engine = make_engine(cfg.database_url)
     upgrade(engine)
     sessions = make_sessionmaker(engine)
     store = SqlCallStore(sessions)
     tracker = CallTracker(store, ConfigAgents(cfg), [h.number for h in cfg.hotlines])
     ami = AmiLink(cfg, tracker)
-    return CtiServer(cfg=cfg, engine=engine, sessions=sessions, store=store, tracker=tracker, ami=ami)
+    server = CtiServer(cfg=cfg, engine=engine, sessions=sessions, store=store, tracker=tracker, ami=ami)
+
+    async def probe() -> HealthReport:
+        sip = cfg.asterisk.sip
+        return await check(ami.ping, ami.channel_count, sip.host, sip.port, cfg.admission.max_calls)
+
+    server.health = HealthMonitor(probe, server.publish_health, interval=health_interval)
+    server.extras.append(server.health)
+    return server
 
 
 async def serve(cfg: Config) -> None:

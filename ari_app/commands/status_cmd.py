@@ -1,0 +1,81 @@
+"""`hotline status`: is the platform healthy? Asterisk (AMI round trip, SIP OPTIONS, channels against the
+limit) and the CTI server's desktop link. Exit status 0 up, 1 degraded, 2 down."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import sys
+
+from ari_app.config import Config, ConfigError, load_config
+from ari_app.health import AmiSession, Health, HealthReport, check
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("status", help="health of Asterisk and the CTI server (exit 0 up, 1 degraded, 2 down)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--timeout", type=float, default=2.0, help="seconds each probe may take (default 2)")
+    p.set_defaults(func=cmd_status)
+
+
+async def asterisk_health(cfg: Config, timeout: float) -> HealthReport:
+    ami = cfg.asterisk.ami
+    session: AmiSession | None = None
+    try:
+        session = AmiSession(ami.host, ami.port, ami.username, ami.secret.value() if ami.secret else "", timeout)
+        await session.__aenter__()
+    except Exception as exc:
+        failure = exc
+
+        async def ping() -> float:
+            raise failure
+
+        async def count() -> int:
+            raise failure
+
+        return await check(ping, count, cfg.asterisk.sip.host, cfg.asterisk.sip.port, cfg.admission.max_calls, timeout)
+    try:
+        return await check(
+            session.ping,
+            session.channel_count,
+            cfg.asterisk.sip.host,
+            cfg.asterisk.sip.port,
+            cfg.admission.max_calls,
+            timeout,
+        )
+    finally:
+        await session.__aexit__(None, None, None)
+
+
+def _server_listening(cfg: Config) -> bool:
+    try:
+        with socket.create_connection((cfg.server.host, cfg.server.port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    report = asyncio.run(asterisk_health(cfg, args.timeout))
+    server = _server_listening(cfg)
+    if args.json:
+        print(json.dumps({"asterisk": report.as_dict(), "cti_server": server}, ensure_ascii=False, indent=2))
+    else:
+        fmt = lambda v: "-" if v is None else f"{v:.1f} ms"  # noqa: E731
+        print(
+            f"Asterisk: {report.state.value}  (AMI {fmt(report.ami_ms)}, SIP OPTIONS {fmt(report.sip_ms)}, "
+            f"channels {report.channels if report.channels is not None else '-'} for at most "
+            f"{report.max_calls} calls)"
+        )
+        for problem in report.problems:
+            print(f"  - {problem}")
+        where = f"{cfg.server.host}:{cfg.server.port}"
+        print(f"CTI server desktop link on {where}: {'listening' if server else 'not listening'}")
+    return {Health.UP: 0, Health.DEGRADED: 1, Health.DOWN: 2}[report.state]

@@ -1,0 +1,238 @@
+"""Is Asterisk healthy? An AMI round trip, a SIP OPTIONS probe, and the channel count against the limit.
+
+A wedged Asterisk (process alive, sockets open, nothing answered) is the dangerous case: connections do
+not drop, so nothing reconnects. Every probe here has a deadline, and a probe that misses it is a finding,
+never a wait. Used by the CTI server (periodically; the result is published to supervisors) and by
+`hotline status` (once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class Health(StrEnum):
+    UP = "up"
+    DEGRADED = "degraded"
+    DOWN = "down"
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    state: Health
+    at: datetime
+    ami_ms: float | None
+    sip_ms: float | None
+    channels: int | None
+    max_calls: int
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "state": self.state.value,
+            "at": self.at.isoformat(),
+            "ami_ms": self.ami_ms,
+            "sip_ms": self.sip_ms,
+            "channels": self.channels,
+            "max_calls": self.max_calls,
+            "problems": list(self.problems),
+        }
+
+
+class _OptionsProtocol(asyncio.DatagramProtocol):
+    def __init__(self, call_id: str) -> None:
+        self.call_id = call_id
+        self.answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def error_received(self, exc: Exception) -> None:  # ICMP port unreachable: nothing listens
+        if not self.answer.done():
+            self.answer.set_exception(exc)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        text = data.decode("utf-8", "replace")
+        if self.call_id in text and text.startswith("SIP/2.0 ") and not self.answer.done():
+            status = text.split(" ", 2)[1]
+            if not status.startswith("1"):  # provisional answers are not the answer
+                self.answer.set_result(status)
+
+
+async def sip_options(host: str, port: int, timeout: float = 2.0) -> tuple[str, float]:
+    """Send one SIP OPTIONS over UDP to Asterisk's own URI; return (status code, milliseconds)."""
+    loop = asyncio.get_running_loop()
+    call_id = secrets.token_hex(8) + "@hotline-health"
+    transport, proto = await loop.create_datagram_endpoint(lambda: _OptionsProtocol(call_id), remote_addr=(host, port))
+    try:
+        local_host, local_port = transport.get_extra_info("sockname")[:2]
+        branch = "z9hG4bK" + secrets.token_hex(6)
+        msg = (
+            f"OPTIONS sip:{host}:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {local_host}:{local_port};branch={branch};rport\r\n"
+            "Max-Forwards: 70\r\n"
+            f"From: <sip:health@{local_host}:{local_port}>;tag={secrets.token_hex(4)}\r\n"
+            f"To: <sip:{host}:{port}>\r\n"
+            f"Call-ID: {call_id}\r\n"
+            "CSeq: 1 OPTIONS\r\n"
+            "Accept: application/sdp\r\n"
+            "User-Agent: hotline-health\r\n"
+            "Content-Length: 0\r\n\r\n"
+        )
+        start = time.perf_counter()
+        transport.sendto(msg.encode())
+        status = await asyncio.wait_for(proto.answer, timeout)
+        return status, (time.perf_counter() - start) * 1000
+    finally:
+        transport.close()
+
+
+async def check(
+    ami_ping: Callable[[], Awaitable[float]],
+    channel_count: Callable[[], Awaitable[int]],
+    sip_host: str,
+    sip_port: int,
+    max_calls: int,
+    timeout: float = 2.0,
+) -> HealthReport:
+    """Run the three probes, each with its own deadline, and judge: down when AMI does not answer (a dead
+    or wedged Asterisk); degraded when SIP does not answer, AMI is slow, or the channels near the limit."""
+    problems: list[str] = []
+    ami_ms = sip_ms = None
+    channels = None
+    try:
+        ami_ms = await asyncio.wait_for(ami_ping(), timeout)
+    except (TimeoutError, OSError, ConnectionError) as exc:
+        problems.append(f"AMI did not answer within {timeout:.0f} s ({type(exc).__name__})")
+    except Exception as exc:  # an AMI error reply, not connected, ...
+        problems.append(f"AMI: {exc}")
+    try:
+        status, sip_ms = await sip_options(sip_host, sip_port, timeout)
+        if status not in ("200", "401", "403", "404", "405"):  # any final answer means the SIP stack works
+            problems.append(f"SIP OPTIONS answered {status}")
+    except (TimeoutError, OSError) as exc:
+        problems.append(
+            f"SIP OPTIONS to {sip_host}:{sip_port} unanswered within {timeout:.0f} s ({type(exc).__name__})"
+        )
+    if ami_ms is not None:
+        try:
+            channels = await asyncio.wait_for(channel_count(), timeout)
+        except Exception as exc:
+            problems.append(f"channel count unavailable ({type(exc).__name__})")
+    if ami_ms is None:
+        state = Health.DOWN
+    else:
+        if ami_ms > 500:
+            problems.append(f"AMI slow: {ami_ms:.0f} ms")
+        if channels is not None and channels >= 0.9 * 2 * max_calls:  # a hotline call is two channels
+            problems.append(f"{channels} channels, near the limit of {max_calls} calls")
+        state = Health.DEGRADED if problems else Health.UP
+    return HealthReport(state, datetime.now(UTC), ami_ms, sip_ms, channels, max_calls, tuple(problems))
+
+
+class AmiSession:
+    """A short-lived AMI session of its own, for `hotline status` (the server uses its live connection)."""
+
+    def __init__(self, host: str, port: int, username: str, secret: str, timeout: float = 2.0) -> None:
+        self.host, self.port, self.username, self.secret, self.timeout = host, port, username, secret, timeout
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self._n = 0
+
+    async def __aenter__(self) -> AmiSession:
+        reader, self.writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.timeout)
+        self.reader = reader
+        await asyncio.wait_for(reader.readline(), self.timeout)  # banner
+        reply = await self.action("Login", Username=self.username, Secret=self.secret, Events="off")
+        if reply.get("Response") != "Success":
+            raise ConnectionError(f"AMI login refused: {reply.get('Message')}")
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    async def action(self, name: str, **fields: str) -> dict[str, str]:
+        assert self.reader is not None and self.writer is not None
+        self._n += 1
+        action_id = f"status-{self._n}"
+        lines = [f"Action: {name}", f"ActionID: {action_id}", *(f"{k}: {v}" for k, v in fields.items())]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        await self.writer.drain()
+        while True:
+            block = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), self.timeout)
+            msg: dict[str, str] = {}
+            for line in block.decode("utf-8", "replace").split("\r\n"):
+                key, sep, value = line.partition(": ")
+                if sep:
+                    msg[key] = f"{msg[key]}\n{value}" if key in msg else value  # Output: repeats
+            if msg.get("ActionID") == action_id:
+                return msg
+
+    async def ping(self) -> float:
+        start = time.perf_counter()
+        await self.action("Ping")
+        return (time.perf_counter() - start) * 1000
+
+    async def channel_count(self) -> int:
+        reply = await self.action("Command", Command="core show channels count")
+        return parse_channel_count(reply.get("Output", ""))
+
+
+def parse_channel_count(output: str) -> int:
+    """`12 active channels` (or `1 active channel`) from the output of `core show channels count`."""
+    for line in output.splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[1] == "active" and words[2].startswith("channel"):
+            return int(words[0])
+    raise ValueError(f"unexpected output of core show channels count: {output!r}")
+
+
+class HealthMonitor:
+    """Probes periodically and hands every report to `on_report`; logs each change of state."""
+
+    def __init__(
+        self,
+        probe: Callable[[], Awaitable[HealthReport]],
+        on_report: Callable[[HealthReport], Awaitable[None] | None],
+        interval: float = 5.0,
+    ) -> None:
+        self.probe = probe
+        self.on_report = on_report
+        self.interval = interval
+        self.last: HealthReport | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        import logging
+
+        log = logging.getLogger(__name__)
+        await asyncio.sleep(self.interval)  # the first probe after the connection had its chance to come up
+        while True:
+            try:
+                report = await self.probe()
+            except Exception:
+                log.exception("health probe failed")
+            else:
+                if self.last is None or report.state != self.last.state:
+                    level = logging.INFO if report.state == Health.UP else logging.ERROR
+                    log.log(level, "Asterisk health: %s %s", report.state.value, "; ".join(report.problems))
+                self.last = report
+                result = self.on_report(report)
+                if result is not None:
+                    await result
+            await asyncio.sleep(self.interval)

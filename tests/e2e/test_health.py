@@ -1,0 +1,45 @@
+"""A wedged Asterisk (stopped with SIGSTOP: sockets open, nothing answered) is reported, not waited on."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from ari_app.asterisk_ctl import AsteriskHost
+from ari_app.config import load_config
+from tests.e2e.conftest import Stack
+from tests.e2e.harness import hotline, wait_for
+
+
+def test_wedged_asterisk_is_reported_and_recovery_seen(stack: Stack) -> None:
+    ok = hotline(stack.config, "status")
+    assert ok.returncode == 0 and "Asterisk: up" in ok.stdout, ok.stdout
+    pid = AsteriskHost.for_config(load_config(stack.config)).pid()
+    assert pid is not None
+    log_before = stack.cti.log.read_text(errors="replace").count("Asterisk health: down")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        wedged = hotline(stack.config, "status", "--timeout", "1", timeout=30)
+        assert wedged.returncode == 2 and "Asterisk: down" in wedged.stdout, wedged.stdout
+        assert "AMI did not answer" in wedged.stdout
+        assert time.monotonic() - started < 10  # reported within the probes' deadlines, not waited on
+        wait_for(
+            lambda: stack.cti.log.read_text(errors="replace").count("Asterisk health: down") > log_before or None,
+            30,
+            "the CTI server to report Asterisk down",
+        )
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    wait_for(lambda: hotline(stack.config, "status").returncode == 0 or None, 30, "Asterisk healthy again")
+    wait_for(
+        lambda: (
+            stack.cti.log.read_text(errors="replace").rstrip().endswith("Asterisk health: up ")
+            or stack.cti.log.read_text(errors="replace").rfind("Asterisk health: up")
+            > stack.cti.log.read_text(errors="replace").rfind("Asterisk health: down")
+            or None
+        ),
+        30,
+        "the CTI server to see Asterisk up again",
+    )

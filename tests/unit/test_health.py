@@ -1,0 +1,58 @@
+"""Health judgement from the three probes, each with its own deadline."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ari_app.health import Health, check, parse_channel_count
+
+
+def test_parse_channel_count() -> None:
+    assert parse_channel_count("12 active channels\n6 active calls\n40 calls processed") == 12
+    assert parse_channel_count("1 active channel\n1 active call") == 1
+    with pytest.raises(ValueError):
+        parse_channel_count("No such command")
+
+
+async def _sip_server() -> tuple[asyncio.DatagramTransport, int]:
+    class Answer(asyncio.DatagramProtocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+            call_id = next(line for line in data.decode().split("\r\n") if line.startswith("Call-ID"))
+            self.transport.sendto(f"SIP/2.0 200 OK\r\n{call_id}\r\n\r\n".encode(), addr)  # type: ignore[attr-defined]
+
+    transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(Answer, local_addr=("127.0.0.1", 0))
+    return transport, transport.get_extra_info("sockname")[1]
+
+
+async def test_up_degraded_and_down() -> None:
+    transport, port = await _sip_server()
+
+    async def ping() -> float:
+        return 0.3
+
+    async def count() -> int:
+        return 4
+
+    async def busy() -> int:
+        return 110
+
+    async def wedged() -> float:
+        await asyncio.sleep(30)
+        return 0.0
+
+    try:
+        up = await check(ping, count, "127.0.0.1", port, max_calls=60, timeout=0.5)
+        assert up.state == Health.UP and up.channels == 4 and up.sip_ms is not None and up.problems == ()
+        near = await check(ping, busy, "127.0.0.1", port, max_calls=60, timeout=0.5)
+        assert near.state == Health.DEGRADED and "near the limit" in near.problems[0]
+        down = await check(wedged, count, "127.0.0.1", port, max_calls=60, timeout=0.3)
+        assert down.state == Health.DOWN and "AMI did not answer" in down.problems[0]
+    finally:
+        transport.close()
+    no_sip = await check(ping, count, "127.0.0.1", port, max_calls=60, timeout=0.3)
+    assert no_sip.state == Health.DEGRADED and "SIP OPTIONS" in no_sip.problems[0]
