@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "ari_app.commands.users_cmd",
     "ari_app.commands.desktop_cmd",
     "ari_app.commands.report_cmd",
+    "ari_app.commands.transcribe_cmd",
 )
 
 DEFAULT_CONFIG = "config.yaml"

@@ -152,6 +152,18 @@ class AsteriskSettings:
 
 
 @dataclass(frozen=True)
+class SpeechSettings:
+    """The speech-to-text model for recordings (Vosk): a model directory the admin installs, an optional
+    word list (grammar mode: the recogniser only chooses among these words), and the job settings of the
+    transcription workers."""
+
+    model: Path | None = None
+    grammar: tuple[str, ...] = ()
+    lease_seconds: int = 120
+    max_attempts: int = 3
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     centre_name_zh: str
@@ -167,6 +179,7 @@ class Config:
     retention_days: int
     asterisk: AsteriskSettings
     server: Endpoint
+    speech: SpeechSettings = field(default_factory=SpeechSettings)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def hotline(self, number: str) -> Hotline | None:
@@ -383,6 +396,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             "recordings",
             "asterisk",
             "server",
+            "speech",
         },
     )
 
@@ -491,6 +505,15 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     recordings_path = c.path(rec, "path", "recordings", default="var/recordings")
     retention = c.integer(rec, "retention_days", "recordings", low=1, high=36500, default=365)
 
+    sp = c.section(data, "speech", "", required=False)
+    c.unknown(sp, "speech", {"model", "grammar", "lease_seconds", "max_attempts"})
+    speech = SpeechSettings(
+        model=c.path(sp, "model", "speech") if "model" in sp else None,
+        grammar=c.strings(sp, "grammar", "speech", required=False),
+        lease_seconds=c.integer(sp, "lease_seconds", "speech", low=1, high=86400, default=120),
+        max_attempts=c.integer(sp, "max_attempts", "speech", low=1, high=100, default=3),
+    )
+
     ast = c.section(data, "asterisk", "")
     c.unknown(ast, "asterisk", {"root", "mirror", "sip", "ami", "ari"})
 
@@ -541,5 +564,6 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         retention_days=retention,
         asterisk=asterisk,
         server=server,
+        speech=speech,
         raw=data,
     )
