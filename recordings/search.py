@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, Integer, column, func, select, text
 from sqlalchemy.orm import Session
 
 from recordings.speech import Sentence, Word
@@ -65,7 +65,7 @@ def _match(session: Session, words: list[str]) -> ColumnElement[bool]:
     if dialect == "sqlite":
         expr = " ".join('"' + w.replace('"', '""') + '"' for w in words)
         ids = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts").bindparams(fts=expr)
-        return Transcript.id.in_(ids.columns())
+        return Transcript.id.in_(ids.columns(column("rowid", Integer)))
     if dialect == "postgresql":
         return func.to_tsvector("simple", Transcript.text).op("@@")(func.plainto_tsquery("simple", " ".join(words)))
     return Transcript.text.contains(words[0])  # other backends: a plain scan of the first word
