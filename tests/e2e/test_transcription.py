@@ -1,0 +1,94 @@
+"""A real call transcribed: a SIPp citizen streams espeak-ng Korean speech into the real Asterisk, a SIPp
+agent answers; after hangup the transcription worker (`hotline transcribe --once`, the real Vosk Korean
+model) transcribes MixMonitor's recording, and the case taken on the call carries what the caller said,
+attributed to the caller's side."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+
+from ari_app.config import load_config
+from recordings.jobs import enqueue_for_call
+from recordings.search import search_calls, transcript_for_case
+from schema.base import utcnow
+from schema.cases import Case
+from schema.db import make_engine, make_sessionmaker
+from tests.e2e.conftest import Stack
+from tests.e2e.harness import Sipp, calls, hotline, wait_for
+from tests.transcription.conftest import GRAMMAR, model_dir
+
+SAID = "안녕하세요 가격 문의"
+
+
+def _korean_ulaw(tmp: Path) -> Path:
+    """The citizen's speech as SIPp streams it: 8 kHz mu-law, with a pause after each sentence."""
+    raw = tmp / "ko-raw.wav"
+    out = tmp / "ko-ulaw.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(raw), SAID], check=True, capture_output=True)
+    subprocess.run(
+        ["sox", str(raw), "-r", "8000", "-c", "1", "-e", "u-law", str(out), "pad", "0", "1.5"],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+def test_call_recording_is_transcribed_into_the_case_with_the_callers_words(stack: Stack, tmp_path: Path) -> None:
+    model = model_dir()
+    sipp = Sipp(tmp_path, _korean_ulaw(tmp_path))
+    caller = "138" + "".join(random.choice("0123456789") for _ in range(8))
+    try:
+        proc = sipp.call("12358", caller, talk_ms=7000)
+        assert proc.returncode == 0, "the SIPp caller failed"
+    finally:
+        sipp.stop()
+
+    def ended() -> dict[str, Any] | None:
+        mine = [c for c in calls(stack.config) if c["caller"] == caller and c["state"] == "ended"]
+        return mine[0] if mine else None
+
+    call = wait_for(ended, 30, "the ended call")
+    assert call["recording"] and call["agent"], call
+    cfg = load_config(stack.config)
+    engine = make_engine(cfg.database_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        with sessions() as s, s.begin():  # the agent took a case on the call (what intake stores)
+            s.add(
+                Case(number=f"12358-e2e-{caller}", channel="phone", hotline="12358", call_id=call["id"],
+                     caller=caller, request="价格咨询", urgency="normal", language="ko", handling="direct",
+                     status="intake", created_by_login="agent")
+            )  # fmt: skip
+        with sessions() as s:  # what the CTI server's CallEnded subscriber does
+            job = enqueue_for_call(s, call["id"], utcnow())
+            assert job is not None and job.recording == call["recording"]
+
+        data = yaml.safe_load(stack.config.read_text(encoding="utf-8"))
+        data["speech"] = {"model": str(model), "grammar": list(GRAMMAR)}
+        worker_config = tmp_path / "config.yaml"
+        worker_config.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        run = hotline(worker_config, "transcribe", "--once", timeout=180)
+        assert run.returncode == 0, run.stderr
+        assert "done" in run.stdout, run.stdout + run.stderr
+
+        with sessions() as s:
+            case_id = s.scalars(select(Case.id).where(Case.call_id == call["id"])).one()
+            t = transcript_for_case(s, case_id)
+            assert t is not None and t.call_id == call["id"] and t.hotline == "12358"
+            caller_words = [w.word for x in t.sentences if x.speaker == "caller" for w in x.words]
+            agent_words = [w.word for x in t.sentences if x.speaker == "agent" for w in x.words]
+            assert "안녕하세요" in caller_words and "가격" in caller_words, t.sentences
+            assert "가격" not in agent_words, t.sentences  # the agent phone sent no speech
+            assert call["id"] in [h.call_id for h in search_calls(s, "가격", hotline="12358")]
+    finally:
+        engine.dispose()
+    mix = Path(call["recording"])
+    for path in (mix, mix.with_name(f"{call['id']}-caller.wav"), mix.with_name(f"{call['id']}-agent.wav")):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    assert mix.parent.stat().st_mode & 0o777 == 0o700
