@@ -33,6 +33,7 @@ async def run_desktop(url: str, lang: str, draft_file: Path, ca_file: Path | Non
     try:
         await closed.wait()
     finally:
+        window.shutdown()
         await link.stop()
     return 0
 

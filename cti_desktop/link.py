@@ -91,7 +91,7 @@ class LinkClient:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def wait_online(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - a plain deadline
+    async def wait_online(self, timeout: float | None = None) -> None:
         await asyncio.wait_for(self._online.wait(), timeout)
 
     def delay(self) -> float:

@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self.hotlines: list[dict[str, Any]] = []
         self.call: dict[str, Any] | None = None
         self.waiting_call: dict[str, Any] | None = None
+        self.link_status = Status.CONNECTING
         self.status_view = AgentStatusView(tr)
         self.signin = SignInDialog(tr, server)
         self.signin.submitted.connect(lambda a, pw: self.spawn(self._sign_in(a, pw)))
@@ -93,6 +94,8 @@ class MainWindow(QMainWindow):
         self.state_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.ready_button = QPushButton(objectName="readyButton")
         self.reason = QComboBox(objectName="pauseReason")
+        self.reason.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.reason.setMinimumWidth(110)
         self.pause_button = QPushButton(objectName="pauseButton")
         self.sign_out_button = QPushButton(objectName="signOutButton")
         self.lang_button = QPushButton(objectName="langButton")
@@ -234,6 +237,7 @@ class MainWindow(QMainWindow):
 
     # --- link status and messages ----------------------------------------------------------------------
     def set_link_status(self, status: str) -> None:
+        self.link_status = status
         offline = status == Status.OFFLINE
         self.offline_banner.setVisible(offline)
         key = {"online": "online", "offline": "offline", "connecting": "connecting"}.get(status, "connecting")
@@ -300,7 +304,7 @@ class MainWindow(QMainWindow):
         self.state_label.setStyleSheet(
             f"background: {colour}; color: white; font-weight: bold; padding: 4px 10px; border-radius: 4px;"
         )
-        online = self.link is None or self.link.status != Status.OFFLINE
+        online = self.link_status != Status.OFFLINE
         self.ready_button.setEnabled(online and v.can_ready)
         self.pause_button.setEnabled(online and v.can_pause)
 
@@ -406,6 +410,14 @@ class MainWindow(QMainWindow):
             fields["text"] = text
         reply = await self._need_link().request(Msg.SEARCH_CASES, **fields)
         self.cases_model.set_cases(reply.get("cases") or [])
+
+    def shutdown(self) -> None:
+        """Stop the timer and the tasks still running, before the window goes away."""
+        self.tick.stop()
+        for task in list(self.tasks):
+            task.remove_done_callback(self._task_done)
+            task.cancel()
+        self.tasks.clear()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.closed.emit()

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import qasync
+from PySide6.QtGui import QInputMethodEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
 from tests.link.conftest import _db_template, cfg, clock, queue, server, sessions  # noqa: F401
@@ -28,8 +29,11 @@ def _qt_loop() -> asyncio.AbstractEventLoop:
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
-    """Async tests here run on qasync's loop, as the desktop does."""
-    return {"qt": _qt_loop}
+    """Widget tests run on qasync's loop, as the desktop does. The link client is plain asyncio and is tested
+    on the standard loop (several qasync loops with sockets in one process upset PySide6 at exit)."""
+    if item.path.name == "test_window.py":
+        return {"qt": _qt_loop}
+    return {"asyncio": asyncio.new_event_loop}
 
 
 @pytest.fixture
@@ -45,6 +49,13 @@ def shot() -> Iterator[Callable[[QWidget, str], Path]]:
     yield take
 
 
+def type_text(widget: QWidget, text: str) -> None:
+    """Type text as an input method commits it (how Chinese reaches a widget; QTest.keyClicks is ASCII-only)."""
+    event = QInputMethodEvent("", [])
+    event.setCommitString(text)
+    QApplication.sendEvent(widget, event)
+
+
 async def until(predicate: Callable[[], Any], within: float = 3.0) -> None:
     """Wait for a condition the Qt side has no signal for, with a deadline."""
 
@@ -53,3 +64,21 @@ async def until(predicate: Callable[[], Any], within: float = 3.0) -> None:
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(poll(), within)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Delete the test windows while Qt is still whole: PySide6 can crash collecting them at interpreter exit."""
+    import gc
+
+    from tests.desktop import test_window
+
+    for window in test_window._KEEP:
+        window.signin.deleteLater()
+        window.deleteLater()
+    test_window._KEEP.clear()
+    app = QApplication.instance()
+    if app is not None:
+        from PySide6.QtCore import QCoreApplication, QEvent
+
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
