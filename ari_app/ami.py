@@ -231,6 +231,55 @@ class AmiLink:
         text = "\n".join(output) if isinstance(output, list) else str(output)
         return parse_channel_count(text or first.content)
 
+    async def free_agents(self, queue: str) -> int:
+        """Members of `queue` that could take a call now: signed in, not paused, not on a call."""
+        if self.manager is None or not self.connected.is_set():
+            return 0
+        reply = await asyncio.wait_for(
+            self.manager.send_action({"Action": "QueueStatus", "Queue": queue}, as_list=True), timeout=10
+        )
+        return sum(
+            1
+            for m in (reply if isinstance(reply, list) else [reply])
+            if m.get("Event") == "QueueMember"
+            and m.get("Paused") == "0"
+            and m.get("InCall", "0") == "0"
+            and m.get("Status") == "1"  # AST_DEVICE_NOT_INUSE
+        )
+
+    async def originate_callback(self, *, number: str, trunk: str, hotline: str, callback_of: str) -> tuple[bool, str]:
+        """Call the citizen through the trunk; answered, the call enters [hotline-inbound] as a callback."""
+        if self.manager is None or not self.connected.is_set():
+            raise AmiError("not connected to Asterisk")
+        reply = await asyncio.wait_for(
+            self.manager.send_action(
+                {
+                    "Action": "Originate",
+                    "Channel": f"PJSIP/{number}@{trunk}",
+                    "Context": "hotline-inbound",
+                    "Exten": hotline,
+                    "Priority": "1",
+                    "CallerID": hotline,
+                    "Timeout": "30000",
+                    "Async": "true",
+                    "Variable": [f"CALLBACK_OF={callback_of}", f"CALLBACK_NUMBER={number}", "QUEUE_PRIO=10"],
+                }
+            ),
+            timeout=45,
+        )
+        messages = reply if isinstance(reply, list) else [reply]
+        result = next((m for m in messages if m.get("Event") == "OriginateResponse"), messages[-1])
+        reasons = {
+            "0": "no such channel",
+            "1": "no answer",
+            "3": "ringing timed out",
+            "4": "answered",
+            "5": "busy",
+            "8": "congestion",
+        }
+        reason = reasons.get(result.get("Reason", ""), result.get("Message") or result.get("Reason") or "unknown")
+        return result.get("Response") == "Success", reason
+
     async def getvar(self, channel: str, variable: str) -> str | None:
         try:
             reply = await self.action(Action="Getvar", Channel=channel, Variable=variable)

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ari_app.config import Config
-from ari_app.dialplan_render import install
+from ari_app.dialplan_render import DEFAULT_SOUNDS, install
+from ari_app.prompts import PromptError, install_prompts
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,12 @@ class AsteriskHost:
         for endpoint in (self.cfg.asterisk.ami, self.cfg.asterisk.ari):
             if endpoint.secret is not None:
                 endpoint.secret.ensure_file()
-        install(self.cfg, self.etc_dir)
+        sounds = DEFAULT_SOUNDS if self.root is not None else str(self.state_dir / "sounds")
+        try:
+            install_prompts(self.inside(sounds) if self.root is not None else Path(sounds))
+        except PromptError as exc:
+            raise AsteriskError(str(exc)) from exc
+        install(self.cfg, self.etc_dir, sounds)
         if self.root is None:
             self._write_system_asterisk_conf()
 

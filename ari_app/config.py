@@ -120,6 +120,18 @@ class Admission:
 
 
 @dataclass(frozen=True)
+class CallbackSettings:
+    """Callback instead of waiting: a caller in the queue presses `digit`, hangs up, and is called back
+    through `trunk` when an agent is free."""
+
+    enabled: bool
+    digit: str
+    trunk: str
+    retry_seconds: int
+    max_attempts: int
+
+
+@dataclass(frozen=True)
 class Agent:
     id: str
     name: str
@@ -173,6 +185,7 @@ class Config:
     trunks: tuple[Trunk, ...]
     queue: QueueSettings
     admission: Admission
+    callback: CallbackSettings
     agents: tuple[Agent, ...]
     database_url: str
     recordings_path: Path
@@ -390,6 +403,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             "hotlines",
             "trunks",
             "queue",
+            "callback",
             "admission",
             "agents",
             "database",
@@ -462,6 +476,30 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         max_calls=c.integer(adm, "max_calls", "admission", low=1, high=100000, default=200),
         max_queue=c.integer(adm, "max_queue", "admission", low=1, high=100000, default=100),
         announce_frequency=c.integer(adm, "announce_frequency", "admission", low=0, high=3600, default=30),
+    )
+
+    cb = c.section(data, "callback", "", required=False)
+    c.unknown(cb, "callback", {"enabled", "digit", "trunk", "retry_seconds", "max_attempts"})
+    enabled = cb.get("enabled", True)
+    if not isinstance(enabled, bool):
+        c.fail("callback.enabled", f"expected yes or no, got {enabled!r}")
+        enabled = False
+    callback_trunk = c.string(
+        cb, "trunk", "callback", expected="the name of a trunk", default=trunks[0].name if trunks else ""
+    )
+    if callback_trunk and trunks and not any(t.name == callback_trunk for t in trunks):
+        c.fail(
+            "callback.trunk",
+            f"expected one of the trunks ({', '.join(t.name for t in trunks)}), got {callback_trunk!r}",
+        )
+    callback = CallbackSettings(
+        enabled=enabled,
+        digit=c.string(
+            cb, "digit", "callback", pattern=re.compile(r"^[0-9*#]$"), expected="one keypad key", default="1"
+        ),
+        trunk=callback_trunk,
+        retry_seconds=c.integer(cb, "retry_seconds", "callback", low=1, high=86400, default=60),
+        max_attempts=c.integer(cb, "max_attempts", "callback", low=1, high=20, default=3),
     )
 
     agents: list[Agent] = []
@@ -558,6 +596,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         trunks=tuple(trunks),
         queue=queue,
         admission=admission,
+        callback=callback,
         agents=tuple(agents),
         database_url=url,
         recordings_path=recordings_path,

@@ -22,6 +22,7 @@ STATIC_FILES = (
     "musiconhold.conf",
 )
 TEMPLATES = ("manager.conf.template", "http.conf.template", "ari.conf.template")
+DEFAULT_SOUNDS = "/var/lib/hotline/sounds"  # where the platform's prompts are, as Asterisk sees the path
 HEADER = "; Generated from {config} by `hotline config render`. Do not edit: edit config.yaml and render again.\n"
 
 
@@ -42,6 +43,11 @@ def render_extensions(cfg: Config) -> str:
         lines.append(f"exten => {h.number},1,Set(__HOTLINE_MAX_CALLS={limit})")
         lines.append(" same => n,Goto(hotline-inbound,${EXTEN},1)")
     lines.append("")
+    lines.append("; The queue's exit context: the callback key leaves the queue to book a callback.")
+    lines.append("[hotline-queue-exit]")
+    if cfg.callback.enabled:
+        lines.append(f"exten => {cfg.callback.digit},1,Goto(hotline-callback-request,s,1)")
+    lines.append("")
     lines.append("; Agents' extensions, for agent-to-agent calls.")
     lines.append("[agent-extensions]")
     for a in cfg.agents:
@@ -50,9 +56,11 @@ def render_extensions(cfg: Config) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_globals(cfg: Config) -> str:
+def render_globals(cfg: Config, sounds_dir: str = DEFAULT_SOUNDS) -> str:
     return (
         HEADER.format(config=cfg.path.name)
+        + f"HOTLINE_SOUNDS={_quote(sounds_dir)}\n"
+        + "PROMPT_LANG=zh\n"
         + f"RECORDINGS_DIR={_quote(str(cfg.recordings_path))}\n"
         + f"QUEUE_NAME={cfg.queue.name}\n"
         + f"QUEUE_MAX_WAIT={cfg.queue.max_wait}\n"
@@ -87,8 +95,14 @@ def render_pjsip(cfg: Config, *, include_secrets: bool) -> str:
     return "\n".join(out)
 
 
-def render_queues(cfg: Config) -> str:
+def render_queues(cfg: Config, sounds_dir: str = DEFAULT_SOUNDS) -> str:
     q = cfg.queue
+    offer = ""
+    if cfg.callback.enabled and cfg.admission.announce_frequency:
+        offer = (
+            f"periodic-announce={sounds_dir}/zh/callback-offer\n"
+            f"periodic-announce-frequency={cfg.admission.announce_frequency}\n"
+        )
     return (
         HEADER.format(config=cfg.path.name)
         + f"[{q.name}](hotline-queue-defaults)\n"
@@ -98,6 +112,7 @@ def render_queues(cfg: Config) -> str:
         + f"wrapuptime={q.wrapup}\n"
         + f"maxlen={cfg.admission.max_queue}\n"
         + f"announce-frequency={cfg.admission.announce_frequency}\n"
+        + offer
     )
 
 
@@ -128,19 +143,20 @@ def render_templates(cfg: Config, *, include_secrets: bool) -> dict[str, str]:
     return out
 
 
-def render_all(cfg: Config, *, include_secrets: bool) -> dict[str, str]:
-    """The generated files, by file name (the hotline_*.conf includes and the filled-in templates)."""
+def render_all(cfg: Config, *, include_secrets: bool, sounds_dir: str = DEFAULT_SOUNDS) -> dict[str, str]:
+    """The generated files, by file name (the hotline_*.conf includes and the filled-in templates).
+    `sounds_dir` is where Asterisk finds the platform's prompts (ari_app.prompts), as Asterisk sees it."""
     files = {
         "hotline_extensions.conf": render_extensions(cfg),
-        "hotline_globals.conf": render_globals(cfg),
+        "hotline_globals.conf": render_globals(cfg, sounds_dir),
         "hotline_pjsip.conf": render_pjsip(cfg, include_secrets=include_secrets),
-        "hotline_queues.conf": render_queues(cfg),
+        "hotline_queues.conf": render_queues(cfg, sounds_dir),
     }
     files.update(render_templates(cfg, include_secrets=include_secrets))
     return files
 
 
-def install(cfg: Config, etc_dir: Path) -> list[Path]:
+def install(cfg: Config, etc_dir: Path, sounds_dir: str = DEFAULT_SOUNDS) -> list[Path]:
     """Write the static dialplan files and the rendered ones (with secrets) into Asterisk's config folder."""
     etc_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -148,7 +164,7 @@ def install(cfg: Config, etc_dir: Path) -> list[Path]:
         target = etc_dir / name
         target.write_text((DIALPLAN_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
         written.append(target)
-    for name, text in render_all(cfg, include_secrets=True).items():
+    for name, text in render_all(cfg, include_secrets=True, sounds_dir=sounds_dir).items():
         target = etc_dir / name
         target.write_text(text, encoding="utf-8")
         if name in ("manager.conf", "ari.conf", "hotline_pjsip.conf"):

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.ami import AmiLink
+from ari_app.callbacks import CallbackService
 from ari_app.calls.store import SqlCallStore
 from ari_app.calls.tracker import CallTracker
 from ari_app.config import Config
@@ -45,6 +46,7 @@ class CtiServer:
     ami: AmiLink
     extras: list[Any] = field(default_factory=list)
     health: HealthMonitor | None = None
+    callbacks: CallbackService | None = None
     health_subscribers: list[Callable[[HealthReport], Awaitable[None] | None]] = field(default_factory=list)
 
     async def publish_health(self, report: HealthReport) -> None:
@@ -81,6 +83,9 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
 
     server.health = HealthMonitor(probe, server.publish_health, interval=health_interval)
     server.extras.append(server.health)
+    server.callbacks = CallbackService(cfg, sessions, ami)
+    tracker.subscribe(server.callbacks.on_event)
+    server.extras.append(server.callbacks)
     return server
 
 

@@ -4,9 +4,10 @@ Importing this package creates no engine; `schema.db.make_engine(url)` does, onc
 """
 
 from schema.base import Base
+from schema.callbacks import CallbackRequest
 from schema.calls import CallRecord
 from schema.cases import Case as Case  # registers every case-workflow model
 from schema.transcripts import Transcript as Transcript  # registers the transcription models
 from schema.users import Role, User
 
-__all__ = ["Base", "CallRecord", "Role", "User"]
+__all__ = ["Base", "CallRecord", "CallbackRequest", "Role", "User"]

@@ -35,6 +35,7 @@ class CallRecord(Base):
     end_reason: Mapped[str | None] = mapped_column(String(32))
     recording: Mapped[str | None] = mapped_column(String(512))
     channel: Mapped[str | None] = mapped_column(String(128))
+    callback_of: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_calls_arrived_at", "arrived_at"),

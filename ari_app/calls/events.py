@@ -41,6 +41,7 @@ class CallRinging(CallEvent):
     hotline: str | None
     caller: str | None
     waited_seconds: float
+    callback_of: str | None = None  # set when this is a callback: the call that asked for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,14 @@ class CallEnded(CallEvent):
     reason: EndReason
     agent_id: str | None
     talk_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequested(CallEvent):
+    """A caller waiting in the queue pressed the callback key and is leaving the queue."""
+
+    hotline: str | None
+    number: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ class EndReason(StrEnum):
     QUEUE_TIMEOUT = "queue_timeout"
     NOT_A_HOTLINE = "not_a_hotline"
     OVERFLOW = "overflow"  # admission control refused it: the caller heard the overflow message
+    CALLBACK_REQUESTED = "callback_requested"  # the caller left the queue to be called back
     LOST = "lost"  # Asterisk no longer had the call when the tracker resynchronised
 
 
@@ -85,6 +86,7 @@ class Call:
     ended_at: datetime | None = None
     end_reason: EndReason | None = None
     recording: str | None = None
+    callback_of: str | None = None  # for a callback the platform placed: the call that asked for it
 
     def move(self, target: CallState) -> None:
         if target not in TRANSITIONS[self.state]:

@@ -44,6 +44,7 @@ class SqlCallStore:
             row.end_reason = call.end_reason.value if call.end_reason else None
             row.recording = call.recording
             row.channel = call.channel
+            row.callback_of = call.callback_of
         self.writes += 1
 
     def load_open(self) -> list[Call]:
@@ -67,6 +68,7 @@ class SqlCallStore:
                     ended_at=r.ended_at,
                     end_reason=EndReason(r.end_reason) if r.end_reason else None,
                     recording=r.recording,
+                    callback_of=r.callback_of,
                 )
                 for r in rows
             ]
@@ -91,6 +93,7 @@ def recent_calls(session: Session, limit: int = 50) -> list[dict[str, Any]]:
             "talk_seconds": r.talk_seconds,
             "end_reason": r.end_reason,
             "recording": r.recording,
+            "callback_of": r.callback_of,
         }
         for r in rows
     ]

@@ -21,6 +21,7 @@ from typing import Protocol
 
 from ari_app.calls.events import (
     CallArrived,
+    CallbackRequested,
     CallConnected,
     CallEnded,
     CallEvent,
@@ -92,6 +93,7 @@ class CallTracker:
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.calls: dict[str, Call] = {}
         self._left_queue: set[str] = set()
+        self._callback_requested: set[str] = set()
         self._arrivals: dict[str, datetime] = {}  # Newchannel time of a channel that may become a call
         self._subscribers: list[Subscriber] = []
         self._pending: list[CallEvent | QueueMemberChanged] = []
@@ -159,6 +161,7 @@ class CallTracker:
         if call.state.terminal:
             self.calls.pop(call.id, None)
             self._left_queue.discard(call.id)
+            self._callback_requested.discard(call.id)
 
     def _call(self, event: Event) -> Call | None:
         return self.calls.get(event.get("Linkedid", ""))
@@ -177,6 +180,12 @@ class CallTracker:
         if kind == "HotlineOverflow" and linkedid in self.calls:  # the queue was full after the call arrived
             self._end(self.calls[linkedid], CallState.REJECTED, EndReason.OVERFLOW, at)
             return
+        if kind == "HotlineCallbackRequested":
+            known = self.calls.get(linkedid)
+            if known is not None:
+                self._callback_requested.add(linkedid)
+                self._emit(CallbackRequested(linkedid, at, known.hotline, known.caller))
+            return
         if kind not in ("HotlineCall", "HotlineRejected", "HotlineOverflow") or not linkedid or linkedid in self.calls:
             return
         arrived = self._arrivals.pop(event.get("Uniqueid", ""), at)
@@ -190,6 +199,7 @@ class CallTracker:
             call.hotline = event.get("Hotline") or None
             call.dialed = call.hotline
             call.recording = event.get("Recording") or None
+            call.callback_of = event.get("Callback") or None
             self.calls[call.id] = call
             self._save(call)
             self._emit(CallArrived(call.id, at, call.hotline, call.caller, call.dialed))
@@ -224,7 +234,7 @@ class CallTracker:
         call.agent = self.agents.agent_id_for(interface) or event.get("MemberName") or interface
         self._save(call)
         waited = round((at - call.arrived_at).total_seconds(), 3)
-        self._emit(CallRinging(call.id, at, call.agent, interface, call.hotline, call.caller, waited))
+        self._emit(CallRinging(call.id, at, call.agent, interface, call.hotline, call.caller, waited, call.callback_of))
 
     def _on_ring_no_answer(self, event: Event, at: datetime) -> None:
         call = self._call(event)
@@ -273,6 +283,8 @@ class CallTracker:
             return  # only the caller's own channel ends the call (its Uniqueid is the Linkedid)
         if call.state == CallState.CONNECTED:
             self._end(call, CallState.ENDED, EndReason.CALLER_HANGUP, at)
+        elif call.id in self._callback_requested and call.state != CallState.ARRIVED:
+            self._end(call, CallState.ENDED, EndReason.CALLBACK_REQUESTED, at)
         elif call.state in (CallState.QUEUED, CallState.RINGING) and call.id in self._left_queue:
             self._end(call, CallState.ENDED, EndReason.QUEUE_TIMEOUT, at)
         else:

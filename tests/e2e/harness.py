@@ -95,6 +95,7 @@ class Sipp:
         self.audio = audio
         self.procs: list[subprocess.Popen[bytes]] = []
         self._media_port = 20000
+        self._sip_port = 15000  # callers never take 5060: a citizen's phone (callbacks) listens there
         self.caller_xml = tmp / "caller.xml"
         self.caller_xml.write_text((SIPP_DIR / "caller.xml").read_text().replace("@AUDIO@", str(audio)))
 
@@ -158,8 +159,7 @@ class Sipp:
             str(int(timeout)),
             "-timeout_error",
         ]
-        if local_port:
-            args += ["-p", str(local_port)]
+        args += ["-p", str(local_port or self._next_sip_port())]
         self._media_port = 20000 + (self._media_port - 20000 + 10) % 20000
         args += ["-mp", str(self._media_port)]
         proc = subprocess.Popen(args, cwd=self.tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -167,6 +167,77 @@ class Sipp:
         if wait:
             proc.wait(timeout=timeout + 10)
         return proc
+
+    def dtmf_call(self, number: str, caller: str, key: str = "1", after_ms: int = 1500) -> subprocess.Popen[bytes]:
+        """A caller who waits `after_ms` after Asterisk answered, presses `key` (RFC 2833), and stays on the
+        line until Asterisk hangs up."""
+        xml = self.tmp / f"caller-dtmf-{key}.xml"
+        pcap = Path("/usr/share/sip-tester") / f"dtmf_2833_{key}.pcap"
+        xml.write_text((SIPP_DIR / "caller_dtmf.xml").read_text().replace("@DTMF_PCAP@", str(pcap)))
+        self._media_port = 20000 + (self._media_port - 20000 + 10) % 20000
+        proc = subprocess.Popen(
+            [
+                "sipp",
+                "127.0.0.1:5060",
+                "-sf",
+                str(xml),
+                "-i",
+                "127.0.0.2",
+                "-s",
+                number,
+                "-key",
+                "caller",
+                caller,
+                "-d",
+                str(after_ms),
+                "-m",
+                "1",
+                "-nostdin",
+                "-timeout",
+                "60",
+                "-timeout_error",
+                "-mp",
+                str(self._media_port),
+            ],
+            cwd=self.tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def citizen_phone(self, talk_ms: int = 3000, address: str = "127.0.0.2") -> subprocess.Popen[bytes]:
+        """The phone of a citizen reached through the carrier trunk (callbacks): answers, talks, hangs up."""
+        proc = subprocess.Popen(
+            [
+                "sipp",
+                "-sf",
+                str(SIPP_DIR / "citizen_phone.xml"),
+                "-i",
+                address,
+                "-p",
+                "5060",
+                "-mp",
+                "7000",
+                "-d",
+                str(talk_ms),
+                "-m",
+                "1",
+                "-nostdin",
+                "-timeout",
+                "120",
+                "-timeout_error",
+            ],
+            cwd=self.tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def _next_sip_port(self) -> int:
+        self._sip_port = 15000 + (self._sip_port - 15000 + 1) % 4000
+        return self._sip_port
 
     def stop(self) -> None:
         for proc in self.procs:

@@ -1,0 +1,195 @@
+"""Callback instead of waiting: store each request durably, and call the citizens back, oldest first, as
+agents become free.
+
+A request is stored when the tracker reports `CallbackRequested` (the caller pressed the callback key in
+the queue). The dialer looks for due requests whenever something may have freed an agent (a call ended, a
+queue member changed) and every few seconds; for each free agent it asks Asterisk to call one citizen back
+(AMI Originate into [hotline-inbound] with CALLBACK_OF set, so the answered callback is queued ahead of
+everyone and its screen-pop says it is a callback). Unanswered callbacks are retried after
+`callback.retry_seconds`, up to `callback.max_attempts`.
+
+After a restart, requests that were being dialled when the server stopped are dialled again: a citizen may
+be called twice, never not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ari_app.calls.events import CallbackRequested, CallEnded, CallEvent, QueueMemberChanged
+from ari_app.config import Config
+from schema.callbacks import CallbackRequest, CallbackStatus
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+_DIALABLE = re.compile(r"^\+?[0-9]{3,20}$")
+
+
+class Dialer(Protocol):
+    async def free_agents(self, queue: str) -> int: ...
+
+    async def originate_callback(self, *, number: str, trunk: str, hotline: str, callback_of: str) -> tuple[bool, str]:
+        """Call `number` through `trunk`; when answered, the call enters the hotline's queue.
+        Returns (answered, reason)."""
+        ...
+
+
+class CallbackService:
+    def __init__(
+        self,
+        cfg: Config,
+        sessions: sessionmaker[Session],
+        dialer: Dialer,
+        clock: Clock | None = None,
+        interval: float = 2.0,
+    ) -> None:
+        self.cfg = cfg
+        self.sessions = sessions
+        self.dialer = dialer
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.interval = interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._dialing: set[asyncio.Task[None]] = set()
+
+    # --- requests --------------------------------------------------------------------------------------
+    def request(self, call_id: str, hotline: str, number: str, at: datetime) -> bool:
+        """Store a request (once per call); False if this call had already asked."""
+        status = CallbackStatus.PENDING if _DIALABLE.match(number or "") else CallbackStatus.FAILED
+        try:
+            with self.sessions.begin() as s:
+                s.add(
+                    CallbackRequest(
+                        call_id=call_id,
+                        hotline=hotline,
+                        number=number or "",
+                        status=status.value,
+                        requested_at=at,
+                        next_attempt_at=at,
+                        attempts=0,
+                        last_error=None if status == CallbackStatus.PENDING else "the caller's number is not dialable",
+                    )
+                )
+        except IntegrityError:
+            return False
+        log.info("callback requested by %s on %s (call %s)", number, hotline, call_id)
+        self._wake.set()
+        return True
+
+    async def on_event(self, event: CallEvent | QueueMemberChanged) -> None:
+        """Subscriber to the tracker's events."""
+        if isinstance(event, CallbackRequested):
+            self.request(event.call_id, event.hotline or "", event.number or "", event.at)
+        elif isinstance(event, CallEnded | QueueMemberChanged):
+            self._wake.set()  # an agent may be free now
+
+    # --- dialer ----------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        with self.sessions.begin() as s:
+            s.execute(
+                update(CallbackRequest)
+                .where(CallbackRequest.status == CallbackStatus.DIALING.value)
+                .values(status=CallbackStatus.PENDING.value)
+            )
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._task, *self._dialing) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.dial_due()
+            except Exception:
+                log.exception("callback dialer failed; trying again")
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            except TimeoutError:
+                pass
+
+    async def dial_due(self) -> int:
+        """Start a callback for each free agent, oldest request first. Returns how many were started."""
+        if not self.cfg.callback.enabled:
+            return 0
+        now = self.clock()
+        with self.sessions() as s:
+            due = s.scalars(
+                select(CallbackRequest)
+                .where(CallbackRequest.status == CallbackStatus.PENDING.value, CallbackRequest.next_attempt_at <= now)
+                .order_by(CallbackRequest.requested_at, CallbackRequest.id)
+            ).all()
+        if not due:
+            return 0
+        free = await self.dialer.free_agents(self.cfg.queue.name) - len(self._dialing)
+        started = 0
+        for req in due[: max(0, free)]:
+            with self.sessions.begin() as s:
+                claimed = s.execute(
+                    update(CallbackRequest)
+                    .where(CallbackRequest.id == req.id, CallbackRequest.status == CallbackStatus.PENDING.value)
+                    .values(status=CallbackStatus.DIALING.value, attempts=CallbackRequest.attempts + 1)
+                ).rowcount  # type: ignore[attr-defined]
+            if claimed:
+                task = asyncio.create_task(self._dial(req.id, req.number, req.hotline, req.call_id))
+                self._dialing.add(task)
+                task.add_done_callback(self._dialing.discard)
+                started += 1
+        return started
+
+    async def _dial(self, req_id: int, number: str, hotline: str, call_id: str) -> None:
+        log.info("calling back %s for hotline %s (request of call %s)", number, hotline, call_id)
+        try:
+            answered, reason = await self.dialer.originate_callback(
+                number=number, trunk=self.cfg.callback.trunk, hotline=hotline, callback_of=call_id
+            )
+        except Exception as exc:  # Asterisk unreachable, action refused: counts as an attempt
+            answered, reason = False, f"{type(exc).__name__}: {exc}"
+        now = self.clock()
+        with self.sessions.begin() as s:
+            req = s.get(CallbackRequest, req_id)
+            if req is None:
+                return
+            if answered:
+                req.status = CallbackStatus.DONE.value
+                req.completed_at = now
+                req.last_error = None
+            elif req.attempts >= self.cfg.callback.max_attempts:
+                req.status = CallbackStatus.FAILED.value
+                req.completed_at = now
+                req.last_error = reason[:200]
+            else:
+                req.status = CallbackStatus.PENDING.value
+                req.next_attempt_at = now + timedelta(seconds=self.cfg.callback.retry_seconds)
+                req.last_error = reason[:200]
+        log.info("callback of %s: %s", number, "answered" if answered else f"not answered ({reason})")
+        self._wake.set()
+
+
+def list_callbacks(session: Session, limit: int = 50) -> list[dict[str, Any]]:
+    rows = session.scalars(select(CallbackRequest).order_by(CallbackRequest.requested_at.desc()).limit(limit))
+    return [
+        {
+            "call_id": r.call_id,
+            "hotline": r.hotline,
+            "number": r.number,
+            "status": r.status,
+            "requested_at": r.requested_at.isoformat(),
+            "attempts": r.attempts,
+            "last_error": r.last_error,
+            "completed_at": r.completed_at.isoformat() if r.completed_at else None,
+        }
+        for r in rows
+    ]

@@ -1,0 +1,91 @@
+"""The callback dialer against a scripted dialer: order, one per free agent, retries, failure, restart."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ari_app.callbacks import CallbackService, list_callbacks
+from ari_app.calls.events import CallbackRequested
+from ari_app.config import load_config
+from schema.db import make_engine, make_sessionmaker, upgrade
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class ScriptedDialer:
+    def __init__(self, free: int, answers: list[bool]) -> None:
+        self.free = free
+        self.answers = answers
+        self.dialled: list[str] = []
+
+    async def free_agents(self, queue: str) -> int:
+        return self.free
+
+    async def originate_callback(self, *, number: str, trunk: str, hotline: str, callback_of: str) -> tuple[bool, str]:
+        self.dialled.append(number)
+        answered = self.answers.pop(0)
+        return answered, "answered" if answered else "no answer"
+
+
+def _service(tmp_path: Path, dialer: ScriptedDialer, now: list[datetime]) -> CallbackService:
+    engine = make_engine(f"sqlite:///{tmp_path / 'cb.db'}")
+    upgrade(engine)
+    return CallbackService(load_config(ROOT / "config.yaml"), make_sessionmaker(engine), dialer, clock=lambda: now[0])
+
+
+async def _settle(service: CallbackService) -> None:
+    while service._dialing:
+        await asyncio.gather(*list(service._dialing))
+
+
+async def test_oldest_first_one_per_free_agent_then_retry_and_fail(tmp_path: Path) -> None:
+    now = [datetime(2026, 11, 29, 8, 0, tzinfo=UTC)]
+    dialer = ScriptedDialer(free=1, answers=[True, False, False, False])
+    svc = _service(tmp_path, dialer, now)
+    await svc.on_event(CallbackRequested("2.1", now[0] + timedelta(seconds=5), "12319", "13900000002"))
+    await svc.on_event(CallbackRequested("1.1", now[0], "12345", "13900000001"))
+    await svc.on_event(CallbackRequested("1.1", now[0], "12345", "13900000001"))  # the same call asks once
+    now[0] += timedelta(seconds=10)
+    assert await svc.dial_due() == 1
+    await _settle(svc)
+    assert dialer.dialled == ["13900000001"]  # the oldest request first
+    assert await svc.dial_due() == 1
+    await _settle(svc)
+    assert dialer.dialled == ["13900000001", "13900000002"]
+    with svc.sessions() as s:
+        rows = {r["number"]: r for r in list_callbacks(s)}
+    assert rows["13900000001"]["status"] == "done"
+    assert rows["13900000002"]["status"] == "pending" and rows["13900000002"]["last_error"] == "no answer"
+    assert await svc.dial_due() == 0  # not before its retry time
+    for _ in range(2):
+        now[0] += timedelta(seconds=61)
+        assert await svc.dial_due() == 1
+        await _settle(svc)
+    with svc.sessions() as s:
+        rows = {r["number"]: r for r in list_callbacks(s)}
+    assert rows["13900000002"]["status"] == "failed" and rows["13900000002"]["attempts"] == 3
+
+
+async def test_no_free_agent_no_dialling_and_restart_redials(tmp_path: Path) -> None:
+    now = [datetime(2026, 11, 29, 8, 0, tzinfo=UTC)]
+    dialer = ScriptedDialer(free=0, answers=[True])
+    svc = _service(tmp_path, dialer, now)
+    svc.request("3.1", "12350", "13900000003", now[0])
+    assert svc.request("4.1", "12350", "anonymous", now[0])  # stored, but cannot be dialled
+    assert await svc.dial_due() == 0 and dialer.dialled == []
+    with svc.sessions.begin() as s:  # a server that died while dialling
+        from schema.callbacks import CallbackRequest
+
+        s.query(CallbackRequest).filter_by(call_id="3.1").update({"status": "dialing"})
+    await svc.start()
+    await svc.stop()
+    with svc.sessions() as s:
+        rows = {r["call_id"]: r for r in list_callbacks(s)}
+    assert rows["3.1"]["status"] == "pending"
+    assert rows["4.1"]["status"] == "failed" and "not dialable" in rows["4.1"]["last_error"]
+    dialer.free = 2
+    assert await svc.dial_due() == 1
+    await _settle(svc)
+    assert dialer.dialled == ["13900000003"]
