@@ -66,6 +66,7 @@ class Connection:
         self.token: str | None = None
         self.writer: asyncio.Task[None] | None = None
         self.closing = False
+        self.close_code, self.close_reason = 1000, ""
 
     def send(self, message: dict[str, Any]) -> None:
         if self.closing:
@@ -74,11 +75,12 @@ class Connection:
             self.outbox.put_nowait(p.encode(message))
         except asyncio.QueueFull:
             log.warning("desktop %s is not reading; disconnecting it", self.peer)
-            self.close_after_sending(drop=True)
+            self.close_after_sending(4008, "too slow", drop=True)
 
-    def close_after_sending(self, drop: bool = False) -> None:
+    def close_after_sending(self, code: int, reason: str, drop: bool = False) -> None:
         """Let the writer finish what is queued (or drop it) and then close the connection."""
         self.closing = True
+        self.close_code, self.close_reason = code, reason
         while drop and not self.outbox.empty():
             self.outbox.get_nowait()
         if not self.outbox.full():
@@ -88,7 +90,7 @@ class Connection:
         while True:
             text = await self.outbox.get()
             if text is None:
-                await self.ws.close(4008, "too slow")
+                await self.ws.close(self.close_code, self.close_reason)
                 return
             await self.ws.send(text)
 
@@ -185,7 +187,7 @@ class LinkServer:
         except ProtocolError as exc:
             conn.send(p.error(exc.error_id, exc.message, re=req_id if req_id is not None else exc.re, **exc.detail))
             if exc.error_id == ErrorId.VERSION_UNSUPPORTED:
-                conn.close_after_sending()
+                conn.close_after_sending(1002, "protocol version unsupported")
         except CaseError as exc:
             conn.send(p.error(exc.error_id, exc.message, re=req_id, **_jsonable(exc.detail)))
         except AgentStateError as exc:

@@ -21,6 +21,7 @@ async def test_hello_is_required_first_and_version_is_checked(desktop: Any, serv
     assert r["error_id"] == ErrorId.VERSION_UNSUPPORTED
     assert r["detail"]["server_version"] == p.PROTOCOL_VERSION
     await asyncio.wait_for(d.ws.wait_closed(), 3)
+    assert d.ws.close_code == 1002
     # the server survives: a new desktop with the right version gets in
     d2 = await desktop()
     assert (await d2.sign_in())["type"] == p.Msg.SIGNED_IN
