@@ -212,7 +212,8 @@ class AmiLink:
     async def action(self, **fields: str) -> Any:
         if self.manager is None or not self.connected.is_set():
             raise AmiError("not connected to Asterisk")
-        reply = await asyncio.wait_for(self.manager.send_action(dict(fields)), timeout=10)
+        # as_list=False: panoramisk would otherwise wait for more replies to QueueAdd ("Added ... to queue")
+        reply = await asyncio.wait_for(self.manager.send_action(dict(fields), as_list=False), timeout=10)
         first = reply[0] if isinstance(reply, list) else reply
         if first.get("Response") == "Error":
             raise AmiError(f"{fields.get('Action')}: {first.get('Message')}")

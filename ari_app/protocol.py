@@ -289,6 +289,7 @@ class CallInfo(TypedDict):
     waited_seconds: float
     rung_at: str
     connected_at: NotRequired[str | None]
+    callback_of: NotRequired[str | None]
 
 
 class ScreenPop(TypedDict):

@@ -19,8 +19,12 @@ from ari_app.ami import AmiLink
 from ari_app.callbacks import CallbackService
 from ari_app.calls.store import SqlCallStore
 from ari_app.calls.tracker import CallTracker
+from ari_app.cases import CaseSettings
+from ari_app.cases import configure as configure_cases
 from ari_app.config import Config
 from ari_app.health import HealthMonitor, HealthReport, check
+from ari_app.link import LinkServer
+from recordings.service import TranscriptionService
 from schema.db import make_engine, make_sessionmaker, upgrade
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,8 @@ class CtiServer:
     extras: list[Any] = field(default_factory=list)
     health: HealthMonitor | None = None
     callbacks: CallbackService | None = None
+    link: LinkServer | None = None
+    transcription: TranscriptionService | None = None
     health_subscribers: list[Callable[[HealthReport], Awaitable[None] | None]] = field(default_factory=list)
 
     async def publish_health(self, report: HealthReport) -> None:
@@ -86,6 +92,15 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     server.callbacks = CallbackService(cfg, sessions, ami)
     tracker.subscribe(server.callbacks.on_event)
     server.extras.append(server.callbacks)
+
+    configure_cases(sessions, CaseSettings.from_config(cfg))
+    server.link = LinkServer(cfg, sessions, ami)
+    tracker.subscribe(server.link.on_call_event)
+    server.extras.append(server.link)
+
+    server.transcription = TranscriptionService(sessions, cfg.recordings_path)
+    tracker.subscribe(server.transcription.on_call_event)
+    server.extras.append(server.transcription)
     return server
 
 

@@ -36,6 +36,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "tab_intake": ("来电受理", "Call intake"),
     "tab_my_cases": ("我的案卷", "My cases"),
     "pop_title": ("来电", "Incoming call"),
+    "pop_title_callback": ("回拨", "Callback"),
     "pop_idle": ("暂无来电", "No call"),
     "phase_ringing": ("振铃中", "Ringing"),
     "phase_connected": ("通话中", "Connected"),

@@ -168,7 +168,8 @@ class ScreenPopPanel(QFrame):
             for v in self.values.values():
                 v.setText("—")
             return
-        self.title.setText(f"{t('pop_title')} · {t.maybe('phase', self.phase)}")
+        kind = t("pop_title_callback") if call.get("callback_of") else t("pop_title")
+        self.title.setText(f"{kind} · {t.maybe('phase', self.phase)}")
         name = call.get("hotline_name_zh") if t.lang == "zh" else call.get("hotline_name_en")
         self.values["hotline"].setText(f"{call.get('hotline') or '?'}  {name or ''}".strip())
         self.values["caller"].setText(call.get("caller") or "—")

@@ -61,6 +61,7 @@ class LiveCall:
     rung_at: datetime
     phase: CallPhase = CallPhase.RINGING
     connected_at: datetime | None = None
+    callback_of: str | None = None  # a callback the platform placed: the call that asked for it
 
     def info(self) -> CallInfo:
         return CallInfo(
@@ -73,6 +74,7 @@ class LiveCall:
             waited_seconds=self.waited_seconds,
             rung_at=self.rung_at.isoformat(),
             connected_at=self.connected_at.isoformat() if self.connected_at else None,
+            callback_of=self.callback_of,
         )
 
 

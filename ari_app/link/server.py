@@ -505,6 +505,7 @@ class LinkServer:
             caller=event.caller,
             waited_seconds=event.waited_seconds,
             rung_at=event.at,
+            callback_of=event.callback_of,
         )
         self._rung.setdefault(event.call_id, set()).add(session.login)
         session.call = call

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the desktop end-to-end test has no screen
+
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -34,6 +35,13 @@ def wait_for(condition: Callable[[], T | None], timeout: float, what: str, inter
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
 def make_config(tmp: Path, agents: int, agent_port: int = 5080, wrapup: int = 0) -> Path:
     """A test deployment: the shipped config.yaml with its own database, recordings and secrets in `tmp`,
     the repository's Asterisk root, no wrap-up, and `agents` agent phones all served by one SIPp."""
@@ -44,6 +52,7 @@ def make_config(tmp: Path, agents: int, agent_port: int = 5080, wrapup: int = 0)
     data["asterisk"]["ami"]["secret_file"] = str(ROOT / ".local" / "secrets" / "ami_secret")
     data["asterisk"]["ari"]["secret_file"] = str(ROOT / ".local" / "secrets" / "ari_secret")
     data["queue"]["wrapup"] = wrapup
+    data["server"] = {"host": "127.0.0.1", "port": free_port(), "token_file": str(tmp / "link_tokens.json")}
     data["queue"]["ring_timeout"] = 5
     data["agents"] = [
         {

@@ -63,6 +63,7 @@ async def test_screen_pop_goes_only_to_the_rung_agent_with_history(desktop: Any,
         "waited_seconds": 4.5,
         "rung_at": T0.isoformat(),
         "connected_at": None,
+        "callback_of": None,
     }
     assert [c["request"] for c in pop["history"]] == ["小区停水三天"]
     assert pop["resumed"] is False
@@ -230,3 +231,10 @@ async def test_fifty_simultaneous_pops_each_reach_only_their_agent(
             await d.ws.close()
     finally:
         await link.stop()
+
+
+async def test_callback_pop_says_which_call_asked_for_it(desktop: Any, server: LinkServer) -> None:
+    a, _b = await two_agents(desktop)
+    await server.on_call_event(ringing("1764378100.5", callback_of="1764378000.9"))
+    pop = await a.push(p.Msg.SCREEN_POP)
+    assert pop["call"]["callback_of"] == "1764378000.9" and pop["call"]["hotline"] == "12319"
