@@ -10,7 +10,7 @@ from ari_app.config import ConfigError, load_config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("serve", help="run the CTI server: track every call over AMI and store it")
+    p = sub.add_parser("serve", help="run the CTI server: track and store every call, serve the desktop link")
     p.set_defaults(func=cmd_serve)
 
 
