@@ -56,6 +56,8 @@ class ErrorId(StrEnum):
     CASE_PERMISSION_DENIED = "case_permission_denied"
     CASE_INVALID_INPUT = "case_invalid_input"
     CASE_UNKNOWN_HOTLINE = "case_unknown_hotline"
+    CASE_TRANSITION_FORBIDDEN = "case_transition_forbidden"
+    CASES_NOT_CONFIGURED = "cases_not_configured"
     CASE_ERROR = "case_error"
 
 
@@ -85,6 +87,20 @@ HANDLINGS: Final = ("direct", "dispatch", "coordinated")
 LANGUAGES: Final = ("zh", "ug", "en")
 PAUSE_REASONS: Final = ("break", "meal", "training", "meeting", "other")
 """Suggested pause reasons; any short text is accepted."""
+CASE_STATUSES: Final = (
+    "received",
+    "exchanged",
+    "dispatched",
+    "returned",
+    "in_progress",
+    "handled",
+    "followed_up",
+    "closed",
+)
+"""The case workflow's states (ari_app.cases.machine.CaseState), for filtering `list_cases`."""
+SATISFACTIONS: Final = ("satisfied", "basic", "unsatisfied")
+MAX_NOTE: Final = 4000
+MAX_UNITS: Final = 20
 
 
 class Msg(StrEnum):
@@ -99,6 +115,17 @@ class Msg(StrEnum):
     CREATE_CASE = "create_case"
     CALLER_HISTORY = "caller_history"
     SEARCH_CASES = "search_cases"
+    GET_CASE = "get_case"
+    LIST_CASES = "list_cases"
+    DISPATCH_CASE = "dispatch_case"
+    ACCEPT_CASE = "accept_case"
+    RETURN_CASE = "return_case"
+    HANDLE_CASE = "handle_case"
+    FOLLOW_UP_CASE = "follow_up_case"
+    REVIEW_CASE = "review_case"
+    SUPERVISE_CASE = "supervise_case"
+    ESCALATE_TO_LEADER = "escalate_to_leader"
+    RESOLVE_DIRECTLY = "resolve_directly"
     PING = "ping"
     # server -> client
     WELCOME = "welcome"
@@ -112,6 +139,8 @@ class Msg(StrEnum):
     CASE_CREATED = "case_created"
     HISTORY = "history"
     CASES = "cases"
+    CASE = "case"
+    CASE_UPDATED = "case_updated"
     PONG = "pong"
     ERROR = "error"
 
@@ -126,7 +155,11 @@ class Field:
     choices: tuple[str, ...] = ()
     low: int | None = None
     high: int | None = None
+    item: type | None = None
+    """For a list: the JSON type of its items (`max_len` is then the largest number of items)."""
 
+
+CASE_ID: Final = Field(int, low=1, high=2**53)
 
 CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
     Msg.HELLO: {"version": Field(str, max_len=16), "client": Field(str, required=False, max_len=64)},
@@ -156,9 +189,58 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
         "mine": Field(bool, required=False),
         "limit": Field(int, required=False, low=1, high=200),
     },
+    Msg.GET_CASE: {"case_id": CASE_ID},
+    Msg.LIST_CASES: {
+        "status": Field(str, required=False, choices=CASE_STATUSES),
+        "open": Field(bool, required=False),
+        "overdue": Field(bool, required=False),
+        "text": Field(str, required=False, max_len=128),
+        "limit": Field(int, required=False, low=1, high=200),
+    },
+    Msg.DISPATCH_CASE: {
+        "case_id": CASE_ID,
+        "units": Field(list, required=False, max_len=MAX_UNITS, item=int),
+        "deadline_hours": Field(int, required=False, low=1, high=24 * 365),
+        "instructions": Field(str, required=False, max_len=MAX_NOTE),
+    },
+    Msg.ACCEPT_CASE: {"case_id": CASE_ID},
+    Msg.RETURN_CASE: {"case_id": CASE_ID, "reason": Field(str, max_len=MAX_NOTE)},
+    Msg.HANDLE_CASE: {"case_id": CASE_ID, "result": Field(str, max_len=20_000)},
+    Msg.FOLLOW_UP_CASE: {
+        "case_id": CASE_ID,
+        "reached": Field(bool),
+        "solved": Field(bool, required=False),
+        "satisfaction": Field(str, required=False, choices=SATISFACTIONS),
+        "notes": Field(str, required=False, max_len=MAX_NOTE),
+    },
+    Msg.REVIEW_CASE: {
+        "case_id": CASE_ID,
+        "approved": Field(bool),
+        "reason": Field(str, required=False, max_len=MAX_NOTE),
+        "deadline_hours": Field(int, required=False, low=1, high=24 * 365),
+    },
+    Msg.SUPERVISE_CASE: {"case_id": CASE_ID, "instructions": Field(str, max_len=MAX_NOTE)},
+    Msg.ESCALATE_TO_LEADER: {"case_id": CASE_ID, "instructions": Field(str, max_len=MAX_NOTE)},
+    Msg.RESOLVE_DIRECTLY: {"case_id": CASE_ID, "resolution": Field(str, max_len=20_000)},
     Msg.PING: {},
 }
 """The fields of every client request (besides `type` and the optional `id`). Unknown fields are ignored."""
+
+ACTION_REQUESTS: Final[Mapping[str, str]] = {
+    "dispatch": Msg.DISPATCH_CASE,
+    "accept": Msg.ACCEPT_CASE,
+    "return": Msg.RETURN_CASE,
+    "handle": Msg.HANDLE_CASE,
+    "follow_up": Msg.FOLLOW_UP_CASE,
+    "approve": Msg.REVIEW_CASE,
+    "send_back": Msg.REVIEW_CASE,
+    "supervise": Msg.SUPERVISE_CASE,
+    "escalate_to_leader": Msg.ESCALATE_TO_LEADER,
+    "resolve_directly": Msg.RESOLVE_DIRECTLY,
+}
+"""The request that makes each workflow action named in a case's `allowed_actions` (`approve` and `send_back`
+are `review_case` with `approved` true or false). Actions not listed here (`forward`, `escalate`,
+`exchange_update`) are made by the platform itself, not from a desktop."""
 
 
 class ProtocolError(Exception):
@@ -225,6 +307,15 @@ def check_field(data: Mapping[str, Any], name: str, field: Field) -> None:
         if field.choices and value not in field.choices:
             allowed = ", ".join(field.choices)
             raise ProtocolError(ErrorId.INVALID_FIELD, f"{name} must be one of: {allowed}", field=name)
+    if isinstance(value, list):
+        if len(value) > field.max_len:
+            raise ProtocolError(ErrorId.INVALID_FIELD, f"{name} has more than {field.max_len} items", field=name)
+        if field.item is not None and not all(
+            isinstance(v, field.item) and not (field.item is int and isinstance(v, bool)) for v in value
+        ):
+            raise ProtocolError(
+                ErrorId.INVALID_FIELD, f"every item of {name} must be a {field.item.__name__}", field=name
+            )
     if isinstance(value, int) and not isinstance(value, bool):
         if (field.low is not None and value < field.low) or (field.high is not None and value > field.high):
             raise ProtocolError(ErrorId.INVALID_FIELD, f"{name} must be in {field.low}..{field.high}", field=name)
@@ -277,6 +368,82 @@ class CaseSummary(TypedDict):
     contact: str | None
     call_id: str | None
     created_by: str
+
+
+class CaseListItem(CaseSummary):
+    """A row of the unit / supervisor view (`list_cases`): a summary with its deadline."""
+
+    deadline_at: str | None
+    """The earliest deadline of the units still working on it (None when no unit is)."""
+    overdue: bool
+    supervision_level: int
+
+
+class DispatchInfo(TypedDict):
+    id: int
+    unit_id: int
+    unit_name: str
+    lead: bool
+    status: str
+    """pending, accepted, returned, handled, withdrawn"""
+    dispatched_at: str
+    deadline_at: str
+    overdue: bool
+    instructions: str | None
+    accepted_at: str | None
+    returned_at: str | None
+    return_reason: str | None
+    handled_at: str | None
+    result: str | None
+
+
+class FollowUpInfo(TypedDict):
+    at: str
+    reached: bool
+    solved: bool | None
+    satisfaction: str | None
+    notes: str | None
+
+
+class ReviewInfo(TypedDict):
+    at: str
+    approved: bool
+    reason: str | None
+
+
+class SupervisionInfo(TypedDict):
+    at: str
+    level: int
+    overdue: bool
+    leader: bool
+    instructions: str | None
+
+
+class UnitInfo(TypedDict):
+    id: int
+    name: str
+    level: int
+    parent_id: int | None
+
+
+class CaseDetail(CaseListItem):
+    """One case as `get_case` and the workflow actions answer it, for the person who asked."""
+
+    language: str
+    channel: str
+    updated_at: str
+    handled_at: str | None
+    closed_at: str | None
+    resolution: str | None
+    leader_escalated: bool
+    dispatches: list[DispatchInfo]
+    follow_ups: list[FollowUpInfo]
+    reviews: list[ReviewInfo]
+    supervisions: list[SupervisionInfo]
+    allowed_actions: list[str]
+    """What the signed-in person may do now (names of ACTION_REQUESTS); the server still checks."""
+    dispatch_units: list[UnitInfo]
+    """The units the case may be dispatched to; empty unless `dispatch` is allowed."""
 
 
 class CallInfo(TypedDict):

@@ -4,17 +4,32 @@ plain blocking functions; the server runs them in a worker thread so the event l
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.cases import service
 from ari_app.cases.actor import Actor
-from ari_app.protocol import CaseSummary
-from schema.cases import Case
+from ari_app.cases.machine import CaseState
+from ari_app.cases.settings import settings_of
+from ari_app.config import HotlineMode
+from ari_app.protocol import (
+    ACTION_REQUESTS,
+    CaseDetail,
+    CaseListItem,
+    CaseSummary,
+    DispatchInfo,
+    FollowUpInfo,
+    Msg,
+    ReviewInfo,
+    SupervisionInfo,
+    UnitInfo,
+)
+from schema.cases import Case, CooperatingUnit, DispatchStatus
 from schema.users import Role, User
 
 SUMMARY_REQUEST_CHARS = 500
@@ -99,3 +114,226 @@ def search_cases(
 ) -> list[CaseSummary]:
     with sessions() as s, s.begin():
         return [summary(c) for c in service.search_cases(s, actor, text, limit=limit, mine=mine)]
+
+
+# --- the unit / supervisor view: listing, one case in full, and the workflow actions ---------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _overdue(case: Case, now: datetime) -> bool:
+    return case.deadline_at is not None and case.status != CaseState.CLOSED and case.deadline_at < now
+
+
+def list_item(case: Case, now: datetime) -> CaseListItem:
+    base = summary(case)
+    return CaseListItem(
+        **base,
+        deadline_at=_iso(case.deadline_at),
+        overdue=_overdue(case, now),
+        supervision_level=case.supervision_level,
+    )
+
+
+def list_cases(
+    sessions: sessionmaker[Session],
+    actor: Actor,
+    *,
+    status: str | None = None,
+    open_only: bool = False,
+    overdue: bool = False,
+    text: str | None = None,
+    limit: int = 100,
+) -> list[CaseListItem]:
+    """The cases the actor may see (service.visible), filtered; most urgent first: overdue, then by deadline,
+    then newest. Audited as one lookup, like a search."""
+    with sessions() as s, s.begin():
+        settings = settings_of(s)
+        now = settings.now()
+        stmt = select(Case)
+        cond = service.visible(actor)
+        if cond is not None:
+            stmt = stmt.where(cond)
+        if status:
+            stmt = stmt.where(Case.status == status)
+        if open_only:
+            stmt = stmt.where(Case.status != CaseState.CLOSED)
+        if overdue:
+            stmt = stmt.where(Case.deadline_at.is_not(None), Case.deadline_at < now, Case.status != CaseState.CLOSED)
+        if text and text.strip():
+            like = f"%{text.strip()}%"
+            stmt = stmt.where(
+                or_(
+                    Case.number.ilike(like), Case.request.ilike(like), Case.address.ilike(like), Case.caller.ilike(like)
+                )
+            )
+        stmt = stmt.order_by(Case.deadline_at.is_(None), Case.deadline_at, Case.created_at.desc(), Case.id.desc())
+        found = list(s.scalars(stmt.limit(max(1, min(limit, 200)))))
+        service.audit(
+            s, actor, "list", None, now, status=status, open=open_only, overdue=overdue, text=text, found=len(found)
+        )
+        return [list_item(c, now) for c in found]
+
+
+def _own_units(s: Session, actor: Actor) -> set[int]:
+    if actor.role is not Role.DEPARTMENT or actor.unit_id is None:
+        return set()
+    return set(s.scalars(service.unit_scope(actor)))
+
+
+def _actions_now(s: Session, actor: Actor, case: Case) -> list[str]:
+    """service.allowed_actions, narrowed for a department to what its own share of the case allows (a unit
+    whose share is already accepted is not offered `accept` again), and to actions a desktop makes."""
+    actions = [a for a in service.allowed_actions(s, actor, case) if a in ACTION_REQUESTS]
+    if actor.role is Role.DEPARTMENT:
+        mine = [d.status for d in case.dispatches if d.unit_id in _own_units(s, actor)]
+        need = {
+            "accept": {DispatchStatus.PENDING},
+            "return": {DispatchStatus.PENDING, DispatchStatus.ACCEPTED},
+            "handle": {DispatchStatus.ACCEPTED},
+        }
+        actions = [a for a in actions if a not in need or any(st in need[a] for st in mine)]
+    return actions
+
+
+def _dispatch_units(s: Session, case: Case) -> list[UnitInfo]:
+    """The units service.dispatch would take for this case: active, of no hotline or the case's (only the
+    case's hotline's own units on a sub-platform hotline), and not already on it."""
+    own = CooperatingUnit.hotline == case.hotline
+    if settings_of(s).mode(case.hotline) is not HotlineMode.SUB_PLATFORM:
+        own = or_(CooperatingUnit.hotline.is_(None), own)
+    stmt = (
+        select(CooperatingUnit)
+        .where(CooperatingUnit.active.is_(True), own)
+        .order_by(CooperatingUnit.level, CooperatingUnit.name, CooperatingUnit.id)
+        .limit(500)
+    )
+    taken = {d.unit_id for d in case.dispatches if d.status in service.OPEN_DISPATCH}
+    return [
+        UnitInfo(id=u.id, name=u.name, level=u.level, parent_id=u.parent_id)
+        for u in s.scalars(stmt)
+        if u.id not in taken
+    ]
+
+
+def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
+    """The whole case for the person asking: its history records and what they may do now."""
+    now = settings_of(s).now()
+    actions = _actions_now(s, actor, case)
+    row = list_item(case, now)
+    row["request"] = case.request  # in full, not the summary's first 500 characters
+    return CaseDetail(
+        **row,
+        language=case.language,
+        channel=str(case.channel),
+        updated_at=case.updated_at.isoformat(),
+        handled_at=_iso(case.handled_at),
+        closed_at=_iso(case.closed_at),
+        resolution=case.resolution,
+        leader_escalated=case.leader_escalated,
+        dispatches=[
+            DispatchInfo(
+                id=d.id,
+                unit_id=d.unit_id,
+                unit_name=d.unit.name,
+                lead=d.lead,
+                status=str(d.status),
+                dispatched_at=d.dispatched_at.isoformat(),
+                deadline_at=d.deadline_at.isoformat(),
+                overdue=d.status in service.ACTIVE_DISPATCH and d.deadline_at < now,
+                instructions=d.instructions,
+                accepted_at=_iso(d.accepted_at),
+                returned_at=_iso(d.returned_at),
+                return_reason=d.return_reason,
+                handled_at=_iso(d.handled_at),
+                result=d.result,
+            )
+            for d in case.dispatches
+        ],
+        follow_ups=[
+            FollowUpInfo(
+                at=f.at.isoformat(),
+                reached=f.reached,
+                solved=f.solved,
+                satisfaction=str(f.satisfaction) if f.satisfaction is not None else None,
+                notes=f.notes,
+            )
+            for f in case.follow_ups
+        ],
+        reviews=[ReviewInfo(at=r.at.isoformat(), approved=r.approved, reason=r.reason) for r in case.reviews],
+        supervisions=[
+            SupervisionInfo(
+                at=v.at.isoformat(), level=v.level, overdue=v.overdue, leader=v.leader, instructions=v.instructions
+            )
+            for v in case.supervisions
+        ],
+        allowed_actions=actions,
+        dispatch_units=_dispatch_units(s, case) if "dispatch" in actions else [],
+    )
+
+
+def get_case(sessions: sessionmaker[Session], actor: Actor, case_id: int) -> CaseDetail:
+    with sessions() as s, s.begin():
+        return detail(s, actor, service.get_case(s, actor, case_id))
+
+
+def _operation(msg_type: str, fields: Mapping[str, Any]) -> tuple[Callable[..., Case], dict[str, Any]]:
+    """The service function a workflow request calls, and its keyword arguments from the request."""
+    if msg_type == Msg.DISPATCH_CASE:
+        return service.dispatch, {
+            "units": list(fields.get("units") or ()),
+            "deadline_hours": fields.get("deadline_hours"),
+            "instructions": fields.get("instructions"),
+        }
+    if msg_type == Msg.ACCEPT_CASE:
+        return service.accept, {}
+    if msg_type == Msg.RETURN_CASE:
+        return service.return_case, {"reason": fields["reason"]}
+    if msg_type == Msg.HANDLE_CASE:
+        return service.handle, {"result": fields["result"]}
+    if msg_type == Msg.FOLLOW_UP_CASE:
+        return service.follow_up, {
+            "reached": fields["reached"],
+            "solved": fields.get("solved"),
+            "satisfaction": fields.get("satisfaction"),
+            "notes": fields.get("notes"),
+        }
+    if msg_type == Msg.REVIEW_CASE:
+        return service.review, {
+            "approved": fields["approved"],
+            "reason": fields.get("reason"),
+            "deadline_hours": fields.get("deadline_hours"),
+        }
+    if msg_type == Msg.SUPERVISE_CASE:
+        return service.supervise, {"instructions": fields["instructions"]}
+    if msg_type == Msg.ESCALATE_TO_LEADER:
+        return service.escalate_to_leader, {"instructions": fields["instructions"]}
+    if msg_type == Msg.RESOLVE_DIRECTLY:
+        return service.resolve_directly, {"resolution": fields["resolution"]}
+    raise ValueError(f"{msg_type} is not a workflow request")
+
+
+WORKFLOW_REQUESTS = frozenset(
+    {
+        Msg.DISPATCH_CASE,
+        Msg.ACCEPT_CASE,
+        Msg.RETURN_CASE,
+        Msg.HANDLE_CASE,
+        Msg.FOLLOW_UP_CASE,
+        Msg.REVIEW_CASE,
+        Msg.SUPERVISE_CASE,
+        Msg.ESCALATE_TO_LEADER,
+        Msg.RESOLVE_DIRECTLY,
+    }
+)
+
+
+def act(sessions: sessionmaker[Session], actor: Actor, msg_type: str, fields: Mapping[str, Any]) -> CaseDetail:
+    """Run one workflow request through the service as `actor` in one transaction: the service checks the
+    role, the case's visibility and the transition, and audits; a refusal rolls everything back."""
+    op, kwargs = _operation(msg_type, fields)
+    with sessions() as s, s.begin():
+        case = op(s, actor, fields["case_id"], **kwargs)
+        return detail(s, actor, case)

@@ -236,6 +236,14 @@ class LinkServer:
                 cases.search_cases, self.sessions, actor, text, mine, msg.get("limit") or 50
             )
             conn.send(_reply(Msg.CASES, req_id, text=text, mine=mine, cases=found))
+        elif kind == Msg.LIST_CASES:
+            await self._list_cases(conn, session, msg, req_id)
+        elif kind == Msg.GET_CASE:
+            detail = await asyncio.to_thread(cases.get_case, self.sessions, self._actor(session), msg["case_id"])
+            conn.send(_reply(Msg.CASE, req_id, case=detail))
+        elif kind in cases.WORKFLOW_REQUESTS:
+            detail = await asyncio.to_thread(cases.act, self.sessions, self._actor(session), kind, msg)
+            conn.send(_reply(Msg.CASE_UPDATED, req_id, case=detail))
         else:  # pragma: no cover - decode() admits only the types above
             raise ProtocolError(ErrorId.UNKNOWN_TYPE, f"unknown message type {kind!r}")
 
@@ -608,6 +616,28 @@ class LinkServer:
                     raise ProtocolError(ErrorId.CALL_NOT_YOURS, "this call was taken by another agent", field="call_id")
         created = await asyncio.to_thread(cases.create_case, self.sessions, actor, msg)
         conn.send(_reply(Msg.CASE_CREATED, req_id, case=created))
+
+    async def _list_cases(self, conn: Connection, session: AgentSession, msg: dict[str, Any], req_id: Any) -> None:
+        """The unit / supervisor view's list: what the signed-in person may see (checked by the service)."""
+        filters: dict[str, Any] = {
+            "status": msg.get("status"),
+            "open_only": bool(msg.get("open")),
+            "overdue": bool(msg.get("overdue")),
+            "text": msg.get("text"),
+            "limit": msg.get("limit") or 100,
+        }
+        found = await asyncio.to_thread(cases.list_cases, self.sessions, self._actor(session), **filters)
+        conn.send(
+            _reply(
+                Msg.CASES,
+                req_id,
+                status=filters["status"],
+                open=filters["open_only"],
+                overdue=filters["overdue"],
+                text=filters["text"],
+                cases=found,
+            )
+        )
 
     # --- introspection for tests and health ------------------------------------------------------------
     def state_of(self, login: str) -> AgentState:

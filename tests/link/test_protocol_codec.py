@@ -32,6 +32,17 @@ def test_every_client_message_type_has_a_spec_and_round_trips() -> None:
         },
         p.Msg.CALLER_HISTORY: {"caller": "13800000001"},
         p.Msg.SEARCH_CASES: {"text": "水", "mine": True, "limit": 10},
+        p.Msg.GET_CASE: {"case_id": 1},
+        p.Msg.LIST_CASES: {"status": "dispatched", "open": True, "overdue": False, "limit": 10},
+        p.Msg.DISPATCH_CASE: {"case_id": 1, "units": [2, 3], "deadline_hours": 48, "instructions": "尽快"},
+        p.Msg.ACCEPT_CASE: {"case_id": 1},
+        p.Msg.RETURN_CASE: {"case_id": 1, "reason": "非本单位职责"},
+        p.Msg.HANDLE_CASE: {"case_id": 1, "result": "已修复"},
+        p.Msg.FOLLOW_UP_CASE: {"case_id": 1, "reached": True, "solved": True, "satisfaction": "satisfied"},
+        p.Msg.REVIEW_CASE: {"case_id": 1, "approved": False, "reason": "未解决"},
+        p.Msg.SUPERVISE_CASE: {"case_id": 1, "instructions": "今日办结"},
+        p.Msg.ESCALATE_TO_LEADER: {"case_id": 1, "instructions": "请分管领导协调"},
+        p.Msg.RESOLVE_DIRECTLY: {"case_id": 1, "resolution": "已答复"},
         p.Msg.PING: {},
     }
     assert set(samples) == set(p.CLIENT_MESSAGES)

@@ -1,0 +1,316 @@
+"""The case workflow through the desktop link: each action by the right role changes the case, by a wrong role
+is refused with its error id and changes nothing; departments and hotline units see only their own cases;
+malformed fields are refused before anything runs. Non-agent users (supervisor, department, hotline unit)
+sign in without touching the queue."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ari_app import protocol as p
+from ari_app.auth import hash_password
+from ari_app.link import LinkServer
+from ari_app.protocol import ErrorId, Msg
+from schema.cases import AuditEntry, CooperatingUnit
+from schema.users import Role, User
+from tests.link.conftest import FAST_HASH, Desktop, FakeQueue
+
+Open = Callable[[str], Awaitable[Desktop]]
+
+
+@pytest.fixture
+def units(sessions: sessionmaker[Session]) -> dict[str, int]:
+    """Two centre units (water with a 3rd-level unit under it, roads), one unit of the sub-platform hotline
+    12350, and a user for each of them plus a hotline-unit user of 12350."""
+    with sessions() as s, s.begin():
+        water = CooperatingUnit(name="市供水公司", level=2)
+        roads = CooperatingUnit(name="市政工程处", level=2)
+        safety = CooperatingUnit(name="安监执法支队", level=2, hotline="12350")
+        s.add_all([water, roads, safety])
+        s.flush()
+        pipes = CooperatingUnit(name="供水管网所", level=3, parent_id=water.id)
+        s.add(pipes)
+        s.flush()
+        for login, role, unit, hotline in (
+            ("water", Role.DEPARTMENT, water.id, None),
+            ("pipes", Role.DEPARTMENT, pipes.id, None),
+            ("roads", Role.DEPARTMENT, roads.id, None),
+            ("safety", Role.DEPARTMENT, safety.id, None),
+            ("hu12350", Role.HOTLINE_UNIT, None, "12350"),
+        ):
+            s.add(
+                User(
+                    login=login,
+                    display_name=f"user {login}",
+                    role=role,
+                    unit_id=unit,
+                    hotline=hotline,
+                    password_hash=hash_password("correct horse battery", **FAST_HASH),
+                )
+            )
+        return {"water": water.id, "roads": roads.id, "safety": safety.id, "pipes": pipes.id}
+
+
+@pytest.fixture
+async def as_user(desktop: Any, units: dict[str, int]) -> Open:
+    signed: dict[str, Desktop] = {}
+
+    async def open_(login: str) -> Desktop:
+        if login not in signed:
+            d = await desktop()
+            r = await d.sign_in(login)
+            assert r["type"] == Msg.SIGNED_IN, r
+            signed[login] = d
+        return signed[login]
+
+    return open_
+
+
+async def new_case(d: Desktop, hotline: str = "12345", request: str = "小区停水两天") -> int:
+    r = await d.request(
+        Msg.CREATE_CASE, hotline=hotline, request=request, urgency="normal", language="zh", handling="dispatch"
+    )
+    assert r["type"] == Msg.CASE_CREATED, r
+    return int(r["case"]["id"])
+
+
+async def detail(d: Desktop, case_id: int) -> dict[str, Any]:
+    r = await d.request(Msg.GET_CASE, case_id=case_id)
+    assert r["type"] == Msg.CASE, r
+    case: dict[str, Any] = r["case"]
+    return case
+
+
+async def ok(d: Desktop, kind: str, **fields: Any) -> dict[str, Any]:
+    r = await d.request(kind, **fields)
+    assert r["type"] == Msg.CASE_UPDATED, r
+    case: dict[str, Any] = r["case"]
+    return case
+
+
+async def refused(d: Desktop, error_id: str, kind: str, watcher: Desktop, **fields: Any) -> dict[str, Any]:
+    """Send a request that must be refused with `error_id`, and prove the case did not change."""
+    before = await detail(watcher, fields["case_id"])
+    r = await d.request(kind, **fields)
+    assert r["type"] == Msg.ERROR and r["error_id"] == error_id, r
+    assert await detail(watcher, fields["case_id"]) == before
+    return r
+
+
+def audit_count(sessions: sessionmaker[Session], action: str) -> int:
+    with sessions() as s:
+        return int(s.scalar(select(func.count()).where(AuditEntry.action == action)) or 0)
+
+
+async def test_non_agents_sign_in_without_touching_the_queue(
+    as_user: Open, server: LinkServer, queue: FakeQueue
+) -> None:
+    for login, role in (("sup", "supervisor"), ("water", "department"), ("hu12350", "hotline_unit"), ("qa", "qa")):
+        d = await as_user(login)
+        assert server.agents[login].agent is None and server.agents[login].actor is not None
+        assert server.agents[login].actor.role == role  # type: ignore[union-attr]
+        r = await d.request(Msg.SET_STATE, state="ready")
+        assert r["error_id"] == ErrorId.NOT_AN_AGENT
+        listed = await d.request(Msg.LIST_CASES, open=True)
+        assert listed["type"] == Msg.CASES and listed["cases"] == []
+    assert queue.calls == []
+
+
+async def test_the_whole_path_by_the_right_roles_and_refusals_by_the_wrong_ones(
+    as_user: Open, units: dict[str, int], sessions: sessionmaker[Session]
+) -> None:
+    agent, sup, qa = await as_user("1001"), await as_user("sup"), await as_user("qa")
+    water, roads = await as_user("water"), await as_user("roads")
+    cid = await new_case(agent)
+    case = await detail(sup, cid)
+    assert case["status"] == "received" and case["dispatches"] == []
+    assert set(case["allowed_actions"]) == {"resolve_directly", "dispatch"}
+    assert {u["id"] for u in case["dispatch_units"]} == {units["water"], units["roads"], units["pipes"]}
+    assert (await detail(qa, cid))["allowed_actions"] == []  # QA sees every case and may do nothing to it
+
+    # dispatch (派遣): the centre may, QA may not, a department cannot even see the case yet
+    await refused(qa, ErrorId.CASE_PERMISSION_DENIED, Msg.DISPATCH_CASE, sup, case_id=cid, units=[units["water"]])
+    await refused(water, ErrorId.CASE_NOT_FOUND, Msg.DISPATCH_CASE, sup, case_id=cid, units=[units["water"]])
+    case = await ok(agent, Msg.DISPATCH_CASE, case_id=cid, units=[units["water"]], deadline_hours=48)
+    assert case["status"] == "dispatched" and case["deadline_at"] and not case["overdue"]
+    assert [(d["unit_name"], d["status"]) for d in case["dispatches"]] == [("市供水公司", "pending")]
+
+    # accept: only the unit it went to
+    assert (await detail(water, cid))["allowed_actions"] == ["accept", "return"]
+    await refused(roads, ErrorId.CASE_NOT_FOUND, Msg.ACCEPT_CASE, sup, case_id=cid)
+    await refused(agent, ErrorId.CASE_PERMISSION_DENIED, Msg.ACCEPT_CASE, sup, case_id=cid)
+    case = await ok(water, Msg.ACCEPT_CASE, case_id=cid)
+    assert case["status"] == "in_progress" and case["dispatches"][0]["status"] == "accepted"
+    assert case["allowed_actions"] == ["return", "handle"]  # not accept again: its share is taken
+
+    # supervise (督办): the supervisor, not an agent
+    await refused(agent, ErrorId.CASE_PERMISSION_DENIED, Msg.SUPERVISE_CASE, sup, case_id=cid, instructions="快")
+    case = await ok(sup, Msg.SUPERVISE_CASE, case_id=cid, instructions="今日内回复")
+    assert [v["instructions"] for v in case["supervisions"]] == ["今日内回复"]
+
+    # handle (办理)
+    await refused(sup, ErrorId.CASE_PERMISSION_DENIED, Msg.HANDLE_CASE, sup, case_id=cid, result="修好了")
+    case = await ok(water, Msg.HANDLE_CASE, case_id=cid, result="已抢修管道，恢复供水")
+    assert case["status"] == "handled" and case["dispatches"][0]["result"] == "已抢修管道，恢复供水"
+
+    # follow-up (回访): the centre, not the department
+    await refused(
+        water, ErrorId.CASE_PERMISSION_DENIED, Msg.FOLLOW_UP_CASE, sup, case_id=cid, reached=True, solved=True,
+        satisfaction="satisfied",
+    )  # fmt: skip
+    case = await ok(agent, Msg.FOLLOW_UP_CASE, case_id=cid, reached=True, solved=True, satisfaction="satisfied")
+    assert case["status"] == "followed_up" and case["follow_ups"][0]["satisfaction"] == "satisfied"
+
+    # review (审核): the supervisor approves; an agent may not
+    assert set((await detail(sup, cid))["allowed_actions"]) == {"approve", "send_back"}
+    await refused(agent, ErrorId.CASE_PERMISSION_DENIED, Msg.REVIEW_CASE, sup, case_id=cid, approved=True)
+    case = await ok(sup, Msg.REVIEW_CASE, case_id=cid, approved=True)
+    assert case["status"] == "closed" and case["closed_at"] and case["reviews"][0]["approved"] is True
+    assert case["allowed_actions"] == ["follow_up"]
+    await refused(water, ErrorId.CASE_TRANSITION_FORBIDDEN, Msg.HANDLE_CASE, sup, case_id=cid, result="again")
+    assert audit_count(sessions, "approve") == 1
+
+
+async def test_return_send_back_escalate_and_resolve_directly(as_user: Open, units: dict[str, int]) -> None:
+    agent, sup, qa = await as_user("1001"), await as_user("sup"), await as_user("qa")
+    water, roads = await as_user("water"), await as_user("roads")
+
+    # return (退回): not ours; the case waits for re-dispatch
+    cid = await new_case(agent, request="路灯不亮")
+    await ok(agent, Msg.DISPATCH_CASE, case_id=cid, units=[units["water"]])
+    case = await ok(water, Msg.RETURN_CASE, case_id=cid, reason="属市政工程处职责")
+    assert case["status"] == "returned" and case["dispatches"][0]["return_reason"] == "属市政工程处职责"
+    case = await ok(agent, Msg.DISPATCH_CASE, case_id=cid, units=[units["roads"]])
+    assert case["status"] == "dispatched"
+
+    # send back (退回重办) after review, with a reason
+    await ok(roads, Msg.ACCEPT_CASE, case_id=cid)
+    await ok(roads, Msg.HANDLE_CASE, case_id=cid, result="已更换灯泡")
+    await ok(sup, Msg.FOLLOW_UP_CASE, case_id=cid, reached=True, solved=False, satisfaction="unsatisfied")
+    r = await refused(sup, ErrorId.CASE_INVALID_INPUT, Msg.REVIEW_CASE, sup, case_id=cid, approved=False)
+    assert r["detail"]["field"] == "reason"
+    case = await ok(sup, Msg.REVIEW_CASE, case_id=cid, approved=False, reason="市民反映仍不亮")
+    assert case["status"] == "in_progress" and case["reviews"][0] == {**case["reviews"][0], "approved": False}
+    assert [d["status"] for d in case["dispatches"]] == ["returned", "withdrawn", "accepted"]
+
+    # escalate to the city leader: only a coordinated case, only by the supervisor
+    coord = await new_case(agent, request="河道污染涉及多部门")
+    case = await ok(agent, Msg.DISPATCH_CASE, case_id=coord, units=[units["water"], units["roads"]])
+    assert case["handling"] == "coordinated" and len(case["dispatches"]) == 2
+    await refused(agent, ErrorId.CASE_PERMISSION_DENIED, Msg.ESCALATE_TO_LEADER, sup, case_id=coord, instructions="x")
+    await refused(sup, ErrorId.CASE_INVALID_INPUT, Msg.ESCALATE_TO_LEADER, sup, case_id=cid, instructions="x")
+    case = await ok(sup, Msg.ESCALATE_TO_LEADER, case_id=coord, instructions="请分管副市长协调")
+    assert case["leader_escalated"] is True and case["supervisions"][0]["leader"] is True
+
+    # resolve directly (直接办理): the centre, not QA nor a department
+    direct = await new_case(agent, request="咨询办证时间")
+    await refused(qa, ErrorId.CASE_PERMISSION_DENIED, Msg.RESOLVE_DIRECTLY, sup, case_id=direct, resolution="x")
+    await refused(water, ErrorId.CASE_NOT_FOUND, Msg.RESOLVE_DIRECTLY, sup, case_id=direct, resolution="x")
+    case = await ok(agent, Msg.RESOLVE_DIRECTLY, case_id=direct, resolution="已告知工作日9点至17点")
+    assert case["status"] == "closed" and case["handling"] == "direct"
+
+
+async def test_a_department_sees_only_its_units_cases(as_user: Open, units: dict[str, int]) -> None:
+    agent = await as_user("1001")
+    to_water = await new_case(agent, request="水压低")
+    to_pipes = await new_case(agent, request="管网漏水")
+    to_roads = await new_case(agent, request="井盖缺失")
+    await new_case(agent, request="未派遣")
+    await ok(agent, Msg.DISPATCH_CASE, case_id=to_water, units=[units["water"]])
+    await ok(agent, Msg.DISPATCH_CASE, case_id=to_pipes, units=[units["pipes"]])
+    await ok(agent, Msg.DISPATCH_CASE, case_id=to_roads, units=[units["roads"]])
+
+    async def ids(login: str, **filters: Any) -> set[int]:
+        r = await (await as_user(login)).request(Msg.LIST_CASES, **filters)
+        assert r["type"] == Msg.CASES, r
+        return {c["id"] for c in r["cases"]}
+
+    assert await ids("water") == {to_water, to_pipes}  # its own and its 3rd-level unit's
+    assert await ids("pipes") == {to_pipes}
+    assert await ids("roads", status="dispatched") == {to_roads}
+    assert await ids("safety") == set()
+    assert len(await ids("sup", open=True)) == 4
+    assert await ids("sup", status="dispatched", text="井盖") == {to_roads}
+    roads = await as_user("roads")
+    assert (await roads.request(Msg.GET_CASE, case_id=to_water))["error_id"] == ErrorId.CASE_NOT_FOUND
+    search = await roads.request(Msg.SEARCH_CASES, text="水")
+    assert search["cases"] == []
+
+
+async def test_a_hotline_unit_sees_and_works_only_its_hotline(as_user: Open, units: dict[str, int]) -> None:
+    agent, hu, safety = await as_user("1001"), await as_user("hu12350"), await as_user("safety")
+    centre_case = await new_case(agent, request="12345 的案卷")
+    own = await new_case(hu, hotline="12350", request="工地脚手架不稳")
+    r = await hu.request(Msg.LIST_CASES)
+    assert [c["id"] for c in r["cases"]] == [own]
+    assert (await hu.request(Msg.GET_CASE, case_id=centre_case))["error_id"] == ErrorId.CASE_NOT_FOUND
+    r = await hu.request(Msg.DISPATCH_CASE, case_id=centre_case, units=[units["safety"]])
+    assert r["error_id"] == ErrorId.CASE_NOT_FOUND
+    # in sub-platform mode the hotline unit dispatches, follows up and reviews; the centre's agent may not
+    case = await detail(hu, own)
+    assert set(case["allowed_actions"]) == {"resolve_directly", "dispatch"}
+    assert [u["name"] for u in case["dispatch_units"]] == ["安监执法支队"]
+    sup = await as_user("sup")
+    await refused(agent, ErrorId.CASE_PERMISSION_DENIED, Msg.DISPATCH_CASE, sup, case_id=own, units=[units["safety"]])
+    await ok(hu, Msg.DISPATCH_CASE, case_id=own, units=[units["safety"]])
+    await ok(safety, Msg.ACCEPT_CASE, case_id=own)
+    await ok(safety, Msg.HANDLE_CASE, case_id=own, result="已责令整改")
+    await ok(hu, Msg.FOLLOW_UP_CASE, case_id=own, reached=True, solved=True, satisfaction="basic")
+    await refused(sup, ErrorId.CASE_PERMISSION_DENIED, Msg.REVIEW_CASE, sup, case_id=own, approved=True)
+    assert (await ok(hu, Msg.REVIEW_CASE, case_id=own, approved=True))["status"] == "closed"
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "field"),
+    [
+        (Msg.GET_CASE, {"case_id": "1"}, "case_id"),
+        (Msg.GET_CASE, {}, "case_id"),
+        (Msg.GET_CASE, {"case_id": 0}, "case_id"),
+        (Msg.ACCEPT_CASE, {"case_id": True}, "case_id"),
+        (Msg.LIST_CASES, {"status": "lost"}, "status"),
+        (Msg.LIST_CASES, {"limit": 500}, "limit"),
+        (Msg.DISPATCH_CASE, {"case_id": 1, "units": ["water"]}, "units"),
+        (Msg.DISPATCH_CASE, {"case_id": 1, "units": list(range(1, 30))}, "units"),
+        (Msg.DISPATCH_CASE, {"case_id": 1, "units": 3}, "units"),
+        (Msg.DISPATCH_CASE, {"case_id": 1, "deadline_hours": 0}, "deadline_hours"),
+        (Msg.RETURN_CASE, {"case_id": 1}, "reason"),
+        (Msg.RETURN_CASE, {"case_id": 1, "reason": "x" * (p.MAX_NOTE + 1)}, "reason"),
+        (Msg.HANDLE_CASE, {"case_id": 1, "result": "a\x00b"}, "result"),
+        (Msg.FOLLOW_UP_CASE, {"case_id": 1, "reached": "yes"}, "reached"),
+        (Msg.FOLLOW_UP_CASE, {"case_id": 1, "reached": True, "satisfaction": "great"}, "satisfaction"),
+        (Msg.REVIEW_CASE, {"case_id": 1}, "approved"),
+        (Msg.SUPERVISE_CASE, {"case_id": 1}, "instructions"),
+        (Msg.ESCALATE_TO_LEADER, {"case_id": 1, "instructions": 5}, "instructions"),
+        (Msg.RESOLVE_DIRECTLY, {"case_id": 1}, "resolution"),
+    ],
+)
+async def test_malformed_fields_are_refused_with_the_field(
+    as_user: Open, kind: str, fields: dict[str, Any], field: str
+) -> None:
+    agent = await as_user("1001")
+    cid = await new_case(agent)
+    assert cid == 1
+    r = await agent.request(kind, **fields)
+    assert r["type"] == Msg.ERROR and r["error_id"] == ErrorId.INVALID_FIELD, r
+    assert r["detail"]["field"] == field
+    assert (await detail(agent, cid))["status"] == "received"
+
+
+async def test_workflow_requests_need_a_signed_in_connection(desktop: Any) -> None:
+    d = await desktop()
+    for kind in (Msg.GET_CASE, Msg.ACCEPT_CASE):
+        assert (await d.request(kind, case_id=1))["error_id"] == ErrorId.NOT_SIGNED_IN
+    assert (await d.request(Msg.LIST_CASES))["error_id"] == ErrorId.NOT_SIGNED_IN
+
+
+def test_every_workflow_action_a_desktop_makes_has_a_request() -> None:
+    from ari_app.cases.machine import Action
+
+    made_by_platform = {Action.FORWARD, Action.ESCALATE, Action.EXCHANGE_UPDATE}
+    assert set(p.ACTION_REQUESTS) == {str(a) for a in Action} - {str(a) for a in made_by_platform}
+    assert all(kind in p.CLIENT_MESSAGES for kind in p.ACTION_REQUESTS.values())
