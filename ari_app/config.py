@@ -93,6 +93,7 @@ class Hotline:
     mode: HotlineMode
     categories: tuple[str, ...] = ()
     max_calls: int | None = None  # calls in progress at once on this hotline; None: only the platform limit
+    exchange_url: str | None = None  # exchange mode: base URL of the hotline system's Open311 GeoReport v2 API
 
 
 @dataclass(frozen=True)
@@ -419,7 +420,13 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     hotlines: list[Hotline] = []
     for i, h in enumerate(c.items(data, "hotlines", "")):
         p = f"hotlines[{i}]"
-        c.unknown(h, p, {"number", "name_zh", "name_en", "unit", "mode", "categories", "max_calls"})
+        c.unknown(h, p, {"number", "name_zh", "name_en", "unit", "mode", "categories", "max_calls", "exchange_url"})
+        exchange_url = h.get("exchange_url")
+        if exchange_url is not None and (
+            not isinstance(exchange_url, str) or not re.match(r"^https?://\S+$", exchange_url)
+        ):
+            c.fail(f"{p}.exchange_url", f"expected an http(s) URL of an Open311 GeoReport v2 API, got {exchange_url!r}")
+            exchange_url = None
         number = c.string(h, "number", p, pattern=_DIGITS, expected="a dialable number of 3-20 digits")
         mode_text = c.string(h, "mode", p, expected="collaborative, exchange or sub-platform")
         try:
@@ -439,6 +446,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
                 mode=mode,
                 categories=c.strings(h, "categories", p, required=False),
                 max_calls=c.integer(h, "max_calls", p, low=1, high=100000) if "max_calls" in h else None,
+                exchange_url=exchange_url,
             )
         )
 

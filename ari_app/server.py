@@ -21,7 +21,8 @@ from ari_app.calls.store import SqlCallStore
 from ari_app.calls.tracker import CallTracker
 from ari_app.cases import CaseSettings
 from ari_app.cases import configure as configure_cases
-from ari_app.config import Config
+from ari_app.cases.runner import CaseRunner
+from ari_app.config import Config, HotlineMode
 from ari_app.health import HealthMonitor, HealthReport, check
 from ari_app.link import LinkServer
 from recordings.service import TranscriptionService
@@ -94,6 +95,8 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     server.extras.append(server.callbacks)
 
     configure_cases(sessions, CaseSettings.from_config(cfg))
+    exchange = {h.number: h.exchange_url for h in cfg.hotlines if h.mode == HotlineMode.EXCHANGE and h.exchange_url}
+    server.extras.append(CaseRunner(sessions, exchange))
     server.link = LinkServer(cfg, sessions, ami)
     tracker.subscribe(server.link.on_call_event)
     server.extras.append(server.link)

@@ -129,6 +129,12 @@ async def test_call_pops_the_rung_agent_and_the_saved_case_is_linked(
     await until(lambda: a.window.status_view.state == "ready", 10)
     members = hotline(stack.config, "asterisk", "cli", "queue show hotline").stdout
     assert "1001" in members and "(paused" not in members.split("1001", 1)[1].split("\n", 1)[0]
+    # a change made elsewhere (the Asterisk CLI, as an admin or supervisor would) shows on the desktop
+    hotline(stack.config, "asterisk", "cli", "queue pause member PJSIP/1001 queue hotline reason meeting")
+    await until(lambda: a.window.status_view.state == "paused", 10)
+    assert "meeting" in a.window.state_label.text() or "会议" in a.window.state_label.text()
+    hotline(stack.config, "asterisk", "cli", "queue unpause member PJSIP/1001 queue hotline")
+    await until(lambda: a.window.status_view.state == "ready", 10)
 
     caller = f"132{random.randrange(10**8):08d}"
     sip = stack.sipp.call("12319", caller, talk_ms=8000, wait=False)

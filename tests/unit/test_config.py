@@ -45,6 +45,12 @@ def _line_of(tmp_path: Path, needle: str) -> int:
         ("strategy: rrmemory", "strategy: fastest", "queue.strategy", "expected one of"),
         ("ring_timeout: 15 ", "ring_timeout: -3 ", "queue.ring_timeout", "integer 1..600"),
         ("max_queue: 60 ", "max_queue: 0 ", "admission.max_queue", "integer 1..100000"),
+        (
+            "    # exchange_url: https://12358.example.gov.cn/open311/v2",
+            "    exchange_url: ftp://12358/open311",
+            "hotlines[2].exchange_url",
+            "http(s) URL",
+        ),
         ("addresses: [127.0.0.2]", "addresses: [127.0.0.999]", "trunks[0].addresses[0]", "IPv4"),
         ("secret_file: var/secrets/ami_secret", "secret: hunter2", "asterisk.ami.secret", "never written"),
         ("contact: sip:1002@127.0.0.1:5081", "contact: phone-of-ali", "agents[1].contact", "SIP URI"),

@@ -1,0 +1,85 @@
+"""The case work the server does on its own, periodically: raise supervision on overdue dispatches, send
+the exchange outbox to the hotlines' own systems, and fetch their status updates.
+
+Each pass runs in a worker thread (the case service is synchronous SQLAlchemy), each step in its own
+transaction, and a failing step is logged without stopping the others or the next pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from ari_app.cases.deadlines import escalate_overdue
+from ari_app.cases.events import CaseEvent, take_events
+from ari_app.cases.exchange import deliver_due, poll_updates
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunReport:
+    escalated: int = 0
+    delivered: int = 0
+    failed: int = 0
+    updates: int = 0
+    events: list[CaseEvent] = field(default_factory=list)
+
+
+class CaseRunner:
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        exchange_endpoints: Mapping[str, str],
+        interval: float = 60.0,
+    ) -> None:
+        self.sessions = sessions
+        self.endpoints = dict(exchange_endpoints)
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    def run_once(self) -> RunReport:
+        report = RunReport()
+        try:
+            with self.sessions() as s, s.begin():
+                raised = escalate_overdue(s)
+            report.escalated = len(raised)
+            report.events.extend(take_events(s))
+        except Exception:
+            log.exception("overdue escalation failed")
+        if self.endpoints:
+            try:
+                delivery = deliver_due(self.sessions, self.endpoints)
+                report.delivered, report.failed = delivery.delivered, delivery.failed
+            except Exception:
+                log.exception("exchange delivery failed")
+            try:
+                report.updates = poll_updates(self.sessions, self.endpoints)
+            except Exception:
+                log.exception("exchange polling failed")
+        if report.escalated or report.delivered or report.failed or report.updates:
+            log.info(
+                "case runner: %d escalated, %d delivered, %d delivery failures, %d exchange updates",
+                report.escalated,
+                report.delivered,
+                report.failed,
+                report.updates,
+            )
+        return report
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.to_thread(self.run_once)
+            await asyncio.sleep(self.interval)

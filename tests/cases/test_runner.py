@@ -1,0 +1,45 @@
+"""The server's periodic case work in one pass: overdue dispatches escalated, the exchange outbox delivered
+to a real local Open311 receiver, and the receiver's status changes applied to the case."""
+
+from __future__ import annotations
+
+from ari_app.cases import Action, CaseState
+from ari_app.cases.events import SupervisionRaised
+from ari_app.cases.runner import CaseRunner
+from ari_app.config import HotlineMode
+from tests.cases.conftest import Db
+from tests.cases.flows import Flow
+from tests.cases.test_exchange import Receiver, outbox
+
+
+def test_one_pass_escalates_delivers_and_applies_updates(db: Db) -> None:
+    with Receiver() as receiver:
+        _one_pass(db, receiver)
+
+
+def _one_pass(db: Db, receiver: Receiver) -> None:
+    collab = Flow(db, HotlineMode.COLLABORATIVE)
+    late = collab.create()
+    collab.do(Action.DISPATCH, collab.dispatcher, late, hours=2)
+    exchange = Flow(db, HotlineMode.EXCHANGE)
+    sent = exchange.create()
+    runner = CaseRunner(db.session, {exchange.hotline: receiver.url})
+
+    first = runner.run_once()
+    assert (first.escalated, first.delivered, first.failed) == (0, 1, 0)
+    assert [m.status for m in outbox(db)] == ["delivered"]
+    assert len(receiver.requests) == 1
+
+    db.clock.advance(hours=3)  # the dispatch is now an hour overdue
+    srid = exchange.get(sent).external_id
+    assert srid is not None
+    receiver.statuses[srid] = {"service_request_id": srid, "status": "closed", "status_notes": "已退费"}
+    second = runner.run_once()
+    assert second.escalated == 1 and second.delivered == 0 and second.updates == 1
+    assert [type(e) for e in second.events if isinstance(e, SupervisionRaised)] == [SupervisionRaised]
+    assert collab.get(late).supervision_level == 1
+    assert exchange.get(sent).status == CaseState.CLOSED
+    assert len(receiver.requests) == 1  # nothing sent twice
+
+    third = runner.run_once()  # idempotent: nothing new to do
+    assert (third.escalated, third.delivered, third.updates) == (0, 0, 0)
