@@ -22,6 +22,7 @@ STATIC_FILES = (
     "musiconhold.conf",
 )
 TEMPLATES = ("manager.conf.template", "http.conf.template", "ari.conf.template")
+FASTAGI_PORT = 4573  # the CTI server's FastAGI listener (in-call scripts: the satisfaction survey)
 DEFAULT_SOUNDS = "/var/lib/hotline/sounds"  # where the platform's prompts are, as Asterisk sees the path
 HEADER = "; Generated from {config} by `hotline config render`. Do not edit: edit config.yaml and render again.\n"
 
@@ -61,6 +62,8 @@ def render_globals(cfg: Config, sounds_dir: str = DEFAULT_SOUNDS) -> str:
         HEADER.format(config=cfg.path.name)
         + f"HOTLINE_SOUNDS={_quote(sounds_dir)}\n"
         + "PROMPT_LANG=zh\n"
+        + f"FASTAGI_HOST={cfg.server.host}\n"
+        + f"FASTAGI_PORT={FASTAGI_PORT}\n"
         + f"RECORDINGS_DIR={_quote(str(cfg.recordings_path))}\n"
         + f"QUEUE_NAME={cfg.queue.name}\n"
         + f"QUEUE_MAX_WAIT={cfg.queue.max_wait}\n"

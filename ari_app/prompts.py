@@ -23,6 +23,18 @@ PROMPTS: dict[str, dict[str, str]] = {
         "zh": "已为您登记回电，坐席空闲时我们会立即给您回电。再见。",
         "en": "Your callback is booked. We will call you back as soon as an agent is free. Goodbye.",
     },
+    "survey-question": {
+        "zh": "请对本次服务进行评价：满意请按1，基本满意请按2，不满意请按3。",
+        "en": "Please rate this call: press 1 if you were satisfied, 2 if basically satisfied, 3 if not satisfied.",
+    },
+    "survey-invalid": {
+        "zh": "输入有误。",
+        "en": "Sorry, that is not one of the choices.",
+    },
+    "survey-thanks": {
+        "zh": "感谢您的评价，再见。",
+        "en": "Thank you for your rating. Goodbye.",
+    },
 }
 VOICES = {"zh": "cmn", "en": "en"}
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from agi_scripts.server import FastAgiServer
 from ari_app.ami import AmiLink
 from ari_app.callbacks import CallbackService
 from ari_app.calls.store import SqlCallStore
@@ -23,6 +24,7 @@ from ari_app.cases import CaseSettings
 from ari_app.cases import configure as configure_cases
 from ari_app.cases.runner import CaseRunner
 from ari_app.config import Config, HotlineMode
+from ari_app.dialplan_render import FASTAGI_PORT
 from ari_app.health import HealthMonitor, HealthReport, check
 from ari_app.link import LinkServer
 from recordings.service import TranscriptionService
@@ -100,6 +102,8 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     server.link = LinkServer(cfg, sessions, ami)
     tracker.subscribe(server.link.on_call_event)
     server.extras.append(server.link)
+
+    server.extras.append(FastAgiServer(sessions, cfg.server.host, FASTAGI_PORT))
 
     server.transcription = TranscriptionService(sessions, cfg.recordings_path)
     tracker.subscribe(server.transcription.on_call_event)

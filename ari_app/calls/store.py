@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.model import Call, CallState, EndReason
 from schema.calls import CallRecord
+from schema.surveys import SurveyResponse
 
 
 def _iso(value: Any) -> str | None:
@@ -76,7 +77,17 @@ class SqlCallStore:
 
 def recent_calls(session: Session, limit: int = 50) -> list[dict[str, Any]]:
     """Recent calls, newest first, in the documented `hotline calls --json` shape (docs/calls.md)."""
-    rows = session.scalars(select(CallRecord).order_by(CallRecord.arrived_at.desc(), CallRecord.id.desc()).limit(limit))
+    rows = list(
+        session.scalars(select(CallRecord).order_by(CallRecord.arrived_at.desc(), CallRecord.id.desc()).limit(limit))
+    )
+    ratings: dict[str, str] = {
+        call_id: rating
+        for call_id, rating in session.execute(
+            select(SurveyResponse.call_id, SurveyResponse.rating).where(
+                SurveyResponse.call_id.in_([r.linkedid for r in rows])
+            )
+        )
+    }
     return [
         {
             "id": r.linkedid,
@@ -94,6 +105,7 @@ def recent_calls(session: Session, limit: int = 50) -> list[dict[str, Any]]:
             "end_reason": r.end_reason,
             "recording": r.recording,
             "callback_of": r.callback_of,
+            "satisfaction": ratings.get(r.linkedid),
         }
         for r in rows
     ]

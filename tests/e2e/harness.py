@@ -215,8 +215,11 @@ class Sipp:
         self.procs.append(proc)
         return proc
 
-    def citizen_phone(self, talk_ms: int = 3000, address: str = "127.0.0.2") -> subprocess.Popen[bytes]:
-        """The phone of a citizen reached through the carrier trunk (callbacks): answers, talks, hangs up."""
+    def citizen_phone(
+        self, talk_ms: int = 3000, address: str = "127.0.0.2", port: int = 5060
+    ) -> subprocess.Popen[bytes]:
+        """A phone that answers, talks for `talk_ms` and hangs up first: a citizen reached through the carrier
+        trunk (callbacks), or, on an agent's address, an agent who ends the call (the survey)."""
         proc = subprocess.Popen(
             [
                 "sipp",
@@ -225,9 +228,9 @@ class Sipp:
                 "-i",
                 address,
                 "-p",
-                "5060",
+                str(port),
                 "-mp",
-                "7000",
+                str(7000 + port % 1000),
                 "-d",
                 str(talk_ms),
                 "-m",
