@@ -1,0 +1,184 @@
+"""The supervisor's figures for today, per hotline and per agent, computed from the call records.
+
+Definitions (the ones published centres use):
+- *offered*: calls that reached the queue's side of the platform today (answered + abandoned + still
+  waiting); calls refused by admission control or to numbers that are not hotlines are counted apart.
+- *service level*: answered within the threshold (15 s by default) ÷ (answered + abandoned), in percent;
+  None while nothing was answered or abandoned.
+- *wait*: arrival until answer; *talk*: answer until end. Averages over answered calls.
+- *today*: the centre's local day (config `centre.timezone`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from schema.calls import CallRecord
+
+WAITING = ("arrived", "queued", "ringing")
+
+
+@dataclass
+class HotlineFigures:
+    hotline: str
+    waiting: int = 0
+    longest_wait_seconds: float = 0.0
+    talking: int = 0
+    answered: int = 0
+    answered_in_threshold: int = 0
+    abandoned: int = 0
+    refused: int = 0  # admission control (overflow)
+    callbacks_requested: int = 0
+    wait_total: float = 0.0
+    talk_total: float = 0.0
+    talk_count: int = 0
+
+    @property
+    def service_level(self) -> float | None:
+        base = self.answered + self.abandoned
+        return round(100.0 * self.answered_in_threshold / base, 1) if base else None
+
+    @property
+    def average_wait(self) -> float | None:
+        return round(self.wait_total / self.answered, 1) if self.answered else None
+
+    @property
+    def average_talk(self) -> float | None:
+        return round(self.talk_total / self.talk_count, 1) if self.talk_count else None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k not in ("wait_total", "talk_total", "talk_count")}
+        out.update(service_level=self.service_level, average_wait=self.average_wait, average_talk=self.average_talk)
+        return out
+
+
+@dataclass
+class AgentFigures:
+    agent: str
+    answered: int = 0
+    talk_total: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        avg = round(self.talk_total / self.answered, 1) if self.answered else None
+        return {
+            "agent": self.agent,
+            "answered": self.answered,
+            "talk_seconds": round(self.talk_total, 1),
+            "average_talk": avg,
+        }
+
+
+@dataclass
+class Wallboard:
+    at: datetime
+    threshold_seconds: int
+    total: HotlineFigures
+    hotlines: list[HotlineFigures]
+    agents: list[AgentFigures]
+    intervals: dict[str, list[int]] = field(default_factory=dict)  # hotline -> calls per 15 min, 96 slots
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "threshold_seconds": self.threshold_seconds,
+            "total": self.total.as_dict(),
+            "hotlines": [h.as_dict() for h in self.hotlines],
+            "agents": [a.as_dict() for a in self.agents],
+            "calls_per_15_minutes": self.intervals,
+        }
+
+
+def compute(
+    session: Session,
+    hotlines: list[str],
+    *,
+    now: datetime | None = None,
+    timezone: str = "Asia/Shanghai",
+    threshold_seconds: int = 15,
+) -> Wallboard:
+    now = now or datetime.now(UTC)
+    tz = ZoneInfo(timezone)
+    start = datetime.combine(now.astimezone(tz).date(), time(0), tz).astimezone(UTC)
+    rows = session.scalars(
+        select(CallRecord).where(CallRecord.arrived_at >= start, CallRecord.arrived_at < start + timedelta(days=1))
+    ).all()
+    per: dict[str, HotlineFigures] = {h: HotlineFigures(h) for h in hotlines}
+    total = HotlineFigures("all")
+    agents: dict[str, AgentFigures] = {}
+    intervals: dict[str, list[int]] = defaultdict(lambda: [0] * 96)
+    for r in rows:
+        if r.hotline is None:
+            continue  # a number that is not a hotline
+        figs = [per.setdefault(r.hotline, HotlineFigures(r.hotline)), total]
+        slot = int((r.arrived_at - start).total_seconds() // 900)
+        intervals[r.hotline][min(95, max(0, slot))] += 1
+        for f in figs:
+            _count(f, r, now, threshold_seconds)
+        if r.answered_at is not None and r.agent:
+            a = agents.setdefault(r.agent, AgentFigures(r.agent))
+            a.answered += 1
+            a.talk_total += r.talk_seconds or 0.0
+    return Wallboard(
+        at=now,
+        threshold_seconds=threshold_seconds,
+        total=total,
+        hotlines=[per[h] for h in hotlines] + [f for h, f in per.items() if h not in hotlines],
+        agents=sorted(agents.values(), key=lambda a: a.agent),
+        intervals=dict(intervals),
+    )
+
+
+def _count(f: HotlineFigures, r: CallRecord, now: datetime, threshold: int) -> None:
+    if r.state in WAITING:
+        f.waiting += 1
+        f.longest_wait_seconds = max(f.longest_wait_seconds, round((now - r.arrived_at).total_seconds(), 1))
+        return
+    if r.state == "connected":
+        f.talking += 1
+    if r.answered_at is not None:
+        f.answered += 1
+        wait = r.wait_seconds if r.wait_seconds is not None else (r.answered_at - r.arrived_at).total_seconds()
+        f.wait_total += wait
+        if wait <= threshold:
+            f.answered_in_threshold += 1
+        if r.talk_seconds is not None:
+            f.talk_total += r.talk_seconds
+            f.talk_count += 1
+    elif r.state == "abandoned" or r.end_reason in ("queue_timeout",):
+        f.abandoned += 1
+    elif r.end_reason == "callback_requested":
+        f.callbacks_requested += 1
+    elif r.end_reason == "overflow":
+        f.refused += 1
+
+
+def write_chart(board: Wallboard, path: str, timezone: str = "Asia/Shanghai") -> None:
+    """Calls per 15 minutes today, stacked by hotline, as a PNG (Chinese labels need a CJK font)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["font.sans-serif"] = ["Noto Sans CJK SC", "DejaVu Sans"]
+    fig, ax = plt.subplots(figsize=(11, 4), dpi=100)
+    bottom = [0] * 96
+    x = list(range(96))
+    for hotline, counts in sorted(board.intervals.items()):
+        ax.bar(x, counts, bottom=bottom, width=0.9, label=hotline)
+        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+    local = board.at.astimezone(ZoneInfo(timezone))
+    ax.set_title(f"今日来电（每15分钟） Calls per 15 minutes — {local:%Y-%m-%d %H:%M}")
+    ax.set_xticks(range(0, 96, 8), [f"{h:02d}:00" for h in range(0, 24, 2)])
+    ax.set_ylabel("来电 calls")
+    ax.legend(title="热线 hotline", ncols=4, fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
