@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from ari_app.callbacks import list_callbacks
-from ari_app.config import ConfigError, load_config
-from schema.db import make_engine, make_sessionmaker, upgrade
+from ari_app.commands.common import config_or_report, database
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,16 +17,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_callbacks(args: argparse.Namespace) -> int:
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    cfg = config_or_report(args)
+    if cfg is None:
         return 1
-    engine = make_engine(cfg.database_url)
-    upgrade(engine)
-    with make_sessionmaker(engine)() as s:
+    with database(cfg) as s:
         rows = list_callbacks(s, max(1, args.limit))
-    engine.dispose()
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0

@@ -7,8 +7,7 @@ import json
 import sys
 
 from ari_app.calls.store import recent_calls
-from ari_app.config import ConfigError, load_config
-from schema.db import make_engine, make_sessionmaker, upgrade
+from ari_app.commands.common import config_or_report, database
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,19 +18,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_calls(args: argparse.Namespace) -> int:
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    cfg = config_or_report(args)
+    if cfg is None:
         return 1
     if args.limit < 1:
         print("hotline calls: --limit must be at least 1", file=sys.stderr)
         return 2
-    engine = make_engine(cfg.database_url)
-    upgrade(engine)
-    with make_sessionmaker(engine)() as s:
+    with database(cfg) as s:
         calls = recent_calls(s, args.limit)
-    engine.dispose()
     if args.json:
         json.dump(calls, sys.stdout, ensure_ascii=False, indent=2)
         print()

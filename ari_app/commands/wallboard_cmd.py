@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from ari_app.config import ConfigError, load_config
+from ari_app.commands.common import config_or_report, database
 from ari_app.wallboard import compute, write_chart
-from schema.db import make_engine, make_sessionmaker, upgrade
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,16 +18,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_wallboard(args: argparse.Namespace) -> int:
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    cfg = config_or_report(args)
+    if cfg is None:
         return 1
-    engine = make_engine(cfg.database_url)
-    upgrade(engine)
-    with make_sessionmaker(engine)() as s:
+    with database(cfg) as s:
         board = compute(s, [h.number for h in cfg.hotlines], timezone=cfg.timezone, threshold_seconds=args.threshold)
-    engine.dispose()
     if args.chart:
         write_chart(board, args.chart, cfg.timezone)
     if args.json:
