@@ -2,7 +2,8 @@
 
 hotline transcribe                 run workers until stopped (SIGINT/SIGTERM)
 hotline transcribe --once          create missing jobs, transcribe every claimable one, exit
-hotline transcribe --workers N     N workers sharing one loaded model
+hotline transcribe --workers N     N worker processes, each with its own model (Vosk decodes one stream per
+                                   process at a time: threads would share one core's worth of decoding)
 hotline transcribe --purge         remove recordings older than recordings.retention_days, exit
 hotline transcribe FILE...         transcribe files and print the transcripts (progress on stderr)
 """
@@ -25,7 +26,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("transcribe", help="transcribe call recordings with Vosk (worker, or given files)")
     p.add_argument("files", nargs="*", metavar="FILE", help="WAV files to transcribe and print (no database)")
     p.add_argument("--once", action="store_true", help="process every claimable job, then exit")
-    p.add_argument("--workers", type=int, default=1, help="worker threads sharing one model (default 1)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes, each loading the model (default 1)")
     p.add_argument("--model", help="Vosk model directory (default: speech.model in the config)")
     p.add_argument("--json", action="store_true", help="with FILE: print the transcripts as JSON")
     p.add_argument("--purge", action="store_true", help="apply recordings.retention_days and exit")
@@ -52,6 +53,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         return 0
     if args.workers < 1:
         return _fail("--workers must be at least 1", 2)
+    if args.workers > 1 and not args.files:
+        return _processes(args)
     from recordings.errors import ModelError
     from recordings.speech import SpeechModel
 
@@ -65,6 +68,28 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     if args.files:
         return _batch(model, [Path(f) for f in args.files], args.json, sys.stdout, sys.stderr)
     return _work(cfg, model, args.workers, args.once)
+
+
+def _processes(args: argparse.Namespace) -> int:
+    """Run `--workers` single-worker processes (jobs are claimed safely across processes) and wait for them;
+    SIGINT/SIGTERM are passed on."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", "ari_app.cli", "-c", str(args.config), "transcribe", "--workers", "1"]
+    if args.once:
+        cmd.append("--once")
+    if args.model:
+        cmd += ["--model", args.model]
+    children = [subprocess.Popen(cmd) for _ in range(args.workers)]
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, forward)
+    return max(child.wait() for child in children)
 
 
 def _work(cfg: Config, model: Any, workers: int, once: bool) -> int:

@@ -174,3 +174,44 @@ def test_worker_killed_mid_job_is_replaced_and_stores_once(
         n = s.scalar(select(func.count()).select_from(TranscriptSentence))
         assert n is not None and n > 10
         assert [h.call_id for h in search_calls(s, "가격")] == ["long"]
+
+
+def test_two_worker_processes_share_the_jobs_and_store_each_once(
+    db: Db, add_call: AddCall, model_path: Path, tmp_path: Path
+) -> None:
+    """`hotline transcribe --workers 2 --once`: two processes, each with its own model, claim from the same
+    table; every job is transcribed once, by one of them."""
+    for i in range(4):
+        add_call(db, f"p{i}", caller_words="안녕하세요 가격 문의", agent_words="화재 신고", repeat=3)
+    config = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    url = make_url(db.url)
+    config["database"]["url"] = (
+        f"{url.drivername}://{url.username}@{url.host}:{url.port}/{url.database}" if url.password else db.url
+    )
+    config["recordings"]["path"] = str(tmp_path / "recordings")
+    config["speech"] = {"model": str(model_path), "grammar": list(GRAMMAR)}
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    env = dict(os.environ, PGPASSWORD=url.password or "")
+    proc = subprocess.run(
+        [sys.executable, "-m", "ari_app.cli", "-c", str(cfg), "transcribe", "--once", "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    with db.sessions() as s:
+        jobs = s.scalars(select(TranscriptionJob)).all()
+        assert sorted(j.call_id for j in jobs) == ["p0", "p1", "p2", "p3"]
+        assert {j.status for j in jobs} == {"done"} and all(j.attempts == 1 for j in jobs)
+        assert s.scalar(select(func.count()).select_from(Transcript)) == 4
+    # both processes printed their summary; between them they did the four jobs
+    done = [
+        int(line.split()[2])
+        for line in proc.stdout.splitlines()
+        if line.startswith("transcription jobs:") and "done" in line
+    ]
+    assert sum(done) == 4 and len(proc.stdout.splitlines()) == 2, proc.stdout
