@@ -209,7 +209,7 @@ class AmiLink:
         await self._publish()
 
     # --- actions ---------------------------------------------------------------------------------------
-    async def action(self, **fields: str) -> Any:
+    async def action(self, **fields: Any) -> Any:
         if self.manager is None or not self.connected.is_set():
             raise AmiError("not connected to Asterisk")
         # as_list=False: panoramisk would otherwise wait for more replies to QueueAdd ("Added ... to queue")
@@ -280,6 +280,20 @@ class AmiLink:
         }
         reason = reasons.get(result.get("Reason", ""), result.get("Message") or result.get("Reason") or "unknown")
         return result.get("Response") == "Success", reason
+
+    async def originate_async(self, **fields: Any) -> None:
+        """Start an Originate and return at once; its outcome (OriginateResponse) is logged when it comes."""
+        if self.manager is None or not self.connected.is_set():
+            raise AmiError("not connected to Asterisk")
+        future = self.manager.send_action({"Action": "Originate", "Async": "true", **fields})
+
+        async def outcome() -> None:
+            reply = await asyncio.wait_for(future, timeout=60)
+            messages = reply if isinstance(reply, list) else [reply]
+            last = messages[-1]
+            log.info("originate %s: %s %s", fields.get("Channel"), last.get("Response"), last.get("Reason", ""))
+
+        self._spawn(outcome())
 
     async def getvar(self, channel: str, variable: str) -> str | None:
         try:

@@ -20,6 +20,7 @@ STATIC_FILES = (
     "logger.conf",
     "cdr.conf",
     "musiconhold.conf",
+    "confbridge.conf",
 )
 TEMPLATES = ("manager.conf.template", "http.conf.template", "ari.conf.template")
 FASTAGI_PORT = 4573  # the CTI server's FastAGI listener (in-call scripts: the satisfaction survey)

@@ -23,6 +23,7 @@ from ari_app.calls.tracker import CallTracker
 from ari_app.cases import CaseSettings
 from ari_app.cases import configure as configure_cases
 from ari_app.cases.runner import CaseRunner
+from ari_app.conference import ThreeWay
 from ari_app.config import Config, HotlineMode
 from ari_app.dialplan_render import FASTAGI_PORT
 from ari_app.health import HealthMonitor, HealthReport, check
@@ -55,6 +56,7 @@ class CtiServer:
     health: HealthMonitor | None = None
     callbacks: CallbackService | None = None
     link: LinkServer | None = None
+    three_way: ThreeWay | None = None
     transcription: TranscriptionService | None = None
     health_subscribers: list[Callable[[HealthReport], Awaitable[None] | None]] = field(default_factory=list)
 
@@ -95,6 +97,9 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     server.callbacks = CallbackService(cfg, sessions, ami)
     tracker.subscribe(server.callbacks.on_event)
     server.extras.append(server.callbacks)
+
+    server.three_way = ThreeWay(tracker, ami, sessions, cfg.callback.trunk)
+    tracker.subscribe(server.three_way.on_event)
 
     configure_cases(sessions, CaseSettings.from_config(cfg))
     exchange = {h.number: h.exchange_url for h in cfg.hotlines if h.mode == HotlineMode.EXCHANGE and h.exchange_url}

@@ -68,6 +68,17 @@ class CallbackRequested(CallEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class ConferenceChanged(CallEvent):
+    """Someone joined or left the call's three-way conference (ConfbridgeJoin / ConfbridgeLeave)."""
+
+    room: str
+    channel: str
+    number: str | None
+    joined: bool
+    members: tuple[str, ...]  # channels in the room after the change
+
+
+@dataclass(frozen=True, slots=True)
 class QueueMemberChanged:
     """An agent's membership of the queue changed in Asterisk (from any desktop, or the CLI)."""
 

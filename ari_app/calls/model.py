@@ -87,6 +87,8 @@ class Call:
     end_reason: EndReason | None = None
     recording: str | None = None
     callback_of: str | None = None  # for a callback the platform placed: the call that asked for it
+    agent_channel: str | None = None  # the agent's leg while connected (AgentConnect DestChannel)
+    conference: str | None = None  # the ConfBridge room while the call is a three-way call
 
     def move(self, target: CallState) -> None:
         if target not in TRANSITIONS[self.state]:

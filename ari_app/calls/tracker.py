@@ -27,6 +27,7 @@ from ari_app.calls.events import (
     CallEvent,
     CallQueued,
     CallRinging,
+    ConferenceChanged,
     QueueMemberChanged,
     Subscriber,
 )
@@ -112,7 +113,11 @@ class CallTracker:
             "queuememberadded": self._on_member,
             "queuememberremoved": self._on_member,
             "queuememberpause": self._on_member,
+            "confbridgejoin": self._on_conference,
+            "confbridgeleave": self._on_conference,
         }
+        self._rooms: dict[str, str] = {}  # ConfBridge room -> call id
+        self._members: dict[str, list[str]] = {}  # room -> channels in it
 
     # --- subscribers -----------------------------------------------------------------------------------
     def subscribe(self, subscriber: Subscriber) -> None:
@@ -254,14 +259,15 @@ class CallTracker:
         call.move(CallState.CONNECTED)
         call.agent_interface = interface
         call.agent = self.agents.agent_id_for(interface) or event.get("MemberName") or interface
+        call.agent_channel = event.get("DestChannel") or None
         call.answered_at = at
         self._save(call)
         self._emit(CallConnected(call.id, at, call.agent, interface, call.wait_seconds or 0.0))
 
     def _on_agent_complete(self, event: Event, at: datetime) -> None:
         call = self._call(event)
-        if call is None or call.state != CallState.CONNECTED:
-            return
+        if call is None or call.state != CallState.CONNECTED or call.conference:
+            return  # a call moved into a three-way conference goes on; it ends when the citizen hangs up
         reason = {"agent": EndReason.AGENT_HANGUP}.get(event.get("Reason", ""), EndReason.CALLER_HANGUP)
         self._end(call, CallState.ENDED, reason, at)
 
@@ -296,6 +302,31 @@ class CallTracker:
         call.ended_at = at
         self._save(call)
         self._emit(CallEnded(call.id, at, state, reason, call.agent, call.talk_seconds))
+
+    def start_conference(self, call_id: str, room: str) -> None:
+        """The server is moving this call into a three-way conference (before it redirects the channels)."""
+        call = self.calls.get(call_id)
+        if call is not None:
+            call.conference = room
+            self._rooms[room] = call_id
+
+    def _on_conference(self, event: Event, at: datetime) -> None:
+        room = event.get("Conference", "")
+        call_id = self._rooms.get(room)
+        if call_id is None:
+            return
+        joined = (event.get("Event") or "").lower() == "confbridgejoin"
+        channel = event.get("Channel", "")
+        members = self._members.setdefault(room, [])
+        if joined and channel not in members:
+            members.append(channel)
+        elif not joined and channel in members:
+            members.remove(channel)
+        number = event.get("CallerIDNum") or None
+        self._emit(ConferenceChanged(call_id, at, room, channel, number, joined, tuple(members)))
+        if not members:
+            self._rooms.pop(room, None)
+            self._members.pop(room, None)
 
     def _on_member(self, event: Event, at: datetime) -> None:
         interface = event.get("Interface") or event.get("StateInterface") or ""

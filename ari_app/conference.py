@@ -1,0 +1,157 @@
+"""Three-way calls for direct resolution (三方通话): the agent brings a cooperating unit into the call.
+
+The server marks the call as a conference in the tracker, sets CONF_ROOM on the citizen's and the agent's
+channels, moves both into [hotline-conference] (AMI Redirect with ExtraChannel) and calls the unit into the
+same ConfBridge room through the outbound trunk (AMI Originate). The citizen's MixMonitor goes on across
+the move, so the recording covers the whole call. Who joins and leaves is written to
+`conference_participants` from the ConfbridgeJoin / ConfbridgeLeave events.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ari_app.calls.events import CallEvent, ConferenceChanged, QueueMemberChanged
+from ari_app.calls.model import CallState
+from ari_app.calls.tracker import CallTracker
+from schema.conferences import ConferenceParticipant
+
+log = logging.getLogger(__name__)
+_DIALABLE = re.compile(r"^\+?[0-9]{3,20}$")
+
+
+class ConferenceError(Exception):
+    def __init__(self, error_id: str, message: str) -> None:
+        super().__init__(message)
+        self.error_id = error_id
+
+
+class Ami(Protocol):
+    async def action(self, **fields: Any) -> Any: ...
+
+    async def originate_async(self, **fields: Any) -> None: ...
+
+
+class ThreeWay:
+    def __init__(self, tracker: CallTracker, ami: Ami, sessions: sessionmaker[Session], trunk: str) -> None:
+        self.tracker = tracker
+        self.ami = ami
+        self.sessions = sessions
+        self.trunk = trunk
+
+    def _call(self, call_id: str) -> Any:
+        call = self.tracker.calls.get(call_id)
+        if call is None or call.state != CallState.CONNECTED or not call.channel or not call.agent_channel:
+            raise ConferenceError("call_not_connected", f"call {call_id} is not connected to an agent")
+        return call
+
+    async def start(self, call_id: str, number: str) -> str:
+        """Bring `number` (a unit's contact number) into the call; returns the room's name."""
+        if not _DIALABLE.match(number):
+            raise ConferenceError("invalid_number", f"{number!r} is not a dialable number")
+        call = self._call(call_id)
+        room = call.conference or f"hotline-{call_id}"
+        if call.conference is None:
+            self.tracker.start_conference(call_id, room)
+            for channel, role in ((call.channel, "citizen"), (call.agent_channel, "agent")):
+                await self.ami.action(Action="Setvar", Channel=channel, Variable="CONF_ROOM", Value=room)
+                await self.ami.action(Action="Setvar", Channel=channel, Variable="CONF_ROLE", Value=role)
+            await self.ami.action(
+                Action="Redirect",
+                Channel=call.channel,
+                ExtraChannel=call.agent_channel,
+                Context="hotline-conference",
+                Exten="s",
+                Priority="1",
+                ExtraContext="hotline-conference",
+                ExtraExten="s",
+                ExtraPriority="1",
+            )
+        await self.ami.originate_async(
+            Channel=f"PJSIP/{number}@{self.trunk}",
+            Context="hotline-conference",
+            Exten="s",
+            Priority="1",
+            CallerID=call.hotline or "",
+            Timeout="30000",
+            Variable=[f"CONF_ROOM={room}", "CONF_ROLE=unit", f"CONF_NUMBER={number}"],
+        )
+        log.info("three-way call %s: calling %s into %s", call_id, number, room)
+        return room
+
+    async def agent_leaves(self, call_id: str) -> None:
+        """The agent steps out; the citizen and the unit stay together."""
+        call = self.tracker.calls.get(call_id)
+        if call is None or not call.conference or not call.agent_channel:
+            raise ConferenceError("not_in_conference", f"call {call_id} is not a three-way call")
+        await self.ami.action(Action="Hangup", Channel=call.agent_channel)
+
+    async def end(self, call_id: str) -> None:
+        """End the conference for everyone."""
+        call = self.tracker.calls.get(call_id)
+        if call is None or not call.conference:
+            raise ConferenceError("not_in_conference", f"call {call_id} is not a three-way call")
+        await self.ami.action(Action="ConfbridgeKick", Conference=call.conference, Channel="all")
+
+    # --- participants ----------------------------------------------------------------------------------
+    async def on_event(self, event: CallEvent | QueueMemberChanged) -> None:
+        if isinstance(event, ConferenceChanged):
+            self.record(event)
+
+    def record(self, event: ConferenceChanged) -> None:
+        call = self.tracker.calls.get(event.call_id)
+        role = "unit"
+        if call is not None and event.channel == call.channel:
+            role = "citizen"
+        elif call is not None and event.channel == call.agent_channel:
+            role = "agent"
+        with self.sessions.begin() as s:
+            if event.joined:
+                s.add(
+                    ConferenceParticipant(
+                        call_id=event.call_id,
+                        room=event.room,
+                        channel=event.channel,
+                        role=role,
+                        number=event.number,
+                        joined_at=event.at,
+                    )
+                )
+                return
+            row = s.scalar(
+                select(ConferenceParticipant)
+                .where(
+                    ConferenceParticipant.room == event.room,
+                    ConferenceParticipant.channel == event.channel,
+                    ConferenceParticipant.left_at.is_(None),
+                )
+                .order_by(ConferenceParticipant.id.desc())
+            )
+            if row is not None:
+                row.left_at = event.at
+
+
+def participants(session: Session, call_id: str) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(ConferenceParticipant).where(ConferenceParticipant.call_id == call_id).order_by(ConferenceParticipant.id)
+    )
+    return [
+        {
+            "role": r.role,
+            "number": r.number,
+            "channel": r.channel,
+            "joined_at": _iso(r.joined_at),
+            "left_at": _iso(r.left_at),
+        }
+        for r in rows
+    ]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
