@@ -9,7 +9,8 @@ Definitions (for cases taken in the period, [start, end) in the centre's time zo
 - on-time rate: units' shares handled by their deadline / shares handled or overdue now (returned and
   superseded shares do not count);
 - satisfaction rate (满意率): follow-ups where the citizen was reached and said satisfied or basically
-  satisfied / follow-ups where the citizen was reached.
+  satisfied, plus keypad survey answers (satisfied or basically satisfied) given at the end of the case's
+  call / follow-ups where the citizen was reached plus survey answers.
 Per unit, intake counts the shares dispatched to the unit, and rates are over those shares' cases.
 """
 
@@ -24,6 +25,8 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from schema.cases import Case, CooperatingUnit, Dispatch, DispatchStatus, FollowUp, Satisfaction
+from schema.surveys import Satisfaction as SurveyRating
+from schema.surveys import SurveyResponse
 
 _COUNTED = (DispatchStatus.PENDING, DispatchStatus.ACCEPTED, DispatchStatus.HANDLED)
 
@@ -135,6 +138,10 @@ def compute(
         )
     )
 
+    surveyed_satisfied = func.sum(
+        case((SurveyResponse.rating.in_([SurveyRating.SATISFIED, SurveyRating.BASICALLY]), 1), else_=0)
+    )
+
     def grouped(scope: str, col: Any) -> dict[str, KpiRow]:
         rows: dict[str, KpiRow] = {}
         key_of: Callable[[Any], str] = lambda k: "all" if col is None else str(k)  # noqa: E731
@@ -166,6 +173,19 @@ def compute(
             vals = r[1:] if col is not None else r
             row = rows.setdefault(k, KpiRow(scope, k))
             row.reached, row.satisfied = _n(vals[0]), _n(vals[1])
+        # the keypad survey at the end of the call counts like a follow-up that reached the citizen
+        q = (
+            select(*group, func.count(), surveyed_satisfied)
+            .select_from(SurveyResponse)
+            .join(Case, Case.call_id == SurveyResponse.call_id)
+            .where(in_period)
+        )
+        for r in session.execute(q.group_by(*group)):
+            k = key_of(r[0] if col is not None else None)
+            vals = r[1:] if col is not None else r
+            row = rows.setdefault(k, KpiRow(scope, k))
+            row.reached += _n(vals[0])
+            row.satisfied += _n(vals[1])
         return rows
 
     say("totals")

@@ -86,3 +86,35 @@ def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "report: per unit" in captured.err
     assert (out / "kpi-2026-11-01-2026-11-30.csv").exists()
     assert (out / "kpi-2026-11-01-2026-11-30.png").stat().st_size > 1000
+
+
+def test_keypad_survey_answers_count_in_the_satisfaction_rate(db: Db) -> None:
+    from ari_app.cases import service as svc
+    from schema.surveys import SurveyResponse
+
+    scenario(db)  # follow-ups: 2 reached, 1 satisfied
+    for call_id, rating in (("call-9", "basically_satisfied"), ("call-10", "unsatisfied"), ("no-case", "satisfied")):
+        with db.session() as s, s.begin():
+            if call_id != "no-case":
+                svc.create_case(
+                    s,
+                    db.world.actors["agent"],
+                    hotline="12345",
+                    caller="13900000009",
+                    call_id=call_id,
+                    category="市政设施",
+                    request="路灯不亮",
+                    address="某路",
+                    urgency="normal",
+                    citizen_name=None,
+                    contact=None,
+                    language="zh",
+                    handling="direct",
+                )
+            s.add(SurveyResponse(call_id=call_id, rating=rating, answered_at=db.clock.t))
+    with db.session() as s:
+        r = compute(s, date(2026, 11, 29), date(2026, 12, 2), tz=UTC, now=datetime(2026, 12, 2, tzinfo=UTC))
+    # a survey of a call without a case has nothing to count against
+    assert (r.total.reached, r.total.satisfied) == (4, 2)
+    assert r.total.satisfaction_rate == 0.5
+    assert {x.key: (x.reached, x.satisfied) for x in r.by_hotline}["12345"] == (4, 2)
