@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
 
 from ari_app.protocol import AgentState, CaseSummary
 from cti_desktop.i18n import Tr
@@ -79,6 +80,86 @@ class CaseTableModel(QAbstractTableModel):
         if col == self.CALLER:
             return case["caller"] or ""
         return None
+
+
+class WorkTableModel(QAbstractTableModel):
+    """The unit / supervisor view's rows (`list_cases`): cases to act on, with their deadlines; overdue rows
+    are drawn in red and their deadline marked."""
+
+    NUMBER, HOTLINE, CATEGORY, STATUS, DEADLINE, REQUEST = range(6)
+    HEADERS = ("col_number", "col_hotline", "col_category", "col_status", "col_deadline", "col_request")
+    OVERDUE_COLOUR = QColor("#b00020")
+
+    def __init__(self, tr: Tr, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.tr_ = tr
+        self.cases: list[dict[str, Any]] = []
+
+    def set_cases(self, cases: list[dict[str, Any]]) -> None:
+        self.beginResetModel()
+        self.cases = list(cases)
+        self.endResetModel()
+
+    def row_of(self, case_id: int) -> int | None:
+        for i, case in enumerate(self.cases):
+            if case.get("id") == case_id:
+                return i
+        return None
+
+    def retranslate(self) -> None:
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(self.HEADERS) - 1)
+        if self.cases:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.cases) - 1, len(self.HEADERS) - 1))
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's own signature
+        return 0 if parent.isValid() else len(self.cases)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.tr_(self.HEADERS[section])
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self.cases):
+            return None
+        case = self.cases[index.row()]
+        if role == CaseIdRole:
+            return case["id"]
+        if role == CaseRole:
+            return case
+        if role == Qt.ItemDataRole.ForegroundRole and case.get("overdue"):
+            return self.OVERDUE_COLOUR
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == self.REQUEST:
+            return case.get("request")
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        col = index.column()
+        if col == self.NUMBER:
+            return case.get("number", "")
+        if col == self.HOTLINE:
+            return case.get("hotline", "")
+        if col == self.CATEGORY:
+            return case.get("category") or ""
+        if col == self.STATUS:
+            return self.tr_.maybe("status", case.get("status"))
+        if col == self.DEADLINE:
+            deadline = case.get("deadline_at")
+            if not deadline:
+                return "—"
+            text = _local(deadline)
+            return f"⚠ {self.tr_('overdue')} {text}" if case.get("overdue") else text
+        if col == self.REQUEST:
+            text = str(case.get("request") or "").replace("\n", " ")
+            return text if len(text) <= 60 else text[:59] + "…"
+        return None
+
+
+def local_time(stamp: str) -> str:
+    """An ISO 8601 time from the server as the desktop's local time, to the minute."""
+    return _local(stamp)
 
 
 def _local(stamp: str) -> str:

@@ -27,12 +27,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ari_app.protocol import PAUSE_REASONS, AgentState, Msg
+from ari_app.protocol import ACTION_REQUESTS, PAUSE_REASONS, AgentState, Msg
 from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError, Status
 from cti_desktop.models import AgentStatusView, CaseTableModel
-from cti_desktop.widgets import CaseForm, ScreenPopPanel, SignInDialog
+from cti_desktop.widgets import CaseForm, CaseWorkPanel, ScreenPopPanel, SignInDialog
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,11 @@ class Link(Protocol):
 
 
 class MainWindow(QMainWindow):
+    """Three tabs: call intake, my cases, and cases to handle (the unit / supervisor view). People who are
+    not queue agents (no extension) get no state controls and start on the cases to handle."""
+
     closed = Signal()
+    WORK_TAB = 2
 
     def __init__(self, tr: Tr, drafts: DraftStore, link: Link | None = None, server: str = "") -> None:
         super().__init__()
@@ -159,9 +163,15 @@ class MainWindow(QMainWindow):
         cases_layout.addLayout(search_row)
         cases_layout.addWidget(self.cases_view)
 
+        self.work = CaseWorkPanel(self.tr_)
+        self.work.refresh_requested.connect(lambda: self.spawn(self.refresh_work()))
+        self.work.case_selected.connect(lambda case_id: self.spawn(self.open_case(case_id)))
+        self.work.action_requested.connect(lambda kind, fields: self.spawn(self._case_action(kind, fields)))
+
         self.tabs = QTabWidget(objectName="tabs")
         self.tabs.addTab(split, "")
         self.tabs.addTab(cases, "")
+        self.tabs.addTab(self.work, "")
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(bar)
@@ -200,6 +210,8 @@ class MainWindow(QMainWindow):
         self.search_button.setText(t("search"))
         self.tabs.setTabText(0, t("tab_intake"))
         self.tabs.setTabText(1, t("tab_my_cases"))
+        self.tabs.setTabText(self.WORK_TAB, t("tab_work"))
+        self.work.retranslate()
         self.pop.retranslate()
         self.form.retranslate()
         self.history_model.retranslate()
@@ -244,7 +256,14 @@ class MainWindow(QMainWindow):
         colour = {"online": "#2e7d32", "offline": "#b00020"}.get(status, "#666")
         self.link_label.setText(self.tr_(key) if not offline else "⚠ " + self.tr_("offline").split("：")[0])
         self.link_label.setStyleSheet(f"color: {colour};")
-        for w in (self.ready_button, self.pause_button, self.sign_out_button, self.form.save, self.search_button):
+        for w in (
+            self.ready_button,
+            self.pause_button,
+            self.sign_out_button,
+            self.form.save,
+            self.search_button,
+            self.work.refresh,
+        ):
             w.setEnabled(not offline)
 
     def handle_message(self, msg: dict[str, Any]) -> None:
@@ -288,10 +307,17 @@ class MainWindow(QMainWindow):
         self.status_view.update(msg.get("state") or {})
         self._show_agent()
         self._show_state()
+        is_agent = bool(self.agent.get("extension"))
+        for w in (self.state_label, self.ready_button, self.reason, self.pause_button):
+            w.setVisible(is_agent)
+        self.tabs.setTabVisible(0, is_agent)
+        if not is_agent:
+            self.tabs.setCurrentIndex(self.WORK_TAB)
         self.signin.hide()
         if not self.isVisible():
             self.show()
         self.spawn(self.refresh_my_cases())
+        self.spawn(self.refresh_work())
 
     def _show_agent(self) -> None:
         if self.agent:
@@ -410,6 +436,43 @@ class MainWindow(QMainWindow):
             fields["text"] = text
         reply = await self._need_link().request(Msg.SEARCH_CASES, **fields)
         self.cases_model.set_cases(reply.get("cases") or [])
+
+    async def refresh_work(self) -> None:
+        """The unit / supervisor view's list, and the case on show again (its allowed actions may change)."""
+        reply = await self._need_link().request(Msg.LIST_CASES, **self.work.filters())
+        self.work.set_cases(reply.get("cases") or [])
+        if self.work.case is not None:
+            await self.open_case(int(self.work.case["id"]))
+
+    async def open_case(self, case_id: int) -> None:
+        try:
+            reply = await self._need_link().request(Msg.GET_CASE, case_id=case_id)
+        except LinkError as exc:
+            self.work.show_case(None)
+            self.work.show_error(self.tr_.error(exc.error_id, exc.message))
+            return
+        self.work.show_case(reply["case"])
+
+    async def _case_action(self, kind: str, fields: dict[str, Any]) -> None:
+        """One workflow request from a button; the reply is the case after the change. Then the list."""
+        for b in self.work.buttons.values():
+            b.setEnabled(False)
+        try:
+            reply = await self._need_link().request(kind, **fields)
+        except LinkError as exc:
+            self.work.show_error(self.tr_.error(exc.error_id, exc.message))
+            return
+        finally:
+            for b in self.work.buttons.values():
+                b.setEnabled(True)
+        case = reply["case"]
+        self.work.clear_note()
+        self.work.show_case(case)
+        action = {v: k for k, v in ACTION_REQUESTS.items()}.get(kind, kind)
+        if kind == Msg.REVIEW_CASE:
+            action = "approve" if fields.get("approved") else "send_back"
+        self.report(self.tr_("work_done", number=case["number"], action=self.tr_(f"action_{action}")))
+        await self.refresh_work()
 
     def shutdown(self) -> None:
         """Stop the timer and the tasks still running, before the window goes away."""

@@ -29,7 +29,7 @@ from ari_app.protocol import (
     SupervisionInfo,
     UnitInfo,
 )
-from schema.cases import Case, CooperatingUnit, DispatchStatus
+from schema.cases import Case, CooperatingUnit, DispatchStatus, Handling
 from schema.users import Role, User
 
 SUMMARY_REQUEST_CHARS = 500
@@ -185,8 +185,11 @@ def _own_units(s: Session, actor: Actor) -> set[int]:
 
 def _actions_now(s: Session, actor: Actor, case: Case) -> list[str]:
     """service.allowed_actions, narrowed for a department to what its own share of the case allows (a unit
-    whose share is already accepted is not offered `accept` again), and to actions a desktop makes."""
+    whose share is already accepted is not offered `accept` again), to coordinated cases for
+    `escalate_to_leader`, and to actions a desktop makes."""
     actions = [a for a in service.allowed_actions(s, actor, case) if a in ACTION_REQUESTS]
+    if case.handling != Handling.COORDINATED:
+        actions = [a for a in actions if a != "escalate_to_leader"]  # the service refuses it for these
     if actor.role is Role.DEPARTMENT:
         mine = [d.status for d in case.dispatches if d.unit_id in _own_units(s, actor)]
         need = {

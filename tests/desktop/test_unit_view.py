@@ -1,0 +1,206 @@
+"""The unit / supervisor view (待办案卷) driven with qtbot against a real LinkServer and database: a
+department user accepts and reports a dispatched case, the centre follows it up and a supervisor approves
+it, each only with the buttons the server allows. Screenshots go to var/screenshots/.
+
+It runs on the standard asyncio loop, not qasync's (tests/desktop/conftest.py gives qasync only to
+test_window.py): every widget signal used here is a direct call and screenshots render on demand, while
+on a qasync loop this many requests through one process's server and clients now and then lost a wake-up
+and hung the test at teardown."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+from sqlalchemy.orm import Session, sessionmaker
+
+from ari_app.auth import hash_password
+from ari_app.cases import service
+from ari_app.cases.actor import Actor
+from ari_app.link import LinkServer
+from cti_desktop.drafts import DraftStore
+from cti_desktop.i18n import Tr
+from cti_desktop.link import LinkClient
+from cti_desktop.window import MainWindow
+from schema.cases import Case, CooperatingUnit
+from schema.users import Role, User
+from tests.desktop.conftest import type_text, until
+from tests.desktop.test_window import dispose
+from tests.link.conftest import FAST_HASH, PASSWORD
+
+Open = Callable[[str], Awaitable[MainWindow]]
+
+
+@pytest.fixture
+def cases(sessions: sessionmaker[Session]) -> dict[str, int]:
+    """A water company and its department user; three cases dispatched to it (one long overdue) and one to
+    another unit, by agent 1001."""
+    with sessions() as s, s.begin():
+        water = CooperatingUnit(name="市供水公司", level=2)
+        roads = CooperatingUnit(name="市政工程处", level=2)
+        s.add_all([water, roads])
+        s.flush()
+        s.add(
+            User(
+                login="water",
+                display_name="供水公司 李工",
+                role=Role.DEPARTMENT,
+                unit_id=water.id,
+                password_hash=hash_password(PASSWORD, **FAST_HASH),
+            )
+        )
+        agent_id = s.query(User.id).filter(User.login == "1001").scalar()
+        agent = Actor(user_id=agent_id, login="1001", role=Role.AGENT)
+        out: dict[str, int] = {}
+        long_ago = datetime.now(UTC) - timedelta(hours=100)
+        for key, request, address, unit, when in (
+            ("burst", "小区主管道爆裂，整栋楼停水", "天山区解放北路 88 号", water, None),
+            ("late", "水表井盖破损，有行人跌倒风险", "沙依巴克区西虹路 12 号", water, long_ago),
+            ("pressure", "高层住户水压不足", "新市区北京路 301 号", water, None),
+            ("manhole", "路口井盖缺失", "水磨沟区南湖路", roads, None),
+        ):
+            case = service.create_case(
+                s,
+                agent,
+                hotline="12345",
+                caller="13800000009",
+                call_id=None,
+                category=None,
+                request=request,
+                address=address,
+                urgency="urgent" if key == "burst" else "normal",
+                citizen_name="王女士",
+                contact="13800000009",
+                language="zh",
+                handling="dispatch",
+            )
+            service.dispatch(s, agent, case.id, units=[unit.id], deadline_hours=48, now=when)
+            out[key] = case.id
+        return out
+
+
+@pytest.fixture
+async def open_desk(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> AsyncIterator[Open]:
+    """Signed-in desktops, one per user, each with its own link to the real server."""
+    windows: list[MainWindow] = []
+
+    async def open_(login: str) -> MainWindow:
+        window = MainWindow(Tr("zh"), DraftStore(tmp_path / f"draft-{login}.json"), server=server.url)
+        link = LinkClient(
+            server.url, window.handle_message, window.set_link_status, backoff_base=0.02, rng=random.Random(5)
+        )
+        window.link = link
+        windows.append(window)
+        link.start()
+        window.signin.show()
+        await link.wait_online(3)
+        qtbot.keyClicks(window.signin.agent_id, login)
+        qtbot.keyClicks(window.signin.password, PASSWORD)
+        qtbot.mouseClick(window.signin.button, Qt.MouseButton.LeftButton)
+        await until(lambda: window.isVisible() and window.work.model.rowCount() > 0)
+        window.resize(1280, 760)
+        return window
+
+    yield open_
+    for window in windows:
+        # let the refreshes that follow every action finish: a server request still in its worker thread
+        # when the test's qasync loop closes can leave the loop waiting for it forever
+        await until(lambda w=window: not w.tasks)  # type: ignore[misc]
+        await dispose(window)
+
+
+def numbers(window: MainWindow) -> list[str]:
+    return [str(c["number"]) for c in window.work.model.cases]
+
+
+def shown_buttons(window: MainWindow) -> set[str]:
+    return {a for a, b in window.work.buttons.items() if b.isVisibleTo(window.work)}
+
+
+async def pick(window: MainWindow, qtbot: QtBot, case_id: int) -> None:
+    row = window.work.model.row_of(case_id)
+    assert row is not None, (case_id, numbers(window))
+    window.work.table.selectRow(row)
+    await until(lambda: window.work.case is not None and window.work.case["id"] == case_id)
+
+
+async def click(window: MainWindow, qtbot: QtBot, action: str, status: str) -> None:
+    before = window.work.case
+    qtbot.mouseClick(window.work.buttons[action], Qt.MouseButton.LeftButton)
+    await until(lambda: window.work.case is not before and window.work.case["status"] == status)
+    case_id = window.work.case["id"]
+
+    def listed_status() -> str | None:
+        row = window.work.model.row_of(case_id)
+        return None if row is None else str(window.work.model.cases[row]["status"])
+
+    await until(lambda: listed_status() in (status, None))  # the list is refreshed after the reply
+
+
+async def test_department_accepts_and_handles_then_supervisor_approves(
+    open_desk: Open, cases: dict[str, int], qtbot: QtBot, shot: Any, sessions: sessionmaker[Session]
+) -> None:
+    dept = await open_desk("water")
+    # a department user: no queue controls, straight to its cases; only its unit's cases, overdue first
+    assert dept.tabs.currentIndex() == MainWindow.WORK_TAB and dept.tabs.tabText(MainWindow.WORK_TAB) == "待办案卷"
+    assert not dept.ready_button.isVisibleTo(dept) and not dept.tabs.isTabVisible(0)
+    listed = {c["id"]: c for c in dept.work.model.cases}
+    assert set(listed) == {cases["burst"], cases["late"], cases["pressure"]}
+    assert dept.work.model.cases[0]["id"] == cases["late"] and listed[cases["late"]]["overdue"] is True
+    deadline = dept.work.model.index(0, dept.work.model.DEADLINE).data()
+    assert deadline.startswith("⚠ 超期")
+
+    await pick(dept, qtbot, cases["burst"])
+    assert shown_buttons(dept) == {"accept", "return"}
+    assert dept.work.buttons["accept"].text() == "签收"
+    await click(dept, qtbot, "accept", "in_progress")
+    assert shown_buttons(dept) == {"return", "handle"}
+    # a report needs its text before anything is sent
+    qtbot.mouseClick(dept.work.buttons["handle"], Qt.MouseButton.LeftButton)
+    assert dept.work.error.text() == "请先填写意见再办理完毕"
+    dept.work.note.setFocus()
+    type_text(dept.work.note, "已抢修主管道，当日 18 时恢复供水")
+    assert dept.work.error.text() == ""
+    shot(dept, "10_unit_view_department")
+    await click(dept, qtbot, "handle", "handled")
+    assert shown_buttons(dept) == set()
+    assert "已抢修主管道" in dept.work.detail.toPlainText()
+    assert dept.statusBar().currentMessage().endswith("办理完毕完成")
+
+    # the supervisor sees every case; follows the handled one up, then approves it
+    sup = await open_desk("sup")
+    assert sup.tabs.currentIndex() == MainWindow.WORK_TAB
+    assert len(sup.work.model.cases) == 4
+    await pick(sup, qtbot, cases["burst"])
+    assert shown_buttons(sup) == {"follow_up"}
+    assert sup.work.follow_box.isVisibleTo(sup.work)
+    sup.work.satisfaction.setCurrentIndex(sup.work.satisfaction.findData("satisfied"))
+    await click(sup, qtbot, "follow_up", "followed_up")
+    assert shown_buttons(sup) == {"approve", "send_back"}
+    shot(sup, "11_unit_view_supervisor_review")
+    await click(sup, qtbot, "approve", "closed")
+    assert shown_buttons(sup) == {"follow_up"}  # a closed case may still be followed up, nothing else
+    text = sup.work.detail.toPlainText()
+    assert "已办结" in text and "审核通过" in text and "满意" in text
+    with sessions() as s:
+        case = s.get(Case, cases["burst"])
+        assert case is not None and case.status == "closed" and case.closed_at is not None
+
+    # a supervisor may supervise the overdue case, in English too
+    sup.toggle_language()
+    assert sup.tabs.tabText(MainWindow.WORK_TAB) == "Cases to handle"
+    sup.work.overdue_only.setChecked(True)
+    await until(lambda: [c["id"] for c in sup.work.model.cases] == [cases["late"]])
+    await pick(sup, qtbot, cases["late"])
+    assert shown_buttons(sup) == {"dispatch", "supervise"}  # a co-unit; not escalate: not coordinated
+    assert sup.work.buttons["supervise"].text() == "Supervise"
+    type_text(sup.work.note, "今日内到场处置")
+    await click(sup, qtbot, "supervise", "dispatched")
+    assert "Supervision level 1" in sup.work.detail.toPlainText()
+    shot(sup, "12_unit_view_supervisor_overdue_en")
