@@ -44,6 +44,7 @@ class ThreeWay:
         self.ami = ami
         self.sessions = sessions
         self.trunk = trunk
+        self._dialled: dict[str, str] = {}  # room -> the unit number called in last
 
     def _call(self, call_id: str) -> Any:
         call = self.tracker.calls.get(call_id)
@@ -73,6 +74,7 @@ class ThreeWay:
                 ExtraExten="s",
                 ExtraPriority="1",
             )
+        self._dialled[room] = number
         await self.ami.originate_async(
             Channel=f"PJSIP/{number}@{self.trunk}",
             Context="hotline-conference",
@@ -106,11 +108,11 @@ class ThreeWay:
 
     def record(self, event: ConferenceChanged) -> None:
         call = self.tracker.calls.get(event.call_id)
-        role = "unit"
+        role, number = "unit", self._dialled.get(event.room, event.number)
         if call is not None and event.channel == call.channel:
-            role = "citizen"
+            role, number = "citizen", event.number
         elif call is not None and event.channel == call.agent_channel:
-            role = "agent"
+            role, number = "agent", event.number
         with self.sessions.begin() as s:
             if event.joined:
                 s.add(
@@ -119,7 +121,7 @@ class ThreeWay:
                         room=event.room,
                         channel=event.channel,
                         role=role,
-                        number=event.number,
+                        number=number,
                         joined_at=event.at,
                     )
                 )

@@ -101,3 +101,46 @@ async def test_agent_brings_a_unit_in_then_leaves_citizen_and_unit_together(stac
             citizen.kill()
         await ami.stop()
         engine.dispose()
+
+
+async def test_unit_leaves_and_citizen_and_agent_stay_connected(stack: Stack) -> None:
+    cfg = load_config(stack.config)
+    tracker = CallTracker(Memory(), ConfigAgents(cfg), [h.number for h in cfg.hotlines])
+    ami = AmiLink(cfg, tracker)
+    await ami.start()
+    engine = make_engine(yaml.safe_load(stack.config.read_text(encoding="utf-8"))["database"]["url"])
+    three_way = ThreeWay(tracker, ami, make_sessionmaker(engine), cfg.callback.trunk)
+    tracker.subscribe(three_way.on_event)
+    citizen = None
+    try:
+        await asyncio.wait_for(ami.connected.wait(), 20)
+        caller = f"126{random.randrange(10**8):08d}"
+        citizen = stack.sipp.call("12319", caller, talk_ms=40000, wait=False)
+        call = await _until(
+            lambda: next(
+                (
+                    c
+                    for c in tracker.calls.values()
+                    if c.caller == caller and c.state == CallState.CONNECTED and c.agent_channel
+                ),
+                None,
+            ),
+            20,
+            "the citizen connected to an agent",
+        )
+        unit = stack.sipp.citizen_phone(talk_ms=4000)  # the unit says its piece and hangs up
+        room = await three_way.start(call.id, "12399000002")
+        await _until(lambda: len(_members(stack, room)) == 3 or None, 20, "three parties in the conference")
+        assert await asyncio.to_thread(unit.wait, 30) == 0
+        await _until(lambda: len(_members(stack, room)) == 2 or None, 15, "the unit gone")
+        assert sorted(_members(stack, room)) == sorted([call.channel, call.agent_channel])
+        with make_sessionmaker(engine)() as s:
+            people = await asyncio.to_thread(participants, s, call.id)
+        unit_row = next(p for p in people if p["role"] == "unit")
+        assert unit_row["left_at"] is not None and unit_row["number"] == "12399000002"
+        await three_way.end(call.id)
+    finally:
+        if citizen is not None:
+            citizen.kill()
+        await ami.stop()
+        engine.dispose()
