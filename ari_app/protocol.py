@@ -50,6 +50,9 @@ class ErrorId(StrEnum):
     STATE_FORBIDDEN = "state_forbidden"
     QUEUE_UNAVAILABLE = "queue_unavailable"
     CALL_NOT_YOURS = "call_not_yours"
+    CALL_NOT_CONNECTED = "call_not_connected"
+    INVALID_NUMBER = "invalid_number"
+    NOT_IN_CONFERENCE = "not_in_conference"
     INTERNAL_ERROR = "internal_error"
     # Refusals of the case workflow are passed through with its own ids (ari_app.cases.errors):
     CASE_NOT_FOUND = "case_not_found"
@@ -126,6 +129,7 @@ class Msg(StrEnum):
     SUPERVISE_CASE = "supervise_case"
     ESCALATE_TO_LEADER = "escalate_to_leader"
     RESOLVE_DIRECTLY = "resolve_directly"
+    CONFERENCE = "conference"
     PING = "ping"
     # server -> client
     WELCOME = "welcome"
@@ -141,6 +145,7 @@ class Msg(StrEnum):
     CASES = "cases"
     CASE = "case"
     CASE_UPDATED = "case_updated"
+    CONFERENCE_STATE = "conference_state"
     PONG = "pong"
     ERROR = "error"
 
@@ -222,6 +227,11 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
     Msg.SUPERVISE_CASE: {"case_id": CASE_ID, "instructions": Field(str, max_len=MAX_NOTE)},
     Msg.ESCALATE_TO_LEADER: {"case_id": CASE_ID, "instructions": Field(str, max_len=MAX_NOTE)},
     Msg.RESOLVE_DIRECTLY: {"case_id": CASE_ID, "resolution": Field(str, max_len=20_000)},
+    Msg.CONFERENCE: {
+        "action": Field(str, choices=("start", "leave", "end")),
+        "call_id": Field(str, max_len=64),
+        "number": Field(str, required=False, max_len=40),
+    },
     Msg.PING: {},
 }
 """The fields of every client request (besides `type` and the optional `id`). Unknown fields are ignored."""

@@ -105,6 +105,7 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     exchange = {h.number: h.exchange_url for h in cfg.hotlines if h.mode == HotlineMode.EXCHANGE and h.exchange_url}
     server.extras.append(CaseRunner(sessions, exchange))
     server.link = LinkServer(cfg, sessions, ami)
+    server.link.conference = server.three_way
     tracker.subscribe(server.link.on_call_event)
     server.extras.append(server.link)
 

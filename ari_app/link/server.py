@@ -34,10 +34,12 @@ from ari_app.calls.events import (
     CallEvent,
     CallQueued,
     CallRinging,
+    ConferenceChanged,
     QueueControl,
     QueueMemberChanged,
 )
 from ari_app.cases.errors import CaseError
+from ari_app.conference import ConferenceError, ThreeWay, participants
 from ari_app.config import Config
 from ari_app.link import cases
 from ari_app.link.agents import OFFLINE_REASON, WRAPUP_REASON, AgentSession, AgentStateError, LiveCall
@@ -118,6 +120,7 @@ class LinkServer:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: Server | None = None
         self.port: int | None = None
+        self.conference: ThreeWay | None = None  # three-way calls, when the server wires them in
 
     # --- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -241,6 +244,8 @@ class LinkServer:
         elif kind == Msg.GET_CASE:
             detail = await asyncio.to_thread(cases.get_case, self.sessions, self._actor(session), msg["case_id"])
             conn.send(_reply(Msg.CASE, req_id, case=detail))
+        elif kind == Msg.CONFERENCE:
+            await self._conference(conn, session, msg, req_id)
         elif kind in cases.WORKFLOW_REQUESTS:
             detail = await asyncio.to_thread(cases.act, self.sessions, self._actor(session), kind, msg)
             conn.send(_reply(Msg.CASE_UPDATED, req_id, case=detail))
@@ -499,6 +504,8 @@ class LinkServer:
             self._on_ended(event)
         elif isinstance(event, QueueMemberChanged):
             self._on_member(event)
+        elif isinstance(event, ConferenceChanged):
+            await self._on_conference(event)
 
     async def _on_ringing(self, event: CallRinging) -> None:
         session = self._session_for(event.agent_id, event.interface)
@@ -616,6 +623,37 @@ class LinkServer:
                     raise ProtocolError(ErrorId.CALL_NOT_YOURS, "this call was taken by another agent", field="call_id")
         created = await asyncio.to_thread(cases.create_case, self.sessions, actor, msg)
         conn.send(_reply(Msg.CASE_CREATED, req_id, case=created))
+
+    async def _conference(self, conn: Connection, session: AgentSession, msg: dict[str, Any], req_id: Any) -> None:
+        """Three-way call commands from the agent on the call: start (bring a unit's number in), leave, end."""
+        call_id, action = msg["call_id"], msg["action"]
+        if session.call is None or session.call.call_id != call_id:
+            raise ProtocolError(ErrorId.CALL_NOT_YOURS, "you are not on this call", field="call_id")
+        if self.conference is None:
+            raise ProtocolError(ErrorId.INTERNAL_ERROR, "three-way calls are not available on this server")
+        try:
+            if action == "start":
+                if not msg.get("number"):
+                    raise ProtocolError(ErrorId.INVALID_FIELD, "start needs the unit's number", field="number")
+                await self.conference.start(call_id, msg["number"])
+            elif action == "leave":
+                await self.conference.agent_leaves(call_id)
+            else:
+                await self.conference.end(call_id)
+        except ConferenceError as exc:
+            raise ProtocolError(exc.error_id, str(exc)) from exc
+        conn.send(_reply(Msg.CONFERENCE_STATE, req_id, **await self._conference_state(call_id)))
+
+    async def _conference_state(self, call_id: str) -> dict[str, Any]:
+        with self.sessions() as s:
+            people = await asyncio.to_thread(participants, s, call_id)
+        present = [{"role": p_["role"], "number": p_["number"]} for p_ in people if p_["left_at"] is None]
+        return {"call_id": call_id, "members": present, "participants": people}
+
+    async def _on_conference(self, event: ConferenceChanged) -> None:
+        for session in self.agents.values():
+            if session.call is not None and session.call.call_id == event.call_id:
+                self._broadcast(session, {"type": Msg.CONFERENCE_STATE, **await self._conference_state(event.call_id)})
 
     async def _list_cases(self, conn: Connection, session: AgentSession, msg: dict[str, Any], req_id: Any) -> None:
         """The unit / supervisor view's list: what the signed-in person may see (checked by the service)."""

@@ -144,3 +144,102 @@ async def test_unit_leaves_and_citizen_and_agent_stay_connected(stack: Stack) ->
             citizen.kill()
         await ami.stop()
         engine.dispose()
+
+
+async def test_desktop_command_starts_the_three_way_call_and_sees_who_is_in(stack: Stack) -> None:
+    """The same through the real CTI server: the agent's desktop (a protocol client) sends `conference`
+    start, gets the members pushed, steps out with `leave`; citizen and unit stay in the room."""
+    import json
+    import subprocess
+    import sys
+
+    import websockets
+
+    from tests.e2e.conftest import AGENTS
+    from tests.e2e.harness import ROOT
+
+    password = "three-way-pass"
+    await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "ari_app.cli", "-c", str(stack.config), "users", "add", "1005", "--password-stdin"],
+        input=password + "\n",
+        text=True,
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+    )
+    for i in range(AGENTS):
+        await asyncio.to_thread(
+            hotline, stack.config, "asterisk", "cli", f"queue remove member PJSIP/{1001 + i} from hotline"
+        )
+    port = yaml.safe_load(stack.config.read_text(encoding="utf-8"))["server"]["port"]
+    citizen = None
+    try:
+        async with websockets.connect(f"ws://127.0.0.1:{port}") as ws:
+            pushes: list[dict[str, object]] = []
+
+            async def request(msg: dict[str, object]) -> dict[str, object]:
+                await ws.send(json.dumps(msg))
+                while True:
+                    reply = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                    if reply.get("re") == msg["id"]:
+                        return reply  # type: ignore[no-any-return]
+                    pushes.append(reply)
+
+            async def push(kind: str, ok: Callable[[dict[str, object]], bool] = lambda m: True) -> dict[str, object]:
+                while True:
+                    for i, m in enumerate(pushes):
+                        if m["type"] == kind and ok(m):
+                            return pushes.pop(i)
+                    pushes.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+
+            await request({"type": "hello", "id": 1, "version": "1.0"})
+            assert (await request({"type": "sign_in", "id": 2, "agent_id": "1005", "password": password}))[
+                "type"
+            ] == "signed_in"
+            assert (await request({"type": "set_state", "id": 3, "state": "ready"}))["state"] == "ready"
+            caller = f"125{random.randrange(10**8):08d}"
+            citizen = stack.sipp.call("12358", caller, talk_ms=40000, wait=False)
+            pop = await push("screen_pop")
+            call_id = pop["call"]["call_id"]  # type: ignore[index]
+            await push("call_connected")
+            refused = await request(
+                {"type": "conference", "id": 4, "action": "start", "call_id": "nope", "number": "12399000003"}
+            )
+            assert refused["type"] == "error" and refused["error_id"] == "call_not_yours"
+            bad = await request(
+                {"type": "conference", "id": 5, "action": "start", "call_id": call_id, "number": "call the unit"}
+            )
+            assert bad["type"] == "error" and bad["error_id"] == "invalid_number"
+            stack.sipp.citizen_phone(talk_ms=30000)  # the unit's phone
+            started = await request(
+                {"type": "conference", "id": 6, "action": "start", "call_id": call_id, "number": "12399000003"}
+            )
+            assert started["type"] == "conference_state"
+            full = await push("conference_state", lambda m: len(m["members"]) == 3)  # type: ignore[arg-type]
+            assert sorted(m["role"] for m in full["members"]) == ["agent", "citizen", "unit"]  # type: ignore[union-attr]
+            room = f"hotline-{call_id}"
+            assert len(await asyncio.to_thread(_members, stack, room)) == 3  # what ConfbridgeList says
+            await request({"type": "conference", "id": 7, "action": "leave", "call_id": call_id})
+
+            def agent_gone(m: dict[str, object]) -> bool:  # earlier states (while joining) are skipped
+                return sorted(x["role"] for x in m["members"]) == ["citizen", "unit"]  # type: ignore[attr-defined]
+
+            after = await push("conference_state", agent_gone)
+            left = [p_ for p_ in after["participants"] if p_["role"] == "agent"]  # type: ignore[attr-defined]
+            assert left and left[0]["left_at"] is not None
+            await _until(lambda: len(_members(stack, room)) == 2 or None, 15, "citizen and unit together")
+    finally:
+        if citizen is not None:
+            citizen.kill()
+        for proc in stack.sipp.procs:
+            if proc.poll() is None and "citizen_phone" in " ".join(map(str, proc.args)):
+                proc.kill()
+        for i in range(AGENTS):
+            await asyncio.to_thread(
+                hotline,
+                stack.config,
+                "asterisk",
+                "cli",
+                f"queue add member PJSIP/{1001 + i} to hotline penalty 0 as {1001 + i}",
+            )
