@@ -185,6 +185,65 @@ class ScreenPopPanel(QFrame):
         self.values["call_id"].setText(call.get("call_id") or "—")
 
 
+class ConferenceBar(QFrame):
+    """Three-way call controls under the pop: the unit's number, bring in / step out / end, who is in."""
+
+    action_requested = Signal(str, str)  # action (start / leave / end), number
+
+    def __init__(self, tr: Tr, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tr_ = tr
+        self.setObjectName("conferenceBar")
+        self.title = QLabel()
+        self.title.setStyleSheet("font-weight: bold;")
+        self.number = QLineEdit(objectName="conferenceNumber")
+        self.start = QPushButton(objectName="conferenceStart")
+        self.leave = QPushButton(objectName="conferenceLeave")
+        self.end = QPushButton(objectName="conferenceEnd")
+        self.members = QLabel(objectName="conferenceMembers")
+        row = QHBoxLayout()
+        row.addWidget(self.title)
+        row.addWidget(self.number, 1)
+        for button in (self.start, self.leave, self.end):
+            row.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.members)
+        self.start.clicked.connect(lambda: self.action_requested.emit("start", self.number.text().strip()))
+        self.leave.clicked.connect(lambda: self.action_requested.emit("leave", ""))
+        self.end.clicked.connect(lambda: self.action_requested.emit("end", ""))
+        self.current: list[dict[str, Any]] = []
+        self.set_call_phase("")
+        self.retranslate()
+
+    def set_call_phase(self, phase: str) -> None:
+        """Only a connected call can become a three-way call; step out and end need one."""
+        connected = phase == "connected"
+        self.number.setEnabled(connected)
+        self.start.setEnabled(connected)
+        self.leave.setEnabled(connected and bool(self.current))
+        self.end.setEnabled(connected and bool(self.current))
+        if not phase:
+            self.show_members([])
+
+    def show_members(self, members: list[dict[str, Any]]) -> None:
+        self.current = members
+        self.leave.setEnabled(bool(members) and self.start.isEnabled())
+        self.end.setEnabled(bool(members) and self.start.isEnabled())
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        t = self.tr_
+        self.title.setText(t("conf_title"))
+        self.number.setPlaceholderText(t("conf_number_hint"))
+        self.start.setText(t("conf_start"))
+        self.leave.setText(t("conf_leave"))
+        self.end.setText(t("conf_end"))
+        names = "、".join(f"{t.maybe('role', m.get('role'))} {m.get('number') or ''}".strip() for m in self.current)
+        self.members.setText(t("conf_members", members=names) if self.current else "")
+
+
 class CaseForm(QWidget):
     """The intake form (受理). `changed` fires on every edit (the window saves the draft); `save_requested`
     when the agent saves."""

@@ -32,7 +32,7 @@ from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError, Status
 from cti_desktop.models import AgentStatusView, CaseTableModel
-from cti_desktop.widgets import CaseForm, CaseWorkPanel, ScreenPopPanel, SignInDialog
+from cti_desktop.widgets import CaseForm, CaseWorkPanel, ConferenceBar, ScreenPopPanel, SignInDialog
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,8 @@ class MainWindow(QMainWindow):
         self.offline_banner.setVisible(False)
 
         self.pop = ScreenPopPanel(self.tr_)
+        self.conference = ConferenceBar(self.tr_)
+        self.conference.action_requested.connect(lambda action, number: self.spawn(self._conference(action, number)))
         self.form = CaseForm(self.tr_)
         self.form.changed.connect(self._save_draft)
         self.form.save_requested.connect(lambda: self.spawn(self._save_case()))
@@ -134,6 +136,7 @@ class MainWindow(QMainWindow):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(self.pop)
+        left_layout.addWidget(self.conference)
         left_layout.addWidget(self.notice)
         left_layout.addWidget(self.form, 1)
         self.history_model = CaseTableModel(self.tr_)
@@ -213,6 +216,7 @@ class MainWindow(QMainWindow):
         self.tabs.setTabText(self.WORK_TAB, t("tab_work"))
         self.work.retranslate()
         self.pop.retranslate()
+        self.conference.retranslate()
         self.form.retranslate()
         self.history_model.retranslate()
         self.cases_model.retranslate()
@@ -279,16 +283,21 @@ class MainWindow(QMainWindow):
             if self.call and self.call.get("call_id") == msg.get("call_id"):
                 self.call["phase"] = "connected"
                 self.pop.set_phase("connected")
+                self.conference.set_call_phase("connected")
         elif kind == Msg.CALL_ENDED:
             if self.call and self.call.get("call_id") == msg.get("call_id"):
                 self.call["phase"] = "ended"
                 self.pop.set_phase("ended")
+                self.conference.set_call_phase("")
         elif kind == Msg.CALL_MISSED:
             if self.call and self.call.get("call_id") == msg.get("call_id"):
                 self.pop.set_phase("missed")
                 if not self.form.has_content():
                     self.call = None
                     self.form.clear()
+        elif kind == Msg.CONFERENCE_STATE:
+            if self.call and self.call.get("call_id") == msg.get("call_id"):
+                self.conference.show_members(list(msg.get("members") or []))
         elif kind == "session_lost":
             self.hide()
             self.signin.reset()
@@ -339,6 +348,8 @@ class MainWindow(QMainWindow):
         same_call = self.form.call_id == call.get("call_id")
         self.call = call
         self.pop.show_call(call)
+        self.conference.show_members([])
+        self.conference.set_call_phase(str(call.get("phase") or ""))
         if msg.get("history") or not msg.get("resumed"):
             self.history_model.set_cases(msg.get("history") or [])
         if same_call:
@@ -400,6 +411,20 @@ class MainWindow(QMainWindow):
         reply = await self._need_link().request(Msg.SET_STATE, **fields)
         self.status_view.update(reply)
         self._show_state()
+
+    async def _conference(self, action: str, number: str) -> None:
+        """Bring a unit into the call, step out, or end the three-way call (the server does it in Asterisk)."""
+        if not self.call:
+            return
+        fields: dict[str, Any] = {"action": action, "call_id": self.call["call_id"]}
+        if number:
+            fields["number"] = number
+        try:
+            reply = await self._need_link().request(Msg.CONFERENCE, **fields)
+        except LinkError as exc:
+            self.report(self.tr_.error(exc.error_id, exc.message))
+            return
+        self.conference.show_members(list(reply.get("members") or []))
 
     async def _save_case(self) -> None:
         v = self.form.values()
