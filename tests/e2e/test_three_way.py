@@ -8,10 +8,13 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
+import pytest
 import yaml
+from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.ami import AmiLink
 from ari_app.calls.model import Call, CallState
@@ -50,100 +53,94 @@ async def _until(predicate: Callable[[], T | None], within: float, what: str) ->
         raise AssertionError(f"timed out after {within} s waiting for {what}") from exc
 
 
-async def test_agent_brings_a_unit_in_then_leaves_citizen_and_unit_together(stack: Stack) -> None:
-    cfg = load_config(stack.config)
-    tracker = CallTracker(Memory(), ConfigAgents(cfg), [h.number for h in cfg.hotlines])
-    ami = AmiLink(cfg, tracker)
-    await ami.start()
-    db_url = yaml.safe_load(stack.config.read_text(encoding="utf-8"))["database"]["url"]
-    engine = make_engine(db_url)
-    three_way = ThreeWay(tracker, ami, make_sessionmaker(engine), cfg.callback.trunk)
-    tracker.subscribe(three_way.on_event)
-    try:
-        await asyncio.wait_for(ami.connected.wait(), 20)
-        caller = f"127{random.randrange(10**8):08d}"
-        citizen = stack.sipp.call("12345", caller, talk_ms=40000, wait=False)
-        call = await _until(
-            lambda: next(
+@dataclass
+class Direct:
+    """The conference service on its own AMI connection, with a tracker to follow the calls."""
+
+    tracker: CallTracker
+    three_way: ThreeWay
+    sessions: sessionmaker[Session]
+
+    async def connected_call(self, caller: str) -> Call:
+        def find() -> Call | None:
+            return next(
                 (
                     c
-                    for c in tracker.calls.values()
+                    for c in self.tracker.calls.values()
                     if c.caller == caller and c.state == CallState.CONNECTED and c.agent_channel
                 ),
                 None,
-            ),
-            20,
-            "the citizen connected to an agent",
-        )
-        unit = stack.sipp.citizen_phone(talk_ms=30000)  # the unit's phone, reached through the carrier trunk
-        room = await three_way.start(call.id, "12399000001")
-        await _until(lambda: len(_members(stack, room)) == 3 or None, 20, "three parties in the conference")
-        members = _members(stack, room)
-        assert call.channel in members and call.agent_channel in members
-        await three_way.agent_leaves(call.id)
-        await _until(lambda: len(_members(stack, room)) == 2 or None, 15, "the agent gone")
-        left = _members(stack, room)
-        assert call.channel in left and call.agent_channel not in left  # citizen and unit together
-        assert tracker.calls[call.id].state == CallState.CONNECTED  # the call goes on
-        with make_sessionmaker(engine)() as s:
-            people = await asyncio.to_thread(participants, s, call.id)
-        assert sorted(p["role"] for p in people) == ["agent", "citizen", "unit"]
-        agent = next(p for p in people if p["role"] == "agent")
-        assert agent["left_at"] is not None and agent["joined_at"] <= agent["left_at"]
-        assert all(p["left_at"] is None for p in people if p["role"] != "agent")
-        await three_way.end(call.id)
-        await _until(lambda: not _members(stack, room) or None, 15, "the conference ended")
-    finally:
-        for proc in stack.sipp.procs:
-            if proc.poll() is None and "citizen_phone" in " ".join(map(str, proc.args)):
-                proc.kill()
-        if "citizen" in locals():
-            citizen.kill()
-        await ami.stop()
-        engine.dispose()
+            )
+
+        return await _until(find, 20, "the citizen connected to an agent")
 
 
-async def test_unit_leaves_and_citizen_and_agent_stay_connected(stack: Stack) -> None:
+@pytest.fixture
+async def direct(stack: Stack) -> AsyncIterator[Direct]:
     cfg = load_config(stack.config)
     tracker = CallTracker(Memory(), ConfigAgents(cfg), [h.number for h in cfg.hotlines])
     ami = AmiLink(cfg, tracker)
     await ami.start()
     engine = make_engine(yaml.safe_load(stack.config.read_text(encoding="utf-8"))["database"]["url"])
-    three_way = ThreeWay(tracker, ami, make_sessionmaker(engine), cfg.callback.trunk)
+    sessions = make_sessionmaker(engine)
+    three_way = ThreeWay(tracker, ami, sessions, cfg.callback.trunk)
     tracker.subscribe(three_way.on_event)
-    citizen = None
     try:
         await asyncio.wait_for(ami.connected.wait(), 20)
-        caller = f"126{random.randrange(10**8):08d}"
-        citizen = stack.sipp.call("12319", caller, talk_ms=40000, wait=False)
-        call = await _until(
-            lambda: next(
-                (
-                    c
-                    for c in tracker.calls.values()
-                    if c.caller == caller and c.state == CallState.CONNECTED and c.agent_channel
-                ),
-                None,
-            ),
-            20,
-            "the citizen connected to an agent",
-        )
+        yield Direct(tracker, three_way, sessions)
+    finally:
+        for proc in stack.sipp.procs:  # units' phones still up
+            if proc.poll() is None and "citizen_phone" in " ".join(map(str, proc.args)):
+                proc.kill()
+        await ami.stop()
+        engine.dispose()
+
+
+async def test_agent_brings_a_unit_in_then_leaves_citizen_and_unit_together(stack: Stack, direct: Direct) -> None:
+    caller = f"127{random.randrange(10**8):08d}"
+    citizen = stack.sipp.call("12345", caller, talk_ms=40000, wait=False)
+    try:
+        call = await direct.connected_call(caller)
+        stack.sipp.citizen_phone(talk_ms=30000)  # the unit's phone, reached through the carrier trunk
+        room = await direct.three_way.start(call.id, "12399000001")
+        await _until(lambda: len(_members(stack, room)) == 3 or None, 20, "three parties in the conference")
+        members = _members(stack, room)
+        assert call.channel in members and call.agent_channel in members
+        await direct.three_way.agent_leaves(call.id)
+        await _until(lambda: len(_members(stack, room)) == 2 or None, 15, "the agent gone")
+        left = _members(stack, room)
+        assert call.channel in left and call.agent_channel not in left  # citizen and unit together
+        assert direct.tracker.calls[call.id].state == CallState.CONNECTED  # the call goes on
+        with direct.sessions() as s:
+            people = await asyncio.to_thread(participants, s, call.id)
+        assert sorted(p["role"] for p in people) == ["agent", "citizen", "unit"]
+        agent = next(p for p in people if p["role"] == "agent")
+        assert agent["left_at"] is not None and agent["joined_at"] <= agent["left_at"]
+        assert all(p["left_at"] is None for p in people if p["role"] != "agent")
+        await direct.three_way.end(call.id)
+        await _until(lambda: not _members(stack, room) or None, 15, "the conference ended")
+    finally:
+        citizen.kill()
+
+
+async def test_unit_leaves_and_citizen_and_agent_stay_connected(stack: Stack, direct: Direct) -> None:
+    caller = f"126{random.randrange(10**8):08d}"
+    citizen = stack.sipp.call("12319", caller, talk_ms=40000, wait=False)
+    try:
+        call = await direct.connected_call(caller)
         unit = stack.sipp.citizen_phone(talk_ms=4000)  # the unit says its piece and hangs up
-        room = await three_way.start(call.id, "12399000002")
+        room = await direct.three_way.start(call.id, "12399000002")
         await _until(lambda: len(_members(stack, room)) == 3 or None, 20, "three parties in the conference")
         assert await asyncio.to_thread(unit.wait, 30) == 0
         await _until(lambda: len(_members(stack, room)) == 2 or None, 15, "the unit gone")
         assert sorted(_members(stack, room)) == sorted([call.channel, call.agent_channel])
-        with make_sessionmaker(engine)() as s:
+        with direct.sessions() as s:
             people = await asyncio.to_thread(participants, s, call.id)
         unit_row = next(p for p in people if p["role"] == "unit")
         assert unit_row["left_at"] is not None and unit_row["number"] == "12399000002"
-        await three_way.end(call.id)
+        await direct.three_way.end(call.id)
     finally:
-        if citizen is not None:
-            citizen.kill()
-        await ami.stop()
-        engine.dispose()
+        citizen.kill()
 
 
 async def test_desktop_command_starts_the_three_way_call_and_sees_who_is_in(stack: Stack) -> None:
