@@ -10,7 +10,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from ari_app.protocol import AgentState, CaseSummary
+from ari_app.protocol import AgentState
 from cti_desktop.i18n import Tr
 
 CaseIdRole = Qt.ItemDataRole.UserRole + 1
@@ -19,18 +19,18 @@ CaseRole = Qt.ItemDataRole.UserRole + 2
 Index = QModelIndex | QPersistentModelIndex
 
 
-class CaseTableModel(QAbstractTableModel):
-    """Case summaries as rows (the caller's history, my cases, search results)."""
+class _CaseRows(QAbstractTableModel):
+    """What both case tables share: a list of case dicts as rows, translated headers, a full reset on new data.
+    Subclasses give HEADERS and `data`."""
 
-    NUMBER, CREATED, HOTLINE, CATEGORY, REQUEST, STATUS, CALLER = range(7)
-    HEADERS = ("col_number", "col_created", "col_hotline", "col_category", "col_request", "col_status", "col_caller")
+    HEADERS: tuple[str, ...] = ()
 
     def __init__(self, tr: Tr, parent: Any = None) -> None:
         super().__init__(parent)
         self.tr_ = tr
-        self.cases: list[CaseSummary] = []
+        self.cases: list[Any] = []
 
-    def set_cases(self, cases: list[CaseSummary]) -> None:
+    def set_cases(self, cases: list[Any]) -> None:
         self.beginResetModel()
         self.cases = list(cases)
         self.endResetModel()
@@ -50,6 +50,13 @@ class CaseTableModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self.tr_(self.HEADERS[section])
         return None
+
+
+class CaseTableModel(_CaseRows):
+    """Case summaries as rows (the caller's history, my cases, search results)."""
+
+    NUMBER, CREATED, HOTLINE, CATEGORY, REQUEST, STATUS, CALLER = range(7)
+    HEADERS = ("col_number", "col_created", "col_hotline", "col_category", "col_request", "col_status", "col_caller")
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= len(self.cases):
@@ -82,7 +89,7 @@ class CaseTableModel(QAbstractTableModel):
         return None
 
 
-class WorkTableModel(QAbstractTableModel):
+class WorkTableModel(_CaseRows):
     """The unit / supervisor view's rows (`list_cases`): cases to act on, with their deadlines; overdue rows
     are drawn in red and their deadline marked."""
 
@@ -90,36 +97,10 @@ class WorkTableModel(QAbstractTableModel):
     HEADERS = ("col_number", "col_hotline", "col_category", "col_status", "col_deadline", "col_request")
     OVERDUE_COLOUR = QColor("#b00020")
 
-    def __init__(self, tr: Tr, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.tr_ = tr
-        self.cases: list[dict[str, Any]] = []
-
-    def set_cases(self, cases: list[dict[str, Any]]) -> None:
-        self.beginResetModel()
-        self.cases = list(cases)
-        self.endResetModel()
-
     def row_of(self, case_id: int) -> int | None:
         for i, case in enumerate(self.cases):
             if case.get("id") == case_id:
                 return i
-        return None
-
-    def retranslate(self) -> None:
-        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(self.HEADERS) - 1)
-        if self.cases:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self.cases) - 1, len(self.HEADERS) - 1))
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's own signature
-        return 0 if parent.isValid() else len(self.cases)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.tr_(self.HEADERS[section])
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
