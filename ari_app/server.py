@@ -76,6 +76,10 @@ class CtiServer:
         for extra in reversed(self.extras):
             await extra.stop()
         await self.ami.stop()
+        try:
+            self.store.flush()
+        except Exception:
+            log.exception("storing the last call records failed")
         self.engine.dispose()
 
 
@@ -83,7 +87,7 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     engine = make_engine(cfg.database_url)
     upgrade(engine)
     sessions = make_sessionmaker(engine)
-    store = SqlCallStore(sessions)
+    store = SqlCallStore(sessions, deferred=True)
     tracker = CallTracker(store, ConfigAgents(cfg), [h.number for h in cfg.hotlines])
     ami = AmiLink(cfg, tracker)
     server = CtiServer(cfg=cfg, engine=engine, sessions=sessions, store=store, tracker=tracker, ami=ami)

@@ -4,7 +4,9 @@ Replays the AMI traffic recorded from the real Asterisk (tests/fixtures/ami) REP
 chunks as a socket would deliver it, and prints events per second for:
   raw     panoramisk's AMIProtocol parsing the bytes into Messages (the floor: nothing is faster)
   tracker the same parsing plus CallTracker.handle for every event, calls kept in memory
-  stored  the same plus every call transition written to SQLite (the server's real path)
+  stored  the same plus every call transition written to SQLite, one transaction each
+  batch10, batch100  the same, one transaction per 10 / 100 events (the server writes once per burst of
+          events read from AMI; in a call storm bursts are large)
 and the ratios to raw. Usage: .venv/bin/python benchmarks/bench_tracker.py [--repeat N]
 """
 
@@ -60,17 +62,31 @@ def run(data: bytes, mode: str) -> tuple[float, int]:
         return time.perf_counter() - t0, len(events)
     if mode == "tracker":
         tracker = CallTracker(NullSink(), Agents(), HOTLINES)
+        store = None
     else:
         tmp = tempfile.mkdtemp()
         engine = make_engine(f"sqlite:///{tmp}/bench.db")
         upgrade(engine)
-        tracker = CallTracker(SqlCallStore(make_sessionmaker(engine)), Agents(), HOTLINES)
+        store = SqlCallStore(make_sessionmaker(engine))
+        tracker = CallTracker(store, Agents(), HOTLINES)
+    per = BATCHES.get(mode, 1)
     t0 = time.perf_counter()
     events = parse_stream(data)
-    for event in events:
-        tracker.handle(event)
-        tracker.drain()
+    for start in range(0, len(events), per):
+        if store is not None and per > 1:
+            with store.batch():  # as the server does: one transaction per burst of events read from AMI
+                for event in events[start : start + per]:
+                    tracker.handle(event)
+                    tracker.drain()
+        else:
+            for event in events[start : start + per]:
+                tracker.handle(event)
+                tracker.drain()
     return time.perf_counter() - t0, len(events)
+
+
+BATCHES = {"batch10": 10, "batch100": 100}
+"""Events per transaction in the batched modes (the server writes once per burst read from AMI)."""
 
 
 def main() -> None:
@@ -80,7 +96,7 @@ def main() -> None:
     args = ap.parse_args()
     data = stream(args.repeat)
     results = {}
-    for mode in ("raw", "tracker", "stored"):
+    for mode in ("raw", "tracker", "stored", "batch10", "batch100"):
         rounds = [
             run(data if mode != "stored" else stream(max(1, args.repeat // 20)), mode) for _ in range(args.rounds)
         ]
@@ -89,8 +105,11 @@ def main() -> None:
         print(f"{mode:8} {rounds[0][1]:8d} events  {secs:7.3f} s  {results[mode]:10.0f} events/s")
     raw = results["raw"]
     print(f"tracker/raw = {results['tracker'] / raw:.2f}   stored/raw = {results['stored'] / raw:.3f}")
-    calls_per_s = results["stored"] / (sum(len(parse_stream(p.read_bytes())) for p in FIXTURES.glob("*.ami")) / 11)
-    print(f"stored path ~ {calls_per_s:.0f} calls/s (11 calls in the recorded traffic)")
+    for mode in ("batch10", "batch100"):
+        print(f"{mode}/raw = {results[mode] / raw:.3f}   {mode}/stored = {results[mode] / results['stored']:.1f}x")
+    per_call = sum(len(parse_stream(p.read_bytes())) for p in FIXTURES.glob("*.ami")) / 11
+    for mode in ("stored", "batch10", "batch100"):
+        print(f"{mode} path ~ {results[mode] / per_call:.0f} calls/s (11 calls in the recorded traffic)")
 
 
 if __name__ == "__main__":

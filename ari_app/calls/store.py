@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select
@@ -11,42 +15,89 @@ from ari_app.calls.model import Call, CallState, EndReason
 from schema.calls import CallRecord
 from schema.surveys import SurveyResponse
 
+log = logging.getLogger(__name__)
+
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
 class SqlCallStore:
-    """The tracker's CallSink over SQLAlchemy. Each save is its own short transaction, so a crash of the
-    server loses at most the transition in flight, never a call already seen."""
+    """The tracker's CallSink over SQLAlchemy, one row per Linkedid.
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    Writes are grouped: inside the server (a running event loop, `deferred=True`) a save marks the call and
+    one transaction soon after writes every call changed by the AMI events read in the same burst; in a call
+    storm that is one commit for hundreds of transitions instead of one each, so the records keep up with
+    Asterisk. The flush runs before the loop handles anything else, so a crash of the server loses at most
+    the events already read in that burst (as it would lose events not yet read), never a call an earlier
+    burst stored; calls Asterisk still has are adopted again by the resync after a restart. Without a
+    running loop (the command line, tests) each save is written at once; `batch()` groups saves explicitly.
+    """
+
+    RETRY_SECONDS = 1.0
+
+    def __init__(self, sessions: sessionmaker[Session], deferred: bool = False) -> None:
         self.sessions = sessions
-        self.writes = 0
+        self.deferred = deferred
+        self.writes = 0  # transitions saved
+        self.commits = 0  # transactions that wrote them
+        self._dirty: dict[str, Call] = {}
+        self._scheduled = False
+        self._batching = 0
 
     def save(self, call: Call) -> None:
-        with self.sessions.begin() as s:
-            row = s.scalar(select(CallRecord).where(CallRecord.linkedid == call.id))
-            if row is None:
-                row = CallRecord(linkedid=call.id, state=call.state.value, arrived_at=call.arrived_at)
-                s.add(row)
-            row.hotline = call.hotline
-            row.dialed = call.dialed
-            row.caller = call.caller
-            row.queue = call.queue
-            row.agent = call.agent
-            row.state = call.state.value
-            row.arrived_at = call.arrived_at
-            row.queued_at = call.queued_at
-            row.answered_at = call.answered_at
-            row.ended_at = call.ended_at
-            row.wait_seconds = call.wait_seconds
-            row.talk_seconds = call.talk_seconds
-            row.end_reason = call.end_reason.value if call.end_reason else None
-            row.recording = call.recording
-            row.channel = call.channel
-            row.callback_of = call.callback_of
+        self._dirty[call.id] = call
         self.writes += 1
+        if self._batching or self._scheduled:
+            return
+        if self.deferred:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                pass
+            else:
+                self._scheduled = True
+                loop.call_soon(self._flush_soon)
+                return
+        self.flush()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group the saves made inside into one transaction, written on leaving."""
+        self._batching += 1
+        try:
+            yield
+        finally:
+            self._batching -= 1
+            if not self._batching:
+                self.flush()
+
+    def _flush_soon(self) -> None:
+        self._scheduled = False
+        try:
+            self.flush()
+        except Exception:  # the database is unavailable: keep the calls and try again
+            log.exception("storing %d call records failed; retrying in %.0f s", len(self._dirty), self.RETRY_SECONDS)
+            self._scheduled = True
+            asyncio.get_running_loop().call_later(self.RETRY_SECONDS, self._flush_soon)
+
+    def flush(self) -> None:
+        """Write every call saved since the last flush, in one transaction. On failure they stay pending."""
+        if not self._dirty:
+            return
+        pending = dict(self._dirty)
+        with self.sessions.begin() as s:
+            rows = {r.linkedid: r for r in s.scalars(select(CallRecord).where(CallRecord.linkedid.in_(pending)))}
+            for call in pending.values():
+                row = rows.get(call.id)
+                if row is None:
+                    row = CallRecord(linkedid=call.id, state=call.state.value, arrived_at=call.arrived_at)
+                    s.add(row)
+                _copy(call, row)
+        for key, call in pending.items():
+            if self._dirty.get(key) is call:
+                del self._dirty[key]
+        self.commits += 1
 
     def load_open(self) -> list[Call]:
         """Calls a previous run of the server left in progress, for the tracker to reconcile."""
@@ -73,6 +124,25 @@ class SqlCallStore:
                 )
                 for r in rows
             ]
+
+
+def _copy(call: Call, row: CallRecord) -> None:
+    row.hotline = call.hotline
+    row.dialed = call.dialed
+    row.caller = call.caller
+    row.queue = call.queue
+    row.agent = call.agent
+    row.state = call.state.value
+    row.arrived_at = call.arrived_at
+    row.queued_at = call.queued_at
+    row.answered_at = call.answered_at
+    row.ended_at = call.ended_at
+    row.wait_seconds = call.wait_seconds
+    row.talk_seconds = call.talk_seconds
+    row.end_reason = call.end_reason.value if call.end_reason else None
+    row.recording = call.recording
+    row.channel = call.channel
+    row.callback_of = call.callback_of
 
 
 def recent_calls(session: Session, limit: int = 50) -> list[dict[str, Any]]:

@@ -76,3 +76,69 @@ def test_calls_command_prints_documented_json(tmp_path: Path, capsys: pytest.Cap
     assert [c["id"] for c in out] == ["2.1", "1.1"]
     assert all(set(c) >= KEYS for c in out)
     assert out[0]["arrived_at"] == "2026-11-29T08:02:00+00:00"
+
+
+def test_deferred_store_writes_a_burst_in_one_transaction(tmp_path: Path) -> None:
+    import asyncio
+
+    store = _store(tmp_path)
+    store.deferred = True
+    t0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+
+    async def burst() -> None:
+        calls = [Call(id=f"{i}.1", arrived_at=t0 + timedelta(seconds=i), hotline="12345") for i in range(50)]
+        for c in calls:
+            store.save(c)
+        for c in calls:  # a second transition of the same calls in the same burst: coalesced
+            c.state = CallState.QUEUED
+            store.save(c)
+        with store.sessions() as s:
+            assert recent_calls(s, 100) == []  # nothing written while the burst is being handled
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    asyncio.run(burst())
+    assert store.commits == 1 and store.writes == 100
+    with store.sessions() as s:
+        rows = recent_calls(s, 100)
+    assert len(rows) == 50 and {r["state"] for r in rows} == {"queued"}
+
+
+def test_deferred_store_keeps_calls_when_the_database_fails(tmp_path: Path) -> None:
+    import asyncio
+
+    store = _store(tmp_path)
+    store.deferred = True
+    store.RETRY_SECONDS = 0.05
+    real = store.sessions
+    failures = {"left": 2}
+
+    class Flaky:
+        def begin(self) -> object:
+            if failures["left"]:
+                failures["left"] -= 1
+                raise RuntimeError("database is locked")
+            return real.begin()
+
+        def __call__(self) -> object:
+            return real()
+
+    store.sessions = Flaky()  # type: ignore[assignment]
+    t0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+
+    async def run() -> None:
+        stored = asyncio.Event()
+        flush = store.flush
+
+        def flush_and_tell() -> None:
+            flush()
+            stored.set()
+
+        store.flush = flush_and_tell  # type: ignore[method-assign]
+        store.save(Call(id="9.1", arrived_at=t0, hotline="12319"))
+        await asyncio.wait_for(stored.wait(), 5)
+
+    asyncio.run(run())
+    assert failures["left"] == 0 and store.commits == 1
+    with real() as s:
+        assert [r["id"] for r in recent_calls(s, 10)] == ["9.1"]
