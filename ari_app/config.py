@@ -118,6 +118,9 @@ class Admission:
     max_calls: int
     max_queue: int
     announce_frequency: int  # seconds between position / expected-wait announcements; 0: never
+    max_announcements: int = 60
+    """Overflow messages played at once. Beyond it (a call storm) a call over a limit is refused unanswered
+    with busy (SIP 486), so the announcements themselves cannot overload the PBX."""
 
 
 @dataclass(frozen=True)
@@ -479,11 +482,12 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     )
 
     adm = c.section(data, "admission", "", required=False)
-    c.unknown(adm, "admission", {"max_calls", "max_queue", "announce_frequency"})
+    c.unknown(adm, "admission", {"max_calls", "max_queue", "announce_frequency", "max_announcements"})
     admission = Admission(
         max_calls=c.integer(adm, "max_calls", "admission", low=1, high=100000, default=200),
         max_queue=c.integer(adm, "max_queue", "admission", low=1, high=100000, default=100),
         announce_frequency=c.integer(adm, "announce_frequency", "admission", low=0, high=3600, default=30),
+        max_announcements=c.integer(adm, "max_announcements", "admission", low=0, high=100000, default=60),
     )
 
     cb = c.section(data, "callback", "", required=False)

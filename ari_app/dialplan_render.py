@@ -69,6 +69,7 @@ def render_globals(cfg: Config, sounds_dir: str = DEFAULT_SOUNDS) -> str:
         + f"QUEUE_NAME={cfg.queue.name}\n"
         + f"QUEUE_MAX_WAIT={cfg.queue.max_wait}\n"
         + f"MAX_CALLS={cfg.admission.max_calls}\n"
+        + f"MAX_ANNOUNCEMENTS={cfg.admission.max_announcements}\n"
     )
 
 

@@ -1,0 +1,235 @@
+"""A call storm against the real stack, shared by the storm end-to-end test and `benchmarks/bench_storm.py`.
+
+SIPp places `rate` x `seconds` calls from the carrier trunk, spread over the hotlines, each from its own
+calling number (so every call can be found in the call records). A caller sends no audio; it either hears
+the platform hang up (the overflow message ended, or the queue gave up) or hangs up itself after `hold_ms`
+of waiting in the queue. Afterwards the storm is judged from what the platform stored and from Asterisk:
+
+- *queued*: the call record shows the call reached the queue (it waited, was answered, or gave up there);
+- *overflow*: the record says the caller heard the overflow message (`end_reason` overflow); of these,
+  *busy* were refused unanswered with busy (SIP 486) because the overflow announcements were at their limit;
+- *lost*: any other outcome: no record, a record that never ended, or SIPp saw the call fail (refused at
+  SIP level, no answer, a timeout);
+- *stuck*: channels Asterisk still has 30 s after the last call;
+- and whether a normal call placed right after the storm is answered by an agent, and how fast.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from tests.e2e.harness import SIPP_DIR, Sipp, calls, hotline, wait_for
+
+HOTLINES = ("12345", "12319", "12358", "12350")
+TERMINAL = ("ended", "abandoned", "rejected")
+
+
+@dataclass
+class StormResult:
+    rate: float
+    seconds: float
+    offered: int
+    sipp_ok: int = 0
+    sipp_failed: int = 0
+    queued: int = 0
+    overflow: int = 0
+    busy: int = 0  # of the overflow calls: refused with busy (486) rather than answered with the message
+    other: Counter[str] = field(default_factory=Counter)
+    untracked: int = 0
+    stuck: int = 0
+    elapsed: float = 0.0
+    after_storm_answer_s: float | None = None  # a normal call at the storm's end: seconds until an agent answered
+    after_storm_record_s: float | None = None  # ... and until the CTI server's record showed it answered
+    sipp_errors: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def lost(self) -> int:
+        return self.offered - self.queued - self.overflow
+
+    @property
+    def clean(self) -> bool:
+        return self.lost == 0 and self.sipp_failed == 0 and self.stuck == 0
+
+    def line(self) -> str:
+        after = "-" if self.after_storm_answer_s is None else f"{self.after_storm_answer_s:.1f} s"
+        other = ", ".join(f"{k} {v}" for k, v in sorted(self.other.items())) or "-"
+        if self.sipp_errors:
+            other += "\n  SIPp: " + "\n  SIPp: ".join(f"{v} x {k}" for k, v in self.sipp_errors.most_common(8))
+        return (
+            f"{self.rate:7.1f} {self.offered:7} {self.sipp_ok:7} {self.sipp_failed:7} {self.queued:7} "
+            f"{self.overflow:8} {self.busy:6} {self.lost:6} {self.stuck:6} {after:>9}  {other}"
+        )
+
+    @staticmethod
+    def header() -> str:
+        return (
+            f"{'rate/s':>7} {'offered':>7} {'sipp ok':>7} {'failed':>7} {'queued':>7} {'overflow':>8} {'busy':>6} "
+            f"{'lost':>6} {'stuck':>6} {'next call':>9}  other outcomes"
+        )
+
+
+def channels(config: Path) -> int:
+    out = hotline(config, "asterisk", "cli", "core show channels count").stdout
+    for line in out.splitlines():
+        if "active channel" in line:
+            return int(line.split()[0])
+    return -1
+
+
+def _last_row(csv: Path) -> dict[str, str]:
+    lines = [x for x in csv.read_text().splitlines() if x.strip()]
+    return dict(zip(lines[0].split(";"), lines[-1].split(";"), strict=False))
+
+
+def _sipp_counts(stat_file: Path, counts_dir: Path) -> tuple[int, int, int, Counter[str]]:
+    """Successful and failed calls (-trace_stat), the 486 responses received (-trace_counts), and what
+    SIPp's error log says went wrong (-trace_err), by kind."""
+    row = _last_row(stat_file)
+    busy = 0
+    for counts in counts_dir.glob("storm-*_counts.csv"):
+        busy += sum(int(v) for k, v in _last_row(counts).items() if k.endswith("_486_Recv") and v.strip().isdigit())
+        counts.unlink()
+    errors: Counter[str] = Counter()
+    for log in counts_dir.glob("storm-*_errors.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            if line.startswith(("SIP/2.0 ", "Reason:", "Warning:")):
+                errors[line.strip()[:110]] += 1  # the refusal SIPp did not expect, and why
+            if "jumping to label" in line or not re.match(r"\d{4}-\d\d-\d\d", line):
+                continue  # SIPp logs each error on a line of its own with the time, then the message
+            errors[re.sub(r"[0-9a-f]*[0-9][0-9a-f]*", "N", line.split(": ", 1)[-1].strip())[:110]] += 1
+        log.unlink()
+    return int(row["SuccessfulCall(C)"]), int(row["FailedCall(C)"]), busy, errors
+
+
+def storm(
+    config: Path,
+    sipp: Sipp,
+    rate: float,
+    seconds: float,
+    hold_ms: int = 8000,
+    settle: float = 30,
+    records_timeout: float = 120,
+) -> StormResult:
+    """Run one storm and judge it (see the module docstring). Needs the CTI server running on `config`."""
+    offered = max(1, int(rate * seconds))
+    tag = f"{random.randrange(10**4):04d}"
+    prefix = f"18{tag}"
+    callers = [f"{prefix}{i:05d}" for i in range(offered)]
+    inf = sipp.tmp / f"storm-{tag}.csv"
+    inf.write_text("SEQUENTIAL\n" + "".join(f"{HOTLINES[i % len(HOTLINES)]};{c}\n" for i, c in enumerate(callers)))
+    xml = sipp.tmp / f"storm-{hold_ms}.xml"
+    xml.write_text((SIPP_DIR / "storm_caller.xml").read_text().replace("@HOLD_MS@", str(hold_ms)))
+    stat = sipp.tmp / f"storm-{tag}.csv.stat"
+    started = time.monotonic()
+    subprocess.run(
+        [
+            "sipp", "127.0.0.1:5060", "-sf", str(xml), "-inf", str(inf), "-i", "127.0.0.2",
+            "-p", str(sipp._next_sip_port()), "-mp", "40000",
+            "-r", str(rate), "-rp", "1000", "-m", str(offered), "-l", str(offered),
+            "-nostdin", "-timeout", str(int(seconds + hold_ms / 1000 + 120)), "-timeout_error",
+            "-trace_stat", "-stf", str(stat), "-trace_counts", "-trace_err", "-fd", "1",
+        ],
+        cwd=sipp.tmp, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    result = StormResult(rate=rate, seconds=seconds, offered=offered, elapsed=time.monotonic() - started)
+    result.sipp_ok, result.sipp_failed, result.busy, result.sipp_errors = _sipp_counts(stat, sipp.tmp)
+    end = time.monotonic()
+    result.after_storm_answer_s, result.after_storm_record_s = _normal_call(config, sipp)
+    try:
+        wait_for(lambda: channels(config) == 0 or None, settle, "all channels gone", interval=1)
+    except AssertionError:
+        result.stuck = channels(config)
+    # the records: wait (bounded) until every storm call the server saw has ended
+    mine: dict[str, dict[str, object]] = {}
+
+    def all_ended() -> bool | None:
+        mine.clear()
+        try:
+            found = calls(config, limit=offered + 1000)
+        except subprocess.TimeoutExpired:
+            return None
+        for c in found:
+            if isinstance(c["caller"], str) and c["caller"].startswith(prefix):
+                mine[c["caller"]] = c
+        return (len(mine) == offered and all(c["state"] in TERMINAL for c in mine.values())) or None
+
+    try:
+        wait_for(all_ended, max(5.0, records_timeout - (time.monotonic() - end)), "the storm's records", interval=2)
+    except AssertionError:
+        pass
+    for caller in callers:
+        rec = mine.get(caller)
+        if rec is None:
+            result.untracked += 1
+            result.other["no record"] += 1
+        elif rec["end_reason"] == "overflow":
+            result.overflow += 1
+        elif rec["state"] in ("ended", "abandoned") and rec["queue"]:
+            result.queued += 1
+        else:
+            result.other[f"{rec['state']}/{rec['end_reason']}"] += 1
+    return result
+
+
+_CALLER_SEQ = iter(range(10**6))
+
+
+def _bridged(config: Path, caller: str) -> bool | None:
+    """Whether Asterisk has the caller's channel bridged to an agent (`core show channels concise`)."""
+    out = hotline(config, "asterisk", "cli", "core show channels concise", timeout=30).stdout
+    for line in out.splitlines():
+        f = line.split("!")
+        if len(f) > 12 and f[7] == caller and f[5] == "Queue" and f[12]:
+            return True
+    return None
+
+
+def _normal_call(config: Path, sipp: Sipp, timeout: float = 10) -> tuple[float | None, float | None]:
+    """Place one ordinary call to 12345 (talking 5 s once answered): seconds until Asterisk bridged it to an
+    agent (None if not within `timeout`), and until the CTI server's record showed it answered."""
+    caller = f"1391{random.randrange(10**4):04d}{next(_CALLER_SEQ) % 1000:03d}"
+    started = time.monotonic()
+    proc = sipp.call("12345", caller, talk_ms=8000, wait=False)
+    answered = recorded = None
+    try:
+        wait_for(lambda: _bridged(config, caller), timeout, "a normal call answered after the storm", interval=0.2)
+        answered = time.monotonic() - started
+        wait_for(
+            lambda: any(c["caller"] == caller and c["answered_at"] for c in _recent(config)) or None,
+            60,
+            "the normal call's record answered",
+            interval=0.2,
+        )
+        recorded = time.monotonic() - started
+    except AssertionError:
+        pass
+    finally:
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return answered, recorded
+
+
+def _recent(config: Path) -> list[dict[str, object]]:
+    try:
+        return calls(config, limit=50)
+    except subprocess.TimeoutExpired:  # the machine is still loaded by the storm
+        return []
+
+
+def overflow_limits(config: Path, max_calls: int, max_queue: int, max_announcements: int | None = None) -> None:
+    """Set the platform's admission limits in a test config (takes effect at the next `asterisk up`)."""
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["admission"]["max_calls"], data["admission"]["max_queue"] = max_calls, max_queue
+    if max_announcements is not None:
+        data["admission"]["max_announcements"] = max_announcements
+    config.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
