@@ -12,14 +12,16 @@ Definitions (the ones published centres use):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from ari_app.calls.model import CallState
 from schema.calls import CallRecord
 
 WAITING = ("arrived", "queued", "ringing")
@@ -95,6 +97,12 @@ class Wallboard:
         }
 
 
+def day_start(now: datetime, timezone: str) -> datetime:
+    """Midnight of the centre's local day that `now` falls in, in UTC."""
+    tz = ZoneInfo(timezone)
+    return datetime.combine(now.astimezone(tz).date(), time(0), tz).astimezone(UTC)
+
+
 def compute(
     session: Session,
     hotlines: list[str],
@@ -104,11 +112,38 @@ def compute(
     threshold_seconds: int = 15,
 ) -> Wallboard:
     now = now or datetime.now(UTC)
-    tz = ZoneInfo(timezone)
-    start = datetime.combine(now.astimezone(tz).date(), time(0), tz).astimezone(UTC)
+    start = day_start(now, timezone)
     rows = session.scalars(
         select(CallRecord).where(CallRecord.arrived_at >= start, CallRecord.arrived_at < start + timedelta(days=1))
     ).all()
+    return compute_rows(rows, hotlines, now=now, start=start, threshold_seconds=threshold_seconds)
+
+
+class CallRow(Protocol):
+    """The columns of a call record the figures need (a CallRecord, or a light row of just these)."""
+
+    @property
+    def hotline(self) -> str | None: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def agent(self) -> str | None: ...
+    @property
+    def arrived_at(self) -> datetime: ...
+    @property
+    def answered_at(self) -> datetime | None: ...
+    @property
+    def wait_seconds(self) -> float | None: ...
+    @property
+    def talk_seconds(self) -> float | None: ...
+    @property
+    def end_reason(self) -> str | None: ...
+
+
+def compute_rows(
+    rows: Iterable[CallRow], hotlines: list[str], *, now: datetime, start: datetime, threshold_seconds: int = 15
+) -> Wallboard:
+    """The figures from today's call rows (`start`: the local day's midnight in UTC)."""
     per: dict[str, HotlineFigures] = {h: HotlineFigures(h) for h in hotlines}
     total = HotlineFigures("all")
     agents: dict[str, AgentFigures] = {}
@@ -135,7 +170,65 @@ def compute(
     )
 
 
-def _count(f: HotlineFigures, r: CallRecord, now: datetime, threshold: int) -> None:
+_COLUMNS = (
+    CallRecord.id,
+    CallRecord.hotline,
+    CallRecord.state,
+    CallRecord.agent,
+    CallRecord.arrived_at,
+    CallRecord.answered_at,
+    CallRecord.wait_seconds,
+    CallRecord.talk_seconds,
+    CallRecord.end_reason,
+)
+TERMINAL = frozenset(s.value for s in CallState if s.terminal)
+
+
+class TodayCalls:
+    """Today's call rows kept in memory and refreshed incrementally, so that a live wallboard costs one small
+    query per snapshot instead of reading the whole day again.
+
+    A row that has ended does not change any more; so each refresh reads only rows newer than the newest
+    seen (by primary key) and the rows that were still open at the last refresh. At the turn of the day,
+    and every `full_every` refreshes (a safety net for rows committed out of id order by another server on
+    a shared database), the day is read again in full. Not thread-safe: one refresher at a time.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], timezone: str, full_every: int = 600) -> None:
+        self.sessions = sessions
+        self.timezone = timezone
+        self.full_every = full_every
+        self.rows: dict[int, Any] = {}
+        self.start: datetime | None = None
+        self.max_id = 0
+        self.refreshes = 0
+        self.last_read = 0
+        """How many rows the last refresh read from the database."""
+
+    def refresh(self, now: datetime) -> list[Any]:
+        start = day_start(now, self.timezone)
+        full = start != self.start or self.refreshes % self.full_every == 0
+        self.refreshes += 1
+        window = (CallRecord.arrived_at >= start, CallRecord.arrived_at < start + timedelta(days=1))
+        with self.sessions() as s:
+            if full:
+                fresh = s.execute(select(*_COLUMNS).where(*window)).all()
+                self.rows = {}
+                self.start = start
+            else:
+                open_ids = [i for i, r in self.rows.items() if r.state not in TERMINAL]
+                changed = CallRecord.id > self.max_id
+                if open_ids:
+                    changed = or_(changed, CallRecord.id.in_(open_ids))
+                fresh = s.execute(select(*_COLUMNS).where(*window, changed)).all()
+        for r in fresh:
+            self.rows[r.id] = r
+            self.max_id = max(self.max_id, r.id)
+        self.last_read = len(fresh)
+        return list(self.rows.values())
+
+
+def _count(f: HotlineFigures, r: CallRow, now: datetime, threshold: int) -> None:
     if r.state in WAITING:
         f.waiting += 1
         f.longest_wait_seconds = max(f.longest_wait_seconds, round((now - r.arrived_at).total_seconds(), 1))
