@@ -11,9 +11,8 @@ Definitions (the ones published centres use):
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -144,30 +143,56 @@ def compute_rows(
     rows: Iterable[CallRow], hotlines: list[str], *, now: datetime, start: datetime, threshold_seconds: int = 15
 ) -> Wallboard:
     """The figures from today's call rows (`start`: the local day's midnight in UTC)."""
-    per: dict[str, HotlineFigures] = {h: HotlineFigures(h) for h in hotlines}
-    total = HotlineFigures("all")
-    agents: dict[str, AgentFigures] = {}
-    intervals: dict[str, list[int]] = defaultdict(lambda: [0] * 96)
+    tally = Tally(hotlines, start, threshold_seconds)
     for r in rows:
+        tally.add(r, now)
+    return tally.board(now)
+
+
+class Tally:
+    """Running figures: rows are added one at a time; `copy` lets finished calls be counted once and the
+    calls still in progress be added to a copy at every snapshot."""
+
+    def __init__(self, hotlines: list[str], start: datetime, threshold_seconds: int) -> None:
+        self.hotlines = list(hotlines)
+        self.start = start
+        self.threshold = threshold_seconds
+        self.per: dict[str, HotlineFigures] = {h: HotlineFigures(h) for h in hotlines}
+        self.total = HotlineFigures("all")
+        self.agents: dict[str, AgentFigures] = {}
+        self.intervals: dict[str, list[int]] = {}
+
+    def add(self, r: CallRow, now: datetime) -> None:
         if r.hotline is None:
-            continue  # a number that is not a hotline
-        figs = [per.setdefault(r.hotline, HotlineFigures(r.hotline)), total]
-        slot = int((r.arrived_at - start).total_seconds() // 900)
-        intervals[r.hotline][min(95, max(0, slot))] += 1
+            return  # a number that is not a hotline
+        figs = [self.per.setdefault(r.hotline, HotlineFigures(r.hotline)), self.total]
+        slot = int((r.arrived_at - self.start).total_seconds() // 900)
+        self.intervals.setdefault(r.hotline, [0] * 96)[min(95, max(0, slot))] += 1
         for f in figs:
-            _count(f, r, now, threshold_seconds)
+            _count(f, r, now, self.threshold)
         if r.answered_at is not None and r.agent:
-            a = agents.setdefault(r.agent, AgentFigures(r.agent))
+            a = self.agents.setdefault(r.agent, AgentFigures(r.agent))
             a.answered += 1
             a.talk_total += r.talk_seconds or 0.0
-    return Wallboard(
-        at=now,
-        threshold_seconds=threshold_seconds,
-        total=total,
-        hotlines=[per[h] for h in hotlines] + [f for h, f in per.items() if h not in hotlines],
-        agents=sorted(agents.values(), key=lambda a: a.agent),
-        intervals=dict(intervals),
-    )
+
+    def copy(self) -> Tally:
+        out = Tally([], self.start, self.threshold)
+        out.hotlines = list(self.hotlines)
+        out.per = {h: replace(f) for h, f in self.per.items()}
+        out.total = replace(self.total)
+        out.agents = {a: replace(f) for a, f in self.agents.items()}
+        out.intervals = {h: list(v) for h, v in self.intervals.items()}
+        return out
+
+    def board(self, now: datetime) -> Wallboard:
+        return Wallboard(
+            at=now,
+            threshold_seconds=self.threshold,
+            total=self.total,
+            hotlines=[self.per[h] for h in self.hotlines] + [f for h, f in self.per.items() if h not in self.hotlines],
+            agents=sorted(self.agents.values(), key=lambda a: a.agent),
+            intervals=dict(self.intervals),
+        )
 
 
 _COLUMNS = (
@@ -185,47 +210,66 @@ TERMINAL = frozenset(s.value for s in CallState if s.terminal)
 
 
 class TodayCalls:
-    """Today's call rows kept in memory and refreshed incrementally, so that a live wallboard costs one small
-    query per snapshot instead of reading the whole day again.
+    """Today's figures kept up to date incrementally, so that a live wallboard costs one small query and
+    the calls in progress per snapshot instead of reading and counting the whole day again.
 
-    A row that has ended does not change any more; so each refresh reads only rows newer than the newest
-    seen (by primary key) and the rows that were still open at the last refresh. At the turn of the day,
-    and every `full_every` refreshes (a safety net for rows committed out of id order by another server on
-    a shared database), the day is read again in full. Not thread-safe: one refresher at a time.
+    A call that has ended does not change any more: it is counted once into a running tally. Each refresh
+    reads only rows newer than the newest seen (by primary key) and the rows that were still in progress at
+    the last refresh; the snapshot is the tally plus the calls in progress (whose waits depend on `now`). At
+    the turn of the day, and every `full_every` refreshes (a safety net for rows committed out of id order
+    by another server on a shared database), the day is read again in full. One refresher at a time.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], timezone: str, full_every: int = 600) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        timezone: str,
+        hotlines: list[str] | None = None,
+        threshold_seconds: int = 15,
+        full_every: int = 600,
+    ) -> None:
         self.sessions = sessions
         self.timezone = timezone
+        self.hotlines = list(hotlines or [])
+        self.threshold = threshold_seconds
         self.full_every = full_every
-        self.rows: dict[int, Any] = {}
+        self.open: dict[int, Any] = {}
+        self.closed: Tally | None = None
         self.start: datetime | None = None
         self.max_id = 0
         self.refreshes = 0
         self.last_read = 0
         """How many rows the last refresh read from the database."""
 
-    def refresh(self, now: datetime) -> list[Any]:
+    def refresh(self, now: datetime) -> Wallboard:
         start = day_start(now, self.timezone)
-        full = start != self.start or self.refreshes % self.full_every == 0
+        full = self.closed is None or start != self.start or self.refreshes % self.full_every == 0
         self.refreshes += 1
         window = (CallRecord.arrived_at >= start, CallRecord.arrived_at < start + timedelta(days=1))
         with self.sessions() as s:
             if full:
                 fresh = s.execute(select(*_COLUMNS).where(*window)).all()
-                self.rows = {}
+                self.open = {}
+                self.closed = Tally(self.hotlines, start, self.threshold)
                 self.start = start
             else:
-                open_ids = [i for i, r in self.rows.items() if r.state not in TERMINAL]
                 changed = CallRecord.id > self.max_id
-                if open_ids:
-                    changed = or_(changed, CallRecord.id.in_(open_ids))
+                if self.open:
+                    changed = or_(changed, CallRecord.id.in_(list(self.open)))
                 fresh = s.execute(select(*_COLUMNS).where(*window, changed)).all()
+        assert self.closed is not None
         for r in fresh:
-            self.rows[r.id] = r
             self.max_id = max(self.max_id, r.id)
+            if r.state in TERMINAL:
+                self.open.pop(r.id, None)
+                self.closed.add(r, now)
+            else:
+                self.open[r.id] = r
         self.last_read = len(fresh)
-        return list(self.rows.values())
+        tally = self.closed.copy()
+        for r in self.open.values():
+            tally.add(r, now)
+        return tally.board(now)
 
 
 def _count(f: HotlineFigures, r: CallRow, now: datetime, threshold: int) -> None:

@@ -30,7 +30,7 @@ from ari_app.config import Config
 from ari_app.link.agents import AgentSession
 from ari_app.protocol import AgentState, CallPhase, ErrorId, Msg, ProtocolError
 from ari_app.spy import SpyError
-from ari_app.wallboard import TodayCalls, compute_rows, day_start
+from ari_app.wallboard import TodayCalls, day_start
 
 if TYPE_CHECKING:
     from ari_app.link.server import Connection, LinkServer
@@ -78,7 +78,9 @@ class Supervision:
         self.link = link
         self.settings = settings or WallboardSettings.from_config(link.cfg)
         self.spy: SpyControl | None = None
-        self.today = TodayCalls(link.sessions, link.cfg.timezone)
+        self.today = TodayCalls(
+            link.sessions, link.cfg.timezone, [h.number for h in link.cfg.hotlines], self.settings.threshold_seconds
+        )
         self.subscribers: set[Connection] = set()
         self.health: dict[str, Any] = {"state": "unknown", "problems": [], "at": None}
         self.seq = 0
@@ -150,16 +152,12 @@ class Supervision:
     async def snapshot(self) -> dict[str, Any]:
         """One `wallboard` message: today's figures from the call records, the agents' live states, health."""
         now = self.link.clock()
-        hotlines = [h.number for h in self.link.cfg.hotlines]
         threshold = self.settings.threshold_seconds
-
-        def figures() -> Any:
-            rows = self.today.refresh(now)
-            start = day_start(now, self.link.cfg.timezone)
-            return compute_rows(rows, hotlines, now=now, start=start, threshold_seconds=threshold)
+        if self.today.threshold != threshold:  # the settings were changed: count the day again
+            self.today.threshold, self.today.closed = threshold, None
 
         async with self._refresh_lock:
-            board = await asyncio.to_thread(figures)
+            board = await asyncio.to_thread(self.today.refresh, now)
         self.seq += 1
         self.snapshots += 1
         per_agent = {a.agent: a.as_dict() for a in board.agents}

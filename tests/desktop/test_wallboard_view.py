@@ -183,7 +183,7 @@ async def test_wallboard_under_load_with_actions(
         qtbot.mouseClick(view.pause, Qt.MouseButton.LeftButton)
         await until(lambda: any(a["id"] == ready_id and a["state"] == "paused" for a in view.model.agents))
         assert queue.calls[-1] == ("pause", "hotline", f"PJSIP/{ready_id}", True, "training")
-        assert window.statusBar().currentMessage() == f"坐席 {ready_id} 已置为小休"
+        await until(lambda: window.statusBar().currentMessage() == f"坐席 {ready_id} 已置为小休")
         assert view.selected_agent() is not None and view.selected_agent()["id"] == ready_id  # kept across pushes
         qtbot.mouseClick(view.resume, Qt.MouseButton.LeftButton)
         await until(lambda: any(a["id"] == ready_id and a["state"] == "ready" for a in view.model.agents))

@@ -8,7 +8,7 @@ from typing import Any
 
 from ari_app.calls.model import Call, CallState, EndReason
 from ari_app.calls.store import SqlCallStore
-from ari_app.wallboard import TodayCalls, compute, compute_rows, day_start, write_chart
+from ari_app.wallboard import TodayCalls, compute, write_chart
 from schema.db import make_engine, make_sessionmaker, upgrade
 
 NOW = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)  # 14:00 in Urumqi's centre (Asia/Shanghai time)
@@ -77,11 +77,10 @@ def test_the_incremental_cache_reads_only_new_and_open_rows_and_agrees_with_a_fu
     sessions = make_sessionmaker(engine)
     store = SqlCallStore(sessions)
     hotlines = ["12345", "12319", "12358", "12350"]
-    today = TodayCalls(sessions, "Asia/Shanghai")
-    start = day_start(NOW, "Asia/Shanghai")
+    today = TodayCalls(sessions, "Asia/Shanghai", hotlines)
 
     def both() -> tuple[dict[str, Any], dict[str, Any]]:
-        cached = compute_rows(today.refresh(NOW), hotlines, now=NOW, start=start).as_dict()
+        cached = today.refresh(NOW).as_dict()
         with sessions() as s:
             return cached, compute(s, hotlines, now=NOW, timezone="Asia/Shanghai").as_dict()
 
