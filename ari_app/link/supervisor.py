@@ -26,7 +26,7 @@ from ari_app import protocol as p
 from ari_app.calls.events import CallEvent, QueueMemberChanged
 from ari_app.cases.actor import Actor
 from ari_app.cases.service import audit
-from ari_app.config import Config
+from ari_app.config import Config, ConfigError, ConfigIssue
 from ari_app.link.agents import AgentSession
 from ari_app.protocol import AgentState, CallPhase, ErrorId, Msg, ProtocolError
 from ari_app.spy import SpyError
@@ -55,11 +55,18 @@ class WallboardSettings:
         raw: Mapping[str, Any] = cfg.raw.get("server") or {}
         threshold = raw.get("service_level_seconds", 15)
         target = raw.get("service_level_target", 80)
+        issues: list[ConfigIssue] = []
         if isinstance(threshold, bool) or not isinstance(threshold, int) or not 1 <= threshold <= 600:
-            threshold = 15
+            issues.append(
+                ConfigIssue(str(cfg.path), 0, "server.service_level_seconds", f"expected 1..600 s, got {threshold!r}")
+            )
         if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target <= 100:
-            target = 80
-        return cls(threshold_seconds=threshold, target_percent=float(target))
+            issues.append(
+                ConfigIssue(str(cfg.path), 0, "server.service_level_target", f"expected 0..100 %, got {target!r}")
+            )
+        if issues:
+            raise ConfigError(issues)
+        return cls(threshold_seconds=int(threshold), target_percent=float(target))
 
 
 class SpyControl(Protocol):
