@@ -249,7 +249,7 @@ async def test_supervisor_listens_to_a_live_call_with_chanspy(stack: Stack, link
     sup = await link("boss", "supervisor")
     await sup.request(p.Msg.WALLBOARD_SUBSCRIBE)
     caller = f"124{random.randrange(10**8):08d}"
-    citizen = stack.sipp.call("12345", caller, talk_ms=40000, wait=False)
+    citizen = stack.sipp.call("12345", caller, talk_ms=60000, wait=False)
     phone = None
     try:
         board = await sup.board_where(
@@ -261,12 +261,9 @@ async def test_supervisor_listens_to_a_live_call_with_chanspy(stack: Stack, link
         )
         on_call = next(a for a in board["agents"] if a["call"] and a["call"]["caller"] == caller)
         call_id = on_call["call"]["call_id"]
-        r = await sup.request(p.Msg.SUPERVISE_AGENT, agent_id="1001", action="listen", phone="13900000001")
-        if on_call["id"] != "1001":
-            assert r["error_id"] == p.ErrorId.AGENT_NOT_ON_CALL
-        phone = stack.sipp.citizen_phone(talk_ms=20000)  # the supervisor's phone, through the carrier trunk
-        r = await sup.request(p.Msg.SUPERVISE_AGENT, agent_id=on_call["id"], action="listen", phone="13900000001")
-        assert r["type"] == p.Msg.AGENT_SUPERVISED and r["call_id"] == call_id, r
+        idle = next(a["id"] for a in board["agents"] if a["call"] is None)
+        r = await sup.request(p.Msg.SUPERVISE_AGENT, agent_id=idle, action="listen", phone="13900000001")
+        assert r["error_id"] == p.ErrorId.AGENT_NOT_ON_CALL
 
         async def spying() -> dict[str, str] | None:
             chans = await ami(stack, "CoreShowChannels", "CoreShowChannelsComplete")
@@ -284,20 +281,32 @@ async def test_supervisor_listens_to_a_live_call_with_chanspy(stack: Stack, link
                 None,
             )
 
-        deadline = time.monotonic() + 20
-        spy = None
-        while spy is None and time.monotonic() < deadline:
-            spy = await spying()
-            if spy is None:
+        for mode, options in (("listen", "bqES"), ("whisper", "bqwES"), ("barge", "bqBES")):
+            # the supervisor's phone, through the carrier trunk; it hangs up after 8 s, which ends the spying
+            phone = stack.sipp.citizen_phone(talk_ms=8000)
+            r = await sup.request(p.Msg.SUPERVISE_AGENT, agent_id=on_call["id"], action=mode, phone="13900000001")
+            assert r["type"] == p.Msg.AGENT_SUPERVISED and r["call_id"] == call_id, r
+            deadline = time.monotonic() + 20
+            spy = None
+            while spy is None and time.monotonic() < deadline:
+                spy = await spying()
+                if spy is None:
+                    await asyncio.sleep(0.3)
+            assert spy is not None, f"{mode}: no channel running ChanSpy on the agent's channel"
+            assert spy["ApplicationData"].endswith(f",{options}") and spy["Context"] == "hotline-spy"
+            assert spy["Channel"].startswith("PJSIP/carrier-telecom-")
+            assert await asyncio.to_thread(phone.wait, 30) == 0
+            deadline = time.monotonic() + 10
+            while await spying() is not None and time.monotonic() < deadline:  # noqa: ASYNC110 - AMI has no event for it here
                 await asyncio.sleep(0.3)
-        assert spy is not None, "no channel running ChanSpy on the agent's channel"
-        assert spy["ApplicationData"].endswith(",bqES") and spy["Context"] == "hotline-spy"
-        assert spy["Channel"].startswith("PJSIP/carrier-telecom-")
-        entry = [
-            d for login, a, d in _audit(stack) if login == "boss" and a == "supervise_listen" and d["outcome"] == "done"
+            assert await spying() is None, f"{mode}: ChanSpy still running after the supervisor hung up"
+        done = [
+            (a, d["call_id"], d["phone"])
+            for login, a, d in _audit(stack)
+            if login == "boss" and d.get("call_id") == call_id and d["outcome"] == "done"
         ]
-        assert entry and entry[-1]["agent"] == on_call["id"] and entry[-1]["call_id"] == call_id
-        assert entry[-1]["phone"] == "13900000001"
+        assert done == [(f"supervise_{m}", call_id, "13900000001") for m in ("listen", "whisper", "barge")]
+        assert citizen.poll() is None  # the citizen's call went on throughout
     finally:
         for proc in (citizen, phone):
             if proc is not None and proc.poll() is None:
