@@ -30,7 +30,9 @@ QUEUE_STRATEGIES = ("ringall", "leastrecent", "fewestcalls", "random", "rrmemory
 _DIGITS = re.compile(r"^[0-9]{3,20}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(/\d{1,2})?$")
-LINK_KEYS = frozenset({"tls_cert", "tls_key", "token_hours", "token_file"})
+LINK_KEYS = frozenset(
+    {"tls_cert", "tls_key", "token_hours", "token_file", "service_level_seconds", "service_level_target"}
+)
 """Keys of the `server` section that the desktop link reads (ari_app.link.settings validates them)."""
 _SIP_URI = re.compile(r"^sip:[^@\s]+@[A-Za-z0-9.\-]+(:\d{1,5})?$")
 

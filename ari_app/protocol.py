@@ -62,6 +62,12 @@ class ErrorId(StrEnum):
     CASE_TRANSITION_FORBIDDEN = "case_transition_forbidden"
     CASES_NOT_CONFIGURED = "cases_not_configured"
     CASE_ERROR = "case_error"
+    # The supervisor's wallboard and actions:
+    NOT_A_SUPERVISOR = "not_a_supervisor"
+    UNKNOWN_AGENT = "unknown_agent"
+    AGENT_SIGNED_OUT = "agent_signed_out"
+    AGENT_NOT_ON_CALL = "agent_not_on_call"
+    SPY_UNAVAILABLE = "spy_unavailable"
 
 
 class AgentState(StrEnum):
@@ -104,6 +110,12 @@ CASE_STATUSES: Final = (
 SATISFACTIONS: Final = ("satisfied", "basic", "unsatisfied")
 MAX_NOTE: Final = 4000
 MAX_UNITS: Final = 20
+SUPERVISOR_ACTIONS: Final = ("pause", "resume", "listen", "whisper", "barge")
+"""What `supervise_agent` does: pause / resume the agent in the queue, or bring the supervisor's phone into
+the agent's call to listen (the call does not hear the supervisor), whisper (only the agent hears the
+supervisor) or barge in (both hear the supervisor)."""
+SUPERVISOR_ROLES: Final = ("supervisor", "admin")
+"""Roles that may subscribe to the wallboard and supervise agents."""
 
 
 class Msg(StrEnum):
@@ -130,6 +142,9 @@ class Msg(StrEnum):
     ESCALATE_TO_LEADER = "escalate_to_leader"
     RESOLVE_DIRECTLY = "resolve_directly"
     CONFERENCE = "conference"
+    WALLBOARD_SUBSCRIBE = "wallboard_subscribe"
+    WALLBOARD_UNSUBSCRIBE = "wallboard_unsubscribe"
+    SUPERVISE_AGENT = "supervise_agent"
     PING = "ping"
     # server -> client
     WELCOME = "welcome"
@@ -146,6 +161,9 @@ class Msg(StrEnum):
     CASE = "case"
     CASE_UPDATED = "case_updated"
     CONFERENCE_STATE = "conference_state"
+    WALLBOARD = "wallboard"
+    WALLBOARD_UNSUBSCRIBED = "wallboard_unsubscribed"
+    AGENT_SUPERVISED = "agent_supervised"
     PONG = "pong"
     ERROR = "error"
 
@@ -231,6 +249,14 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
         "action": Field(str, choices=("start", "leave", "end")),
         "call_id": Field(str, max_len=64),
         "number": Field(str, required=False, max_len=40),
+    },
+    Msg.WALLBOARD_SUBSCRIBE: {},
+    Msg.WALLBOARD_UNSUBSCRIBE: {},
+    Msg.SUPERVISE_AGENT: {
+        "agent_id": Field(str, max_len=64),
+        "action": Field(str, choices=SUPERVISOR_ACTIONS),
+        "reason": Field(str, required=False, max_len=64),
+        "phone": Field(str, required=False, max_len=40),
     },
     Msg.PING: {},
 }

@@ -28,6 +28,7 @@ from ari_app.config import Config, HotlineMode
 from ari_app.dialplan_render import FASTAGI_PORT
 from ari_app.health import HealthMonitor, HealthReport, check
 from ari_app.link import LinkServer
+from ari_app.spy import ChanSpy
 from recordings.service import TranscriptionService
 from schema.db import make_engine, make_sessionmaker, upgrade
 
@@ -110,6 +111,8 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     server.extras.append(CaseRunner(sessions, exchange))
     server.link = LinkServer(cfg, sessions, ami)
     server.link.conference = server.three_way
+    server.link.supervisor.spy = ChanSpy(cfg, tracker, ami)
+    server.health_subscribers.append(server.link.supervisor.on_health)
     tracker.subscribe(server.link.on_call_event)
     server.extras.append(server.link)
 

@@ -11,15 +11,16 @@ Definitions (the ones published centres use):
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from ari_app.calls.model import CallState
 from schema.calls import CallRecord
 
 WAITING = ("arrived", "queued", "ringing")
@@ -95,6 +96,12 @@ class Wallboard:
         }
 
 
+def day_start(now: datetime, timezone: str) -> datetime:
+    """Midnight of the centre's local day that `now` falls in, in UTC."""
+    tz = ZoneInfo(timezone)
+    return datetime.combine(now.astimezone(tz).date(), time(0), tz).astimezone(UTC)
+
+
 def compute(
     session: Session,
     hotlines: list[str],
@@ -104,38 +111,168 @@ def compute(
     threshold_seconds: int = 15,
 ) -> Wallboard:
     now = now or datetime.now(UTC)
-    tz = ZoneInfo(timezone)
-    start = datetime.combine(now.astimezone(tz).date(), time(0), tz).astimezone(UTC)
+    start = day_start(now, timezone)
     rows = session.scalars(
         select(CallRecord).where(CallRecord.arrived_at >= start, CallRecord.arrived_at < start + timedelta(days=1))
     ).all()
-    per: dict[str, HotlineFigures] = {h: HotlineFigures(h) for h in hotlines}
-    total = HotlineFigures("all")
-    agents: dict[str, AgentFigures] = {}
-    intervals: dict[str, list[int]] = defaultdict(lambda: [0] * 96)
+    return compute_rows(rows, hotlines, now=now, start=start, threshold_seconds=threshold_seconds)
+
+
+class CallRow(Protocol):
+    """The columns of a call record the figures need (a CallRecord, or a light row of just these)."""
+
+    @property
+    def hotline(self) -> str | None: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def agent(self) -> str | None: ...
+    @property
+    def arrived_at(self) -> datetime: ...
+    @property
+    def answered_at(self) -> datetime | None: ...
+    @property
+    def wait_seconds(self) -> float | None: ...
+    @property
+    def talk_seconds(self) -> float | None: ...
+    @property
+    def end_reason(self) -> str | None: ...
+
+
+def compute_rows(
+    rows: Iterable[CallRow], hotlines: list[str], *, now: datetime, start: datetime, threshold_seconds: int = 15
+) -> Wallboard:
+    """The figures from today's call rows (`start`: the local day's midnight in UTC)."""
+    tally = Tally(hotlines, start, threshold_seconds)
     for r in rows:
+        tally.add(r, now)
+    return tally.board(now)
+
+
+class Tally:
+    """Running figures: rows are added one at a time; `copy` lets finished calls be counted once and the
+    calls still in progress be added to a copy at every snapshot."""
+
+    def __init__(self, hotlines: list[str], start: datetime, threshold_seconds: int) -> None:
+        self.hotlines = list(hotlines)
+        self.start = start
+        self.threshold = threshold_seconds
+        self.per: dict[str, HotlineFigures] = {h: HotlineFigures(h) for h in hotlines}
+        self.total = HotlineFigures("all")
+        self.agents: dict[str, AgentFigures] = {}
+        self.intervals: dict[str, list[int]] = {}
+
+    def add(self, r: CallRow, now: datetime) -> None:
         if r.hotline is None:
-            continue  # a number that is not a hotline
-        figs = [per.setdefault(r.hotline, HotlineFigures(r.hotline)), total]
-        slot = int((r.arrived_at - start).total_seconds() // 900)
-        intervals[r.hotline][min(95, max(0, slot))] += 1
+            return  # a number that is not a hotline
+        figs = [self.per.setdefault(r.hotline, HotlineFigures(r.hotline)), self.total]
+        slot = int((r.arrived_at - self.start).total_seconds() // 900)
+        self.intervals.setdefault(r.hotline, [0] * 96)[min(95, max(0, slot))] += 1
         for f in figs:
-            _count(f, r, now, threshold_seconds)
+            _count(f, r, now, self.threshold)
         if r.answered_at is not None and r.agent:
-            a = agents.setdefault(r.agent, AgentFigures(r.agent))
+            a = self.agents.setdefault(r.agent, AgentFigures(r.agent))
             a.answered += 1
             a.talk_total += r.talk_seconds or 0.0
-    return Wallboard(
-        at=now,
-        threshold_seconds=threshold_seconds,
-        total=total,
-        hotlines=[per[h] for h in hotlines] + [f for h, f in per.items() if h not in hotlines],
-        agents=sorted(agents.values(), key=lambda a: a.agent),
-        intervals=dict(intervals),
-    )
+
+    def copy(self) -> Tally:
+        out = Tally([], self.start, self.threshold)
+        out.hotlines = list(self.hotlines)
+        out.per = {h: replace(f) for h, f in self.per.items()}
+        out.total = replace(self.total)
+        out.agents = {a: replace(f) for a, f in self.agents.items()}
+        out.intervals = {h: list(v) for h, v in self.intervals.items()}
+        return out
+
+    def board(self, now: datetime) -> Wallboard:
+        return Wallboard(
+            at=now,
+            threshold_seconds=self.threshold,
+            total=self.total,
+            hotlines=[self.per[h] for h in self.hotlines] + [f for h, f in self.per.items() if h not in self.hotlines],
+            agents=sorted(self.agents.values(), key=lambda a: a.agent),
+            intervals=dict(self.intervals),
+        )
 
 
-def _count(f: HotlineFigures, r: CallRecord, now: datetime, threshold: int) -> None:
+_COLUMNS = (
+    CallRecord.id,
+    CallRecord.hotline,
+    CallRecord.state,
+    CallRecord.agent,
+    CallRecord.arrived_at,
+    CallRecord.answered_at,
+    CallRecord.wait_seconds,
+    CallRecord.talk_seconds,
+    CallRecord.end_reason,
+)
+TERMINAL = frozenset(s.value for s in CallState if s.terminal)
+
+
+class TodayCalls:
+    """Today's figures kept up to date incrementally, so that a live wallboard costs one small query and
+    the calls in progress per snapshot instead of reading and counting the whole day again.
+
+    A call that has ended does not change any more: it is counted once into a running tally. Each refresh
+    reads only rows newer than the newest seen (by primary key) and the rows that were still in progress at
+    the last refresh; the snapshot is the tally plus the calls in progress (whose waits depend on `now`). At
+    the turn of the day, and every `full_every` refreshes (a safety net for rows committed out of id order
+    by another server on a shared database), the day is read again in full. One refresher at a time.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        timezone: str,
+        hotlines: list[str] | None = None,
+        threshold_seconds: int = 15,
+        full_every: int = 600,
+    ) -> None:
+        self.sessions = sessions
+        self.timezone = timezone
+        self.hotlines = list(hotlines or [])
+        self.threshold = threshold_seconds
+        self.full_every = full_every
+        self.open: dict[int, Any] = {}
+        self.closed: Tally | None = None
+        self.start: datetime | None = None
+        self.max_id = 0
+        self.refreshes = 0
+        self.last_read = 0
+        """How many rows the last refresh read from the database."""
+
+    def refresh(self, now: datetime) -> Wallboard:
+        start = day_start(now, self.timezone)
+        full = self.closed is None or start != self.start or self.refreshes % self.full_every == 0
+        self.refreshes += 1
+        window = (CallRecord.arrived_at >= start, CallRecord.arrived_at < start + timedelta(days=1))
+        with self.sessions() as s:
+            if full:
+                fresh = s.execute(select(*_COLUMNS).where(*window)).all()
+                self.open = {}
+                self.closed = Tally(self.hotlines, start, self.threshold)
+                self.start = start
+            else:
+                changed = CallRecord.id > self.max_id
+                if self.open:
+                    changed = or_(changed, CallRecord.id.in_(list(self.open)))
+                fresh = s.execute(select(*_COLUMNS).where(*window, changed)).all()
+        assert self.closed is not None
+        for r in fresh:
+            self.max_id = max(self.max_id, r.id)
+            if r.state in TERMINAL:
+                self.open.pop(r.id, None)
+                self.closed.add(r, now)
+            else:
+                self.open[r.id] = r
+        self.last_read = len(fresh)
+        tally = self.closed.copy()
+        for r in self.open.values():
+            tally.add(r, now)
+        return tally.board(now)
+
+
+def _count(f: HotlineFigures, r: CallRow, now: datetime, threshold: int) -> None:
     if r.state in WAITING:
         f.waiting += 1
         f.longest_wait_seconds = max(f.longest_wait_seconds, round((now - r.arrived_at).total_seconds(), 1))

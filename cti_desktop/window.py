@@ -27,11 +27,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ari_app.protocol import ACTION_REQUESTS, PAUSE_REASONS, AgentState, Msg
+from ari_app.protocol import ACTION_REQUESTS, PAUSE_REASONS, SUPERVISOR_ROLES, AgentState, Msg
 from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError, Status
 from cti_desktop.models import AgentStatusView, CaseTableModel
+from cti_desktop.wallboard_view import WallboardView
 from cti_desktop.widgets import CaseForm, CaseWorkPanel, ConferenceBar, ScreenPopPanel, SignInDialog
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class MainWindow(QMainWindow):
 
     closed = Signal()
     WORK_TAB = 2
+    WALLBOARD_TAB = 3
 
     def __init__(self, tr: Tr, drafts: DraftStore, link: Link | None = None, server: str = "") -> None:
         super().__init__()
@@ -175,6 +177,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(split, "")
         self.tabs.addTab(cases, "")
         self.tabs.addTab(self.work, "")
+        self.wallboard = WallboardView(self.tr_)
+        self.wallboard.action_requested.connect(lambda a, action, f: self.spawn(self._supervise(a, action, f)))
+        self.tabs.addTab(self.wallboard, "")
+        self.tabs.setTabVisible(self.WALLBOARD_TAB, False)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(bar)
@@ -214,6 +220,8 @@ class MainWindow(QMainWindow):
         self.tabs.setTabText(0, t("tab_intake"))
         self.tabs.setTabText(1, t("tab_my_cases"))
         self.tabs.setTabText(self.WORK_TAB, t("tab_work"))
+        self.tabs.setTabText(self.WALLBOARD_TAB, t("tab_wallboard"))
+        self.wallboard.retranslate()
         self.work.retranslate()
         self.pop.retranslate()
         self.conference.retranslate()
@@ -298,6 +306,8 @@ class MainWindow(QMainWindow):
         elif kind == Msg.CONFERENCE_STATE:
             if self.call and self.call.get("call_id") == msg.get("call_id"):
                 self.conference.show_members(list(msg.get("members") or []))
+        elif kind == Msg.WALLBOARD:
+            self.wallboard.set_board(msg)
         elif kind == "session_lost":
             self.hide()
             self.signin.reset()
@@ -322,6 +332,10 @@ class MainWindow(QMainWindow):
         self.tabs.setTabVisible(0, is_agent)
         if not is_agent:
             self.tabs.setCurrentIndex(self.WORK_TAB)
+        supervises = self.agent.get("role") in SUPERVISOR_ROLES
+        self.tabs.setTabVisible(self.WALLBOARD_TAB, supervises)
+        if supervises:
+            self.spawn(self._subscribe_wallboard())  # again after every resume: the server forgot the old socket
         self.signin.hide()
         if not self.isVisible():
             self.show()
@@ -426,6 +440,18 @@ class MainWindow(QMainWindow):
             return
         self.conference.show_members(list(reply.get("members") or []))
 
+    async def _subscribe_wallboard(self) -> None:
+        self.wallboard.set_board(await self._need_link().request(Msg.WALLBOARD_SUBSCRIBE))
+
+    async def _supervise(self, agent_id: str, action: str, fields: dict[str, Any]) -> None:
+        """A supervisor's action on an agent; the wallboard's next push shows its effect."""
+        try:
+            await self._need_link().request(Msg.SUPERVISE_AGENT, agent_id=agent_id, action=action, **fields)
+        except LinkError as exc:
+            self.report(self.tr_.error(exc.error_id, exc.message))
+            return
+        self.report(self.tr_(f"wb_done_{action}", agent=agent_id))
+
     async def _save_case(self) -> None:
         v = self.form.values()
         fields = {k: v[k] for k in v if k != "call_time" and v[k] is not None}
@@ -502,6 +528,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the timer and the tasks still running, before the window goes away."""
         self.tick.stop()
+        self.wallboard.timer.stop()
         for task in list(self.tasks):
             task.remove_done_callback(self._task_done)
             task.cancel()

@@ -44,6 +44,7 @@ from ari_app.config import Config
 from ari_app.link import cases
 from ari_app.link.agents import OFFLINE_REASON, WRAPUP_REASON, AgentSession, AgentStateError, LiveCall
 from ari_app.link.settings import LinkSettings
+from ari_app.link.supervisor import Supervision
 from ari_app.protocol import AgentState, CallPhase, ErrorId, Msg, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ class LinkServer:
         self._server: Server | None = None
         self.port: int | None = None
         self.conference: ThreeWay | None = None  # three-way calls, when the server wires them in
+        self.supervisor = Supervision(self)  # the wallboard and supervisor actions (its spy is wired in)
 
     # --- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -246,6 +248,12 @@ class LinkServer:
             conn.send(_reply(Msg.CASE, req_id, case=detail))
         elif kind == Msg.CONFERENCE:
             await self._conference(conn, session, msg, req_id)
+        elif kind == Msg.WALLBOARD_SUBSCRIBE:
+            await self.supervisor.subscribe(conn, session, req_id)
+        elif kind == Msg.WALLBOARD_UNSUBSCRIBE:
+            self.supervisor.unsubscribe(conn, req_id)
+        elif kind == Msg.SUPERVISE_AGENT:
+            await self.supervisor.supervise(conn, session, msg, req_id)
         elif kind in cases.WORKFLOW_REQUESTS:
             detail = await asyncio.to_thread(cases.act, self.sessions, self._actor(session), kind, msg)
             conn.send(_reply(Msg.CASE_UPDATED, req_id, case=detail))
@@ -350,6 +358,7 @@ class LinkServer:
         return session
 
     def _detach(self, conn: Connection) -> None:
+        self.supervisor.forget(conn)
         session = conn.session
         if session is None:
             return
@@ -446,6 +455,11 @@ class LinkServer:
     def _move(self, session: AgentSession, target: AgentState, reason: str, exclude: Connection | None = None) -> None:
         if session.move(target, self.clock(), reason):
             self._broadcast(session, {"type": Msg.AGENT_STATE, **session.info(self.clock())}, exclude)
+            self.supervisor.changed()
+
+    def move_agent(self, session: AgentSession, target: AgentState, reason: str) -> None:
+        """Change an agent's state from outside the agent's own desktops (a supervisor); pushed to them."""
+        self._move(session, target, reason)
 
     def _broadcast(self, session: AgentSession, message: dict[str, Any], exclude: Connection | None = None) -> None:
         for conn in list(session.connections):
@@ -461,6 +475,7 @@ class LinkServer:
         session.move(AgentState.WRAPUP, self.clock(), WRAPUP_REASON)
         session.wrapup_until = self.clock() + timedelta(seconds=seconds)
         self._broadcast(session, {"type": Msg.AGENT_STATE, **session.info(self.clock())})
+        self.supervisor.changed()
         session.timer = self.spawn(self._wrapup(session, seconds), f"wrapup {session.login}")
 
     async def _wrapup(self, session: AgentSession, seconds: float) -> None:
@@ -506,6 +521,7 @@ class LinkServer:
             self._on_member(event)
         elif isinstance(event, ConferenceChanged):
             await self._on_conference(event)
+        self.supervisor.on_event(event)
 
     async def _on_ringing(self, event: CallRinging) -> None:
         session = self._session_for(event.agent_id, event.interface)

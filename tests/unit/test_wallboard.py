@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from ari_app.calls.model import Call, CallState, EndReason
 from ari_app.calls.store import SqlCallStore
-from ari_app.wallboard import compute, write_chart
+from ari_app.wallboard import TodayCalls, compute, write_chart
 from schema.db import make_engine, make_sessionmaker, upgrade
 
 NOW = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)  # 14:00 in Urumqi's centre (Asia/Shanghai time)
@@ -68,3 +69,41 @@ def test_figures_for_a_scripted_mix(tmp_path: Path) -> None:
     chart = tmp_path / "w.png"
     write_chart(board, str(chart))
     assert chart.stat().st_size > 10_000
+
+
+def test_the_incremental_cache_reads_only_new_and_open_rows_and_agrees_with_a_full_read(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    store = SqlCallStore(sessions)
+    hotlines = ["12345", "12319", "12358", "12350"]
+    today = TodayCalls(sessions, "Asia/Shanghai", hotlines)
+
+    def both() -> tuple[dict[str, Any], dict[str, Any]]:
+        cached = today.refresh(NOW).as_dict()
+        with sessions() as s:
+            return cached, compute(s, hotlines, now=NOW, timezone="Asia/Shanghai").as_dict()
+
+    calls = [_call(str(i), hotlines[i % 4], 50 - i, CallState.QUEUED) for i in range(20)]
+    for c in calls[:10]:
+        store.save(c)
+    cached, full = both()
+    assert cached == full and today.last_read == 10
+    for c in calls[:3]:  # three waiting calls are answered and end
+        c.state, c.answered_at, c.agent = CallState.CONNECTED, c.arrived_at + timedelta(seconds=4), "1001"
+        store.save(c)
+        c.state, c.ended_at, c.end_reason = (
+            CallState.ENDED,
+            c.answered_at + timedelta(seconds=30),
+            EndReason.AGENT_HANGUP,
+        )
+        store.save(c)
+    calls[3].state, calls[3].end_reason = CallState.ABANDONED, EndReason.ABANDONED
+    store.save(calls[3])
+    for c in calls[10:]:
+        store.save(c)
+    cached, full = both()
+    assert cached == full and cached["total"]["answered"] == 3 and cached["total"]["abandoned"] == 1
+    assert today.last_read == 20  # the 10 that were open and the 10 new ones
+    cached, full = both()
+    assert cached == full and today.last_read == 16  # only the open ones

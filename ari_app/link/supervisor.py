@@ -1,0 +1,303 @@
+"""The supervisor's side of the link: the live wallboard, pushed, and actions on agents (docs/protocol.md).
+
+Wallboard: a supervisor (role supervisor or admin) sends `wallboard_subscribe`; the reply is a snapshot and
+from then on the server pushes a new one whenever something changed (a call event, an agent's state, the
+health of Asterisk), coalesced: one snapshot at once after a quiet spell, then at most one per
+`min_interval` however many events arrive, so a call storm costs a few snapshots a second, not one per
+event. A slow `tick` pushes anyway so waits and pause durations stay current. The figures come from the call
+records (ari_app.wallboard) through an incremental cache read in a worker thread, never on the event loop.
+
+Actions (`supervise_agent`): pause or resume an agent (Asterisk QueuePause, then the agent's state and
+desktops as if the agent had done it), and listen, whisper or barge into the agent's call through the
+`SpyControl` port (ari_app.spy on the real Asterisk). Every request, refused or done, is written to the
+audit log with who, which agent, which action and the outcome: listening to a call is sensitive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ari_app import protocol as p
+from ari_app.calls.events import CallEvent, QueueMemberChanged
+from ari_app.cases.actor import Actor
+from ari_app.cases.service import audit
+from ari_app.config import Config, ConfigError, ConfigIssue
+from ari_app.link.agents import AgentSession
+from ari_app.protocol import AgentState, CallPhase, ErrorId, Msg, ProtocolError
+from ari_app.spy import SpyError
+from ari_app.wallboard import TodayCalls, day_start
+
+if TYPE_CHECKING:
+    from ari_app.link.server import Connection, LinkServer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WallboardSettings:
+    """config.yaml `server:` keys `service_level_seconds` (default 15) and `service_level_target` (percent,
+    default 80): answered within the threshold counts toward the service level, shown against the target."""
+
+    threshold_seconds: int = 15
+    target_percent: float = 80.0
+    min_interval: float = 0.25
+    """Least time between two pushed snapshots (seconds)."""
+    tick_seconds: float = 5.0
+    """A snapshot is pushed at least this often, changed or not."""
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> WallboardSettings:
+        raw: Mapping[str, Any] = cfg.raw.get("server") or {}
+        threshold = raw.get("service_level_seconds", 15)
+        target = raw.get("service_level_target", 80)
+        issues: list[ConfigIssue] = []
+        if isinstance(threshold, bool) or not isinstance(threshold, int) or not 1 <= threshold <= 600:
+            issues.append(
+                ConfigIssue(str(cfg.path), 0, "server.service_level_seconds", f"expected 1..600 s, got {threshold!r}")
+            )
+        if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target <= 100:
+            issues.append(
+                ConfigIssue(str(cfg.path), 0, "server.service_level_target", f"expected 0..100 %, got {target!r}")
+            )
+        if issues:
+            raise ConfigError(issues)
+        return cls(threshold_seconds=int(threshold), target_percent=float(target))
+
+
+class SpyControl(Protocol):
+    """Bring a supervisor's phone into an agent's call (ari_app.spy.ChanSpy on the real Asterisk)."""
+
+    async def spy(self, call_id: str, mode: str, phone: str, supervisor: str) -> str: ...
+
+
+SPY_MODES = ("listen", "whisper", "barge")
+
+
+class Supervision:
+    """Wallboard subscriptions and supervisor actions for one LinkServer."""
+
+    def __init__(self, link: LinkServer, settings: WallboardSettings | None = None) -> None:
+        self.link = link
+        self.settings = settings or WallboardSettings.from_config(link.cfg)
+        self.spy: SpyControl | None = None
+        self.today = TodayCalls(
+            link.sessions, link.cfg.timezone, [h.number for h in link.cfg.hotlines], self.settings.threshold_seconds
+        )
+        self.subscribers: set[Connection] = set()
+        self.health: dict[str, Any] = {"state": "unknown", "problems": [], "at": None}
+        self.seq = 0
+        self.snapshots = 0
+        self._changed = asyncio.Event()
+        self._refresh_lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    # --- change notifications ------------------------------------------------------------------------
+    def changed(self) -> None:
+        """Something the wallboard shows changed; a snapshot follows within `min_interval`."""
+        self._changed.set()
+
+    def on_event(self, _event: CallEvent | QueueMemberChanged) -> None:
+        self.changed()
+
+    def on_health(self, report: Any) -> None:
+        """The HealthMonitor's subscriber: a change of state is pushed at once, the rest with the next one."""
+        new = report.as_dict()
+        if new.get("state") != self.health.get("state"):
+            self.changed()
+        self.health = new
+
+    # --- subscriptions -------------------------------------------------------------------------------
+    async def subscribe(self, conn: Connection, session: AgentSession, req_id: Any) -> None:
+        self._require_supervisor(session)
+        snapshot = await self.snapshot()
+        conn.send({**snapshot, "re": req_id} if req_id is not None else snapshot)
+        self.subscribers.add(conn)
+        if self._task is None:
+            self._task = self.link.spawn(self._run(), "wallboard feed")
+
+    def unsubscribe(self, conn: Connection, req_id: Any) -> None:
+        self.subscribers.discard(conn)
+        reply: dict[str, Any] = {"type": Msg.WALLBOARD_UNSUBSCRIBED}
+        if req_id is not None:
+            reply["re"] = req_id
+        conn.send(reply)
+
+    def forget(self, conn: Connection) -> None:
+        """The connection signed out or closed."""
+        self.subscribers.discard(conn)
+
+    async def _run(self) -> None:
+        try:
+            while self.subscribers:
+                try:
+                    await asyncio.wait_for(self._changed.wait(), self.settings.tick_seconds)
+                except TimeoutError:
+                    pass
+                self._changed.clear()
+                if not self.subscribers:
+                    break
+                try:
+                    snapshot = await self.snapshot()
+                except Exception:
+                    log.exception("wallboard snapshot failed")
+                else:
+                    for conn in list(self.subscribers):
+                        if conn.closing or conn.session is None:
+                            self.subscribers.discard(conn)
+                        else:
+                            conn.send(snapshot)
+                await asyncio.sleep(self.settings.min_interval)
+        finally:
+            self._task = None
+
+    # --- the snapshot --------------------------------------------------------------------------------
+    async def snapshot(self) -> dict[str, Any]:
+        """One `wallboard` message: today's figures from the call records, the agents' live states, health."""
+        now = self.link.clock()
+        threshold = self.settings.threshold_seconds
+        if self.today.threshold != threshold:  # the settings were changed: count the day again
+            self.today.threshold, self.today.closed = threshold, None
+
+        async with self._refresh_lock:
+            board = await asyncio.to_thread(self.today.refresh, now)
+        self.seq += 1
+        self.snapshots += 1
+        per_agent = {a.agent: a.as_dict() for a in board.agents}
+        names = {h.number: h for h in self.link.cfg.hotlines}
+        hotline_rows = []
+        for f in board.hotlines:
+            row = f.as_dict()
+            h = names.get(f.hotline)
+            row["name_zh"], row["name_en"] = (h.name_zh, h.name_en) if h else (f.hotline, f.hotline)
+            hotline_rows.append(row)
+        agents = [self._agent_row(s, now, per_agent.get(s.login)) for s in self.link.agents.values() if s.agent]
+        agents.sort(key=lambda a: a["id"])
+        states = {str(s): 0 for s in AgentState}
+        for a in agents:
+            states[a["state"]] += 1
+        return {
+            "type": Msg.WALLBOARD,
+            "seq": self.seq,
+            "at": now.isoformat(),
+            "day_start": day_start(now, self.link.cfg.timezone).isoformat(),
+            "queue": self.link.settings.queue,
+            "threshold_seconds": threshold,
+            "service_level_target": self.settings.target_percent,
+            "total": board.total.as_dict(),
+            "hotlines": hotline_rows,
+            "agents": agents,
+            "agent_states": states,
+            "calls_per_15_minutes": board.intervals,
+            "health": self.health,
+        }
+
+    @staticmethod
+    def _agent_row(session: AgentSession, now: datetime, figures: dict[str, Any] | None) -> dict[str, Any]:
+        agent = session.agent
+        assert agent is not None
+        call = session.call
+        return {
+            "id": session.login,
+            "name": agent.name,
+            "extension": agent.extension,
+            "state": str(session.state),
+            "reason": session.reason,
+            "since": session.since.isoformat(),
+            "state_seconds": round(max(0.0, (now - session.since).total_seconds()), 1),
+            "desktops": len(session.connections),
+            "call": None
+            if call is None
+            else {"call_id": call.call_id, "phase": str(call.phase), "hotline": call.hotline, "caller": call.caller},
+            "answered": figures["answered"] if figures else 0,
+            "talk_seconds": figures["talk_seconds"] if figures else 0.0,
+            "average_talk": figures["average_talk"] if figures else None,
+        }
+
+    # --- actions -------------------------------------------------------------------------------------
+    def _require_supervisor(self, session: AgentSession) -> Actor:
+        actor = session.actor
+        if actor is None or str(actor.role) not in p.SUPERVISOR_ROLES:
+            raise ProtocolError(ErrorId.NOT_A_SUPERVISOR, "only supervisors may see the wallboard and supervise")
+        return actor
+
+    async def supervise(self, conn: Connection, session: AgentSession, msg: dict[str, Any], req_id: Any) -> None:
+        agent_id, action = msg["agent_id"], msg["action"]
+        detail: dict[str, Any] = {"agent": agent_id, "mode": action}
+        outcome = "done"
+        try:
+            self._require_supervisor(session)
+            target = self.link.agents.get(agent_id)
+            if target is None or target.agent is None:
+                raise ProtocolError(ErrorId.UNKNOWN_AGENT, f"no queue agent {agent_id!r}", field="agent_id")
+            if action in SPY_MODES:
+                reply = await self._spy(session, target, action, msg.get("phone"), detail)
+            else:
+                reply = await self._pause(target, action == "pause", (msg.get("reason") or "").strip(), detail)
+        except ProtocolError as exc:
+            outcome = exc.error_id
+            raise
+        except Exception:
+            outcome = "internal_error"
+            raise
+        finally:
+            if session.actor is not None:
+                await asyncio.to_thread(self._audit, session.actor, action, {**detail, "outcome": outcome})
+        conn.send({"type": Msg.AGENT_SUPERVISED, "re": req_id, **reply} if req_id is not None else reply)
+
+    async def _pause(self, target: AgentSession, pause: bool, reason: str, detail: dict[str, Any]) -> dict[str, Any]:
+        agent = target.agent
+        assert agent is not None
+        if target.state is AgentState.SIGNED_OUT:
+            raise ProtocolError(ErrorId.AGENT_SIGNED_OUT, f"agent {target.login} is not signed in to the queue")
+        wanted = AgentState.PAUSED if pause else AgentState.READY
+        if target.state is AgentState.ON_CALL:
+            raise ProtocolError(
+                ErrorId.STATE_FORBIDDEN,
+                f"agent {target.login} is on a call; pause or resume after it",
+                current=str(target.state),
+                target=str(wanted),
+            )
+        reason = (reason or "other") if pause else ""
+        detail["reason"] = reason
+        try:
+            await self.link.queue.queue_pause(self.link.settings.queue, agent.interface, pause, reason)
+        except Exception as exc:
+            log.warning("supervisor's queue pause for %s failed: %s", target.login, exc)
+            raise ProtocolError(ErrorId.QUEUE_UNAVAILABLE, "Asterisk's queue did not accept the change") from None
+        self.link.move_agent(target, wanted, reason)
+        return {
+            "agent_id": target.login,
+            "action": "pause" if pause else "resume",
+            "state": target.info(self.link.clock()),
+        }
+
+    async def _spy(
+        self, session: AgentSession, target: AgentSession, mode: str, phone: str | None, detail: dict[str, Any]
+    ) -> dict[str, Any]:
+        own = self.link.cfg.agent(session.login)
+        phone = phone or (own.extension if own else None)
+        if not phone:
+            raise ProtocolError(
+                ErrorId.INVALID_FIELD, "phone is required: the supervisor's phone to ring", field="phone"
+            )
+        detail["phone"] = phone
+        call = target.call
+        if call is None or call.phase is not CallPhase.CONNECTED:
+            raise ProtocolError(ErrorId.AGENT_NOT_ON_CALL, f"agent {target.login} is not on a call")
+        detail["call_id"] = call.call_id
+        if self.spy is None:
+            raise ProtocolError(ErrorId.SPY_UNAVAILABLE, "listening to calls is not available on this server")
+        try:
+            channel = await self.spy.spy(call.call_id, mode, phone, session.login)
+        except SpyError as exc:
+            raise ProtocolError(exc.error_id, str(exc)) from exc
+        return {"agent_id": target.login, "action": mode, "call_id": call.call_id, "phone": phone, "channel": channel}
+
+    def _audit(self, actor: Actor, action: str, detail: dict[str, Any]) -> None:
+        with self.link.sessions.begin() as s:
+            audit(s, actor, f"supervise_{action}", None, self.link.clock(), **detail)
