@@ -41,7 +41,7 @@ from ari_app.calls.events import (
 from ari_app.cases.errors import CaseError
 from ari_app.conference import ConferenceError, ThreeWay, participants
 from ari_app.config import Config
-from ari_app.link import cases
+from ari_app.link import cases, qa
 from ari_app.link.agents import OFFLINE_REASON, WRAPUP_REASON, AgentSession, AgentStateError, LiveCall
 from ari_app.link.settings import LinkSettings
 from ari_app.protocol import AgentState, CallPhase, ErrorId, Msg, ProtocolError
@@ -121,6 +121,7 @@ class LinkServer:
         self._server: Server | None = None
         self.port: int | None = None
         self.conference: ThreeWay | None = None  # three-way calls, when the server wires them in
+        self.qa = qa.QaDesk(cfg, sessions, self.clock)
 
     # --- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -246,6 +247,9 @@ class LinkServer:
             conn.send(_reply(Msg.CASE, req_id, case=detail))
         elif kind == Msg.CONFERENCE:
             await self._conference(conn, session, msg, req_id)
+        elif kind in qa.QA_REQUESTS:
+            reply, fields = await self.qa.handle(conn, self._actor(session), msg)
+            conn.send(_reply(reply, req_id, **fields))
         elif kind in cases.WORKFLOW_REQUESTS:
             detail = await asyncio.to_thread(cases.act, self.sessions, self._actor(session), kind, msg)
             conn.send(_reply(Msg.CASE_UPDATED, req_id, case=detail))

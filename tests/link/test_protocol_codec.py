@@ -44,6 +44,11 @@ def test_every_client_message_type_has_a_spec_and_round_trips() -> None:
         p.Msg.ESCALATE_TO_LEADER: {"case_id": 1, "instructions": "请分管领导协调"},
         p.Msg.RESOLVE_DIRECTLY: {"case_id": 1, "resolution": "已答复"},
         p.Msg.CONFERENCE: {"action": "start", "call_id": "1795930000.1", "number": "12399000001"},
+        p.Msg.QA_SEARCH_CALLS: {"hotline": "12345", "date_from": "2026-11-01", "words": "停水", "limit": 20},
+        p.Msg.QA_GET_CALL: {"call_id": "1795930000.1"},
+        p.Msg.QA_OPEN_RECORDING: {"call_id": "1795930000.1", "side": "caller"},
+        p.Msg.QA_READ_RECORDING: {"playback_id": "p1", "offset": 36864},
+        p.Msg.QA_SCORE_CALL: {"call_id": "1795930000.1", "score": 90, "comment": "规范"},
         p.Msg.PING: {},
     }
     assert set(samples) == set(p.CLIENT_MESSAGES)
