@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cti_desktop.qa_text import QA_TEXT
+
 LANGS = ("zh", "en")
 
 TEXT: dict[str, tuple[str, str]] = {
@@ -157,6 +159,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "err_offline": ("未连接服务器", "Not connected to the server"),
     "err_other": ("操作失败：{message}", "Failed: {message}"),
 }
+TEXT.update(QA_TEXT)
 
 
 class Tr:

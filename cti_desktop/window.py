@@ -32,6 +32,7 @@ from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError, Status
 from cti_desktop.models import AgentStatusView, CaseTableModel
+from cti_desktop.qa_view import SCORE_ROLES, VIEW_ROLES, QaView
 from cti_desktop.widgets import CaseForm, CaseWorkPanel, ConferenceBar, ScreenPopPanel, SignInDialog
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class MainWindow(QMainWindow):
 
     closed = Signal()
     WORK_TAB = 2
+    QA_TAB = 3
 
     def __init__(self, tr: Tr, drafts: DraftStore, link: Link | None = None, server: str = "") -> None:
         super().__init__()
@@ -175,6 +177,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(split, "")
         self.tabs.addTab(cases, "")
         self.tabs.addTab(self.work, "")
+        self.qa = QaView(self.tr_, self.spawn, lambda kind, **f: self._need_link().request(kind, **f))
+        self.tabs.addTab(self.qa, "")
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(bar)
@@ -214,7 +218,9 @@ class MainWindow(QMainWindow):
         self.tabs.setTabText(0, t("tab_intake"))
         self.tabs.setTabText(1, t("tab_my_cases"))
         self.tabs.setTabText(self.WORK_TAB, t("tab_work"))
+        self.tabs.setTabText(self.QA_TAB, t("tab_qa"))
         self.work.retranslate()
+        self.qa.retranslate()
         self.pop.retranslate()
         self.conference.retranslate()
         self.form.retranslate()
@@ -322,6 +328,13 @@ class MainWindow(QMainWindow):
         self.tabs.setTabVisible(0, is_agent)
         if not is_agent:
             self.tabs.setCurrentIndex(self.WORK_TAB)
+        role = str(self.agent.get("role") or "")
+        self.tabs.setTabVisible(self.QA_TAB, role in VIEW_ROLES)
+        self.qa.set_hotlines(self.hotlines)
+        self.qa.set_can_score(role in SCORE_ROLES)
+        if role == "qa":
+            self.tabs.setCurrentIndex(self.QA_TAB)
+            self.qa.search()
         self.signin.hide()
         if not self.isVisible():
             self.show()
