@@ -30,7 +30,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.cases import service
@@ -98,7 +98,7 @@ def _day(value: str | None, field: str) -> date | None:
 
 def _scope(actor: Actor, call: CallRecord | None) -> CallRecord:
     """The call if `actor` may see it; a hotline unit sees only its own hotline's calls."""
-    if call is None or (actor.role is Role.HOTLINE_UNIT and call.hotline != actor.hotline):
+    if call is None or (actor.role is Role.HOTLINE_UNIT and (not actor.hotline or call.hotline != actor.hotline)):
         raise ProtocolError(ErrorId.CALL_NOT_FOUND, "no such call, or not one you may see", field="call_id")
     return call
 
@@ -151,7 +151,7 @@ def search(
         if tokens:
             stmt = stmt.where(transcript_matches(s, tokens))
         if actor.role is Role.HOTLINE_UNIT:
-            stmt = stmt.where(CallRecord.hotline == actor.hotline)
+            stmt = stmt.where(CallRecord.hotline == actor.hotline if actor.hotline else false())
         if hotline:
             stmt = stmt.where(CallRecord.hotline == hotline)
         if agent:

@@ -34,7 +34,11 @@ Open = Callable[[str], Awaitable[Desktop]]
 @pytest.fixture
 def calls(sessions: sessionmaker[Session], tmp_path: Path) -> dict[str, Any]:
     with sessions() as s, s.begin():
-        for login, role, hotline in (("hu12350", Role.HOTLINE_UNIT, "12350"), ("boss", Role.ADMIN, None)):
+        for login, role, hotline in (
+            ("hu12350", Role.HOTLINE_UNIT, "12350"),
+            ("boss", Role.ADMIN, None),
+            ("hu-none", Role.HOTLINE_UNIT, None),  # a hotline unit user whose hotline was never set
+        ):
             s.add(
                 User(
                     login=login,
@@ -205,6 +209,9 @@ async def test_hotline_unit_sees_and_hears_only_its_hotline_and_may_not_score(as
     assert (await hu.request(Msg.QA_OPEN_RECORDING, call_id="qa-safety"))["type"] == Msg.QA_RECORDING
     refused = await hu.request(Msg.QA_SCORE_CALL, call_id="qa-safety", score=90)
     assert refused["error_id"] == ErrorId.QA_PERMISSION_DENIED and refused["detail"]["role"] == "hotline_unit"
+    nowhere = await as_user("hu-none")
+    assert ids(await nowhere.request(Msg.QA_SEARCH_CALLS)) == []
+    assert (await nowhere.request(Msg.QA_GET_CALL, call_id="qa-safety"))["error_id"] == ErrorId.CALL_NOT_FOUND
 
 
 async def test_malformed_requests_are_answered_and_the_connection_survives(
