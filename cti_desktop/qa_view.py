@@ -165,6 +165,7 @@ class RecordingPlayer(QWidget):
         self.player.setAudioOutput(self.audio)
         self._bytes = QByteArray()
         self._buffer: QBuffer | None = None
+        self._start_at = 0
         self.play_button = QPushButton(objectName="qaPlay")
         self.play_button.setEnabled(False)
         self.slider = QSlider(Qt.Orientation.Horizontal, objectName="qaPosition")
@@ -185,6 +186,7 @@ class RecordingPlayer(QWidget):
         self.slider.sliderMoved.connect(self.seek)
         self.player.durationChanged.connect(self._duration)
         self.player.positionChanged.connect(self._position)
+        self.player.mediaStatusChanged.connect(self._status)
         self.player.playbackStateChanged.connect(lambda _s: self.retranslate())
 
     def retranslate(self) -> None:
@@ -213,9 +215,10 @@ class RecordingPlayer(QWidget):
         self.time_label.setText("00:00 / 00:00")
         self.status.setText(message)
 
-    def load(self, wav: bytes, name: str) -> None:
-        """Play `wav` (a whole WAV file) from memory."""
+    def load(self, wav: bytes, name: str, start_ms: int = 0) -> None:
+        """Play `wav` (a whole WAV file) from memory, positioned at `start_ms` once it is loaded."""
         self._clear()
+        self._start_at = start_ms
         self._bytes = QByteArray(wav)
         buffer = QBuffer(self)
         buffer.setData(self._bytes)
@@ -246,6 +249,11 @@ class RecordingPlayer(QWidget):
     def _duration(self, ms: int) -> None:
         self.slider.setRange(0, max(0, ms))
         self._show_time(self.player.position())
+
+    def _status(self, status: QMediaPlayer.MediaStatus) -> None:
+        if status == QMediaPlayer.MediaStatus.LoadedMedia and self._start_at:
+            self.seek(min(self._start_at, self.player.duration()))
+            self._start_at = 0
 
     def _position(self, ms: int) -> None:
         if not self.slider.isSliderDown():
@@ -498,11 +506,13 @@ class QaView(QWidget):
         await self.load_recording(call_id, side)
 
     def _side_changed(self) -> None:
+        """Another side of the same call: load it at the moment the reviewer was listening to."""
         side = self.player.side.currentData()
         if self.call is not None and side in (self.call.get("recording_sides") or []):
-            self.spawn(self.load_recording(self.call["call_id"], side))
+            at = self.player.player.position() if self.loaded is not None else 0
+            self.spawn(self.load_recording(self.call["call_id"], side, at))
 
-    async def load_recording(self, call_id: str, side: str) -> None:
+    async def load_recording(self, call_id: str, side: str, start_ms: int = 0) -> None:
         """Fetch one side's file over the link, chunk by chunk, check it and hand it to the player."""
         self.player.unload(self.tr_("qa_loading", percent=0))
         opened = await self.request(Msg.QA_OPEN_RECORDING, call_id=call_id, side=side)
@@ -523,7 +533,7 @@ class QaView(QWidget):
         if hashlib.sha256(wav).hexdigest() != opened.get("sha256", hashlib.sha256(wav).hexdigest()):
             self.player.unload(self.tr_("err_recording_unavailable"))
             return
-        self.player.load(wav, f"{call_id}-{side}.wav")
+        self.player.load(wav, f"{call_id}-{side}.wav", start_ms)
         self.loaded = (call_id, side)
 
     def _show_call(self) -> None:

@@ -146,9 +146,12 @@ async def test_qa_finds_a_call_by_a_word_listens_seeks_and_scores(
     await until(lambda: player.playbackState() == QMediaPlayer.PlaybackState.PausedState)
     assert qa.player.slider.value() == player.position() or abs(qa.player.slider.value() - player.position()) < 100
 
-    # the citizen's side alone; a click on its sentence seeks in it
+    # the citizen's side alone, from the moment the reviewer was at; a click on a sentence seeks in it
+    click_cell(qa.transcript, 3, 2, qtbot)
+    await until(lambda: abs(player.position() - 5000) < 70)
     qa.player.side.setCurrentIndex(qa.player.side.findData("caller"))
     await until(lambda: qa.loaded == ("qa-water", "caller") and player.duration() > 0)
+    await until(lambda: abs(player.position() - 5000) < 70 and qa.current_sentence == 3)
     click_cell(qa.transcript, 1, 2, qtbot)
     await until(lambda: abs(player.position() - 1600) < 70 and qa.current_sentence == 1)
 
