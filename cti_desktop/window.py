@@ -64,7 +64,6 @@ class MainWindow(QMainWindow):
 
     closed = Signal()
     WORK_TAB = 2
-    QA_TAB = 3
 
     def __init__(self, tr: Tr, drafts: DraftStore, link: Link | None = None, server: str = "") -> None:
         super().__init__()
@@ -178,7 +177,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(cases, "")
         self.tabs.addTab(self.work, "")
         self.qa = QaView(self.tr_, self.spawn, lambda kind, **f: self._need_link().request(kind, **f))
-        self.tabs.addTab(self.qa, "")
+        self.qa_tab = self.tabs.addTab(self.qa, "")
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(bar)
@@ -218,7 +217,7 @@ class MainWindow(QMainWindow):
         self.tabs.setTabText(0, t("tab_intake"))
         self.tabs.setTabText(1, t("tab_my_cases"))
         self.tabs.setTabText(self.WORK_TAB, t("tab_work"))
-        self.tabs.setTabText(self.QA_TAB, t("tab_qa"))
+        self.tabs.setTabText(self.qa_tab, t("tab_qa"))
         self.work.retranslate()
         self.qa.retranslate()
         self.pop.retranslate()
@@ -329,11 +328,11 @@ class MainWindow(QMainWindow):
         if not is_agent:
             self.tabs.setCurrentIndex(self.WORK_TAB)
         role = str(self.agent.get("role") or "")
-        self.tabs.setTabVisible(self.QA_TAB, role in VIEW_ROLES)
+        self.tabs.setTabVisible(self.qa_tab, role in VIEW_ROLES)
         self.qa.set_hotlines(self.hotlines)
         self.qa.set_can_score(role in SCORE_ROLES)
         if role == "qa":
-            self.tabs.setCurrentIndex(self.QA_TAB)
+            self.tabs.setCurrentIndex(self.qa_tab)
             self.qa.search()
         self.signin.hide()
         if not self.isVisible():

@@ -98,7 +98,7 @@ async def test_a_real_call_is_found_heard_and_scored_in_the_qa_view(stack: Stack
         window.signin.agent_id.setText("qa-e2e")
         window.signin.password.setText(PASSWORD)
         window.signin.button.click()
-        await until(lambda: window.isVisible() and window.tabs.currentIndex() == MainWindow.QA_TAB, 10)
+        await until(lambda: window.isVisible() and window.tabs.currentIndex() == window.qa_tab, 10)
         window.resize(1280, 760)
         qa = window.qa
         qa.words.setText("가격")
