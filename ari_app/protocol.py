@@ -68,6 +68,11 @@ class ErrorId(StrEnum):
     AGENT_SIGNED_OUT = "agent_signed_out"
     AGENT_NOT_ON_CALL = "agent_not_on_call"
     SPY_UNAVAILABLE = "spy_unavailable"
+    # Quality assurance (QA view): calls, recordings and scores
+    QA_PERMISSION_DENIED = "qa_permission_denied"
+    CALL_NOT_FOUND = "call_not_found"
+    RECORDING_UNAVAILABLE = "recording_unavailable"
+    PLAYBACK_NOT_FOUND = "playback_not_found"
 
 
 class AgentState(StrEnum):
@@ -116,6 +121,10 @@ the agent's call to listen (the call does not hear the supervisor), whisper (onl
 supervisor) or barge in (both hear the supervisor)."""
 SUPERVISOR_ROLES: Final = ("supervisor", "admin")
 """Roles that may subscribe to the wallboard and supervise agents."""
+RECORDING_SIDES: Final = ("mix", "caller", "agent")
+"""A call's recording files: the whole call, what the citizen said, what the citizen heard (the agent)."""
+RECORDING_CHUNK: Final = 36 * 1024
+"""Audio bytes in one `qa_recording_data` reply: base64 makes them 48 KiB, so the frame stays under MAX_FRAME."""
 
 
 class Msg(StrEnum):
@@ -145,6 +154,11 @@ class Msg(StrEnum):
     WALLBOARD_SUBSCRIBE = "wallboard_subscribe"
     WALLBOARD_UNSUBSCRIBE = "wallboard_unsubscribe"
     SUPERVISE_AGENT = "supervise_agent"
+    QA_SEARCH_CALLS = "qa_search_calls"
+    QA_GET_CALL = "qa_get_call"
+    QA_OPEN_RECORDING = "qa_open_recording"
+    QA_READ_RECORDING = "qa_read_recording"
+    QA_SCORE_CALL = "qa_score_call"
     PING = "ping"
     # server -> client
     WELCOME = "welcome"
@@ -164,6 +178,11 @@ class Msg(StrEnum):
     WALLBOARD = "wallboard"
     WALLBOARD_UNSUBSCRIBED = "wallboard_unsubscribed"
     AGENT_SUPERVISED = "agent_supervised"
+    QA_CALLS = "qa_calls"
+    QA_CALL = "qa_call"
+    QA_RECORDING = "qa_recording"
+    QA_RECORDING_DATA = "qa_recording_data"
+    QA_SCORED = "qa_scored"
     PONG = "pong"
     ERROR = "error"
 
@@ -257,6 +276,25 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
         "action": Field(str, choices=SUPERVISOR_ACTIONS),
         "reason": Field(str, required=False, max_len=64),
         "phone": Field(str, required=False, max_len=40),
+    },
+    Msg.QA_SEARCH_CALLS: {
+        "hotline": Field(str, required=False, max_len=20),
+        "date_from": Field(str, required=False, max_len=10),
+        "date_to": Field(str, required=False, max_len=10),
+        "agent": Field(str, required=False, max_len=64),
+        "words": Field(str, required=False, max_len=128),
+        "limit": Field(int, required=False, low=1, high=200),
+    },
+    Msg.QA_GET_CALL: {"call_id": Field(str, max_len=64)},
+    Msg.QA_OPEN_RECORDING: {
+        "call_id": Field(str, max_len=64),
+        "side": Field(str, required=False, choices=RECORDING_SIDES),
+    },
+    Msg.QA_READ_RECORDING: {"playback_id": Field(str, max_len=64), "offset": Field(int, low=0, high=2**40)},
+    Msg.QA_SCORE_CALL: {
+        "call_id": Field(str, max_len=64),
+        "score": Field(int, low=0, high=100),
+        "comment": Field(str, required=False, max_len=MAX_NOTE),
     },
     Msg.PING: {},
 }
@@ -500,6 +538,70 @@ class ScreenPop(TypedDict):
     call: CallInfo
     history: list[CaseSummary]
     resumed: bool
+
+
+class QaCallRow(TypedDict):
+    """A call found by `qa_search_calls`."""
+
+    call_id: str
+    hotline: str | None
+    caller: str | None
+    agent: str | None
+    arrived_at: str
+    talk_seconds: float | None
+    transcribed: bool
+    snippet: str
+    """The start of the transcript ("" when there is none)."""
+    recording_available: bool
+    last_score: int | None
+
+
+class QaSentence(TypedDict):
+    speaker: str
+    """caller (the citizen), agent, or mixed (a one-channel recording: who spoke is unknown)"""
+    start: float
+    end: float
+    text: str
+    confidence: float | None
+    """The mean of the recogniser's word confidences (0..1); None without words."""
+
+
+class QaScoreInfo(TypedDict):
+    score: int
+    comment: str | None
+    by: str
+    role: str
+    at: str
+
+
+class QaCallDetail(TypedDict):
+    """One call as `qa_get_call` answers it."""
+
+    call_id: str
+    hotline: str | None
+    hotline_name_zh: str | None
+    hotline_name_en: str | None
+    caller: str | None
+    agent: str | None
+    state: str
+    arrived_at: str
+    answered_at: str | None
+    ended_at: str | None
+    wait_seconds: float | None
+    talk_seconds: float | None
+    end_reason: str | None
+    recording_sides: list[str]
+    """The sides whose file exists now (`mix`, `caller`, `agent`); empty when none was recorded or retention
+    removed them."""
+    transcription_status: str | None
+    """The transcription job: pending, running, done, failed; None when there is none."""
+    transcript_model: str | None
+    duration_seconds: float | None
+    sentences: list[QaSentence]
+    cases: list[dict[str, Any]]
+    """`id`, `number`, `status` of each case taken on the call."""
+    scores: list[QaScoreInfo]
+    """Newest first."""
 
 
 def error(error_id: ErrorId | str, message: str, re: Any = None, **detail: Any) -> dict[str, Any]:

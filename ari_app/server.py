@@ -29,6 +29,7 @@ from ari_app.dialplan_render import FASTAGI_PORT
 from ari_app.health import HealthMonitor, HealthReport, check
 from ari_app.link import LinkServer
 from ari_app.spy import ChanSpy
+from recordings.retention import RetentionRunner
 from recordings.service import TranscriptionService
 from schema.db import make_engine, make_sessionmaker, upgrade
 
@@ -121,6 +122,7 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     server.transcription = TranscriptionService(sessions, cfg.recordings_path)
     tracker.subscribe(server.transcription.on_call_event)
     server.extras.append(server.transcription)
+    server.extras.append(RetentionRunner(cfg.recordings_path, cfg.retention_days))
     return server
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cti_desktop.qa_text import QA_TEXT
+
 LANGS = ("zh", "en")
 
 TEXT: dict[str, tuple[str, str]] = {
@@ -201,6 +203,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "err_spy_unavailable": ("暂时无法监听", "Listening is not available"),
     "err_invalid_number": ("号码无效", "Not a valid number"),
 }
+TEXT.update(QA_TEXT)
 
 
 class Tr:

@@ -32,6 +32,7 @@ from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError, Status
 from cti_desktop.models import AgentStatusView, CaseTableModel
+from cti_desktop.qa_view import SCORE_ROLES, VIEW_ROLES, QaView
 from cti_desktop.wallboard_view import WallboardView
 from cti_desktop.widgets import CaseForm, CaseWorkPanel, ConferenceBar, ScreenPopPanel, SignInDialog
 
@@ -181,6 +182,8 @@ class MainWindow(QMainWindow):
         self.wallboard.action_requested.connect(lambda a, action, f: self.spawn(self._supervise(a, action, f)))
         self.tabs.addTab(self.wallboard, "")
         self.tabs.setTabVisible(self.WALLBOARD_TAB, False)
+        self.qa = QaView(self.tr_, self.spawn, lambda kind, **f: self._need_link().request(kind, **f))
+        self.qa_tab = self.tabs.addTab(self.qa, "")
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(bar)
@@ -222,7 +225,9 @@ class MainWindow(QMainWindow):
         self.tabs.setTabText(self.WORK_TAB, t("tab_work"))
         self.tabs.setTabText(self.WALLBOARD_TAB, t("tab_wallboard"))
         self.wallboard.retranslate()
+        self.tabs.setTabText(self.qa_tab, t("tab_qa"))
         self.work.retranslate()
+        self.qa.retranslate()
         self.pop.retranslate()
         self.conference.retranslate()
         self.form.retranslate()
@@ -336,6 +341,13 @@ class MainWindow(QMainWindow):
         self.tabs.setTabVisible(self.WALLBOARD_TAB, supervises)
         if supervises:
             self.spawn(self._subscribe_wallboard())  # again after every resume: the server forgot the old socket
+        role = str(self.agent.get("role") or "")
+        self.tabs.setTabVisible(self.qa_tab, role in VIEW_ROLES)
+        self.qa.set_hotlines(self.hotlines)
+        self.qa.set_can_score(role in SCORE_ROLES)
+        if role == "qa":
+            self.tabs.setCurrentIndex(self.qa_tab)
+            self.qa.search()
         self.signin.hide()
         if not self.isVisible():
             self.show()

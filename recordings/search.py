@@ -71,6 +71,12 @@ def _match(session: Session, words: list[str]) -> ColumnElement[bool]:
     return Transcript.text.contains(words[0])  # other backends: a plain scan of the first word
 
 
+def transcript_matches(session: Session, words: list[str]) -> ColumnElement[bool]:
+    """The condition on `Transcript` rows that contain every one of `words` (see `words_of`), for queries
+    of their own (the QA view's search also lists calls that have no transcript yet)."""
+    return _match(session, words)
+
+
 def search_calls(
     session: Session,
     words: str = "",

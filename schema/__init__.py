@@ -8,8 +8,18 @@ from schema.callbacks import CallbackRequest
 from schema.calls import CallRecord
 from schema.cases import Case as Case  # registers every case-workflow model
 from schema.conferences import ConferenceParticipant
+from schema.qa import QaScore
 from schema.surveys import SurveyResponse
 from schema.transcripts import Transcript as Transcript  # registers the transcription models
 from schema.users import Role, User
 
-__all__ = ["Base", "CallRecord", "CallbackRequest", "ConferenceParticipant", "Role", "SurveyResponse", "User"]
+__all__ = [
+    "Base",
+    "CallRecord",
+    "CallbackRequest",
+    "ConferenceParticipant",
+    "QaScore",
+    "Role",
+    "SurveyResponse",
+    "User",
+]

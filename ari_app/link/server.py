@@ -41,7 +41,7 @@ from ari_app.calls.events import (
 from ari_app.cases.errors import CaseError
 from ari_app.conference import ConferenceError, ThreeWay, participants
 from ari_app.config import Config
-from ari_app.link import cases
+from ari_app.link import cases, qa
 from ari_app.link.agents import OFFLINE_REASON, WRAPUP_REASON, AgentSession, AgentStateError, LiveCall
 from ari_app.link.settings import LinkSettings
 from ari_app.link.supervisor import Supervision
@@ -123,6 +123,7 @@ class LinkServer:
         self.port: int | None = None
         self.conference: ThreeWay | None = None  # three-way calls, when the server wires them in
         self.supervisor = Supervision(self)  # the wallboard and supervisor actions (its spy is wired in)
+        self.qa = qa.QaDesk(cfg, sessions, self.clock)
 
     # --- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -254,6 +255,9 @@ class LinkServer:
             self.supervisor.unsubscribe(conn, req_id)
         elif kind == Msg.SUPERVISE_AGENT:
             await self.supervisor.supervise(conn, session, msg, req_id)
+        elif kind in qa.QA_REQUESTS:
+            reply, fields = await self.qa.handle(conn, self._actor(session), msg)
+            conn.send(_reply(reply, req_id, **fields))
         elif kind in cases.WORKFLOW_REQUESTS:
             detail = await asyncio.to_thread(cases.act, self.sessions, self._actor(session), kind, msg)
             conn.send(_reply(Msg.CASE_UPDATED, req_id, case=detail))

@@ -47,6 +47,11 @@ def test_every_client_message_type_has_a_spec_and_round_trips() -> None:
         p.Msg.WALLBOARD_SUBSCRIBE: {},
         p.Msg.WALLBOARD_UNSUBSCRIBE: {},
         p.Msg.SUPERVISE_AGENT: {"agent_id": "1001", "action": "pause", "reason": "training"},
+        p.Msg.QA_SEARCH_CALLS: {"hotline": "12345", "date_from": "2026-11-01", "words": "停水", "limit": 20},
+        p.Msg.QA_GET_CALL: {"call_id": "1795930000.1"},
+        p.Msg.QA_OPEN_RECORDING: {"call_id": "1795930000.1", "side": "caller"},
+        p.Msg.QA_READ_RECORDING: {"playback_id": "p1", "offset": 36864},
+        p.Msg.QA_SCORE_CALL: {"call_id": "1795930000.1", "score": 90, "comment": "规范"},
         p.Msg.PING: {},
     }
     assert set(samples) == set(p.CLIENT_MESSAGES)
