@@ -112,3 +112,15 @@ def test_a_person_can_still_follow_up_and_close(db: Db, tmp_path: Path) -> None:
         svc.follow_up(s, db.world.actors["agent"], case_id, reached=True, solved=True, satisfaction="satisfied")
     fus: list[Any] = _follow_ups(db)
     assert [(f.survey_id is not None, f.by is None) for f in fus] == [(True, True), (False, False)]
+
+
+async def test_the_survey_script_puts_the_answer_on_the_case(db: Db) -> None:
+    from sqlalchemy.orm import sessionmaker
+
+    from agi_scripts.survey import Survey
+    from tests.unit.test_survey_script import VARS, ScriptedAgi
+
+    case_id = _case(db, "1795930000.7")
+    agi = ScriptedAgi({**{k: list(v) for k, v in VARS.items()}, "GET DATA": ["200 result=1"]})
+    await Survey(sessionmaker(db.engine, expire_on_commit=False), clock=db.clock)(agi)
+    assert [(f.case_id, f.satisfaction, f.by) for f in _follow_ups(db)] == [(case_id, "satisfied", None)]
