@@ -18,6 +18,7 @@ from typing import Any
 from panoramisk.fast_agi import Request  # type: ignore[import-untyped]
 from sqlalchemy.orm import Session, sessionmaker
 
+from agi_scripts.probe import probe
 from agi_scripts.survey import Survey
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class FastAgiServer:
     def __init__(self, sessions: sessionmaker[Session], host: str, port: int) -> None:
         self.host = host
         self.port = port
-        self.routes: dict[str, Route] = {"survey": Survey(sessions)}
+        self.routes: dict[str, Route] = {"survey": Survey(sessions), "probe": probe}
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:

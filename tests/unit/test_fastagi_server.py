@@ -26,6 +26,7 @@ HEADERS = (
     "\n"
 )
 REPLIES = {
+    "GET FULL VARIABLE": "200 result=1 (1795930000.123456)",
     "GET VARIABLE CHANNEL(linkedid)": "200 result=1 (1795930000.1)",
     "GET VARIABLE HOTLINE_SOUNDS": "200 result=1 (/var/lib/hotline/sounds)",
     "GET VARIABLE PROMPT_LANG": "200 result=1 (en)",
@@ -103,3 +104,14 @@ async def test_unknown_script_is_refused(
     _, port = listening
     assert await asyncio.wait_for(_asterisk(port, "nonesuch"), 5) == []
     assert "FastAGI: no script 'nonesuch' (channel PJSIP/carrier-00000001)" in caplog.text
+
+
+async def test_probe_reports_when_its_first_command_arrived(listening: tuple[FastAgiServer, int]) -> None:
+    _, port = listening
+    assert await asyncio.wait_for(_asterisk(port, "probe"), 5) == [
+        "GET FULL VARIABLE ${STRFTIME(,,%s.%6q)}",
+        "GET VARIABLE CHANNEL(linkedid)",
+        "GET VARIABLE HOTLINE_SOUNDS",
+        "GET VARIABLE PROMPT_LANG",
+        "SET VARIABLE PROBE_FIRST 1795930000.123456",
+    ]
