@@ -9,7 +9,7 @@ reports every call successful, every call is stored once with the rating `satisf
 left. The rate rises until a step fails. The baseline in the same run is the same call flow whose caller
 hangs up first (so no survey): the rate the stack takes without the AGI script.
 Needs root and the test suite's SIP ports (run it under the Asterisk lock).
-Usage: .venv/bin/python -m benchmarks.bench_survey [--rates 8,16,24] [--seconds 6]   (about 4 minutes)
+Usage: .venv/bin/python -m benchmarks.bench_survey [--rates 8,16,24] [--seconds 6] [--agents 40]   (about 4 minutes)
 """
 
 from __future__ import annotations
@@ -146,19 +146,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rates", default="8,16,24")
     ap.add_argument("--seconds", type=int, default=6)
+    ap.add_argument("--agents", type=int, default=AGENTS, help="queue members (agent legs at once)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout still tears the stack down
     rates = [float(r) for r in args.rates.split(",")]
     knees: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        config = make_config(tmp, agents=AGENTS)
+        config = make_config(tmp, agents=args.agents)
         sipp = Sipp(tmp, make_speech(tmp, seconds=3))
         agents = agents_hanging_up(tmp)
         cti = CtiProcess(config, tmp / "cti.log")
         try:
             assert hotline(config, "asterisk", "up", timeout=900).returncode == 0
-            add_members(config, AGENTS)
+            add_members(config, args.agents)
             cti.start()
             cti.wait_synced()
             for survey in (False, True):
