@@ -1,13 +1,21 @@
 """The satisfaction survey (FastAGI route `survey`): the agent hung up first; the citizen rates the call
 on the keypad: 1 satisfied, 2 basically satisfied, 3 unsatisfied.
 
-Robust by contract: a missing channel variable, a database error, the citizen hanging up, a wrong key or
-no key at all each end the script cleanly with a log line naming the call; the dialplan thanks the caller
-if the script could not, so the call is never left in silence.
+Robust by contract: a missing channel variable, the database failing or too slow, the citizen hanging up,
+a wrong key, no key at all, Asterisk not answering a command or closing the connection each end the script
+cleanly with a log line naming the call. The script sets `SURVEY_THANKED=1` once the caller has heard the
+thanks; when it has not (and when the script could not be reached at all), [hotline-survey] in the dialplan
+plays the thanks itself, so the call is never left in silence.
+
+The answer is stored with the call (`survey_responses`) and, when the call has a case, put on the case as
+its follow-up satisfaction record (ari_app.cases.surveys). The database work runs in a worker thread with
+a deadline, so a slow or unreachable database neither stalls the CTI server's event loop nor keeps the
+citizen waiting: the thanks is played while the answer is being stored.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,6 +24,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ari_app.cases.surveys import link_call
 from schema.surveys import Satisfaction, SurveyResponse
 
 log = logging.getLogger(__name__)
@@ -23,6 +32,10 @@ log = logging.getLogger(__name__)
 KEYS = {"1": Satisfaction.SATISFIED, "2": Satisfaction.BASICALLY, "3": Satisfaction.UNSATISFIED}
 TRIES = 2
 KEY_TIMEOUT_MS = 6000
+COMMAND_TIMEOUT = KEY_TIMEOUT_MS / 1000 + 30.0
+"""Longest wait for Asterisk's reply to one command (the question itself lasts about 8 s)."""
+DB_TIMEOUT = 5.0
+"""Longest wait for the answer to be stored before the script gives up on it (the thanks plays meanwhile)."""
 
 
 class AgiRequest(Protocol):
@@ -35,69 +48,135 @@ class CallerHungUp(Exception):
     pass
 
 
-def _checked(reply: dict[str, Any]) -> tuple[str, str]:
-    """(`result=` value, the value in parentheses) of an AGI reply; CallerHungUp when the channel is gone
-    (`HANGUP`, `result=-1`, or 511 on a dead channel)."""
-    if reply.get("error") in ("AGIResultHangup", "AGIAppError") or reply.get("status_code") == 511:
+class PromptFailed(Exception):
+    pass
+
+
+class AsteriskGone(Exception):
+    pass
+
+
+def _parse(reply: dict[str, Any]) -> tuple[str, str]:
+    """(`result=` value, the value in parentheses) of an AGI reply. CallerHungUp when Asterisk says the
+    channel is gone (`HANGUP`, `hangup` in the reply, or 511 on a dead channel); PromptFailed for
+    `result=-1` (a failed command: a hang-up or a prompt that could not be played)."""
+    if reply.get("error") == "AGIResultHangup" or reply.get("status_code") == 511:
         raise CallerHungUp
+    if reply.get("error") == "AGIAppError":
+        raise PromptFailed
     result = reply.get("result")
     if not isinstance(result, tuple):
         return "", ""
     return str(result[0]), str(result[1])
 
 
-async def _variable(request: AgiRequest, name: str) -> str:
-    found, value = _checked(await request.send_command(f"GET VARIABLE {name}"))
-    return value if found == "1" else ""
-
-
 class Survey:
-    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Callable[[], datetime] | None = None,
+        *,
+        command_timeout: float = COMMAND_TIMEOUT,
+        db_timeout: float = DB_TIMEOUT,
+    ) -> None:
         self.sessions = sessions
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.command_timeout = command_timeout
+        self.db_timeout = db_timeout
 
     async def __call__(self, request: AgiRequest) -> None:
         call_id = "?"
         try:
-            call_id = await _variable(request, "CHANNEL(linkedid)") or "?"
-            sounds = await _variable(request, "HOTLINE_SOUNDS")
-            lang = await _variable(request, "PROMPT_LANG")
+            call_id = await self._variable(request, "CHANNEL(linkedid)") or "?"
+            sounds = await self._variable(request, "HOTLINE_SOUNDS")
+            lang = await self._variable(request, "PROMPT_LANG")
             if call_id == "?" or not sounds:
                 log.error("survey for call %s: channel variables missing (HOTLINE_SOUNDS=%r)", call_id, sounds)
                 return
             prompt = f"{sounds}/{lang or 'zh'}"
             rating = await self._ask(request, prompt, call_id)
-            if rating is None:
-                return
-            stored = self._store(call_id, rating)
-            await request.send_command(f'STREAM FILE {prompt}/survey-thanks ""')
-            if not stored:
-                log.error("survey for call %s: answer %s could not be stored", call_id, rating.value)
+            storing = None
+            if rating is not None:
+                storing = asyncio.create_task(self._store_in_time(call_id, rating))
+            try:
+                await self._command(request, f'STREAM FILE {prompt}/survey-thanks ""')
+                await self._command(request, "SET VARIABLE SURVEY_THANKED 1")
+            finally:
+                if storing is not None:
+                    await storing
         except CallerHungUp:
             log.info("survey for call %s: the caller hung up", call_id)
-        except (ConnectionError, OSError) as exc:
+        except PromptFailed:
+            await self._after_failed_command(request, call_id)
+        except TimeoutError:  # before OSError, of which it is a subclass
+            log.error("survey for call %s: Asterisk did not answer within %.0f s", call_id, self.command_timeout)
+        except (AsteriskGone, ConnectionError, OSError) as exc:
             log.warning("survey for call %s: connection to Asterisk lost (%s)", call_id, exc)
+        except Exception:
+            log.exception("survey for call %s: unexpected error", call_id)
+
+    async def _command(self, request: AgiRequest, command: str) -> tuple[str, str]:
+        try:
+            reply = await asyncio.wait_for(request.send_command(command), self.command_timeout)
+        except ValueError as exc:  # panoramisk cannot parse the empty line read at the end of the stream
+            raise AsteriskGone(f"no readable reply to {command.split()[0]}: {exc}") from None
+        return _parse(reply)
+
+    async def _variable(self, request: AgiRequest, name: str) -> str:
+        found, value = await self._command(request, f"GET VARIABLE {name}")
+        return value if found == "1" else ""
+
+    async def _after_failed_command(self, request: AgiRequest, call_id: str) -> None:
+        """A command answered `result=-1`: the caller hung up, or a prompt could not be played (the
+        dialplan then thanks the caller itself). CHANNEL STATUS tells which."""
+        try:
+            await self._command(request, "CHANNEL STATUS")
+        except Exception:
+            log.info("survey for call %s: the caller hung up", call_id)
+            return
+        log.error("survey for call %s: a prompt could not be played", call_id)
 
     async def _ask(self, request: AgiRequest, prompt: str, call_id: str) -> Satisfaction | None:
         for attempt in range(TRIES):
-            key, _ = _checked(await request.send_command(f"GET DATA {prompt}/survey-question {KEY_TIMEOUT_MS} 1"))
+            key, _ = await self._command(request, f"GET DATA {prompt}/survey-question {KEY_TIMEOUT_MS} 1")
             if key in KEYS:
                 return KEYS[key]
             log.info("survey for call %s: %s (attempt %d)", call_id, f"key {key!r}" if key else "no key", attempt + 1)
             if key:
-                await request.send_command(f'STREAM FILE {prompt}/survey-invalid ""')
+                await self._command(request, f'STREAM FILE {prompt}/survey-invalid ""')
         log.info("survey for call %s: no valid answer", call_id)
         return None
 
+    async def _store_in_time(self, call_id: str, rating: Satisfaction) -> None:
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self._store, call_id, rating), self.db_timeout)
+        except TimeoutError:
+            log.error(
+                "survey for call %s: database did not answer within %.0f s; answer %s not confirmed",
+                call_id,
+                self.db_timeout,
+                rating.value,
+            )
+
     def _store(self, call_id: str, rating: Satisfaction) -> bool:
+        """Store the answer, then (own transaction) put it on the call's case; a failure of the second step
+        is left to the case runner's next pass."""
+        now = self.clock()
         try:
             with self.sessions.begin() as s:
-                s.add(SurveyResponse(call_id=call_id, rating=rating.value, answered_at=self.clock()))
+                s.add(SurveyResponse(call_id=call_id, rating=rating.value, answered_at=now))
         except IntegrityError:
             log.info("survey for call %s: already answered", call_id)
             return True
-        except SQLAlchemyError:
-            log.exception("survey for call %s: database error", call_id)
+        except Exception:
+            log.exception("survey for call %s: database error; answer %s not stored", call_id, rating.value)
             return False
         log.info("survey for call %s: %s", call_id, rating.value)
+        try:
+            with self.sessions.begin() as s:
+                follow_up = link_call(s, call_id, now)
+            if follow_up is not None:
+                log.info("survey for call %s: on case %s as its follow-up", call_id, follow_up.case_id)
+        except SQLAlchemyError:
+            log.exception("survey for call %s: could not put the answer on the case (retried later)", call_id)
         return True

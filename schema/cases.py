@@ -202,7 +202,11 @@ class Dispatch(Base):
 
 
 class FollowUp(Base):
-    """回访: the centre (or the hotline unit) asks the citizen whether it was solved."""
+    """回访: the centre (or the hotline unit) asks the citizen whether it was solved.
+
+    `survey_id` is set when the platform wrote the row from the citizen's keypad answer at the end of the
+    case's call (`by` is then None and `solved` unknown); unique, so one answer is one follow-up.
+    """
 
     __tablename__ = "follow_ups"
 
@@ -214,6 +218,7 @@ class FollowUp(Base):
     solved: Mapped[bool | None]
     satisfaction: Mapped[Satisfaction | None] = mapped_column(String(16))
     notes: Mapped[str | None] = mapped_column(Text)
+    survey_id: Mapped[int | None] = mapped_column(ForeignKey("survey_responses.id"), unique=True)
 
     case: Mapped[Case] = relationship(back_populates="follow_ups")
 

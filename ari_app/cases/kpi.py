@@ -9,9 +9,11 @@ Definitions (for cases taken in the period, [start, end) in the centre's time zo
 - on-time rate: units' shares handled by their deadline / shares handled or overdue now (returned and
   superseded shares do not count);
 - satisfaction rate (满意率): follow-ups where the citizen was reached and said satisfied or basically
-  satisfied, plus keypad survey answers (satisfied or basically satisfied) given at the end of the case's
-  call / follow-ups where the citizen was reached plus survey answers.
-Per unit, intake counts the shares dispatched to the unit, and rates are over those shares' cases.
+  satisfied / follow-ups where the citizen was reached. A keypad survey answer given at the end of the
+  case's call is one of these follow-ups (ari_app.cases.surveys), so it counts once; an answer on a call
+  without a case is a call-level rating and is not in the case figures.
+Per unit, intake counts the shares dispatched to the unit, and rates are over those shares' cases; the
+unit's satisfaction leaves out the keypad survey, which rates the call, taken before any unit worked on it.
 """
 
 from __future__ import annotations
@@ -25,8 +27,6 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from schema.cases import Case, CooperatingUnit, Dispatch, DispatchStatus, FollowUp, Satisfaction
-from schema.surveys import Satisfaction as SurveyRating
-from schema.surveys import SurveyResponse
 
 _COUNTED = (DispatchStatus.PENDING, DispatchStatus.ACCEPTED, DispatchStatus.HANDLED)
 
@@ -138,10 +138,6 @@ def compute(
         )
     )
 
-    surveyed_satisfied = func.sum(
-        case((SurveyResponse.rating.in_([SurveyRating.SATISFIED, SurveyRating.BASICALLY]), 1), else_=0)
-    )
-
     def grouped(scope: str, col: Any) -> dict[str, KpiRow]:
         rows: dict[str, KpiRow] = {}
         key_of: Callable[[Any], str] = lambda k: "all" if col is None else str(k)  # noqa: E731
@@ -173,19 +169,6 @@ def compute(
             vals = r[1:] if col is not None else r
             row = rows.setdefault(k, KpiRow(scope, k))
             row.reached, row.satisfied = _n(vals[0]), _n(vals[1])
-        # the keypad survey at the end of the call counts like a follow-up that reached the citizen
-        q = (
-            select(*group, func.count(), surveyed_satisfied)
-            .select_from(SurveyResponse)
-            .join(Case, Case.call_id == SurveyResponse.call_id)
-            .where(in_period)
-        )
-        for r in session.execute(q.group_by(*group)):
-            k = key_of(r[0] if col is not None else None)
-            vals = r[1:] if col is not None else r
-            row = rows.setdefault(k, KpiRow(scope, k))
-            row.reached += _n(vals[0])
-            row.satisfied += _n(vals[1])
         return rows
 
     say("totals")
@@ -248,7 +231,7 @@ def _per_unit(session: Session, in_period: Any, now: datetime) -> list[KpiRow]:
         .select_from(FollowUp)
         .join(Case, FollowUp.case_id == Case.id)
         .join(shares, shares.c.case_id == Case.id)
-        .where(in_period)
+        .where(in_period, FollowUp.survey_id.is_(None))
         .group_by(shares.c.unit_id)
     )
     for uid, rc, sa in session.execute(q2):

@@ -1,5 +1,6 @@
 """The case work the server does on its own, periodically: raise supervision on overdue dispatches, send
-the exchange outbox to the hotlines' own systems, and fetch their status updates.
+the exchange outbox to the hotlines' own systems, fetch their status updates, and put keypad survey answers
+that are on no case yet onto the case taken on their call.
 
 Each pass runs in a worker thread (the case service is synchronous SQLAlchemy), each step in its own
 transaction, and a failing step is logged without stopping the others or the next pass.
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 from ari_app.cases.deadlines import escalate_overdue
 from ari_app.cases.events import CaseEvent, take_events
 from ari_app.cases.exchange import deliver_due, poll_updates
+from ari_app.cases.settings import settings_of
+from ari_app.cases.surveys import link_pending
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,7 @@ class RunReport:
     delivered: int = 0
     failed: int = 0
     updates: int = 0
+    surveys: int = 0
     events: list[CaseEvent] = field(default_factory=list)
 
 
@@ -51,6 +55,11 @@ class CaseRunner:
             report.events.extend(take_events(s))
         except Exception:
             log.exception("overdue escalation failed")
+        try:
+            with self.sessions() as s, s.begin():
+                report.surveys = link_pending(s, settings_of(s).now())
+        except Exception:
+            log.exception("linking survey answers to cases failed")
         if self.endpoints:
             try:
                 delivery = deliver_due(self.sessions, self.endpoints)
@@ -61,13 +70,15 @@ class CaseRunner:
                 report.updates = poll_updates(self.sessions, self.endpoints)
             except Exception:
                 log.exception("exchange polling failed")
-        if report.escalated or report.delivered or report.failed or report.updates:
+        if report.escalated or report.delivered or report.failed or report.updates or report.surveys:
             log.info(
-                "case runner: %d escalated, %d delivered, %d delivery failures, %d exchange updates",
+                "case runner: %d escalated, %d delivered, %d delivery failures, %d exchange updates, "
+                "%d survey answers put on cases",
                 report.escalated,
                 report.delivered,
                 report.failed,
                 report.updates,
+                report.surveys,
             )
         return report
 

@@ -287,6 +287,10 @@ def create_case(
     session.add(case)
     session.flush()
     audit(session, actor, "create", case.id, now, number=case.number, hotline=hotline, channel=str(case.channel))
+    if case.call_id:
+        from ari_app.cases.surveys import link_call
+
+        link_call(session, case.call_id, now)  # the citizen may have rated the call before the case was saved
     emit(session, CaseCreated(case.id, case.number, now, _audience_for(case, CaseState.RECEIVED, rules.mode), hotline))
     if rules.mode is HotlineMode.EXCHANGE and case.handling != Handling.DIRECT:
         from ari_app.cases.exchange import enqueue_request

@@ -88,33 +88,42 @@ def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert (out / "kpi-2026-11-01-2026-11-30.png").stat().st_size > 1000
 
 
-def test_keypad_survey_answers_count_in_the_satisfaction_rate(db: Db) -> None:
+def test_keypad_survey_answers_count_in_the_satisfaction_rate_once(db: Db) -> None:
+    """A keypad answer on a case's call is that case's follow-up, counted once in the total, per hotline
+    and per agent; never for the unit, and not at all when the call has no case."""
     from ari_app.cases import service as svc
+    from ari_app.cases.surveys import link_call
     from schema.surveys import SurveyResponse
 
     scenario(db)  # follow-ups: 2 reached, 1 satisfied
     for call_id, rating in (("call-9", "basically_satisfied"), ("call-10", "unsatisfied"), ("no-case", "satisfied")):
         with db.session() as s, s.begin():
             if call_id != "no-case":
-                svc.create_case(
-                    s,
-                    db.world.actors["agent"],
-                    hotline="12345",
-                    caller="13900000009",
-                    call_id=call_id,
-                    category="市政设施",
-                    request="路灯不亮",
-                    address="某路",
-                    urgency="normal",
-                    citizen_name=None,
-                    contact=None,
-                    language="zh",
-                    handling="direct",
-                )
+                for _ in range(2):  # two cases taken on one call: the answer goes to the first only
+                    svc.create_case(
+                        s,
+                        db.world.actors["agent"],
+                        hotline="12345",
+                        caller="13900000009",
+                        call_id=call_id,
+                        category="市政设施",
+                        request="路灯不亮",
+                        address="某路",
+                        urgency="normal",
+                        citizen_name=None,
+                        contact=None,
+                        language="zh",
+                        handling="dispatch",
+                    )
             s.add(SurveyResponse(call_id=call_id, rating=rating, answered_at=db.clock.t))
+            s.flush()
+            link_call(s, call_id, db.clock.t)
+            link_call(s, call_id, db.clock.t)  # a second attempt changes nothing
     with db.session() as s:
         r = compute(s, date(2026, 11, 29), date(2026, 12, 2), tz=UTC, now=datetime(2026, 12, 2, tzinfo=UTC))
-    # a survey of a call without a case has nothing to count against
     assert (r.total.reached, r.total.satisfied) == (4, 2)
     assert r.total.satisfaction_rate == 0.5
     assert {x.key: (x.reached, x.satisfied) for x in r.by_hotline}["12345"] == (4, 2)
+    assert {x.key: (x.reached, x.satisfied) for x in r.by_agent}["agent"] == (4, 2)
+    units = {x.key: x for x in r.by_unit}
+    assert (units["市政管理处"].reached, units["市政管理处"].satisfied) == (1, 1)  # the person's follow-up only

@@ -72,3 +72,22 @@ def test_survey_without_the_server_thanks_and_hangs_up(stack: Stack, hanging_up_
         stack.cti.wait_synced(synced + 1)
     cdr = (stack.asterisk_log / "cdr-csv" / "Master.csv").read_text()
     assert any(caller in row and "hotline=12345" in row for row in cdr.splitlines())
+
+
+def test_citizen_hanging_up_mid_survey(stack: Stack, hanging_up_agent: Any) -> None:
+    """The citizen hangs up while the question plays: no rating, the script ends cleanly with the call id
+    in the log, and the call is recorded as ended."""
+    hanging_up_agent()
+    caller = f"131{random.randrange(10**8):08d}"
+    citizen = stack.sipp.call("12345", caller, talk_ms=6000, wait=False)  # agent leaves at 2 s, citizen at 6 s
+    assert citizen.wait(timeout=60) == 0
+    call = wait_for(lambda: _ended(stack, caller), 20, "the call's record")
+    assert call["satisfaction"] is None
+    wait_for(
+        lambda: f"survey for call {call['id']}: the caller hung up" in stack.cti.log.read_text(errors="replace"),
+        15,
+        "the script's log line",
+    )
+    log = stack.cti.log.read_text(errors="replace")
+    assert f"survey for call {call['id']}: unexpected error" not in log
+    assert "FastAGI: script 'survey' failed" not in log

@@ -3,13 +3,17 @@ failure path ends cleanly, with the call id in the log, and stores at most one a
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from panoramisk.utils import parse_agi_result
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from agi_scripts.survey import Survey
 from schema.db import make_engine, make_sessionmaker, upgrade
@@ -55,8 +59,11 @@ async def test_answer_stored_once_and_thanked(survey: Survey) -> None:
     agi = ScriptedAgi({**{k: list(v) for k, v in VARS.items()}, "GET DATA": ["200 result=2"]})
     await survey(agi)
     assert _ratings(survey) == [("1795930000.7", "basically_satisfied")]
-    assert agi.commands[-2] == "GET DATA /var/lib/hotline/sounds/zh/survey-question 6000 1"
-    assert agi.commands[-1].startswith("STREAM FILE /var/lib/hotline/sounds/zh/survey-thanks")
+    assert agi.commands[-3:] == [
+        "GET DATA /var/lib/hotline/sounds/zh/survey-question 6000 1",
+        'STREAM FILE /var/lib/hotline/sounds/zh/survey-thanks ""',
+        "SET VARIABLE SURVEY_THANKED 1",
+    ]
     again = ScriptedAgi({**{k: list(v) for k, v in VARS.items()}, "GET DATA": ["200 result=3"]})
     await survey(again)  # the same call cannot rate twice
     assert _ratings(survey) == [("1795930000.7", "basically_satisfied")]
@@ -68,7 +75,8 @@ async def test_bad_key_then_timeout(survey: Survey, caplog: pytest.LogCaptureFix
     await survey(agi)
     assert _ratings(survey) == []
     assert [c for c in agi.commands if c.startswith("STREAM FILE")] == [
-        'STREAM FILE /var/lib/hotline/sounds/zh/survey-invalid ""'
+        'STREAM FILE /var/lib/hotline/sounds/zh/survey-invalid ""',
+        'STREAM FILE /var/lib/hotline/sounds/zh/survey-thanks ""',  # thanked even without an answer
     ]
     assert "survey for call 1795930000.7: no valid answer" in caplog.text
 
@@ -93,5 +101,101 @@ async def test_database_unreachable(tmp_path: Path, caplog: pytest.LogCaptureFix
     survey = Survey(make_sessionmaker(engine))
     agi = ScriptedAgi({**{k: list(v) for k, v in VARS.items()}, "GET DATA": ["200 result=1"]})
     await survey(agi)
-    assert agi.commands[-1].startswith("STREAM FILE")  # still thanked: never silence
+    assert agi.commands[-2].startswith("STREAM FILE")  # still thanked: never silence
     assert "survey for call 1795930000.7: database error" in caplog.text
+
+
+class BlockedSessions:
+    """A database that does not answer (a lock held elsewhere, a server gone without a reset): every
+    transaction waits until the test releases it."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def begin(self) -> Any:
+        self.release.wait(10)
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+
+async def test_database_not_answering_still_thanks_in_time(caplog: pytest.LogCaptureFixture) -> None:
+    blocked = BlockedSessions()
+    survey = Survey(blocked, db_timeout=0.3)  # type: ignore[arg-type]
+    agi = ScriptedAgi({**{k: list(v) for k, v in VARS.items()}, "GET DATA": ["200 result=1"]})
+    started = time.monotonic()
+    try:
+        await survey(agi)
+    finally:
+        blocked.release.set()
+    assert time.monotonic() - started < 3
+    assert agi.commands[-2:] == [
+        'STREAM FILE /var/lib/hotline/sounds/zh/survey-thanks ""',
+        "SET VARIABLE SURVEY_THANKED 1",
+    ]
+    assert "survey for call 1795930000.7: database did not answer within 0 s; answer satisfied not confirmed" in (
+        caplog.text
+    )
+
+
+class SilentAgi(ScriptedAgi):
+    """Asterisk that stops answering at GET DATA (a wedged channel thread)."""
+
+    async def send_command(self, command: str) -> dict[str, Any]:
+        if command.startswith("GET DATA"):
+            self.commands.append(command)
+            await asyncio.sleep(60)
+        return await super().send_command(command)
+
+
+async def test_asterisk_not_answering_ends_the_script(survey: Survey, caplog: pytest.LogCaptureFixture) -> None:
+    survey.command_timeout = 0.2
+    agi = SilentAgi({k: list(v) for k, v in VARS.items()})
+    await asyncio.wait_for(survey(agi), 5)
+    assert _ratings(survey) == []
+    assert "SET VARIABLE SURVEY_THANKED 1" not in agi.commands  # the dialplan thanks instead
+    assert "survey for call 1795930000.7: Asterisk did not answer within 0 s" in caplog.text
+
+
+async def test_connection_closed_by_asterisk(survey: Survey, caplog: pytest.LogCaptureFixture) -> None:
+    agi = ScriptedAgi({**{k: list(v) for k, v in VARS.items()}, "GET DATA": [""]})  # end of stream
+    await survey(agi)
+    assert agi.commands[-1].startswith("GET DATA")
+    assert "survey for call 1795930000.7: connection to Asterisk lost" in caplog.text
+
+
+async def test_prompt_that_cannot_be_played(survey: Survey, caplog: pytest.LogCaptureFixture) -> None:
+    """`result=-1` on a live channel: not a hang-up; the script stops without the thanks flag, so the
+    dialplan thanks with its fallback prompt."""
+    replies = {
+        **{k: list(v) for k, v in VARS.items()},
+        "GET DATA": ["200 result=-1"],
+        "CHANNEL STATUS": ["200 result=6"],
+    }
+    agi = ScriptedAgi(replies)
+    await survey(agi)
+    assert agi.commands[-1] == "CHANNEL STATUS" and "SET VARIABLE SURVEY_THANKED 1" not in agi.commands
+    assert "survey for call 1795930000.7: a prompt could not be played" in caplog.text
+
+
+async def test_hangup_reported_as_failed_command(survey: Survey, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    replies = {**{k: list(v) for k, v in VARS.items()}, "GET DATA": ["200 result=-1"], "CHANNEL STATUS": ["HANGUP"]}
+    await survey(ScriptedAgi(replies))
+    assert "survey for call 1795930000.7: the caller hung up" in caplog.text
+
+
+async def test_unexpected_error_is_logged_with_the_call(survey: Survey, caplog: pytest.LogCaptureFixture) -> None:
+    class Broken(ScriptedAgi):
+        async def send_command(self, command: str) -> dict[str, Any]:
+            if command.startswith("GET DATA"):
+                raise RuntimeError("boom")
+            return await super().send_command(command)
+
+    await survey(Broken({k: list(v) for k, v in VARS.items()}))
+    assert "survey for call 1795930000.7: unexpected error" in caplog.text
+
+
+async def test_missing_linkedid_is_logged_and_ends(survey: Survey, caplog: pytest.LogCaptureFixture) -> None:
+    agi = ScriptedAgi({"GET VARIABLE CHANNEL(linkedid)": ["200 result=0"]})
+    await survey(agi)
+    assert [c for c in agi.commands if not c.startswith("GET VARIABLE")] == []
+    assert "survey for call ?: channel variables missing" in caplog.text
