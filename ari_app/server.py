@@ -28,6 +28,8 @@ from ari_app.config import Config, HotlineMode
 from ari_app.dialplan_render import FASTAGI_PORT
 from ari_app.health import HealthMonitor, HealthReport, check
 from ari_app.link import LinkServer
+from ari_app.link.transfer import TransferDesk
+from ari_app.transfer import Transfers
 from recordings.service import TranscriptionService
 from schema.db import make_engine, make_sessionmaker, upgrade
 
@@ -57,6 +59,7 @@ class CtiServer:
     callbacks: CallbackService | None = None
     link: LinkServer | None = None
     three_way: ThreeWay | None = None
+    transfers: Transfers | None = None
     transcription: TranscriptionService | None = None
     health_subscribers: list[Callable[[HealthReport], Awaitable[None] | None]] = field(default_factory=list)
 
@@ -107,6 +110,10 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     server.link = LinkServer(cfg, sessions, ami)
     server.link.conference = server.three_way
     tracker.subscribe(server.link.on_call_event)
+    server.transfers = Transfers(tracker, ami, sessions, cfg.callback.trunk, {a.id: a.interface for a in cfg.agents})
+    tracker.subscribe(server.transfers.on_event)
+    server.transfers.subscribe(server.link.on_call_event)
+    server.link.transfer_desk = TransferDesk(server.link, server.transfers)
     server.extras.append(server.link)
 
     server.extras.append(FastAgiServer(sessions, cfg.server.host, FASTAGI_PORT))

@@ -10,6 +10,16 @@ from schema.cases import Case as Case  # registers every case-workflow model
 from schema.conferences import ConferenceParticipant
 from schema.surveys import SurveyResponse
 from schema.transcripts import Transcript as Transcript  # registers the transcription models
+from schema.transfers import CallTransfer
 from schema.users import Role, User
 
-__all__ = ["Base", "CallRecord", "CallbackRequest", "ConferenceParticipant", "Role", "SurveyResponse", "User"]
+__all__ = [
+    "Base",
+    "CallRecord",
+    "CallTransfer",
+    "CallbackRequest",
+    "ConferenceParticipant",
+    "Role",
+    "SurveyResponse",
+    "User",
+]

@@ -32,11 +32,13 @@ from ari_app.calls.events import (
     CallConnected,
     CallEnded,
     CallEvent,
+    CallLegChanged,
     CallQueued,
     CallRinging,
     ConferenceChanged,
     QueueControl,
     QueueMemberChanged,
+    TransferChanged,
 )
 from ari_app.cases.errors import CaseError
 from ari_app.conference import ConferenceError, ThreeWay, participants
@@ -44,6 +46,7 @@ from ari_app.config import Config
 from ari_app.link import cases
 from ari_app.link.agents import OFFLINE_REASON, WRAPUP_REASON, AgentSession, AgentStateError, LiveCall
 from ari_app.link.settings import LinkSettings
+from ari_app.link.transfer import TransferDesk
 from ari_app.protocol import AgentState, CallPhase, ErrorId, Msg, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -121,6 +124,7 @@ class LinkServer:
         self._server: Server | None = None
         self.port: int | None = None
         self.conference: ThreeWay | None = None  # three-way calls, when the server wires them in
+        self.transfer_desk: TransferDesk | None = None  # transfers, when the server wires them in
 
     # --- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -246,6 +250,10 @@ class LinkServer:
             conn.send(_reply(Msg.CASE, req_id, case=detail))
         elif kind == Msg.CONFERENCE:
             await self._conference(conn, session, msg, req_id)
+        elif kind == Msg.TRANSFER:
+            if self.transfer_desk is None:
+                raise ProtocolError(ErrorId.INTERNAL_ERROR, "transfers are not available on this server")
+            await self.transfer_desk.request(conn, session, msg, req_id)
         elif kind in cases.WORKFLOW_REQUESTS:
             detail = await asyncio.to_thread(cases.act, self.sessions, self._actor(session), kind, msg)
             conn.send(_reply(Msg.CASE_UPDATED, req_id, case=detail))
@@ -506,6 +514,10 @@ class LinkServer:
             self._on_member(event)
         elif isinstance(event, ConferenceChanged):
             await self._on_conference(event)
+        elif isinstance(event, TransferChanged) and self.transfer_desk is not None:
+            await self.transfer_desk.on_transfer(event)
+        elif isinstance(event, CallLegChanged) and self.transfer_desk is not None:
+            self.transfer_desk.on_leg(event)
 
     async def _on_ringing(self, event: CallRinging) -> None:
         session = self._session_for(event.agent_id, event.interface)

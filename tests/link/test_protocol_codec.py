@@ -44,6 +44,7 @@ def test_every_client_message_type_has_a_spec_and_round_trips() -> None:
         p.Msg.ESCALATE_TO_LEADER: {"case_id": 1, "instructions": "请分管领导协调"},
         p.Msg.RESOLVE_DIRECTLY: {"case_id": 1, "resolution": "已答复"},
         p.Msg.CONFERENCE: {"action": "start", "call_id": "1795930000.1", "number": "12399000001"},
+        p.Msg.TRANSFER: {"action": "blind", "call_id": "1795930000.1", "agent_id": "1002"},
         p.Msg.PING: {},
     }
     assert set(samples) == set(p.CLIENT_MESSAGES)
