@@ -118,6 +118,7 @@ class CallTracker:
             "confbridgeleave": self._on_conference,
             "dialbegin": self._on_dial,
             "dialend": self._on_dial,
+            "hanguprequest": self._on_hangup_request,
         }
         self._legs: dict[str, str] = {}  # channel a transfer dialled -> call id
         self._rooms: dict[str, str] = {}  # ConfBridge room -> call id
@@ -295,15 +296,6 @@ class CallTracker:
         if call is not None and channel and self._legs.get(channel) == call.id:
             del self._legs[channel]
             self._emit(self._leg(call, channel, "hangup", at))
-        if (
-            call is not None
-            and call.state == CallState.CONNECTED
-            and call.transfer is TransferLeg.CONNECTED
-            and channel
-            and channel == call.agent_channel
-        ):
-            self._end(call, CallState.ENDED, EndReason.AGENT_HANGUP, at)  # the agent the call went to hung up
-            return
         if call is None or event.get("Uniqueid") != call.id:
             return  # only the caller's own channel ends the call (its Uniqueid is the Linkedid)
         if call.state == CallState.CONNECTED:
@@ -314,6 +306,20 @@ class CallTracker:
             self._end(call, CallState.ENDED, EndReason.QUEUE_TIMEOUT, at)
         else:
             self._end(call, CallState.ABANDONED, EndReason.ABANDONED, at)
+
+    def _on_hangup_request(self, event: Event, at: datetime) -> None:
+        """A phone hung up (HangupRequest: its BYE, not Asterisk tearing down the other side). For a call whose
+        agent side is a leg a transfer dialled, that leg hanging up first ends the call as the agent's, just as
+        the queue's AgentComplete does for the agent it connected."""
+        call = self._call(event)
+        if (
+            call is not None
+            and call.state == CallState.CONNECTED
+            and call.transfer is TransferLeg.CONNECTED
+            and event.get("Channel")
+            and event.get("Channel") == call.agent_channel
+        ):
+            self._end(call, CallState.ENDED, EndReason.AGENT_HANGUP, at)
 
     def _end(self, call: Call, state: CallState, reason: EndReason, at: datetime) -> None:
         call.move(state)

@@ -156,7 +156,10 @@ async def test_blind_transfer_to_an_agent_pops_the_same_call_with_its_case(deskt
     refused = await a.request(p.Msg.TRANSFER, action="blind", call_id=CALL, agent_id="1002")
     assert refused["error_id"] == ErrorId.CALL_NOT_YOURS
 
-    await rig.feed({"Event": "Hangup", "Uniqueid": "1764378000.3", "Channel": "PJSIP/1002-00000003"})
+    await rig.feed(
+        {"Event": "HangupRequest", "Uniqueid": "1764378000.3", "Channel": "PJSIP/1002-00000003"},
+        {"Event": "Hangup", "Uniqueid": "1764378000.3", "Channel": "PJSIP/1002-00000003"},
+    )
     ended = await b.push(p.Msg.CALL_ENDED)
     assert ended["reason"] == "agent_hangup"
     stored = rig.sink.saved[CALL]
