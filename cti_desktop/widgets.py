@@ -176,6 +176,7 @@ class ScreenPopPanel(QFrame):
                 v.setText("—")
             return
         kind = t("pop_title_callback") if call.get("callback_of") else t("pop_title")
+        kind = t("pop_title_transfer") if call.get("transfer") else kind
         self.title.setText(f"{kind} · {t.maybe('phase', self.phase)}")
         name = call.get("hotline_name_zh") if t.lang == "zh" else call.get("hotline_name_en")
         self.values["hotline"].setText(f"{call.get('hotline') or '?'}  {name or ''}".strip())
