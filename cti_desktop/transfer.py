@@ -6,6 +6,8 @@ sends the `transfer` request (docs/protocol.md, "Transfers")."""
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -116,3 +118,23 @@ def transfer_note(t: Tr, call: dict[str, Any], cases: list[dict[str, Any]]) -> s
     if cases:
         note += "\n" + t("xfer_cases", numbers="、".join(str(c.get("number")) for c in cases))
     return note
+
+
+def call_history_lines(t: Tr, case: dict[str, Any], when: Callable[[str | None], str]) -> list[str]:
+    """Lines (HTML) for the case detail's history: the transfers of the case's call and who took part in its
+    three-way conference, with times (`when` formats a server time for display)."""
+    e = html.escape
+    lines = []
+    for x in case.get("transfers") or []:
+        target = (
+            f"{t('role_agent')} {x['target_agent']}"
+            if x.get("target_agent")
+            else f"{t('role_unit')} {x.get('target_number')}"
+        )
+        text = t("work_transfer", kind=t.maybe("xfer_kind", x.get("kind")), agent=x.get("from_agent"), target=target)
+        lines.append(f"{when(x.get('started_at'))} {e(text)} · {e(t.maybe('xfer_result', x.get('state')))}")
+    for p in case.get("conference") or []:
+        who = f"{t.maybe('role', p.get('role'))} {p.get('number') or ''}".strip()
+        span = f"{when(p.get('joined_at'))} – {when(p.get('left_at'))}"
+        lines.append(f"{e(t('conf_title'))}：{e(who)} {span}")
+    return lines

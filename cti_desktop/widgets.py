@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from ari_app.protocol import ACTION_REQUESTS, CASE_STATUSES, HANDLINGS, LANGUAGES, SATISFACTIONS, URGENCIES
 from cti_desktop.i18n import Tr
 from cti_desktop.models import CaseIdRole, WorkTableModel, local_time
+from cti_desktop.transfer import call_history_lines
 
 
 class SignInDialog(QDialog):
@@ -726,6 +727,7 @@ class CaseWorkPanel(QWidget):
         for r in c.get("reviews") or []:
             verdict = t("action_approve") if r.get("approved") else t("action_send_back")
             history.append(f"{t('work_review')} {when(r.get('at'))}：{verdict} {e(r.get('reason') or '')}")
+        history += call_history_lines(t, c, when)
         if history:
             out.append(f"<p><b>{t('work_history')}</b></p><ul>")
             out += [f"<li>{h}</li>" for h in history]

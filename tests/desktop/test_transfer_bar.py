@@ -62,3 +62,47 @@ def test_transfer_note_says_from_whom_and_which_cases() -> None:
     )
     assert transfer_note(Tr("en"), call, []) == "Blind transfer from agent 1001"
     assert transfer_note(Tr("zh"), {"call_id": "1.1"}, cases) == ""
+
+
+def test_case_detail_lists_the_calls_transfers_and_conference(qtbot: QtBot) -> None:
+    from cti_desktop.widgets import CaseWorkPanel
+
+    panel = CaseWorkPanel(Tr("zh"))
+    qtbot.addWidget(panel)
+    panel.resize(900, 560)
+    case = {
+        "id": 1,
+        "number": "12319-20261129-0001",
+        "status": "received",
+        "hotline": "12319",
+        "request": "小区停水三天",
+        "allowed_actions": [],
+        "transfers": [
+            {
+                "kind": "blind",
+                "state": "completed",
+                "from_agent": "1001",
+                "target_agent": "1002",
+                "target_number": None,
+                "started_at": "2026-11-29T09:05:00+00:00",
+            }
+        ],
+        "conference": [
+            {"role": "citizen", "number": "13800000001", "joined_at": "2026-11-29T09:01:00+00:00", "left_at": None},
+            {
+                "role": "unit",
+                "number": "09915550123",
+                "joined_at": "2026-11-29T09:01:10+00:00",
+                "left_at": "2026-11-29T09:03:00+00:00",
+            },
+        ],
+    }
+    panel.show_case(case)
+    text = panel.detail.toPlainText()
+    assert "直接转接：坐席 1001 → 坐席 1002 · 已完成" in text
+    assert "三方通话：市民 13800000001" in text and "三方通话：协同单位 09915550123" in text
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    assert panel.grab().save(str(SHOTS / "12_case_detail_transfer_conference.png"))
+    panel.tr_ = Tr("en")
+    panel.show_case(case)
+    assert "Blind transfer: agent 1001 → Agent 1002 · completed" in panel.detail.toPlainText()

@@ -308,3 +308,47 @@ async def test_a_ringing_call_cannot_be_transferred(desktop: Any, rig: Rig) -> N
     reply = await a.request(p.Msg.TRANSFER, action="blind", call_id=CALL, number="12399000001")
     assert reply["error_id"] == ErrorId.CALL_NOT_CONNECTED
     assert rig.tracker.calls[CALL].transfer is None
+
+
+async def test_case_detail_shows_the_calls_conference_participants_and_transfers(
+    desktop: Any, rig: Rig, sessions: sessionmaker[Session]
+) -> None:
+    from datetime import timedelta
+
+    from schema.conferences import ConferenceParticipant
+    from tests.link.conftest import T0
+
+    a, b = await agents_on_call(desktop, rig)
+    case = (await a.request(p.Msg.CREATE_CASE, call_id=CALL, hotline="12319", **CASE))["case"]
+    room = f"hotline-{CALL}"
+    with sessions.begin() as s:
+        for role, number, channel, left in (
+            ("citizen", "13800000001", CITIZEN, None),
+            ("agent", "1001", AGENT_LEG, T0 + timedelta(minutes=2)),
+            ("unit", "09915550123", "PJSIP/carrier-telecom-00000009", T0 + timedelta(minutes=3)),
+        ):
+            s.add(
+                ConferenceParticipant(
+                    call_id=CALL,
+                    room=room,
+                    channel=channel,
+                    role=role,
+                    number=number,
+                    joined_at=T0 + timedelta(minutes=1),
+                    left_at=left,
+                )
+            )
+    await a.request(p.Msg.TRANSFER, action="blind", call_id=CALL, agent_id="1002")
+    detail = (await b.request(p.Msg.GET_CASE, case_id=case["id"]))["case"]
+    assert [(x["role"], x["number"]) for x in detail["conference"]] == [
+        ("citizen", "13800000001"),
+        ("agent", "1001"),
+        ("unit", "09915550123"),
+    ]
+    assert detail["conference"][1]["joined_at"].startswith("2026-11-29T09:01")
+    assert detail["conference"][1]["left_at"].startswith("2026-11-29T09:02")
+    assert detail["conference"][0]["left_at"] is None
+    assert [(t["kind"], t["state"], t["target_agent"]) for t in detail["transfers"]] == [("blind", "ringing", "1002")]
+    other = (await a.request(p.Msg.CREATE_CASE, hotline="12319", **CASE))["case"]  # no call: nothing of a call
+    plain = (await a.request(p.Msg.GET_CASE, case_id=other["id"]))["case"]
+    assert plain["conference"] == [] and plain["transfers"] == []
