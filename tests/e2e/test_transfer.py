@@ -280,3 +280,35 @@ async def test_attended_transfer_to_a_unit_number_completes(stack: Stack, ami: A
 async def _wait_true(check: Callable[[], Any]) -> None:
     while not await check():  # noqa: ASYNC110 - Asterisk's channel list, polled with a deadline by the caller
         await asyncio.sleep(0.2)
+
+
+async def test_attended_transfer_cancelled_gives_the_agent_the_citizen_back(stack: Stack, ami: AmiLink) -> None:
+    caller = f"122{random.randrange(10**8):08d}"
+    citizen = None
+    async with desks(stack, "1014") as (agent,):
+        try:
+            assert (await agent.request("set_state", state="ready"))["state"] == "ready"
+            citizen = stack.sipp.call("12358", caller, talk_ms=25000, wait=False)
+            call_id = (await agent.push("screen_pop"))["call"]["call_id"]
+            await agent.push("call_connected")
+            stack.sipp.citizen_phone(talk_ms=30000)  # the unit's phone
+            reply = await agent.request("transfer", action="attended", call_id=call_id, number="12399000010")
+            assert reply["transfer"]["state"] == "ringing", reply
+            await agent.push("transfer_state", lambda m: m["transfer"]["state"] == "answered")
+            live = await channels(ami)
+            agent_leg = next(c for c in live if c.get("Channel", "").startswith("PJSIP/1014-"))
+            unit_leg = next(
+                c
+                for c in live
+                if c.get("Channel", "").startswith("PJSIP/carrier-telecom-") and c["Uniqueid"] != call_id
+            )
+            assert agent_leg["BridgeId"] and agent_leg["BridgeId"] == unit_leg["BridgeId"]  # consulting
+            cancelled = await agent.request("transfer", action="cancel", call_id=call_id)
+            assert cancelled["transfer"]["state"] == "cancelled", cancelled
+            await bridged_with_citizen(ami, call_id, "PJSIP/1014-")  # the agent has the citizen back
+            record = next(c for c in await asyncio.to_thread(calls, stack.config) if c["id"] == call_id)
+            assert record["state"] == "connected" and record["agent"] == "1014"
+            assert all(m["type"] != "call_ended" for m in agent.pushes)
+        finally:
+            if citizen is not None and citizen.poll() is None:
+                citizen.kill()
