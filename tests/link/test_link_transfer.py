@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ari_app import protocol as p
 from ari_app.calls.model import Call, CallState, EndReason
 from ari_app.calls.tracker import CallTracker
+from ari_app.conference import ThreeWay, participants
 from ari_app.config import Config
 from ari_app.link import LinkServer
 from ari_app.link.transfer import TransferDesk
@@ -91,6 +92,8 @@ async def rig(server: LinkServer, cfg: Config, sessions: sessionmaker[Session]) 
     transfers = Transfers(tracker, ami, sessions, "carrier-telecom", {a.id: a.interface for a in cfg.agents})
     tracker.subscribe(server.on_call_event)
     tracker.subscribe(transfers.on_event)
+    three_way = ThreeWay(tracker, ami, sessions, "carrier-telecom")  # records who is in the call's room
+    tracker.subscribe(three_way.on_event)
     transfers.subscribe(server.on_call_event)
     server.transfer_desk = TransferDesk(server, transfers)
     yield Rig(server, tracker, sink, ami, transfers)
@@ -223,6 +226,15 @@ async def test_attended_transfer_to_a_unit_answered_then_completed(desktop: Any,
     setvars = {(x["Channel"], x["Variable"]): x["Value"] for x in rig.ami.named("Setvar")}
     assert setvars[(AGENT_LEG, "TRANSFER_DONE")] == "1" and setvars[(unit, "CONF_ROLE")] == "unit"
     assert (await a.push(p.Msg.CALL_ENDED))["reason"] == "transferred"
+    await rig.feed(
+        {"Event": "ConfbridgeJoin", "Conference": f"hotline-{CALL}", "Channel": CITIZEN, "CallerIDNum": "13800000001"},
+        {"Event": "ConfbridgeJoin", "Conference": f"hotline-{CALL}", "Channel": unit, "CallerIDNum": "12399000001"},
+    )
+    with rig.transfers.sessions() as s:
+        assert [(r["role"], r["number"]) for r in participants(s, CALL)] == [
+            ("citizen", "13800000001"),
+            ("unit", "12399000001"),
+        ]
     await rig.feed({"Event": "Hangup", "Uniqueid": "1764378000.2", "Channel": AGENT_LEG})  # the agent's leg ends
     assert rig.tracker.calls[CALL].state == CallState.CONNECTED  # citizen and unit talk on
     await rig.feed({"Event": "Hangup", "Uniqueid": CALL, "Channel": CITIZEN})
