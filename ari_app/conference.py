@@ -111,7 +111,11 @@ class ThreeWay:
         role, number = "unit", self._dialled.get(event.room, event.number)
         if call is not None and event.channel == call.channel:
             role, number = "citizen", event.number
-        elif call is not None and event.channel == call.agent_channel:
+        elif (
+            call is not None
+            and event.channel == call.agent_channel
+            and (call.agent_interface is None or event.channel.startswith(call.agent_interface + "-"))
+        ):  # the agent's leg; a unit's leg a transfer put through stands in the agent's place but is a unit
             role, number = "agent", event.number
         with self.sessions.begin() as s:
             if event.joined:

@@ -53,6 +53,14 @@ class ErrorId(StrEnum):
     CALL_NOT_CONNECTED = "call_not_connected"
     INVALID_NUMBER = "invalid_number"
     NOT_IN_CONFERENCE = "not_in_conference"
+    TRANSFER_TARGET_INVALID = "transfer_target_invalid"
+    AGENT_NOT_READY = "agent_not_ready"
+    TRANSFER_IN_PROGRESS = "transfer_in_progress"
+    NO_TRANSFER = "no_transfer"
+    TRANSFER_NOT_ANSWERED = "transfer_not_answered"
+    TRANSFER_NOT_RINGING = "transfer_not_ringing"
+    CALL_IN_CONFERENCE = "call_in_conference"
+    TRANSFER_FAILED = "transfer_failed"
     INTERNAL_ERROR = "internal_error"
     # Refusals of the case workflow are passed through with its own ids (ari_app.cases.errors):
     CASE_NOT_FOUND = "case_not_found"
@@ -113,6 +121,8 @@ CASE_STATUSES: Final = (
 )
 """The case workflow's states (ari_app.cases.machine.CaseState), for filtering `list_cases`."""
 SATISFACTIONS: Final = ("satisfied", "basic", "unsatisfied")
+TRANSFER_ACTIONS: Final = ("blind", "attended", "complete", "cancel")
+"""`transfer` actions: start a blind or an attended transfer; complete or cancel an attended one."""
 MAX_NOTE: Final = 4000
 MAX_UNITS: Final = 20
 SUPERVISOR_ACTIONS: Final = ("pause", "resume", "listen", "whisper", "barge")
@@ -159,6 +169,7 @@ class Msg(StrEnum):
     QA_OPEN_RECORDING = "qa_open_recording"
     QA_READ_RECORDING = "qa_read_recording"
     QA_SCORE_CALL = "qa_score_call"
+    TRANSFER = "transfer"
     PING = "ping"
     # server -> client
     WELCOME = "welcome"
@@ -183,6 +194,7 @@ class Msg(StrEnum):
     QA_RECORDING = "qa_recording"
     QA_RECORDING_DATA = "qa_recording_data"
     QA_SCORED = "qa_scored"
+    TRANSFER_STATE = "transfer_state"
     PONG = "pong"
     ERROR = "error"
 
@@ -295,6 +307,12 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
         "call_id": Field(str, max_len=64),
         "score": Field(int, low=0, high=100),
         "comment": Field(str, required=False, max_len=MAX_NOTE),
+    },
+    Msg.TRANSFER: {
+        "action": Field(str, choices=TRANSFER_ACTIONS),
+        "call_id": Field(str, max_len=64),
+        "agent_id": Field(str, required=False, max_len=64),
+        "number": Field(str, required=False, max_len=40),
     },
     Msg.PING: {},
 }
@@ -500,6 +518,31 @@ class UnitInfo(TypedDict):
     parent_id: int | None
 
 
+class TransferInfo(TypedDict):
+    """One transfer of a call (`transfer_state`, the pop of a transferred call, the case detail)."""
+
+    id: int
+    kind: str
+    """blind or attended"""
+    state: str
+    """ringing, answered, completed, cancelled, failed"""
+    from_agent: str
+    target_agent: str | None
+    target_number: str | None
+    started_at: str
+    answered_at: str | None
+    ended_at: str | None
+
+
+class ParticipantInfo(TypedDict):
+    role: str
+    """citizen, agent or unit"""
+    number: str | None
+    channel: str
+    joined_at: str | None
+    left_at: str | None
+
+
 class CaseDetail(CaseListItem):
     """One case as `get_case` and the workflow actions answer it, for the person who asked."""
 
@@ -518,6 +561,10 @@ class CaseDetail(CaseListItem):
     """What the signed-in person may do now (names of ACTION_REQUESTS); the server still checks."""
     dispatch_units: list[UnitInfo]
     """The units the case may be dispatched to; empty unless `dispatch` is allowed."""
+    transfers: NotRequired[list[TransferInfo]]
+    """Transfers of the call the case was taken on (empty for a case without a call)."""
+    conference: NotRequired[list[ParticipantInfo]]
+    """Who took part in the call's three-way conference, and when."""
 
 
 class CallInfo(TypedDict):
@@ -531,6 +578,8 @@ class CallInfo(TypedDict):
     rung_at: str
     connected_at: NotRequired[str | None]
     callback_of: NotRequired[str | None]
+    transfer: NotRequired[TransferInfo | None]
+    """Set when the call comes to this agent by a transfer: who transferred it, how, and where it stands."""
 
 
 class ScreenPop(TypedDict):

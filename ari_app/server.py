@@ -28,7 +28,9 @@ from ari_app.config import Config, HotlineMode
 from ari_app.dialplan_render import FASTAGI_PORT
 from ari_app.health import HealthMonitor, HealthReport, check
 from ari_app.link import LinkServer
+from ari_app.link.transfer import TransferDesk
 from ari_app.spy import ChanSpy
+from ari_app.transfer import Transfers
 from recordings.retention import RetentionRunner
 from recordings.service import TranscriptionService
 from schema.db import make_engine, make_sessionmaker, upgrade
@@ -59,6 +61,7 @@ class CtiServer:
     callbacks: CallbackService | None = None
     link: LinkServer | None = None
     three_way: ThreeWay | None = None
+    transfers: Transfers | None = None
     transcription: TranscriptionService | None = None
     health_subscribers: list[Callable[[HealthReport], Awaitable[None] | None]] = field(default_factory=list)
 
@@ -115,6 +118,10 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     server.link.supervisor.spy = ChanSpy(cfg, tracker, ami)
     server.health_subscribers.append(server.link.supervisor.on_health)
     tracker.subscribe(server.link.on_call_event)
+    server.transfers = Transfers(tracker, ami, sessions, cfg.callback.trunk, {a.id: a.interface for a in cfg.agents})
+    tracker.subscribe(server.transfers.on_event)
+    server.transfers.subscribe(server.link.on_call_event)
+    server.link.transfer_desk = TransferDesk(server.link, server.transfers)
     server.extras.append(server.link)
 
     server.extras.append(FastAgiServer(sessions, cfg.server.host, FASTAGI_PORT))

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from ari_app.protocol import ACTION_REQUESTS, CASE_STATUSES, HANDLINGS, LANGUAGES, SATISFACTIONS, URGENCIES
 from cti_desktop.i18n import Tr
 from cti_desktop.models import CaseIdRole, WorkTableModel, local_time
+from cti_desktop.transfer import call_history_lines
 
 
 class SignInDialog(QDialog):
@@ -176,6 +177,7 @@ class ScreenPopPanel(QFrame):
                 v.setText("—")
             return
         kind = t("pop_title_callback") if call.get("callback_of") else t("pop_title")
+        kind = t("pop_title_transfer") if call.get("transfer") else kind
         self.title.setText(f"{kind} · {t.maybe('phase', self.phase)}")
         name = call.get("hotline_name_zh") if t.lang == "zh" else call.get("hotline_name_en")
         self.values["hotline"].setText(f"{call.get('hotline') or '?'}  {name or ''}".strip())
@@ -725,6 +727,7 @@ class CaseWorkPanel(QWidget):
         for r in c.get("reviews") or []:
             verdict = t("action_approve") if r.get("approved") else t("action_send_back")
             history.append(f"{t('work_review')} {when(r.get('at'))}：{verdict} {e(r.get('reason') or '')}")
+        history += call_history_lines(t, c, when)
         if history:
             out.append(f"<p><b>{t('work_history')}</b></p><ul>")
             out += [f"<li>{h}</li>" for h in history]

@@ -33,6 +33,7 @@ from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError, Status
 from cti_desktop.models import AgentStatusView, CaseTableModel
 from cti_desktop.qa_view import SCORE_ROLES, VIEW_ROLES, QaView
+from cti_desktop.transfer import TransferBar, transfer_note
 from cti_desktop.wallboard_view import WallboardView
 from cti_desktop.widgets import CaseForm, CaseWorkPanel, ConferenceBar, ScreenPopPanel, SignInDialog
 
@@ -130,6 +131,8 @@ class MainWindow(QMainWindow):
         self.pop = ScreenPopPanel(self.tr_)
         self.conference = ConferenceBar(self.tr_)
         self.conference.action_requested.connect(lambda action, number: self.spawn(self._conference(action, number)))
+        self.transfer = TransferBar(self.tr_)
+        self.transfer.action_requested.connect(lambda *args: self.spawn(self._transfer(*args)))
         self.form = CaseForm(self.tr_)
         self.form.changed.connect(self._save_draft)
         self.form.save_requested.connect(lambda: self.spawn(self._save_case()))
@@ -140,6 +143,7 @@ class MainWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(self.pop)
         left_layout.addWidget(self.conference)
+        left_layout.addWidget(self.transfer)
         left_layout.addWidget(self.notice)
         left_layout.addWidget(self.form, 1)
         self.history_model = CaseTableModel(self.tr_)
@@ -230,6 +234,7 @@ class MainWindow(QMainWindow):
         self.qa.retranslate()
         self.pop.retranslate()
         self.conference.retranslate()
+        self.transfer.retranslate()
         self.form.retranslate()
         self.history_model.retranslate()
         self.cases_model.retranslate()
@@ -297,11 +302,13 @@ class MainWindow(QMainWindow):
                 self.call["phase"] = "connected"
                 self.pop.set_phase("connected")
                 self.conference.set_call_phase("connected")
+                self.transfer.set_call_phase("connected")
         elif kind == Msg.CALL_ENDED:
             if self.call and self.call.get("call_id") == msg.get("call_id"):
                 self.call["phase"] = "ended"
                 self.pop.set_phase("ended")
                 self.conference.set_call_phase("")
+                self.transfer.set_call_phase("")
         elif kind == Msg.CALL_MISSED:
             if self.call and self.call.get("call_id") == msg.get("call_id"):
                 self.pop.set_phase("missed")
@@ -313,6 +320,10 @@ class MainWindow(QMainWindow):
                 self.conference.show_members(list(msg.get("members") or []))
         elif kind == Msg.WALLBOARD:
             self.wallboard.set_board(msg)
+        elif kind == Msg.TRANSFER_STATE:
+            mine = (msg.get("transfer") or {}).get("from_agent") == self.agent.get("id")
+            if mine and self.call and self.call.get("call_id") == msg.get("call_id"):
+                self.transfer.show_transfer(msg.get("transfer"))
         elif kind == "session_lost":
             self.hide()
             self.signin.reset()
@@ -376,8 +387,11 @@ class MainWindow(QMainWindow):
         self.pop.show_call(call)
         self.conference.show_members([])
         self.conference.set_call_phase(str(call.get("phase") or ""))
+        self.transfer.set_call_phase(str(call.get("phase") or ""))
         if msg.get("history") or not msg.get("resumed"):
-            self.history_model.set_cases(msg.get("history") or [])
+            on_call = list(msg.get("cases") or [])  # a transferred call: the cases already taken on it first
+            known = {c.get("id") for c in on_call}
+            self.history_model.set_cases(on_call + [c for c in msg.get("history") or [] if c.get("id") not in known])
         if same_call:
             pass  # the draft already belongs to this call (a resumed pop): keep what was typed
         elif self.form.has_content():
@@ -386,6 +400,8 @@ class MainWindow(QMainWindow):
         else:
             self.form.prefill(call)
             self.notice.clear()
+        if call.get("transfer"):
+            self.notice.setText(transfer_note(self.tr_, call, list(msg.get("cases") or [])))
         if msg.get("resumed") and call.get("caller") and not msg.get("history"):
             self.spawn(self.refresh_history(call["caller"]))
         self.tabs.setCurrentIndex(0)
@@ -463,6 +479,20 @@ class MainWindow(QMainWindow):
             self.report(self.tr_.error(exc.error_id, exc.message))
             return
         self.report(self.tr_(f"wb_done_{action}", agent=agent_id))
+
+    async def _transfer(self, action: str, target_kind: str, target: str) -> None:
+        """Transfer the call (blind / attended to an agent or a unit's number), or complete / cancel."""
+        if not self.call:
+            return
+        fields: dict[str, Any] = {"action": action, "call_id": self.call["call_id"]}
+        if action in ("blind", "attended"):
+            fields["agent_id" if target_kind == "agent" else "number"] = target
+        try:
+            reply = await self._need_link().request(Msg.TRANSFER, **fields)
+        except LinkError as exc:
+            self.report(self.tr_.error(exc.error_id, exc.message))
+            return
+        self.transfer.show_transfer(reply.get("transfer"))
 
     async def _save_case(self) -> None:
         v = self.form.values()

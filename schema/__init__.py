@@ -11,11 +11,13 @@ from schema.conferences import ConferenceParticipant
 from schema.qa import QaScore
 from schema.surveys import SurveyResponse
 from schema.transcripts import Transcript as Transcript  # registers the transcription models
+from schema.transfers import CallTransfer
 from schema.users import Role, User
 
 __all__ = [
     "Base",
     "CallRecord",
+    "CallTransfer",
     "CallbackRequest",
     "ConferenceParticipant",
     "QaScore",

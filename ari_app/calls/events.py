@@ -79,6 +79,37 @@ class ConferenceChanged(CallEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class CallLegChanged(CallEvent):
+    """A leg dialled for a call being transferred (DialBegin / DialEnd / Hangup of that leg).
+
+    `status` is `ringing`, `hangup`, or Asterisk's DIALSTATUS at the end of the dial (`ANSWER`, `NOANSWER`,
+    `BUSY`, `CANCEL`, ...). `agent_id` is set when the leg rings an agent's phone."""
+
+    channel: str
+    interface: str
+    agent_id: str | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferChanged(CallEvent):
+    """A transfer of the call started or moved on (published by ari_app.transfer.Transfers).
+
+    `kind` is `blind` or `attended`; `state` one of ari_app.transfer.TransferState; `target` the agent id
+    or the unit's number; `target_agent` the agent id when the target is an agent."""
+
+    transfer_id: int
+    kind: str
+    state: str
+    from_agent: str
+    target: str
+    target_agent: str | None
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class QueueMemberChanged:
     """An agent's membership of the queue changed in Asterisk (from any desktop, or the CLI)."""
 

@@ -55,6 +55,17 @@ TRANSITIONS: dict[CallState, frozenset[CallState]] = {
 }
 
 
+class TransferLeg(StrEnum):
+    """Where a transfer leaves the call's agent side (ari_app/transfer.py).
+
+    moving: the citizen's or the agent's channel is being moved; the old agent leg ending (AgentComplete, its
+    hangup) does not end the call. connected: a leg the transfer dialled is now the call's agent side
+    (`agent_channel`); its hangup ends the call as the agent's."""
+
+    MOVING = "moving"
+    CONNECTED = "connected"
+
+
 class CallStateError(Exception):
     """A transition the state machine does not allow."""
 
@@ -89,6 +100,7 @@ class Call:
     callback_of: str | None = None  # for a callback the platform placed: the call that asked for it
     agent_channel: str | None = None  # the agent's leg while connected (AgentConnect DestChannel)
     conference: str | None = None  # the ConfBridge room while the call is a three-way call
+    transfer: TransferLeg | None = None  # set while the call is being, or has been, transferred
 
     def move(self, target: CallState) -> None:
         if target not in TRANSITIONS[self.state]:

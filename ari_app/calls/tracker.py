@@ -25,13 +25,14 @@ from ari_app.calls.events import (
     CallConnected,
     CallEnded,
     CallEvent,
+    CallLegChanged,
     CallQueued,
     CallRinging,
     ConferenceChanged,
     QueueMemberChanged,
     Subscriber,
 )
-from ari_app.calls.model import Call, CallState, CallStateError, EndReason
+from ari_app.calls.model import Call, CallState, CallStateError, EndReason, TransferLeg
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,11 @@ class CallTracker:
             "queuememberpause": self._on_member,
             "confbridgejoin": self._on_conference,
             "confbridgeleave": self._on_conference,
+            "dialbegin": self._on_dial,
+            "dialend": self._on_dial,
+            "hanguprequest": self._on_hangup_request,
         }
+        self._legs: dict[str, str] = {}  # channel a transfer dialled -> call id
         self._rooms: dict[str, str] = {}  # ConfBridge room -> call id
         self._members: dict[str, list[str]] = {}  # room -> channels in it
 
@@ -167,6 +172,8 @@ class CallTracker:
             self.calls.pop(call.id, None)
             self._left_queue.discard(call.id)
             self._callback_requested.discard(call.id)
+            for channel in [ch for ch, cid in self._legs.items() if cid == call.id]:
+                del self._legs[channel]
 
     def _call(self, event: Event) -> Call | None:
         return self.calls.get(event.get("Linkedid", ""))
@@ -266,8 +273,8 @@ class CallTracker:
 
     def _on_agent_complete(self, event: Event, at: datetime) -> None:
         call = self._call(event)
-        if call is None or call.state != CallState.CONNECTED or call.conference:
-            return  # a call moved into a three-way conference goes on; it ends when the citizen hangs up
+        if call is None or call.state != CallState.CONNECTED or call.conference or call.transfer:
+            return  # a call moved into a three-way conference or transferred goes on
         reason = {"agent": EndReason.AGENT_HANGUP}.get(event.get("Reason", ""), EndReason.CALLER_HANGUP)
         self._end(call, CallState.ENDED, reason, at)
 
@@ -285,6 +292,10 @@ class CallTracker:
     def _on_hangup(self, event: Event, at: datetime) -> None:
         self._arrivals.pop(event.get("Uniqueid", ""), None)
         call = self._call(event)
+        channel = event.get("Channel", "")
+        if call is not None and channel and self._legs.get(channel) == call.id:
+            del self._legs[channel]
+            self._emit(self._leg(call, channel, "hangup", at))
         if call is None or event.get("Uniqueid") != call.id:
             return  # only the caller's own channel ends the call (its Uniqueid is the Linkedid)
         if call.state == CallState.CONNECTED:
@@ -295,6 +306,20 @@ class CallTracker:
             self._end(call, CallState.ENDED, EndReason.QUEUE_TIMEOUT, at)
         else:
             self._end(call, CallState.ABANDONED, EndReason.ABANDONED, at)
+
+    def _on_hangup_request(self, event: Event, at: datetime) -> None:
+        """A phone hung up (HangupRequest: its BYE, not Asterisk tearing down the other side). For a call whose
+        agent side is a leg a transfer dialled, that leg hanging up first ends the call as the agent's, just as
+        the queue's AgentComplete does for the agent it connected."""
+        call = self._call(event)
+        if (
+            call is not None
+            and call.state == CallState.CONNECTED
+            and call.transfer is TransferLeg.CONNECTED
+            and event.get("Channel")
+            and event.get("Channel") == call.agent_channel
+        ):
+            self._end(call, CallState.ENDED, EndReason.AGENT_HANGUP, at)
 
     def _end(self, call: Call, state: CallState, reason: EndReason, at: datetime) -> None:
         call.move(state)
@@ -327,6 +352,51 @@ class CallTracker:
         if not members:
             self._rooms.pop(room, None)
             self._members.pop(room, None)
+
+    def mark_transfer(
+        self,
+        call_id: str,
+        leg: TransferLeg | None,
+        *,
+        agent: str | None = None,
+        interface: str | None = None,
+        channel: str | None = None,
+    ) -> None:
+        """The transfer service moves the call's agent side: while `moving` the old agent leg ending does not
+        end the call; once `connected`, `channel` (the leg dialled) is the agent side and `agent` (when the
+        leg is an agent's phone) the call's agent, stored with the call."""
+        call = self.calls.get(call_id)
+        if call is None:
+            return
+        call.transfer = leg
+        if channel is not None:
+            call.agent_channel = channel
+        if interface is not None:
+            call.agent_interface = interface
+        if agent is not None:
+            call.agent = agent
+        self._save(call)
+
+    def _leg(self, call: Call, channel: str, status: str, at: datetime) -> CallLegChanged:
+        interface = _interface_of(channel)
+        return CallLegChanged(call.id, at, channel, interface, self.agents.agent_id_for(interface), status)
+
+    def _on_dial(self, event: Event, at: datetime) -> None:
+        """Legs dialled while a call is being transferred (the queue's own ringing is AgentCalled)."""
+        call = self.calls.get(event.get("Linkedid") or event.get("DestLinkedid") or "")
+        channel = event.get("DestChannel", "")
+        if call is None or call.transfer is None or not channel:
+            return
+        if (event.get("Event") or "").lower() == "dialbegin":
+            self._legs[channel] = call.id
+            self._emit(self._leg(call, channel, "ringing", at))
+            return
+        status = event.get("DialStatus") or ""
+        if not status:
+            return
+        if status != "ANSWER":
+            self._legs.pop(channel, None)
+        self._emit(self._leg(call, channel, status, at))
 
     def _on_member(self, event: Event, at: datetime) -> None:
         interface = event.get("Interface") or event.get("StateInterface") or ""

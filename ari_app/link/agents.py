@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ari_app.config import Agent
-from ari_app.protocol import AgentState, AgentStateInfo, CallInfo, CallPhase
+from ari_app.protocol import AgentState, AgentStateInfo, CallInfo, CallPhase, TransferInfo
 
 if TYPE_CHECKING:
     from ari_app.cases.actor import Actor
@@ -62,9 +62,10 @@ class LiveCall:
     phase: CallPhase = CallPhase.RINGING
     connected_at: datetime | None = None
     callback_of: str | None = None  # a callback the platform placed: the call that asked for it
+    transfer: TransferInfo | None = None  # the call came to this agent by a transfer
 
     def info(self) -> CallInfo:
-        return CallInfo(
+        out = CallInfo(
             call_id=self.call_id,
             phase=str(self.phase),
             hotline=self.hotline,
@@ -76,6 +77,9 @@ class LiveCall:
             connected_at=self.connected_at.isoformat() if self.connected_at else None,
             callback_of=self.callback_of,
         )
+        if self.transfer is not None:
+            out["transfer"] = self.transfer
+        return out
 
 
 @dataclass(eq=False)

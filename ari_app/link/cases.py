@@ -16,6 +16,7 @@ from ari_app.cases import service
 from ari_app.cases.actor import Actor
 from ari_app.cases.machine import CaseState
 from ari_app.cases.settings import settings_of
+from ari_app.conference import participants
 from ari_app.config import HotlineMode
 from ari_app.protocol import (
     ACTION_REQUESTS,
@@ -29,6 +30,7 @@ from ari_app.protocol import (
     SupervisionInfo,
     UnitInfo,
 )
+from ari_app.transfer import transfers_of
 from schema.cases import Case, CooperatingUnit, DispatchStatus, Handling
 from schema.users import Role, User
 
@@ -274,6 +276,8 @@ def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
         ],
         allowed_actions=actions,
         dispatch_units=_dispatch_units(s, case) if "dispatch" in actions else [],
+        transfers=transfers_of(s, case.call_id) if case.call_id else [],
+        conference=participants(s, case.call_id) if case.call_id else [],  # type: ignore[typeddict-item]
     )
 
 

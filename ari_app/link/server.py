@@ -32,11 +32,13 @@ from ari_app.calls.events import (
     CallConnected,
     CallEnded,
     CallEvent,
+    CallLegChanged,
     CallQueued,
     CallRinging,
     ConferenceChanged,
     QueueControl,
     QueueMemberChanged,
+    TransferChanged,
 )
 from ari_app.cases.errors import CaseError
 from ari_app.conference import ConferenceError, ThreeWay, participants
@@ -45,6 +47,7 @@ from ari_app.link import cases, qa
 from ari_app.link.agents import OFFLINE_REASON, WRAPUP_REASON, AgentSession, AgentStateError, LiveCall
 from ari_app.link.settings import LinkSettings
 from ari_app.link.supervisor import Supervision
+from ari_app.link.transfer import TransferDesk
 from ari_app.protocol import AgentState, CallPhase, ErrorId, Msg, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -124,6 +127,7 @@ class LinkServer:
         self.conference: ThreeWay | None = None  # three-way calls, when the server wires them in
         self.supervisor = Supervision(self)  # the wallboard and supervisor actions (its spy is wired in)
         self.qa = qa.QaDesk(cfg, sessions, self.clock)
+        self.transfer_desk: TransferDesk | None = None  # transfers, when the server wires them in
 
     # --- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -258,6 +262,10 @@ class LinkServer:
         elif kind in qa.QA_REQUESTS:
             reply, fields = await self.qa.handle(conn, self._actor(session), msg)
             conn.send(_reply(reply, req_id, **fields))
+        elif kind == Msg.TRANSFER:
+            if self.transfer_desk is None:
+                raise ProtocolError(ErrorId.INTERNAL_ERROR, "transfers are not available on this server")
+            await self.transfer_desk.request(conn, session, msg, req_id)
         elif kind in cases.WORKFLOW_REQUESTS:
             detail = await asyncio.to_thread(cases.act, self.sessions, self._actor(session), kind, msg)
             conn.send(_reply(Msg.CASE_UPDATED, req_id, case=detail))
@@ -525,6 +533,10 @@ class LinkServer:
             self._on_member(event)
         elif isinstance(event, ConferenceChanged):
             await self._on_conference(event)
+        elif isinstance(event, TransferChanged) and self.transfer_desk is not None:
+            await self.transfer_desk.on_transfer(event)
+        elif isinstance(event, CallLegChanged) and self.transfer_desk is not None:
+            self.transfer_desk.on_leg(event)
         self.supervisor.on_event(event)
 
     async def _on_ringing(self, event: CallRinging) -> None:

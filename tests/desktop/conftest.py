@@ -31,7 +31,7 @@ def _qt_loop() -> asyncio.AbstractEventLoop:
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
     """Widget tests run on qasync's loop, as the desktop does. The link client is plain asyncio and is tested
     on the standard loop (several qasync loops with sockets in one process upset PySide6 at exit)."""
-    if item.path.name == "test_window.py":
+    if item.path.name in ("test_window.py", "test_transfer_window.py"):
         return {"qt": _qt_loop}
     return {"asyncio": asyncio.new_event_loop}
 

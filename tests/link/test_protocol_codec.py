@@ -52,6 +52,7 @@ def test_every_client_message_type_has_a_spec_and_round_trips() -> None:
         p.Msg.QA_OPEN_RECORDING: {"call_id": "1795930000.1", "side": "caller"},
         p.Msg.QA_READ_RECORDING: {"playback_id": "p1", "offset": 36864},
         p.Msg.QA_SCORE_CALL: {"call_id": "1795930000.1", "score": 90, "comment": "规范"},
+        p.Msg.TRANSFER: {"action": "blind", "call_id": "1795930000.1", "agent_id": "1002"},
         p.Msg.PING: {},
     }
     assert set(samples) == set(p.CLIENT_MESSAGES)

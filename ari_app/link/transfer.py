@@ -1,0 +1,221 @@
+"""The link's side of transfers: the desktop's `transfer` request, and what each desktop is told as the call
+moves (docs/protocol.md, "Transfers").
+
+The agent who has the call asks; the server checks that the call is theirs and connected and that a target
+agent is signed in and ready, then hands over to ari_app.transfer.Transfers. As the transfer moves on:
+
+- the target agent's desktops get a `screen_pop` for the same call id with `call.transfer` (who transferred
+  it, blind or attended) and `cases`, the cases already taken on the call, so they continue the same case;
+- the transferring agent's desktops see the call leave (`call_ended`, reason `transferred`) and wrap up, at
+  once for a blind transfer and on completion for an attended one;
+- both get `transfer_state` pushes; a cancelled or failed transfer withdraws the target's pop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ari_app.calls.events import CallLegChanged, TransferChanged
+from ari_app.cases import service
+from ari_app.cases.actor import Actor
+from ari_app.cases.settings import settings_of
+from ari_app.link.agents import AgentSession, LiveCall
+from ari_app.link.cases import caller_history, summary
+from ari_app.protocol import AgentState, CallPhase, CaseSummary, ErrorId, Msg, ProtocolError, TransferInfo
+from ari_app.transfer import Transfer, TransferError, TransferKind, Transfers, TransferState
+from schema.cases import Case
+
+if TYPE_CHECKING:
+    from ari_app.link.server import Connection, LinkServer
+
+log = logging.getLogger(__name__)
+
+
+def info(t: Transfer | TransferChanged) -> TransferInfo:
+    if isinstance(t, Transfer):
+        return TransferInfo(
+            id=t.id,
+            kind=str(t.kind),
+            state=str(t.state),
+            from_agent=t.from_agent,
+            target_agent=t.target_agent,
+            target_number=t.target_number,
+            started_at=t.started_at.isoformat(),
+            answered_at=t.answered_at.isoformat() if t.answered_at else None,
+            ended_at=t.ended_at.isoformat() if t.ended_at else None,
+        )
+    return TransferInfo(
+        id=t.transfer_id,
+        kind=t.kind,
+        state=t.state,
+        from_agent=t.from_agent,
+        target_agent=t.target_agent,
+        target_number=None if t.target_agent else t.target,
+        started_at=t.started_at.isoformat(),
+        answered_at=t.answered_at.isoformat() if t.answered_at else None,
+        ended_at=t.ended_at.isoformat() if t.ended_at else None,
+    )
+
+
+def cases_on_call(sessions: sessionmaker[Session], actor: Actor, call_id: str) -> list[CaseSummary]:
+    """The cases taken on this call that `actor` may see, oldest first (audited as one lookup)."""
+    with sessions() as s, s.begin():
+        stmt = select(Case).where(Case.call_id == call_id).order_by(Case.id)
+        cond = service.visible(actor)
+        if cond is not None:
+            stmt = stmt.where(cond)
+        found = list(s.scalars(stmt))
+        service.audit(s, actor, "call_cases", None, settings_of(s).now(), call_id=call_id, found=len(found))
+        return [summary(c) for c in found]
+
+
+class TransferDesk:
+    def __init__(self, link: LinkServer, transfers: Transfers) -> None:
+        self.link = link
+        self.transfers = transfers
+
+    # --- the request -----------------------------------------------------------------------------------
+    async def request(self, conn: Connection, session: AgentSession, msg: dict[str, Any], req_id: Any) -> None:
+        call_id, action = msg["call_id"], msg["action"]
+        if session.agent is None:
+            raise ProtocolError(ErrorId.NOT_AN_AGENT, f"{session.login} is not a queue agent in the configuration")
+        if session.call is None or session.call.call_id != call_id:
+            raise ProtocolError(ErrorId.CALL_NOT_YOURS, "you are not on this call", field="call_id")
+        if session.call.phase is not CallPhase.CONNECTED:
+            raise ProtocolError(ErrorId.CALL_NOT_CONNECTED, "answer the call before transferring it")
+        try:
+            if action in (TransferKind.BLIND, TransferKind.ATTENDED):
+                agent_id, number = msg.get("agent_id") or None, msg.get("number") or None
+                if bool(agent_id) == bool(number):
+                    raise ProtocolError(
+                        ErrorId.INVALID_FIELD,
+                        "give either agent_id or number",
+                        field="number" if agent_id else "agent_id",
+                    )
+                if agent_id:
+                    self._check_target(session, agent_id)
+                transfer = await self.transfers.start(
+                    call_id, session.login, TransferKind(action), agent=agent_id, number=number
+                )
+            elif action == "complete":
+                transfer = await self.transfers.complete(call_id, session.login)
+            else:
+                transfer = await self.transfers.cancel(call_id, session.login)
+        except TransferError as exc:
+            raise ProtocolError(exc.error_id, str(exc)) from exc
+        conn.send(_reply(Msg.TRANSFER_STATE, req_id, call_id=call_id, transfer=info(transfer)))
+
+    def _check_target(self, session: AgentSession, agent_id: str) -> None:
+        target = self.link.agents.get(agent_id)
+        if target is None or target.agent is None or agent_id == session.login:
+            raise ProtocolError(
+                ErrorId.TRANSFER_TARGET_INVALID, f"{agent_id!r} is not another queue agent", field="agent_id"
+            )
+        if target.state is not AgentState.READY or target.call is not None:
+            raise ProtocolError(
+                ErrorId.AGENT_NOT_READY, f"agent {agent_id} is not ready for a call", state=str(target.state)
+            )
+
+    # --- events ----------------------------------------------------------------------------------------
+    async def on_transfer(self, event: TransferChanged) -> None:
+        link = self.link
+        source = link.agents.get(event.from_agent)
+        target = link.agents.get(event.target_agent) if event.target_agent else None
+        state = TransferState(event.state)
+        push = {"type": Msg.TRANSFER_STATE, "call_id": event.call_id, "transfer": info(event)}
+        base = next((s.call for s in link.agents.values() if s.call and s.call.call_id == event.call_id), None)
+        if state is TransferState.RINGING and target is not None:
+            await self._pop(target, base, event)
+        for session in (source, target):
+            if session is not None:
+                link._broadcast(session, push)
+        leaves = (event.kind == TransferKind.BLIND and state is TransferState.RINGING) or (
+            event.kind == TransferKind.ATTENDED and state is TransferState.COMPLETED
+        )
+        if leaves and source is not None:
+            self._leave(source, event.call_id, "transferred")
+        if state in (TransferState.CANCELLED, TransferState.FAILED) and target is not None:
+            self._withdraw(target, event.call_id, f"transfer_{state}")
+        if state is TransferState.FAILED and event.kind == TransferKind.BLIND and source is not None:
+            await self._pop(source, base, event)  # the dialplan rings the transferring agent again
+
+    def on_leg(self, event: CallLegChanged) -> None:
+        """A transfer's leg answered by an agent: that agent is now on the call."""
+        if event.status != "ANSWER" or not event.agent_id:
+            return
+        session = self.link.agents.get(event.agent_id)
+        if session is None or session.call is None or session.call.call_id != event.call_id:
+            return
+        if session.call.phase is CallPhase.CONNECTED:
+            return
+        session.call.phase = CallPhase.CONNECTED
+        session.call.connected_at = event.at
+        self.link._broadcast(session, {"type": Msg.CALL_CONNECTED, "call_id": event.call_id, "wait_seconds": 0.0})
+        self.link._move(session, AgentState.ON_CALL, "")
+
+    async def _pop(self, session: AgentSession, base: LiveCall | None, event: TransferChanged) -> None:
+        """Pop `session`'s desktops for the transferred call (`base`: the call as another agent had it)."""
+        link = self.link
+        call = LiveCall(
+            call_id=event.call_id,
+            hotline=base.hotline if base else None,
+            hotline_name_zh=base.hotline_name_zh if base else None,
+            hotline_name_en=base.hotline_name_en if base else None,
+            caller=base.caller if base else None,
+            waited_seconds=0.0,
+            rung_at=event.at,
+            callback_of=base.callback_of if base else None,
+            transfer=info(event),
+        )
+        link._rung.setdefault(event.call_id, set()).add(session.login)
+        session.call = call
+        session.recent_calls.append(event.call_id)
+        if not session.connections or session.actor is None:
+            return
+        found: list[CaseSummary] = []
+        history: list[CaseSummary] = []
+        try:
+            found = await asyncio.to_thread(cases_on_call, link.sessions, session.actor, event.call_id)
+            if call.caller:
+                history = await asyncio.to_thread(caller_history, link.sessions, session.actor, call.caller, 5)
+        except Exception:
+            log.exception("cases for the transferred call %s", event.call_id)
+        if session.call is call:
+            link._broadcast(
+                session,
+                {"type": Msg.SCREEN_POP, "call": call.info(), "history": history, "cases": found, "resumed": False},
+            )
+
+    def _leave(self, session: AgentSession, call_id: str, reason: str) -> None:
+        """The call left this agent (transferred away): `call_ended` for them, then wrap-up."""
+        if session.call is None or session.call.call_id != call_id:
+            return
+        was_connected = session.call.phase is CallPhase.CONNECTED
+        session.call = None
+        self.link._broadcast(
+            session,
+            {"type": Msg.CALL_ENDED, "call_id": call_id, "state": "ended", "reason": reason, "talk_seconds": None},
+        )
+        if was_connected and session.state is AgentState.ON_CALL:
+            self.link._start_wrapup(session)
+
+    def _withdraw(self, session: AgentSession, call_id: str, reason: str) -> None:
+        if session.call is None or session.call.call_id != call_id:
+            return
+        if session.call.phase is CallPhase.CONNECTED:
+            self._leave(session, call_id, reason)
+            return
+        session.call = None
+        self.link._broadcast(session, {"type": Msg.CALL_MISSED, "call_id": call_id, "reason": reason})
+
+
+def _reply(kind: Msg, req_id: Any, **fields: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": kind, **fields}
+    if req_id is not None:
+        out["re"] = req_id
+    return out

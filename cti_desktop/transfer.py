@@ -1,0 +1,140 @@
+"""Transfer controls in the call area (转接): the target (another agent's id, or a unit's number), blind or
+attended, then complete or cancel an attended transfer; and the note a transferred call's pop carries.
+
+The bar only emits what the agent asked for and shows the `transfer_state` the server sends; the window
+sends the `transfer` request (docs/protocol.md, "Transfers")."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+from cti_desktop.i18n import Tr
+
+TARGET_KINDS = ("agent", "number")
+
+
+class TransferBar(QFrame):
+    """Transfer controls: usable on a connected call; complete once the target answered an attended one."""
+
+    action_requested = Signal(str, str, str)  # action (blind / attended / complete / cancel), target kind, target
+
+    def __init__(self, tr: Tr, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tr_ = tr
+        self.setObjectName("transferBar")
+        self.title = QLabel()
+        self.title.setStyleSheet("font-weight: bold;")
+        self.kind = QComboBox(objectName="transferTargetKind")
+        for kind in TARGET_KINDS:
+            self.kind.addItem("", kind)
+        self.target = QLineEdit(objectName="transferTarget")
+        self.blind = QPushButton(objectName="transferBlind")
+        self.attended = QPushButton(objectName="transferAttended")
+        self.complete = QPushButton(objectName="transferComplete")
+        self.cancel = QPushButton(objectName="transferCancel")
+        self.state = QLabel(objectName="transferState")
+        self.target.setMinimumWidth(140)
+        row = QHBoxLayout()
+        row.addWidget(self.title)
+        row.addWidget(self.kind)
+        row.addWidget(self.target, 1)
+        buttons = QHBoxLayout()
+        for button in (self.blind, self.attended, self.complete, self.cancel):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addLayout(buttons)
+        layout.addWidget(self.state)
+        self.blind.clicked.connect(lambda: self._start("blind"))
+        self.attended.clicked.connect(lambda: self._start("attended"))
+        self.complete.clicked.connect(lambda: self.action_requested.emit("complete", "", ""))
+        self.cancel.clicked.connect(lambda: self.action_requested.emit("cancel", "", ""))
+        self.phase = ""
+        self.current: dict[str, Any] | None = None
+        self.set_call_phase("")
+        self.retranslate()
+
+    def _start(self, action: str) -> None:
+        self.action_requested.emit(action, str(self.kind.currentData()), self.target.text().strip())
+
+    def set_call_phase(self, phase: str) -> None:
+        """Transfers need a connected call; a new or ended call forgets the last transfer."""
+        self.phase = phase
+        if phase != "connected":
+            self.current = None
+        self._enable()
+        self.retranslate()
+
+    def show_transfer(self, transfer: dict[str, Any] | None) -> None:
+        self.current = transfer
+        self._enable()
+        self.retranslate()
+
+    def _enable(self) -> None:
+        state = (self.current or {}).get("state")
+        under_way = state in ("ringing", "answered")
+        attended = (self.current or {}).get("kind") == "attended"
+        idle = self.phase == "connected" and not under_way
+        for w in (self.kind, self.target, self.blind, self.attended):
+            w.setEnabled(idle)
+        self.complete.setEnabled(attended and state == "answered")
+        self.cancel.setEnabled(attended and under_way)
+
+    def retranslate(self) -> None:
+        t = self.tr_
+        self.title.setText(t("xfer_title"))
+        for i, kind in enumerate(TARGET_KINDS):
+            self.kind.setItemText(i, t(f"xfer_to_{kind}"))
+        self.target.setPlaceholderText(t("xfer_target_hint"))
+        self.blind.setText(t("xfer_blind"))
+        self.attended.setText(t("xfer_attended"))
+        self.complete.setText(t("xfer_complete"))
+        self.cancel.setText(t("xfer_cancel"))
+        current = self.current
+        if not current:
+            self.state.setText("")
+            return
+        target = current.get("target_agent") or current.get("target_number") or ""
+        self.state.setText(t(f"xfer_state_{current.get('state')}", target=target))
+
+
+def transfer_note(t: Tr, call: dict[str, Any], cases: list[dict[str, Any]]) -> str:
+    """What the pop of a transferred call tells the agent: from whom, how, and the cases to continue."""
+    transfer = call.get("transfer") or {}
+    if not transfer:
+        return ""
+    if transfer.get("state") == "failed":
+        note = t("xfer_came_back", target=transfer.get("target_agent") or transfer.get("target_number") or "")
+    else:
+        kind = t.maybe("xfer_kind", transfer.get("kind"))
+        note = t("xfer_from", agent=transfer.get("from_agent") or "?", kind=kind)
+    if cases:
+        note += "\n" + t("xfer_cases", numbers="、".join(str(c.get("number")) for c in cases))
+    return note
+
+
+def call_history_lines(t: Tr, case: dict[str, Any], when: Callable[[str | None], str]) -> list[str]:
+    """Lines (HTML) for the case detail's history: the transfers of the case's call and who took part in its
+    three-way conference, with times (`when` formats a server time for display)."""
+    e = html.escape
+    lines = []
+    for x in case.get("transfers") or []:
+        target = (
+            f"{t('role_agent')} {x['target_agent']}"
+            if x.get("target_agent")
+            else f"{t('role_unit')} {x.get('target_number')}"
+        )
+        text = t("work_transfer", kind=t.maybe("xfer_kind", x.get("kind")), agent=x.get("from_agent"), target=target)
+        lines.append(f"{when(x.get('started_at'))} {e(text)} · {e(t.maybe('xfer_result', x.get('state')))}")
+    for p in case.get("conference") or []:
+        who = f"{t.maybe('role', p.get('role'))} {p.get('number') or ''}".strip()
+        span = f"{when(p.get('joined_at'))} – {when(p.get('left_at'))}"
+        lines.append(f"{e(t('conf_title'))}：{e(who)} {span}")
+    return lines

@@ -1,0 +1,90 @@
+"""Two desktops against a real LinkServer with the real call tracker and transfer service (AMI faked): the
+first agent transfers the call from the transfer bar; the second agent's desktop pops it as a transferred
+call with the case already taken on it, and the first one wraps up. Screenshots in var/screenshots/."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from ari_app.link import LinkServer
+from cti_desktop.drafts import DraftStore
+from cti_desktop.i18n import Tr
+from cti_desktop.link import LinkClient
+from cti_desktop.window import MainWindow
+from tests.desktop.conftest import until
+from tests.desktop.test_window import dispose, sign_in
+from tests.link.test_link_transfer import CALL, CITIZEN, Rig, rig  # noqa: F401
+
+
+@pytest.fixture
+async def desks(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> AsyncIterator[list[MainWindow]]:
+    windows = []
+    for n in (1, 2):
+        window = MainWindow(Tr("zh"), DraftStore(tmp_path / f"draft{n}.json"), server=server.url)
+        link = LinkClient(
+            server.url, window.handle_message, window.set_link_status, backoff_base=0.02, rng=random.Random(n)
+        )
+        window.link = link
+        link.start()
+        window.signin.show()
+        await link.wait_online(3)
+        windows.append(window)
+    yield windows
+    for window in windows:
+        await dispose(window)
+
+
+async def test_blind_transfer_from_the_bar_pops_the_second_desktop_with_the_case(
+    desks: list[MainWindow],
+    qtbot: QtBot,
+    rig: Rig,  # noqa: F811 - the fixture imported above
+    shot: Any,
+) -> None:
+    first, second = desks
+    await sign_in(first, qtbot, "1001")
+    await sign_in(second, qtbot, "1002")
+    for window in desks:
+        window.resize(1100, 760)
+        qtbot.mouseClick(window.ready_button, Qt.MouseButton.LeftButton)
+    await until(lambda: first.status_view.state == "ready" and second.status_view.state == "ready")
+    await rig.connected_call()
+    await until(lambda: first.pop.phase == "connected")
+    assert first.transfer.blind.isEnabled()
+    created = await first.link.request(  # type: ignore[union-attr]
+        "create_case",
+        call_id=CALL,
+        hotline="12319",
+        caller="13800000001",
+        request="小区停水三天，物业不处理",
+        urgency="urgent",
+        language="zh",
+        handling="dispatch",
+    )
+    number = created["case"]["number"]
+    qtbot.keyClicks(first.transfer.target, "1002")
+    shot(first, "10_transfer_first_desktop_before")
+    qtbot.mouseClick(first.transfer.blind, Qt.MouseButton.LeftButton)
+
+    await until(lambda: second.pop.call is not None and second.pop.call.get("transfer"))
+    assert second.pop.title.text() == "转接来电 · 振铃中"
+    assert second.pop.values["call_id"].text() == CALL
+    assert "由坐席 1001 直接转接而来" in second.notice.text() and number in second.notice.text()
+    assert second.history_model.rowCount() >= 1
+    await until(lambda: first.status_view.state == "wrapup" and first.pop.phase == "ended")
+    assert not first.transfer.blind.isEnabled()
+
+    await rig.feed(
+        {"Event": "DialBegin", "Channel": CITIZEN, "DestChannel": "PJSIP/1002-00000003"},
+        {"Event": "DialEnd", "Channel": CITIZEN, "DestChannel": "PJSIP/1002-00000003", "DialStatus": "ANSWER"},
+    )
+    await until(lambda: second.pop.phase == "connected" and second.status_view.state == "on_call")
+    assert second.transfer.blind.isEnabled()  # the second agent may transfer it on
+    assert second.transfer.state.text() == ""  # the first agent's transfer is not theirs to follow
+    shot(second, "11_transfer_second_desktop_pop")
