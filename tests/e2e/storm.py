@@ -10,7 +10,7 @@ of waiting in the queue. Afterwards the storm is judged from what the platform s
   *busy* were refused unanswered with busy (SIP 486) because the overflow announcements were at their limit;
 - *lost*: any other outcome: no record, a record that never ended, or SIPp saw the call fail (refused at
   SIP level, no answer, a timeout);
-- *stuck*: channels Asterisk still has 30 s after the last call;
+- *stuck*: channels of the storm's calls Asterisk still has 30 s after the last call;
 - and whether a normal call placed right after the storm is answered by an agent, and how fast.
 """
 
@@ -144,9 +144,9 @@ def storm(
     end = time.monotonic()
     result.after_storm_answer_s, result.after_storm_record_s = _normal_call(config, sipp)
     try:
-        wait_for(lambda: channels(config) == 0 or None, settle, "all channels gone", interval=1)
+        wait_for(lambda: _storm_channels(config, prefix) == 0 or None, settle, "the storm's channels gone", interval=1)
     except AssertionError:
-        result.stuck = channels(config)
+        result.stuck = _storm_channels(config, prefix)
     # the records: wait (bounded) until every storm call the server saw has ended
     mine: dict[str, dict[str, object]] = {}
 
@@ -180,6 +180,13 @@ def storm(
 
 
 _CALLER_SEQ = iter(range(10**6))
+
+
+def _storm_channels(config: Path, prefix: str) -> int:
+    """Channels Asterisk still has for the storm's calls (both legs carry the caller's number), so channels
+    of anything else running on the same Asterisk do not count."""
+    out = hotline(config, "asterisk", "cli", "core show channels concise", timeout=30).stdout
+    return sum(1 for line in out.splitlines() if len(f := line.split("!")) > 7 and f[7].startswith(prefix))
 
 
 def _bridged(config: Path, caller: str) -> bool | None:
