@@ -19,17 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.e2e.harness import CtiProcess, Sipp, calls, hotline, make_config, make_speech, wait_for
+from tests.e2e.harness import CtiProcess, Sipp, calls, channels, hotline, make_config, make_speech, wait_for
 
 AGENTS = 200
-
-
-def channels(config: Path) -> int:
-    out = hotline(config, "asterisk", "cli", "core show channels count").stdout
-    for line in out.splitlines():
-        if "active channel" in line:
-            return int(line.split()[0])
-    return -1
 
 
 def step(config: Path, sipp: Sipp, rate: float, seconds: int, talk: int, tag: str, tracked: bool) -> dict[str, object]:

@@ -22,19 +22,21 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.e2e.harness import SIPP_DIR, CtiProcess, Sipp, calls, hotline, make_config, make_speech, wait_for
+from tests.e2e.harness import (
+    SIPP_DIR,
+    CtiProcess,
+    Sipp,
+    calls,
+    channels,
+    hotline,
+    make_config,
+    make_speech,
+    wait_for,
+)
 
 AGENTS = 40
 TALK_MS = 2000
 KEY_MS = 5000
-
-
-def channels(config: Path) -> int:
-    out = hotline(config, "asterisk", "cli", "core show channels count").stdout
-    for line in out.splitlines():
-        if "active channel" in line:
-            return int(line.split()[0])
-    return -1
 
 
 def add_members(config: Path, n: int) -> None:

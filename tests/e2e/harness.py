@@ -83,6 +83,15 @@ def calls(config: Path, limit: int = 500) -> list[dict[str, Any]]:
     return result
 
 
+def channels(config: Path) -> int:
+    """How many channels Asterisk has now (`core show channels count`); -1 if it did not say."""
+    out = hotline(config, "asterisk", "cli", "core show channels count").stdout
+    for line in out.splitlines():
+        if "active channel" in line:
+            return int(line.split()[0])
+    return -1
+
+
 def make_speech(tmp: Path, text: str = "12345 hotline test", seconds: float = 3.0) -> Path:
     """Test speech as an 8 kHz mu-law WAV (what SIPp streams as PCMU), from espeak-ng and sox."""
     raw = tmp / "speech-raw.wav"

@@ -76,14 +76,6 @@ class StormResult:
         )
 
 
-def channels(config: Path) -> int:
-    out = hotline(config, "asterisk", "cli", "core show channels count").stdout
-    for line in out.splitlines():
-        if "active channel" in line:
-            return int(line.split()[0])
-    return -1
-
-
 def _last_row(csv: Path) -> dict[str, str]:
     lines = [x for x in csv.read_text().splitlines() if x.strip()]
     return dict(zip(lines[0].split(";"), lines[-1].split(";"), strict=False))
