@@ -92,7 +92,7 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     engine = make_engine(cfg.database_url)
     upgrade(engine)
     sessions = make_sessionmaker(engine)
-    store = SqlCallStore(sessions)  # one transaction per transition (see SqlCallStore: deferred)
+    store = SqlCallStore(sessions, deferred=True)
     tracker = CallTracker(store, ConfigAgents(cfg), [h.number for h in cfg.hotlines])
     ami = AmiLink(cfg, tracker)
     server = CtiServer(cfg=cfg, engine=engine, sessions=sessions, store=store, tracker=tracker, ami=ami)

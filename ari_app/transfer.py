@@ -209,6 +209,11 @@ class Transfers:
         transfer = Transfer(0, call_id, kind, from_agent, agent, number, TransferState.RINGING, now, room=room)
         previous = call.transfer
         self.tracker.mark_transfer(call_id, TransferLeg.MOVING)
+        # Known (stored, active, published) before Asterisk is asked to move the call: the legs it dials can be
+        # reported by the next AMI events, before the Redirect's own response is read.
+        transfer.id = self._insert(transfer)
+        self._active[call_id] = transfer
+        await self._publish(transfer, now)
         try:
             if kind is TransferKind.BLIND:
                 await self.ami.action(
@@ -232,13 +237,12 @@ class Transfers:
                 )
         except Exception as exc:
             self.tracker.mark_transfer(call_id, previous)
+            self._active.pop(call_id, None)
+            await self._move(transfer, TransferState.FAILED)
             raise TransferError("transfer_failed", f"Asterisk did not move the call: {exc}") from exc
         if kind is TransferKind.BLIND and call.conference:
             await self._hangup(agent_leg)  # out of a room the old agent leg would stay behind alone
-        transfer.id = self._insert(transfer)
-        self._active[call_id] = transfer
         log.info("call %s: %s transfer by %s to %s", call_id, kind, from_agent, transfer.target)
-        await self._publish(transfer, now)
         return transfer
 
     async def complete(self, call_id: str, from_agent: str) -> Transfer:

@@ -25,11 +25,10 @@ def _iso(value: Any) -> str | None:
 class SqlCallStore:
     """The tracker's CallSink over SQLAlchemy, one row per Linkedid.
 
-    Writes can be grouped (the server does not yet: with it, the blind-transfer end-to-end test failed):
-    with `deferred=True` and a running event loop, a save marks the call and
-    one transaction soon after writes every call changed by the AMI events read in the same burst; in a call
-    storm that is one commit for hundreds of transitions instead of one each, so the records keep up with
-    Asterisk. The flush runs before the loop handles anything else, so a crash of the server loses at most
+    Writes can be grouped (the server does): with `deferred=True` and a running event loop, a save marks
+    the call and one transaction soon after writes every call changed by the AMI events read in the same
+    burst; in a call storm that is one commit for hundreds of transitions instead of one each, so the records
+    keep up with Asterisk. The flush runs before the loop handles anything else, so a crash of the server loses at most
     the events already read in that burst (as it would lose events not yet read), never a call an earlier
     burst stored; calls Asterisk still has are adopted again by the resync after a restart. Without a
     running loop (the command line, tests) each save is written at once; `batch()` groups saves explicitly.

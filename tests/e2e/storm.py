@@ -16,8 +16,10 @@ of waiting in the queue. Afterwards the storm is judged from what the platform s
 
 from __future__ import annotations
 
+import os
 import random
 import re
+import shutil
 import subprocess
 import time
 from collections import Counter
@@ -97,7 +99,11 @@ def _sipp_counts(stat_file: Path, counts_dir: Path) -> tuple[int, int, int, Coun
             if "jumping to label" in line or not re.match(r"\d{4}-\d\d-\d\d", line):
                 continue  # SIPp logs each error on a line of its own with the time, then the message
             errors[re.sub(r"[0-9a-f]*[0-9][0-9a-f]*", "N", line.split(": ", 1)[-1].strip())[:110]] += 1
-        log.unlink()
+        keep = os.environ.get("HOTLINE_STORM_KEEP_LOGS")  # a folder to keep SIPp's error logs in
+        if keep:
+            shutil.move(log, Path(keep) / log.name)
+        else:
+            log.unlink()
     return int(row["SuccessfulCall(C)"]), int(row["FailedCall(C)"]), busy, errors
 
 

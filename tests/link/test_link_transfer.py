@@ -7,7 +7,7 @@ each leaves the call untouched and the connection open."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,11 +50,16 @@ class Agents:
 class FakeAmi:
     actions: list[dict[str, Any]] = field(default_factory=list)
     fail: bool = False
+    # run while an action is "in flight": events Asterisk sends before the action's response is read
+    before_response: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
 
     async def action(self, **fields: Any) -> Any:
         if self.fail:
             raise ConnectionError("AMI is down")
         self.actions.append(fields)
+        hook = self.before_response.pop(fields["Action"], None)
+        if hook is not None:
+            await hook()
         return {"Response": "Success"}
 
     def named(self, action: str) -> list[dict[str, Any]]:
@@ -167,6 +172,30 @@ async def test_blind_transfer_to_an_agent_pops_the_same_call_with_its_case(deskt
     assert ended["reason"] == "agent_hangup"
     stored = rig.sink.saved[CALL]
     assert stored.state == CallState.ENDED and stored.end_reason == EndReason.AGENT_HANGUP and stored.agent == "1002"
+
+
+async def test_blind_transfer_completes_when_asterisk_reports_the_target_before_the_redirect_response(
+    desktop: Any, rig: Rig
+) -> None:
+    """Under load the target's DialBegin/DialEnd can be read before the Redirect's own response: the transfer
+    is already known then, and completes."""
+    a, b = await agents_on_call(desktop, rig)
+
+    async def target_answers_at_once() -> None:
+        await rig.feed(
+            {"Event": "DialBegin", "Channel": CITIZEN, "DestChannel": "PJSIP/1002-00000003"},
+            {"Event": "DialEnd", "Channel": CITIZEN, "DestChannel": "PJSIP/1002-00000003", "DialStatus": "ANSWER"},
+        )
+
+    rig.ami.before_response["Redirect"] = target_answers_at_once
+    await a.request(p.Msg.TRANSFER, action="blind", call_id=CALL, agent_id="1002")
+    seen: list[str] = []
+    while "completed" not in seen:  # a push times out (and fails) if the transfer never completes
+        seen.append((await b.push(p.Msg.TRANSFER_STATE))["transfer"]["state"])
+    assert seen == ["ringing", "completed"]
+    call = rig.tracker.calls[CALL]
+    assert call.agent == "1002" and call.agent_channel == "PJSIP/1002-00000003"
+    assert rig.link.state_of("1002") is AgentState.ON_CALL
 
 
 async def test_blind_transfer_not_answered_rings_the_first_agent_again(desktop: Any, rig: Rig) -> None:
