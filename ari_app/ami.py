@@ -24,6 +24,9 @@ from ari_app.health import parse_channel_count
 
 log = logging.getLogger(__name__)
 
+PUBLISH_WINDOW = 0.1
+"""Seconds: under load, the call transitions of this long are stored and published together."""
+
 
 class AmiError(Exception):
     error_id = "ami_action_failed"
@@ -94,6 +97,8 @@ class AmiLink:
         self.resyncs = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._publish_lock = asyncio.Lock()
+        self._publish_due = False
+        self._last_publish = float("-inf")
 
     async def start(self) -> None:
         ami = self.cfg.asterisk.ami
@@ -146,11 +151,27 @@ class AmiLink:
 
     def _on_event(self, _manager: Manager, event: Any) -> None:
         self.tracker.handle(event)
-        if self.tracker.has_pending:
-            self._spawn(self._publish())
+        if self.tracker.has_pending and not self._publish_due:
+            # At once when idle; under load at most one publish per PUBLISH_WINDOW, so a storm's events are
+            # stored in one transaction and published together instead of one by one.
+            loop = asyncio.get_running_loop()
+            self._publish_due = True
+            loop.call_at(max(loop.time(), self._last_publish + PUBLISH_WINDOW), self._publish_now)
+
+    def _publish_now(self) -> None:
+        self._publish_due = False
+        self._last_publish = asyncio.get_running_loop().time()
+        self._spawn(self._publish())
 
     async def _publish(self) -> None:
         async with self._publish_lock:
+            # subscribers may read the calls they are told about from the database: store them first
+            flush = getattr(self.tracker.sink, "flush", None)
+            if flush is not None:
+                try:
+                    flush()
+                except Exception:  # the store keeps them and tries again; the events still go out
+                    log.exception("storing call records before publishing failed")
             await self.tracker.publish_pending()
 
     # --- resynchronisation -----------------------------------------------------------------------------

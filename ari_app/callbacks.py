@@ -89,8 +89,8 @@ class CallbackService:
         """Subscriber to the tracker's events."""
         if isinstance(event, CallbackRequested):
             self.request(event.call_id, event.hotline or "", event.number or "", event.at)
-        elif isinstance(event, CallEnded | QueueMemberChanged):
-            self._wake.set()  # an agent may be free now
+        elif isinstance(event, QueueMemberChanged) or (isinstance(event, CallEnded) and event.agent_id):
+            self._wake.set()  # an agent may be free now (not after a call no agent had, as in a storm)
 
     # --- dialer ----------------------------------------------------------------------------------------
     async def start(self) -> None:

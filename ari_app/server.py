@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from agi_scripts.server import FastAgiServer
-from ari_app.ami import AmiLink
+from ari_app.ami import PUBLISH_WINDOW, AmiLink
 from ari_app.callbacks import CallbackService
 from ari_app.calls.store import SqlCallStore
 from ari_app.calls.tracker import CallTracker
@@ -92,7 +92,7 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     engine = make_engine(cfg.database_url)
     upgrade(engine)
     sessions = make_sessionmaker(engine)
-    store = SqlCallStore(sessions, deferred=True)
+    store = SqlCallStore(sessions, deferred=True, window=PUBLISH_WINDOW)
     tracker = CallTracker(store, ConfigAgents(cfg), [h.number for h in cfg.hotlines])
     ami = AmiLink(cfg, tracker)
     server = CtiServer(cfg=cfg, engine=engine, sessions=sessions, store=store, tracker=tracker, ami=ami)

@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallEnded, CallEvent, QueueMemberChanged
+from ari_app.calls.model import CallState
 from recordings import jobs
 from recordings.speech import SpeechModel
 from recordings.store import recording_for_call, secure
@@ -57,8 +58,9 @@ class TranscriptionService:
 
     async def on_call_event(self, event: CallEvent | QueueMemberChanged) -> None:
         """Tracker subscriber: a CallEnded creates the job of the call's recording. The call store has
-        already written the ended call (the tracker stores before it publishes)."""
-        if isinstance(event, CallEnded):
+        already written the ended call (the AMI link stores before it publishes). A refused call (overflow,
+        not a hotline) was never recorded: in a storm those are most calls, and cost no database read."""
+        if isinstance(event, CallEnded) and event.state is not CallState.REJECTED:
             job_id = await asyncio.to_thread(self.enqueue, event.call_id)
             if job_id is not None:
                 log.info("call %s: transcription job %s", event.call_id, job_id)

@@ -26,19 +26,24 @@ class SqlCallStore:
     """The tracker's CallSink over SQLAlchemy, one row per Linkedid.
 
     Writes can be grouped (the server does): with `deferred=True` and a running event loop, a save marks
-    the call and one transaction soon after writes every call changed by the AMI events read in the same
-    burst; in a call storm that is one commit for hundreds of transitions instead of one each, so the records
-    keep up with Asterisk. The flush runs before the loop handles anything else, so a crash of the server loses at most
-    the events already read in that burst (as it would lose events not yet read), never a call an earlier
-    burst stored; calls Asterisk still has are adopted again by the resync after a restart. Without a
-    running loop (the command line, tests) each save is written at once; `batch()` groups saves explicitly.
+    the call, and one transaction writes every call changed since the last one: at once when the store has
+    been idle for `window` seconds, otherwise `window` after the last write. In a call storm that is one
+    commit for hundreds of transitions instead of one each, so the records keep up with Asterisk; at other
+    times a transition is written as soon as the loop is free. The server's AMI link also flushes before it
+    publishes the events, so a subscriber always finds the calls it is told about stored. A crash of the
+    server loses at most the transitions of the last `window` (as it loses events Asterisk sent but the
+    server had not read), never a call an earlier write stored; calls Asterisk still has are adopted again by
+    the resync after a restart, and a clean stop flushes. Without a running loop (the command line, tests)
+    each save is written at once; `batch()` groups saves explicitly.
     """
 
     RETRY_SECONDS = 1.0
 
-    def __init__(self, sessions: sessionmaker[Session], deferred: bool = False) -> None:
+    def __init__(self, sessions: sessionmaker[Session], deferred: bool = False, window: float = 0.0) -> None:
         self.sessions = sessions
         self.deferred = deferred
+        self.window = window  # deferred: at most one flush per `window` seconds (at once when idle longer)
+        self._last_flush = float("-inf")
         self.writes = 0  # transitions saved
         self.commits = 0  # transactions that wrote them
         self._dirty: dict[str, Call] = {}
@@ -57,7 +62,7 @@ class SqlCallStore:
                 pass
             else:
                 self._scheduled = True
-                loop.call_soon(self._flush_soon)
+                loop.call_at(max(loop.time(), self._last_flush + self.window), self._flush_soon)
                 return
         self.flush()
 
@@ -74,6 +79,7 @@ class SqlCallStore:
 
     def _flush_soon(self) -> None:
         self._scheduled = False
+        self._last_flush = asyncio.get_running_loop().time()
         try:
             self.flush()
         except Exception:  # the database is unavailable: keep the calls and try again
