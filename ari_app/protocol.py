@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, NotRequired, TypedDict
 
-PROTOCOL_VERSION: Final = "1.0"
+PROTOCOL_VERSION: Final = "1.1"
 PROTOCOL_MAJOR: Final = 1
 MAX_FRAME: Final = 64 * 1024
 """Largest frame the server accepts and answers (bytes). Larger frames get `frame_too_large`."""
@@ -442,6 +442,8 @@ class AgentStateInfo(TypedDict):
     wrapup_remaining: float | None
     """Seconds of wrap-up left when the message was sent (None outside wrap-up)."""
     since: str
+    pause_after: str | None
+    """A supervisor's pause waiting for the current call to end: its reason (None if there is none)."""
 
 
 class CaseSummary(TypedDict):

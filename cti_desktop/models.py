@@ -159,6 +159,7 @@ class AgentStatusView:
         self.monotonic = monotonic
         self.state = AgentState.SIGNED_OUT
         self.reason = ""
+        self.pause_after: str | None = None
         self._wrapup_end: float | None = None
 
     def update(self, info: dict[str, Any]) -> None:
@@ -167,6 +168,8 @@ class AgentStatusView:
         except ValueError:
             self.state = AgentState.SIGNED_OUT
         self.reason = str(info.get("reason") or "")
+        pending = info.get("pause_after")
+        self.pause_after = str(pending) if pending is not None else None
         remaining = info.get("wrapup_remaining")
         self._wrapup_end = self.monotonic() + float(remaining) if isinstance(remaining, (int, float)) else None
 
@@ -177,9 +180,17 @@ class AgentStatusView:
 
     def label(self) -> str:
         left = self.wrapup_remaining()
+        after = (
+            ""
+            if self.pause_after is None
+            else ("，" if self.tr.lang == "zh" else "; ")
+            + self.tr("pause_after_call", reason=self.tr.maybe("reason", self.pause_after))
+        )
         if left is not None:
-            return self.tr("wrapup_left", seconds=left)
+            return self.tr("wrapup_left", seconds=left) + after
         text = self.tr(f"state_{self.state}")
+        if after:
+            return text + after
         if self.state is AgentState.PAUSED and self.reason:
             text += (
                 f"（{self.tr.maybe('reason', self.reason)}）"

@@ -191,6 +191,8 @@ class AgentBoardModel(QAbstractTableModel):
             if col == self.STATE:
                 return self.tr_.maybe("state", a.get("state"))
             if col == self.REASON:
+                if a.get("pause_after") is not None:  # a pause waiting for the end of the call
+                    return self.tr_("pause_after_call", reason=self.tr_.maybe("reason", a["pause_after"]))
                 return self.tr_.maybe("reason", a.get("reason")) if a.get("state") == "paused" else ""
             if col == self.DURATION:
                 return clock_text((a.get("state_seconds") or 0) + self.extra)
@@ -507,8 +509,10 @@ class WallboardView(QWidget):
         a = self.selected_agent()
         state = a.get("state") if a else None
         self.selected_label.setText(f"{a['id']} {a.get('name', '')}" if a else self.tr_("wb_pick_agent"))
-        self.pause.setEnabled(state in (AgentState.READY, AgentState.PAUSED, AgentState.WRAPUP))
-        self.resume.setEnabled(state in (AgentState.PAUSED, AgentState.WRAPUP))
+        pending = bool(a and a.get("pause_after") is not None)
+        # on a call, a pause waits for the call's end (and a resume cancels such a pause)
+        self.pause.setEnabled(state in (AgentState.READY, AgentState.PAUSED, AgentState.WRAPUP, AgentState.ON_CALL))
+        self.resume.setEnabled(state in (AgentState.PAUSED, AgentState.WRAPUP) or pending)
         on_call = bool(a and a.get("call") and a["call"].get("phase") == "connected")
         for b in (self.listen, self.whisper, self.barge):
             b.setEnabled(on_call)

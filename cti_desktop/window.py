@@ -474,11 +474,17 @@ class MainWindow(QMainWindow):
     async def _supervise(self, agent_id: str, action: str, fields: dict[str, Any]) -> None:
         """A supervisor's action on an agent; the wallboard's next push shows its effect."""
         try:
-            await self._need_link().request(Msg.SUPERVISE_AGENT, agent_id=agent_id, action=action, **fields)
+            reply = await self._need_link().request(Msg.SUPERVISE_AGENT, agent_id=agent_id, action=action, **fields)
         except LinkError as exc:
             self.report(self.tr_.error(exc.error_id, exc.message))
             return
-        self.report(self.tr_(f"wb_done_{action}", agent=agent_id))
+        state = reply.get("state") or {}
+        if action == "pause" and state.get("pause_after") is not None:  # on a call: paused once it ends
+            self.report(self.tr_("wb_done_pause_after", agent=agent_id))
+        elif action == "resume" and state.get("state") == "on_call":
+            self.report(self.tr_("wb_done_pause_cancelled", agent=agent_id))
+        else:
+            self.report(self.tr_(f"wb_done_{action}", agent=agent_id))
 
     async def _transfer(self, action: str, target_kind: str, target: str) -> None:
         """Transfer the call (blind / attended to an agent or a unit's number), or complete / cancel."""

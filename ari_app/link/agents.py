@@ -100,6 +100,7 @@ class AgentSession:
     recent_calls: deque[str] = field(default_factory=lambda: deque(maxlen=50))
     connections: set[Any] = field(default_factory=set)
     timer: asyncio.Task[None] | None = None
+    pause_after: str | None = None  # a supervisor's pause that takes effect when the current call ends: its reason
 
     def move(self, target: AgentState, now: datetime, reason: str = "") -> bool:
         """Go to `target`; True if anything a desktop shows changed. AgentStateError if not allowed."""
@@ -110,6 +111,9 @@ class AgentSession:
             self.since = now
         self.state = target
         self.reason = reason
+        if target in (AgentState.READY, AgentState.PAUSED, AgentState.SIGNED_OUT):
+            changed = changed or self.pause_after is not None
+            self.pause_after = None
         if target is not AgentState.WRAPUP:
             self.wrapup_until = None
             self.cancel_timer()
@@ -125,5 +129,9 @@ class AgentSession:
         if self.state is AgentState.WRAPUP and self.wrapup_until is not None:
             remaining = round(max(0.0, (self.wrapup_until - now).total_seconds()), 3)
         return AgentStateInfo(
-            state=str(self.state), reason=self.reason, wrapup_remaining=remaining, since=self.since.isoformat()
+            state=str(self.state),
+            reason=self.reason,
+            wrapup_remaining=remaining,
+            since=self.since.isoformat(),
+            pause_after=self.pause_after,
         )

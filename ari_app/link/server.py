@@ -473,6 +473,11 @@ class LinkServer:
         """Change an agent's state from outside the agent's own desktops (a supervisor); pushed to them."""
         self._move(session, target, reason)
 
+    def agent_state_changed(self, session: AgentSession) -> None:
+        """Something the desktops show changed without a move (a pause waiting for the call's end)."""
+        self._broadcast(session, {"type": Msg.AGENT_STATE, **session.info(self.clock())})
+        self.supervisor.changed()
+
     def _broadcast(self, session: AgentSession, message: dict[str, Any], exclude: Connection | None = None) -> None:
         for conn in list(session.connections):
             if conn is not exclude:
@@ -482,7 +487,10 @@ class LinkServer:
         agent = session.agent
         seconds = self.settings.wrapup_seconds
         if agent is None or seconds <= 0:
-            self._move(session, AgentState.READY, "")
+            if session.pause_after is not None:  # a supervisor's pause, already set in Asterisk's queue
+                self._move(session, AgentState.PAUSED, session.pause_after)
+            else:
+                self._move(session, AgentState.READY, "")
             return
         session.move(AgentState.WRAPUP, self.clock(), WRAPUP_REASON)
         session.wrapup_until = self.clock() + timedelta(seconds=seconds)
@@ -501,6 +509,15 @@ class LinkServer:
         if session.state is not AgentState.WRAPUP:
             return
         session.timer = None
+        if session.pause_after is not None:  # a supervisor paused the agent during the call
+            reason = session.pause_after
+            try:
+                await self.queue.queue_pause(self.settings.queue, agent.interface, True, reason)
+            except Exception as exc:
+                log.warning("the supervisor's pause of %s after the call failed: %s", session.login, exc)
+                reason = WRAPUP_REASON  # still paused in the queue by the wrap-up
+            self._move(session, AgentState.PAUSED, reason)
+            return
         try:
             await self.queue.queue_pause(self.settings.queue, agent.interface, False)
         except Exception as exc:

@@ -207,6 +207,7 @@ class Supervision:
             "extension": agent.extension,
             "state": str(session.state),
             "reason": session.reason,
+            "pause_after": session.pause_after,
             "since": session.since.isoformat(),
             "state_seconds": round(max(0.0, (now - session.since).total_seconds()), 1),
             "desktops": len(session.connections),
@@ -255,21 +256,28 @@ class Supervision:
         if target.state is AgentState.SIGNED_OUT:
             raise ProtocolError(ErrorId.AGENT_SIGNED_OUT, f"agent {target.login} is not signed in to the queue")
         wanted = AgentState.PAUSED if pause else AgentState.READY
-        if target.state is AgentState.ON_CALL:
+        reason = (reason or "other") if pause else ""
+        detail["reason"] = reason
+        on_call = target.state is AgentState.ON_CALL
+        if on_call and not pause and target.pause_after is None:
             raise ProtocolError(
                 ErrorId.STATE_FORBIDDEN,
-                f"agent {target.login} is on a call; pause or resume after it",
+                f"agent {target.login} is on a call and not waiting to pause",
                 current=str(target.state),
                 target=str(wanted),
             )
-        reason = (reason or "other") if pause else ""
-        detail["reason"] = reason
         try:
+            # on a call, Asterisk's pause stops the queue offering the next call; the call itself goes on
             await self.link.queue.queue_pause(self.link.settings.queue, agent.interface, pause, reason)
         except Exception as exc:
             log.warning("supervisor's queue pause for %s failed: %s", target.login, exc)
             raise ProtocolError(ErrorId.QUEUE_UNAVAILABLE, "Asterisk's queue did not accept the change") from None
-        self.link.move_agent(target, wanted, reason)
+        if on_call:  # the pause waits for the end of the call (then its wrap-up); a resume cancels it
+            detail["after_call"] = True
+            target.pause_after = reason if pause else None
+            self.link.agent_state_changed(target)
+        else:
+            self.link.move_agent(target, wanted, reason)
         return {
             "agent_id": target.login,
             "action": "pause" if pause else "resume",

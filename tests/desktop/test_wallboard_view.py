@@ -191,7 +191,19 @@ async def test_wallboard_under_load_with_actions(
         # listen to an agent on a call: no spy on this server, so the refusal is shown
         on_call_id = view.model.agents[states.index("on_call")]["id"]
         view.select_agent(on_call_id)
-        assert view.listen.isEnabled() and view.barge.isEnabled() and not view.pause.isEnabled()
+        assert view.listen.isEnabled() and view.barge.isEnabled() and not view.resume.isEnabled()
+        # a pause on a call waits for its end: the table says so, and resume can cancel it
+        view.reason.setCurrentIndex(view.reason.findData("meal"))
+        qtbot.mouseClick(view.pause, Qt.MouseButton.LeftButton)
+        await until(lambda: window.statusBar().currentMessage() == f"坐席 {on_call_id} 将在本次通话结束后小休")
+        await until(lambda: any(a["id"] == on_call_id and a.get("pause_after") == "meal" for a in view.model.agents))
+        row = [a["id"] for a in view.model.agents].index(on_call_id)
+        assert view.model.index(row, view.model.REASON).data() == "通话结束后小休（用餐）"
+        assert view.resume.isEnabled()
+        shot(window, "22_wallboard_pause_after_call_zh")
+        qtbot.mouseClick(view.resume, Qt.MouseButton.LeftButton)
+        await until(lambda: any(a["id"] == on_call_id and a.get("pause_after") is None for a in view.model.agents))
+        assert not view.resume.isEnabled()
         view.phone.setText("1014")
         qtbot.mouseClick(view.listen, Qt.MouseButton.LeftButton)
         await until(lambda: window.statusBar().currentMessage() == "暂时无法监听")

@@ -248,12 +248,50 @@ async def test_pause_refusals(desktop: Any, server: LinkServer, queue: FakeQueue
     await a.sign_in("1001")
     await server.on_call_event(CallRinging("c.9", T0, "1001", "PJSIP/1001", "12345", "139", 1.0))
     await server.on_call_event(CallConnected("c.9", T0, "1001", "PJSIP/1001", 1.0))
-    r = await s.request(p.Msg.SUPERVISE_AGENT, agent_id="1001", action="pause")
+    r = await s.request(p.Msg.SUPERVISE_AGENT, agent_id="1001", action="resume")  # on a call, nothing to cancel
     assert (r["error_id"], r["detail"]["current"]) == (ErrorId.STATE_FORBIDDEN, "on_call")
     await server.on_call_event(CallEnded("c.9", T0, CallState.ENDED, EndReason.CALLER_HANGUP, "1001", 3.0))
     queue.fail = True
     r = await s.request(p.Msg.SUPERVISE_AGENT, agent_id="1001", action="pause")
     assert r["error_id"] == ErrorId.QUEUE_UNAVAILABLE
+
+
+async def test_a_pause_on_a_call_waits_for_its_end_and_its_wrapup(
+    desktop: Any, server: LinkServer, queue: FakeQueue
+) -> None:
+    s = await supervisor(desktop)
+    a = await desktop()
+    await a.sign_in("1001")
+    await a.request(p.Msg.SET_STATE, state="ready")
+    await server.on_call_event(CallRinging("c.7", T0, "1001", "PJSIP/1001", "12345", "139", 1.0))
+    await server.on_call_event(CallConnected("c.7", T0, "1001", "PJSIP/1001", 1.0))
+    await a.push(p.Msg.CALL_CONNECTED)
+    while (await a.push(p.Msg.AGENT_STATE))["state"] != "on_call":
+        pass
+
+    r = await s.request(p.Msg.SUPERVISE_AGENT, agent_id="1001", action="pause", reason="training")
+    assert r["type"] == p.Msg.AGENT_SUPERVISED
+    assert (r["state"]["state"], r["state"]["pause_after"]) == ("on_call", "training")
+    assert queue.calls[-1] == ("pause", "hotline", "PJSIP/1001", True, "training")  # no next call is offered
+    pushed = await a.push(p.Msg.AGENT_STATE)
+    assert (pushed["state"], pushed["pause_after"]) == ("on_call", "training")
+    row = next(x for x in (await server.supervisor.snapshot())["agents"] if x["id"] == "1001")
+    assert row["pause_after"] == "training"
+
+    r = await s.request(p.Msg.SUPERVISE_AGENT, agent_id="1001", action="resume")  # changed their mind
+    assert r["state"]["pause_after"] is None
+    assert queue.calls[-1] == ("pause", "hotline", "PJSIP/1001", False, "")
+    assert (await a.push(p.Msg.AGENT_STATE))["pause_after"] is None
+    await s.request(p.Msg.SUPERVISE_AGENT, agent_id="1001", action="pause", reason="meal")
+    await a.push(p.Msg.AGENT_STATE)
+
+    await server.on_call_event(CallEnded("c.7", T0, CallState.ENDED, EndReason.CALLER_HANGUP, "1001", 3.0))
+    wrapup = await a.push(p.Msg.AGENT_STATE)
+    assert (wrapup["state"], wrapup["pause_after"]) == ("wrapup", "meal")
+    paused = await a.push(p.Msg.AGENT_STATE)  # the wrap-up ends in the supervisor's pause, not ready
+    assert (paused["state"], paused["reason"], paused["pause_after"]) == ("paused", "meal", None)
+    assert queue.calls[-1] == ("pause", "hotline", "PJSIP/1001", True, "meal")
+    assert server.state_of("1001") is AgentState.PAUSED
 
 
 async def test_listen_whisper_barge_go_to_the_spy_with_the_agents_call_and_are_audited(
