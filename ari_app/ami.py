@@ -156,7 +156,11 @@ class AmiLink:
             # stored in one transaction and published together instead of one by one.
             loop = asyncio.get_running_loop()
             self._publish_due = True
-            loop.call_at(max(loop.time(), self._last_publish + PUBLISH_WINDOW), self._publish_now)
+            due = self._last_publish + PUBLISH_WINDOW
+            if due <= loop.time():
+                loop.call_soon(self._publish_now)
+            else:
+                loop.call_at(due, self._publish_now)
 
     def _publish_now(self) -> None:
         self._publish_due = False

@@ -62,7 +62,11 @@ class SqlCallStore:
                 pass
             else:
                 self._scheduled = True
-                loop.call_at(max(loop.time(), self._last_flush + self.window), self._flush_soon)
+                due = self._last_flush + self.window
+                if due <= loop.time():
+                    loop.call_soon(self._flush_soon)  # idle: before the loop handles anything else
+                else:
+                    loop.call_at(due, self._flush_soon)
                 return
         self.flush()
 

@@ -142,3 +142,33 @@ def test_deferred_store_keeps_calls_when_the_database_fails(tmp_path: Path) -> N
     assert failures["left"] == 0 and store.commits == 1
     with real() as s:
         assert [r["id"] for r in recent_calls(s, 10)] == ["9.1"]
+
+
+def test_deferred_store_with_a_window_writes_at_once_when_idle_and_groups_under_load(tmp_path: Path) -> None:
+    import asyncio
+
+    store = _store(tmp_path)
+    store.deferred, store.window = True, 1.0
+    t0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+
+    def stored() -> int:
+        with store.sessions() as s:
+            return len(recent_calls(s, 1000))
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        store.save(Call(id="0.1", arrived_at=t0, hotline="12345"))  # idle: written on the next loop turn
+        await asyncio.sleep(0)
+        assert (store.commits, stored()) == (1, 1)
+        started = loop.time()
+        for i in range(1, 6):  # a storm: transitions keep coming within the window
+            store.save(Call(id=f"{i}.1", arrived_at=t0, hotline="12345"))
+            await asyncio.sleep(0.01)
+        assert (store.commits, stored()) == (1, 1)  # held until the window has passed
+        while store.commits < 2:
+            await asyncio.sleep(0.01)
+        assert loop.time() - started >= 0.9  # the window since the first write (less the 10 ms step)
+        assert stored() == 6  # the five saves in one transaction
+
+    asyncio.run(run())
+    assert store.commits == 2 and store.writes == 6
