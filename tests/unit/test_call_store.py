@@ -157,6 +157,15 @@ def test_deferred_store_with_a_window_writes_at_once_when_idle_and_groups_under_
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
+        flushed = asyncio.Event()
+        flush = store.flush
+
+        def flush_and_tell() -> None:
+            flush()
+            if store.commits == 2:
+                flushed.set()
+
+        store.flush = flush_and_tell  # type: ignore[method-assign]
         store.save(Call(id="0.1", arrived_at=t0, hotline="12345"))  # idle: written on the next loop turn
         await asyncio.sleep(0)
         assert (store.commits, stored()) == (1, 1)
@@ -165,8 +174,7 @@ def test_deferred_store_with_a_window_writes_at_once_when_idle_and_groups_under_
             store.save(Call(id=f"{i}.1", arrived_at=t0, hotline="12345"))
             await asyncio.sleep(0.01)
         assert (store.commits, stored()) == (1, 1)  # held until the window has passed
-        while store.commits < 2:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(flushed.wait(), 5)
         assert loop.time() - started >= 0.9  # the window since the first write (less the 10 ms step)
         assert stored() == 6  # the five saves in one transaction
 
