@@ -65,10 +65,14 @@ def main() -> None:
                 try:
                     what = f"{args.rate:.0f} calls/s for {args.seconds:.0f} s, hold {args.hold:.0f} s"
                     print(f"\n{mode}: {what}", flush=True)
-                    r = storm(config, sipp, args.rate, args.seconds, hold_ms=int(args.hold * 1000))
+                    r = storm(
+                        config, sipp, args.rate, args.seconds, hold_ms=int(args.hold * 1000),
+                        cti_pid=cti.proc.pid if cti.proc else None,
+                    )  # fmt: skip
                     results[mode] = r
                     print(StormResult.header())
                     print(r.line(), flush=True)
+                    print(f"  {r.cpu_line()}", flush=True)
                     recorded = "-" if r.after_storm_record_s is None else f"{r.after_storm_record_s:.1f} s"
                     print(
                         f"  storm took {r.elapsed:.0f} s; untracked {r.untracked}; the next call's record showed "

@@ -51,6 +51,16 @@ class StormResult:
     after_storm_answer_s: float | None = None  # a normal call at the storm's end: seconds until an agent answered
     after_storm_record_s: float | None = None  # ... and until the CTI server's record showed it answered
     sipp_errors: Counter[str] = field(default_factory=Counter)
+    asterisk_cpu_s: float | None = None  # CPU seconds Asterisk used while SIPp ran the storm
+    cti_cpu_s: float | None = None  # ... and the CTI server
+
+    def cpu_line(self) -> str:
+        if self.asterisk_cpu_s is None:
+            return "cpu: -"
+        text = f"cpu: Asterisk {self.asterisk_cpu_s:.1f} s ({1000 * self.asterisk_cpu_s / self.offered:.2f} ms/call)"
+        if self.cti_cpu_s is not None:
+            text += f", CTI server {self.cti_cpu_s:.1f} s ({1000 * self.cti_cpu_s / self.offered:.2f} ms/call)"
+        return text
 
     @property
     def lost(self) -> int:
@@ -76,6 +86,22 @@ class StormResult:
             f"{'rate/s':>7} {'offered':>7} {'sipp ok':>7} {'failed':>7} {'queued':>7} {'overflow':>8} {'busy':>6} "
             f"{'lost':>6} {'stuck':>6} {'next call':>9}  other outcomes"
         )
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds a process has used (None if there is no such process)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def asterisk_pid() -> int | None:
+    found = subprocess.run(["pgrep", "-n", "-x", "asterisk"], capture_output=True, text=True).stdout.split()
+    return int(found[0]) if found else None
 
 
 def _last_row(csv: Path) -> dict[str, str]:
@@ -115,8 +141,10 @@ def storm(
     hold_ms: int = 8000,
     settle: float = 30,
     records_timeout: float = 120,
+    cti_pid: int | None = None,
 ) -> StormResult:
-    """Run one storm and judge it (see the module docstring). Needs the CTI server running on `config`."""
+    """Run one storm and judge it (see the module docstring). Needs the CTI server running on `config`
+    (its process id, if given, to report the CPU it used)."""
     offered = max(1, int(rate * seconds))
     tag = f"{random.randrange(10**4):04d}"
     prefix = f"18{tag}"
@@ -126,6 +154,8 @@ def storm(
     xml = sipp.tmp / f"storm-{hold_ms}.xml"
     xml.write_text((SIPP_DIR / "storm_caller.xml").read_text().replace("@HOLD_MS@", str(hold_ms)))
     stat = sipp.tmp / f"storm-{tag}.csv.stat"
+    ast_pid = asterisk_pid()
+    cpu_before = cpu_seconds(ast_pid), cpu_seconds(cti_pid)
     started = time.monotonic()
     subprocess.run(
         [
@@ -138,6 +168,11 @@ def storm(
         cwd=sipp.tmp, capture_output=True, text=True, check=False,
     )  # fmt: skip
     result = StormResult(rate=rate, seconds=seconds, offered=offered, elapsed=time.monotonic() - started)
+    cpu_after = cpu_seconds(ast_pid), cpu_seconds(cti_pid)
+    if cpu_before[0] is not None and cpu_after[0] is not None:
+        result.asterisk_cpu_s = cpu_after[0] - cpu_before[0]
+    if cpu_before[1] is not None and cpu_after[1] is not None:
+        result.cti_cpu_s = cpu_after[1] - cpu_before[1]
     result.sipp_ok, result.sipp_failed, result.busy, result.sipp_errors = _sipp_counts(stat, sipp.tmp)
     end = time.monotonic()
     result.after_storm_answer_s, result.after_storm_record_s = _normal_call(config, sipp)
