@@ -87,9 +87,10 @@ def main() -> None:
     for mode, r in results.items():
         verdict = "clean" if r.clean and r.after_storm_answer_s is not None else "FAILED"
         after = "NOT within 10 s" if r.after_storm_answer_s is None else f"in {r.after_storm_answer_s:.1f} s"
+        stuck = "? (Asterisk wedged)" if r.unresponsive else r.stuck
         print(
             f"{mode:>9}: {verdict}: {r.queued} queued + {r.overflow} overflow ({r.busy} of them busy) "
-            f"of {r.offered}; lost {r.lost}, SIPp failed {r.sipp_failed}, stuck channels {r.stuck}, "
+            f"of {r.offered}; lost {r.lost}, SIPp failed {r.sipp_failed}, stuck channels {stuck}, "
             f"next call answered {after}"
         )
 

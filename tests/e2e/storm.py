@@ -10,7 +10,8 @@ of waiting in the queue. Afterwards the storm is judged from what the platform s
   *busy* were refused unanswered with busy (SIP 486) because the overflow announcements were at their limit;
 - *lost*: any other outcome: no record, a record that never ended, or SIPp saw the call fail (refused at
   SIP level, no answer, a timeout);
-- *stuck*: channels of the storm's calls Asterisk still has 30 s after the last call;
+- *stuck*: channels of the storm's calls Asterisk still has 30 s after the last call (or *wedged*: Asterisk
+  no longer answers its command line);
 - and whether a normal call placed right after the storm is answered by an agent, and how fast.
 """
 
@@ -51,6 +52,7 @@ class StormResult:
     after_storm_answer_s: float | None = None  # a normal call at the storm's end: seconds until an agent answered
     after_storm_record_s: float | None = None  # ... and until the CTI server's record showed it answered
     sipp_errors: Counter[str] = field(default_factory=Counter)
+    unresponsive: bool = False  # Asterisk did not answer `core show channels` after the storm (wedged)
     asterisk_cpu_s: float | None = None  # CPU seconds Asterisk used while SIPp ran the storm
     cti_cpu_s: float | None = None  # ... and the CTI server
 
@@ -68,7 +70,7 @@ class StormResult:
 
     @property
     def clean(self) -> bool:
-        return self.lost == 0 and self.sipp_failed == 0 and self.stuck == 0
+        return self.lost == 0 and self.sipp_failed == 0 and self.stuck == 0 and not self.unresponsive
 
     def line(self) -> str:
         after = "-" if self.after_storm_answer_s is None else f"{self.after_storm_answer_s:.1f} s"
@@ -77,7 +79,8 @@ class StormResult:
             other += "\n  SIPp: " + "\n  SIPp: ".join(f"{v} x {k}" for k, v in self.sipp_errors.most_common(8))
         return (
             f"{self.rate:7.1f} {self.offered:7} {self.sipp_ok:7} {self.sipp_failed:7} {self.queued:7} "
-            f"{self.overflow:8} {self.busy:6} {self.lost:6} {self.stuck:6} {after:>9}  {other}"
+            f"{self.overflow:8} {self.busy:6} {self.lost:6} {'wedged' if self.unresponsive else self.stuck:>6} "
+            f"{after:>9}  {other}"
         )
 
     @staticmethod
@@ -179,7 +182,9 @@ def storm(
     try:
         wait_for(lambda: _storm_channels(config, prefix) == 0 or None, settle, "the storm's channels gone", interval=1)
     except AssertionError:
-        result.stuck = _storm_channels(config, prefix)
+        left = _storm_channels(config, prefix)
+        result.stuck = left or 0
+        result.unresponsive = left is None
     # the records: wait (bounded) until every storm call the server saw has ended
     mine: dict[str, dict[str, object]] = {}
 
@@ -215,16 +220,22 @@ def storm(
 _CALLER_SEQ = iter(range(10**6))
 
 
-def _storm_channels(config: Path, prefix: str) -> int:
+def _storm_channels(config: Path, prefix: str) -> int | None:
     """Channels Asterisk still has for the storm's calls (both legs carry the caller's number), so channels
-    of anything else running on the same Asterisk do not count."""
-    out = hotline(config, "asterisk", "cli", "core show channels concise", timeout=30).stdout
+    of anything else running on the same Asterisk do not count. None if Asterisk does not answer."""
+    try:
+        out = hotline(config, "asterisk", "cli", "core show channels concise", timeout=30).stdout
+    except subprocess.TimeoutExpired:
+        return None
     return sum(1 for line in out.splitlines() if len(f := line.split("!")) > 7 and f[7].startswith(prefix))
 
 
 def _bridged(config: Path, caller: str) -> bool | None:
     """Whether Asterisk has the caller's channel bridged to an agent (`core show channels concise`)."""
-    out = hotline(config, "asterisk", "cli", "core show channels concise", timeout=30).stdout
+    try:
+        out = hotline(config, "asterisk", "cli", "core show channels concise", timeout=30).stdout
+    except subprocess.TimeoutExpired:  # a wedged Asterisk: not bridged
+        return None
     for line in out.splitlines():
         f = line.split("!")
         if len(f) > 12 and f[7] == caller and f[5] == "Queue" and f[12]:
