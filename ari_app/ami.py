@@ -18,6 +18,7 @@ from typing import Any
 
 from panoramisk import Manager
 
+from ari_app.calls.store import call_at_or_soon
 from ari_app.calls.tracker import CallTracker, LiveChannel
 from ari_app.config import Config
 from ari_app.health import parse_channel_count
@@ -154,13 +155,8 @@ class AmiLink:
         if self.tracker.has_pending and not self._publish_due:
             # At once when idle; under load at most one publish per PUBLISH_WINDOW, so a storm's events are
             # stored in one transaction and published together instead of one by one.
-            loop = asyncio.get_running_loop()
             self._publish_due = True
-            due = self._last_publish + PUBLISH_WINDOW
-            if due <= loop.time():
-                loop.call_soon(self._publish_now)
-            else:
-                loop.call_at(due, self._publish_now)
+            call_at_or_soon(asyncio.get_running_loop(), self._last_publish + PUBLISH_WINDOW, self._publish_now)
 
     def _publish_now(self) -> None:
         self._publish_due = False

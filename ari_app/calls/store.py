@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,6 +20,14 @@ log = logging.getLogger(__name__)
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def call_at_or_soon(loop: asyncio.AbstractEventLoop, due: float, callback: Callable[[], object]) -> None:
+    """Run `callback` at loop time `due`, or, if that has passed, before the loop handles anything else."""
+    if due <= loop.time():
+        loop.call_soon(callback)
+    else:
+        loop.call_at(due, callback)
 
 
 class SqlCallStore:
@@ -62,11 +70,7 @@ class SqlCallStore:
                 pass
             else:
                 self._scheduled = True
-                due = self._last_flush + self.window
-                if due <= loop.time():
-                    loop.call_soon(self._flush_soon)  # idle: before the loop handles anything else
-                else:
-                    loop.call_at(due, self._flush_soon)
+                call_at_or_soon(loop, self._last_flush + self.window, self._flush_soon)
                 return
         self.flush()
 

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import yaml
 
+from ari_app.asterisk_ctl import AsteriskHost
+from ari_app.config import load_config
 from tests.e2e.harness import SIPP_DIR, Sipp, calls, hotline, wait_for
 
 HOTLINES = ("12345", "12319", "12358", "12350")
@@ -102,9 +104,9 @@ def cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def asterisk_pid() -> int | None:
-    found = subprocess.run(["pgrep", "-n", "-x", "asterisk"], capture_output=True, text=True).stdout.split()
-    return int(found[0]) if found else None
+def asterisk_pid(config: Path) -> int | None:
+    """The process id of the deployment's Asterisk (its pid file), None if it is not running."""
+    return AsteriskHost.for_config(load_config(config)).pid()
 
 
 def _last_row(csv: Path) -> dict[str, str]:
@@ -157,7 +159,7 @@ def storm(
     xml = sipp.tmp / f"storm-{hold_ms}.xml"
     xml.write_text((SIPP_DIR / "storm_caller.xml").read_text().replace("@HOLD_MS@", str(hold_ms)))
     stat = sipp.tmp / f"storm-{tag}.csv.stat"
-    ast_pid = asterisk_pid()
+    ast_pid = asterisk_pid(config)
     cpu_before = cpu_seconds(ast_pid), cpu_seconds(cti_pid)
     started = time.monotonic()
     subprocess.run(
@@ -220,27 +222,27 @@ def storm(
 _CALLER_SEQ = iter(range(10**6))
 
 
-def _storm_channels(config: Path, prefix: str) -> int | None:
-    """Channels Asterisk still has for the storm's calls (both legs carry the caller's number), so channels
-    of anything else running on the same Asterisk do not count. None if Asterisk does not answer."""
+def _concise(config: Path) -> list[list[str]] | None:
+    """Asterisk's channels now (`core show channels concise`, split into fields); None if Asterisk does not
+    answer (wedged)."""
     try:
         out = hotline(config, "asterisk", "cli", "core show channels concise", timeout=30).stdout
     except subprocess.TimeoutExpired:
         return None
-    return sum(1 for line in out.splitlines() if len(f := line.split("!")) > 7 and f[7].startswith(prefix))
+    return [line.split("!") for line in out.splitlines()]
+
+
+def _storm_channels(config: Path, prefix: str) -> int | None:
+    """Channels Asterisk still has for the storm's calls (both legs carry the caller's number), so channels
+    of anything else running on the same Asterisk do not count. None if Asterisk does not answer."""
+    rows = _concise(config)
+    return None if rows is None else sum(1 for f in rows if len(f) > 7 and f[7].startswith(prefix))
 
 
 def _bridged(config: Path, caller: str) -> bool | None:
-    """Whether Asterisk has the caller's channel bridged to an agent (`core show channels concise`)."""
-    try:
-        out = hotline(config, "asterisk", "cli", "core show channels concise", timeout=30).stdout
-    except subprocess.TimeoutExpired:  # a wedged Asterisk: not bridged
-        return None
-    for line in out.splitlines():
-        f = line.split("!")
-        if len(f) > 12 and f[7] == caller and f[5] == "Queue" and f[12]:
-            return True
-    return None
+    """Whether Asterisk has the caller's channel bridged to an agent (None if not, or if it does not answer)."""
+    rows = _concise(config) or []
+    return any(len(f) > 12 and f[7] == caller and f[5] == "Queue" and f[12] for f in rows) or None
 
 
 def _normal_call(config: Path, sipp: Sipp, timeout: float = 10) -> tuple[float | None, float | None]:
