@@ -8,7 +8,8 @@ scrypt work as a known one, so timing does not tell which logins exist.
 Session tokens: 32 random bytes (URL-safe text) handed to the desktop once at sign-in. The server keeps only
 the SHA-256 of each token with its owner and expiry, never the token. The store lives in memory and, when
 given a file, is written there too (hashes only, mode 0600), so a restarted server still knows the sessions
-of desktops that reconnect; a stolen copy of the file does not let anyone sign in. Sign-out revokes.
+of desktops that reconnect; a stolen copy of the file does not let anyone sign in. Sign-out revokes; so does
+a change of the user's session epoch (ari_app.accounts), checked by the link.
 """
 
 from __future__ import annotations
@@ -100,6 +101,9 @@ class TokenRecord:
     login: str
     issued_at: str
     expires_at: str
+    epoch: int = 0
+    """The user's `session_epoch` when the token was issued: the token dies when the user's moves on
+    (password changed, user disabled, signed out everywhere; see ari_app.accounts)."""
 
     @property
     def expires(self) -> datetime:
@@ -160,12 +164,12 @@ class TokenStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def issue(self, login: str) -> tuple[str, datetime]:
+    def issue(self, login: str, epoch: int = 0) -> tuple[str, datetime]:
         now = self.clock()
         self._prune(now)
         token = secrets.token_urlsafe(32)
         expires = now + self.ttl
-        self._records[_digest(token)] = TokenRecord(login, now.isoformat(), expires.isoformat())
+        self._records[_digest(token)] = TokenRecord(login, now.isoformat(), expires.isoformat(), epoch)
         self._save()
         return token, expires
 
@@ -184,9 +188,14 @@ class TokenStore:
         if self._records.pop(_digest(token), None) is not None:
             self._save()
 
-    def revoke_login(self, login: str) -> None:
+    def revoke_login(self, login: str, below_epoch: int | None = None) -> None:
+        """Revoke every token of `login`, or only those issued before epoch `below_epoch`."""
         before = len(self._records)
-        self._records = {d: r for d, r in self._records.items() if r.login != login}
+        self._records = {
+            d: r
+            for d, r in self._records.items()
+            if r.login != login or (below_epoch is not None and r.epoch >= below_epoch)
+        }
         if len(self._records) != before:
             self._save()
 

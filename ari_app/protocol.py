@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, NotRequired, TypedDict
 
-PROTOCOL_VERSION: Final = "1.1"
+PROTOCOL_VERSION: Final = "1.2"
 PROTOCOL_MAJOR: Final = 1
 MAX_FRAME: Final = 64 * 1024
 """Largest frame the server accepts and answers (bytes). Larger frames get `frame_too_large`."""
@@ -62,6 +62,8 @@ class ErrorId(StrEnum):
     CALL_IN_CONFERENCE = "call_in_conference"
     TRANSFER_FAILED = "transfer_failed"
     INTERNAL_ERROR = "internal_error"
+    UNKNOWN_USER = "unknown_user"
+    NOT_PERMITTED = "not_permitted"
     # Refusals of the case workflow are passed through with its own ids (ari_app.cases.errors):
     CASE_NOT_FOUND = "case_not_found"
     CASE_PERMISSION_DENIED = "case_permission_denied"
@@ -170,6 +172,7 @@ class Msg(StrEnum):
     QA_READ_RECORDING = "qa_read_recording"
     QA_SCORE_CALL = "qa_score_call"
     TRANSFER = "transfer"
+    END_SESSIONS = "end_sessions"
     PING = "ping"
     # server -> client
     WELCOME = "welcome"
@@ -195,6 +198,8 @@ class Msg(StrEnum):
     QA_RECORDING_DATA = "qa_recording_data"
     QA_SCORED = "qa_scored"
     TRANSFER_STATE = "transfer_state"
+    SESSIONS_ENDED = "sessions_ended"
+    SESSION_ENDED = "session_ended"
     PONG = "pong"
     ERROR = "error"
 
@@ -314,6 +319,7 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
         "agent_id": Field(str, required=False, max_len=64),
         "number": Field(str, required=False, max_len=40),
     },
+    Msg.END_SESSIONS: {"login": Field(str, max_len=64)},
     Msg.PING: {},
 }
 """The fields of every client request (besides `type` and the optional `id`). Unknown fields are ignored."""
@@ -359,6 +365,10 @@ def decode(frame: str | bytes) -> dict[str, Any]:
         raise ProtocolError(ErrorId.MALFORMED_JSON, "the frame is not valid JSON") from None
     if not isinstance(data, dict):
         raise ProtocolError(ErrorId.MALFORMED_JSON, "a message is a JSON object")
+    bad = _not_unicode(data)
+    if bad is not None:
+        # JSON's \uXXXX escapes can spell a lone surrogate, which no UTF-8 text (and no reply) can carry.
+        raise ProtocolError(ErrorId.INVALID_FIELD, f"{bad} is not valid Unicode text", field=bad)
     req_id = data.get("id")
     if req_id is not None and (
         isinstance(req_id, bool)
@@ -380,6 +390,32 @@ def decode(frame: str | bytes) -> dict[str, Any]:
         exc.re = req_id
         raise
     return data
+
+
+def _not_unicode(data: dict[str, Any]) -> str | None:
+    """The first top-level field (or "type"/"id") whose name or any text inside is not valid Unicode."""
+
+    def bad(value: Any) -> bool:
+        if isinstance(value, str):
+            if value.isascii():
+                return False
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+            return False
+        if isinstance(value, list):
+            return any(bad(v) for v in value)
+        if isinstance(value, dict):
+            return any(bad(k) or bad(v) for k, v in value.items())
+        return False
+
+    for name, value in data.items():
+        if bad(name):
+            return name.encode("utf-8", "replace").decode("utf-8")
+        if bad(value):
+            return name
+    return None
 
 
 def check_field(data: Mapping[str, Any], name: str, field: Field) -> None:

@@ -20,6 +20,14 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+class SessionEndReason(StrEnum):
+    """Why a user's sessions were ended all at once (pushed to the desktops that are closed)."""
+
+    PASSWORD_CHANGED = "password_changed"
+    DISABLED = "disabled"
+    SIGNED_OUT_EVERYWHERE = "signed_out_everywhere"
+
+
 class User(Base):
     """A person who signs in. `login` is the agent id for agents. Passwords are stored only as a
     scrypt hash (see ari_app.auth); `hotline` scopes hotline-unit staff, `unit_id` department staff."""
@@ -34,4 +42,9 @@ class User(Base):
     hotline: Mapped[str | None] = mapped_column(String(20))
     unit_id: Mapped[int | None]
     active: Mapped[bool] = mapped_column(default=True)
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Raised by every event that ends all of the user's sessions (password change, disable, an admin's
+    "sign out everywhere"); a session token carries the epoch it was issued in and dies when they differ."""
+    sessions_ended_reason: Mapped[str | None] = mapped_column(String(32))
+    """Why the epoch was last raised (`SessionEndReason`), for the push to the desktops it closes."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,14 +1,19 @@
-"""`hotline users add|passwd|list`: the people who sign in and their passwords.
+"""`hotline users add|passwd|disable|enable|signout|list`: the people who sign in, their passwords and
+their sessions.
 
 A password is read from a prompt (twice), or from standard input with `--password-stdin`; never from the
-command line, where it would sit in the shell history and the process list.
+command line, where it would sit in the shell history and the process list. `passwd`, `disable` and
+`signout` end every session the user has (ari_app.accounts): a running server closes their desktops within
+a second, with a push saying why. Each change is in the audit log as done by `cli:<the OS user>`.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ari_app.config import Config, ConfigError, load_config
@@ -16,6 +21,8 @@ from ari_app.config import Config, ConfigError, load_config
 if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
+
+    from ari_app.cases.actor import Actor
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,8 +44,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pw.add_argument("login")
     pw.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     pw.set_defaults(func=cmd_passwd)
+    for name, helptext, func in (
+        ("disable", "disable a user: they cannot sign in and their open sessions end", "disable"),
+        ("enable", "enable a disabled user again", "enable"),
+        ("signout", "sign a user out everywhere: every session and open desktop of theirs ends", "signout"),
+    ):
+        cmd = usub.add_parser(name, help=helptext)
+        cmd.add_argument("login")
+        cmd.set_defaults(func=cmd_account, account_action=func)
     ls = usub.add_parser("list", help="list users (never their password hashes)")
     ls.set_defaults(func=cmd_list)
+
+
+def cli_actor() -> Actor:
+    """Who acts when an admin runs `hotline users` on the server: the OS user, as an admin."""
+    from ari_app.cases.actor import Actor
+    from schema.users import Role
+
+    try:
+        who = getpass.getuser()
+    except Exception:
+        who = str(os.getuid())
+    return Actor(user_id=None, login=f"cli:{who}"[:64], role=Role.ADMIN)
 
 
 def read_password(from_stdin: bool) -> str:
@@ -79,7 +106,11 @@ def cmd_add(args: argparse.Namespace) -> int:
             raise ValueError("a department user needs --unit-id")
         agent = cfg.agent(args.login)
         if role is Role.AGENT and agent is None:
-            print(f"note: {args.login} is not an agent in {args.config}; it cannot join the queue", file=sys.stderr)
+            raise ValueError(
+                f"{args.login} is not an agent id in {args.config} (agents: "
+                f"{', '.join(a.id for a in cfg.agents) or 'none'}); add the agent and its phone there first, "
+                "or give another --role"
+            )
         password = read_password(args.password_stdin)
     except (ConfigError, ValueError) as exc:
         print(f"users add: {exc}", file=sys.stderr)
@@ -106,10 +137,8 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_passwd(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
+    from ari_app.accounts import AccountError, set_password
     from ari_app.auth import hash_password
-    from schema.users import User
 
     try:
         _cfg, engine, sessions = _open(args)
@@ -119,14 +148,39 @@ def cmd_passwd(args: argparse.Namespace) -> int:
         return 1
     try:
         with sessions() as s, s.begin():
-            user = s.scalars(select(User).where(User.login == args.login)).first()
-            if user is None:
-                print(f"users passwd: no user {args.login}", file=sys.stderr)
-                return 1
-            user.password_hash = hash_password(password)
+            set_password(s, args.login, hash_password(password), cli_actor(), datetime.now(UTC))
+    except AccountError as exc:
+        print(f"users passwd: {exc}", file=sys.stderr)
+        return 1
     finally:
         engine.dispose()
-    print(f"password of {args.login} set")
+    print(f"password of {args.login} set; their open sessions end")
+    return 0
+
+
+def cmd_account(args: argparse.Namespace) -> int:
+    from ari_app.accounts import AccountError, end_sessions, set_active
+
+    action: str = args.account_action
+    try:
+        _cfg, engine, sessions = _open(args)
+    except ConfigError as exc:
+        print(f"users {action}: {exc}", file=sys.stderr)
+        return 1
+    now, actor = datetime.now(UTC), cli_actor()
+    try:
+        with sessions() as s, s.begin():
+            if action == "signout":
+                end_sessions(s, args.login, actor, now)
+            else:
+                set_active(s, args.login, action == "enable", actor, now)
+    except AccountError as exc:
+        print(f"users {action}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    done = {"disable": "disabled; their open sessions end", "enable": "enabled", "signout": "signed out everywhere"}
+    print(f"{args.login} {done[action]}")
     return 0
 
 

@@ -46,6 +46,7 @@ class UserRecord:
     hotline: str | None
     unit_id: int | None
     password_hash: str | None
+    session_epoch: int = 0
 
     @property
     def actor(self) -> Actor:
@@ -58,7 +59,9 @@ def load_user(sessions: sessionmaker[Session], login: str) -> UserRecord | None:
         u = s.scalars(select(User).where(User.login == login, User.active.is_(True))).first()
         if u is None:
             return None
-        return UserRecord(u.id, u.login, u.display_name, Role(u.role), u.hotline, u.unit_id, u.password_hash)
+        return UserRecord(
+            u.id, u.login, u.display_name, Role(u.role), u.hotline, u.unit_id, u.password_hash, u.session_epoch or 0
+        )
 
 
 def summary(case: Case) -> CaseSummary:

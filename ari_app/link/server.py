@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from ari_app import accounts
 from ari_app import protocol as p
 from ari_app.auth import TokenExpired, TokenInvalid, TokenStore, verify_password
 from ari_app.calls.events import (
@@ -45,27 +48,46 @@ from ari_app.conference import ConferenceError, ThreeWay, participants
 from ari_app.config import Config
 from ari_app.link import cases, qa
 from ari_app.link.agents import OFFLINE_REASON, WRAPUP_REASON, AgentSession, AgentStateError, LiveCall
+from ari_app.link.audit import AuditTrail
+from ari_app.link.guard import GuardPolicy, Refusal, SignInGuard
 from ari_app.link.settings import LinkSettings
 from ari_app.link.supervisor import Supervision
 from ari_app.link.transfer import TransferDesk
 from ari_app.protocol import AgentState, CallPhase, ErrorId, Msg, ProtocolError
+from schema.users import Role
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 OUTBOX_LIMIT = 500
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=5)
 HISTORY_ON_POP = 5
-MAX_TRACKED_LOGINS = 10_000
+CLOSE_SESSION_ENDED = 4001
+"""Close code after a `session_ended` push (password changed, disabled, signed out everywhere, expired)."""
+CLOSE_SIGN_IN_TIMEOUT = 4002
+"""Close code for a connection that did not sign in within `sign_in_timeout`."""
+CLOSE_TRY_AGAIN_LATER = 1013
+"""Close code (RFC 6455 registry) for a connection over its address's limit."""
+AUDITED_REFUSALS = frozenset(
+    {ErrorId.NOT_SIGNED_IN, ErrorId.CALL_NOT_YOURS, ErrorId.NOT_AN_AGENT, ErrorId.NOT_PERMITTED}
+)
+"""Refusals of the link's own rules that are written to the audit trail (the case, QA, transfer and
+supervisor desks audit their own)."""
+ERROR_LOG_EVERY = 60.0
+"""Seconds between two tracebacks of the same failing request type; the ones between are counted."""
 
 
 class Connection:
     """One desktop's websocket: its outgoing queue, its writer task and (once signed in) its session."""
 
-    def __init__(self, ws: ServerConnection, peer: str) -> None:
+    def __init__(self, ws: ServerConnection, peer: str, source: str) -> None:
         self.ws = ws
         self.peer = peer
+        self.source = source
+        """The client's address (without its port): what the sign-in guard and the connection caps count."""
+        self.unauthenticated_since: float | None = time.monotonic()
+        self.expires: datetime | None = None
+        self.epoch = 0
+        self.refusal_audited = False
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue(maxsize=OUTBOX_LIMIT)
         self.greeted = False
         self.session: AgentSession | None = None
@@ -119,8 +141,21 @@ class LinkServer:
         now = self.clock()
         self.agents: dict[str, AgentSession] = {a.id: AgentSession(a.id, a, now) for a in cfg.agents}
         self._rung: dict[str, set[str]] = {}  # call id -> logins of the agents the queue rang for it
-        self._failures: dict[str, deque[datetime]] = {}
+        self.guard = SignInGuard(
+            self.clock,
+            GuardPolicy(
+                max_connections=self.settings.max_connections_per_address,
+                max_unauthenticated=self.settings.max_unauthenticated_per_address,
+                sign_in_timeout=self.settings.sign_in_timeout,
+            ),
+        )
+        self.audit = AuditTrail(sessions, self.clock)
+        # Password hashing has a thread of its own: a sign-in flood never queues in front of the database work
+        # (screen-pop history, cases) that runs in the default pool, and takes at most one core.
+        self._hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="link-scrypt")
+        self._error_log: dict[str, tuple[float, int]] = {}
         self._connections: set[Connection] = set()
+        self._per_source: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: Server | None = None
         self.port: int | None = None
@@ -142,6 +177,8 @@ class LinkServer:
         )
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
+        self.audit.start()
+        self.spawn(self._watch_sessions(), "session watch")
         log.info("desktop link on %s://%s:%s", self.settings.scheme, self.settings.host, self.port)
 
     async def stop(self) -> None:
@@ -153,6 +190,8 @@ class LinkServer:
             task.cancel()
         for session in self.agents.values():
             session.cancel_timer()
+        await self.audit.stop()
+        self._hashing.shutdown(wait=False, cancel_futures=True)
 
     @property
     def url(self) -> str:
@@ -174,8 +213,15 @@ class LinkServer:
     # --- one connection --------------------------------------------------------------------------------
     async def _serve(self, ws: ServerConnection) -> None:
         peer = ":".join(str(x) for x in ws.remote_address[:2]) if ws.remote_address else "?"
-        conn = Connection(ws, peer)
+        source = str(ws.remote_address[0]) if ws.remote_address else "?"
+        policy = self.guard.policy
+        unauthenticated = sum(1 for c in self._connections if c.source == source and c.session is None)
+        if self._per_source[source] >= policy.max_connections or unauthenticated >= policy.max_unauthenticated:
+            await ws.close(CLOSE_TRY_AGAIN_LATER, "too many connections from this address")
+            return
+        conn = Connection(ws, peer, source)
         self._connections.add(conn)
+        self._per_source[source] += 1
         conn.writer = self.spawn(conn.write(), f"writer {peer}")
         try:
             async for frame in ws:
@@ -184,20 +230,26 @@ class LinkServer:
             pass
         finally:
             self._connections.discard(conn)
+            self._per_source[source] -= 1
+            if self._per_source[source] <= 0:
+                del self._per_source[source]
             self._detach(conn)
             if conn.writer is not None:
                 conn.writer.cancel()
 
     async def _handle_frame(self, conn: Connection, frame: str | bytes) -> None:
         req_id: Any = None
+        kind: str | None = None
         try:
             msg = p.decode(frame)
-            req_id = msg.get("id")
+            req_id, kind = msg.get("id"), msg["type"]
             await self._dispatch(conn, msg, req_id)
         except ProtocolError as exc:
             conn.send(p.error(exc.error_id, exc.message, re=req_id if req_id is not None else exc.re, **exc.detail))
             if exc.error_id == ErrorId.VERSION_UNSUPPORTED:
                 conn.close_after_sending(1002, "protocol version unsupported")
+            elif exc.error_id in AUDITED_REFUSALS:
+                self._audit_refusal(conn, kind, exc)
         except CaseError as exc:
             conn.send(p.error(exc.error_id, exc.message, re=req_id, **_jsonable(exc.detail)))
         except AgentStateError as exc:
@@ -205,8 +257,38 @@ class LinkServer:
                 p.error(ErrorId.STATE_FORBIDDEN, str(exc), re=req_id, current=str(exc.current), target=str(exc.target))
             )
         except Exception:
-            log.exception("link request failed")
+            self._log_failure(kind or "?")
             conn.send(p.error(ErrorId.INTERNAL_ERROR, "the server could not do this; it has been logged", re=req_id))
+
+    def _log_failure(self, kind: str) -> None:
+        """A request failed inside the server: its traceback once per ERROR_LOG_EVERY per request type, so a
+        client repeating a failing request cannot fill the log; the repeats are counted in the next line."""
+        now = time.monotonic()
+        last, repeats = self._error_log.get(kind, (float("-inf"), 0))
+        if now - last < ERROR_LOG_EVERY:
+            self._error_log[kind] = (last, repeats + 1)
+            return
+        self._error_log[kind] = (now, 0)
+        suffix = f" ({repeats} more since the last report)" if repeats else ""
+        log.exception("link request %s failed%s", kind[:40], suffix)
+
+    def _audit_refusal(self, conn: Connection, kind: str | None, exc: ProtocolError) -> None:
+        """One audit row for a refusal of the link's own rules: every one for a signed-in person, the first
+        one of a connection that is not signed in (its later ones would only measure a client's loop)."""
+        session = conn.session
+        if session is None:
+            if conn.refusal_audited:
+                return
+            conn.refusal_audited = True
+        self.audit.record(
+            "refused",
+            session.login if session is not None else "",
+            _role(session) if session is not None else "",
+            _user_id(session) if session is not None else None,
+            source=conn.source,
+            request=kind[:40] if kind is not None else None,
+            error_id=str(exc.error_id),
+        )
 
     async def _dispatch(self, conn: Connection, msg: dict[str, Any], req_id: Any) -> None:
         kind = msg["type"]
@@ -266,6 +348,8 @@ class LinkServer:
             if self.transfer_desk is None:
                 raise ProtocolError(ErrorId.INTERNAL_ERROR, "transfers are not available on this server")
             await self.transfer_desk.request(conn, session, msg, req_id)
+        elif kind == Msg.END_SESSIONS:
+            await self._end_sessions_request(conn, session, msg["login"], req_id)
         elif kind in cases.WORKFLOW_REQUESTS:
             detail = await asyncio.to_thread(cases.act, self.sessions, self._actor(session), kind, msg)
             conn.send(_reply(Msg.CASE_UPDATED, req_id, case=detail))
@@ -294,39 +378,48 @@ class LinkServer:
         )
 
     # --- sign-in, resume, sign-out ---------------------------------------------------------------------
-    def _check_rate(self, login: str) -> None:
-        now = self.clock()
-        recent = self._failures.get(login)
-        if recent is None:
-            return
-        while recent and now - recent[0] > FAILURE_WINDOW:
-            recent.popleft()
-        if len(recent) >= MAX_FAILURES:
-            raise ProtocolError(
-                ErrorId.TOO_MANY_ATTEMPTS,
-                "too many wrong passwords; wait a few minutes",
-                retry_after=int((recent[0] + FAILURE_WINDOW - now).total_seconds()) + 1,
-            )
-
     async def _sign_in(self, conn: Connection, login: str, password: str, req_id: Any) -> None:
+        """Check a password under the sign-in guard (ari_app.link.guard): the attempt is counted before the
+        check, the check runs in the hashing thread, and every outcome is audited with the client's address."""
         if conn.session is not None:
             raise ProtocolError(ErrorId.ALREADY_SIGNED_IN, "this connection is already signed in; sign out first")
-        self._check_rate(login)
+        admission = self.guard.admit(conn.source, login)
+        if admission.refused is not None:
+            if admission.first_refusal:
+                self.audit.record(
+                    "sign_in_throttled",
+                    login,
+                    source=conn.source,
+                    why=str(admission.refused),
+                    refused=admission.refused_since,
+                    retry_after=round(admission.retry_after, 1),
+                )
+            busy = admission.refused is Refusal.BUSY
+            raise ProtocolError(
+                ErrorId.TOO_MANY_ATTEMPTS,
+                "the server is busy; try again in a moment" if busy else "too many sign-in attempts; wait a while",
+                retry_after=int(admission.retry_after + 0.999),
+            )
 
         def check() -> cases.UserRecord | None:
             user = cases.load_user(self.sessions, login)
             ok = verify_password(password, user.password_hash if user else None)
             return user if ok else None
 
-        user = await asyncio.to_thread(check)
+        try:
+            user = await asyncio.get_running_loop().run_in_executor(self._hashing, check)
+        except BaseException:
+            self.guard.settle(admission, ok=False)
+            raise
+        self.guard.settle(admission, ok=user is not None)
         if user is None:
-            if len(self._failures) > MAX_TRACKED_LOGINS:
-                self._failures.clear()
-            self._failures.setdefault(login, deque()).append(self.clock())
+            self.audit.record(
+                "sign_in_failed", login, source=conn.source, failures=self.guard.failures(conn.source, login)
+            )
             raise ProtocolError(ErrorId.BAD_CREDENTIALS, "wrong agent id or password")
-        self._failures.pop(login, None)
-        token, expires = self.tokens.issue(login)
-        session = self._attach(conn, user, token)
+        token, expires = self.tokens.issue(login, user.session_epoch)
+        session = self._attach(conn, user, token, expires, user.session_epoch)
+        self.audit.record("sign_in", login, str(user.role), user.user_id, source=conn.source)
         conn.send(self._signed_in(session, token, expires, req_id))
         if session.agent is not None and session.state is AgentState.SIGNED_OUT:
             try:
@@ -348,14 +441,18 @@ class LinkServer:
         except TokenInvalid as exc:
             raise ProtocolError(ErrorId.TOKEN_INVALID, str(exc)) from None
         user = await asyncio.to_thread(cases.load_user, self.sessions, record.login)
-        if user is None:
+        if user is None or user.session_epoch != record.epoch:
             self.tokens.revoke(token)
-            raise ProtocolError(ErrorId.TOKEN_INVALID, "the user of this session no longer exists")
-        session = self._attach(conn, user, token)
+            self.audit.record("refused", record.login, source=conn.source, request="resume", error_id="token_invalid")
+            why = "was disabled or removed" if user is None else "signed out everywhere or changed their password"
+            raise ProtocolError(ErrorId.TOKEN_INVALID, f"this session has ended: its user {why}; sign in again")
+        session = self._attach(conn, user, token, record.expires, record.epoch)
         conn.send(self._signed_in(session, token, record.expires, req_id))
         self._push_call(conn, session)
 
-    def _attach(self, conn: Connection, user: cases.UserRecord, token: str) -> AgentSession:
+    def _attach(
+        self, conn: Connection, user: cases.UserRecord, token: str, expires: datetime, epoch: int
+    ) -> AgentSession:
         session = self.agents.get(user.login)
         if session is None:
             session = AgentSession(user.login, self.cfg.agent(user.login), self.clock())
@@ -365,6 +462,8 @@ class LinkServer:
         session.connections.add(conn)
         conn.session = session
         conn.token = token
+        conn.expires, conn.epoch = expires, epoch
+        conn.unauthenticated_since = None
         if session.state is not AgentState.WRAPUP:
             session.cancel_timer()  # the pending offline pause: a desktop is back
         return session
@@ -376,6 +475,8 @@ class LinkServer:
             return
         session.connections.discard(conn)
         conn.session = None
+        conn.expires = None
+        conn.unauthenticated_since = time.monotonic()
         if (
             not session.connections
             and session.agent is not None
@@ -434,7 +535,101 @@ class LinkServer:
             self.tokens.revoke(conn.token)
         self._detach(conn)
         conn.token = None
+        self.audit.record("sign_out", session.login, _role(session), _user_id(session), source=conn.source)
         conn.send(_reply(Msg.SIGNED_OUT, req_id))
+
+    # --- sessions that must end ------------------------------------------------------------------------
+    async def _watch_sessions(self) -> None:
+        """Every `session_check_seconds`: close connections that did not sign in in time, sessions past their
+        expiry, and sessions whose user was disabled, changed password or was signed out everywhere (by any
+        process: the decision is in the users table, ari_app.accounts)."""
+        while True:
+            await asyncio.sleep(self.settings.session_check_seconds)
+            try:
+                await self.check_sessions()
+            except Exception:
+                log.exception("checking the desktop sessions failed; trying again")
+
+    async def check_sessions(self) -> None:
+        now, now_mono = self.clock(), time.monotonic()
+        for conn in list(self._connections):
+            if conn.closing:
+                continue
+            if conn.session is None:
+                since = conn.unauthenticated_since
+                if since is not None and now_mono - since >= self.settings.sign_in_timeout:
+                    conn.close_after_sending(CLOSE_SIGN_IN_TIMEOUT, "not signed in in time")
+            elif conn.expires is not None and conn.expires <= now:
+                self._end_connection(conn, "expired")
+        logins = {c.session.login for c in self._connections if c.session is not None and not c.closing}
+        if not logins:
+            return
+        standing = await asyncio.to_thread(self._standings, logins)
+        for login in sorted(logins):
+            st = standing.get(login)
+            stale = [
+                c
+                for c in list(self._connections)
+                if c.session is not None
+                and c.session.login == login
+                and not c.closing
+                and (st is None or not st.active or c.epoch != st.epoch)
+            ]
+            if not stale:
+                continue
+            if st is None or not st.active:
+                reason = "disabled"
+                self.tokens.revoke_login(login)
+            else:
+                reason = str(st.ended_reason or "signed_out_everywhere")
+                self.tokens.revoke_login(login, below_epoch=st.epoch)
+            session = stale[0].session
+            for conn in stale:
+                self._end_connection(conn, reason)
+            self.audit.record("session_ended", login, reason=reason, connections=len(stale))
+            if session is not None and reason in ("disabled", "signed_out_everywhere"):
+                await self._leave_queue(session)
+
+    def _standings(self, logins: set[str]) -> dict[str, accounts.SessionStanding]:
+        with self.sessions() as s:
+            return accounts.standings(s, logins)
+
+    def _end_connection(self, conn: Connection, reason: str) -> None:
+        """Tell the desktop why its session ended, forget the session on this connection and close it."""
+        conn.send({"type": Msg.SESSION_ENDED, "reason": reason, "message": SESSION_ENDED_MESSAGES.get(reason, reason)})
+        if reason == "expired" and conn.token:
+            self.tokens.revoke(conn.token)
+        self._detach(conn)
+        conn.token = None
+        conn.close_after_sending(CLOSE_SESSION_ENDED, reason)
+
+    async def _leave_queue(self, session: AgentSession) -> None:
+        """A user signed out by someone else (disabled, signed out everywhere) no longer takes calls."""
+        if session.agent is None or session.state is AgentState.SIGNED_OUT or session.connections:
+            return
+        try:
+            await self.queue.queue_remove(self.settings.queue, session.agent.interface)
+        except Exception as exc:
+            log.warning("queue_remove for %s after its sessions ended failed: %s", session.login, exc)
+            return
+        self._move(session, AgentState.SIGNED_OUT, "")
+
+    async def _end_sessions_request(self, conn: Connection, session: AgentSession, login: str, req_id: Any) -> None:
+        """`end_sessions`: an admin signs anyone out everywhere; anyone may do it to their own login."""
+        actor = self._actor(session)
+        if login != session.login and actor.role is not Role.ADMIN:
+            raise ProtocolError(ErrorId.NOT_PERMITTED, "only an admin may sign out another user", field="login")
+
+        def end() -> None:
+            with self.sessions() as s, s.begin():
+                accounts.end_sessions(s, login, actor, self.clock())
+
+        try:
+            await asyncio.to_thread(end)
+        except accounts.AccountError as exc:
+            raise ProtocolError(ErrorId.UNKNOWN_USER, str(exc), field="login") from None
+        conn.send(_reply(Msg.SESSIONS_ENDED, req_id, login=login))
+        await self.check_sessions()
 
     # --- agent states ----------------------------------------------------------------------------------
     async def _set_state(
@@ -733,6 +928,22 @@ class LinkServer:
     @property
     def connection_count(self) -> int:
         return len(self._connections)
+
+
+SESSION_ENDED_MESSAGES = {
+    "password_changed": "your password was changed; sign in with the new one",
+    "disabled": "your account was disabled",
+    "signed_out_everywhere": "you were signed out everywhere",
+    "expired": "your session has expired; sign in again",
+}
+
+
+def _role(session: AgentSession) -> str:
+    return str(session.actor.role) if session.actor is not None else ""
+
+
+def _user_id(session: AgentSession) -> int | None:
+    return session.actor.user_id if session.actor is not None else None
 
 
 def _reply(kind: Msg, req_id: Any, **fields: Any) -> dict[str, Any]:

@@ -7,6 +7,9 @@ server:
   tls_key: /etc/hotline/link.key
   token_hours: 12          # lifetime of a desktop session token
   token_file: var/link_tokens.json  # token hashes kept across restarts ("" to keep them in memory only)
+  max_connections_per_address: 32   # open websockets one client address may hold
+  max_unauthenticated_per_address: 8  # of which not signed in
+  sign_in_timeout: 30      # seconds a connection may stay open without signing in
 """
 
 from __future__ import annotations
@@ -32,6 +35,13 @@ class LinkSettings:
     offline_pause_seconds: float = 60.0
     """An agent whose every desktop is gone this long is paused (reason `desktop_offline`), so calls stop
     ringing a phone nobody is watching. 0 turns it off."""
+    max_connections_per_address: int = 32
+    max_unauthenticated_per_address: int = 8
+    sign_in_timeout: float = 30.0
+    """Seconds a connection may stay open without signing in (or after signing out) before it is closed."""
+    session_check_seconds: float = 1.0
+    """How often open sessions are checked against expiry and the users' session epochs (ari_app.accounts):
+    the longest a revoked or expired session can go on."""
 
     @classmethod
     def from_config(cls, cfg: Config) -> LinkSettings:
@@ -53,6 +63,17 @@ class LinkSettings:
         if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 24 * 30:
             issues.append(ConfigIssue(str(cfg.path), 0, "server.token_hours", f"expected 0..720 hours, got {hours!r}"))
             hours = 12
+
+        def count(key: str, default: int, high: int) -> int:
+            value = raw.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+                issues.append(ConfigIssue(str(cfg.path), 0, f"server.{key}", f"expected 1..{high}, got {value!r}"))
+                return default
+            return value
+
+        max_conn = count("max_connections_per_address", 32, 100_000)
+        max_unauth = count("max_unauthenticated_per_address", 8, 100_000)
+        sign_in_timeout = count("sign_in_timeout", 30, 3600)
         token_file = path_of("token_file") if "token_file" in raw else base / "var" / "link_tokens.json"
         cert, key = path_of("tls_cert"), path_of("tls_key")
         if (cert is None) != (key is None):
@@ -68,6 +89,9 @@ class LinkSettings:
             token_file=token_file,
             tls_cert=cert,
             tls_key=key,
+            max_connections_per_address=max_conn,
+            max_unauthenticated_per_address=max_unauth,
+            sign_in_timeout=float(sign_in_timeout),
         )
 
     def ssl_context(self) -> ssl.SSLContext | None:

@@ -129,8 +129,18 @@ def queue() -> FakeQueue:
 
 
 def link_settings(**kw: Any) -> LinkSettings:
+    # Every test desktop comes from 127.0.0.1: the per-address connection caps are raised here and tested
+    # at their defaults in test_link_guard.py.
     base: dict[str, Any] = dict(
-        host="127.0.0.1", port=0, queue="hotline", wrapup_seconds=0.2, token_file=None, offline_pause_seconds=0
+        host="127.0.0.1",
+        port=0,
+        queue="hotline",
+        wrapup_seconds=0.2,
+        token_file=None,
+        offline_pause_seconds=0,
+        max_connections_per_address=1000,
+        max_unauthenticated_per_address=1000,
+        session_check_seconds=0.05,
     )
     base.update(kw)
     return LinkSettings(**base)

@@ -53,6 +53,7 @@ def test_every_client_message_type_has_a_spec_and_round_trips() -> None:
         p.Msg.QA_READ_RECORDING: {"playback_id": "p1", "offset": 36864},
         p.Msg.QA_SCORE_CALL: {"call_id": "1795930000.1", "score": 90, "comment": "规范"},
         p.Msg.TRANSFER: {"action": "blind", "call_id": "1795930000.1", "agent_id": "1002"},
+        p.Msg.END_SESSIONS: {"login": "1001"},
         p.Msg.PING: {},
     }
     assert set(samples) == set(p.CLIENT_MESSAGES)
@@ -100,3 +101,29 @@ def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
 def test_error_message_shape() -> None:
     e = p.error(ErrorId.BAD_CREDENTIALS, "nope", re=3, field="x")
     assert e == {"type": "error", "error_id": "bad_credentials", "message": "nope", "re": 3, "detail": {"field": "x"}}
+
+
+@pytest.mark.parametrize(
+    "frame, field",
+    [
+        ('{"type":"sign_in","agent_id":"a\\udfffb","password":"pw"}', "agent_id"),
+        ('{"type":"sign_in","agent_id":"1001","password":"\\ud800"}', "password"),
+        ('{"type":"dispatch_case","case_id":1,"units":[1],"instructions":"\\udc00"}', "instructions"),
+        ('{"type":"ping","extra":{"deep":["\\ud83d"]}}', "extra"),
+        ('{"type":"ping","\\udfff":1}', "?"),
+        ('{"type":"ping\\udfff"}', "type"),
+        ('{"type":"ping","id":"x\\udfff"}', "id"),
+    ],
+)
+def test_text_that_is_not_valid_unicode_is_an_invalid_field_anywhere(frame: str, field: str) -> None:
+    with pytest.raises(p.ProtocolError) as info:
+        p.decode(frame)
+    assert info.value.error_id == p.ErrorId.INVALID_FIELD
+    assert info.value.detail["field"] == field
+    assert info.value.re is None  # nothing that cannot be encoded is echoed back
+    p.encode(p.error(info.value.error_id, info.value.message, **info.value.detail))  # the reply encodes
+
+
+def test_a_surrogate_pair_is_one_valid_character() -> None:
+    msg = p.decode('{"type":"search_cases","text":"\\ud83d\\ude00"}')
+    assert msg["text"] == "\U0001f600"

@@ -1,0 +1,102 @@
+"""The link's own audit rows: sign-ins, failed and throttled sign-ins, ended sessions and refused requests.
+
+These happen at a rate a client controls (an attacker's sign-in flood), so they are not written in the
+request's path: `record()` queues a row on the event loop and one task writes what has queued, in one
+transaction, at most every `window` seconds, in a worker thread. A refusal is therefore committed in its own
+transaction, never rolled back with the request it refused. Rows are bounded: past `max_pending` waiting
+rows new ones are counted and the count is written as one `audit_rows_dropped` row, so a flood can neither
+grow memory nor hold the database's write lock. `flush()` writes what is queued (the server's stop calls it).
+
+Row shape: `audit_log` (schema.cases.AuditEntry) with `login` the login concerned (the attempted one for a
+failed sign-in), `role` the user's role or "" when unknown, and `detail` JSON that always has `source`, the
+client's address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from schema.cases import AuditEntry
+
+log = logging.getLogger(__name__)
+
+
+class AuditTrail:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Callable[[], datetime],
+        window: float = 0.2,
+        max_pending: int = 5_000,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.window = window
+        self.max_pending = max_pending
+        self._rows: list[AuditEntry] = []
+        self._dropped = 0
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    def record(self, action: str, login: str, role: str = "", user_id: int | None = None, **detail: Any) -> None:
+        """Queue one row (call on the event loop)."""
+        if len(self._rows) >= self.max_pending:
+            self._dropped += 1
+            return
+        text = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str) if detail else None
+        self._rows.append(
+            AuditEntry(
+                at=self.clock(), user_id=user_id, login=login[:64], role=role[:16], action=action[:32], detail=text
+            )
+        )
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            rows, self._rows = self._rows, []
+            if self._dropped:
+                rows.append(
+                    AuditEntry(
+                        at=self.clock(),
+                        user_id=None,
+                        login="",
+                        role="",
+                        action="audit_rows_dropped",
+                        detail=json.dumps({"dropped": self._dropped}),
+                    )
+                )
+                self._dropped = 0
+            if rows:
+                try:
+                    await asyncio.to_thread(self._write, rows)
+                except Exception:
+                    log.exception("could not write %d audit rows of the desktop link", len(rows))
+
+    def _write(self, rows: list[AuditEntry]) -> None:
+        with self.sessions() as s, s.begin():
+            s.add_all(rows)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self.flush()
+            await asyncio.sleep(self.window)
