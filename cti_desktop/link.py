@@ -158,6 +158,14 @@ class LinkClient:
                 continue
             if not isinstance(msg, dict):
                 continue
+            if msg.get("type") == p.Msg.SESSION_ENDED:
+                # Password changed, disabled, signed out everywhere or expired: the token is dead; do not
+                # resume with it, ask the person to sign in again with the server's reason.
+                self.token = None
+                self.on_message(
+                    {"type": "session_lost", "error_id": str(msg.get("reason", "")), "message": msg.get("message", "")}
+                )
+                continue
             if msg.get("type") == p.Msg.SIGNED_IN:
                 self.on_message(msg)  # in order with the pushes that follow it (state, call in progress)
             fut = self._pending.pop(msg["re"], None) if isinstance(msg.get("re"), int) else None

@@ -88,6 +88,9 @@ class Connection:
         self.expires: datetime | None = None
         self.epoch = 0
         self.refusal_audited = False
+        self.hold_until = 0.0
+        """After a refused sign-in the connection is not read until then (monotonic seconds): a client that
+        will not wait is made to, by TCP's own back-pressure, and costs the server nothing meanwhile."""
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue(maxsize=OUTBOX_LIMIT)
         self.greeted = False
         self.session: AgentSession | None = None
@@ -223,12 +226,23 @@ class LinkServer:
         self._connections.add(conn)
         self._per_source[source] += 1
         conn.writer = self.spawn(conn.write(), f"writer {peer}")
+        closed: asyncio.Future[None] | None = None
         try:
             async for frame in ws:
+                if conn.closing:
+                    break
                 await self._handle_frame(conn, frame)
+                hold = conn.hold_until - time.monotonic()
+                if hold > 0:
+                    closed = closed or asyncio.ensure_future(ws.wait_closed())
+                    await asyncio.wait([closed], timeout=hold)
+                    if closed.done():
+                        break
         except ConnectionClosed:
             pass
         finally:
+            if closed is not None:
+                closed.cancel()
             self._connections.discard(conn)
             self._per_source[source] -= 1
             if self._per_source[source] <= 0:
@@ -395,6 +409,7 @@ class LinkServer:
                     retry_after=round(admission.retry_after, 1),
                 )
             busy = admission.refused is Refusal.BUSY
+            conn.hold_until = time.monotonic() + min(admission.retry_after, self.settings.refusal_hold_seconds)
             raise ProtocolError(
                 ErrorId.TOO_MANY_ATTEMPTS,
                 "the server is busy; try again in a moment" if busy else "too many sign-in attempts; wait a while",

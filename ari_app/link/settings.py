@@ -39,6 +39,9 @@ class LinkSettings:
     max_unauthenticated_per_address: int = 8
     sign_in_timeout: float = 30.0
     """Seconds a connection may stay open without signing in (or after signing out) before it is closed."""
+    refusal_hold_seconds: float = 3.0
+    """Longest pause in reading a connection after a refused sign-in (it is not read until its retry time,
+    at most this): a client that will not wait is made to by TCP's back-pressure, at no cost to the server."""
     session_check_seconds: float = 1.0
     """How often open sessions are checked against expiry and the users' session epochs (ari_app.accounts):
     the longest a revoked or expired session can go on."""

@@ -118,6 +118,29 @@ async def test_token_refused_after_restart_without_a_token_file_reports_session_
         await second.stop()
 
 
+async def test_a_session_ended_push_drops_the_token_and_reports_why(
+    cfg: Config, sessions: sessionmaker[Session], queue: FakeQueue, clock: Clock
+) -> None:
+    server = LinkServer(cfg, sessions, queue, clock=clock, settings=link_settings())
+    await server.start()
+    rec = Recorder()
+    link = client(server.url, rec)
+    link.start()
+    try:
+        await link.wait_online(3)
+        await link.sign_in("1001", PASSWORD)
+        clock.advance(hours=13)  # past the token's expiry: the server ends the session
+        await until(lambda: rec.of("session_lost"), within=5)
+        lost = rec.of("session_lost")[0]
+        assert lost["error_id"] == "expired" and "expired" in lost["message"]
+        assert link.token is None
+        await until(lambda: link.status == Status.ONLINE and link.connects == 2, within=10)
+        assert len(rec.of("session_lost")) == 1  # it reconnects without trying the dead token
+    finally:
+        await link.stop()
+        await server.stop()
+
+
 def test_backoff_is_jittered_and_capped() -> None:
     link = LinkClient("ws://127.0.0.1:1", backoff_base=0.5, backoff_max=30, rng=random.Random(7))
     seen = []
