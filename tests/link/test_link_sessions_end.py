@@ -156,3 +156,12 @@ async def test_a_session_ended_while_the_server_was_down_does_not_resume(
         user.session_epoch += 1  # what `hotline users signout` does, with no server to see it happen
     r = await (await desktop()).request(p.Msg.RESUME, token=token)
     assert r["error_id"] == ErrorId.TOKEN_INVALID and "ended" in r["message"]
+
+
+def test_users_add_refuses_an_agent_that_is_not_in_the_config(cli_config: Path) -> None:
+    r = hotline(cli_config, "users", "add", "9999", "--password-stdin", stdin=NEW_PASSWORD + "\n")
+    assert r.returncode == 1 and "9999 is not an agent id" in r.stderr and "1001" in r.stderr
+    ok = hotline(cli_config, "users", "add", "lead9", "--role", "supervisor", "--password-stdin", stdin=NEW_PASSWORD)
+    assert ok.returncode == 0, ok.stderr
+    listed = hotline(cli_config, "users", "list").stdout
+    assert "lead9\tsupervisor" in listed and "9999" not in listed
