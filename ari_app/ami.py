@@ -3,7 +3,9 @@
 panoramisk's own reconnect waits a fixed two seconds for ever; here the delay grows exponentially with
 jitter (so that many servers restarting together do not reconnect in lock-step) and resets once a login
 succeeds. After every login, once Asterisk says `FullyBooted`, the tracker is resynchronised from
-`CoreShowChannels` so that nothing is left "in progress" that Asterisk no longer has.
+`CoreShowChannels` so that nothing is left "in progress" that Asterisk no longer has, the queue's members
+are replayed from `QueueStatus`, and the `on_resynced` hooks get the members so that the server can put back
+the agents a restarted Asterisk (or a reloaded app_queue) no longer has.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from panoramisk import Manager
 
+from ari_app.calls.events import QueueMembership
 from ari_app.calls.store import call_at_or_soon
 from ari_app.calls.tracker import CallTracker, LiveChannel
 from ari_app.config import Config
@@ -100,6 +103,8 @@ class AmiLink:
         self._publish_lock = asyncio.Lock()
         self._publish_due = False
         self._last_publish = float("-inf")
+        self.on_resynced: list[Callable[[dict[str, QueueMembership]], Awaitable[Any]]] = []
+        """Called with the queue's members after every resynchronisation and every reload of app_queue."""
 
     async def start(self) -> None:
         ami = self.cfg.asterisk.ami
@@ -117,6 +122,7 @@ class AmiLink:
         )
         self.manager.register_event("*", self._on_event)
         self.manager.register_event("FullyBooted", self._on_fully_booted)
+        self.manager.register_event("Reload", self._on_reload)
         self.manager.connect()
 
     async def stop(self) -> None:
@@ -149,6 +155,16 @@ class AmiLink:
 
     def _on_fully_booted(self, _manager: Manager, _event: Any) -> None:
         self._spawn(self.resync())
+
+    def _on_reload(self, _manager: Manager, event: Any) -> None:
+        module = str(event.get("Module") or "")
+        if self.connected.is_set() and (not module or "queue" in module.lower()):
+            self._spawn(self._members_changed())
+
+    async def _members_changed(self) -> None:
+        members = await self.queue_status()
+        for hook in self.on_resynced:
+            await hook(members)
 
     def _on_event(self, _manager: Manager, event: Any) -> None:
         self.tracker.handle(event)
@@ -210,24 +226,38 @@ class AmiLink:
             len(adopted),
         )
         await self._publish()
-        await self.queue_status()
+        members = await self.queue_status()
         self.connected.set()
         self.on_state("up")
+        for hook in self.on_resynced:
+            await hook(members)
 
-    async def queue_status(self) -> None:
-        """Replay the queue's members into the tracker as member events, so agent states are current."""
+    async def queue_status(self) -> dict[str, QueueMembership]:
+        """Replay the queue's members into the tracker as member events, so agent states are current; return
+        them by interface (lower case)."""
         assert self.manager is not None
         reply = await self.manager.send_action({"Action": "QueueStatus", "Queue": self.cfg.queue.name}, as_list=True)
+        members = {}
         for m in reply if isinstance(reply, list) else [reply]:
             if m.get("Event") == "QueueMember":
-                self.tracker.handle(
-                    {
-                        **dict(m),
-                        "Event": "QueueMemberAdded",
-                        "Interface": m.get("StateInterface") or m.get("Location", ""),
-                    }
-                )
+                event = {**dict(m), "Event": "QueueMemberAdded", "Interface": _member_interface(m)}
+                self.tracker.handle(event)
+                members[event["Interface"].lower()] = _membership(m)
         await self._publish()
+        return members
+
+    async def queue_members(self, queue: str) -> dict[str, QueueMembership]:
+        """The queue's members now, by interface (lower case), without touching the tracker."""
+        if self.manager is None or not self.connected.is_set():
+            raise AmiError("not connected to Asterisk")
+        reply = await asyncio.wait_for(
+            self.manager.send_action({"Action": "QueueStatus", "Queue": queue}, as_list=True), timeout=10
+        )
+        return {
+            _member_interface(m).lower(): _membership(m)
+            for m in (reply if isinstance(reply, list) else [reply])
+            if m.get("Event") == "QueueMember"
+        }
 
     # --- actions ---------------------------------------------------------------------------------------
     async def action(self, **fields: Any) -> Any:
@@ -334,12 +364,26 @@ class AmiLink:
         )
 
     async def queue_remove(self, queue: str, interface: str) -> None:
-        await self.action(Action="QueueRemove", Queue=queue, Interface=interface)
+        """Take the interface out of the queue; one that is not in it (Asterisk restarted, an admin removed
+        it) is already where it should be."""
+        try:
+            await self.action(Action="QueueRemove", Queue=queue, Interface=interface)
+        except AmiError as exc:
+            if "not there" not in str(exc).lower():
+                raise
 
     async def queue_pause(self, queue: str, interface: str, paused: bool, reason: str = "") -> None:
         await self.action(
             Action="QueuePause", Queue=queue, Interface=interface, Paused="true" if paused else "false", Reason=reason
         )
+
+
+def _member_interface(m: Any) -> str:
+    return str(m.get("StateInterface") or m.get("Location") or m.get("Interface") or "")
+
+
+def _membership(m: Any) -> QueueMembership:
+    return QueueMembership(_member_interface(m), m.get("Paused") == "1", str(m.get("PausedReason") or ""))
 
 
 class _Collector:

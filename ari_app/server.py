@@ -9,7 +9,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Engine
@@ -26,7 +26,7 @@ from ari_app.cases.runner import CaseRunner
 from ari_app.conference import ThreeWay
 from ari_app.config import Config, HotlineMode
 from ari_app.dialplan_render import FASTAGI_PORT
-from ari_app.health import HealthMonitor, HealthReport, check
+from ari_app.health import Health, HealthMonitor, HealthReport, check
 from ari_app.link import LinkServer
 from ari_app.link.transfer import TransferDesk
 from ari_app.spy import ChanSpy
@@ -99,7 +99,18 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
 
     async def probe() -> HealthReport:
         sip = cfg.asterisk.sip
-        return await check(ami.ping, ami.channel_count, sip.host, sip.port, cfg.admission.max_calls)
+        report = await check(ami.ping, ami.channel_count, sip.host, sip.port, cfg.admission.max_calls)
+        if server.link is None or report.state is Health.DOWN:
+            return report
+        # The queue's members against the agents signed in: a member Asterisk lost (a restart while the AMI
+        # link was away, a reload of app_queue) is put back here at the latest.
+        try:
+            problems = await server.link.reconcile_queue(await ami.queue_members(cfg.queue.name))
+        except Exception as exc:
+            problems = (f"queue members unavailable ({exc})",)
+        if not problems:
+            return report
+        return replace(report, state=Health.DEGRADED, problems=(*report.problems, *problems))
 
     server.health = HealthMonitor(probe, server.publish_health, interval=health_interval)
     server.extras.append(server.health)
@@ -114,6 +125,7 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     exchange = {h.number: h.exchange_url for h in cfg.hotlines if h.mode == HotlineMode.EXCHANGE and h.exchange_url}
     server.extras.append(CaseRunner(sessions, exchange))
     server.link = LinkServer(cfg, sessions, ami)
+    ami.on_resynced.append(server.link.reconcile_queue)
     server.link.conference = server.three_way
     server.link.supervisor.spy = ChanSpy(cfg, tracker, ami)
     server.health_subscribers.append(server.link.supervisor.on_health)

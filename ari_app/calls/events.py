@@ -122,6 +122,15 @@ class QueueMemberChanged:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class QueueMembership:
+    """One member of the queue as Asterisk reports it now (AMI QueueStatus), keyed by its interface."""
+
+    interface: str
+    paused: bool
+    reason: str
+
+
 Subscriber = Callable[[CallEvent | QueueMemberChanged], Awaitable[None] | None]
 
 

@@ -41,6 +41,7 @@ from ari_app.calls.events import (
     ConferenceChanged,
     QueueControl,
     QueueMemberChanged,
+    QueueMembership,
     TransferChanged,
 )
 from ari_app.cases.errors import CaseError
@@ -159,6 +160,9 @@ class LinkServer:
         self._error_log: dict[str, tuple[float, int]] = {}
         self._connections: set[Connection] = set()
         self._per_source: Counter[str] = Counter()
+        self.queue_problems: tuple[str, ...] = ()
+        """Agents the server has in the queue whom Asterisk's queue lacks and could not be given back (the
+        health report is degraded while there are any)."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: Server | None = None
         self.port: int | None = None
@@ -735,6 +739,45 @@ class LinkServer:
             self._move(session, AgentState.PAUSED, WRAPUP_REASON)
             return
         self._move(session, AgentState.READY, "")
+
+    # --- the queue as Asterisk has it ------------------------------------------------------------------
+    async def reconcile_queue(self, members: dict[str, QueueMembership]) -> tuple[str, ...]:
+        """Put back every agent the server has signed in whom Asterisk's queue (`members`, by lower-case
+        interface) lacks: after Asterisk restarted or crashed, app_queue was reloaded, or a membership was
+        lost. Each is added as the server has them: paused with their reason (wrap-up included), or ready.
+        Returns, and keeps in `queue_problems`, what could not be put back."""
+        problems = []
+        q = self.settings.queue
+        for session in list(self.agents.values()):
+            agent = session.agent
+            if agent is None or session.state is AgentState.SIGNED_OUT or agent.interface.lower() in members:
+                continue
+            paused = session.state in (AgentState.PAUSED, AgentState.WRAPUP)
+            reason = WRAPUP_REASON if session.state is AgentState.WRAPUP else (session.reason or "other")
+            try:
+                await self.queue.queue_add(q, agent.interface, agent.name, paused)
+                if paused:
+                    await self.queue.queue_pause(q, agent.interface, True, reason)
+            except Exception as exc:
+                log.warning("could not put %s back into the queue: %s", session.login, exc)
+                problems.append(f"agent {session.login} is not in the queue and could not be added back ({exc})")
+            else:
+                log.warning(
+                    "agent %s was missing from Asterisk's queue: added back %s",
+                    session.login,
+                    f"paused ({reason})" if paused else "ready",
+                )
+                self.audit.record(
+                    "queue_member_restored",
+                    session.login,
+                    _role(session),
+                    _user_id(session),
+                    source="asterisk",
+                    paused=paused,
+                    reason=reason if paused else "",
+                )
+        self.queue_problems = tuple(problems)
+        return self.queue_problems
 
     # --- domain events in ------------------------------------------------------------------------------
     def _session_for(self, agent_id: str | None, interface: str | None) -> AgentSession | None:

@@ -198,3 +198,37 @@ async def test_offline_desktop_pauses_the_agent_after_a_grace_period(
     d2 = await desktop()
     r = await d2.request(p.Msg.RESUME, token=token)
     assert r["state"] == {**r["state"], "state": "paused", "reason": "desktop_offline"}
+
+
+async def test_agents_missing_from_the_queue_are_put_back_as_they_were(
+    desktop: Any, server: LinkServer, queue: FakeQueue
+) -> None:
+    from ari_app.calls.events import QueueMembership
+
+    a, b, sup = await desktop(), await desktop(), await desktop()
+    await a.sign_in("1001")
+    await a.request(p.Msg.SET_STATE, state="ready")
+    await b.sign_in("1002")
+    await b.request(p.Msg.SET_STATE, state="paused", reason="meal")
+    await sup.sign_in("sup")  # no phone: never a queue member
+    queue.calls.clear()
+    assert await server.reconcile_queue({}) == ()  # Asterisk restarted: nobody in the queue
+    assert sorted(queue.calls) == [
+        ("add", "hotline", "PJSIP/1001", "张敏", False),
+        ("add", "hotline", "PJSIP/1002", "艾力·买买提", True),
+        ("pause", "hotline", "PJSIP/1002", True, "meal"),
+    ]
+    assert server.state_of("1001") is AgentState.READY and server.state_of("1002") is AgentState.PAUSED
+    queue.calls.clear()
+    present = {
+        "pjsip/1001": QueueMembership("PJSIP/1001", False, ""),
+        "pjsip/1002": QueueMembership("PJSIP/1002", True, "meal"),
+    }
+    assert await server.reconcile_queue(present) == () and queue.calls == []  # all there: nothing to do
+    queue.fail = True
+    problems = await server.reconcile_queue({})
+    assert len(problems) == 2 and "1001" in problems[0] and server.queue_problems == problems
+    queue.fail = False
+    await b.request(p.Msg.SIGN_OUT)
+    assert await server.reconcile_queue({}) == () and server.queue_problems == ()
+    assert [c[2] for c in queue.calls if c[0] == "add"] == ["PJSIP/1001"]  # a signed-out agent stays out
