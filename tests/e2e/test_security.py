@@ -19,7 +19,7 @@ from ari_app.asterisk_ctl import ASTERISK_USER, AsteriskHost
 from ari_app.config import Config, load_config
 from ari_app.health import AmiSession
 from tests.e2e.conftest import Stack
-from tests.e2e.harness import calls, wait_for
+from tests.e2e.harness import calls, hotline, wait_for
 
 
 def _host(stack: Stack) -> tuple[Config, AsteriskHost]:
@@ -211,3 +211,35 @@ def test_no_file_the_platform_writes_is_readable_by_another_user(stack: Stack) -
             check(endpoint.secret.file, {os.geteuid()}, 0o600, 0o700)
             check(endpoint.secret.file.parent, {os.geteuid()}, 0o600, 0o700)
     assert not problems, "\n".join(problems)
+
+
+def test_rotating_the_ami_secret(stack: Stack) -> None:
+    """docs/security.md, Rotating secrets: a new secret in the file, `hotline asterisk up`, and the old one
+    is refused while the new one logs in. The old value is put back at the end for the session's server."""
+    cfg = load_config(stack.config)
+    secret_file = cfg.asterisk.ami.secret.file if cfg.asterisk.ami.secret else None
+    assert secret_file is not None
+    old = secret_file.read_text()
+    try:
+        secret_file.write_text("rotated-" + uuid.uuid4().hex + "\n")
+        up = hotline(stack.config, "asterisk", "up", timeout=300)
+        assert up.returncode == 0, up.stderr
+        assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+        assert _ami_action(load_config(stack.config), "Ping")["Response"] == "Success"
+        with pytest.raises(ConnectionError, match="login refused"):
+            _ami_action_with(cfg, old.strip(), "Ping")
+    finally:
+        secret_file.write_text(old)
+        assert hotline(stack.config, "asterisk", "up", timeout=300).returncode == 0
+    assert _ami_action(cfg, "Ping")["Response"] == "Success"
+    wait_for(lambda: hotline(stack.config, "status").returncode == 0 or None, 60, "the platform healthy again")
+
+
+def _ami_action_with(cfg: Config, secret: str, name: str) -> dict[str, str]:
+    ami = cfg.asterisk.ami
+
+    async def run() -> dict[str, str]:
+        async with AmiSession(ami.host, ami.port, ami.username, secret, timeout=10) as session:
+            return await session.action(name)
+
+    return asyncio.run(run())
