@@ -160,7 +160,7 @@ def test_installed_files_are_never_readable_by_others(tmp_path: Path) -> None:
     assert _mode(target) == 0o640 and target.read_text() == "x\n"
 
 
-def test_asterisk_starts_without_privileges(tmp_path: Path) -> None:
+def test_asterisk_starts_without_privileges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = load_config(_config(tmp_path))
     host = AsteriskHost(cfg=cfg, root=tmp_path / "root", state_dir=tmp_path)
     cmd = host.start_command(999, 995)
@@ -168,6 +168,14 @@ def test_asterisk_starts_without_privileges(tmp_path: Path) -> None:
     for flag in ("--reuid=999", "--regid=995", "--clear-groups", "--no-new-privs", "--bounding-set=-all"):
         assert flag in cmd
     assert cmd[-2:] == ["/usr/sbin/asterisk", "-n"]
+    # the system Asterisk (production): the same drop, with the project-local asterisk.conf
+    system = AsteriskHost(cfg=cfg, root=None, state_dir=tmp_path / "asterisk-system")
+    monkeypatch.setattr(asterisk_ctl.os, "geteuid", lambda: 0)
+    cmd = system.start_command(999, 995)
+    assert cmd[0].endswith("setpriv") and "--no-new-privs" in cmd and "--reuid=999" in cmd
+    assert cmd[-3:] == ["-C", str(tmp_path / "asterisk-system" / "etc" / "asterisk.conf"), "-n"]
+    monkeypatch.setattr(asterisk_ctl.os, "geteuid", lambda: 999)  # started by the asterisk user itself
+    assert "setpriv" not in " ".join(system.start_command(999, 995))
 
 
 def test_root_built_before_is_upgraded_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
