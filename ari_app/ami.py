@@ -24,7 +24,7 @@ from ari_app.calls.events import QueueMembership
 from ari_app.calls.store import call_at_or_soon
 from ari_app.calls.tracker import CallTracker, LiveChannel
 from ari_app.config import Config
-from ari_app.health import parse_channel_count
+from ari_app.health import parse_core_status
 
 log = logging.getLogger(__name__)
 
@@ -277,11 +277,10 @@ class AmiLink:
         return (time.perf_counter() - start) * 1000
 
     async def channel_count(self) -> int:
-        reply = await self.action(Action="Command", Command="core show channels count")
+        """Asterisk's channels now (AMI CoreStatus, class `reporting`: the AMI user has no `command`)."""
+        reply = await self.action(Action="CoreStatus")
         first = reply[0] if isinstance(reply, list) else reply
-        output = first.get("Output", "")
-        text = "\n".join(output) if isinstance(output, list) else str(output)
-        return parse_channel_count(text or first.content)
+        return parse_core_status(dict(first))
 
     async def free_agents(self, queue: str) -> int:
         """Members of `queue` that could take a call now: signed in, not paused, not on a call."""

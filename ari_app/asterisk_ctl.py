@@ -3,33 +3,93 @@
 If the system has an `asterisk` of its own (Debian sid, Ubuntu, a production host), it is used with a
 project-local asterisk.conf so that nothing in /etc/asterisk is touched. Otherwise a minimal Debian sid
 root with Asterisk 22 is built once (debootstrap + apt) in the folder config.yaml names, and Asterisk
-runs in it with /dev, /proc and the recordings folder bind-mounted (the recordings folder at the same
-path inside, so the file names Asterisk reports are true on the host). Every listener is the one
-config.yaml gives (loopback by default).
+runs in it with a /dev of its own (null, zero, full, random, urandom), a /proc that shows it only its own
+processes (`hidepid=invisible,subset=pid`) and the recordings folder bind-mounted (at the same path inside,
+so the file names Asterisk reports are true on the host). Every listener is the one config.yaml gives
+(loopback by default).
+
+Either way Asterisk runs as the host's `asterisk` system user (created when missing; inside the root the
+`asterisk` user gets the same uid and gid), without capabilities and with no_new_privs (`setpriv`), and
+with umask 027: what it writes (logs, CDRs, queue_log, astdb, recordings) is 0640 / 0750 or tighter. The
+files written here for it are root:asterisk 0640 in a root:asterisk 0750 folder (docs/security.md).
 """
 
 from __future__ import annotations
 
+import grp
 import logging
 import os
+import pwd
 import shutil
 import socket
+import stat
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ari_app.config import Config
-from ari_app.dialplan_render import DEFAULT_SOUNDS, install
+from ari_app.dialplan_render import DEFAULT_SOUNDS, install, write_config_file
 from ari_app.prompts import PromptError, install_prompts
 
 log = logging.getLogger(__name__)
 
 DEBS = ("asterisk", "asterisk-modules", "asterisk-core-sounds-en", "asterisk-moh-opsound-gsm")
+ASTERISK_USER = "asterisk"  # the host's system user and group Asterisk runs as (the same ids inside the root)
+ASTERISK_UMASK = 0o027  # what Asterisk creates: files 0640, folders 0750
+CONFIG_FILE_MODE = 0o640  # every file in Asterisk's configuration folder: root:asterisk
+CONFIG_DIR_MODE = 0o750
+RECORDINGS_DIR_MODE = 0o2750  # asterisk:<the CTI server's group>; setgid, so each file gets that group
+# Folders Asterisk writes to, as Asterisk sees them in the root (the system Asterisk's are in state_dir).
+ROOT_WRITABLE = ("/var/log/asterisk", "/var/lib/asterisk", "/var/spool/asterisk", "/run/asterisk")
+DEV_NODES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9)}
+PROC_OPTIONS = "nosuid,nodev,noexec,hidepid=invisible,subset=pid"
 
 
 class AsteriskError(Exception):
     """Asterisk could not be built, started, stopped or reached; the message says what to do."""
+
+
+def asterisk_ids(create: bool = True) -> tuple[int, int]:
+    """(uid, gid) of the host's `asterisk` system user and group. Created (`useradd --system`, no home,
+    no shell) when missing and `create` is true and this process is root: Asterisk must run as a user of
+    its own, never as root nor under a uid that is another service's on the host. Raises AsteriskError
+    when the user is missing and cannot be created."""
+    try:
+        entry = pwd.getpwnam(ASTERISK_USER)
+        return entry.pw_uid, entry.pw_gid
+    except KeyError:
+        pass
+    if not create or os.geteuid() != 0:
+        raise AsteriskError(
+            f"there is no `{ASTERISK_USER}` user on this system: create it "
+            f"(`useradd --system --user-group --no-create-home --shell /usr/sbin/nologin {ASTERISK_USER}`) "
+            "or run `sudo hotline asterisk up`"
+        )
+    try:
+        grp.getgrnam(ASTERISK_USER)
+        group_opt = ["--gid", ASTERISK_USER]
+    except KeyError:
+        group_opt = ["--user-group"]
+    _run(
+        [
+            "useradd",
+            "--system",
+            *group_opt,
+            "--no-create-home",
+            "--home-dir",
+            "/var/lib/asterisk",
+            "--shell",
+            "/usr/sbin/nologin",
+            "--comment",
+            "Asterisk PBX (hotline)",
+            ASTERISK_USER,
+        ],
+        f"useradd {ASTERISK_USER}",
+    )
+    entry = pwd.getpwnam(ASTERISK_USER)
+    return entry.pw_uid, entry.pw_gid
 
 
 @dataclass(frozen=True)
@@ -69,11 +129,43 @@ class AsteriskHost:
     def pid_file(self) -> Path:
         return self.inside("/run/asterisk/asterisk.pid") if self.root else self.state_dir / "run" / "asterisk.pid"
 
+    @property
+    def writable_dirs(self) -> list[Path]:
+        """The folders Asterisk writes to (logs and CDRs, astdb, spool, pid file and control socket), as
+        seen from the host; each is asterisk:asterisk 0750."""
+        if self.root is not None:
+            return [self.inside(d) for d in ROOT_WRITABLE]
+        return [self.state_dir / sub for sub in ("log", "db", "spool", "run")]
+
     def command(self, *args: str) -> list[str]:
+        """Asterisk's command line as root runs it (a remote console `-rx ...`: it connects to the control
+        socket; the server itself is started with `start_command`)."""
         if self.root is not None:
             return ["chroot", str(self.root), "/usr/sbin/asterisk", *args]
         exe = shutil.which("asterisk") or "/usr/sbin/asterisk"
         return [exe, "-C", str(self.state_dir / "etc" / "asterisk.conf"), *args]
+
+    def start_command(self, uid: int, gid: int) -> list[str]:
+        """The command that starts the Asterisk server as `uid`:`gid` (the asterisk user): setpriv switches
+        to it before Asterisk runs, with no supplementary groups, no capabilities (empty bounding and
+        inheritable sets) and no_new_privs, so nothing Asterisk starts (AGI, a MixMonitor command) can
+        regain root through a setuid program of the root. Without root (a system Asterisk started by its
+        own user) Asterisk is started as it is."""
+        drop = [
+            f"--reuid={uid}",
+            f"--regid={gid}",
+            "--clear-groups",
+            "--no-new-privs",
+            "--bounding-set=-all",
+            "--inh-caps=-all",
+        ]
+        if self.root is not None:
+            return ["chroot", str(self.root), "/usr/bin/setpriv", *drop, "/usr/sbin/asterisk", "-n"]
+        exe = shutil.which("asterisk") or "/usr/sbin/asterisk"
+        conf = ["-C", str(self.state_dir / "etc" / "asterisk.conf"), "-n"]
+        if os.geteuid() != 0:
+            return [exe, *conf]
+        return [shutil.which("setpriv") or "/usr/bin/setpriv", *drop, exe, *conf]
 
     # --- build -----------------------------------------------------------------------------------------
     def ensure_installed(self) -> None:
@@ -111,7 +203,8 @@ class AsteriskHost:
         d = self.state_dir
         for sub in ("etc", "log", "run", "spool", "db"):
             (d / sub).mkdir(parents=True, exist_ok=True)
-        (d / "etc" / "asterisk.conf").write_text(
+        write_config_file(
+            d / "etc" / "asterisk.conf",
             "; Generated by `hotline asterisk up`: the system Asterisk, with project-local folders.\n"
             "[directories]\n"
             f"astetcdir => {d / 'etc'}\n"
@@ -125,33 +218,122 @@ class AsteriskHost:
             f"astrundir => {d / 'run'}\n"
             f"astlogdir => {d / 'log'}\n"
             "[options]\n"
-            "documentation_language = en_US\n"
+            "documentation_language = en_US\n",
+            _config_gid(),
         )
 
     # --- mounts (root only) ----------------------------------------------------------------------------
-    def _mounts(self) -> list[tuple[str, Path, list[str]]]:
-        assert self.root is not None
-        rec = self.cfg.recordings_path
-        return [
-            ("proc", self.root / "proc", ["-t", "proc", "proc"]),
-            ("dev", self.root / "dev", ["--bind", "/dev"]),
-            ("recordings", self.inside(str(rec)), ["--bind", str(rec)]),
-        ]
-
     def mount(self) -> None:
+        """Mount what Asterisk needs in the root: a /proc showing it only its own processes (no host
+        process, no /proc/1/root way out of the root, no /proc/sys), a /dev of its own with the five
+        character devices it uses, and the recordings folder (nosuid, nodev, noexec). Mounts already
+        there are left as they are (`start` unmounts everything first)."""
         if self.root is None:
             return
         self.cfg.recordings_path.mkdir(parents=True, exist_ok=True)
         mounted = _mounted_paths()
-        for _name, target, args in self._mounts():
-            if str(target) in mounted:
-                continue
-            target.mkdir(parents=True, exist_ok=True)
-            _run(["mount", *args, str(target)], f"mount {target}")
+        proc, dev = self.root / "proc", self.root / "dev"
+        if str(proc) not in mounted:
+            proc.mkdir(parents=True, exist_ok=True)
+            _run(["mount", "-t", "proc", "-o", PROC_OPTIONS, "proc", str(proc)], f"mount {proc}")
+        if str(dev) not in mounted:
+            dev.mkdir(parents=True, exist_ok=True)
+            options = "mode=0755,nosuid,noexec,size=64k"
+            _run(["mount", "-t", "tmpfs", "-o", options, "hotline-dev", str(dev)], "mount /dev")
+            for name, (major, minor) in DEV_NODES.items():
+                node = dev / name
+                try:
+                    os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+                    node.chmod(0o666)
+                except PermissionError:  # no CAP_MKNOD (a container): bind the host's node instead
+                    node.touch(mode=0o666)
+                    _run(["mount", "--bind", f"/dev/{name}", str(node)], f"mount {node}")
+            for name, target in (("fd", "/proc/self/fd"), ("stdin", "fd/0"), ("stdout", "fd/1"), ("stderr", "fd/2")):
+                (dev / name).symlink_to(target)
+        rec = self.inside(str(self.cfg.recordings_path))
+        if str(rec) not in mounted:
+            rec.mkdir(parents=True, exist_ok=True)
+            _run(["mount", "--bind", str(self.cfg.recordings_path), str(rec)], f"mount {rec}")
+            _run(["mount", "-o", "remount,bind,nosuid,nodev,noexec", str(rec)], f"remount {rec}")
 
     def unmount(self) -> None:
         if self.root is not None:
             _unmount_under(self.root)
+
+    # --- ownership and modes ---------------------------------------------------------------------------
+    def secure(self, uid: int, gid: int) -> None:
+        """Give Asterisk's files their owners and modes (idempotent, and the upgrade of a root built before
+        Asterisk had a user of its own): inside the root the `asterisk` user and group take the host's
+        ids, and whatever carried the root's old ids is chowned to them; the configuration folder is
+        root:asterisk 0750 with every file 0640; each folder Asterisk writes to is asterisk:asterisk 0750
+        and what Asterisk wrote there (logs, CDRs, queue_log, astdb) asterisk:asterisk without group write
+        or any access for others; the recordings folder is asterisk-owned, setgid, 2750 (its group is the
+        CTI server's: it reads the files, nobody else does). Call it while Asterisk is stopped or runs as
+        `uid`."""
+        if self.root is not None:
+            self._adopt_ids(uid, gid)
+        etc = self.etc_dir
+        etc.mkdir(parents=True, exist_ok=True)
+        _own_tree(etc, 0, gid, CONFIG_DIR_MODE, lambda mode: CONFIG_FILE_MODE)
+        for folder in self.writable_dirs:
+            folder.mkdir(parents=True, exist_ok=True)
+            if folder.name == "asterisk" and folder.parent.name == "lib":
+                # Debian's /var/lib/asterisk: the package's sounds (some root's, public) beside astdb
+                _own(folder, uid, gid, 0o750)
+                for db in folder.glob("astdb.sqlite3*"):
+                    _own(db, uid, gid, stat.S_IMODE(db.lstat().st_mode) & 0o750)
+                _narrow_tree(folder, uid)
+                continue
+            _own_tree(folder, uid, gid, 0o750, lambda mode: mode & 0o750)
+        self._secure_recordings(uid)
+
+    def _secure_recordings(self, uid: int) -> None:
+        rec = self.cfg.recordings_path
+        rec.mkdir(parents=True, exist_ok=True)
+        st = rec.stat()
+        if st.st_uid == uid and stat.S_IMODE(st.st_mode) == RECORDINGS_DIR_MODE:
+            return
+        log.info("recordings folder %s: Asterisk's (setgid, group %s), files 0640", rec, st.st_gid)
+        _own_tree(rec, uid, st.st_gid, RECORDINGS_DIR_MODE, lambda mode: mode & 0o640)
+
+    def _adopt_ids(self, uid: int, gid: int) -> None:
+        """Give the root's `asterisk` user and group the host's ids, and chown what had the old ones."""
+        assert self.root is not None
+        passwd, group = self.root / "etc/passwd", self.root / "etc/group"
+        users = [line.split(":") for line in passwd.read_text().splitlines() if line.count(":") == 6]
+        groups = [line.split(":") for line in group.read_text().splitlines() if line.count(":") == 3]
+        me = next((u for u in users if u[0] == ASTERISK_USER), None)
+        my_group = next((g for g in groups if g[0] == ASTERISK_USER), None)
+        if me is None or my_group is None:
+            raise AsteriskError(f"the root {self.root} has no {ASTERISK_USER} user or group: rebuild it")
+        old_uid, old_gid = int(me[2]), int(my_group[2])
+        if (old_uid, old_gid, int(me[3])) == (uid, gid, gid):
+            return
+        for u in users:
+            if u[0] != ASTERISK_USER and int(u[2]) == uid:
+                raise AsteriskError(f"uid {uid} (the host's {ASTERISK_USER}) is {u[0]} in {self.root}")
+        for g in groups:
+            if g[0] != ASTERISK_USER and int(g[2]) == gid:
+                raise AsteriskError(f"gid {gid} (the host's {ASTERISK_USER}) is {g[0]} in {self.root}")
+        log.info("root %s: %s %s:%s becomes %s:%s (the host's)", self.root, ASTERISK_USER, old_uid, old_gid, uid, gid)
+        me[2], me[3], my_group[2] = str(uid), str(gid), str(gid)
+        passwd.write_text("".join(":".join(u) + "\n" for u in users))
+        group.write_text("".join(":".join(g) + "\n" for g in groups))
+        skip = {Path(p) for p in _mounted_paths() if p.startswith(str(self.root) + "/")}
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            here = Path(dirpath)
+            dirnames[:] = [d for d in dirnames if here / d not in skip]
+            for name in (*dirnames, *filenames):
+                path = here / name
+                st = path.lstat()
+                if st.st_uid == old_uid or st.st_gid == old_gid:
+                    os.lchown(
+                        path,
+                        uid if st.st_uid == old_uid else -1,
+                        gid if st.st_gid == old_gid else -1,
+                    )
+                    if stat.S_ISDIR(st.st_mode):
+                        os.chmod(path, stat.S_IMODE(st.st_mode))  # chown cleared a folder's setgid bit
 
     # --- lifecycle -------------------------------------------------------------------------------------
     def pid(self) -> int | None:
@@ -179,23 +361,40 @@ class AsteriskHost:
             install_prompts(self.inside(sounds) if self.root is not None else Path(sounds))
         except PromptError as exc:
             raise AsteriskError(str(exc)) from exc
-        install(self.cfg, self.etc_dir, sounds)
+        install(self.cfg, self.etc_dir, sounds, group=_config_gid())
         if self.root is None:
             self._write_system_asterisk_conf()
 
     def start(self, timeout: float = 90.0) -> None:
-        """Install the configuration and start Asterisk (or reload it if running), then wait until AMI
-        reports FullyBooted."""
+        """Install the configuration and start Asterisk as the asterisk user (or reload it if it runs so),
+        then wait until AMI reports FullyBooted. An Asterisk found running as another user (started by
+        an earlier version, as root) is stopped and started again."""
         self.ensure_installed()
+        uid, gid = asterisk_ids(create=os.geteuid() == 0)
+        pid = self.pid()
+        running_as = _process_uid(pid) if pid is not None else None
+        if pid is not None and running_as not in (uid, None):
+            log.warning("Asterisk (pid %s) runs as uid %s, not %s: restarting it", pid, running_as, ASTERISK_USER)
+            self.stop()
+            pid = None
         self.install_config()
-        if self.pid() is not None:
-            log.info("Asterisk is running (pid %s): reloading its configuration", self.pid())
+        if os.geteuid() == 0:
+            self.secure(uid, gid)
+        if pid is not None:
+            log.info("Asterisk is running (pid %s): reloading its configuration", pid)
             subprocess.run(self.command("-rx", "core reload"), capture_output=True, timeout=30, check=False)
         else:
+            self.unmount()  # mounts left by an earlier run (or version) are made again as they must be
             self.mount()
-            self.log_dir.mkdir(parents=True, exist_ok=True)
             _wait_port_free(self.cfg.asterisk.ami.host, self.cfg.asterisk.ami.port, 20)
-            proc = subprocess.run(self.command("-n"), capture_output=True, text=True, timeout=60, check=False)
+            proc = subprocess.run(
+                self.start_command(uid, gid),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+                umask=ASTERISK_UMASK,
+            )
             if proc.returncode != 0:
                 raise AsteriskError(f"Asterisk did not start ({proc.returncode}): {proc.stderr.strip()[-500:]}")
         wait_fully_booted(self.cfg, timeout=timeout, log_file=self.log_dir / "messages.log")
@@ -263,6 +462,58 @@ def wait_fully_booted(cfg: Config, timeout: float, log_file: Path | None = None)
     if log_file is not None and log_file.exists():
         tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-15:])
     raise AsteriskError(f"Asterisk did not report FullyBooted on AMI {ami.host}:{ami.port} ({last_error})\n{tail}")
+
+
+def _config_gid() -> int | None:
+    """The group Asterisk's configuration files are given (asterisk's, so that Asterisk reads them and
+    nobody else does), or None when this process cannot chown (not root): they are then 0600, its own."""
+    if os.geteuid() != 0:
+        return None
+    return asterisk_ids()[1]
+
+
+def _process_uid(pid: int) -> int | None:
+    """The real uid of process `pid`, from /proc; None if it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _own(path: Path, uid: int, gid: int, mode: int) -> None:
+    st = path.lstat()
+    if stat.S_ISLNK(st.st_mode):
+        return
+    if (st.st_uid, st.st_gid) != (uid, gid):
+        os.chown(path, uid, gid)
+    if stat.S_IMODE(path.lstat().st_mode) != mode:
+        path.chmod(mode)
+
+
+def _own_tree(top: Path, uid: int, gid: int, dir_mode: int, file_mode: Callable[[int], int]) -> None:
+    """chown -R `top` to uid:gid (symbolic links are left alone); folders get `dir_mode`, files
+    `file_mode(their mode)`."""
+    _own(top, uid, gid, dir_mode)
+    for dirpath, dirnames, filenames in os.walk(top):
+        here = Path(dirpath)
+        for name in dirnames:
+            _own(here / name, uid, gid, dir_mode)
+        for name in filenames:
+            path = here / name
+            _own(path, uid, gid, file_mode(stat.S_IMODE(path.lstat().st_mode)))
+
+
+def _narrow_tree(top: Path, uid: int) -> None:
+    """Take group write and every access of others from what `uid` owns under `top`."""
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in (*dirnames, *filenames):
+            path = Path(dirpath) / name
+            st = path.lstat()
+            if st.st_uid == uid and not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o027:
+                path.chmod(stat.S_IMODE(st.st_mode) & 0o750)
 
 
 def _run(cmd: list[str], what: str, env: dict[str, str] | None = None) -> None:

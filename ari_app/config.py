@@ -74,9 +74,15 @@ class Secret:
         raise ConfigError([ConfigIssue("<secret>", 0, "secret", f"secret not found in {where}")])
 
     def ensure_file(self) -> None:
-        """Create the secret file with a random value if it is the source and does not exist yet."""
+        """Create the secret file with a random value if it is the source and does not exist yet (0600, in
+        a folder created 0700). An existing secret file of this user's that others could read is narrowed
+        to 0600: a secret is never readable by another local user."""
         if self.env and os.environ.get(self.env):
             return
+        if self.file is not None and self.file.exists():
+            st = self.file.stat()
+            if st.st_uid == os.geteuid() and st.st_mode & 0o077:
+                self.file.chmod(st.st_mode & 0o600)
         if self.file is not None and not self.file.exists():
             import secrets
 

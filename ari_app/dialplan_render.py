@@ -7,6 +7,8 @@ Asterisk's folder (`include_secrets=True`), never when printing for review.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from ari_app.config import Config, Secret
@@ -161,18 +163,35 @@ def render_all(cfg: Config, *, include_secrets: bool, sounds_dir: str = DEFAULT_
     return files
 
 
-def install(cfg: Config, etc_dir: Path, sounds_dir: str = DEFAULT_SOUNDS) -> list[Path]:
-    """Write the static dialplan files and the rendered ones (with secrets) into Asterisk's config folder."""
-    etc_dir.mkdir(parents=True, exist_ok=True)
+def write_config_file(path: Path, text: str, group: int | None) -> None:
+    """Write one of Asterisk's configuration files so that no other local user can ever read it: the
+    content goes to a temporary file created 0600 in the same folder, which is given to root:`group`
+    0640 (`group` is Asterisk's, when this process is root) or kept 0600 (no `group`: the file is this
+    user's, and Asterisk runs as this user), then renamed over `path`. Raises OSError."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        if group is not None:
+            os.fchown(fd, 0, group)
+            os.fchmod(fd, 0o640)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def install(cfg: Config, etc_dir: Path, sounds_dir: str = DEFAULT_SOUNDS, group: int | None = None) -> list[Path]:
+    """Write the static dialplan files and the rendered ones (with secrets) into Asterisk's config folder,
+    each root:`group` 0640 (or 0600, this user's, without `group`: see `write_config_file`)."""
+    etc_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
     written = []
     for name in STATIC_FILES:
         target = etc_dir / name
-        target.write_text((DIALPLAN_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
+        write_config_file(target, (DIALPLAN_DIR / name).read_text(encoding="utf-8"), group)
         written.append(target)
     for name, text in render_all(cfg, include_secrets=True, sounds_dir=sounds_dir).items():
         target = etc_dir / name
-        target.write_text(text, encoding="utf-8")
-        if name in ("manager.conf", "ari.conf", "hotline_pjsip.conf"):
-            target.chmod(0o600)
+        write_config_file(target, text, group)
         written.append(target)
     return written

@@ -28,6 +28,7 @@ from typing import Any
 
 from panoramisk import Manager  # type: ignore[import-untyped]
 
+from ari_app.asterisk_ctl import AsteriskHost
 from ari_app.config import load_config
 from tests.e2e.harness import ROOT, CtiProcess, hotline, make_config
 
@@ -63,23 +64,15 @@ def install_classic(root: Path) -> None:
     target.chmod(0o755)
 
 
-async def command(ami: Any, text: str) -> str:
-    reply = await ami.send_action({"Action": "Command", "Command": text})
-    replies = reply if isinstance(reply, list) else [reply]
-    out = []
-    for r in replies:
-        output = r.get("Output") or r.get("output")
-        if isinstance(output, list):
-            out.extend(output)
-        elif output:
-            out.append(str(output))
-    return "\n".join(out)
+async def command(host: AsteriskHost, text: str) -> str:
+    """A CLI command through Asterisk's control socket (the AMI user has no `command` class)."""
+    return await asyncio.to_thread(host.cli, text)
 
 
-async def results(ami: Any) -> dict[str, list[tuple[float, float, float, str]]]:
+async def results(host: AsteriskHost) -> dict[str, list[tuple[float, float, float, str]]]:
     """AstDB agiprobe/<mode>-<uniqueid>: start first end status."""
     out: dict[str, list[tuple[float, float, float, str]]] = {m: [] for m in MODES}
-    for line in (await command(ami, "database show agiprobe")).splitlines():
+    for line in (await command(host, "database show agiprobe")).splitlines():
         if not line.startswith("/agiprobe/") or ":" not in line:
             continue
         key, value = line.split(":", 1)
@@ -103,10 +96,10 @@ async def originate(ami: Any, mode: str) -> None:
     )
 
 
-async def wait_count(ami: Any, mode: str, n: int, timeout: float = 60) -> None:
+async def wait_count(host: AsteriskHost, mode: str, n: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if len((await results(ami))[mode]) >= n:
+        if len((await results(host))[mode]) >= n:
             return
         await asyncio.sleep(0.05)
     raise TimeoutError(f"{mode}: fewer than {n} probe calls finished within {timeout:.0f} s")
@@ -114,6 +107,7 @@ async def wait_count(ami: Any, mode: str, n: int, timeout: float = 60) -> None:
 
 async def run(config: Path, calls: int, burst: int) -> dict[str, dict[str, list[tuple[float, float, float, str]]]]:
     cfg = load_config(config)
+    host = AsteriskHost.for_config(cfg)
     a = cfg.asterisk.ami
     ami = Manager(host=a.host, port=a.port, username=a.username, secret=a.secret.value() if a.secret else "")
     await ami.connect()
@@ -122,19 +116,19 @@ async def run(config: Path, calls: int, burst: int) -> dict[str, dict[str, list[
         for label in ("sequential", "burst"):
             rounds[label] = {}
             for mode in MODES:
-                await command(ami, "database deltree agiprobe")
+                await command(host, "database deltree agiprobe")
                 await originate(ami, mode)  # warm-up (first fork, first connection), not counted
-                await wait_count(ami, mode, 1)
-                await command(ami, "database deltree agiprobe")
+                await wait_count(host, mode, 1)
+                await command(host, "database deltree agiprobe")
                 if label == "sequential":
                     for i in range(calls):
                         await originate(ami, mode)
-                        await wait_count(ami, mode, i + 1)
+                        await wait_count(host, mode, i + 1)
                 else:
                     await asyncio.gather(*(originate(ami, mode) for _ in range(burst)))
-                    await wait_count(ami, mode, burst)
-                rounds[label][mode] = (await results(ami))[mode]
-        await command(ami, "database deltree agiprobe")
+                    await wait_count(host, mode, burst)
+                rounds[label][mode] = (await results(host))[mode]
+        await command(host, "database deltree agiprobe")
     finally:
         ami.close()
     return rounds

@@ -6,9 +6,12 @@ Layout (written by the dialplan's MixMonitor, `dialplan/extensions.conf`)::
                                          /<Linkedid>-caller.wav   what the caller said (receive side)
                                          /<Linkedid>-agent.wav    what the caller heard: agent, prompts
 
-The date is the UTC day the call arrived. Asterisk writes the files (as root in the project's Asterisk
-root, or as the `asterisk` user); `secure()` then narrows them to the service user: files 0600,
-folders 0700. Retention removes whole days older than `recordings.retention_days`.
+The date is the UTC day the call arrived. Asterisk writes the files as the `asterisk` user with umask
+027 into the recordings folder, which `hotline asterisk up` makes asterisk's, setgid, 2750: every file is
+asterisk:<the folder's group> 0640 and every folder 2750, so the CTI server reads them through that group
+(root in the tests; the service's own group in production) and no other local user can. `secure()`
+narrows files the CTI server itself owns to 0600 and their folders to 0700. Retention removes whole days
+older than `recordings.retention_days`.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +12,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+log = logging.getLogger(__name__)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -16,8 +21,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     the command line and workers can share one file safely."""
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:" and "://" not in path:
+            private_sqlite_file(Path(path))
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -32,6 +37,37 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Make sure the SQLite database at `path` (names, contacts and addresses of citizens, password
+    hashes) is readable by this user only, before SQLite opens it: the file is created 0600 if missing
+    (SQLite gives its -wal, -shm and -journal files the database's mode), and the database and those
+    files, when they exist and are this user's, lose any group or other access. A missing folder is
+    created 0700; an existing one of this user's that holds nothing but this database is narrowed to
+    0700. A folder shared with other things (the shipped config's `var/`) is left as it is, with a
+    warning when others may enter it: give the database a folder of its own (docs/security.md)."""
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+    uid = os.geteuid()
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # an empty file is an empty database
+    names = {path.name, *(path.name + s for s in SQLITE_SIDE_FILES)}
+    for name in names:
+        f = folder / name
+        try:
+            st = f.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_uid == uid and st.st_mode & 0o077:
+            f.chmod(stat.S_IMODE(st.st_mode) & 0o600)
+    st = folder.stat()
+    if st.st_mode & 0o077 and st.st_uid == uid and not st.st_mode & stat.S_ISVTX:
+        if all(child.name in names for child in folder.iterdir()):
+            folder.chmod(0o700)
+        elif st.st_mode & 0o007:
+            log.warning("database %s is in %s, which other local users may enter: give it its own folder", path, folder)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

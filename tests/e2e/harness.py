@@ -46,7 +46,7 @@ def make_config(tmp: Path, agents: int, agent_port: int = 5080, wrapup: int = 0)
     """A test deployment: the shipped config.yaml with its own database, recordings and secrets in `tmp`,
     the repository's Asterisk root, no wrap-up, and `agents` agent phones all served by one SIPp."""
     data = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
-    data["database"]["url"] = f"sqlite:///{tmp / 'hotline.db'}"
+    data["database"]["url"] = f"sqlite:///{tmp / 'db' / 'hotline.db'}"  # a folder of its own, made 0700
     data["recordings"]["path"] = str(tmp / "recordings")
     data["asterisk"]["root"] = str(ROOT / ".local" / "asterisk-root")
     data["asterisk"]["ami"]["secret_file"] = str(ROOT / ".local" / "secrets" / "ami_secret")

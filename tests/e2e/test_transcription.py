@@ -89,6 +89,8 @@ def test_call_recording_is_transcribed_into_the_case_with_the_callers_words(stac
     finally:
         engine.dispose()
     mix = Path(call["recording"])
+    # Asterisk's files, read by the CTI server through the recordings folder's group; nobody else's
     for path in (mix, mix.with_name(f"{call['id']}-caller.wav"), mix.with_name(f"{call['id']}-agent.wav")):
-        assert path.stat().st_mode & 0o777 == 0o600, path
-    assert mix.parent.stat().st_mode & 0o777 == 0o700
+        assert path.stat().st_mode & 0o777 == 0o640, path
+        assert path.stat().st_gid == cfg.recordings_path.stat().st_gid, path
+    assert mix.parent.stat().st_mode & 0o7777 == 0o2750

@@ -6,14 +6,17 @@ import asyncio
 
 import pytest
 
-from ari_app.health import Health, check, parse_channel_count
+from ari_app.health import Health, check, parse_core_status
 
 
-def test_parse_channel_count() -> None:
-    assert parse_channel_count("12 active channels\n6 active calls\n40 calls processed") == 12
-    assert parse_channel_count("1 active channel\n1 active call") == 1
+def test_channel_count_from_core_status() -> None:
+    ok = {"Response": "Success", "CoreCurrentCalls": "12", "CoreStartupTime": "10:00:00"}
+    assert parse_core_status(ok) == 12
+    assert parse_core_status({**ok, "CoreCurrentCalls": "0"}) == 0
     with pytest.raises(ValueError):
-        parse_channel_count("No such command")
+        parse_core_status({"Response": "Error", "Message": "Permission denied"})
+    with pytest.raises(ValueError):
+        parse_core_status({"Response": "Success"})
 
 
 async def _sip_server() -> tuple[asyncio.DatagramTransport, int]:
