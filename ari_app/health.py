@@ -9,12 +9,16 @@ never a wait. Used by the CTI server (periodically; the result is published to s
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import secrets
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 
 
 class Health(StrEnum):
@@ -191,6 +195,38 @@ def parse_core_status(reply: Mapping[str, str]) -> int:
     if reply.get("Response") != "Success" or value is None or not value.strip().isdigit():
         raise ValueError(f"unexpected reply to CoreStatus: {dict(reply)!r}")
     return int(value)
+
+
+SERVER_HEALTH_FILE = "var/server_health.json"
+"""Where `hotline serve` keeps its latest health report (relative to config.yaml's folder), so that
+`hotline status`, another process, also sees what only the server knows (agents missing from the queue)."""
+
+
+def save_report(path: Path, report: HealthReport, server_problems: tuple[str, ...] = ()) -> None:
+    """Write the report atomically, readable by its owner only (0600), with the problems only the server
+    can see (`server_problems`)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".health-")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({**report.as_dict(), "server_problems": list(server_problems)}, fh, ensure_ascii=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_report(path: Path, max_age_seconds: float) -> dict[str, object] | None:
+    """The server's last report if it is at most `max_age_seconds` old, else None (no server, or a stale one)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        at = datetime.fromisoformat(str(data["at"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if (datetime.now(UTC) - at).total_seconds() > max_age_seconds or not isinstance(data, dict):
+        return None
+    return data
 
 
 class HealthMonitor:

@@ -26,7 +26,7 @@ from ari_app.cases.runner import CaseRunner
 from ari_app.conference import ThreeWay
 from ari_app.config import Config, HotlineMode
 from ari_app.dialplan_render import FASTAGI_PORT
-from ari_app.health import Health, HealthMonitor, HealthReport, check
+from ari_app.health import SERVER_HEALTH_FILE, Health, HealthMonitor, HealthReport, check, save_report
 from ari_app.link import LinkServer
 from ari_app.link.transfer import TransferDesk
 from ari_app.spy import ChanSpy
@@ -112,7 +112,16 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
             return report
         return replace(report, state=Health.DEGRADED, problems=(*report.problems, *problems))
 
+    health_file = cfg.path.parent / SERVER_HEALTH_FILE
+
+    def keep_report(report: HealthReport) -> None:
+        try:
+            save_report(health_file, report, server.link.queue_problems if server.link else ())
+        except OSError as exc:
+            log.warning("could not write %s: %s", health_file, exc)
+
     server.health = HealthMonitor(probe, server.publish_health, interval=health_interval)
+    server.health_subscribers.append(keep_report)
     server.extras.append(server.health)
     server.callbacks = CallbackService(cfg, sessions, ami)
     tracker.subscribe(server.callbacks.on_event)

@@ -81,6 +81,11 @@ def _interface_of(channel: str) -> str:
     return channel.rsplit("-", 1)[0] if "-" in channel else channel
 
 
+SOFTHANGUP_SHUTDOWN = "4"
+"""AST_SOFTHANGUP_SHUTDOWN, the `Cause` of the SoftHangupRequest Asterisk sends for each channel it hangs up
+because it is shutting down (include/asterisk/channel.h)."""
+
+
 class CallTracker:
     def __init__(
         self,
@@ -96,6 +101,7 @@ class CallTracker:
         self.calls: dict[str, Call] = {}
         self._left_queue: set[str] = set()
         self._callback_requested: set[str] = set()
+        self._cut_by_shutdown: set[str] = set()
         self._arrivals: dict[str, datetime] = {}  # Newchannel time of a channel that may become a call
         self._subscribers: list[Subscriber] = []
         self._pending: list[CallEvent | QueueMemberChanged] = []
@@ -119,6 +125,7 @@ class CallTracker:
             "dialbegin": self._on_dial,
             "dialend": self._on_dial,
             "hanguprequest": self._on_hangup_request,
+            "softhanguprequest": self._on_soft_hangup_request,
         }
         self._legs: dict[str, str] = {}  # channel a transfer dialled -> call id
         self._rooms: dict[str, str] = {}  # ConfBridge room -> call id
@@ -321,7 +328,18 @@ class CallTracker:
         ):
             self._end(call, CallState.ENDED, EndReason.AGENT_HANGUP, at)
 
+    def _on_soft_hangup_request(self, event: Event, at: datetime) -> None:
+        """Asterisk is shutting down or restarting (`core restart now`, `core stop gracefully`): it hangs up
+        every channel with the soft-hangup cause SHUTDOWN (4). The Hangup and AgentComplete events that follow
+        look like an ordinary end of the call; the call was cut, and is recorded `lost`."""
+        if event.get("Cause") == SOFTHANGUP_SHUTDOWN and event.get("Linkedid") in self.calls:
+            self._cut_by_shutdown.add(event["Linkedid"])
+
     def _end(self, call: Call, state: CallState, reason: EndReason, at: datetime) -> None:
+        if call.id in self._cut_by_shutdown:
+            self._cut_by_shutdown.discard(call.id)
+            if state is not CallState.REJECTED:
+                state, reason = CallState.ENDED, EndReason.LOST
         call.move(state)
         call.end_reason = reason
         call.ended_at = at

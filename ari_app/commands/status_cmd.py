@@ -10,7 +10,10 @@ import socket
 import sys
 
 from ari_app.config import Config, ConfigError, load_config
-from ari_app.health import AmiSession, Health, HealthReport, check
+from ari_app.health import SERVER_HEALTH_FILE, AmiSession, Health, HealthReport, check, load_report
+
+SERVER_REPORT_MAX_AGE = 30.0
+"""Seconds: an older report of the server's is not believed (it probes every 5 s)."""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,8 +68,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 2
     report = asyncio.run(asterisk_health(cfg, args.timeout))
     server = _server_listening(cfg)
+    # What only the running server knows (agents it could not put back into the queue), from its last report.
+    seen = load_report(cfg.path.parent / SERVER_HEALTH_FILE, SERVER_REPORT_MAX_AGE) if server else None
+    listed = seen.get("server_problems") if seen else None
+    server_problems = [str(p) for p in listed] if isinstance(listed, list) else []
+    state = report.state
+    if server_problems and state is Health.UP:
+        state = Health.DEGRADED
     if args.json:
-        print(json.dumps({"asterisk": report.as_dict(), "cti_server": server}, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {"asterisk": report.as_dict(), "cti_server": server, "cti_server_problems": server_problems},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         fmt = lambda v: "-" if v is None else f"{v:.1f} ms"  # noqa: E731
         print(
@@ -78,4 +94,6 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  - {problem}")
         where = f"{cfg.server.host}:{cfg.server.port}"
         print(f"CTI server desktop link on {where}: {'listening' if server else 'not listening'}")
-    return {Health.UP: 0, Health.DEGRADED: 1, Health.DOWN: 2}[report.state]
+        for problem in server_problems:
+            print(f"  - {problem}")
+    return {Health.UP: 0, Health.DEGRADED: 1, Health.DOWN: 2}[state]

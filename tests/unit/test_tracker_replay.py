@@ -224,3 +224,22 @@ def test_overflow_calls_are_rejected_with_their_hotline() -> None:
         assert saved[cid].state == CallState.REJECTED and saved[cid].end_reason == EndReason.OVERFLOW
         assert saved[cid].hotline == hotline
     assert t.calls == {}
+
+
+@pytest.mark.parametrize("cause, expected", [("4", EndReason.LOST), ("32", EndReason.CALLER_HANGUP)])
+def test_a_call_cut_by_a_shutdown_is_lost_not_hung_up(cause: str, expected: EndReason) -> None:
+    """`core restart now` hangs every channel up with the soft-hangup cause SHUTDOWN (4) first; the AgentComplete
+    and Hangup that follow look like an ordinary end. Any other soft hangup (32: explicit) is ordinary."""
+    events = parse_stream((FIXTURES / "answered_rejected.ami").read_bytes())
+    cut = next(i for i, e in enumerate(events) if e.get("Event") == "AgentComplete")
+    linkedid = events[cut]["Linkedid"]
+    sink = ListSink()
+    tracker = CallTracker(sink, Agents(), HOTLINES)
+    for event in events[:cut]:
+        tracker.handle(event)
+    tracker.handle({"Event": "SoftHangupRequest", "Linkedid": linkedid, "Cause": cause, "Channel": "PJSIP/x"})
+    for event in events[cut:]:
+        tracker.handle(event)
+    assert sink.saved[linkedid].state == CallState.ENDED and sink.saved[linkedid].end_reason == expected
+    ended = [e for e in tracker.drain() if isinstance(e, CallEnded) and e.call_id == linkedid]
+    assert [e.reason for e in ended] == [expected]  # once
