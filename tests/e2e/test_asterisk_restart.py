@@ -118,25 +118,3 @@ async def test_signed_in_agents_are_back_in_the_queue_as_they_were_after(
     assert record["state"] == "ended" and record["agent"], record
     signed_out = await paused.request(p.Msg.SIGN_OUT)
     assert signed_out["type"] == p.Msg.SIGNED_OUT, signed_out
-
-
-async def test_status_is_degraded_while_the_queue_cannot_take_the_agents_back(
-    stack: Stack, two_agents: tuple[Client, Client]
-) -> None:
-    """With app_queue unloaded the server cannot put its agents back: it says so in `hotline status` (exit 1),
-    and once the module is back the agents are members again as they were, without anyone doing anything."""
-    assert hotline(stack.config, "status").returncode == 0
-    hotline(stack.config, "asterisk", "cli", "module unload app_queue.so")
-    try:
-        degraded = wait_for(
-            lambda: ((r := hotline(stack.config, "status")).returncode == 1 and "queue" in r.stdout and r) or None,
-            30,
-            "hotline status to report the queue",
-        )
-        assert "CTI server" in degraded.stdout, degraded.stdout
-    finally:
-        hotline(stack.config, "asterisk", "cli", "module load app_queue.so")
-    await until_members(
-        stack, lambda m: m.get("1017", ("",))[0] == "0" and m.get("1018") == ("1", "meal"), "both agents back"
-    )
-    wait_for(lambda: hotline(stack.config, "status").returncode == 0 or None, 30, "hotline status up again")

@@ -59,3 +59,26 @@ async def test_up_degraded_and_down() -> None:
         transport.close()
     no_sip = await check(ping, count, "127.0.0.1", port, max_calls=60, timeout=0.3)
     assert no_sip.state == Health.DEGRADED and "SIP OPTIONS" in no_sip.problems[0]
+
+
+def test_the_servers_report_is_kept_for_hotline_status_and_only_believed_while_fresh(tmp_path: object) -> None:
+    import json
+    import stat
+    from datetime import UTC, datetime, timedelta
+    from pathlib import Path
+
+    from ari_app.health import HealthReport, load_report, save_report
+
+    path = Path(str(tmp_path)) / "var" / "server_health.json"
+    report = HealthReport(Health.DEGRADED, datetime.now(UTC), 1.0, 2.0, 0, 120, ("agent 1001 is not in the queue",))
+    save_report(path, report, ("agent 1001 is not in the queue and could not be added back",))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    seen = load_report(path, 30)
+    assert seen is not None and seen["state"] == "degraded"
+    assert seen["server_problems"] == ["agent 1001 is not in the queue and could not be added back"]
+    old = json.loads(path.read_text())
+    old["at"] = (datetime.now(UTC) - timedelta(seconds=31)).isoformat()
+    path.write_text(json.dumps(old))
+    assert load_report(path, 30) is None  # a server that stopped reporting is not believed
+    path.write_text("{not json")
+    assert load_report(path, 30) is None
