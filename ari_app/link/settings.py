@@ -10,6 +10,7 @@ server:
   max_connections_per_address: 32   # open websockets one client address may hold
   max_unauthenticated_per_address: 8  # of which not signed in
   sign_in_timeout: 30      # seconds a connection may stay open without signing in
+  refusal_hold_seconds: 3  # at most this long a connection is not read after a refused sign-in (0: off)
 """
 
 from __future__ import annotations
@@ -77,6 +78,10 @@ class LinkSettings:
         max_conn = count("max_connections_per_address", 32, 100_000)
         max_unauth = count("max_unauthenticated_per_address", 8, 100_000)
         sign_in_timeout = count("sign_in_timeout", 30, 3600)
+        hold = raw.get("refusal_hold_seconds", 3)
+        if isinstance(hold, bool) or not isinstance(hold, (int, float)) or not 0 <= hold <= 60:
+            issues.append(ConfigIssue(str(cfg.path), 0, "server.refusal_hold_seconds", f"expected 0..60, got {hold!r}"))
+            hold = 3
         token_file = path_of("token_file") if "token_file" in raw else base / "var" / "link_tokens.json"
         cert, key = path_of("tls_cert"), path_of("tls_key")
         if (cert is None) != (key is None):
@@ -95,6 +100,7 @@ class LinkSettings:
             max_connections_per_address=max_conn,
             max_unauthenticated_per_address=max_unauth,
             sign_in_timeout=float(sign_in_timeout),
+            refusal_hold_seconds=float(hold),
         )
 
     def ssl_context(self) -> ssl.SSLContext | None:
