@@ -98,6 +98,7 @@ async def bridged_with_citizen(ami: AmiLink, call_id: str, prefix: str, within: 
                     c
                     for c in live
                     if c.get("Channel", "").startswith(prefix)
+                    and c.get("Uniqueid") != call_id  # the citizen's own channel may match the prefix too
                     and citizen is not None
                     and citizen.get("BridgeId")
                     and c.get("BridgeId") == citizen.get("BridgeId")
