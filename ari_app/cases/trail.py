@@ -5,7 +5,8 @@ would read it the same way.
 What counts as a refusal (`refusals_only`): the `refused` entries (a request answered with an error id:
 the case service, the QA, transfer and case desks of the link, and the link's own refusals such as a
 request before signing in), failed and throttled sign-ins (`sign_in_failed`, `sign_in_throttled`, written
-by the link), and a supervisor's refused action (`supervise_<action>` whose outcome is not `done`).
+by the link), the count of entries a flood made the link drop (`audit_rows_dropped`), and a supervisor's
+refused action (`supervise_<action>` whose outcome is not `done`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 from ari_app.cases.service import REFUSED
 from schema.cases import AuditEntry, Case
 
-REFUSAL_ACTIONS = (REFUSED, "sign_in_failed", "sign_in_throttled")
+REFUSAL_ACTIONS = (REFUSED, "sign_in_failed", "sign_in_throttled", "audit_rows_dropped")
 SUPERVISE_PREFIX = "supervise_"
 SUPERVISE_DONE = '"outcome": "done"'
 """How a done supervisor action reads in its entry's detail (JSON with sorted keys, default separators)."""

@@ -14,8 +14,8 @@ which is the flow control: a slow desktop slows only itself.
 
 The database work is plain blocking functions run in a worker thread, as in ari_app.link.cases. A refused
 QA request (`qa_permission_denied`, `call_not_found`, `playback_not_found`, ...) leaves one `refused` audit
-entry with the request, the error id and the call asked for, written in its own transaction
-(ari_app.cases.service.record_refusal) after the request's own transaction was rolled back.
+entry with the request, the error id, the call asked for and the client's address, written in its own
+transaction (ari_app.cases.service.record_refusal) after the request's own transaction was rolled back.
 """
 
 from __future__ import annotations
@@ -317,6 +317,7 @@ class QaDesk:
         except (ProtocolError, CaseError) as exc:
             if not service.refusal_audited(exc):
                 asked = {k: msg[k] for k in ("call_id", "playback_id") if msg.get(k) is not None}
+                asked["source"] = getattr(conn, "source", None)
                 await asyncio.to_thread(service.record_refusal, self.sessions, actor, msg["type"], exc, **asked)
             raise
 

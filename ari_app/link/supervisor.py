@@ -120,7 +120,9 @@ class Supervision:
         except ProtocolError as exc:
             if session.actor is not None:
                 sessions = self.link.sessions
-                await asyncio.to_thread(record_refusal, sessions, session.actor, Msg.WALLBOARD_SUBSCRIBE, exc)
+                source = getattr(conn, "source", None)
+                actor = session.actor
+                await asyncio.to_thread(record_refusal, sessions, actor, Msg.WALLBOARD_SUBSCRIBE, exc, source=source)
             raise
         snapshot = await self.snapshot()
         conn.send({**snapshot, "re": req_id} if req_id is not None else snapshot)
