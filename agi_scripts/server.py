@@ -4,9 +4,10 @@ the route's script drives the channel over the connection (panoramisk's FastAGI 
 Only Asterisk may run a script: every request must carry the shared secret (config `asterisk.agi`, put in
 the dialplan's AGI URLs as ${FASTAGI_SECRET} by ari_app.dialplan_render) in the query of
 `agi_network_script`, or of `agi_request`. It is compared in constant time; a request without it, or with
-another, is closed before any script runs, and logged at most once per REFUSAL_LOG_INTERVAL (with the count
-of refusals since), so a flood cannot fill the log. The secret never appears in a log line. Asterisk has no
-FastAGI over a Unix socket (its AGI client speaks TCP only), hence a secret rather than file permissions.
+another, is closed before any script runs. Refusals (a connection without complete headers is one too) are
+logged at most once per REFUSAL_LOG_INTERVAL, with the count since, so a flood cannot fill the log; the
+secret never appears in a log line. Asterisk has no FastAGI over a Unix socket (its AGI client speaks TCP
+only), hence a secret rather than file permissions.
 
 The connection handling is the project's own rather than panoramisk's `Application.handler`: that one
 loops forever without yielding when a client closes the connection before the end of the AGI headers
@@ -120,9 +121,7 @@ class FastAgiServer:
             except TimeoutError:
                 headers = None
             if headers is None:
-                log.warning(
-                    "FastAGI: connection from %s gave no complete AGI headers", writer.get_extra_info("peername")
-                )
+                self.refusals.refused(writer.get_extra_info("peername"), "?", "gave no complete AGI headers")
                 return
             name, secret = requested(headers)
             if secret is None or not hmac.compare_digest(secret.encode(), self._secret):
