@@ -100,6 +100,7 @@ def refusal_audited(error: BaseException) -> bool:
 
 
 def mark_audited(error: BaseException) -> None:
+    """Say that `error`'s refusal is in the audit trail (written its own way by the code that raised it)."""
     try:
         setattr(error, _AUDITED, True)
     except AttributeError:  # pragma: no cover - an exception type with __slots__
