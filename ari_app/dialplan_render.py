@@ -94,8 +94,8 @@ def fastagi_secret(cfg: Config) -> str:
 
 def render_agi(cfg: Config, *, include_secrets: bool) -> str:
     """hotline_agi.conf, included in [globals] of extensions.conf: FASTAGI_SECRET, which the dialplan puts in
-    every FastAGI URL (`agi://host:port/<script>?secret=${FASTAGI_SECRET}`). Installed like every rendered file
-(`write_config_file`: readable by Asterisk's group only)."""
+    every FastAGI URL (`agi://host:port/<script>?secret=${FASTAGI_SECRET}`). Installed like every rendered
+    file (`write_config_file`: readable by Asterisk's group only)."""
     value = fastagi_secret(cfg) if include_secrets else "@SECRET@"
     return HEADER.format(config=cfg.path.name) + f"FASTAGI_SECRET={value}\n"
 
