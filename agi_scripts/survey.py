@@ -8,23 +8,31 @@ thanks; when it has not (and when the script could not be reached at all), [hotl
 plays the thanks itself, so the call is never left in silence.
 
 The answer is stored with the call (`survey_responses`) and, when the call has a case, put on the case as
-its follow-up satisfaction record (ari_app.cases.surveys). The database work runs in a worker thread with
-a deadline, so a slow or unreachable database neither stalls the CTI server's event loop nor keeps the
-citizen waiting: the thanks is played while the answer is being stored.
+its follow-up satisfaction record (ari_app.cases.surveys). Only for a call that is at its survey, checked
+against the call records in the transaction that stores the answer: the call exists, is a hotline call an
+agent answered, ended by the agent hanging up (the dialplan sends only those callers here) no longer than
+SURVEY_WINDOW ago, and has no answer yet. Anything else is logged and nothing is stored, so a request that
+names another call cannot rate it, nor take the place of its citizen's real answer. The database work runs
+in a worker thread with a deadline, so a slow or unreachable database neither stalls the CTI server's event
+loop nor keeps the citizen waiting: the thanks is played while the answer is being stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ari_app.calls.model import CallState, EndReason
 from ari_app.cases.surveys import link_call
+from schema.calls import CallRecord
 from schema.surveys import Satisfaction, SurveyResponse
 
 log = logging.getLogger(__name__)
@@ -36,6 +44,33 @@ COMMAND_TIMEOUT = KEY_TIMEOUT_MS / 1000 + 30.0
 """Longest wait for Asterisk's reply to one command (the question itself lasts about 8 s)."""
 DB_TIMEOUT = 5.0
 """Longest wait for the answer to be stored before the script gives up on it (the thanks plays meanwhile)."""
+SURVEY_WINDOW = timedelta(minutes=10)
+"""How long after the agent hung up a call is still at its survey (the survey itself lasts under a minute)."""
+SETTLE = 2.0
+"""Seconds to wait for the call's record to show the agent's hang-up: the call tracker stores it a fraction
+of a second after Asterisk's event, and a key pressed at once can come first."""
+ALREADY_ANSWERED = "already answered"
+NOT_ENDED_YET = "the call is not at its survey (still connected)"
+
+
+def not_at_survey(session: Session, call_id: str, now: datetime) -> str | None:
+    """Why call `call_id` (its Linkedid) may not be rated at `now`, or None when it may."""
+    call = session.scalars(select(CallRecord).where(CallRecord.linkedid == call_id)).one_or_none()
+    if call is None:
+        return "no such call"
+    if not call.hotline:
+        return "not a hotline call"
+    if call.answered_at is None or not call.agent:
+        return "not answered by an agent"
+    if session.scalar(select(exists().where(SurveyResponse.call_id == call_id))):
+        return ALREADY_ANSWERED
+    if call.state == CallState.CONNECTED:
+        return NOT_ENDED_YET
+    if call.state != CallState.ENDED or call.end_reason != EndReason.AGENT_HANGUP:
+        return f"the call is not at its survey ({call.state}, {call.end_reason})"
+    if call.ended_at is None or now - call.ended_at > SURVEY_WINDOW:
+        return "the call's survey is over"
+    return None
 
 
 class AgiRequest(Protocol):
@@ -78,11 +113,13 @@ class Survey:
         *,
         command_timeout: float = COMMAND_TIMEOUT,
         db_timeout: float = DB_TIMEOUT,
+        settle: float = SETTLE,
     ) -> None:
         self.sessions = sessions
         self.clock = clock or (lambda: datetime.now(UTC))
         self.command_timeout = command_timeout
         self.db_timeout = db_timeout
+        self.settle = settle
 
     async def __call__(self, request: AgiRequest) -> None:
         call_id = "?"
@@ -158,18 +195,35 @@ class Survey:
                 rating.value,
             )
 
+    def _insert(self, call_id: str, rating: Satisfaction) -> tuple[str | None, datetime]:
+        """Store the answer if the call is at its survey: (None, when) if stored, else (why not, when)."""
+        deadline = time.monotonic() + self.settle
+        while True:
+            now = self.clock()
+            with self.sessions.begin() as s:
+                why = not_at_survey(s, call_id, now)
+                if why is None:
+                    s.add(SurveyResponse(call_id=call_id, rating=rating.value, answered_at=now))
+                    return None, now
+            if why != NOT_ENDED_YET or time.monotonic() >= deadline:
+                return why, now
+            time.sleep(0.1)
+
     def _store(self, call_id: str, rating: Satisfaction) -> bool:
         """Store the answer, then (own transaction) put it on the call's case; a failure of the second step
         is left to the case runner's next pass."""
-        now = self.clock()
         try:
-            with self.sessions.begin() as s:
-                s.add(SurveyResponse(call_id=call_id, rating=rating.value, answered_at=now))
+            why, now = self._insert(call_id, rating)
         except IntegrityError:
-            log.info("survey for call %s: already answered", call_id)
-            return True
+            why = ALREADY_ANSWERED
         except Exception:
             log.exception("survey for call %s: database error; answer %s not stored", call_id, rating.value)
+            return False
+        if why == ALREADY_ANSWERED:
+            log.info("survey for call %s: already answered", call_id)
+            return True
+        if why is not None:
+            log.warning("survey for call %s: answer %s not stored: %s", call_id, rating.value, why)
             return False
         log.info("survey for call %s: %s", call_id, rating.value)
         try:

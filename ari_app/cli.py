@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "ari_app.commands.desktop_cmd",
     "ari_app.commands.report_cmd",
     "ari_app.commands.transcribe_cmd",
+    "ari_app.commands.audit_cmd",
 )
 
 DEFAULT_CONFIG = "config.yaml"

@@ -173,6 +173,10 @@ class AsteriskSettings:
     sip: Endpoint
     ami: Endpoint
     ari: Endpoint
+    agi: Secret
+    """`asterisk.agi`: the shared secret Asterisk puts in every FastAGI URL (agi_scripts.server refuses a
+    request without it). Default `secret_file: var/secrets/agi_secret`, created with a random value when
+    missing, like the AMI and ARI secrets."""
 
 
 @dataclass(frozen=True)
@@ -378,6 +382,16 @@ class _Checker:
                 self.fail(full, f"unknown key '{key}' (expected one of: {', '.join(sorted(allowed))})")
 
 
+AGI_SECRET_FILE = "var/secrets/agi_secret"
+
+
+def _agi_secret(c: _Checker, section: dict[str, Any]) -> Secret:
+    """`asterisk.agi`: only where the FastAGI secret is kept; the file default when the section is absent."""
+    c.unknown(section, "asterisk.agi", {"secret_env", "secret_file", "secret", "password"})
+    found = c.secret(section, "asterisk.agi", required=False)
+    return found if found is not None else Secret(env=None, file=c.base / AGI_SECRET_FILE)
+
+
 def _valid_address(text: str) -> bool:
     m = _IPV4.match(text)
     return m is not None and all(int(g) <= 255 for g in m.groups()[:4])
@@ -573,7 +587,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     )
 
     ast = c.section(data, "asterisk", "")
-    c.unknown(ast, "asterisk", {"root", "mirror", "sip", "ami", "ari"})
+    c.unknown(ast, "asterisk", {"root", "mirror", "sip", "ami", "ari", "agi"})
 
     def endpoint(
         section: dict[str, Any], path: str, *, auth: bool, default_port: int, extra: frozenset[str] = frozenset()
@@ -599,6 +613,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         sip=endpoint(c.section(ast, "sip", "asterisk", required=False), "asterisk.sip", auth=False, default_port=5060),
         ami=endpoint(c.section(ast, "ami", "asterisk"), "asterisk.ami", auth=True, default_port=5038),
         ari=endpoint(c.section(ast, "ari", "asterisk"), "asterisk.ari", auth=True, default_port=8088),
+        agi=_agi_secret(c, c.section(ast, "agi", "asterisk", required=False)),
     )
     # The desktop link's own keys (TLS, session lifetime) are read by ari_app.link.settings from `raw`.
     server = endpoint(

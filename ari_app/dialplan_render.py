@@ -8,10 +8,11 @@ Asterisk's folder (`include_secrets=True`), never when printing for review.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
-from ari_app.config import Config, Secret
+from ari_app.config import Config, ConfigError, ConfigIssue, Secret
 
 DIALPLAN_DIR = Path(__file__).resolve().parent.parent / "dialplan"
 STATIC_FILES = (
@@ -73,6 +74,30 @@ def render_globals(cfg: Config, sounds_dir: str = DEFAULT_SOUNDS) -> str:
         + f"MAX_CALLS={cfg.admission.max_calls}\n"
         + f"MAX_ANNOUNCEMENTS={cfg.admission.max_announcements}\n"
     )
+
+
+AGI_SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+
+
+def fastagi_secret(cfg: Config) -> str:
+    """The FastAGI shared secret (config `asterisk.agi`), its file created with a random value when missing.
+    It goes into the AGI URL, so it must be 16-128 URL-safe characters (A-Z a-z 0-9 _ -); ConfigError
+    otherwise, or when it cannot be found."""
+    secret = cfg.asterisk.agi
+    secret.ensure_file()
+    value = secret.value()
+    if not AGI_SECRET_SHAPE.match(value):
+        shape = "the FastAGI secret must be 16-128 characters A-Z a-z 0-9 _ -"
+        raise ConfigError([ConfigIssue(str(cfg.path), 0, "asterisk.agi", shape)])
+    return value
+
+
+def render_agi(cfg: Config, *, include_secrets: bool) -> str:
+    """hotline_agi.conf, included in [globals] of extensions.conf: FASTAGI_SECRET, which the dialplan puts in
+    every FastAGI URL (`agi://host:port/<script>?secret=${FASTAGI_SECRET}`). Installed like every rendered
+    file (`write_config_file`: readable by Asterisk's group only)."""
+    value = fastagi_secret(cfg) if include_secrets else "@SECRET@"
+    return HEADER.format(config=cfg.path.name) + f"FASTAGI_SECRET={value}\n"
 
 
 def render_pjsip(cfg: Config, *, include_secrets: bool) -> str:
@@ -158,6 +183,7 @@ def render_all(cfg: Config, *, include_secrets: bool, sounds_dir: str = DEFAULT_
         "hotline_globals.conf": render_globals(cfg, sounds_dir),
         "hotline_pjsip.conf": render_pjsip(cfg, include_secrets=include_secrets),
         "hotline_queues.conf": render_queues(cfg, sounds_dir),
+        "hotline_agi.conf": render_agi(cfg, include_secrets=include_secrets),
     }
     files.update(render_templates(cfg, include_secrets=include_secrets))
     return files

@@ -25,7 +25,7 @@ from ari_app.cases import configure as configure_cases
 from ari_app.cases.runner import CaseRunner
 from ari_app.conference import ThreeWay
 from ari_app.config import Config, HotlineMode
-from ari_app.dialplan_render import FASTAGI_PORT
+from ari_app.dialplan_render import FASTAGI_PORT, fastagi_secret
 from ari_app.health import SERVER_HEALTH_FILE, Health, HealthMonitor, HealthReport, check, save_report
 from ari_app.link import LinkServer
 from ari_app.link.transfer import TransferDesk
@@ -145,7 +145,7 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     server.link.transfer_desk = TransferDesk(server.link, server.transfers)
     server.extras.append(server.link)
 
-    server.extras.append(FastAgiServer(sessions, cfg.server.host, FASTAGI_PORT))
+    server.extras.append(FastAgiServer(sessions, cfg.server.host, FASTAGI_PORT, fastagi_secret(cfg)))
 
     server.transcription = TranscriptionService(sessions, cfg.recordings_path)
     tracker.subscribe(server.transcription.on_call_event)

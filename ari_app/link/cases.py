@@ -1,6 +1,9 @@
 """The database work the link does: reading users for sign-in and the case operations a desktop may ask
 for, through the case workflow service (which checks roles and visibility and writes the audit). These are
-plain blocking functions; the server runs them in a worker thread so the event loop keeps routing."""
+plain blocking functions; the server runs them in a worker thread so the event loop keeps routing.
+
+Each request runs in `service.transaction(..., request=<message type>)`: a refusal rolls the request back
+and leaves one `refused` audit entry, written in its own transaction."""
 
 from __future__ import annotations
 
@@ -104,20 +107,20 @@ CASE_FIELDS = (
 
 def create_case(sessions: sessionmaker[Session], actor: Actor, fields: Mapping[str, Any]) -> CaseSummary:
     kwargs: dict[str, Any] = {k: fields.get(k) for k in CASE_FIELDS}
-    with sessions() as s, s.begin():
+    with service.transaction(sessions, actor, Msg.CREATE_CASE) as s:
         case = service.create_case(s, actor, **kwargs)
         return summary(case)
 
 
 def caller_history(sessions: sessionmaker[Session], actor: Actor, caller: str, limit: int = 10) -> list[CaseSummary]:
-    with sessions() as s, s.begin():
+    with service.transaction(sessions, actor, Msg.CALLER_HISTORY) as s:
         return [summary(c) for c in service.caller_history(s, actor, caller, limit=limit)]
 
 
 def search_cases(
     sessions: sessionmaker[Session], actor: Actor, text: str | None, mine: bool, limit: int = 50
 ) -> list[CaseSummary]:
-    with sessions() as s, s.begin():
+    with service.transaction(sessions, actor, Msg.SEARCH_CASES) as s:
         return [summary(c) for c in service.search_cases(s, actor, text, limit=limit, mine=mine)]
 
 
@@ -154,7 +157,7 @@ def list_cases(
 ) -> list[CaseListItem]:
     """The cases the actor may see (service.visible), filtered; most urgent first: overdue, then by deadline,
     then newest. Audited as one lookup, like a search."""
-    with sessions() as s, s.begin():
+    with service.transaction(sessions, actor, Msg.LIST_CASES) as s:
         settings = settings_of(s)
         now = settings.now()
         stmt = select(Case)
@@ -285,7 +288,7 @@ def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
 
 
 def get_case(sessions: sessionmaker[Session], actor: Actor, case_id: int) -> CaseDetail:
-    with sessions() as s, s.begin():
+    with service.transaction(sessions, actor, Msg.GET_CASE, case=case_id) as s:
         return detail(s, actor, service.get_case(s, actor, case_id))
 
 
@@ -342,8 +345,9 @@ WORKFLOW_REQUESTS = frozenset(
 
 def act(sessions: sessionmaker[Session], actor: Actor, msg_type: str, fields: Mapping[str, Any]) -> CaseDetail:
     """Run one workflow request through the service as `actor` in one transaction: the service checks the
-    role, the case's visibility and the transition, and audits; a refusal rolls everything back."""
+    role, the case's visibility and the transition, and audits; a refusal rolls everything back and is
+    audited on its own (`refused`, with the request and the case asked for)."""
     op, kwargs = _operation(msg_type, fields)
-    with sessions() as s, s.begin():
+    with service.transaction(sessions, actor, msg_type, case=fields["case_id"]) as s:
         case = op(s, actor, fields["case_id"], **kwargs)
         return detail(s, actor, case)

@@ -12,7 +12,10 @@ frame under the frame limit. A playback belongs to the connection that opened it
 receives is covered by one audit entry. The client asks for the next chunk when it has the previous one,
 which is the flow control: a slow desktop slows only itself.
 
-The database work is plain blocking functions run in a worker thread, as in ari_app.link.cases.
+The database work is plain blocking functions run in a worker thread, as in ari_app.link.cases. A refused
+QA request (`qa_permission_denied`, `call_not_found`, `playback_not_found`, ...) leaves one `refused` audit
+entry with the request, the error id, the call asked for and the client's address, written in its own
+transaction (ari_app.cases.service.record_refusal) after the request's own transaction was rolled back.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.cases import service
 from ari_app.cases.actor import Actor
+from ari_app.cases.errors import CaseError
 from ari_app.config import Config
 from ari_app.protocol import (
     RECORDING_CHUNK,
@@ -306,7 +310,18 @@ class QaDesk:
         self._playbacks: WeakKeyDictionary[object, OrderedDict[str, Playback]] = WeakKeyDictionary()
 
     async def handle(self, conn: object, actor: Actor, msg: dict[str, Any]) -> tuple[Msg, dict[str, Any]]:
-        """Answer one QA request of a signed-in connection: the reply's type and fields."""
+        """Answer one QA request of a signed-in connection: the reply's type and fields. A refusal
+        (ProtocolError, CaseError) is audited in its own transaction, then raised for the link to answer."""
+        try:
+            return await self._handle(conn, actor, msg)
+        except (ProtocolError, CaseError) as exc:
+            if not service.refusal_audited(exc):
+                asked = {k: msg[k] for k in ("call_id", "playback_id") if msg.get(k) is not None}
+                asked["source"] = getattr(conn, "source", None)
+                await asyncio.to_thread(service.record_refusal, self.sessions, actor, msg["type"], exc, **asked)
+            raise
+
+    async def _handle(self, conn: object, actor: Actor, msg: dict[str, Any]) -> tuple[Msg, dict[str, Any]]:
         kind, now = msg["type"], self.clock()
         if kind == Msg.QA_SEARCH_CALLS:
             filters = {k: msg.get(k) or None for k in ("hotline", "date_from", "date_to", "agent", "words")}

@@ -10,7 +10,9 @@ records (ari_app.wallboard) through an incremental cache read in a worker thread
 Actions (`supervise_agent`): pause or resume an agent (Asterisk QueuePause, then the agent's state and
 desktops as if the agent had done it), and listen, whisper or barge into the agent's call through the
 `SpyControl` port (ari_app.spy on the real Asterisk). Every request, refused or done, is written to the
-audit log with who, which agent, which action and the outcome: listening to a call is sensitive.
+audit log with who, which agent, which action and the outcome (`supervise_<action>`, detail `outcome`: `done`
+or the error id): listening to a call is sensitive. A refused `wallboard_subscribe` leaves a `refused` entry
+(ari_app.cases.service.record_refusal).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ari_app import protocol as p
 from ari_app.calls.events import CallEvent, QueueMemberChanged
 from ari_app.cases.actor import Actor
-from ari_app.cases.service import audit
+from ari_app.cases.service import audit, mark_audited, record_refusal
 from ari_app.config import Config, ConfigError, ConfigIssue
 from ari_app.link.agents import AgentSession
 from ari_app.protocol import AgentState, CallPhase, ErrorId, Msg, ProtocolError
@@ -113,7 +115,15 @@ class Supervision:
 
     # --- subscriptions -------------------------------------------------------------------------------
     async def subscribe(self, conn: Connection, session: AgentSession, req_id: Any) -> None:
-        self._require_supervisor(session)
+        try:
+            self._require_supervisor(session)
+        except ProtocolError as exc:
+            if session.actor is not None:
+                sessions = self.link.sessions
+                source = getattr(conn, "source", None)
+                actor = session.actor
+                await asyncio.to_thread(record_refusal, sessions, actor, Msg.WALLBOARD_SUBSCRIBE, exc, source=source)
+            raise
         snapshot = await self.snapshot()
         conn.send({**snapshot, "re": req_id} if req_id is not None else snapshot)
         self.subscribers.add(conn)
@@ -241,6 +251,7 @@ class Supervision:
                 reply = await self._pause(target, action == "pause", (msg.get("reason") or "").strip(), detail)
         except ProtocolError as exc:
             outcome = exc.error_id
+            mark_audited(exc)  # by the supervise_<action> entry below
             raise
         except Exception:
             outcome = "internal_error"

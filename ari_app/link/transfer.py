@@ -9,6 +9,11 @@ agent is signed in and ready, then hands over to ari_app.transfer.Transfers. As 
 - the transferring agent's desktops see the call leave (`call_ended`, reason `transferred`) and wrap up, at
   once for a blind transfer and on completion for an attended one;
 - both get `transfer_state` pushes; a cancelled or failed transfer withdraws the target's pop.
+
+A refused request (not connected, no such target, a transfer already going on, ...) leaves one `refused`
+audit entry with the call, the action, the error id and the client's address (ari_app.cases.service); the
+refusals of the link's own rules (`call_not_yours`, `not_an_agent`: ari_app.link.server.AUDITED_REFUSALS)
+are written by the link itself, once.
 """
 
 from __future__ import annotations
@@ -81,6 +86,28 @@ class TransferDesk:
 
     # --- the request -----------------------------------------------------------------------------------
     async def request(self, conn: Connection, session: AgentSession, msg: dict[str, Any], req_id: Any) -> None:
+        """One `transfer` request; a refusal is audited (in its own transaction), then raised."""
+        from ari_app.link.server import AUDITED_REFUSALS  # the server imports this module
+
+        try:
+            await self._request(conn, session, msg, req_id)
+        except ProtocolError as exc:
+            actor = session.actor
+            # the link itself writes the refusals of its own rules (call_not_yours, not_an_agent, ...)
+            if actor is not None and exc.error_id not in AUDITED_REFUSALS and not service.refusal_audited(exc):
+                await asyncio.to_thread(
+                    service.record_refusal,
+                    self.link.sessions,
+                    actor,
+                    Msg.TRANSFER,
+                    exc,
+                    call_id=msg["call_id"],
+                    action=msg["action"],
+                    source=getattr(conn, "source", None),
+                )
+            raise
+
+    async def _request(self, conn: Connection, session: AgentSession, msg: dict[str, Any], req_id: Any) -> None:
         call_id, action = msg["call_id"], msg["action"]
         if session.agent is None:
             raise ProtocolError(ErrorId.NOT_AN_AGENT, f"{session.login} is not a queue agent in the configuration")

@@ -184,7 +184,9 @@ async def test_scores_are_stored_listed_and_audited(as_user: Open, sessions: ses
 
 
 @pytest.mark.parametrize("login", ["1001", "dept"])
-async def test_agents_and_departments_are_refused(as_user: Open, login: str, sessions: sessionmaker[Session]) -> None:
+async def test_agents_and_departments_are_refused(
+    as_user: Open, login: str, sessions: sessionmaker[Session], server: LinkServer
+) -> None:
     d = await as_user(login)
     for kind, fields in (
         (Msg.QA_SEARCH_CALLS, {}),
@@ -196,6 +198,34 @@ async def test_agents_and_departments_are_refused(as_user: Open, login: str, ses
         assert reply["error_id"] == ErrorId.QA_PERMISSION_DENIED, (kind, reply)
     assert (await d.request(Msg.PING))["type"] == Msg.PONG
     assert audit(sessions, "qa_playback") == [] and audit(sessions, "qa_score") == []
+    await server.audit.flush()
+    refused = [(who, d["request"], d["error_id"], d.get("call_id")) for who, _role, d in audit(sessions, "refused")]
+    assert refused == [
+        (login, Msg.QA_SEARCH_CALLS, ErrorId.QA_PERMISSION_DENIED, None),
+        (login, Msg.QA_GET_CALL, ErrorId.QA_PERMISSION_DENIED, "qa-water"),
+        (login, Msg.QA_OPEN_RECORDING, ErrorId.QA_PERMISSION_DENIED, "qa-water"),
+        (login, Msg.QA_SCORE_CALL, ErrorId.QA_PERMISSION_DENIED, "qa-water"),
+    ]
+
+
+async def test_calls_out_of_scope_and_unknown_playbacks_are_audited_as_refused(
+    as_user: Open, sessions: sessionmaker[Session], server: LinkServer
+) -> None:
+    hu = await as_user("hu12350")
+    assert (await hu.request(Msg.QA_GET_CALL, call_id="qa-water"))["error_id"] == ErrorId.CALL_NOT_FOUND
+    assert (await hu.request(Msg.QA_OPEN_RECORDING, call_id="qa-water"))["error_id"] == ErrorId.CALL_NOT_FOUND
+    stray = await hu.request(Msg.QA_READ_RECORDING, playback_id="someone-elses", offset=0)
+    assert stray["error_id"] == ErrorId.PLAYBACK_NOT_FOUND
+    assert (await hu.request(Msg.QA_GET_CALL, call_id="qa-safety"))["type"] == Msg.QA_CALL
+    await server.audit.flush()
+    refused = [(who, role, d) for who, role, d in audit(sessions, "refused")]
+    assert {d["source"] for _w, _r, d in refused} == {"127.0.0.1"}
+    assert [(w, r, d["request"], d["error_id"], d.get("call_id"), d.get("playback_id")) for w, r, d in refused] == [
+        ("hu12350", "hotline_unit", Msg.QA_GET_CALL, ErrorId.CALL_NOT_FOUND, "qa-water", None),
+        ("hu12350", "hotline_unit", Msg.QA_OPEN_RECORDING, ErrorId.CALL_NOT_FOUND, "qa-water", None),
+        ("hu12350", "hotline_unit", Msg.QA_READ_RECORDING, ErrorId.PLAYBACK_NOT_FOUND, None, "someone-elses"),
+    ]
+    assert [d["call_id"] for _w, _r, d in audit(sessions, "qa_view")] == ["qa-safety"]
 
 
 async def test_hotline_unit_sees_and_hears_only_its_hotline_and_may_not_score(as_user: Open) -> None:

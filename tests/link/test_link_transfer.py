@@ -7,6 +7,7 @@ each leaves the call untouched and the connection open."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from ari_app.link import LinkServer
 from ari_app.link.transfer import TransferDesk
 from ari_app.protocol import AgentState, ErrorId
 from ari_app.transfer import Transfers
+from schema.cases import AuditEntry
 from schema.transfers import CallTransfer
 from tests.link.conftest import Desktop
 
@@ -334,6 +336,29 @@ async def test_refusals_leave_the_call_untouched_and_the_connection_open(desktop
     supervisor = await desktop()
     await supervisor.sign_in("sup")
     assert await refused(supervisor, action="blind", call_id=CALL, agent_id="1002") == ErrorId.NOT_AN_AGENT
+    # each refusal that reached the transfer desk is in the audit trail once (malformed frames never did):
+    # the desk writes its own with the call, the link those of its own rules (call_not_yours, not_an_agent)
+    await rig.link.audit.flush()
+    with rig.link.sessions() as s:
+        rows = s.scalars(select(AuditEntry).where(AuditEntry.action == "refused")).all()
+        trail = [(r.login, json.loads(r.detail or "{}")) for r in rows]
+    assert all(d["request"] == "transfer" and d["source"] == "127.0.0.1" for _login, d in trail), trail
+    assert sorted((login, d["error_id"], d.get("call_id", "-")) for login, d in trail) == sorted(
+        [
+            ("1001", ErrorId.AGENT_NOT_READY, CALL),
+            ("1002", ErrorId.CALL_NOT_YOURS, "-"),
+            ("1001", ErrorId.CALL_NOT_YOURS, "-"),
+            ("1001", ErrorId.TRANSFER_TARGET_INVALID, CALL),
+            ("1001", ErrorId.TRANSFER_TARGET_INVALID, CALL),
+            ("1001", ErrorId.INVALID_NUMBER, CALL),
+            ("1001", ErrorId.INVALID_FIELD, CALL),
+            ("1001", ErrorId.INVALID_FIELD, CALL),
+            ("1001", ErrorId.NO_TRANSFER, CALL),
+            ("1001", ErrorId.NO_TRANSFER, CALL),
+            ("1001", ErrorId.TRANSFER_FAILED, CALL),
+            ("sup", ErrorId.NOT_AN_AGENT, "-"),
+        ]
+    )
 
 
 async def test_a_ringing_call_cannot_be_transferred(desktop: Any, rig: Rig) -> None:

@@ -87,6 +87,14 @@ async def test_only_supervisors_and_admins_may_subscribe_or_supervise(desktop: A
     assert not server.supervisor.subscribers
     refused = [(login, action, d["outcome"]) for login, action, d in audits(server.sessions)]
     assert refused == [(login, "supervise_listen", "not_a_supervisor") for login in ("1001", "qa", "dept")]
+    await server.audit.flush()
+    with server.sessions() as s:  # a refused subscription is audited as a refusal; a refused action once
+        rows = s.scalars(select(AuditEntry).where(AuditEntry.action == "refused").order_by(AuditEntry.id)).all()
+        trail = [(r.login, json.loads(r.detail or "{}")) for r in rows]
+    assert [(who, d["request"], d["error_id"]) for who, d in trail] == [
+        *((login, "wallboard_subscribe", "not_a_supervisor") for login in ("1001", "qa", "dept")),
+        ("", "wallboard_subscribe", "not_signed_in"),  # written by the link itself
+    ]
 
 
 async def test_subscribe_replies_with_a_snapshot_of_figures_agents_and_health(

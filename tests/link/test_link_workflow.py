@@ -5,6 +5,7 @@ sign in without touching the queue."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -122,7 +123,7 @@ async def test_non_agents_sign_in_without_touching_the_queue(
 
 
 async def test_the_whole_path_by_the_right_roles_and_refusals_by_the_wrong_ones(
-    as_user: Open, units: dict[str, int], sessions: sessionmaker[Session]
+    as_user: Open, units: dict[str, int], sessions: sessionmaker[Session], server: LinkServer
 ) -> None:
     agent, sup, qa = await as_user("1001"), await as_user("sup"), await as_user("qa")
     water, roads = await as_user("water"), await as_user("roads")
@@ -174,6 +175,52 @@ async def test_the_whole_path_by_the_right_roles_and_refusals_by_the_wrong_ones(
     assert case["allowed_actions"] == ["follow_up"]
     await refused(water, ErrorId.CASE_TRANSITION_FORBIDDEN, Msg.HANDLE_CASE, sup, case_id=cid, result="again")
     assert audit_count(sessions, "approve") == 1
+    # every refusal above left one entry of its own (the refused request's own entry was rolled back)
+    await server.audit.flush()  # and the link wrote no second one
+    assert refusals(sessions) == [
+        ("qa", "qa", cid, Msg.DISPATCH_CASE, ErrorId.CASE_PERMISSION_DENIED),
+        ("water", "department", cid, Msg.DISPATCH_CASE, ErrorId.CASE_NOT_FOUND),
+        ("roads", "department", cid, Msg.ACCEPT_CASE, ErrorId.CASE_NOT_FOUND),
+        ("1001", "agent", cid, Msg.ACCEPT_CASE, ErrorId.CASE_PERMISSION_DENIED),
+        ("1001", "agent", cid, Msg.SUPERVISE_CASE, ErrorId.CASE_PERMISSION_DENIED),
+        ("sup", "supervisor", cid, Msg.HANDLE_CASE, ErrorId.CASE_PERMISSION_DENIED),
+        ("water", "department", cid, Msg.FOLLOW_UP_CASE, ErrorId.CASE_PERMISSION_DENIED),
+        ("1001", "agent", cid, Msg.REVIEW_CASE, ErrorId.CASE_PERMISSION_DENIED),
+        ("water", "department", cid, Msg.HANDLE_CASE, ErrorId.CASE_TRANSITION_FORBIDDEN),
+    ]
+
+
+def refusals(sessions: sessionmaker[Session]) -> list[tuple[str, str, int | None, str, str]]:
+    with sessions() as s:
+        rows = s.scalars(select(AuditEntry).where(AuditEntry.action == "refused").order_by(AuditEntry.id))
+        found = [(r.login, r.role, r.case_id, json.loads(r.detail or "{}")) for r in rows]
+    return [(login, role, case_id, d["request"], d["error_id"]) for login, role, case_id, d in found]
+
+
+async def test_refused_reads_and_intake_are_audited_too(
+    as_user: Open, sessions: sessionmaker[Session], server: LinkServer
+) -> None:
+    """Reading a case one may not see, or one that does not exist, and an intake the role may not make."""
+    agent, water, hu = await as_user("1001"), await as_user("water"), await as_user("hu12350")
+    cid = await new_case(agent)
+    assert (await water.request(Msg.GET_CASE, case_id=cid))["error_id"] == ErrorId.CASE_NOT_FOUND
+    assert (await agent.request(Msg.GET_CASE, case_id=999999))["error_id"] == ErrorId.CASE_NOT_FOUND
+    taken = await water.request(
+        Msg.CREATE_CASE, hotline="12345", request="x", urgency="normal", language="zh", handling="dispatch"
+    )
+    assert taken["error_id"] == ErrorId.CASE_PERMISSION_DENIED
+    other = await hu.request(
+        Msg.CREATE_CASE, hotline="12345", request="x", urgency="normal", language="zh", handling="dispatch"
+    )
+    assert other["error_id"] == ErrorId.CASE_PERMISSION_DENIED
+    await server.audit.flush()
+    assert refusals(sessions) == [
+        ("water", "department", cid, Msg.GET_CASE, ErrorId.CASE_NOT_FOUND),
+        ("1001", "agent", None, Msg.GET_CASE, ErrorId.CASE_NOT_FOUND),
+        ("water", "department", None, Msg.CREATE_CASE, ErrorId.CASE_PERMISSION_DENIED),
+        ("hu12350", "hotline_unit", None, Msg.CREATE_CASE, ErrorId.CASE_PERMISSION_DENIED),
+    ]
+    assert audit_count(sessions, "create") == 1 and audit_count(sessions, "view") == 0
 
 
 async def test_return_send_back_escalate_and_resolve_directly(as_user: Open, units: dict[str, int]) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from ari_app import asterisk_ctl
 from ari_app.asterisk_ctl import AsteriskError, AsteriskHost
-from ari_app.config import load_config
+from ari_app.config import ConfigError, load_config
 from ari_app.dialplan_render import DIALPLAN_DIR, STATIC_FILES, install, render_all, write_config_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +81,41 @@ def test_static_dialplan_includes_every_generated_file() -> None:
     includes = set()
     for name in STATIC_FILES:
         includes |= set(re.findall(r"^#include (\S+)", (DIALPLAN_DIR / name).read_text(), re.M))
-    assert includes == {"hotline_globals.conf", "hotline_extensions.conf", "hotline_pjsip.conf", "hotline_queues.conf"}
+    assert includes == {
+        "hotline_globals.conf",
+        "hotline_agi.conf",
+        "hotline_extensions.conf",
+        "hotline_pjsip.conf",
+        "hotline_queues.conf",
+    }
+
+
+def test_fastagi_secret_is_created_private_and_only_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The FastAGI secret: its file (config default var/secrets/agi_secret beside the config) is created 0600
+    when missing, rendered only into Asterisk's folder (hotline_agi.conf, 0600), and every FastAGI URL of the
+    dialplan carries it."""
+    cfg = load_config(_config(tmp_path))
+    (tmp_path / "ami_secret").write_text("s3cret-ami\n")
+    (tmp_path / "ari_secret").write_text("s3cret-ari\n")
+    assert cfg.asterisk.agi.file == tmp_path / "var" / "secrets" / "agi_secret"
+    printed = render_all(cfg, include_secrets=False)
+    assert printed["hotline_agi.conf"].endswith("FASTAGI_SECRET=@SECRET@\n")
+    assert not cfg.asterisk.agi.file.exists()  # printing for review creates nothing
+    etc = tmp_path / "etc"
+    install(cfg, etc)
+    secret = cfg.asterisk.agi.file.read_text().strip()
+    assert len(secret) >= 16 and cfg.asterisk.agi.file.stat().st_mode & 0o777 == 0o600
+    assert f"FASTAGI_SECRET={secret}\n" in (etc / "hotline_agi.conf").read_text()
+    assert (etc / "hotline_agi.conf").stat().st_mode & 0o077 == 0
+    install(cfg, etc)  # installing again keeps the secret
+    assert cfg.asterisk.agi.file.read_text().strip() == secret
+    urls = re.findall(r"AGI\((agi://[^)]*)\)", (DIALPLAN_DIR / "extensions.conf").read_text())
+    assert urls and all(u.endswith("?secret=${FASTAGI_SECRET}") for u in urls)
+    monkeypatch.setenv("HOTLINE_AGI_SECRET", "short;evil")
+    path = tmp_path / "config.yaml"
+    path.write_text(path.read_text().replace("secret_file: var/secrets/agi_secret", "secret_env: HOTLINE_AGI_SECRET"))
+    with pytest.raises(ConfigError, match="FastAGI secret must be"):
+        render_all(load_config(path), include_secrets=True)
 
 
 def test_building_the_root_needs_root_and_debootstrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

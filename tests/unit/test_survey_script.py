@@ -1,5 +1,6 @@
 """The survey script against scripted AGI replies (the lines Asterisk sends, parsed by panoramisk): each
-failure path ends cleanly, with the call id in the log, and stores at most one answer."""
+failure path ends cleanly, with the call id in the log, and stores at most one answer, only for a call that
+is at its survey (a hotline call an agent answered and hung up on just now, not yet rated)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import logging
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from agi_scripts.survey import Survey
+from schema.calls import CallRecord
 from schema.db import make_engine, make_sessionmaker, upgrade
 from schema.surveys import SurveyResponse
 
@@ -43,11 +46,34 @@ VARS = {
 }
 
 
+def store_call(survey: Survey, linkedid: str, now: datetime | None = None, **changes: Any) -> None:
+    """A call as the tracker stores it when the agent hangs up first and the caller stays for the survey
+    (`now`: when the survey runs, by default the real time)."""
+    now = now or datetime.now(UTC)
+    row = CallRecord(
+        linkedid=linkedid,
+        hotline="12345",
+        caller="13900000001",
+        agent="1001",
+        state="ended",
+        end_reason="agent_hangup",
+        arrived_at=now - timedelta(seconds=90),
+        answered_at=now - timedelta(seconds=80),
+        ended_at=now - timedelta(seconds=2),
+    )
+    for key, value in changes.items():
+        setattr(row, key, value)
+    with survey.sessions.begin() as s:
+        s.add(row)
+
+
 @pytest.fixture
 def survey(tmp_path: Path) -> Survey:
     engine = make_engine(f"sqlite:///{tmp_path / 's.db'}")
     upgrade(engine)
-    return Survey(make_sessionmaker(engine))
+    made = Survey(make_sessionmaker(engine), settle=0.3)
+    store_call(made, "1795930000.7")
+    return made
 
 
 def _ratings(survey: Survey) -> list[tuple[str, str]]:
@@ -199,3 +225,62 @@ async def test_missing_linkedid_is_logged_and_ends(survey: Survey, caplog: pytes
     await survey(agi)
     assert [c for c in agi.commands if not c.startswith("GET VARIABLE")] == []
     assert "survey for call ?: channel variables missing" in caplog.text
+
+
+def _answer(linkedid: str, key: str = "3") -> ScriptedAgi:
+    replies = {k: list(v) for k, v in VARS.items()}
+    replies["GET VARIABLE CHANNEL(linkedid)"] = [f"200 result=1 ({linkedid})"]
+    replies["GET DATA"] = [f"200 result={key}"]
+    return ScriptedAgi(replies)
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        (None, "no such call"),
+        ({"hotline": None}, "not a hotline call"),
+        ({"answered_at": None, "agent": None, "state": "abandoned", "end_reason": "abandoned"}, "not answered"),
+        ({"end_reason": "caller_hangup"}, "not at its survey (ended, caller_hangup)"),
+        ({"state": "connected", "end_reason": None, "ended_at": None}, "not at its survey (still connected)"),
+        ({"ended_at": datetime.now(UTC) - timedelta(hours=2)}, "survey is over"),
+    ],
+)
+async def test_only_a_call_at_its_survey_is_rated(
+    survey: Survey, caplog: pytest.LogCaptureFixture, changes: dict[str, Any] | None, why: str
+) -> None:
+    """A request naming a call that does not exist, was not answered, was not ended by the agent, is still
+    going on or ended long ago stores nothing, and says why; the citizen is still thanked."""
+    if changes is not None:
+        store_call(survey, "1795930000.9", **changes)
+    agi = _answer("1795930000.9")
+    await survey(agi)
+    assert _ratings(survey) == []
+    assert agi.commands[-1] == "SET VARIABLE SURVEY_THANKED 1"
+    assert "survey for call 1795930000.9: answer unsatisfied not stored: " in caplog.text and why in caplog.text
+
+
+async def test_a_rated_call_keeps_its_first_answer(survey: Survey, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    await survey(_answer("1795930000.7", "1"))
+    await survey(_answer("1795930000.7", "3"))
+    assert _ratings(survey) == [("1795930000.7", "satisfied")]
+    assert "survey for call 1795930000.7: already answered" in caplog.text
+
+
+async def test_a_key_before_the_hang_up_is_stored_waits_for_it(survey: Survey) -> None:
+    """The tracker stores the agent's hang-up a moment after Asterisk reports it; an answer keyed at once
+    waits for it (up to `settle`) instead of being refused."""
+    store_call(survey, "1795930000.10", state="connected", end_reason=None, ended_at=None)
+    survey.settle = 5.0
+
+    def hang_up() -> None:
+        time.sleep(0.3)
+        with survey.sessions.begin() as s:
+            row = s.scalars(select(CallRecord).where(CallRecord.linkedid == "1795930000.10")).one()
+            row.state, row.end_reason, row.ended_at = "ended", "agent_hangup", datetime.now(UTC)
+
+    worker = threading.Thread(target=hang_up)
+    worker.start()
+    await survey(_answer("1795930000.10", "2"))
+    worker.join()
+    assert ("1795930000.10", "basically_satisfied") in _ratings(survey)
