@@ -39,15 +39,18 @@ async def run_desktop(url: str, lang: str, draft_file: Path, ca_file: Path | Non
 
 
 def main(url: str, lang: str = "zh", draft_file: Path | None = None, ca_file: Path | None = None) -> int:
+    """Run the desktop until its window (or the sign-in dialog) is closed; returns the exit status (0).
+
+    Qt and asyncio share one thread through qasync's event loop. `qasync.run` (asyncio.run under qasync's
+    loop policy) is used rather than `asyncio.run(..., loop_factory=...)`, which exists only from Python 3.12:
+    the platform supports 3.11."""
+    import qasync  # type: ignore[import-untyped]
     from PySide6.QtWidgets import QApplication
-    from qasync import QEventLoop
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("hotline-desktop")
-    return asyncio.run(
-        run_desktop(url, lang, draft_file or default_path(), ca_file),
-        loop_factory=lambda: QEventLoop(app),
-    )
+    status: int = qasync.run(run_desktop(url, lang, draft_file or default_path(), ca_file))
+    return status
 
 
 if __name__ == "__main__":
