@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (
@@ -67,15 +66,6 @@ VIEW_ROLES = SCORE_ROLES | {"hotline_unit"}
 SPEAKER_COLOURS = {"caller": "#1565c0", "agent": "#2e7d32", "mixed": "#555555"}
 CURRENT_BACKGROUND = QColor("#fff3c4")
 CallIdRole = Qt.ItemDataRole.UserRole + 1
-
-
-def _local(stamp: str | None) -> str:
-    if not stamp:
-        return ""
-    try:
-        return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return stamp
 
 
 def clock(ms: int) -> str:
@@ -134,7 +124,7 @@ class QaCallTableModel(QAbstractTableModel):
             return None
         col = index.column()
         if col == self.TIME:
-            return _local(call.get("arrived_at"))
+            return self.tr_.when(call.get("arrived_at"))
         if col == self.HOTLINE:
             return call.get("hotline") or ""
         if col == self.CALLER:
@@ -556,7 +546,7 @@ class QaView(QWidget):
                 hotline=f"{call.get('hotline') or ''} {hotline_name or ''}".strip(),
                 caller=call.get("caller") or "—",
                 agent=call.get("agent") or "—",
-                time=_local(call.get("arrived_at")),
+                time=self.tr_.when(call.get("arrived_at")),
             )
         )
         numbers = [c["number"] for c in call.get("cases") or []]
@@ -587,7 +577,9 @@ class QaView(QWidget):
     def _show_scores(self) -> None:
         call = self.call or {}
         lines = [
-            self.tr_("qa_score_line", at=_local(x["at"]), by=x["by"], score=x["score"], comment=x.get("comment") or "")
+            self.tr_(
+                "qa_score_line", at=self.tr_.when(x["at"]), by=x["by"], score=x["score"], comment=x.get("comment") or ""
+            )
             for x in call.get("scores") or []
         ]
         self.scores.setPlainText("\n".join(lines))

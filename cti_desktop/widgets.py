@@ -4,7 +4,6 @@ window feeds them protocol data and listens to their signals."""
 from __future__ import annotations
 
 import html
-from datetime import datetime
 from typing import Any, ClassVar
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
@@ -32,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from ari_app.protocol import ACTION_REQUESTS, CASE_STATUSES, HANDLINGS, LANGUAGES, SATISFACTIONS, URGENCIES
 from cti_desktop.i18n import Tr
-from cti_desktop.models import CaseIdRole, WorkTableModel, local_time
+from cti_desktop.models import CaseIdRole, WorkTableModel
 from cti_desktop.qtutil import named
 from cti_desktop.transfer import call_history_lines
 
@@ -384,10 +383,7 @@ class CaseForm(QWidget):
     def _show_time(self) -> None:
         text = "—"
         if self.call_time:
-            try:
-                text = datetime.fromisoformat(self.call_time).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-            except ValueError:
-                text = self.call_time
+            text = self.tr_.when(self.call_time, seconds=True)
         self.call_time_label.setText(text)
 
     def values(self) -> dict[str, Any]:
@@ -690,7 +686,7 @@ class CaseWorkPanel(QWidget):
             return html.escape(str(value)) if value not in (None, "") else "—"
 
         def when(stamp: str | None) -> str:
-            return e(local_time(stamp)) if stamp else "—"
+            return e(self.tr_.when(stamp)) if stamp else "—"
 
         deadline = when(c.get("deadline_at"))
         if c.get("overdue"):

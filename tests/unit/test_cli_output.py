@@ -105,3 +105,22 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(deployment: Path, ar
     assert "Traceback" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr
     # (argparse itself ignores a failed write of the help, so --help ends with 0)
     assert proc.returncode == (0 if args == ("--help",) else EXIT_BROKEN_PIPE), proc.stderr
+
+
+def test_the_desktop_shows_times_in_the_centres_zone_by_default(
+    deployment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`hotline desktop` takes the zone from the config's centre.timezone (what case numbers and reports use),
+    `--timezone` overrides it, and an unknown zone is refused before any window opens."""
+    from zoneinfo import ZoneInfo
+
+    import cti_desktop.app
+    from ari_app.cli import main
+
+    seen: list[object] = []
+    monkeypatch.setattr(cti_desktop.app, "main", lambda *args: seen.append(args[-1]) or 0)
+    assert main(["-c", str(deployment), "desktop"]) == 0
+    assert main(["-c", str(deployment), "desktop", "--timezone", "Europe/Paris"]) == 0
+    assert main(["-c", str(deployment / "missing.yaml"), "desktop", "--url", "ws://127.0.0.1:1"]) == 0
+    assert seen == [ZoneInfo("Asia/Shanghai"), ZoneInfo("Europe/Paris"), None]
+    assert main(["-c", str(deployment), "desktop", "--timezone", "Mars/Olympus"]) == 2
