@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallbackRequested, CallEnded, CallEvent, QueueMemberChanged
+from ari_app.calls.numbers import WITHHELD, is_withheld
 from ari_app.config import Config
 from schema.callbacks import CallbackRequest, CallbackStatus
 
@@ -63,8 +64,14 @@ class CallbackService:
 
     # --- requests --------------------------------------------------------------------------------------
     def request(self, call_id: str, hotline: str, number: str, at: datetime) -> bool:
-        """Store a request (once per call); False if this call had already asked."""
+        """Store a request (once per call); False if this call had already asked. A request from a withheld
+        caller (`ari_app.calls.numbers.is_withheld`) or a number that cannot be dialled is stored `failed`
+        and never dialled: there is no one to call back."""
+        withheld = is_withheld(number)
+        if withheld:
+            number = WITHHELD
         status = CallbackStatus.PENDING if _DIALABLE.match(number or "") else CallbackStatus.FAILED
+        error = "the caller withheld their number" if withheld else "the caller's number is not dialable"
         try:
             with self.sessions.begin() as s:
                 s.add(
@@ -76,7 +83,7 @@ class CallbackService:
                         requested_at=at,
                         next_attempt_at=at,
                         attempts=0,
-                        last_error=None if status == CallbackStatus.PENDING else "the caller's number is not dialable",
+                        last_error=None if status == CallbackStatus.PENDING else error,
                     )
                 )
         except IntegrityError:

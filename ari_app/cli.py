@@ -48,16 +48,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_BROKEN_PIPE = 128 + 13
+"""Exit status when the reader of standard output went away (`hotline calls --json | head`): what a shell
+reports for a command ended by SIGPIPE, so `set -o pipefail` scripts see the same as with other tools."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    result: int = args.func(args)
-    return result
+    """Run one `hotline` command; returns its exit status. For every command, a reader of standard output
+    that stops early (`| head`, `| less` quit) ends the command quietly with `EXIT_BROKEN_PIPE` instead of
+    a BrokenPipeError traceback."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        result: int = args.func(args)
+        sys.stdout.flush()  # a pipe closed after the last write fails here, not in the interpreter's exit
+        return result
+    except BrokenPipeError:
+        # Python would flush stdout once more at exit and print "Exception ignored ... BrokenPipeError":
+        # standard output now goes nowhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

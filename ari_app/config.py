@@ -45,7 +45,9 @@ class ConfigIssue:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.key}: {self.message}"
+        """`file:line: key: message`; without the line when the problem has none (line 0: an unreadable file)."""
+        where = f"{self.file}:{self.line}" if self.line > 0 else self.file
+        return f"{where}: {self.key}: {self.message}"
 
 
 class ConfigError(Exception):
@@ -397,6 +399,23 @@ def _valid_address(text: str) -> bool:
     return m is not None and all(int(g) <= 255 for g in m.groups()[:4])
 
 
+def _yaml_issue(file: str, exc: yaml.YAMLError) -> ConfigIssue:
+    """Where a YAML error is to be fixed. The parser notices an unclosed `[` or `{` (or a broken quote) only
+    where the text stops making sense, often lines later; its context mark is where that construct opened,
+    which is the line to report, with the place it was noticed in the message."""
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    if context_mark is not None and context:
+        what = context.removeprefix("while parsing ").removeprefix("while scanning ").removeprefix("a ")
+        noticed = f" (noticed at line {problem_mark.line + 1})" if problem_mark is not None else ""
+        message = f"not valid YAML: {problem}, in the {what} that begins here{noticed}"
+        return ConfigIssue(file, context_mark.line + 1, "<yaml>", message)
+    line = problem_mark.line + 1 if problem_mark is not None else 0
+    return ConfigIssue(file, line, "<yaml>", f"not valid YAML: {problem}")
+
+
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and validate a config file; raise ConfigError listing every problem found."""
     file = Path(path)
@@ -404,15 +423,13 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError([ConfigIssue(name, 0, "<file>", f"cannot read: {exc.strerror}")]) from exc
+        message = f"cannot read: {exc.strerror} (another file: -c FILE or $HOTLINE_CONFIG)"
+        raise ConfigError([ConfigIssue(name, 0, "<file>", message)]) from exc
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 0
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([ConfigIssue(name, line, "<yaml>", f"not valid YAML: {problem}")]) from exc
+        raise ConfigError([_yaml_issue(name, exc)]) from exc
     if not isinstance(data, dict):
         raise ConfigError([ConfigIssue(name, 1, "<top>", "expected a mapping of sections at the top level")])
 

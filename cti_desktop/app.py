@@ -7,6 +7,7 @@ import asyncio
 import logging
 import ssl
 import sys
+from datetime import tzinfo
 from pathlib import Path
 
 from cti_desktop.drafts import DraftStore, default_path
@@ -17,8 +18,8 @@ from cti_desktop.window import MainWindow
 log = logging.getLogger(__name__)
 
 
-async def run_desktop(url: str, lang: str, draft_file: Path, ca_file: Path | None) -> int:
-    tr = Tr(lang)
+async def run_desktop(url: str, lang: str, draft_file: Path, ca_file: Path | None, zone: tzinfo | None = None) -> int:
+    tr = Tr(lang, zone)
     window = MainWindow(tr, DraftStore(draft_file), server=url)
     ctx: ssl.SSLContext | None = None
     if url.startswith("wss://"):
@@ -38,16 +39,25 @@ async def run_desktop(url: str, lang: str, draft_file: Path, ca_file: Path | Non
     return 0
 
 
-def main(url: str, lang: str = "zh", draft_file: Path | None = None, ca_file: Path | None = None) -> int:
+def main(
+    url: str,
+    lang: str = "zh",
+    draft_file: Path | None = None,
+    ca_file: Path | None = None,
+    zone: tzinfo | None = None,
+) -> int:
+    """Run the desktop until its window (or the sign-in dialog) is closed; returns the exit status (0).
+
+    Qt and asyncio share one thread through qasync's event loop. `qasync.run` (asyncio.run under qasync's
+    loop policy) is used rather than `asyncio.run(..., loop_factory=...)`, which exists only from Python 3.12:
+    the platform supports 3.11."""
+    import qasync  # type: ignore[import-untyped]
     from PySide6.QtWidgets import QApplication
-    from qasync import QEventLoop
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("hotline-desktop")
-    return asyncio.run(
-        run_desktop(url, lang, draft_file or default_path(), ca_file),
-        loop_factory=lambda: QEventLoop(app),
-    )
+    status: int = qasync.run(run_desktop(url, lang, draft_file or default_path(), ca_file, zone))
+    return status
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
 from typing import Any
 
 from cti_desktop.qa_text import QA_TEXT
@@ -251,10 +252,24 @@ TEXT.update(QA_TEXT)
 
 
 class Tr:
-    """The current language and its lookups."""
+    """The current language and its lookups, and the time zone every time is shown in."""
 
-    def __init__(self, lang: str = "zh") -> None:
+    def __init__(self, lang: str = "zh", zone: tzinfo | None = None) -> None:
+        """`zone`: the centre's time zone (config `centre.timezone`), in which case numbers, reports and the
+        wallboard's day are counted too; None shows times in this machine's own zone."""
         self.lang = lang if lang in LANGS else "zh"
+        self.zone = zone
+
+    def when(self, stamp: str | None, seconds: bool = False) -> str:
+        """An ISO 8601 time from the server as `YYYY-MM-DD HH:MM[:SS]` in `zone`; "" for none, the text
+        itself when it is not a time."""
+        if not stamp:
+            return ""
+        try:
+            moment = datetime.fromisoformat(stamp)
+        except ValueError:
+            return stamp
+        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
     def __call__(self, key: str, **fmt: Any) -> str:
         pair = TEXT.get(key)

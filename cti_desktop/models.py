@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
@@ -74,7 +73,7 @@ class CaseTableModel(_CaseRows):
         if col == self.NUMBER:
             return case["number"]
         if col == self.CREATED:
-            return _local(case["created_at"])
+            return self.tr_.when(case["created_at"])
         if col == self.HOTLINE:
             return case["hotline"]
         if col == self.CATEGORY:
@@ -130,24 +129,12 @@ class WorkTableModel(_CaseRows):
             deadline = case.get("deadline_at")
             if not deadline:
                 return "—"
-            text = _local(deadline)
+            text = self.tr_.when(deadline)
             return f"⚠ {self.tr_('overdue')} {text}" if case.get("overdue") else text
         if col == self.REQUEST:
             text = str(case.get("request") or "").replace("\n", " ")
             return text if len(text) <= 60 else text[:59] + "…"
         return None
-
-
-def local_time(stamp: str) -> str:
-    """An ISO 8601 time from the server as the desktop's local time, to the minute."""
-    return _local(stamp)
-
-
-def _local(stamp: str) -> str:
-    try:
-        return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return stamp
 
 
 class AgentStatusView:

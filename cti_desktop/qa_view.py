@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (
@@ -55,6 +54,7 @@ from PySide6.QtWidgets import (
 
 from ari_app.protocol import RECORDING_SIDES, Msg
 from cti_desktop.i18n import Tr
+from cti_desktop.qtutil import named
 
 Request = Callable[..., Awaitable[dict[str, Any]]]
 Spawn = Callable[[Awaitable[Any]], Any]
@@ -66,15 +66,6 @@ VIEW_ROLES = SCORE_ROLES | {"hotline_unit"}
 SPEAKER_COLOURS = {"caller": "#1565c0", "agent": "#2e7d32", "mixed": "#555555"}
 CURRENT_BACKGROUND = QColor("#fff3c4")
 CallIdRole = Qt.ItemDataRole.UserRole + 1
-
-
-def _local(stamp: str | None) -> str:
-    if not stamp:
-        return ""
-    try:
-        return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return stamp
 
 
 def clock(ms: int) -> str:
@@ -133,7 +124,7 @@ class QaCallTableModel(QAbstractTableModel):
             return None
         col = index.column()
         if col == self.TIME:
-            return _local(call.get("arrived_at"))
+            return self.tr_.when(call.get("arrived_at"))
         if col == self.HOTLINE:
             return call.get("hotline") or ""
         if col == self.CALLER:
@@ -166,14 +157,14 @@ class RecordingPlayer(QWidget):
         self._bytes = QByteArray()
         self._buffer: QBuffer | None = None
         self._start_at = 0
-        self.play_button = QPushButton(objectName="qaPlay")
+        self.play_button = named(QPushButton(), "qaPlay")
         self.play_button.setEnabled(False)
-        self.slider = QSlider(Qt.Orientation.Horizontal, objectName="qaPosition")
+        self.slider = named(QSlider(Qt.Orientation.Horizontal), "qaPosition")
         self.slider.setEnabled(False)
-        self.time_label = QLabel("00:00 / 00:00", objectName="qaTime")
-        self.side = QComboBox(objectName="qaSide")
+        self.time_label = named(QLabel("00:00 / 00:00"), "qaTime")
+        self.side = named(QComboBox(), "qaSide")
         self.side.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.status = QLabel(objectName="qaPlayerStatus")
+        self.status = named(QLabel(), "qaPlayerStatus")
         self.status.setStyleSheet("color: #666;")
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
@@ -290,13 +281,13 @@ class QaView(QWidget):
 
     # --- layout ----------------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.hotline = QComboBox(objectName="qaHotline")
+        self.hotline = named(QComboBox(), "qaHotline")
         self.hotline.setMinimumWidth(150)
         self.hotline.setMaximumWidth(240)
-        self.use_dates = QCheckBox(objectName="qaUseDates")
+        self.use_dates = named(QCheckBox(), "qaUseDates")
         today = QDate.currentDate()
-        self.date_from = QDateEdit(today.addDays(-7), objectName="qaDateFrom")
-        self.date_to = QDateEdit(today, objectName="qaDateTo")
+        self.date_from = named(QDateEdit(today.addDays(-7)), "qaDateFrom")
+        self.date_to = named(QDateEdit(today), "qaDateTo")
         self.to_label = QLabel()
         for d in (self.date_from, self.date_to):
             d.setCalendarPopup(True)
@@ -304,11 +295,11 @@ class QaView(QWidget):
             d.setEnabled(False)
         self.use_dates.toggled.connect(self.date_from.setEnabled)
         self.use_dates.toggled.connect(self.date_to.setEnabled)
-        self.agent = QLineEdit(objectName="qaAgent")
+        self.agent = named(QLineEdit(), "qaAgent")
         self.agent.setMaximumWidth(110)
-        self.words = QLineEdit(objectName="qaWords")
+        self.words = named(QLineEdit(), "qaWords")
         self.words.setMinimumWidth(160)
-        self.search_button = QPushButton(objectName="qaSearch")
+        self.search_button = named(QPushButton(), "qaSearch")
         self.search_button.clicked.connect(self.search)
         self.words.returnPressed.connect(self.search)
         self.agent.returnPressed.connect(self.search)
@@ -323,10 +314,10 @@ class QaView(QWidget):
         row2.addWidget(self.date_to)
         row2.addStretch(1)
         row2.addWidget(self.search_button)
-        self.found = QLabel(objectName="qaFound")
+        self.found = named(QLabel(), "qaFound")
         self.found.setStyleSheet("color: #666;")
         self.model = QaCallTableModel(self.tr_)
-        self.table = QTableView(objectName="qaCalls")
+        self.table = named(QTableView(), "qaCalls")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
@@ -343,14 +334,14 @@ class QaView(QWidget):
         left_layout.addWidget(self.found)
         left_layout.addWidget(self.table, 1)
 
-        self.title = QLabel(objectName="qaTitle")
+        self.title = named(QLabel(), "qaTitle")
         self.title.setStyleSheet("font-weight: bold;")
         self.title.setWordWrap(True)
-        self.cases = QLabel(objectName="qaCases")
+        self.cases = named(QLabel(), "qaCases")
         self.player = RecordingPlayer(self.tr_)
         self.player.position_changed.connect(self.follow)
         self.player.side.currentIndexChanged.connect(lambda _i: self._side_changed())
-        self.transcript = QTableWidget(0, 3, objectName="qaTranscript")
+        self.transcript = named(QTableWidget(0, 3), "qaTranscript")
         self.transcript.verticalHeader().setVisible(False)
         self.transcript.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.transcript.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -361,22 +352,22 @@ class QaView(QWidget):
         th.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         th.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.transcript.cellClicked.connect(lambda row, _col: self.seek_to_sentence(row))
-        self.transcript_note = QLabel(objectName="qaTranscriptNote")
+        self.transcript_note = named(QLabel(), "qaTranscriptNote")
         self.transcript_note.setStyleSheet("color: #666;")
 
-        self.score_box = QGroupBox(objectName="qaScoreBox")
-        self.score = QSpinBox(objectName="qaScore")
+        self.score_box = named(QGroupBox(), "qaScoreBox")
+        self.score = named(QSpinBox(), "qaScore")
         self.score.setRange(0, 100)
         self.score.setValue(80)
-        self.comment = QPlainTextEdit(objectName="qaComment")
+        self.comment = named(QPlainTextEdit(), "qaComment")
         self.comment.setMaximumHeight(56)
-        self.save_score = QPushButton(objectName="qaSaveScore")
+        self.save_score = named(QPushButton(), "qaSaveScore")
         self.save_score.clicked.connect(self._save_score)
-        self.score_error = QLabel(objectName="qaScoreError")
+        self.score_error = named(QLabel(), "qaScoreError")
         self.score_error.setStyleSheet("color: #b00020;")
         self.score_error.setWordWrap(True)
         self.score_label = QLabel()
-        self.scores = QTextBrowser(objectName="qaScores")
+        self.scores = named(QTextBrowser(), "qaScores")
         self.scores.setMaximumHeight(70)
         score_row = QHBoxLayout()
         score_row.addWidget(self.score_label)
@@ -555,7 +546,7 @@ class QaView(QWidget):
                 hotline=f"{call.get('hotline') or ''} {hotline_name or ''}".strip(),
                 caller=call.get("caller") or "—",
                 agent=call.get("agent") or "—",
-                time=_local(call.get("arrived_at")),
+                time=self.tr_.when(call.get("arrived_at")),
             )
         )
         numbers = [c["number"] for c in call.get("cases") or []]
@@ -586,7 +577,9 @@ class QaView(QWidget):
     def _show_scores(self) -> None:
         call = self.call or {}
         lines = [
-            self.tr_("qa_score_line", at=_local(x["at"]), by=x["by"], score=x["score"], comment=x.get("comment") or "")
+            self.tr_(
+                "qa_score_line", at=self.tr_.when(x["at"]), by=x["by"], score=x["score"], comment=x.get("comment") or ""
+            )
             for x in call.get("scores") or []
         ]
         self.scores.setPlainText("\n".join(lines))
@@ -615,8 +608,9 @@ class QaView(QWidget):
                 if item is not None:
                     item.setBackground(QBrush(CURRENT_BACKGROUND) if r == row else QBrush())
         self.current_sentence = row
-        if row is not None:
-            self.transcript.scrollToItem(self.transcript.item(row, 0))
+        item = self.transcript.item(row, 0) if row is not None else None
+        if item is not None:
+            self.transcript.scrollToItem(item)
 
     def seek_to_sentence(self, row: int) -> None:
         if 0 <= row < len(self.sentences) and self.loaded is not None:

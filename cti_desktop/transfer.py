@@ -14,6 +14,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from cti_desktop.i18n import Tr
+from cti_desktop.qtutil import named
 
 TARGET_KINDS = ("agent", "number")
 
@@ -29,15 +30,15 @@ class TransferBar(QFrame):
         self.setObjectName("transferBar")
         self.title = QLabel()
         self.title.setStyleSheet("font-weight: bold;")
-        self.kind = QComboBox(objectName="transferTargetKind")
+        self.kind = named(QComboBox(), "transferTargetKind")
         for kind in TARGET_KINDS:
             self.kind.addItem("", kind)
-        self.target = QLineEdit(objectName="transferTarget")
-        self.blind = QPushButton(objectName="transferBlind")
-        self.attended = QPushButton(objectName="transferAttended")
-        self.complete = QPushButton(objectName="transferComplete")
-        self.cancel = QPushButton(objectName="transferCancel")
-        self.state = QLabel(objectName="transferState")
+        self.target = named(QLineEdit(), "transferTarget")
+        self.blind = named(QPushButton(), "transferBlind")
+        self.attended = named(QPushButton(), "transferAttended")
+        self.complete = named(QPushButton(), "transferComplete")
+        self.cancel = named(QPushButton(), "transferCancel")
+        self.state = named(QLabel(), "transferState")
         self.target.setMinimumWidth(140)
         row = QHBoxLayout()
         row.addWidget(self.title)

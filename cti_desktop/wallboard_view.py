@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from ari_app.protocol import PAUSE_REASONS, AgentState
 from cti_desktop.i18n import Tr
+from cti_desktop.qtutil import named
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -83,13 +84,13 @@ class HotlineTile(QFrame):
         self.title.setStyleSheet("font-weight: bold; font-size: 14px;")
         self.title.setWordWrap(True)
         self.title.setMinimumWidth(1)
-        self.waiting = QLabel(objectName="waiting")
+        self.waiting = named(QLabel(), "waiting")
         self.waiting.setStyleSheet("font-size: 30px; font-weight: bold;")
         self.waiting_caption = QLabel()
-        self.level = QLabel(objectName="level")
+        self.level = named(QLabel(), "level")
         self.level.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.level.setMinimumWidth(84)
-        self.lines = QLabel(objectName="lines")
+        self.lines = named(QLabel(), "lines")
         self.lines.setStyleSheet("color: #37474f;")
         grid = QGridLayout(self)
         grid.setContentsMargins(10, 6, 10, 6)
@@ -105,10 +106,11 @@ class HotlineTile(QFrame):
     def show_figures(self, figures: dict[str, Any], name: str, target: float, threshold: int, extra: float) -> None:
         self.figures, self.target, self.threshold = figures, target, threshold
         self.title.setText(name)
-        self.render(extra)
+        self.refresh(extra)
 
-    def render(self, extra: float = 0.0) -> None:
-        """`extra`: seconds since the snapshot, so the longest wait counts on between pushes."""
+    def refresh(self, extra: float = 0.0) -> None:
+        """Show the figures again. `extra`: seconds since the snapshot, so the longest wait counts on between
+        pushes. (Not named `render`: that is QWidget's own method, which paints the widget into a device.)"""
         f, t = self.figures, self.tr_
         if not f:
             return
@@ -142,8 +144,8 @@ class AgentBoardModel(QAbstractTableModel):
     """The agents of a snapshot as rows. `extra` seconds are added to each state's duration when shown."""
 
     ID, NAME, STATE, REASON, DURATION, CALL, ANSWERED, AVG_TALK = range(8)
-    HEADERS = ("wb_col_id", "wb_col_name", "wb_col_state", "wb_col_reason", "wb_col_for", "wb_col_call")
-    HEADERS += ("wb_col_answered", "wb_col_avg_talk")
+    HEADERS: tuple[str, ...] = ("wb_col_id", "wb_col_name", "wb_col_state", "wb_col_reason", "wb_col_for")
+    HEADERS += ("wb_col_call", "wb_col_answered", "wb_col_avg_talk")
 
     def __init__(self, tr: Tr, parent: Any = None) -> None:
         super().__init__(parent)
@@ -322,16 +324,16 @@ class WallboardView(QWidget):
         self.setObjectName("wallboard")
         self.board: dict[str, Any] = {}
         self.received = time.monotonic()
-        self.health = QLabel(objectName="healthBanner")
+        self.health = named(QLabel(), "healthBanner")
         self.health.setWordWrap(True)
         self.health.setVisible(False)
-        self.updated = QLabel(objectName="wallboardUpdated")
+        self.updated = named(QLabel(), "wallboardUpdated")
         self.updated.setStyleSheet("color: #546e7a;")
         self.tiles_row = QHBoxLayout()
         self.tiles: dict[str, HotlineTile] = {}
-        self.states = QLabel(objectName="agentStates")
+        self.states = named(QLabel(), "agentStates")
         self.model = AgentBoardModel(tr)
-        self.table = QTableView(objectName="agentsTable")
+        self.table = named(QTableView(), "agentsTable")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
@@ -343,15 +345,15 @@ class WallboardView(QWidget):
         header.setSectionResizeMode(AgentBoardModel.CALL, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._enable_actions())
         self.chart = CallsChart(tr)
-        self.reason = QComboBox(objectName="wbReason")
-        self.pause = QPushButton(objectName="wbPause")
-        self.resume = QPushButton(objectName="wbResume")
-        self.phone = QLineEdit(objectName="wbPhone")
+        self.reason = named(QComboBox(), "wbReason")
+        self.pause = named(QPushButton(), "wbPause")
+        self.resume = named(QPushButton(), "wbResume")
+        self.phone = named(QLineEdit(), "wbPhone")
         self.phone.setMaximumWidth(150)
-        self.listen = QPushButton(objectName="wbListen")
-        self.whisper = QPushButton(objectName="wbWhisper")
-        self.barge = QPushButton(objectName="wbBarge")
-        self.selected_label = QLabel(objectName="wbSelected")
+        self.listen = named(QPushButton(), "wbListen")
+        self.whisper = named(QPushButton(), "wbWhisper")
+        self.barge = named(QPushButton(), "wbBarge")
+        self.selected_label = named(QLabel(), "wbSelected")
         self.selected_label.setStyleSheet("font-weight: bold;")
         self.pause.clicked.connect(lambda: self._act("pause"))
         self.resume.clicked.connect(lambda: self._act("resume"))
@@ -487,7 +489,7 @@ class WallboardView(QWidget):
         extra = self._extra()
         self.model.tick(extra)
         for tile in self.tiles.values():
-            tile.render(extra)
+            tile.refresh(extra)
         if self.board.get("at"):
             self.updated.setText(self.tr_("wb_updated", seconds=int(extra)))
 

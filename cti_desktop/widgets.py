@@ -4,7 +4,6 @@ window feeds them protocol data and listens to their signals."""
 from __future__ import annotations
 
 import html
-from datetime import datetime
 from typing import Any, ClassVar
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
@@ -32,7 +31,8 @@ from PySide6.QtWidgets import (
 
 from ari_app.protocol import ACTION_REQUESTS, CASE_STATUSES, HANDLINGS, LANGUAGES, SATISFACTIONS, URGENCIES
 from cti_desktop.i18n import Tr
-from cti_desktop.models import CaseIdRole, WorkTableModel, local_time
+from cti_desktop.models import CaseIdRole, WorkTableModel
+from cti_desktop.qtutil import named
 from cti_desktop.transfer import call_history_lines
 
 
@@ -198,11 +198,11 @@ class ConferenceBar(QFrame):
         self.setObjectName("conferenceBar")
         self.title = QLabel()
         self.title.setStyleSheet("font-weight: bold;")
-        self.number = QLineEdit(objectName="conferenceNumber")
-        self.start = QPushButton(objectName="conferenceStart")
-        self.leave = QPushButton(objectName="conferenceLeave")
-        self.end = QPushButton(objectName="conferenceEnd")
-        self.members = QLabel(objectName="conferenceMembers")
+        self.number = named(QLineEdit(), "conferenceNumber")
+        self.start = named(QPushButton(), "conferenceStart")
+        self.leave = named(QPushButton(), "conferenceLeave")
+        self.end = named(QPushButton(), "conferenceEnd")
+        self.members = named(QLabel(), "conferenceMembers")
         row = QHBoxLayout()
         row.addWidget(self.title)
         row.addWidget(self.number, 1)
@@ -260,32 +260,32 @@ class CaseForm(QWidget):
         self.hotlines: list[dict[str, Any]] = []
         self.call_id: str | None = None
         self.call_time: str | None = None
-        self.hotline = QComboBox(objectName="hotline")
-        self.caller = QLineEdit(objectName="caller")
-        self.call_time_label = QLabel(objectName="callTime")
-        self.category = QComboBox(objectName="category")
-        self.request = QPlainTextEdit(objectName="request")
+        self.hotline = named(QComboBox(), "hotline")
+        self.caller = named(QLineEdit(), "caller")
+        self.call_time_label = named(QLabel(), "callTime")
+        self.category = named(QComboBox(), "category")
+        self.request = named(QPlainTextEdit(), "request")
         self.request.setMinimumHeight(90)
-        self.address = QLineEdit(objectName="address")
-        self.urgency = QComboBox(objectName="urgency")
-        self.citizen_name = QLineEdit(objectName="citizenName")
-        self.contact = QLineEdit(objectName="contact")
-        self.language = QComboBox(objectName="language")
+        self.address = named(QLineEdit(), "address")
+        self.urgency = named(QComboBox(), "urgency")
+        self.citizen_name = named(QLineEdit(), "citizenName")
+        self.contact = named(QLineEdit(), "contact")
+        self.language = named(QComboBox(), "language")
         self.handling_group = QButtonGroup(self)
         self.handling_buttons: dict[str, QRadioButton] = {}
         handling_row = QHBoxLayout()
         for i, h in enumerate(HANDLINGS):
-            b = QRadioButton(objectName=f"handling_{h}")
+            b = named(QRadioButton(), f"handling_{h}")
             self.handling_group.addButton(b, i)
             self.handling_buttons[h] = b
             handling_row.addWidget(b)
         handling_row.addStretch(1)
         self.handling_buttons["dispatch"].setChecked(True)
-        self.error = QLabel(objectName="formError")
+        self.error = named(QLabel(), "formError")
         self.error.setStyleSheet("color: #b00020;")
-        self.save = QPushButton(objectName="saveCase")
+        self.save = named(QPushButton(), "saveCase")
         self.save.setStyleSheet("font-weight: bold; padding: 6px 18px;")
-        self.clear_button = QPushButton(objectName="clearForm")
+        self.clear_button = named(QPushButton(), "clearForm")
         form = QFormLayout()
         self._rows: dict[str, QLabel] = {}
         rows: list[tuple[str, Any]] = [
@@ -344,7 +344,7 @@ class CaseForm(QWidget):
 
     def _fill_categories(self, keep: str | None = None) -> None:
         number = self.hotline.currentData()
-        cats = next((h["categories"] for h in self.hotlines if h["number"] == number), [])
+        cats: list[str] = next((h["categories"] for h in self.hotlines if h["number"] == number), [])
         was = self._loading
         self._loading = True
         self.category.clear()
@@ -383,10 +383,7 @@ class CaseForm(QWidget):
     def _show_time(self) -> None:
         text = "—"
         if self.call_time:
-            try:
-                text = datetime.fromisoformat(self.call_time).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-            except ValueError:
-                text = self.call_time
+            text = self.tr_.when(self.call_time, seconds=True)
         self.call_time_label.setText(text)
 
     def values(self) -> dict[str, Any]:
@@ -513,11 +510,11 @@ class CaseWorkPanel(QWidget):
         self.tr_ = tr
         self.setObjectName("caseWork")
         self.case: dict[str, Any] | None = None
-        self.status_filter = QComboBox(objectName="workStatus")
-        self.overdue_only = QCheckBox(objectName="workOverdue")
-        self.refresh = QPushButton(objectName="workRefresh")
+        self.status_filter = named(QComboBox(), "workStatus")
+        self.overdue_only = named(QCheckBox(), "workOverdue")
+        self.refresh = named(QPushButton(), "workRefresh")
         self.model = WorkTableModel(tr)
-        self.table = QTableView(objectName="workTable")
+        self.table = named(QTableView(), "workTable")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
@@ -526,23 +523,23 @@ class CaseWorkPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(WorkTableModel.REQUEST, QHeaderView.ResizeMode.Stretch)
-        self.detail = QTextBrowser(objectName="workDetail")
+        self.detail = named(QTextBrowser(), "workDetail")
         self.detail.setMinimumWidth(380)
-        self.note = QPlainTextEdit(objectName="workNote")
+        self.note = named(QPlainTextEdit(), "workNote")
         self.note.setMaximumHeight(80)
-        self.unit = QComboBox(objectName="workUnit")
-        self.reached = QCheckBox(objectName="workReached")
+        self.unit = named(QComboBox(), "workUnit")
+        self.reached = named(QCheckBox(), "workReached")
         self.reached.setChecked(True)
-        self.solved = QCheckBox(objectName="workSolved")
+        self.solved = named(QCheckBox(), "workSolved")
         self.solved.setChecked(True)
-        self.satisfaction = QComboBox(objectName="workSatisfaction")
-        self.error = QLabel(objectName="workError")
+        self.satisfaction = named(QComboBox(), "workSatisfaction")
+        self.error = named(QLabel(), "workError")
         self.error.setStyleSheet("color: #b00020;")
         self.error.setWordWrap(True)
         self.buttons: dict[str, QPushButton] = {}
         button_row = QHBoxLayout()
         for action in ACTION_REQUESTS:
-            b = QPushButton(objectName=f"action_{action}")
+            b = named(QPushButton(), f"action_{action}")
             b.clicked.connect(lambda _=False, a=action: self._clicked(a))
             b.setVisible(False)
             self.buttons[action] = b
@@ -561,8 +558,8 @@ class CaseWorkPanel(QWidget):
         follow_row.addWidget(self.satisfaction, 1)
         self.follow_box = QWidget()
         self.follow_box.setLayout(follow_row)
-        for box in (self.unit_box, self.follow_box):
-            box.layout().setContentsMargins(0, 0, 0, 0)
+        for box, box_layout in ((self.unit_box, unit_row), (self.follow_box, follow_row)):
+            box_layout.setContentsMargins(0, 0, 0, 0)
             box.setVisible(False)
 
         filters = QHBoxLayout()
@@ -689,7 +686,7 @@ class CaseWorkPanel(QWidget):
             return html.escape(str(value)) if value not in (None, "") else "—"
 
         def when(stamp: str | None) -> str:
-            return e(local_time(stamp)) if stamp else "—"
+            return e(self.tr_.when(stamp)) if stamp else "—"
 
         deadline = when(c.get("deadline_at"))
         if c.get("overdue"):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -33,9 +33,13 @@ from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError, Status
 from cti_desktop.models import AgentStatusView, CaseTableModel
 from cti_desktop.qa_view import SCORE_ROLES, VIEW_ROLES, QaView
+from cti_desktop.qtutil import named
 from cti_desktop.transfer import TransferBar, transfer_note
 from cti_desktop.wallboard_view import WallboardView
 from cti_desktop.widgets import CaseForm, CaseWorkPanel, ConferenceBar, ScreenPopPanel, SignInDialog
+
+READY_KEY = "F2"
+PAUSE_KEY = "F3"
 
 log = logging.getLogger(__name__)
 
@@ -95,19 +99,19 @@ class MainWindow(QMainWindow):
 
     # --- layout ----------------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.agent_label = QLabel(objectName="agentLabel")
+        self.agent_label = named(QLabel(), "agentLabel")
         self.agent_label.setStyleSheet("font-weight: bold;")
-        self.state_label = QLabel(objectName="stateLabel")
+        self.state_label = named(QLabel(), "stateLabel")
         self.state_label.setMinimumWidth(180)
         self.state_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.ready_button = QPushButton(objectName="readyButton")
-        self.reason = QComboBox(objectName="pauseReason")
+        self.ready_button = named(QPushButton(), "readyButton")
+        self.reason = named(QComboBox(), "pauseReason")
         self.reason.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.reason.setMinimumWidth(110)
-        self.pause_button = QPushButton(objectName="pauseButton")
-        self.sign_out_button = QPushButton(objectName="signOutButton")
-        self.lang_button = QPushButton(objectName="langButton")
-        self.link_label = QLabel(objectName="linkLabel")
+        self.pause_button = named(QPushButton(), "pauseButton")
+        self.sign_out_button = named(QPushButton(), "signOutButton")
+        self.lang_button = named(QPushButton(), "langButton")
+        self.link_label = named(QLabel(), "linkLabel")
         self.ready_button.clicked.connect(lambda: self.spawn(self._set_state("ready")))
         self.pause_button.clicked.connect(
             lambda: self.spawn(self._set_state("paused", self.reason.currentData() or "other"))
@@ -124,7 +128,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.link_label)
         bar.addWidget(self.lang_button)
         bar.addWidget(self.sign_out_button)
-        self.offline_banner = QLabel(objectName="offlineBanner")
+        self.offline_banner = named(QLabel(), "offlineBanner")
         self.offline_banner.setStyleSheet("background: #b00020; color: white; padding: 6px; font-weight: bold;")
         self.offline_banner.setVisible(False)
 
@@ -136,7 +140,7 @@ class MainWindow(QMainWindow):
         self.form = CaseForm(self.tr_)
         self.form.changed.connect(self._save_draft)
         self.form.save_requested.connect(lambda: self.spawn(self._save_case()))
-        self.notice = QLabel(objectName="notice")
+        self.notice = named(QLabel(), "notice")
         self.notice.setStyleSheet("color: #8a6d00;")
         self.notice.setWordWrap(True)
         left = QWidget()
@@ -148,7 +152,7 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.form, 1)
         self.history_model = CaseTableModel(self.tr_)
         self.history_view = self._table(self.history_model, "historyView")
-        self.history_title = QLabel(objectName="historyTitle")
+        self.history_title = named(QLabel(), "historyTitle")
         self.history_title.setStyleSheet("font-weight: bold;")
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -159,8 +163,8 @@ class MainWindow(QMainWindow):
         split.addWidget(right)
         split.setSizes([560, 600])
 
-        self.search = QLineEdit(objectName="searchField")
-        self.search_button = QPushButton(objectName="searchButton")
+        self.search = named(QLineEdit(), "searchField")
+        self.search_button = named(QPushButton(), "searchButton")
         self.search.returnPressed.connect(lambda: self.spawn(self.refresh_my_cases()))
         self.search_button.clicked.connect(lambda: self.spawn(self.refresh_my_cases()))
         self.cases_model = CaseTableModel(self.tr_)
@@ -178,7 +182,7 @@ class MainWindow(QMainWindow):
         self.work.case_selected.connect(lambda case_id: self.spawn(self.open_case(case_id)))
         self.work.action_requested.connect(lambda kind, fields: self.spawn(self._case_action(kind, fields)))
 
-        self.tabs = QTabWidget(objectName="tabs")
+        self.tabs = named(QTabWidget(), "tabs")
         self.tabs.addTab(split, "")
         self.tabs.addTab(cases, "")
         self.tabs.addTab(self.work, "")
@@ -197,7 +201,7 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def _table(model: CaseTableModel, name: str) -> QTableView:
-        view = QTableView(objectName=name)
+        view = named(QTableView(), name)
         view.setModel(model)
         view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         view.setAlternatingRowColors(True)
@@ -212,6 +216,12 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(t("app_title"))
         self.ready_button.setText(t("ready"))
         self.pause_button.setText(t("pause"))
+        # Keys for the two presses an agent makes all day, so hands typing a case need not reach for the mouse.
+        # Set after the text: a button's setText replaces its shortcut with the text's mnemonic (none here).
+        self.ready_button.setShortcut(QKeySequence(READY_KEY))
+        self.pause_button.setShortcut(QKeySequence(PAUSE_KEY))
+        self.ready_button.setToolTip(f"{t('ready')} ({READY_KEY})")
+        self.pause_button.setToolTip(f"{t('pause')} ({PAUSE_KEY})")
         self.sign_out_button.setText(t("sign_out"))
         self.lang_button.setText(t("language"))
         current = self.reason.currentData()

@@ -33,6 +33,7 @@ from ari_app.calls.events import (
     Subscriber,
 )
 from ari_app.calls.model import Call, CallState, CallStateError, EndReason, TransferLeg
+from ari_app.calls.numbers import caller_number
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +213,7 @@ class CallTracker:
             id=linkedid,
             arrived_at=arrived,
             channel=event.get("Channel"),
-            caller=event.get("Caller") or event.get("CallerIDNum") or None,
+            caller=caller_number(event.get("Caller") or event.get("CallerIDNum")),
         )
         if kind == "HotlineCall":
             call.hotline = event.get("Hotline") or None
@@ -237,7 +238,9 @@ class CallTracker:
         call = self._call(event)
         if call is None:
             return
-        call.move(CallState.QUEUED)
+        if call.state != CallState.QUEUED:  # already queued: back from the exit context (a withheld caller's key)
+            call.move(CallState.QUEUED)
+        self._left_queue.discard(call.id)
         call.queue = event.get("Queue")
         call.queued_at = call.queued_at or at
         self._save(call)
@@ -465,7 +468,7 @@ class CallTracker:
                 channel=caller_ch.channel,
                 hotline=caller_ch.accountcode,
                 dialed=caller_ch.accountcode,
-                caller=caller_ch.caller or None,
+                caller=caller_number(caller_ch.caller),
             )
             self.calls[linkedid] = call
             self._refresh(call, channels, now)

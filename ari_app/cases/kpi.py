@@ -73,6 +73,13 @@ class KpiReport:
     by_hotline: list[KpiRow] = field(default_factory=list)
     by_unit: list[KpiRow] = field(default_factory=list)
     by_agent: list[KpiRow] = field(default_factory=list)
+    timezone: str = ""
+    """The zone whose days `start` and `end` are (config `centre.timezone`), for people reading the report."""
+
+    @property
+    def last_day(self) -> date:
+        """The last day the report includes (`end` is exclusive): what a person asked for with `--to`."""
+        return self.end - timedelta(days=1)
 
     def rows(self) -> list[KpiRow]:
         return [self.total, *self.by_hotline, *self.by_unit, *self.by_agent]
@@ -179,7 +186,7 @@ def compute(
     by_agent = sorted(grouped("agent", Case.created_by_login).values(), key=lambda r: r.key)
     say("per unit")
     by_unit = _per_unit(session, in_period, now)
-    return KpiReport(start, end, per_day, total, by_hotline, by_unit, by_agent)
+    return KpiReport(start, end, per_day, total, by_hotline, by_unit, by_agent, timezone=str(tz))
 
 
 def _per_unit(session: Session, in_period: Any, now: datetime) -> list[KpiRow]:

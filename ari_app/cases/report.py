@@ -53,7 +53,8 @@ def _width(text: str) -> int:
 def text_table(report: KpiReport) -> str:
     rows = [list(COLUMNS)] + [_cells(r) for r in report.rows()]
     widths = [max(_width(r[i]) for r in rows) for i in range(len(COLUMNS))]
-    lines = [f"KPI report {report.start.isoformat()} .. {report.end.isoformat()} (end exclusive)"]
+    zone = f", days in {report.timezone}" if report.timezone else ""
+    lines = [f"KPI report {report.start.isoformat()} .. {report.last_day.isoformat()} (both included{zone})"]
     for n, r in enumerate(rows):
         cells = [
             c + " " * (widths[i] - _width(c)) if i < 2 else " " * (widths[i] - _width(c)) + c for i, c in enumerate(r)
@@ -97,7 +98,7 @@ def write_png(report: KpiReport, path: Path) -> Path:
         fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 8), layout="constrained")
         days = [d.strftime("%m-%d") for d, _ in report.per_day]
         ax1.bar(days, [n for _, n in report.per_day], color="#3b6ea5")
-        ax1.set_title(f"受理量 Intake per day {report.start} – {report.end}")
+        ax1.set_title(f"受理量 Intake per day {report.start} – {report.last_day}")
         ax1.tick_params(axis="x", rotation=60, labelsize=7)
         rows = [report.total, *report.by_hotline]
         labels = [("合计 total" if r.scope == "total" else r.key) for r in rows]

@@ -29,6 +29,7 @@ from sqlalchemy import ColumnElement, Select, exists, false, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ari_app.calls.numbers import caller_number, is_withheld
 from ari_app.cases import machine
 from ari_app.cases.actor import Actor
 from ari_app.cases.errors import CaseError, CaseNotFound, InvalidInput, PermissionDenied, TransitionForbidden
@@ -249,6 +250,20 @@ def _text(value: str | None, field: str, *, required: bool = False, limit: int =
     return value
 
 
+def _caller(value: str | None) -> str | None:
+    """A case's calling number: None when none was given (a case not taken from a call), `WITHHELD` for any
+    form of a withheld number, so that no two withheld citizens' cases share a matchable number."""
+    text = _text(value, "caller", limit=40)
+    return None if text is None else caller_number(text)
+
+
+def _contact(value: str | None) -> str | None:
+    """A case's contact number, or None: a withheld form (`anonymous`, the desktop prefilling a withheld
+    caller, ...) is no way to reach the citizen, and kept it would match other withheld citizens' cases."""
+    text = _text(value, "contact", limit=40)
+    return None if text is None or is_withheld(text) else text
+
+
 def _mode(settings: CaseSettings, case: Case) -> HotlineMode:
     return settings.mode(case.hotline)
 
@@ -383,8 +398,8 @@ def create_case(
         channel=_enum(Channel, channel, "channel"),
         hotline=hotline,
         citizen_name=_text(citizen_name, "citizen_name", limit=128),
-        contact=_text(contact, "contact", limit=40),
-        caller=_text(caller, "caller", limit=40),
+        contact=_contact(contact),
+        caller=_caller(caller),
         call_id=_text(call_id, "call_id", limit=64),
         request=req,
         address=_text(address, "address", limit=256),
@@ -426,10 +441,12 @@ def get_case(session: Session, actor: Actor, case_id: int | str) -> Case:
 
 def caller_history(session: Session, actor: Actor, caller: str, limit: int = 10) -> list[Case]:
     """The caller's earlier cases (by calling or contact number), most recent first, only those the actor
-    may see. For the screen-pop; audited as one lookup."""
+    may see. For the screen-pop; audited as one lookup. A withheld caller (`anonymous`, `unknown`, empty, ...;
+    `ari_app.calls.numbers.is_withheld`) has no history: that text is shared by every citizen who withholds
+    their number, and matching it would show one citizen's cases to the agent talking to another."""
     settings = settings_of(session)
     caller = caller.strip()
-    if not caller:
+    if is_withheld(caller):
         return []
     stmt = (
         select(Case)

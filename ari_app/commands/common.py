@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -33,3 +34,21 @@ def database(cfg: Config) -> Iterator[Session]:
             yield session
     finally:
         engine.dispose()
+
+
+def display_width(text: str) -> int:
+    """Terminal columns `text` takes: two for each East Asian wide or full-width character (汉字, full-width
+    punctuation), none for combining marks, one for the rest."""
+    width = 0
+    for ch in text:
+        if unicodedata.combining(ch):
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width
+
+
+def pad(text: str, width: int, align: str = "<") -> str:
+    """`text` padded with spaces to `width` terminal columns (`display_width`), left (`<`) or right (`>`)
+    aligned; a longer text is returned whole, never cut."""
+    fill = " " * max(0, width - display_width(text))
+    return text + fill if align == "<" else fill + text

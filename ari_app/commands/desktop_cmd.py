@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ari_app.config import ConfigError, load_config
 
@@ -15,20 +16,35 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--lang", default="zh", choices=["zh", "en"], help="interface language (default: zh)")
     p.add_argument("--draft-file", type=Path, help="where the case draft is kept (default: the user's data folder)")
     p.add_argument("--ca-file", type=Path, help="certificate authority to trust for wss:// (default: the system's)")
+    p.add_argument(
+        "--timezone",
+        help="time zone times are shown in, e.g. Asia/Shanghai (default: the config's centre.timezone, in which "
+        "case numbers and reports count days; this machine's zone when there is no config)",
+    )
     p.set_defaults(func=cmd_desktop)
 
 
 def cmd_desktop(args: argparse.Namespace) -> int:
-    url = args.url
-    if not url:
+    url, zone_name = args.url, args.timezone
+    if not url or not zone_name:
         try:
             cfg = load_config(args.config)
         except ConfigError as exc:
-            print(exc, file=sys.stderr)
-            return 1
-        raw = cfg.raw.get("server") or {}
-        scheme = "wss" if raw.get("tls_cert") else "ws"
-        url = f"{scheme}://{cfg.server.host}:{cfg.server.port}"
+            if not url:
+                print(exc, file=sys.stderr)
+                return 1
+        else:
+            raw = cfg.raw.get("server") or {}
+            scheme = "wss" if raw.get("tls_cert") else "ws"
+            url = url or f"{scheme}://{cfg.server.host}:{cfg.server.port}"
+            zone_name = zone_name or cfg.timezone
+    zone: ZoneInfo | None = None
+    if zone_name:
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            print(f"desktop: unknown time zone {zone_name!r} (expected a name such as Asia/Shanghai)", file=sys.stderr)
+            return 2
     from cti_desktop.app import main
 
-    return main(url, args.lang, args.draft_file, args.ca_file)
+    return main(url, args.lang, args.draft_file, args.ca_file, zone)

@@ -142,6 +142,20 @@ def test_caller_history_most_recent_first_and_visible_only(db: Db) -> None:
         assert caller_history(s, db.world.actors["deptA"], "139") == []
 
 
+@pytest.mark.parametrize("second", ["anonymous", "Anonymous", "unknown", "<unknown>", "restricted", "private", ""])
+def test_a_withheld_caller_has_no_history_and_is_stored_withheld(db: Db, second: str) -> None:
+    """Two citizens who both withhold their number: the second must not be shown the first's case."""
+    first = intake(db, caller="anonymous", contact="anonymous", citizen_name="张女士", address="解放路 8 号")
+    assert (first.caller, first.contact) == ("withheld", None)
+    unknown = intake(db, caller="<unknown>", contact=" ")
+    assert (unknown.caller, unknown.contact) == ("withheld", None)
+    assert intake(db, caller=None, contact="13900000009").caller is None  # not from a call: no caller at all
+    with db.session() as s, s.begin():
+        for actor in ("agent", "supervisor"):
+            assert caller_history(s, db.world.actors[actor], second) == []
+            assert caller_history(s, db.world.actors[actor], "withheld") == []
+
+
 def test_search_text_mine_and_scope(db: Db) -> None:
     a = intake(db, request="井盖丢失")
     b = intake(db, actor="agent2", request="井盖松动", address="河滩路")

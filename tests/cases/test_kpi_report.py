@@ -82,7 +82,8 @@ def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     rc = main(["-c", str(cfg), "report", "--from", "2026-11-01", "--to", "2026-11-30", "--out", str(out)])
     assert rc == 0
     captured = capsys.readouterr()
-    assert "KPI report 2026-11-01 .. 2026-12-01" in captured.out
+    # the days asked for, both included, in the centre's zone (it once printed the exclusive end, 2026-12-01)
+    assert "KPI report 2026-11-01 .. 2026-11-30 (both included, days in Asia/Shanghai)" in captured.out
     assert "report: per unit" in captured.err
     assert (out / "kpi-2026-11-01-2026-11-30.csv").exists()
     assert (out / "kpi-2026-11-01-2026-11-30.png").stat().st_size > 1000

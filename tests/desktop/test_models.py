@@ -116,3 +116,25 @@ def test_default_draft_path_can_be_overridden(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.delenv("HOTLINE_DESKTOP_DRAFT")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert default_path() == tmp_path / "hotline-desktop" / "draft.json"
+
+
+def test_times_show_in_the_centres_zone_not_the_machines(qapp: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A case taken at 16:30 UTC is 00:30 the next day at an Urumqi centre on Beijing time: its number carries
+    that day, and so must every time the agent reads, whatever zone the PC itself is set to."""
+    import time
+    from zoneinfo import ZoneInfo
+
+    monkeypatch.setenv("TZ", "UTC")  # the machine's own zone, as on the reported PC
+    time.tzset()
+    try:
+        tr = Tr("zh", ZoneInfo("Asia/Shanghai"))
+        m = CaseTableModel(tr)
+        stamp = "2026-11-29T16:30:00+00:00"
+        m.set_cases([case(1, created_at=stamp, deadline_at=stamp)])
+        assert m.data(m.index(0, CaseTableModel.CREATED)) == "2026-11-30 00:30"
+        assert tr.when(stamp, seconds=True) == "2026-11-30 00:30:00"
+        assert Tr("zh").when(stamp) == "2026-11-29 16:30"  # no zone given: the machine's
+        assert tr.when(None) == "" and tr.when("soon") == "soon"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

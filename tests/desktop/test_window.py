@@ -113,6 +113,17 @@ async def test_state_control_ready_pause_and_wrapup_countdown(
     assert window.pop.title.text() == "来电 · 已结束"
 
 
+async def test_ready_and_pause_keys_survive_translation(desk: MainWindow) -> None:
+    """F2 ready, F3 pause, in both languages. (Setting a button's text replaces its shortcut: the keys once
+    vanished as soon as the window translated itself. tests/e2e/test_desktop_x11.py presses F2 for real.)"""
+    window = desk
+    for lang in ("zh", "en", "zh"):
+        if window.tr_.lang != lang:
+            window.toggle_language()
+        assert window.ready_button.shortcut().toString() == "F2" and "(F2)" in window.ready_button.toolTip()
+        assert window.pause_button.shortcut().toString() == "F3" and "(F3)" in window.pause_button.toolTip()
+
+
 async def test_screen_pop_prefills_the_form_and_save_creates_the_linked_case(
     desk: MainWindow, qtbot: QtBot, server: LinkServer, sessions: sessionmaker[Session], shot: Any
 ) -> None:

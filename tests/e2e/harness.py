@@ -69,9 +69,17 @@ def make_config(tmp: Path, agents: int, agent_port: int = 5080, wrapup: int = 0)
     return path
 
 
-def hotline(config: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def hotline(
+    config: Path, *args: str, timeout: float = 300, input_: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*HOTLINE, "-c", str(config), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+        [*HOTLINE, "-c", str(config), *args],
+        cwd=ROOT,
+        input=input_,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 

@@ -70,6 +70,27 @@ async def test_screen_pop_goes_only_to_the_rung_agent_with_history(desktop: Any,
     assert [m for m in await b.nothing_pending() if m["type"] != p.Msg.AGENT_STATE] == []
 
 
+async def test_a_second_withheld_caller_is_not_shown_the_first_ones_case(desktop: Any, server: LinkServer) -> None:
+    """Two citizens call with their numbers withheld; a case is taken on the first. The second's screen-pop,
+    and a history request for any withheld form, list nothing of it."""
+    a, _b = await two_agents(desktop)
+    first = {**CASE, "request": "邻居噪音扰民", "address": "解放路 8 号", "citizen_name": "张女士"}
+    saved = await a.request(p.Msg.CREATE_CASE, hotline="12319", caller="withheld", contact="anonymous", **first)
+    assert saved["type"] == p.Msg.CASE_CREATED and saved["case"]["caller"] == "withheld", saved
+    for n, caller in enumerate(["withheld", "anonymous", "<unknown>"]):
+        await server.on_call_event(ringing(call_id=f"1764378100.{n}", caller=caller))
+        pop = await a.push(p.Msg.SCREEN_POP)
+        assert pop["history"] == [], pop
+        assert "张女士" not in str(pop) and "解放路" not in str(pop) and "噪音" not in str(pop)
+        await server.on_call_event(
+            CallEnded(f"1764378100.{n}", T0, CallState.ABANDONED, EndReason.ABANDONED, None, None)
+        )
+        await a.nothing_pending()
+    for caller in ("withheld", "anonymous", "Anonymous", "unknown", "<unknown>", "restricted", "private", ""):
+        h = await a.request(p.Msg.CALLER_HISTORY, caller=caller)
+        assert h["type"] == p.Msg.HISTORY and h["cases"] == [], (caller, h)
+
+
 async def test_interface_is_used_when_the_tracker_has_no_agent_id(desktop: Any, server: LinkServer) -> None:
     a, b = await two_agents(desktop)
     await server.on_call_event(ringing(agent=None, interface="PJSIP/1002"))

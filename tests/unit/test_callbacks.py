@@ -73,7 +73,7 @@ async def test_no_free_agent_no_dialling_and_restart_redials(tmp_path: Path) -> 
     dialer = ScriptedDialer(free=0, answers=[True])
     svc = _service(tmp_path, dialer, now)
     svc.request("3.1", "12350", "13900000003", now[0])
-    assert svc.request("4.1", "12350", "anonymous", now[0])  # stored, but cannot be dialled
+    assert svc.request("4.1", "12350", "12*3", now[0])  # stored, but cannot be dialled
     assert await svc.dial_due() == 0 and dialer.dialled == []
     with svc.sessions.begin() as s:  # a server that died while dialling
         from schema.callbacks import CallbackRequest
@@ -89,3 +89,21 @@ async def test_no_free_agent_no_dialling_and_restart_redials(tmp_path: Path) -> 
     assert await svc.dial_due() == 1
     await _settle(svc)
     assert dialer.dialled == ["13900000003"]
+
+
+async def test_a_withheld_caller_is_never_dialled_back(tmp_path: Path) -> None:
+    now = [datetime(2026, 11, 29, 8, 0, tzinfo=UTC)]
+    dialer = ScriptedDialer(free=5, answers=[True] * 5)
+    svc = _service(tmp_path, dialer, now)
+    for i, number in enumerate(["anonymous", "<unknown>", "", "Restricted"]):
+        await svc.on_event(CallbackRequested(f"{i}.1", now[0], "12345", number))
+    now[0] += timedelta(seconds=10)
+    assert await svc.dial_due() == 0
+    await _settle(svc)
+    assert dialer.dialled == []
+    with svc.sessions() as s:
+        rows = list_callbacks(s)
+    assert len(rows) == 4
+    assert {(r["number"], r["status"], r["last_error"]) for r in rows} == {
+        ("withheld", "failed", "the caller withheld their number")
+    }

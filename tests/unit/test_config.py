@@ -76,8 +76,20 @@ def test_missing_key_and_section_are_named(tmp_path: Path) -> None:
 
 
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    """An unclosed `[` is reported at its own line (the parser notices it lines later; that is said too)."""
     issues = _broken(tmp_path, "  ring_timeout: 15", "  ring_timeout: [15")
+    line = _line_of(tmp_path, "ring_timeout: [15")
     assert len(issues) == 1 and "not valid YAML" in issues[0]
+    assert f"config.yaml:{line}: <yaml>:" in issues[0] and "flow sequence that begins here" in issues[0], issues
+    assert "(noticed at line " in issues[0]
+
+
+def test_a_missing_file_is_reported_without_a_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "nowhere.yaml")
+    text = str(info.value)
+    assert f"{tmp_path / 'nowhere.yaml'}: <file>: cannot read: No such file or directory" in text, text
+    assert ":0:" not in text
 
 
 def test_all_problems_reported_at_once(tmp_path: Path) -> None:

@@ -1,0 +1,126 @@
+"""What the `hotline` commands print, run as a user runs them (the console script, its own process): the
+wallboard's threshold from the config, its refused column and a table aligned by display width (汉字 take
+two columns), and a reader that stops early (`| head`) ending a command quietly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ari_app.calls.model import Call, CallState, EndReason
+from ari_app.calls.store import SqlCallStore
+from ari_app.cli import EXIT_BROKEN_PIPE
+from ari_app.commands.common import display_width, pad
+from schema.db import make_engine, make_sessionmaker, upgrade
+
+ROOT = Path(__file__).resolve().parents[2]
+HOTLINE = str(Path(sys.executable).parent / "hotline")
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Path:
+    """The shipped config with its own database holding today's calls: one answered after 18 s, one refused
+    by admission control; service level threshold 20 s."""
+    data = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    data["database"]["url"] = f"sqlite:///{tmp_path / 'h.db'}"
+    data.setdefault("server", {})["service_level_seconds"] = 20
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    engine = make_engine(data["database"]["url"])
+    upgrade(engine)
+    store = SqlCallStore(make_sessionmaker(engine))
+    now = datetime.now(UTC) - timedelta(seconds=30)
+    answered = Call(id="1.1", arrived_at=now - timedelta(seconds=60), hotline="12350", caller="139", agent="1001")
+    answered.state, answered.answered_at, answered.ended_at = (
+        CallState.ENDED,
+        answered.arrived_at + timedelta(seconds=18),
+        now,
+    )
+    answered.end_reason = EndReason.CALLER_HANGUP
+    refused = Call(id="2.1", arrived_at=now, hotline="12350", caller="138", state=CallState.REJECTED)
+    refused.end_reason, refused.ended_at = EndReason.OVERFLOW, now
+    store.save(answered)
+    store.save(refused)
+    engine.dispose()
+    return cfg
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([HOTLINE, *args], capture_output=True, text=True, timeout=120, check=False, cwd=ROOT)
+
+
+def test_wallboard_uses_the_configs_service_level_threshold(deployment: Path) -> None:
+    board = json.loads(_run("-c", str(deployment), "wallboard", "--json").stdout)
+    assert board["threshold_seconds"] == 20  # it once said 15 whatever the config said
+    (row,) = [h for h in board["hotlines"] if h["hotline"] == "12350"]
+    assert row["service_level"] == 100.0 and row["refused"] == 1
+    assert (
+        json.loads(_run("-c", str(deployment), "wallboard", "--json", "--threshold", "15").stdout)["threshold_seconds"]
+        == 15
+    )
+
+
+def test_wallboard_table_has_refused_and_aligns_chinese_names(deployment: Path) -> None:
+    proc = _run("-c", str(deployment), "wallboard")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "service level: answered within 20 s"
+    header, *rows = [line for line in lines[1:] if not line.startswith("  agent")]
+    assert "refused" in header.split()
+    assert len(rows) == 5  # four hotlines and the total
+    widths = {display_width(line) for line in [header, *rows]}
+    assert len(widths) == 1, [header, *rows]  # every row as wide on screen as the header: columns line up
+    refused_end = display_width(header[: header.index("refused") + len("refused")])
+    (row,) = [r for r in rows if r.startswith("12350 安全生产举报热线")]
+    cut = next(i for i in range(len(row) + 1) if display_width(row[:i]) == refused_end)
+    assert row[:cut].endswith(" 1") and row[:cut].split()[-2:] == ["0", "1"]  # abandoned 0, refused 1
+
+
+def test_pad_by_display_width() -> None:
+    assert display_width("市长热线") == 8 and display_width("12345 hotline") == 13
+    assert pad("热线", 6) == "热线  " and pad("7", 3, ">") == "  7"
+    assert pad("很长的名字", 4) == "很长的名字"  # never cut
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("wallboard", "--json"), ("wallboard",), ("calls", "--json"), ("calls",), ("--help",), ("config", "check")],
+)
+def test_a_reader_that_stops_early_ends_the_command_quietly(deployment: Path, args: tuple[str, ...]) -> None:
+    """`hotline wallboard --json | head`: the reader is gone before the command writes. No traceback, and
+    the exit status a shell gives a command ended by SIGPIPE."""
+    read, write = os.pipe()
+    os.close(read)  # the reader has already gone
+    proc = subprocess.run(
+        [HOTLINE, "-c", str(deployment), *args], stdout=write, stderr=subprocess.PIPE, text=True, timeout=120, cwd=ROOT
+    )
+    os.close(write)
+    assert "Traceback" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr
+    # (argparse itself ignores a failed write of the help, so --help ends with 0)
+    assert proc.returncode == (0 if args == ("--help",) else EXIT_BROKEN_PIPE), proc.stderr
+
+
+def test_the_desktop_shows_times_in_the_centres_zone_by_default(
+    deployment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`hotline desktop` takes the zone from the config's centre.timezone (what case numbers and reports use),
+    `--timezone` overrides it, and an unknown zone is refused before any window opens."""
+    from zoneinfo import ZoneInfo
+
+    import cti_desktop.app
+    from ari_app.cli import main
+
+    seen: list[object] = []
+    monkeypatch.setattr(cti_desktop.app, "main", lambda *args: seen.append(args[-1]) or 0)
+    assert main(["-c", str(deployment), "desktop"]) == 0
+    assert main(["-c", str(deployment), "desktop", "--timezone", "Europe/Paris"]) == 0
+    assert main(["-c", str(deployment / "missing.yaml"), "desktop", "--url", "ws://127.0.0.1:1"]) == 0
+    assert seen == [ZoneInfo("Asia/Shanghai"), ZoneInfo("Europe/Paris"), None]
+    assert main(["-c", str(deployment), "desktop", "--timezone", "Mars/Olympus"]) == 2
