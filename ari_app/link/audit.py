@@ -1,11 +1,12 @@
 """The link's own audit rows: sign-ins, failed and throttled sign-ins, ended sessions and refused requests.
 
-These happen at a rate a client controls (an attacker's sign-in flood), so they are not written in the
-request's path: `record()` queues a row on the event loop and one task writes what has queued, in one
-transaction, at most every `window` seconds, in a worker thread. A refusal is therefore committed in its own
-transaction, never rolled back with the request it refused. Rows are bounded: past `max_pending` waiting
-rows new ones are counted and the count is written as one `audit_rows_dropped` row, so a flood can neither
-grow memory nor hold the database's write lock. `flush()` writes what is queued (the server's stop calls it).
+These happen at a rate a client controls (an attacker's sign-in flood), so they are not written in the request's
+path: `record()` queues a row on the event loop and, `window` seconds after the first row queued, a short task
+writes what has queued, in one transaction, in a worker thread. (A timer rather than a task that waits for ever:
+nothing of the trail is left suspended when the loop stops.) A refusal is therefore committed in its own
+transaction, never rolled back with the request it refused. Rows are bounded: past `max_pending` waiting rows new
+ones are counted and the count is written as one `audit_rows_dropped` row, so a flood can neither grow memory nor
+hold the database's write lock. `flush()` writes what is queued (the server's stop calls it).
 
 Row shape: `audit_log` (schema.cases.AuditEntry) with `login` the login concerned (the attempted one for a
 failed sign-in), `role` the user's role or "" when unknown, and `detail` JSON that always has `source`, the
@@ -42,9 +43,10 @@ class AuditTrail:
         self.max_pending = max_pending
         self._rows: list[AuditEntry] = []
         self._dropped = 0
-        self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
+        self._running = False
 
     def record(self, action: str, login: str, role: str = "", user_id: int | None = None, **detail: Any) -> None:
         """Queue one row (call on the event loop)."""
@@ -57,17 +59,26 @@ class AuditTrail:
                 at=self.clock(), user_id=user_id, login=login[:64], role=role[:16], action=action[:32], detail=text
             )
         )
-        self._wake.set()
+        if self._running and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.window, self._flush_now)
 
     def start(self) -> None:
-        self._task = asyncio.ensure_future(self._run())
+        self._running = True
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        self._running = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._flushing:
+            await asyncio.wait(set(self._flushing))
         await self.flush()
+
+    def _flush_now(self) -> None:
+        self._timer = None
+        task = asyncio.ensure_future(self.flush())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
 
     async def flush(self) -> None:
         async with self._lock:
@@ -93,10 +104,3 @@ class AuditTrail:
     def _write(self, rows: list[AuditEntry]) -> None:
         with self.sessions() as s, s.begin():
             s.add_all(rows)
-
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            await self.flush()
-            await asyncio.sleep(self.window)

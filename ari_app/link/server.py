@@ -160,6 +160,7 @@ class LinkServer:
         self._error_log: dict[str, tuple[float, int]] = {}
         self._connections: set[Connection] = set()
         self._per_source: Counter[str] = Counter()
+        self._session_check: asyncio.TimerHandle | None = None
         self.queue_problems: tuple[str, ...] = ()
         """Agents the server has in the queue whom Asterisk's queue lacks and could not be given back (the
         health report is degraded while there are any)."""
@@ -185,7 +186,7 @@ class LinkServer:
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
         self.audit.start()
-        self.spawn(self._watch_sessions(), "session watch")
+        self._schedule_session_check()
         log.info("desktop link on %s://%s:%s", self.settings.scheme, self.settings.host, self.port)
 
     async def stop(self) -> None:
@@ -193,10 +194,16 @@ class LinkServer:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
-        for task in list(self._tasks):
+        if self._session_check is not None:
+            self._session_check.cancel()
+            self._session_check = None
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
         for session in self.agents.values():
             session.cancel_timer()
+        if tasks:  # ended here, on the running loop, not left to whoever closes the loop
+            await asyncio.wait(tasks, timeout=5)
         await self.audit.stop()
         self._hashing.shutdown(wait=False, cancel_futures=True)
 
@@ -233,8 +240,6 @@ class LinkServer:
         closed: asyncio.Future[None] | None = None
         try:
             async for frame in ws:
-                if conn.closing:
-                    break
                 await self._handle_frame(conn, frame)
                 hold = conn.hold_until - time.monotonic()
                 if hold > 0:
@@ -247,6 +252,9 @@ class LinkServer:
         finally:
             if closed is not None:
                 closed.cancel()
+            if conn.closing and conn.writer is not None and not conn.writer.done():
+                # what is queued before the close (a session_ended push) still goes out, briefly
+                await asyncio.wait([conn.writer], timeout=1.0)
             self._connections.discard(conn)
             self._per_source[source] -= 1
             if self._per_source[source] <= 0:
@@ -558,16 +566,25 @@ class LinkServer:
         conn.send(_reply(Msg.SIGNED_OUT, req_id))
 
     # --- sessions that must end ------------------------------------------------------------------------
-    async def _watch_sessions(self) -> None:
+    def _schedule_session_check(self) -> None:
         """Every `session_check_seconds`: close connections that did not sign in in time, sessions past their
         expiry, and sessions whose user was disabled, changed password or was signed out everywhere (by any
-        process: the decision is in the users table, ari_app.accounts)."""
-        while True:
-            await asyncio.sleep(self.settings.session_check_seconds)
-            try:
-                await self.check_sessions()
-            except Exception:
-                log.exception("checking the desktop sessions failed; trying again")
+        process: the decision is in the users table, ari_app.accounts). A timer that starts a short check, not
+        a task that sleeps for ever: nothing is left suspended when the server stops."""
+        if self._server is None:
+            return
+        loop = asyncio.get_running_loop()
+        self._session_check = loop.call_later(
+            self.settings.session_check_seconds, lambda: self.spawn(self._check_then_reschedule(), "session check")
+        )
+
+    async def _check_then_reschedule(self) -> None:
+        try:
+            await self.check_sessions()
+        except Exception:
+            log.exception("checking the desktop sessions failed; trying again")
+        finally:
+            self._schedule_session_check()
 
     async def check_sessions(self) -> None:
         now, now_mono = self.clock(), time.monotonic()

@@ -25,6 +25,9 @@ SHOTS = ROOT / "var" / "screenshots"
 
 def _qt_loop() -> asyncio.AbstractEventLoop:
     app = QApplication.instance() or QApplication([])
+    # A test closes its windows and then stops its link server on the same loop: closing the last window
+    # must not quit the application, which would stop qasync's loop in the middle of that teardown.
+    app.setQuitOnLastWindowClosed(False)
     return qasync.QEventLoop(app)
 
 
