@@ -83,7 +83,7 @@ def _queue_line(stack: Stack, agent: str) -> str:
     return next((line for line in out.splitlines() if f"PJSIP/{agent})" in line or f"PJSIP/{agent} " in line), "")
 
 
-@pytest.mark.parametrize(("lang", "agent"), [("zh", "1011"), ("en", "1012")])
+@pytest.mark.parametrize(("lang", "agent"), [("zh", "1015"), ("en", "1016")])
 def test_desktop_entry_point_signs_in_on_x11_and_goes_ready(
     stack: Stack, xvfb: Xvfb, tmp_path: Path, lang: str, agent: str
 ) -> None:

@@ -14,7 +14,7 @@ from tests.e2e.conftest import AGENTS, Stack
 from tests.e2e.harness import calls, hotline, wait_for
 from tests.link.conftest import Desktop
 
-AGENT = "1013"
+AGENT = "1019"
 PASSWORD = "withheld-e2e-pass"
 FIRST_CASE = {
     "hotline": "12319",
