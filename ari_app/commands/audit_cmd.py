@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import SQLAlchemyError
 
 from ari_app.cases.trail import ACTION_PATTERN, TrailEntry, TrailFilter, read
-from ari_app.commands.common import config_or_report, database
+from ari_app.commands.common import config_or_report, database, display_width, pad
 
 MAX_LIMIT = 100_000
 COLUMNS = ("at", "login", "role", "action", "case", "detail")
@@ -122,32 +122,18 @@ def as_json(entry: TrailEntry, tz: tzinfo) -> dict[str, Any]:
     }
 
 
-def width(text: str) -> int:
-    """Columns `text` takes on a terminal: wide and full-width characters (CJK) two, combining marks none."""
-    total = 0
-    for ch in text:
-        if unicodedata.combining(ch):
-            continue
-        total += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-    return total
-
-
 def clip(text: str, columns: int) -> str:
     """`text` cut to at most `columns` display columns, with an ellipsis when cut."""
-    if width(text) <= columns:
+    if display_width(text) <= columns:
         return text
     out, used = [], 0
     for ch in text:
-        w = 0 if unicodedata.combining(ch) else (2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1)
+        w = display_width(ch)
         if used + w > columns - 1:
             break
         out.append(ch)
         used += w
     return "".join(out) + "…"
-
-
-def _pad(text: str, columns: int) -> str:
-    return text + " " * (columns - width(text))
 
 
 def _detail(entry: TrailEntry) -> str:
@@ -172,10 +158,10 @@ def table(entries: list[TrailEntry], tz: tzinfo, out: TextIO, columns: int | Non
         case = e.case_number or (str(e.case_id) if e.case_id is not None else "")
         at = e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
         rows.append([_clean(x) for x in (at, e.login, e.role, e.action, case, _detail(e))])
-    widths = [max(width(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
+    widths = [max(display_width(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
     for r in rows:
-        line = "  ".join(_pad(c, widths[i]) for i, c in enumerate(r[:-1])) + "  "
-        rest = r[-1] if columns is None else clip(r[-1], max(10, columns - width(line)))
+        line = "  ".join(pad(c, widths[i]) for i, c in enumerate(r[:-1])) + "  "
+        rest = r[-1] if columns is None else clip(r[-1], max(10, columns - display_width(line)))
         out.write((line + rest).rstrip() + "\n")
 
 

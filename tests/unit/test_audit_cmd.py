@@ -20,7 +20,7 @@ from ari_app.cases import CaseSettings, configure
 from ari_app.cases import service as svc
 from ari_app.cases.actor import Actor
 from ari_app.cases.errors import CaseNotFound, PermissionDenied
-from ari_app.commands.audit_cmd import width
+from ari_app.commands.common import display_width as width
 from ari_app.config import load_config
 from schema.cases import AuditEntry
 from schema.db import make_engine, make_sessionmaker, upgrade
