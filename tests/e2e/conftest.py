@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the desktop end-to-end test has no screen
@@ -15,6 +16,9 @@ import pytest
 from tests.e2e.harness import ROOT, CtiProcess, Sipp, have_tools, hotline, make_config, make_speech
 
 AGENTS = 20
+STACK_LOCK = Path("/tmp/hotline-e2e-stack.lock")
+"""Held for the whole session: the suite's Asterisk listens on fixed ports (SIP 5060, AMI 5038, HTTP 8088),
+so a second run of the suite on the same machine waits here for the first instead of failing on busy ports."""
 
 
 @dataclass
@@ -45,6 +49,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         pytest.fail(f"end-to-end tools missing: {', '.join(missing)} (scripts/setup.sh --test installs them)")
     if os.geteuid() != 0:
         pytest.fail("the end-to-end suite runs Asterisk in a chroot and needs root")
+    lock = STACK_LOCK.open("a")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     tmp = tmp_path_factory.mktemp("e2e")
     config = make_config(tmp, agents=AGENTS)
     up = hotline(config, "asterisk", "up", timeout=900)
@@ -65,3 +71,4 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         cti.stop()
         sipp.stop()
         hotline(config, "asterisk", "down", timeout=120)
+        lock.close()
