@@ -131,6 +131,9 @@ class Admission:
     max_announcements: int = 60
     """Overflow messages played at once. Beyond it (a call storm) a call over a limit is refused unanswered
     with busy (SIP 486), so the announcements themselves cannot overload the PBX."""
+    shed_ms: int = 200
+    """Load shedding (ari_app/load.py): while Asterisk's SIP round trip, measured every half second, is above
+    this many milliseconds, new hotline calls are refused with 503. 0: never shed."""
 
 
 @dataclass(frozen=True)
@@ -521,12 +524,13 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     )
 
     adm = c.section(data, "admission", "", required=False)
-    c.unknown(adm, "admission", {"max_calls", "max_queue", "announce_frequency", "max_announcements"})
+    c.unknown(adm, "admission", {"max_calls", "max_queue", "announce_frequency", "max_announcements", "shed_ms"})
     admission = Admission(
         max_calls=c.integer(adm, "max_calls", "admission", low=1, high=100000, default=200),
         max_queue=c.integer(adm, "max_queue", "admission", low=1, high=100000, default=100),
         announce_frequency=c.integer(adm, "announce_frequency", "admission", low=0, high=3600, default=30),
         max_announcements=c.integer(adm, "max_announcements", "admission", low=0, high=100000, default=60),
+        shed_ms=c.integer(adm, "shed_ms", "admission", low=0, high=60000, default=200),
     )
 
     cb = c.section(data, "callback", "", required=False)

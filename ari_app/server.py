@@ -29,6 +29,7 @@ from ari_app.dialplan_render import FASTAGI_PORT, fastagi_secret
 from ari_app.health import SERVER_HEALTH_FILE, Health, HealthMonitor, HealthReport, check, save_report
 from ari_app.link import LinkServer
 from ari_app.link.transfer import TransferDesk
+from ari_app.load import LoadGovernor, SheddingPolicy, sip_round_trip
 from ari_app.spy import ChanSpy
 from ari_app.transfer import Transfers
 from recordings.retention import RetentionRunner
@@ -58,6 +59,7 @@ class CtiServer:
     ami: AmiLink
     extras: list[Any] = field(default_factory=list)
     health: HealthMonitor | None = None
+    load: LoadGovernor | None = None
     callbacks: CallbackService | None = None
     link: LinkServer | None = None
     three_way: ThreeWay | None = None
@@ -116,10 +118,21 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
 
     def keep_report(report: HealthReport) -> None:
         try:
-            save_report(health_file, report, server.link.queue_problems if server.link else ())
+            problems = server.link.queue_problems if server.link else ()
+            if server.load is not None:
+                problems = (*problems, *server.load.problems)
+            save_report(health_file, report, problems)
         except OSError as exc:
             log.warning("could not write %s: %s", health_file, exc)
 
+    policy = SheddingPolicy(shed_ms=cfg.admission.shed_ms)
+
+    async def set_global(name: str, value: str) -> None:
+        await ami.action(Action="Setvar", Variable=name, Value=value)
+
+    sip = cfg.asterisk.sip
+    server.load = LoadGovernor(policy, sip_round_trip(sip.host, sip.port, policy.timeout), set_global)
+    server.extras.append(server.load)
     server.health = HealthMonitor(probe, server.publish_health, interval=health_interval)
     server.health_subscribers.append(keep_report)
     server.extras.append(server.health)
