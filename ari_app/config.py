@@ -182,6 +182,10 @@ class AsteriskSettings:
     """`asterisk.agi`: the shared secret Asterisk puts in every FastAGI URL (agi_scripts.server refuses a
     request without it). Default `secret_file: var/secrets/agi_secret`, created with a random value when
     missing, like the AMI and ARI secrets."""
+    nice: int = -10
+    """`asterisk.nice`: the scheduling niceness Asterisk is started with when `hotline asterisk up` runs as
+    root (-20 .. 19, lower is more CPU): calls in progress must keep their CPU when other work on the same
+    machine wants it too. 0 leaves it as it is."""
 
 
 @dataclass(frozen=True)
@@ -608,7 +612,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     )
 
     ast = c.section(data, "asterisk", "")
-    c.unknown(ast, "asterisk", {"root", "mirror", "sip", "ami", "ari", "agi"})
+    c.unknown(ast, "asterisk", {"root", "mirror", "sip", "ami", "ari", "agi", "nice"})
 
     def endpoint(
         section: dict[str, Any], path: str, *, auth: bool, default_port: int, extra: frozenset[str] = frozenset()
