@@ -517,7 +517,7 @@ class MainWindow(QMainWindow):
         try:
             reply = await self._need_link().request(Msg.CREATE_CASE, **fields)
         except LinkError as exc:
-            self.form.error.setText(self.tr_.error(exc.error_id, exc.message))
+            self.form.error.setText(self.tr_.error(exc.error_id, exc.message, exc.detail))
             return
         finally:
             self.form.save.setEnabled(True)
@@ -558,7 +558,7 @@ class MainWindow(QMainWindow):
             reply = await self._need_link().request(Msg.GET_CASE, case_id=case_id)
         except LinkError as exc:
             self.work.show_case(None)
-            self.work.show_error(self.tr_.error(exc.error_id, exc.message))
+            self.work.show_error(self.tr_.error(exc.error_id, exc.message, exc.detail))
             return
         self.work.show_case(reply["case"])
 
