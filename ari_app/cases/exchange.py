@@ -38,6 +38,7 @@ its resolution; `open` with notes is recorded on the case; repeats are harmless.
 from __future__ import annotations
 
 import email.utils
+import http.client
 import json
 import logging
 import random
@@ -403,7 +404,7 @@ def deliver_due(
                     token = urllib.parse.quote(msg.token or "", safe="")
                     try:
                         outcome = classify_token(get(f"{base.rstrip('/')}/tokens/{token}.json", timeout), at)
-                    except OSError as exc:
+                    except (OSError, http.client.HTTPException) as exc:
                         outcome = Transient(f"token lookup: {type(exc).__name__}: {exc}")
                 else:
                     headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": msg.key}
@@ -412,7 +413,7 @@ def deliver_due(
                             base.rstrip("/") + "/requests.json", msg.payload.encode("utf-8"), headers, timeout
                         )
                         outcome = classify(answer, at)
-                    except OSError as exc:
+                    except (OSError, http.client.HTTPException) as exc:  # no answer, or half of one
                         outcome = Transient(f"{type(exc).__name__}: {exc}")
                 if isinstance(outcome, Delivered):
                     msg.status = OutboxStatus.DELIVERED
@@ -564,7 +565,7 @@ class ServiceCatalog:
                         path = "/services/" + urllib.parse.quote(code, safe="") + ".json"
                         attrs = _parse_definition(self._fetch(path))
                         services[code] = ServiceDef(svc.code, svc.name, svc.metadata, svc.type, attrs)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, http.client.HTTPException) as exc:
                 log.warning("exchange: cannot read the service list of %s: %s", self.base, exc)
                 self._services, self._until = None, now + self.retry_failed
                 return None
@@ -642,12 +643,23 @@ def requirements_missing(
     return None
 
 
-def check_intake(session: Session, case: Case) -> None:
+def receiver_services(session: Session, hotline: str) -> dict[str, ServiceDef] | None:
+    """The hotline's receiver's services through its ServiceCatalog (`attach_catalogs`); None when it has
+    none or it cannot be read. May ask the receiver (cache expired): call it before the transaction writes,
+    so no database lock is held while waiting on the network."""
+    catalog = (session.info.get(_CATALOGS) or {}).get(hotline)
+    return catalog.services() if isinstance(catalog, ServiceCatalog) else None
+
+
+_UNREAD: Any = object()
+
+
+def check_intake(session: Session, case: Case, services: Mapping[str, ServiceDef] | None = _UNREAD) -> None:
     """Raise ExchangeRequirement when the hotline's own system would refuse the case (see
-    `requirements_missing`); the receiver's service list is read through the hotline's ServiceCatalog
-    when one is attached (`attach_catalogs`), else only the GeoReport v2 rules apply."""
-    catalog = (session.info.get(_CATALOGS) or {}).get(case.hotline)
-    services = catalog.services() if isinstance(catalog, ServiceCatalog) else None
+    `requirements_missing`), against `services` (from `receiver_services`; read now when not given); with
+    no service list only the GeoReport v2 rules apply."""
+    if services is _UNREAD:
+        services = receiver_services(session, case.hotline)
     problem = requirements_missing(open311_request(case), services)
     if problem is not None:
         raise problem

@@ -395,6 +395,11 @@ def create_case(
     assert req is not None
     lang = _text(language, "language", required=True, limit=16)
     assert lang is not None
+    exchanged = rules.mode is HotlineMode.EXCHANGE and handling != Handling.DIRECT
+    if exchanged:
+        from ari_app.cases.exchange import receiver_services
+
+        services = receiver_services(session, hotline)  # before anything is written: may ask the receiver
     case = Case(
         number=_next_number(session, hotline, now.astimezone(settings.timezone).strftime("%Y%m%d")),
         channel=_enum(Channel, channel, "channel"),
@@ -423,10 +428,10 @@ def create_case(
 
         link_call(session, case.call_id, now)  # the citizen may have rated the call before the case was saved
     emit(session, CaseCreated(case.id, case.number, now, _audience_for(case, CaseState.RECEIVED, rules.mode), hotline))
-    if rules.mode is HotlineMode.EXCHANGE and case.handling != Handling.DIRECT:
+    if exchanged:
         from ari_app.cases.exchange import check_intake, enqueue_request
 
-        check_intake(session, case)
+        check_intake(session, case, services)
         transition(session, actor, case, Action.FORWARD, CaseState.EXCHANGED, now)
         enqueue_request(session, case, now)
     session.flush()
@@ -846,17 +851,18 @@ def forward(
     centre has corrected a case that system refused (status `returned`, `cases.exchange_refusal`); `address`
     replaces the case's address first (the location GeoReport v2 requires). Raises ExchangeRequirement when
     the system would refuse the case as it stands (`exchange.check_intake`)."""
-    from ari_app.cases.exchange import check_intake, enqueue_request
+    from ari_app.cases.exchange import check_intake, enqueue_request, receiver_services
 
     settings = settings_of(session)
     now = settings.now(now)
     case = _load(session, actor, case_id, lock=True)
     _require(Action.FORWARD, case, actor, _mode(settings, case))
+    services = receiver_services(session, case.hotline)
     if address is not None:
         case.address = _text(address, "address", limit=256)
     if case.handling == Handling.DIRECT:
         case.handling = Handling.DISPATCH
-    check_intake(session, case)
+    check_intake(session, case, services)
     transition(session, actor, case, Action.FORWARD, CaseState.EXCHANGED, now, address=case.address)
     enqueue_request(session, case, now)
     session.flush()
