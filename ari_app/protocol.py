@@ -190,6 +190,7 @@ class Msg(StrEnum):
     CASES = "cases"
     CASE = "case"
     CASE_UPDATED = "case_updated"
+    CASE_ALERT = "case_alert"
     CONFERENCE_STATE = "conference_state"
     WALLBOARD = "wallboard"
     WALLBOARD_UNSUBSCRIBED = "wallboard_unsubscribed"

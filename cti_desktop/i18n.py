@@ -156,6 +156,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "在意见框补充地址后点“重新转交”，或直接办结。",
         "Enter the address in the note box and forward it again, or resolve it directly.",
     ),
+    "alert_exchange_refused": (
+        "⚠ 案卷 {number} 被对方系统拒收（{errors}），已退回中心待办",
+        "⚠ Case {number} was refused by the hotline's own system ({errors}); it is back on the centre's list",
+    ),
     "err_case_exchange_requires": ("对方系统要求填写：{field}", "The hotline's own system requires: {field}"),
     "field_attribute": ("{code}（{requirement}）", "{code} ({requirement})"),
     "request_required": ("请填写诉求内容", "Please enter the request"),

@@ -41,10 +41,13 @@ class CaseRunner:
         sessions: Callable[[], Session],
         exchange_endpoints: Mapping[str, str],
         interval: float = 60.0,
+        on_events: Callable[[list[CaseEvent]], object] | None = None,
     ) -> None:
         self.sessions = sessions
         self.endpoints = dict(exchange_endpoints)
         self.interval = interval
+        self.on_events = on_events
+        """Called on the server's loop with each pass's committed events (the link pushes them to desktops)."""
         self._task: asyncio.Task[None] | None = None
 
     def run_once(self) -> RunReport:
@@ -103,7 +106,17 @@ class CaseRunner:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
+    async def run_pass(self) -> RunReport:
+        """One pass in a worker thread, then its events handed to `on_events` on this loop."""
+        report = await asyncio.to_thread(self.run_once)
+        if report.events and self.on_events is not None:
+            try:
+                self.on_events(report.events)
+            except Exception:
+                log.exception("handing the case events over failed")
+        return report
+
     async def _run(self) -> None:
         while True:
-            await asyncio.to_thread(self.run_once)
+            await self.run_pass()
             await asyncio.sleep(self.interval)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ari_app.cases import service
 from ari_app.cases.actor import Actor
 from ari_app.cases.exchange import deliver_due
+from ari_app.cases.runner import CaseRunner
 from ari_app.link import LinkServer
 from ari_app.protocol import Msg
 from cti_desktop.drafts import DraftStore
@@ -162,6 +163,35 @@ async def test_supervisor_sees_the_refusal_and_forwards_the_case_again(
         statuses = s.scalars(select(ExchangeMessage.status).order_by(ExchangeMessage.id)).all()
         assert statuses == [OutboxStatus.REFUSED, OutboxStatus.DELIVERED]
     assert geo.posts[1]["address_string"] == "某区某路 8 号 某超市"
+
+
+async def test_supervisors_are_told_when_the_runner_meets_a_refusal(
+    open_desk: Open,
+    refused: dict[str, int],
+    geo: GeoReportReceiver,
+    server: LinkServer,
+    sessions: sessionmaker[Session],
+) -> None:
+    sup = await open_desk("sup")
+    agent = await open_desk("1001")
+    with sessions() as s, s.begin():
+        agent_id = s.scalar(select(User.id).where(User.login == "1001"))
+        late = _create(s, Actor(user_id=agent_id, login="1001", role=Role.AGENT), "12358", "加油站多收费", "某加油站")
+    geo.plan = [(403, [{"code": 403, "description": "api_key invalid"}], {})]
+    runner = CaseRunner(sessions, {"12358": geo.url}, on_events=server.notify_case_events)
+    report = await runner.run_pass()  # as the server's periodic pass does
+    assert report.refused == 1
+    await until(lambda: "被对方系统拒收" in sup.statusBar().currentMessage())
+    with sessions() as s:
+        number = s.scalar(select(Case.number).where(Case.id == late))
+    assert sup.statusBar().currentMessage() == (
+        f"⚠ 案卷 {number} 被对方系统拒收（403 api_key invalid），已退回中心待办"
+    )
+    await until(lambda: sup.work.model.row_of(late) is not None)  # the list was refreshed on the alert
+    assert sup.work.model.cases[0]["exchange_refusal"] is not None
+    # the audience is the supervisors: the agent's desktop gets nothing
+    assert server.notify_case_events(report.events) == 1
+    assert "拒收" not in agent.statusBar().currentMessage()
 
 
 async def test_intake_refused_for_a_missing_location_names_the_field(
