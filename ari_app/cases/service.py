@@ -863,7 +863,7 @@ def forward(
     if case.handling == Handling.DIRECT:
         case.handling = Handling.DISPATCH
     check_intake(session, case, services)
-    transition(session, actor, case, Action.FORWARD, CaseState.EXCHANGED, now, address=case.address)
+    transition(session, actor, case, Action.FORWARD, CaseState.EXCHANGED, now, address_changed=address is not None)
     enqueue_request(session, case, now)
     session.flush()
     return case

@@ -190,6 +190,8 @@ def test_a_400_error_array_stops_retries_and_returns_the_case_to_the_centre(db: 
         svc.forward(s, db.world.actors["agent"], cid, address="某区某路 8 号")
     case = f.get(cid)
     assert case.status == CaseState.EXCHANGED and case.exchange_refusal is None
+    again = audits(db, "forward")[-1]
+    assert again["case_id"] == cid and again["from"] == "returned" and again["address_changed"] is True
     assert send(db, geo).delivered == 1
     assert [p["key"] for p in geo.posts] == [f"{case.number}:request", f"{case.number}:request:2"]
     assert geo.posts[1]["address_string"] == "某区某路 8 号"
