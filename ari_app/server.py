@@ -22,6 +22,7 @@ from ari_app.calls.store import SqlCallStore
 from ari_app.calls.tracker import CallTracker
 from ari_app.cases import CaseSettings
 from ari_app.cases import configure as configure_cases
+from ari_app.cases.exchange import ServiceCatalog, attach_catalogs
 from ari_app.cases.runner import CaseRunner
 from ari_app.conference import ThreeWay
 from ari_app.config import Config, HotlineMode
@@ -145,7 +146,10 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
 
     configure_cases(sessions, CaseSettings.from_config(cfg))
     exchange = {h.number: h.exchange_url for h in cfg.hotlines if h.mode == HotlineMode.EXCHANGE and h.exchange_url}
-    server.extras.append(CaseRunner(sessions, exchange))
+    attach_catalogs(sessions, {number: ServiceCatalog(url) for number, url in exchange.items()})  # intake checks
+    server.extras.append(
+        CaseRunner(sessions, exchange, on_events=lambda events: server.link.notify_case_events(events))
+    )
     server.link = LinkServer(cfg, sessions, ami)
     ami.on_resynced.append(server.link.reconcile_queue)
     server.link.conference = server.three_way

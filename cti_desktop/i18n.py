@@ -146,6 +146,22 @@ TEXT: dict[str, tuple[str, str]] = {
     "action_supervise": ("督办", "Supervise"),
     "action_escalate_to_leader": ("提请领导协调", "Escalate to leader"),
     "action_resolve_directly": ("直接办结", "Resolve directly"),
+    "action_forward": ("重新转交", "Forward again"),
+    "exchange_refused": ("⚠ 对方系统拒收", "⚠ Refused by receiver"),
+    "work_exchange_refused": (
+        "对方系统拒收，案卷已退回中心：{message}",
+        "Refused by the hotline's own system; the case is back with the centre: {message}",
+    ),
+    "work_exchange_refused_hint": (
+        "在意见框补充地址后点“重新转交”，或直接办结。",
+        "Enter the address in the note box and forward it again, or resolve it directly.",
+    ),
+    "alert_exchange_refused": (
+        "⚠ 案卷 {number} 被对方系统拒收（{errors}），已退回中心待办",
+        "⚠ Case {number} was refused by the hotline's own system ({errors}); it is back on the centre's list",
+    ),
+    "err_case_exchange_requires": ("对方系统要求填写：{field}", "The hotline's own system requires: {field}"),
+    "field_attribute": ("{code}（{requirement}）", "{code} ({requirement})"),
     "request_required": ("请填写诉求内容", "Please enter the request"),
     "err_bad_credentials": ("工号或密码错误", "Wrong agent ID or password"),
     "err_too_many_attempts": ("尝试次数过多，请稍后再试", "Too many attempts; try again later"),
@@ -285,6 +301,15 @@ class Tr:
         key = f"{prefix}_{value}"
         return self(key) if key in TEXT else value
 
-    def error(self, error_id: str, message: str) -> str:
+    def error(self, error_id: str, message: str, detail: dict[str, Any] | None = None) -> str:
         key = f"err_{error_id}"
+        if error_id == "case_exchange_requires" and detail and detail.get("field"):
+            return self(key, field=self.field(str(detail["field"]), str(detail.get("requirement") or "")))
         return self(key) if key in TEXT else self("err_other", message=message)
+
+    def field(self, name: str, requirement: str = "") -> str:
+        """A case field named by a refusal (`address`, `category`, `attribute:<code>`) for people."""
+        if name.startswith("attribute:"):
+            code = name.split(":", 1)[1]
+            return self("field_attribute", code=code, requirement=requirement) if requirement else code
+        return self(name) if name in TEXT else name

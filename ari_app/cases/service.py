@@ -383,7 +383,9 @@ def create_case(
     now: datetime | None = None,
 ) -> Case:
     """受理: open a case. On an exchange-mode hotline a case that is not resolved directly is forwarded at
-    once to the hotline's own system (status `exchanged`, an Open311 request in the outbox)."""
+    once to the hotline's own system (status `exchanged`, an Open311 request in the outbox), after
+    `exchange.check_intake`: a case that system would refuse (no location, a category it does not offer, a
+    required attribute missing) is refused with ExchangeRequirement naming the field, and nothing is kept."""
     settings = settings_of(session)
     now = settings.now(now)
     rules = settings.hotline(hotline)
@@ -393,6 +395,11 @@ def create_case(
     assert req is not None
     lang = _text(language, "language", required=True, limit=16)
     assert lang is not None
+    exchanged = rules.mode is HotlineMode.EXCHANGE and handling != Handling.DIRECT
+    if exchanged:
+        from ari_app.cases.exchange import receiver_services
+
+        services = receiver_services(session, hotline)  # before anything is written: may ask the receiver
     case = Case(
         number=_next_number(session, hotline, now.astimezone(settings.timezone).strftime("%Y%m%d")),
         channel=_enum(Channel, channel, "channel"),
@@ -421,9 +428,10 @@ def create_case(
 
         link_call(session, case.call_id, now)  # the citizen may have rated the call before the case was saved
     emit(session, CaseCreated(case.id, case.number, now, _audience_for(case, CaseState.RECEIVED, rules.mode), hotline))
-    if rules.mode is HotlineMode.EXCHANGE and case.handling != Handling.DIRECT:
-        from ari_app.cases.exchange import enqueue_request
+    if exchanged:
+        from ari_app.cases.exchange import check_intake, enqueue_request
 
+        check_intake(session, case, services)
         transition(session, actor, case, Action.FORWARD, CaseState.EXCHANGED, now)
         enqueue_request(session, case, now)
     session.flush()
@@ -696,6 +704,7 @@ def resolve_directly(
     case.handling = Handling.DIRECT
     case.handled_at = now
     case.closed_at = now
+    case.exchange_refusal = None  # answered by the centre: the receiver's refusal no longer stands (kept in the outbox)
     transition(session, actor, case, Action.RESOLVE_DIRECTLY, CaseState.CLOSED, now)
     session.flush()
     return case
@@ -834,18 +843,27 @@ def _supervise(
     return case
 
 
-def forward(session: Session, actor: Actor, case_id: int | str, *, now: datetime | None = None) -> Case:
-    """Send a case of an exchange-mode hotline to the hotline's own system (done at intake unless the case
-    was taken for direct handling and turned out to need the hotline's unit after all)."""
-    from ari_app.cases.exchange import enqueue_request
+def forward(
+    session: Session, actor: Actor, case_id: int | str, *, address: str | None = None, now: datetime | None = None
+) -> Case:
+    """Send a case of an exchange-mode hotline to the hotline's own system: done at intake unless the case
+    was taken for direct handling and turned out to need the hotline's unit after all, or again once the
+    centre has corrected a case that system refused (status `returned`, `cases.exchange_refusal`); `address`
+    replaces the case's address first (the location GeoReport v2 requires). Raises ExchangeRequirement when
+    the system would refuse the case as it stands (`exchange.check_intake`)."""
+    from ari_app.cases.exchange import check_intake, enqueue_request, receiver_services
 
     settings = settings_of(session)
     now = settings.now(now)
     case = _load(session, actor, case_id, lock=True)
     _require(Action.FORWARD, case, actor, _mode(settings, case))
+    services = receiver_services(session, case.hotline)
+    if address is not None:
+        case.address = _text(address, "address", limit=256)
     if case.handling == Handling.DIRECT:
         case.handling = Handling.DISPATCH
-    transition(session, actor, case, Action.FORWARD, CaseState.EXCHANGED, now)
+    check_intake(session, case, services)
+    transition(session, actor, case, Action.FORWARD, CaseState.EXCHANGED, now, address_changed=address is not None)
     enqueue_request(session, case, now)
     session.flush()
     return case
