@@ -16,8 +16,8 @@ answer comes within `timeout`), the governor sets the Asterisk global `SHED_UNTI
 seconds ahead) through AMI `Setvar`, and refreshes it while the overload lasts. The dialplan
 ([hotline-inbound]) refuses each new hotline call while `${EPOCH}` is before `SHED_UNTIL`: it sends the CTI
 server `UserEvent(HotlineOverflow)` with `Reason: shed` (the call is recorded as refused by admission
-control) and hangs up with cause 42 (switching equipment congestion), which Asterisk's PJSIP channel answers
-as `503 Service Unavailable` — a final answer the caller's network turns into a busy signal at once. Calls
+control) and indicates congestion, which Asterisk's PJSIP channel answers as `503 Service Unavailable` — a
+final answer the caller's network turns into a busy signal at once. Calls
 already queued or talking carry on. Because `SHED_UNTIL` is a time, shedding lapses by itself `hold`
 seconds after the CTI server stops refreshing it (the server stopped or lost AMI): a dead governor never
 leaves the hotline closed.
