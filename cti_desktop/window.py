@@ -330,6 +330,8 @@ class MainWindow(QMainWindow):
                 self.conference.show_members(list(msg.get("members") or []))
         elif kind == Msg.WALLBOARD:
             self.wallboard.set_board(msg)
+        elif kind == Msg.ALARM:
+            self.wallboard.add_alarm(msg)
         elif kind == Msg.TRANSFER_STATE:
             mine = (msg.get("transfer") or {}).get("from_agent") == self.agent.get("id")
             if mine and self.call and self.call.get("call_id") == msg.get("call_id"):
