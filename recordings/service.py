@@ -28,19 +28,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallEnded, CallEvent, QueueMemberChanged
 from ari_app.calls.model import CallState
 from recordings import jobs
+from recordings.errors import RecordingFailedError
 from recordings.speech import SpeechModel
 from recordings.store import RecordingSet, recording_for_call, secure, sides
 from recordings.verify import RecordingStatus, check_set, describe
 from recordings.worker import Worker, WorkerSettings
 from schema.base import utcnow
 from schema.calls import CallRecord
-from schema.transcripts import TranscriptionJob
+from schema.transcripts import JobStatus, TranscriptionJob
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,9 @@ class TranscriptionService:
 
     def mark(self, call_id: str, problems_text: str | None) -> RecordingFailure | None:
         """Store the check's result on the call (`ok`, or `failed` with the reason); a failure is also
-        audited (`recording_failed`, actor `system`). Returns the failure, or None for `ok`."""
+        audited (`recording_failed`, actor `system`), and a job still pending for the call (made by a
+        worker's sweep while the check waited) is failed with `recording_failed`. Returns the failure, or
+        None for `ok`."""
         from ari_app.cases.actor import SYSTEM
         from ari_app.cases.service import audit
 
@@ -113,6 +116,18 @@ class TranscriptionService:
                 call.recording_status, call.recording_error = RecordingStatus.OK, None
                 return None
             call.recording_status, call.recording_error = RecordingStatus.FAILED, problems_text
+            # a worker's sweep may have made a job while the check waited: it must not be decoded
+            s.execute(
+                update(TranscriptionJob)
+                .where(TranscriptionJob.call_id == call_id, TranscriptionJob.status == JobStatus.PENDING)
+                .values(
+                    status=JobStatus.FAILED,
+                    error_id=RecordingFailedError.error_id,
+                    error=f"the recording failed: {problems_text}"[:2000],
+                    finished_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
             audit(s, SYSTEM, "recording_failed", None, now, call_id=call_id, recording=call.recording,
                   reason=problems_text)  # fmt: skip
             return RecordingFailure(call_id, call.hotline, call.recording, problems_text)

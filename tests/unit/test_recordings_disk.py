@@ -223,6 +223,8 @@ def test_a_zero_byte_recording_is_marked_failed_audited_and_never_transcribed(
     for name in ("1764.9.wav", "1764.9-caller.wav", "1764.9-agent.wav"):
         (folder / name).write_bytes(b"")
     add_call(service, "1764.9", folder / "1764.9.wav")
+    with service.sessions() as s:  # a worker's sweep ran while the server's check waited
+        assert jobs.sweep(s, T0) == 1
     told: list[RecordingFailure] = []
     service.failed_subscribers.append(told.append)
 
@@ -230,13 +232,19 @@ def test_a_zero_byte_recording_is_marked_failed_audited_and_never_transcribed(
 
     assert failure is not None and told == [failure]
     status, error, job_count = call_row(service, "1764.9")
-    assert status == RecordingStatus.FAILED and job_count == 0
+    assert status == RecordingStatus.FAILED and job_count == 1
+    with service.sessions() as s:
+        job = s.scalars(select(TranscriptionJob).where(TranscriptionJob.call_id == "1764.9")).one()
+        assert (job.status, job.error_id) == ("failed", "recording_failed")  # never claimed by a worker
+        assert jobs.claim(s, "w1", T0, 60, 3) is None
     assert error == "1764.9.wav: 0 bytes; 1764.9-caller.wav: 0 bytes; 1764.9-agent.wav: 0 bytes"
     with service.sessions() as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "recording_failed")).one()
         assert entry.login == "system" and json.loads(entry.detail or "{}")["call_id"] == "1764.9"
-        # the sweep at start-up and a second enqueue both leave it without a job
-        assert jobs.sweep(s, T0) == 0 and jobs.enqueue_for_call(s, "1764.9", T0) is None
+        # the sweep and a second enqueue leave it as it is
+        assert jobs.sweep(s, T0) == 0
+        again = jobs.enqueue_for_call(s, "1764.9", T0)
+        assert again is None
 
 
 def test_a_recording_that_becomes_complete_while_settling_is_ok(service: TranscriptionService, tmp_path: Path) -> None:
