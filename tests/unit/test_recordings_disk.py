@@ -290,3 +290,20 @@ def test_the_start_up_sweep_checks_calls_that_ended_while_the_server_was_down(
     status, error, job_count = call_row(service, "1764.2")
     assert status == RecordingStatus.FAILED and job_count == 0 and error is not None and "no such file" in error
     assert [f.call_id for f in told] == ["1764.2"]
+
+
+def test_status_names_a_low_recordings_disk(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ari_app.cli import main
+
+    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    text = text.replace("  path: var/recordings", f"  path: {tmp_path / 'rec'}", 1)
+    text = text.replace("min_free_bytes: 1073741824", f"min_free_bytes: {1 << 60}", 1)
+    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
+    code = main(["-c", str(tmp_path / "config.yaml"), "status", "--timeout", "0.3"])
+    out = capsys.readouterr().out
+    assert code >= 1  # degraded at least (no Asterisk here: down)
+    assert f"Recordings disk {tmp_path / 'rec'}: low" in out
+    assert f"  - recordings disk low: {tmp_path / 'rec'} has " in out and "below 1048576.0 TiB or 5 %" in out
+    main(["-c", str(tmp_path / "config.yaml"), "status", "--timeout", "0.3", "--json"])
+    disk = json.loads(capsys.readouterr().out)["recordings_disk"]
+    assert disk["state"] == "low" and disk["min_free_bytes"] == 1 << 60 and disk["problem"].startswith("recordings")
