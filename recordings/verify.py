@@ -12,7 +12,8 @@ The rules (RIFF/WAVE as Asterisk's format_wav and format_wav_gsm write it, and a
 - the `data` chunk's size is not 0 (a header only: Asterisk writes the header when it opens the file and
   the sizes when it closes it, so 0 after the close means no audio was written);
 - the RIFF size and the `data` size do not promise more bytes than the file holds (truncated: a write
-  that failed part way, typically ENOSPC).
+  that failed part way, typically ENOSPC), and the RIFF size is the file's size (less 8; a header that
+  disagrees was never updated by its recorder).
 A WAV still being written has sizes of 0; the caller (recordings.service) checks again for a few seconds
 before it calls a recording failed.
 """
@@ -43,7 +44,7 @@ HEADER_READ = 4096
 @dataclass(frozen=True)
 class FileProblem:
     """Why one file of a recording is not usable. `kind`: missing, empty, unreadable, not_wav, header_only,
-    truncated."""
+    truncated, size_mismatch."""
 
     path: Path
     kind: str
@@ -72,6 +73,10 @@ def check_wav(path: Path) -> FileProblem | None:
     if riff_size + 8 > size:
         return FileProblem(
             path, "truncated", f"truncated: the header says {riff_size + 8} bytes, the file holds {size}"
+        )
+    if size - (riff_size + 8) > 1:  # one pad byte may follow
+        return FileProblem(
+            path, "size_mismatch", f"the header says {riff_size + 8} bytes, the file holds {size} (never closed?)"
         )
     pos, seen_fmt = 12, False
     while pos + 8 <= len(head):

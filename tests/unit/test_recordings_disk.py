@@ -94,6 +94,16 @@ def test_a_data_chunk_promising_more_than_is_there_is_truncated(tmp_path: Path) 
     assert problem is not None and problem.kind == "truncated" and "999999 bytes of audio" in problem.detail
 
 
+def test_a_header_that_disagrees_with_the_file_size_is_caught(tmp_path: Path) -> None:
+    path = good_wav(tmp_path / "m.wav", seconds=1.0)
+    blob = bytearray(path.read_bytes())
+    struct.pack_into("<I", blob, 4, 36)  # the RIFF size of a header-only file, with a second of audio behind it
+    path.write_bytes(bytes(blob))
+    problem = check_wav(path)
+    assert problem is not None and problem.kind == "size_mismatch"
+    assert f"the header says 44 bytes, the file holds {len(blob)}" in problem.detail
+
+
 def test_every_file_of_the_set_is_checked(tmp_path: Path) -> None:
     mix = good_wav(tmp_path / "1764.1.wav")
     good_wav(tmp_path / "1764.1-caller.wav")
