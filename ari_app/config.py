@@ -201,6 +201,18 @@ class SpeechSettings:
 
 
 @dataclass(frozen=True)
+class DiskThreshold:
+    """config.yaml `recordings:` keys `min_free_bytes` (default 1 GiB) and `min_free_percent` (default 5):
+    the recordings filesystem is *low* when its free space (what an unprivileged writer such as Asterisk
+    may still use, `statvfs` f_bavail) is below either, and *full* below `FULL_BYTES`. Either key may be 0
+    to turn that bound off. Checked by the CTI server's health probe and by `hotline status`
+    (ari_app.health.recordings_disk)."""
+
+    min_free_bytes: int = 1 << 30
+    min_free_percent: float = 5.0
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     centre_name_zh: str
@@ -218,6 +230,7 @@ class Config:
     asterisk: AsteriskSettings
     server: Endpoint
     speech: SpeechSettings = field(default_factory=SpeechSettings)
+    recordings_disk: DiskThreshold = field(default_factory=DiskThreshold)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def hotline(self, number: str) -> Hotline | None:
@@ -399,6 +412,17 @@ def _agi_secret(c: _Checker, section: dict[str, Any]) -> Secret:
     c.unknown(section, "asterisk.agi", {"secret_env", "secret_file", "secret", "password"})
     found = c.secret(section, "asterisk.agi", required=False)
     return found if found is not None else Secret(env=None, file=c.base / AGI_SECRET_FILE)
+
+
+def _percent(c: _Checker, data: dict[str, Any], key: str, path: str, default: float) -> float:
+    """A percentage 0..100 (an integer or a decimal number); a clear issue otherwise."""
+    if key not in data:
+        return default
+    val = data[key]
+    if isinstance(val, bool) or not isinstance(val, (int, float)) or not 0 <= val <= 100:
+        c.fail(f"{path}.{key}", f"expected a percentage 0..100, got {val!r}")
+        return default
+    return float(val)
 
 
 def _valid_address(text: str) -> bool:
@@ -598,9 +622,13 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         c.fail("database.url", "a password is written in the URL: name it with the PGPASSWORD variable or ~/.pgpass")
 
     rec = c.section(data, "recordings", "")
-    c.unknown(rec, "recordings", {"path", "retention_days"})
+    c.unknown(rec, "recordings", {"path", "retention_days", "min_free_bytes", "min_free_percent"})
     recordings_path = c.path(rec, "path", "recordings", default="var/recordings")
     retention = c.integer(rec, "retention_days", "recordings", low=1, high=36500, default=365)
+    recordings_disk = DiskThreshold(
+        min_free_bytes=c.integer(rec, "min_free_bytes", "recordings", low=0, high=1 << 60, default=1 << 30),
+        min_free_percent=_percent(c, rec, "min_free_percent", "recordings", default=5.0),
+    )
 
     sp = c.section(data, "speech", "", required=False)
     c.unknown(sp, "speech", {"model", "grammar", "lease_seconds", "max_attempts"})
@@ -664,5 +692,6 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         asterisk=asterisk,
         server=server,
         speech=speech,
+        recordings_disk=recordings_disk,
         raw=data,
     )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, NotRequired, TypedDict
 
-PROTOCOL_VERSION: Final = "1.2"
+PROTOCOL_VERSION: Final = "1.3"
 PROTOCOL_MAJOR: Final = 1
 MAX_FRAME: Final = 64 * 1024
 """Largest frame the server accepts and answers (bytes). Larger frames get `frame_too_large`."""
@@ -203,6 +203,7 @@ class Msg(StrEnum):
     TRANSFER_STATE = "transfer_state"
     SESSIONS_ENDED = "sessions_ended"
     SESSION_ENDED = "session_ended"
+    ALARM = "alarm"
     PONG = "pong"
     ERROR = "error"
 
@@ -650,6 +651,11 @@ class QaCallRow(TypedDict):
     """The start of the transcript ("" when there is none)."""
     recording_available: bool
     last_score: int | None
+    recording_status: NotRequired[str | None]
+    """`ok` (the files were checked when the call ended), `failed` (see `recording_error`; never available),
+    None (not checked: not recorded, or recorded before the check existed). Since 1.3."""
+    recording_error: NotRequired[str | None]
+    """Why the recording failed (missing, 0 bytes, header only, truncated: which file); None otherwise."""
 
 
 class QaSentence(TypedDict):
@@ -691,6 +697,9 @@ class QaCallDetail(TypedDict):
     removed them."""
     transcription_status: str | None
     """The transcription job: pending, running, done, failed; None when there is none."""
+    recording_status: NotRequired[str | None]
+    """As in QaCallRow; a `failed` recording has no `recording_sides`. Since 1.3."""
+    recording_error: NotRequired[str | None]
     transcript_model: str | None
     duration_seconds: float | None
     sentences: list[QaSentence]
@@ -698,6 +707,17 @@ class QaCallDetail(TypedDict):
     """`id`, `number`, `status` of each case taken on the call."""
     scores: list[QaScoreInfo]
     """Newest first."""
+
+
+ALARM_KINDS: Final = (
+    "recordings_disk_low",
+    "recordings_disk_full",
+    "recordings_disk_unavailable",
+    "recordings_disk_ok",
+    "recording_failed",
+)
+"""The `kind` of an `alarm` push (docs/protocol.md, "Alarms")."""
+ALARM_SEVERITIES: Final = ("info", "warning", "critical")
 
 
 def error(error_id: ErrorId | str, message: str, re: Any = None, **detail: Any) -> dict[str, Any]:

@@ -27,7 +27,16 @@ from ari_app.cases.runner import CaseRunner
 from ari_app.conference import ThreeWay
 from ari_app.config import Config, HotlineMode
 from ari_app.dialplan_render import FASTAGI_PORT, fastagi_secret
-from ari_app.health import SERVER_HEALTH_FILE, Health, HealthMonitor, HealthReport, check, save_report
+from ari_app.health import (
+    SERVER_HEALTH_FILE,
+    Health,
+    HealthMonitor,
+    HealthReport,
+    check,
+    recordings_disk,
+    save_report,
+    with_disk,
+)
 from ari_app.link import LinkServer
 from ari_app.link.transfer import TransferDesk
 from ari_app.load import LoadGovernor, SheddingPolicy, sip_round_trip
@@ -103,6 +112,10 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     async def probe() -> HealthReport:
         sip = cfg.asterisk.sip
         report = await check(ami.ping, ami.channel_count, sip.host, sip.port, cfg.admission.max_calls)
+        disk = await recordings_disk(cfg.recordings_path, cfg.recordings_disk)
+        report = with_disk(report, disk)
+        if server.link is not None:
+            await server.link.supervisor.on_recordings_disk(disk)
         if server.link is None or report.state is Health.DOWN:
             return report
         # The queue's members against the agents signed in: a member Asterisk lost (a restart while the AMI
@@ -165,6 +178,7 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     server.extras.append(FastAgiServer(sessions, cfg.server.host, FASTAGI_PORT, fastagi_secret(cfg)))
 
     server.transcription = TranscriptionService(sessions, cfg.recordings_path)
+    server.transcription.failed_subscribers.append(server.link.supervisor.on_recording_failed)
     tracker.subscribe(server.transcription.on_call_event)
     server.extras.append(server.transcription)
     server.extras.append(RetentionRunner(cfg.recordings_path, cfg.retention_days))

@@ -213,6 +213,23 @@ TEXT: dict[str, tuple[str, str]] = {
     "wb_health_degraded": ("⚠ 电话系统性能下降", "⚠ Telephony degraded"),
     "wb_health_down": ("⛔ 电话系统不可用", "⛔ Telephony down"),
     "wb_health_unknown": ("电话系统状态未知", "Telephony state not known yet"),
+    "alarm_recordings_disk_low": (
+        "录音磁盘空间不足：{path} 剩余 {free}（{percent}%）",
+        "Recordings disk low: {path} has {free} free ({percent} %)",
+    ),
+    "alarm_recordings_disk_full": (
+        "录音磁盘已满：{path} 剩余 {free}，新的通话录音将失败",
+        "Recordings disk full: {path} has {free} free; new recordings fail",
+    ),
+    "alarm_recordings_disk_unavailable": ("无法检测录音磁盘：{path}", "Recordings disk cannot be measured: {path}"),
+    "alarm_recordings_disk_ok": (
+        "录音磁盘空间已恢复：{path} 剩余 {free}（{percent}%）",
+        "Recordings disk has room again: {path} has {free} free ({percent} %)",
+    ),
+    "alarm_recording_failed": (
+        "通话 {call_id}（{hotline}）录音失败：{reason}",
+        "The recording of call {call_id} ({hotline}) failed: {reason}",
+    ),
     "wb_done_pause": ("坐席 {agent} 已置为小休", "Agent {agent} paused"),
     "wb_done_resume": ("坐席 {agent} 已恢复就绪", "Agent {agent} ready again"),
     "wb_done_pause_after": ("坐席 {agent} 将在本次通话结束后小休", "Agent {agent} will be paused when this call ends"),

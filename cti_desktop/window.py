@@ -336,6 +336,8 @@ class MainWindow(QMainWindow):
             )
             self.report(self.tr_("alert_exchange_refused", number=msg.get("number", ""), errors=errors))
             self.spawn(self.refresh_work())
+        elif kind == Msg.ALARM:
+            self.wallboard.add_alarm(msg)
         elif kind == Msg.TRANSFER_STATE:
             mine = (msg.get("transfer") or {}).get("from_agent") == self.agent.get("id")
             if mine and self.call and self.call.get("call_id") == msg.get("call_id"):

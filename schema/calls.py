@@ -36,6 +36,10 @@ class CallRecord(Base):
     recording: Mapped[str | None] = mapped_column(String(512))
     channel: Mapped[str | None] = mapped_column(String(128))
     callback_of: Mapped[str | None] = mapped_column(String(64))
+    # The recording's check when the call ended (recordings.verify): "ok", "failed" (never served as available
+    # nor transcribed), or None (not recorded, or not checked). recording_error says which file and why.
+    recording_status: Mapped[str | None] = mapped_column(String(16))
+    recording_error: Mapped[str | None] = mapped_column(String(512))
 
     __table_args__ = (
         Index("ix_calls_arrived_at", "arrived_at"),

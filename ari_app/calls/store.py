@@ -188,6 +188,8 @@ def recent_calls(session: Session, limit: int = 50) -> list[dict[str, Any]]:
             "talk_seconds": r.talk_seconds,
             "end_reason": r.end_reason,
             "recording": r.recording,
+            "recording_status": r.recording_status,
+            "recording_error": r.recording_error,
             "callback_of": r.callback_of,
             "satisfaction": ratings.get(r.linkedid),
         }

@@ -212,6 +212,10 @@ class LinkServer:
     def url(self) -> str:
         return f"{self.settings.scheme}://{self.settings.host}:{self.port}"
 
+    def signed_in(self) -> list[Connection]:
+        """The open connections that are signed in (for pushes to people by role, such as alarms)."""
+        return [c for c in self._connections if c.session is not None and not c.closing]
+
     def spawn(self, coro: Awaitable[Any], what: str) -> asyncio.Task[Any]:
         """Start a task the server keeps a reference to; its failure is logged, never lost."""
         task = asyncio.ensure_future(coro)
