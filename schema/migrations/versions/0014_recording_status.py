@@ -1,7 +1,7 @@
 """recording status: a call's recording checked when the call ended (ok / failed, and why)
 
 Revision ID: 0014_recording_status
-Revises: 0011_session_epochs
+Revises: 0013_exchange_refusals
 Create Date: 2026-11-30
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '0014_recording_status'
-down_revision: str | Sequence[str] | None = '0011_session_epochs'
+down_revision: str | Sequence[str] | None = '0013_exchange_refusals'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
