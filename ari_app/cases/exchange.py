@@ -35,12 +35,20 @@ from ari_app.cases.actor import SYSTEM
 from ari_app.cases.errors import CaseNotFound, InvalidInput
 from ari_app.cases.machine import Action, CaseState
 from ari_app.cases.service import audit, transition
-from ari_app.cases.settings import settings_of
+from ari_app.cases.settings import numbers_of, settings_of
 from ari_app.config import HotlineMode
 from schema.cases import Case, ExchangeMessage, OutboxStatus
 
 Post = Callable[[str, bytes, Mapping[str, str], float], tuple[int, bytes]]
 Get = Callable[[str, float], tuple[int, bytes]]
+
+
+def exchange_phone(case: Case) -> str | None:
+    """The citizen's number for the hotline's own system: the contact number, else the calling one, in
+    E.164 (+8613812345678; ari_app.calls.numbers), so a system elsewhere reads it without knowing the
+    centre's country; None for a withheld caller with no contact number."""
+    numbers = numbers_of(case)
+    return numbers.international(case.contact) or numbers.international(case.caller)
 
 
 def open311_request(case: Case) -> dict[str, object]:
@@ -52,7 +60,7 @@ def open311_request(case: Case) -> dict[str, object]:
         "description": case.request,
         "address_string": case.address,
         "first_name": case.citizen_name,
-        "phone": case.contact or case.caller,
+        "phone": exchange_phone(case),
         "requested_datetime": case.created_at.isoformat(),
         "attribute[case_number]": case.number,
         "attribute[hotline]": case.hotline,
