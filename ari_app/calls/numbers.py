@@ -217,6 +217,8 @@ def _clean(text: str) -> str:
     if not stripped:
         raise NumberError(text, "it is empty")
     digits = _SEPARATORS.sub("", stripped)
+    if digits == "+":
+        raise NumberError(text, "it has no digits")
     if not _DIALABLE.match(digits):
         if "+" in digits[1:]:
             raise NumberError(text, "a + may only stand at the start")
