@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from ari_app.calls.numbers import DEFAULT_REGION, NumberRules, area_code_problem, region_problem
+
 
 class HotlineMode(StrEnum):
     """How a hotline's managing unit works with the platform (see MISSION glossary)."""
@@ -28,6 +30,7 @@ class HotlineMode(StrEnum):
 QUEUE_STRATEGIES = ("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear", "wrandom", "rrordered")
 
 _DIGITS = re.compile(r"^[0-9]{3,20}$")
+_DIGITS_ANY = re.compile(r"^[0-9]+$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(/\d{1,2})?$")
 LINK_KEYS = frozenset(
@@ -110,6 +113,8 @@ class Hotline:
 class Trunk:
     name: str
     addresses: tuple[str, ...]
+    numbers: NumberRules = field(default_factory=NumberRules)
+    """`trunks[].numbers`: what this carrier puts around the numbers it delivers (ari_app.calls.numbers)."""
 
 
 @dataclass(frozen=True)
@@ -229,6 +234,9 @@ class Config:
     retention_days: int
     asterisk: AsteriskSettings
     server: Endpoint
+    numbers: NumberRules = field(default_factory=NumberRules)
+    """The centre's number rules (`centre.region`, `centre.area_code`): for numbers typed by agents, and the
+    default of every trunk's."""
     speech: SpeechSettings = field(default_factory=SpeechSettings)
     recordings_disk: DiskThreshold = field(default_factory=DiskThreshold)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -333,7 +341,7 @@ class _Checker:
             self.fail(full, f"expected {expected}, got {type(val).__name__} {val!r}")
             return ""
         text = str(val)
-        if isinstance(val, int) and pattern is _DIGITS:
+        if isinstance(val, int) and pattern in (_DIGITS, _DIGITS_ANY):
             self.fail(full, f'expected {expected} in quotes ("{val}"), got a bare number')
             return text
         if not text.strip():
@@ -425,6 +433,36 @@ def _percent(c: _Checker, data: dict[str, Any], key: str, path: str, default: fl
     return float(val)
 
 
+_PREFIX = re.compile(r"^[0-9]{2,10}$")
+
+
+def _area_code(c: _Checker, data: dict[str, Any], path: str, region: str) -> str | None:
+    """`area_code`: an area code of the region, in quotes, without the trunk prefix; None when absent."""
+    if data.get("area_code") is None:
+        return None
+    text = c.string(data, "area_code", path, pattern=_DIGITS_ANY, expected="an area code of digits")
+    if not text:
+        return None
+    problem = area_code_problem(text, region)
+    if problem is not None:
+        c.fail(f"{path}.area_code", problem)
+        return None
+    return text
+
+
+def _number_rules(c: _Checker, data: dict[str, Any], path: str, centre: NumberRules) -> NumberRules:
+    """`trunks[i].numbers`: the trunk's area code (default: the centre's) and carrier prefixes."""
+    c.unknown(data, path, {"area_code", "strip_prefixes"})
+    area = _area_code(c, data, path, centre.region) if "area_code" in data else centre.area_code
+    prefixes = c.strings(data, "strip_prefixes", path, required=False)
+    for j, prefix in enumerate(prefixes):
+        if not _PREFIX.match(prefix):
+            c.fail(f"{path}.strip_prefixes[{j}]", f"expected a carrier prefix of 2-10 digits, got {prefix!r}")
+        elif prefix in prefixes[:j]:
+            c.fail(f"{path}.strip_prefixes[{j}]", f"carrier prefix {prefix} is listed twice")
+    return NumberRules(region=centre.region, area_code=area, strip_prefixes=prefixes)
+
+
 def _valid_address(text: str) -> bool:
     m = _IPV4.match(text)
     return m is not None and all(int(g) <= 255 for g in m.groups()[:4])
@@ -489,7 +527,12 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     )
 
     centre = c.section(data, "centre", "")
-    c.unknown(centre, "centre", {"name_zh", "name_en", "timezone"})
+    c.unknown(centre, "centre", {"name_zh", "name_en", "timezone", "region", "area_code"})
+    region = c.string(centre, "region", "centre", expected="a region code such as CN", default=DEFAULT_REGION)
+    if region_problem(region):
+        c.fail("centre.region", region_problem(region) or "")
+        region = DEFAULT_REGION
+    numbers = NumberRules(region=region, area_code=_area_code(c, centre, "centre", region))
     hotlines: list[Hotline] = []
     for i, h in enumerate(c.items(data, "hotlines", "")):
         p = f"hotlines[{i}]"
@@ -526,7 +569,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     trunks: list[Trunk] = []
     for i, t in enumerate(c.items(data, "trunks", "")):
         p = f"trunks[{i}]"
-        c.unknown(t, p, {"name", "addresses"})
+        c.unknown(t, p, {"name", "addresses", "numbers"})
         addresses = c.strings(t, "addresses", p)
         for j, addr in enumerate(addresses):
             if not _valid_address(addr):
@@ -535,6 +578,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             Trunk(
                 name=c.string(t, "name", p, pattern=_NAME, expected="a trunk name (letters, digits, -_.)"),
                 addresses=addresses,
+                numbers=_number_rules(c, c.section(t, "numbers", p, required=False), f"{p}.numbers", numbers),
             )
         )
 
@@ -682,6 +726,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         timezone=c.string(centre, "timezone", "centre", default="Asia/Shanghai"),
         hotlines=tuple(hotlines),
         trunks=tuple(trunks),
+        numbers=numbers,
         queue=queue,
         admission=admission,
         callback=callback,

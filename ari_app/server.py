@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from agi_scripts.server import FastAgiServer
 from ari_app.ami import PUBLISH_WINDOW, AmiLink
 from ari_app.callbacks import CallbackService
+from ari_app.calls.numbers import NumberPlan
 from ari_app.calls.store import SqlCallStore
 from ari_app.calls.tracker import CallTracker
 from ari_app.cases import CaseSettings
@@ -105,7 +106,8 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     upgrade(engine)
     sessions = make_sessionmaker(engine)
     store = SqlCallStore(sessions, deferred=True, window=PUBLISH_WINDOW)
-    tracker = CallTracker(store, ConfigAgents(cfg), [h.number for h in cfg.hotlines])
+    numbers = NumberPlan.from_config(cfg)
+    tracker = CallTracker(store, ConfigAgents(cfg), [h.number for h in cfg.hotlines], numbers=numbers)
     ami = AmiLink(cfg, tracker)
     server = CtiServer(cfg=cfg, engine=engine, sessions=sessions, store=store, tracker=tracker, ami=ami)
 

@@ -21,8 +21,10 @@ class CallRecord(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     linkedid: Mapped[str] = mapped_column(String(64), unique=True)
     hotline: Mapped[str | None] = mapped_column(String(20))
-    dialed: Mapped[str | None] = mapped_column(String(40))
-    caller: Mapped[str | None] = mapped_column(String(40))
+    dialed: Mapped[str | None] = mapped_column(String(40))  # canonical (ari_app.calls.numbers)
+    caller: Mapped[str | None] = mapped_column(String(40))  # canonical; matched for history and callbacks
+    dialed_raw: Mapped[str | None] = mapped_column(String(64))  # as the carrier delivered it
+    caller_raw: Mapped[str | None] = mapped_column(String(64))  # as the carrier delivered it
     queue: Mapped[str | None] = mapped_column(String(64))
     agent: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16))

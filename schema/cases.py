@@ -133,8 +133,10 @@ class Case(Base):
     channel: Mapped[Channel] = mapped_column(String(24))
     hotline: Mapped[str] = mapped_column(String(20))
     citizen_name: Mapped[str | None] = mapped_column(String(128))
-    contact: Mapped[str | None] = mapped_column(String(40))
-    caller: Mapped[str | None] = mapped_column(String(40))
+    contact: Mapped[str | None] = mapped_column(String(40))  # canonical (ari_app.calls.numbers)
+    caller: Mapped[str | None] = mapped_column(String(40))  # canonical; history matches caller and contact
+    contact_raw: Mapped[str | None] = mapped_column(String(64))  # as the agent typed it
+    caller_raw: Mapped[str | None] = mapped_column(String(64))  # as received
     call_id: Mapped[str | None] = mapped_column(String(64))
     request: Mapped[str] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(String(256))

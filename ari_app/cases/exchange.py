@@ -59,12 +59,20 @@ from ari_app.cases.errors import CaseNotFound, ExchangeRequirement, InvalidInput
 from ari_app.cases.events import Audience, CaseEvent, ExchangeRefused, emit, take_events
 from ari_app.cases.machine import Action, CaseState
 from ari_app.cases.service import audit, transition
-from ari_app.cases.settings import settings_of, system_clock
+from ari_app.cases.settings import numbers_of, settings_of, system_clock
 from ari_app.config import HotlineMode
 from schema.cases import Case, ExchangeMessage, OutboxStatus
 from schema.users import Role
 
 log = logging.getLogger(__name__)
+
+
+def exchange_phone(case: Case) -> str | None:
+    """The citizen's number for the hotline's own system: the contact number, else the calling one, in
+    E.164 (+8613812345678; ari_app.calls.numbers), so a system elsewhere reads it without knowing the
+    centre's country; None for a withheld caller with no contact number."""
+    numbers = numbers_of(case)
+    return numbers.international(case.contact) or numbers.international(case.caller)
 
 
 def open311_request(case: Case) -> dict[str, object]:
@@ -76,7 +84,7 @@ def open311_request(case: Case) -> dict[str, object]:
         "description": case.request,
         "address_string": case.address,
         "first_name": case.citizen_name,
-        "phone": case.contact or case.caller,
+        "phone": exchange_phone(case),
         "requested_datetime": case.created_at.isoformat(),
         "attribute[case_number]": case.number,
         "attribute[hotline]": case.hotline,

@@ -2,7 +2,7 @@
 errors, a request accepted with a token, and the refusal shown on the case
 
 Revision ID: 0013_exchange_refusals
-Revises: 0011_session_epochs
+Revises: 0012_number_forms
 Create Date: 2026-11-30
 """
 
@@ -15,7 +15,7 @@ import schema.base
 
 
 revision: str = '0013_exchange_refusals'
-down_revision: str | Sequence[str] | None = '0011_session_epochs'
+down_revision: str | Sequence[str] | None = '0012_number_forms'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
