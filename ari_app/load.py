@@ -23,7 +23,13 @@ seconds after the CTI server stops refreshing it (the server stopped or lost AMI
 leaves the hotline closed.
 
 The governor goes back to normal after `recover` seconds of round trips below `shed_ms / 2` (hysteresis: a
-storm does not switch it on and off with every probe)."""
+storm does not switch it on and off with every probe).
+
+Only a running Asterisk can be overloaded. While the server's AMI link is not up and resynced (`asterisk_up`
+false: Asterisk stopped, restarting, or the link is away) or nothing listens on the SIP port (ICMP port
+unreachable), the governor neither measures nor sheds, and it starts from normal when Asterisk is back: the
+silence of a stopped or restarting Asterisk is not overload, and a restart must not be followed by seconds
+of refused calls."""
 
 from __future__ import annotations
 
@@ -38,7 +44,8 @@ from ari_app.health import sip_options
 log = logging.getLogger(__name__)
 
 Probe = Callable[[], Awaitable[float | None]]
-"""One measurement: the SIP OPTIONS round trip in milliseconds, None when no answer came in time."""
+"""One measurement: the SIP OPTIONS round trip in milliseconds, None when no answer came in time; raises
+OSError when nothing listens (Asterisk down)."""
 SetGlobal = Callable[[str, str], Awaitable[None]]
 """Set an Asterisk global variable (AMI Setvar without a channel)."""
 
@@ -61,9 +68,15 @@ class LoadGovernor:
     answer); `shed_periods` counts how often shedding started since the server did."""
 
     def __init__(
-        self, policy: SheddingPolicy, probe: Probe, set_global: SetGlobal, clock: Callable[[], float] = time.time
+        self,
+        policy: SheddingPolicy,
+        probe: Probe,
+        set_global: SetGlobal,
+        clock: Callable[[], float] = time.time,
+        asterisk_up: Callable[[], bool] = lambda: True,
     ) -> None:
         self.policy = policy
+        self.asterisk_up = asterisk_up
         self.probe = probe
         self.set_global = set_global
         self.clock = clock
@@ -106,10 +119,19 @@ class LoadGovernor:
 
     async def step(self) -> None:
         """One measurement and its decision."""
+        if not self.asterisk_up():
+            self._reset("Asterisk is not connected")
+            return
         try:
             ms = await asyncio.wait_for(self.probe(), self.policy.timeout)
-        except (TimeoutError, OSError):
+        except TimeoutError:
             ms = None
+        except OSError:  # nothing listens on the SIP port: Asterisk is down, not overloaded
+            self._reset("nothing answers on Asterisk's SIP port")
+            return
+        if not self.asterisk_up():  # the link went away while measuring
+            self._reset("Asterisk is not connected")
+            return
         self.last_ms = ms
         now = self.clock()
         overloaded = ms is None or ms > self.policy.shed_ms
@@ -139,6 +161,15 @@ class LoadGovernor:
         else:
             await self._publish(str(int(now + self.policy.hold)))
 
+    def _reset(self, why: str) -> None:
+        """Back to normal without telling Asterisk (it is not there; a restarted Asterisk has no SHED_UNTIL,
+        and one that kept running lets it lapse `hold` seconds after the last refresh)."""
+        if self.shedding:
+            log.warning("load shedding ended: %s", why)
+        self.shedding = False
+        self._calm_since = None
+        self.last_ms = None
+
     async def _publish(self, until: str) -> None:
         """Set SHED_UNTIL in Asterisk; a failure (AMI away) is logged once, and the next step tries again."""
         try:
@@ -153,12 +184,12 @@ class LoadGovernor:
 
 def sip_round_trip(host: str, port: int, timeout: float) -> Probe:
     """A probe sending SIP OPTIONS over UDP to Asterisk at `host`:`port` (any final answer counts; no answer
-    within `timeout` seconds, or nothing listening, is None)."""
+    within `timeout` seconds is None; nothing listening raises OSError)."""
 
     async def probe() -> float | None:
         try:
             _status, ms = await sip_options(host, port, timeout=timeout)
-        except (TimeoutError, OSError):
+        except TimeoutError:
             return None
         return ms
 

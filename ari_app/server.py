@@ -147,7 +147,9 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
         await ami.action(Action="Setvar", Variable=name, Value=value)
 
     sip = cfg.asterisk.sip
-    server.load = LoadGovernor(policy, sip_round_trip(sip.host, sip.port, policy.timeout), set_global)
+    server.load = LoadGovernor(
+        policy, sip_round_trip(sip.host, sip.port, policy.timeout), set_global, asterisk_up=ami.connected.is_set
+    )
     server.extras.append(server.load)
     server.health = HealthMonitor(probe, server.publish_health, interval=health_interval)
     server.health_subscribers.append(keep_report)

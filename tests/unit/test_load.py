@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 import pytest
 
@@ -19,12 +20,17 @@ class Clock:
         return self.now
 
 
-def _governor(samples: list[float | None], fail: bool = False) -> tuple[LoadGovernor, list[str], Clock]:
+def _governor(
+    samples: list[float | OSError | None], fail: bool = False, up: list[bool] | None = None
+) -> tuple[LoadGovernor, list[str], Clock]:
     sent: list[str] = []
     clock = Clock()
 
     async def probe() -> float | None:
-        return samples.pop(0)
+        sample = samples.pop(0)
+        if isinstance(sample, OSError):
+            raise sample
+        return sample
 
     async def set_global(name: str, value: str) -> None:
         assert name == "SHED_UNTIL"
@@ -32,7 +38,9 @@ def _governor(samples: list[float | None], fail: bool = False) -> tuple[LoadGove
             raise ConnectionError("AMI away")
         sent.append(value)
 
-    return LoadGovernor(SheddingPolicy(shed_ms=200, hold=3, recover=5), probe, set_global, clock), sent, clock
+    policy = SheddingPolicy(shed_ms=200, hold=3, recover=5)
+    asterisk_up = (lambda: up[0]) if up is not None else (lambda: True)
+    return LoadGovernor(policy, probe, set_global, clock, asterisk_up=asterisk_up), sent, clock
 
 
 def _steps(gov: LoadGovernor, clock: Clock, n: int, dt: float = 0.5) -> None:
@@ -96,9 +104,46 @@ def test_shed_ms_zero_never_starts_the_governor() -> None:
     assert asyncio.run(run()) is False
 
 
-def test_the_sip_probe_reports_no_answer_as_none() -> None:
-    async def run() -> float | None:
-        # a UDP port nothing listens on: the probe must give up and say "no answer"
-        return await sip_round_trip("127.0.0.1", 9, 0.2)()
+def test_a_stopped_or_restarting_asterisk_is_not_overload() -> None:
+    """Asterisk restarted while shedding: its silence then is not overload, and once it is back (a new AMI
+    link, resynced) calls are taken at once: nothing is refused for the seconds after a restart."""
+    up = [True]
+    gov, sent, clock = _governor([500.0, None], up=up)
+    _steps(gov, clock, 1)
+    assert gov.shedding
+    up[0] = False  # the AMI link dropped: no measurement, no shedding, nothing sent to Asterisk
+    _steps(gov, clock, 3)
+    assert not gov.shedding and gov.problems == () and len(sent) == 1
+    up[0] = True
+    _steps(gov, clock, 1)  # Asterisk answers AMI but its SIP stack has not yet: that is overload again
+    assert gov.shedding
 
-    assert asyncio.run(run()) is None
+
+def test_nothing_listening_on_the_sip_port_is_asterisk_down_not_overload() -> None:
+    gov, sent, clock = _governor([500.0, ConnectionRefusedError(111, "refused"), 2.0])
+    _steps(gov, clock, 2)
+    assert not gov.shedding and gov.shed_periods == 1 and gov.problems == ()
+    _steps(gov, clock, 1)
+    assert not gov.shedding and len(sent) == 1  # back from normal: a quick round trip sends nothing
+
+
+def test_the_sip_probe_reports_no_answer_as_none_and_nothing_listening_as_an_error() -> None:
+    async def silent() -> float | None:
+        # a UDP socket that reads and never answers: the probe gives up and says "no answer"
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        try:
+            return await sip_round_trip("127.0.0.1", sock.getsockname()[1], 0.2)()
+        finally:
+            sock.close()
+
+    async def closed() -> float | None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()  # nothing listens there now: ICMP port unreachable
+        return await sip_round_trip("127.0.0.1", port, 1.0)()
+
+    assert asyncio.run(silent()) is None
+    with pytest.raises(OSError):
+        asyncio.run(closed())
