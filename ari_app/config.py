@@ -107,6 +107,7 @@ class Hotline:
     categories: tuple[str, ...] = ()
     max_calls: int | None = None  # calls in progress at once on this hotline; None: only the platform limit
     exchange_url: str | None = None  # exchange mode: base URL of the hotline system's Open311 GeoReport v2 API
+    exchange_key: Secret | None = None  # the api_key that system issued (secret_env / secret_file), if any
 
 
 @dataclass(frozen=True)
@@ -536,7 +537,17 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     hotlines: list[Hotline] = []
     for i, h in enumerate(c.items(data, "hotlines", "")):
         p = f"hotlines[{i}]"
-        c.unknown(h, p, {"number", "name_zh", "name_en", "unit", "mode", "categories", "max_calls", "exchange_url"})
+        c.unknown(
+            h,
+            p,
+            {"number", "name_zh", "name_en", "unit", "mode", "categories", "max_calls", "exchange_url", "exchange_key"},
+        )
+        exchange_key = None
+        if "exchange_key" in h:
+            if isinstance(h["exchange_key"], dict):
+                exchange_key = c.secret(h["exchange_key"], f"{p}.exchange_key", required=True)
+            else:
+                c.fail(f"{p}.exchange_key", "expected secret_env or secret_file (where the api_key is kept)")
         exchange_url = h.get("exchange_url")
         if exchange_url is not None and (
             not isinstance(exchange_url, str) or not re.match(r"^https?://\S+$", exchange_url)
@@ -563,6 +574,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
                 categories=c.strings(h, "categories", p, required=False),
                 max_calls=c.integer(h, "max_calls", p, low=1, high=100000) if "max_calls" in h else None,
                 exchange_url=exchange_url,
+                exchange_key=exchange_key,
             )
         )
 

@@ -165,7 +165,12 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     exchange = {h.number: h.exchange_url for h in cfg.hotlines if h.mode == HotlineMode.EXCHANGE and h.exchange_url}
     attach_catalogs(sessions, {number: ServiceCatalog(url) for number, url in exchange.items()})  # intake checks
     server.extras.append(
-        CaseRunner(sessions, exchange, on_events=lambda events: server.link.notify_case_events(events))
+        CaseRunner(
+            sessions,
+            exchange,
+            on_events=lambda events: server.link.notify_case_events(events),
+            api_keys={h.number: h.exchange_key.value for h in cfg.hotlines if h.exchange_key and h.number in exchange},
+        )
     )
     server.link = LinkServer(cfg, sessions, ami)
     ami.on_resynced.append(server.link.reconcile_queue)

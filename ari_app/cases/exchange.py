@@ -76,8 +76,9 @@ def exchange_phone(case: Case) -> str | None:
 
 
 def open311_request(case: Case) -> dict[str, object]:
-    """The case as an Open311 GeoReport v2 `POST /requests` body (JSON flavour; the platform's own fields as
-    `attribute[...]`, which the standard provides for service-specific attributes)."""
+    """The arguments of the case's Open311 GeoReport v2 `POST /requests` (sent form-encoded by
+    `request_body`; the platform's own fields as `attribute[...]`, which the standard provides for
+    service-specific attributes). Stored in the outbox as a JSON object."""
     category = case.category.name if case.category else None
     body: dict[str, object] = {
         "service_code": f"{case.hotline}:{category}" if category else case.hotline,
@@ -94,6 +95,22 @@ def open311_request(case: Case) -> dict[str, object]:
         "attribute[language]": case.language,
     }
     return {k: v for k, v in body.items() if v is not None}
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+"""GeoReport v2 `POST Service Request`: its arguments are sent form-encoded (the `.json` of the path is the
+format of the answer)."""
+IDEMPOTENCY = "Idempotency-Key"
+
+
+def request_body(payload: str, api_key: str | None) -> bytes:
+    """The form-encoded body of `POST /requests.json` (UTF-8) for an outbox payload (the JSON object
+    `open311_request` gave), with `api_key` first when the hotline's system issued one. The key is added
+    here, at sending, and never stored in the outbox."""
+    fields: dict[str, object] = json.loads(payload)
+    if api_key is not None:
+        fields = {"api_key": api_key, **fields}
+    return urllib.parse.urlencode({k: str(v) for k, v in fields.items()}, encoding="utf-8").encode("ascii")
 
 
 def enqueue_request(session: Session, case: Case, now: datetime) -> ExchangeMessage:
@@ -374,11 +391,15 @@ def deliver_due(
     timeout: float = 10.0,
     backoff: Backoff = Backoff(),
     rng: Callable[[], float] = random.random,
+    api_keys: Mapping[str, Callable[[], str]] | None = None,
 ) -> DeliveryReport:
     """Send every outbox message that is due (`pending`), and ask for the id of every one accepted with a
     token (`awaiting_id`), each in its own transaction. `endpoints` maps a hotline number to the base URL of
-    its system's Open311 interface (`.../requests.json`, `.../tokens/{token}.json` are appended). What each
-    answer does is in the module's docstring."""
+    its system's Open311 interface (`.../requests.json`, `.../tokens/{token}.json` are appended);
+    `api_keys` maps a hotline number to a function reading the `api_key` its system issued (read at each
+    send, so a rotated key is used at once; config.yaml `hotlines[].exchange_key`). What each answer does is
+    in the module's docstring."""
+    api_keys = api_keys or {}
     delivered = failed = refused = awaiting = 0
     events: list[CaseEvent] = []
     waiting = (OutboxStatus.PENDING, OutboxStatus.AWAITING_ID)
@@ -415,14 +436,20 @@ def deliver_due(
                     except (OSError, http.client.HTTPException) as exc:
                         outcome = Transient(f"token lookup: {type(exc).__name__}: {exc}")
                 else:
-                    headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": msg.key}
+                    read_key = api_keys.get(msg.hotline)
                     try:
-                        answer = post(
-                            base.rstrip("/") + "/requests.json", msg.payload.encode("utf-8"), headers, timeout
-                        )
-                        outcome = classify(answer, at)
-                    except (OSError, http.client.HTTPException) as exc:  # no answer, or half of one
-                        outcome = Transient(f"{type(exc).__name__}: {exc}")
+                        key = read_key() if read_key is not None else None
+                    except Exception as exc:  # the key is not where config says: never sent without it, retried
+                        outcome = Transient(f"api_key of hotline {msg.hotline}: {exc}")
+                    else:
+                        body = request_body(msg.payload, key)
+                        try:
+                            answer = post(
+                                base.rstrip("/") + "/requests.json", body, dict(FORM, **{IDEMPOTENCY: msg.key}), timeout
+                            )
+                            outcome = classify(answer, at)
+                        except (OSError, http.client.HTTPException) as exc:  # no answer, or half of one
+                            outcome = Transient(f"{type(exc).__name__}: {exc}")
                 if isinstance(outcome, Delivered):
                     msg.status = OutboxStatus.DELIVERED
                     msg.delivered_at = at

@@ -42,9 +42,12 @@ class CaseRunner:
         exchange_endpoints: Mapping[str, str],
         interval: float = 60.0,
         on_events: Callable[[list[CaseEvent]], object] | None = None,
+        api_keys: Mapping[str, Callable[[], str]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.endpoints = dict(exchange_endpoints)
+        self.api_keys = dict(api_keys or {})
+        """Hotline number → a function reading the api_key its system issued (`deliver_due`)."""
         self.interval = interval
         self.on_events = on_events
         """Called on the server's loop with each pass's committed events (the link pushes them to desktops)."""
@@ -66,7 +69,7 @@ class CaseRunner:
             log.exception("linking survey answers to cases failed")
         if self.endpoints:
             try:
-                delivery = deliver_due(self.sessions, self.endpoints)
+                delivery = deliver_due(self.sessions, self.endpoints, api_keys=self.api_keys)
                 report.delivered, report.failed = delivery.delivered, delivery.failed
                 report.refused = delivery.refused
                 report.events.extend(delivery.events)

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from sqlalchemy import Engine, text
@@ -184,3 +186,12 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
         d = Db("postgres", engine, reset_pg)
         d.reset()
         yield d
+
+
+def form_body(headers: Any, raw: bytes) -> dict[str, str]:
+    """The arguments of a GeoReport v2 POST as a receiver reads them: the body must be form-encoded (UTF-8),
+    each argument once."""
+    assert headers["Content-Type"].split(";")[0] == "application/x-www-form-urlencoded", headers["Content-Type"]
+    pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, strict_parsing=True, encoding="utf-8")
+    assert len({k for k, _ in pairs}) == len(pairs), f"an argument sent twice: {pairs}"
+    return dict(pairs)

@@ -44,7 +44,7 @@ class Flow:
             return dept or self.dept1
         return w.actors[{Role.AGENT: "agent", Role.SUPERVISOR: "supervisor", Role.QA: "qa", Role.ADMIN: "admin"}[role]]
 
-    def create(self, handling: str = "dispatch", caller: str = "13900000000") -> int:
+    def create(self, handling: str = "dispatch", caller: str = "13900000000", request: str = "请处理") -> int:
         with self.db.session() as s, s.begin():
             case = svc.create_case(
                 s,
@@ -53,7 +53,7 @@ class Flow:
                 caller=caller,
                 call_id=None,
                 category=CATEGORY[self.hotline],
-                request="请处理",
+                request=request,
                 address="某路",
                 urgency="normal",
                 citizen_name="市民",

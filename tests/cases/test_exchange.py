@@ -18,7 +18,7 @@ from ari_app.cases import CaseState
 from ari_app.cases.exchange import Backoff, apply_update, deliver_due, poll_updates
 from ari_app.config import HotlineMode
 from schema.cases import AuditEntry, Case, ExchangeMessage, OutboxStatus
-from tests.cases.conftest import Db
+from tests.cases.conftest import Db, form_body
 from tests.cases.flows import Flow
 
 
@@ -39,7 +39,7 @@ class Receiver:
                 pass
 
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = form_body(self.headers, self.rfile.read(int(self.headers["Content-Length"])))
                 key = self.headers["Idempotency-Key"]
                 with receiver.lock:
                     receiver.attempts.append(key)
@@ -154,6 +154,40 @@ def test_outbox_survives_a_failing_receiver_without_loss_or_duplicates(db: Db, r
         assert {c.external_id for c in cases.values()} == srids
         delivered = s.scalars(select(AuditEntry).where(AuditEntry.action == "exchange_delivered")).all()
         assert len(delivered) == 6
+
+
+def test_the_request_is_form_encoded_with_the_api_key_that_is_never_stored(db: Db, receiver: Receiver) -> None:
+    """GeoReport v2 `POST Service Request` takes form-encoded arguments and the `api_key` the receiving
+    system issued; the key is read at each send (a rotated key is used at once) and kept out of the outbox."""
+    f = Flow(db, HotlineMode.EXCHANGE)
+    first = f.create(request="楼道灯坏了，请尽快处理 & 谢谢")
+    keys = iter(["key-1", "key-2"])
+
+    def api_key() -> str:
+        return next(keys)
+
+    deliver_due(db.session, {"12358": receiver.url}, api_keys={"12358": api_key})
+    second = f.create(caller="13900001111")
+    deliver_due(db.session, {"12358": receiver.url}, api_keys={"12358": api_key})
+    sent = list(receiver.requests.values())
+    assert [r["api_key"] for r in sent] == ["key-1", "key-2"]
+    assert sent[0]["description"] == "楼道灯坏了，请尽快处理 & 谢谢"  # UTF-8 text survives the encoding
+    assert sent[0]["attribute[case_number]"] == f.get(first).number
+    assert sent[1]["attribute[case_number]"] == f.get(second).number
+    assert all("api_key" not in m.payload and "key-" not in m.payload for m in outbox(db))
+
+
+def test_a_missing_api_key_is_retried_not_sent_without_it(db: Db, receiver: Receiver) -> None:
+    f = Flow(db, HotlineMode.EXCHANGE)
+    f.create()
+
+    def missing() -> str:
+        raise FileNotFoundError("var/secrets/open311_12358")
+
+    report = deliver_due(db.session, {"12358": receiver.url}, api_keys={"12358": missing}, rng=lambda: 0.5)
+    assert (report.delivered, report.failed) == (0, 1) and receiver.attempts == []
+    (msg,) = outbox(db)
+    assert msg.status == OutboxStatus.PENDING and "api_key of hotline 12358" in (msg.last_error or "")
 
 
 def test_backoff_grows_and_is_capped() -> None:

@@ -41,7 +41,7 @@ from ari_app.cases.runner import CaseRunner
 from ari_app.config import HotlineMode
 from schema.cases import AuditEntry, Case, ExchangeMessage, OutboxStatus
 from schema.users import Role
-from tests.cases.conftest import T0, Db
+from tests.cases.conftest import T0, Db, form_body
 from tests.cases.flows import Flow
 
 SERVICE = "12358:商品价格"
@@ -80,7 +80,7 @@ class GeoReportReceiver:
                 self.wfile.write(out)
 
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = form_body(self.headers, self.rfile.read(int(self.headers["Content-Length"])))
                 with receiver.lock:
                     receiver.posts.append({"key": self.headers["Idempotency-Key"], **body})
                     step = receiver.plan.pop(0) if receiver.plan else "ok"

@@ -52,6 +52,18 @@ def _line_of(tmp_path: Path, needle: str) -> int:
             "hotlines[2].exchange_url",
             "http(s) URL",
         ),
+        (
+            "    # exchange_key: {secret_file: var/secrets/open311_12358}",
+            "    exchange_key: {secret: abc123}",
+            "hotlines[2].exchange_key.secret",
+            "never written",
+        ),
+        (
+            "    # exchange_key: {secret_file: var/secrets/open311_12358}",
+            "    exchange_key: abc123",
+            "hotlines[2].exchange_key",
+            "secret_env or secret_file",
+        ),
         ("addresses: [127.0.0.2]", "addresses: [127.0.0.999]", "trunks[0].addresses[0]", "IPv4"),
         ("secret_file: var/secrets/ami_secret", "secret: hunter2", "asterisk.ami.secret", "never written"),
         ("contact: sip:1002@127.0.0.1:5081", "contact: phone-of-ali", "agents[1].contact", "SIP URI"),
@@ -69,6 +81,17 @@ def test_broken_config_names_file_line_key_and_expectation(
     assert matching, issues
     assert str(tmp_path / "config.yaml") in matching[0]
     assert expected in matching[0]
+
+
+def test_the_exchange_api_key_is_read_from_where_config_names_it(tmp_path: Path) -> None:
+    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    text = text.replace("    # exchange_key: {secret_file:", "    exchange_key: {secret_file:")
+    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
+    (tmp_path / "var" / "secrets").mkdir(parents=True)
+    (tmp_path / "var" / "secrets" / "open311_12358").write_text("k-12358\n", encoding="utf-8")
+    hotline = load_config(tmp_path / "config.yaml").hotline("12358")
+    assert hotline is not None and hotline.exchange_key is not None
+    assert hotline.exchange_key.value() == "k-12358"
 
 
 def test_missing_key_and_section_are_named(tmp_path: Path) -> None:
