@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start a project-local PostgreSQL (Debian's `postgresql` package) for the tests and benchmarks, idempotently:
-# a cluster in .local/postgres, listening on 127.0.0.1 only (port $HOTLINE_PG_PORT, default 55432), a role
+# a cluster in .local/postgres, listening on 127.0.0.1 only (port $HOTLINE_PG_PORT, default 55432, or the next free), a role
 # with a generated password kept in .local/postgres/password (never in the repository) and a test database.
 # Usage:
 #   scripts/postgres.sh           start if needed; print the database URL
@@ -54,7 +54,17 @@ if [ ! -f "$data/PG_VERSION" ]; then
 fi
 as_owner mkdir -p "$run"
 
-if ! as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+# A port another program (or another checkout's cluster) holds is skipped: the next free one is taken. A
+# running cluster of this checkout keeps the port it has (line 4 of postmaster.pid).
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    port=$(sed -n 4p "$data/postmaster.pid")
+else
+    for _ in $(seq 1 50); do
+        listening "$port" || break
+        echo "postgres.sh: port $port is taken; trying $((port + 1))" >&2
+        port=$((port + 1))
+    done
     echo "postgres.sh: starting PostgreSQL on 127.0.0.1:$port" >&2
     as_owner "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 \
         -o "-c listen_addresses=127.0.0.1 -p $port -k $run -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \

@@ -8,7 +8,8 @@ export QT_QPA_PLATFORM=offscreen
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-eval "$(scripts/postgres.sh --env)"
+pgenv=$(scripts/postgres.sh --env)  # a PostgreSQL that does not start fails the run (its tests would be skipped)
+eval "$pgenv"
 trap 'scripts/postgres.sh --stop >/dev/null 2>&1 || true' EXIT
 if [ "$#" -gt 0 ]; then
     .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
