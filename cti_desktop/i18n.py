@@ -160,6 +160,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "⚠ 案卷 {number} 被对方系统拒收（{errors}），已退回中心待办",
         "⚠ Case {number} was refused by the hotline's own system ({errors}); it is back on the centre's list",
     ),
+    "alert_exchange_stalled": (
+        "⚠ 案卷 {number} 已连续 {attempts} 次未能送达对方系统（{error}），仍在重试",
+        "⚠ Case {number} has not reached the hotline's own system in {attempts} tries ({error}); still retrying",
+    ),
     "err_case_exchange_requires": ("对方系统要求填写：{field}", "The hotline's own system requires: {field}"),
     "field_attribute": ("{code}（{requirement}）", "{code} ({requirement})"),
     "request_required": ("请填写诉求内容", "Please enter the request"),

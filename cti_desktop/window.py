@@ -198,6 +198,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.offline_banner)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
+        self.statusBar()  # made with the window, so that its layout is in place when the first message comes
 
     @staticmethod
     def _table(model: CaseTableModel, name: str) -> QTableView:
@@ -336,6 +337,15 @@ class MainWindow(QMainWindow):
             )
             self.report(self.tr_("alert_exchange_refused", number=msg.get("number", ""), errors=errors))
             self.spawn(self.refresh_work())
+        elif kind == Msg.CASE_ALERT and msg.get("kind") == "exchange_stalled":
+            self.report(
+                self.tr_(
+                    "alert_exchange_stalled",
+                    number=msg.get("number", ""),
+                    attempts=msg.get("attempts", ""),
+                    error=msg.get("error", ""),
+                )
+            )
         elif kind == Msg.ALARM:
             self.wallboard.add_alarm(msg)
         elif kind == Msg.TRANSFER_STATE:

@@ -80,6 +80,18 @@ class ExchangeRefused(CaseEvent):
     errors: tuple[tuple[str, str], ...]
 
 
+@dataclass(frozen=True)
+class ExchangeStalled(CaseEvent):
+    """An exchange-mode case's message has failed to reach the hotline's own system `attempts` times in a
+    row (no answer, 5xx, 408/429, an unreadable answer or api_key), for about `exchange.STALL_ATTEMPTS`'
+    worth of backoff; it is still retried, and nobody has the case meanwhile. Told once per message.
+    `error` is the last failure. Audience: the centre's supervisors."""
+
+    hotline: str
+    attempts: int
+    error: str
+
+
 def emit(session: Session, event: CaseEvent) -> None:
     session.info.setdefault(_KEY, []).append(event)
 

@@ -56,7 +56,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.cases.actor import SYSTEM
 from ari_app.cases.errors import CaseNotFound, ExchangeRequirement, InvalidInput
-from ari_app.cases.events import Audience, CaseEvent, ExchangeRefused, emit, take_events
+from ari_app.cases.events import Audience, CaseEvent, ExchangeRefused, ExchangeStalled, emit, take_events
 from ari_app.cases.machine import Action, CaseState
 from ari_app.cases.service import audit, transition
 from ari_app.cases.settings import numbers_of, settings_of, system_clock
@@ -380,6 +380,26 @@ def refuse_message(s: Session, msg: ExchangeMessage, outcome: Refused, at: datet
     )
 
 
+STALL_ATTEMPTS = 8
+"""Failed attempts in a row after which the supervisors are told (once) that a case is not getting through:
+with the default `Backoff` (5 s doubling, ±50 %) the 8th failure comes about 10–30 minutes after the first."""
+
+
+def stall_message(s: Session, msg: ExchangeMessage, at: datetime) -> None:
+    """The message has failed `STALL_ATTEMPTS` times in a row: audit `exchange_stalled` (by `system`, with
+    the key, attempts and last error) and emit ExchangeStalled for the supervisors. It is still retried."""
+    case = s.get(Case, msg.case_id)
+    assert case is not None
+    error = (msg.last_error or "")[:500]
+    audit(s, SYSTEM, "exchange_stalled", case.id, at, key=msg.key, attempts=msg.attempts, error=error)
+    emit(
+        s,
+        ExchangeStalled(
+            case.id, case.number, at, Audience(frozenset({Role.SUPERVISOR})), case.hotline, msg.attempts, error
+        ),
+    )
+
+
 def deliver_due(
     sessions: Callable[[], Session],
     endpoints: Mapping[str, str],
@@ -484,6 +504,8 @@ def deliver_due(
                     if outcome.retry_after is not None:
                         wait = min(outcome.retry_after, backoff.retry_after_cap)
                     msg.next_attempt_at = at + wait
+                    if msg.attempts == STALL_ATTEMPTS:
+                        stall_message(s, msg, at)
                     if msg.status == OutboxStatus.AWAITING_ID:
                         awaiting += 1
                     else:

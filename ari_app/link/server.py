@@ -45,7 +45,7 @@ from ari_app.calls.events import (
     TransferChanged,
 )
 from ari_app.cases.errors import CaseError
-from ari_app.cases.events import CaseEvent, ExchangeRefused
+from ari_app.cases.events import CaseEvent, ExchangeRefused, ExchangeStalled
 from ari_app.conference import ConferenceError, ThreeWay, participants
 from ari_app.config import Config
 from ari_app.link import cases, qa
@@ -814,22 +814,33 @@ class LinkServer:
     def notify_case_events(self, events: Sequence[CaseEvent]) -> int:
         """Tell the signed-in people of each event's audience (roles, narrowed to a hotline when it says so)
         what the platform's own case work found that needs them: for now an exchange-mode case the
-        hotline's own system refused (`ExchangeRefused`), pushed as `case_alert`. Call on the server's
-        loop, after the events' transaction committed. Returns how many messages were queued."""
+        hotline's own system refused (`ExchangeRefused`) or that has not got through for a while
+        (`ExchangeStalled`), pushed as `case_alert`. Call on the server's loop, after the events'
+        transaction committed. Returns how many messages were queued."""
         sent = 0
         for event in events:
-            if not isinstance(event, ExchangeRefused):
-                continue
-            message = {
+            message: dict[str, Any] = {
                 "type": Msg.CASE_ALERT,
-                "kind": "exchange_refused",
                 "case_id": event.case_id,
                 "number": event.number,
-                "hotline": event.hotline,
                 "at": event.at.isoformat(),
-                "http_status": event.http_status,
-                "errors": [{"code": c, "description": d} for c, d in event.errors],
             }
+            if isinstance(event, ExchangeRefused):
+                message |= {
+                    "kind": "exchange_refused",
+                    "hotline": event.hotline,
+                    "http_status": event.http_status,
+                    "errors": [{"code": c, "description": d} for c, d in event.errors],
+                }
+            elif isinstance(event, ExchangeStalled):
+                message |= {
+                    "kind": "exchange_stalled",
+                    "hotline": event.hotline,
+                    "attempts": event.attempts,
+                    "error": event.error,
+                }
+            else:
+                continue
             for conn in list(self._connections):
                 actor = conn.session.actor if conn.session is not None else None
                 if conn.closing or actor is None or actor.role not in event.audience.roles:

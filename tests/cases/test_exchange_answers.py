@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 from ari_app.cases import CaseState
 from ari_app.cases import service as svc
 from ari_app.cases.errors import ExchangeRequirement
-from ari_app.cases.events import CaseStatusChanged, ExchangeRefused
+from ari_app.cases.events import CaseStatusChanged, ExchangeRefused, ExchangeStalled
 from ari_app.cases.exchange import (
+    STALL_ATTEMPTS,
     Answer,
     Backoff,
     Refused,
@@ -373,6 +374,29 @@ def test_the_runner_reports_refusals_and_hands_the_events_over(db: Db, geo: GeoR
     report = CaseRunner(db.session, {"12358": geo.url}).run_once()
     assert report.refused == 1
     assert [e.case_id for e in report.events if isinstance(e, ExchangeRefused)] == [cid]
+
+
+def test_a_case_that_keeps_failing_is_told_to_the_supervisors_once_and_still_retried(
+    db: Db, geo: GeoReportReceiver
+) -> None:
+    """Transient failures are retried for as long as it takes, but nobody has the case meanwhile: at the
+    STALL_ATTEMPTS-th failure in a row the supervisors get one ExchangeStalled (and an audit entry)."""
+    f = Flow(db, HotlineMode.EXCHANGE)
+    cid = f.create()
+    geo.plan = [(503, b"maintenance", {})] * (STALL_ATTEMPTS + 2)
+    stalled: list[ExchangeStalled] = []
+    for _ in range(STALL_ATTEMPTS + 2):
+        report = send(db, geo)
+        assert report.failed == 1
+        stalled += [e for e in report.events if isinstance(e, ExchangeStalled)]
+        db.clock.t = messages(db)[0].next_attempt_at
+    assert [(e.case_id, e.attempts, e.hotline) for e in stalled] == [(cid, STALL_ATTEMPTS, "12358")]
+    assert "HTTP 503" in stalled[0].error and stalled[0].audience.roles == {Role.SUPERVISOR}
+    (entry,) = audits(db, "exchange_stalled")
+    assert entry["case_id"] == cid and entry["login"] == "system" and entry["attempts"] == STALL_ATTEMPTS
+    (msg,) = messages(db)
+    assert msg.status == OutboxStatus.PENDING and msg.attempts == STALL_ATTEMPTS + 2  # still retried
+    assert send(db, geo).delivered == 1 and f.get(cid).external_id is not None
 
 
 # --- intake against the receiver's service list and definitions ---------------------------------------------

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.cases import service
 from ari_app.cases.actor import Actor
-from ari_app.cases.exchange import deliver_due
+from ari_app.cases.exchange import STALL_ATTEMPTS, deliver_due
 from ari_app.cases.runner import CaseRunner
 from ari_app.link import LinkServer
 from ari_app.protocol import Msg
@@ -192,6 +192,48 @@ async def test_supervisors_are_told_when_the_runner_meets_a_refusal(
     # the audience is the supervisors: the agent's desktop gets nothing
     assert server.notify_case_events(report.events) == 1
     assert "拒收" not in agent.statusBar().currentMessage()
+
+
+async def test_supervisors_are_told_when_a_case_keeps_failing_to_get_through(
+    open_desk: Open,
+    refused: dict[str, int],
+    geo: GeoReportReceiver,
+    server: LinkServer,
+    sessions: sessionmaker[Session],
+    shot: Any,
+) -> None:
+    sup = await open_desk("sup")
+    agent = await open_desk("1001")
+    runner = CaseRunner(sessions, {"12358": geo.url}, on_events=server.notify_case_events)
+
+    async def stall(request: str) -> str:
+        with sessions() as s, s.begin():
+            agent_id = s.scalar(select(User.id).where(User.login == "1001"))
+            case_id = _create(s, Actor(user_id=agent_id, login="1001", role=Role.AGENT), "12358", request, "某加油站")
+            # it has failed all but once already (the receiver down for a while)
+            msg = s.scalars(select(ExchangeMessage).where(ExchangeMessage.case_id == case_id)).one()
+            msg.attempts = STALL_ATTEMPTS - 1
+            number = s.scalar(select(Case.number).where(Case.id == case_id))
+        geo.plan = [(503, b"maintenance", {})]
+        assert (await runner.run_pass()).failed == 1
+        assert number is not None
+        return number
+
+    number = await stall("加油站多收费")
+    await until(lambda: "未能送达" in sup.statusBar().currentMessage())
+    assert sup.statusBar().currentMessage() == (
+        f"⚠ 案卷 {number} 已连续 {STALL_ATTEMPTS} 次未能送达对方系统（HTTP 503: 503 maintenance），仍在重试"
+    )
+    assert "未能送达" not in agent.statusBar().currentMessage()  # the audience is the supervisors
+    shot(sup, "44_exchange_stalled_zh")
+    sup.toggle_language()
+    number = await stall("加油站又多收费")
+    await until(lambda: number in sup.statusBar().currentMessage())
+    assert sup.statusBar().currentMessage() == (
+        f"⚠ Case {number} has not reached the hotline's own system in {STALL_ATTEMPTS} tries"
+        " (HTTP 503: 503 maintenance); still retrying"
+    )
+    shot(sup, "45_exchange_stalled_en")
 
 
 async def test_intake_refused_for_a_missing_location_names_the_field(
