@@ -10,7 +10,6 @@ the move, so the recording covers the whole call. Who joins and leaves is writte
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -19,11 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallEvent, ConferenceChanged, QueueMemberChanged
 from ari_app.calls.model import CallState
+from ari_app.calls.numbers import NumberError
 from ari_app.calls.tracker import CallTracker
 from schema.conferences import ConferenceParticipant
 
 log = logging.getLogger(__name__)
-_DIALABLE = re.compile(r"^\+?[0-9]{3,20}$")
 
 
 class ConferenceError(Exception):
@@ -54,8 +53,10 @@ class ThreeWay:
 
     async def start(self, call_id: str, number: str) -> str:
         """Bring `number` (a unit's contact number) into the call; returns the room's name."""
-        if not _DIALABLE.match(number):
-            raise ConferenceError("invalid_number", f"{number!r} is not a dialable number")
+        try:
+            number = self.tracker.numbers.outbound(number, self.trunk)
+        except NumberError as exc:
+            raise ConferenceError("invalid_number", str(exc)) from None
         call = self._call(call_id)
         room = call.conference or f"hotline-{call_id}"
         if call.conference is None:

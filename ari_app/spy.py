@@ -15,15 +15,14 @@ The supervisor's phone is an agent extension from config (rung as its PJSIP endp
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any, Protocol
 
 from ari_app.calls.model import CallState
+from ari_app.calls.numbers import NumberError
 from ari_app.calls.tracker import CallTracker
 from ari_app.config import Config
 
 log = logging.getLogger(__name__)
-_DIALABLE = re.compile(r"^\+?[0-9]{3,20}$")
 
 SPY_CONTEXT = "hotline-spy"
 OPTIONS = {"listen": "bqES", "whisper": "bqwES", "barge": "bqBES"}
@@ -52,9 +51,12 @@ class ChanSpy:
         agent = next((a for a in self.cfg.agents if a.extension == phone), None)
         if agent is not None:
             return agent.interface
-        if not _DIALABLE.match(phone):
-            raise SpyError("invalid_number", f"{phone!r} is neither an extension nor a dialable number")
-        return f"PJSIP/{phone}@{self.cfg.callback.trunk}"
+        trunk = self.cfg.callback.trunk
+        try:
+            dial = self.tracker.numbers.outbound(phone, trunk)
+        except NumberError as exc:
+            raise SpyError("invalid_number", f"neither an extension nor a phone number: {exc}") from None
+        return f"PJSIP/{dial}@{trunk}"
 
     async def spy(self, call_id: str, mode: str, phone: str, supervisor: str) -> str:
         """Ring `phone` and, once answered, spy on the agent's side of `call_id` in `mode`. Returns the

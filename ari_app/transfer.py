@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,12 +40,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallEnded, CallEvent, CallLegChanged, QueueMemberChanged, TransferChanged
 from ari_app.calls.model import Call, CallState, TransferLeg
+from ari_app.calls.numbers import NumberError
 from ari_app.calls.tracker import CallTracker
 from ari_app.protocol import TransferInfo
 from schema.transfers import CallTransfer
 
 log = logging.getLogger(__name__)
-_DIALABLE = re.compile(r"^\+?[0-9]{3,20}$")
 Clock = Callable[[], datetime]
 TransferSubscriber = Callable[[TransferChanged], Awaitable[None] | None]
 
@@ -167,7 +166,8 @@ class Transfers:
             raise TransferError("call_not_yours", f"call {call_id} is not connected to {from_agent}")
         return call
 
-    def _dial(self, from_agent: str, agent: str | None, number: str | None) -> str:
+    def _dial(self, from_agent: str, agent: str | None, number: str | None) -> tuple[str, str | None]:
+        """The channel to dial for the target, and the number as dialled (None for an agent)."""
         if bool(agent) == bool(number):
             raise TransferError("transfer_target_invalid", "give exactly one target: an agent or a number")
         if agent:
@@ -176,17 +176,20 @@ class Transfers:
                 raise TransferError("transfer_target_invalid", f"{agent!r} is not an agent")
             if agent == from_agent:
                 raise TransferError("transfer_target_invalid", "a call cannot be transferred to the agent who has it")
-            return interface
+            return interface, None
         assert number is not None
-        if not _DIALABLE.match(number):
-            raise TransferError("invalid_number", f"{number!r} is not a dialable number")
-        return f"PJSIP/{number}@{self.trunk}"
+        try:
+            dial = self.tracker.numbers.outbound(number, self.trunk)
+        except NumberError as exc:
+            raise TransferError("invalid_number", str(exc)) from None
+        return f"PJSIP/{dial}@{self.trunk}", dial
 
     async def start(
         self, call_id: str, from_agent: str, kind: TransferKind, *, agent: str | None = None, number: str | None = None
     ) -> Transfer:
-        """Start a transfer of `call_id` by `from_agent` to `agent` (id) or `number` (a unit's)."""
-        dial = self._dial(from_agent, agent, number)
+        """Start a transfer of `call_id` by `from_agent` to `agent` (id) or `number` (a unit's, in any form an
+        agent types it: `NumberPlan.outbound`; kept as dialled)."""
+        dial, number = self._dial(from_agent, agent, number)
         call = self._connected_call(call_id, from_agent)
         if self.current(call_id) is not None:
             raise TransferError("transfer_in_progress", f"call {call_id} is already being transferred")

@@ -241,7 +241,9 @@ class NumberPlan:
     * `parse(text, trunk)`: a number someone typed; NumberError with the reason when it is not one;
     * `hotline_of(dialed, trunk)` / `dialed(raw, trunk)`: the hotline a dialed number reaches;
     * `dialed_forms(trunk)`: every form in which the trunk may deliver each hotline (for the dialplan);
-    * `dial_string(number, trunk)`: how to dial a stored number out through a trunk (callbacks)."""
+    * `dial_string(number, trunk)`: how to dial a stored number out through a trunk (callbacks);
+    * `outbound(text, trunk)`: a number someone typed to be called now (transfers, three-way calls, a
+      supervisor's phone), as the digits to dial."""
 
     def __init__(
         self,
@@ -444,6 +446,23 @@ class NumberPlan:
             return found.canonical
         parsed = phonenumbers.parse(found.e164, None)
         return _digits(phonenumbers.format_out_of_country_calling_number(parsed, rules.region))
+
+    def outbound(self, text: str, trunk: str | None = None) -> str:
+        """A number someone typed to be called now (a unit's contact number for a transfer or a three-way
+        call, a supervisor's phone): read with the centre's rules (`parse`: spaces, dashes and brackets,
+        +86 or 0086, the area code with its trunk prefix, a short number such as 110 or 12345), returned as
+        the digits to dial through `trunk` (`dial_string`: 09914567890, 13812345678, 0016502530000).
+        NumberError with the reason when the text is not a phone number, or has fewer than MIN_DIALABLE
+        digits."""
+        found = self.parse(text)
+        dial = self.dial_string(found.canonical, trunk)
+        if len(dial.lstrip("+")) < MIN_DIALABLE:
+            raise NumberError(text, f"it has fewer than the {MIN_DIALABLE} digits a number to call has")
+        return dial
+
+
+MIN_DIALABLE = 3
+"""Digits a number to call has at least (110, 119, 120 are the shortest called from a hotline)."""
 
 
 def _digits(text: str) -> str:

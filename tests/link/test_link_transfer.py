@@ -299,9 +299,11 @@ async def test_attended_transfer_cancelled_gives_the_citizen_back(
     with sessions() as s:
         (row,) = s.scalars(select(CallTransfer))
         assert (row.kind, row.state, row.target_agent) == ("attended", "cancelled", "1002")
-    # and a transfer may be tried again
-    again = await a.request(p.Msg.TRANSFER, action="blind", call_id=CALL, number="12399000001")
-    assert again["transfer"]["state"] == "ringing"
+    # and a transfer may be tried again; a unit's number as an agent writes it is dialled as the trunk takes it
+    again = await a.request(p.Msg.TRANSFER, action="blind", call_id=CALL, number="+86 (991) 456-7890")
+    assert again["transfer"]["state"] == "ringing" and again["transfer"]["target_number"] == "09914567890"
+    dial = [x["Value"] for x in rig.ami.named("Setvar") if x["Variable"] == "TRANSFER_DIAL"]
+    assert dial[-1] == "PJSIP/09914567890@carrier-telecom"
 
 
 async def test_refusals_leave_the_call_untouched_and_the_connection_open(desktop: Any, rig: Rig) -> None:

@@ -184,3 +184,30 @@ def test_international_form_for_other_systems() -> None:
     assert PLAN.international("12345") == "12345"  # a short code has no international form
     assert PLAN.international(None) is None and PLAN.international("withheld") is None
     assert PLAN.same("+8613812345678", "008613812345678")
+
+
+@pytest.mark.parametrize(
+    ("typed", "dial"),
+    [
+        ("0991-4567890", "09914567890"),
+        ("+86 991 456 7890", "09914567890"),
+        ("(0991) 456 7890", "09914567890"),
+        ("4567890", "09914567890"),  # a local number: with the centre's area code
+        ("+86 138 1234 5678", "13812345678"),
+        ("008613812345678", "13812345678"),
+        ("+1 650 253 0000", "0016502530000"),
+        ("110", "110"),
+        ("12345", "12345"),
+        ("1002", "1002"),
+    ],
+)
+def test_a_number_typed_to_be_called_is_dialled_in_the_form_the_trunk_takes(typed: str, dial: str) -> None:
+    """Transfers, three-way calls and a supervisor's phone: what an agent types, as the digits to dial."""
+    assert PLAN.outbound(typed, "carrier-telecom") == dial
+
+
+@pytest.mark.parametrize("typed", ["", "12", "call the unit", "12;Dial(x)", "1390000000000000000000", "anonymous"])
+def test_what_cannot_be_called_is_refused_with_the_reason(typed: str) -> None:
+    with pytest.raises(NumberError) as info:
+        PLAN.outbound(typed, "carrier-telecom")
+    assert info.value.reason

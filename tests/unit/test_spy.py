@@ -47,8 +47,10 @@ async def test_modes_ring_the_phone_into_hotline_spy_with_their_chanspy_options(
     spy, ami, _ = _spy()
     assert await spy.spy("1764.1", "listen", "1002", "sup") == "PJSIP/1002"  # an extension: its own endpoint
     assert await spy.spy("1764.1", "whisper", "13900000001", "sup") == "PJSIP/13900000001@carrier-telecom"
+    assert await spy.spy("1764.1", "listen", "+86 139-0000-0001", "sup") == "PJSIP/13900000001@carrier-telecom"
     await spy.spy("1764.1", "barge", "1002", "sup")
-    assert [o["Variable"][1] for o in ami.originates] == ["SPY_OPTIONS=bqES", "SPY_OPTIONS=bqwES", "SPY_OPTIONS=bqBES"]
+    options = ["SPY_OPTIONS=bqES", "SPY_OPTIONS=bqwES", "SPY_OPTIONS=bqES", "SPY_OPTIONS=bqBES"]
+    assert [o["Variable"][1] for o in ami.originates] == options
     first = ami.originates[0]
     assert (first["Context"], first["Exten"], first["Priority"]) == ("hotline-spy", "s", "1")
     assert first["Variable"][0] == "SPY_TARGET=PJSIP/1001-0000002a"
