@@ -15,15 +15,15 @@ if [ "$#" -gt 0 ]; then
     .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
     exit 0
 fi
-# The desktop's widget tests first, in a process of their own under a deadline (they take about 15 s). About
-# one run in ten of them hangs inside Qt (the process waits in C code, so pytest's own timeout cannot fire;
-# see docs/architecture.md, "Known gaps"); such a hang (exit 124) is reported and the desktop tests are run
-# once more. A failing desktop test fails the run at once.
+# The desktop's widget tests first, in a process of their own under a deadline (they take about 15 s). They
+# used to hang now and then inside Qt's event loop (the process waits in C code, so pytest's own timeout
+# cannot fire; see docs/architecture.md, "Known gaps"); should one hang again (exit 124), it is reported and
+# the desktop tests are run once more. A failing desktop test fails the run at once.
 desktop() { timeout 240 .venv/bin/python -m pytest -q -p no:cacheprovider tests/desktop; }
 rc=0
 desktop || rc=$?
 if [ "$rc" = 124 ]; then
-    echo "test.sh: the desktop tests hung for 240 s (the known Qt hang); running them once more" >&2
+    echo "test.sh: the desktop tests hung for 240 s (see docs/architecture.md, Known gaps); running them once more" >&2
     rc=0
     desktop || rc=$?
 fi

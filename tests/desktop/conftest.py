@@ -44,7 +44,12 @@ def shot() -> Iterator[Callable[[QWidget, str], Path]]:
     SHOTS.mkdir(parents=True, exist_ok=True)
 
     def take(widget: QWidget, name: str) -> Path:
-        QApplication.processEvents()
+        # Posted events only (layout and paint requests), not processEvents(): a screenshot is taken inside a
+        # step of the test's task, which qasync runs from a Qt timer, and processing events there re-enters
+        # qasync's timer dispatch. With processEvents() here about 1 run in 5 of tests/desktop hung at the
+        # loop's close: a task (the link server's session check) whose scheduled step never ran, or whose
+        # awaited future was done but which was never woken. Without it, 0 hangs in 10 runs.
+        QApplication.sendPostedEvents()
         path = SHOTS / f"{name}.png"
         assert widget.grab().save(str(path)), path
         return path
