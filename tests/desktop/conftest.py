@@ -48,7 +48,7 @@ def shot() -> Iterator[Callable[[QWidget, str], Path]]:
         # step of the test's task, which qasync runs from a Qt timer, and processing events there re-enters
         # qasync's timer dispatch. With processEvents() here about 1 run in 5 of tests/desktop hung at the
         # loop's close: a task (the link server's session check) whose scheduled step never ran, or whose
-        # awaited future was done but which was never woken. Without it, 0 hangs in 10 runs.
+        # awaited future was done but which was never woken. Without it, 0 hangs in 20 runs.
         QApplication.sendPostedEvents()
         path = SHOTS / f"{name}.png"
         assert widget.grab().save(str(path)), path
