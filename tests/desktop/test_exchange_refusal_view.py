@@ -6,8 +6,7 @@ English. Intake refused for a missing location names the field. Screenshots go t
 
 from __future__ import annotations
 
-import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +22,14 @@ from ari_app.cases.exchange import STALL_ATTEMPTS, deliver_due
 from ari_app.cases.runner import CaseRunner
 from ari_app.link import LinkServer
 from ari_app.protocol import Msg
-from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
-from cti_desktop.link import LinkClient, LinkError
+from cti_desktop.link import LinkError
 from cti_desktop.models import WorkTableModel
-from cti_desktop.window import MainWindow
 from schema.cases import Case, ExchangeMessage, OutboxStatus
 from schema.users import Role, User
 from tests.cases.test_exchange_answers import LOCATION_REQUIRED, GeoReportReceiver
 from tests.desktop.conftest import type_text, until
-from tests.desktop.test_window import dispose
-from tests.link.conftest import PASSWORD
-
-Open = Callable[[str], Awaitable[MainWindow]]
+from tests.desktop.desks import Open, desks
 
 
 @pytest.fixture
@@ -79,29 +73,8 @@ def refused(sessions: sessionmaker[Session], geo: GeoReportReceiver) -> dict[str
 
 @pytest.fixture
 async def open_desk(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> AsyncIterator[Open]:
-    windows: list[MainWindow] = []
-
-    async def open_(login: str) -> MainWindow:
-        window = MainWindow(Tr("zh"), DraftStore(tmp_path / f"draft-{login}.json"), server=server.url)
-        link = LinkClient(
-            server.url, window.handle_message, window.set_link_status, backoff_base=0.02, rng=random.Random(5)
-        )
-        window.link = link
-        windows.append(window)
-        link.start()
-        window.signin.show()
-        await link.wait_online(3)
-        qtbot.keyClicks(window.signin.agent_id, login)
-        qtbot.keyClicks(window.signin.password, PASSWORD)
-        qtbot.mouseClick(window.signin.button, Qt.MouseButton.LeftButton)
-        await until(lambda: window.isVisible() and window.work.model.rowCount() > 0)
-        window.resize(1280, 760)
-        return window
-
-    yield open_
-    for window in windows:
-        await until(lambda w=window: not w.tasks)  # type: ignore[misc]
-        await dispose(window)
+    async with desks(server.url, qtbot, tmp_path, ready=lambda w: w.work.model.rowCount() > 0) as open_:
+        yield open_
 
 
 async def test_supervisor_sees_the_refusal_and_forwards_the_case_again(

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +25,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.auth import hash_password
 from ari_app.link import LinkServer
-from cti_desktop.drafts import DraftStore
-from cti_desktop.i18n import Tr
-from cti_desktop.link import LinkClient
 from cti_desktop.qa_view import CURRENT_BACKGROUND
 from cti_desktop.window import MainWindow
 from schema.cases import AuditEntry
 from schema.qa import QaScore
 from schema.users import Role, User
 from tests.desktop.conftest import type_text
-from tests.desktop.test_window import dispose
+from tests.desktop.desks import Open, desks
 from tests.link.conftest import FAST_HASH, PASSWORD
 from tests.link.qa_calls import WATER_SENTENCES, seed
-
-Open = Callable[[str], Awaitable[MainWindow]]
 
 
 async def until(predicate: Callable[[], Any], within: float = 5.0) -> None:
@@ -70,30 +64,11 @@ def calls(sessions: sessionmaker[Session], tmp_path: Path) -> dict[str, Any]:
 
 @pytest.fixture
 async def open_desk(server: LinkServer, qtbot: QtBot, tmp_path: Path, calls: Any) -> AsyncIterator[Open]:
-    windows: list[MainWindow] = []
-
-    async def open_(login: str) -> MainWindow:
-        window = MainWindow(Tr("zh"), DraftStore(tmp_path / f"draft-{login}.json"), server=server.url)
-        link = LinkClient(
-            server.url, window.handle_message, window.set_link_status, backoff_base=0.02, rng=random.Random(7)
-        )
-        window.link = link
-        windows.append(window)
-        link.start()
-        window.signin.show()
-        await link.wait_online(3)
-        qtbot.keyClicks(window.signin.agent_id, login)
-        qtbot.keyClicks(window.signin.password, PASSWORD)
-        qtbot.mouseClick(window.signin.button, Qt.MouseButton.LeftButton)
-        await until(lambda: window.isVisible() and bool(window.agent))
-        window.resize(1280, 760)
-        return window
-
-    yield open_
-    for window in windows:
+    def unload(window: MainWindow) -> None:
         window.qa.player.unload()
-        await until(lambda w=window: not w.tasks)  # type: ignore[misc]
-        await dispose(window)
+
+    async with desks(server.url, qtbot, tmp_path, ready=lambda w: bool(w.agent), seed=7, before_close=unload) as open_:
+        yield open_
 
 
 def click_cell(view: Any, row: int, col: int, qtbot: QtBot) -> None:

@@ -9,8 +9,7 @@ and hung the test at teardown."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,17 +23,12 @@ from ari_app.auth import hash_password
 from ari_app.cases import service
 from ari_app.cases.actor import Actor
 from ari_app.link import LinkServer
-from cti_desktop.drafts import DraftStore
-from cti_desktop.i18n import Tr
-from cti_desktop.link import LinkClient
 from cti_desktop.window import MainWindow
 from schema.cases import Case, CooperatingUnit
 from schema.users import Role, User
 from tests.desktop.conftest import type_text, until
-from tests.desktop.test_window import dispose
+from tests.desktop.desks import Open, desks
 from tests.link.conftest import FAST_HASH, PASSWORD
-
-Open = Callable[[str], Awaitable[MainWindow]]
 
 
 @pytest.fixture
@@ -88,31 +82,8 @@ def cases(sessions: sessionmaker[Session]) -> dict[str, int]:
 @pytest.fixture
 async def open_desk(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> AsyncIterator[Open]:
     """Signed-in desktops, one per user, each with its own link to the real server."""
-    windows: list[MainWindow] = []
-
-    async def open_(login: str) -> MainWindow:
-        window = MainWindow(Tr("zh"), DraftStore(tmp_path / f"draft-{login}.json"), server=server.url)
-        link = LinkClient(
-            server.url, window.handle_message, window.set_link_status, backoff_base=0.02, rng=random.Random(5)
-        )
-        window.link = link
-        windows.append(window)
-        link.start()
-        window.signin.show()
-        await link.wait_online(3)
-        qtbot.keyClicks(window.signin.agent_id, login)
-        qtbot.keyClicks(window.signin.password, PASSWORD)
-        qtbot.mouseClick(window.signin.button, Qt.MouseButton.LeftButton)
-        await until(lambda: window.isVisible() and window.work.model.rowCount() > 0)
-        window.resize(1280, 760)
-        return window
-
-    yield open_
-    for window in windows:
-        # let the refreshes that follow every action finish: a server request still in its worker thread
-        # when the test's qasync loop closes can leave the loop waiting for it forever
-        await until(lambda w=window: not w.tasks)  # type: ignore[misc]
-        await dispose(window)
+    async with desks(server.url, qtbot, tmp_path, ready=lambda w: w.work.model.rowCount() > 0) as open_:
+        yield open_
 
 
 def numbers(window: MainWindow) -> list[str]:
