@@ -234,6 +234,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "通话 {call_id}（{hotline}）录音失败：{reason}",
         "The recording of call {call_id} ({hotline}) failed: {reason}",
     ),
+    "alarm_recordings_failed": (
+        "最近 {seconds} 秒内又有 {count} 个通话录音失败（热线 {hotlines}）",
+        "{count} more recordings failed in the last {seconds} s (hotlines {hotlines})",
+    ),
     "wb_done_pause": ("坐席 {agent} 已置为小休", "Agent {agent} paused"),
     "wb_done_resume": ("坐席 {agent} 已恢复就绪", "Agent {agent} ready again"),
     "wb_done_pause_after": ("坐席 {agent} 将在本次通话结束后小休", "Agent {agent} will be paused when this call ends"),

@@ -538,6 +538,9 @@ class WallboardView(QWidget):
             call_id=detail.get("call_id", ""),
             hotline=detail.get("hotline") or "",
             reason=detail.get("reason", ""),
+            count=detail.get("count", ""),
+            seconds=detail.get("window_seconds", ""),
+            hotlines=", ".join(str(h) for h in detail.get("hotlines") or []),
         )
 
     def _show_alarms(self) -> None:

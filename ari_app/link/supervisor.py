@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,6 +90,12 @@ class SpyControl(Protocol):
 SPY_MODES = ("listen", "whisper", "barge")
 ALARM_HISTORY = 20
 """Alarms kept for the wallboard snapshot (newest last)."""
+MAX_LISTED = 50
+"""Call ids listed in one `recordings_failed` alarm at the most (its `count` has them all)."""
+RECORDING_ALARM_WINDOW = 60.0
+"""Seconds over which failed recordings after the first are gathered into one alarm (a full disk fails every
+call that ends; one alarm per call would bury the supervisors' desktops)."""
+
 _DISK_SEVERITY = {"ok": "info", "low": "warning", "full": "critical", "unavailable": "warning"}
 
 
@@ -110,6 +116,9 @@ class Supervision:
         self.disk_state: str | None = None
         """The recordings disk's last state (ari_app.health.DiskState), None before the first probe."""
         self.alarms: deque[dict[str, Any]] = deque(maxlen=ALARM_HISTORY)
+        self.failure_window = RECORDING_ALARM_WINDOW
+        self._failures: list[RecordingFailure] | None = None
+        """Failed recordings gathered since the last recording alarm; None: no window open."""
         self._changed = asyncio.Event()
         self._refresh_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -146,7 +155,15 @@ class Supervision:
         await self.alarm(f"recordings_disk_{state}", _DISK_SEVERITY[state], message, previous=before, **detail)
 
     async def on_recording_failed(self, failure: RecordingFailure) -> None:
-        """recordings.service's subscriber: one alarm per call whose recording failed its check."""
+        """recordings.service's subscriber. The first failed recording raises `recording_failed` at once;
+        those that follow within `failure_window` seconds are gathered into one `recordings_failed` alarm at
+        the window's end (count, calls, reasons), and the window goes on while they keep coming. Every failed
+        recording is still marked on its call and audited by recordings.service."""
+        if self._failures is not None:
+            self._failures.append(failure)
+            return
+        self._failures = []
+        self.link.spawn(self._gather_failures(), "recording alarms")
         await self.alarm(
             "recording_failed",
             "critical",
@@ -155,6 +172,27 @@ class Supervision:
             hotline=failure.hotline,
             reason=failure.reason,
         )
+
+    async def _gather_failures(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self.failure_window)
+                batch, self._failures = self._failures or [], []
+                if not batch:
+                    break
+                reasons = Counter(f.reason.split(": ", 1)[-1] for f in batch)
+                await self.alarm(
+                    "recordings_failed",
+                    "critical",
+                    f"{len(batch)} more recordings failed in the last {self.failure_window:g} s "
+                    f"({'; '.join(f'{n} × {r}' for r, n in reasons.most_common(3))})",
+                    count=len(batch),
+                    window_seconds=self.failure_window,
+                    call_ids=[f.call_id for f in batch[:MAX_LISTED]],
+                    hotlines=sorted({f.hotline for f in batch if f.hotline}),
+                )
+        finally:
+            self._failures = None
 
     async def alarm(self, kind: str, severity: str, message: str, **detail: Any) -> dict[str, Any]:
         """Push an `alarm` to every signed-in supervisor and admin, keep it for the wallboard, log it and

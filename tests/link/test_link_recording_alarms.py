@@ -18,7 +18,7 @@ from ari_app.protocol import ErrorId, Msg
 from recordings.service import RecordingFailure
 from schema.calls import CallRecord
 from schema.cases import AuditEntry
-from tests.link.conftest import Desktop
+from tests.link.conftest import Desktop, until
 from tests.link.qa_calls import T_OLD, add_call
 
 GIB = 1 << 30
@@ -108,3 +108,38 @@ async def test_a_failed_recording_alarms_and_is_never_served(
         refused = await qa.request(Msg.QA_OPEN_RECORDING, call_id="rec-bad", side=side)
         assert refused["type"] == Msg.ERROR and refused["error_id"] == ErrorId.RECORDING_UNAVAILABLE
         assert refused["detail"]["recording_status"] == "failed" and "0 bytes" in refused["message"]
+
+
+async def test_recordings_failing_one_after_another_alarm_once_then_gathered(
+    desktop: Any, server: LinkServer, sessions: sessionmaker[Session]
+) -> None:
+    """A full disk fails every call that ends: the first failure alarms at once, the next ones come as one
+    `recordings_failed` per window with their count, and once failures stop the next one alarms at once."""
+    sup = await signed_in(desktop, "sup")
+    server.supervisor.failure_window = 0.4
+
+    def failure(n: int) -> RecordingFailure:
+        return RecordingFailure(f"call-{n}", "12345" if n % 2 else "12319", f"/rec/{n}.wav", f"{n}.wav: 0 bytes")
+
+    await server.supervisor.on_recording_failed(failure(0))
+    first = await sup.push(Msg.ALARM)
+    assert first["kind"] == "recording_failed" and first["detail"]["call_id"] == "call-0"
+    for n in range(1, 6):
+        await server.supervisor.on_recording_failed(failure(n))
+    assert [m for m in await sup.nothing_pending() if m["type"] == Msg.ALARM] == []  # gathered, not pushed
+    gathered = await sup.push(Msg.ALARM, within=3)
+    assert gathered["kind"] == "recordings_failed" and gathered["severity"] == "critical"
+    assert gathered["detail"] == {
+        "count": 5,
+        "window_seconds": 0.4,
+        "call_ids": ["call-1", "call-2", "call-3", "call-4", "call-5"],
+        "hotlines": ["12319", "12345"],
+    }
+    assert gathered["message"] == "5 more recordings failed in the last 0.4 s (5 × 0 bytes)"
+    # the window closes once a whole one passes without a failure; the next failure alarms at once again
+    await until(lambda: server.supervisor._failures is None, within=3)
+    await server.supervisor.on_recording_failed(failure(9))
+    again = await sup.push(Msg.ALARM)
+    assert again["kind"] == "recording_failed" and again["detail"]["call_id"] == "call-9"
+    kinds = [d["kind"] for _, d in alarm_audits(sessions)]
+    assert kinds == ["recording_failed", "recordings_failed", "recording_failed"]
