@@ -12,12 +12,16 @@ Asterisk played to whom is read from Asterisk's own verbose log (a temporary log
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ari_app.config import load_config
+from ari_app.health import AmiSession
 from tests.e2e.conftest import AGENTS, Stack
 from tests.e2e.harness import AmiUserEvents, calls, hotline, wait_for
 from tests.e2e.test_callback import _callbacks
@@ -30,18 +34,33 @@ ANNOUNCEMENT = "HotlineQueueAnnouncement"
 DURING = 5.5
 
 
+def _members(stack: Stack, action: str) -> None:
+    """AMI QueueAdd or QueueRemove for every agent of the session's queue (PJSIP/1001..), on one AMI session of
+    the AMI user config.yaml names: what `queue add/remove member` does, without a CLI process per member."""
+    ami = load_config(stack.config).asterisk.ami
+
+    async def run() -> None:
+        secret = ami.secret.value() if ami.secret else ""
+        async with AmiSession(ami.host, ami.port, ami.username, secret, timeout=10) as session:
+            for i in range(AGENTS):
+                member = {"Queue": "hotline", "Interface": f"PJSIP/{1001 + i}"}
+                if action == "QueueAdd":
+                    member.update(Penalty="0", MemberName=str(1001 + i))
+                reply = await session.action(action, **member)
+                # "Already there" / "Not there": the member was already as wanted
+                assert reply.get("Response") == "Success" or "there" in reply.get("Message", ""), reply
+
+    asyncio.run(run())
+
+
 @contextmanager
 def _nobody_answers(stack: Stack) -> Iterator[None]:
     """No member in the queue for the block (callers wait, in the order they came), then all back."""
-    for i in range(AGENTS):
-        hotline(stack.config, "asterisk", "cli", f"queue remove member PJSIP/{1001 + i} from hotline")
+    _members(stack, "QueueRemove")
     try:
         yield
     finally:
-        for i in range(AGENTS):
-            hotline(
-                stack.config, "asterisk", "cli", f"queue add member PJSIP/{1001 + i} to hotline penalty 0 as {1001 + i}"
-            )
+        _members(stack, "QueueAdd")
 
 
 def _number(prefix: str) -> str:
@@ -67,7 +86,11 @@ def _announced(ami: AmiUserEvents, caller: str, count: int = 1) -> list[tuple[fl
     return wait_for(made, 45, f"{count} queue announcement(s) to {caller}")
 
 
-def _hang_up(stack: Stack, channel: str, proc: subprocess.Popen[bytes]) -> None:
+def _hang_up(stack: Stack, caller: str, proc: subprocess.Popen[bytes]) -> None:
+    """Asterisk hangs up the channel whose caller id is `caller` (`core show channels concise`: fields by `!`,
+    the eighth the caller id), and the SIPp caller ends."""
+    out = hotline(stack.config, "asterisk", "cli", "core show channels concise").stdout
+    (channel,) = [f[0] for f in (line.split("!") for line in out.splitlines()) if len(f) > 7 and f[7] == caller]
     hotline(stack.config, "asterisk", "cli", f"channel request hangup {channel}")
     proc.wait(timeout=30)
 
@@ -101,8 +124,6 @@ def test_the_callback_key_works_during_the_position_announcement_behind_another_
     with AmiUserEvents(stack.config) as ami, _nobody_answers(stack):
         ahead = stack.sipp.call("12345", first, talk_ms=80000, wait=False, timeout=100)
         _queued(stack, first)
-        ((_at, head),) = _announced(ami, first)
-        assert head["Position"] == "1" and head["CallbackOffer"] == "1", head
         try:
             # the key 1.5 s after answering: during the announcement made on joining
             asker = stack.sipp.dtmf_call("12319", early, key="1", after_ms=1500)
@@ -121,7 +142,7 @@ def test_the_callback_key_works_during_the_position_announcement_behind_another_
             _ends_with_callback(stack, late, "12319")
             assert 0 < _pressed_during(ami, late, at1) < DURING
         finally:
-            _hang_up(stack, head["Channel"], ahead)
+            _hang_up(stack, first, ahead)
 
 
 def _prompts_by_caller(log: str) -> dict[str, list[str]]:
@@ -141,20 +162,21 @@ def _prompts_by_caller(log: str) -> dict[str, list[str]]:
 
 
 def test_a_withheld_caller_is_never_offered_a_callback(stack: Stack) -> None:
-    known, withheld = _number("138"), "anonymous"
+    first, known, withheld = _number("138"), _number("139"), "anonymous"
     log_name = f"e2e-announce-{random.randrange(10**6)}.log"
     added = hotline(stack.config, "asterisk", "cli", f"logger add channel {log_name} verbose(3)")
     assert added.returncode == 0 and "ERROR" not in added.stdout, added.stdout
     try:
         with AmiUserEvents(stack.config) as ami, _nobody_answers(stack):
-            ahead = stack.sipp.call("12345", known, talk_ms=60000, wait=False, timeout=80)
-            _queued(stack, known)
-            behind = stack.sipp.call("12345", withheld, talk_ms=60000, wait=False, timeout=80)
+            callers = []
+            for number in (first, known, withheld):  # in this order: positions 1, 2 and 3
+                callers.append(stack.sipp.call("12345", number, talk_ms=60000, wait=False, timeout=80))
+                _queued(stack, "withheld" if number == withheld else number)
             ((_a, offered),) = _announced(ami, known)
             ((_b, not_offered),) = _announced(ami, withheld)
             try:
-                assert offered["Position"] == "1" and offered["CallbackOffer"] == "1", offered
-                assert not_offered["Position"] == "2" and not_offered["CallbackOffer"] == "0", not_offered
+                assert offered["Position"] == "2" and offered["CallbackOffer"] == "1", offered
+                assert not_offered["Position"] == "3" and not_offered["CallbackOffer"] == "0", not_offered
                 # what Asterisk really played: the offer to the known number only, the position to both
                 log = stack.asterisk_log / log_name
                 channels = (offered["Channel"], not_offered["Channel"])
@@ -168,7 +190,38 @@ def test_a_withheld_caller_is_never_offered_a_callback(stack: Stack) -> None:
                 assert "callback-offer" not in prompts[not_offered["Channel"]], prompts
                 assert "queue-thereare" in prompts[not_offered["Channel"]], prompts
             finally:
-                _hang_up(stack, not_offered["Channel"], behind)
-                _hang_up(stack, offered["Channel"], ahead)
+                hotline(stack.config, "asterisk", "cli", "channel request hangup all")
+                for proc in callers:
+                    proc.wait(timeout=30)
     finally:
         hotline(stack.config, "asterisk", "cli", f"logger remove channel {log_name}")
+
+
+def _announcers(stack: Stack) -> list[str]:
+    """The announcement channels Asterisk has now ([hotline-queue-announce] runs on Local/hook@...)."""
+    out = hotline(stack.config, "asterisk", "cli", "core show channels concise").stdout
+    return [line.split("!")[0] for line in out.splitlines() if line.startswith("Local/hook@")]
+
+
+def _connected(stack: Stack, caller: str) -> dict[str, object] | None:
+    return next((c for c in calls(stack.config) if c["caller"] == caller and c["state"] == "connected"), None)
+
+
+def test_the_announcement_stops_when_an_agent_answers(stack: Stack) -> None:
+    """The announcement runs on a channel of its own mixed into the caller's: when an agent answers, it is hung
+    up ([hotline-queue-connected]) rather than heard by the caller and the agent over their conversation."""
+    first, waiting = _number("140"), _number("141")
+    with AmiUserEvents(stack.config) as ami, _nobody_answers(stack):
+        ahead = stack.sipp.call("12345", first, talk_ms=60000, wait=False, timeout=80)
+        _queued(stack, first)
+        caller = stack.sipp.call("12345", waiting, talk_ms=8000, wait=False, timeout=60)
+        ((announced_at, announcement),) = _announced(ami, waiting)
+        assert announcement["Position"] == "2"
+        _hang_up(stack, first, ahead)  # now first in line, still hearing the announcement
+        assert _announcers(stack), "no announcement playing"
+        hotline(stack.config, "asterisk", "cli", "queue add member PJSIP/1001 to hotline penalty 0 as 1001")
+        connected = wait_for(lambda: _connected(stack, waiting), 20, "the caller connected to the agent")
+        assert connected["agent"] == "1001"
+        wait_for(lambda: not _announcers(stack) or None, 3, "the announcement hung up when the agent answered")
+        assert time.monotonic() - announced_at < 15, "the announcement (about 18 s) would have ended by itself"
+        assert caller.wait(timeout=30) == 0
