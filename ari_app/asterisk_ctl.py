@@ -150,7 +150,7 @@ class AsteriskHost:
         to it before Asterisk runs, with no supplementary groups, no capabilities (empty bounding and
         inheritable sets) and no_new_privs, so nothing Asterisk starts (AGI, a MixMonitor command) can
         regain root through a setuid program of the root. Without root (a system Asterisk started by its
-        own user) Asterisk is started as it is."""
+        own user) Asterisk is started as it is. As root, it is started with the niceness `asterisk.nice`."""
         drop = [
             f"--reuid={uid}",
             f"--regid={gid}",
@@ -159,13 +159,15 @@ class AsteriskHost:
             "--bounding-set=-all",
             "--inh-caps=-all",
         ]
+        # root lowers the niceness (asterisk.nice) before giving up its rights; Asterisk's threads inherit it
+        nice = ["nice", "-n", str(self.cfg.asterisk.nice)] if self.cfg.asterisk.nice else []
         if self.root is not None:
-            return ["chroot", str(self.root), "/usr/bin/setpriv", *drop, "/usr/sbin/asterisk", "-n"]
+            return [*nice, "chroot", str(self.root), "/usr/bin/setpriv", *drop, "/usr/sbin/asterisk", "-n"]
         exe = shutil.which("asterisk") or "/usr/sbin/asterisk"
         conf = ["-C", str(self.state_dir / "etc" / "asterisk.conf"), "-n"]
         if os.geteuid() != 0:
             return [exe, *conf]
-        return [shutil.which("setpriv") or "/usr/bin/setpriv", *drop, exe, *conf]
+        return [*nice, shutil.which("setpriv") or "/usr/bin/setpriv", *drop, exe, *conf]
 
     # --- build -----------------------------------------------------------------------------------------
     def ensure_installed(self) -> None:

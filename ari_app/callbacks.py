@@ -10,6 +10,10 @@ everyone and its screen-pop says it is a callback). Unanswered callbacks are ret
 
 After a restart, requests that were being dialled when the server stopped are dialled again: a citizen may
 be called twice, never not at all.
+
+Numbers: a request stores the caller's canonical number (ari_app.calls.numbers) and the caller id as the
+carrier delivered it (`number_raw`); the callback dials the number in the form the callback trunk dials
+(`NumberPlan.dial_string`: 13812345678, 09914567890, 0016502530000).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallbackRequested, CallEnded, CallEvent, QueueMemberChanged
-from ari_app.calls.numbers import WITHHELD, is_withheld
+from ari_app.calls.numbers import RAW_LENGTH, NumberPlan
 from ari_app.config import Config
 from schema.callbacks import CallbackRequest, CallbackStatus
 
@@ -58,18 +62,21 @@ class CallbackService:
         self.dialer = dialer
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.interval = interval
+        self.numbers = NumberPlan.from_config(cfg)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._dialing: set[asyncio.Task[None]] = set()
 
     # --- requests --------------------------------------------------------------------------------------
-    def request(self, call_id: str, hotline: str, number: str, at: datetime) -> bool:
-        """Store a request (once per call); False if this call had already asked. A request from a withheld
-        caller (`ari_app.calls.numbers.is_withheld`) or a number that cannot be dialled is stored `failed`
-        and never dialled: there is no one to call back."""
-        withheld = is_withheld(number)
-        if withheld:
-            number = WITHHELD
+    def request(self, call_id: str, hotline: str, number: str, at: datetime, number_raw: str | None = None) -> bool:
+        """Store a request (once per call); False if this call had already asked. `number` is the caller in
+        any form (stored canonical), `number_raw` the caller id as received (default: `number`). A request
+        from a withheld caller (`ari_app.calls.numbers.is_withheld`) or a number that cannot be dialled is
+        stored `failed` and never dialled: there is no one to call back."""
+        found = self.numbers.caller(number)
+        withheld = found.withheld
+        number = found.canonical
+        raw = (number_raw if number_raw is not None else found.raw)[:RAW_LENGTH] or None
         status = CallbackStatus.PENDING if _DIALABLE.match(number or "") else CallbackStatus.FAILED
         error = "the caller withheld their number" if withheld else "the caller's number is not dialable"
         try:
@@ -79,6 +86,7 @@ class CallbackService:
                         call_id=call_id,
                         hotline=hotline,
                         number=number or "",
+                        number_raw=raw,
                         status=status.value,
                         requested_at=at,
                         next_attempt_at=at,
@@ -95,7 +103,7 @@ class CallbackService:
     async def on_event(self, event: CallEvent | QueueMemberChanged) -> None:
         """Subscriber to the tracker's events."""
         if isinstance(event, CallbackRequested):
-            self.request(event.call_id, event.hotline or "", event.number or "", event.at)
+            self.request(event.call_id, event.hotline or "", event.number or "", event.at, event.number_raw)
         elif isinstance(event, QueueMemberChanged) or (isinstance(event, CallEnded) and event.agent_id):
             self._wake.set()  # an agent may be free now (not after a call no agent had, as in a storm)
 
@@ -158,9 +166,10 @@ class CallbackService:
 
     async def _dial(self, req_id: int, number: str, hotline: str, call_id: str) -> None:
         log.info("calling back %s for hotline %s (request of call %s)", number, hotline, call_id)
+        trunk = self.cfg.callback.trunk
         try:
             answered, reason = await self.dialer.originate_callback(
-                number=number, trunk=self.cfg.callback.trunk, hotline=hotline, callback_of=call_id
+                number=self.numbers.dial_string(number, trunk), trunk=trunk, hotline=hotline, callback_of=call_id
             )
         except Exception as exc:  # Asterisk unreachable, action refused: counts as an attempt
             answered, reason = False, f"{type(exc).__name__}: {exc}"
@@ -192,6 +201,7 @@ def list_callbacks(session: Session, limit: int = 50) -> list[dict[str, Any]]:
             "call_id": r.call_id,
             "hotline": r.hotline,
             "number": r.number,
+            "number_raw": r.number_raw,
             "status": r.status,
             "requested_at": r.requested_at.isoformat(),
             "attempts": r.attempts,

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from ari_app.calls.numbers import DEFAULT_REGION, NumberRules, area_code_problem, region_problem
+
 
 class HotlineMode(StrEnum):
     """How a hotline's managing unit works with the platform (see MISSION glossary)."""
@@ -28,6 +30,7 @@ class HotlineMode(StrEnum):
 QUEUE_STRATEGIES = ("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear", "wrandom", "rrordered")
 
 _DIGITS = re.compile(r"^[0-9]{3,20}$")
+_DIGITS_ANY = re.compile(r"^[0-9]+$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(/\d{1,2})?$")
 LINK_KEYS = frozenset(
@@ -110,6 +113,8 @@ class Hotline:
 class Trunk:
     name: str
     addresses: tuple[str, ...]
+    numbers: NumberRules = field(default_factory=NumberRules)
+    """`trunks[].numbers`: what this carrier puts around the numbers it delivers (ari_app.calls.numbers)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,9 @@ class Admission:
     max_announcements: int = 60
     """Overflow messages played at once. Beyond it (a call storm) a call over a limit is refused unanswered
     with busy (SIP 486), so the announcements themselves cannot overload the PBX."""
+    shed_ms: int = 200
+    """Load shedding (ari_app/load.py): while Asterisk's SIP round trip, measured every half second, is above
+    this many milliseconds, new hotline calls are refused with 503. 0: never shed."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +187,10 @@ class AsteriskSettings:
     """`asterisk.agi`: the shared secret Asterisk puts in every FastAGI URL (agi_scripts.server refuses a
     request without it). Default `secret_file: var/secrets/agi_secret`, created with a random value when
     missing, like the AMI and ARI secrets."""
+    nice: int = -10
+    """`asterisk.nice`: the scheduling niceness Asterisk is started with when `hotline asterisk up` runs as
+    root (-20 .. 19, lower is more CPU): calls in progress must keep their CPU when other work on the same
+    machine wants it too. 0 leaves it as it is."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +203,18 @@ class SpeechSettings:
     grammar: tuple[str, ...] = ()
     lease_seconds: int = 120
     max_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class DiskThreshold:
+    """config.yaml `recordings:` keys `min_free_bytes` (default 1 GiB) and `min_free_percent` (default 5):
+    the recordings filesystem is *low* when its free space (what an unprivileged writer such as Asterisk
+    may still use, `statvfs` f_bavail) is below either, and *full* below `FULL_BYTES`. Either key may be 0
+    to turn that bound off. Checked by the CTI server's health probe and by `hotline status`
+    (ari_app.health.recordings_disk)."""
+
+    min_free_bytes: int = 1 << 30
+    min_free_percent: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -210,7 +234,11 @@ class Config:
     retention_days: int
     asterisk: AsteriskSettings
     server: Endpoint
+    numbers: NumberRules = field(default_factory=NumberRules)
+    """The centre's number rules (`centre.region`, `centre.area_code`): for numbers typed by agents, and the
+    default of every trunk's."""
     speech: SpeechSettings = field(default_factory=SpeechSettings)
+    recordings_disk: DiskThreshold = field(default_factory=DiskThreshold)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def hotline(self, number: str) -> Hotline | None:
@@ -313,7 +341,7 @@ class _Checker:
             self.fail(full, f"expected {expected}, got {type(val).__name__} {val!r}")
             return ""
         text = str(val)
-        if isinstance(val, int) and pattern is _DIGITS:
+        if isinstance(val, int) and pattern in (_DIGITS, _DIGITS_ANY):
             self.fail(full, f'expected {expected} in quotes ("{val}"), got a bare number')
             return text
         if not text.strip():
@@ -394,6 +422,47 @@ def _agi_secret(c: _Checker, section: dict[str, Any]) -> Secret:
     return found if found is not None else Secret(env=None, file=c.base / AGI_SECRET_FILE)
 
 
+def _percent(c: _Checker, data: dict[str, Any], key: str, path: str, default: float) -> float:
+    """A percentage 0..100 (an integer or a decimal number); a clear issue otherwise."""
+    if key not in data:
+        return default
+    val = data[key]
+    if isinstance(val, bool) or not isinstance(val, (int, float)) or not 0 <= val <= 100:
+        c.fail(f"{path}.{key}", f"expected a percentage 0..100, got {val!r}")
+        return default
+    return float(val)
+
+
+_PREFIX = re.compile(r"^[0-9]{2,10}$")
+
+
+def _area_code(c: _Checker, data: dict[str, Any], path: str, region: str) -> str | None:
+    """`area_code`: an area code of the region, in quotes, without the trunk prefix; None when absent."""
+    if data.get("area_code") is None:
+        return None
+    text = c.string(data, "area_code", path, pattern=_DIGITS_ANY, expected="an area code of digits")
+    if not text:
+        return None
+    problem = area_code_problem(text, region)
+    if problem is not None:
+        c.fail(f"{path}.area_code", problem)
+        return None
+    return text
+
+
+def _number_rules(c: _Checker, data: dict[str, Any], path: str, centre: NumberRules) -> NumberRules:
+    """`trunks[i].numbers`: the trunk's area code (default: the centre's) and carrier prefixes."""
+    c.unknown(data, path, {"area_code", "strip_prefixes"})
+    area = _area_code(c, data, path, centre.region) if "area_code" in data else centre.area_code
+    prefixes = c.strings(data, "strip_prefixes", path, required=False)
+    for j, prefix in enumerate(prefixes):
+        if not _PREFIX.match(prefix):
+            c.fail(f"{path}.strip_prefixes[{j}]", f"expected a carrier prefix of 2-10 digits, got {prefix!r}")
+        elif prefix in prefixes[:j]:
+            c.fail(f"{path}.strip_prefixes[{j}]", f"carrier prefix {prefix} is listed twice")
+    return NumberRules(region=centre.region, area_code=area, strip_prefixes=prefixes)
+
+
 def _valid_address(text: str) -> bool:
     m = _IPV4.match(text)
     return m is not None and all(int(g) <= 255 for g in m.groups()[:4])
@@ -458,7 +527,12 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     )
 
     centre = c.section(data, "centre", "")
-    c.unknown(centre, "centre", {"name_zh", "name_en", "timezone"})
+    c.unknown(centre, "centre", {"name_zh", "name_en", "timezone", "region", "area_code"})
+    region = c.string(centre, "region", "centre", expected="a region code such as CN", default=DEFAULT_REGION)
+    if region_problem(region):
+        c.fail("centre.region", region_problem(region) or "")
+        region = DEFAULT_REGION
+    numbers = NumberRules(region=region, area_code=_area_code(c, centre, "centre", region))
     hotlines: list[Hotline] = []
     for i, h in enumerate(c.items(data, "hotlines", "")):
         p = f"hotlines[{i}]"
@@ -495,7 +569,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     trunks: list[Trunk] = []
     for i, t in enumerate(c.items(data, "trunks", "")):
         p = f"trunks[{i}]"
-        c.unknown(t, p, {"name", "addresses"})
+        c.unknown(t, p, {"name", "addresses", "numbers"})
         addresses = c.strings(t, "addresses", p)
         for j, addr in enumerate(addresses):
             if not _valid_address(addr):
@@ -504,6 +578,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             Trunk(
                 name=c.string(t, "name", p, pattern=_NAME, expected="a trunk name (letters, digits, -_.)"),
                 addresses=addresses,
+                numbers=_number_rules(c, c.section(t, "numbers", p, required=False), f"{p}.numbers", numbers),
             )
         )
 
@@ -521,12 +596,13 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     )
 
     adm = c.section(data, "admission", "", required=False)
-    c.unknown(adm, "admission", {"max_calls", "max_queue", "announce_frequency", "max_announcements"})
+    c.unknown(adm, "admission", {"max_calls", "max_queue", "announce_frequency", "max_announcements", "shed_ms"})
     admission = Admission(
         max_calls=c.integer(adm, "max_calls", "admission", low=1, high=100000, default=200),
         max_queue=c.integer(adm, "max_queue", "admission", low=1, high=100000, default=100),
         announce_frequency=c.integer(adm, "announce_frequency", "admission", low=0, high=3600, default=30),
         max_announcements=c.integer(adm, "max_announcements", "admission", low=0, high=100000, default=60),
+        shed_ms=c.integer(adm, "shed_ms", "admission", low=0, high=60000, default=200),
     )
 
     cb = c.section(data, "callback", "", required=False)
@@ -590,9 +666,13 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         c.fail("database.url", "a password is written in the URL: name it with the PGPASSWORD variable or ~/.pgpass")
 
     rec = c.section(data, "recordings", "")
-    c.unknown(rec, "recordings", {"path", "retention_days"})
+    c.unknown(rec, "recordings", {"path", "retention_days", "min_free_bytes", "min_free_percent"})
     recordings_path = c.path(rec, "path", "recordings", default="var/recordings")
     retention = c.integer(rec, "retention_days", "recordings", low=1, high=36500, default=365)
+    recordings_disk = DiskThreshold(
+        min_free_bytes=c.integer(rec, "min_free_bytes", "recordings", low=0, high=1 << 60, default=1 << 30),
+        min_free_percent=_percent(c, rec, "min_free_percent", "recordings", default=5.0),
+    )
 
     sp = c.section(data, "speech", "", required=False)
     c.unknown(sp, "speech", {"model", "grammar", "lease_seconds", "max_attempts"})
@@ -604,7 +684,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     )
 
     ast = c.section(data, "asterisk", "")
-    c.unknown(ast, "asterisk", {"root", "mirror", "sip", "ami", "ari", "agi"})
+    c.unknown(ast, "asterisk", {"root", "mirror", "sip", "ami", "ari", "agi", "nice"})
 
     def endpoint(
         section: dict[str, Any], path: str, *, auth: bool, default_port: int, extra: frozenset[str] = frozenset()
@@ -646,6 +726,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         timezone=c.string(centre, "timezone", "centre", default="Asia/Shanghai"),
         hotlines=tuple(hotlines),
         trunks=tuple(trunks),
+        numbers=numbers,
         queue=queue,
         admission=admission,
         callback=callback,
@@ -656,5 +737,6 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         asterisk=asterisk,
         server=server,
         speech=speech,
+        recordings_disk=recordings_disk,
         raw=data,
     )

@@ -12,6 +12,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from ari_app.calls.numbers import NumberPlan
 from ari_app.config import Config, ConfigError, ConfigIssue, Secret
 
 DIALPLAN_DIR = Path(__file__).resolve().parent.parent / "dialplan"
@@ -48,6 +49,7 @@ def render_extensions(cfg: Config) -> str:
         lines.append(f"exten => {h.number},1,Set(__HOTLINE_MAX_CALLS={limit})")
         lines.append(" same => n,Goto(hotline-inbound,${EXTEN},1)")
     lines.append("")
+    lines.extend(_render_trunk_forms(cfg))
     lines.append("; The queue's exit context: the callback key leaves the queue to book a callback.")
     lines.append("[hotline-queue-exit]")
     if cfg.callback.enabled:
@@ -59,6 +61,28 @@ def render_extensions(cfg: Config) -> str:
         lines.append(f"exten => {a.extension},1,Dial(PJSIP/{a.extension},30)")
         lines.append(" same => n,Hangup()")
     return "\n".join(lines) + "\n"
+
+
+TRUNK_FORMS_CONTEXT = "hotline-numbers-{trunk}"
+"""The generated table of the forms one trunk delivers hotline numbers in ([from-carrier] picks it by the
+channel's PJSIP endpoint, which is the trunk's name)."""
+
+
+def _render_trunk_forms(cfg: Config) -> list[str]:
+    """One context per trunk: every form its carrier may deliver each hotline number in (with country code,
+    trunk prefix, area code, carrier prefix: ari_app.calls.numbers.NumberPlan.dialed_forms, computed here
+    with phonenumbers so the call itself runs no script). Each form keeps the number as dialed in
+    HOTLINE_DIALED (inherited by the agent's channel) and enters the hotline's entry in [hotline-numbers]."""
+    plan = NumberPlan.from_config(cfg)
+    lines: list[str] = []
+    for trunk in cfg.trunks:
+        lines.append(f"; Carrier trunk {trunk.name}: {_quote(trunk.numbers.describe())}.")
+        lines.append(f"[{TRUNK_FORMS_CONTEXT.format(trunk=trunk.name)}]")
+        for form, number in plan.dialed_forms(trunk.name).items():
+            lines.append(f"exten => {form},1,Set(__HOTLINE_DIALED=${{EXTEN}})")
+            lines.append(f" same => n,Goto(hotline-numbers,{number},1)")
+        lines.append("")
+    return lines
 
 
 def render_globals(cfg: Config, sounds_dir: str = DEFAULT_SOUNDS) -> str:

@@ -1,4 +1,5 @@
-"""Is Asterisk healthy? An AMI round trip, a SIP OPTIONS probe, and the channel count against the limit.
+"""Is Asterisk healthy? An AMI round trip, a SIP OPTIONS probe, and the channel count against the limit;
+and is there room on the recordings disk (`recordings_disk`)?
 
 A wedged Asterisk (process alive, sockets open, nothing answered) is the dangerous case: connections do
 not drop, so nothing reconnects. Every probe here has a deadline, and a probe that misses it is a finding,
@@ -15,10 +16,14 @@ import secrets
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ari_app.config import DiskThreshold
 
 
 class Health(StrEnum):
@@ -36,9 +41,10 @@ class HealthReport:
     channels: int | None
     max_calls: int
     problems: tuple[str, ...] = field(default_factory=tuple)
+    recordings_disk: DiskReport | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "state": self.state.value,
             "at": self.at.isoformat(),
             "ami_ms": self.ami_ms,
@@ -47,6 +53,121 @@ class HealthReport:
             "max_calls": self.max_calls,
             "problems": list(self.problems),
         }
+        if self.recordings_disk is not None:
+            out["recordings_disk"] = self.recordings_disk.as_dict()
+        return out
+
+
+class DiskState(StrEnum):
+    OK = "ok"
+    LOW = "low"
+    FULL = "full"
+    UNAVAILABLE = "unavailable"
+    """The filesystem could not be measured (statvfs failed or did not answer in time)."""
+
+
+FULL_BYTES = 64 << 20
+"""Below this much free space (bytes) the recordings disk counts as full: a few minutes of a busy centre's
+recordings (a call writes about 48 kB/s: the mix and both sides, 16-bit 8 kHz)."""
+
+
+@dataclass(frozen=True)
+class DiskReport:
+    """The recordings filesystem's free space, judged against `recordings.min_free_bytes` and
+    `recordings.min_free_percent` (config.yaml). `free_bytes` is what an unprivileged writer (Asterisk)
+    may still use (statvfs f_bavail x f_frsize); `percent_free` is that share of the filesystem's size."""
+
+    path: str
+    state: DiskState
+    free_bytes: int | None
+    total_bytes: int | None
+    min_free_bytes: int
+    min_free_percent: float
+    problem: str | None = None
+
+    @property
+    def percent_free(self) -> float | None:
+        if self.free_bytes is None or not self.total_bytes:
+            return None
+        return 100.0 * self.free_bytes / self.total_bytes
+
+    def as_dict(self) -> dict[str, object]:
+        percent = self.percent_free
+        return {
+            "path": self.path,
+            "state": self.state.value,
+            "free_bytes": self.free_bytes,
+            "total_bytes": self.total_bytes,
+            "percent_free": None if percent is None else round(percent, 2),
+            "min_free_bytes": self.min_free_bytes,
+            "min_free_percent": self.min_free_percent,
+            "problem": self.problem,
+        }
+
+
+def human_bytes(n: int) -> str:
+    """1536 -> '1.5 KiB' (binary units, one decimal)."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def judge_disk(
+    path: str, free_bytes: int, total_bytes: int, min_free_bytes: int, min_free_percent: float
+) -> DiskReport:
+    """The state of a filesystem with `free_bytes` of `total_bytes` left: full below FULL_BYTES, low below
+    `min_free_bytes` or below `min_free_percent` % of its size (a bound of 0 is off), else ok.
+    The problem text names the path, what is left and the bound."""
+    percent = 100.0 * free_bytes / total_bytes if total_bytes else 0.0
+    left = f"{human_bytes(free_bytes)} free of {human_bytes(total_bytes)} ({percent:.1f} %)"
+    if free_bytes < FULL_BYTES:
+        state, problem = DiskState.FULL, f"recordings disk full: {path} has {left}; new recordings fail"
+    elif free_bytes < min_free_bytes or percent < min_free_percent:
+        bound = f"below {human_bytes(min_free_bytes)} or {min_free_percent:g} %"
+        state, problem = DiskState.LOW, f"recordings disk low: {path} has {left}, {bound}"
+    else:
+        state, problem = DiskState.OK, None
+    return DiskReport(path, state, free_bytes, total_bytes, min_free_bytes, min_free_percent, problem)
+
+
+def measure_disk(path: Path, threshold: DiskThreshold) -> DiskReport:
+    """statvfs of the filesystem holding `path` (or, before the folder is made, its nearest existing
+    parent), judged by `judge_disk`. An OSError is a finding (state unavailable), never raised."""
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    try:
+        st = os.statvfs(probe)
+    except OSError as exc:
+        return DiskReport(
+            str(path), DiskState.UNAVAILABLE, None, None, threshold.min_free_bytes, threshold.min_free_percent,
+            f"recordings disk {path} could not be measured: {exc.strerror or exc}",
+        )  # fmt: skip
+    free, total = st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize
+    return judge_disk(str(path), free, total, threshold.min_free_bytes, threshold.min_free_percent)
+
+
+async def recordings_disk(path: Path, threshold: DiskThreshold, timeout: float = 2.0) -> DiskReport:
+    """`measure_disk` off the event loop, with a deadline (a hung network filesystem is a finding)."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(measure_disk, path, threshold), timeout)
+    except TimeoutError:
+        return DiskReport(
+            str(path), DiskState.UNAVAILABLE, None, None, threshold.min_free_bytes, threshold.min_free_percent,
+            f"recordings disk {path} did not answer statvfs within {timeout:.0f} s",
+        )  # fmt: skip
+
+
+def with_disk(report: HealthReport, disk: DiskReport) -> HealthReport:
+    """The report with the recordings disk's finding: a disk that is low, full or cannot be measured makes
+    an up report degraded (a down one stays down) and adds its problem."""
+    if disk.problem is None:
+        return replace(report, recordings_disk=disk)
+    state = Health.DEGRADED if report.state is Health.UP else report.state
+    return replace(report, state=state, problems=(*report.problems, disk.problem), recordings_disk=disk)
 
 
 class _OptionsProtocol(asyncio.DatagramProtocol):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, NotRequired, TypedDict
 
-PROTOCOL_VERSION: Final = "1.2"
+PROTOCOL_VERSION: Final = "1.3"
 PROTOCOL_MAJOR: Final = 1
 MAX_FRAME: Final = 64 * 1024
 """Largest frame the server accepts and answers (bytes). Larger frames get `frame_too_large`."""
@@ -68,6 +68,7 @@ class ErrorId(StrEnum):
     CASE_NOT_FOUND = "case_not_found"
     CASE_PERMISSION_DENIED = "case_permission_denied"
     CASE_INVALID_INPUT = "case_invalid_input"
+    CASE_EXCHANGE_REQUIRES = "case_exchange_requires"
     CASE_UNKNOWN_HOTLINE = "case_unknown_hotline"
     CASE_TRANSITION_FORBIDDEN = "case_transition_forbidden"
     CASES_NOT_CONFIGURED = "cases_not_configured"
@@ -162,6 +163,7 @@ class Msg(StrEnum):
     SUPERVISE_CASE = "supervise_case"
     ESCALATE_TO_LEADER = "escalate_to_leader"
     RESOLVE_DIRECTLY = "resolve_directly"
+    FORWARD_CASE = "forward_case"
     CONFERENCE = "conference"
     WALLBOARD_SUBSCRIBE = "wallboard_subscribe"
     WALLBOARD_UNSUBSCRIBE = "wallboard_unsubscribe"
@@ -188,6 +190,7 @@ class Msg(StrEnum):
     CASES = "cases"
     CASE = "case"
     CASE_UPDATED = "case_updated"
+    CASE_ALERT = "case_alert"
     CONFERENCE_STATE = "conference_state"
     WALLBOARD = "wallboard"
     WALLBOARD_UNSUBSCRIBED = "wallboard_unsubscribed"
@@ -200,6 +203,7 @@ class Msg(StrEnum):
     TRANSFER_STATE = "transfer_state"
     SESSIONS_ENDED = "sessions_ended"
     SESSION_ENDED = "session_ended"
+    ALARM = "alarm"
     PONG = "pong"
     ERROR = "error"
 
@@ -281,6 +285,7 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
     Msg.SUPERVISE_CASE: {"case_id": CASE_ID, "instructions": Field(str, max_len=MAX_NOTE)},
     Msg.ESCALATE_TO_LEADER: {"case_id": CASE_ID, "instructions": Field(str, max_len=MAX_NOTE)},
     Msg.RESOLVE_DIRECTLY: {"case_id": CASE_ID, "resolution": Field(str, max_len=20_000)},
+    Msg.FORWARD_CASE: {"case_id": CASE_ID, "address": Field(str, required=False, max_len=256)},
     Msg.CONFERENCE: {
         "action": Field(str, choices=("start", "leave", "end")),
         "call_id": Field(str, max_len=64),
@@ -335,10 +340,12 @@ ACTION_REQUESTS: Final[Mapping[str, str]] = {
     "supervise": Msg.SUPERVISE_CASE,
     "escalate_to_leader": Msg.ESCALATE_TO_LEADER,
     "resolve_directly": Msg.RESOLVE_DIRECTLY,
+    "forward": Msg.FORWARD_CASE,
 }
 """The request that makes each workflow action named in a case's `allowed_actions` (`approve` and `send_back`
-are `review_case` with `approved` true or false). Actions not listed here (`forward`, `escalate`,
-`exchange_update`) are made by the platform itself, not from a desktop."""
+are `review_case` with `approved` true or false; `forward` is an exchange-mode case the hotline's own system
+refused, sent again). Actions not listed here (`escalate`, `exchange_update`, `exchange_refused`) are made by
+the platform itself, not from a desktop."""
 
 
 class ProtocolError(Exception):
@@ -507,6 +514,9 @@ class CaseListItem(CaseSummary):
     """The earliest deadline of the units still working on it (None when no unit is)."""
     overdue: bool
     supervision_level: int
+    exchange_refusal: str | None
+    """Exchange mode: the hotline's own system refused the case (status `returned`): its GeoReport v2 error
+    codes and descriptions, e.g. `HTTP 400: 400 location required`; None otherwise."""
 
 
 class DispatchInfo(TypedDict):
@@ -641,6 +651,11 @@ class QaCallRow(TypedDict):
     """The start of the transcript ("" when there is none)."""
     recording_available: bool
     last_score: int | None
+    recording_status: NotRequired[str | None]
+    """`ok` (the files were checked when the call ended), `failed` (see `recording_error`; never available),
+    None (not checked: not recorded, or recorded before the check existed). Since 1.3."""
+    recording_error: NotRequired[str | None]
+    """Why the recording failed (missing, 0 bytes, header only, truncated: which file); None otherwise."""
 
 
 class QaSentence(TypedDict):
@@ -682,6 +697,9 @@ class QaCallDetail(TypedDict):
     removed them."""
     transcription_status: str | None
     """The transcription job: pending, running, done, failed; None when there is none."""
+    recording_status: NotRequired[str | None]
+    """As in QaCallRow; a `failed` recording has no `recording_sides`. Since 1.3."""
+    recording_error: NotRequired[str | None]
     transcript_model: str | None
     duration_seconds: float | None
     sentences: list[QaSentence]
@@ -689,6 +707,17 @@ class QaCallDetail(TypedDict):
     """`id`, `number`, `status` of each case taken on the call."""
     scores: list[QaScoreInfo]
     """Newest first."""
+
+
+ALARM_KINDS: Final = (
+    "recordings_disk_low",
+    "recordings_disk_full",
+    "recordings_disk_unavailable",
+    "recordings_disk_ok",
+    "recording_failed",
+)
+"""The `kind` of an `alarm` push (docs/protocol.md, "Alarms")."""
+ALARM_SEVERITIES: Final = ("info", "warning", "critical")
 
 
 def error(error_id: ErrorId | str, message: str, re: Any = None, **detail: Any) -> dict[str, Any]:

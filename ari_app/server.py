@@ -18,17 +18,29 @@ from sqlalchemy.orm import Session, sessionmaker
 from agi_scripts.server import FastAgiServer
 from ari_app.ami import PUBLISH_WINDOW, AmiLink
 from ari_app.callbacks import CallbackService
+from ari_app.calls.numbers import NumberPlan
 from ari_app.calls.store import SqlCallStore
 from ari_app.calls.tracker import CallTracker
 from ari_app.cases import CaseSettings
 from ari_app.cases import configure as configure_cases
+from ari_app.cases.exchange import ServiceCatalog, attach_catalogs
 from ari_app.cases.runner import CaseRunner
 from ari_app.conference import ThreeWay
 from ari_app.config import Config, HotlineMode
 from ari_app.dialplan_render import FASTAGI_PORT, fastagi_secret
-from ari_app.health import SERVER_HEALTH_FILE, Health, HealthMonitor, HealthReport, check, save_report
+from ari_app.health import (
+    SERVER_HEALTH_FILE,
+    Health,
+    HealthMonitor,
+    HealthReport,
+    check,
+    recordings_disk,
+    save_report,
+    with_disk,
+)
 from ari_app.link import LinkServer
 from ari_app.link.transfer import TransferDesk
+from ari_app.load import LoadGovernor, SheddingPolicy, sip_round_trip
 from ari_app.spy import ChanSpy
 from ari_app.transfer import Transfers
 from recordings.retention import RetentionRunner
@@ -58,6 +70,7 @@ class CtiServer:
     ami: AmiLink
     extras: list[Any] = field(default_factory=list)
     health: HealthMonitor | None = None
+    load: LoadGovernor | None = None
     callbacks: CallbackService | None = None
     link: LinkServer | None = None
     three_way: ThreeWay | None = None
@@ -93,13 +106,18 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     upgrade(engine)
     sessions = make_sessionmaker(engine)
     store = SqlCallStore(sessions, deferred=True, window=PUBLISH_WINDOW)
-    tracker = CallTracker(store, ConfigAgents(cfg), [h.number for h in cfg.hotlines])
+    numbers = NumberPlan.from_config(cfg)
+    tracker = CallTracker(store, ConfigAgents(cfg), [h.number for h in cfg.hotlines], numbers=numbers)
     ami = AmiLink(cfg, tracker)
     server = CtiServer(cfg=cfg, engine=engine, sessions=sessions, store=store, tracker=tracker, ami=ami)
 
     async def probe() -> HealthReport:
         sip = cfg.asterisk.sip
         report = await check(ami.ping, ami.channel_count, sip.host, sip.port, cfg.admission.max_calls)
+        disk = await recordings_disk(cfg.recordings_path, cfg.recordings_disk)
+        report = with_disk(report, disk)
+        if server.link is not None:
+            await server.link.supervisor.on_recordings_disk(disk)
         if server.link is None or report.state is Health.DOWN:
             return report
         # The queue's members against the agents signed in: a member Asterisk lost (a restart while the AMI
@@ -116,10 +134,23 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
 
     def keep_report(report: HealthReport) -> None:
         try:
-            save_report(health_file, report, server.link.queue_problems if server.link else ())
+            problems = server.link.queue_problems if server.link else ()
+            if server.load is not None:
+                problems = (*problems, *server.load.problems)
+            save_report(health_file, report, problems)
         except OSError as exc:
             log.warning("could not write %s: %s", health_file, exc)
 
+    policy = SheddingPolicy(shed_ms=cfg.admission.shed_ms)
+
+    async def set_global(name: str, value: str) -> None:
+        await ami.action(Action="Setvar", Variable=name, Value=value)
+
+    sip = cfg.asterisk.sip
+    server.load = LoadGovernor(
+        policy, sip_round_trip(sip.host, sip.port, policy.timeout), set_global, asterisk_up=ami.connected.is_set
+    )
+    server.extras.append(server.load)
     server.health = HealthMonitor(probe, server.publish_health, interval=health_interval)
     server.health_subscribers.append(keep_report)
     server.extras.append(server.health)
@@ -132,7 +163,10 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
 
     configure_cases(sessions, CaseSettings.from_config(cfg))
     exchange = {h.number: h.exchange_url for h in cfg.hotlines if h.mode == HotlineMode.EXCHANGE and h.exchange_url}
-    server.extras.append(CaseRunner(sessions, exchange))
+    attach_catalogs(sessions, {number: ServiceCatalog(url) for number, url in exchange.items()})  # intake checks
+    server.extras.append(
+        CaseRunner(sessions, exchange, on_events=lambda events: server.link.notify_case_events(events))
+    )
     server.link = LinkServer(cfg, sessions, ami)
     ami.on_resynced.append(server.link.reconcile_queue)
     server.link.conference = server.three_way
@@ -148,6 +182,7 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     server.extras.append(FastAgiServer(sessions, cfg.server.host, FASTAGI_PORT, fastagi_secret(cfg)))
 
     server.transcription = TranscriptionService(sessions, cfg.recordings_path)
+    server.transcription.failed_subscribers.append(server.link.supervisor.on_recording_failed)
     tracker.subscribe(server.transcription.on_call_event)
     server.extras.append(server.transcription)
     server.extras.append(RetentionRunner(cfg.recordings_path, cfg.retention_days))

@@ -5,22 +5,31 @@ phones). SIPp offers RATE calls/s for SECONDS seconds over the four hotlines (se
 how each call is judged). The storm runs twice in the same run:
 
 - *admission*: the limits of config.yaml's `admission` (or --max-calls / --max-queue): a call over a limit
-  must hear the overflow message;
+  must hear the overflow message, and while the CTI server measures Asterisk overloaded new calls are
+  refused with 503 (load shedding, ari_app/load.py);
+- *fixed*: the same limits without load shedding (`admission.shed_ms: 0`): what shedding adds;
 - *none*: limits far above the storm, so every call goes into the queue: the failure admission control
   prevents.
+
+--hog keeps one core busy with another process during each storm (a centre's server also runs other work).
 
 After each storm: channels left in Asterisk, and whether a normal call placed right after it is answered by
 an agent within 10 s. Asterisk is restarted between the two (a storm without limits may wedge it).
 
 Needs root and the SIP ports of the end-to-end suite (run it under the same lock). Usage:
-    .venv/bin/python -m benchmarks.bench_storm [--rate 480] [--seconds 60] [--hold 8] [--modes admission,none]
+    .venv/bin/python -m benchmarks.bench_storm [--rate 480] [--seconds 60] [--hold 8] [--modes admission,fixed,none]
+        [--hog]
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
+
+import yaml
 
 from tests.e2e.harness import CtiProcess, Sipp, hotline, make_config, make_speech
 from tests.e2e.storm import StormResult, overflow_limits, storm
@@ -44,6 +53,7 @@ def main() -> None:
     ap.add_argument("--max-queue", type=int, default=None)
     ap.add_argument("--max-announcements", type=int, default=None)
     ap.add_argument("--modes", default="admission,none")
+    ap.add_argument("--hog", action="store_true", help="a CPU hog on one core during each storm")
     args = ap.parse_args()
     results: dict[str, StormResult] = {}
     with tempfile.TemporaryDirectory() as d:
@@ -53,10 +63,13 @@ def main() -> None:
         sipp.agent_phone(5080, ring_ms=800)
         try:
             for mode in args.modes.split(","):
-                if mode == "admission":
+                if mode in ("admission", "fixed"):
                     overflow_limits(config, args.max_calls or 120, args.max_queue or 60, args.max_announcements)
                 else:
                     overflow_limits(config, 100_000, 100_000, 100_000)
+                data = yaml.safe_load(config.read_text(encoding="utf-8"))
+                data["admission"]["shed_ms"] = 200 if mode == "admission" else 0
+                config.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
                 hotline(config, "asterisk", "down")
                 start(config)
                 cti = CtiProcess(config, tmp / f"cti-{mode}.log")
@@ -64,11 +77,17 @@ def main() -> None:
                 cti.wait_synced()
                 try:
                     what = f"{args.rate:.0f} calls/s for {args.seconds:.0f} s, hold {args.hold:.0f} s"
-                    print(f"\n{mode}: {what}", flush=True)
-                    r = storm(
-                        config, sipp, args.rate, args.seconds, hold_ms=int(args.hold * 1000),
-                        cti_pid=cti.proc.pid if cti.proc else None,
-                    )  # fmt: skip
+                    print(f"\n{mode}: {what}{', CPU hog on one core' if args.hog else ''}", flush=True)
+                    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.hog else None
+                    try:
+                        r = storm(
+                            config, sipp, args.rate, args.seconds, hold_ms=int(args.hold * 1000),
+                            cti_pid=cti.proc.pid if cti.proc else None,
+                        )  # fmt: skip
+                    finally:
+                        if hog is not None:
+                            hog.kill()
+                            hog.wait()
                     results[mode] = r
                     print(StormResult.header())
                     print(r.line(), flush=True)
@@ -89,8 +108,9 @@ def main() -> None:
         after = "NOT within 10 s" if r.after_storm_answer_s is None else f"in {r.after_storm_answer_s:.1f} s"
         stuck = "? (Asterisk wedged)" if r.unresponsive else r.stuck
         print(
-            f"{mode:>9}: {verdict}: {r.queued} queued + {r.overflow} overflow ({r.busy} of them busy) "
-            f"of {r.offered}; lost {r.lost}, SIPp failed {r.sipp_failed}, stuck channels {stuck}, "
+            f"{mode:>9}: {verdict}: {r.queued} queued + {r.overflow} overflow ({r.busy} busy, {r.shed} shed) "
+            f"of {r.offered}; lost {r.lost}, SIPp failed {r.sipp_failed} ({r.timeouts} timed out), "
+            f"stuck channels {stuck}, "
             f"next call answered {after}"
         )
 

@@ -146,6 +146,22 @@ TEXT: dict[str, tuple[str, str]] = {
     "action_supervise": ("督办", "Supervise"),
     "action_escalate_to_leader": ("提请领导协调", "Escalate to leader"),
     "action_resolve_directly": ("直接办结", "Resolve directly"),
+    "action_forward": ("重新转交", "Forward again"),
+    "exchange_refused": ("⚠ 对方系统拒收", "⚠ Refused by receiver"),
+    "work_exchange_refused": (
+        "对方系统拒收，案卷已退回中心：{message}",
+        "Refused by the hotline's own system; the case is back with the centre: {message}",
+    ),
+    "work_exchange_refused_hint": (
+        "在意见框补充地址后点“重新转交”，或直接办结。",
+        "Enter the address in the note box and forward it again, or resolve it directly.",
+    ),
+    "alert_exchange_refused": (
+        "⚠ 案卷 {number} 被对方系统拒收（{errors}），已退回中心待办",
+        "⚠ Case {number} was refused by the hotline's own system ({errors}); it is back on the centre's list",
+    ),
+    "err_case_exchange_requires": ("对方系统要求填写：{field}", "The hotline's own system requires: {field}"),
+    "field_attribute": ("{code}（{requirement}）", "{code} ({requirement})"),
     "request_required": ("请填写诉求内容", "Please enter the request"),
     "err_bad_credentials": ("工号或密码错误", "Wrong agent ID or password"),
     "err_too_many_attempts": ("尝试次数过多，请稍后再试", "Too many attempts; try again later"),
@@ -197,6 +213,23 @@ TEXT: dict[str, tuple[str, str]] = {
     "wb_health_degraded": ("⚠ 电话系统性能下降", "⚠ Telephony degraded"),
     "wb_health_down": ("⛔ 电话系统不可用", "⛔ Telephony down"),
     "wb_health_unknown": ("电话系统状态未知", "Telephony state not known yet"),
+    "alarm_recordings_disk_low": (
+        "录音磁盘空间不足：{path} 剩余 {free}（{percent}%）",
+        "Recordings disk low: {path} has {free} free ({percent} %)",
+    ),
+    "alarm_recordings_disk_full": (
+        "录音磁盘已满：{path} 剩余 {free}，新的通话录音将失败",
+        "Recordings disk full: {path} has {free} free; new recordings fail",
+    ),
+    "alarm_recordings_disk_unavailable": ("无法检测录音磁盘：{path}", "Recordings disk cannot be measured: {path}"),
+    "alarm_recordings_disk_ok": (
+        "录音磁盘空间已恢复：{path} 剩余 {free}（{percent}%）",
+        "Recordings disk has room again: {path} has {free} free ({percent} %)",
+    ),
+    "alarm_recording_failed": (
+        "通话 {call_id}（{hotline}）录音失败：{reason}",
+        "The recording of call {call_id} ({hotline}) failed: {reason}",
+    ),
     "wb_done_pause": ("坐席 {agent} 已置为小休", "Agent {agent} paused"),
     "wb_done_resume": ("坐席 {agent} 已恢复就绪", "Agent {agent} ready again"),
     "wb_done_pause_after": ("坐席 {agent} 将在本次通话结束后小休", "Agent {agent} will be paused when this call ends"),
@@ -285,6 +318,15 @@ class Tr:
         key = f"{prefix}_{value}"
         return self(key) if key in TEXT else value
 
-    def error(self, error_id: str, message: str) -> str:
+    def error(self, error_id: str, message: str, detail: dict[str, Any] | None = None) -> str:
         key = f"err_{error_id}"
+        if error_id == "case_exchange_requires" and detail and detail.get("field"):
+            return self(key, field=self.field(str(detail["field"]), str(detail.get("requirement") or "")))
         return self(key) if key in TEXT else self("err_other", message=message)
+
+    def field(self, name: str, requirement: str = "") -> str:
+        """A case field named by a refusal (`address`, `category`, `attribute:<code>`) for people."""
+        if name.startswith("attribute:"):
+            code = name.split(":", 1)[1]
+            return self("field_attribute", code=code, requirement=requirement) if requirement else code
+        return self(name) if name in TEXT else name

@@ -90,7 +90,8 @@ class CaseTableModel(_CaseRows):
 
 class WorkTableModel(_CaseRows):
     """The unit / supervisor view's rows (`list_cases`): cases to act on, with their deadlines; overdue rows
-    are drawn in red and their deadline marked."""
+    are drawn in red and their deadline marked; a case the hotline's own system refused (exchange mode) is
+    drawn in red with its status marked, and the receiver's words as the status's tooltip."""
 
     NUMBER, HOTLINE, CATEGORY, STATUS, DEADLINE, REQUEST = range(6)
     HEADERS = ("col_number", "col_hotline", "col_category", "col_status", "col_deadline", "col_request")
@@ -110,10 +111,12 @@ class WorkTableModel(_CaseRows):
             return case["id"]
         if role == CaseRole:
             return case
-        if role == Qt.ItemDataRole.ForegroundRole and case.get("overdue"):
+        if role == Qt.ItemDataRole.ForegroundRole and (case.get("overdue") or case.get("exchange_refusal")):
             return self.OVERDUE_COLOUR
         if role == Qt.ItemDataRole.ToolTipRole and index.column() == self.REQUEST:
             return case.get("request")
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == self.STATUS and case.get("exchange_refusal"):
+            return self.tr_("work_exchange_refused", message=case["exchange_refusal"])
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         col = index.column()
@@ -124,7 +127,8 @@ class WorkTableModel(_CaseRows):
         if col == self.CATEGORY:
             return case.get("category") or ""
         if col == self.STATUS:
-            return self.tr_.maybe("status", case.get("status"))
+            status = self.tr_.maybe("status", case.get("status"))
+            return f"{self.tr_('exchange_refused')} · {status}" if case.get("exchange_refusal") else status
         if col == self.DEADLINE:
             deadline = case.get("deadline_at")
             if not deadline:

@@ -29,6 +29,8 @@ QA_TEXT: dict[str, tuple[str, str]] = {
     "qa_side_agent": ("坐席一侧", "Agent side"),
     "qa_loading": ("正在载入录音 {percent}%", "Loading the recording {percent}%"),
     "qa_no_recording": ("录音不可用（未录音或已过保存期限）", "No recording (not recorded, or past retention)"),
+    "qa_recording_failed": ("录音失败，无法收听：{reason}", "The recording failed and cannot be played: {reason}"),
+    "qa_failed_mark": ("录音失败", "recording failed"),
     "qa_no_transcript": ("暂无转写文本（{status}）", "No transcript yet ({status})"),
     "qa_transcript_none": ("无转写任务", "no transcription job"),
     "job_pending": ("等待转写", "waiting"),

@@ -137,6 +137,8 @@ class QaCallTableModel(QAbstractTableModel):
         if col == self.SCORE:
             score = call.get("last_score")
             return "" if score is None else str(score)
+        if call.get("recording_status") == "failed":
+            return f"✖ {self.tr_('qa_failed_mark')} " + (call.get("snippet") or "")
         if not call.get("recording_available"):
             return "⊘ " + (call.get("snippet") or "")
         return call.get("snippet") or ""
@@ -488,7 +490,11 @@ class QaView(QWidget):
         sides = list(self.call.get("recording_sides") or [])
         self.player.set_sides(sides)
         if not sides:
-            self.player.unload(self.tr_("qa_no_recording"))
+            if self.call.get("recording_status") == "failed":
+                reason = str(self.call.get("recording_error") or "")
+                self.player.unload(self.tr_("qa_recording_failed", reason=reason))
+            else:
+                self.player.unload(self.tr_("qa_no_recording"))
             return
         side = self.player.side.currentData() if self.player.side.currentData() in sides else sides[0]
         self.player.side.blockSignals(True)

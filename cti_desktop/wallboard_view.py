@@ -2,10 +2,12 @@
 
 Tiles per hotline and for the whole queue (waiting, longest wait, service level coloured against the
 target, answered / abandoned, average wait and talk), the agents with their state, reason and for how long,
-a health banner when Asterisk is degraded or down, and a chart of calls per 15 minutes by hotline for
-today. The view never asks the server for anything: `set_board` takes each pushed snapshot, and a local
-one-second timer lets waits and durations count on between pushes. Actions on the selected agent (pause
-with a reason, resume, listen, whisper, barge) leave as `action_requested(agent_id, action, fields)`.
+a health banner when Asterisk is degraded or down, the latest alarms (the recordings disk low or full, a
+call whose recording failed: `alarm` pushes and the snapshot's `alarms`), and a chart of calls per 15
+minutes by hotline for today. The view never asks the server for anything: `set_board` takes each pushed
+snapshot, and a local one-second timer lets waits and durations count on between pushes. Actions on the
+selected agent (pause with a reason, resume, listen, whisper, barge) leave as
+`action_requested(agent_id, action, fields)`.
 """
 
 from __future__ import annotations
@@ -44,6 +46,23 @@ STATE_COLOURS = {
     "wrapup": "#6a1b9a",
 }
 HOTLINE_COLOURS = ("#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#c62828", "#5d4037", "#546e7a")
+ALARM_COLOURS = {"critical": "#b00020", "warning": "#e65100", "info": "#2e7d32"}
+ALARMS_SHOWN = 4
+"""The newest alarms the banner shows."""
+
+
+def size_text(n: Any) -> str:
+    """Bytes as `1.5 GiB` (binary units); "?" when unknown."""
+    if not isinstance(n, (int, float)):
+        return "?"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
 HEALTH_STYLE = {
     "degraded": "background: #f9a825; color: #212121;",
     "down": "background: #b00020; color: white;",
@@ -327,6 +346,12 @@ class WallboardView(QWidget):
         self.health = named(QLabel(), "healthBanner")
         self.health.setWordWrap(True)
         self.health.setVisible(False)
+        self.alarms: list[dict[str, Any]] = []
+        self.alarm_banner = named(QLabel(), "alarmBanner")
+        self.alarm_banner.setWordWrap(True)
+        self.alarm_banner.setTextFormat(Qt.TextFormat.RichText)
+        self.alarm_banner.setStyleSheet("background: #fff8e1; border: 1px solid #ffb300; padding: 6px;")
+        self.alarm_banner.setVisible(False)
         self.updated = named(QLabel(), "wallboardUpdated")
         self.updated.setStyleSheet("color: #546e7a;")
         self.tiles_row = QHBoxLayout()
@@ -385,6 +410,7 @@ class WallboardView(QWidget):
         split.setSizes([420, 230])
         layout = QVBoxLayout(self)
         layout.addWidget(self.health)
+        layout.addWidget(self.alarm_banner)
         layout.addLayout(self.tiles_row)
         layout.addWidget(split, 1)
         self.timer = QTimer(self)
@@ -410,6 +436,7 @@ class WallboardView(QWidget):
         self.whisper.setText(t("wb_whisper"))
         self.barge.setText(t("wb_barge"))
         self.model.retranslate()
+        self._show_alarms()
         if self.board:
             self.set_board(self.board, keep_time=True)
         else:
@@ -454,6 +481,8 @@ class WallboardView(QWidget):
             )
         )
         self._show_health(board.get("health") or {})
+        for alarm in board.get("alarms") or []:
+            self.add_alarm(alarm)
         self.chart.set_data(
             board.get("calls_per_15_minutes", {}), [h["hotline"] for h in board.get("hotlines", [])], self._now_slot()
         )
@@ -481,6 +510,53 @@ class WallboardView(QWidget):
             f"{HEALTH_STYLE.get(state, HEALTH_STYLE['unknown'])} padding: 6px; font-weight: bold;"
         )
         self.health.setVisible(True)
+
+    # --- alarms ----------------------------------------------------------------------------------------
+    def add_alarm(self, alarm: dict[str, Any]) -> None:
+        """An `alarm` push (or one of a snapshot's `alarms`); the same alarm twice is shown once."""
+        key = (alarm.get("at"), alarm.get("kind"), alarm.get("message"))
+        if any((a.get("at"), a.get("kind"), a.get("message")) == key for a in self.alarms):
+            return
+        self.alarms.append(alarm)
+        self.alarms.sort(key=lambda a: str(a.get("at") or ""))
+        del self.alarms[: -ALARMS_SHOWN * 5]
+        self._show_alarms()
+
+    def alarm_text(self, alarm: dict[str, Any]) -> str:
+        """One alarm in the desktop's language, from its `kind` and `detail` (the server's English `message`
+        for a kind this desktop does not know)."""
+        kind, detail = str(alarm.get("kind") or ""), alarm.get("detail") or {}
+        key = f"alarm_{kind}"
+        if self.tr_(key) == key:
+            return str(alarm.get("message") or kind)
+        percent = detail.get("percent_free")
+        return self.tr_(
+            key,
+            path=detail.get("path", ""),
+            free=size_text(detail.get("free_bytes")),
+            percent="?" if percent is None else f"{percent:.1f}",
+            call_id=detail.get("call_id", ""),
+            hotline=detail.get("hotline") or "",
+            reason=detail.get("reason", ""),
+        )
+
+    def _show_alarms(self) -> None:
+        from html import escape
+
+        if not self.alarms:
+            self.alarm_banner.setVisible(False)
+            return
+        lines = []
+        for alarm in reversed(self.alarms[-ALARMS_SHOWN:]):
+            severity = str(alarm.get("severity") or "warning")
+            colour = ALARM_COLOURS.get(severity, ALARM_COLOURS["warning"])
+            when = self.tr_.when(alarm.get("at"), seconds=True)
+            lines.append(
+                f"<span style='color:{colour}; font-weight:bold'>● "
+                f"{escape(when)}</span>&nbsp;&nbsp;{escape(self.alarm_text(alarm))}"
+            )
+        self.alarm_banner.setText("<br>".join(lines))
+        self.alarm_banner.setVisible(True)
 
     def _extra(self) -> float:
         return max(0.0, time.monotonic() - self.received)

@@ -489,6 +489,7 @@ NOTE_FIELD: dict[str, tuple[str, bool]] = {
     "supervise": ("instructions", True),
     "escalate_to_leader": ("instructions", True),
     "resolve_directly": ("resolution", True),
+    "forward": ("address", False),
 }
 """For each workflow action: the request field the note box fills, and whether it is required."""
 
@@ -703,6 +704,10 @@ class CaseWorkPanel(QWidget):
         out = [f"<h3>{e(c.get('number'))}</h3><table cellspacing='2'>"]
         out += [f"<tr><td style='color:#555'>{k}</td><td>{v}</td></tr>" for k, v in rows]
         out.append(f"</table><p><b>{t('request')}</b><br>{e(c.get('request'))}</p>")
+        if c.get("exchange_refusal"):
+            refused = t("work_exchange_refused", message=e(c["exchange_refusal"]))
+            hint = t("work_exchange_refused_hint") if "forward" in (c.get("allowed_actions") or []) else ""
+            out.append(f"<p style='color:#b00020'><b>{refused}</b><br>{hint}</p>")
         if c.get("resolution"):
             out.append(f"<p><b>{t('work_resolution')}</b><br>{e(c['resolution'])}</p>")
         history: list[str] = []

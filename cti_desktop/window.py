@@ -330,6 +330,14 @@ class MainWindow(QMainWindow):
                 self.conference.show_members(list(msg.get("members") or []))
         elif kind == Msg.WALLBOARD:
             self.wallboard.set_board(msg)
+        elif kind == Msg.CASE_ALERT and msg.get("kind") == "exchange_refused":
+            errors = "; ".join(
+                f"{e.get('code', '')} {e.get('description', '')}".strip() for e in msg.get("errors") or []
+            )
+            self.report(self.tr_("alert_exchange_refused", number=msg.get("number", ""), errors=errors))
+            self.spawn(self.refresh_work())
+        elif kind == Msg.ALARM:
+            self.wallboard.add_alarm(msg)
         elif kind == Msg.TRANSFER_STATE:
             mine = (msg.get("transfer") or {}).get("from_agent") == self.agent.get("id")
             if mine and self.call and self.call.get("call_id") == msg.get("call_id"):
@@ -517,7 +525,7 @@ class MainWindow(QMainWindow):
         try:
             reply = await self._need_link().request(Msg.CREATE_CASE, **fields)
         except LinkError as exc:
-            self.form.error.setText(self.tr_.error(exc.error_id, exc.message))
+            self.form.error.setText(self.tr_.error(exc.error_id, exc.message, exc.detail))
             return
         finally:
             self.form.save.setEnabled(True)
@@ -558,7 +566,7 @@ class MainWindow(QMainWindow):
             reply = await self._need_link().request(Msg.GET_CASE, case_id=case_id)
         except LinkError as exc:
             self.work.show_case(None)
-            self.work.show_error(self.tr_.error(exc.error_id, exc.message))
+            self.work.show_error(self.tr_.error(exc.error_id, exc.message, exc.detail))
             return
         self.work.show_case(reply["case"])
 

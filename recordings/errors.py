@@ -36,6 +36,13 @@ class RecordingMissingError(RecordingError):
     retryable = True
 
 
+class RecordingFailedError(RecordingError):
+    """The recording failed its check when the call ended (recordings.verify: a file missing, 0 bytes, a
+    header only, truncated); a job made for it meanwhile (a worker's sweep) is failed with this."""
+
+    error_id = "recording_failed"
+
+
 class ModelError(RecordingError):
     """The speech model directory is not configured, missing or not a Vosk model."""
 

@@ -19,12 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from recordings.errors import LeaseLostError, RecordingError, WorkerLostError
 from recordings.speech import Sentence
+from recordings.verify import RecordingStatus
 from schema.calls import CallRecord
 from schema.transcripts import JobStatus, Transcript, TranscriptionJob, TranscriptSentence
 
@@ -42,10 +43,16 @@ class Claim:
 
 def enqueue_for_call(session: Session, call_id: str, now: datetime) -> TranscriptionJob | None:
     """Create the transcription job of an ended call that has a recording (idempotent: an existing job
-    is returned as it is). Returns None if the call is unknown, not ended, or was not recorded.
-    Meant for the CTI server's CallEnded subscriber; commits."""
+    is returned as it is). Returns None if the call is unknown, not ended, was not recorded, or its recording
+    failed (`calls.recording_status`, recordings.verify). Meant for the CTI server's CallEnded subscriber;
+    commits."""
     call = session.scalar(select(CallRecord).where(CallRecord.linkedid == call_id))
-    if call is None or call.recording is None or call.ended_at is None:
+    if (
+        call is None
+        or call.recording is None
+        or call.ended_at is None
+        or call.recording_status == RecordingStatus.FAILED
+    ):
         return None
     return _add_job(session, call_id, call.recording, now)[0]
 
@@ -67,13 +74,14 @@ def _add_job(session: Session, call_id: str, recording: str, now: datetime) -> t
 
 
 def sweep(session: Session, now: datetime, limit: int = 10_000) -> int:
-    """Create the missing jobs of ended, recorded calls (the server was down, or its subscriber failed).
-    Returns how many jobs it created."""
+    """Create the missing jobs of ended, recorded calls (the server was down, or its subscriber failed),
+    except those whose recording failed. Returns how many jobs it created."""
     missing = session.execute(
         select(CallRecord.linkedid, CallRecord.recording)
         .where(
             CallRecord.recording.is_not(None),
             CallRecord.ended_at.is_not(None),
+            func.coalesce(CallRecord.recording_status, "") != RecordingStatus.FAILED,
             ~exists().where(TranscriptionJob.call_id == CallRecord.linkedid),
         )
         .order_by(CallRecord.id)

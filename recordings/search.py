@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from recordings.speech import Sentence, Word
 from recordings.store import cases_for_call, sides
+from recordings.verify import RecordingStatus
 from schema.calls import CallRecord
 from schema.transcripts import FTS_TABLE, Transcript, TranscriptionJob
 
@@ -47,7 +48,7 @@ class CallTranscript:
     recording: str
     caller_recording: str | None
     agent_recording: str | None
-    recording_available: bool  # False once retention removed the files
+    recording_available: bool  # False once retention removed the files, or when the recording failed
     model: str
     duration_seconds: float
     sentences: tuple[Sentence, ...]
@@ -134,7 +135,7 @@ def get_transcript(session: Session, call_id: str) -> CallTranscript | None:
         recording=t.recording,
         caller_recording=str(files.caller) if files.caller else None,
         agent_recording=str(files.agent) if files.agent else None,
-        recording_available=mix.exists(),
+        recording_available=mix.exists() and (call is None or call.recording_status != RecordingStatus.FAILED),
         model=t.model,
         duration_seconds=t.duration_seconds,
         sentences=tuple(

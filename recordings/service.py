@@ -1,9 +1,18 @@
-"""What the CTI server wires in (ari_app/server.py): a CallEnded subscriber that creates the call's
-transcription job, and optionally worker threads running inside the server process.
+"""What the CTI server wires in (ari_app/server.py): a CallEnded subscriber that checks the call's
+recording and creates its transcription job, and optionally worker threads running inside the server
+process.
 
     service = TranscriptionService(sessions, cfg.recordings_path)
-    tracker.subscribe(service.on_call_event)      # a job per ended, recorded call
+    tracker.subscribe(service.on_call_event)      # a check, then a job, per ended, recorded call
+    service.failed_subscribers.append(alarm)      # told of every recording that failed its check
     extras.append(service)                        # start(): sweep for calls missed while down
+
+The check (recordings.verify) runs when the call ends: a file that is missing, empty, a header only or
+truncated (a full recordings disk) is looked at again every `SETTLE_STEP` s for `settle_seconds`, since
+Asterisk writes a WAV's sizes when it closes the file, a moment after the hang-up. Still bad then: the call
+is marked `recording_status = failed` with the reason (`recording_error`), an audit entry
+(`recording_failed`, by `system`) and an error log line are written, no transcription job is made, and the
+failed subscribers (the supervisors' alarm) are told. A good recording is marked `ok` and gets its job.
 
 Workers usually run as their own processes (`hotline transcribe`), on this or other machines; pass
 `workers=N` and a loaded model to run them inside the server instead.
@@ -12,21 +21,46 @@ Workers usually run as their own processes (`hotline transcribe`), on this or ot
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallEnded, CallEvent, QueueMemberChanged
 from ari_app.calls.model import CallState
 from recordings import jobs
+from recordings.errors import RecordingFailedError
 from recordings.speech import SpeechModel
-from recordings.store import recording_for_call, secure
+from recordings.store import RecordingSet, recording_for_call, secure, sides
+from recordings.verify import RecordingStatus, check_set, describe
 from recordings.worker import Worker, WorkerSettings
 from schema.base import utcnow
+from schema.calls import CallRecord
+from schema.transcripts import JobStatus, TranscriptionJob
 
 log = logging.getLogger(__name__)
+
+SETTLE_SECONDS = 10.0
+"""How long a bad-looking recording is given to become good after its call ended (Asterisk closing it)."""
+SETTLE_STEP = 0.25
+
+
+@dataclass(frozen=True)
+class RecordingFailure:
+    """A call whose recording failed its check: `reason` names each bad file and what is wrong with it."""
+
+    call_id: str
+    hotline: str | None
+    recording: str
+    reason: str
+
+
+FailedSubscriber = Callable[[RecordingFailure], Awaitable[None] | None]
 
 
 class TranscriptionService:
@@ -38,8 +72,12 @@ class TranscriptionService:
         model: SpeechModel | None = None,
         workers: int = 0,
         settings: WorkerSettings | None = None,
+        settle_seconds: float = SETTLE_SECONDS,
     ) -> None:
         self.sessions = sessions
+        self.settle_seconds = settle_seconds
+        self.failed_subscribers: list[FailedSubscriber] = []
+        self._checks: set[asyncio.Task[RecordingFailure | None]] = set()
         self.root = recordings_root
         self.model = model
         self.workers = workers if model is not None else 0
@@ -48,7 +86,8 @@ class TranscriptionService:
         self._threads: list[threading.Thread] = []
 
     def enqueue(self, call_id: str) -> int | None:
-        """Secure the call's files and create its job (blocking; run off the event loop)."""
+        """Secure the call's files and create its job (blocking; run off the event loop). No job for a
+        recording marked failed."""
         with self.sessions() as s:
             files = recording_for_call(s, call_id)
             if files is not None:
@@ -56,17 +95,96 @@ class TranscriptionService:
             job = jobs.enqueue_for_call(s, call_id, utcnow())
             return job.id if job is not None else None
 
+    def recording_of(self, call_id: str) -> RecordingSet | None:
+        with self.sessions() as s:
+            return recording_for_call(s, call_id)
+
+    def mark(self, call_id: str, problems_text: str | None) -> RecordingFailure | None:
+        """Store the check's result on the call (`ok`, or `failed` with the reason); a failure is also
+        audited (`recording_failed`, actor `system`), and a job still pending for the call (made by a
+        worker's sweep while the check waited) is failed with `recording_failed`. Returns the failure, or
+        None for `ok`."""
+        from ari_app.cases.actor import SYSTEM
+        from ari_app.cases.service import audit
+
+        now = utcnow()
+        with self.sessions.begin() as s:
+            call = s.scalar(select(CallRecord).where(CallRecord.linkedid == call_id))
+            if call is None or call.recording is None:
+                return None
+            if problems_text is None:
+                call.recording_status, call.recording_error = RecordingStatus.OK, None
+                return None
+            call.recording_status, call.recording_error = RecordingStatus.FAILED, problems_text
+            # a worker's sweep may have made a job while the check waited: it must not be decoded
+            s.execute(
+                update(TranscriptionJob)
+                .where(TranscriptionJob.call_id == call_id, TranscriptionJob.status == JobStatus.PENDING)
+                .values(
+                    status=JobStatus.FAILED,
+                    error_id=RecordingFailedError.error_id,
+                    error=f"the recording failed: {problems_text}"[:2000],
+                    finished_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            audit(s, SYSTEM, "recording_failed", None, now, call_id=call_id, recording=call.recording,
+                  reason=problems_text)  # fmt: skip
+            return RecordingFailure(call_id, call.hotline, call.recording, problems_text)
+
     async def on_call_event(self, event: CallEvent | QueueMemberChanged) -> None:
-        """Tracker subscriber: a CallEnded creates the job of the call's recording. The call store has
-        already written the ended call (the AMI link stores before it publishes). A refused call (overflow,
-        not a hotline) was never recorded: in a storm those are most calls, and cost no database read."""
+        """Tracker subscriber: a CallEnded starts the check of the call's recording, then its job (in a
+        task of its own: the check may wait for Asterisk to close the files, and the tracker's other
+        subscribers must not). The call store has already written the ended call (the AMI link stores
+        before it publishes). A refused call (overflow, not a hotline) was never recorded: in a storm
+        those are most calls, and cost no database read."""
         if isinstance(event, CallEnded) and event.state is not CallState.REJECTED:
-            job_id = await asyncio.to_thread(self.enqueue, event.call_id)
+            task = asyncio.create_task(self.finish(event.call_id))
+            self._checks.add(task)
+            task.add_done_callback(self._check_done)
+
+    def _check_done(self, task: asyncio.Task[RecordingFailure | None]) -> None:
+        self._checks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("checking a recording failed", exc_info=task.exception())
+
+    async def finish(self, call_id: str) -> RecordingFailure | None:
+        """Check the ended call's recording (waiting up to `settle_seconds` for a bad-looking one), mark it
+        on the call, then either create its transcription job or tell the failed subscribers."""
+        files = await asyncio.to_thread(self.recording_of, call_id)
+        if files is None:
+            return None  # not recorded
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settle_seconds
+        while True:
+            problems = await asyncio.to_thread(check_set, files)
+            if not problems or loop.time() >= deadline:
+                break
+            await asyncio.sleep(SETTLE_STEP)
+        failure = await asyncio.to_thread(self.mark, call_id, describe(problems) if problems else None)
+        if failure is None:
+            job_id = await asyncio.to_thread(self.enqueue, call_id)
             if job_id is not None:
-                log.info("call %s: transcription job %s", event.call_id, job_id)
+                log.info("call %s: transcription job %s", call_id, job_id)
+            return None
+        log.error("call %s: recording failed, not transcribed: %s", call_id, failure.reason)
+        await self.publish_failure(failure)
+        return failure
+
+    async def publish_failure(self, failure: RecordingFailure) -> None:
+        for subscriber in self.failed_subscribers:
+            try:
+                result = subscriber(failure)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("a subscriber to failed recordings failed")
 
     async def start(self) -> None:
-        created = await asyncio.to_thread(self._sweep)
+        failures, created = await asyncio.to_thread(self._sweep)
+        for failure in failures:
+            log.error("call %s: recording failed, not transcribed: %s", failure.call_id, failure.reason)
+            await self.publish_failure(failure)
         if created:
             log.info("transcription sweep: %s recorded calls had no job", created)
         assert self.model is not None or self.workers == 0
@@ -77,11 +195,35 @@ class TranscriptionService:
             t.start()
             self._threads.append(t)
 
-    def _sweep(self) -> int:
+    def _sweep(self, limit: int = 10_000) -> tuple[list[RecordingFailure], int]:
+        """Check the recordings of ended calls that were never checked and have no job (the server was down
+        when they ended), then create the missing jobs of the good ones."""
         with self.sessions() as s:
-            return jobs.sweep(s, utcnow())
+            unchecked = s.execute(
+                select(CallRecord.linkedid, CallRecord.recording)
+                .where(
+                    CallRecord.recording.is_not(None),
+                    CallRecord.ended_at.is_not(None),
+                    CallRecord.recording_status.is_(None),
+                    ~exists().where(TranscriptionJob.call_id == CallRecord.linkedid),
+                )
+                .order_by(CallRecord.id)
+                .limit(limit)
+            ).all()
+        failures = []
+        for call_id, recording in unchecked:
+            problems = check_set(sides(Path(str(recording)), call_id))
+            failure = self.mark(call_id, describe(problems) if problems else None)
+            if failure is not None:
+                failures.append(failure)
+        with self.sessions() as s:
+            return failures, jobs.sweep(s, utcnow())
 
     async def stop(self) -> None:
+        for task in list(self._checks):
+            task.cancel()
+        if self._checks:
+            await asyncio.wait(list(self._checks), timeout=5)
         self._stop.set()
         for t in self._threads:
             await asyncio.to_thread(t.join)

@@ -25,7 +25,8 @@ class CallbackRequest(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[str] = mapped_column(String(64), unique=True)  # the Linkedid of the call that asked
     hotline: Mapped[str] = mapped_column(String(20))
-    number: Mapped[str] = mapped_column(String(40))
+    number: Mapped[str] = mapped_column(String(40))  # canonical (ari_app.calls.numbers)
+    number_raw: Mapped[str | None] = mapped_column(String(64))  # the caller id as the carrier delivered it
     status: Mapped[str] = mapped_column(String(16))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())

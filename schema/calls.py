@@ -21,8 +21,10 @@ class CallRecord(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     linkedid: Mapped[str] = mapped_column(String(64), unique=True)
     hotline: Mapped[str | None] = mapped_column(String(20))
-    dialed: Mapped[str | None] = mapped_column(String(40))
-    caller: Mapped[str | None] = mapped_column(String(40))
+    dialed: Mapped[str | None] = mapped_column(String(40))  # canonical (ari_app.calls.numbers)
+    caller: Mapped[str | None] = mapped_column(String(40))  # canonical; matched for history and callbacks
+    dialed_raw: Mapped[str | None] = mapped_column(String(64))  # as the carrier delivered it
+    caller_raw: Mapped[str | None] = mapped_column(String(64))  # as the carrier delivered it
     queue: Mapped[str | None] = mapped_column(String(64))
     agent: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16))
@@ -36,6 +38,10 @@ class CallRecord(Base):
     recording: Mapped[str | None] = mapped_column(String(512))
     channel: Mapped[str | None] = mapped_column(String(128))
     callback_of: Mapped[str | None] = mapped_column(String(64))
+    # The recording's check when the call ended (recordings.verify): "ok", "failed" (never served as available
+    # nor transcribed), or None (not recorded, or not checked). recording_error says which file and why.
+    recording_status: Mapped[str | None] = mapped_column(String(16))
+    recording_error: Mapped[str | None] = mapped_column(String(512))
 
     __table_args__ = (
         Index("ix_calls_arrived_at", "arrived_at"),

@@ -61,8 +61,10 @@ class Satisfaction(StrEnum):
 
 
 class OutboxStatus(StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
+    PENDING = "pending"  # to be sent (again) at next_attempt_at
+    AWAITING_ID = "awaiting_id"  # accepted with a token; GET /tokens/{token}.json at next_attempt_at
+    DELIVERED = "delivered"  # the receiver's service_request_id is on the case
+    REFUSED = "refused"  # a permanent refusal (4xx other than 408/429): never sent again
 
 
 class CooperatingUnit(Base):
@@ -131,8 +133,10 @@ class Case(Base):
     channel: Mapped[Channel] = mapped_column(String(24))
     hotline: Mapped[str] = mapped_column(String(20))
     citizen_name: Mapped[str | None] = mapped_column(String(128))
-    contact: Mapped[str | None] = mapped_column(String(40))
-    caller: Mapped[str | None] = mapped_column(String(40))
+    contact: Mapped[str | None] = mapped_column(String(40))  # canonical (ari_app.calls.numbers)
+    caller: Mapped[str | None] = mapped_column(String(40))  # canonical; history matches caller and contact
+    contact_raw: Mapped[str | None] = mapped_column(String(64))  # as the agent typed it
+    caller_raw: Mapped[str | None] = mapped_column(String(64))  # as received
     call_id: Mapped[str | None] = mapped_column(String(64))
     request: Mapped[str] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(String(256))
@@ -150,6 +154,9 @@ class Case(Base):
     supervision_level: Mapped[int] = mapped_column(default=0)
     leader_escalated: Mapped[bool] = mapped_column(default=False)
     external_id: Mapped[str | None] = mapped_column(String(64))
+    exchange_refusal: Mapped[str | None] = mapped_column(Text)
+    """Exchange mode: why the hotline's own system refused the case (its GeoReport v2 error codes and
+    descriptions), shown on the centre's work list until the case is forwarded again or closed."""
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_by_login: Mapped[str] = mapped_column(String(64))
 
@@ -289,6 +296,11 @@ class ExchangeMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    token: Mapped[str | None] = mapped_column(String(128))
+    """The GeoReport v2 token of a request accepted without its id yet (status awaiting_id)."""
+    refusal: Mapped[str | None] = mapped_column(Text)
+    """A refused message's answer as JSON: `{"http_status": int, "errors": [{"code": .., "description": ..}]}`."""
+    refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_exchange_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
 

@@ -64,7 +64,8 @@ class CallbackRequested(CallEvent):
     """A caller waiting in the queue pressed the callback key and is leaving the queue."""
 
     hotline: str | None
-    number: str | None
+    number: str | None  # the caller, canonical (ari_app.calls.numbers)
+    number_raw: str | None = None  # the caller id as the carrier delivered it
 
 
 @dataclass(frozen=True, slots=True)

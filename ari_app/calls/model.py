@@ -87,8 +87,8 @@ class Call:
     state: CallState = CallState.ARRIVED
     channel: str | None = None
     hotline: str | None = None
-    dialed: str | None = None
-    caller: str | None = None
+    dialed: str | None = None  # canonical (ari_app.calls.numbers): the hotline number for a hotline call
+    caller: str | None = None  # canonical: 13812345678, 09914567890, +16502530000, or `withheld`
     queue: str | None = None
     agent: str | None = None
     agent_interface: str | None = None
@@ -101,6 +101,8 @@ class Call:
     agent_channel: str | None = None  # the agent's leg while connected (AgentConnect DestChannel)
     conference: str | None = None  # the ConfBridge room while the call is a three-way call
     transfer: TransferLeg | None = None  # set while the call is being, or has been, transferred
+    caller_raw: str | None = None  # the caller id as the carrier delivered it (+8613812345678, anonymous)
+    dialed_raw: str | None = None  # the number as the carrier delivered it (+86099112345); None when not seen
 
     def move(self, target: CallState) -> None:
         if target not in TRANSITIONS[self.state]:

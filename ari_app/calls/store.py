@@ -127,6 +127,8 @@ class SqlCallStore:
                     hotline=r.hotline,
                     dialed=r.dialed,
                     caller=r.caller,
+                    dialed_raw=r.dialed_raw,
+                    caller_raw=r.caller_raw,
                     queue=r.queue,
                     agent=r.agent,
                     queued_at=r.queued_at,
@@ -144,6 +146,8 @@ def _copy(call: Call, row: CallRecord) -> None:
     row.hotline = call.hotline
     row.dialed = call.dialed
     row.caller = call.caller
+    row.dialed_raw = call.dialed_raw
+    row.caller_raw = call.caller_raw
     row.queue = call.queue
     row.agent = call.agent
     row.state = call.state.value
@@ -177,7 +181,9 @@ def recent_calls(session: Session, limit: int = 50) -> list[dict[str, Any]]:
             "id": r.linkedid,
             "hotline": r.hotline,
             "dialed": r.dialed,
+            "dialed_raw": r.dialed_raw,
             "caller": r.caller,
+            "caller_raw": r.caller_raw,
             "queue": r.queue,
             "agent": r.agent,
             "state": r.state,
@@ -188,6 +194,8 @@ def recent_calls(session: Session, limit: int = 50) -> list[dict[str, Any]]:
             "talk_seconds": r.talk_seconds,
             "end_reason": r.end_reason,
             "recording": r.recording,
+            "recording_status": r.recording_status,
+            "recording_error": r.recording_error,
             "callback_of": r.callback_of,
             "satisfaction": ratings.get(r.linkedid),
         }

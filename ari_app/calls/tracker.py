@@ -8,6 +8,12 @@ every domain event to its subscribers.
 Which calls are tracked: those the dialplan marks with `UserEvent(HotlineCall)` (a hotline call),
 `UserEvent(HotlineRejected)` (a number that is not a hotline) or `UserEvent(HotlineOverflow)` (a hotline
 call refused by admission control). Agent-to-agent calls are not hotline calls.
+
+Numbers: the caller id and the dialed number are read by the number component (ari_app.calls.numbers)
+with the rules of the trunk the call came through (the channel's endpoint), and stored both as received
+(`caller_raw`, `dialed_raw`) and in their canonical form (`caller`, `dialed`: the hotline number for a
+hotline call). The dialed number as received is the `Exten` of the caller's channel when it was created in
+[from-carrier] (Newchannel), before the dialplan replaced it with the canonical hotline number.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from ari_app.calls.events import (
     Subscriber,
 )
 from ari_app.calls.model import Call, CallState, CallStateError, EndReason, TransferLeg
-from ari_app.calls.numbers import caller_number
+from ari_app.calls.numbers import NumberPlan
 
 log = logging.getLogger(__name__)
 
@@ -94,16 +100,19 @@ class CallTracker:
         agents: AgentLookup,
         hotlines: Iterable[str],
         clock: Clock | None = None,
+        numbers: NumberPlan | None = None,
     ) -> None:
         self.sink = sink
         self.agents = agents
         self.hotlines = set(hotlines)
+        self.numbers = numbers or NumberPlan(hotlines=self.hotlines)
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.calls: dict[str, Call] = {}
         self._left_queue: set[str] = set()
         self._callback_requested: set[str] = set()
         self._cut_by_shutdown: set[str] = set()
         self._arrivals: dict[str, datetime] = {}  # Newchannel time of a channel that may become a call
+        self._dialed: dict[str, str] = {}  # the number a carrier's channel was created for, as received
         self._subscribers: list[Subscriber] = []
         self._pending: list[CallEvent | QueueMemberChanged] = []
         self.events_seen = 0
@@ -190,9 +199,12 @@ class CallTracker:
     def _on_newchannel(self, event: Event, at: datetime) -> None:
         if event.get("Uniqueid") and event.get("Uniqueid") == event.get("Linkedid"):
             self._arrivals[event["Uniqueid"]] = at
+            if event.get("Context") == "from-carrier" and event.get("Exten"):
+                self._dialed[event["Uniqueid"]] = event["Exten"]
             if len(self._arrivals) > 10000:  # channels that never became calls; keep memory bounded
                 for key in list(self._arrivals)[:5000]:
                     del self._arrivals[key]
+                    self._dialed.pop(key, None)
 
     def _on_user_event(self, event: Event, at: datetime) -> None:
         kind = event.get("UserEvent", "")
@@ -204,20 +216,25 @@ class CallTracker:
             known = self.calls.get(linkedid)
             if known is not None:
                 self._callback_requested.add(linkedid)
-                self._emit(CallbackRequested(linkedid, at, known.hotline, known.caller))
+                self._emit(CallbackRequested(linkedid, at, known.hotline, known.caller, known.caller_raw))
             return
         if kind not in ("HotlineCall", "HotlineRejected", "HotlineOverflow") or not linkedid or linkedid in self.calls:
             return
         arrived = self._arrivals.pop(event.get("Uniqueid", ""), at)
+        dialed_raw = self._dialed.pop(event.get("Uniqueid", ""), None)
+        trunk = self.numbers.trunk_of(event.get("Channel"))
+        caller = self.numbers.caller(event.get("Caller") or event.get("CallerIDNum"), trunk)
         call = Call(
             id=linkedid,
             arrived_at=arrived,
             channel=event.get("Channel"),
-            caller=caller_number(event.get("Caller") or event.get("CallerIDNum")),
+            caller=caller.canonical,
+            caller_raw=caller.raw,
         )
         if kind == "HotlineCall":
             call.hotline = event.get("Hotline") or None
             call.dialed = call.hotline
+            call.dialed_raw = dialed_raw
             call.recording = event.get("Recording") or None
             call.callback_of = event.get("Callback") or None
             self.calls[call.id] = call
@@ -225,8 +242,14 @@ class CallTracker:
             self._emit(CallArrived(call.id, at, call.hotline, call.caller, call.dialed))
         else:
             overflow = kind == "HotlineOverflow"
-            call.hotline = (event.get("Hotline") or None) if overflow else None
-            call.dialed = event.get("Hotline" if overflow else "Dialed") or None
+            if overflow:
+                call.hotline = event.get("Hotline") or None
+                call.dialed = call.hotline
+                call.dialed_raw = dialed_raw
+            else:
+                dialed = self.numbers.dialed(dialed_raw or event.get("Dialed"), trunk)
+                call.dialed = dialed.canonical or None
+                call.dialed_raw = dialed.raw or None
             reason = EndReason.OVERFLOW if overflow else EndReason.NOT_A_HOTLINE
             call.move(CallState.REJECTED)
             call.end_reason = reason
@@ -301,6 +324,7 @@ class CallTracker:
 
     def _on_hangup(self, event: Event, at: datetime) -> None:
         self._arrivals.pop(event.get("Uniqueid", ""), None)
+        self._dialed.pop(event.get("Uniqueid", ""), None)
         call = self._call(event)
         channel = event.get("Channel", "")
         if call is not None and channel and self._legs.get(channel) == call.id:
@@ -462,13 +486,15 @@ class CallTracker:
             caller_ch = next((c for c in channels if c.uniqueid == linkedid), None)
             if caller_ch is None or caller_ch.accountcode not in self.hotlines:
                 continue
+            caller = self.numbers.caller(caller_ch.caller, self.numbers.trunk_of(caller_ch.channel))
             call = Call(
                 id=linkedid,
                 arrived_at=now - timedelta(seconds=caller_ch.duration_seconds),
                 channel=caller_ch.channel,
                 hotline=caller_ch.accountcode,
                 dialed=caller_ch.accountcode,
-                caller=caller_number(caller_ch.caller),
+                caller=caller.canonical,
+                caller_raw=caller.raw,
             )
             self.calls[linkedid] = call
             self._refresh(call, channels, now)

@@ -49,3 +49,12 @@ class NotConfigured(CaseError):
     """The session was not given the case settings at wiring time (see ari_app.cases.settings.configure)."""
 
     error_id = "cases_not_configured"
+
+
+class ExchangeRequirement(InvalidInput):
+    """Exchange mode: the hotline's own system would refuse the case as it stands (GeoReport v2: a request
+    needs a location; its service definition may require attributes, or it may not offer the service).
+    `detail['field']` names what is missing: `address`, `category`, or `attribute:<code>`;
+    `detail['requirement']` the receiver's own words for it when it gave any."""
+
+    error_id = "case_exchange_requires"

@@ -69,6 +69,17 @@ class DeadlineApproaching(CaseEvent):
     deadline_at: datetime
 
 
+@dataclass(frozen=True)
+class ExchangeRefused(CaseEvent):
+    """The hotline's own system refused an exchange-mode case for good (a GeoReport v2 4xx answer other
+    than 408/429); the case is back on the centre's work list. `errors` are the receiver's
+    `{"code", "description"}` items, `http_status` its HTTP status. Audience: the centre's supervisors."""
+
+    hotline: str
+    http_status: int
+    errors: tuple[tuple[str, str], ...]
+
+
 def emit(session: Session, event: CaseEvent) -> None:
     session.info.setdefault(_KEY, []).append(event)
 

@@ -2,13 +2,32 @@
 (JSON), through an outbox; status updates coming back change the case.
 
 Delivery guarantees. The request is written to the outbox in the same transaction as the case, so it cannot
-be lost. `deliver_due` sends what is due, one message per transaction; a failure (refused connection,
-timeout, non-2xx answer, unreadable answer) schedules a retry with exponential backoff and jitter, for ever
-until delivered. Once a 2xx answer is recorded the message is never sent again. A request whose answer was
-lost (the receiver got it, the platform did not hear back) is sent again with the same `Idempotency-Key`
-header and `attribute[case_number]`, so the receiver recognises it and answers with the same
-`service_request_id`: at-least-once delivery, exactly-once effect. On PostgreSQL several workers may run
+be lost. `deliver_due` sends what is due, one message per transaction, and sorts every answer the way
+GeoReport v2 defines them (https://wiki.open311.org/GeoReport_v2, "POST Service Request" and "Errors"):
+
+- 200/201 with `[{"service_request_id": ...}]`: delivered, the id goes on the case (`cases.external_id`);
+  the message is never sent again.
+- 200/201 with `[{"token": ...}]` (the receiver creates the request later): the message waits
+  (`awaiting_id`) and `GET /tokens/{token}.json` is asked, with backoff, until it answers the id.
+- 2xx whose body is a GeoReport error array (`[{"code", "description"}]`): a refusal, as below.
+- transient: no connection, a timeout, 5xx, 408 Request Timeout, 429 Too Many Requests (after its
+  `Retry-After`, seconds or an HTTP date, when given), a 2xx body that is not JSON or has neither id nor
+  token, any other status: retried with exponential backoff and jitter, for as long as it takes.
+- permanent: every other 4xx (400 a field missing or wrong, 403 api_key invalid, 404 service_code not
+  found, ...): the message is `refused` with the receiver's codes and descriptions and never sent again;
+  the case goes back to the centre's work list (`exchange_refused`, status `returned`, the receiver's words
+  in `cases.exchange_refusal`), with an audit entry and an `ExchangeRefused` event for the supervisors.
+
+A request whose answer was lost (the receiver got it, the platform did not hear back) is sent again with the
+same `Idempotency-Key` header and `attribute[case_number]`, so the receiver recognises it and answers with the
+same `service_request_id`: at-least-once delivery, exactly-once effect. On PostgreSQL several workers may run
 (`FOR UPDATE SKIP LOCKED`); on SQLite run one.
+
+Intake. Before a case is queued, `check_intake` applies what the receiver would refuse: GeoReport v2 makes a
+location (lat+long, address_string or address_id) required on every request, and the receiver's own service
+list and definitions (`GET /services.json`, `GET /services/{code}.json`, read through a `ServiceCatalog`
+cached with an expiry) say which services exist and which attributes are required and with what values.
+A case that fails is refused at intake with `ExchangeRequirement` naming the field.
 
 Coming back: the hotline's system reports a request's status the Open311 way (`service_request_id`,
 `status` open|closed, `status_notes`, `updated_datetime`), pushed to the server (`apply_update`) or polled
@@ -18,29 +37,42 @@ its resolution; `open` with notes is recorded on the case; repeats are harmless.
 
 from __future__ import annotations
 
+import email.utils
+import http.client
 import json
+import logging
 import random
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.cases.actor import SYSTEM
-from ari_app.cases.errors import CaseNotFound, InvalidInput
+from ari_app.cases.errors import CaseNotFound, ExchangeRequirement, InvalidInput
+from ari_app.cases.events import Audience, CaseEvent, ExchangeRefused, emit, take_events
 from ari_app.cases.machine import Action, CaseState
 from ari_app.cases.service import audit, transition
-from ari_app.cases.settings import settings_of
+from ari_app.cases.settings import numbers_of, settings_of, system_clock
 from ari_app.config import HotlineMode
 from schema.cases import Case, ExchangeMessage, OutboxStatus
+from schema.users import Role
 
-Post = Callable[[str, bytes, Mapping[str, str], float], tuple[int, bytes]]
-Get = Callable[[str, float], tuple[int, bytes]]
+log = logging.getLogger(__name__)
+
+
+def exchange_phone(case: Case) -> str | None:
+    """The citizen's number for the hotline's own system: the contact number, else the calling one, in
+    E.164 (+8613812345678; ari_app.calls.numbers), so a system elsewhere reads it without knowing the
+    centre's country; None for a withheld caller with no contact number."""
+    numbers = numbers_of(case)
+    return numbers.international(case.contact) or numbers.international(case.caller)
 
 
 def open311_request(case: Case) -> dict[str, object]:
@@ -52,7 +84,7 @@ def open311_request(case: Case) -> dict[str, object]:
         "description": case.request,
         "address_string": case.address,
         "first_name": case.citizen_name,
-        "phone": case.contact or case.caller,
+        "phone": exchange_phone(case),
         "requested_datetime": case.created_at.isoformat(),
         "attribute[case_number]": case.number,
         "attribute[hotline]": case.hotline,
@@ -65,9 +97,13 @@ def open311_request(case: Case) -> dict[str, object]:
 
 
 def enqueue_request(session: Session, case: Case, now: datetime) -> ExchangeMessage:
-    """Put the case's Open311 request in the outbox, in the same transaction as the case."""
+    """Put the case's Open311 request in the outbox, in the same transaction as the case. The idempotency
+    key is `{number}:request`, and `{number}:request:{n}` for the n-th forwarding of a case the receiver had
+    refused (a new request, not a retry of the refused one)."""
+    earlier = len(list(session.scalars(select(ExchangeMessage.id).where(ExchangeMessage.case_id == case.id))))
+    case.exchange_refusal = None
     msg = ExchangeMessage(
-        key=f"{case.number}:request",
+        key=f"{case.number}:request" + (f":{earlier + 1}" if earlier else ""),
         case_id=case.id,
         hotline=case.hotline,
         payload=json.dumps(open311_request(case), ensure_ascii=False, sort_keys=True),
@@ -80,27 +116,62 @@ def enqueue_request(session: Session, case: Case, now: datetime) -> ExchangeMess
     return msg
 
 
-def http_post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> tuple[int, bytes]:
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer: `status`, the raw `body`, and the headers with lower-case names."""
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+Post = Callable[[str, bytes, Mapping[str, str], float], Answer]
+Get = Callable[[str, float], Answer]
+
+MAX_BODY = 1 << 20
+"""Bytes read of an answer at most (1 MiB); a longer body is cut there (and then fails to parse)."""
+
+
+def _answer(status: int, body: bytes, headers: Any) -> Answer:
+    return Answer(int(status), body, {k.lower(): v for k, v in (headers.items() if headers is not None else [])})
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer like any other: urllib would repeat a POST as a GET without its body."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_POST_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def http_post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Answer:
+    """POST `body`; any HTTP status is an Answer (redirects are not followed). OSError for no connection or
+    a timeout."""
     req = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return int(resp.status), bytes(resp.read())
+        with _POST_OPENER.open(req, timeout=timeout) as resp:
+            return _answer(resp.status, bytes(resp.read(MAX_BODY)), resp.headers)
     except urllib.error.HTTPError as err:
-        return int(err.code), bytes(err.read() or b"")
+        return _answer(err.code, bytes(err.read(MAX_BODY) or b""), err.headers)
 
 
-def http_get(url: str, timeout: float) -> tuple[int, bytes]:
+def http_get(url: str, timeout: float) -> Answer:
+    """GET `url`; any HTTP status is an Answer. OSError for no connection or a timeout."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return int(resp.status), bytes(resp.read())
+            return _answer(resp.status, bytes(resp.read(MAX_BODY)), resp.headers)
     except urllib.error.HTTPError as err:
-        return int(err.code), bytes(err.read() or b"")
+        return _answer(err.code, bytes(err.read(MAX_BODY) or b""), err.headers)
 
 
 @dataclass(frozen=True)
 class Backoff:
     base: timedelta = timedelta(seconds=5)
     cap: timedelta = timedelta(hours=1)
+    retry_after_cap: timedelta = timedelta(hours=24)
+    """The longest `Retry-After` honoured; a receiver asking for more is asked again after this."""
 
     def delay(self, attempts: int, rnd: float) -> timedelta:
         """Exponential in the number of failed attempts, capped, with ±50 % jitter so that receivers coming
@@ -110,18 +181,186 @@ class Backoff:
         return delay
 
 
+# --- what an answer means (GeoReport v2) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivered:
+    service_request_id: str
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """Accepted with a token; the id comes from `GET /tokens/{token}.json`."""
+
+    token: str
+
+
+@dataclass(frozen=True)
+class Transient:
+    """Try again: after `retry_after` when the receiver said so (429/503 `Retry-After`), else with backoff."""
+
+    error: str
+    retry_after: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A permanent refusal: `errors` are the receiver's (code, description) pairs, as text."""
+
+    http_status: int
+    errors: tuple[tuple[str, str], ...]
+
+    @property
+    def text(self) -> str:
+        """The refusal for people: `HTTP 400: 400 location required; ...`."""
+        return f"HTTP {self.http_status}: " + "; ".join(f"{c} {d}".strip() for c, d in self.errors)
+
+
+Outcome = Delivered | Accepted | Transient | Refused
+
+TRANSIENT_4XX = frozenset({408, 429})
+"""4xx statuses that say "later", not "no" (RFC 9110 408 Request Timeout, RFC 6585 429 Too Many Requests)."""
+
+
+def retry_after(value: str | None, now: datetime) -> timedelta | None:
+    """A `Retry-After` header (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) as a delay from `now`;
+    None when absent or unreadable; never negative."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return timedelta(seconds=int(text))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(timedelta(0), when - now)
+
+
+def _json(body: bytes) -> Any:
+    return json.loads(body.decode("utf-8"))
+
+
+def georeport_errors(body: bytes, http_status: int) -> tuple[tuple[str, str], ...]:
+    """The GeoReport v2 error array (`[{"code": 400, "description": "..."}]`) of an answer, as (code,
+    description) text pairs; when the body is not one, the status and the body's first 200 characters."""
+    try:
+        data = _json(body)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        data = [data]
+    found: list[tuple[str, str]] = []
+    if isinstance(data, list):
+        for item in data:
+            if isinstance(item, dict) and ("code" in item or "description" in item):
+                found.append((str(item.get("code", http_status))[:32], str(item.get("description") or "")[:500]))
+    if found:
+        return tuple(found[:20])
+    text = body[:200].decode("utf-8", "replace").strip()
+    return ((str(http_status), text),)
+
+
+def _is_error_array(data: Any) -> bool:
+    return (
+        isinstance(data, list)
+        and bool(data)
+        and all(isinstance(i, dict) and "code" in i and "description" in i for i in data)
+        and not any(i.get("service_request_id") or i.get("token") for i in data)
+    )
+
+
+def classify(answer: Answer, now: datetime) -> Outcome:
+    """What a `POST /requests.json` answer means, per GeoReport v2 and HTTP (see the module's docstring)."""
+    status = answer.status
+    if 200 <= status < 300:
+        try:
+            data = _json(answer.body)
+        except ValueError as exc:
+            return Transient(f"HTTP {status} with a body that is not JSON: {exc}")
+        if _is_error_array(data):
+            return Refused(status, georeport_errors(answer.body, status))
+        item = data[0] if isinstance(data, list) and data else data
+        if isinstance(item, dict):
+            if item.get("service_request_id"):
+                return Delivered(str(item["service_request_id"])[:64])
+            if item.get("token"):
+                return Accepted(str(item["token"])[:128])
+        return Transient(f"HTTP {status} without service_request_id or token: {answer.body[:200]!r}")
+    if status in TRANSIENT_4XX or 500 <= status < 600:
+        errors = "; ".join(f"{c} {d}".strip() for c, d in georeport_errors(answer.body, status))
+        return Transient(f"HTTP {status}: {errors}", retry_after(answer.headers.get("retry-after"), now))
+    if 400 <= status < 500:
+        return Refused(status, georeport_errors(answer.body, status))
+    return Transient(f"HTTP {status}: unexpected answer")
+
+
+def classify_token(answer: Answer, now: datetime) -> Delivered | Transient:
+    """What a `GET /tokens/{token}.json` answer means: `[{"service_request_id": ..., "token": ...}]` once the
+    receiver has made the request; until then no id (or 404): ask again later."""
+    if 200 <= answer.status < 300:
+        try:
+            data = _json(answer.body)
+        except ValueError as exc:
+            return Transient(f"token lookup: HTTP {answer.status} with a body that is not JSON: {exc}")
+        item = data[0] if isinstance(data, list) and data else data
+        if isinstance(item, dict) and item.get("service_request_id"):
+            return Delivered(str(item["service_request_id"])[:64])
+        return Transient("token lookup: no service_request_id yet")
+    return Transient(f"token lookup: HTTP {answer.status}", retry_after(answer.headers.get("retry-after"), now))
+
+
 @dataclass(frozen=True)
 class DeliveryReport:
     delivered: int
     failed: int
+    refused: int = 0
+    awaiting: int = 0
+    """Messages accepted with a token whose id has not come yet."""
+    events: tuple[CaseEvent, ...] = ()
+    """ExchangeRefused and CaseStatusChanged events of refused cases, for the supervisors (after commit)."""
 
 
-def _service_request_id(body: bytes) -> str:
-    data = json.loads(body.decode("utf-8"))
-    item = data[0] if isinstance(data, list) and data else data
-    if not isinstance(item, dict) or not item.get("service_request_id"):
-        raise ValueError("answer has no service_request_id")
-    return str(item["service_request_id"])
+def refuse_message(s: Session, msg: ExchangeMessage, outcome: Refused, at: datetime) -> None:
+    """Stop the message for good (`refused`, with the receiver's errors) and send its case back to the
+    centre: `exchange_refused` to `returned` with `cases.exchange_refusal` set, one audit entry by `system`
+    (http_status, errors, key, attempts), and an ExchangeRefused event for the supervisors. A case that
+    is no longer `exchanged` keeps its status; the refusal is audited all the same."""
+    msg.status = OutboxStatus.REFUSED
+    msg.refused_at = at
+    msg.last_error = outcome.text
+    msg.refusal = json.dumps(
+        {"http_status": outcome.http_status, "errors": [{"code": c, "description": d} for c, d in outcome.errors]},
+        ensure_ascii=False,
+    )
+    case = s.get(Case, msg.case_id)
+    assert case is not None
+    detail = {
+        "http_status": outcome.http_status,
+        "errors": [{"code": c, "description": d} for c, d in outcome.errors],
+        "key": msg.key,
+        "attempts": msg.attempts,
+    }
+    if CaseState(case.status) is CaseState.EXCHANGED:
+        case.exchange_refusal = outcome.text
+        transition(s, SYSTEM, case, Action.EXCHANGE_REFUSED, CaseState.RETURNED, at, **detail)
+    else:  # the case moved on meanwhile (answered directly): the refusal is only recorded
+        audit(s, SYSTEM, str(Action.EXCHANGE_REFUSED), case.id, at, status=str(case.status), **detail)
+    emit(
+        s,
+        ExchangeRefused(
+            case.id,
+            case.number,
+            at,
+            Audience(frozenset({Role.SUPERVISOR})),
+            case.hotline,
+            outcome.http_status,
+            outcome.errors,
+        ),
+    )
 
 
 def deliver_due(
@@ -130,65 +369,308 @@ def deliver_due(
     *,
     now: datetime | None = None,
     post: Post = http_post,
+    get: Get = http_get,
     limit: int = 100,
     timeout: float = 10.0,
     backoff: Backoff = Backoff(),
     rng: Callable[[], float] = random.random,
 ) -> DeliveryReport:
-    """Send every outbox message that is due, each in its own transaction. `endpoints` maps a hotline number
-    to the base URL of its system's Open311 interface (`.../requests.json` is appended)."""
-    delivered = failed = 0
+    """Send every outbox message that is due (`pending`), and ask for the id of every one accepted with a
+    token (`awaiting_id`), each in its own transaction. `endpoints` maps a hotline number to the base URL of
+    its system's Open311 interface (`.../requests.json`, `.../tokens/{token}.json` are appended). What each
+    answer does is in the module's docstring."""
+    delivered = failed = refused = awaiting = 0
+    events: list[CaseEvent] = []
+    waiting = (OutboxStatus.PENDING, OutboxStatus.AWAITING_ID)
     with sessions() as s:
         at = settings_of(s).now(now)
         due = list(
             s.scalars(
                 select(ExchangeMessage.id)
-                .where(ExchangeMessage.status == OutboxStatus.PENDING, ExchangeMessage.next_attempt_at <= at)
+                .where(ExchangeMessage.status.in_(waiting), ExchangeMessage.next_attempt_at <= at)
                 .order_by(ExchangeMessage.id)
                 .limit(limit)
             )
         )
     for msg_id in due:
-        with sessions() as s, s.begin():
-            msg = s.scalars(
-                select(ExchangeMessage)
-                .where(ExchangeMessage.id == msg_id, ExchangeMessage.status == OutboxStatus.PENDING)
-                .with_for_update(skip_locked=True)
-            ).one_or_none()
-            if msg is None:
-                continue  # delivered meanwhile, or another worker holds it
-            at = settings_of(s).now(now)
-            msg.attempts += 1
-            error: str | None = None
-            base = endpoints.get(msg.hotline)
-            if base is None:
-                error = f"no exchange endpoint configured for hotline {msg.hotline}"
-            else:
-                headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": msg.key}
-                try:
-                    status, body = post(
-                        base.rstrip("/") + "/requests.json", msg.payload.encode("utf-8"), headers, timeout
+        with sessions() as s:
+            with s.begin():
+                msg = s.scalars(
+                    select(ExchangeMessage)
+                    .where(ExchangeMessage.id == msg_id, ExchangeMessage.status.in_(waiting))
+                    .with_for_update(skip_locked=True)
+                ).one_or_none()
+                if msg is None:
+                    continue  # done meanwhile, or another worker holds it
+                at = settings_of(s).now(now)
+                msg.attempts += 1
+                outcome: Outcome
+                base = endpoints.get(msg.hotline)
+                if base is None:
+                    outcome = Transient(f"no exchange endpoint configured for hotline {msg.hotline}")
+                elif msg.status == OutboxStatus.AWAITING_ID:
+                    token = urllib.parse.quote(msg.token or "", safe="")
+                    try:
+                        outcome = classify_token(get(f"{base.rstrip('/')}/tokens/{token}.json", timeout), at)
+                    except (OSError, http.client.HTTPException) as exc:
+                        outcome = Transient(f"token lookup: {type(exc).__name__}: {exc}")
+                else:
+                    headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": msg.key}
+                    try:
+                        answer = post(
+                            base.rstrip("/") + "/requests.json", msg.payload.encode("utf-8"), headers, timeout
+                        )
+                        outcome = classify(answer, at)
+                    except (OSError, http.client.HTTPException) as exc:  # no answer, or half of one
+                        outcome = Transient(f"{type(exc).__name__}: {exc}")
+                if isinstance(outcome, Delivered):
+                    msg.status = OutboxStatus.DELIVERED
+                    msg.delivered_at = at
+                    msg.last_error = None
+                    case = s.get(Case, msg.case_id)
+                    assert case is not None
+                    case.external_id = outcome.service_request_id
+                    audit(
+                        s,
+                        SYSTEM,
+                        "exchange_delivered",
+                        case.id,
+                        at,
+                        service_request_id=outcome.service_request_id,
+                        attempts=msg.attempts,
+                        token=msg.token,
                     )
-                    if not 200 <= status < 300:
-                        error = f"HTTP {status}: {body[:200].decode('utf-8', 'replace')}"
+                    delivered += 1
+                elif isinstance(outcome, Accepted):
+                    msg.status = OutboxStatus.AWAITING_ID
+                    msg.token = outcome.token
+                    msg.last_error = None
+                    msg.next_attempt_at = at + backoff.delay(1, rng())
+                    audit(s, SYSTEM, "exchange_accepted", msg.case_id, at, token=outcome.token, attempts=msg.attempts)
+                    awaiting += 1
+                elif isinstance(outcome, Refused):
+                    refuse_message(s, msg, outcome, at)
+                    refused += 1
+                else:
+                    msg.last_error = outcome.error[:2000]
+                    wait = backoff.delay(msg.attempts, rng())
+                    if outcome.retry_after is not None:
+                        wait = min(outcome.retry_after, backoff.retry_after_cap)
+                    msg.next_attempt_at = at + wait
+                    if msg.status == OutboxStatus.AWAITING_ID:
+                        awaiting += 1
                     else:
-                        external = _service_request_id(body)
-                except (OSError, ValueError) as exc:
-                    error = f"{type(exc).__name__}: {exc}"
-            if error is None:
-                msg.status = OutboxStatus.DELIVERED
-                msg.delivered_at = at
-                msg.last_error = None
-                case = s.get(Case, msg.case_id)
-                assert case is not None
-                case.external_id = external
-                audit(s, SYSTEM, "exchange_delivered", case.id, at, service_request_id=external, attempts=msg.attempts)
-                delivered += 1
-            else:
-                msg.last_error = error
-                msg.next_attempt_at = at + backoff.delay(msg.attempts, rng())
-                failed += 1
-    return DeliveryReport(delivered, failed)
+                        failed += 1
+            events.extend(take_events(s))  # committed: hand them over
+    return DeliveryReport(delivered, failed, refused, awaiting, tuple(events))
+
+
+# --- intake: what the receiver requires (GeoReport v2 service list and definitions) ----------------------
+
+
+@dataclass(frozen=True)
+class AttributeDef:
+    """One attribute of a GeoReport v2 service definition (`GET /services/{code}.json`)."""
+
+    code: str
+    datatype: str
+    required: bool
+    variable: bool
+    description: str
+    values: tuple[str, ...] = ()
+    """The allowed `key`s of a singlevaluelist / multivaluelist."""
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    """One service of `GET /services.json`; `attributes` from its definition when `metadata` is true."""
+
+    code: str
+    name: str
+    metadata: bool
+    type: str
+    attributes: tuple[AttributeDef, ...] = ()
+
+
+def _parse_services(data: Any) -> dict[str, ServiceDef]:
+    if not isinstance(data, list):
+        raise ValueError("services.json is not an array")
+    out: dict[str, ServiceDef] = {}
+    for item in data:
+        if isinstance(item, dict) and item.get("service_code"):
+            code = str(item["service_code"])
+            meta = item.get("metadata") in (True, "true", "True")
+            out[code] = ServiceDef(code, str(item.get("service_name") or ""), meta, str(item.get("type") or ""))
+    return out
+
+
+def _parse_definition(data: Any) -> tuple[AttributeDef, ...]:
+    attrs = data.get("attributes") if isinstance(data, dict) else None
+    if not isinstance(attrs, list):
+        raise ValueError("service definition has no attributes array")
+    out = []
+    for a in attrs:
+        if not isinstance(a, dict) or not a.get("code"):
+            continue
+        values = tuple(str(v["key"]) for v in a.get("values") or [] if isinstance(v, dict) and "key" in v)
+        out.append(
+            AttributeDef(
+                code=str(a["code"]),
+                datatype=str(a.get("datatype") or "string"),
+                required=a.get("required") in (True, "true", "True"),
+                variable=a.get("variable") not in (False, "false", "False"),
+                description=str(a.get("description") or a.get("datatype_description") or ""),
+                values=values,
+            )
+        )
+    return tuple(out)
+
+
+class ServiceCatalog:
+    """The service list and definitions of one hotline's own system, read on demand and kept for `ttl`.
+    A read that fails is not tried again for `retry_failed` (intake is then checked by the GeoReport v2
+    rules alone, and the outbox still stops on the receiver's refusal). Thread-safe."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        get: Get = http_get,
+        ttl: timedelta = timedelta(minutes=15),
+        retry_failed: timedelta = timedelta(minutes=1),
+        timeout: float = 3.0,
+        clock: Callable[[], datetime] = system_clock,
+    ) -> None:
+        self.base = base_url.rstrip("/")
+        self.get = get
+        self.ttl = ttl
+        self.retry_failed = retry_failed
+        self.timeout = timeout
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._services: dict[str, ServiceDef] | None = None
+        self._until = datetime.min.replace(tzinfo=UTC)
+        self.fetches = 0
+        """How many times the receiver was asked (for tests and logs)."""
+
+    def _fetch(self, path: str) -> Any:
+        self.fetches += 1
+        answer = self.get(self.base + path, self.timeout)
+        if not 200 <= answer.status < 300:
+            raise ValueError(f"HTTP {answer.status}")
+        return _json(answer.body)
+
+    def services(self) -> dict[str, ServiceDef] | None:
+        """The services by code, or None when the receiver could not be read."""
+        with self._lock:
+            now = self.clock()
+            if now < self._until:
+                return self._services
+            try:
+                services = _parse_services(self._fetch("/services.json"))
+                for code, svc in list(services.items()):
+                    if svc.metadata:
+                        path = "/services/" + urllib.parse.quote(code, safe="") + ".json"
+                        attrs = _parse_definition(self._fetch(path))
+                        services[code] = ServiceDef(svc.code, svc.name, svc.metadata, svc.type, attrs)
+            except (OSError, ValueError, http.client.HTTPException) as exc:
+                log.warning("exchange: cannot read the service list of %s: %s", self.base, exc)
+                self._services, self._until = None, now + self.retry_failed
+                return None
+            self._services, self._until = services, now + self.ttl
+            return services
+
+
+_CATALOGS = "ari_app.cases.exchange.catalogs"
+
+
+def attach_catalogs(target: Session | sessionmaker[Session], catalogs: Mapping[str, ServiceCatalog]) -> None:
+    """Give intake the receivers' service catalogs ({hotline number: ServiceCatalog}), on one session or
+    every session a sessionmaker makes from now on (like ari_app.cases.configure)."""
+    if isinstance(target, Session):
+        target.info[_CATALOGS] = dict(catalogs)
+        return
+    info = dict(target.kw.get("info") or {})
+    info[_CATALOGS] = dict(catalogs)
+    target.configure(info=info)
+
+
+def _has_location(body: Mapping[str, object]) -> bool:
+    return bool(body.get("address_string") or body.get("address_id")) or (
+        body.get("lat") is not None and body.get("long") is not None
+    )
+
+
+def requirements_missing(
+    body: Mapping[str, object], services: Mapping[str, ServiceDef] | None
+) -> ExchangeRequirement | None:
+    """The first thing the receiver would refuse in this `POST /requests` body, or None:
+
+    - no location: GeoReport v2 POST Service Request requires one of lat & long, address_string, address_id;
+    - a service_code the receiver's `GET /services.json` does not list (it would answer 404);
+    - a required, variable attribute of the service definition the body lacks, or a value not among its
+      `values` (singlevaluelist / multivaluelist).
+    """
+    if not _has_location(body):
+        return ExchangeRequirement(
+            "地址必填：受理方系统要求案件有位置（地址） / address required: the receiving system needs a "
+            "location for every request (GeoReport v2)",
+            field="address",
+            requirement="lat & long, address_string or address_id",
+        )
+    if services is None:
+        return None
+    code = str(body.get("service_code"))
+    svc = services.get(code)
+    if svc is None:
+        return ExchangeRequirement(
+            f"分类不被受理方系统接受：{code} / category not offered by the receiving system: {code}",
+            field="category",
+            requirement=code,
+        )
+    for attr in svc.attributes:
+        if not attr.variable:
+            continue
+        value = body.get(f"attribute[{attr.code}]")
+        if value in (None, ""):
+            if attr.required:
+                return ExchangeRequirement(
+                    f"受理方系统要求填写 {attr.code}（{attr.description}） / the receiving system requires "
+                    f"{attr.code} ({attr.description})",
+                    field=f"attribute:{attr.code}",
+                    requirement=attr.description,
+                )
+            continue
+        if attr.values and str(value) not in attr.values:
+            return ExchangeRequirement(
+                f"受理方系统不接受 {attr.code} 的值 {value} / the receiving system does not accept {value} for "
+                f"{attr.code} (allowed: {', '.join(attr.values)})",
+                field=f"attribute:{attr.code}",
+                requirement=", ".join(attr.values),
+            )
+    return None
+
+
+def receiver_services(session: Session, hotline: str) -> dict[str, ServiceDef] | None:
+    """The hotline's receiver's services through its ServiceCatalog (`attach_catalogs`); None when it has
+    none or it cannot be read. May ask the receiver (cache expired): call it before the transaction writes,
+    so no database lock is held while waiting on the network."""
+    catalog = (session.info.get(_CATALOGS) or {}).get(hotline)
+    return catalog.services() if isinstance(catalog, ServiceCatalog) else None
+
+
+_UNREAD: Any = object()
+
+
+def check_intake(session: Session, case: Case, services: Mapping[str, ServiceDef] | None = _UNREAD) -> None:
+    """Raise ExchangeRequirement when the hotline's own system would refuse the case (see
+    `requirements_missing`), against `services` (from `receiver_services`; read now when not given); with
+    no service list only the GeoReport v2 rules apply."""
+    if services is _UNREAD:
+        services = receiver_services(session, case.hotline)
+    problem = requirements_missing(open311_request(case), services)
+    if problem is not None:
+        raise problem
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -264,8 +746,8 @@ def poll_updates(
             ids = ",".join(str(x) for x in open_ids[i : i + batch])
             url = base.rstrip("/") + "/requests.json?" + urllib.parse.urlencode({"service_request_id": ids})
             try:
-                status, body = get(url, timeout)
-                items = json.loads(body.decode("utf-8")) if 200 <= status < 300 else []
+                answer = get(url, timeout)
+                items = _json(answer.body) if 200 <= answer.status < 300 else []
             except (OSError, ValueError):
                 continue  # the next poll tries again
             for item in items if isinstance(items, list) else []:

@@ -2,6 +2,8 @@
 
     received ──resolve_directly──────────────────────────────────────────────> closed
        │ ──forward (exchange mode)──> exchanged ──exchange_update(closed)────> closed
+       │                       forward ^   │ exchange_refused (the receiver's 4xx: back on the centre's list)
+       │                               returned ──resolve_directly──> closed        (exchange mode)
        └─dispatch─> dispatched ──accept──> in_progress ──handle──> handled ──follow_up──> followed_up
                       │   ^                    ^                                              │
                       │   └─dispatch─ returned │                                    approve──┴──send_back
@@ -59,6 +61,7 @@ class Action(StrEnum):
     ESCALATE = "escalate"
     ESCALATE_TO_LEADER = "escalate_to_leader"
     EXCHANGE_UPDATE = "exchange_update"
+    EXCHANGE_REFUSED = "exchange_refused"
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,11 @@ RULES: tuple[Rule, ...] = (
     _rule(Action.RESOLVE_DIRECTLY, S.RECEIVED, {S.CLOSED}, _who(CENTRE, CENTRE, CENTRE | HOTLINE_UNIT)),
     _rule(Action.FORWARD, S.RECEIVED, {S.EXCHANGED}, _who(exchange=CENTRE | SYSTEM)),
     _rule(Action.EXCHANGE_UPDATE, S.EXCHANGED, {S.EXCHANGED, S.CLOSED}, _who(exchange=SYSTEM)),
+    # The hotline's own system refused the request for good (GeoReport v2 4xx): back to the centre, which
+    # forwards it again once corrected, or answers it itself.
+    _rule(Action.EXCHANGE_REFUSED, S.EXCHANGED, {S.RETURNED}, _who(exchange=SYSTEM)),
+    _rule(Action.FORWARD, S.RETURNED, {S.EXCHANGED}, _who(exchange=CENTRE | SYSTEM)),
+    _rule(Action.RESOLVE_DIRECTLY, S.RETURNED, {S.CLOSED}, _who(exchange=CENTRE)),
     _rule(Action.DISPATCH, S.RECEIVED, {S.DISPATCHED}, _DISPATCHER),
     _rule(Action.DISPATCH, S.RETURNED, {S.DISPATCHED}, _DISPATCHER),
     _rule(Action.DISPATCH, S.DISPATCHED, {S.DISPATCHED}, _DISPATCHER),  # a co-unit of a coordinated case

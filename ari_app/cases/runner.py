@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from ari_app.cases.deadlines import escalate_overdue
-from ari_app.cases.events import CaseEvent, take_events
+from ari_app.cases.events import CaseEvent, ExchangeRefused, take_events
 from ari_app.cases.exchange import deliver_due, poll_updates
 from ari_app.cases.settings import settings_of
 from ari_app.cases.surveys import link_pending
@@ -29,6 +29,7 @@ class RunReport:
     escalated: int = 0
     delivered: int = 0
     failed: int = 0
+    refused: int = 0
     updates: int = 0
     surveys: int = 0
     events: list[CaseEvent] = field(default_factory=list)
@@ -40,10 +41,13 @@ class CaseRunner:
         sessions: Callable[[], Session],
         exchange_endpoints: Mapping[str, str],
         interval: float = 60.0,
+        on_events: Callable[[list[CaseEvent]], object] | None = None,
     ) -> None:
         self.sessions = sessions
         self.endpoints = dict(exchange_endpoints)
         self.interval = interval
+        self.on_events = on_events
+        """Called on the server's loop with each pass's committed events (the link pushes them to desktops)."""
         self._task: asyncio.Task[None] | None = None
 
     def run_once(self) -> RunReport:
@@ -64,19 +68,31 @@ class CaseRunner:
             try:
                 delivery = deliver_due(self.sessions, self.endpoints)
                 report.delivered, report.failed = delivery.delivered, delivery.failed
+                report.refused = delivery.refused
+                report.events.extend(delivery.events)
+                for event in delivery.events:
+                    if isinstance(event, ExchangeRefused):
+                        log.warning(
+                            "exchange: hotline %s refused case %s (HTTP %d: %s); it is back on the centre's list",
+                            event.hotline,
+                            event.number,
+                            event.http_status,
+                            "; ".join(f"{c} {d}" for c, d in event.errors),
+                        )
             except Exception:
                 log.exception("exchange delivery failed")
             try:
                 report.updates = poll_updates(self.sessions, self.endpoints)
             except Exception:
                 log.exception("exchange polling failed")
-        if report.escalated or report.delivered or report.failed or report.updates or report.surveys:
+        if report.escalated or report.delivered or report.failed or report.refused or report.updates or report.surveys:
             log.info(
-                "case runner: %d escalated, %d delivered, %d delivery failures, %d exchange updates, "
+                "case runner: %d escalated, %d delivered, %d delivery failures, %d refused, %d exchange updates, "
                 "%d survey answers put on cases",
                 report.escalated,
                 report.delivered,
                 report.failed,
+                report.refused,
                 report.updates,
                 report.surveys,
             )
@@ -90,7 +106,17 @@ class CaseRunner:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
+    async def run_pass(self) -> RunReport:
+        """One pass in a worker thread, then its events handed to `on_events` on this loop."""
+        report = await asyncio.to_thread(self.run_once)
+        if report.events and self.on_events is not None:
+            try:
+                self.on_events(report.events)
+            except Exception:
+                log.exception("handing the case events over failed")
+        return report
+
     async def _run(self) -> None:
         while True:
-            await asyncio.to_thread(self.run_once)
+            await self.run_pass()
             await asyncio.sleep(self.interval)

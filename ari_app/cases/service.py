@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, Select, exists, false, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ari_app.calls.numbers import caller_number, is_withheld
+from ari_app.calls.numbers import Number, NumberError, NumberPlan, is_withheld
 from ari_app.cases import machine
 from ari_app.cases.actor import Actor
 from ari_app.cases.errors import CaseError, CaseNotFound, InvalidInput, PermissionDenied, TransitionForbidden
@@ -250,18 +250,25 @@ def _text(value: str | None, field: str, *, required: bool = False, limit: int =
     return value
 
 
-def _caller(value: str | None) -> str | None:
-    """A case's calling number: None when none was given (a case not taken from a call), `WITHHELD` for any
-    form of a withheld number, so that no two withheld citizens' cases share a matchable number."""
+def _caller(numbers: NumberPlan, value: str | None) -> Number | None:
+    """A case's calling number, read by the number component (canonical and as given): None when none was
+    given (a case not taken from a call), `WITHHELD` for any form of a withheld number, so that no two
+    withheld citizens' cases share a matchable number."""
     text = _text(value, "caller", limit=40)
-    return None if text is None else caller_number(text)
+    return None if text is None else numbers.caller(text)
 
 
-def _contact(value: str | None) -> str | None:
-    """A case's contact number, or None: a withheld form (`anonymous`, the desktop prefilling a withheld
-    caller, ...) is no way to reach the citizen, and kept it would match other withheld citizens' cases."""
+def _contact(numbers: NumberPlan, value: str | None) -> Number | None:
+    """A case's contact number (canonical and as typed), or None: a withheld form (`anonymous`, the desktop
+    prefilling a withheld caller, ...) is no way to reach the citizen, and kept it would match other withheld
+    citizens' cases. Refused (`invalid_input`) when what was typed is not a phone number."""
     text = _text(value, "contact", limit=40)
-    return None if text is None or is_withheld(text) else text
+    if text is None or is_withheld(text):
+        return None
+    try:
+        return numbers.parse(text)
+    except NumberError as exc:
+        raise InvalidInput(f"contact: {exc}", field="contact") from None
 
 
 def _mode(settings: CaseSettings, case: Case) -> HotlineMode:
@@ -383,7 +390,9 @@ def create_case(
     now: datetime | None = None,
 ) -> Case:
     """受理: open a case. On an exchange-mode hotline a case that is not resolved directly is forwarded at
-    once to the hotline's own system (status `exchanged`, an Open311 request in the outbox)."""
+    once to the hotline's own system (status `exchanged`, an Open311 request in the outbox), after
+    `exchange.check_intake`: a case that system would refuse (no location, a category it does not offer, a
+    required attribute missing) is refused with ExchangeRequirement naming the field, and nothing is kept."""
     settings = settings_of(session)
     now = settings.now(now)
     rules = settings.hotline(hotline)
@@ -393,13 +402,22 @@ def create_case(
     assert req is not None
     lang = _text(language, "language", required=True, limit=16)
     assert lang is not None
+    contact_number = _contact(settings.numbers, contact)
+    caller_number = _caller(settings.numbers, caller)
+    exchanged = rules.mode is HotlineMode.EXCHANGE and handling != Handling.DIRECT
+    if exchanged:
+        from ari_app.cases.exchange import receiver_services
+
+        services = receiver_services(session, hotline)  # before anything is written: may ask the receiver
     case = Case(
         number=_next_number(session, hotline, now.astimezone(settings.timezone).strftime("%Y%m%d")),
         channel=_enum(Channel, channel, "channel"),
         hotline=hotline,
         citizen_name=_text(citizen_name, "citizen_name", limit=128),
-        contact=_contact(contact),
-        caller=_caller(caller),
+        contact=contact_number.canonical if contact_number else None,
+        contact_raw=contact_number.raw if contact_number else None,
+        caller=caller_number.canonical if caller_number else None,
+        caller_raw=caller_number.raw if caller_number else None,
         call_id=_text(call_id, "call_id", limit=64),
         request=req,
         address=_text(address, "address", limit=256),
@@ -421,9 +439,10 @@ def create_case(
 
         link_call(session, case.call_id, now)  # the citizen may have rated the call before the case was saved
     emit(session, CaseCreated(case.id, case.number, now, _audience_for(case, CaseState.RECEIVED, rules.mode), hotline))
-    if rules.mode is HotlineMode.EXCHANGE and case.handling != Handling.DIRECT:
-        from ari_app.cases.exchange import enqueue_request
+    if exchanged:
+        from ari_app.cases.exchange import check_intake, enqueue_request
 
+        check_intake(session, case, services)
         transition(session, actor, case, Action.FORWARD, CaseState.EXCHANGED, now)
         enqueue_request(session, case, now)
     session.flush()
@@ -441,13 +460,16 @@ def get_case(session: Session, actor: Actor, case_id: int | str) -> Case:
 
 def caller_history(session: Session, actor: Actor, caller: str, limit: int = 10) -> list[Case]:
     """The caller's earlier cases (by calling or contact number), most recent first, only those the actor
-    may see. For the screen-pop; audited as one lookup. A withheld caller (`anonymous`, `unknown`, empty, ...;
-    `ari_app.calls.numbers.is_withheld`) has no history: that text is shared by every citizen who withholds
-    their number, and matching it would show one citizen's cases to the agent talking to another."""
+    may see. For the screen-pop; audited as one lookup. The number may be in any form (+8613812345678,
+    13812345678, ...): it is compared in its canonical form (ari_app.calls.numbers), in which cases store
+    it. A withheld caller (`anonymous`, `unknown`, empty, ...; `ari_app.calls.numbers.is_withheld`) has no
+    history: that text is shared by every citizen who withholds their number, and matching it would show one
+    citizen's cases to the agent talking to another."""
     settings = settings_of(session)
-    caller = caller.strip()
-    if is_withheld(caller):
+    found = settings.numbers.caller(caller)
+    if found.withheld:
         return []
+    caller = found.canonical
     stmt = (
         select(Case)
         .where(or_(Case.caller == caller, Case.contact == caller))
@@ -464,21 +486,27 @@ def search_cases(
     session: Session, actor: Actor, text: str | None = None, limit: int = 50, mine: bool = False
 ) -> list[Case]:
     """Cases the actor may see matching `text` (number, request, address, citizen, caller or contact),
-    newest first. `mine`: only cases the actor took."""
+    newest first. A phone number in another form than the stored one (+86 138 1234 5678) also finds the
+    cases of that number. `mine`: only cases the actor took."""
     settings = settings_of(session)
     stmt = select(Case).order_by(Case.created_at.desc(), Case.id.desc()).limit(max(1, min(limit, 500)))
     if text and text.strip():
         like = f"%{text.strip()}%"
-        stmt = stmt.where(
-            or_(
-                Case.number.ilike(like),
-                Case.request.ilike(like),
-                Case.address.ilike(like),
-                Case.citizen_name.ilike(like),
-                Case.caller.ilike(like),
-                Case.contact.ilike(like),
-            )
-        )
+        matches: list[ColumnElement[bool]] = [
+            Case.number.ilike(like),
+            Case.request.ilike(like),
+            Case.address.ilike(like),
+            Case.citizen_name.ilike(like),
+            Case.caller.ilike(like),
+            Case.contact.ilike(like),
+        ]
+        try:
+            phone = settings.numbers.parse(text).canonical
+        except NumberError:
+            phone = None
+        if phone:
+            matches += [Case.caller == phone, Case.contact == phone]
+        stmt = stmt.where(or_(*matches))
     if mine:
         stmt = stmt.where(Case.created_by == actor.user_id if actor.user_id is not None else false())
     cases = list(session.scalars(_restrict(stmt, actor)))
@@ -696,6 +724,7 @@ def resolve_directly(
     case.handling = Handling.DIRECT
     case.handled_at = now
     case.closed_at = now
+    case.exchange_refusal = None  # answered by the centre: the receiver's refusal no longer stands (kept in the outbox)
     transition(session, actor, case, Action.RESOLVE_DIRECTLY, CaseState.CLOSED, now)
     session.flush()
     return case
@@ -834,18 +863,27 @@ def _supervise(
     return case
 
 
-def forward(session: Session, actor: Actor, case_id: int | str, *, now: datetime | None = None) -> Case:
-    """Send a case of an exchange-mode hotline to the hotline's own system (done at intake unless the case
-    was taken for direct handling and turned out to need the hotline's unit after all)."""
-    from ari_app.cases.exchange import enqueue_request
+def forward(
+    session: Session, actor: Actor, case_id: int | str, *, address: str | None = None, now: datetime | None = None
+) -> Case:
+    """Send a case of an exchange-mode hotline to the hotline's own system: done at intake unless the case
+    was taken for direct handling and turned out to need the hotline's unit after all, or again once the
+    centre has corrected a case that system refused (status `returned`, `cases.exchange_refusal`); `address`
+    replaces the case's address first (the location GeoReport v2 requires). Raises ExchangeRequirement when
+    the system would refuse the case as it stands (`exchange.check_intake`)."""
+    from ari_app.cases.exchange import check_intake, enqueue_request, receiver_services
 
     settings = settings_of(session)
     now = settings.now(now)
     case = _load(session, actor, case_id, lock=True)
     _require(Action.FORWARD, case, actor, _mode(settings, case))
+    services = receiver_services(session, case.hotline)
+    if address is not None:
+        case.address = _text(address, "address", limit=256)
     if case.handling == Handling.DIRECT:
         case.handling = Handling.DISPATCH
-    transition(session, actor, case, Action.FORWARD, CaseState.EXCHANGED, now)
+    check_intake(session, case, services)
+    transition(session, actor, case, Action.FORWARD, CaseState.EXCHANGED, now, address_changed=address is not None)
     enqueue_request(session, case, now)
     session.flush()
     return case

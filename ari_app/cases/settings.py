@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
+from ari_app.calls.numbers import NumberPlan
 from ari_app.cases.errors import NotConfigured, UnknownHotline
 from ari_app.config import Config, HotlineMode
 
@@ -51,10 +52,13 @@ class CaseSettings:
     default_deadline_hours: int = 72
     escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
     clock: Callable[[], datetime] = system_clock
+    numbers: NumberPlan = field(default_factory=NumberPlan)
+    """How callers and contact numbers are read and compared (ari_app.calls.numbers; the centre's rules)."""
 
     @classmethod
     def from_config(cls, cfg: Config, **overrides: Any) -> CaseSettings:
         hotlines = {h.number: HotlineRules(h.number, h.mode, tuple(h.categories)) for h in cfg.hotlines}
+        overrides.setdefault("numbers", NumberPlan.from_config(cfg))
         return cls(hotlines=hotlines, timezone=ZoneInfo(cfg.timezone), **overrides)
 
     def hotline(self, number: str) -> HotlineRules:
@@ -81,6 +85,14 @@ def configure(target: Session | sessionmaker[Session], settings: CaseSettings) -
     info = dict(target.kw.get("info") or {})
     info[_KEY] = settings
     target.configure(info=info)
+
+
+def numbers_of(obj: object) -> NumberPlan:
+    """The number rules of the session `obj` (a stored case, ...) belongs to; the default rules (region CN)
+    for an object of no configured session."""
+    session = object_session(obj)
+    settings = session.info.get(_KEY) if session is not None else None
+    return settings.numbers if isinstance(settings, CaseSettings) else NumberPlan()
 
 
 def settings_of(session: Session) -> CaseSettings:

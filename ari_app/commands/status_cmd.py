@@ -1,5 +1,6 @@
 """`hotline status`: is the platform healthy? Asterisk (AMI round trip, SIP OPTIONS, channels against the
-limit) and the CTI server's desktop link. Exit status 0 up, 1 degraded, 2 down."""
+limit), the recordings disk (free space against `recordings.min_free_bytes` / `min_free_percent`) and the
+CTI server's desktop link. Exit status 0 up, 1 degraded, 2 down."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ import socket
 import sys
 
 from ari_app.config import Config, ConfigError, load_config
-from ari_app.health import SERVER_HEALTH_FILE, AmiSession, Health, HealthReport, check, load_report
+from ari_app.health import (
+    SERVER_HEALTH_FILE,
+    AmiSession,
+    Health,
+    HealthReport,
+    check,
+    human_bytes,
+    load_report,
+    measure_disk,
+)
 
 SERVER_REPORT_MAX_AGE = 30.0
 """Seconds: an older report of the server's is not believed (it probes every 5 s)."""
@@ -67,18 +77,25 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     report = asyncio.run(asterisk_health(cfg, args.timeout))
+    disk = measure_disk(cfg.recordings_path, cfg.recordings_disk)
     server = _server_listening(cfg)
     # What only the running server knows (agents it could not put back into the queue), from its last report.
     seen = load_report(cfg.path.parent / SERVER_HEALTH_FILE, SERVER_REPORT_MAX_AGE) if server else None
     listed = seen.get("server_problems") if seen else None
     server_problems = [str(p) for p in listed] if isinstance(listed, list) else []
     state = report.state
-    if server_problems and state is Health.UP:
+    if (server_problems or disk.problem) and state is Health.UP:
         state = Health.DEGRADED
     if args.json:
         print(
             json.dumps(
-                {"asterisk": report.as_dict(), "cti_server": server, "cti_server_problems": server_problems},
+                {
+                    "state": state.value,
+                    "asterisk": report.as_dict(),
+                    "recordings_disk": disk.as_dict(),
+                    "cti_server": server,
+                    "cti_server_problems": server_problems,
+                },
                 ensure_ascii=False,
                 indent=2,
             )
@@ -92,6 +109,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         for problem in report.problems:
             print(f"  - {problem}")
+        room = (
+            f"{human_bytes(disk.free_bytes)} free of {human_bytes(disk.total_bytes)} ({disk.percent_free:.1f} %)"
+            if disk.free_bytes is not None and disk.total_bytes and disk.percent_free is not None
+            else "not measured"
+        )
+        print(f"Recordings disk {disk.path}: {disk.state.value}  ({room})")
+        if disk.problem:
+            print(f"  - {disk.problem}")
         where = f"{cfg.server.host}:{cfg.server.port}"
         print(f"CTI server desktop link on {where}: {'listening' if server else 'not listening'}")
         for problem in server_problems:

@@ -142,6 +142,7 @@ def list_item(case: Case, now: datetime) -> CaseListItem:
         deadline_at=_iso(case.deadline_at),
         overdue=_overdue(case, now),
         supervision_level=case.supervision_level,
+        exchange_refusal=case.exchange_refusal,
     )
 
 
@@ -155,8 +156,9 @@ def list_cases(
     text: str | None = None,
     limit: int = 100,
 ) -> list[CaseListItem]:
-    """The cases the actor may see (service.visible), filtered; most urgent first: overdue, then by deadline,
-    then newest. Audited as one lookup, like a search."""
+    """The cases the actor may see (service.visible), filtered; most urgent first: those the hotline's own
+    system refused (exchange mode, back with the centre), then by deadline (overdue first), then newest.
+    Audited as one lookup, like a search."""
     with service.transaction(sessions, actor, Msg.LIST_CASES) as s:
         settings = settings_of(s)
         now = settings.now()
@@ -177,7 +179,13 @@ def list_cases(
                     Case.number.ilike(like), Case.request.ilike(like), Case.address.ilike(like), Case.caller.ilike(like)
                 )
             )
-        stmt = stmt.order_by(Case.deadline_at.is_(None), Case.deadline_at, Case.created_at.desc(), Case.id.desc())
+        stmt = stmt.order_by(
+            Case.exchange_refusal.is_(None),
+            Case.deadline_at.is_(None),
+            Case.deadline_at,
+            Case.created_at.desc(),
+            Case.id.desc(),
+        )
         found = list(s.scalars(stmt.limit(max(1, min(limit, 200)))))
         service.audit(
             s, actor, "list", None, now, status=status, open=open_only, overdue=overdue, text=text, found=len(found)
@@ -325,6 +333,8 @@ def _operation(msg_type: str, fields: Mapping[str, Any]) -> tuple[Callable[..., 
         return service.escalate_to_leader, {"instructions": fields["instructions"]}
     if msg_type == Msg.RESOLVE_DIRECTLY:
         return service.resolve_directly, {"resolution": fields["resolution"]}
+    if msg_type == Msg.FORWARD_CASE:
+        return service.forward, {"address": fields.get("address")}
     raise ValueError(f"{msg_type} is not a workflow request")
 
 
@@ -339,6 +349,7 @@ WORKFLOW_REQUESTS = frozenset(
         Msg.SUPERVISE_CASE,
         Msg.ESCALATE_TO_LEADER,
         Msg.RESOLVE_DIRECTLY,
+        Msg.FORWARD_CASE,
     }
 )
 

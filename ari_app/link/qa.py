@@ -52,6 +52,7 @@ from ari_app.protocol import (
 )
 from recordings.search import get_transcript, transcript_matches, words_of
 from recordings.store import RecordingSet, sides
+from recordings.verify import RecordingStatus
 from schema.calls import CallRecord
 from schema.cases import Case
 from schema.qa import QaScore
@@ -108,8 +109,9 @@ def _scope(actor: Actor, call: CallRecord | None) -> CallRecord:
 
 
 def _files(call: CallRecord) -> dict[str, Path]:
-    """The call's recording files that exist now, by side."""
-    if not call.recording:
+    """The call's recording files that exist now, by side; none for a recording that failed its check when
+    the call ended (recordings.verify: missing, 0 bytes, a header only, truncated), whatever is on disk."""
+    if not call.recording or call.recording_status == RecordingStatus.FAILED:
         return {}
     found: RecordingSet = sides(Path(call.recording), call.linkedid)
     out = {"mix": found.mix} if found.mix.is_file() else {}
@@ -189,6 +191,8 @@ def search(
                 snippet=t.text[:SNIPPET_CHARS] if t is not None else "",
                 recording_available="mix" in _files(c),
                 last_score=last_score.get(c.linkedid),
+                recording_status=c.recording_status,
+                recording_error=c.recording_error,
             )
             for c, t in found
         ]
@@ -234,6 +238,8 @@ def get_call(sessions: sessionmaker[Session], actor: Actor, cfg: Config, now: da
             end_reason=call.end_reason,
             recording_sides=list(_files(call)),
             transcription_status=status,
+            recording_status=call.recording_status,
+            recording_error=call.recording_error,
             transcript_model=transcript.model if transcript else None,
             duration_seconds=transcript.duration_seconds if transcript else None,
             sentences=sentences,
@@ -248,6 +254,13 @@ def open_recording(sessions: sessionmaker[Session], actor: Actor, now: datetime,
     with sessions() as s, s.begin():
         call = _scope(actor, s.scalar(select(CallRecord).where(CallRecord.linkedid == call_id)))
         path = _files(call).get(side)
+        if path is None and call.recording_status == RecordingStatus.FAILED:
+            raise ProtocolError(
+                ErrorId.RECORDING_UNAVAILABLE,
+                f"this call's recording failed: {call.recording_error}",
+                side=side,
+                recording_status=RecordingStatus.FAILED.value,
+            )
         if path is None:
             raise ProtocolError(
                 ErrorId.RECORDING_UNAVAILABLE,

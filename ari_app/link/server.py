@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +45,7 @@ from ari_app.calls.events import (
     TransferChanged,
 )
 from ari_app.cases.errors import CaseError
+from ari_app.cases.events import CaseEvent, ExchangeRefused
 from ari_app.conference import ConferenceError, ThreeWay, participants
 from ari_app.config import Config
 from ari_app.link import cases, qa
@@ -210,6 +211,10 @@ class LinkServer:
     @property
     def url(self) -> str:
         return f"{self.settings.scheme}://{self.settings.host}:{self.port}"
+
+    def signed_in(self) -> list[Connection]:
+        """The open connections that are signed in (for pushes to people by role, such as alarms)."""
+        return [c for c in self._connections if c.session is not None and not c.closing]
 
     def spawn(self, coro: Awaitable[Any], what: str) -> asyncio.Task[Any]:
         """Start a task the server keeps a reference to; its failure is logged, never lost."""
@@ -805,6 +810,35 @@ class LinkServer:
             if agent is not None:
                 return self.agents.get(agent.id)
         return None
+
+    def notify_case_events(self, events: Sequence[CaseEvent]) -> int:
+        """Tell the signed-in people of each event's audience (roles, narrowed to a hotline when it says so)
+        what the platform's own case work found that needs them: for now an exchange-mode case the
+        hotline's own system refused (`ExchangeRefused`), pushed as `case_alert`. Call on the server's
+        loop, after the events' transaction committed. Returns how many messages were queued."""
+        sent = 0
+        for event in events:
+            if not isinstance(event, ExchangeRefused):
+                continue
+            message = {
+                "type": Msg.CASE_ALERT,
+                "kind": "exchange_refused",
+                "case_id": event.case_id,
+                "number": event.number,
+                "hotline": event.hotline,
+                "at": event.at.isoformat(),
+                "http_status": event.http_status,
+                "errors": [{"code": c, "description": d} for c, d in event.errors],
+            }
+            for conn in list(self._connections):
+                actor = conn.session.actor if conn.session is not None else None
+                if conn.closing or actor is None or actor.role not in event.audience.roles:
+                    continue
+                if event.audience.hotline is not None and actor.hotline != event.audience.hotline:
+                    continue
+                conn.send(message)
+                sent += 1
+        return sent
 
     async def on_call_event(self, event: CallEvent | QueueMemberChanged) -> None:
         """The Subscriber for the call tracker: adapt one domain event into messages for whom it concerns."""

@@ -13,12 +13,20 @@ desktops as if the agent had done it), and listen, whisper or barge into the age
 audit log with who, which agent, which action and the outcome (`supervise_<action>`, detail `outcome`: `done`
 or the error id): listening to a call is sensitive. A refused `wallboard_subscribe` leaves a `refused` entry
 (ari_app.cases.service.record_refusal).
+
+Alarms (`alarm` push, docs/protocol.md "Alarms"): what needs a person now is pushed to every signed-in
+supervisor and admin connection, wallboard open or not: the recordings disk going low, full or unmeasurable
+and back to ok (once per change of state, not per health probe), and each call whose recording failed its
+check (recordings.service). Each alarm is logged, written to the audit log (`alarm`, by `system`, with how
+many desktops it reached) and kept in the wallboard snapshot's `alarms` (the last `ALARM_HISTORY`), so a
+supervisor who signs in later still sees it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ari_app import protocol as p
 from ari_app.calls.events import CallEvent, QueueMemberChanged
-from ari_app.cases.actor import Actor
+from ari_app.cases.actor import SYSTEM, Actor
 from ari_app.cases.service import audit, mark_audited, record_refusal
 from ari_app.config import Config, ConfigError, ConfigIssue
 from ari_app.link.agents import AgentSession
@@ -35,7 +43,9 @@ from ari_app.spy import SpyError
 from ari_app.wallboard import TodayCalls, day_start
 
 if TYPE_CHECKING:
+    from ari_app.health import DiskReport
     from ari_app.link.server import Connection, LinkServer
+    from recordings.service import RecordingFailure
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +88,9 @@ class SpyControl(Protocol):
 
 
 SPY_MODES = ("listen", "whisper", "barge")
+ALARM_HISTORY = 20
+"""Alarms kept for the wallboard snapshot (newest last)."""
+_DISK_SEVERITY = {"ok": "info", "low": "warning", "full": "critical", "unavailable": "warning"}
 
 
 class Supervision:
@@ -94,6 +107,9 @@ class Supervision:
         self.health: dict[str, Any] = {"state": "unknown", "problems": [], "at": None}
         self.seq = 0
         self.snapshots = 0
+        self.disk_state: str | None = None
+        """The recordings disk's last state (ari_app.health.DiskState), None before the first probe."""
+        self.alarms: deque[dict[str, Any]] = deque(maxlen=ALARM_HISTORY)
         self._changed = asyncio.Event()
         self._refresh_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -112,6 +128,61 @@ class Supervision:
         if new.get("state") != self.health.get("state"):
             self.changed()
         self.health = new
+
+    # --- alarms --------------------------------------------------------------------------------------
+    async def on_recordings_disk(self, disk: DiskReport) -> None:
+        """Each health probe's measure of the recordings disk; an alarm only when its state changes (the
+        first measure raises one only if it is not ok)."""
+        state = disk.state.value
+        before, self.disk_state = self.disk_state, state
+        if state == before or (before is None and state == "ok"):
+            return
+        if disk.problem is not None:
+            message = disk.problem
+        else:
+            room = f"{disk.percent_free:.1f} %" if disk.percent_free is not None else "room"
+            message = f"recordings disk {disk.path} has room again: {room} free"
+        detail = {k: v for k, v in disk.as_dict().items() if k in ("path", "free_bytes", "total_bytes", "percent_free")}
+        await self.alarm(f"recordings_disk_{state}", _DISK_SEVERITY[state], message, previous=before, **detail)
+
+    async def on_recording_failed(self, failure: RecordingFailure) -> None:
+        """recordings.service's subscriber: one alarm per call whose recording failed its check."""
+        await self.alarm(
+            "recording_failed",
+            "critical",
+            f"the recording of call {failure.call_id} failed: {failure.reason}",
+            call_id=failure.call_id,
+            hotline=failure.hotline,
+            reason=failure.reason,
+        )
+
+    async def alarm(self, kind: str, severity: str, message: str, **detail: Any) -> dict[str, Any]:
+        """Push an `alarm` to every signed-in supervisor and admin, keep it for the wallboard, log it and
+        audit it. Returns the message."""
+        now = self.link.clock()
+        msg = {
+            "type": Msg.ALARM,
+            "kind": kind,
+            "severity": severity,
+            "message": message,
+            "at": now.isoformat(),
+            "detail": detail,
+        }
+        sent = 0
+        for conn in self.link.signed_in():
+            actor = conn.session.actor if conn.session is not None else None
+            if actor is not None and str(actor.role) in p.SUPERVISOR_ROLES:
+                conn.send(msg)
+                sent += 1
+        self.alarms.append(msg)
+        level = logging.INFO if severity == "info" else logging.ERROR
+        log.log(level, "alarm %s to %d supervisor desktops: %s", kind, sent, message)
+        try:
+            await asyncio.to_thread(self._audit, SYSTEM, "alarm", {"kind": kind, "message": message, "sent_to": sent})
+        except Exception:
+            log.exception("auditing alarm %s failed", kind)
+        self.changed()
+        return msg
 
     # --- subscriptions -------------------------------------------------------------------------------
     async def subscribe(self, conn: Connection, session: AgentSession, req_id: Any) -> None:
@@ -204,6 +275,7 @@ class Supervision:
             "agent_states": states,
             "calls_per_15_minutes": board.intervals,
             "health": self.health,
+            "alarms": list(self.alarms),
         }
 
     @staticmethod
@@ -318,5 +390,6 @@ class Supervision:
         return {"agent_id": target.login, "action": mode, "call_id": call.call_id, "phone": phone, "channel": channel}
 
     def _audit(self, actor: Actor, action: str, detail: dict[str, Any]) -> None:
+        name = action if actor is SYSTEM else f"supervise_{action}"
         with self.link.sessions.begin() as s:
-            audit(s, actor, f"supervise_{action}", None, self.link.clock(), **detail)
+            audit(s, actor, name, None, self.link.clock(), **detail)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from ari_app.cases import Action, Actor
 from ari_app.cases import service as svc
-from ari_app.cases.exchange import apply_update
+from ari_app.cases.actor import SYSTEM
+from ari_app.cases.exchange import Refused, apply_update, refuse_message
+from ari_app.cases.machine import CaseState
 from ari_app.config import HotlineMode
-from schema.cases import Case
+from schema.cases import Case, ExchangeMessage
 from schema.users import Role
 from tests.cases.conftest import MODE_HOTLINE, Db
 
@@ -105,4 +109,14 @@ def perform(s: Any, action: Action, actor: Actor, case_id: int, flow: Flow, **kw
     if action is Action.EXCHANGE_UPDATE:
         case = s.get(Case, case_id)
         return apply_update(s, case.hotline, {"case_number": case.number, "status": kw.get("status", "closed")})
+    if action is Action.EXCHANGE_REFUSED:  # the receiver's permanent refusal, as deliver_due records it
+        case = s.get(Case, case_id)
+        now = case.updated_at
+        if case.status != CaseState.EXCHANGED:
+            svc.transition(s, SYSTEM, case, action, CaseState.RETURNED, now)  # refused: no such move
+        msg = s.scalars(
+            select(ExchangeMessage).where(ExchangeMessage.case_id == case_id).order_by(ExchangeMessage.id.desc())
+        ).first()
+        refuse_message(s, msg, Refused(400, (("400", "location required"),)), now)
+        return case
     raise AssertionError(f"no driver for {action}")

@@ -43,7 +43,8 @@ def check_invariants(db: Db, mode_of: dict[int, HotlineMode], successes: Counter
                 assert mode is HotlineMode.EXCHANGE
             if mode is HotlineMode.EXCHANGE:
                 assert not case.dispatches
-                assert state in (CaseState.RECEIVED, CaseState.EXCHANGED, CaseState.CLOSED)
+                assert state in (CaseState.RECEIVED, CaseState.EXCHANGED, CaseState.RETURNED, CaseState.CLOSED)
+                assert (case.exchange_refusal is not None) == (state is CaseState.RETURNED)
             if state is CaseState.CLOSED:
                 assert case.closed_at is not None
             assert sum(1 for d in case.dispatches if d.lead and d.status in ("pending", "accepted", "handled")) <= 1
@@ -81,6 +82,6 @@ def test_no_sequence_reaches_an_illegal_state_or_loses_an_audit_entry(
                 successes[cid] += 1
                 rule = m.rule_for(action, CaseState(before))
                 assert rule is not None and after in rule.targets
-                if action is not Action.EXCHANGE_UPDATE:
+                if action not in (Action.EXCHANGE_UPDATE, Action.EXCHANGE_REFUSED):  # made by the platform
                     assert role in rule.roles[f.mode]
         check_invariants(db, mode_of, successes)

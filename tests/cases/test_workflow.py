@@ -34,6 +34,10 @@ def prepare(f: Flow, action: Action, source: CaseState) -> tuple[int, dict[str, 
             return cid, {}, False
         if source is S.EXCHANGED:
             return f.create(), {}, False
+        if source is S.RETURNED:  # refused by the hotline's own system
+            cid = f.create()
+            f.do(A.EXCHANGE_REFUSED, f.db.world.actors["admin"], cid)
+            return cid, {}, False
         raise AssertionError(source)
     cid = f.create()
     if source is S.RECEIVED:
@@ -66,12 +70,12 @@ def prepare(f: Flow, action: Action, source: CaseState) -> tuple[int, dict[str, 
     raise AssertionError(source)
 
 
-DRIVEN = [r for r in m.RULES if r.action not in (A.ESCALATE, A.EXCHANGE_UPDATE)]
+DRIVEN = [r for r in m.RULES if r.action not in (A.ESCALATE, A.EXCHANGE_UPDATE, A.EXCHANGE_REFUSED)]
 CASES = [
     pytest.param(rule, mode, id=f"{rule.action}-from-{rule.source}-{mode}")
     for rule in DRIVEN
     for mode in (C, SP, X)
-    if mode is not X or rule.source in (S.RECEIVED, S.CLOSED, S.EXCHANGED)
+    if mode is not X or rule.source in (S.RECEIVED, S.CLOSED, S.EXCHANGED, S.RETURNED)
 ]
 
 
@@ -106,7 +110,7 @@ def test_each_transition_by_each_role(db: Db, rule: m.Rule, mode: HotlineMode) -
 REACHABLE = {
     C: [S.RECEIVED, S.DISPATCHED, S.RETURNED, S.IN_PROGRESS, S.HANDLED, S.FOLLOWED_UP, S.CLOSED],
     SP: [S.RECEIVED, S.DISPATCHED, S.RETURNED, S.IN_PROGRESS, S.HANDLED, S.FOLLOWED_UP, S.CLOSED],
-    X: [S.RECEIVED, S.EXCHANGED, S.CLOSED],
+    X: [S.RECEIVED, S.EXCHANGED, S.RETURNED, S.CLOSED],
 }
 FORBIDDEN = [
     pytest.param(action, source, mode, id=f"{action}-from-{source}-{mode}")
@@ -124,7 +128,7 @@ def _privileged(f: Flow, action: Action) -> Callable[[], object]:
         return lambda: f.dept1
     if action in (A.APPROVE, A.SEND_BACK, A.SUPERVISE, A.ESCALATE_TO_LEADER):
         return lambda: f.reviewer
-    if action is A.EXCHANGE_UPDATE:
+    if action in (A.EXCHANGE_UPDATE, A.EXCHANGE_REFUSED):
         return lambda: f.db.world.actors["admin"]
     return lambda: f.dispatcher if f.mode is not X else f.db.world.actors["agent"]
 

@@ -6,10 +6,13 @@ the platform hang up (the overflow message ended, or the queue gave up) or hangs
 of waiting in the queue. Afterwards the storm is judged from what the platform stored and from Asterisk:
 
 - *queued*: the call record shows the call reached the queue (it waited, was answered, or gave up there);
-- *overflow*: the record says the caller heard the overflow message (`end_reason` overflow); of these,
-  *busy* were refused unanswered with busy (SIP 486) because the overflow announcements were at their limit;
+- *overflow*: the record says admission control refused the call (`end_reason` overflow); of these,
+  *busy* were refused unanswered with busy (SIP 486) because the overflow announcements were at their limit,
+  and *shed* with 503 Service Unavailable because the platform measured itself overloaded
+  (ari_app/load.py);
 - *lost*: any other outcome: no record, a record that never ended, or SIPp saw the call fail (refused at
-  SIP level, no answer, a timeout);
+  SIP level, no answer, a timeout); *timeouts* are the calls SIPp gave up on for want of an answer
+  (its INVITE retransmissions exhausted, or a reply that never came);
 - *stuck*: channels of the storm's calls Asterisk still has 30 s after the last call (or *wedged*: Asterisk
   no longer answers its command line);
 - and whether a normal call placed right after the storm is answered by an agent, and how fast.
@@ -47,6 +50,8 @@ class StormResult:
     queued: int = 0
     overflow: int = 0
     busy: int = 0  # of the overflow calls: refused with busy (486) rather than answered with the message
+    shed: int = 0  # ... and those refused with 503 Service Unavailable (the platform shedding load)
+    timeouts: int = 0  # calls SIPp gave up on for want of an answer (MaxUDPRetrans, TimeoutOnRecv)
     other: Counter[str] = field(default_factory=Counter)
     untracked: int = 0
     stuck: int = 0
@@ -81,7 +86,8 @@ class StormResult:
             other += "\n  SIPp: " + "\n  SIPp: ".join(f"{v} x {k}" for k, v in self.sipp_errors.most_common(8))
         return (
             f"{self.rate:7.1f} {self.offered:7} {self.sipp_ok:7} {self.sipp_failed:7} {self.queued:7} "
-            f"{self.overflow:8} {self.busy:6} {self.lost:6} {'wedged' if self.unresponsive else self.stuck:>6} "
+            f"{self.overflow:8} {self.busy:6} {self.shed:6} {self.timeouts:8} {self.lost:6} "
+            f"{'wedged' if self.unresponsive else self.stuck:>6} "
             f"{after:>9}  {other}"
         )
 
@@ -89,7 +95,7 @@ class StormResult:
     def header() -> str:
         return (
             f"{'rate/s':>7} {'offered':>7} {'sipp ok':>7} {'failed':>7} {'queued':>7} {'overflow':>8} {'busy':>6} "
-            f"{'lost':>6} {'stuck':>6} {'next call':>9}  other outcomes"
+            f"{'shed':>6} {'timeouts':>8} {'lost':>6} {'stuck':>6} {'next call':>9}  other outcomes"
         )
 
 
@@ -114,13 +120,26 @@ def _last_row(csv: Path) -> dict[str, str]:
     return dict(zip(lines[0].split(";"), lines[-1].split(";"), strict=False))
 
 
-def _sipp_counts(stat_file: Path, counts_dir: Path) -> tuple[int, int, int, Counter[str]]:
-    """Successful and failed calls (-trace_stat), the 486 responses received (-trace_counts), and what
-    SIPp's error log says went wrong (-trace_err), by kind."""
+@dataclass
+class SippCounts:
+    ok: int
+    failed: int
+    timeouts: int  # failed for want of an answer: INVITE retransmissions exhausted, or a reply never came
+    busy: int  # 486 responses received
+    unavailable: int  # 503 responses received
+    errors: Counter[str]
+
+
+def _sipp_counts(stat_file: Path, counts_dir: Path) -> SippCounts:
+    """Successful and failed calls (-trace_stat), the 486 and 503 responses received (-trace_counts), and
+    what SIPp's error log says went wrong (-trace_err), by kind."""
     row = _last_row(stat_file)
-    busy = 0
+    received: Counter[str] = Counter()
     for counts in counts_dir.glob("storm-*_counts.csv"):
-        busy += sum(int(v) for k, v in _last_row(counts).items() if k.endswith("_486_Recv") and v.strip().isdigit())
+        for k, v in _last_row(counts).items():
+            for code in ("486", "503"):
+                if k.endswith(f"_{code}_Recv") and v.strip().isdigit():
+                    received[code] += int(v)
         counts.unlink()
     errors: Counter[str] = Counter()
     for log in counts_dir.glob("storm-*_errors.log"):
@@ -135,7 +154,10 @@ def _sipp_counts(stat_file: Path, counts_dir: Path) -> tuple[int, int, int, Coun
             shutil.move(log, Path(keep) / log.name)
         else:
             log.unlink()
-    return int(row["SuccessfulCall(C)"]), int(row["FailedCall(C)"]), busy, errors
+    timeouts = sum(int(row.get(k, "0") or 0) for k in ("FailedMaxUDPRetrans(C)", "FailedTimeoutOnRecv(C)"))
+    return SippCounts(
+        int(row["SuccessfulCall(C)"]), int(row["FailedCall(C)"]), timeouts, received["486"], received["503"], errors
+    )
 
 
 def storm(
@@ -178,7 +200,9 @@ def storm(
         result.asterisk_cpu_s = cpu_after[0] - cpu_before[0]
     if cpu_before[1] is not None and cpu_after[1] is not None:
         result.cti_cpu_s = cpu_after[1] - cpu_before[1]
-    result.sipp_ok, result.sipp_failed, result.busy, result.sipp_errors = _sipp_counts(stat, sipp.tmp)
+    counts = _sipp_counts(stat, sipp.tmp)
+    result.sipp_ok, result.sipp_failed, result.timeouts = counts.ok, counts.failed, counts.timeouts
+    result.busy, result.shed, result.sipp_errors = counts.busy, counts.unavailable, counts.errors
     end = time.monotonic()
     result.after_storm_answer_s, result.after_storm_record_s = _normal_call(config, sipp)
     try:
@@ -286,3 +310,17 @@ def overflow_limits(config: Path, max_calls: int, max_queue: int, max_announceme
     if max_announcements is not None:
         data["admission"]["max_announcements"] = max_announcements
     config.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def knee(
+    config: Path, sipp: Sipp, rate: float = 20, seconds: float = 5, cti_pid: int | None = None
+) -> tuple[float, StormResult]:
+    """The storm's knee on this machine, measured now: the call rate (calls/s) at which the storm's kind of
+    call (`storm`, hold 8 s) would keep every core busy with Asterisk alone, from the CPU seconds Asterisk
+    spent per call in a short calibration storm at `rate` (low enough that nearly every call is served:
+    queued, answered or held with music, recorded). Returns the knee and the calibration's result."""
+    result = storm(config, sipp, rate, seconds, hold_ms=8000, cti_pid=cti_pid)
+    if not result.asterisk_cpu_s:
+        raise AssertionError("the calibration storm measured no Asterisk CPU time")
+    per_call = result.asterisk_cpu_s / result.offered
+    return (os.cpu_count() or 1) / per_call, result

@@ -57,6 +57,10 @@ def test_asterisk_runs_as_its_own_user_without_privileges(stack: Stack) -> None:
     for caps in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
         assert int(status[caps], 16) == 0, (caps, status[caps])
     assert status["NoNewPrivs"] == "1"
+    # started with asterisk.nice (-10) so that other work on the machine cannot take its CPU; no right to
+    # change it back (no CAP_SYS_NICE), field 19 of /proc/PID/stat
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    assert int(stat[16]) == -10, stat[16]
     if host.root is not None:
         # the same ids inside the root: what Asterisk writes is the host's `asterisk`, nobody else's
         passwd = (host.root / "etc/passwd").read_text()

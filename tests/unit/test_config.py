@@ -45,6 +45,7 @@ def _line_of(tmp_path: Path, needle: str) -> int:
         ("strategy: rrmemory", "strategy: fastest", "queue.strategy", "expected one of"),
         ("ring_timeout: 15 ", "ring_timeout: -3 ", "queue.ring_timeout", "integer 1..600"),
         ("max_queue: 60 ", "max_queue: 0 ", "admission.max_queue", "integer 1..100000"),
+        ("shed_ms: 200 ", "shed_ms: -1 ", "admission.shed_ms", "integer 0..60000"),
         (
             "    # exchange_url: https://12358.example.gov.cn/open311/v2",
             "    exchange_url: ftp://12358/open311",

@@ -203,7 +203,8 @@ def test_asterisk_starts_without_privileges(tmp_path: Path, monkeypatch: pytest.
     cfg = load_config(_config(tmp_path))
     host = AsteriskHost(cfg=cfg, root=tmp_path / "root", state_dir=tmp_path)
     cmd = host.start_command(999, 995)
-    assert cmd[:3] == ["chroot", str(tmp_path / "root"), "/usr/bin/setpriv"]
+    # niceness asterisk.nice (default -10) set by root before the drop, inherited by Asterisk's threads
+    assert cmd[:6] == ["nice", "-n", "-10", "chroot", str(tmp_path / "root"), "/usr/bin/setpriv"]
     for flag in ("--reuid=999", "--regid=995", "--clear-groups", "--no-new-privs", "--bounding-set=-all"):
         assert flag in cmd
     assert cmd[-2:] == ["/usr/sbin/asterisk", "-n"]
@@ -211,7 +212,8 @@ def test_asterisk_starts_without_privileges(tmp_path: Path, monkeypatch: pytest.
     system = AsteriskHost(cfg=cfg, root=None, state_dir=tmp_path / "asterisk-system")
     monkeypatch.setattr(asterisk_ctl.os, "geteuid", lambda: 0)
     cmd = system.start_command(999, 995)
-    assert cmd[0].endswith("setpriv") and "--no-new-privs" in cmd and "--reuid=999" in cmd
+    assert cmd[:3] == ["nice", "-n", "-10"] and cmd[3].endswith("setpriv")
+    assert "--no-new-privs" in cmd and "--reuid=999" in cmd
     assert cmd[-3:] == ["-C", str(tmp_path / "asterisk-system" / "etc" / "asterisk.conf"), "-n"]
     monkeypatch.setattr(asterisk_ctl.os, "geteuid", lambda: 999)  # started by the asterisk user itself
     assert "setpriv" not in " ".join(system.start_command(999, 995))

@@ -1,0 +1,228 @@
+"""An exchange-mode case the hotline's own system refused, as the centre's supervisor sees it on the work
+list (待办案卷) of a real desktop against a real LinkServer and database: the refusal comes from a real
+GeoReport v2 receiver on 127.0.0.1 through the outbox; the row is marked and listed first, the detail gives
+the receiver's words, and the supervisor forwards it again with the address corrected, in Chinese and in
+English. Intake refused for a missing location names the field. Screenshots go to var/screenshots/."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ari_app.cases import service
+from ari_app.cases.actor import Actor
+from ari_app.cases.exchange import deliver_due
+from ari_app.cases.runner import CaseRunner
+from ari_app.link import LinkServer
+from ari_app.protocol import Msg
+from cti_desktop.drafts import DraftStore
+from cti_desktop.i18n import Tr
+from cti_desktop.link import LinkClient, LinkError
+from cti_desktop.models import WorkTableModel
+from cti_desktop.window import MainWindow
+from schema.cases import Case, ExchangeMessage, OutboxStatus
+from schema.users import Role, User
+from tests.cases.test_exchange_answers import LOCATION_REQUIRED, GeoReportReceiver
+from tests.desktop.conftest import type_text, until
+from tests.desktop.test_window import dispose
+from tests.link.conftest import PASSWORD
+
+Open = Callable[[str], Awaitable[MainWindow]]
+
+
+@pytest.fixture
+def geo() -> Iterator[GeoReportReceiver]:
+    with GeoReportReceiver() as r:
+        yield r
+
+
+def _create(s: Session, agent: Actor, hotline: str, request: str, address: str | None) -> int:
+    case = service.create_case(
+        s,
+        agent,
+        hotline=hotline,
+        caller="13800000009",
+        call_id=None,
+        category=None,
+        request=request,
+        address=address,
+        urgency="normal",
+        citizen_name="王女士",
+        contact="13800000009",
+        language="zh",
+        handling="dispatch",
+    )
+    return case.id
+
+
+@pytest.fixture
+def refused(sessions: sessionmaker[Session], geo: GeoReportReceiver) -> dict[str, int]:
+    """A collaborative case, and a 12358 (exchange) case the receiver refused with 400 location required."""
+    with sessions() as s, s.begin():
+        agent_id = s.scalar(select(User.id).where(User.login == "1001"))
+        agent = Actor(user_id=agent_id, login="1001", role=Role.AGENT)
+        price = _create(s, agent, "12358", "超市标价与结算价不一致，多收 12 元", "某超市")
+        other = _create(s, agent, "12345", "路灯不亮", "天山区解放北路 88 号")  # newer, but listed after it
+    geo.plan = [LOCATION_REQUIRED]
+    report = deliver_due(sessions, {"12358": geo.url}, timeout=5)
+    assert report.refused == 1
+    return {"other": other, "price": price}
+
+
+@pytest.fixture
+async def open_desk(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> AsyncIterator[Open]:
+    windows: list[MainWindow] = []
+
+    async def open_(login: str) -> MainWindow:
+        window = MainWindow(Tr("zh"), DraftStore(tmp_path / f"draft-{login}.json"), server=server.url)
+        link = LinkClient(
+            server.url, window.handle_message, window.set_link_status, backoff_base=0.02, rng=random.Random(5)
+        )
+        window.link = link
+        windows.append(window)
+        link.start()
+        window.signin.show()
+        await link.wait_online(3)
+        qtbot.keyClicks(window.signin.agent_id, login)
+        qtbot.keyClicks(window.signin.password, PASSWORD)
+        qtbot.mouseClick(window.signin.button, Qt.MouseButton.LeftButton)
+        await until(lambda: window.isVisible() and window.work.model.rowCount() > 0)
+        window.resize(1280, 760)
+        return window
+
+    yield open_
+    for window in windows:
+        await until(lambda w=window: not w.tasks)  # type: ignore[misc]
+        await dispose(window)
+
+
+async def test_supervisor_sees_the_refusal_and_forwards_the_case_again(
+    open_desk: Open,
+    refused: dict[str, int],
+    geo: GeoReportReceiver,
+    qtbot: QtBot,
+    shot: Any,
+    sessions: sessionmaker[Session],
+) -> None:
+    sup = await open_desk("sup")
+    model = sup.work.model
+    # the refused case is listed first, marked, in red, with the receiver's words on its status
+    assert model.cases[0]["id"] == refused["price"]
+    assert model.cases[0]["status"] == "returned"
+    assert model.cases[0]["exchange_refusal"] == "HTTP 400: 400 location required"
+    status = model.index(0, WorkTableModel.STATUS)
+    assert status.data() == "⚠ 对方系统拒收 · 已退回"
+    assert "location required" in status.data(Qt.ItemDataRole.ToolTipRole)
+    assert status.data(Qt.ItemDataRole.ForegroundRole) == WorkTableModel.OVERDUE_COLOUR
+    other_row = model.row_of(refused["other"])
+    assert other_row is not None and "拒收" not in model.index(other_row, WorkTableModel.STATUS).data()
+
+    sup.work.table.selectRow(0)
+    await until(lambda: sup.work.case is not None and sup.work.case["id"] == refused["price"])
+    text = sup.work.detail.toPlainText()
+    assert "对方系统拒收，案卷已退回中心：HTTP 400: 400 location required" in text
+    assert "重新转交" in text
+    shown = {a for a, b in sup.work.buttons.items() if b.isVisibleTo(sup.work)}
+    assert shown == {"forward", "resolve_directly"}
+    assert sup.work.buttons["forward"].text() == "重新转交"
+    shot(sup, "40_exchange_refused_zh")
+
+    sup.toggle_language()
+    assert model.index(0, WorkTableModel.STATUS).data() == "⚠ Refused by receiver · Returned"
+    assert "Refused by the hotline's own system" in sup.work.detail.toPlainText()
+    assert sup.work.buttons["forward"].text() == "Forward again"
+    shot(sup, "41_exchange_refused_en")
+
+    # the supervisor gives the full address and forwards it again: a new request, accepted this time
+    sup.work.note.setFocus()
+    type_text(sup.work.note, "某区某路 8 号 某超市")
+    before = sup.work.case
+    qtbot.mouseClick(sup.work.buttons["forward"], Qt.MouseButton.LeftButton)
+    await until(lambda: sup.work.case is not before and sup.work.case["status"] == "exchanged")
+    assert sup.work.case["exchange_refusal"] is None and sup.work.case["address"] == "某区某路 8 号 某超市"
+
+    def listed() -> dict[str, Any]:
+        row = model.row_of(refused["price"])
+        assert row is not None
+        return dict(model.cases[row])
+
+    await until(lambda: listed()["status"] == "exchanged")  # the list is refreshed after the reply
+    assert "Refused" not in model.index(model.row_of(refused["price"]) or 0, WorkTableModel.STATUS).data()
+    assert deliver_due(sessions, {"12358": geo.url}, timeout=5).delivered == 1
+    with sessions() as s:
+        case = s.get(Case, refused["price"])
+        assert case is not None and case.status == "exchanged" and case.external_id == "SR-2"
+        statuses = s.scalars(select(ExchangeMessage.status).order_by(ExchangeMessage.id)).all()
+        assert statuses == [OutboxStatus.REFUSED, OutboxStatus.DELIVERED]
+    assert geo.posts[1]["address_string"] == "某区某路 8 号 某超市"
+
+
+async def test_supervisors_are_told_when_the_runner_meets_a_refusal(
+    open_desk: Open,
+    refused: dict[str, int],
+    geo: GeoReportReceiver,
+    server: LinkServer,
+    sessions: sessionmaker[Session],
+) -> None:
+    sup = await open_desk("sup")
+    agent = await open_desk("1001")
+    with sessions() as s, s.begin():
+        agent_id = s.scalar(select(User.id).where(User.login == "1001"))
+        late = _create(s, Actor(user_id=agent_id, login="1001", role=Role.AGENT), "12358", "加油站多收费", "某加油站")
+    geo.plan = [(403, [{"code": 403, "description": "api_key invalid"}], {})]
+    runner = CaseRunner(sessions, {"12358": geo.url}, on_events=server.notify_case_events)
+    report = await runner.run_pass()  # as the server's periodic pass does
+    assert report.refused == 1
+    await until(lambda: "被对方系统拒收" in sup.statusBar().currentMessage())
+    with sessions() as s:
+        number = s.scalar(select(Case.number).where(Case.id == late))
+    assert sup.statusBar().currentMessage() == (
+        f"⚠ 案卷 {number} 被对方系统拒收（403 api_key invalid），已退回中心待办"
+    )
+    await until(lambda: sup.work.model.row_of(late) is not None)  # the list was refreshed on the alert
+    assert sup.work.model.cases[0]["exchange_refusal"] is not None
+    # the audience is the supervisors: the agent's desktop gets nothing
+    assert server.notify_case_events(report.events) == 1
+    assert "拒收" not in agent.statusBar().currentMessage()
+
+
+async def test_intake_refused_for_a_missing_location_names_the_field(
+    open_desk: Open, refused: dict[str, int], sessions: sessionmaker[Session], qtbot: QtBot, shot: Any
+) -> None:
+    agent = await open_desk("1001")
+    agent.tabs.setCurrentIndex(0)
+    form = agent.form
+    form.hotline.setCurrentIndex(form.hotline.findData("12358"))
+    type_text(form.request, "超市多收费")
+    assert form.values()["address"] is None
+    qtbot.mouseClick(form.save, Qt.MouseButton.LeftButton)
+    await until(lambda: form.error.text() == "对方系统要求填写：地址")
+    assert form.request.toPlainText() == "超市多收费"  # the agent's text is kept for the correction
+    shot(agent, "42_exchange_intake_refused_zh")
+    agent.toggle_language()
+    qtbot.mouseClick(form.save, Qt.MouseButton.LeftButton)
+    await until(lambda: form.error.text() == "The hotline's own system requires: Address")
+    shot(agent, "43_exchange_intake_refused_en")
+    assert agent.link is not None
+    with pytest.raises(LinkError) as err:
+        await agent.link.request(
+            Msg.CREATE_CASE, hotline="12358", request="多收费", urgency="normal", language="zh", handling="dispatch"
+        )
+    assert err.value.error_id == "case_exchange_requires" and err.value.detail["field"] == "address"
+    assert Tr("zh").error(err.value.error_id, err.value.message, err.value.detail) == "对方系统要求填写：地址"
+    assert (
+        Tr("en").error(err.value.error_id, err.value.message, err.value.detail)
+        == "The hotline's own system requires: Address"
+    )
+    attribute = {"field": "attribute:district", "requirement": "所在区"}
+    assert Tr("zh").error("case_exchange_requires", "", attribute) == "对方系统要求填写：district（所在区）"
+    with sessions() as s:
+        assert s.scalar(select(Case.id).where(Case.request.in_(["多收费", "超市多收费"]))) is None

@@ -1,0 +1,149 @@
+"""The load governor's decisions (ari_app/load.py): when shedding starts, is refreshed, and ends, and what
+it tells Asterisk. The governor against the real Asterisk under a storm is tests/e2e/test_storm.py."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+import pytest
+
+from ari_app.load import LoadGovernor, SheddingPolicy, sip_round_trip
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _governor(
+    samples: list[float | OSError | None], fail: bool = False, up: list[bool] | None = None
+) -> tuple[LoadGovernor, list[str], Clock]:
+    sent: list[str] = []
+    clock = Clock()
+
+    async def probe() -> float | None:
+        sample = samples.pop(0)
+        if isinstance(sample, OSError):
+            raise sample
+        return sample
+
+    async def set_global(name: str, value: str) -> None:
+        assert name == "SHED_UNTIL"
+        if fail:
+            raise ConnectionError("AMI away")
+        sent.append(value)
+
+    policy = SheddingPolicy(shed_ms=200, hold=3, recover=5)
+    asterisk_up = (lambda: up[0]) if up is not None else (lambda: True)
+    return LoadGovernor(policy, probe, set_global, clock, asterisk_up=asterisk_up), sent, clock
+
+
+def _steps(gov: LoadGovernor, clock: Clock, n: int, dt: float = 0.5) -> None:
+    for _ in range(n):
+        asyncio.run(gov.step())
+        clock.now += dt
+
+
+def test_a_quick_asterisk_is_left_alone() -> None:
+    gov, sent, clock = _governor([1.0, 3.0, 150.0, 2.0])
+    _steps(gov, clock, 4)
+    assert not gov.shedding and sent == [] and gov.problems == ()
+
+
+@pytest.mark.parametrize("slow", [250.0, None], ids=["slow", "no answer"])
+def test_an_overloaded_asterisk_sheds_until_a_time_ahead_and_refreshes_it(slow: float | None) -> None:
+    gov, sent, clock = _governor([slow, slow, 120.0])
+    _steps(gov, clock, 3)
+    assert gov.shedding and gov.shed_periods == 1
+    # each step keeps SHED_UNTIL `hold` seconds ahead of its own time; between the thresholds it stays on
+    assert sent == [str(1_000_003), str(1_000_003), str(1_000_004)]
+    assert gov.problems == ("shedding load: new hotline calls refused with 503 (Asterisk's SIP round trip 120 ms)",)
+
+
+def test_shedding_ends_only_after_the_recovery_time_of_calm_round_trips() -> None:
+    gov, sent, clock = _governor([500.0] + [5.0] * 9 + [5.0, 5.0])
+    _steps(gov, clock, 10)  # 4.5 s of calm after the overload: still shedding
+    assert gov.shedding and sent[-1] != "0"
+    _steps(gov, clock, 2)
+    assert not gov.shedding and sent[-1] == "0" and gov.problems == ()
+
+
+def test_a_slow_round_trip_during_recovery_starts_the_calm_period_again() -> None:
+    gov, _sent, clock = _governor([500.0] + [5.0] * 6 + [150.0] + [5.0] * 10)
+    _steps(gov, clock, 17)
+    assert gov.shedding  # 150 ms is under the threshold but not calm: recovery starts over after it
+
+
+def test_asterisk_unreachable_is_logged_once_and_retried(caplog: pytest.LogCaptureFixture) -> None:
+    gov, sent, clock = _governor([None] * 4, fail=True)
+    with caplog.at_level(logging.WARNING, logger="ari_app.load"):
+        _steps(gov, clock, 4)
+    assert gov.shedding and sent == []
+    assert sum("could not set SHED_UNTIL" in r.message for r in caplog.records) == 1
+
+
+def test_shed_ms_zero_never_starts_the_governor() -> None:
+    async def run() -> bool:
+        async def probe() -> float | None:
+            raise AssertionError("measured although shedding is off")
+
+        async def set_global(_n: str, _v: str) -> None:
+            raise AssertionError
+
+        gov = LoadGovernor(SheddingPolicy(shed_ms=0), probe, set_global)
+        await gov.start()
+        await asyncio.sleep(0.05)
+        await gov.stop()
+        return gov.shedding
+
+    assert asyncio.run(run()) is False
+
+
+def test_a_stopped_or_restarting_asterisk_is_not_overload() -> None:
+    """Asterisk restarted while shedding: its silence then is not overload, and once it is back (a new AMI
+    link, resynced) calls are taken at once: nothing is refused for the seconds after a restart."""
+    up = [True]
+    gov, sent, clock = _governor([500.0, None], up=up)
+    _steps(gov, clock, 1)
+    assert gov.shedding
+    up[0] = False  # the AMI link dropped: no measurement, no shedding, nothing sent to Asterisk
+    _steps(gov, clock, 3)
+    assert not gov.shedding and gov.problems == () and len(sent) == 1
+    up[0] = True
+    _steps(gov, clock, 1)  # Asterisk answers AMI but its SIP stack has not yet: that is overload again
+    assert gov.shedding
+
+
+def test_nothing_listening_on_the_sip_port_is_asterisk_down_not_overload() -> None:
+    gov, sent, clock = _governor([500.0, ConnectionRefusedError(111, "refused"), 2.0])
+    _steps(gov, clock, 2)
+    assert not gov.shedding and gov.shed_periods == 1 and gov.problems == ()
+    _steps(gov, clock, 1)
+    assert not gov.shedding and len(sent) == 1  # back from normal: a quick round trip sends nothing
+
+
+def test_the_sip_probe_reports_no_answer_as_none_and_nothing_listening_as_an_error() -> None:
+    async def silent() -> float | None:
+        # a UDP socket that reads and never answers: the probe gives up and says "no answer"
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        try:
+            return await sip_round_trip("127.0.0.1", sock.getsockname()[1], 0.2)()
+        finally:
+            sock.close()
+
+    async def closed() -> float | None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()  # nothing listens there now: ICMP port unreachable
+        return await sip_round_trip("127.0.0.1", port, 1.0)()
+
+    assert asyncio.run(silent()) is None
+    with pytest.raises(OSError):
+        asyncio.run(closed())
