@@ -212,6 +212,19 @@ class CallTracker:
         if kind == "HotlineOverflow" and linkedid in self.calls:  # the queue was full after the call arrived
             self._end(self.calls[linkedid], CallState.REJECTED, EndReason.OVERFLOW, at)
             return
+        if kind == "HotlineQueueAnnouncement":
+            # the caller is told their place out of Queue() (on joining behind another caller, or having left it
+            # with a timeout only to hear it) and then goes in: a queued call, still waiting, so hanging up now
+            # is abandoning, not the queue having given up
+            self._left_queue.discard(linkedid)
+            known = self.calls.get(linkedid)
+            if known is not None and known.state == CallState.ARRIVED:
+                known.move(CallState.QUEUED)
+                known.queue = event.get("Queue") or known.queue
+                known.queued_at = known.queued_at or at
+                self._save(known)
+                self._emit(CallQueued(known.id, at, known.queue or "", int(event.get("Position") or 0)))
+            return
         if kind == "HotlineCallbackRequested":
             known = self.calls.get(linkedid)
             if known is not None:
