@@ -262,7 +262,10 @@ def test_a_caller_hearing_the_queue_announcement_is_one_queued_call() -> None:
     assert call.state == CallState.QUEUED and call.queue == "hotline" and call.queued_at is not None
     first_queued = call.queued_at
     _queue_event(t, "QueueCallerJoin", Queue="hotline", Position="2")
-    _queue_event(t, "QueueCallerLeave", Queue="hotline", Position="2")  # the timeout before the next one
+    # the timeout before the next one: app_queue calls it abandoned too
+    _queue_event(t, "QueueCallerAbandon", Queue="hotline", Position="2")
+    _queue_event(t, "QueueCallerLeave", Queue="hotline", Position="2")
+    assert t.calls["7.1"].state == CallState.QUEUED
     _queue_event(t, "UserEvent", UserEvent="HotlineQueueAnnouncement", Queue="hotline", Position="2")
     _queue_event(t, "QueueCallerJoin", Queue="hotline", Position="2")
     _queue_event(t, "QueueCallerLeave", Queue="hotline", Position="2")
