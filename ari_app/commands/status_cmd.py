@@ -121,4 +121,5 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"CTI server desktop link on {where}: {'listening' if server else 'not listening'}")
         for problem in server_problems:
             print(f"  - {problem}")
+        print(f"Hotline platform: {state.value}")
     return {Health.UP: 0, Health.DEGRADED: 1, Health.DOWN: 2}[state]

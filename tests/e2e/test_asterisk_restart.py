@@ -118,3 +118,36 @@ async def test_signed_in_agents_are_back_in_the_queue_as_they_were_after(
     assert record["state"] == "ended" and record["agent"], record
     signed_out = await paused.request(p.Msg.SIGN_OUT)
     assert signed_out["type"] == p.Msg.SIGNED_OUT, signed_out
+
+
+async def test_status_is_degraded_while_the_agents_cannot_be_put_back(
+    stack: Stack, two_agents: tuple[Client, Client]
+) -> None:
+    """The queue itself gone from Asterisk (its definition taken out and app_queue reloaded): the server cannot
+    put the signed-in agents back, and `hotline status` says degraded and why until it can; then the agents
+    are back as they were, with no action of theirs, and the status is up again."""
+    await until_members(stack, lambda m: m.get("1017", ("",))[0] == "0" and m.get("1018") == ("1", "meal"), "both")
+    queues = AsteriskHost.for_config(load_config(stack.config)).etc_dir / "hotline_queues.conf"
+    original = queues.read_bytes()
+
+    def status() -> tuple[int, str]:
+        done = hotline(stack.config, "status", timeout=60)
+        return done.returncode, done.stdout
+
+    def degraded() -> tuple[int, str] | None:
+        now = status()
+        return now if now[0] != 0 else None
+
+    try:
+        queues.write_bytes(b"; the hotline queue taken out for a test\n")
+        hotline(stack.config, "asterisk", "cli", "module reload app_queue.so")
+        code, text = wait_for(degraded, 60, "hotline status degraded")
+        assert code == 1 and "Hotline platform: degraded" in text, text
+        assert "agent 1017 is not in the queue and could not be added back" in text, text
+    finally:
+        queues.write_bytes(original)
+        hotline(stack.config, "asterisk", "cli", "module reload app_queue.so")
+    await until_members(
+        stack, lambda m: m.get("1017", ("",))[0] == "0" and m.get("1018") == ("1", "meal"), "both agents back"
+    )
+    wait_for(lambda: status()[0] == 0 or None, 60, "hotline status up again")

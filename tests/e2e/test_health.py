@@ -15,6 +15,7 @@ from tests.e2e.harness import hotline, wait_for
 def test_wedged_asterisk_is_reported_and_recovery_seen(stack: Stack) -> None:
     ok = hotline(stack.config, "status")
     assert ok.returncode == 0 and "Asterisk: up" in ok.stdout, ok.stdout
+    assert ok.stdout.splitlines()[-1] == "Hotline platform: up", ok.stdout
     pid = AsteriskHost.for_config(load_config(stack.config)).pid()
     assert pid is not None
     log_before = stack.cti.log.read_text(errors="replace").count("Asterisk health: down")
@@ -23,6 +24,7 @@ def test_wedged_asterisk_is_reported_and_recovery_seen(stack: Stack) -> None:
         started = time.monotonic()
         wedged = hotline(stack.config, "status", "--timeout", "1", timeout=30)
         assert wedged.returncode == 2 and "Asterisk: down" in wedged.stdout, wedged.stdout
+        assert "Hotline platform: down" in wedged.stdout, wedged.stdout
         assert "AMI did not answer" in wedged.stdout
         assert time.monotonic() - started < 10  # reported within the probes' deadlines, not waited on
         wait_for(

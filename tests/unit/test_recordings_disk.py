@@ -314,6 +314,7 @@ def test_status_names_a_low_recordings_disk(tmp_path: Path, capsys: pytest.Captu
     assert code >= 1  # degraded at least (no Asterisk here: down)
     assert f"Recordings disk {tmp_path / 'rec'}: low" in out
     assert f"  - recordings disk low: {tmp_path / 'rec'} has " in out and "below 1048576.0 TiB or 5 %" in out
+    assert out.splitlines()[-1] == ("Hotline platform: down" if code == 2 else "Hotline platform: degraded")
     main(["-c", str(tmp_path / "config.yaml"), "status", "--timeout", "0.3", "--json"])
     disk = json.loads(capsys.readouterr().out)["recordings_disk"]
     assert disk["state"] == "low" and disk["min_free_bytes"] == 1 << 60 and disk["problem"].startswith("recordings")
