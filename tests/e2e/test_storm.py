@@ -7,7 +7,7 @@ alone, from the CPU Asterisk spent per call in a short calibration storm at a lo
 three times it the platform must shed: every call either reaches the queue or is refused with a final
 answer (the overflow message, busy, or 503 when the CTI server measures Asterisk overloaded:
 ari_app/load.py); no SIPp call times out, every call is in the call records, no channel is left, and a
-normal call placed as the storm ends is answered by an agent within 10 s.
+normal call placed once the storm's calls are gone is answered by an agent within 10 s.
 
 The same storm without admission control is `benchmarks/bench_storm.py --modes none`.
 HOTLINE_STORM_SECONDS changes the storms' length (default 30 s). The storms run last: whatever they leave
