@@ -465,7 +465,7 @@ def deliver_due(
                         body = request_body(msg.payload, key)
                         try:
                             answer = post(
-                                base.rstrip("/") + "/requests.json", body, dict(FORM, **{IDEMPOTENCY: msg.key}), timeout
+                                base.rstrip("/") + "/requests.json", body, {**FORM, IDEMPOTENCY: msg.key}, timeout
                             )
                             outcome = classify(answer, at)
                         except (OSError, http.client.HTTPException) as exc:  # no answer, or half of one
