@@ -100,6 +100,12 @@ def channels(config: Path) -> int:
     return -1
 
 
+def free_members(config: Path, queue: str = "hotline") -> int:
+    """How many of the queue's members could take a call now: not paused and not in use (`queue show`)."""
+    out = hotline(config, "asterisk", "cli", f"queue show {queue}").stdout
+    return sum(1 for line in out.splitlines() if "(Not in use)" in line and "(paused" not in line)
+
+
 def make_speech(tmp: Path, text: str = "12345 hotline test", seconds: float = 3.0) -> Path:
     """Test speech as an 8 kHz mu-law WAV (what SIPp streams as PCMU), from espeak-ng and sox."""
     raw = tmp / "speech-raw.wav"

@@ -55,6 +55,11 @@ async def two_agents(stack: Stack, link: Callable[[str, str], Any]) -> AsyncIter
     try:
         yield ready, paused
     finally:
+        # signed out, not only disconnected (a disconnected agent stays signed in, paused agent 1018 too,
+        # and the tests after this one would have an agent fewer)
+        for client in (ready, paused):
+            done = await client.request(p.Msg.SIGN_OUT)
+            assert done["type"] == p.Msg.SIGNED_OUT or done.get("error_id") == p.ErrorId.NOT_SIGNED_IN, done
         restore_test_members(stack)
 
 

@@ -12,8 +12,8 @@ import yaml
 
 from ari_app.asterisk_ctl import AsteriskHost
 from ari_app.config import load_config
-from tests.e2e.conftest import Stack
-from tests.e2e.harness import calls, hotline, wait_for
+from tests.e2e.conftest import AGENTS, Stack
+from tests.e2e.harness import calls, free_members, hotline, wait_for
 
 HOTLINES = ("12345", "12319", "12358", "12350")
 
@@ -74,6 +74,8 @@ def test_unconfigured_number_is_rejected_and_logged(stack: Stack) -> None:
 
 
 def test_twenty_concurrent_calls_are_all_tracked(stack: Stack) -> None:
+    # twenty callers for twenty agents: each is answered at once only if every agent is free and unpaused
+    wait_for(lambda: free_members(stack.config) == AGENTS or None, 30, f"all {AGENTS} agents free")
     placed = [(HOTLINES[i % 4], _caller()) for i in range(20)]
     procs = [stack.sipp.call(number, caller, talk_ms=4000, wait=False) for number, caller in placed]
     for p in procs:
