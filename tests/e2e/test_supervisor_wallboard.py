@@ -102,6 +102,14 @@ class Client:
     async def board_where(self, test: Callable[[dict[str, Any]], bool], within: float, what: str) -> dict[str, Any]:
         return await self.until(lambda: next((b for b in reversed(self.boards()) if test(b)), None), within, what)
 
+    async def sign_out(self) -> None:
+        """Sign out, as a user leaves (a desktop that only disconnects stays signed in, and so does its agent's
+        state in the queue); nothing to do when the test signed out already or closed the link."""
+        if self.reader.done():
+            return
+        done = await self.request(p.Msg.SIGN_OUT)
+        assert done["type"] == p.Msg.SIGNED_OUT or done.get("error_id") == p.ErrorId.NOT_SIGNED_IN, done
+
     async def close(self) -> None:
         await self.ws.close()
         self.reader.cancel()
@@ -123,6 +131,7 @@ async def link(stack: Stack) -> AsyncIterator[Callable[[str, str], Any]]:
 
     yield open_as
     for c in opened:
+        await c.sign_out()
         await c.close()
 
 
