@@ -97,6 +97,8 @@ def render_globals(cfg: Config, sounds_dir: str = DEFAULT_SOUNDS) -> str:
         + f"QUEUE_MAX_WAIT={cfg.queue.max_wait}\n"
         + f"MAX_CALLS={cfg.admission.max_calls}\n"
         + f"MAX_ANNOUNCEMENTS={cfg.admission.max_announcements}\n"
+        + f"QUEUE_ANNOUNCE_FREQUENCY={cfg.admission.announce_frequency}\n"
+        + f"CALLBACK_ENABLED={1 if cfg.callback.enabled else 0}\n"
     )
 
 
@@ -151,14 +153,11 @@ def render_pjsip(cfg: Config, *, include_secrets: bool) -> str:
     return "\n".join(out)
 
 
-def render_queues(cfg: Config, sounds_dir: str = DEFAULT_SOUNDS) -> str:
+def render_queues(cfg: Config) -> str:
+    """hotline_queues.conf: the one queue. It announces nothing itself (queues.conf: a key pressed during
+    app_queue's position announcement is lost); the dialplan's [hotline-queue-announce] does, every
+    QUEUE_ANNOUNCE_FREQUENCY seconds (render_globals)."""
     q = cfg.queue
-    offer = ""
-    if cfg.callback.enabled and cfg.admission.announce_frequency:
-        offer = (
-            f"periodic-announce={sounds_dir}/zh/callback-offer\n"
-            f"periodic-announce-frequency={cfg.admission.announce_frequency}\n"
-        )
     return (
         HEADER.format(config=cfg.path.name)
         + f"[{q.name}](hotline-queue-defaults)\n"
@@ -167,8 +166,6 @@ def render_queues(cfg: Config, sounds_dir: str = DEFAULT_SOUNDS) -> str:
         + "retry=1\n"
         + f"wrapuptime={q.wrapup}\n"
         + f"maxlen={cfg.admission.max_queue}\n"
-        + f"announce-frequency={cfg.admission.announce_frequency}\n"
-        + offer
     )
 
 
@@ -206,7 +203,7 @@ def render_all(cfg: Config, *, include_secrets: bool, sounds_dir: str = DEFAULT_
         "hotline_extensions.conf": render_extensions(cfg),
         "hotline_globals.conf": render_globals(cfg, sounds_dir),
         "hotline_pjsip.conf": render_pjsip(cfg, include_secrets=include_secrets),
-        "hotline_queues.conf": render_queues(cfg, sounds_dir),
+        "hotline_queues.conf": render_queues(cfg),
         "hotline_agi.conf": render_agi(cfg, include_secrets=include_secrets),
     }
     files.update(render_templates(cfg, include_secrets=include_secrets))

@@ -109,6 +109,7 @@ class CallTracker:
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.calls: dict[str, Call] = {}
         self._left_queue: set[str] = set()
+        self._abandoned: set[str] = set()  # QueueCallerAbandon seen, the call not yet hung up or back in the queue
         self._callback_requested: set[str] = set()
         self._cut_by_shutdown: set[str] = set()
         self._arrivals: dict[str, datetime] = {}  # Newchannel time of a channel that may become a call
@@ -212,6 +213,20 @@ class CallTracker:
         if kind == "HotlineOverflow" and linkedid in self.calls:  # the queue was full after the call arrived
             self._end(self.calls[linkedid], CallState.REJECTED, EndReason.OVERFLOW, at)
             return
+        if kind == "HotlineQueueAnnouncement":
+            # the caller is told their place out of Queue() (on joining behind another caller, or having left it
+            # with a timeout only to hear it) and then goes in: a queued call, still waiting, so hanging up now
+            # is abandoning, not the queue having given up
+            self._left_queue.discard(linkedid)
+            self._abandoned.discard(linkedid)
+            known = self.calls.get(linkedid)
+            if known is not None and known.state == CallState.ARRIVED:
+                known.move(CallState.QUEUED)
+                known.queue = event.get("Queue") or known.queue
+                known.queued_at = known.queued_at or at
+                self._save(known)
+                self._emit(CallQueued(known.id, at, known.queue or "", int(event.get("Position") or 0)))
+            return
         if kind == "HotlineCallbackRequested":
             known = self.calls.get(linkedid)
             if known is not None:
@@ -264,6 +279,7 @@ class CallTracker:
         if call.state != CallState.QUEUED:  # already queued: back from the exit context (a withheld caller's key)
             call.move(CallState.QUEUED)
         self._left_queue.discard(call.id)
+        self._abandoned.discard(call.id)
         call.queue = event.get("Queue")
         call.queued_at = call.queued_at or at
         self._save(call)
@@ -312,10 +328,13 @@ class CallTracker:
         self._end(call, CallState.ENDED, reason, at)
 
     def _on_abandon(self, event: Event, at: datetime) -> None:
+        """app_queue reports a caller leaving Queue() on its timeout as abandoned too, and the queue announcement
+        ([hotline-queue-announce]) cuts the wait into such slices: the call has abandoned only if it then hangs up
+        (the caller's Hangup ends it); it goes on if it rejoins or hears an announcement."""
         call = self._call(event)
         if call is None:
             return
-        self._end(call, CallState.ABANDONED, EndReason.ABANDONED, at)
+        self._abandoned.add(call.id)
 
     def _on_queue_leave(self, event: Event, at: datetime) -> None:
         call = self._call(event)
@@ -336,6 +355,8 @@ class CallTracker:
             self._end(call, CallState.ENDED, EndReason.CALLER_HANGUP, at)
         elif call.id in self._callback_requested and call.state != CallState.ARRIVED:
             self._end(call, CallState.ENDED, EndReason.CALLBACK_REQUESTED, at)
+        elif call.id in self._abandoned:
+            self._end(call, CallState.ABANDONED, EndReason.ABANDONED, at)
         elif call.state in (CallState.QUEUED, CallState.RINGING) and call.id in self._left_queue:
             self._end(call, CallState.ENDED, EndReason.QUEUE_TIMEOUT, at)
         else:
@@ -363,6 +384,7 @@ class CallTracker:
             self._cut_by_shutdown.add(event["Linkedid"])
 
     def _end(self, call: Call, state: CallState, reason: EndReason, at: datetime) -> None:
+        self._abandoned.discard(call.id)
         if call.id in self._cut_by_shutdown:
             self._cut_by_shutdown.discard(call.id)
             if state is not CallState.REJECTED:

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -324,3 +325,70 @@ class CtiProcess:
 
 def have_tools() -> list[str]:
     return [t for t in ("sipp", "espeak-ng", "sox", "debootstrap") if shutil.which(t) is None]
+
+
+class AmiUserEvents:
+    """The UserEvents Asterisk sends while this is open, on an AMI session of its own (the AMI user of
+    `config`, as the CTI server logs in), read by a thread: `events` holds (time.monotonic(), headers) pairs in
+    arrival order. Use as a context manager; the session logs in before __enter__ returns."""
+
+    def __init__(self, config: Path) -> None:
+        from ari_app.config import load_config
+
+        ami = load_config(config).asterisk.ami
+        self._login = (ami.host, ami.port, ami.username, ami.secret.value() if ami.secret else "")
+        self.events: list[tuple[float, dict[str, str]]] = []
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> AmiUserEvents:
+        host, port, user, secret = self._login
+        sock = socket.create_connection((host, port), timeout=10)
+        self._sock = sock
+        reader = sock.makefile("rb")
+        reader.readline()  # banner
+        sock.sendall(f"Action: Login\r\nUsername: {user}\r\nSecret: {secret}\r\nEvents: user\r\n\r\n".encode())
+        reply = self._block(reader)
+        if reply.get("Response") != "Success":
+            sock.close()
+            raise ConnectionError(f"AMI login refused: {reply.get('Message')}")
+        sock.settimeout(None)
+        self._thread = threading.Thread(target=self._read, args=(reader,), daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._sock is not None:
+            self._sock.shutdown(socket.SHUT_RDWR)
+            self._sock.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    @staticmethod
+    def _block(reader: Any) -> dict[str, str]:
+        msg: dict[str, str] = {}
+        while True:
+            line = reader.readline()
+            if not line:
+                raise ConnectionError("AMI closed the connection")
+            text = line.decode("utf-8", "replace").rstrip("\r\n")
+            if not text:
+                if msg:
+                    return msg
+                continue
+            key, sep, value = text.partition(": ")
+            if sep:
+                msg[key] = value
+
+    def _read(self, reader: Any) -> None:
+        try:
+            while True:
+                msg = self._block(reader)
+                if msg.get("Event") == "UserEvent":
+                    self.events.append((time.monotonic(), msg))
+        except (OSError, ValueError, ConnectionError):
+            return  # closed by __exit__
+
+    def named(self, name: str) -> list[tuple[float, dict[str, str]]]:
+        """The events of one UserEvent name so far, with their arrival times."""
+        return [(at, e) for at, e in list(self.events) if e.get("UserEvent") == name]

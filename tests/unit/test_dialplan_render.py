@@ -56,7 +56,12 @@ def test_trunks_agents_queue_and_globals(tmp_path: Path) -> None:
     queues = files["hotline_queues.conf"]
     assert "[hotline](hotline-queue-defaults)" in queues and "strategy=rrmemory" in queues
     assert "timeout=15" in queues and "wrapuptime=10" in queues
-    assert "maxlen=60" in queues and "announce-frequency=30" in queues
+    assert "maxlen=60" in queues
+    # app_queue announces nothing (a key pressed during its position announcement is lost): the dialplan's
+    # [hotline-queue-announce] does, every admission.announce_frequency seconds
+    assert "announce" not in queues
+    assert "QUEUE_ANNOUNCE_FREQUENCY=30" in files["hotline_globals.conf"]
+    assert "CALLBACK_ENABLED=1" in files["hotline_globals.conf"]
     assert "MAX_CALLS=120" in files["hotline_globals.conf"]
     assert f"RECORDINGS_DIR={cfg.recordings_path}" in files["hotline_globals.conf"]
 

@@ -243,3 +243,42 @@ def test_a_call_cut_by_a_shutdown_is_lost_not_hung_up(cause: str, expected: EndR
     assert sink.saved[linkedid].state == CallState.ENDED and sink.saved[linkedid].end_reason == expected
     ended = [e for e in tracker.drain() if isinstance(e, CallEnded) and e.call_id == linkedid]
     assert [e.reason for e in ended] == [expected]  # once
+
+
+def _queue_event(t: CallTracker, event: str, **fields: str) -> None:
+    t.handle({"Event": event, "Linkedid": "7.1", "Uniqueid": "7.1", **fields})
+
+
+def test_a_caller_hearing_the_queue_announcement_is_one_queued_call() -> None:
+    """[hotline-queue-announce] plays out of Queue(): on joining behind another caller (before QueueCallerJoin),
+    and every announce_frequency seconds after Queue() returned with a timeout (QueueCallerLeave, then
+    QueueCallerJoin again at the same place). That is one queued call throughout; hanging up during an
+    announcement is abandoning, not the queue giving up; a callback asked for during the first one is a
+    callback request."""
+    t = CallTracker(ListSink(), Agents(), HOTLINES)
+    _queue_event(t, "UserEvent", UserEvent="HotlineCall", Hotline="12345", Caller="13812345678")
+    _queue_event(t, "UserEvent", UserEvent="HotlineQueueAnnouncement", Queue="hotline", Position="2")
+    call = t.calls["7.1"]
+    assert call.state == CallState.QUEUED and call.queue == "hotline" and call.queued_at is not None
+    first_queued = call.queued_at
+    _queue_event(t, "QueueCallerJoin", Queue="hotline", Position="2")
+    # the timeout before the next one: app_queue calls it abandoned too
+    _queue_event(t, "QueueCallerAbandon", Queue="hotline", Position="2")
+    _queue_event(t, "QueueCallerLeave", Queue="hotline", Position="2")
+    assert t.calls["7.1"].state == CallState.QUEUED
+    _queue_event(t, "UserEvent", UserEvent="HotlineQueueAnnouncement", Queue="hotline", Position="2")
+    _queue_event(t, "QueueCallerJoin", Queue="hotline", Position="2")
+    _queue_event(t, "QueueCallerLeave", Queue="hotline", Position="2")
+    _queue_event(t, "UserEvent", UserEvent="HotlineQueueAnnouncement", Queue="hotline", Position="2")
+    assert t.calls["7.1"].queued_at == first_queued
+    _queue_event(t, "Hangup")
+    (saved,) = t.sink.saved.values()  # type: ignore[attr-defined]
+    assert saved.state == CallState.ABANDONED and saved.end_reason == EndReason.ABANDONED
+
+    t = CallTracker(ListSink(), Agents(), HOTLINES)
+    _queue_event(t, "UserEvent", UserEvent="HotlineCall", Hotline="12345", Caller="13812345678")
+    _queue_event(t, "UserEvent", UserEvent="HotlineQueueAnnouncement", Queue="hotline", Position="2")
+    _queue_event(t, "UserEvent", UserEvent="HotlineCallbackRequested", Hotline="12345", Caller="13812345678")
+    _queue_event(t, "Hangup")
+    (saved,) = t.sink.saved.values()  # type: ignore[attr-defined]
+    assert saved.state == CallState.ENDED and saved.end_reason == EndReason.CALLBACK_REQUESTED

@@ -1,0 +1,216 @@
+"""The callback key while the caller hears where they are in the queue, with the real Asterisk.
+
+A caller behind another (position 2) hears their place, the expected wait and the callback offer
+([hotline-queue-announce]: out of Queue(), on the caller's own channel with Read(), then back at the same place)
+when they join and every admission.announce_frequency (30 s) after. Pressing 1 (RFC 2833, from SIPp) during
+that announcement books the callback: at 1.5 s (the announcement made on joining) and at 32 s (the periodic
+one). Asterisk's own position announcement lost the key there (app_queue say_position; Asterisk issue #543).
+
+A caller who withheld their number hears the same announcement without the callback offer; which prompts
+Asterisk played to whom is read from Asterisk's own verbose log (a temporary logger channel).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ari_app.config import load_config
+from ari_app.health import AmiSession
+from tests.e2e.conftest import AGENTS, Stack
+from tests.e2e.harness import AmiUserEvents, calls, hotline, wait_for
+from tests.e2e.test_callback import _callbacks
+
+ANNOUNCEMENT = "HotlineQueueAnnouncement"
+# The position part of the announcement to a caller at position 2 (queue-thereare 2.26 s, "2" 0.76 s,
+# queue-callswaiting 2.48 s with Asterisk's English prompts) lasts 5.5 s, the whole announcement with the
+# callback offer and queue-thankyou about 18 s: a request made less than this after the announcement started
+# comes from a key pressed while the caller was being told their position.
+DURING = 5.5
+
+
+def _members(stack: Stack, action: str) -> None:
+    """AMI QueueAdd or QueueRemove for every agent of the session's queue (PJSIP/1001..), on one AMI session of
+    the AMI user config.yaml names: what `queue add/remove member` does, without a CLI process per member."""
+    ami = load_config(stack.config).asterisk.ami
+
+    async def run() -> None:
+        secret = ami.secret.value() if ami.secret else ""
+        async with AmiSession(ami.host, ami.port, ami.username, secret, timeout=10) as session:
+            for i in range(AGENTS):
+                member = {"Queue": "hotline", "Interface": f"PJSIP/{1001 + i}"}
+                if action == "QueueAdd":
+                    member.update(Penalty="0", MemberName=str(1001 + i))
+                reply = await session.action(action, **member)
+                # "Already there" / "Not there": the member was already as wanted
+                assert reply.get("Response") == "Success" or "there" in reply.get("Message", ""), reply
+
+    asyncio.run(run())
+
+
+@contextmanager
+def _nobody_answers(stack: Stack) -> Iterator[None]:
+    """No member in the queue for the block (callers wait, in the order they came), then all back."""
+    _members(stack, "QueueRemove")
+    try:
+        yield
+    finally:
+        _members(stack, "QueueAdd")
+
+
+def _number(prefix: str) -> str:
+    return f"{prefix}{random.randrange(10**8):08d}"
+
+
+def _queued(stack: Stack, caller: str) -> dict[str, object]:
+    found: dict[str, object] = wait_for(
+        lambda: next((c for c in calls(stack.config) if c["caller"] == caller and c["state"] == "queued"), None),
+        20,
+        f"{caller} queued",
+    )
+    return found
+
+
+def _announced(ami: AmiUserEvents, caller: str, count: int = 1) -> list[tuple[float, dict[str, str]]]:
+    """The first `count` announcements made to `caller` (UserEvent HotlineQueueAnnouncement), waited for."""
+
+    def made() -> list[tuple[float, dict[str, str]]] | None:
+        found = [(at, e) for at, e in ami.named(ANNOUNCEMENT) if e.get("Caller") == caller]
+        return found[:count] if len(found) >= count else None
+
+    return wait_for(made, 45, f"{count} queue announcement(s) to {caller}")
+
+
+def _hang_up(stack: Stack, caller: str, proc: subprocess.Popen[bytes]) -> None:
+    """Asterisk hangs up the channel whose caller id is `caller` (`core show channels concise`: fields by `!`,
+    the eighth the caller id), and the SIPp caller ends."""
+    out = hotline(stack.config, "asterisk", "cli", "core show channels concise").stdout
+    (channel,) = [f[0] for f in (line.split("!") for line in out.splitlines()) if len(f) > 7 and f[7] == caller]
+    hotline(stack.config, "asterisk", "cli", f"channel request hangup {channel}")
+    proc.wait(timeout=30)
+
+
+def _ends_with_callback(stack: Stack, caller: str, hotline_number: str) -> None:
+    ended = wait_for(
+        lambda: next((c for c in calls(stack.config) if c["caller"] == caller and c["state"] != "queued"), None),
+        20,
+        f"{caller}'s call to end",
+    )
+    assert ended["state"] == "ended" and ended["end_reason"] == "callback_requested", ended
+    (request,) = wait_for(lambda: [r for r in _callbacks(stack) if r["number"] == caller] or None, 20, "the request")
+    assert request["hotline"] == hotline_number and request["status"] == "pending" and request["call_id"] == ended["id"]
+
+
+def _pressed_during(ami: AmiUserEvents, caller: str, announced_at: float) -> float:
+    """Seconds from the start of the announcement to the callback request Asterisk made for `caller`."""
+    (asked_at, _e) = wait_for(
+        lambda: next(
+            ((at, e) for at, e in ami.named("HotlineCallbackRequested") if e.get("Caller") == caller),
+            None,
+        ),
+        20,
+        f"HotlineCallbackRequested for {caller}",
+    )
+    return asked_at - announced_at
+
+
+def test_the_callback_key_works_during_the_position_announcement_behind_another_caller(stack: Stack) -> None:
+    first, early, late = _number("135"), _number("136"), _number("137")
+    with AmiUserEvents(stack.config) as ami, _nobody_answers(stack):
+        ahead = stack.sipp.call("12345", first, talk_ms=80000, wait=False, timeout=100)
+        _queued(stack, first)
+        try:
+            # the key 1.5 s after answering: during the announcement made on joining
+            asker = stack.sipp.dtmf_call("12319", early, key="1", after_ms=1500)
+            ((announced_at, announcement),) = _announced(ami, early)
+            assert announcement["Position"] == "2" and announcement["CallbackOffer"] == "1", announcement
+            assert asker.wait(timeout=40) == 0, "the caller pressing 1 did not hear the confirmation and hang-up"
+            _ends_with_callback(stack, early, "12319")
+            assert 0 < _pressed_during(ami, early, announced_at) < DURING
+
+            # the key 32 s after answering: during the periodic announcement (30 s after joining)
+            asker = stack.sipp.dtmf_call("12319", late, key="1", after_ms=32000)
+            (at0, e0), (at1, e1) = _announced(ami, late, count=2)
+            assert e0["Position"] == e1["Position"] == "2", (e0, e1)
+            assert 28 <= at1 - at0 <= 33, f"periodic announcement {at1 - at0:.1f} s after the first"
+            assert asker.wait(timeout=40) == 0, "the caller pressing 1 did not hear the confirmation and hang-up"
+            _ends_with_callback(stack, late, "12319")
+            assert 0 < _pressed_during(ami, late, at1) < DURING
+        finally:
+            _hang_up(stack, first, ahead)
+
+
+def _prompts_by_caller(log: str) -> dict[str, list[str]]:
+    """From Asterisk's verbose log: the prompt files [hotline-queue-announce] played (its Read()s), by the caller's
+    channel they were played on."""
+    played: dict[str, list[str]] = {}
+    for line in log.splitlines():
+        read = re.search(r'@hotline-queue-announce:\d+\] Read\("([^"]+)", "[^,]*,([^,"]*)', line)
+        if read:
+            files = [f.rsplit("/", 1)[-1] for f in read.group(2).split("&")]
+            played.setdefault(read.group(1), []).extend(files)
+    return played
+
+
+def test_a_withheld_caller_is_never_offered_a_callback(stack: Stack) -> None:
+    first, known, withheld = _number("138"), _number("139"), "anonymous"
+    log_name = f"e2e-announce-{random.randrange(10**6)}.log"
+    added = hotline(stack.config, "asterisk", "cli", f"logger add channel {log_name} verbose(3)")
+    assert added.returncode == 0 and "ERROR" not in added.stdout, added.stdout
+    try:
+        with AmiUserEvents(stack.config) as ami, _nobody_answers(stack):
+            callers = []
+            for number in (first, known, withheld):  # in this order: positions 1, 2 and 3
+                callers.append(stack.sipp.call("12345", number, talk_ms=60000, wait=False, timeout=80))
+                _queued(stack, "withheld" if number == withheld else number)
+            ((_a, offered),) = _announced(ami, known)
+            ((_b, not_offered),) = _announced(ami, withheld)
+            try:
+                assert offered["Position"] == "2" and offered["CallbackOffer"] == "1", offered
+                assert not_offered["Position"] == "3" and not_offered["CallbackOffer"] == "0", not_offered
+                # what Asterisk really played: the offer to the known number only, the position to both
+                log = stack.asterisk_log / log_name
+                channels = (offered["Channel"], not_offered["Channel"])
+
+                def played_to_the_end() -> dict[str, list[str]] | None:
+                    prompts = _prompts_by_caller(log.read_text(errors="replace") if log.exists() else "")
+                    return prompts if all("queue-thankyou" in prompts.get(ch, []) for ch in channels) else None
+
+                prompts = wait_for(played_to_the_end, 30, "both announcements played to the end")
+                assert "callback-offer" in prompts[offered["Channel"]], prompts
+                assert "callback-offer" not in prompts[not_offered["Channel"]], prompts
+                assert "queue-thereare" in prompts[not_offered["Channel"]], prompts
+            finally:
+                hotline(stack.config, "asterisk", "cli", "channel request hangup all")
+                for proc in callers:
+                    proc.wait(timeout=30)
+    finally:
+        hotline(stack.config, "asterisk", "cli", f"logger remove channel {log_name}")
+
+
+def _connected(stack: Stack, caller: str) -> dict[str, object] | None:
+    return next((c for c in calls(stack.config) if c["caller"] == caller and c["state"] == "connected"), None)
+
+
+def test_a_caller_an_agent_comes_free_for_goes_back_before_the_announcement_ends(stack: Stack) -> None:
+    """The announcement is played out of the queue: when an agent comes free for the caller, they go back into
+    the queue after the part being played (the place) and are connected, rather than hearing the rest first;
+    nothing of the announcement is heard in the conversation (it plays on the caller's channel, now bridged)."""
+    first, waiting = _number("140"), _number("141")
+    with AmiUserEvents(stack.config) as ami, _nobody_answers(stack):
+        ahead = stack.sipp.call("12345", first, talk_ms=60000, wait=False, timeout=80)
+        _queued(stack, first)
+        caller = stack.sipp.call("12345", waiting, talk_ms=8000, wait=False, timeout=60)
+        ((announced_at, announcement),) = _announced(ami, waiting)
+        assert announcement["Position"] == "2"
+        _hang_up(stack, first, ahead)  # now first in line, still hearing the announcement
+        hotline(stack.config, "asterisk", "cli", "queue add member PJSIP/1001 to hotline penalty 0 as 1001")
+        connected = wait_for(lambda: _connected(stack, waiting), 20, "the caller connected to the agent")
+        assert connected["agent"] == "1001"
+        assert time.monotonic() - announced_at < 15, "the announcement (about 18 s) was played to the end first"
+        assert caller.wait(timeout=30) == 0
