@@ -31,6 +31,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallbackRequested, CallEnded, CallEvent, QueueMemberChanged
 from ari_app.calls.numbers import RAW_LENGTH, NumberPlan
+from ari_app.cases.actor import Actor
+from ari_app.cases.service import audit
 from ari_app.config import Config
 from schema.callbacks import CallbackRequest, CallbackStatus
 
@@ -192,6 +194,35 @@ class CallbackService:
                 req.last_error = reason[:200]
         log.info("callback of %s: %s", number, "answered" if answered else f"not answered ({reason})")
         self._wake.set()
+
+
+class CallbackNotCancellable(Exception):
+    """`cancel_callback` refused: no request for that call, or one that is not pending (`status` says which)."""
+
+    def __init__(self, call_id: str, status: str | None) -> None:
+        why = "there is no callback request" if status is None else f"the callback request is {status}, not pending"
+        super().__init__(f"call {call_id}: {why}")
+        self.status = status
+
+
+def cancel_callback(session: Session, call_id: str, by: Actor, now: datetime, reason: str = "") -> None:
+    """Call off the pending callback request of call `call_id` (the citizen was reached another way, or asked by
+    mistake): status `cancelled`, never dialled, `completed_at` now, `last_error` who and why; audited as
+    `callback_cancelled`. Raises CallbackNotCancellable when there is no such request or it is not pending (a
+    request being dialled is the dialer's until the attempt ends)."""
+    cancelled = session.execute(
+        update(CallbackRequest)
+        .where(CallbackRequest.call_id == call_id, CallbackRequest.status == CallbackStatus.PENDING.value)
+        .values(
+            status=CallbackStatus.CANCELLED.value,
+            completed_at=now,
+            last_error=f"cancelled by {by.login}{': ' + reason if reason else ''}"[:200],
+        )
+    )
+    if not cancelled.rowcount:  # type: ignore[attr-defined]
+        status = session.scalar(select(CallbackRequest.status).where(CallbackRequest.call_id == call_id))
+        raise CallbackNotCancellable(call_id, status)
+    audit(session, by, "callback_cancelled", None, now, call_id=call_id, reason=reason)
 
 
 def list_callbacks(session: Session, limit: int = 50) -> list[dict[str, Any]]:

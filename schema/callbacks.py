@@ -17,6 +17,7 @@ class CallbackStatus(StrEnum):
     DIALING = "dialing"  # the citizen's phone is being called
     DONE = "done"  # the citizen answered and was put through to the queue
     FAILED = "failed"  # no answer after the configured attempts
+    CANCELLED = "cancelled"  # an admin called it off before it was dialled (`hotline callbacks cancel`)
 
 
 class CallbackRequest(Base):

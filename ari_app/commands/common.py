@@ -4,6 +4,8 @@ session on a migrated database."""
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
 import unicodedata
 from collections.abc import Iterator
@@ -11,6 +13,7 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import Session
 
+from ari_app.cases.actor import Actor
 from ari_app.config import Config, ConfigError, load_config
 from schema.db import make_engine, make_sessionmaker, upgrade
 
@@ -52,3 +55,15 @@ def pad(text: str, width: int, align: str = "<") -> str:
     aligned; a longer text is returned whole, never cut."""
     fill = " " * max(0, width - display_width(text))
     return text + fill if align == "<" else fill + text
+
+
+def cli_actor() -> Actor:
+    """Who acts when an admin runs a changing command (`hotline users`, `hotline callbacks cancel`) on the
+    server: the OS user, as an admin; the audit log names them `cli:<login>`."""
+    from schema.users import Role
+
+    try:
+        who = getpass.getuser()
+    except Exception:
+        who = str(os.getuid())
+    return Actor(user_id=None, login=f"cli:{who}"[:64], role=Role.ADMIN)

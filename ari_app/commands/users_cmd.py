@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from ari_app.commands.common import cli_actor
 from ari_app.config import Config, ConfigError, load_config
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
-
-    from ari_app.cases.actor import Actor
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,18 +52,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         cmd.set_defaults(func=cmd_account, account_action=func)
     ls = usub.add_parser("list", help="list users (never their password hashes)")
     ls.set_defaults(func=cmd_list)
-
-
-def cli_actor() -> Actor:
-    """Who acts when an admin runs `hotline users` on the server: the OS user, as an admin."""
-    from ari_app.cases.actor import Actor
-    from schema.users import Role
-
-    try:
-        who = getpass.getuser()
-    except Exception:
-        who = str(os.getuid())
-    return Actor(user_id=None, login=f"cli:{who}"[:64], role=Role.ADMIN)
 
 
 def read_password(from_stdin: bool) -> str:

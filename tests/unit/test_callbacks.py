@@ -107,3 +107,39 @@ async def test_a_withheld_caller_is_never_dialled_back(tmp_path: Path) -> None:
     assert {(r["number"], r["status"], r["last_error"]) for r in rows} == {
         ("withheld", "failed", "the caller withheld their number")
     }
+
+
+async def test_a_cancelled_request_is_never_dialled_and_the_cancel_is_audited(tmp_path: Path) -> None:
+    import pytest
+    from sqlalchemy import select
+
+    from ari_app.callbacks import CallbackNotCancellable, cancel_callback
+    from ari_app.cases.actor import Actor
+    from schema.cases import AuditEntry
+    from schema.users import Role
+
+    now = [datetime(2026, 11, 29, 8, 0, tzinfo=UTC)]
+    dialer = ScriptedDialer(free=2, answers=[True])
+    svc = _service(tmp_path, dialer, now)
+    await svc.on_event(CallbackRequested("1.1", now[0], "12345", "13900000001"))
+    await svc.on_event(CallbackRequested("2.1", now[0], "12319", "13900000002"))
+    admin = Actor(user_id=None, login="cli:ops", role=Role.ADMIN)
+    with svc.sessions.begin() as s:
+        cancel_callback(s, "1.1", admin, now[0], "reached by phone")
+    now[0] += timedelta(seconds=10)
+    assert await svc.dial_due() == 1
+    await _settle(svc)
+    assert dialer.dialled == ["13900000002"]  # only the other one
+    with svc.sessions() as s:
+        rows = {r["call_id"]: r for r in list_callbacks(s)}
+        (entry,) = s.scalars(select(AuditEntry).where(AuditEntry.action == "callback_cancelled"))
+    assert rows["1.1"]["status"] == "cancelled"
+    assert rows["1.1"]["last_error"] == "cancelled by cli:ops: reached by phone"
+    assert rows["1.1"]["completed_at"] is not None and rows["1.1"]["attempts"] == 0
+    assert entry.login == "cli:ops" and '"call_id": "1.1"' in (entry.detail or "")
+    for call_id, status in (("1.1", "cancelled"), ("2.1", "done"), ("9.9", None)):
+        with svc.sessions.begin() as s, pytest.raises(CallbackNotCancellable) as refused:
+            cancel_callback(s, call_id, admin, now[0])
+        assert refused.value.status == status
+    with svc.sessions() as s:
+        assert {r["call_id"]: r["status"] for r in list_callbacks(s)} == {"1.1": "cancelled", "2.1": "done"}

@@ -124,3 +124,37 @@ def test_the_desktop_shows_times_in_the_centres_zone_by_default(
     assert main(["-c", str(deployment / "missing.yaml"), "desktop", "--url", "ws://127.0.0.1:1"]) == 0
     assert seen == [ZoneInfo("Asia/Shanghai"), ZoneInfo("Europe/Paris"), None]
     assert main(["-c", str(deployment), "desktop", "--timezone", "Mars/Olympus"]) == 2
+
+
+def test_callbacks_cancel_calls_off_a_pending_request_and_refuses_anything_else(deployment: Path) -> None:
+    from ari_app.callbacks import list_callbacks
+    from schema.callbacks import CallbackRequest, CallbackStatus
+    from schema.cases import AuditEntry
+
+    url = yaml.safe_load(deployment.read_text(encoding="utf-8"))["database"]["url"]
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    now = datetime.now(UTC)
+    with sessions.begin() as s:
+        for call_id, status in (("1.1", CallbackStatus.PENDING), ("2.1", CallbackStatus.DONE)):
+            s.add(
+                CallbackRequest(
+                    call_id=call_id, hotline="12350", number="13900000001", status=status.value,
+                    requested_at=now, next_attempt_at=now, attempts=0,
+                )
+            )  # fmt: skip
+    listed = _run("-c", str(deployment), "callbacks")
+    assert listed.returncode == 0 and "1.1" in listed.stdout and "pending" in listed.stdout, listed.stdout
+    done = _run("-c", str(deployment), "callbacks", "cancel", "1.1", "--reason", "已电话联系")
+    assert done.returncode == 0 and "cancelled" in done.stdout, done.stderr
+    again = _run("-c", str(deployment), "callbacks", "cancel", "1.1")
+    assert again.returncode == 1 and "is cancelled, not pending" in again.stderr, again.stderr
+    other = _run("-c", str(deployment), "callbacks", "cancel", "2.1")
+    assert other.returncode == 1 and "is done, not pending" in other.stderr, other.stderr
+    missing = _run("-c", str(deployment), "callbacks", "cancel", "7.7")
+    assert missing.returncode == 1 and "there is no callback request" in missing.stderr, missing.stderr
+    with sessions() as s:
+        assert {r["call_id"]: r["status"] for r in list_callbacks(s)} == {"1.1": "cancelled", "2.1": "done"}
+        actions = [(a.action, a.login.startswith("cli:")) for a in s.query(AuditEntry).order_by(AuditEntry.id)]
+    engine.dispose()
+    assert actions == [("callback_cancelled", True)] + [("refused", True)] * 3, actions
