@@ -23,15 +23,12 @@ from sqlalchemy.orm import Session
 
 from ari_app.cases.actor import Actor
 from ari_app.cases.service import audit
+from ari_app.protocol import DomainError, ErrorId
 from schema.users import SessionEndReason, User
 
 
-class AccountError(Exception):
-    """An account operation that cannot be done; `error_id` is stable, the message is for people."""
-
-    def __init__(self, error_id: str, message: str) -> None:
-        super().__init__(message)
-        self.error_id = error_id
+class AccountError(DomainError):
+    """An account operation that cannot be done."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +44,7 @@ class SessionStanding:
 def _user(s: Session, login: str) -> User:
     user = s.scalars(select(User).where(User.login == login)).first()
     if user is None:
-        raise AccountError("unknown_user", f"there is no user {login!r}")
+        raise AccountError(f"there is no user {login!r}", error_id=ErrorId.UNKNOWN_USER)
     return user
 
 

@@ -25,6 +25,7 @@ from ari_app.calls.store import call_at_or_soon
 from ari_app.calls.tracker import CallTracker, LiveChannel
 from ari_app.config import Config
 from ari_app.health import parse_core_status
+from ari_app.protocol import DomainError, ErrorId
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,10 @@ PUBLISH_WINDOW = 0.1
 """Seconds: under load, the call transitions of this long are stored and published together."""
 
 
-class AmiError(Exception):
-    error_id = "ami_action_failed"
+class AmiError(DomainError):
+    """An AMI action Asterisk refused, or one that could not be sent (the link is down)."""
+
+    error_id = ErrorId.AMI_ACTION_FAILED
 
 
 class Backoff:

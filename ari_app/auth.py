@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from ari_app.protocol import DomainError, ErrorId
+
 SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1
@@ -35,10 +37,10 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 
 
-class PasswordError(ValueError):
+class PasswordError(DomainError, ValueError):
     """A password that cannot be set (too short, too long)."""
 
-    error_id = "password_rejected"
+    error_id = ErrorId.PASSWORD_REJECTED
 
 
 def _b64(data: bytes) -> str:
@@ -110,12 +112,16 @@ class TokenRecord:
         return datetime.fromisoformat(self.expires_at)
 
 
-class TokenExpired(Exception):
-    error_id = "token_expired"
+class TokenExpired(DomainError):
+    """A session token whose time is over."""
+
+    error_id = ErrorId.TOKEN_EXPIRED
 
 
-class TokenInvalid(Exception):
-    error_id = "token_invalid"
+class TokenInvalid(DomainError):
+    """A session token that is unknown, revoked or malformed."""
+
+    error_id = ErrorId.TOKEN_INVALID
 
 
 def _digest(token: str) -> str:

@@ -20,15 +20,14 @@ from ari_app.calls.events import CallEvent, ConferenceChanged, QueueMemberChange
 from ari_app.calls.model import CallState
 from ari_app.calls.numbers import NumberError
 from ari_app.calls.tracker import CallTracker
+from ari_app.protocol import DomainError, ErrorId
 from schema.conferences import ConferenceParticipant
 
 log = logging.getLogger(__name__)
 
 
-class ConferenceError(Exception):
-    def __init__(self, error_id: str, message: str) -> None:
-        super().__init__(message)
-        self.error_id = error_id
+class ConferenceError(DomainError):
+    """A three-way call refused or failed."""
 
 
 class Ami(Protocol):
@@ -48,7 +47,7 @@ class ThreeWay:
     def _call(self, call_id: str) -> Any:
         call = self.tracker.calls.get(call_id)
         if call is None or call.state != CallState.CONNECTED or not call.channel or not call.agent_channel:
-            raise ConferenceError("call_not_connected", f"call {call_id} is not connected to an agent")
+            raise ConferenceError(f"call {call_id} is not connected to an agent", error_id=ErrorId.CALL_NOT_CONNECTED)
         return call
 
     async def start(self, call_id: str, number: str) -> str:
@@ -56,7 +55,7 @@ class ThreeWay:
         try:
             number = self.tracker.numbers.outbound(number, self.trunk)
         except NumberError as exc:
-            raise ConferenceError("invalid_number", str(exc)) from None
+            raise ConferenceError(str(exc), error_id=ErrorId.INVALID_NUMBER) from None
         call = self._call(call_id)
         room = call.conference or f"hotline-{call_id}"
         if call.conference is None:
@@ -92,14 +91,14 @@ class ThreeWay:
         """The agent steps out; the citizen and the unit stay together."""
         call = self.tracker.calls.get(call_id)
         if call is None or not call.conference or not call.agent_channel:
-            raise ConferenceError("not_in_conference", f"call {call_id} is not a three-way call")
+            raise ConferenceError(f"call {call_id} is not a three-way call", error_id=ErrorId.NOT_IN_CONFERENCE)
         await self.ami.action(Action="Hangup", Channel=call.agent_channel)
 
     async def end(self, call_id: str) -> None:
         """End the conference for everyone."""
         call = self.tracker.calls.get(call_id)
         if call is None or not call.conference:
-            raise ConferenceError("not_in_conference", f"call {call_id} is not a three-way call")
+            raise ConferenceError(f"call {call_id} is not a three-way call", error_id=ErrorId.NOT_IN_CONFERENCE)
         await self.ami.action(Action="ConfbridgeKick", Conference=call.conference, Channel="all")
 
     # --- participants ----------------------------------------------------------------------------------

@@ -84,6 +84,10 @@ class ErrorId(StrEnum):
     CALL_NOT_FOUND = "call_not_found"
     RECORDING_UNAVAILABLE = "recording_unavailable"
     PLAYBACK_NOT_FOUND = "playback_not_found"
+    # Refusals inside the server, which a request can meet only through them:
+    PASSWORD_REJECTED = "password_rejected"
+    CALL_STATE_FORBIDDEN = "call_state_forbidden"
+    AMI_ACTION_FAILED = "ami_action_failed"
 
 
 class AgentState(StrEnum):
@@ -348,14 +352,27 @@ refused, sent again). Actions not listed here (`escalate`, `exchange_update`, `e
 the platform itself, not from a desktop."""
 
 
-class ProtocolError(Exception):
-    """A request the server refuses; becomes an `error` message carrying `error_id`."""
+class DomainError(Exception):
+    """Base of every refusal the platform's features make. `error_id` is an `ErrorId` member, stable, for
+    programs (the class's own, or the one given); `message` is English, for people; `detail` holds JSON-able
+    facts about it (`field`, `current`, ...). The link sends any of them to the desktop as an `error` message
+    unchanged (`error()`); docs/protocol.md lists every id."""
 
-    def __init__(self, error_id: ErrorId | str, message: str, **detail: Any) -> None:
+    error_id: ErrorId = ErrorId.INTERNAL_ERROR
+
+    def __init__(self, message: str, *, error_id: ErrorId | None = None, **detail: Any) -> None:
         super().__init__(message)
-        self.error_id = str(error_id)
+        if error_id is not None:
+            self.error_id = ErrorId(error_id)
         self.message = message
         self.detail = detail
+
+
+class ProtocolError(DomainError):
+    """A request the link refuses (malformed, out of turn, not allowed); becomes an `error` message."""
+
+    def __init__(self, error_id: ErrorId, message: str, **detail: Any) -> None:
+        super().__init__(message, error_id=error_id, **detail)
         self.re: Any = None
         """The request's `id`, when the frame got far enough to have one."""
 

@@ -21,6 +21,7 @@ from ari_app.calls.model import CallState
 from ari_app.calls.numbers import NumberError
 from ari_app.calls.tracker import CallTracker
 from ari_app.config import Config
+from ari_app.protocol import DomainError, ErrorId
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,8 @@ SPY_CONTEXT = "hotline-spy"
 OPTIONS = {"listen": "bqES", "whisper": "bqwES", "barge": "bqBES"}
 
 
-class SpyError(Exception):
-    def __init__(self, error_id: str, message: str) -> None:
-        super().__init__(message)
-        self.error_id = error_id
+class SpyError(DomainError):
+    """Listening in refused or failed."""
 
 
 class Ami(Protocol):
@@ -55,7 +54,7 @@ class ChanSpy:
         try:
             dial = self.tracker.numbers.outbound(phone, trunk)
         except NumberError as exc:
-            raise SpyError("invalid_number", f"neither an extension nor a phone number: {exc}") from None
+            raise SpyError(f"neither an extension nor a phone number: {exc}", error_id=ErrorId.INVALID_NUMBER) from None
         return f"PJSIP/{dial}@{trunk}"
 
     async def spy(self, call_id: str, mode: str, phone: str, supervisor: str) -> str:
@@ -63,10 +62,10 @@ class ChanSpy:
         channel rung. The originate's outcome (answered or not) is logged by the AMI edge."""
         options = OPTIONS.get(mode)
         if options is None:
-            raise SpyError("invalid_field", f"unknown mode {mode!r}")
+            raise SpyError(f"unknown mode {mode!r}", error_id=ErrorId.INVALID_FIELD)
         call = self.tracker.calls.get(call_id)
         if call is None or call.state != CallState.CONNECTED or not call.agent_channel:
-            raise SpyError("agent_not_on_call", f"call {call_id} is not connected to an agent")
+            raise SpyError(f"call {call_id} is not connected to an agent", error_id=ErrorId.AGENT_NOT_ON_CALL)
         channel = self.phone_channel(phone)
         try:
             await self.ami.originate_async(
@@ -84,6 +83,8 @@ class ChanSpy:
                 ],
             )
         except Exception as exc:
-            raise SpyError("spy_unavailable", f"Asterisk did not take the call to {phone}: {exc}") from exc
+            raise SpyError(
+                f"Asterisk did not take the call to {phone}: {exc}", error_id=ErrorId.SPY_UNAVAILABLE
+            ) from exc
         log.info("supervisor %s: %s on %s (call %s) from %s", supervisor, mode, call.agent_channel, call_id, channel)
         return channel

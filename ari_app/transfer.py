@@ -42,7 +42,7 @@ from ari_app.calls.events import CallEnded, CallEvent, CallLegChanged, QueueMemb
 from ari_app.calls.model import Call, CallState, TransferLeg
 from ari_app.calls.numbers import NumberError
 from ari_app.calls.tracker import CallTracker
-from ari_app.protocol import TransferInfo
+from ari_app.protocol import DomainError, ErrorId, TransferInfo
 from schema.transfers import CallTransfer
 
 log = logging.getLogger(__name__)
@@ -77,12 +77,8 @@ TRANSITIONS: dict[TransferState, frozenset[TransferState]] = {
 }
 
 
-class TransferError(Exception):
-    """A transfer refused or failed; `error_id` is the protocol's, and nothing about the call changed."""
-
-    def __init__(self, error_id: str, message: str) -> None:
-        super().__init__(message)
-        self.error_id = error_id
+class TransferError(DomainError):
+    """A transfer refused or failed; nothing about the call changed."""
 
 
 class Ami(Protocol):
@@ -161,27 +157,31 @@ class Transfers:
     def _connected_call(self, call_id: str, from_agent: str) -> Call:
         call = self.tracker.calls.get(call_id)
         if call is None or call.state != CallState.CONNECTED or not call.channel or not call.agent_channel:
-            raise TransferError("call_not_connected", f"call {call_id} is not connected to an agent")
+            raise TransferError(f"call {call_id} is not connected to an agent", error_id=ErrorId.CALL_NOT_CONNECTED)
         if call.agent != from_agent:
-            raise TransferError("call_not_yours", f"call {call_id} is not connected to {from_agent}")
+            raise TransferError(f"call {call_id} is not connected to {from_agent}", error_id=ErrorId.CALL_NOT_YOURS)
         return call
 
     def _dial(self, from_agent: str, agent: str | None, number: str | None) -> tuple[str, str | None]:
         """The channel to dial for the target, and the number as dialled (None for an agent)."""
         if bool(agent) == bool(number):
-            raise TransferError("transfer_target_invalid", "give exactly one target: an agent or a number")
+            raise TransferError(
+                "give exactly one target: an agent or a number", error_id=ErrorId.TRANSFER_TARGET_INVALID
+            )
         if agent:
             interface = self.agent_interfaces.get(agent)
             if interface is None:
-                raise TransferError("transfer_target_invalid", f"{agent!r} is not an agent")
+                raise TransferError(f"{agent!r} is not an agent", error_id=ErrorId.TRANSFER_TARGET_INVALID)
             if agent == from_agent:
-                raise TransferError("transfer_target_invalid", "a call cannot be transferred to the agent who has it")
+                raise TransferError(
+                    "a call cannot be transferred to the agent who has it", error_id=ErrorId.TRANSFER_TARGET_INVALID
+                )
             return interface, None
         assert number is not None
         try:
             dial = self.tracker.numbers.outbound(number, self.trunk)
         except NumberError as exc:
-            raise TransferError("invalid_number", str(exc)) from None
+            raise TransferError(str(exc), error_id=ErrorId.INVALID_NUMBER) from None
         return f"PJSIP/{dial}@{self.trunk}", dial
 
     async def start(
@@ -192,9 +192,9 @@ class Transfers:
         dial, number = self._dial(from_agent, agent, number)
         call = self._connected_call(call_id, from_agent)
         if self.current(call_id) is not None:
-            raise TransferError("transfer_in_progress", f"call {call_id} is already being transferred")
+            raise TransferError(f"call {call_id} is already being transferred", error_id=ErrorId.TRANSFER_IN_PROGRESS)
         if call.conference and self._rooms.get(call_id) != call.conference:
-            raise TransferError("call_in_conference", "end the three-way call before transferring")
+            raise TransferError("end the three-way call before transferring", error_id=ErrorId.CALL_IN_CONFERENCE)
         assert call.channel is not None and call.agent_channel is not None
         citizen, agent_leg = call.channel, call.agent_channel
         from_interface = call.agent_interface or self.agent_interfaces.get(from_agent, "")
@@ -207,7 +207,7 @@ class Transfers:
                 await self._set(citizen, CONF_ROOM=room, CONF_ROLE="citizen")
                 await self._set(agent_leg, CONF_ROOM=room, CONF_ROLE="agent", TRANSFER_DIAL=dial, TRANSFER_DONE="")
         except Exception as exc:
-            raise TransferError("transfer_failed", f"Asterisk did not take the transfer: {exc}") from exc
+            raise TransferError(f"Asterisk did not take the transfer: {exc}", error_id=ErrorId.TRANSFER_FAILED) from exc
         now = self.clock()
         transfer = Transfer(0, call_id, kind, from_agent, agent, number, TransferState.RINGING, now, room=room)
         previous = call.transfer
@@ -242,7 +242,7 @@ class Transfers:
             self.tracker.mark_transfer(call_id, previous)
             self._active.pop(call_id, None)
             await self._move(transfer, TransferState.FAILED)
-            raise TransferError("transfer_failed", f"Asterisk did not move the call: {exc}") from exc
+            raise TransferError(f"Asterisk did not move the call: {exc}", error_id=ErrorId.TRANSFER_FAILED) from exc
         if kind is TransferKind.BLIND and call.conference:
             await self._hangup(agent_leg)  # out of a room the old agent leg would stay behind alone
         log.info("call %s: %s transfer by %s to %s", call_id, kind, from_agent, transfer.target)
@@ -252,10 +252,12 @@ class Transfers:
         """Attended: the agent has talked to the target; the citizen goes to the target, the agent leaves."""
         transfer = self._attended(call_id, from_agent)
         if transfer.state is not TransferState.ANSWERED or not transfer.target_channel:
-            raise TransferError("transfer_not_answered", "the target has not answered yet; wait, or cancel")
+            raise TransferError(
+                "the target has not answered yet; wait, or cancel", error_id=ErrorId.TRANSFER_NOT_ANSWERED
+            )
         call = self.tracker.calls.get(call_id)
         if call is None or not call.agent_channel or transfer.room is None:
-            raise TransferError("call_not_connected", f"call {call_id} has ended")
+            raise TransferError(f"call {call_id} has ended", error_id=ErrorId.CALL_NOT_CONNECTED)
         target = transfer.target_channel
         try:
             await self._set(call.agent_channel, TRANSFER_DONE="1")
@@ -272,7 +274,9 @@ class Transfers:
             )
         except Exception as exc:
             self.tracker.mark_transfer(call_id, TransferLeg.MOVING, agent=from_agent, channel=call.agent_channel)
-            raise TransferError("transfer_failed", f"Asterisk did not complete the transfer: {exc}") from exc
+            raise TransferError(
+                f"Asterisk did not complete the transfer: {exc}", error_id=ErrorId.TRANSFER_FAILED
+            ) from exc
         await self._move(transfer, TransferState.COMPLETED)
         return transfer
 
@@ -280,11 +284,15 @@ class Transfers:
         """Attended: the agent gives up on the target and gets the citizen back."""
         transfer = self._attended(call_id, from_agent)
         if transfer.target_channel is None:
-            raise TransferError("transfer_not_ringing", "the target's phone is not ringing yet; try again")
+            raise TransferError(
+                "the target's phone is not ringing yet; try again", error_id=ErrorId.TRANSFER_NOT_RINGING
+            )
         try:
             await self.ami.action(Action="Hangup", Channel=transfer.target_channel)
         except Exception as exc:
-            raise TransferError("transfer_failed", f"Asterisk did not cancel the transfer: {exc}") from exc
+            raise TransferError(
+                f"Asterisk did not cancel the transfer: {exc}", error_id=ErrorId.TRANSFER_FAILED
+            ) from exc
         self.tracker.mark_transfer(call_id, None)
         await self._move(transfer, TransferState.CANCELLED)
         return transfer
@@ -292,9 +300,11 @@ class Transfers:
     def _attended(self, call_id: str, from_agent: str) -> Transfer:
         transfer = self.current(call_id)
         if transfer is None or transfer.kind is not TransferKind.ATTENDED:
-            raise TransferError("no_transfer", f"call {call_id} has no attended transfer under way")
+            raise TransferError(f"call {call_id} has no attended transfer under way", error_id=ErrorId.NO_TRANSFER)
         if transfer.from_agent != from_agent:
-            raise TransferError("call_not_yours", "only the agent who started the transfer may finish it")
+            raise TransferError(
+                "only the agent who started the transfer may finish it", error_id=ErrorId.CALL_NOT_YOURS
+            )
         return transfer
 
     # --- the legs, from the tracker ----------------------------------------------------------------------

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from ari_app.protocol import DomainError, ErrorId
+
 
 class CallState(StrEnum):
     ARRIVED = "arrived"
@@ -66,13 +68,13 @@ class TransferLeg(StrEnum):
     CONNECTED = "connected"
 
 
-class CallStateError(Exception):
+class CallStateError(DomainError):
     """A transition the state machine does not allow."""
 
-    error_id = "call_state_forbidden"
+    error_id = ErrorId.CALL_STATE_FORBIDDEN
 
     def __init__(self, call_id: str, current: CallState, target: CallState) -> None:
-        super().__init__(f"call {call_id}: cannot go from {current} to {target}")
+        super().__init__(f"call {call_id}: cannot go from {current} to {target}", current=current, target=target)
         self.call_id = call_id
         self.current = current
         self.target = target

@@ -3,52 +3,47 @@ act on; the message is for people."""
 
 from __future__ import annotations
 
-from typing import Any
+from ari_app.protocol import DomainError, ErrorId
 
 
-class CaseError(Exception):
+class CaseError(DomainError):
     """Base of every refusal from the case workflow."""
 
-    error_id = "case_error"
-
-    def __init__(self, message: str, **detail: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.detail = detail
+    error_id = ErrorId.CASE_ERROR
 
 
 class CaseNotFound(CaseError):
     """No such case, or one the actor may not see (the two are not told apart, so nothing leaks)."""
 
-    error_id = "case_not_found"
+    error_id = ErrorId.CASE_NOT_FOUND
 
 
 class PermissionDenied(CaseError):
     """The actor may see the case but not do this to it."""
 
-    error_id = "case_permission_denied"
+    error_id = ErrorId.CASE_PERMISSION_DENIED
 
 
 class TransitionForbidden(CaseError):
     """The state machine has no such transition from the case's current status."""
 
-    error_id = "case_transition_forbidden"
+    error_id = ErrorId.CASE_TRANSITION_FORBIDDEN
 
 
 class InvalidInput(CaseError):
     """An argument is missing or out of range; `detail['field']` names it."""
 
-    error_id = "case_invalid_input"
+    error_id = ErrorId.CASE_INVALID_INPUT
 
 
 class UnknownHotline(CaseError):
-    error_id = "case_unknown_hotline"
+    error_id = ErrorId.CASE_UNKNOWN_HOTLINE
 
 
 class NotConfigured(CaseError):
     """The session was not given the case settings at wiring time (see ari_app.cases.settings.configure)."""
 
-    error_id = "cases_not_configured"
+    error_id = ErrorId.CASES_NOT_CONFIGURED
 
 
 class ExchangeRequirement(InvalidInput):
@@ -57,4 +52,4 @@ class ExchangeRequirement(InvalidInput):
     `detail['field']` names what is missing: `address`, `category`, or `attribute:<code>`;
     `detail['requirement']` the receiver's own words for it when it gave any."""
 
-    error_id = "case_exchange_requires"
+    error_id = ErrorId.CASE_EXCHANGE_REQUIRES

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ari_app.config import Agent
-from ari_app.protocol import AgentState, AgentStateInfo, CallInfo, CallPhase, TransferInfo
+from ari_app.protocol import AgentState, AgentStateInfo, CallInfo, CallPhase, DomainError, ErrorId, TransferInfo
 
 if TYPE_CHECKING:
     from ari_app.cases.actor import Actor
@@ -39,11 +39,13 @@ WRAPUP_REASON = "wrapup"
 OFFLINE_REASON = "desktop_offline"
 
 
-class AgentStateError(Exception):
-    error_id = "state_forbidden"
+class AgentStateError(DomainError):
+    """A move the agent state machine does not allow; `detail` has `current` and `target`."""
+
+    error_id = ErrorId.STATE_FORBIDDEN
 
     def __init__(self, agent_id: str, current: AgentState, target: AgentState) -> None:
-        super().__init__(f"agent {agent_id}: cannot go from {current} to {target}")
+        super().__init__(f"agent {agent_id}: cannot go from {current} to {target}", current=current, target=target)
         self.current = current
         self.target = target
 

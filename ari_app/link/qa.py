@@ -38,10 +38,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.cases import service
 from ari_app.cases.actor import Actor
-from ari_app.cases.errors import CaseError
 from ari_app.config import Config
 from ari_app.protocol import (
     RECORDING_CHUNK,
+    DomainError,
     ErrorId,
     Msg,
     ProtocolError,
@@ -324,10 +324,10 @@ class QaDesk:
 
     async def handle(self, conn: object, actor: Actor, msg: dict[str, Any]) -> tuple[Msg, dict[str, Any]]:
         """Answer one QA request of a signed-in connection: the reply's type and fields. A refusal
-        (ProtocolError, CaseError) is audited in its own transaction, then raised for the link to answer."""
+        (a DomainError) is audited in its own transaction, then raised for the link to answer."""
         try:
             return await self._handle(conn, actor, msg)
-        except (ProtocolError, CaseError) as exc:
+        except DomainError as exc:
             if not service.refusal_audited(exc):
                 asked = {k: msg[k] for k in ("call_id", "playback_id") if msg.get(k) is not None}
                 asked["source"] = getattr(conn, "source", None)

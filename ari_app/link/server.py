@@ -44,9 +44,8 @@ from ari_app.calls.events import (
     QueueMembership,
     TransferChanged,
 )
-from ari_app.cases.errors import CaseError
 from ari_app.cases.events import CaseEvent, ExchangeRefused, ExchangeStalled
-from ari_app.conference import ConferenceError, ThreeWay, participants
+from ari_app.conference import ThreeWay, participants
 from ari_app.config import Config
 from ari_app.link import cases, qa
 from ari_app.link.agents import OFFLINE_REASON, WRAPUP_REASON, AgentSession, AgentStateError, LiveCall
@@ -55,7 +54,7 @@ from ari_app.link.guard import GuardPolicy, Refusal, SignInGuard
 from ari_app.link.settings import LinkSettings
 from ari_app.link.supervisor import Supervision
 from ari_app.link.transfer import TransferDesk
-from ari_app.protocol import AgentState, CallPhase, ErrorId, Msg, ProtocolError
+from ari_app.protocol import AgentState, CallPhase, DomainError, ErrorId, Msg, ProtocolError
 from schema.users import Role
 
 log = logging.getLogger(__name__)
@@ -275,18 +274,14 @@ class LinkServer:
             msg = p.decode(frame)
             req_id, kind = msg.get("id"), msg["type"]
             await self._dispatch(conn, msg, req_id)
-        except ProtocolError as exc:
-            conn.send(p.error(exc.error_id, exc.message, re=req_id if req_id is not None else exc.re, **exc.detail))
+        except DomainError as exc:
+            if req_id is None and isinstance(exc, ProtocolError):
+                req_id = exc.re
+            conn.send(p.error(exc.error_id, exc.message, re=req_id, **_jsonable(exc.detail)))
             if exc.error_id == ErrorId.VERSION_UNSUPPORTED:
                 conn.close_after_sending(1002, "protocol version unsupported")
             elif exc.error_id in AUDITED_REFUSALS:
                 self._audit_refusal(conn, kind, exc)
-        except CaseError as exc:
-            conn.send(p.error(exc.error_id, exc.message, re=req_id, **_jsonable(exc.detail)))
-        except AgentStateError as exc:
-            conn.send(
-                p.error(ErrorId.STATE_FORBIDDEN, str(exc), re=req_id, current=str(exc.current), target=str(exc.target))
-            )
         except Exception:
             self._log_failure(kind or "?")
             conn.send(p.error(ErrorId.INTERNAL_ERROR, "the server could not do this; it has been logged", re=req_id))
@@ -303,7 +298,7 @@ class LinkServer:
         suffix = f" ({repeats} more since the last report)" if repeats else ""
         log.exception("link request %s failed%s", kind[:40], suffix)
 
-    def _audit_refusal(self, conn: Connection, kind: str | None, exc: ProtocolError) -> None:
+    def _audit_refusal(self, conn: Connection, kind: str | None, exc: DomainError) -> None:
         """One audit row for a refusal of the link's own rules: every one for a signed-in person, the first
         one of a connection that is not signed in (its later ones would only measure a client's loop)."""
         session = conn.session
@@ -318,7 +313,7 @@ class LinkServer:
             _user_id(session) if session is not None else None,
             source=conn.source,
             request=kind[:40] if kind is not None else None,
-            error_id=str(exc.error_id),
+            error_id=exc.error_id,
         )
 
     async def _dispatch(self, conn: Connection, msg: dict[str, Any], req_id: Any) -> None:
@@ -475,7 +470,9 @@ class LinkServer:
         user = await asyncio.to_thread(cases.load_user, self.sessions, record.login)
         if user is None or user.session_epoch != record.epoch:
             self.tokens.revoke(token)
-            self.audit.record("refused", record.login, source=conn.source, request="resume", error_id="token_invalid")
+            self.audit.record(
+                "refused", record.login, source=conn.source, request="resume", error_id=ErrorId.TOKEN_INVALID
+            )
             why = "was disabled or removed" if user is None else "signed out everywhere or changed their password"
             raise ProtocolError(ErrorId.TOKEN_INVALID, f"this session has ended: its user {why}; sign in again")
         session = self._attach(conn, user, token, record.expires, record.epoch)
@@ -995,17 +992,14 @@ class LinkServer:
             raise ProtocolError(ErrorId.CALL_NOT_YOURS, "you are not on this call", field="call_id")
         if self.conference is None:
             raise ProtocolError(ErrorId.INTERNAL_ERROR, "three-way calls are not available on this server")
-        try:
-            if action == "start":
-                if not msg.get("number"):
-                    raise ProtocolError(ErrorId.INVALID_FIELD, "start needs the unit's number", field="number")
-                await self.conference.start(call_id, msg["number"])
-            elif action == "leave":
-                await self.conference.agent_leaves(call_id)
-            else:
-                await self.conference.end(call_id)
-        except ConferenceError as exc:
-            raise ProtocolError(exc.error_id, str(exc)) from exc
+        if action == "start":
+            if not msg.get("number"):
+                raise ProtocolError(ErrorId.INVALID_FIELD, "start needs the unit's number", field="number")
+            await self.conference.start(call_id, msg["number"])
+        elif action == "leave":
+            await self.conference.agent_leaves(call_id)
+        else:
+            await self.conference.end(call_id)
         conn.send(_reply(Msg.CONFERENCE_STATE, req_id, **await self._conference_state(call_id)))
 
     async def _conference_state(self, call_id: str) -> dict[str, Any]:

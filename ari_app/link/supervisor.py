@@ -38,8 +38,7 @@ from ari_app.cases.actor import SYSTEM, Actor
 from ari_app.cases.service import audit, mark_audited, record_refusal
 from ari_app.config import Config, ConfigError, ConfigIssue
 from ari_app.link.agents import AgentSession
-from ari_app.protocol import AgentState, CallPhase, ErrorId, Msg, ProtocolError
-from ari_app.spy import SpyError
+from ari_app.protocol import AgentState, CallPhase, DomainError, ErrorId, Msg, ProtocolError
 from ari_app.wallboard import TodayCalls, day_start
 
 if TYPE_CHECKING:
@@ -359,7 +358,7 @@ class Supervision:
                 reply = await self._spy(session, target, action, msg.get("phone"), detail)
             else:
                 reply = await self._pause(target, action == "pause", (msg.get("reason") or "").strip(), detail)
-        except ProtocolError as exc:
+        except DomainError as exc:
             outcome = exc.error_id
             mark_audited(exc)  # by the supervise_<action> entry below
             raise
@@ -421,10 +420,7 @@ class Supervision:
         detail["call_id"] = call.call_id
         if self.spy is None:
             raise ProtocolError(ErrorId.SPY_UNAVAILABLE, "listening to calls is not available on this server")
-        try:
-            channel = await self.spy.spy(call.call_id, mode, phone, session.login)
-        except SpyError as exc:
-            raise ProtocolError(exc.error_id, str(exc)) from exc
+        channel = await self.spy.spy(call.call_id, mode, phone, session.login)
         return {"agent_id": target.login, "action": mode, "call_id": call.call_id, "phone": phone, "channel": channel}
 
     def _audit(self, actor: Actor, action: str, detail: dict[str, Any]) -> None:

@@ -31,8 +31,8 @@ from ari_app.cases.actor import Actor
 from ari_app.cases.settings import settings_of
 from ari_app.link.agents import AgentSession, LiveCall
 from ari_app.link.cases import caller_history, summary
-from ari_app.protocol import AgentState, CallPhase, CaseSummary, ErrorId, Msg, ProtocolError, TransferInfo
-from ari_app.transfer import Transfer, TransferError, TransferKind, Transfers, TransferState
+from ari_app.protocol import AgentState, CallPhase, CaseSummary, DomainError, ErrorId, Msg, ProtocolError, TransferInfo
+from ari_app.transfer import Transfer, TransferKind, Transfers, TransferState
 from schema.cases import Case
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class TransferDesk:
 
         try:
             await self._request(conn, session, msg, req_id)
-        except ProtocolError as exc:
+        except DomainError as exc:
             actor = session.actor
             # the link itself writes the refusals of its own rules (call_not_yours, not_an_agent, ...)
             if actor is not None and exc.error_id not in AUDITED_REFUSALS and not service.refusal_audited(exc):
@@ -115,26 +115,23 @@ class TransferDesk:
             raise ProtocolError(ErrorId.CALL_NOT_YOURS, "you are not on this call", field="call_id")
         if session.call.phase is not CallPhase.CONNECTED:
             raise ProtocolError(ErrorId.CALL_NOT_CONNECTED, "answer the call before transferring it")
-        try:
-            if action in (TransferKind.BLIND, TransferKind.ATTENDED):
-                agent_id, number = msg.get("agent_id") or None, msg.get("number") or None
-                if bool(agent_id) == bool(number):
-                    raise ProtocolError(
-                        ErrorId.INVALID_FIELD,
-                        "give either agent_id or number",
-                        field="number" if agent_id else "agent_id",
-                    )
-                if agent_id:
-                    self._check_target(session, agent_id)
-                transfer = await self.transfers.start(
-                    call_id, session.login, TransferKind(action), agent=agent_id, number=number
+        if action in (TransferKind.BLIND, TransferKind.ATTENDED):
+            agent_id, number = msg.get("agent_id") or None, msg.get("number") or None
+            if bool(agent_id) == bool(number):
+                raise ProtocolError(
+                    ErrorId.INVALID_FIELD,
+                    "give either agent_id or number",
+                    field="number" if agent_id else "agent_id",
                 )
-            elif action == "complete":
-                transfer = await self.transfers.complete(call_id, session.login)
-            else:
-                transfer = await self.transfers.cancel(call_id, session.login)
-        except TransferError as exc:
-            raise ProtocolError(exc.error_id, str(exc)) from exc
+            if agent_id:
+                self._check_target(session, agent_id)
+            transfer = await self.transfers.start(
+                call_id, session.login, TransferKind(action), agent=agent_id, number=number
+            )
+        elif action == "complete":
+            transfer = await self.transfers.complete(call_id, session.login)
+        else:
+            transfer = await self.transfers.cancel(call_id, session.login)
         conn.send(_reply(Msg.TRANSFER_STATE, req_id, call_id=call_id, transfer=info(transfer)))
 
     def _check_target(self, session: AgentSession, agent_id: str) -> None:

@@ -326,7 +326,7 @@ async def test_listen_whisper_barge_go_to_the_spy_with_the_agents_call_and_are_a
         assert (r["action"], r["call_id"], r["phone"]) == (mode, "c.5", "13900000000")
         assert r["channel"] == "PJSIP/13900000000"
     assert spy.calls == [("c.5", m, "13900000000", "sup") for m in ("listen", "whisper", "barge")]
-    spy.error = SpyError("invalid_number", "'x' is not dialable")
+    spy.error = SpyError("'x' is not dialable", error_id=ErrorId.INVALID_NUMBER)
     r = await s.request(p.Msg.SUPERVISE_AGENT, agent_id="1001", action="barge", phone="x")
     assert r["error_id"] == "invalid_number"
     assert [m for m in await a.nothing_pending() if m["type"] == p.Msg.ERROR] == []  # the agent is not told
