@@ -34,6 +34,7 @@ from ari_app.calls.numbers import RAW_LENGTH, NumberPlan
 from ari_app.cases.actor import Actor
 from ari_app.cases.service import audit
 from ari_app.config import Config
+from ari_app.protocol import DomainError, ErrorId
 from schema.callbacks import CallbackRequest, CallbackStatus
 
 log = logging.getLogger(__name__)
@@ -196,12 +197,14 @@ class CallbackService:
         self._wake.set()
 
 
-class CallbackNotCancellable(Exception):
+class CallbackNotCancellable(DomainError):
     """`cancel_callback` refused: no request for that call, or one that is not pending (`status` says which)."""
+
+    error_id = ErrorId.CALLBACK_NOT_PENDING
 
     def __init__(self, call_id: str, status: str | None) -> None:
         why = "there is no callback request" if status is None else f"the callback request is {status}, not pending"
-        super().__init__(f"call {call_id}: {why}")
+        super().__init__(f"call {call_id}: {why}", call_id=call_id, status=status)
         self.status = status
 
 

@@ -88,6 +88,7 @@ class ErrorId(StrEnum):
     PASSWORD_REJECTED = "password_rejected"
     CALL_STATE_FORBIDDEN = "call_state_forbidden"
     AMI_ACTION_FAILED = "ami_action_failed"
+    CALLBACK_NOT_PENDING = "callback_not_pending"
 
 
 class AgentState(StrEnum):

@@ -36,7 +36,10 @@ def cmd_cancel(args: argparse.Namespace) -> int:
             cancel_callback(s, args.call_id, actor, now, args.reason.strip()[:150])
         except CallbackNotCancellable as exc:
             s.rollback()
-            audit(s, actor, REFUSED, None, now, request="callbacks cancel", call_id=args.call_id, message=str(exc))
+            audit(
+                s, actor, REFUSED, None, now,
+                request="callbacks cancel", error_id=exc.error_id, call_id=args.call_id, message=exc.message,
+            )  # fmt: skip
             s.commit()
             print(f"hotline callbacks cancel: {exc}", file=sys.stderr)
             return 1
