@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -30,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallbackRequested, CallEnded, CallEvent, QueueMemberChanged
-from ari_app.calls.numbers import RAW_LENGTH, NumberPlan
+from ari_app.calls.numbers import RAW_LENGTH, NumberError, NumberPlan
 from ari_app.cases.actor import Actor
 from ari_app.cases.service import audit
 from ari_app.config import Config
@@ -39,7 +38,6 @@ from schema.callbacks import CallbackRequest, CallbackStatus
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
-_DIALABLE = re.compile(r"^\+?[0-9]{3,20}$")
 
 
 class Dialer(Protocol):
@@ -74,14 +72,19 @@ class CallbackService:
     def request(self, call_id: str, hotline: str, number: str, at: datetime, number_raw: str | None = None) -> bool:
         """Store a request (once per call); False if this call had already asked. `number` is the caller in
         any form (stored canonical), `number_raw` the caller id as received (default: `number`). A request
-        from a withheld caller (`ari_app.calls.numbers.is_withheld`) or a number that cannot be dialled is
-        stored `failed` and never dialled: there is no one to call back."""
+        from a withheld caller (`ari_app.calls.numbers.is_withheld`) or a number the callback trunk cannot dial
+        (`NumberPlan.outbound`, the rule every number dialled out follows) is stored `failed` with the reason and
+        never dialled: there is no one to call back."""
         found = self.numbers.caller(number)
-        withheld = found.withheld
         number = found.canonical
         raw = (number_raw if number_raw is not None else found.raw)[:RAW_LENGTH] or None
-        status = CallbackStatus.PENDING if _DIALABLE.match(number or "") else CallbackStatus.FAILED
-        error = "the caller withheld their number" if withheld else "the caller's number is not dialable"
+        error = "the caller withheld their number" if found.withheld else None
+        if error is None:
+            try:
+                self.numbers.outbound(number, self.cfg.callback.trunk)
+            except NumberError as exc:
+                error = f"the caller's number cannot be dialled: {exc.reason}"[:200]
+        status = CallbackStatus.PENDING if error is None else CallbackStatus.FAILED
         try:
             with self.sessions.begin() as s:
                 s.add(
@@ -94,7 +97,7 @@ class CallbackService:
                         requested_at=at,
                         next_attempt_at=at,
                         attempts=0,
-                        last_error=None if status == CallbackStatus.PENDING else error,
+                        last_error=error,
                     )
                 )
         except IntegrityError:

@@ -84,7 +84,7 @@ async def test_no_free_agent_no_dialling_and_restart_redials(tmp_path: Path) -> 
     with svc.sessions() as s:
         rows = {r["call_id"]: r for r in list_callbacks(s)}
     assert rows["3.1"]["status"] == "pending"
-    assert rows["4.1"]["status"] == "failed" and "not dialable" in rows["4.1"]["last_error"]
+    assert rows["4.1"]["status"] == "failed" and "cannot be dialled" in rows["4.1"]["last_error"]
     dialer.free = 2
     assert await svc.dial_due() == 1
     await _settle(svc)
@@ -107,6 +107,25 @@ async def test_a_withheld_caller_is_never_dialled_back(tmp_path: Path) -> None:
     assert {(r["number"], r["status"], r["last_error"]) for r in rows} == {
         ("withheld", "failed", "the caller withheld their number")
     }
+
+
+async def test_a_number_the_trunk_cannot_dial_is_not_dialled_and_any_written_form_is(tmp_path: Path) -> None:
+    """The number component decides (NumberPlan.outbound, as for transfers): not a hand-written pattern."""
+    now = [datetime(2026, 11, 29, 8, 0, tzinfo=UTC)]
+    dialer = ScriptedDialer(free=5, answers=[True] * 5)
+    svc = _service(tmp_path, dialer, now)
+    for i, number in enumerate(["+86 139-0000-0003", "12", "gateway-7"]):
+        await svc.on_event(CallbackRequested(f"{i}.1", now[0], "12345", number))
+    now[0] += timedelta(seconds=10)
+    assert await svc.dial_due() == 1
+    await _settle(svc)
+    assert dialer.dialled == ["13900000003"]
+    with svc.sessions() as s:
+        rows = {r["call_id"]: r for r in list_callbacks(s)}
+    assert (rows["0.1"]["status"], rows["0.1"]["number_raw"]) == ("done", "+86 139-0000-0003")
+    for refused in ("1.1", "2.1"):
+        assert rows[refused]["status"] == "failed", rows[refused]
+        assert rows[refused]["last_error"].startswith("the caller's number cannot be dialled: "), rows[refused]
 
 
 async def test_a_cancelled_request_is_never_dialled_and_the_cancel_is_audited(tmp_path: Path) -> None:
