@@ -23,7 +23,7 @@ from ari_app.calls.store import SqlCallStore
 from ari_app.calls.tracker import CallTracker
 from ari_app.cases import CaseSettings
 from ari_app.cases import configure as configure_cases
-from ari_app.cases.exchange import ServiceCatalog, attach_catalogs
+from ari_app.cases.exchange import ServiceCatalog, attach_catalogs, stalled_problems
 from ari_app.cases.runner import CaseRunner
 from ari_app.conference import ThreeWay
 from ari_app.config import Config, HotlineMode
@@ -111,11 +111,23 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     ami = AmiLink(cfg, tracker)
     server = CtiServer(cfg=cfg, engine=engine, sessions=sessions, store=store, tracker=tracker, ami=ami)
 
+    exchange_problems: tuple[str, ...] = ()
+
+    def read_exchange_problems() -> tuple[str, ...]:
+        with sessions() as s:
+            return stalled_problems(s)
+
     async def probe() -> HealthReport:
+        nonlocal exchange_problems
         sip = cfg.asterisk.sip
         report = await check(ami.ping, ami.channel_count, sip.host, sip.port, cfg.admission.max_calls)
         disk = await recordings_disk(cfg.recordings_path, cfg.recordings_disk)
         report = with_disk(report, disk)
+        # cases not getting through to an exchange-mode hotline's own system (the supervisors were told once)
+        try:
+            exchange_problems = await asyncio.to_thread(read_exchange_problems)
+        except Exception as exc:
+            exchange_problems = (f"case exchange unavailable ({type(exc).__name__}: {exc})",)
         if server.link is not None:
             await server.link.supervisor.on_recordings_disk(disk)
         if server.link is None or report.state is Health.DOWN:
@@ -137,6 +149,7 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
             problems = server.link.queue_problems if server.link else ()
             if server.load is not None:
                 problems = (*problems, *server.load.problems)
+            problems = (*problems, *exchange_problems)
             save_report(health_file, report, problems)
         except OSError as exc:
             log.warning("could not write %s: %s", health_file, exc)

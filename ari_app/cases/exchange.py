@@ -385,6 +385,40 @@ STALL_ATTEMPTS = 8
 with the default `Backoff` (5 s doubling, ±50 %) the 8th failure comes about 10–30 minutes after the first."""
 
 
+STALLED_SHOWN = 3
+"""Case numbers named per hotline in a stalled-exchange problem line; the rest are counted."""
+
+
+def stalled_problems(s: Session) -> tuple[str, ...]:
+    """What `hotline status` says about cases not getting through to their hotline's own system: one line per
+    hotline with messages still undelivered (pending, or awaiting their id) after `STALL_ATTEMPTS` or more
+    failed attempts in a row, naming the oldest cases (`STALLED_SHOWN`) and the newest error. Empty when
+    every message gets through."""
+    rows = s.execute(
+        select(ExchangeMessage.hotline, Case.number, ExchangeMessage.attempts, ExchangeMessage.last_error)
+        .join(Case, Case.id == ExchangeMessage.case_id)
+        .where(
+            ExchangeMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.AWAITING_ID)),
+            ExchangeMessage.attempts >= STALL_ATTEMPTS,
+        )
+        .order_by(ExchangeMessage.hotline, ExchangeMessage.created_at)
+    ).all()
+    by_hotline: dict[str, list[tuple[str, int, str | None]]] = {}
+    for hotline, number, attempts, error in rows:
+        by_hotline.setdefault(hotline, []).append((number, attempts, error))
+    lines = []
+    for hotline, stuck in by_hotline.items():
+        named = ", ".join(number for number, _, _ in stuck[:STALLED_SHOWN])
+        more = f" and {len(stuck) - STALLED_SHOWN} more" if len(stuck) > STALLED_SHOWN else ""
+        error = next((e for _, _, e in reversed(stuck) if e), "")
+        lines.append(
+            f"hotline {hotline}: {len(stuck)} case(s) not getting through to its own system after "
+            f"{STALL_ATTEMPTS} or more attempts ({named}{more}); still retried"
+            + (f"; last error: {error[:160]}" if error else "")
+        )
+    return tuple(lines)
+
+
 def stall_message(s: Session, msg: ExchangeMessage, at: datetime) -> None:
     """The message has failed `STALL_ATTEMPTS` times in a row: audit `exchange_stalled` (by `system`, with
     the key, attempts and last error) and emit ExchangeStalled for the supervisors. It is still retried."""

@@ -37,6 +37,7 @@ from ari_app.cases.exchange import (
     classify,
     deliver_due,
     retry_after,
+    stalled_problems,
 )
 from ari_app.cases.runner import CaseRunner
 from ari_app.config import HotlineMode
@@ -385,11 +386,19 @@ def test_a_case_that_keeps_failing_is_told_to_the_supervisors_once_and_still_ret
     cid = f.create()
     geo.plan = [(503, b"maintenance", {})] * (STALL_ATTEMPTS + 2)
     stalled: list[ExchangeStalled] = []
+    said: list[tuple[str, ...]] = []  # what hotline status says after each attempt
     for _ in range(STALL_ATTEMPTS + 2):
         report = send(db, geo)
         assert report.failed == 1
         stalled += [e for e in report.events if isinstance(e, ExchangeStalled)]
         db.clock.t = messages(db)[0].next_attempt_at
+        with db.session() as s:
+            said.append(stalled_problems(s))
+    assert said[: STALL_ATTEMPTS - 1] == [()] * (STALL_ATTEMPTS - 1)  # quiet until it is stalled
+    (line,) = said[-1]
+    number = f.get(cid).number
+    assert line.startswith(f"hotline 12358: 1 case(s) not getting through to its own system after {STALL_ATTEMPTS}")
+    assert f"({number}); still retried; last error: " in line and "503" in line, line
     assert [(e.case_id, e.attempts, e.hotline) for e in stalled] == [(cid, STALL_ATTEMPTS, "12358")]
     assert "HTTP 503" in stalled[0].error and stalled[0].audience.roles == {Role.SUPERVISOR}
     (entry,) = audits(db, "exchange_stalled")
@@ -397,6 +406,8 @@ def test_a_case_that_keeps_failing_is_told_to_the_supervisors_once_and_still_ret
     (msg,) = messages(db)
     assert msg.status == OutboxStatus.PENDING and msg.attempts == STALL_ATTEMPTS + 2  # still retried
     assert send(db, geo).delivered == 1 and f.get(cid).external_id is not None
+    with db.session() as s:
+        assert stalled_problems(s) == ()  # delivered: nothing to say
 
 
 # --- intake against the receiver's service list and definitions ---------------------------------------------
