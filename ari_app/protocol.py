@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, NotRequired, TypedDict
 
-PROTOCOL_VERSION: Final = "1.3"
+PROTOCOL_VERSION: Final = "1.4"
 PROTOCOL_MAJOR: Final = 1
 MAX_FRAME: Final = 64 * 1024
 """Largest frame the server accepts and answers (bytes). Larger frames get `frame_too_large`."""
@@ -535,6 +535,10 @@ class CaseListItem(CaseSummary):
     exchange_refusal: str | None
     """Exchange mode: the hotline's own system refused the case (status `returned`): its GeoReport v2 error
     codes and descriptions, e.g. `HTTP 400: 400 location required`; None otherwise."""
+    exchange_stalled: str | None
+    """Exchange mode, since 1.4: the case's request has not reached the hotline's own system in
+    `exchange.STALL_ATTEMPTS` (8) or more tries in a row and is still retried; the last error (e.g.
+    `HTTP 503: 503 maintenance`). None when it got through or is not failing that long."""
 
 
 class DispatchInfo(TypedDict):

@@ -160,6 +160,11 @@ TEXT: dict[str, tuple[str, str]] = {
         "⚠ 案卷 {number} 被对方系统拒收（{errors}），已退回中心待办",
         "⚠ Case {number} was refused by the hotline's own system ({errors}); it is back on the centre's list",
     ),
+    "exchange_stalled": ("⚠ 未送达对方系统", "⚠ Not reaching receiver"),
+    "work_exchange_stalled": (
+        "案卷多次未能送达对方系统，仍在自动重试：{message}",
+        "The case keeps failing to reach the hotline's own system and is still being retried: {message}",
+    ),
     "alert_exchange_stalled": (
         "⚠ 案卷 {number} 已连续 {attempts} 次未能送达对方系统（{error}），仍在重试",
         "⚠ Case {number} has not reached the hotline's own system in {attempts} tries ({error}); still retrying",

@@ -111,12 +111,15 @@ class WorkTableModel(_CaseRows):
             return case["id"]
         if role == CaseRole:
             return case
-        if role == Qt.ItemDataRole.ForegroundRole and (case.get("overdue") or case.get("exchange_refusal")):
+        marked = case.get("exchange_refusal") or case.get("exchange_stalled") is not None
+        if role == Qt.ItemDataRole.ForegroundRole and (case.get("overdue") or marked):
             return self.OVERDUE_COLOUR
         if role == Qt.ItemDataRole.ToolTipRole and index.column() == self.REQUEST:
             return case.get("request")
         if role == Qt.ItemDataRole.ToolTipRole and index.column() == self.STATUS and case.get("exchange_refusal"):
             return self.tr_("work_exchange_refused", message=case["exchange_refusal"])
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == self.STATUS and marked:
+            return self.tr_("work_exchange_stalled", message=case["exchange_stalled"])
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         col = index.column()
@@ -128,7 +131,11 @@ class WorkTableModel(_CaseRows):
             return case.get("category") or ""
         if col == self.STATUS:
             status = self.tr_.maybe("status", case.get("status"))
-            return f"{self.tr_('exchange_refused')} · {status}" if case.get("exchange_refusal") else status
+            if case.get("exchange_refusal"):
+                return f"{self.tr_('exchange_refused')} · {status}"
+            if case.get("exchange_stalled") is not None:
+                return f"{self.tr_('exchange_stalled')} · {status}"
+            return status
         if col == self.DEADLINE:
             deadline = case.get("deadline_at")
             if not deadline:

@@ -708,6 +708,9 @@ class CaseWorkPanel(QWidget):
             refused = t("work_exchange_refused", message=e(c["exchange_refusal"]))
             hint = t("work_exchange_refused_hint") if "forward" in (c.get("allowed_actions") or []) else ""
             out.append(f"<p style='color:#b00020'><b>{refused}</b><br>{hint}</p>")
+        elif c.get("exchange_stalled") is not None:
+            stalled = t("work_exchange_stalled", message=e(c["exchange_stalled"]))
+            out.append(f"<p style='color:#b00020'><b>{stalled}</b></p>")
         if c.get("resolution"):
             out.append(f"<p><b>{t('work_resolution')}</b><br>{e(c['resolution'])}</p>")
         history: list[str] = []

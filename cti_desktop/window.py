@@ -346,6 +346,7 @@ class MainWindow(QMainWindow):
                     error=msg.get("error", ""),
                 )
             )
+            self.spawn(self.refresh_work())
         elif kind == Msg.ALARM:
             self.wallboard.add_alarm(msg)
         elif kind == Msg.TRANSFER_STATE:

@@ -46,7 +46,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -389,6 +389,26 @@ STALLED_SHOWN = 3
 """Case numbers named per hotline in a stalled-exchange problem line; the rest are counted."""
 
 
+_STALLED = (
+    ExchangeMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.AWAITING_ID)),
+    ExchangeMessage.attempts >= STALL_ATTEMPTS,
+)
+"""An outbox message not getting through: undelivered after STALL_ATTEMPTS or more failed attempts in a row."""
+
+
+def stalled_cases(s: Session, case_ids: Collection[int]) -> dict[int, str]:
+    """Of `case_ids`, those whose message is not getting through to the hotline's own system (`_STALLED`):
+    case id -> the last error (empty when none was kept). For marking them on the work list."""
+    if not case_ids:
+        return {}
+    rows = s.execute(
+        select(ExchangeMessage.case_id, ExchangeMessage.last_error).where(
+            ExchangeMessage.case_id.in_(list(case_ids)), *_STALLED
+        )
+    )
+    return {case_id: error or "" for case_id, error in rows}
+
+
 def stalled_problems(s: Session) -> tuple[str, ...]:
     """What `hotline status` says about cases not getting through to their hotline's own system: one line per
     hotline with messages still undelivered (pending, or awaiting their id) after `STALL_ATTEMPTS` or more
@@ -397,10 +417,7 @@ def stalled_problems(s: Session) -> tuple[str, ...]:
     rows = s.execute(
         select(ExchangeMessage.hotline, Case.number, ExchangeMessage.attempts, ExchangeMessage.last_error)
         .join(Case, Case.id == ExchangeMessage.case_id)
-        .where(
-            ExchangeMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.AWAITING_ID)),
-            ExchangeMessage.attempts >= STALL_ATTEMPTS,
-        )
+        .where(*_STALLED)
         .order_by(ExchangeMessage.hotline, ExchangeMessage.created_at)
     ).all()
     by_hotline: dict[str, list[tuple[str, int, str | None]]] = {}

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.cases import service
 from ari_app.cases.actor import Actor
+from ari_app.cases.exchange import stalled_cases
 from ari_app.cases.machine import CaseState
 from ari_app.cases.settings import settings_of
 from ari_app.conference import participants
@@ -135,7 +136,8 @@ def _overdue(case: Case, now: datetime) -> bool:
     return case.deadline_at is not None and case.status != CaseState.CLOSED and case.deadline_at < now
 
 
-def list_item(case: Case, now: datetime) -> CaseListItem:
+def list_item(case: Case, now: datetime, stalled: Mapping[int, str]) -> CaseListItem:
+    """A work-list row; `stalled` is `exchange.stalled_cases` for (at least) this case."""
     base = summary(case)
     return CaseListItem(
         **base,
@@ -143,6 +145,7 @@ def list_item(case: Case, now: datetime) -> CaseListItem:
         overdue=_overdue(case, now),
         supervision_level=case.supervision_level,
         exchange_refusal=case.exchange_refusal,
+        exchange_stalled=stalled.get(case.id),
     )
 
 
@@ -190,7 +193,8 @@ def list_cases(
         service.audit(
             s, actor, "list", None, now, status=status, open=open_only, overdue=overdue, text=text, found=len(found)
         )
-        return [list_item(c, now) for c in found]
+        stalled = stalled_cases(s, [c.id for c in found])
+        return [list_item(c, now, stalled) for c in found]
 
 
 def _own_units(s: Session, actor: Actor) -> set[int]:
@@ -241,7 +245,7 @@ def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
     """The whole case for the person asking: its history records and what they may do now."""
     now = settings_of(s).now()
     actions = _actions_now(s, actor, case)
-    row = list_item(case, now)
+    row = list_item(case, now, stalled_cases(s, [case.id]))
     row["request"] = case.request  # in full, not the summary's first 500 characters
     return CaseDetail(
         **row,

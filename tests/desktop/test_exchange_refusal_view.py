@@ -198,8 +198,27 @@ async def test_supervisors_are_told_when_a_case_keeps_failing_to_get_through(
         f"⚠ 案卷 {number} 已连续 {STALL_ATTEMPTS} 次未能送达对方系统（HTTP 503: 503 maintenance），仍在重试"
     )
     assert "未能送达" not in agent.statusBar().currentMessage()  # the audience is the supervisors
+    # the work list is reloaded on the alert: the case is marked in red, the last error on its status and in
+    # its detail, as long as it does not get through
+    model = sup.work.model
+
+    def row_of(case_number: str) -> int | None:
+        return next((i for i, c in enumerate(model.cases) if c["number"] == case_number), None)
+
+    await until(lambda: (row := row_of(number)) is not None and model.cases[row].get("exchange_stalled") is not None)
+    row = row_of(number)
+    assert row is not None and model.cases[row]["exchange_stalled"] == "HTTP 503: 503 maintenance"
+    status = model.index(row, WorkTableModel.STATUS)
+    assert status.data() == "⚠ 未送达对方系统 · 已转外部系统"
+    assert "仍在自动重试：HTTP 503: 503 maintenance" in status.data(Qt.ItemDataRole.ToolTipRole)
+    assert status.data(Qt.ItemDataRole.ForegroundRole) == WorkTableModel.OVERDUE_COLOUR
+    sup.work.table.selectRow(row)
+    await until(lambda: sup.work.case is not None and sup.work.case["number"] == number)
+    assert "案卷多次未能送达对方系统，仍在自动重试：HTTP 503: 503 maintenance" in sup.work.detail.toPlainText()
     shot(sup, "44_exchange_stalled_zh")
     sup.toggle_language()
+    assert model.index(row, WorkTableModel.STATUS).data() == "⚠ Not reaching receiver · Exchanged"
+    assert "keeps failing to reach the hotline's own system" in sup.work.detail.toPlainText()
     number = await stall("加油站又多收费")
     await until(lambda: number in sup.statusBar().currentMessage())
     assert sup.statusBar().currentMessage() == (
@@ -207,6 +226,15 @@ async def test_supervisors_are_told_when_a_case_keeps_failing_to_get_through(
         " (HTTP 503: 503 maintenance); still retrying"
     )
     shot(sup, "45_exchange_stalled_en")
+    # delivered at last: the mark is gone
+    first = row_of(number)
+    geo.plan = []
+    with sessions() as s, s.begin():
+        for msg in s.scalars(select(ExchangeMessage).where(ExchangeMessage.status == OutboxStatus.PENDING)):
+            msg.next_attempt_at = msg.created_at
+    assert (await runner.run_pass()).delivered == 2
+    await sup.refresh_work()
+    assert first is not None and all(c.get("exchange_stalled") is None for c in model.cases)
 
 
 async def test_intake_refused_for_a_missing_location_names_the_field(
