@@ -166,9 +166,16 @@ class CallbackService:
             if claimed:
                 task = asyncio.create_task(self._dial(req.id, req.number, req.hotline, req.call_id))
                 self._dialing.add(task)
-                task.add_done_callback(self._dialing.discard)
+                task.add_done_callback(self._dialed)
                 started += 1
         return started
+
+    def _dialed(self, task: asyncio.Task[None]) -> None:
+        """A dial task ended: forget it, and log what failed in it (the request stays `dialing` until the
+        next start of the service puts it back to `pending`), never lose the error silently."""
+        self._dialing.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("a callback dial task failed", exc_info=exc)
 
     async def _dial(self, req_id: int, number: str, hotline: str, call_id: str) -> None:
         log.info("calling back %s for hotline %s (request of call %s)", number, hotline, call_id)

@@ -6,6 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from ari_app.callbacks import CallbackService, list_callbacks
 from ari_app.calls.events import CallbackRequested
 from ari_app.config import load_config
@@ -129,7 +131,6 @@ async def test_a_number_the_trunk_cannot_dial_is_not_dialled_and_any_written_for
 
 
 async def test_a_cancelled_request_is_never_dialled_and_the_cancel_is_audited(tmp_path: Path) -> None:
-    import pytest
     from sqlalchemy import select
 
     from ari_app.callbacks import CallbackNotCancellable, cancel_callback
@@ -162,3 +163,28 @@ async def test_a_cancelled_request_is_never_dialled_and_the_cancel_is_audited(tm
         assert refused.value.status == status
     with svc.sessions() as s:
         assert {r["call_id"]: r["status"] for r in list_callbacks(s)} == {"1.1": "cancelled", "2.1": "done"}
+
+
+async def test_a_dial_task_that_fails_is_logged_not_lost(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    now = [datetime(2026, 11, 29, 8, 0, tzinfo=UTC)]
+    dialer = ScriptedDialer(free=1, answers=[True])
+    svc = _service(tmp_path, dialer, now)
+    await svc.on_event(CallbackRequested("1.1", now[0], "12345", "13900000001"))
+    dial = dialer.originate_callback
+
+    def gone() -> object:
+        raise RuntimeError("the database went away")
+
+    async def answered_then_the_database_goes(**fields: str) -> tuple[bool, str]:
+        result = await dial(**fields)
+        svc.sessions.begin = gone  # type: ignore[method-assign]  # the write of the outcome fails
+        return result
+
+    dialer.originate_callback = answered_then_the_database_goes  # type: ignore[method-assign]
+    with caplog.at_level("ERROR", logger="ari_app.callbacks"):
+        assert await svc.dial_due() == 1
+        await asyncio.gather(*list(svc._dialing), return_exceptions=True)
+        await asyncio.sleep(0)  # the done callback
+    assert not svc._dialing and dialer.dialled == ["13900000001"]
+    (record,) = [r for r in caplog.records if "callback dial task failed" in r.message]
+    assert record.exc_info is not None and "the database went away" in str(record.exc_info[1])
