@@ -191,7 +191,7 @@ class AmiLink:
                     flush()
                 except Exception:  # the store keeps them and tries again; the events still go out
                     log.exception("storing call records before publishing failed")
-            await self.tracker.publish_pending()
+            self.tracker.publish_pending()
 
     # --- resynchronisation -----------------------------------------------------------------------------
     async def resync(self) -> None:

@@ -10,13 +10,14 @@ the move, so the recording covers the whole call. Who joins and leaves is writte
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.calls.events import CallEvent, ConferenceChanged, QueueMemberChanged
+from ari_app.calls.events import CallEvent, ConferenceChanged, ConferenceStored, QueueMemberChanged
 from ari_app.calls.model import CallState
 from ari_app.calls.numbers import NumberError
 from ari_app.calls.tracker import CallTracker
@@ -37,11 +38,19 @@ class Ami(Protocol):
 
 
 class ThreeWay:
-    def __init__(self, tracker: CallTracker, ami: Ami, sessions: sessionmaker[Session], trunk: str) -> None:
+    def __init__(
+        self,
+        tracker: CallTracker,
+        ami: Ami,
+        sessions: sessionmaker[Session],
+        trunk: str,
+        publish: Callable[[object], None] | None = None,
+    ) -> None:
         self.tracker = tracker
         self.ami = ami
         self.sessions = sessions
         self.trunk = trunk
+        self.publish = publish or tracker.bus.publish
         self._dialled: dict[str, str] = {}  # room -> the unit number called in last
 
     def _call(self, call_id: str) -> Any:
@@ -105,6 +114,7 @@ class ThreeWay:
     async def on_event(self, event: CallEvent | QueueMemberChanged) -> None:
         if isinstance(event, ConferenceChanged):
             self.record(event)
+            self.publish(ConferenceStored(event.call_id, event.at))
 
     def record(self, event: ConferenceChanged) -> None:
         call = self.tracker.calls.get(event.call_id)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -17,7 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agi_scripts.server import FastAgiServer
 from ari_app.ami import PUBLISH_WINDOW, AmiLink
+from ari_app.bus import EventBus
 from ari_app.callbacks import CallbackService
+from ari_app.calls.events import CallEnded, CallEvent, CallLegChanged, ConferenceChanged, QueueMemberChanged
 from ari_app.calls.numbers import NumberPlan
 from ari_app.calls.store import SqlCallStore
 from ari_app.calls.tracker import CallTracker
@@ -44,7 +45,7 @@ from ari_app.load import LoadGovernor, SheddingPolicy, sip_round_trip
 from ari_app.spy import ChanSpy
 from ari_app.transfer import Transfers
 from recordings.retention import RetentionRunner
-from recordings.service import TranscriptionService
+from recordings.service import RecordingFailure, TranscriptionService
 from schema.db import make_engine, make_sessionmaker, upgrade
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class CtiServer:
     store: SqlCallStore
     tracker: CallTracker
     ami: AmiLink
+    bus: EventBus
     extras: list[Any] = field(default_factory=list)
     health: HealthMonitor | None = None
     load: LoadGovernor | None = None
@@ -76,13 +78,6 @@ class CtiServer:
     three_way: ThreeWay | None = None
     transfers: Transfers | None = None
     transcription: TranscriptionService | None = None
-    health_subscribers: list[Callable[[HealthReport], Awaitable[None] | None]] = field(default_factory=list)
-
-    async def publish_health(self, report: HealthReport) -> None:
-        for subscriber in self.health_subscribers:
-            result = subscriber(report)
-            if result is not None:
-                await result
 
     async def start(self) -> None:
         self.tracker.adopt(self.store.load_open())
@@ -94,6 +89,7 @@ class CtiServer:
         for extra in reversed(self.extras):
             await extra.stop()
         await self.ami.stop()
+        await self.bus.stop()
         try:
             self.store.flush()
         except Exception:
@@ -107,9 +103,11 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     sessions = make_sessionmaker(engine)
     store = SqlCallStore(sessions, deferred=True, window=PUBLISH_WINDOW)
     numbers = NumberPlan.from_config(cfg)
-    tracker = CallTracker(store, ConfigAgents(cfg), [h.number for h in cfg.hotlines], numbers=numbers)
+    bus = EventBus()
+    tracker = CallTracker(store, ConfigAgents(cfg), [h.number for h in cfg.hotlines], numbers=numbers, bus=bus)
     ami = AmiLink(cfg, tracker)
-    server = CtiServer(cfg=cfg, engine=engine, sessions=sessions, store=store, tracker=tracker, ami=ami)
+    server = CtiServer(cfg=cfg, engine=engine, sessions=sessions, store=store, tracker=tracker, ami=ami, bus=bus)
+    calls = (CallEvent, QueueMemberChanged)
 
     exchange_problems: tuple[str, ...] = ()
 
@@ -164,15 +162,15 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
         policy, sip_round_trip(sip.host, sip.port, policy.timeout), set_global, asterisk_up=ami.connected.is_set
     )
     server.extras.append(server.load)
-    server.health = HealthMonitor(probe, server.publish_health, interval=health_interval)
-    server.health_subscribers.append(keep_report)
+    server.health = HealthMonitor(probe, bus.publish, interval=health_interval)
+    bus.subscribe(keep_report, HealthReport)
     server.extras.append(server.health)
     server.callbacks = CallbackService(cfg, sessions, ami)
-    tracker.subscribe(server.callbacks.on_event)
+    bus.subscribe(server.callbacks.on_event, *calls)
     server.extras.append(server.callbacks)
 
     server.three_way = ThreeWay(tracker, ami, sessions, cfg.callback.trunk)
-    tracker.subscribe(server.three_way.on_event)
+    bus.subscribe(server.three_way.on_event, ConferenceChanged)
 
     configure_cases(sessions, CaseSettings.from_config(cfg))
     exchange = {h.number: h.exchange_url for h in cfg.hotlines if h.mode == HotlineMode.EXCHANGE and h.exchange_url}
@@ -189,19 +187,19 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     ami.on_resynced.append(server.link.reconcile_queue)
     server.link.conference = server.three_way
     server.link.supervisor.spy = ChanSpy(cfg, tracker, ami)
-    server.health_subscribers.append(server.link.supervisor.on_health)
-    tracker.subscribe(server.link.on_call_event)
+    bus.subscribe(server.link.supervisor.on_health, HealthReport)
+    bus.subscribe(server.link.on_call_event, *calls)
     server.transfers = Transfers(tracker, ami, sessions, cfg.callback.trunk, {a.id: a.interface for a in cfg.agents})
-    tracker.subscribe(server.transfers.on_event)
-    server.transfers.subscribe(server.link.on_call_event)
+    bus.subscribe(server.transfers.on_event, CallLegChanged, CallEnded)
     server.link.transfer_desk = TransferDesk(server.link, server.transfers)
     server.extras.append(server.link)
 
     server.extras.append(FastAgiServer(sessions, cfg.server.host, FASTAGI_PORT, fastagi_secret(cfg)))
 
     server.transcription = TranscriptionService(sessions, cfg.recordings_path)
-    server.transcription.failed_subscribers.append(server.link.supervisor.on_recording_failed)
-    tracker.subscribe(server.transcription.on_call_event)
+    server.transcription.publish = bus.publish
+    bus.subscribe(server.link.supervisor.on_recording_failed, RecordingFailure)
+    bus.subscribe(server.transcription.on_call_event, CallEnded)
     server.extras.append(server.transcription)
     server.extras.append(RetentionRunner(cfg.recordings_path, cfg.retention_days))
     return server

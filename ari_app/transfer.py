@@ -27,9 +27,8 @@ exactly the channel to move and leaves every step to the server.
 
 from __future__ import annotations
 
-import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -47,7 +46,6 @@ from schema.transfers import CallTransfer
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
-TransferSubscriber = Callable[[TransferChanged], Awaitable[None] | None]
 
 
 class TransferKind(StrEnum):
@@ -143,10 +141,8 @@ class Transfers:
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self._active: dict[str, Transfer] = {}  # call id -> its transfer under way (or last one)
         self._rooms: dict[str, str] = {}  # call id -> the room an attended transfer used
-        self._subscribers: list[TransferSubscriber] = []
-
-    def subscribe(self, subscriber: TransferSubscriber) -> None:
-        self._subscribers.append(subscriber)
+        self.publish = tracker.bus.publish
+        """Where TransferChanged events go: the tracker's bus (the server's one bus)."""
 
     def current(self, call_id: str) -> Transfer | None:
         """The call's transfer under way, if any."""
@@ -216,7 +212,7 @@ class Transfers:
         # reported by the next AMI events, before the Redirect's own response is read.
         transfer.id = self._insert(transfer)
         self._active[call_id] = transfer
-        await self._publish(transfer, now)
+        self._publish(transfer, now)
         try:
             if kind is TransferKind.BLIND:
                 await self.ami.action(
@@ -390,17 +386,10 @@ class Transfers:
             transfer.ended_at = now
         self._update(transfer)
         log.info("transfer %s of call %s: %s", transfer.id, transfer.call_id, target)
-        await self._publish(transfer, now)
+        self._publish(transfer, now)
 
-    async def _publish(self, transfer: Transfer, at: datetime) -> None:
-        event = transfer.event(at)
-        for subscriber in self._subscribers:
-            try:
-                result = subscriber(event)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                log.exception("transfer subscriber %r failed on %r", subscriber, event)
+    def _publish(self, transfer: Transfer, at: datetime) -> None:
+        self.publish(transfer.event(at))
 
     def _insert(self, t: Transfer) -> int:
         with self.sessions.begin() as s:

@@ -39,6 +39,7 @@ from sqlalchemy import insert  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
 from ari_app.auth import hash_password  # noqa: E402
+from ari_app.calls.events import CallEvent, QueueMemberChanged  # noqa: E402
 from ari_app.calls.store import SqlCallStore  # noqa: E402
 from ari_app.calls.tracker import CallTracker  # noqa: E402
 from ari_app.cases import CaseSettings, configure  # noqa: E402
@@ -162,7 +163,8 @@ async def run_rate(
             event = plans[c][k]
             t0 = time.perf_counter()
             tracker.handle(event)
-            await tracker.publish_pending()
+            tracker.publish_pending()
+            await tracker.bus.settle()
             if k == 0 and c in markers:
                 pending.append((markers.pop(c), t0))
             if k == 4:
@@ -218,7 +220,7 @@ async def bench(day_calls: int, rates: list[float], seconds: float) -> None:
 
         link.supervisor.snapshot = timed  # type: ignore[method-assign]
         tracker = CallTracker(SqlCallStore(sessions), ConfigAgents(cfg), HOTLINES)
-        tracker.subscribe(link.on_call_event)
+        tracker.bus.subscribe(link.on_call_event, CallEvent, QueueMemberChanged)
         await link.start()
         ws = await connect(link.url, max_size=2**22)
         await ws.send(json.dumps({"type": "hello", "id": 1, "version": "1.0"}))

@@ -3,16 +3,17 @@ recording and creates its transcription job, and optionally worker threads runni
 process.
 
     service = TranscriptionService(sessions, cfg.recordings_path)
-    tracker.subscribe(service.on_call_event)      # a check, then a job, per ended, recorded call
-    service.failed_subscribers.append(alarm)      # told of every recording that failed its check
+    bus.subscribe(service.on_call_event, CallEnded)  # a check, then a job, per ended, recorded call
+    service.publish = bus.publish                 # every recording that failed its check, as RecordingFailure
     extras.append(service)                        # start(): sweep for calls missed while down
 
 The check (recordings.verify) runs when the call ends: a file that is missing, empty, a header only or
 truncated (a full recordings disk) is looked at again every `SETTLE_STEP` s for `settle_seconds`, since
 Asterisk writes a WAV's sizes when it closes the file, a moment after the hang-up. Still bad then: the call
 is marked `recording_status = failed` with the reason (`recording_error`), an audit entry
-(`recording_failed`, by `system`) and an error log line are written, no transcription job is made, and the
-failed subscribers (the supervisors' alarm) are told. A good recording is marked `ok` and gets its job.
+(`recording_failed`, by `system`) and an error log line are written, no transcription job is made, and a
+RecordingFailure is published (the supervisors' alarm subscribes to it). A good recording is marked `ok` and
+gets its job.
 
 Workers usually run as their own processes (`hotline transcribe`), on this or other machines; pass
 `workers=N` and a loaded model to run them inside the server instead.
@@ -21,10 +22,9 @@ Workers usually run as their own processes (`hotline transcribe`), on this or ot
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,9 +60,6 @@ class RecordingFailure:
     reason: str
 
 
-FailedSubscriber = Callable[[RecordingFailure], Awaitable[None] | None]
-
-
 class TranscriptionService:
     def __init__(
         self,
@@ -76,7 +73,8 @@ class TranscriptionService:
     ) -> None:
         self.sessions = sessions
         self.settle_seconds = settle_seconds
-        self.failed_subscribers: list[FailedSubscriber] = []
+        self.publish: Callable[[RecordingFailure], None] = lambda failure: None
+        """Where a RecordingFailure goes (the server's bus; the supervisors' alarm subscribes there)."""
         self._checks: set[asyncio.Task[RecordingFailure | None]] = set()
         self.root = recordings_root
         self.model = model
@@ -168,23 +166,14 @@ class TranscriptionService:
                 log.info("call %s: transcription job %s", call_id, job_id)
             return None
         log.error("call %s: recording failed, not transcribed: %s", call_id, failure.reason)
-        await self.publish_failure(failure)
+        self.publish(failure)
         return failure
-
-    async def publish_failure(self, failure: RecordingFailure) -> None:
-        for subscriber in self.failed_subscribers:
-            try:
-                result = subscriber(failure)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                log.exception("a subscriber to failed recordings failed")
 
     async def start(self) -> None:
         failures, created = await asyncio.to_thread(self._sweep)
         for failure in failures:
             log.error("call %s: recording failed, not transcribed: %s", failure.call_id, failure.reason)
-            await self.publish_failure(failure)
+            self.publish(failure)
         if created:
             log.info("transcription sweep: %s recorded calls had no job", created)
         assert self.model is not None or self.workers == 0

@@ -3,7 +3,6 @@ nothing here knows about AMI, websockets or Qt."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -80,6 +79,12 @@ class ConferenceChanged(CallEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class ConferenceStored(CallEvent):
+    """The three-way service has stored a ConferenceChanged: the call's participants in the database are
+    current (published by ari_app.conference.ThreeWay, after its write)."""
+
+
+@dataclass(frozen=True, slots=True)
 class CallLegChanged(CallEvent):
     """A leg dialled for a call being transferred (DialBegin / DialEnd / Hangup of that leg).
 
@@ -130,9 +135,6 @@ class QueueMembership:
     interface: str
     paused: bool
     reason: str
-
-
-Subscriber = Callable[[CallEvent | QueueMemberChanged], Awaitable[None] | None]
 
 
 class QueueControl(Protocol):

@@ -18,13 +18,13 @@ hotline call). The dialed number as received is the `Exten` of the caller's chan
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from ari_app.bus import EventBus
 from ari_app.calls.events import (
     CallArrived,
     CallbackRequested,
@@ -36,7 +36,6 @@ from ari_app.calls.events import (
     CallRinging,
     ConferenceChanged,
     QueueMemberChanged,
-    Subscriber,
 )
 from ari_app.calls.model import Call, CallState, CallStateError, EndReason, TransferLeg
 from ari_app.calls.numbers import NumberPlan
@@ -101,8 +100,11 @@ class CallTracker:
         hotlines: Iterable[str],
         clock: Clock | None = None,
         numbers: NumberPlan | None = None,
+        bus: EventBus | None = None,
     ) -> None:
         self.sink = sink
+        self.bus = bus if bus is not None else EventBus()
+        """Where `publish_pending` sends the domain events (the server's one bus)."""
         self.agents = agents
         self.hotlines = set(hotlines)
         self.numbers = numbers or NumberPlan(hotlines=self.hotlines)
@@ -114,7 +116,6 @@ class CallTracker:
         self._cut_by_shutdown: set[str] = set()
         self._arrivals: dict[str, datetime] = {}  # Newchannel time of a channel that may become a call
         self._dialed: dict[str, str] = {}  # the number a carrier's channel was created for, as received
-        self._subscribers: list[Subscriber] = []
         self._pending: list[CallEvent | QueueMemberChanged] = []
         self.events_seen = 0
         self._handlers: dict[str, Callable[[Event, datetime], None]] = {
@@ -142,10 +143,7 @@ class CallTracker:
         self._rooms: dict[str, str] = {}  # ConfBridge room -> call id
         self._members: dict[str, list[str]] = {}  # room -> channels in it
 
-    # --- subscribers -----------------------------------------------------------------------------------
-    def subscribe(self, subscriber: Subscriber) -> None:
-        self._subscribers.append(subscriber)
-
+    # --- publishing ------------------------------------------------------------------------------------
     @property
     def has_pending(self) -> bool:
         return bool(self._pending)
@@ -155,17 +153,10 @@ class CallTracker:
         out, self._pending = self._pending, []
         return out
 
-    async def publish_pending(self) -> None:
-        """Deliver the produced domain events to every subscriber, in order; a failing subscriber is
-        logged and does not stop the others."""
+    def publish_pending(self) -> None:
+        """Hand the produced domain events to the bus, in order (it delivers them; this does not wait)."""
         for event in self.drain():
-            for sub in self._subscribers:
-                try:
-                    result = sub(event)
-                    if inspect.isawaitable(result):
-                        await result
-                except Exception:
-                    log.exception("subscriber %r failed on %r", sub, event)
+            self.bus.publish(event)
 
     # --- feeding ---------------------------------------------------------------------------------------
     def handle(self, event: Event) -> None:

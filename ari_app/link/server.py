@@ -2,7 +2,7 @@
 
 Contract for the wiring code:
     link = LinkServer(settings, sessions, queue_control)   # sessions carry the case settings
-    tracker.subscribe(link.on_call_event)                  # every call/queue domain event
+    bus.subscribe(link.on_call_event, CallEvent, QueueMemberChanged)  # every call/queue domain event
     await link.start(); ...; await link.stop()
 
 Routing: an event about a call goes only to the desktops of the agent the queue rang (found by the event's
@@ -38,7 +38,7 @@ from ari_app.calls.events import (
     CallLegChanged,
     CallQueued,
     CallRinging,
-    ConferenceChanged,
+    ConferenceStored,
     QueueControl,
     QueueMemberChanged,
     QueueMembership,
@@ -860,7 +860,7 @@ class LinkServer:
             self._on_ended(event)
         elif isinstance(event, QueueMemberChanged):
             self._on_member(event)
-        elif isinstance(event, ConferenceChanged):
+        elif isinstance(event, ConferenceStored):
             await self._on_conference(event)
         elif isinstance(event, TransferChanged) and self.transfer_desk is not None:
             await self.transfer_desk.on_transfer(event)
@@ -1008,7 +1008,7 @@ class LinkServer:
         present = [{"role": p_["role"], "number": p_["number"]} for p_ in people if p_["left_at"] is None]
         return {"call_id": call_id, "members": present, "participants": people}
 
-    async def _on_conference(self, event: ConferenceChanged) -> None:
+    async def _on_conference(self, event: ConferenceStored) -> None:
         for session in self.agents.values():
             if session.call is not None and session.call.call_id == event.call_id:
                 self._broadcast(session, {"type": Msg.CONFERENCE_STATE, **await self._conference_state(event.call_id)})

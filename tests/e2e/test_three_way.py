@@ -17,6 +17,7 @@ import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.ami import AmiLink
+from ari_app.calls.events import ConferenceChanged
 from ari_app.calls.model import Call, CallState
 from ari_app.calls.tracker import CallTracker
 from ari_app.conference import ThreeWay, participants
@@ -84,7 +85,7 @@ async def direct(stack: Stack) -> AsyncIterator[Direct]:
     engine = make_engine(yaml.safe_load(stack.config.read_text(encoding="utf-8"))["database"]["url"])
     sessions = make_sessionmaker(engine)
     three_way = ThreeWay(tracker, ami, sessions, cfg.callback.trunk)
-    tracker.subscribe(three_way.on_event)
+    tracker.bus.subscribe(three_way.on_event, ConferenceChanged)
     try:
         await asyncio.wait_for(ami.connected.wait(), 20)
         yield Direct(tracker, three_way, sessions)

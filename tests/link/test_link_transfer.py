@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app import protocol as p
+from ari_app.calls.events import CallEnded, CallEvent, CallLegChanged, ConferenceChanged, QueueMemberChanged
 from ari_app.calls.model import Call, CallState, EndReason
 from ari_app.calls.tracker import CallTracker
 from ari_app.conference import ThreeWay, participants
@@ -79,7 +80,8 @@ class Rig:
     async def feed(self, *events: dict[str, str]) -> None:
         for event in events:
             self.tracker.handle({"Linkedid": CALL, **event})
-        await self.tracker.publish_pending()
+        self.tracker.publish_pending()
+        await self.tracker.bus.settle()
 
     async def connected_call(self) -> None:
         await self.feed(
@@ -97,11 +99,11 @@ async def rig(server: LinkServer, cfg: Config, sessions: sessionmaker[Session]) 
     tracker = CallTracker(sink, Agents(), [h.number for h in cfg.hotlines])
     ami = FakeAmi()
     transfers = Transfers(tracker, ami, sessions, "carrier-telecom", {a.id: a.interface for a in cfg.agents})
-    tracker.subscribe(server.on_call_event)
-    tracker.subscribe(transfers.on_event)
+    bus = tracker.bus  # wired as ari_app.server wires the server's bus
+    bus.subscribe(server.on_call_event, CallEvent, QueueMemberChanged)
+    bus.subscribe(transfers.on_event, CallLegChanged, CallEnded)
     three_way = ThreeWay(tracker, ami, sessions, "carrier-telecom")  # records who is in the call's room
-    tracker.subscribe(three_way.on_event)
-    transfers.subscribe(server.on_call_event)
+    bus.subscribe(three_way.on_event, ConferenceChanged)
     server.transfer_desk = TransferDesk(server, transfers)
     yield Rig(server, tracker, sink, ami, transfers)
 

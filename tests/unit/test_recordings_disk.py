@@ -236,7 +236,7 @@ def test_a_zero_byte_recording_is_marked_failed_audited_and_never_transcribed(
     with service.sessions() as s:  # a worker's sweep ran while the server's check waited
         assert jobs.sweep(s, T0) == 1
     told: list[RecordingFailure] = []
-    service.failed_subscribers.append(told.append)
+    service.publish = told.append
 
     failure = asyncio.run(service.finish("1764.9"))
 
@@ -291,7 +291,7 @@ def test_the_start_up_sweep_checks_calls_that_ended_while_the_server_was_down(
     add_call(service, "1764.1", good)
     add_call(service, "1764.2", folder / "1764.2.wav")  # nothing written at all
     told: list[RecordingFailure] = []
-    service.failed_subscribers.append(told.append)
+    service.publish = told.append
 
     asyncio.run(service.start())
     asyncio.run(service.stop())
