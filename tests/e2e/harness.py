@@ -18,6 +18,9 @@ from typing import Any, TypeVar
 
 import yaml
 
+from ari_app.asterisk_ctl import AsteriskHost
+from ari_app.config import load_config
+
 ROOT = Path(__file__).resolve().parents[2]
 SIPP_DIR = Path(__file__).resolve().parent / "sipp"
 HOTLINE = [sys.executable, "-m", "ari_app.cli"]
@@ -105,6 +108,18 @@ def free_members(config: Path, queue: str = "hotline") -> int:
     """How many of the queue's members could take a call now: not paused and not in use (`queue show`)."""
     out = hotline(config, "asterisk", "cli", f"queue show {queue}").stdout
     return sum(1 for line in out.splitlines() if "(Not in use)" in line and "(paused" not in line)
+
+
+def suite_members(config: Path, present: bool, count: int = 20) -> None:
+    """Take the suite's agents 1001… out of the hotline queue, or put them back as the stack fixture adds them,
+    with Asterisk's own CLI from this process (one `asterisk -rx` each, about 20 ms, not a `hotline` process
+    of over a second each: a test's event loop is never held long enough to miss a websocket keepalive)."""
+    host = AsteriskHost.for_config(load_config(config))
+    for n in range(1001, 1001 + count):
+        if present:
+            host.cli(f"queue add member PJSIP/{n} to hotline penalty 0 as {n}")
+        else:
+            host.cli(f"queue remove member PJSIP/{n} from hotline")
 
 
 def make_speech(tmp: Path, text: str = "12345 hotline test", seconds: float = 3.0) -> Path:

@@ -14,8 +14,8 @@ import pytest
 from ari_app import protocol as p
 from ari_app.asterisk_ctl import AsteriskHost
 from ari_app.config import load_config
-from tests.e2e.conftest import AGENTS, Stack
-from tests.e2e.harness import calls, hotline, wait_for
+from tests.e2e.conftest import Stack
+from tests.e2e.harness import calls, hotline, suite_members, wait_for
 from tests.e2e.test_supervisor_wallboard import Client, ami
 from tests.e2e.test_supervisor_wallboard import link as link  # the fixture, shared
 
@@ -32,10 +32,7 @@ async def members(stack: Stack) -> dict[str, tuple[str, str]]:
 
 def restore_test_members(stack: Stack) -> None:
     """Put back the members the suite's fixture added by hand (not through the server, so not restored)."""
-    for i in range(AGENTS):
-        hotline(
-            stack.config, "asterisk", "cli", f"queue add member PJSIP/{1001 + i} to hotline penalty 0 as {1001 + i}"
-        )
+    suite_members(stack.config, present=True)
 
 
 async def until_members(stack: Stack, test: Callable[[dict[str, tuple[str, str]]], bool], what: str) -> dict[str, Any]:
@@ -79,36 +76,42 @@ async def test_signed_in_agents_are_back_in_the_queue_as_they_were_after(
 ) -> None:
     ready, paused = two_agents
     await until_members(stack, lambda m: m.get("1017", ("",))[0] == "0" and m.get("1018") == ("1", "meal"), "both")
-    synced = stack.cti.resyncs()
-    host = AsteriskHost.for_config(load_config(stack.config))
-    cut = f"1390027{'gcr'.index(how[0]):04d}"
-    if how != "reload":  # a call in progress when Asterisk goes: recorded lost, once
-        talking = stack.sipp.call("12319", cut, talk_ms=60000, wait=False, timeout=90)
-        wait_for(
-            lambda: [c for c in calls(stack.config) if c["caller"] == cut and c["state"] == "connected"] or None,
-            30,
-            "the call to be connected before the restart",
-        )
-    if how == "graceful":
-        hotline(stack.config, "asterisk", "cli", "core restart now")
-    elif how == "crash":
-        host.kill()
-        up = hotline(stack.config, "asterisk", "up", timeout=300)
-        assert up.returncode == 0, up.stderr
-    else:
-        # A reload of app_queue keeps the AMI link and, as measured, the dynamic members; were one lost, the
-        # server would put it back on the Reload event or, at the latest, at its next health probe.
-        hotline(stack.config, "asterisk", "cli", "module reload app_queue.so")
-    if how != "reload":
-        stack.cti.wait_synced(synced + 1, timeout=90)
-        talking.kill()
-        talking.wait()
-        (lost,) = wait_for(
-            lambda: [c for c in calls(stack.config) if c["caller"] == cut and c["state"] == "ended"] or None,
-            30,
-            "the cut call's record",
-        )
-        assert lost["end_reason"] == "lost", lost
+
+    def restart() -> None:
+        """The blocking part (processes, polling), in a worker thread: the desktops' links stay served by
+        this test's loop meanwhile (a loop blocked for 40 s misses the websocket keepalive)."""
+        synced = stack.cti.resyncs()
+        host = AsteriskHost.for_config(load_config(stack.config))
+        cut = f"1390027{'gcr'.index(how[0]):04d}"
+        if how != "reload":  # a call in progress when Asterisk goes: recorded lost, once
+            talking = stack.sipp.call("12319", cut, talk_ms=60000, wait=False, timeout=90)
+            wait_for(
+                lambda: [c for c in calls(stack.config) if c["caller"] == cut and c["state"] == "connected"] or None,
+                30,
+                "the call to be connected before the restart",
+            )
+        if how == "graceful":
+            hotline(stack.config, "asterisk", "cli", "core restart now")
+        elif how == "crash":
+            host.kill()
+            up = hotline(stack.config, "asterisk", "up", timeout=300)
+            assert up.returncode == 0, up.stderr
+        else:
+            # A reload of app_queue keeps the AMI link and, as measured, the dynamic members; were one lost,
+            # the server would put it back on the Reload event or, at the latest, at its next health probe.
+            hotline(stack.config, "asterisk", "cli", "module reload app_queue.so")
+        if how != "reload":
+            stack.cti.wait_synced(synced + 1, timeout=90)
+            talking.kill()
+            talking.wait()
+            (lost,) = wait_for(
+                lambda: [c for c in calls(stack.config) if c["caller"] == cut and c["state"] == "ended"] or None,
+                30,
+                "the cut call's record",
+            )
+            assert lost["end_reason"] == "lost", lost
+
+    await asyncio.to_thread(restart)
     now = await until_members(
         stack, lambda m: m.get("1017", ("",))[0] == "0" and m.get("1018") == ("1", "meal"), "both agents as they were"
     )
@@ -117,7 +120,7 @@ async def test_signed_in_agents_are_back_in_the_queue_as_they_were_after(
     assert (await ready.request(p.Msg.PING))["type"] == p.Msg.PONG
     states = [m for m in ready.pushes if m["type"] == p.Msg.AGENT_STATE]
     assert not states or states[-1]["state"] == "ready", states[-1:]
-    record = answered_call(stack, f"1390017{'gcr'.index(how[0]):04d}")
+    record = await asyncio.to_thread(answered_call, stack, f"1390017{'gcr'.index(how[0]):04d}")
     assert record["state"] == "ended" and record["agent"], record
     signed_out = await paused.request(p.Msg.SIGN_OUT)
     assert signed_out["type"] == p.Msg.SIGNED_OUT, signed_out
@@ -144,7 +147,7 @@ async def test_status_is_degraded_while_the_agents_cannot_be_put_back(
     try:
         queues.write_bytes(b"; the hotline queue taken out for a test\n")
         hotline(stack.config, "asterisk", "cli", "module reload app_queue.so")
-        code, text = wait_for(degraded, 60, "hotline status degraded")
+        code, text = await asyncio.to_thread(wait_for, degraded, 60, "hotline status degraded")
         assert code == 1 and "Hotline platform: degraded" in text, text
         assert "agent 1017 is not in the queue and could not be added back" in text, text
     finally:
@@ -153,4 +156,4 @@ async def test_status_is_degraded_while_the_agents_cannot_be_put_back(
     await until_members(
         stack, lambda m: m.get("1017", ("",))[0] == "0" and m.get("1018") == ("1", "meal"), "both agents back"
     )
-    wait_for(lambda: status()[0] == 0 or None, 60, "hotline status up again")
+    await asyncio.to_thread(wait_for, lambda: status()[0] == 0 or None, 60, "hotline status up again")

@@ -75,7 +75,11 @@ def test_unconfigured_number_is_rejected_and_logged(stack: Stack) -> None:
 
 def test_twenty_concurrent_calls_are_all_tracked(stack: Stack) -> None:
     # twenty callers for twenty agents: each is answered at once only if every agent is free and unpaused
-    wait_for(lambda: free_members(stack.config) == AGENTS or None, 30, f"all {AGENTS} agents free")
+    try:
+        wait_for(lambda: free_members(stack.config) == AGENTS or None, 30, f"all {AGENTS} agents free")
+    except AssertionError as exc:
+        queue = hotline(stack.config, "asterisk", "cli", "queue show hotline").stdout
+        raise AssertionError(f"{exc}; the queue:\n{queue}") from None
     placed = [(HOTLINES[i % 4], _caller()) for i in range(20)]
     procs = [stack.sipp.call(number, caller, talk_ms=4000, wait=False) for number, caller in placed]
     for p in procs:

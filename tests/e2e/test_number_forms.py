@@ -15,8 +15,8 @@ import yaml
 from websockets.asyncio.client import connect
 
 from ari_app import protocol as p
-from tests.e2e.conftest import AGENTS, Stack
-from tests.e2e.harness import calls, hotline, wait_for
+from tests.e2e.conftest import Stack
+from tests.e2e.harness import calls, hotline, suite_members, wait_for
 from tests.link.conftest import Desktop
 
 FORMS = ["+8612345", "8612345", "099112345", "+86099112345"]
@@ -86,8 +86,7 @@ async def _wait_ready(desk: Desktop, within: float) -> None:
 async def test_a_caller_in_two_forms_is_shown_the_same_history(stack: Stack) -> None:
     added = hotline(stack.config, "users", "add", AGENT, "--role", "agent", "--password-stdin", input_=f"{PASSWORD}\n")
     assert added.returncode == 0 or "exists" in added.stderr, added.stderr
-    for i in range(AGENTS):  # only the signed-in agent is in the queue for this test
-        hotline(stack.config, "asterisk", "cli", f"queue remove member PJSIP/{1001 + i} from hotline")
+    suite_members(stack.config, present=False)  # only the signed-in agent is in the queue for this test
     port = yaml.safe_load(stack.config.read_text(encoding="utf-8"))["server"]["port"]
     number = _mobile()
     before = {c["id"] for c in calls(stack.config)}
@@ -118,10 +117,7 @@ async def test_a_caller_in_two_forms_is_shown_the_same_history(stack: Stack) -> 
             assert [c["number"] for c in history["cases"]] == [created["case"]["number"]], history
             assert second.wait(timeout=60) == 0
     finally:
-        for i in range(AGENTS):
-            hotline(
-                stack.config, "asterisk", "cli", f"queue add member PJSIP/{1001 + i} to hotline penalty 0 as {1001 + i}"
-            )
+        suite_members(stack.config, present=True)
         hotline(stack.config, "asterisk", "cli", f"queue remove member PJSIP/{AGENT} from hotline")
     new = wait_for(
         lambda: (

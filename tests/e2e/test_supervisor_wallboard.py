@@ -26,8 +26,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from ari_app import protocol as p
 from ari_app.config import load_config
 from ari_app.health import AmiSession
-from tests.e2e.conftest import AGENTS, Stack
-from tests.e2e.harness import ROOT, calls, hotline
+from tests.e2e.conftest import Stack
+from tests.e2e.harness import ROOT, calls, hotline, suite_members
 
 PASSWORD = "e2e-班长-pass"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -192,8 +192,7 @@ async def test_pushed_wallboard_follows_answered_and_abandoned_calls_and_matches
     )
     for proc in procs:
         assert proc.wait(timeout=30) == 0
-    for i in range(AGENTS):  # nobody to answer: the next caller gives up after 2 s
-        hotline(stack.config, "asterisk", "cli", f"queue remove member PJSIP/{1001 + i} from hotline")
+    suite_members(stack.config, present=False)  # nobody to answer: the next caller gives up after 2 s
     try:
         gave_up = f"125{random.randrange(10**8):08d}"
         proc = stack.sipp.call("12350", gave_up, talk_ms=2500, wait=False)
@@ -204,10 +203,7 @@ async def test_pushed_wallboard_follows_answered_and_abandoned_calls_and_matches
         )
         proc.wait(timeout=30)
     finally:
-        for i in range(AGENTS):
-            hotline(
-                stack.config, "asterisk", "cli", f"queue add member PJSIP/{1001 + i} to hotline penalty 0 as {1001 + i}"
-            )
+        suite_members(stack.config, present=True)
     pushed = _h(after, "12350")
     today = datetime.fromisoformat(after["at"]).astimezone(TZ).date()
     mine = [

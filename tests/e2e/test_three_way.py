@@ -25,7 +25,7 @@ from ari_app.config import load_config
 from ari_app.server import ConfigAgents
 from schema.db import make_engine, make_sessionmaker
 from tests.e2e.conftest import Stack
-from tests.e2e.harness import hotline
+from tests.e2e.harness import hotline, suite_members
 
 T = TypeVar("T")
 
@@ -153,7 +153,6 @@ async def test_desktop_command_starts_the_three_way_call_and_sees_who_is_in(stac
 
     import websockets
 
-    from tests.e2e.conftest import AGENTS
     from tests.e2e.harness import ROOT
 
     password = "three-way-pass"
@@ -166,10 +165,7 @@ async def test_desktop_command_starts_the_three_way_call_and_sees_who_is_in(stac
         capture_output=True,
         check=False,
     )
-    for i in range(AGENTS):
-        await asyncio.to_thread(
-            hotline, stack.config, "asterisk", "cli", f"queue remove member PJSIP/{1001 + i} from hotline"
-        )
+    await asyncio.to_thread(suite_members, stack.config, False)
     port = yaml.safe_load(stack.config.read_text(encoding="utf-8"))["server"]["port"]
     citizen = None
     try:
@@ -233,11 +229,4 @@ async def test_desktop_command_starts_the_three_way_call_and_sees_who_is_in(stac
         for proc in stack.sipp.procs:
             if proc.poll() is None and "citizen_phone" in " ".join(map(str, proc.args)):
                 proc.kill()
-        for i in range(AGENTS):
-            await asyncio.to_thread(
-                hotline,
-                stack.config,
-                "asterisk",
-                "cli",
-                f"queue add member PJSIP/{1001 + i} to hotline penalty 0 as {1001 + i}",
-            )
+        await asyncio.to_thread(suite_members, stack.config, True)

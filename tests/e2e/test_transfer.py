@@ -25,8 +25,8 @@ from ari_app.calls.model import Call
 from ari_app.calls.tracker import CallTracker
 from ari_app.config import load_config
 from ari_app.server import ConfigAgents
-from tests.e2e.conftest import AGENTS, Stack
-from tests.e2e.harness import ROOT, calls, hotline
+from tests.e2e.conftest import Stack
+from tests.e2e.harness import ROOT, calls, suite_members
 
 PASSWORD = "transfer-pass"
 
@@ -141,10 +141,7 @@ async def desks(stack: Stack, *logins: str) -> AsyncIterator[list[Agent]]:
             capture_output=True,
             check=False,
         )
-    for i in range(AGENTS):
-        await asyncio.to_thread(
-            hotline, stack.config, "asterisk", "cli", f"queue remove member PJSIP/{1001 + i} from hotline"
-        )
+    await asyncio.to_thread(suite_members, stack.config, False)
     port = yaml.safe_load(stack.config.read_text(encoding="utf-8"))["server"]["port"]
     sockets = [await websockets.connect(f"ws://127.0.0.1:{port}") for _ in logins]
     try:
@@ -161,14 +158,7 @@ async def desks(stack: Stack, *logins: str) -> AsyncIterator[list[Agent]]:
         for proc in stack.sipp.procs:
             if proc.poll() is None and "citizen_phone" in str(proc.args):
                 proc.kill()
-        for i in range(AGENTS):
-            await asyncio.to_thread(
-                hotline,
-                stack.config,
-                "asterisk",
-                "cli",
-                f"queue add member PJSIP/{1001 + i} to hotline penalty 0 as {1001 + i}",
-            )
+        await asyncio.to_thread(suite_members, stack.config, True)
 
 
 def _size(path: Path) -> int:

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.e2e.conftest import AGENTS, Stack
-from tests.e2e.harness import calls, hotline, wait_for
+from tests.e2e.conftest import Stack
+from tests.e2e.harness import calls, hotline, suite_members, wait_for
 
 
 def _board(stack: Stack) -> dict[str, Any]:
@@ -35,8 +35,7 @@ def test_scripted_mix_counts_on_the_wallboard(stack: Stack) -> None:
         30,
         "two answered calls",
     )
-    for i in range(AGENTS):  # nobody to answer: the next caller gives up after 2 s
-        hotline(stack.config, "asterisk", "cli", f"queue remove member PJSIP/{1001 + i} from hotline")
+    suite_members(stack.config, present=False)  # nobody to answer: the next caller gives up after 2 s
     try:
         gave_up = f"128{random.randrange(10**8):08d}"
         stack.sipp.call("12358", gave_up, talk_ms=2000)
@@ -46,10 +45,7 @@ def test_scripted_mix_counts_on_the_wallboard(stack: Stack) -> None:
             "the abandoned call",
         )
     finally:
-        for i in range(AGENTS):
-            hotline(
-                stack.config, "asterisk", "cli", f"queue add member PJSIP/{1001 + i} to hotline penalty 0 as {1001 + i}"
-            )
+        suite_members(stack.config, present=True)
     board = _board(stack)
     after = _h(board, "12358")
     assert after["answered"] - before["answered"] == 2

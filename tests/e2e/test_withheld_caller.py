@@ -10,8 +10,8 @@ import yaml
 from websockets.asyncio.client import connect
 
 from ari_app import protocol as p
-from tests.e2e.conftest import AGENTS, Stack
-from tests.e2e.harness import calls, hotline, wait_for
+from tests.e2e.conftest import Stack
+from tests.e2e.harness import calls, hotline, suite_members, wait_for
 from tests.link.conftest import Desktop
 
 AGENT = "1019"
@@ -39,8 +39,7 @@ async def _wait_ready(desk: Desktop, within: float) -> None:
 async def test_withheld_callers_are_stored_withheld_and_never_shown_each_others_cases(stack: Stack) -> None:
     added = hotline(stack.config, "users", "add", AGENT, "--role", "agent", "--password-stdin", input_=f"{PASSWORD}\n")
     assert added.returncode == 0 or "exists" in added.stderr, added.stderr
-    for i in range(AGENTS):  # only the signed-in agent is in the queue for this test
-        hotline(stack.config, "asterisk", "cli", f"queue remove member PJSIP/{1001 + i} from hotline")
+    suite_members(stack.config, present=False)  # only the signed-in agent is in the queue for this test
     port = yaml.safe_load(stack.config.read_text(encoding="utf-8"))["server"]["port"]
     before = {c["id"] for c in calls(stack.config)}
     try:
@@ -71,10 +70,7 @@ async def test_withheld_callers_are_stored_withheld_and_never_shown_each_others_
             assert history["cases"] == [], history
             assert second.wait(timeout=60) == 0
     finally:
-        for i in range(AGENTS):
-            hotline(
-                stack.config, "asterisk", "cli", f"queue add member PJSIP/{1001 + i} to hotline penalty 0 as {1001 + i}"
-            )
+        suite_members(stack.config, present=True)
         hotline(stack.config, "asterisk", "cli", f"queue remove member PJSIP/{AGENT} from hotline")
     new = wait_for(
         lambda: (
@@ -94,8 +90,7 @@ def test_a_withheld_caller_pressing_the_callback_key_stays_in_the_queue(stack: S
     place they had, until they give up."""
     from tests.e2e.test_callback import _callbacks
 
-    for i in range(AGENTS):  # nobody answers: the caller waits in the queue
-        hotline(stack.config, "asterisk", "cli", f"queue remove member PJSIP/{1001 + i} from hotline")
+    suite_members(stack.config, present=False)  # nobody answers: the caller waits in the queue
     before = {c["id"] for c in calls(stack.config)}
     requests_before = len(_callbacks(stack))
     try:
@@ -131,7 +126,4 @@ def test_a_withheld_caller_pressing_the_callback_key_stays_in_the_queue(stack: S
         )[0]
         assert ended["end_reason"] != "callback_requested", ended
     finally:
-        for i in range(AGENTS):
-            hotline(
-                stack.config, "asterisk", "cli", f"queue add member PJSIP/{1001 + i} to hotline penalty 0 as {1001 + i}"
-            )
+        suite_members(stack.config, present=True)
