@@ -183,14 +183,9 @@ class AmiLink:
         self._spawn(self._publish())
 
     async def _publish(self) -> None:
+        # At once, not after the call store's write (a screen-pop never waits for the database): a subscriber
+        # that reads the call records it is told about awaits the store first (ari_app.server.stored_first).
         async with self._publish_lock:
-            # subscribers may read the calls they are told about from the database: store them first
-            flush = getattr(self.tracker.sink, "flush", None)
-            if flush is not None:
-                try:
-                    flush()
-                except Exception:  # the store keeps them and tries again; the events still go out
-                    log.exception("storing call records before publishing failed")
             self.tracker.publish_pending()
 
     # --- resynchronisation -----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, NotRequired, TypedDict
 
-PROTOCOL_VERSION: Final = "1.4"
+PROTOCOL_VERSION: Final = "1.5"
 PROTOCOL_MAJOR: Final = 1
 MAX_FRAME: Final = 64 * 1024
 """Largest frame the server accepts and answers (bytes). Larger frames get `frame_too_large`."""
@@ -196,6 +196,7 @@ class Msg(StrEnum):
     CASE = "case"
     CASE_UPDATED = "case_updated"
     CASE_ALERT = "case_alert"
+    CASE_EVENT = "case_event"
     CONFERENCE_STATE = "conference_state"
     WALLBOARD = "wallboard"
     WALLBOARD_UNSUBSCRIBED = "wallboard_unsubscribed"

@@ -6,8 +6,10 @@ This is the only place that knows every part; the parts know only what they are 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,6 +26,7 @@ from ari_app.calls.store import SqlCallStore
 from ari_app.calls.tracker import CallTracker
 from ari_app.cases import CaseSettings
 from ari_app.cases import configure as configure_cases
+from ari_app.cases.events import CaseEvent, publish_after_commit
 from ari_app.cases.exchange import ServiceCatalog, attach_catalogs, stalled_problems
 from ari_app.cases.runner import CaseRunner
 from ari_app.conference import ThreeWay
@@ -49,6 +52,20 @@ from recordings.service import RecordingFailure, TranscriptionService
 from schema.db import make_engine, make_sessionmaker, upgrade
 
 log = logging.getLogger(__name__)
+
+
+def stored_first(store: SqlCallStore, handler: Callable[[Any], Any]) -> Callable[[Any], Awaitable[None]]:
+    """A bus subscriber that reads the call records it is told about: every call saved before the event was
+    published is written (`store.write_pending`) before `handler` runs. Only these wait for the database;
+    the rest, the screen-pop first, get their events at once."""
+
+    async def handle(event: Any) -> None:
+        await store.write_pending()
+        result = handler(event)
+        if inspect.isawaitable(result):
+            await result
+
+    return handle
 
 
 class ConfigAgents:
@@ -91,7 +108,7 @@ class CtiServer:
         await self.ami.stop()
         await self.bus.stop()
         try:
-            self.store.flush()
+            await self.store.write_pending()
         except Exception:
             log.exception("storing the last call records failed")
         self.engine.dispose()
@@ -179,11 +196,13 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
         CaseRunner(
             sessions,
             exchange,
-            on_events=lambda events: server.link.notify_case_events(events),
             api_keys={h.number: h.exchange_key.value for h in cfg.hotlines if h.exchange_key and h.number in exchange},
         )
     )
     server.link = LinkServer(cfg, sessions, ami)
+    server.link.supervisor.before_refresh = store.write_pending  # the wallboard counts the stored calls
+    publish_after_commit(sessions, bus.publish)  # every committed case event, whoever made it
+    bus.subscribe(server.link.on_case_event, CaseEvent)
     ami.on_resynced.append(server.link.reconcile_queue)
     server.link.conference = server.three_way
     server.link.supervisor.spy = ChanSpy(cfg, tracker, ami)
@@ -199,7 +218,7 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     server.transcription = TranscriptionService(sessions, cfg.recordings_path)
     server.transcription.publish = bus.publish
     bus.subscribe(server.link.supervisor.on_recording_failed, RecordingFailure)
-    bus.subscribe(server.transcription.on_call_event, CallEnded)
+    bus.subscribe(stored_first(store, server.transcription.on_call_event), CallEnded)
     server.extras.append(server.transcription)
     server.extras.append(RetentionRunner(cfg.recordings_path, cfg.retention_days))
     return server

@@ -169,6 +169,15 @@ TEXT: dict[str, tuple[str, str]] = {
         "⚠ 案卷 {number} 已连续 {attempts} 次未能送达对方系统（{error}），仍在重试",
         "⚠ Case {number} has not reached the hotline's own system in {attempts} tries ({error}); still retrying",
     ),
+    "alert_case_dispatched": (
+        "✉ 新派单：案卷 {number}，办理时限 {deadline}",
+        "✉ New dispatch: case {number}, due {deadline}",
+    ),
+    "alert_case_supervised": ("⚠ 督办：案卷 {number}（{level} 级）", "⚠ Supervision: case {number} (level {level})"),
+    "alert_case_deadline": (
+        "⚠ 案卷 {number} 即将到期（{deadline}）",
+        "⚠ Case {number} is nearly due ({deadline})",
+    ),
     "err_case_exchange_requires": ("对方系统要求填写：{field}", "The hotline's own system requires: {field}"),
     "field_attribute": ("{code}（{requirement}）", "{code} ({requirement})"),
     "request_required": ("请填写诉求内容", "Please enter the request"),

@@ -78,6 +78,8 @@ class MainWindow(QMainWindow):
         self.drafts = drafts
         self.link = link
         self.tasks: set[asyncio.Task[Any]] = set()
+        self._work_stale = False
+        self._work_reload: asyncio.Task[Any] | None = None
         self.agent: dict[str, Any] = {}
         self.hotlines: list[dict[str, Any]] = []
         self.call: dict[str, Any] | None = None
@@ -347,6 +349,8 @@ class MainWindow(QMainWindow):
                 )
             )
             self.spawn(self.refresh_work())
+        elif kind == Msg.CASE_EVENT:
+            self._case_event(msg)
         elif kind == Msg.ALARM:
             self.wallboard.add_alarm(msg)
         elif kind == Msg.TRANSFER_STATE:
@@ -564,6 +568,27 @@ class MainWindow(QMainWindow):
             fields["text"] = text
         reply = await self._need_link().request(Msg.SEARCH_CASES, **fields)
         self.cases_model.set_cases(reply.get("cases") or [])
+
+    def _case_event(self, msg: dict[str, Any]) -> None:
+        """A case the signed-in person must act on changed (a `case_event` push): the work list, and the case
+        on show, are read again (a burst of pushes is one reload); a dispatch to their unit, a supervision
+        and a deadline close by are also said on the status bar."""
+        event, number = msg.get("event"), msg.get("number", "")
+        deadline = self.tr_.when(msg.get("deadline_at"))
+        if event == "dispatched":
+            self.report(self.tr_("alert_case_dispatched", number=number, deadline=deadline))
+        elif event == "supervision_raised":
+            self.report(self.tr_("alert_case_supervised", number=number, level=msg.get("level", "")))
+        elif event == "deadline_approaching":
+            self.report(self.tr_("alert_case_deadline", number=number, deadline=deadline))
+        self._work_stale = True
+        if self._work_reload is None or self._work_reload.done():
+            self._work_reload = self.spawn(self._reload_work())
+
+    async def _reload_work(self) -> None:
+        while self._work_stale:
+            self._work_stale = False
+            await self.refresh_work()
 
     async def refresh_work(self) -> None:
         """The unit / supervisor view's list, and the case on show again (its allowed actions may change)."""

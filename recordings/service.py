@@ -133,8 +133,8 @@ class TranscriptionService:
     async def on_call_event(self, event: CallEvent | QueueMemberChanged) -> None:
         """Tracker subscriber: a CallEnded starts the check of the call's recording, then its job (in a
         task of its own: the check may wait for Asterisk to close the files, and the tracker's other
-        subscribers must not). The call store has already written the ended call (the AMI link stores
-        before it publishes). A refused call (overflow, not a hotline) was never recorded: in a storm
+        subscribers must not). The server subscribes it through `stored_first`: the call store has
+        written the ended call before this runs. A refused call (overflow, not a hotline) was never recorded: in a storm
         those are most calls, and cost no database read."""
         if isinstance(event, CallEnded) and event.state is not CallState.REJECTED:
             task = asyncio.create_task(self.finish(event.call_id))

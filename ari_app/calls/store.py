@@ -6,9 +6,10 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.model import Call, CallState, EndReason
@@ -37,8 +38,11 @@ class SqlCallStore:
     the call, and one transaction writes every call changed since the last one: at once when the store has
     been idle for `window` seconds, otherwise `window` after the last write. In a call storm that is one
     commit for hundreds of transitions instead of one each, so the records keep up with Asterisk; at other
-    times a transition is written as soon as the loop is free. The server's AMI link also flushes before it
-    publishes the events, so a subscriber always finds the calls it is told about stored. A crash of the
+    times a transition is written as soon as the loop is free. Those writes run in a worker thread
+    (`write_pending`: the calls are copied on the loop, written one transaction at a time, in order), so the
+    loop goes on routing events and screen-pops meanwhile. The server's AMI link publishes the events without
+    waiting for the write; a subscriber that reads the call records it is told about awaits `write_pending`
+    first, which returns once every call saved before it was called is stored. A crash of the
     server loses at most the transitions of the last `window` (as it loses events Asterisk sent but the
     server had not read), never a call an earlier write stored; calls Asterisk still has are adopted again by
     the resync after a restart, and a clean stop flushes. Without a running loop (the command line, tests)
@@ -55,12 +59,16 @@ class SqlCallStore:
         self.writes = 0  # transitions saved
         self.commits = 0  # transactions that wrote them
         self._dirty: dict[str, Call] = {}
+        self._saved: dict[str, int] = {}  # call id -> the count of `writes` at its last save
         self._scheduled = False
         self._batching = 0
+        self._writing: asyncio.Lock | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def save(self, call: Call) -> None:
         self._dirty[call.id] = call
         self.writes += 1
+        self._saved[call.id] = self.writes
         if self._batching or self._scheduled:
             return
         if self.deferred:
@@ -88,29 +96,61 @@ class SqlCallStore:
     def _flush_soon(self) -> None:
         self._scheduled = False
         self._last_flush = asyncio.get_running_loop().time()
+        task = asyncio.ensure_future(self._write_or_retry())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _write_or_retry(self) -> None:
         try:
-            self.flush()
+            await self.write_pending()
         except Exception:  # the database is unavailable: keep the calls and try again
             log.exception("storing %d call records failed; retrying in %.0f s", len(self._dirty), self.RETRY_SECONDS)
-            self._scheduled = True
-            asyncio.get_running_loop().call_later(self.RETRY_SECONDS, self._flush_soon)
+            if not self._scheduled:
+                self._scheduled = True
+                asyncio.get_running_loop().call_later(self.RETRY_SECONDS, self._flush_soon)
+
+    async def write_pending(self) -> None:
+        """Write every call saved so far, in one transaction in a worker thread (call on the event loop; the
+        loop goes on meanwhile). One write at a time, in the order asked, so an older copy of a call never
+        overwrites a newer one. Raises what the database raised; the calls then stay pending."""
+        if self._writing is None:
+            self._writing = asyncio.Lock()
+        async with self._writing:
+            pending = self._take()
+            if pending:
+                await asyncio.to_thread(self._write, pending)
+                self._written(pending)
 
     def flush(self) -> None:
-        """Write every call saved since the last flush, in one transaction. On failure they stay pending."""
-        if not self._dirty:
-            return
-        pending = dict(self._dirty)
+        """Write every call saved so far, in one transaction, now (the command line, tests, a clean stop with
+        no write in flight). On failure they stay pending."""
+        pending = self._take()
+        if pending:
+            self._write(pending)
+            self._written(pending)
+
+    def _take(self) -> dict[str, tuple[Call, int]]:
+        """Copies of the calls to write, with the save count each copy is of."""
+        return {key: (replace(call), self._saved[key]) for key, call in self._dirty.items()}
+
+    def _write(self, pending: dict[str, tuple[Call, int]]) -> None:
+        """One transaction: the calls not stored yet inserted, the others updated in place (one executemany
+        each, as Core statements: a storm's hundreds of rows cost the event loop's thread little)."""
         with self.sessions.begin() as s:
-            rows = {r.linkedid: r for r in s.scalars(select(CallRecord).where(CallRecord.linkedid.in_(pending)))}
-            for call in pending.values():
-                row = rows.get(call.id)
-                if row is None:
-                    row = CallRecord(linkedid=call.id, state=call.state.value, arrived_at=call.arrived_at)
-                    s.add(row)
-                _copy(call, row)
-        for key, call in pending.items():
-            if self._dirty.get(key) is call:
+            stored = set(s.scalars(select(CallRecord.linkedid).where(CallRecord.linkedid.in_(pending))))
+            values = [_values(call) for call, _ in pending.values()]
+            new = [v for v in values if v["linkedid"] not in stored]
+            old = [{**v, "key": v["linkedid"]} for v in values if v["linkedid"] in stored]
+            if new:
+                s.execute(insert(CALLS), new)
+            if old:
+                s.execute(update(CALLS).where(CALLS.c.linkedid == bindparam("key")), old)
+
+    def _written(self, pending: dict[str, tuple[Call, int]]) -> None:
+        for key, (_, saved) in pending.items():
+            if self._saved.get(key) == saved:  # not saved again while it was being written
                 del self._dirty[key]
+                del self._saved[key]
         self.commits += 1
 
     def load_open(self) -> list[Call]:
@@ -142,25 +182,32 @@ class SqlCallStore:
             ]
 
 
-def _copy(call: Call, row: CallRecord) -> None:
-    row.hotline = call.hotline
-    row.dialed = call.dialed
-    row.caller = call.caller
-    row.dialed_raw = call.dialed_raw
-    row.caller_raw = call.caller_raw
-    row.queue = call.queue
-    row.agent = call.agent
-    row.state = call.state.value
-    row.arrived_at = call.arrived_at
-    row.queued_at = call.queued_at
-    row.answered_at = call.answered_at
-    row.ended_at = call.ended_at
-    row.wait_seconds = call.wait_seconds
-    row.talk_seconds = call.talk_seconds
-    row.end_reason = call.end_reason.value if call.end_reason else None
-    row.recording = call.recording
-    row.channel = call.channel
-    row.callback_of = call.callback_of
+CALLS = cast(Table, CallRecord.__table__)
+
+
+def _values(call: Call) -> dict[str, Any]:
+    """The `calls` columns the tracker owns (the recording check's are written by recordings.service)."""
+    return {
+        "linkedid": call.id,
+        "hotline": call.hotline,
+        "dialed": call.dialed,
+        "caller": call.caller,
+        "dialed_raw": call.dialed_raw,
+        "caller_raw": call.caller_raw,
+        "queue": call.queue,
+        "agent": call.agent,
+        "state": call.state.value,
+        "arrived_at": call.arrived_at,
+        "queued_at": call.queued_at,
+        "answered_at": call.answered_at,
+        "ended_at": call.ended_at,
+        "wait_seconds": call.wait_seconds,
+        "talk_seconds": call.talk_seconds,
+        "end_reason": call.end_reason.value if call.end_reason else None,
+        "recording": call.recording,
+        "channel": call.channel,
+        "callback_of": call.callback_of,
+    }
 
 
 def recent_calls(session: Session, limit: int = 50) -> list[dict[str, Any]]:

@@ -42,7 +42,8 @@ def _audience(level: int, mode: HotlineMode, hotline: str, unit_id: int) -> Audi
         roles.add(Role.HOTLINE_UNIT if mode is HotlineMode.SUB_PLATFORM else Role.SUPERVISOR)
     if level >= 3:
         roles.add(Role.SUPERVISOR)
-    return Audience(frozenset(roles), hotline=hotline if Role.HOTLINE_UNIT in roles else None, unit_id=unit_id)
+    hotline_unit = hotline if Role.HOTLINE_UNIT in roles else None
+    return Audience(frozenset(roles), hotline=hotline_unit, units=frozenset({unit_id}))
 
 
 def escalate_overdue(

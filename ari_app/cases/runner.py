@@ -41,7 +41,6 @@ class CaseRunner:
         sessions: Callable[[], Session],
         exchange_endpoints: Mapping[str, str],
         interval: float = 60.0,
-        on_events: Callable[[list[CaseEvent]], object] | None = None,
         api_keys: Mapping[str, Callable[[], str]] | None = None,
     ) -> None:
         self.sessions = sessions
@@ -49,8 +48,6 @@ class CaseRunner:
         self.api_keys = dict(api_keys or {})
         """Hotline number → a function reading the api_key its system issued (`deliver_due`)."""
         self.interval = interval
-        self.on_events = on_events
-        """Called on the server's loop with each pass's committed events (the link pushes them to desktops)."""
         self._task: asyncio.Task[None] | None = None
 
     def run_once(self) -> RunReport:
@@ -110,14 +107,9 @@ class CaseRunner:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def run_pass(self) -> RunReport:
-        """One pass in a worker thread, then its events handed to `on_events` on this loop."""
-        report = await asyncio.to_thread(self.run_once)
-        if report.events and self.on_events is not None:
-            try:
-                self.on_events(report.events)
-            except Exception:
-                log.exception("handing the case events over failed")
-        return report
+        """One pass in a worker thread. Its events reach desktops as every committed case event does
+        (`events.publish_after_commit`); `report.events` lists them."""
+        return await asyncio.to_thread(self.run_once)
 
     async def _run(self) -> None:
         while True:

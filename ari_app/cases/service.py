@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -300,7 +300,8 @@ def _audience_for(case: Case, state: CaseState, mode: HotlineMode) -> Audience:
         if rule.source is state:
             roles |= rule.roles[mode]
     roles.discard(Role.ADMIN)
-    return Audience(frozenset(roles), hotline=case.hotline if Role.HOTLINE_UNIT in roles else None)
+    units = frozenset(d.unit_id for d in case.dispatches) if Role.DEPARTMENT in roles else frozenset()
+    return Audience(frozenset(roles), hotline=case.hotline if Role.HOTLINE_UNIT in roles else None, units=units)
 
 
 def transition(
@@ -469,17 +470,32 @@ def caller_history(session: Session, actor: Actor, caller: str, limit: int = 10)
     found = settings.numbers.caller(caller)
     if found.withheld:
         return []
-    caller = found.canonical
-    stmt = (
+    cases = list(session.scalars(_restrict(_history_of(found.canonical, limit), actor)))
+    audit(session, actor, "caller_history", None, settings.now(), caller=found.canonical, found=len(cases))
+    session.flush()
+    return cases
+
+
+def histories(session: Session, callers: Iterable[str], limit: int = 10) -> dict[str, list[Case]]:
+    """Each caller's earlier cases as the centre sees them (every case), most recent first, keyed by the
+    number as given (compared canonically; a withheld caller has none, as in `caller_history`). Not
+    audited: for the screen-pop, which shows them to a centre agent and audits that it did
+    (ari_app.link.history)."""
+    settings = settings_of(session)
+    out: dict[str, list[Case]] = {}
+    for caller in callers:
+        found = settings.numbers.caller(caller)
+        out[caller] = [] if found.withheld else list(session.scalars(_history_of(found.canonical, limit)))
+    return out
+
+
+def _history_of(caller: str, limit: int) -> Select[Case]:
+    return (
         select(Case)
         .where(or_(Case.caller == caller, Case.contact == caller))
         .order_by(Case.created_at.desc(), Case.id.desc())
         .limit(max(1, min(limit, 200)))
     )
-    cases = list(session.scalars(_restrict(stmt, actor)))
-    audit(session, actor, "caller_history", None, settings.now(), caller=caller, found=len(cases))
-    session.flush()
-    return cases
 
 
 def search_cases(
@@ -610,12 +626,8 @@ def dispatch(
             instructions=note,
         )
         case.dispatches.append(d)
-        emit(
-            session,
-            CaseDispatched(
-                case.id, case.number, now, Audience(frozenset({Role.DEPARTMENT}), unit_id=unit.id), unit.id, due
-            ),
-        )
+        audience = Audience(frozenset({Role.DEPARTMENT}), units=frozenset({unit.id}))
+        emit(session, CaseDispatched(case.id, case.number, now, audience, unit.id, due))
     _refresh_deadline(case)
     session.flush()
     return case
@@ -855,9 +867,10 @@ def _supervise(
     transition(session, actor, case, action, CaseState(case.status), now, instructions=note)
     units: list[int | None] = [d.unit_id for d in case.dispatches if d.status in ACTIVE_DISPATCH] or [None]
     for uid in units:
-        audience = (
-            Audience(frozenset({Role.SUPERVISOR})) if leader else Audience(frozenset({Role.DEPARTMENT}), unit_id=uid)
-        )
+        if leader:
+            audience = Audience(frozenset({Role.SUPERVISOR}))
+        else:
+            audience = Audience(frozenset({Role.DEPARTMENT}), units=frozenset() if uid is None else frozenset({uid}))
         emit(session, SupervisionRaised(case.id, case.number, now, audience, level, uid, False, leader, note))
     session.flush()
     return case

@@ -94,6 +94,8 @@ class AgentSession:
     agent: Agent | None
     since: datetime
     actor: Actor | None = None
+    units: frozenset[int] = frozenset()
+    """A department user's units (their own and the 3rd-level ones under it): whose case events they get."""
     display_name: str = ""
     state: AgentState = AgentState.SIGNED_OUT
     reason: str = ""
@@ -102,6 +104,9 @@ class AgentSession:
     recent_calls: deque[str] = field(default_factory=lambda: deque(maxlen=50))
     connections: set[Any] = field(default_factory=set)
     timer: asyncio.Task[None] | None = None
+    held: list[Any] | None = None
+    """While a screen-pop waits for its caller history: that pop (a LiveCall) and the (message, excluded
+    connection) pairs to send after it, in order (LinkServer._release). None when nothing is held."""
     pause_after: str | None = None  # a supervisor's pause that takes effect when the current call ends: its reason
 
     def move(self, target: AgentState, now: datetime, reason: str = "") -> bool:

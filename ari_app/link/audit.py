@@ -41,7 +41,7 @@ class AuditTrail:
         self.clock = clock
         self.window = window
         self.max_pending = max_pending
-        self._rows: list[AuditEntry] = []
+        self._rows: list[dict[str, Any]] = []  # AuditEntry columns; the rows are made in the writer's thread
         self._dropped = 0
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
@@ -55,9 +55,8 @@ class AuditTrail:
             return
         text = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str) if detail else None
         self._rows.append(
-            AuditEntry(
-                at=self.clock(), user_id=user_id, login=login[:64], role=role[:16], action=action[:32], detail=text
-            )
+            {"at": self.clock(), "user_id": user_id, "login": login[:64], "role": role[:16], "action": action[:32]}
+            | {"detail": text}
         )
         if self._running and self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.window, self._flush_now)
@@ -85,14 +84,8 @@ class AuditTrail:
             rows, self._rows = self._rows, []
             if self._dropped:
                 rows.append(
-                    AuditEntry(
-                        at=self.clock(),
-                        user_id=None,
-                        login="",
-                        role="",
-                        action="audit_rows_dropped",
-                        detail=json.dumps({"dropped": self._dropped}),
-                    )
+                    {"at": self.clock(), "user_id": None, "login": "", "role": "", "action": "audit_rows_dropped"}
+                    | {"detail": json.dumps({"dropped": self._dropped})}
                 )
                 self._dropped = 0
             if rows:
@@ -101,6 +94,6 @@ class AuditTrail:
                 except Exception:
                     log.exception("could not write %d audit rows of the desktop link", len(rows))
 
-    def _write(self, rows: list[AuditEntry]) -> None:
+    def _write(self, rows: list[dict[str, Any]]) -> None:
         with self.sessions() as s, s.begin():
-            s.add_all(rows)
+            s.add_all(AuditEntry(**row) for row in rows)

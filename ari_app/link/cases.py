@@ -7,8 +7,8 @@ and leaves one `refused` audit entry, written in its own transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.cases import service
 from ari_app.cases.actor import Actor
+from ari_app.cases.events import (
+    CaseCreated,
+    CaseDispatched,
+    CaseEvent,
+    CaseStatusChanged,
+    DeadlineApproaching,
+    ExchangeRefused,
+    ExchangeStalled,
+    SupervisionRaised,
+)
 from ari_app.cases.exchange import stalled_cases
 from ari_app.cases.machine import CaseState
 from ari_app.cases.settings import settings_of
@@ -51,6 +61,8 @@ class UserRecord:
     unit_id: int | None
     password_hash: str | None
     session_epoch: int = 0
+    units: frozenset[int] = frozenset()
+    """The units a department user acts for (`service.unit_scope`), read at sign-in."""
 
     @property
     def actor(self) -> Actor:
@@ -63,9 +75,12 @@ def load_user(sessions: sessionmaker[Session], login: str) -> UserRecord | None:
         u = s.scalars(select(User).where(User.login == login, User.active.is_(True))).first()
         if u is None:
             return None
-        return UserRecord(
+        record = UserRecord(
             u.id, u.login, u.display_name, Role(u.role), u.hotline, u.unit_id, u.password_hash, u.session_epoch or 0
         )
+        if record.role is Role.DEPARTMENT and record.unit_id is not None:
+            record = replace(record, units=frozenset(s.scalars(service.unit_scope(record.actor))))
+        return record
 
 
 def summary(case: Case) -> CaseSummary:
@@ -116,6 +131,13 @@ def create_case(sessions: sessionmaker[Session], actor: Actor, fields: Mapping[s
 def caller_history(sessions: sessionmaker[Session], actor: Actor, caller: str, limit: int = 10) -> list[CaseSummary]:
     with service.transaction(sessions, actor, Msg.CALLER_HISTORY) as s:
         return [summary(c) for c in service.caller_history(s, actor, caller, limit=limit)]
+
+
+def pop_histories(sessions: sessionmaker[Session], callers: Iterable[str], limit: int) -> dict[str, list[CaseSummary]]:
+    """The screen-pop's history of each caller (`service.histories`: the centre's view, unaudited), read in one
+    session; the link audits each pop that shows one."""
+    with sessions() as s:
+        return {caller: [summary(c) for c in found] for caller, found in service.histories(s, callers, limit).items()}
 
 
 def search_cases(
@@ -366,3 +388,51 @@ def act(sessions: sessionmaker[Session], actor: Actor, msg_type: str, fields: Ma
     with service.transaction(sessions, actor, msg_type, case=fields["case_id"]) as s:
         case = op(s, actor, fields["case_id"], **kwargs)
         return detail(s, actor, case)
+
+
+def push_for(event: CaseEvent) -> dict[str, Any] | None:
+    """The push a committed case event becomes (docs/protocol.md, "Live case updates"): `case_event` for the
+    workflow's moves, `case_alert` for what the platform's own exchange work found; None for an event no
+    desktop is told of. Ids, numbers and states only: the free text of a case is read with `get_case`,
+    which checks and audits the read."""
+    base: dict[str, Any] = {"case_id": event.case_id, "number": event.number, "at": event.at.isoformat()}
+    if isinstance(event, ExchangeRefused):
+        return base | {
+            "type": Msg.CASE_ALERT,
+            "kind": "exchange_refused",
+            "hotline": event.hotline,
+            "http_status": event.http_status,
+            "errors": [{"code": c, "description": d} for c, d in event.errors],
+        }
+    if isinstance(event, ExchangeStalled):
+        return base | {
+            "type": Msg.CASE_ALERT,
+            "kind": "exchange_stalled",
+            "hotline": event.hotline,
+            "attempts": event.attempts,
+            "error": event.error,
+        }
+    fields: dict[str, Any]
+    if isinstance(event, CaseCreated):
+        fields = {"event": "created", "hotline": event.hotline}
+    elif isinstance(event, CaseStatusChanged):
+        fields = {"event": "status_changed", "action": event.action, "from": event.old, "to": event.new}
+    elif isinstance(event, CaseDispatched):
+        fields = {"event": "dispatched", "unit_id": event.unit_id, "deadline_at": event.deadline_at.isoformat()}
+    elif isinstance(event, SupervisionRaised):
+        fields = {
+            "event": "supervision_raised",
+            "level": event.level,
+            "unit_id": event.unit_id,
+            "overdue": event.overdue,
+            "leader": event.leader,
+        }
+    elif isinstance(event, DeadlineApproaching):
+        fields = {
+            "event": "deadline_approaching",
+            "unit_id": event.unit_id,
+            "deadline_at": event.deadline_at.isoformat(),
+        }
+    else:
+        return None
+    return base | {"type": Msg.CASE_EVENT} | fields

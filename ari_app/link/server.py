@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,13 +44,15 @@ from ari_app.calls.events import (
     QueueMembership,
     TransferChanged,
 )
-from ari_app.cases.events import CaseEvent, ExchangeRefused, ExchangeStalled
+from ari_app.cases.events import CaseEvent
+from ari_app.cases.service import CENTRE_ROLES
 from ari_app.conference import ThreeWay, participants
 from ari_app.config import Config
 from ari_app.link import cases, qa
 from ari_app.link.agents import OFFLINE_REASON, WRAPUP_REASON, AgentSession, AgentStateError, LiveCall
 from ari_app.link.audit import AuditTrail
 from ari_app.link.guard import GuardPolicy, Refusal, SignInGuard
+from ari_app.link.history import PopHistory
 from ari_app.link.settings import LinkSettings
 from ari_app.link.supervisor import Supervision
 from ari_app.link.transfer import TransferDesk
@@ -154,6 +156,7 @@ class LinkServer:
             ),
         )
         self.audit = AuditTrail(sessions, self.clock)
+        self.history = PopHistory(sessions, HISTORY_ON_POP)
         # Password hashing has a thread of its own: a sign-in flood never queues in front of the database work
         # (screen-pop history, cases) that runs in the default pool, and takes at most one core.
         self._hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="link-scrypt")
@@ -487,6 +490,7 @@ class LinkServer:
             session = AgentSession(user.login, self.cfg.agent(user.login), self.clock())
             self.agents[user.login] = session
         session.actor = user.actor
+        session.units = user.units
         session.display_name = user.display_name
         session.connections.add(conn)
         conn.session = session
@@ -712,6 +716,9 @@ class LinkServer:
         self.supervisor.changed()
 
     def _broadcast(self, session: AgentSession, message: dict[str, Any], exclude: Connection | None = None) -> None:
+        if session.held is not None:  # behind a screen-pop still waiting for its history: keep the order
+            session.held.append((message, exclude))
+            return
         for conn in list(session.connections):
             if conn is not exclude:
                 conn.send(message)
@@ -808,48 +815,27 @@ class LinkServer:
                 return self.agents.get(agent.id)
         return None
 
-    def notify_case_events(self, events: Sequence[CaseEvent]) -> int:
-        """Tell the signed-in people of each event's audience (roles, narrowed to a hotline when it says so)
-        what the platform's own case work found that needs them: for now an exchange-mode case the
-        hotline's own system refused (`ExchangeRefused`) or that has not got through for a while
-        (`ExchangeStalled`), pushed as `case_alert`. Call on the server's loop, after the events'
-        transaction committed. Returns how many messages were queued."""
+    def on_case_event(self, event: CaseEvent) -> int:
+        """Bus subscriber for committed case events: push each (`cases.push_for`) to exactly the signed-in
+        people of its audience (`Audience.includes`: roles; a hotline unit only its hotline's cases, a
+        department only its units'). Returns how many messages were queued."""
+        message = cases.push_for(event)
+        if message is None:
+            return 0
         sent = 0
-        for event in events:
-            message: dict[str, Any] = {
-                "type": Msg.CASE_ALERT,
-                "case_id": event.case_id,
-                "number": event.number,
-                "at": event.at.isoformat(),
-            }
-            if isinstance(event, ExchangeRefused):
-                message |= {
-                    "kind": "exchange_refused",
-                    "hotline": event.hotline,
-                    "http_status": event.http_status,
-                    "errors": [{"code": c, "description": d} for c, d in event.errors],
-                }
-            elif isinstance(event, ExchangeStalled):
-                message |= {
-                    "kind": "exchange_stalled",
-                    "hotline": event.hotline,
-                    "attempts": event.attempts,
-                    "error": event.error,
-                }
-            else:
+        for conn in list(self._connections):
+            session = conn.session
+            actor = session.actor if session is not None else None
+            if conn.closing or session is None or actor is None:
                 continue
-            for conn in list(self._connections):
-                actor = conn.session.actor if conn.session is not None else None
-                if conn.closing or actor is None or actor.role not in event.audience.roles:
-                    continue
-                if event.audience.hotline is not None and actor.hotline != event.audience.hotline:
-                    continue
+            if event.audience.includes(actor.role, actor.hotline, session.units):
                 conn.send(message)
                 sent += 1
         return sent
 
     async def on_call_event(self, event: CallEvent | QueueMemberChanged) -> None:
-        """The Subscriber for the call tracker: adapt one domain event into messages for whom it concerns."""
+        """The bus subscriber for call events: adapt one domain event into messages for whom it concerns."""
+        self.history.on_call_event(event)
         if isinstance(event, CallRinging):
             await self._on_ringing(event)
         elif isinstance(event, CallConnected):
@@ -888,17 +874,51 @@ class LinkServer:
         session.recent_calls.append(event.call_id)
         if not session.connections:
             return
-        history: list[p.CaseSummary] = []
-        if event.caller and session.actor is not None:
-            try:
-                history = await asyncio.to_thread(
-                    cases.caller_history, self.sessions, session.actor, event.caller, HISTORY_ON_POP
-                )
-            except Exception:
-                log.exception("caller history for the screen-pop of %s failed", event.call_id)
-        if session.call is call:
-            self._broadcast(
-                session, {"type": Msg.SCREEN_POP, "call": call.info(), "history": history, "resumed": False}
+        if not event.caller or session.actor is None or session.actor.role not in CENTRE_ROLES:
+            self._pop(session, call, [])
+            return
+        history = self.history.ready(event.call_id)  # read when the call arrived: usually here already
+        if history is not None and session.held is None:
+            self._pop(session, call, history)
+            return
+        # This agent's pop waits for its own read only, never for another's; what this agent's desktops are
+        # told meanwhile (the call connected, ended, a state) follows it, in order.
+        if session.held is None:
+            session.held = []
+            self.spawn(self._release(session), f"screen-pop {event.call_id}")
+        session.held.append(call)
+
+    async def _release(self, session: AgentSession) -> None:
+        """Send what was held behind a pop waiting for its history, in order, then stop holding."""
+        held = session.held
+        assert held is not None
+        while held:
+            item = held[0]
+            history = await self.history.wait(item.call_id, item.caller or "") if isinstance(item, LiveCall) else []
+            session.held = None  # send this one now, whatever is added to `held` meanwhile waits
+            if isinstance(item, LiveCall):
+                self._pop(session, item, history)
+            else:
+                self._broadcast(session, *item)
+            session.held = held
+            held.pop(0)
+        session.held = None
+
+    def _pop(self, session: AgentSession, call: LiveCall, history: list[p.CaseSummary]) -> None:
+        """Send the screen-pop (the call as it is now: it may have been answered while its history was
+        read); then audit that the agent was shown the caller's history, off the pop's path as the link's
+        own audit rows are."""
+        self._broadcast(session, {"type": Msg.SCREEN_POP, "call": call.info(), "history": history, "resumed": False})
+        if call.caller and session.actor is not None and session.actor.role in CENTRE_ROLES:
+            self.audit.record(
+                "caller_history",
+                session.login,
+                str(session.actor.role),
+                session.actor.user_id,
+                source="screen_pop",
+                call_id=call.call_id,
+                caller=call.caller,
+                found=len(history),
             )
 
     def _on_connected(self, event: CallConnected) -> None:

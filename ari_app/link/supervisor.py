@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -120,6 +120,9 @@ class Supervision:
         """Failed recordings gathered since the last recording alarm; None: no window open."""
         self._changed = asyncio.Event()
         self._refresh_lock = asyncio.Lock()
+        self.before_refresh: Callable[[], Awaitable[None]] | None = None
+        """Awaited before the figures are read from the call records (the server's call store writes what it
+        holds: ari_app.server wires `SqlCallStore.write_pending`)."""
         self._task: asyncio.Task[None] | None = None
 
     # --- change notifications ------------------------------------------------------------------------
@@ -282,6 +285,8 @@ class Supervision:
             self.today.threshold, self.today.closed = threshold, None
 
         async with self._refresh_lock:
+            if self.before_refresh is not None:
+                await self.before_refresh()
             board = await asyncio.to_thread(self.today.refresh, now)
         self.seq += 1
         self.snapshots += 1

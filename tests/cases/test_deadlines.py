@@ -48,7 +48,7 @@ def test_overdue_work_escalates_level_by_level_once(db: Db) -> None:
     db.clock.advance(hours=1, minutes=1)
     first = run_escalation(db)
     assert [(e.case_id, e.level, e.unit_id, e.overdue) for e in first] == [(late, 1, f.unit1, True)]
-    assert first[0].audience.roles == frozenset({Role.DEPARTMENT}) and first[0].audience.unit_id == f.unit1
+    assert first[0].audience.roles == frozenset({Role.DEPARTMENT}) and first[0].audience.units == {f.unit1}
     assert run_escalation(db) == []  # the same level is not raised twice
     db.clock.advance(hours=24)
     second = run_escalation(db)

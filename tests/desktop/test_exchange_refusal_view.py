@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.cases import service
 from ari_app.cases.actor import Actor
+from ari_app.cases.events import ExchangeRefused
 from ari_app.cases.exchange import STALL_ATTEMPTS, deliver_due
 from ari_app.cases.runner import CaseRunner
 from ari_app.link import LinkServer
@@ -151,7 +152,7 @@ async def test_supervisors_are_told_when_the_runner_meets_a_refusal(
         agent_id = s.scalar(select(User.id).where(User.login == "1001"))
         late = _create(s, Actor(user_id=agent_id, login="1001", role=Role.AGENT), "12358", "加油站多收费", "某加油站")
     geo.plan = [(403, [{"code": 403, "description": "api_key invalid"}], {})]
-    runner = CaseRunner(sessions, {"12358": geo.url}, on_events=server.notify_case_events)
+    runner = CaseRunner(sessions, {"12358": geo.url})
     report = await runner.run_pass()  # as the server's periodic pass does
     assert report.refused == 1
     await until(lambda: "被对方系统拒收" in sup.statusBar().currentMessage())
@@ -163,7 +164,8 @@ async def test_supervisors_are_told_when_the_runner_meets_a_refusal(
     await until(lambda: sup.work.model.row_of(late) is not None)  # the list was refreshed on the alert
     assert sup.work.model.cases[0]["exchange_refusal"] is not None
     # the audience is the supervisors: the agent's desktop gets nothing
-    assert server.notify_case_events(report.events) == 1
+    (told,) = [e for e in report.events if isinstance(e, ExchangeRefused)]
+    assert server.on_case_event(told) == 1
     assert "拒收" not in agent.statusBar().currentMessage()
 
 
@@ -177,7 +179,7 @@ async def test_supervisors_are_told_when_a_case_keeps_failing_to_get_through(
 ) -> None:
     sup = await open_desk("sup")
     agent = await open_desk("1001")
-    runner = CaseRunner(sessions, {"12358": geo.url}, on_events=server.notify_case_events)
+    runner = CaseRunner(sessions, {"12358": geo.url})
 
     async def stall(request: str) -> str:
         with sessions() as s, s.begin():

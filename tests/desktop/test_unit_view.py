@@ -175,3 +175,53 @@ async def test_department_accepts_and_handles_then_supervisor_approves(
     await click(sup, qtbot, "supervise", "dispatched")
     assert "Supervision level 1" in sup.work.detail.toPlainText()
     shot(sup, "12_unit_view_supervisor_overdue_en")
+
+
+async def test_a_dispatch_reaches_the_units_open_list_without_a_refresh(
+    open_desk: Open, cases: dict[str, int], qtbot: QtBot, shot: Any, sessions: sessionmaker[Session]
+) -> None:
+    """Live case pushes (protocol 1.5): the supervisor dispatches a new case to the water company; the water
+    company's desktop, open on its list, shows it and says so, in Chinese and in English, without Refresh;
+    a supervision of it arrives the same way. The other unit's cases stay out of its list."""
+    with sessions() as s, s.begin():
+        agent_id = s.query(User.id).filter(User.login == "1001").scalar()
+        agent = Actor(user_id=agent_id, login="1001", role=Role.AGENT)
+        fresh = [
+            service.create_case(
+                s,
+                agent,
+                hotline="12345",
+                caller="13800000010",
+                call_id=None,
+                category=None,
+                request=request,
+                address="天山区光明路 5 号",
+                urgency="normal",
+                citizen_name="赵先生",
+                contact="13800000010",
+                language="zh",
+                handling="dispatch",
+            ).id
+            for request in ("消防栓漏水", "停水通知未张贴")
+        ]
+        water = s.query(CooperatingUnit.id).filter(CooperatingUnit.name == "市供水公司").scalar()
+    dept = await open_desk("water")
+    sup = await open_desk("sup")
+    assert dept.link is not None and sup.link is not None
+    before = {c["id"] for c in dept.work.model.cases}
+    assert fresh[0] not in before
+    reply = await sup.link.request("dispatch_case", case_id=fresh[0], units=[water], deadline_hours=24)
+    await until(lambda: dept.work.model.row_of(fresh[0]) is not None)
+    number = reply["case"]["number"]
+    assert dept.statusBar().currentMessage().startswith(f"✉ 新派单：案卷 {number}，办理时限 ")
+    assert {c["id"] for c in dept.work.model.cases} == before | {fresh[0]}  # nothing of the other unit
+    shot(dept, "46_case_pushed_dispatch_zh")
+
+    dept.toggle_language()
+    await sup.link.request("dispatch_case", case_id=fresh[1], units=[water], deadline_hours=24)
+    await until(lambda: dept.work.model.row_of(fresh[1]) is not None)
+    assert dept.statusBar().currentMessage().startswith("✉ New dispatch: case ")
+    await sup.link.request("supervise_case", case_id=fresh[1], instructions="今日内处置")
+    await until(lambda: dept.statusBar().currentMessage().startswith("⚠ Supervision: case "))
+    assert "(level 1)" in dept.statusBar().currentMessage()
+    shot(dept, "47_case_pushed_supervision_en")

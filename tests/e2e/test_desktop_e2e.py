@@ -6,11 +6,13 @@ desktop hears nothing; then the server is killed and restarted under a signed-in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -19,14 +21,18 @@ import pytest
 import yaml
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
+from sqlalchemy import select
 
+from ari_app.protocol import Msg
 from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
-from cti_desktop.link import LinkClient, Status
+from cti_desktop.link import LinkClient, LinkError, Status
 from cti_desktop.window import MainWindow
+from schema.cases import CooperatingUnit
+from schema.db import make_engine, make_sessionmaker
 from tests.desktop.conftest import type_text
-from tests.e2e.conftest import AGENTS, Stack
-from tests.e2e.harness import ROOT, calls, hotline
+from tests.e2e.conftest import Stack
+from tests.e2e.harness import ROOT, calls, hotline, suite_members
 
 PASSWORD = "e2e-坐席-pass"
 
@@ -93,6 +99,11 @@ class Desk:
         await until(lambda: self.window.isVisible() and self.window.status_view.state == "paused", 10)
 
     async def close(self) -> None:
+        """Sign out, as a user leaves (a desktop that only disconnects stays signed in, its agent paused in the
+        queue for the next test), then close."""
+        if self.link.token is not None:
+            with contextlib.suppress(LinkError):
+                await self.link.sign_out()
         self.window.shutdown()
         await self.link.stop()
         self.window.signin.close()
@@ -103,8 +114,7 @@ class Desk:
 async def desks(stack: Stack, qtbot: QtBot) -> AsyncIterator[tuple[Desk, Desk]]:
     for login in ("1001", "1002"):
         _add_user(stack, login)
-    for i in range(AGENTS):  # only agents signed in on a desktop are in the queue for this test
-        hotline(stack.config, "asterisk", "cli", f"queue remove member PJSIP/{1001 + i} from hotline")
+    suite_members(stack.config, present=False)  # only agents signed in on a desktop are in the queue for this test
     port = yaml.safe_load(stack.config.read_text(encoding="utf-8")).get("server", {}).get("port", 8765)
     url = f"ws://127.0.0.1:{port}"
     a, b = Desk(url, stack.tmp, "a"), Desk(url, stack.tmp, "b")
@@ -113,10 +123,7 @@ async def desks(stack: Stack, qtbot: QtBot) -> AsyncIterator[tuple[Desk, Desk]]:
     finally:
         await a.close()
         await b.close()
-        for i in range(AGENTS):
-            hotline(
-                stack.config, "asterisk", "cli", f"queue add member PJSIP/{1001 + i} to hotline penalty 0 as {1001 + i}"
-            )
+        suite_members(stack.config, present=True)
 
 
 async def test_call_pops_the_rung_agent_and_the_saved_case_is_linked(
@@ -182,3 +189,87 @@ async def test_call_pops_the_rung_agent_and_the_saved_case_is_linked(
     assert "断线期间记录的诉求" in window.form.request.toPlainText()
     draft = window.drafts.load()
     assert draft is not None and "断线期间记录的诉求" in json.dumps(draft, ensure_ascii=False)
+
+
+def _add_person(stack: Stack, login: str, role: str, *extra: str) -> None:
+    proc = hotline(
+        stack.config, "users", "add", login, "--role", role, *extra, "--password-stdin", input_=f"{PASSWORD}\n"
+    )
+    assert proc.returncode == 0 or "exists" in proc.stderr, proc.stderr
+
+
+def _two_units(stack: Stack) -> tuple[int, int]:
+    """Two cooperating units of 12345, as an administrator sets them up (there is no command for it yet)."""
+    url = yaml.safe_load(stack.config.read_text(encoding="utf-8"))["database"]["url"]
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine).begin() as s:
+            found = s.scalars(select(CooperatingUnit).where(CooperatingUnit.name.like("推送测试%"))).all()
+            if len(found) < 2:
+                found = [CooperatingUnit(name=f"推送测试{tag}局", level=2, hotline="12345") for tag in "甲乙"]
+                s.add_all(found)
+                s.flush()
+            return found[0].id, found[1].id
+    finally:
+        engine.dispose()
+
+
+async def test_a_dispatch_shows_on_its_departments_desktop_within_a_second_and_nowhere_else(
+    stack: Stack, qtbot: QtBot
+) -> None:
+    """Live case pushes: a supervisor dispatches a case to unit 甲; the desktop of 甲's department user, signed
+    in and never refreshed, lists the case within 1 s and says so; the desktop of 乙's department user
+    receives nothing about it."""
+    unit_a, unit_b = _two_units(stack)
+    _add_person(stack, "push-sup", "supervisor")
+    _add_person(stack, "push-dept-a", "department", "--unit-id", str(unit_a))
+    _add_person(stack, "push-dept-b", "department", "--unit-id", str(unit_b))
+    port = yaml.safe_load(stack.config.read_text(encoding="utf-8")).get("server", {}).get("port", 8765)
+    url = f"ws://127.0.0.1:{port}"
+    a, b = Desk(url, stack.tmp, "dept-a"), Desk(url, stack.tmp, "dept-b")
+    sup = LinkClient(url, lambda msg: None, lambda status: None, backoff_base=0.1, backoff_max=0.5)
+    sup.start()
+    try:
+        for desk, login in ((a, "push-dept-a"), (b, "push-dept-b")):
+            await desk.link.wait_online(10)
+            desk.window.signin.agent_id.setText(login)
+            desk.window.signin.password.setText(PASSWORD)
+            desk.window.signin.button.click()
+            await until(lambda d=desk: d.window.isVisible() and d.window.agent.get("role") == "department", 10)
+        await sup.wait_online(10)
+        await sup.sign_in("push-sup", PASSWORD)
+        created = await sup.request(
+            Msg.CREATE_CASE,
+            hotline="12345",
+            request="人行道井盖缺失，夜间有行人跌落风险",
+            address="天山区解放北路 12 号",
+            urgency="urgent",
+            language="zh",
+            handling="dispatch",
+        )
+        case = created["case"]
+        await until(lambda: a.link.token is not None and b.link.token is not None)
+        a.received.clear()
+        b.received.clear()
+
+        started = time.monotonic()
+        await sup.request(Msg.DISPATCH_CASE, case_id=case["id"], units=[unit_a], deadline_hours=48)
+        await until(lambda: a.window.work.model.row_of(case["id"]) is not None, 1.0)
+        shown_after = time.monotonic() - started
+        print(f"dispatch to its department's list: {shown_after * 1000:.0f} ms")
+        push = next(m for m in a.received if m["type"] == Msg.CASE_EVENT)
+        assert push["event"] == "dispatched" and push["case_id"] == case["id"] and push["unit_id"] == unit_a
+        assert "request" not in push and "address" not in push  # the text is read (and audited) with get_case
+        assert a.window.statusBar().currentMessage().startswith(f"✉ 新派单：案卷 {case['number']}，办理时限 ")
+        a.window.tabs.setCurrentIndex(a.window.WORK_TAB)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        a.window.grab().save(str(SHOTS / "e2e_case_pushed_to_department.png"))
+
+        # a round trip on 乙's connection after 甲 had its push: anything queued for 乙 with it has arrived
+        await b.link.request(Msg.PING)
+        assert not [m for m in b.received if m.get("case_id") == case["id"]], b.received
+        assert b.window.work.model.row_of(case["id"]) is None
+    finally:
+        await sup.stop()
+        await a.close()
+        await b.close()

@@ -20,7 +20,9 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from ari_app import protocol as p
 from ari_app.auth import hash_password
+from ari_app.bus import EventBus
 from ari_app.cases import CaseSettings, configure
+from ari_app.cases.events import CaseEvent, publish_after_commit
 from ari_app.config import Config, load_config
 from ari_app.link import LinkServer, LinkSettings
 from schema.db import make_engine, make_sessionmaker, upgrade
@@ -152,9 +154,13 @@ async def server(
     cfg: Config, sessions: sessionmaker[Session], queue: FakeQueue, clock: Clock
 ) -> AsyncIterator[LinkServer]:
     link = LinkServer(cfg, sessions, queue, clock=clock, settings=link_settings())
+    bus = EventBus()  # committed case events reach the link as ari_app.server wires them
+    publish_after_commit(sessions, bus.publish)
+    bus.subscribe(link.on_case_event, CaseEvent)
     await link.start()
     yield link
     await link.stop()
+    await bus.stop()
 
 
 class Desktop:

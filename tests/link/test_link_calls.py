@@ -4,20 +4,24 @@ wrap-up that follows; a desktop that reconnects mid-call is told about the call.
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from websockets.asyncio.client import connect
 
 from ari_app import protocol as p
 from ari_app.auth import hash_password
-from ari_app.calls.events import CallConnected, CallEnded, CallQueued, CallRinging
+from ari_app.calls.events import CallArrived, CallConnected, CallEnded, CallQueued, CallRinging
 from ari_app.calls.model import CallState, EndReason
 from ari_app.config import Agent, Config
-from ari_app.link import LinkServer
+from ari_app.link import LinkServer, cases
 from ari_app.protocol import AgentState, ErrorId
+from schema.cases import AuditEntry
 from schema.users import Role, User
 from tests.link.conftest import FAST_HASH, PASSWORD, T0, Clock, Desktop, FakeQueue, link_settings
 
@@ -246,9 +250,10 @@ async def test_fifty_simultaneous_pops_each_reach_only_their_agent(
             desks.append(d)
         events = [ringing(f"m{i}", a.id, caller=f"1390000{i:04d}") for i, a in enumerate(many.agents)]
         await asyncio.gather(*(link.on_call_event(e) for e in events))
-        for i, d in enumerate(desks):
-            pops = [m["call"]["call_id"] for m in await d.nothing_pending() if m["type"] == p.Msg.SCREEN_POP]
-            assert pops == [f"m{i}"]
+        popped = await asyncio.gather(*(d.push(p.Msg.SCREEN_POP) for d in desks))
+        assert [pop["call"]["call_id"] for pop in popped] == [f"m{i}" for i in range(50)]
+        for d in desks:
+            assert not [m for m in await d.nothing_pending() if m["type"] == p.Msg.SCREEN_POP]
             await d.ws.close()
     finally:
         await link.stop()
@@ -259,3 +264,58 @@ async def test_callback_pop_says_which_call_asked_for_it(desktop: Any, server: L
     await server.on_call_event(ringing("1764378100.5", callback_of="1764378000.9"))
     pop = await a.push(p.Msg.SCREEN_POP)
     assert pop["call"]["callback_of"] == "1764378000.9" and pop["call"]["hotline"] == "12319"
+
+
+async def test_the_history_is_read_when_the_call_arrives_and_audited_after_the_pop(
+    desktop: Any, server: LinkServer, sessions: sessionmaker[Session]
+) -> None:
+    a, _b = await two_agents(desktop)
+    await a.request(p.Msg.CREATE_CASE, hotline="12319", caller="13800000001", **CASE)
+    await server.on_call_event(CallArrived("1764378000.1", T0, "12319", "13800000001", "12319"))
+    await server.history.wait("1764378000.1", "13800000001")
+    reads = server.history.batches
+    await server.on_call_event(ringing())
+    pop = await a.push(p.Msg.SCREEN_POP)
+    assert [c["request"] for c in pop["history"]] == ["小区停水三天"]
+    assert server.history.batches == reads  # nothing read at the moment of the pop
+    await server.audit.flush()
+    with sessions() as s:
+        (row,) = s.scalars(select(AuditEntry).where(AuditEntry.action == "caller_history")).all()
+    assert (row.login, row.role) == ("1001", "agent")
+    assert json.loads(row.detail or "{}") == {
+        "source": "screen_pop",
+        "call_id": "1764378000.1",
+        "caller": "13800000001",
+        "found": 1,
+    }
+
+
+async def test_a_pop_waiting_for_its_history_delays_no_other_agent_and_keeps_its_own_order(
+    desktop: Any, server: LinkServer, monkeypatch: Any
+) -> None:
+    """Agent 1001's caller history is slow to read (a database stall); 1002's pop, read when its call
+    arrived, goes out at once. 1001's call is answered meanwhile: its desktop still gets the pop first, then
+    the call connected, then its state."""
+    a, b = await two_agents(desktop)
+    stall = threading.Event()
+    original = cases.pop_histories
+
+    def slow(sessions: Any, callers: set[str], limit: int) -> Any:
+        if "13800000001" in callers:
+            stall.wait(5)
+        return original(sessions, callers, limit)
+
+    monkeypatch.setattr(cases, "pop_histories", slow)
+    await server.on_call_event(CallArrived("fast", T0, "12319", "13900000002", "12319"))
+    assert await server.history.wait("fast", "13900000002") == []
+    await server.on_call_event(ringing("slow", "1001", caller="13800000001"))
+    await server.on_call_event(ringing("fast", "1002", caller="13900000002"))
+    await server.on_call_event(CallConnected("slow", T0, "1001", "PJSIP/1001", 2.0))
+    assert (await b.push(p.Msg.SCREEN_POP))["call"]["call_id"] == "fast"
+    assert await a.nothing_pending() == []  # held behind its pop, in order
+    stall.set()
+    pop = await a.push(p.Msg.SCREEN_POP)
+    assert pop["call"]["call_id"] == "slow" and pop["call"]["phase"] == "connected"
+    after = await a.nothing_pending()
+    assert [m["type"] for m in after] == [p.Msg.CALL_CONNECTED, p.Msg.AGENT_STATE]
+    assert after[1]["state"] == "on_call"

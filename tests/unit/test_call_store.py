@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,6 +87,14 @@ def test_deferred_store_writes_a_burst_in_one_transaction(tmp_path: Path) -> Non
     t0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 
     async def burst() -> None:
+        written = asyncio.Event()
+        write = store.write_pending
+
+        async def write_and_tell() -> None:
+            await write()
+            written.set()
+
+        store.write_pending = write_and_tell  # type: ignore[method-assign]
         calls = [Call(id=f"{i}.1", arrived_at=t0 + timedelta(seconds=i), hotline="12345") for i in range(50)]
         for c in calls:
             store.save(c)
@@ -94,8 +103,7 @@ def test_deferred_store_writes_a_burst_in_one_transaction(tmp_path: Path) -> Non
             store.save(c)
         with store.sessions() as s:
             assert recent_calls(s, 100) == []  # nothing written while the burst is being handled
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        await asyncio.wait_for(written.wait(), 5)
 
     asyncio.run(burst())
     assert store.commits == 1 and store.writes == 100
@@ -128,13 +136,13 @@ def test_deferred_store_keeps_calls_when_the_database_fails(tmp_path: Path) -> N
 
     async def run() -> None:
         stored = asyncio.Event()
-        flush = store.flush
+        write = store.write_pending
 
-        def flush_and_tell() -> None:
-            flush()
+        async def write_and_tell() -> None:
+            await write()
             stored.set()
 
-        store.flush = flush_and_tell  # type: ignore[method-assign]
+        store.write_pending = write_and_tell  # type: ignore[method-assign]
         store.save(Call(id="9.1", arrived_at=t0, hotline="12319"))
         await asyncio.wait_for(stored.wait(), 5)
 
@@ -157,17 +165,16 @@ def test_deferred_store_with_a_window_writes_at_once_when_idle_and_groups_under_
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
-        flushed = asyncio.Event()
-        flush = store.flush
+        first, flushed = asyncio.Event(), asyncio.Event()
+        write = store.write_pending
 
-        def flush_and_tell() -> None:
-            flush()
-            if store.commits == 2:
-                flushed.set()
+        async def write_and_tell() -> None:
+            await write()
+            (first if store.commits == 1 else flushed).set()
 
-        store.flush = flush_and_tell  # type: ignore[method-assign]
-        store.save(Call(id="0.1", arrived_at=t0, hotline="12345"))  # idle: written on the next loop turn
-        await asyncio.sleep(0)
+        store.write_pending = write_and_tell  # type: ignore[method-assign]
+        store.save(Call(id="0.1", arrived_at=t0, hotline="12345"))  # idle: the write starts on the next turn
+        await asyncio.wait_for(first.wait(), 5)
         assert (store.commits, stored()) == (1, 1)
         started = loop.time()
         for i in range(1, 6):  # a storm: transitions keep coming within the window
@@ -180,3 +187,39 @@ def test_deferred_store_with_a_window_writes_at_once_when_idle_and_groups_under_
 
     asyncio.run(run())
     assert store.commits == 2 and store.writes == 6
+
+
+def test_a_call_saved_again_while_it_is_being_written_is_written_again(tmp_path: Path) -> None:
+    """The write runs in a worker thread; the loop goes on saving. A newer save of a call being written is
+    kept pending (and written next), never dropped and never overwritten by the older copy."""
+    import asyncio
+    import threading
+
+    store = _store(tmp_path)
+    store.deferred = True
+    t0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    entered, release = threading.Event(), threading.Event()
+    real_write = store._write
+
+    def slow_write(pending: dict[str, Any]) -> None:
+        entered.set()
+        release.wait(5)
+        real_write(pending)
+
+    store._write = slow_write  # type: ignore[method-assign]
+
+    async def run() -> None:
+        call = Call(id="7.1", arrived_at=t0, hotline="12345")
+        store.save(call)
+        assert await asyncio.to_thread(entered.wait, 5)  # the write of the first copy is in its thread now
+        call.state = CallState.QUEUED
+        store.save(call)  # the loop was not blocked: a newer transition arrives meanwhile
+        release.set()
+        await store.write_pending()  # waits for the first write, then writes what is pending
+        assert store.commits == 2
+
+    asyncio.run(run())
+    with store.sessions() as s:
+        assert [r["state"] for r in recent_calls(s, 10)] == ["queued"]
+    store.flush()
+    assert store.commits == 2  # nothing left pending
