@@ -9,6 +9,7 @@ import ssl
 import sys
 from datetime import tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cti_desktop.drafts import DraftStore, default_path
 from cti_desktop.i18n import Tr
@@ -60,10 +61,29 @@ def main(
     return status
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--url", default="ws://127.0.0.1:8765")
-    parser.add_argument("--lang", default="zh")
-    a = parser.parse_args()
+def cli(argv: list[str] | None = None) -> int:
+    """`python -m cti_desktop.app --url ws://... [--lang en] [--draft-file F] [--ca-file F] [--timezone Z]`:
+    what `hotline desktop` runs (in a process of its own: the server's package never imports Qt). Exit 2 for
+    an unknown time zone, before any window opens."""
+    parser = argparse.ArgumentParser(prog="hotline desktop", description="the agent desktop")
+    parser.add_argument("--url", default="ws://127.0.0.1:8765", help="the CTI server's desktop link")
+    parser.add_argument("--lang", default="zh", choices=["zh", "en"])
+    parser.add_argument("--draft-file", type=Path)
+    parser.add_argument("--ca-file", type=Path)
+    parser.add_argument("--timezone", help="the zone times are shown in (default: this machine's)")
+    args = parser.parse_args(argv)
+    zone: tzinfo | None = None
+    if args.timezone:
+        try:
+            zone = ZoneInfo(args.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            print(
+                f"desktop: unknown time zone {args.timezone!r} (expected a name such as Asia/Shanghai)", file=sys.stderr
+            )
+            return 2
     logging.basicConfig(level=logging.INFO)
-    sys.exit(main(a.url, a.lang))
+    return main(args.url, args.lang, args.draft_file, args.ca_file, zone)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything the tests need (packages, the Asterisk root, PostgreSQL) and run the whole suite:
-# lint, types, unit tests, then the end-to-end tests with real SIP calls into a real Asterisk.
+# lint, types, import layers, unit tests, then the end-to-end tests with real SIP calls into a real Asterisk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -8,6 +8,7 @@ export QT_QPA_PLATFORM=offscreen
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache  # the layers: contracts in pyproject.toml
 pgenv=$(scripts/postgres.sh --env)  # a PostgreSQL that does not start fails the run (its tests would be skipped)
 eval "$pgenv"
 trap 'scripts/postgres.sh --stop >/dev/null 2>&1 || true' EXIT

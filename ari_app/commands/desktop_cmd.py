@@ -1,8 +1,12 @@
-"""`hotline desktop`: start the agent desktop. It connects to the CTI server's desktop link only."""
+"""`hotline desktop`: start the agent desktop. It connects to the CTI server's desktop link only.
+
+The desktop runs as `python -m cti_desktop.app` in this process's place (`os.execv`): the server's package
+never imports the desktop or Qt (a contract `lint-imports` checks)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -38,13 +42,16 @@ def cmd_desktop(args: argparse.Namespace) -> int:
             scheme = "wss" if raw.get("tls_cert") else "ws"
             url = url or f"{scheme}://{cfg.server.host}:{cfg.server.port}"
             zone_name = zone_name or cfg.timezone
-    zone: ZoneInfo | None = None
     if zone_name:
         try:
-            zone = ZoneInfo(zone_name)
+            ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError):
             print(f"desktop: unknown time zone {zone_name!r} (expected a name such as Asia/Shanghai)", file=sys.stderr)
             return 2
-    from cti_desktop.app import main
-
-    return main(url, args.lang, args.draft_file, args.ca_file, zone)
+    argv = [sys.executable, "-m", "cti_desktop.app", "--url", url, "--lang", args.lang]
+    for flag, value in (("--draft-file", args.draft_file), ("--ca-file", args.ca_file), ("--timezone", zone_name)):
+        if value:
+            argv += [flag, str(value)]
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)
+    return 0  # pragma: no cover - execv does not return

@@ -112,18 +112,28 @@ def test_the_desktop_shows_times_in_the_centres_zone_by_default(
 ) -> None:
     """`hotline desktop` takes the zone from the config's centre.timezone (what case numbers and reports use),
     `--timezone` overrides it, and an unknown zone is refused before any window opens."""
-    from zoneinfo import ZoneInfo
-
-    import cti_desktop.app
     from ari_app.cli import main
+    from ari_app.commands import desktop_cmd
 
-    seen: list[object] = []
-    monkeypatch.setattr(cti_desktop.app, "main", lambda *args: seen.append(args[-1]) or 0)
+    seen: list[list[str]] = []
+    monkeypatch.setattr(desktop_cmd.os, "execv", lambda path, argv: seen.append(argv))
     assert main(["-c", str(deployment), "desktop"]) == 0
     assert main(["-c", str(deployment), "desktop", "--timezone", "Europe/Paris"]) == 0
     assert main(["-c", str(deployment / "missing.yaml"), "desktop", "--url", "ws://127.0.0.1:1"]) == 0
-    assert seen == [ZoneInfo("Asia/Shanghai"), ZoneInfo("Europe/Paris"), None]
+    # the desktop runs in this process's place, as its own module (the server's package never imports Qt)
+    assert all(argv[1:3] == ["-m", "cti_desktop.app"] for argv in seen)
+    zones = [argv[argv.index("--timezone") + 1] if "--timezone" in argv else None for argv in seen]
+    assert zones == ["Asia/Shanghai", "Europe/Paris", None]
     assert main(["-c", str(deployment), "desktop", "--timezone", "Mars/Olympus"]) == 2
+    # and the desktop's own entry point refuses an unknown zone the same way, before any window opens
+    desk = subprocess.run(
+        [sys.executable, "-m", "cti_desktop.app", "--timezone", "Mars/Olympus"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert desk.returncode == 2 and "unknown time zone 'Mars/Olympus'" in desk.stderr, desk.stderr
 
 
 def test_callbacks_cancel_calls_off_a_pending_request_and_refuses_anything_else(deployment: Path) -> None:
