@@ -228,7 +228,8 @@ async def test_supervisors_are_told_when_a_case_keeps_failing_to_get_through(
         " (HTTP 503: 503 maintenance); still retrying"
     )
     shot(sup, "45_exchange_stalled_en")
-    # delivered at last: the mark is gone
+    # delivered at last: the mark is gone (the list is reloaded after the alert's status bar message)
+    await until(lambda: row_of(number) is not None)
     first = row_of(number)
     geo.plan = []
     with sessions() as s, s.begin():
