@@ -188,6 +188,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(split, "")
         self.tabs.addTab(cases, "")
         self.tabs.addTab(self.work, "")
+        self.tabs.currentChanged.connect(lambda index: index == self.WORK_TAB and self._reload_work_if_stale())
         self.wallboard = WallboardView(self.tr_)
         self.wallboard.action_requested.connect(lambda a, action, f: self.spawn(self._supervise(a, action, f)))
         self.tabs.addTab(self.wallboard, "")
@@ -571,8 +572,9 @@ class MainWindow(QMainWindow):
 
     def _case_event(self, msg: dict[str, Any]) -> None:
         """A case the signed-in person must act on changed (a `case_event` push): the work list, and the case
-        on show, are read again (a burst of pushes is one reload); a dispatch to their unit, a supervision
-        and a deadline close by are also said on the status bar."""
+        on show, are read again (a burst of pushes is one reload), at once while the work tab is shown, else
+        when it is next shown (an agent on a call reads nothing for every case the centre takes); a dispatch
+        to their unit, a supervision and a deadline close by are also said on the status bar."""
         event, number = msg.get("event"), msg.get("number", "")
         deadline = self.tr_.when(msg.get("deadline_at"))
         if event == "dispatched":
@@ -582,7 +584,11 @@ class MainWindow(QMainWindow):
         elif event == "deadline_approaching":
             self.report(self.tr_("alert_case_deadline", number=number, deadline=deadline))
         self._work_stale = True
-        if self._work_reload is None or self._work_reload.done():
+        if self.tabs.currentIndex() == self.WORK_TAB:
+            self._reload_work_if_stale()
+
+    def _reload_work_if_stale(self) -> None:
+        if self._work_stale and (self._work_reload is None or self._work_reload.done()):
             self._work_reload = self.spawn(self._reload_work())
 
     async def _reload_work(self) -> None:
