@@ -188,7 +188,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(split, "")
         self.tabs.addTab(cases, "")
         self.tabs.addTab(self.work, "")
-        self.tabs.currentChanged.connect(lambda index: index == self.WORK_TAB and self._reload_work_if_stale())
+        self.tabs.currentChanged.connect(self._tab_shown)
         self.wallboard = WallboardView(self.tr_)
         self.wallboard.action_requested.connect(lambda a, action, f: self.spawn(self._supervise(a, action, f)))
         self.tabs.addTab(self.wallboard, "")
@@ -585,6 +585,10 @@ class MainWindow(QMainWindow):
             self.report(self.tr_("alert_case_deadline", number=number, deadline=deadline))
         self._work_stale = True
         if self.tabs.currentIndex() == self.WORK_TAB:
+            self._reload_work_if_stale()
+
+    def _tab_shown(self, index: int) -> None:
+        if index == self.WORK_TAB:
             self._reload_work_if_stale()
 
     def _reload_work_if_stale(self) -> None:
