@@ -91,6 +91,11 @@ class ErrorId(StrEnum):
     CALLBACK_NOT_PENDING = "callback_not_pending"
 
 
+LINK_REFUSALS = frozenset({ErrorId.NOT_SIGNED_IN, ErrorId.CALL_NOT_YOURS, ErrorId.NOT_AN_AGENT, ErrorId.NOT_PERMITTED})
+"""Refusals of the link's own rules (sign in first; a call or an action that is not this person's): the
+server's link writes their audit rows, whichever desk raised them; each desk audits its feature's others."""
+
+
 class AgentState(StrEnum):
     """An agent's state as the queue sees it. The server holds it; desktops show it.
 

@@ -30,6 +30,7 @@ from ari_app.cases.events import CaseEvent, publish_after_commit
 from ari_app.cases.exchange import ServiceCatalog, attach_catalogs, stalled_problems
 from ari_app.cases.runner import CaseRunner
 from ari_app.conference import ThreeWay
+from ari_app.conference.desk import ConferenceDesk
 from ari_app.config import Config, HotlineMode
 from ari_app.dialplan_render import FASTAGI_PORT, fastagi_secret
 from ari_app.health import (
@@ -43,10 +44,10 @@ from ari_app.health import (
     with_disk,
 )
 from ari_app.link import LinkServer
-from ari_app.link.transfer import TransferDesk
 from ari_app.load import LoadGovernor, SheddingPolicy, sip_round_trip
 from ari_app.spy import ChanSpy
-from ari_app.transfer import Transfers
+from ari_app.transfers import Transfers
+from ari_app.transfers.desk import TransferDesk
 from recordings.retention import RetentionRunner
 from recordings.service import RecordingFailure, TranscriptionService
 from schema.db import make_engine, make_sessionmaker, upgrade
@@ -150,7 +151,7 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
         # The queue's members against the agents signed in: a member Asterisk lost (a restart while the AMI
         # link was away, a reload of app_queue) is put back here at the latest.
         try:
-            problems = await server.link.reconcile_queue(await ami.queue_members(cfg.queue.name))
+            problems = await server.link.agents.reconcile_queue(await ami.queue_members(cfg.queue.name))
         except Exception as exc:
             problems = (f"queue members unavailable ({exc})",)
         if not problems:
@@ -161,7 +162,7 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
 
     def keep_report(report: HealthReport) -> None:
         try:
-            problems = server.link.queue_problems if server.link else ()
+            problems = server.link.agents.queue_problems if server.link else ()
             if server.load is not None:
                 problems = (*problems, *server.load.problems)
             problems = (*problems, *exchange_problems)
@@ -202,15 +203,15 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     server.link = LinkServer(cfg, sessions, ami)
     server.link.supervisor.before_refresh = store.write_pending  # the wallboard counts the stored calls
     publish_after_commit(sessions, bus.publish)  # every committed case event, whoever made it
-    bus.subscribe(server.link.on_case_event, CaseEvent)
-    ami.on_resynced.append(server.link.reconcile_queue)
-    server.link.conference = server.three_way
+    bus.subscribe(server.link.cases.on_case_event, CaseEvent)
+    ami.on_resynced.append(server.link.agents.reconcile_queue)
+    server.link.add(ConferenceDesk(server.three_way))
     server.link.supervisor.spy = ChanSpy(cfg, tracker, ami)
     bus.subscribe(server.link.supervisor.on_health, HealthReport)
     bus.subscribe(server.link.on_call_event, *calls)
     server.transfers = Transfers(tracker, ami, sessions, cfg.callback.trunk, {a.id: a.interface for a in cfg.agents})
     bus.subscribe(server.transfers.on_event, CallLegChanged, CallEnded)
-    server.link.transfer_desk = TransferDesk(server.link, server.transfers)
+    server.link.add(TransferDesk(server.transfers))
     server.extras.append(server.link)
 
     server.extras.append(FastAgiServer(sessions, cfg.server.host, FASTAGI_PORT, fastagi_secret(cfg)))

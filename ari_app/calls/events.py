@@ -99,9 +99,9 @@ class CallLegChanged(CallEvent):
 
 @dataclass(frozen=True, slots=True)
 class TransferChanged(CallEvent):
-    """A transfer of the call started or moved on (published by ari_app.transfer.Transfers).
+    """A transfer of the call started or moved on (published by ari_app.transfers.Transfers).
 
-    `kind` is `blind` or `attended`; `state` one of ari_app.transfer.TransferState; `target` the agent id
+    `kind` is `blind` or `attended`; `state` one of ari_app.transfers.TransferState; `target` the agent id
     or the unit's number; `target_agent` the agent id when the target is an agent."""
 
     transfer_id: int

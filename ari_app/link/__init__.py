@@ -1,16 +1,21 @@
 """The desktop link: the websocket edge between the CTI server and agent desktops.
 
-    settings.py   what the link reads from config (listener, TLS, session lifetime, wrap-up)
-    agents.py     AgentSession and the agent state machine (one transition table)
-    cases.py      the case operations the desktop may ask for, run on the case workflow service
-    server.py     LinkServer: handshake, sign-in, per-connection sessions, routing of call events
+    server.py      LinkServer: the websocket server, handshake, the routing of requests and call events
+    connection.py  one desktop's websocket: its outbox and writer
+    routes.py      the routing table (Request, one handler shape) and the link's own audited refusals
+    signin.py      sign-in, resume, sign-out, and the sessions that must end
+    guard.py       the sign-in guard: attempt and connection limits per address and login
+    settings.py    what the link reads from config (listener, TLS, session lifetime, wrap-up)
+    audit.py       the link's audit rows, written off the event loop
+    history.py     screen-pop caller histories, read in batches when calls arrive
+    supervisor.py  the supervisor's desk: the live wallboard, pause/resume and listening, alarms
+    qa.py          the QA desk: calls, recordings, transcripts and scores
 
-The link adapts domain events (ari_app.calls.events) into protocol messages (ari_app.protocol); it holds no
-call or case logic of its own.
+The features' own desks live with them (ari_app.agents.desk, ari_app.cases.desk, ari_app.transfers.desk,
+ari_app.conference.desk) and register with the link; the link holds no call or case logic of its own.
 """
 
-from ari_app.link.agents import AgentSession, AgentStateError
 from ari_app.link.server import LinkServer
 from ari_app.link.settings import LinkSettings
 
-__all__ = ["AgentSession", "AgentStateError", "LinkServer", "LinkSettings"]
+__all__ = ["LinkServer", "LinkSettings"]

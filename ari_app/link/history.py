@@ -21,7 +21,7 @@ from collections import OrderedDict
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallArrived, CallEnded
-from ari_app.link import cases
+from ari_app.cases import queries as cases
 from ari_app.protocol import CaseSummary
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ frame under the frame limit. A playback belongs to the connection that opened it
 receives is covered by one audit entry. The client asks for the next chunk when it has the previous one,
 which is the flow control: a slow desktop slows only itself.
 
-The database work is plain blocking functions run in a worker thread, as in ari_app.link.cases. A refused
+The database work is plain blocking functions run in a worker thread, as in ari_app.cases.queries. A refused
 QA request (`qa_permission_denied`, `call_not_found`, `playback_not_found`, ...) leaves one `refused` audit
 entry with the request, the error id, the call asked for and the client's address, written in its own
 transaction (ari_app.cases.service.record_refusal) after the request's own transaction was rolled back.
@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
@@ -58,6 +58,11 @@ from schema.cases import Case
 from schema.qa import QaScore
 from schema.transcripts import Transcript, TranscriptionJob
 from schema.users import Role
+
+if TYPE_CHECKING:
+    from ari_app.link.routes import Request
+    from ari_app.link.server import LinkServer
+
 
 REVIEW_ROLES = frozenset({Role.QA, Role.SUPERVISOR, Role.ADMIN})
 """May search, read, listen to and score every call."""
@@ -321,6 +326,13 @@ class QaDesk:
         self.clock = clock
         self.tz = ZoneInfo(cfg.timezone)
         self._playbacks: WeakKeyDictionary[object, OrderedDict[str, Playback]] = WeakKeyDictionary()
+
+    def register(self, link: LinkServer) -> None:
+        link.routes.add(QA_REQUESTS, self.request)
+
+    async def request(self, req: Request) -> None:
+        kind, fields = await self.handle(req.conn, req.actor, req.msg)
+        req.reply(kind, **fields)
 
     async def handle(self, conn: object, actor: Actor, msg: dict[str, Any]) -> tuple[Msg, dict[str, Any]]:
         """Answer one QA request of a signed-in connection: the reply's type and fields. A refusal

@@ -33,17 +33,19 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ari_app import protocol as p
+from ari_app.agents.session import AgentSession
 from ari_app.calls.events import CallEvent, QueueMemberChanged
 from ari_app.cases.actor import SYSTEM, Actor
 from ari_app.cases.service import audit, mark_audited, record_refusal
 from ari_app.config import Config, ConfigError, ConfigIssue
-from ari_app.link.agents import AgentSession
 from ari_app.protocol import AgentState, CallPhase, DomainError, ErrorId, Msg, ProtocolError
 from ari_app.wallboard import TodayCalls, day_start
 
 if TYPE_CHECKING:
     from ari_app.health import DiskReport
-    from ari_app.link.server import Connection, LinkServer
+    from ari_app.link.connection import Connection
+    from ari_app.link.routes import Request
+    from ari_app.link.server import LinkServer
     from recordings.service import RecordingFailure
 
 log = logging.getLogger(__name__)
@@ -225,28 +227,34 @@ class Supervision:
         return msg
 
     # --- subscriptions -------------------------------------------------------------------------------
-    async def subscribe(self, conn: Connection, session: AgentSession, req_id: Any) -> None:
+    def register(self, link: LinkServer) -> None:
+        link.routes.add(Msg.WALLBOARD_SUBSCRIBE, self.subscribe)
+        link.routes.add(Msg.WALLBOARD_UNSUBSCRIBE, self.unsubscribe)
+        link.routes.add(Msg.SUPERVISE_AGENT, self.supervise)
+        link.listen(self.on_event, CallEvent, QueueMemberChanged)
+        link.agents.subscribe(lambda _event: self.changed())
+
+    async def subscribe(self, req: Request) -> None:
+        conn, session = req.conn, req.session
         try:
             self._require_supervisor(session)
         except ProtocolError as exc:
             if session.actor is not None:
                 sessions = self.link.sessions
-                source = getattr(conn, "source", None)
                 actor = session.actor
-                await asyncio.to_thread(record_refusal, sessions, actor, Msg.WALLBOARD_SUBSCRIBE, exc, source=source)
+                await asyncio.to_thread(
+                    record_refusal, sessions, actor, Msg.WALLBOARD_SUBSCRIBE, exc, source=conn.source
+                )
             raise
         snapshot = await self.snapshot()
-        conn.send({**snapshot, "re": req_id} if req_id is not None else snapshot)
+        conn.send({**snapshot, "re": req.id} if req.id is not None else snapshot)
         self.subscribers.add(conn)
         if self._task is None:
             self._task = self.link.spawn(self._run(), "wallboard feed")
 
-    def unsubscribe(self, conn: Connection, req_id: Any) -> None:
-        self.subscribers.discard(conn)
-        reply: dict[str, Any] = {"type": Msg.WALLBOARD_UNSUBSCRIBED}
-        if req_id is not None:
-            reply["re"] = req_id
-        conn.send(reply)
+    async def unsubscribe(self, req: Request) -> None:
+        self.subscribers.discard(req.conn)
+        req.reply(Msg.WALLBOARD_UNSUBSCRIBED)
 
     def forget(self, conn: Connection) -> None:
         """The connection signed out or closed."""
@@ -298,7 +306,8 @@ class Supervision:
             h = names.get(f.hotline)
             row["name_zh"], row["name_en"] = (h.name_zh, h.name_en) if h else (f.hotline, f.hotline)
             hotline_rows.append(row)
-        agents = [self._agent_row(s, now, per_agent.get(s.login)) for s in self.link.agents.values() if s.agent]
+        sessions = self.link.agents.sessions.values()
+        agents = [self._agent_row(s, now, per_agent.get(s.login)) for s in sessions if s.agent]
         agents.sort(key=lambda a: a["id"])
         states = {str(s): 0 for s in AgentState}
         for a in agents:
@@ -334,7 +343,7 @@ class Supervision:
             "pause_after": session.pause_after,
             "since": session.since.isoformat(),
             "state_seconds": round(max(0.0, (now - session.since).total_seconds()), 1),
-            "desktops": len(session.connections),
+            "desktops": session.desktops,
             "call": None
             if call is None
             else {"call_id": call.call_id, "phase": str(call.phase), "hotline": call.hotline, "caller": call.caller},
@@ -350,13 +359,14 @@ class Supervision:
             raise ProtocolError(ErrorId.NOT_A_SUPERVISOR, "only supervisors may see the wallboard and supervise")
         return actor
 
-    async def supervise(self, conn: Connection, session: AgentSession, msg: dict[str, Any], req_id: Any) -> None:
+    async def supervise(self, req: Request) -> None:
+        session, msg = req.session, req.msg
         agent_id, action = msg["agent_id"], msg["action"]
         detail: dict[str, Any] = {"agent": agent_id, "mode": action}
         outcome = "done"
         try:
             self._require_supervisor(session)
-            target = self.link.agents.get(agent_id)
+            target = self.link.agents.sessions.get(agent_id)
             if target is None or target.agent is None:
                 raise ProtocolError(ErrorId.UNKNOWN_AGENT, f"no queue agent {agent_id!r}", field="agent_id")
             if action in SPY_MODES:
@@ -373,7 +383,7 @@ class Supervision:
         finally:
             if session.actor is not None:
                 await asyncio.to_thread(self._audit, session.actor, action, {**detail, "outcome": outcome})
-        conn.send({"type": Msg.AGENT_SUPERVISED, "re": req_id, **reply} if req_id is not None else reply)
+        req.reply(Msg.AGENT_SUPERVISED, **reply)
 
     async def _pause(self, target: AgentSession, pause: bool, reason: str, detail: dict[str, Any]) -> dict[str, Any]:
         agent = target.agent
@@ -391,18 +401,11 @@ class Supervision:
                 current=str(target.state),
                 target=str(wanted),
             )
-        try:
-            # on a call, Asterisk's pause stops the queue offering the next call; the call itself goes on
-            await self.link.queue.queue_pause(self.link.settings.queue, agent.interface, pause, reason)
-        except Exception as exc:
-            log.warning("supervisor's queue pause for %s failed: %s", target.login, exc)
-            raise ProtocolError(ErrorId.QUEUE_UNAVAILABLE, "Asterisk's queue did not accept the change") from None
-        if on_call:  # the pause waits for the end of the call (then its wrap-up); a resume cancels it
+        # on a call, Asterisk's pause stops the queue offering the next call; the call itself goes on, and
+        # the agent's pause waits for its end (then its wrap-up); a resume cancels it
+        await self.link.agents.supervisor_pause(target, pause, reason)
+        if on_call:
             detail["after_call"] = True
-            target.pause_after = reason if pause else None
-            self.link.agent_state_changed(target)
-        else:
-            self.link.move_agent(target, wanted, reason)
         return {
             "agent_id": target.login,
             "action": "pause" if pause else "resume",

@@ -165,7 +165,7 @@ async def test_supervisors_are_told_when_the_runner_meets_a_refusal(
     assert sup.work.model.cases[0]["exchange_refusal"] is not None
     # the audience is the supervisors: the agent's desktop gets nothing
     (told,) = [e for e in report.events if isinstance(e, ExchangeRefused)]
-    assert server.on_case_event(told) == 1
+    assert server.cases.on_case_event(told) == 1
     assert "拒收" not in agent.statusBar().currentMessage()
 
 

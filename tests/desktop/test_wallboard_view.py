@@ -18,11 +18,11 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from ari_app.agents import LiveCall
 from ari_app.calls.events import CallArrived
 from ari_app.config import Agent, Config
 from ari_app.health import Health, HealthReport
 from ari_app.link import LinkServer
-from ari_app.link.agents import LiveCall
 from ari_app.protocol import AgentState, CallPhase
 from ari_app.wallboard import day_start
 from cti_desktop.drafts import DraftStore
@@ -88,7 +88,7 @@ async def busy_server(
         rows.append(_row(n, h, T0 - timedelta(seconds=5 + 11 * i), "queued"))
     with sessions.begin() as s:
         s.execute(insert(CallRecord), rows)
-    for i, (_login, session) in enumerate(sorted(link.agents.items())):
+    for i, (_login, session) in enumerate(sorted(link.agents.sessions.items())):
         state = STATES[i]
         session.since = T0 - timedelta(seconds=30 + 47 * i)
         if state is AgentState.SIGNED_OUT:

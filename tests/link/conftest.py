@@ -156,7 +156,7 @@ async def server(
     link = LinkServer(cfg, sessions, queue, clock=clock, settings=link_settings())
     bus = EventBus()  # committed case events reach the link as ari_app.server wires them
     publish_after_commit(sessions, bus.publish)
-    bus.subscribe(link.on_case_event, CaseEvent)
+    bus.subscribe(link.cases.on_case_event, CaseEvent)
     await link.start()
     yield link
     await link.stop()

@@ -18,8 +18,9 @@ from ari_app import protocol as p
 from ari_app.auth import hash_password
 from ari_app.calls.events import CallArrived, CallConnected, CallEnded, CallQueued, CallRinging
 from ari_app.calls.model import CallState, EndReason
+from ari_app.cases import queries as cases
 from ari_app.config import Agent, Config
-from ari_app.link import LinkServer, cases
+from ari_app.link import LinkServer
 from ari_app.protocol import AgentState, ErrorId
 from schema.cases import AuditEntry
 from schema.users import Role, User
@@ -124,6 +125,7 @@ async def test_answered_call_then_wrapup_then_ready(desktop: Any, server: LinkSe
 
 async def test_pause_during_wrapup_stops_the_timer(desktop: Any, server: LinkServer, queue: FakeQueue) -> None:
     server.settings = type(server.settings)(**{**server.settings.__dict__, "wrapup_seconds": 30})
+    server.agents.wrapup_seconds = 30
     a, _ = await two_agents(desktop)
     await server.on_call_event(ringing())
     await server.on_call_event(CallConnected("1764378000.1", T0, "1001", "PJSIP/1001", 6.0))
@@ -131,7 +133,7 @@ async def test_pause_during_wrapup_stops_the_timer(desktop: Any, server: LinkSer
     assert server.state_of("1001") is AgentState.WRAPUP
     r = await a.request(p.Msg.SET_STATE, state="paused", reason="meal")
     assert (r["state"], r["reason"], r["wrapup_remaining"]) == ("paused", "meal", None)
-    assert server.agents["1001"].timer is None
+    assert server.agents.sessions["1001"].timer is None
 
 
 async def test_unanswered_ring_and_answer_elsewhere_send_call_missed(desktop: Any, server: LinkServer) -> None:
@@ -146,7 +148,7 @@ async def test_unanswered_ring_and_answer_elsewhere_send_call_missed(desktop: An
     await server.on_call_event(CallConnected("c2", T0, "1002", "PJSIP/1002", 3.0))
     assert (await a.push(p.Msg.CALL_MISSED)) == {"type": "call_missed", "call_id": "c2", "reason": "answered"}
     assert (await b.push(p.Msg.CALL_CONNECTED))["call_id"] == "c2"
-    assert server.agents["1001"].call is None
+    assert server.agents.sessions["1001"].call is None
 
 
 async def test_caller_hangs_up_while_ringing(desktop: Any, server: LinkServer) -> None:

@@ -187,7 +187,7 @@ async def test_changes_made_elsewhere_show_on_every_desktop_of_that_agent_only(
 async def test_offline_desktop_pauses_the_agent_after_a_grace_period(
     desktop: Any, server: LinkServer, queue: FakeQueue
 ) -> None:
-    server.settings = type(server.settings)(**{**server.settings.__dict__, "offline_pause_seconds": 0.05})
+    server.agents.offline_pause_seconds = 0.05
     d = await desktop()
     token = (await d.sign_in())["token"]
     await d.request(p.Msg.SET_STATE, state="ready")
@@ -212,7 +212,7 @@ async def test_agents_missing_from_the_queue_are_put_back_as_they_were(
     await b.request(p.Msg.SET_STATE, state="paused", reason="meal")
     await sup.sign_in("sup")  # no phone: never a queue member
     queue.calls.clear()
-    assert await server.reconcile_queue({}) == ()  # Asterisk restarted: nobody in the queue
+    assert await server.agents.reconcile_queue({}) == ()  # Asterisk restarted: nobody in the queue
     assert sorted(queue.calls) == [
         ("add", "hotline", "PJSIP/1001", "张敏", False),
         ("add", "hotline", "PJSIP/1002", "艾力·买买提", True),
@@ -224,11 +224,11 @@ async def test_agents_missing_from_the_queue_are_put_back_as_they_were(
         "pjsip/1001": QueueMembership("PJSIP/1001", False, ""),
         "pjsip/1002": QueueMembership("PJSIP/1002", True, "meal"),
     }
-    assert await server.reconcile_queue(present) == () and queue.calls == []  # all there: nothing to do
+    assert await server.agents.reconcile_queue(present) == () and queue.calls == []  # all there: nothing to do
     queue.fail = True
-    problems = await server.reconcile_queue({})
-    assert len(problems) == 2 and "1001" in problems[0] and server.queue_problems == problems
+    problems = await server.agents.reconcile_queue({})
+    assert len(problems) == 2 and "1001" in problems[0] and server.agents.queue_problems == problems
     queue.fail = False
     await b.request(p.Msg.SIGN_OUT)
-    assert await server.reconcile_queue({}) == () and server.queue_problems == ()
+    assert await server.agents.reconcile_queue({}) == () and server.agents.queue_problems == ()
     assert [c[2] for c in queue.calls if c[0] == "add"] == ["PJSIP/1001"]  # a signed-out agent stays out

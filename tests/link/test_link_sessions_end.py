@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from ari_app import protocol as p
 from ari_app.auth import hash_password
 from ari_app.link import LinkServer
-from ari_app.link.server import CLOSE_SESSION_ENDED
+from ari_app.link.signin import CLOSE_SESSION_ENDED
 from ari_app.protocol import AgentState, ErrorId
 from schema.cases import AuditEntry
 from schema.users import Role, User

@@ -23,9 +23,9 @@ from ari_app.calls.tracker import CallTracker
 from ari_app.conference import ThreeWay, participants
 from ari_app.config import Config
 from ari_app.link import LinkServer
-from ari_app.link.transfer import TransferDesk
 from ari_app.protocol import AgentState, ErrorId
-from ari_app.transfer import Transfers
+from ari_app.transfers import Transfers
+from ari_app.transfers.desk import TransferDesk
 from schema.cases import AuditEntry
 from schema.transfers import CallTransfer
 from tests.link.conftest import Desktop
@@ -104,7 +104,7 @@ async def rig(server: LinkServer, cfg: Config, sessions: sessionmaker[Session]) 
     bus.subscribe(transfers.on_event, CallLegChanged, CallEnded)
     three_way = ThreeWay(tracker, ami, sessions, "carrier-telecom")  # records who is in the call's room
     bus.subscribe(three_way.on_event, ConferenceChanged)
-    server.transfer_desk = TransferDesk(server, transfers)
+    server.add(TransferDesk(transfers))
     yield Rig(server, tracker, sink, ami, transfers)
 
 

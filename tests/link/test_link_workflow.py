@@ -113,8 +113,8 @@ async def test_non_agents_sign_in_without_touching_the_queue(
 ) -> None:
     for login, role in (("sup", "supervisor"), ("water", "department"), ("hu12350", "hotline_unit"), ("qa", "qa")):
         d = await as_user(login)
-        assert server.agents[login].agent is None and server.agents[login].actor is not None
-        assert server.agents[login].actor.role == role  # type: ignore[union-attr]
+        assert server.agents.sessions[login].agent is None and server.agents.sessions[login].actor is not None
+        assert server.agents.sessions[login].actor.role == role  # type: ignore[union-attr]
         r = await d.request(Msg.SET_STATE, state="ready")
         assert r["error_id"] == ErrorId.NOT_AN_AGENT
         listed = await d.request(Msg.LIST_CASES, open=True)

@@ -87,7 +87,7 @@ def test_no_error_id_is_spelt_as_a_bare_string() -> None:
 
 def test_a_refusal_keeps_its_class_id_or_the_one_it_was_given() -> None:
     from ari_app.cases.errors import CaseNotFound
-    from ari_app.transfer import TransferError
+    from ari_app.transfers import TransferError
 
     assert CaseNotFound("no such case", case=7).error_id is ErrorId.CASE_NOT_FOUND
     given = TransferError("busy", error_id=ErrorId.TRANSFER_IN_PROGRESS)

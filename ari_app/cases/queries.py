@@ -1,6 +1,7 @@
-"""The database work the link does: reading users for sign-in and the case operations a desktop may ask
-for, through the case workflow service (which checks roles and visibility and writes the audit). These are
-plain blocking functions; the server runs them in a worker thread so the event loop keeps routing.
+"""The case queries and operations a desktop may ask for (through the case workflow service, which checks
+roles and visibility and writes the audit), reading users for sign-in, and the push each committed case
+event becomes. Plain blocking functions: the desks run them in a worker thread so the event loop keeps
+routing.
 
 Each request runs in `service.transaction(..., request=<message type>)`: a refusal rolls the request back
 and leaves one `refused` audit entry, written in its own transaction."""
@@ -44,7 +45,7 @@ from ari_app.protocol import (
     SupervisionInfo,
     UnitInfo,
 )
-from ari_app.transfer import transfers_of
+from ari_app.transfers.service import transfers_of
 from schema.cases import Case, CooperatingUnit, DispatchStatus, Handling
 from schema.users import Role, User
 

@@ -1,4 +1,4 @@
-"""Agent sessions and the agent state machine.
+"""Agent sessions and the agent state machine (the agents domain: no transport here).
 
     signed_out ──sign-in/ready──> ready <──────> paused
         ^                          │  ^            │
@@ -7,8 +7,8 @@
                                  (call ended)
 
 Every state can go to signed_out (sign-out, or removed from the queue elsewhere). The server holds one
-AgentSession per agent, whether or not a desktop is connected: desktops come and go, the state stays, and a
-desktop that (re)connects is told the state and any call in progress.
+AgentSession per agent, whether or not a desktop is connected: desktops come and go (the link counts them in
+`desktops`), the state stays, and a desktop that (re)connects is told the state and any call in progress.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ari_app.config import Agent
 from ari_app.protocol import AgentState, AgentStateInfo, CallInfo, CallPhase, DomainError, ErrorId, TransferInfo
@@ -102,11 +102,9 @@ class AgentSession:
     wrapup_until: datetime | None = None
     call: LiveCall | None = None
     recent_calls: deque[str] = field(default_factory=lambda: deque(maxlen=50))
-    connections: set[Any] = field(default_factory=set)
+    desktops: int = 0
+    """How many desktops the person has signed in now (kept by the link)."""
     timer: asyncio.Task[None] | None = None
-    held: list[Any] | None = None
-    """While a screen-pop waits for its caller history: that pop (a LiveCall) and the (message, excluded
-    connection) pairs to send after it, in order (LinkServer._release). None when nothing is held."""
     pause_after: str | None = None  # a supervisor's pause that takes effect when the current call ends: its reason
 
     def move(self, target: AgentState, now: datetime, reason: str = "") -> bool:

@@ -2,7 +2,7 @@
 moves (docs/protocol.md, "Transfers").
 
 The agent who has the call asks; the server checks that the call is theirs and connected and that a target
-agent is signed in and ready, then hands over to ari_app.transfer.Transfers. As the transfer moves on:
+agent is signed in and ready, then hands over to ari_app.transfers.Transfers. As the transfer moves on:
 
 - the target agent's desktops get a `screen_pop` for the same call id with `call.transfer` (who transferred
   it, blind or attended) and `cases`, the cases already taken on the call, so they continue the same case;
@@ -12,7 +12,7 @@ agent is signed in and ready, then hands over to ari_app.transfer.Transfers. As 
 
 A refused request (not connected, no such target, a transfer already going on, ...) leaves one `refused`
 audit entry with the call, the action, the error id and the client's address (ari_app.cases.service); the
-refusals of the link's own rules (`call_not_yours`, `not_an_agent`: ari_app.link.server.AUDITED_REFUSALS)
+refusals of the link's own rules (`call_not_yours`, `not_an_agent`: ari_app.protocol.LINK_REFUSALS)
 are written by the link itself, once.
 """
 
@@ -20,23 +20,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ari_app.agents.desk import AgentDesk, ended_message
+from ari_app.agents.service import AgentService
+from ari_app.agents.session import AgentSession, LiveCall
 from ari_app.calls.events import CallLegChanged, TransferChanged
 from ari_app.cases import service
 from ari_app.cases.actor import Actor
+from ari_app.cases.queries import caller_history, summary
 from ari_app.cases.settings import settings_of
-from ari_app.link.agents import AgentSession, LiveCall
-from ari_app.link.cases import caller_history, summary
-from ari_app.protocol import AgentState, CallPhase, CaseSummary, DomainError, ErrorId, Msg, ProtocolError, TransferInfo
-from ari_app.transfer import Transfer, TransferKind, Transfers, TransferState
+from ari_app.protocol import (
+    LINK_REFUSALS,
+    AgentState,
+    CallPhase,
+    CaseSummary,
+    DomainError,
+    ErrorId,
+    Msg,
+    ProtocolError,
+    TransferInfo,
+)
+from ari_app.transfers.service import Transfer, TransferKind, Transfers, TransferState
 from schema.cases import Case
 
 if TYPE_CHECKING:
-    from ari_app.link.server import Connection, LinkServer
+    from ari_app.link.routes import Request
+    from ari_app.link.server import LinkServer
 
 log = logging.getLogger(__name__)
 
@@ -80,34 +93,40 @@ def cases_on_call(sessions: sessionmaker[Session], actor: Actor, call_id: str) -
 
 
 class TransferDesk:
-    def __init__(self, link: LinkServer, transfers: Transfers) -> None:
-        self.link = link
+    def __init__(self, transfers: Transfers) -> None:
         self.transfers = transfers
 
-    # --- the request -----------------------------------------------------------------------------------
-    async def request(self, conn: Connection, session: AgentSession, msg: dict[str, Any], req_id: Any) -> None:
-        """One `transfer` request; a refusal is audited (in its own transaction), then raised."""
-        from ari_app.link.server import AUDITED_REFUSALS  # the server imports this module
+    def register(self, link: LinkServer) -> None:
+        self.sessions: sessionmaker[Session] = link.sessions
+        self.agents: AgentService = link.agents
+        self.desk: AgentDesk = link.agent_desk
+        link.routes.add(Msg.TRANSFER, self.request)
+        link.listen(self.on_transfer, TransferChanged)
+        link.listen(self.on_leg, CallLegChanged)
 
+    # --- the request -----------------------------------------------------------------------------------
+    async def request(self, req: Request) -> None:
+        """One `transfer` request; a refusal is audited (in its own transaction), then raised."""
         try:
-            await self._request(conn, session, msg, req_id)
+            await self._request(req)
         except DomainError as exc:
-            actor = session.actor
+            actor = req.session.actor
             # the link itself writes the refusals of its own rules (call_not_yours, not_an_agent, ...)
-            if actor is not None and exc.error_id not in AUDITED_REFUSALS and not service.refusal_audited(exc):
+            if actor is not None and exc.error_id not in LINK_REFUSALS and not service.refusal_audited(exc):
                 await asyncio.to_thread(
                     service.record_refusal,
-                    self.link.sessions,
+                    self.sessions,
                     actor,
                     Msg.TRANSFER,
                     exc,
-                    call_id=msg["call_id"],
-                    action=msg["action"],
-                    source=getattr(conn, "source", None),
+                    call_id=req.msg["call_id"],
+                    action=req.msg["action"],
+                    source=req.conn.source,
                 )
             raise
 
-    async def _request(self, conn: Connection, session: AgentSession, msg: dict[str, Any], req_id: Any) -> None:
+    async def _request(self, req: Request) -> None:
+        session, msg = req.session, req.msg
         call_id, action = msg["call_id"], msg["action"]
         if session.agent is None:
             raise ProtocolError(ErrorId.NOT_AN_AGENT, f"{session.login} is not a queue agent in the configuration")
@@ -132,10 +151,10 @@ class TransferDesk:
             transfer = await self.transfers.complete(call_id, session.login)
         else:
             transfer = await self.transfers.cancel(call_id, session.login)
-        conn.send(_reply(Msg.TRANSFER_STATE, req_id, call_id=call_id, transfer=info(transfer)))
+        req.reply(Msg.TRANSFER_STATE, call_id=call_id, transfer=info(transfer))
 
     def _check_target(self, session: AgentSession, agent_id: str) -> None:
-        target = self.link.agents.get(agent_id)
+        target = self.agents.sessions.get(agent_id)
         if target is None or target.agent is None or agent_id == session.login:
             raise ProtocolError(
                 ErrorId.TRANSFER_TARGET_INVALID, f"{agent_id!r} is not another queue agent", field="agent_id"
@@ -147,17 +166,18 @@ class TransferDesk:
 
     # --- events ----------------------------------------------------------------------------------------
     async def on_transfer(self, event: TransferChanged) -> None:
-        link = self.link
-        source = link.agents.get(event.from_agent)
-        target = link.agents.get(event.target_agent) if event.target_agent else None
+        """Bus subscriber: a transfer moved on."""
+        source = self.agents.sessions.get(event.from_agent)
+        target = self.agents.sessions.get(event.target_agent) if event.target_agent else None
         state = TransferState(event.state)
         push = {"type": Msg.TRANSFER_STATE, "call_id": event.call_id, "transfer": info(event)}
-        base = next((s.call for s in link.agents.values() if s.call and s.call.call_id == event.call_id), None)
+        holder = self.agents.holder_of(event.call_id)
+        base = holder.call if holder is not None else None
         if state is TransferState.RINGING and target is not None:
             await self._pop(target, base, event)
         for session in (source, target):
             if session is not None:
-                link._broadcast(session, push)
+                self.desk.push(session, push)
         leaves = (event.kind == TransferKind.BLIND and state is TransferState.RINGING) or (
             event.kind == TransferKind.ATTENDED and state is TransferState.COMPLETED
         )
@@ -169,22 +189,21 @@ class TransferDesk:
             await self._pop(source, base, event)  # the dialplan rings the transferring agent again
 
     def on_leg(self, event: CallLegChanged) -> None:
-        """A transfer's leg answered by an agent: that agent is now on the call."""
+        """Bus subscriber: a transfer's leg answered by an agent: that agent is now on the call."""
         if event.status != "ANSWER" or not event.agent_id:
             return
-        session = self.link.agents.get(event.agent_id)
+        session = self.agents.sessions.get(event.agent_id)
         if session is None or session.call is None or session.call.call_id != event.call_id:
             return
         if session.call.phase is CallPhase.CONNECTED:
             return
         session.call.phase = CallPhase.CONNECTED
         session.call.connected_at = event.at
-        self.link._broadcast(session, {"type": Msg.CALL_CONNECTED, "call_id": event.call_id, "wait_seconds": 0.0})
-        self.link._move(session, AgentState.ON_CALL, "")
+        self.desk.push(session, {"type": Msg.CALL_CONNECTED, "call_id": event.call_id, "wait_seconds": 0.0})
+        self.agents.answer(session)
 
     async def _pop(self, session: AgentSession, base: LiveCall | None, event: TransferChanged) -> None:
         """Pop `session`'s desktops for the transferred call (`base`: the call as another agent had it)."""
-        link = self.link
         call = LiveCall(
             call_id=event.call_id,
             hotline=base.hotline if base else None,
@@ -196,21 +215,19 @@ class TransferDesk:
             callback_of=base.callback_of if base else None,
             transfer=info(event),
         )
-        link._rung.setdefault(event.call_id, set()).add(session.login)
-        session.call = call
-        session.recent_calls.append(event.call_id)
-        if not session.connections or session.actor is None:
+        self.agents.offer(session, call)
+        if not session.desktops or session.actor is None:
             return
         found: list[CaseSummary] = []
         history: list[CaseSummary] = []
         try:
-            found = await asyncio.to_thread(cases_on_call, link.sessions, session.actor, event.call_id)
+            found = await asyncio.to_thread(cases_on_call, self.sessions, session.actor, event.call_id)
             if call.caller:
-                history = await asyncio.to_thread(caller_history, link.sessions, session.actor, call.caller, 5)
+                history = await asyncio.to_thread(caller_history, self.sessions, session.actor, call.caller, 5)
         except Exception:
             log.exception("cases for the transferred call %s", event.call_id)
         if session.call is call:
-            link._broadcast(
+            self.desk.push(
                 session,
                 {"type": Msg.SCREEN_POP, "call": call.info(), "history": history, "cases": found, "resumed": False},
             )
@@ -221,12 +238,9 @@ class TransferDesk:
             return
         was_connected = session.call.phase is CallPhase.CONNECTED
         session.call = None
-        self.link._broadcast(
-            session,
-            {"type": Msg.CALL_ENDED, "call_id": call_id, "state": "ended", "reason": reason, "talk_seconds": None},
-        )
-        if was_connected and session.state is AgentState.ON_CALL:
-            self.link._start_wrapup(session)
+        self.desk.push(session, ended_message(call_id, "ended", reason, None))
+        if was_connected:
+            self.agents.end_call(session)
 
     def _withdraw(self, session: AgentSession, call_id: str, reason: str) -> None:
         if session.call is None or session.call.call_id != call_id:
@@ -235,11 +249,4 @@ class TransferDesk:
             self._leave(session, call_id, reason)
             return
         session.call = None
-        self.link._broadcast(session, {"type": Msg.CALL_MISSED, "call_id": call_id, "reason": reason})
-
-
-def _reply(kind: Msg, req_id: Any, **fields: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": kind, **fields}
-    if req_id is not None:
-        out["re"] = req_id
-    return out
+        self.desk.push(session, {"type": Msg.CALL_MISSED, "call_id": call_id, "reason": reason})

@@ -1,0 +1,113 @@
+"""The cases' desk on the link: the case requests a signed-in desktop may send (docs/protocol.md, "Cases").
+
+Each runs its blocking query or operation (ari_app.cases.queries, on the workflow service, which checks
+roles and visibility and audits) in a worker thread, and replies. A case may be recorded against a call
+only by the agent the call rang (AgentService.may_record).
+
+Live case updates (docs/protocol.md, "Live case updates"): each committed case event is pushed to exactly
+the signed-in people of its audience.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ari_app.agents.service import AgentService
+from ari_app.cases import queries
+from ari_app.cases.events import CaseEvent
+from ari_app.protocol import ErrorId, Msg, ProtocolError
+
+if TYPE_CHECKING:
+    from ari_app.link.routes import Request
+    from ari_app.link.server import LinkServer
+
+
+class CaseDesk:
+    def __init__(self, sessions: sessionmaker[Session], agents: AgentService) -> None:
+        self.sessions = sessions
+        self.agents = agents
+
+    def register(self, link: LinkServer) -> None:
+        self.link = link
+        routes = link.routes
+        routes.add(Msg.CREATE_CASE, self.create_case)
+        routes.add(Msg.CALLER_HISTORY, self.caller_history)
+        routes.add(Msg.SEARCH_CASES, self.search_cases)
+        routes.add(Msg.LIST_CASES, self.list_cases)
+        routes.add(Msg.GET_CASE, self.get_case)
+        routes.add(queries.WORKFLOW_REQUESTS, self.act)
+
+    def on_case_event(self, event: CaseEvent) -> int:
+        """Bus subscriber for committed case events: push each (`queries.push_for`) to exactly the signed-in
+        people of its audience (`Audience.includes`: roles; a hotline unit only its hotline's cases, a
+        department only its units'). Returns how many messages were queued."""
+        message = queries.push_for(event)
+        if message is None:
+            return 0
+        sent = 0
+        for conn in self.link.signed_in():
+            session = conn.session
+            actor = session.actor if session is not None else None
+            if (
+                session is not None
+                and actor is not None
+                and event.audience.includes(actor.role, actor.hotline, session.units)
+            ):
+                conn.send(message)
+                sent += 1
+        return sent
+
+    async def create_case(self, req: Request) -> None:
+        call_id = req.msg.get("call_id")
+        if call_id:
+            why = self.agents.may_record(req.session, call_id)
+            if why is not None:
+                raise ProtocolError(ErrorId.CALL_NOT_YOURS, why, field="call_id")
+        created = await asyncio.to_thread(queries.create_case, self.sessions, req.actor, req.msg)
+        req.reply(Msg.CASE_CREATED, case=created)
+
+    async def caller_history(self, req: Request) -> None:
+        caller = req.msg["caller"]
+        found = await asyncio.to_thread(
+            queries.caller_history, self.sessions, req.actor, caller, req.msg.get("limit") or 10
+        )
+        req.reply(Msg.HISTORY, caller=caller, cases=found)
+
+    async def search_cases(self, req: Request) -> None:
+        text, mine = req.msg.get("text"), bool(req.msg.get("mine"))
+        found = await asyncio.to_thread(
+            queries.search_cases, self.sessions, req.actor, text, mine, req.msg.get("limit") or 50
+        )
+        req.reply(Msg.CASES, text=text, mine=mine, cases=found)
+
+    async def list_cases(self, req: Request) -> None:
+        """The unit / supervisor view's list: what the signed-in person may see (checked by the service)."""
+        msg = req.msg
+        filters: dict[str, Any] = {
+            "status": msg.get("status"),
+            "open_only": bool(msg.get("open")),
+            "overdue": bool(msg.get("overdue")),
+            "text": msg.get("text"),
+            "limit": msg.get("limit") or 100,
+        }
+        found = await asyncio.to_thread(queries.list_cases, self.sessions, req.actor, **filters)
+        req.reply(
+            Msg.CASES,
+            status=filters["status"],
+            open=filters["open_only"],
+            overdue=filters["overdue"],
+            text=filters["text"],
+            cases=found,
+        )
+
+    async def get_case(self, req: Request) -> None:
+        detail = await asyncio.to_thread(queries.get_case, self.sessions, req.actor, req.msg["case_id"])
+        req.reply(Msg.CASE, case=detail)
+
+    async def act(self, req: Request) -> None:
+        """A workflow action (dispatch, handle, review, ...: queries.WORKFLOW_REQUESTS)."""
+        detail = await asyncio.to_thread(queries.act, self.sessions, req.actor, req.msg["type"], req.msg)
+        req.reply(Msg.CASE_UPDATED, case=detail)

@@ -1,0 +1,60 @@
+"""The three-way call desk on the link (docs/protocol.md, "Three-way calls"): the agent on the call starts
+one (bringing a unit's number in), leaves it to the citizen and the unit, or ends it; every stored change of
+the participants (ConferenceStored) is pushed as `conference_state` to the agent whose call it is."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ari_app.agents.service import AgentService
+from ari_app.calls.events import ConferenceStored
+from ari_app.conference.service import ThreeWay, participants
+from ari_app.protocol import ErrorId, Msg, ProtocolError
+
+if TYPE_CHECKING:
+    from ari_app.agents.desk import AgentDesk
+    from ari_app.link.routes import Request
+    from ari_app.link.server import LinkServer
+
+
+class ConferenceDesk:
+    def __init__(self, three_way: ThreeWay) -> None:
+        self.three_way = three_way
+
+    def register(self, link: LinkServer) -> None:
+        self.sessions: sessionmaker[Session] = link.sessions
+        self.agents: AgentService = link.agents
+        self.desk: AgentDesk = link.agent_desk
+        link.routes.add(Msg.CONFERENCE, self.request)
+        link.listen(self.on_stored, ConferenceStored)
+
+    async def request(self, req: Request) -> None:
+        call_id, action = req.msg["call_id"], req.msg["action"]
+        call = req.session.call
+        if call is None or call.call_id != call_id:
+            raise ProtocolError(ErrorId.CALL_NOT_YOURS, "you are not on this call", field="call_id")
+        if action == "start":
+            if not req.msg.get("number"):
+                raise ProtocolError(ErrorId.INVALID_FIELD, "start needs the unit's number", field="number")
+            await self.three_way.start(call_id, req.msg["number"])
+        elif action == "leave":
+            await self.three_way.agent_leaves(call_id)
+        else:
+            await self.three_way.end(call_id)
+        req.reply(Msg.CONFERENCE_STATE, **await self.state(call_id))
+
+    async def state(self, call_id: str) -> dict[str, Any]:
+        """`conference_state`'s fields: who is in the room now (`members`) and everyone who was."""
+        with self.sessions() as s:
+            people = await asyncio.to_thread(participants, s, call_id)
+        present = [{"role": x["role"], "number": x["number"]} for x in people if x["left_at"] is None]
+        return {"call_id": call_id, "members": present, "participants": people}
+
+    async def on_stored(self, event: ConferenceStored) -> None:
+        """Bus subscriber: the participants changed and are stored; told to every agent on the call."""
+        for session in list(self.agents.sessions.values()):
+            if session.call is not None and session.call.call_id == event.call_id:
+                self.desk.push(session, {"type": Msg.CONFERENCE_STATE, **await self.state(event.call_id)})
