@@ -36,7 +36,6 @@ from ari_app.agents.service import AgentService
 from ari_app.calls.events import CallEvent, QueueControl, QueueMemberChanged
 from ari_app.cases.desk import CaseDesk
 from ari_app.config import Config
-from ari_app.link import qa
 from ari_app.link.audit import AuditTrail
 from ari_app.link.connection import Connection, reply
 from ari_app.link.guard import GuardPolicy, SignInGuard
@@ -46,6 +45,7 @@ from ari_app.link.settings import LinkSettings
 from ari_app.link.signin import SignIn
 from ari_app.link.supervisor import Supervision
 from ari_app.protocol import AgentState, DomainError, ErrorId, Msg, ProtocolError
+from ari_app.qa.desk import QaDesk
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class LinkServer:
         self.agent_desk = AgentDesk(self, self.agents, self.history)
         self.signin = SignIn(self)
         self.supervisor = Supervision(self)  # the wallboard and supervisor actions (its spy is wired in)
-        self.qa = qa.QaDesk(cfg, sessions, self.clock)
+        self.qa = QaDesk(cfg, sessions, self.clock)
         self.cases = CaseDesk(sessions, self.agents)
         for desk in (self.agent_desk, self.signin, self.cases, self.qa, self.supervisor):
             self.add(desk)

@@ -1,4 +1,4 @@
-"""The QA view's call search (`ari_app.link.qa.search`) on both databases: on SQLite it uses the FTS5 index
+"""The QA view's call search (`ari_app.qa.service.search`) on both databases: on SQLite it uses the FTS5 index
 the migration keeps, on PostgreSQL `to_tsvector('simple', …) @@ plainto_tsquery`. Every word must have been
 said; hotline, agent and days (in the centre's time zone) narrow it; a hotline unit sees only its hotline;
 agents and departments are refused; every search is audited with what was asked and how much was found."""
@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from ari_app.cases import Actor
-from ari_app.link.qa import search
 from ari_app.protocol import ProtocolError
+from ari_app.qa.service import search
 from schema.cases import AuditEntry
 from schema.db import make_sessionmaker
 from tests.cases.conftest import T0, Db

@@ -1,5 +1,5 @@
-"""The QA view's requests on the desktop link: find recorded calls, read one call (transcript, cases, scores),
-play its recording, and score it (docs/protocol.md, "Quality assurance").
+"""Quality assurance (the QA view's domain): find recorded calls, read one call (transcript, cases, scores),
+play its recording, and score it (docs/protocol.md, "Quality assurance"; the link side is ari_app.qa.desk).
 
 Who may: the QA role, supervisors and admins do everything; a hotline unit's staff may search, read and
 listen to its own hotline's calls (a call of another hotline is `call_not_found`, exactly as a call that
@@ -20,17 +20,12 @@ transaction (ari_app.cases.service.record_refusal) after the request's own trans
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import hashlib
 import secrets
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import false, or_, select
@@ -41,9 +36,7 @@ from ari_app.cases.actor import Actor
 from ari_app.config import Config
 from ari_app.protocol import (
     RECORDING_CHUNK,
-    DomainError,
     ErrorId,
-    Msg,
     ProtocolError,
     QaCallDetail,
     QaCallRow,
@@ -59,11 +52,6 @@ from schema.qa import QaScore
 from schema.transcripts import Transcript, TranscriptionJob
 from schema.users import Role
 
-if TYPE_CHECKING:
-    from ari_app.link.routes import Request
-    from ari_app.link.server import LinkServer
-
-
 REVIEW_ROLES = frozenset({Role.QA, Role.SUPERVISOR, Role.ADMIN})
 """May search, read, listen to and score every call."""
 LISTEN_ROLES = REVIEW_ROLES | {Role.HOTLINE_UNIT}
@@ -71,10 +59,6 @@ LISTEN_ROLES = REVIEW_ROLES | {Role.HOTLINE_UNIT}
 MAX_PLAYBACKS = 8
 """Open playbacks kept per connection; opening another forgets the oldest."""
 SNIPPET_CHARS = 120
-
-QA_REQUESTS = frozenset(
-    {Msg.QA_SEARCH_CALLS, Msg.QA_GET_CALL, Msg.QA_OPEN_RECORDING, Msg.QA_READ_RECORDING, Msg.QA_SCORE_CALL}
-)
 
 Clock = Callable[[], datetime]
 
@@ -315,81 +299,3 @@ def score_call(
         service.audit(s, actor, "qa_score", None, now, call_id=call_id, score=score, comment=comment)
         s.flush()
         return _score_info(row), _scores(s, call_id)
-
-
-class QaDesk:
-    """The link's QA requests: one object per LinkServer, holding each connection's open playbacks."""
-
-    def __init__(self, cfg: Config, sessions: sessionmaker[Session], clock: Clock) -> None:
-        self.cfg = cfg
-        self.sessions = sessions
-        self.clock = clock
-        self.tz = ZoneInfo(cfg.timezone)
-        self._playbacks: WeakKeyDictionary[object, OrderedDict[str, Playback]] = WeakKeyDictionary()
-
-    def register(self, link: LinkServer) -> None:
-        link.routes.add(QA_REQUESTS, self.request)
-
-    async def request(self, req: Request) -> None:
-        kind, fields = await self.handle(req.conn, req.actor, req.msg)
-        req.reply(kind, **fields)
-
-    async def handle(self, conn: object, actor: Actor, msg: dict[str, Any]) -> tuple[Msg, dict[str, Any]]:
-        """Answer one QA request of a signed-in connection: the reply's type and fields. A refusal
-        (a DomainError) is audited in its own transaction, then raised for the link to answer."""
-        try:
-            return await self._handle(conn, actor, msg)
-        except DomainError as exc:
-            if not service.refusal_audited(exc):
-                asked = {k: msg[k] for k in ("call_id", "playback_id") if msg.get(k) is not None}
-                asked["source"] = getattr(conn, "source", None)
-                await asyncio.to_thread(service.record_refusal, self.sessions, actor, msg["type"], exc, **asked)
-            raise
-
-    async def _handle(self, conn: object, actor: Actor, msg: dict[str, Any]) -> tuple[Msg, dict[str, Any]]:
-        kind, now = msg["type"], self.clock()
-        if kind == Msg.QA_SEARCH_CALLS:
-            filters = {k: msg.get(k) or None for k in ("hotline", "date_from", "date_to", "agent", "words")}
-            limit = msg.get("limit") or 50
-            rows = await asyncio.to_thread(search, self.sessions, actor, self.tz, now, limit=limit, **filters)
-            return Msg.QA_CALLS, {**filters, "calls": rows}
-        if kind == Msg.QA_GET_CALL:
-            detail = await asyncio.to_thread(get_call, self.sessions, actor, self.cfg, now, msg["call_id"])
-            return Msg.QA_CALL, {"call": detail}
-        if kind == Msg.QA_OPEN_RECORDING:
-            side = msg.get("side") or "mix"
-            playback = await asyncio.to_thread(open_recording, self.sessions, actor, now, msg["call_id"], side)
-            digest = await asyncio.to_thread(sha256_of, playback.path)
-            mine = self._playbacks.setdefault(conn, OrderedDict())
-            mine[playback.playback_id] = playback
-            while len(mine) > MAX_PLAYBACKS:
-                mine.popitem(last=False)
-            return Msg.QA_RECORDING, {
-                "playback_id": playback.playback_id,
-                "call_id": playback.call_id,
-                "side": playback.side,
-                "content_type": "audio/wav",
-                "size": playback.size,
-                "sha256": digest,
-                "chunk_size": RECORDING_CHUNK,
-            }
-        if kind == Msg.QA_READ_RECORDING:
-            found = self._playbacks.get(conn, {}).get(msg["playback_id"])
-            if found is None:
-                raise ProtocolError(
-                    ErrorId.PLAYBACK_NOT_FOUND, "open the recording first (qa_open_recording)", field="playback_id"
-                )
-            data = await asyncio.to_thread(read_chunk, found, msg["offset"])
-            return Msg.QA_RECORDING_DATA, {
-                "playback_id": found.playback_id,
-                "offset": msg["offset"],
-                "data": base64.b64encode(data).decode("ascii"),
-                "eof": msg["offset"] + len(data) >= found.size,
-            }
-        if kind == Msg.QA_SCORE_CALL:
-            call_id = msg["call_id"]
-            given, every = await asyncio.to_thread(
-                score_call, self.sessions, actor, now, call_id, msg["score"], msg.get("comment")
-            )
-            return Msg.QA_SCORED, {"call_id": call_id, "score": given, "scores": every}
-        raise ValueError(f"{kind} is not a QA request")  # pragma: no cover - the server routes only QA_REQUESTS

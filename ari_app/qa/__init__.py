@@ -1,0 +1,5 @@
+"""Quality assurance (质检): the QA view's calls, transcripts, recordings and scores.
+
+service.py   the queries: search recorded calls, one call's detail, open and read a recording, score
+desk.py      the link side: the five QA requests, each connection's playbacks
+"""
