@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ari_app.cases.actor import Actor
-from ari_app.cases.service import audit
+from ari_app.cases.audit import audit
 from ari_app.protocol import DomainError, ErrorId
 from schema.users import SessionEndReason, User
 

@@ -103,7 +103,7 @@ class TranscriptionService:
         worker's sweep while the check waited) is failed with `recording_failed`. Returns the failure, or
         None for `ok`."""
         from ari_app.cases.actor import SYSTEM
-        from ari_app.cases.service import audit
+        from ari_app.cases.audit import audit
 
         now = utcnow()
         with self.sessions.begin() as s:

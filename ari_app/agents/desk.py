@@ -16,7 +16,7 @@ from ari_app.agents.events import AgentStateChanged
 from ari_app.agents.service import AgentService
 from ari_app.agents.session import AgentSession, LiveCall
 from ari_app.calls.events import CallConnected, CallEnded, CallEvent, CallQueued, CallRinging, QueueMemberChanged
-from ari_app.cases.service import CENTRE_ROLES
+from ari_app.cases.access import CENTRE_ROLES
 from ari_app.protocol import AgentState, Msg
 
 if TYPE_CHECKING:

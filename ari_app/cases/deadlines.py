@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ari_app.cases.access import ACTIVE_DISPATCH, transition
 from ari_app.cases.actor import SYSTEM, Actor
 from ari_app.cases.events import Audience, SupervisionRaised, emit
 from ari_app.cases.machine import Action, CaseState
-from ari_app.cases.service import ACTIVE_DISPATCH, transition
 from ari_app.cases.settings import settings_of
 from ari_app.config import HotlineMode
 from schema.cases import Case, Dispatch, Supervision

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.agents.service import AgentService
 from ari_app.cases import queries
 from ari_app.cases.events import CaseEvent
 from ari_app.protocol import ErrorId, Msg, ProtocolError
 
 if TYPE_CHECKING:
+    from ari_app.agents.service import AgentService
     from ari_app.link.routes import Request
     from ari_app.link.server import LinkServer
 

@@ -54,11 +54,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ari_app.cases.access import transition
 from ari_app.cases.actor import SYSTEM
+from ari_app.cases.audit import audit
 from ari_app.cases.errors import CaseNotFound, ExchangeRequirement, InvalidInput
 from ari_app.cases.events import Audience, CaseEvent, ExchangeRefused, ExchangeStalled, emit, take_events
 from ari_app.cases.machine import Action, CaseState
-from ari_app.cases.service import audit, transition
 from ari_app.cases.settings import numbers_of, settings_of, system_clock
 from ari_app.config import HotlineMode
 from schema.cases import Case, ExchangeMessage, OutboxStatus

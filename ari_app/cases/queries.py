@@ -43,10 +43,11 @@ from ari_app.protocol import (
     Msg,
     ReviewInfo,
     SupervisionInfo,
+    TransferInfo,
     UnitInfo,
 )
-from ari_app.transfers.service import transfers_of
 from schema.cases import Case, CooperatingUnit, DispatchStatus, Handling
+from schema.transfers import CallTransfer
 from schema.users import Role, User
 
 SUMMARY_REQUEST_CHARS = 500
@@ -437,3 +438,22 @@ def push_for(event: CaseEvent) -> dict[str, Any] | None:
     else:
         return None
     return base | {"type": Msg.CASE_EVENT} | fields
+
+
+def transfers_of(session: Session, call_id: str) -> list[TransferInfo]:
+    """The call's transfers (ari_app.transfers), oldest first, as the case detail shows them."""
+    rows = session.scalars(select(CallTransfer).where(CallTransfer.call_id == call_id).order_by(CallTransfer.id))
+    return [
+        TransferInfo(
+            id=r.id,
+            kind=r.kind,
+            state=r.state,
+            from_agent=r.from_agent,
+            target_agent=r.target_agent,
+            target_number=r.target_number,
+            started_at=r.started_at.isoformat(),
+            answered_at=_iso(r.answered_at),
+            ended_at=_iso(r.ended_at),
+        )
+        for r in rows
+    ]

@@ -1,44 +1,93 @@
-"""The case workflow's operations. Every function takes a Session, the acting user and its arguments;
-checks on the server side that the actor may see the case and may make the move (ari_app.cases.machine);
-and writes the audit entry in the same transaction as the change.
+"""The case workflow's operations (受理, 派单, 签收, 退回, 办结, 回访, 审核, 督办, 转办). Every function takes a
+Session, the acting user and its arguments; checks on the server side that the actor may see the case and
+may make the move (ari_app.cases.machine, through ari_app.cases.access); and writes the audit entry in the
+same transaction as the change (ari_app.cases.audit).
 
 Transactions: the functions flush but never commit. The caller owns the transaction (`with
 session.begin(): ...` or `session.commit()`), so a change and its audit entry are committed together or not
 at all; after the commit, `ari_app.cases.events.take_events(session)` hands over who must act next.
-The session must carry the case settings (`ari_app.cases.configure`).
+The session must carry the case settings (`ari_app.cases.configure`). Whoever runs a request for a person
+runs it inside `transaction(...)`, so a refusal is rolled back and then audited on its own (ari_app.cases.audit).
+The desktop link does so for every request; a web front would do the same.
 
-Refusals: a refused operation (any CaseError: a case the actor may not see, a move their role may not make,
-a transition the table does not have, input out of range) rolls back with its transaction, audit entry
-included. So whoever runs a request for a person runs it inside `transaction(...)` (or wraps its own
-transaction in `refusals_audited(...)`): on a refusal the transaction is rolled back first, then one
-`refused` entry (who, role, the request, the case asked for, the error id) is written in a transaction of
-its own, and the error goes on to the caller. The desktop link does so for every request; a web front
-would do the same.
+This module also names what its callers use from the modules under it (`audit`, `transaction`, `visible`,
+...), so that a caller imports the workflow from one place.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, exists, false, or_, select, update
+from sqlalchemy import ColumnElement, Select, false, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ari_app.calls.numbers import Number, NumberError, NumberPlan, is_withheld
+from ari_app.calls.numbers import NumberError
 from ari_app.cases import machine
+from ari_app.cases.access import (
+    ACTIVE_DISPATCH as ACTIVE_DISPATCH,
+)
+from ari_app.cases.access import (
+    CENTRE_ROLES as CENTRE_ROLES,
+)
+from ari_app.cases.access import (
+    INTAKE_ROLES as INTAKE_ROLES,
+)
+from ari_app.cases.access import (
+    OPEN_DISPATCH as OPEN_DISPATCH,
+)
+from ari_app.cases.access import (
+    audience_for,
+    load_case,
+    mode_of,
+    read_caller,
+    read_contact,
+    read_enum,
+    read_text,
+    require_action,
+    restrict,
+)
+from ari_app.cases.access import (
+    transition as transition,
+)
+from ari_app.cases.access import (
+    unit_scope as unit_scope,
+)
+from ari_app.cases.access import (
+    visible as visible,
+)
 from ari_app.cases.actor import Actor
-from ari_app.cases.errors import CaseError, CaseNotFound, InvalidInput, PermissionDenied, TransitionForbidden
-from ari_app.cases.events import Audience, CaseCreated, CaseDispatched, CaseStatusChanged, SupervisionRaised, emit
+from ari_app.cases.audit import (
+    REFUSED as REFUSED,
+)
+from ari_app.cases.audit import (
+    audit as audit,
+)
+from ari_app.cases.audit import (
+    mark_audited as mark_audited,
+)
+from ari_app.cases.audit import (
+    record_refusal as record_refusal,
+)
+from ari_app.cases.audit import (
+    refusal_audited as refusal_audited,
+)
+from ari_app.cases.audit import (
+    refusals_audited as refusals_audited,
+)
+from ari_app.cases.audit import (
+    transaction as transaction,
+)
+from ari_app.cases.errors import InvalidInput, PermissionDenied, TransitionForbidden
+from ari_app.cases.events import Audience, CaseCreated, CaseDispatched, SupervisionRaised, emit
+from ari_app.cases.exchange import check_intake, enqueue_request, receiver_services
 from ari_app.cases.machine import Action, CaseState
 from ari_app.cases.settings import CaseSettings, settings_of
+from ari_app.cases.surveys import link_call
 from ari_app.config import HotlineMode
 from schema.cases import (
-    AuditEntry,
     Case,
     CaseCounter,
     Category,
@@ -56,274 +105,6 @@ from schema.cases import (
 from schema.users import Role
 
 log = logging.getLogger(__name__)
-
-CENTRE_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN})
-"""Roles that see every case: the centre answers all hotlines."""
-
-INTAKE_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.HOTLINE_UNIT, Role.ADMIN})
-OPEN_DISPATCH = (DispatchStatus.PENDING, DispatchStatus.ACCEPTED, DispatchStatus.HANDLED)
-ACTIVE_DISPATCH = (DispatchStatus.PENDING, DispatchStatus.ACCEPTED)
-
-MAX_TEXT = 20_000
-
-
-# --- audit and visibility --------------------------------------------------------------------------------
-
-
-def audit(session: Session, actor: Actor, action: str, case_id: int | None, now: datetime, /, **detail: Any) -> None:
-    """Append one audit entry (who, role, action, case, when, detail) to the current transaction. The first
-    five are positional only, so `detail` may have any key (`action`, `case_id`, ...)."""
-    text = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str) if detail else None
-    session.add(
-        AuditEntry(
-            at=now,
-            user_id=actor.user_id,
-            login=actor.login,
-            role=str(actor.role),
-            action=action,
-            case_id=case_id,
-            detail=text,
-        )
-    )
-
-
-REFUSED = "refused"
-"""The audit action of a refused request. Detail: `request` (what was asked: the desktop link's message
-type), `error_id`, `message`, and `case` (the id or number asked for) when there was one."""
-
-_AUDITED = "_hotline_refusal_audited"
-
-
-def refusal_audited(error: BaseException) -> bool:
-    """Whether this error's refusal is already in the audit trail (`record_refusal` wrote it, or the code
-    that raised it audited it its own way and said so with `mark_audited`): an outer layer writes no other."""
-    return bool(getattr(error, _AUDITED, False))
-
-
-def mark_audited(error: BaseException) -> None:
-    """Say that `error`'s refusal is in the audit trail (written its own way by the code that raised it)."""
-    try:
-        setattr(error, _AUDITED, True)
-    except AttributeError:  # pragma: no cover - an exception type with __slots__
-        pass
-
-
-def _case_id(session: Session, case: int | str | None) -> int | None:
-    """The id of the case `case` names (id or number), visible to the actor or not: the trail says what was
-    asked for. None when there is no such case."""
-    if case is None:
-        return None
-    if isinstance(case, int):
-        return session.scalar(select(Case.id).where(Case.id == case)) if 0 < case < 2**63 else None
-    return session.scalar(select(Case.id).where(Case.number == case))
-
-
-def record_refusal(
-    sessions: Callable[[], Session],
-    actor: Actor,
-    request: str,
-    error: BaseException,
-    *,
-    case: int | str | None = None,
-    **detail: Any,
-) -> None:
-    """Write one `refused` audit entry for `error`, in a new session and transaction of its own: call it
-    after the refused operation's transaction has ended (SQLite allows one writer at a time). `case` is the
-    case the request named, as given; `detail` adds JSON-able fields. Marks `error` as audited. Never
-    raises: if the entry cannot be written the failure is logged and the refusal still reaches the person."""
-    error_id = str(getattr(error, "error_id", type(error).__name__))
-    message = str(getattr(error, "message", None) or error)
-    fields: dict[str, Any] = {"request": str(request), "error_id": error_id, "message": message, **detail}
-    if case is not None:
-        fields["case"] = case
-    try:
-        with sessions() as s, s.begin():
-            try:
-                now = settings_of(s).now()
-            except CaseError:
-                now = datetime.now(UTC)
-            audit(s, actor, REFUSED, _case_id(s, case), now, **fields)
-    except Exception:
-        log.exception("could not audit the refusal of %s (%s) for %s", request, error_id, actor.login)
-        return
-    mark_audited(error)
-
-
-@contextmanager
-def refusals_audited(
-    sessions: Callable[[], Session],
-    actor: Actor,
-    request: str,
-    *,
-    case: int | str | None = None,
-    refusals: tuple[type[BaseException], ...] = (CaseError,),
-) -> Iterator[None]:
-    """Around a request whose transaction the caller opens inside: an exception of a `refusals` type that
-    leaves the block is audited (`record_refusal`, once) and raised again. Other exceptions (a bug, the
-    database failing) are not refusals and pass untouched."""
-    try:
-        yield
-    except refusals as exc:
-        if not refusal_audited(exc):
-            record_refusal(sessions, actor, request, exc, case=case)
-        raise
-
-
-@contextmanager
-def transaction(
-    sessions: Callable[[], Session],
-    actor: Actor,
-    request: str,
-    *,
-    case: int | str | None = None,
-    refusals: tuple[type[BaseException], ...] = (CaseError,),
-) -> Iterator[Session]:
-    """One person's request in one transaction: yields the session, commits at the end; on a refusal rolls
-    back, then audits the refusal in its own transaction (`refusals_audited`) and raises it again.
-
-        with service.transaction(sessions, actor, "dispatch_case", case=case_id) as s:
-            service.dispatch(s, actor, case_id, units=[...])
-    """
-    with refusals_audited(sessions, actor, request, case=case, refusals=refusals), sessions() as s, s.begin():
-        yield s
-
-
-def unit_scope(actor: Actor) -> Select[int]:
-    """The units a department user acts for: their own and the 3rd-level units under it."""
-    return select(CooperatingUnit.id).where(
-        or_(CooperatingUnit.id == actor.unit_id, CooperatingUnit.parent_id == actor.unit_id)
-    )
-
-
-def visible(actor: Actor) -> ColumnElement[bool] | None:
-    """The condition on Case rows that `actor` may see; None means every case."""
-    if actor.role in CENTRE_ROLES:
-        return None
-    if actor.role is Role.HOTLINE_UNIT:
-        return Case.hotline == actor.hotline if actor.hotline else false()
-    if actor.role is Role.DEPARTMENT:
-        if actor.unit_id is None:
-            return false()
-        return exists(select(Dispatch.id).where(Dispatch.case_id == Case.id, Dispatch.unit_id.in_(unit_scope(actor))))
-    return false()
-
-
-def _restrict(stmt: Select[Case], actor: Actor) -> Select[Case]:
-    cond = visible(actor)
-    return stmt if cond is None else stmt.where(cond)
-
-
-def _load(session: Session, actor: Actor, case_ref: int | str, *, lock: bool = False) -> Case:
-    stmt = select(Case)
-    if isinstance(case_ref, int):
-        stmt = stmt.where(Case.id == case_ref)
-    else:
-        stmt = stmt.where(Case.number == case_ref)
-    stmt = _restrict(stmt, actor)
-    if lock:
-        stmt = stmt.with_for_update()
-    case = session.scalars(stmt).one_or_none()
-    if case is None:
-        raise CaseNotFound(f"no case {case_ref} that you may see", case=str(case_ref))
-    return case
-
-
-# --- small helpers ---------------------------------------------------------------------------------------
-
-
-def _enum(kind: type[Any], value: str, field: str) -> Any:
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = ", ".join(str(v) for v in kind)
-        raise InvalidInput(f"{field} must be one of: {allowed}; got {value!r}", field=field) from None
-
-
-def _text(value: str | None, field: str, *, required: bool = False, limit: int = MAX_TEXT) -> str | None:
-    if value is None or not value.strip():
-        if required:
-            raise InvalidInput(f"{field} is required", field=field)
-        return None
-    value = value.strip()
-    if len(value) > limit:
-        raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
-    return value
-
-
-def _caller(numbers: NumberPlan, value: str | None) -> Number | None:
-    """A case's calling number, read by the number component (canonical and as given): None when none was
-    given (a case not taken from a call), `WITHHELD` for any form of a withheld number, so that no two
-    withheld citizens' cases share a matchable number."""
-    text = _text(value, "caller", limit=40)
-    return None if text is None else numbers.caller(text)
-
-
-def _contact(numbers: NumberPlan, value: str | None) -> Number | None:
-    """A case's contact number (canonical and as typed), or None: a withheld form (`anonymous`, the desktop
-    prefilling a withheld caller, ...) is no way to reach the citizen, and kept it would match other withheld
-    citizens' cases. Refused (`invalid_input`) when what was typed is not a phone number."""
-    text = _text(value, "contact", limit=40)
-    if text is None or is_withheld(text):
-        return None
-    try:
-        return numbers.parse(text)
-    except NumberError as exc:
-        raise InvalidInput(f"contact: {exc}", field="contact") from None
-
-
-def _mode(settings: CaseSettings, case: Case) -> HotlineMode:
-    return settings.mode(case.hotline)
-
-
-def _require(action: Action, case: Case, actor: Actor, mode: HotlineMode) -> CaseState:
-    """Refuse early, before any change, if the table has no `action` from the case's status or the actor's
-    role may not make it. Returns the current status."""
-    source = CaseState(case.status)
-    rule = machine.rule_for(action, source)
-    if rule is None:
-        raise TransitionForbidden(
-            f"case {case.number} is {source}: it cannot be {action}", action=str(action), status=str(source)
-        )
-    if actor.role not in rule.roles[mode]:
-        raise PermissionDenied(
-            f"role {actor.role} may not {action} a {source} case of a {mode} hotline",
-            action=str(action),
-            status=str(source),
-            role=str(actor.role),
-        )
-    return source
-
-
-def _audience_for(case: Case, state: CaseState, mode: HotlineMode) -> Audience:
-    roles: set[Role] = set()
-    for rule in machine.RULES:
-        if rule.source is state:
-            roles |= rule.roles[mode]
-    roles.discard(Role.ADMIN)
-    units = frozenset(d.unit_id for d in case.dispatches) if Role.DEPARTMENT in roles else frozenset()
-    return Audience(frozenset(roles), hotline=case.hotline if Role.HOTLINE_UNIT in roles else None, units=units)
-
-
-def transition(
-    session: Session, actor: Actor, case: Case, action: Action, target: CaseState, now: datetime, **detail: Any
-) -> None:
-    """The one place a case's status changes: checked against the table, stamped and audited."""
-    settings = settings_of(session)
-    mode = _mode(settings, case)
-    source = CaseState(case.status)
-    machine.check(action, source, target, actor.role, mode)
-    case.status = target
-    case.updated_at = now
-    if source is not target:
-        detail = {"from": str(source), "to": str(target), **detail}
-    audit(session, actor, str(action), case.id, now, **detail)
-    if source is not target:
-        emit(
-            session,
-            CaseStatusChanged(
-                case.id, case.number, now, _audience_for(case, target, mode), str(action), str(source), str(target)
-            ),
-        )
 
 
 def _next_number(session: Session, hotline: str, day: str) -> str:
@@ -399,33 +180,31 @@ def create_case(
     rules = settings.hotline(hotline)
     if actor.role not in INTAKE_ROLES or (actor.role is Role.HOTLINE_UNIT and actor.hotline != hotline):
         raise PermissionDenied(f"role {actor.role} may not take cases for hotline {hotline}", role=str(actor.role))
-    req = _text(request, "request", required=True)
+    req = read_text(request, "request", required=True)
     assert req is not None
-    lang = _text(language, "language", required=True, limit=16)
+    lang = read_text(language, "language", required=True, limit=16)
     assert lang is not None
-    contact_number = _contact(settings.numbers, contact)
-    caller_number = _caller(settings.numbers, caller)
+    contact_number = read_contact(settings.numbers, contact)
+    caller_number = read_caller(settings.numbers, caller)
     exchanged = rules.mode is HotlineMode.EXCHANGE and handling != Handling.DIRECT
     if exchanged:
-        from ari_app.cases.exchange import receiver_services
-
         services = receiver_services(session, hotline)  # before anything is written: may ask the receiver
     case = Case(
         number=_next_number(session, hotline, now.astimezone(settings.timezone).strftime("%Y%m%d")),
-        channel=_enum(Channel, channel, "channel"),
+        channel=read_enum(Channel, channel, "channel"),
         hotline=hotline,
-        citizen_name=_text(citizen_name, "citizen_name", limit=128),
+        citizen_name=read_text(citizen_name, "citizen_name", limit=128),
         contact=contact_number.canonical if contact_number else None,
         contact_raw=contact_number.raw if contact_number else None,
         caller=caller_number.canonical if caller_number else None,
         caller_raw=caller_number.raw if caller_number else None,
-        call_id=_text(call_id, "call_id", limit=64),
+        call_id=read_text(call_id, "call_id", limit=64),
         request=req,
-        address=_text(address, "address", limit=256),
+        address=read_text(address, "address", limit=256),
         category=_category(session, settings, hotline, category),
-        urgency=_enum(Urgency, urgency, "urgency"),
+        urgency=read_enum(Urgency, urgency, "urgency"),
         language=lang,
-        handling=_enum(Handling, handling, "handling"),
+        handling=read_enum(Handling, handling, "handling"),
         status=CaseState.RECEIVED,
         created_at=now,
         updated_at=now,
@@ -436,13 +215,9 @@ def create_case(
     session.flush()
     audit(session, actor, "create", case.id, now, number=case.number, hotline=hotline, channel=str(case.channel))
     if case.call_id:
-        from ari_app.cases.surveys import link_call
-
         link_call(session, case.call_id, now)  # the citizen may have rated the call before the case was saved
-    emit(session, CaseCreated(case.id, case.number, now, _audience_for(case, CaseState.RECEIVED, rules.mode), hotline))
+    emit(session, CaseCreated(case.id, case.number, now, audience_for(case, CaseState.RECEIVED, rules.mode), hotline))
     if exchanged:
-        from ari_app.cases.exchange import check_intake, enqueue_request
-
         check_intake(session, case, services)
         transition(session, actor, case, Action.FORWARD, CaseState.EXCHANGED, now)
         enqueue_request(session, case, now)
@@ -453,7 +228,7 @@ def create_case(
 def get_case(session: Session, actor: Actor, case_id: int | str) -> Case:
     """One case by id or number, if the actor may see it; the read is audited."""
     settings = settings_of(session)
-    case = _load(session, actor, case_id)
+    case = load_case(session, actor, case_id)
     audit(session, actor, "view", case.id, settings.now())
     session.flush()
     return case
@@ -470,7 +245,7 @@ def caller_history(session: Session, actor: Actor, caller: str, limit: int = 10)
     found = settings.numbers.caller(caller)
     if found.withheld:
         return []
-    cases = list(session.scalars(_restrict(_history_of(found.canonical, limit), actor)))
+    cases = list(session.scalars(restrict(_history_of(found.canonical, limit), actor)))
     audit(session, actor, "caller_history", None, settings.now(), caller=found.canonical, found=len(cases))
     session.flush()
     return cases
@@ -525,7 +300,7 @@ def search_cases(
         stmt = stmt.where(or_(*matches))
     if mine:
         stmt = stmt.where(Case.created_by == actor.user_id if actor.user_id is not None else false())
-    cases = list(session.scalars(_restrict(stmt, actor)))
+    cases = list(session.scalars(restrict(stmt, actor)))
     audit(session, actor, "search", None, settings.now(), text=text, mine=mine, found=len(cases))
     session.flush()
     return cases
@@ -585,9 +360,9 @@ def dispatch(
     category's default unit is used. Adding a unit to a case already with units makes it coordinated."""
     settings = settings_of(session)
     now = settings.now(now)
-    case = _load(session, actor, case_id, lock=True)
-    mode = _mode(settings, case)
-    source = _require(Action.DISPATCH, case, actor, mode)
+    case = load_case(session, actor, case_id, lock=True)
+    mode = mode_of(settings, case)
+    source = require_action(Action.DISPATCH, case, actor, mode)
     unit_ids = list(dict.fromkeys(units))
     if not unit_ids:
         if case.category is None or case.category.default_unit_id is None:
@@ -608,7 +383,7 @@ def dispatch(
             raise InvalidInput(f"unit {unit.name} already has this case", field="units")
         rows.append(unit)
     due = _deadline(settings, case, now, deadline_at, deadline_hours)
-    note = _text(instructions, "instructions")
+    note = read_text(instructions, "instructions")
     if len(rows) + len(open_now) > 1:
         case.handling = Handling.COORDINATED
     elif case.handling == Handling.DIRECT:
@@ -657,7 +432,7 @@ def _target_if(
         target = _aggregate(case)
     finally:
         d.status = old
-    machine.check(action, CaseState(case.status), target, actor.role, _mode(settings_of(session), case))
+    machine.check(action, CaseState(case.status), target, actor.role, mode_of(settings_of(session), case))
     return target
 
 
@@ -665,8 +440,8 @@ def accept(session: Session, actor: Actor, case_id: int | str, *, now: datetime 
     """The unit takes on its share of the case."""
     settings = settings_of(session)
     now = settings.now(now)
-    case = _load(session, actor, case_id, lock=True)
-    _require(Action.ACCEPT, case, actor, _mode(settings, case))
+    case = load_case(session, actor, case_id, lock=True)
+    require_action(Action.ACCEPT, case, actor, mode_of(settings, case))
     d = _own_dispatch(session, actor, case, (DispatchStatus.PENDING,))
     target = _target_if(session, actor, case, Action.ACCEPT, d, DispatchStatus.ACCEPTED)
     d.status = DispatchStatus.ACCEPTED
@@ -683,9 +458,9 @@ def return_case(
     re-dispatch."""
     settings = settings_of(session)
     now = settings.now(now)
-    case = _load(session, actor, case_id, lock=True)
-    _require(Action.RETURN, case, actor, _mode(settings, case))
-    why = _text(reason, "reason", required=True)
+    case = load_case(session, actor, case_id, lock=True)
+    require_action(Action.RETURN, case, actor, mode_of(settings, case))
+    why = read_text(reason, "reason", required=True)
     d = _own_dispatch(session, actor, case, ACTIVE_DISPATCH)
     target = _target_if(session, actor, case, Action.RETURN, d, DispatchStatus.RETURNED)
     d.status = DispatchStatus.RETURNED
@@ -706,9 +481,9 @@ def handle(session: Session, actor: Actor, case_id: int | str, *, result: str, n
     """办理: the unit reports its result. The case is handled when every unit still on it has reported."""
     settings = settings_of(session)
     now = settings.now(now)
-    case = _load(session, actor, case_id, lock=True)
-    _require(Action.HANDLE, case, actor, _mode(settings, case))
-    text = _text(result, "result", required=True)
+    case = load_case(session, actor, case_id, lock=True)
+    require_action(Action.HANDLE, case, actor, mode_of(settings, case))
+    text = read_text(result, "result", required=True)
     d = _own_dispatch(session, actor, case, (DispatchStatus.ACCEPTED,))
     target = _target_if(session, actor, case, Action.HANDLE, d, DispatchStatus.HANDLED)
     d.status = DispatchStatus.HANDLED
@@ -730,9 +505,9 @@ def resolve_directly(
     """直接办理: answered on the spot (or in a three-way call with the department); the case closes."""
     settings = settings_of(session)
     now = settings.now(now)
-    case = _load(session, actor, case_id, lock=True)
-    _require(Action.RESOLVE_DIRECTLY, case, actor, _mode(settings, case))
-    case.resolution = _text(resolution, "resolution", required=True)
+    case = load_case(session, actor, case_id, lock=True)
+    require_action(Action.RESOLVE_DIRECTLY, case, actor, mode_of(settings, case))
+    case.resolution = read_text(resolution, "resolution", required=True)
     case.handling = Handling.DIRECT
     case.handled_at = now
     case.closed_at = now
@@ -757,13 +532,13 @@ def follow_up(
     waiting for another try. A closed case may be followed up too (satisfaction of direct answers)."""
     settings = settings_of(session)
     now = settings.now(now)
-    case = _load(session, actor, case_id, lock=True)
-    source = _require(Action.FOLLOW_UP, case, actor, _mode(settings, case))
+    case = load_case(session, actor, case_id, lock=True)
+    source = require_action(Action.FOLLOW_UP, case, actor, mode_of(settings, case))
     sat: Satisfaction | None = None
     if reached:
         if satisfaction is None or solved is None:
             raise InvalidInput("a reached citizen's answer needs solved and satisfaction", field="satisfaction")
-        sat = _enum(Satisfaction, satisfaction, "satisfaction")
+        sat = read_enum(Satisfaction, satisfaction, "satisfaction")
     session.add(
         FollowUp(
             case_id=case.id,
@@ -772,7 +547,7 @@ def follow_up(
             reached=reached,
             solved=solved if reached else None,
             satisfaction=sat,
-            notes=_text(notes, "notes"),
+            notes=read_text(notes, "notes"),
         )
     )
     if source is CaseState.CLOSED:
@@ -798,11 +573,11 @@ def review(
     gets a fresh share with a new deadline, the old one stays as history."""
     settings = settings_of(session)
     now = settings.now(now)
-    case = _load(session, actor, case_id, lock=True)
-    mode = _mode(settings, case)
+    case = load_case(session, actor, case_id, lock=True)
+    mode = mode_of(settings, case)
     action = Action.APPROVE if approved else Action.SEND_BACK
-    _require(action, case, actor, mode)
-    why = _text(reason, "reason", required=not approved)
+    require_action(action, case, actor, mode)
+    why = read_text(reason, "reason", required=not approved)
     session.add(Review(case_id=case.id, at=now, by=actor.user_id, approved=approved, reason=why))
     if approved:
         case.closed_at = now
@@ -849,9 +624,9 @@ def _supervise(
 ) -> Case:
     settings = settings_of(session)
     now = settings.now(now)
-    case = _load(session, actor, case_id, lock=True)
-    _require(action, case, actor, _mode(settings, case))
-    note = _text(instructions, "instructions", required=True)
+    case = load_case(session, actor, case_id, lock=True)
+    require_action(action, case, actor, mode_of(settings, case))
+    note = read_text(instructions, "instructions", required=True)
     leader = action is Action.ESCALATE_TO_LEADER
     if leader:
         if case.handling != Handling.COORDINATED:
@@ -884,15 +659,13 @@ def forward(
     centre has corrected a case that system refused (status `returned`, `cases.exchange_refusal`); `address`
     replaces the case's address first (the location GeoReport v2 requires). Raises ExchangeRequirement when
     the system would refuse the case as it stands (`exchange.check_intake`)."""
-    from ari_app.cases.exchange import check_intake, enqueue_request, receiver_services
-
     settings = settings_of(session)
     now = settings.now(now)
-    case = _load(session, actor, case_id, lock=True)
-    _require(Action.FORWARD, case, actor, _mode(settings, case))
+    case = load_case(session, actor, case_id, lock=True)
+    require_action(Action.FORWARD, case, actor, mode_of(settings, case))
     services = receiver_services(session, case.hotline)
     if address is not None:
-        case.address = _text(address, "address", limit=256)
+        case.address = read_text(address, "address", limit=256)
     if case.handling == Handling.DIRECT:
         case.handling = Handling.DISPATCH
     check_intake(session, case, services)
@@ -904,5 +677,5 @@ def forward(
 
 def allowed_actions(session: Session, actor: Actor, case: Case) -> list[str]:
     """What the actor may do to the case now (for enabling the desktop's buttons); the server still checks."""
-    mode = _mode(settings_of(session), case)
+    mode = mode_of(settings_of(session), case)
     return [str(a) for a in machine.actions_for(CaseState(case.status), actor.role, mode)]

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ari_app.cases.actor import Actor
+from ari_app.cases.audit import audit
 from schema.cases import Case, FollowUp, Satisfaction
 from schema.surveys import Satisfaction as Rating
 from schema.surveys import SurveyResponse
@@ -50,7 +51,6 @@ def link_answer(session: Session, answer: SurveyResponse, now: datetime) -> Foll
     """The follow-up for `answer` on the first case of its call, written and audited in the current
     transaction (inside a savepoint, so a concurrent link only loses this step). None when the call has no
     case yet or the answer is already on a case."""
-    from ari_app.cases.service import audit  # the service imports this module
 
     case = _first_case(session, answer.call_id)
     if case is None:

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, not_, or_, select
 from sqlalchemy.orm import Session
 
-from ari_app.cases.service import REFUSED
+from ari_app.cases.audit import REFUSED
 from schema.cases import AuditEntry, Case
 
 REFUSAL_ACTIONS = (REFUSED, "sign_in_failed", "sign_in_throttled", "audit_rows_dropped")

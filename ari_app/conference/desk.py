@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.agents.service import AgentService
 from ari_app.calls.events import ConferenceStored
 from ari_app.conference.service import ThreeWay, participants
 from ari_app.protocol import ErrorId, Msg, ProtocolError
 
 if TYPE_CHECKING:
     from ari_app.agents.desk import AgentDesk
+    from ari_app.agents.service import AgentService
     from ari_app.link.routes import Request
     from ari_app.link.server import LinkServer
 

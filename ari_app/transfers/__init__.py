@@ -4,6 +4,6 @@ service.py   Transfers: the AMI moves, the state of each transfer and its record
 desk.py      the link side: the `transfer` request, the target's screen-pop and `transfer_state` pushes
 """
 
-from ari_app.transfers.service import Transfer, TransferError, TransferKind, Transfers, TransferState, transfers_of
+from ari_app.transfers.service import Transfer, TransferError, TransferKind, Transfers, TransferState
 
-__all__ = ["Transfer", "TransferError", "TransferKind", "TransferState", "Transfers", "transfers_of"]
+__all__ = ["Transfer", "TransferError", "TransferKind", "TransferState", "Transfers"]

@@ -34,14 +34,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallEnded, CallEvent, CallLegChanged, QueueMemberChanged, TransferChanged
 from ari_app.calls.model import Call, CallState, TransferLeg
 from ari_app.calls.numbers import NumberError
 from ari_app.calls.tracker import CallTracker
-from ari_app.protocol import DomainError, ErrorId, TransferInfo
+from ari_app.protocol import DomainError, ErrorId
 from schema.transfers import CallTransfer
 
 log = logging.getLogger(__name__)
@@ -413,25 +412,6 @@ class Transfers:
                 row.state = str(t.state)
                 row.answered_at = t.answered_at
                 row.ended_at = t.ended_at
-
-
-def transfers_of(session: Session, call_id: str) -> list[TransferInfo]:
-    """The call's transfers, oldest first, as the protocol shows them (case detail, transfer_state)."""
-    rows = session.scalars(select(CallTransfer).where(CallTransfer.call_id == call_id).order_by(CallTransfer.id))
-    return [
-        TransferInfo(
-            id=r.id,
-            kind=r.kind,
-            state=r.state,
-            from_agent=r.from_agent,
-            target_agent=r.target_agent,
-            target_number=r.target_number,
-            started_at=r.started_at.isoformat(),
-            answered_at=_iso(r.answered_at),
-            ended_at=_iso(r.ended_at),
-        )
-        for r in rows
-    ]
 
 
 def _iso(value: datetime | None) -> str | None:
