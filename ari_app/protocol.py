@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final, NotRequired, TypedDict
 
@@ -89,6 +90,11 @@ class ErrorId(StrEnum):
     CALL_STATE_FORBIDDEN = "call_state_forbidden"
     AMI_ACTION_FAILED = "ami_action_failed"
     CALLBACK_NOT_PENDING = "callback_not_pending"
+
+
+def iso(value: datetime | None) -> str | None:
+    """A time as messages carry it: ISO 8601 with its UTC offset (`2026-12-01T08:30:00+00:00`); None stays None."""
+    return value.isoformat() if value is not None else None
 
 
 LINK_REFUSALS = frozenset({ErrorId.NOT_SIGNED_IN, ErrorId.CALL_NOT_YOURS, ErrorId.NOT_AN_AGENT, ErrorId.NOT_PERMITTED})

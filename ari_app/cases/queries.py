@@ -45,6 +45,7 @@ from ari_app.protocol import (
     SupervisionInfo,
     TransferInfo,
     UnitInfo,
+    iso,
 )
 from schema.cases import Case, CooperatingUnit, DispatchStatus, Handling
 from schema.transfers import CallTransfer
@@ -152,10 +153,6 @@ def search_cases(
 # --- the unit / supervisor view: listing, one case in full, and the workflow actions ---------------------
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _overdue(case: Case, now: datetime) -> bool:
     return case.deadline_at is not None and case.status != CaseState.CLOSED and case.deadline_at < now
 
@@ -165,7 +162,7 @@ def list_item(case: Case, now: datetime, stalled: Mapping[int, str]) -> CaseList
     base = summary(case)
     return CaseListItem(
         **base,
-        deadline_at=_iso(case.deadline_at),
+        deadline_at=iso(case.deadline_at),
         overdue=_overdue(case, now),
         supervision_level=case.supervision_level,
         exchange_refusal=case.exchange_refusal,
@@ -276,8 +273,8 @@ def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
         language=case.language,
         channel=str(case.channel),
         updated_at=case.updated_at.isoformat(),
-        handled_at=_iso(case.handled_at),
-        closed_at=_iso(case.closed_at),
+        handled_at=iso(case.handled_at),
+        closed_at=iso(case.closed_at),
         resolution=case.resolution,
         leader_escalated=case.leader_escalated,
         dispatches=[
@@ -291,10 +288,10 @@ def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
                 deadline_at=d.deadline_at.isoformat(),
                 overdue=d.status in service.ACTIVE_DISPATCH and d.deadline_at < now,
                 instructions=d.instructions,
-                accepted_at=_iso(d.accepted_at),
-                returned_at=_iso(d.returned_at),
+                accepted_at=iso(d.accepted_at),
+                returned_at=iso(d.returned_at),
                 return_reason=d.return_reason,
-                handled_at=_iso(d.handled_at),
+                handled_at=iso(d.handled_at),
                 result=d.result,
             )
             for d in case.dispatches
@@ -452,8 +449,8 @@ def transfers_of(session: Session, call_id: str) -> list[TransferInfo]:
             target_agent=r.target_agent,
             target_number=r.target_number,
             started_at=r.started_at.isoformat(),
-            answered_at=_iso(r.answered_at),
-            ended_at=_iso(r.ended_at),
+            answered_at=iso(r.answered_at),
+            ended_at=iso(r.ended_at),
         )
         for r in rows
     ]

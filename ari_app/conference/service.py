@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -21,7 +20,7 @@ from ari_app.calls.events import CallEvent, ConferenceChanged, ConferenceStored,
 from ari_app.calls.model import CallState
 from ari_app.calls.numbers import NumberError
 from ari_app.calls.tracker import CallTracker
-from ari_app.protocol import DomainError, ErrorId
+from ari_app.protocol import DomainError, ErrorId, iso
 from schema.conferences import ConferenceParticipant
 
 log = logging.getLogger(__name__)
@@ -162,12 +161,8 @@ def participants(session: Session, call_id: str) -> list[dict[str, Any]]:
             "role": r.role,
             "number": r.number,
             "channel": r.channel,
-            "joined_at": _iso(r.joined_at),
-            "left_at": _iso(r.left_at),
+            "joined_at": iso(r.joined_at),
+            "left_at": iso(r.left_at),
         }
         for r in rows
     ]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None

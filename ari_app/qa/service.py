@@ -42,6 +42,7 @@ from ari_app.protocol import (
     QaCallRow,
     QaScoreInfo,
     QaSentence,
+    iso,
 )
 from recordings.search import get_transcript, transcript_matches, words_of
 from recordings.store import RecordingSet, sides
@@ -75,10 +76,6 @@ class Playback:
 def _refuse(actor: Actor, allowed: frozenset[Role], what: str) -> None:
     if actor.role not in allowed:
         raise ProtocolError(ErrorId.QA_PERMISSION_DENIED, f"the {actor.role} role may not {what}", role=str(actor.role))
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def _day(value: str | None, field: str) -> date | None:
@@ -220,8 +217,8 @@ def get_call(sessions: sessionmaker[Session], actor: Actor, cfg: Config, now: da
             agent=call.agent,
             state=call.state,
             arrived_at=call.arrived_at.isoformat(),
-            answered_at=_iso(call.answered_at),
-            ended_at=_iso(call.ended_at),
+            answered_at=iso(call.answered_at),
+            ended_at=iso(call.ended_at),
             wait_seconds=call.wait_seconds,
             talk_seconds=call.talk_seconds,
             end_reason=call.end_reason,

@@ -414,9 +414,5 @@ class Transfers:
                 row.ended_at = t.ended_at
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def _interface_of(channel: str) -> str:
     return channel.rsplit("-", 1)[0] if "-" in channel else channel
