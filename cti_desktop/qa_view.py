@@ -16,13 +16,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QBuffer,
     QByteArray,
     QDate,
     QIODevice,
     QModelIndex,
-    QPersistentModelIndex,
     Qt,
     QUrl,
     Signal,
@@ -44,7 +42,6 @@ from PySide6.QtWidgets import (
     QSlider,
     QSpinBox,
     QSplitter,
-    QTableView,
     QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
@@ -55,10 +52,10 @@ from PySide6.QtWidgets import (
 from ari_app.protocol import RECORDING_SIDES, Msg
 from cti_desktop.i18n import Tr
 from cti_desktop.qtutil import named
+from cti_desktop.table import Row, RowTableModel, table_view
 
 Request = Callable[..., Awaitable[dict[str, Any]]]
 Spawn = Callable[[Awaitable[Any]], Any]
-Index = QModelIndex | QPersistentModelIndex
 
 SCORE_ROLES = frozenset({"qa", "supervisor", "admin"})
 VIEW_ROLES = SCORE_ROLES | {"hotline_unit"}
@@ -73,56 +70,30 @@ def clock(ms: int) -> str:
     return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
 
-class QaCallTableModel(QAbstractTableModel):
+class QaCallTableModel(RowTableModel):
     """The calls a QA search found (`qa_calls` rows)."""
 
     TIME, HOTLINE, CALLER, AGENT, TALK, SCORE, SAID = range(7)
     HEADERS = ("qa_col_time", "col_hotline", "col_caller", "qa_col_agent", "qa_col_talk", "qa_col_score", "qa_col_said")
+    KEY = "call_id"
 
-    def __init__(self, tr: Tr, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.tr_ = tr
-        self.calls: list[dict[str, Any]] = []
-
-    def set_calls(self, calls: list[dict[str, Any]]) -> None:
-        self.beginResetModel()
-        self.calls = list(calls)
-        self.endResetModel()
+    @property
+    def calls(self) -> list[Row]:
+        return self.rows
 
     def set_score(self, call_id: str, score: int) -> None:
-        for row, call in enumerate(self.calls):
-            if call["call_id"] == call_id:
-                call["last_score"] = score
-                self.dataChanged.emit(self.index(row, self.SCORE), self.index(row, self.SCORE))
+        row = self.row_of(call_id)
+        if row is not None:
+            self.rows[row]["last_score"] = score
+            self.column_changed(self.SCORE, row, row)
 
-    def row_of(self, call_id: str) -> int | None:
-        return next((i for i, c in enumerate(self.calls) if c["call_id"] == call_id), None)
-
-    def retranslate(self) -> None:
-        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(self.HEADERS) - 1)
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's own signature
-        return 0 if parent.isValid() else len(self.calls)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.tr_(self.HEADERS[section])
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self.calls):
-            return None
-        call = self.calls[index.row()]
+    def cell(self, call: Row, col: int, role: int) -> Any:
         if role == CallIdRole:
             return call["call_id"]
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == self.SAID:
+        if role == Qt.ItemDataRole.ToolTipRole and col == self.SAID:
             return call.get("snippet") or None
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        col = index.column()
         if col == self.TIME:
             return self.tr_.when(call.get("arrived_at"))
         if col == self.HOTLINE:
@@ -319,15 +290,7 @@ class QaView(QWidget):
         self.found = named(QLabel(), "qaFound")
         self.found.setStyleSheet("color: #666;")
         self.model = QaCallTableModel(self.tr_)
-        self.table = named(QTableView(), "qaCalls")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(QaCallTableModel.SAID, QHeaderView.ResizeMode.Stretch)
+        self.table = table_view(self.model, "qaCalls", QaCallTableModel.SAID)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -472,7 +435,7 @@ class QaView(QWidget):
         finally:
             self.search_button.setEnabled(True)
         calls = list(reply.get("calls") or [])
-        self.model.set_calls(calls)
+        self.model.set_rows(calls)
         self.found.setText(self.tr_("qa_found", count=len(calls)))
 
     # --- one call --------------------------------------------------------------------------------------

@@ -15,19 +15,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -35,8 +33,7 @@ from PySide6.QtWidgets import (
 from ari_app.protocol import PAUSE_REASONS, AgentState
 from cti_desktop.i18n import Tr
 from cti_desktop.qtutil import named
-
-Index = QModelIndex | QPersistentModelIndex
+from cti_desktop.table import Row, RowTableModel, table_view
 
 STATE_COLOURS = {
     "signed_out": "#9e9e9e",
@@ -159,7 +156,7 @@ class HotlineTile(QFrame):
         )
 
 
-class AgentBoardModel(QAbstractTableModel):
+class AgentBoardModel(RowTableModel):
     """The agents of a snapshot as rows. `extra` seconds are added to each state's duration when shown."""
 
     ID, NAME, STATE, REASON, DURATION, CALL, ANSWERED, AVG_TALK = range(8)
@@ -167,43 +164,22 @@ class AgentBoardModel(QAbstractTableModel):
     HEADERS += ("wb_col_call", "wb_col_answered", "wb_col_avg_talk")
 
     def __init__(self, tr: Tr, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.tr_ = tr
-        self.agents: list[dict[str, Any]] = []
+        super().__init__(tr, parent)
         self.extra = 0.0
 
-    def set_agents(self, agents: list[dict[str, Any]]) -> None:
-        self.beginResetModel()
-        self.agents = list(agents)
+    @property
+    def agents(self) -> list[Row]:
+        return self.rows
+
+    def set_rows(self, rows: list[Row]) -> None:
         self.extra = 0.0
-        self.endResetModel()
+        super().set_rows(rows)
 
     def tick(self, extra: float) -> None:
         self.extra = extra
-        if self.agents:
-            self.dataChanged.emit(self.index(0, self.DURATION), self.index(len(self.agents) - 1, self.DURATION))
+        self.column_changed(self.DURATION)
 
-    def retranslate(self) -> None:
-        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(self.HEADERS) - 1)
-        if self.agents:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self.agents) - 1, len(self.HEADERS) - 1))
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's own signature
-        return 0 if parent.isValid() else len(self.agents)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.tr_(self.HEADERS[section])
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        a = self.agents[index.row()]
-        col = index.column()
+    def cell(self, a: Row, col: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             if col == self.ID:
                 return a["id"]
@@ -358,16 +334,8 @@ class WallboardView(QWidget):
         self.tiles: dict[str, HotlineTile] = {}
         self.states = named(QLabel(), "agentStates")
         self.model = AgentBoardModel(tr)
-        self.table = named(QTableView(), "agentsTable")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
+        self.table = table_view(self.model, "agentsTable", AgentBoardModel.CALL)
         self.table.verticalHeader().setDefaultSectionSize(24)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(AgentBoardModel.CALL, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._enable_actions())
         self.chart = CallsChart(tr)
         self.reason = named(QComboBox(), "wbReason")
@@ -469,7 +437,7 @@ class WallboardView(QWidget):
             else:
                 name = f"{r['hotline']} {r.get('name_zh' if t.lang == 'zh' else 'name_en', '')}"
             self.tiles[r["hotline"]].show_figures(r, name, target, threshold, self._extra())
-        self.model.set_agents(board.get("agents", []))
+        self.model.set_rows(board.get("agents", []))
         if selected:
             self.select_agent(selected)
         counts = board.get("agent_states", {})

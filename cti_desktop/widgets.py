@@ -16,14 +16,12 @@ from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QRadioButton,
     QSplitter,
-    QTableView,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -33,6 +31,7 @@ from ari_app.protocol import ACTION_REQUESTS, CASE_STATUSES, HANDLINGS, LANGUAGE
 from cti_desktop.i18n import Tr
 from cti_desktop.models import CaseIdRole, WorkTableModel
 from cti_desktop.qtutil import named
+from cti_desktop.table import table_view
 from cti_desktop.transfer import call_history_lines
 
 
@@ -515,15 +514,7 @@ class CaseWorkPanel(QWidget):
         self.overdue_only = named(QCheckBox(), "workOverdue")
         self.refresh = named(QPushButton(), "workRefresh")
         self.model = WorkTableModel(tr)
-        self.table = named(QTableView(), "workTable")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(WorkTableModel.REQUEST, QHeaderView.ResizeMode.Stretch)
+        self.table = table_view(self.model, "workTable", WorkTableModel.REQUEST)
         self.detail = named(QTextBrowser(), "workDetail")
         self.detail.setMinimumWidth(380)
         self.note = named(QPlainTextEdit(), "workNote")
@@ -613,7 +604,7 @@ class CaseWorkPanel(QWidget):
     def set_cases(self, cases: list[dict[str, Any]]) -> None:
         """New rows; the case on show stays selected if it is still listed."""
         keep = self.case.get("id") if self.case else None
-        self.model.set_cases(cases)
+        self.model.set_rows(cases)
         row = self.model.row_of(keep) if keep is not None else None
         if row is not None:
             selection = self.table.selectionModel()

@@ -15,13 +15,11 @@ from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
     QPushButton,
     QSplitter,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -34,6 +32,7 @@ from cti_desktop.link import LinkError, Status
 from cti_desktop.models import AgentStatusView, CaseTableModel
 from cti_desktop.qa_view import SCORE_ROLES, VIEW_ROLES, QaView
 from cti_desktop.qtutil import named
+from cti_desktop.table import table_view
 from cti_desktop.transfer import TransferBar, transfer_note
 from cti_desktop.wallboard_view import WallboardView
 from cti_desktop.widgets import CaseForm, CaseWorkPanel, ConferenceBar, ScreenPopPanel, SignInDialog
@@ -153,7 +152,7 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.notice)
         left_layout.addWidget(self.form, 1)
         self.history_model = CaseTableModel(self.tr_)
-        self.history_view = self._table(self.history_model, "historyView")
+        self.history_view = table_view(self.history_model, "historyView", CaseTableModel.REQUEST, single=False)
         self.history_title = named(QLabel(), "historyTitle")
         self.history_title.setStyleSheet("font-weight: bold;")
         right = QWidget()
@@ -170,7 +169,7 @@ class MainWindow(QMainWindow):
         self.search.returnPressed.connect(lambda: self.spawn(self.refresh_my_cases()))
         self.search_button.clicked.connect(lambda: self.spawn(self.refresh_my_cases()))
         self.cases_model = CaseTableModel(self.tr_)
-        self.cases_view = self._table(self.cases_model, "casesView")
+        self.cases_view = table_view(self.cases_model, "casesView", CaseTableModel.REQUEST, single=False)
         cases = QWidget()
         cases_layout = QVBoxLayout(cases)
         search_row = QHBoxLayout()
@@ -202,18 +201,6 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         self.statusBar()  # made with the window, so that its layout is in place when the first message comes
-
-    @staticmethod
-    def _table(model: CaseTableModel, name: str) -> QTableView:
-        view = named(QTableView(), name)
-        view.setModel(model)
-        view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-        view.setAlternatingRowColors(True)
-        view.verticalHeader().setVisible(False)
-        header = view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(CaseTableModel.REQUEST, QHeaderView.ResizeMode.Stretch)
-        return view
 
     def retranslate(self) -> None:
         t = self.tr_
@@ -425,7 +412,7 @@ class MainWindow(QMainWindow):
         if msg.get("history") or not msg.get("resumed"):
             on_call = list(msg.get("cases") or [])  # a transferred call: the cases already taken on it first
             known = {c.get("id") for c in on_call}
-            self.history_model.set_cases(on_call + [c for c in msg.get("history") or [] if c.get("id") not in known])
+            self.history_model.set_rows(on_call + [c for c in msg.get("history") or [] if c.get("id") not in known])
         if same_call:
             pass  # the draft already belongs to this call (a resumed pop): keep what was typed
         elif self.form.has_content():
@@ -560,7 +547,7 @@ class MainWindow(QMainWindow):
 
     async def refresh_history(self, caller: str) -> None:
         reply = await self._need_link().request(Msg.CALLER_HISTORY, caller=caller, limit=10)
-        self.history_model.set_cases(reply.get("cases") or [])
+        self.history_model.set_rows(reply.get("cases") or [])
 
     async def refresh_my_cases(self) -> None:
         text = self.search.text().strip()
@@ -568,7 +555,7 @@ class MainWindow(QMainWindow):
         if text:
             fields["text"] = text
         reply = await self._need_link().request(Msg.SEARCH_CASES, **fields)
-        self.cases_model.set_cases(reply.get("cases") or [])
+        self.cases_model.set_rows(reply.get("cases") or [])
 
     def _case_event(self, msg: dict[str, Any]) -> None:
         """A case the signed-in person must act on changed (a `case_event` push): the work list, and the case

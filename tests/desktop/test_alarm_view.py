@@ -68,7 +68,7 @@ async def test_alarms_are_shown_in_chinese_and_english(
 def test_a_failed_recording_is_marked_in_the_qa_list() -> None:
     for lang, mark in (("zh", "✖ 录音失败"), ("en", "✖ recording failed")):
         model = QaCallTableModel(Tr(lang))
-        model.set_calls(
+        model.set_rows(
             [
                 {
                     "call_id": "1764.42",

@@ -39,7 +39,7 @@ def test_case_model_columns_and_roles(qapp: object) -> None:
     tr = Tr("zh")
     m = CaseTableModel(tr)
     assert m.rowCount() == 0
-    m.set_cases([case(1), case(2, category=None, caller=None)])
+    m.set_rows([case(1), case(2, category=None, caller=None)])
     assert (m.rowCount(), m.columnCount()) == (2, 7)
     assert m.rowCount(m.index(0, 0)) == 0
     d = lambda r, c, role=Qt.ItemDataRole.DisplayRole: m.data(m.index(r, c), role)  # noqa: E731
@@ -130,7 +130,7 @@ def test_times_show_in_the_centres_zone_not_the_machines(qapp: object, monkeypat
         tr = Tr("zh", ZoneInfo("Asia/Shanghai"))
         m = CaseTableModel(tr)
         stamp = "2026-11-29T16:30:00+00:00"
-        m.set_cases([case(1, created_at=stamp, deadline_at=stamp)])
+        m.set_rows([case(1, created_at=stamp, deadline_at=stamp)])
         assert m.data(m.index(0, CaseTableModel.CREATED)) == "2026-11-30 00:30"
         assert tr.when(stamp, seconds=True) == "2026-11-30 00:30:00"
         assert Tr("zh").when(stamp) == "2026-11-29 16:30"  # no zone given: the machine's
