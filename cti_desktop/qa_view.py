@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from PySide6.QtCore import (
@@ -52,10 +51,8 @@ from PySide6.QtWidgets import (
 from ari_app.protocol import RECORDING_SIDES, Msg
 from cti_desktop.i18n import Tr
 from cti_desktop.qtutil import named
+from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import Row, RowTableModel, table_view
-
-Request = Callable[..., Awaitable[dict[str, Any]]]
-Spawn = Callable[[Awaitable[Any]], Any]
 
 SCORE_ROLES = frozenset({"qa", "supervisor", "admin"})
 VIEW_ROLES = SCORE_ROLES | {"hotline_unit"}
@@ -229,16 +226,14 @@ class RecordingPlayer(QWidget):
         self.time_label.setText(f"{clock(ms)} / {clock(self.player.duration())}")
 
 
-class QaView(QWidget):
+class QaView(Tab):
     """Search form and results on the left; the call, its player, its transcript and the score form on the
-    right. It talks to the server through `request` (the window's link) and runs its requests with `spawn`
-    (the window's task keeper, which reports failures)."""
+    right."""
 
-    def __init__(self, tr: Tr, spawn: Spawn, request: Request, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.tr_ = tr
-        self.spawn = spawn
-        self.request = request
+    TITLE = "tab_qa"
+
+    def __init__(self, tr: Tr, spawn: Spawn, request: Request) -> None:
+        super().__init__(tr, spawn, request)
         self.setObjectName("qaView")
         self.call: dict[str, Any] | None = None
         self.sentences: list[dict[str, Any]] = []
@@ -383,6 +378,17 @@ class QaView(QWidget):
         self._show_score_note()
         if self.loaded is not None:
             self.follow(self.player.player.position())
+
+    @staticmethod
+    def shown_to(agent: dict[str, Any]) -> bool:
+        return str(agent.get("role") or "") in VIEW_ROLES
+
+    def signed_in(self, agent: dict[str, Any], hotlines: list[dict[str, Any]]) -> None:
+        """The hotlines to choose from; the scoring form for those who score; the QA role's search at once."""
+        self.set_hotlines(hotlines)
+        self.set_can_score(str(agent.get("role") or "") in SCORE_ROLES)
+        if agent.get("role") == "qa":
+            self.search()
 
     def set_hotlines(self, hotlines: list[dict[str, Any]]) -> None:
         """The hotline choices (from `signed_in`), named in the current language; the choice is kept."""

@@ -6,16 +6,17 @@ a health banner when Asterisk is degraded or down, the latest alarms (the record
 call whose recording failed: `alarm` pushes and the snapshot's `alarms`), and a chart of calls per 15
 minutes by hotline for today. The view never asks the server for anything: `set_board` takes each pushed
 snapshot, and a local one-second timer lets waits and durations count on between pushes. Actions on the
-selected agent (pause with a reason, resume, listen, whisper, barge) leave as
-`action_requested(agent_id, action, fields)`.
+selected agent (pause with a reason, resume, listen, whisper, barge) are `supervise_agent` requests; the
+tab subscribes (`wallboard_subscribe`) on every sign-in, a resume included, as the server forgot the old
+socket.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, ClassVar
 
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QComboBox,
@@ -30,9 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ari_app.protocol import PAUSE_REASONS, AgentState
+from ari_app.protocol import PAUSE_REASONS, SUPERVISOR_ROLES, AgentState, Msg
 from cti_desktop.i18n import Tr
+from cti_desktop.link import LinkError
 from cti_desktop.qtutil import named
+from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import Row, RowTableModel, table_view
 
 STATE_COLOURS = {
@@ -308,14 +311,14 @@ def _nice_step(peak: int) -> int:
     return max(1, peak // 5)
 
 
-class WallboardView(QWidget):
+class WallboardView(Tab):
     """The supervisor's wallboard. `set_board(snapshot)` for every pushed `wallboard` message."""
 
-    action_requested = Signal(str, str, dict)
+    MESSAGES: ClassVar[frozenset[str]] = frozenset({Msg.WALLBOARD, Msg.ALARM})
+    TITLE = "tab_wallboard"
 
-    def __init__(self, tr: Tr, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.tr_ = tr
+    def __init__(self, tr: Tr, spawn: Spawn, request: Request) -> None:
+        super().__init__(tr, spawn, request)
         self.setObjectName("wallboard")
         self.board: dict[str, Any] = {}
         self.received = time.monotonic()
@@ -387,6 +390,24 @@ class WallboardView(QWidget):
         self.timer.start()
         self.retranslate()
         self._enable_actions()
+
+    # --- the window's side ----------------------------------------------------------------------------
+    @staticmethod
+    def shown_to(agent: dict[str, Any]) -> bool:
+        return agent.get("role") in SUPERVISOR_ROLES
+
+    def signed_in(self, agent: dict[str, Any], hotlines: list[dict[str, Any]]) -> None:
+        if self.shown_to(agent):
+            self.spawn(self._subscribe())
+
+    async def _subscribe(self) -> None:
+        self.set_board(await self.request(Msg.WALLBOARD_SUBSCRIBE))
+
+    def handle(self, msg: dict[str, Any]) -> None:
+        if msg.get("type") == Msg.WALLBOARD:
+            self.set_board(msg)
+        else:
+            self.add_alarm(msg)
 
     # --- language --------------------------------------------------------------------------------------
     def retranslate(self) -> None:
@@ -575,4 +596,19 @@ class WallboardView(QWidget):
             fields["reason"] = self.reason.currentData() or "other"
         elif action in ("listen", "whisper", "barge") and self.phone.text().strip():
             fields["phone"] = self.phone.text().strip()
-        self.action_requested.emit(a["id"], action, fields)
+        self.spawn(self._supervise(a["id"], action, fields))
+
+    async def _supervise(self, agent_id: str, action: str, fields: dict[str, Any]) -> None:
+        """A supervisor's action on an agent; the wallboard's next push shows its effect."""
+        try:
+            reply = await self.request(Msg.SUPERVISE_AGENT, agent_id=agent_id, action=action, **fields)
+        except LinkError as exc:
+            self.report_refusal(exc)
+            return
+        state = reply.get("state") or {}
+        if action == "pause" and state.get("pause_after") is not None:  # on a call: paused once it ends
+            self.reported.emit(self.tr_("wb_done_pause_after", agent=agent_id))
+        elif action == "resume" and state.get("state") == "on_call":
+            self.reported.emit(self.tr_("wb_done_pause_cancelled", agent=agent_id))
+        else:
+            self.reported.emit(self.tr_(f"wb_done_{action}", agent=agent_id))

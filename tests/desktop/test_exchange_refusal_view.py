@@ -236,7 +236,7 @@ async def test_supervisors_are_told_when_a_case_keeps_failing_to_get_through(
         for msg in s.scalars(select(ExchangeMessage).where(ExchangeMessage.status == OutboxStatus.PENDING)):
             msg.next_attempt_at = msg.created_at
     assert (await runner.run_pass()).delivered == 2
-    await sup.refresh_work()
+    await sup.work.refresh_work()
     assert first is not None and all(c.get("exchange_stalled") is None for c in model.cases)
 
 
@@ -245,7 +245,7 @@ async def test_intake_refused_for_a_missing_location_names_the_field(
 ) -> None:
     agent = await open_desk("1001")
     agent.tabs.setCurrentIndex(0)
-    form = agent.form
+    form = agent.call_tab.form
     form.hotline.setCurrentIndex(form.hotline.findData("12358"))
     type_text(form.request, "超市多收费")
     assert form.values()["address"] is None

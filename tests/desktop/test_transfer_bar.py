@@ -4,6 +4,7 @@ emit, complete / cancel only while an attended transfer is under way, and the st
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pytestqt.qtbot import QtBot
 
@@ -65,9 +66,12 @@ def test_transfer_note_says_from_whom_and_which_cases() -> None:
 
 
 def test_case_detail_lists_the_calls_transfers_and_conference(qtbot: QtBot) -> None:
-    from cti_desktop.widgets import CaseWorkPanel
+    from cti_desktop.work_tab import CaseWorkPanel
 
-    panel = CaseWorkPanel(Tr("zh"))
+    async def no_link(kind: str, **fields: Any) -> dict[str, Any]:
+        raise AssertionError(f"the detail pane sent {kind}")
+
+    panel = CaseWorkPanel(Tr("zh"), lambda coro: coro.close(), no_link)
     qtbot.addWidget(panel)
     panel.resize(900, 560)
     case = {
