@@ -17,8 +17,7 @@ from cti_desktop.qa_view import QaCallTableModel
 from cti_desktop.window import MainWindow
 from recordings.service import RecordingFailure
 from tests.desktop.conftest import until
-from tests.desktop.test_wallboard_view import open_supervisor
-from tests.desktop.test_window import dispose
+from tests.desktop.desks import dispose, open_supervisor
 
 GIB = 1 << 30
 
@@ -26,7 +25,7 @@ GIB = 1 << 30
 async def test_alarms_are_shown_in_chinese_and_english(
     server: LinkServer, qtbot: QtBot, tmp_path: Path, shot: Any
 ) -> None:
-    window = await open_supervisor(server, qtbot, tmp_path)
+    window = await open_supervisor(server.url, qtbot, tmp_path)
     try:
         view = window.wallboard
         window.tabs.setCurrentIndex(MainWindow.WALLBOARD_TAB)

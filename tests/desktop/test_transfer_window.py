@@ -4,7 +4,6 @@ call with the case already taken on it, and the first one wraps up. Screenshots 
 
 from __future__ import annotations
 
-import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,28 +13,15 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from ari_app.link import LinkServer
-from cti_desktop.drafts import DraftStore
-from cti_desktop.i18n import Tr
-from cti_desktop.link import LinkClient
 from cti_desktop.window import MainWindow
 from tests.desktop.conftest import until
-from tests.desktop.test_window import dispose, sign_in
+from tests.desktop.desks import dispose, open_desk, sign_in
 from tests.link.test_link_transfer import CALL, CITIZEN, Rig, rig  # noqa: F401
 
 
 @pytest.fixture
-async def desks(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> AsyncIterator[list[MainWindow]]:
-    windows = []
-    for n in (1, 2):
-        window = MainWindow(Tr("zh"), DraftStore(tmp_path / f"draft{n}.json"), server=server.url)
-        link = LinkClient(
-            server.url, window.handle_message, window.set_link_status, backoff_base=0.02, rng=random.Random(n)
-        )
-        window.link = link
-        link.start()
-        window.signin.show()
-        await link.wait_online(3)
-        windows.append(window)
+async def desks(server: LinkServer, tmp_path: Path) -> AsyncIterator[list[MainWindow]]:
+    windows = [await open_desk(server.url, tmp_path / f"draft{n}.json", seed=n) for n in (1, 2)]
     yield windows
     for window in windows:
         await dispose(window)

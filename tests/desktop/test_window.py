@@ -4,12 +4,9 @@ Screenshots of each view are written to var/screenshots/."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
@@ -20,51 +17,14 @@ from ari_app.calls.model import CallState, EndReason
 from ari_app.link import LinkServer
 from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
-from cti_desktop.link import LinkClient, Status
+from cti_desktop.link import Status
 from cti_desktop.window import MainWindow
 from schema.cases import Case
 from tests.desktop.conftest import type_text, until
+from tests.desktop.desks import dispose, sign_in
 from tests.link.conftest import PASSWORD, T0
 
 CALLER = "13800000001"
-
-
-@pytest.fixture
-async def desk(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> AsyncIterator[MainWindow]:
-    window = MainWindow(Tr("zh"), DraftStore(tmp_path / "draft.json"), server=server.url)
-    link = LinkClient(
-        server.url,
-        window.handle_message,
-        window.set_link_status,
-        backoff_base=0.02,
-        backoff_max=0.1,
-        rng=random.Random(3),
-    )
-    window.link = link
-    link.start()
-    window.signin.show()
-    await link.wait_online(3)
-    yield window
-    await dispose(window)
-
-
-async def dispose(window: MainWindow) -> None:
-    window.shutdown()
-    if isinstance(window.link, LinkClient):
-        await window.link.stop()
-    window.signin.close()
-    window.close()
-    _KEEP.append(window)  # deleted with the application, not under a running test's event loop
-
-
-_KEEP: list[MainWindow] = []
-
-
-async def sign_in(window: MainWindow, qtbot: QtBot, agent: str = "1001") -> None:
-    qtbot.keyClicks(window.signin.agent_id, agent)
-    qtbot.keyClicks(window.signin.password, PASSWORD)
-    qtbot.mouseClick(window.signin.button, Qt.MouseButton.LeftButton)
-    await until(lambda: window.isVisible() and window.status_view.state == "paused")
 
 
 async def test_sign_in_wrong_password_then_right(desk: MainWindow, qtbot: QtBot, shot: Any) -> None:
@@ -153,8 +113,10 @@ async def test_screen_pop_prefills_the_form_and_save_creates_the_linked_case(
     assert window.call_tab.form.hotline.currentData() == "12319"
     assert window.call_tab.form.caller.text() == CALLER
     assert window.call_tab.form.call_time_label.text() != "—"
-    category = window.call_tab.form.category
-    assert [category.itemText(i) for i in range(category.count())][1:3] == ["供水", "供热"]
+    assert [window.call_tab.form.category.itemText(i) for i in range(window.call_tab.form.category.count())][1:3] == [
+        "供水",
+        "供热",
+    ]
     assert window.call_tab.history_model.rowCount() == 1
     assert not window.call_tab.form.request.isReadOnly()  # not a modal: the agent can type at once
     await server.on_call_event(CallConnected("1764378000.7", T0, "1001", "PJSIP/1001", 8.0))
