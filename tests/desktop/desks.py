@@ -11,15 +11,22 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
+from sqlalchemy.orm import Session
 
+from ari_app.cases import service
+from ari_app.cases.actor import Actor
 from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkClient
 from cti_desktop.window import MainWindow
+from schema.cases import Case
 from tests.desktop.conftest import until
 from tests.link.conftest import PASSWORD
 
 Open = Callable[[str], Awaitable[MainWindow]]
+
+INTAKE: dict[str, Any] = {"urgency": "normal", "language": "zh", "handling": "dispatch"}
+"""What an intake form sends unless the agent changes it."""
 
 KEEP: list[MainWindow] = []
 """Disposed windows, deleted with the application (conftest), not under a running test's event loop."""
@@ -101,3 +108,19 @@ async def desks(
             # when the test's loop closes can leave the loop waiting for it forever
             await until(lambda w=window: not w.tasks)  # type: ignore[misc]
             await dispose(window)
+
+
+async def take_case(window: MainWindow, **fields: Any) -> dict[str, Any]:
+    """A case saved over the window's link, as the intake form sends it (INTAKE unless `fields` say)."""
+    assert window.link is not None
+    reply = await window.link.request("create_case", **{**INTAKE, **fields})
+    return dict(reply["case"])
+
+
+def citizen_case(s: Session, actor: Actor, request: str, caller: str, citizen_name: str, **fields: Any) -> Case:
+    """A case `actor` took in the service, not through a desktop: a citizen's call to 12345 with no call id,
+    category or address, the caller's number as the contact (INTAKE and these unless `fields` say)."""
+    values = {"hotline": "12345", "call_id": None, "category": None, "address": None, "contact": caller, **INTAKE}
+    return service.create_case(
+        s, actor, request=request, caller=caller, citizen_name=citizen_name, **{**values, **fields}
+    )

@@ -16,7 +16,6 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.cases import service
 from ari_app.cases.actor import Actor
 from ari_app.cases.events import ExchangeRefused
 from ari_app.cases.exchange import STALL_ATTEMPTS, deliver_due
@@ -30,7 +29,7 @@ from schema.cases import Case, ExchangeMessage, OutboxStatus
 from schema.users import Role, User
 from tests.cases.test_exchange_answers import LOCATION_REQUIRED, GeoReportReceiver
 from tests.desktop.conftest import type_text, until
-from tests.desktop.desks import Open, desks
+from tests.desktop.desks import Open, citizen_case, desks
 
 
 @pytest.fixture
@@ -40,22 +39,7 @@ def geo() -> Iterator[GeoReportReceiver]:
 
 
 def _create(s: Session, agent: Actor, hotline: str, request: str, address: str | None) -> int:
-    case = service.create_case(
-        s,
-        agent,
-        hotline=hotline,
-        caller="13800000009",
-        call_id=None,
-        category=None,
-        request=request,
-        address=address,
-        urgency="normal",
-        citizen_name="王女士",
-        contact="13800000009",
-        language="zh",
-        handling="dispatch",
-    )
-    return case.id
+    return citizen_case(s, agent, request, "13800000009", "王女士", hotline=hotline, address=address).id
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 from ari_app.link import LinkServer
 from cti_desktop.window import MainWindow
 from tests.desktop.conftest import until
-from tests.desktop.desks import dispose, open_desk, sign_in
+from tests.desktop.desks import dispose, open_desk, sign_in, take_case
 from tests.link.test_link_transfer import CALL, CITIZEN, Rig, rig  # noqa: F401
 
 
@@ -43,17 +43,10 @@ async def test_blind_transfer_from_the_bar_pops_the_second_desktop_with_the_case
     await rig.connected_call()
     await until(lambda: first.call_tab.pop.phase == "connected")
     assert first.call_tab.transfer.blind.isEnabled()
-    created = await first.link.request(  # type: ignore[union-attr]
-        "create_case",
-        call_id=CALL,
-        hotline="12319",
-        caller="13800000001",
-        request="小区停水三天，物业不处理",
-        urgency="urgent",
-        language="zh",
-        handling="dispatch",
+    created = await take_case(
+        first, call_id=CALL, hotline="12319", caller="13800000001", request="小区停水三天，物业不处理", urgency="urgent"
     )
-    number = created["case"]["number"]
+    number = created["number"]
     qtbot.keyClicks(first.call_tab.transfer.target, "1002")
     shot(first, "10_transfer_first_desktop_before")
     qtbot.mouseClick(first.call_tab.transfer.blind, Qt.MouseButton.LeftButton)

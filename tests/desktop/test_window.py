@@ -21,7 +21,7 @@ from cti_desktop.link import Status
 from cti_desktop.window import MainWindow
 from schema.cases import Case
 from tests.desktop.conftest import type_text, until
-from tests.desktop.desks import dispose, sign_in
+from tests.desktop.desks import dispose, sign_in, take_case
 from tests.link.conftest import PASSWORD, T0
 
 CALLER = "13800000001"
@@ -92,16 +92,13 @@ async def test_screen_pop_prefills_the_form_and_save_creates_the_linked_case(
     qtbot.mouseClick(window.ready_button, Qt.MouseButton.LeftButton)
     await until(lambda: window.status_view.state == "ready")
     # an earlier case of this caller, so the pop has history
-    await window.link.request(  # type: ignore[union-attr]
-        "create_case",
+    await take_case(
+        window,
         hotline="12319",
         caller=CALLER,
         category="供热",
         request="暖气不热，室温只有 12 度",
         address="新市区北京路 88 号",
-        urgency="normal",
-        language="zh",
-        handling="dispatch",
     )
     window.call_tab.form.clear()
     await server.on_call_event(CallRinging("1764378000.7", T0, "1001", "PJSIP/1001", "12319", CALLER, 8.0))
