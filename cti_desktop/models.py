@@ -11,10 +11,19 @@ from PySide6.QtGui import QColor
 
 from ari_app.protocol import AgentState
 from cti_desktop.i18n import Tr
-from cti_desktop.table import Row, RowTableModel, shortened
+from cti_desktop.table import KeyRole, Row, RowRole, RowTableModel, shortened
 
-CaseIdRole = Qt.ItemDataRole.UserRole + 1
-CaseRole = Qt.ItemDataRole.UserRole + 2
+CaseIdRole = KeyRole
+CaseRole = RowRole
+
+STATE_COLOURS: dict[str, str] = {
+    AgentState.SIGNED_OUT: "#9e9e9e",
+    AgentState.READY: "#2e7d32",
+    AgentState.PAUSED: "#ef6c00",
+    AgentState.ON_CALL: "#1565c0",
+    AgentState.WRAPUP: "#6a1b9a",
+}
+"""An agent state's colour, the same on the state bar and the wallboard."""
 
 
 class CaseTableModel(RowTableModel):
@@ -28,10 +37,6 @@ class CaseTableModel(RowTableModel):
         return self.rows
 
     def cell(self, case: Row, col: int, role: int) -> Any:
-        if role == CaseIdRole:
-            return case["id"]
-        if role == CaseRole:
-            return case
         if role == Qt.ItemDataRole.ToolTipRole and col == self.REQUEST:
             return case["request"]
         if role != Qt.ItemDataRole.DisplayRole:
@@ -67,10 +72,6 @@ class WorkTableModel(RowTableModel):
         return self.rows
 
     def cell(self, case: Row, col: int, role: int) -> Any:
-        if role == CaseIdRole:
-            return case["id"]
-        if role == CaseRole:
-            return case
         marked = case.get("exchange_refusal") or case.get("exchange_stalled") is not None
         if role == Qt.ItemDataRole.ForegroundRole and (case.get("overdue") or marked):
             return self.OVERDUE_COLOUR

@@ -50,16 +50,16 @@ from PySide6.QtWidgets import (
 
 from ari_app.protocol import RECORDING_SIDES, Msg
 from cti_desktop.i18n import Tr
-from cti_desktop.qtutil import named
+from cti_desktop.qtutil import named, refill
 from cti_desktop.tab import Request, Spawn, Tab
-from cti_desktop.table import Row, RowTableModel, table_view
+from cti_desktop.table import KeyRole, Row, RowTableModel, table_view
 
 SCORE_ROLES = frozenset({"qa", "supervisor", "admin"})
 VIEW_ROLES = SCORE_ROLES | {"hotline_unit"}
 """Who sees the QA view (the server checks again; a hotline unit only gets its own hotline's calls)."""
 SPEAKER_COLOURS = {"caller": "#1565c0", "agent": "#2e7d32", "mixed": "#555555"}
 CURRENT_BACKGROUND = QColor("#fff3c4")
-CallIdRole = Qt.ItemDataRole.UserRole + 1
+CallIdRole = KeyRole
 
 
 def clock(ms: int) -> str:
@@ -85,8 +85,6 @@ class QaCallTableModel(RowTableModel):
             self.column_changed(self.SCORE, row, row)
 
     def cell(self, call: Row, col: int, role: int) -> Any:
-        if role == CallIdRole:
-            return call["call_id"]
         if role == Qt.ItemDataRole.ToolTipRole and col == self.SAID:
             return call.get("snippet") or None
         if role != Qt.ItemDataRole.DisplayRole:
@@ -153,13 +151,7 @@ class RecordingPlayer(QWidget):
     def retranslate(self) -> None:
         playing = self.player.playbackState() == QMediaPlayer.PlaybackState.PlayingState
         self.play_button.setText(("⏸ " + self.tr_("qa_pause")) if playing else ("▶ " + self.tr_("qa_play")))
-        current = self.side.currentData()
-        self.side.blockSignals(True)
-        self.side.clear()
-        for side in RECORDING_SIDES:
-            self.side.addItem(self.tr_(f"qa_side_{side}"), side)
-        self.side.setCurrentIndex(max(0, self.side.findData(current)))
-        self.side.blockSignals(False)
+        refill(self.side, ((self.tr_(f"qa_side_{side}"), side) for side in RECORDING_SIDES), quiet=True)
 
     def set_sides(self, sides: list[str]) -> None:
         """Enable only the sides the server says exist."""
@@ -393,13 +385,9 @@ class QaView(Tab):
     def set_hotlines(self, hotlines: list[dict[str, Any]]) -> None:
         """The hotline choices (from `signed_in`), named in the current language; the choice is kept."""
         self.hotlines = list(hotlines)
-        current = self.hotline.currentData()
-        self.hotline.clear()
-        self.hotline.addItem(self.tr_("qa_hotline_all"), "")
-        for h in self.hotlines:
-            name = h.get("name_zh") if self.tr_.lang == "zh" else h.get("name_en")
-            self.hotline.addItem(f"{h['number']} {name or ''}".strip(), h["number"])
-        self.hotline.setCurrentIndex(max(0, self.hotline.findData(current or "")))
+        lang = self.tr_.lang
+        names = ((f"{h['number']} {h.get(f'name_{lang}') or ''}".strip(), h["number"]) for h in self.hotlines)
+        refill(self.hotline, [(self.tr_("qa_hotline_all"), ""), *names])
 
     def set_can_score(self, allowed: bool) -> None:
         self.can_score = allowed

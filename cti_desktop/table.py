@@ -13,12 +13,16 @@ from cti_desktop.qtutil import named
 
 Index = QModelIndex | QPersistentModelIndex
 Row = dict[str, Any]
+KeyRole = Qt.ItemDataRole.UserRole + 1
+"""A row's KEY field (a case's id, a call's id)."""
+RowRole = Qt.ItemDataRole.UserRole + 2
+"""A row's whole dict."""
 
 
 class RowTableModel(QAbstractTableModel):
     """A list of dicts as rows, one column per entry of HEADERS (the i18n keys of their titles), with a full
     reset on new rows. Subclasses give HEADERS, their column constants and `cell`; KEY is the field
-    `row_of` finds a row by."""
+    `row_of` finds a row by and KeyRole answers."""
 
     HEADERS: tuple[str, ...] = ()
     KEY = "id"
@@ -61,7 +65,12 @@ class RowTableModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= len(self.rows):
             return None
-        return self.cell(self.rows[index.row()], index.column(), role)
+        row = self.rows[index.row()]
+        if role == KeyRole:
+            return row[self.KEY]
+        if role == RowRole:
+            return row
+        return self.cell(row, index.column(), role)
 
     def cell(self, row: Row, column: int, role: int) -> Any:
         """What `row` shows in `column` for `role` (None for nothing)."""

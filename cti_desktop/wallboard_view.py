@@ -34,17 +34,11 @@ from PySide6.QtWidgets import (
 from ari_app.protocol import PAUSE_REASONS, SUPERVISOR_ROLES, AgentState, Msg
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
-from cti_desktop.qtutil import named
+from cti_desktop.models import STATE_COLOURS
+from cti_desktop.qtutil import named, refill
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import Row, RowTableModel, table_view
 
-STATE_COLOURS = {
-    "signed_out": "#9e9e9e",
-    "ready": "#2e7d32",
-    "paused": "#ef6c00",
-    "on_call": "#1565c0",
-    "wrapup": "#6a1b9a",
-}
 HOTLINE_COLOURS = ("#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#c62828", "#5d4037", "#546e7a")
 ALARM_COLOURS = {"critical": "#b00020", "warning": "#e65100", "info": "#2e7d32"}
 ALARMS_SHOWN = 4
@@ -412,12 +406,7 @@ class WallboardView(Tab):
     # --- language --------------------------------------------------------------------------------------
     def retranslate(self) -> None:
         t = self.tr_
-        current = self.reason.currentData()
-        self.reason.clear()
-        for r in PAUSE_REASONS:
-            self.reason.addItem(t(f"reason_{r}"), r)
-        if current:
-            self.reason.setCurrentIndex(max(0, self.reason.findData(current)))
+        refill(self.reason, ((t(f"reason_{r}"), r) for r in PAUSE_REASONS))
         self.pause.setText(t("wb_pause"))
         self.resume.setText(t("wb_resume"))
         self.phone.setPlaceholderText(t("wb_phone_hint"))

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from ari_app.protocol import HANDLINGS, LANGUAGES, URGENCIES
 from cti_desktop.i18n import Tr
-from cti_desktop.qtutil import named
+from cti_desktop.qtutil import named, refill
 
 
 class SignInDialog(QDialog):
@@ -323,14 +323,8 @@ class CaseForm(QWidget):
         self._refill_hotlines()
 
     def _refill_hotlines(self) -> None:
-        current = self.hotline.currentData()
         self._loading = True
-        self.hotline.clear()
-        for h in self.hotlines:
-            name = h["name_zh"] if self.tr_.lang == "zh" else h["name_en"]
-            self.hotline.addItem(f"{h['number']} {name}", h["number"])
-        if current is not None:
-            self._select(self.hotline, current)
+        refill(self.hotline, ((f"{h['number']} {h[f'name_{self.tr_.lang}']}", h["number"]) for h in self.hotlines))
         self._loading = False
         self._fill_categories(self.category.currentData())
 
@@ -454,15 +448,8 @@ class CaseForm(QWidget):
             label.setText(t(key))
         was = self._loading
         self._loading = True
-        for combo, prefix, values in (
-            (self.urgency, "urgency", URGENCIES),
-            (self.language, "lang", LANGUAGES),
-        ):
-            current = combo.currentData()
-            combo.clear()
-            for v in values:
-                combo.addItem(t(f"{prefix}_{v}"), v)
-            self._select(combo, current or values[0])
+        refill(self.urgency, ((t(f"urgency_{v}"), v) for v in URGENCIES))
+        refill(self.language, ((t(f"lang_{v}"), v) for v in LANGUAGES))
         for h, b in self.handling_buttons.items():
             b.setText(t(f"handling_{h}"))
         self._refill_hotlines()

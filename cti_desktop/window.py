@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from typing import Any, Protocol
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence
@@ -23,15 +23,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ari_app.protocol import PAUSE_REASONS, AgentState, Msg
+from ari_app.protocol import PAUSE_REASONS, Msg
 from cti_desktop.call_tab import CallTab
 from cti_desktop.cases_tab import MyCasesTab
 from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
-from cti_desktop.link import LinkError, Status
-from cti_desktop.models import AgentStatusView
+from cti_desktop.link import Link, LinkError, Status
+from cti_desktop.models import STATE_COLOURS, AgentStatusView
 from cti_desktop.qa_view import QaView
-from cti_desktop.qtutil import named
+from cti_desktop.qtutil import named, refill
 from cti_desktop.tab import Tab
 from cti_desktop.wallboard_view import WallboardView
 from cti_desktop.widgets import SignInDialog
@@ -41,26 +41,6 @@ READY_KEY = "F2"
 PAUSE_KEY = "F3"
 
 log = logging.getLogger(__name__)
-
-STATE_COLOURS = {
-    AgentState.SIGNED_OUT: "#9e9e9e",
-    AgentState.READY: "#2e7d32",
-    AgentState.PAUSED: "#ef6c00",
-    AgentState.ON_CALL: "#1565c0",
-    AgentState.WRAPUP: "#6a1b9a",
-}
-
-
-class Link(Protocol):
-    """What the window needs of cti_desktop.link.LinkClient (tests pass a fake)."""
-
-    status: str
-
-    async def request(self, kind: str, **fields: Any) -> dict[str, Any]: ...
-
-    async def sign_in(self, agent_id: str, password: str) -> dict[str, Any]: ...
-
-    async def sign_out(self) -> dict[str, Any]: ...
 
 
 class MainWindow(QMainWindow):
@@ -157,22 +137,15 @@ class MainWindow(QMainWindow):
     def retranslate(self) -> None:
         t = self.tr_
         self.setWindowTitle(t("app_title"))
-        self.ready_button.setText(t("ready"))
-        self.pause_button.setText(t("pause"))
         # Keys for the two presses an agent makes all day, so hands typing a case need not reach for the mouse.
         # Set after the text: a button's setText replaces its shortcut with the text's mnemonic (none here).
-        self.ready_button.setShortcut(QKeySequence(READY_KEY))
-        self.pause_button.setShortcut(QKeySequence(PAUSE_KEY))
-        self.ready_button.setToolTip(f"{t('ready')} ({READY_KEY})")
-        self.pause_button.setToolTip(f"{t('pause')} ({PAUSE_KEY})")
+        for button, text, key in ((self.ready_button, "ready", READY_KEY), (self.pause_button, "pause", PAUSE_KEY)):
+            button.setText(t(text))
+            button.setShortcut(QKeySequence(key))
+            button.setToolTip(f"{t(text)} ({key})")
         self.sign_out_button.setText(t("sign_out"))
         self.lang_button.setText(t("language"))
-        current = self.reason.currentData()
-        self.reason.clear()
-        for r in PAUSE_REASONS:
-            self.reason.addItem(t(f"reason_{r}"), r)
-        if current:
-            self.reason.setCurrentIndex(max(0, self.reason.findData(current)))
+        refill(self.reason, ((t(f"reason_{r}"), r) for r in PAUSE_REASONS))
         self.offline_banner.setText(t("offline"))
         for i, page in enumerate(self.pages):
             self.tabs.setTabText(i, t(page.TITLE))
@@ -232,10 +205,7 @@ class MainWindow(QMainWindow):
             self.status_view.update(msg)
             self._show_state()
         elif kind == "session_lost":
-            self.hide()
-            self.signin.reset()
-            self.signin.show_error(self.tr_.error(str(msg.get("error_id")), str(msg.get("message"))))
-            self.signin.show()
+            self._back_to_sign_in(self.tr_.error(str(msg.get("error_id")), str(msg.get("message"))))
         elif kind == Msg.ERROR:
             self.report(self.tr_.error(str(msg.get("error_id")), str(msg.get("message"))))
         for page in self.pages:
@@ -302,15 +272,18 @@ class MainWindow(QMainWindow):
     async def _sign_out(self) -> None:
         await self._need_link().sign_out()
         self.status_view.update({"state": "signed_out"})
+        self._back_to_sign_in()
+
+    def _back_to_sign_in(self, error: str | None = None) -> None:
+        """The window goes; the sign-in dialog comes back, saying why when the server ended the session."""
         self.hide()
         self.signin.reset()
+        if error is not None:
+            self.signin.show_error(error)
         self.signin.show()
 
     async def _set_state(self, state: str, reason: str = "") -> None:
-        fields: dict[str, Any] = {"state": state}
-        if reason:
-            fields["reason"] = reason
-        reply = await self._need_link().request(Msg.SET_STATE, **fields)
+        reply = await self._need_link().request(Msg.SET_STATE, state=state, **({"reason": reason} if reason else {}))
         self.status_view.update(reply)
         self._show_state()
 

@@ -27,7 +27,7 @@ from ari_app.protocol import ACTION_REQUESTS, CASE_STATUSES, SATISFACTIONS, Msg
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
 from cti_desktop.models import CaseIdRole, WorkTableModel
-from cti_desktop.qtutil import named
+from cti_desktop.qtutil import named, refill
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import table_view
 from cti_desktop.transfer import call_history_lines
@@ -375,13 +375,8 @@ class CaseWorkPanel(Tab):
 
     def retranslate(self) -> None:
         t = self.tr_
-        current = self.status_filter.currentData()
-        self.status_filter.blockSignals(True)
-        self.status_filter.clear()
-        for key in STATUS_FILTERS:
-            self.status_filter.addItem(t(f"filter_{key}") if key in ("open", "all") else t.maybe("status", key), key)
-        self.status_filter.setCurrentIndex(max(0, self.status_filter.findData(current or "open")))
-        self.status_filter.blockSignals(False)
+        filters = ((t(f"filter_{k}") if k in ("open", "all") else t.maybe("status", k), k) for k in STATUS_FILTERS)
+        refill(self.status_filter, filters, quiet=True)
         self.overdue_only.setText(t("filter_overdue"))
         self.refresh.setText(t("refresh"))
         self.note.setPlaceholderText(t("work_note_hint"))
@@ -389,11 +384,7 @@ class CaseWorkPanel(Tab):
         self.follow_label.setText(t("action_follow_up"))
         self.reached.setText(t("work_reached"))
         self.solved.setText(t("work_solved"))
-        chosen = self.satisfaction.currentData()
-        self.satisfaction.clear()
-        for s in SATISFACTIONS:
-            self.satisfaction.addItem(t(f"satisfaction_{s}"), s)
-        self.satisfaction.setCurrentIndex(max(0, self.satisfaction.findData(chosen or SATISFACTIONS[0])))
+        refill(self.satisfaction, ((t(f"satisfaction_{s}"), s) for s in SATISFACTIONS))
         for action, button in self.buttons.items():
             button.setText(t(f"action_{action}"))
         self.model.retranslate()
