@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ari_app.protocol import Msg
 from cti_desktop.drafts import DraftStore
@@ -71,13 +71,7 @@ class CallTab(Tab):
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(self.history_title)
         right_layout.addWidget(self.history_view)
-        split = QSplitter()
-        split.addWidget(left)
-        split.addWidget(right)
-        split.setSizes([560, 600])
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(split)
+        self.lay_out_side_by_side(left, right, [560, 600], margins=False)
 
     @staticmethod
     def shown_to(agent: dict[str, Any]) -> bool:

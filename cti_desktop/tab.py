@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
@@ -56,6 +56,18 @@ class Tab(QWidget):
 
     def retranslate(self) -> None:
         """Show every text again in the current language."""
+
+    def lay_out_side_by_side(self, left: QWidget, right: QWidget, sizes: list[int], *, margins: bool) -> None:
+        """The tab as two panes side by side, `sizes` their first widths; without `margins` the panes reach
+        the tab's edges."""
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setSizes(sizes)
+        layout = QVBoxLayout(self)
+        if not margins:
+            layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(split)
 
     def report_refusal(self, exc: LinkError) -> None:
         self.reported.emit(self.tr_.error(exc.error_id, exc.message))

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
-    QSplitter,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -127,12 +126,7 @@ class CaseWorkPanel(Tab):
         right_layout.addWidget(self.note)
         right_layout.addLayout(button_row)
         right_layout.addWidget(self.error)
-        split = QSplitter()
-        split.addWidget(left)
-        split.addWidget(right)
-        split.setSizes([600, 560])
-        layout = QVBoxLayout(self)
-        layout.addWidget(split)
+        self.lay_out_side_by_side(left, right, [600, 560], margins=True)
 
         self.status_filter.currentIndexChanged.connect(lambda _i: self.spawn(self.refresh_work()))
         self.overdue_only.toggled.connect(lambda _b: self.spawn(self.refresh_work()))
