@@ -52,7 +52,6 @@ class MainWindow(QMainWindow):
     closed = Signal()
     WORK_TAB = 2
     WALLBOARD_TAB = 3
-    QA_TAB = 4
 
     def __init__(self, tr: Tr, drafts: DraftStore, link: Link | None = None, server: str = "") -> None:
         super().__init__()
@@ -122,6 +121,7 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(page, "")
             page.reported.connect(self.report)
         self.tabs.setTabVisible(self.WALLBOARD_TAB, False)
+        self.qa_tab = self.tabs.indexOf(self.qa)
         self.tabs.currentChanged.connect(self._tab_shown)
         self._tab_shown(self.tabs.currentIndex())
         self.call_tab.call_offered.connect(self._call_offered)
@@ -225,7 +225,7 @@ class MainWindow(QMainWindow):
         if not is_agent:
             self.tabs.setCurrentIndex(self.WORK_TAB)
         if self.agent.get("role") == "qa":
-            self.tabs.setCurrentIndex(self.QA_TAB)
+            self.tabs.setCurrentIndex(self.qa_tab)
         for page in self.pages:
             page.signed_in(self.agent, msg.get("hotlines") or [])
         self.signin.hide()

@@ -82,7 +82,7 @@ async def test_qa_finds_a_call_by_a_word_listens_seeks_and_scores(
     window = await open_desk("qa")
     qa = window.qa
     # the QA role starts on the QA view with the newest recorded calls listed
-    assert window.tabs.currentIndex() == window.QA_TAB and window.tabs.tabText(window.QA_TAB) == "录音质检"
+    assert window.tabs.currentIndex() == window.qa_tab and window.tabs.tabText(window.qa_tab) == "录音质检"
     await until(lambda: qa.model.rowCount() == 3)
     assert qa.save_score.isEnabled() is False or qa.call is None  # nothing picked yet
 
@@ -147,7 +147,7 @@ async def test_qa_finds_a_call_by_a_word_listens_seeks_and_scores(
     assert ("qa_score", None) in actions
 
     window.toggle_language()
-    assert window.tabs.tabText(window.QA_TAB) == "Call QA"
+    assert window.tabs.tabText(window.qa_tab) == "Call QA"
     assert [qa.transcript.item(r, 1).text() for r in range(2)] == ["Agent", "Citizen"]
     assert qa.save_score.text() == "Save score" and qa.player.side.currentData() == "caller"
     assert qa.found.text() == "Calls found: 1" and qa.score_error.text() == "Score 92 saved"
@@ -159,8 +159,8 @@ async def test_hotline_unit_listens_to_its_own_calls_without_scoring_and_agents_
     open_desk: Open, qtbot: QtBot
 ) -> None:
     hu = await open_desk("hu12350")
-    assert hu.tabs.isTabVisible(hu.QA_TAB)
-    hu.tabs.setCurrentIndex(hu.QA_TAB)
+    assert hu.tabs.isTabVisible(hu.qa_tab)
+    hu.tabs.setCurrentIndex(hu.qa_tab)
     qtbot.mouseClick(hu.qa.search_button, Qt.MouseButton.LeftButton)
     await until(lambda: [c["call_id"] for c in hu.qa.model.calls] == ["qa-safety"])
     click_cell(hu.qa.table, 0, 0, qtbot)
@@ -168,4 +168,4 @@ async def test_hotline_unit_listens_to_its_own_calls_without_scoring_and_agents_
     assert not hu.qa.save_score.isEnabled() and hu.qa.score_error.text() == "您的角色只能查看和收听，不能评分"
 
     agent = await open_desk("1001")
-    assert not agent.tabs.isTabVisible(agent.QA_TAB)
+    assert not agent.tabs.isTabVisible(agent.qa_tab)
