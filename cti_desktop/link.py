@@ -19,7 +19,7 @@ import logging
 import random
 import ssl
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -37,6 +37,18 @@ class LinkError(Exception):
         self.error_id = error_id
         self.message = message
         self.detail = detail or {}
+
+
+class Link(Protocol):
+    """What the window needs of a LinkClient (tests pass a fake)."""
+
+    status: str
+
+    async def request(self, kind: str, **fields: Any) -> dict[str, Any]: ...
+
+    async def sign_in(self, agent_id: str, password: str) -> dict[str, Any]: ...
+
+    async def sign_out(self) -> dict[str, Any]: ...
 
 
 class Status:

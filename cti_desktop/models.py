@@ -6,70 +6,41 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from ari_app.protocol import AgentState
 from cti_desktop.i18n import Tr
+from cti_desktop.table import KeyRole, Row, RowRole, RowTableModel, shortened
 
-CaseIdRole = Qt.ItemDataRole.UserRole + 1
-CaseRole = Qt.ItemDataRole.UserRole + 2
+CaseIdRole = KeyRole
+CaseRole = RowRole
 
-Index = QModelIndex | QPersistentModelIndex
-
-
-class _CaseRows(QAbstractTableModel):
-    """What both case tables share: a list of case dicts as rows, translated headers, a full reset on new data.
-    Subclasses give HEADERS and `data`."""
-
-    HEADERS: tuple[str, ...] = ()
-
-    def __init__(self, tr: Tr, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.tr_ = tr
-        self.cases: list[Any] = []
-
-    def set_cases(self, cases: list[Any]) -> None:
-        self.beginResetModel()
-        self.cases = list(cases)
-        self.endResetModel()
-
-    def retranslate(self) -> None:
-        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(self.HEADERS) - 1)
-        if self.cases:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self.cases) - 1, len(self.HEADERS) - 1))
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's own signature
-        return 0 if parent.isValid() else len(self.cases)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.tr_(self.HEADERS[section])
-        return None
+STATE_COLOURS: dict[str, str] = {
+    AgentState.SIGNED_OUT: "#9e9e9e",
+    AgentState.READY: "#2e7d32",
+    AgentState.PAUSED: "#ef6c00",
+    AgentState.ON_CALL: "#1565c0",
+    AgentState.WRAPUP: "#6a1b9a",
+}
+"""An agent state's colour, the same on the state bar and the wallboard."""
 
 
-class CaseTableModel(_CaseRows):
+class CaseTableModel(RowTableModel):
     """Case summaries as rows (the caller's history, my cases, search results)."""
 
     NUMBER, CREATED, HOTLINE, CATEGORY, REQUEST, STATUS, CALLER = range(7)
     HEADERS = ("col_number", "col_created", "col_hotline", "col_category", "col_request", "col_status", "col_caller")
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self.cases):
-            return None
-        case = self.cases[index.row()]
-        if role == CaseIdRole:
-            return case["id"]
-        if role == CaseRole:
-            return case
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == self.REQUEST:
+    @property
+    def cases(self) -> list[Row]:
+        return self.rows
+
+    def cell(self, case: Row, col: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.ToolTipRole and col == self.REQUEST:
             return case["request"]
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        col = index.column()
         if col == self.NUMBER:
             return case["number"]
         if col == self.CREATED:
@@ -79,8 +50,7 @@ class CaseTableModel(_CaseRows):
         if col == self.CATEGORY:
             return case["category"] or ""
         if col == self.REQUEST:
-            text = case["request"].replace("\n", " ")
-            return text if len(text) <= 60 else text[:59] + "…"
+            return shortened(case["request"])
         if col == self.STATUS:
             return self.tr_.maybe("status", case["status"])
         if col == self.CALLER:
@@ -88,7 +58,7 @@ class CaseTableModel(_CaseRows):
         return None
 
 
-class WorkTableModel(_CaseRows):
+class WorkTableModel(RowTableModel):
     """The unit / supervisor view's rows (`list_cases`): cases to act on, with their deadlines; overdue rows
     are drawn in red and their deadline marked; a case the hotline's own system refused (exchange mode) is
     drawn in red with its status marked, and the receiver's words as the status's tooltip."""
@@ -97,32 +67,22 @@ class WorkTableModel(_CaseRows):
     HEADERS = ("col_number", "col_hotline", "col_category", "col_status", "col_deadline", "col_request")
     OVERDUE_COLOUR = QColor("#b00020")
 
-    def row_of(self, case_id: int) -> int | None:
-        for i, case in enumerate(self.cases):
-            if case.get("id") == case_id:
-                return i
-        return None
+    @property
+    def cases(self) -> list[Row]:
+        return self.rows
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self.cases):
-            return None
-        case = self.cases[index.row()]
-        if role == CaseIdRole:
-            return case["id"]
-        if role == CaseRole:
-            return case
+    def cell(self, case: Row, col: int, role: int) -> Any:
         marked = case.get("exchange_refusal") or case.get("exchange_stalled") is not None
         if role == Qt.ItemDataRole.ForegroundRole and (case.get("overdue") or marked):
             return self.OVERDUE_COLOUR
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == self.REQUEST:
+        if role == Qt.ItemDataRole.ToolTipRole and col == self.REQUEST:
             return case.get("request")
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == self.STATUS and case.get("exchange_refusal"):
+        if role == Qt.ItemDataRole.ToolTipRole and col == self.STATUS and case.get("exchange_refusal"):
             return self.tr_("work_exchange_refused", message=case["exchange_refusal"])
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == self.STATUS and marked:
+        if role == Qt.ItemDataRole.ToolTipRole and col == self.STATUS and marked:
             return self.tr_("work_exchange_stalled", message=case["exchange_stalled"])
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        col = index.column()
         if col == self.NUMBER:
             return case.get("number", "")
         if col == self.HOTLINE:
@@ -143,8 +103,7 @@ class WorkTableModel(_CaseRows):
             text = self.tr_.when(deadline)
             return f"⚠ {self.tr_('overdue')} {text}" if case.get("overdue") else text
         if col == self.REQUEST:
-            text = str(case.get("request") or "").replace("\n", " ")
-            return text if len(text) <= 60 else text[:59] + "…"
+            return shortened(case.get("request"))
         return None
 
 

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QBuffer,
     QByteArray,
     QDate,
     QIODevice,
     QModelIndex,
-    QPersistentModelIndex,
     Qt,
     QUrl,
     Signal,
@@ -44,7 +41,6 @@ from PySide6.QtWidgets import (
     QSlider,
     QSpinBox,
     QSplitter,
-    QTableView,
     QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
@@ -54,18 +50,16 @@ from PySide6.QtWidgets import (
 
 from ari_app.protocol import RECORDING_SIDES, Msg
 from cti_desktop.i18n import Tr
-from cti_desktop.qtutil import named
-
-Request = Callable[..., Awaitable[dict[str, Any]]]
-Spawn = Callable[[Awaitable[Any]], Any]
-Index = QModelIndex | QPersistentModelIndex
+from cti_desktop.qtutil import named, refill
+from cti_desktop.tab import Request, Spawn, Tab
+from cti_desktop.table import KeyRole, Row, RowTableModel, table_view
 
 SCORE_ROLES = frozenset({"qa", "supervisor", "admin"})
 VIEW_ROLES = SCORE_ROLES | {"hotline_unit"}
 """Who sees the QA view (the server checks again; a hotline unit only gets its own hotline's calls)."""
 SPEAKER_COLOURS = {"caller": "#1565c0", "agent": "#2e7d32", "mixed": "#555555"}
 CURRENT_BACKGROUND = QColor("#fff3c4")
-CallIdRole = Qt.ItemDataRole.UserRole + 1
+CallIdRole = KeyRole
 
 
 def clock(ms: int) -> str:
@@ -73,56 +67,28 @@ def clock(ms: int) -> str:
     return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
 
-class QaCallTableModel(QAbstractTableModel):
+class QaCallTableModel(RowTableModel):
     """The calls a QA search found (`qa_calls` rows)."""
 
     TIME, HOTLINE, CALLER, AGENT, TALK, SCORE, SAID = range(7)
     HEADERS = ("qa_col_time", "col_hotline", "col_caller", "qa_col_agent", "qa_col_talk", "qa_col_score", "qa_col_said")
+    KEY = "call_id"
 
-    def __init__(self, tr: Tr, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.tr_ = tr
-        self.calls: list[dict[str, Any]] = []
-
-    def set_calls(self, calls: list[dict[str, Any]]) -> None:
-        self.beginResetModel()
-        self.calls = list(calls)
-        self.endResetModel()
+    @property
+    def calls(self) -> list[Row]:
+        return self.rows
 
     def set_score(self, call_id: str, score: int) -> None:
-        for row, call in enumerate(self.calls):
-            if call["call_id"] == call_id:
-                call["last_score"] = score
-                self.dataChanged.emit(self.index(row, self.SCORE), self.index(row, self.SCORE))
+        row = self.row_of(call_id)
+        if row is not None:
+            self.rows[row]["last_score"] = score
+            self.column_changed(self.SCORE, row, row)
 
-    def row_of(self, call_id: str) -> int | None:
-        return next((i for i, c in enumerate(self.calls) if c["call_id"] == call_id), None)
-
-    def retranslate(self) -> None:
-        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(self.HEADERS) - 1)
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's own signature
-        return 0 if parent.isValid() else len(self.calls)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.tr_(self.HEADERS[section])
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self.calls):
-            return None
-        call = self.calls[index.row()]
-        if role == CallIdRole:
-            return call["call_id"]
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == self.SAID:
+    def cell(self, call: Row, col: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.ToolTipRole and col == self.SAID:
             return call.get("snippet") or None
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        col = index.column()
         if col == self.TIME:
             return self.tr_.when(call.get("arrived_at"))
         if col == self.HOTLINE:
@@ -185,13 +151,7 @@ class RecordingPlayer(QWidget):
     def retranslate(self) -> None:
         playing = self.player.playbackState() == QMediaPlayer.PlaybackState.PlayingState
         self.play_button.setText(("⏸ " + self.tr_("qa_pause")) if playing else ("▶ " + self.tr_("qa_play")))
-        current = self.side.currentData()
-        self.side.blockSignals(True)
-        self.side.clear()
-        for side in RECORDING_SIDES:
-            self.side.addItem(self.tr_(f"qa_side_{side}"), side)
-        self.side.setCurrentIndex(max(0, self.side.findData(current)))
-        self.side.blockSignals(False)
+        refill(self.side, ((self.tr_(f"qa_side_{side}"), side) for side in RECORDING_SIDES), quiet=True)
 
     def set_sides(self, sides: list[str]) -> None:
         """Enable only the sides the server says exist."""
@@ -258,16 +218,14 @@ class RecordingPlayer(QWidget):
         self.time_label.setText(f"{clock(ms)} / {clock(self.player.duration())}")
 
 
-class QaView(QWidget):
+class QaView(Tab):
     """Search form and results on the left; the call, its player, its transcript and the score form on the
-    right. It talks to the server through `request` (the window's link) and runs its requests with `spawn`
-    (the window's task keeper, which reports failures)."""
+    right."""
 
-    def __init__(self, tr: Tr, spawn: Spawn, request: Request, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.tr_ = tr
-        self.spawn = spawn
-        self.request = request
+    TITLE = "tab_qa"
+
+    def __init__(self, tr: Tr, spawn: Spawn, request: Request) -> None:
+        super().__init__(tr, spawn, request)
         self.setObjectName("qaView")
         self.call: dict[str, Any] | None = None
         self.sentences: list[dict[str, Any]] = []
@@ -319,15 +277,7 @@ class QaView(QWidget):
         self.found = named(QLabel(), "qaFound")
         self.found.setStyleSheet("color: #666;")
         self.model = QaCallTableModel(self.tr_)
-        self.table = named(QTableView(), "qaCalls")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(QaCallTableModel.SAID, QHeaderView.ResizeMode.Stretch)
+        self.table = table_view(self.model, "qaCalls", QaCallTableModel.SAID)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -421,16 +371,23 @@ class QaView(QWidget):
         if self.loaded is not None:
             self.follow(self.player.player.position())
 
+    @staticmethod
+    def shown_to(agent: dict[str, Any]) -> bool:
+        return str(agent.get("role") or "") in VIEW_ROLES
+
+    def signed_in(self, agent: dict[str, Any], hotlines: list[dict[str, Any]]) -> None:
+        """The hotlines to choose from; the scoring form for those who score; the QA role's search at once."""
+        self.set_hotlines(hotlines)
+        self.set_can_score(str(agent.get("role") or "") in SCORE_ROLES)
+        if agent.get("role") == "qa":
+            self.search()
+
     def set_hotlines(self, hotlines: list[dict[str, Any]]) -> None:
         """The hotline choices (from `signed_in`), named in the current language; the choice is kept."""
         self.hotlines = list(hotlines)
-        current = self.hotline.currentData()
-        self.hotline.clear()
-        self.hotline.addItem(self.tr_("qa_hotline_all"), "")
-        for h in self.hotlines:
-            name = h.get("name_zh") if self.tr_.lang == "zh" else h.get("name_en")
-            self.hotline.addItem(f"{h['number']} {name or ''}".strip(), h["number"])
-        self.hotline.setCurrentIndex(max(0, self.hotline.findData(current or "")))
+        lang = self.tr_.lang
+        names = ((f"{h['number']} {h.get(f'name_{lang}') or ''}".strip(), h["number"]) for h in self.hotlines)
+        refill(self.hotline, [(self.tr_("qa_hotline_all"), ""), *names])
 
     def set_can_score(self, allowed: bool) -> None:
         self.can_score = allowed
@@ -472,7 +429,7 @@ class QaView(QWidget):
         finally:
             self.search_button.setEnabled(True)
         calls = list(reply.get("calls") or [])
-        self.model.set_calls(calls)
+        self.model.set_rows(calls)
         self.found.setText(self.tr_("qa_found", count=len(calls)))
 
     # --- one call --------------------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QComboBox
 
 Q = TypeVar("Q", bound=QObject)
 
@@ -16,3 +18,15 @@ def named(obj: Q, name: str) -> Q:
     strict type checking rejects every such call."""
     obj.setObjectName(name)
     return obj
+
+
+def refill(combo: QComboBox, items: Iterable[tuple[str, Any]], *, quiet: bool = False) -> None:
+    """Replace a combo box's (text, data) items, as on a change of language: the chosen data stays chosen
+    where it is still offered, else the first item is. `quiet`: no index change is signalled meanwhile."""
+    chosen = combo.currentData()
+    blocked = combo.blockSignals(quiet or combo.signalsBlocked())
+    combo.clear()
+    for text, data in items:
+        combo.addItem(text, data)
+    combo.setCurrentIndex(max(0, combo.findData(chosen)))
+    combo.blockSignals(blocked)

@@ -6,45 +6,39 @@ a health banner when Asterisk is degraded or down, the latest alarms (the record
 call whose recording failed: `alarm` pushes and the snapshot's `alarms`), and a chart of calls per 15
 minutes by hotline for today. The view never asks the server for anything: `set_board` takes each pushed
 snapshot, and a local one-second timer lets waits and durations count on between pushes. Actions on the
-selected agent (pause with a reason, resume, listen, whisper, barge) leave as
-`action_requested(agent_id, action, fields)`.
+selected agent (pause with a reason, resume, listen, whisper, barge) are `supervise_agent` requests; the
+tab subscribes (`wallboard_subscribe`) on every sign-in, a resume included, as the server forgot the old
+socket.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, ClassVar
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from ari_app.protocol import PAUSE_REASONS, AgentState
+from ari_app.protocol import PAUSE_REASONS, SUPERVISOR_ROLES, AgentState, Msg
 from cti_desktop.i18n import Tr
-from cti_desktop.qtutil import named
+from cti_desktop.link import LinkError
+from cti_desktop.models import STATE_COLOURS
+from cti_desktop.qtutil import named, refill
+from cti_desktop.tab import Request, Spawn, Tab
+from cti_desktop.table import Row, RowTableModel, table_view
 
-Index = QModelIndex | QPersistentModelIndex
-
-STATE_COLOURS = {
-    "signed_out": "#9e9e9e",
-    "ready": "#2e7d32",
-    "paused": "#ef6c00",
-    "on_call": "#1565c0",
-    "wrapup": "#6a1b9a",
-}
 HOTLINE_COLOURS = ("#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#c62828", "#5d4037", "#546e7a")
 ALARM_COLOURS = {"critical": "#b00020", "warning": "#e65100", "info": "#2e7d32"}
 ALARMS_SHOWN = 4
@@ -159,7 +153,7 @@ class HotlineTile(QFrame):
         )
 
 
-class AgentBoardModel(QAbstractTableModel):
+class AgentBoardModel(RowTableModel):
     """The agents of a snapshot as rows. `extra` seconds are added to each state's duration when shown."""
 
     ID, NAME, STATE, REASON, DURATION, CALL, ANSWERED, AVG_TALK = range(8)
@@ -167,43 +161,22 @@ class AgentBoardModel(QAbstractTableModel):
     HEADERS += ("wb_col_call", "wb_col_answered", "wb_col_avg_talk")
 
     def __init__(self, tr: Tr, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.tr_ = tr
-        self.agents: list[dict[str, Any]] = []
+        super().__init__(tr, parent)
         self.extra = 0.0
 
-    def set_agents(self, agents: list[dict[str, Any]]) -> None:
-        self.beginResetModel()
-        self.agents = list(agents)
+    @property
+    def agents(self) -> list[Row]:
+        return self.rows
+
+    def set_rows(self, rows: list[Row]) -> None:
         self.extra = 0.0
-        self.endResetModel()
+        super().set_rows(rows)
 
     def tick(self, extra: float) -> None:
         self.extra = extra
-        if self.agents:
-            self.dataChanged.emit(self.index(0, self.DURATION), self.index(len(self.agents) - 1, self.DURATION))
+        self.column_changed(self.DURATION)
 
-    def retranslate(self) -> None:
-        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(self.HEADERS) - 1)
-        if self.agents:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self.agents) - 1, len(self.HEADERS) - 1))
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's own signature
-        return 0 if parent.isValid() else len(self.agents)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.tr_(self.HEADERS[section])
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        a = self.agents[index.row()]
-        col = index.column()
+    def cell(self, a: Row, col: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             if col == self.ID:
                 return a["id"]
@@ -332,14 +305,14 @@ def _nice_step(peak: int) -> int:
     return max(1, peak // 5)
 
 
-class WallboardView(QWidget):
+class WallboardView(Tab):
     """The supervisor's wallboard. `set_board(snapshot)` for every pushed `wallboard` message."""
 
-    action_requested = Signal(str, str, dict)
+    MESSAGES: ClassVar[frozenset[str]] = frozenset({Msg.WALLBOARD, Msg.ALARM})
+    TITLE = "tab_wallboard"
 
-    def __init__(self, tr: Tr, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.tr_ = tr
+    def __init__(self, tr: Tr, spawn: Spawn, request: Request) -> None:
+        super().__init__(tr, spawn, request)
         self.setObjectName("wallboard")
         self.board: dict[str, Any] = {}
         self.received = time.monotonic()
@@ -358,16 +331,8 @@ class WallboardView(QWidget):
         self.tiles: dict[str, HotlineTile] = {}
         self.states = named(QLabel(), "agentStates")
         self.model = AgentBoardModel(tr)
-        self.table = named(QTableView(), "agentsTable")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
+        self.table = table_view(self.model, "agentsTable", AgentBoardModel.CALL)
         self.table.verticalHeader().setDefaultSectionSize(24)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(AgentBoardModel.CALL, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._enable_actions())
         self.chart = CallsChart(tr)
         self.reason = named(QComboBox(), "wbReason")
@@ -420,15 +385,28 @@ class WallboardView(QWidget):
         self.retranslate()
         self._enable_actions()
 
+    # --- the window's side ----------------------------------------------------------------------------
+    @staticmethod
+    def shown_to(agent: dict[str, Any]) -> bool:
+        return agent.get("role") in SUPERVISOR_ROLES
+
+    def signed_in(self, agent: dict[str, Any], hotlines: list[dict[str, Any]]) -> None:
+        if self.shown_to(agent):
+            self.spawn(self._subscribe())
+
+    async def _subscribe(self) -> None:
+        self.set_board(await self.request(Msg.WALLBOARD_SUBSCRIBE))
+
+    def handle(self, msg: dict[str, Any]) -> None:
+        if msg.get("type") == Msg.WALLBOARD:
+            self.set_board(msg)
+        else:
+            self.add_alarm(msg)
+
     # --- language --------------------------------------------------------------------------------------
     def retranslate(self) -> None:
         t = self.tr_
-        current = self.reason.currentData()
-        self.reason.clear()
-        for r in PAUSE_REASONS:
-            self.reason.addItem(t(f"reason_{r}"), r)
-        if current:
-            self.reason.setCurrentIndex(max(0, self.reason.findData(current)))
+        refill(self.reason, ((t(f"reason_{r}"), r) for r in PAUSE_REASONS))
         self.pause.setText(t("wb_pause"))
         self.resume.setText(t("wb_resume"))
         self.phone.setPlaceholderText(t("wb_phone_hint"))
@@ -469,7 +447,7 @@ class WallboardView(QWidget):
             else:
                 name = f"{r['hotline']} {r.get('name_zh' if t.lang == 'zh' else 'name_en', '')}"
             self.tiles[r["hotline"]].show_figures(r, name, target, threshold, self._extra())
-        self.model.set_agents(board.get("agents", []))
+        self.model.set_rows(board.get("agents", []))
         if selected:
             self.select_agent(selected)
         counts = board.get("agent_states", {})
@@ -607,4 +585,19 @@ class WallboardView(QWidget):
             fields["reason"] = self.reason.currentData() or "other"
         elif action in ("listen", "whisper", "barge") and self.phone.text().strip():
             fields["phone"] = self.phone.text().strip()
-        self.action_requested.emit(a["id"], action, fields)
+        self.spawn(self._supervise(a["id"], action, fields))
+
+    async def _supervise(self, agent_id: str, action: str, fields: dict[str, Any]) -> None:
+        """A supervisor's action on an agent; the wallboard's next push shows its effect."""
+        try:
+            reply = await self.request(Msg.SUPERVISE_AGENT, agent_id=agent_id, action=action, **fields)
+        except LinkError as exc:
+            self.report_refusal(exc)
+            return
+        state = reply.get("state") or {}
+        if action == "pause" and state.get("pause_after") is not None:  # on a call: paused once it ends
+            self.reported.emit(self.tr_("wb_done_pause_after", agent=agent_id))
+        elif action == "resume" and state.get("state") == "on_call":
+            self.reported.emit(self.tr_("wb_done_pause_cancelled", agent=agent_id))
+        else:
+            self.reported.emit(self.tr_(f"wb_done_{action}", agent=agent_id))

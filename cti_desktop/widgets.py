@@ -3,37 +3,29 @@ window feeds them protocol data and listens to their signals."""
 
 from __future__ import annotations
 
-import html
 from typing import Any, ClassVar
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
-    QCheckBox,
     QComboBox,
     QDialog,
     QFormLayout,
     QFrame,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QRadioButton,
-    QSplitter,
-    QTableView,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
-from ari_app.protocol import ACTION_REQUESTS, CASE_STATUSES, HANDLINGS, LANGUAGES, SATISFACTIONS, URGENCIES
+from ari_app.protocol import HANDLINGS, LANGUAGES, URGENCIES
 from cti_desktop.i18n import Tr
-from cti_desktop.models import CaseIdRole, WorkTableModel
-from cti_desktop.qtutil import named
-from cti_desktop.transfer import call_history_lines
+from cti_desktop.qtutil import named, refill
 
 
 class SignInDialog(QDialog):
@@ -331,14 +323,8 @@ class CaseForm(QWidget):
         self._refill_hotlines()
 
     def _refill_hotlines(self) -> None:
-        current = self.hotline.currentData()
         self._loading = True
-        self.hotline.clear()
-        for h in self.hotlines:
-            name = h["name_zh"] if self.tr_.lang == "zh" else h["name_en"]
-            self.hotline.addItem(f"{h['number']} {name}", h["number"])
-        if current is not None:
-            self._select(self.hotline, current)
+        refill(self.hotline, ((f"{h['number']} {h[f'name_{self.tr_.lang}']}", h["number"]) for h in self.hotlines))
         self._loading = False
         self._fill_categories(self.category.currentData())
 
@@ -462,305 +448,11 @@ class CaseForm(QWidget):
             label.setText(t(key))
         was = self._loading
         self._loading = True
-        for combo, prefix, values in (
-            (self.urgency, "urgency", URGENCIES),
-            (self.language, "lang", LANGUAGES),
-        ):
-            current = combo.currentData()
-            combo.clear()
-            for v in values:
-                combo.addItem(t(f"{prefix}_{v}"), v)
-            self._select(combo, current or values[0])
+        refill(self.urgency, ((t(f"urgency_{v}"), v) for v in URGENCIES))
+        refill(self.language, ((t(f"lang_{v}"), v) for v in LANGUAGES))
         for h, b in self.handling_buttons.items():
             b.setText(t(f"handling_{h}"))
         self._refill_hotlines()
         self._loading = was
         self.save.setText(t("save_case"))
         self.clear_button.setText(t("clear_form"))
-
-
-NOTE_FIELD: dict[str, tuple[str, bool]] = {
-    "dispatch": ("instructions", False),
-    "return": ("reason", True),
-    "handle": ("result", True),
-    "follow_up": ("notes", False),
-    "approve": ("reason", False),
-    "send_back": ("reason", True),
-    "supervise": ("instructions", True),
-    "escalate_to_leader": ("instructions", True),
-    "resolve_directly": ("resolution", True),
-    "forward": ("address", False),
-}
-"""For each workflow action: the request field the note box fills, and whether it is required."""
-
-STATUS_FILTERS = ("open", *CASE_STATUSES, "all")
-
-
-class CaseWorkPanel(QWidget):
-    """The unit / supervisor view (待办案卷): the cases the person may see, one case in full, and a button
-    for each action the server says is allowed now. It knows nothing of the link: `refresh_requested`,
-    `case_selected(case_id)` and `action_requested(request type, fields)` go to the window, which answers
-    with `set_cases` and `show_case`."""
-
-    refresh_requested = Signal()
-    case_selected = Signal(int)
-    action_requested = Signal(str, dict)
-
-    def __init__(self, tr: Tr, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.tr_ = tr
-        self.setObjectName("caseWork")
-        self.case: dict[str, Any] | None = None
-        self.status_filter = named(QComboBox(), "workStatus")
-        self.overdue_only = named(QCheckBox(), "workOverdue")
-        self.refresh = named(QPushButton(), "workRefresh")
-        self.model = WorkTableModel(tr)
-        self.table = named(QTableView(), "workTable")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(WorkTableModel.REQUEST, QHeaderView.ResizeMode.Stretch)
-        self.detail = named(QTextBrowser(), "workDetail")
-        self.detail.setMinimumWidth(380)
-        self.note = named(QPlainTextEdit(), "workNote")
-        self.note.setMaximumHeight(80)
-        self.unit = named(QComboBox(), "workUnit")
-        self.reached = named(QCheckBox(), "workReached")
-        self.reached.setChecked(True)
-        self.solved = named(QCheckBox(), "workSolved")
-        self.solved.setChecked(True)
-        self.satisfaction = named(QComboBox(), "workSatisfaction")
-        self.error = named(QLabel(), "workError")
-        self.error.setStyleSheet("color: #b00020;")
-        self.error.setWordWrap(True)
-        self.buttons: dict[str, QPushButton] = {}
-        button_row = QHBoxLayout()
-        for action in ACTION_REQUESTS:
-            b = named(QPushButton(), f"action_{action}")
-            b.clicked.connect(lambda _=False, a=action: self._clicked(a))
-            b.setVisible(False)
-            self.buttons[action] = b
-            button_row.addWidget(b)
-        button_row.addStretch(1)
-        self.unit_label, self.follow_label = QLabel(), QLabel()
-        unit_row = QHBoxLayout()
-        unit_row.addWidget(self.unit_label)
-        unit_row.addWidget(self.unit, 1)
-        self.unit_box = QWidget()
-        self.unit_box.setLayout(unit_row)
-        follow_row = QHBoxLayout()
-        follow_row.addWidget(self.follow_label)
-        follow_row.addWidget(self.reached)
-        follow_row.addWidget(self.solved)
-        follow_row.addWidget(self.satisfaction, 1)
-        self.follow_box = QWidget()
-        self.follow_box.setLayout(follow_row)
-        for box, box_layout in ((self.unit_box, unit_row), (self.follow_box, follow_row)):
-            box_layout.setContentsMargins(0, 0, 0, 0)
-            box.setVisible(False)
-
-        filters = QHBoxLayout()
-        filters.addWidget(self.status_filter)
-        filters.addWidget(self.overdue_only)
-        filters.addStretch(1)
-        filters.addWidget(self.refresh)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addLayout(filters)
-        left_layout.addWidget(self.table, 1)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(self.detail, 1)
-        right_layout.addWidget(self.unit_box)
-        right_layout.addWidget(self.follow_box)
-        right_layout.addWidget(self.note)
-        right_layout.addLayout(button_row)
-        right_layout.addWidget(self.error)
-        split = QSplitter()
-        split.addWidget(left)
-        split.addWidget(right)
-        split.setSizes([600, 560])
-        layout = QVBoxLayout(self)
-        layout.addWidget(split)
-
-        self.status_filter.currentIndexChanged.connect(lambda _i: self.refresh_requested.emit())
-        self.overdue_only.toggled.connect(lambda _b: self.refresh_requested.emit())
-        self.refresh.clicked.connect(self.refresh_requested.emit)
-        self.table.selectionModel().currentRowChanged.connect(self._row_changed)
-        self.reached.toggled.connect(self._reached_toggled)
-        self.note.textChanged.connect(self.error.clear)
-        self.retranslate()
-
-    # --- what the window feeds in ----------------------------------------------------------------------
-    def filters(self) -> dict[str, Any]:
-        """The `list_cases` fields for the chosen filter."""
-        chosen = self.status_filter.currentData() or "open"
-        out: dict[str, Any] = {"limit": 200}
-        if chosen == "open":
-            out["open"] = True
-        elif chosen != "all":
-            out["status"] = chosen
-        if self.overdue_only.isChecked():
-            out["overdue"] = True
-        return out
-
-    def set_cases(self, cases: list[dict[str, Any]]) -> None:
-        """New rows; the case on show stays selected if it is still listed."""
-        keep = self.case.get("id") if self.case else None
-        self.model.set_cases(cases)
-        row = self.model.row_of(keep) if keep is not None else None
-        if row is not None:
-            selection = self.table.selectionModel()
-            selection.blockSignals(True)  # the window reloads the case itself; no second request
-            self.table.selectRow(row)
-            selection.blockSignals(False)
-
-    def show_case(self, case: dict[str, Any] | None) -> None:
-        """One case in full and the buttons for exactly its `allowed_actions`."""
-        self.case = case
-        self.error.clear()
-        allowed = set(case.get("allowed_actions") or []) if case else set()
-        for action, button in self.buttons.items():
-            button.setVisible(action in allowed)
-        self.unit.clear()
-        for u in (case or {}).get("dispatch_units") or []:
-            indent = "    " if u.get("level", 2) > 2 else ""
-            self.unit.addItem(f"{indent}{u['name']}", u["id"])
-        self.unit_box.setVisible("dispatch" in allowed)
-        self.follow_box.setVisible("follow_up" in allowed)
-        self.note.setVisible(bool(allowed & set(NOTE_FIELD)))
-        self.detail.setHtml(self._html(case) if case else f"<p style='color:#666'>{self.tr_('work_pick')}</p>")
-
-    def show_error(self, text: str) -> None:
-        self.error.setText(text)
-
-    # --- clicks ----------------------------------------------------------------------------------------
-    def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        case_id = self.model.data(self.model.index(current.row(), 0), CaseIdRole) if current.isValid() else None
-        if isinstance(case_id, int):
-            self.case_selected.emit(case_id)
-
-    def _reached_toggled(self, reached: bool) -> None:
-        self.solved.setEnabled(reached)
-        self.satisfaction.setEnabled(reached)
-
-    def _clicked(self, action: str) -> None:
-        if self.case is None:
-            return
-        fields: dict[str, Any] = {"case_id": self.case["id"]}
-        note = self.note.toPlainText().strip()
-        name, required = NOTE_FIELD.get(action, ("", False))
-        if required and not note:
-            self.error.setText(self.tr_("work_note_required", action=self.tr_(f"action_{action}")))
-            self.note.setFocus()
-            return
-        if name and note:
-            fields[name] = note
-        if action == "dispatch":
-            unit = self.unit.currentData()
-            if unit is not None:
-                fields["units"] = [unit]
-        elif action == "follow_up":
-            fields["reached"] = self.reached.isChecked()
-            if self.reached.isChecked():
-                fields["solved"] = self.solved.isChecked()
-                fields["satisfaction"] = self.satisfaction.currentData()
-        elif action in ("approve", "send_back"):
-            fields["approved"] = action == "approve"
-        self.error.clear()
-        self.action_requested.emit(ACTION_REQUESTS[action], fields)
-
-    def clear_note(self) -> None:
-        self.note.clear()
-
-    # --- the detail pane -------------------------------------------------------------------------------
-    def _html(self, c: dict[str, Any]) -> str:
-        t = self.tr_
-
-        def e(value: Any) -> str:
-            return html.escape(str(value)) if value not in (None, "") else "—"
-
-        def when(stamp: str | None) -> str:
-            return e(self.tr_.when(stamp)) if stamp else "—"
-
-        deadline = when(c.get("deadline_at"))
-        if c.get("overdue"):
-            deadline = f"<b style='color:#b00020'>⚠ {t('overdue')} {deadline}</b>"
-        rows = [
-            (t("col_status"), f"<b>{e(t.maybe('status', c.get('status')))}</b>"),
-            (t("hotline"), e(c.get("hotline"))),
-            (t("category"), e(c.get("category"))),
-            (t("handling"), e(t.maybe("handling", c.get("handling")))),
-            (t("col_deadline"), deadline),
-            (t("address"), e(c.get("address"))),
-            (t("citizen_name"), f"{e(c.get('citizen_name'))} {e(c.get('contact') or c.get('caller'))}"),
-        ]
-        out = [f"<h3>{e(c.get('number'))}</h3><table cellspacing='2'>"]
-        out += [f"<tr><td style='color:#555'>{k}</td><td>{v}</td></tr>" for k, v in rows]
-        out.append(f"</table><p><b>{t('request')}</b><br>{e(c.get('request'))}</p>")
-        if c.get("exchange_refusal"):
-            refused = t("work_exchange_refused", message=e(c["exchange_refusal"]))
-            hint = t("work_exchange_refused_hint") if "forward" in (c.get("allowed_actions") or []) else ""
-            out.append(f"<p style='color:#b00020'><b>{refused}</b><br>{hint}</p>")
-        elif c.get("exchange_stalled") is not None:
-            stalled = t("work_exchange_stalled", message=e(c["exchange_stalled"]))
-            out.append(f"<p style='color:#b00020'><b>{stalled}</b></p>")
-        if c.get("resolution"):
-            out.append(f"<p><b>{t('work_resolution')}</b><br>{e(c['resolution'])}</p>")
-        history: list[str] = []
-        for d in c.get("dispatches") or []:
-            text = f"{t('work_dispatched_to')} <b>{e(d.get('unit_name'))}</b> · {e(t.maybe('share', d.get('status')))}"
-            text += f" · {t('col_deadline')} {when(d.get('deadline_at'))}"
-            if d.get("overdue"):
-                text += f" <b style='color:#b00020'>⚠ {t('overdue')}</b>"
-            for key in ("instructions", "return_reason", "result"):
-                if d.get(key):
-                    text += f"<br>&nbsp;&nbsp;{t('work_' + key)}：{e(d[key])}"
-            history.append(text)
-        for v in c.get("supervisions") or []:
-            kind = t("work_leader") if v.get("leader") else t("work_supervision", level=v.get("level", 1))
-            history.append(f"<span style='color:#b00020'>{kind}</span> {when(v.get('at'))}：{e(v.get('instructions'))}")
-        for f in c.get("follow_ups") or []:
-            got = t.maybe("satisfaction", f.get("satisfaction")) if f.get("reached") else t("work_not_reached")
-            history.append(f"{t('action_follow_up')} {when(f.get('at'))}：{e(got)} {e(f.get('notes') or '')}")
-        for r in c.get("reviews") or []:
-            verdict = t("action_approve") if r.get("approved") else t("action_send_back")
-            history.append(f"{t('work_review')} {when(r.get('at'))}：{verdict} {e(r.get('reason') or '')}")
-        history += call_history_lines(t, c, when)
-        if history:
-            out.append(f"<p><b>{t('work_history')}</b></p><ul>")
-            out += [f"<li>{h}</li>" for h in history]
-            out.append("</ul>")
-        return "".join(out)
-
-    def retranslate(self) -> None:
-        t = self.tr_
-        current = self.status_filter.currentData()
-        self.status_filter.blockSignals(True)
-        self.status_filter.clear()
-        for key in STATUS_FILTERS:
-            self.status_filter.addItem(t(f"filter_{key}") if key in ("open", "all") else t.maybe("status", key), key)
-        self.status_filter.setCurrentIndex(max(0, self.status_filter.findData(current or "open")))
-        self.status_filter.blockSignals(False)
-        self.overdue_only.setText(t("filter_overdue"))
-        self.refresh.setText(t("refresh"))
-        self.note.setPlaceholderText(t("work_note_hint"))
-        self.unit_label.setText(t("work_unit"))
-        self.follow_label.setText(t("action_follow_up"))
-        self.reached.setText(t("work_reached"))
-        self.solved.setText(t("work_solved"))
-        chosen = self.satisfaction.currentData()
-        self.satisfaction.clear()
-        for s in SATISFACTIONS:
-            self.satisfaction.addItem(t(f"satisfaction_{s}"), s)
-        self.satisfaction.setCurrentIndex(max(0, self.satisfaction.findData(chosen or SATISFACTIONS[0])))
-        for action, button in self.buttons.items():
-            button.setText(t(f"action_{action}"))
-        self.model.retranslate()
-        self.show_case(self.case)

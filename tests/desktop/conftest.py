@@ -8,7 +8,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,10 @@ import pytest
 import qasync
 from PySide6.QtGui import QInputMethodEvent
 from PySide6.QtWidgets import QApplication, QWidget
+from pytestqt.qtbot import QtBot
 
+from ari_app.link import LinkServer
+from cti_desktop.window import MainWindow
 from tests.link.conftest import _db_template, cfg, clock, queue, server, sessions  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +40,16 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> d
     if item.path.name in ("test_window.py", "test_transfer_window.py"):
         return {"qt": _qt_loop}
     return {"asyncio": asyncio.new_event_loop}
+
+
+@pytest.fixture
+async def desk(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> AsyncIterator[MainWindow]:  # noqa: F811
+    """One desktop on the test's LinkServer, online, its sign-in form shown (tests.desktop.desks.sign_in)."""
+    from tests.desktop.desks import dispose, open_desk
+
+    window = await open_desk(server.url, tmp_path / "draft.json", seed=3, backoff_max=0.1)
+    yield window
+    await dispose(window)
 
 
 @pytest.fixture
@@ -78,12 +91,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Delete the test windows while Qt is still whole: PySide6 can crash collecting them at interpreter exit."""
     import gc
 
-    from tests.desktop import test_window
+    from tests.desktop.desks import KEEP
 
-    for window in test_window._KEEP:
+    for window in KEEP:
         window.signin.deleteLater()
         window.deleteLater()
-    test_window._KEEP.clear()
+    KEEP.clear()
     app = QApplication.instance()
     if app is not None:
         from PySide6.QtCore import QCoreApplication, QEvent

@@ -17,8 +17,7 @@ from cti_desktop.qa_view import QaCallTableModel
 from cti_desktop.window import MainWindow
 from recordings.service import RecordingFailure
 from tests.desktop.conftest import until
-from tests.desktop.test_wallboard_view import open_supervisor
-from tests.desktop.test_window import dispose
+from tests.desktop.desks import dispose, open_supervisor
 
 GIB = 1 << 30
 
@@ -26,7 +25,7 @@ GIB = 1 << 30
 async def test_alarms_are_shown_in_chinese_and_english(
     server: LinkServer, qtbot: QtBot, tmp_path: Path, shot: Any
 ) -> None:
-    window = await open_supervisor(server, qtbot, tmp_path)
+    window = await open_supervisor(server.url, qtbot, tmp_path)
     try:
         view = window.wallboard
         window.tabs.setCurrentIndex(MainWindow.WALLBOARD_TAB)
@@ -68,7 +67,7 @@ async def test_alarms_are_shown_in_chinese_and_english(
 def test_a_failed_recording_is_marked_in_the_qa_list() -> None:
     for lang, mark in (("zh", "✖ 录音失败"), ("en", "✖ recording failed")):
         model = QaCallTableModel(Tr(lang))
-        model.set_calls(
+        model.set_rows(
             [
                 {
                     "call_id": "1764.42",

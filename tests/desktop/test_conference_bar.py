@@ -3,17 +3,15 @@ commands they emit, and who is in. The server side is tested against Asterisk in
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 from pytestqt.qtbot import QtBot
 
 from cti_desktop.i18n import Tr
 from cti_desktop.widgets import ConferenceBar
 
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
-
-def test_conference_bar(qtbot: QtBot) -> None:
+def test_conference_bar(qtbot: QtBot, shot: Any) -> None:
     bar = ConferenceBar(Tr("zh"))
     qtbot.addWidget(bar)
     bar.resize(560, 70)
@@ -37,8 +35,7 @@ def test_conference_bar(qtbot: QtBot) -> None:
     with qtbot.waitSignal(bar.action_requested, timeout=1000) as sent:
         bar.leave.click()
     assert sent.args == ["leave", ""]
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    assert bar.grab().save(str(SHOTS / "07_three_way_bar.png"))
+    shot(bar, "07_three_way_bar")
     bar.tr_ = Tr("en")
     bar.retranslate()
     assert bar.start.text() == "Bring in" and bar.members.text().startswith("In the call: Citizen 13800000001")

@@ -16,7 +16,6 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.cases import service
 from ari_app.cases.actor import Actor
 from ari_app.cases.events import ExchangeRefused
 from ari_app.cases.exchange import STALL_ATTEMPTS, deliver_due
@@ -30,7 +29,7 @@ from schema.cases import Case, ExchangeMessage, OutboxStatus
 from schema.users import Role, User
 from tests.cases.test_exchange_answers import LOCATION_REQUIRED, GeoReportReceiver
 from tests.desktop.conftest import type_text, until
-from tests.desktop.desks import Open, desks
+from tests.desktop.desks import Open, citizen_case, desks
 
 
 @pytest.fixture
@@ -40,22 +39,7 @@ def geo() -> Iterator[GeoReportReceiver]:
 
 
 def _create(s: Session, agent: Actor, hotline: str, request: str, address: str | None) -> int:
-    case = service.create_case(
-        s,
-        agent,
-        hotline=hotline,
-        caller="13800000009",
-        call_id=None,
-        category=None,
-        request=request,
-        address=address,
-        urgency="normal",
-        citizen_name="王女士",
-        contact="13800000009",
-        language="zh",
-        handling="dispatch",
-    )
-    return case.id
+    return citizen_case(s, agent, request, "13800000009", "王女士", hotline=hotline, address=address).id
 
 
 @pytest.fixture
@@ -236,7 +220,7 @@ async def test_supervisors_are_told_when_a_case_keeps_failing_to_get_through(
         for msg in s.scalars(select(ExchangeMessage).where(ExchangeMessage.status == OutboxStatus.PENDING)):
             msg.next_attempt_at = msg.created_at
     assert (await runner.run_pass()).delivered == 2
-    await sup.refresh_work()
+    await sup.work.refresh_work()
     assert first is not None and all(c.get("exchange_stalled") is None for c in model.cases)
 
 
@@ -245,7 +229,7 @@ async def test_intake_refused_for_a_missing_location_names_the_field(
 ) -> None:
     agent = await open_desk("1001")
     agent.tabs.setCurrentIndex(0)
-    form = agent.form
+    form = agent.call_tab.form
     form.hotline.setCurrentIndex(form.hotline.findData("12358"))
     type_text(form.request, "超市多收费")
     assert form.values()["address"] is None

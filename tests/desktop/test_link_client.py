@@ -33,6 +33,15 @@ def client(url: str, rec: Recorder) -> LinkClient:
     )
 
 
+async def signed_in_client(url: str, rec: Recorder) -> LinkClient:
+    """A client online and signed in as agent 1001."""
+    link = client(url, rec)
+    link.start()
+    await link.wait_online(3)
+    await link.sign_in("1001", PASSWORD)
+    return link
+
+
 async def test_sign_in_pushes_and_requests(server: LinkServer) -> None:
     rec = Recorder()
     link = client(server.url, rec)
@@ -66,10 +75,7 @@ async def test_server_restart_goes_offline_then_resumes_with_the_same_state(
     await first.start()
     port = first.port
     rec = Recorder()
-    link = client(first.url, rec)
-    link.start()
-    await link.wait_online(3)
-    await link.sign_in("1001", PASSWORD)
+    link = await signed_in_client(first.url, rec)
     await link.request("set_state", state="paused", reason="meal")
     await first.stop()
     await until(lambda: link.status == Status.OFFLINE)
@@ -101,10 +107,7 @@ async def test_token_refused_after_restart_without_a_token_file_reports_session_
     first = LinkServer(cfg, sessions, queue, clock=clock, settings=link_settings())
     await first.start()
     rec = Recorder()
-    link = client(first.url, rec)
-    link.start()
-    await link.wait_online(3)
-    await link.sign_in("1001", PASSWORD)
+    link = await signed_in_client(first.url, rec)
     port = first.port
     await first.stop()
     second = LinkServer(cfg, sessions, queue, clock=clock, settings=link_settings(port=port))

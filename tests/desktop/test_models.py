@@ -11,6 +11,7 @@ from ari_app.protocol import HANDLINGS, LANGUAGES, PAUSE_REASONS, URGENCIES, Age
 from cti_desktop.drafts import DraftStore, default_path
 from cti_desktop.i18n import LANGS, TEXT, Tr
 from cti_desktop.models import AgentStatusView, CaseIdRole, CaseRole, CaseTableModel
+from cti_desktop.qa_view import CallIdRole, QaCallTableModel
 
 
 def case(i: int, **kw: object) -> CaseSummary:
@@ -39,7 +40,7 @@ def test_case_model_columns_and_roles(qapp: object) -> None:
     tr = Tr("zh")
     m = CaseTableModel(tr)
     assert m.rowCount() == 0
-    m.set_cases([case(1), case(2, category=None, caller=None)])
+    m.set_rows([case(1), case(2, category=None, caller=None)])
     assert (m.rowCount(), m.columnCount()) == (2, 7)
     assert m.rowCount(m.index(0, 0)) == 0
     d = lambda r, c, role=Qt.ItemDataRole.DisplayRole: m.data(m.index(r, c), role)  # noqa: E731
@@ -58,6 +59,26 @@ def test_case_model_columns_and_roles(qapp: object) -> None:
     assert d(0, CaseTableModel.STATUS) == "Received"
     assert d(0, CaseTableModel.STATUS) == "Received"
     assert m.data(m.index(0, CaseTableModel.STATUS), Qt.ItemDataRole.DecorationRole) is None
+
+
+def test_a_row_model_finds_rows_by_key_and_redraws_only_what_changed(qapp: object) -> None:
+    """The base every table shares (cti_desktop.table.RowTableModel), through the QA call list, whose rows
+    are keyed by call id: a new score redraws that one cell, not the table."""
+    m = QaCallTableModel(Tr("zh"))
+    calls = [{"call_id": "1.1", "last_score": None}, {"call_id": "1.2", "last_score": 70}]
+    m.set_rows(calls)
+    assert (m.rowCount(), m.columnCount()) == (2, len(QaCallTableModel.HEADERS))
+    assert m.rowCount(m.index(0, 0)) == 0  # a table: no row has children
+    assert m.row_of("1.2") == 1 and m.row_of("9.9") is None
+    assert m.index(1, 0).data(CallIdRole) == "1.2" and m.index(1, 0).data(CaseRole) == calls[1]
+    changed: list[tuple[int, int, int, int]] = []
+    m.dataChanged.connect(lambda a, b, _roles=None: changed.append((a.row(), a.column(), b.row(), b.column())))
+    m.set_score("1.2", 95)
+    assert changed == [(1, QaCallTableModel.SCORE, 1, QaCallTableModel.SCORE)]
+    assert m.index(1, QaCallTableModel.SCORE).data() == "95"
+    m.set_score("9.9", 10)  # not listed: nothing to redraw
+    assert len(changed) == 1
+    assert m.data(m.index(5, 0)) is None
 
 
 def test_agent_status_view_counts_down_wrapup_on_a_monotonic_clock() -> None:
@@ -130,7 +151,7 @@ def test_times_show_in_the_centres_zone_not_the_machines(qapp: object, monkeypat
         tr = Tr("zh", ZoneInfo("Asia/Shanghai"))
         m = CaseTableModel(tr)
         stamp = "2026-11-29T16:30:00+00:00"
-        m.set_cases([case(1, created_at=stamp, deadline_at=stamp)])
+        m.set_rows([case(1, created_at=stamp, deadline_at=stamp)])
         assert m.data(m.index(0, CaseTableModel.CREATED)) == "2026-11-30 00:30"
         assert tr.when(stamp, seconds=True) == "2026-11-30 00:30:00"
         assert Tr("zh").when(stamp) == "2026-11-29 16:30"  # no zone given: the machine's

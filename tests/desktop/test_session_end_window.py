@@ -22,8 +22,7 @@ from ari_app.cases.actor import SYSTEM
 from ari_app.link import LinkServer
 from cti_desktop.window import MainWindow
 from tests.desktop.conftest import until
-from tests.desktop.test_window import desk as desk  # the fixture, shared
-from tests.desktop.test_window import sign_in
+from tests.desktop.desks import sign_in
 
 
 @pytest.mark.parametrize(

@@ -3,17 +3,15 @@ emit, complete / cancel only while an attended transfer is under way, and the st
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 from pytestqt.qtbot import QtBot
 
 from cti_desktop.i18n import Tr
 from cti_desktop.transfer import TransferBar, transfer_note
 
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
-
-def test_transfer_bar(qtbot: QtBot) -> None:
+def test_transfer_bar(qtbot: QtBot, shot: Any) -> None:
     bar = TransferBar(Tr("zh"))
     qtbot.addWidget(bar)
     bar.resize(720, 70)
@@ -40,8 +38,7 @@ def test_transfer_bar(qtbot: QtBot) -> None:
     bar.show_transfer({**transfer, "state": "answered"})
     assert bar.complete.isEnabled() and bar.cancel.isEnabled()
     assert bar.state.text() == "09915550123 已接听：可完成或取消转接"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    assert bar.grab().save(str(SHOTS / "09_transfer_bar_attended.png"))
+    shot(bar, "09_transfer_bar_attended")
     with qtbot.waitSignal(bar.action_requested, timeout=1000) as sent:
         bar.complete.click()
     assert sent.args == ["complete", "", ""]
@@ -64,10 +61,13 @@ def test_transfer_note_says_from_whom_and_which_cases() -> None:
     assert transfer_note(Tr("zh"), {"call_id": "1.1"}, cases) == ""
 
 
-def test_case_detail_lists_the_calls_transfers_and_conference(qtbot: QtBot) -> None:
-    from cti_desktop.widgets import CaseWorkPanel
+def test_case_detail_lists_the_calls_transfers_and_conference(qtbot: QtBot, shot: Any) -> None:
+    from cti_desktop.work_tab import CaseWorkPanel
 
-    panel = CaseWorkPanel(Tr("zh"))
+    async def no_link(kind: str, **fields: Any) -> dict[str, Any]:
+        raise AssertionError(f"the detail pane sent {kind}")
+
+    panel = CaseWorkPanel(Tr("zh"), lambda coro: coro.close(), no_link)
     qtbot.addWidget(panel)
     panel.resize(900, 560)
     case = {
@@ -101,8 +101,7 @@ def test_case_detail_lists_the_calls_transfers_and_conference(qtbot: QtBot) -> N
     text = panel.detail.toPlainText()
     assert "直接转接：坐席 1001 → 坐席 1002 · 已完成" in text
     assert "三方通话：市民 13800000001" in text and "三方通话：协同单位 09915550123" in text
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    assert panel.grab().save(str(SHOTS / "12_case_detail_transfer_conference.png"))
+    shot(panel, "12_case_detail_transfer_conference")
     panel.tr_ = Tr("en")
     panel.show_case(case)
     assert "Blind transfer: agent 1001 → Agent 1002 · completed" in panel.detail.toPlainText()

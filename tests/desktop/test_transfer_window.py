@@ -4,7 +4,6 @@ call with the case already taken on it, and the first one wraps up. Screenshots 
 
 from __future__ import annotations
 
-import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,28 +13,15 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from ari_app.link import LinkServer
-from cti_desktop.drafts import DraftStore
-from cti_desktop.i18n import Tr
-from cti_desktop.link import LinkClient
 from cti_desktop.window import MainWindow
 from tests.desktop.conftest import until
-from tests.desktop.test_window import dispose, sign_in
+from tests.desktop.desks import dispose, open_desk, sign_in, take_case
 from tests.link.test_link_transfer import CALL, CITIZEN, Rig, rig  # noqa: F401
 
 
 @pytest.fixture
-async def desks(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> AsyncIterator[list[MainWindow]]:
-    windows = []
-    for n in (1, 2):
-        window = MainWindow(Tr("zh"), DraftStore(tmp_path / f"draft{n}.json"), server=server.url)
-        link = LinkClient(
-            server.url, window.handle_message, window.set_link_status, backoff_base=0.02, rng=random.Random(n)
-        )
-        window.link = link
-        link.start()
-        window.signin.show()
-        await link.wait_online(3)
-        windows.append(window)
+async def desks(server: LinkServer, tmp_path: Path) -> AsyncIterator[list[MainWindow]]:
+    windows = [await open_desk(server.url, tmp_path / f"draft{n}.json", seed=n) for n in (1, 2)]
     yield windows
     for window in windows:
         await dispose(window)
@@ -55,36 +41,29 @@ async def test_blind_transfer_from_the_bar_pops_the_second_desktop_with_the_case
         qtbot.mouseClick(window.ready_button, Qt.MouseButton.LeftButton)
     await until(lambda: first.status_view.state == "ready" and second.status_view.state == "ready")
     await rig.connected_call()
-    await until(lambda: first.pop.phase == "connected")
-    assert first.transfer.blind.isEnabled()
-    created = await first.link.request(  # type: ignore[union-attr]
-        "create_case",
-        call_id=CALL,
-        hotline="12319",
-        caller="13800000001",
-        request="小区停水三天，物业不处理",
-        urgency="urgent",
-        language="zh",
-        handling="dispatch",
+    await until(lambda: first.call_tab.pop.phase == "connected")
+    assert first.call_tab.transfer.blind.isEnabled()
+    created = await take_case(
+        first, call_id=CALL, hotline="12319", caller="13800000001", request="小区停水三天，物业不处理", urgency="urgent"
     )
-    number = created["case"]["number"]
-    qtbot.keyClicks(first.transfer.target, "1002")
+    number = created["number"]
+    qtbot.keyClicks(first.call_tab.transfer.target, "1002")
     shot(first, "10_transfer_first_desktop_before")
-    qtbot.mouseClick(first.transfer.blind, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(first.call_tab.transfer.blind, Qt.MouseButton.LeftButton)
 
-    await until(lambda: second.pop.call is not None and second.pop.call.get("transfer"))
-    assert second.pop.title.text() == "转接来电 · 振铃中"
-    assert second.pop.values["call_id"].text() == CALL
-    assert "由坐席 1001 直接转接而来" in second.notice.text() and number in second.notice.text()
-    assert second.history_model.rowCount() >= 1
-    await until(lambda: first.status_view.state == "wrapup" and first.pop.phase == "ended")
-    assert not first.transfer.blind.isEnabled()
+    await until(lambda: second.call_tab.pop.call is not None and second.call_tab.pop.call.get("transfer"))
+    assert second.call_tab.pop.title.text() == "转接来电 · 振铃中"
+    assert second.call_tab.pop.values["call_id"].text() == CALL
+    assert "由坐席 1001 直接转接而来" in second.call_tab.notice.text() and number in second.call_tab.notice.text()
+    assert second.call_tab.history_model.rowCount() >= 1
+    await until(lambda: first.status_view.state == "wrapup" and first.call_tab.pop.phase == "ended")
+    assert not first.call_tab.transfer.blind.isEnabled()
 
     await rig.feed(
         {"Event": "DialBegin", "Channel": CITIZEN, "DestChannel": "PJSIP/1002-00000003"},
         {"Event": "DialEnd", "Channel": CITIZEN, "DestChannel": "PJSIP/1002-00000003", "DialStatus": "ANSWER"},
     )
-    await until(lambda: second.pop.phase == "connected" and second.status_view.state == "on_call")
-    assert second.transfer.blind.isEnabled()  # the second agent may transfer it on
-    assert second.transfer.state.text() == ""  # the first agent's transfer is not theirs to follow
+    await until(lambda: second.call_tab.pop.phase == "connected" and second.status_view.state == "on_call")
+    assert second.call_tab.transfer.blind.isEnabled()  # the second agent may transfer it on
+    assert second.call_tab.transfer.state.text() == ""  # the first agent's transfer is not theirs to follow
     shot(second, "11_transfer_second_desktop_pop")

@@ -27,7 +27,7 @@ from cti_desktop.window import MainWindow
 from schema.cases import Case, CooperatingUnit
 from schema.users import Role, User
 from tests.desktop.conftest import type_text, until
-from tests.desktop.desks import Open, desks
+from tests.desktop.desks import Open, citizen_case, desks
 from tests.link.conftest import FAST_HASH, PASSWORD
 
 
@@ -59,21 +59,8 @@ def cases(sessions: sessionmaker[Session]) -> dict[str, int]:
             ("pressure", "高层住户水压不足", "新市区北京路 301 号", water, None),
             ("manhole", "路口井盖缺失", "水磨沟区南湖路", roads, None),
         ):
-            case = service.create_case(
-                s,
-                agent,
-                hotline="12345",
-                caller="13800000009",
-                call_id=None,
-                category=None,
-                request=request,
-                address=address,
-                urgency="urgent" if key == "burst" else "normal",
-                citizen_name="王女士",
-                contact="13800000009",
-                language="zh",
-                handling="dispatch",
-            )
+            urgency = "urgent" if key == "burst" else "normal"
+            case = citizen_case(s, agent, request, "13800000009", "王女士", address=address, urgency=urgency)
             service.dispatch(s, agent, case.id, units=[unit.id], deadline_hours=48, now=when)
             out[key] = case.id
         return out
@@ -187,21 +174,7 @@ async def test_a_dispatch_reaches_the_units_open_list_without_a_refresh(
         agent_id = s.query(User.id).filter(User.login == "1001").scalar()
         agent = Actor(user_id=agent_id, login="1001", role=Role.AGENT)
         fresh = [
-            service.create_case(
-                s,
-                agent,
-                hotline="12345",
-                caller="13800000010",
-                call_id=None,
-                category=None,
-                request=request,
-                address="天山区光明路 5 号",
-                urgency="normal",
-                citizen_name="赵先生",
-                contact="13800000010",
-                language="zh",
-                handling="dispatch",
-            ).id
+            citizen_case(s, agent, request, "13800000010", "赵先生", address="天山区光明路 5 号").id
             for request in ("消防栓漏水", "停水通知未张贴")
         ]
         water = s.query(CooperatingUnit.id).filter(CooperatingUnit.name == "市供水公司").scalar()

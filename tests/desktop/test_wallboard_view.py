@@ -32,7 +32,7 @@ from cti_desktop.wallboard_view import AgentBoardModel, clock_text, level_colour
 from cti_desktop.window import MainWindow
 from schema.calls import CallRecord
 from tests.desktop.conftest import until
-from tests.desktop.test_window import dispose
+from tests.desktop.desks import dispose, open_supervisor
 from tests.link.conftest import PASSWORD, T0, Clock, FakeQueue, link_settings
 
 NAMES = ["张敏", "艾力·买买提", "王芳", "李强", "古丽娜尔", "刘洋", "陈静", "阿不都", "赵磊", "孙悦", "周婷", "吴昊"]
@@ -118,21 +118,6 @@ def _row(n: int, hotline: str, arrived: Any, state: str, **kw: Any) -> dict[str,
             "arrived_at": arrived, **kw}  # fmt: skip
 
 
-async def open_supervisor(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> MainWindow:
-    window = MainWindow(Tr("zh"), DraftStore(tmp_path / "draft-sup.json"), server=server.url)
-    link = LinkClient(server.url, window.handle_message, window.set_link_status, backoff_base=0.02)
-    window.link = link
-    link.start()
-    window.signin.show()
-    await link.wait_online(3)
-    qtbot.keyClicks(window.signin.agent_id, "sup")
-    qtbot.keyClicks(window.signin.password, PASSWORD)
-    qtbot.mouseClick(window.signin.button, Qt.MouseButton.LeftButton)
-    await until(lambda: window.isVisible() and window.wallboard.board.get("agents"))
-    window.resize(1440, 900)
-    return window
-
-
 def test_colours_and_clock_text() -> None:
     assert [level_colour(v, 80) for v in (None, 95.0, 80.0, 75.0, 40.0)] == [
         "#757575",
@@ -147,7 +132,7 @@ def test_colours_and_clock_text() -> None:
 async def test_wallboard_under_load_with_actions(
     busy_server: LinkServer, qtbot: QtBot, tmp_path: Path, shot: Any, queue: FakeQueue
 ) -> None:
-    window = await open_supervisor(busy_server, qtbot, tmp_path)
+    window = await open_supervisor(busy_server.url, qtbot, tmp_path)
     try:
         view = window.wallboard
         assert window.tabs.isTabVisible(MainWindow.WALLBOARD_TAB)

@@ -4,12 +4,9 @@ Screenshots of each view are written to var/screenshots/."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
@@ -20,51 +17,14 @@ from ari_app.calls.model import CallState, EndReason
 from ari_app.link import LinkServer
 from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
-from cti_desktop.link import LinkClient, Status
+from cti_desktop.link import Status
 from cti_desktop.window import MainWindow
 from schema.cases import Case
 from tests.desktop.conftest import type_text, until
+from tests.desktop.desks import dispose, sign_in, take_case
 from tests.link.conftest import PASSWORD, T0
 
 CALLER = "13800000001"
-
-
-@pytest.fixture
-async def desk(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> AsyncIterator[MainWindow]:
-    window = MainWindow(Tr("zh"), DraftStore(tmp_path / "draft.json"), server=server.url)
-    link = LinkClient(
-        server.url,
-        window.handle_message,
-        window.set_link_status,
-        backoff_base=0.02,
-        backoff_max=0.1,
-        rng=random.Random(3),
-    )
-    window.link = link
-    link.start()
-    window.signin.show()
-    await link.wait_online(3)
-    yield window
-    await dispose(window)
-
-
-async def dispose(window: MainWindow) -> None:
-    window.shutdown()
-    if isinstance(window.link, LinkClient):
-        await window.link.stop()
-    window.signin.close()
-    window.close()
-    _KEEP.append(window)  # deleted with the application, not under a running test's event loop
-
-
-_KEEP: list[MainWindow] = []
-
-
-async def sign_in(window: MainWindow, qtbot: QtBot, agent: str = "1001") -> None:
-    qtbot.keyClicks(window.signin.agent_id, agent)
-    qtbot.keyClicks(window.signin.password, PASSWORD)
-    qtbot.mouseClick(window.signin.button, Qt.MouseButton.LeftButton)
-    await until(lambda: window.isVisible() and window.status_view.state == "paused")
 
 
 async def test_sign_in_wrong_password_then_right(desk: MainWindow, qtbot: QtBot, shot: Any) -> None:
@@ -111,7 +71,7 @@ async def test_state_control_ready_pause_and_wrapup_countdown(
     await until(lambda: window.status_view.state == "wrapup")
     await until(lambda: window.state_label.text().startswith("话后整理 剩余"))
     assert window.ready_button.isEnabled()
-    assert window.pop.title.text() == "来电 · 已结束"
+    assert window.call_tab.pop.title.text() == "来电 · 已结束"
 
 
 async def test_ready_and_pause_keys_survive_translation(desk: MainWindow) -> None:
@@ -133,44 +93,44 @@ async def test_screen_pop_prefills_the_form_and_save_creates_the_linked_case(
     qtbot.mouseClick(window.ready_button, Qt.MouseButton.LeftButton)
     await until(lambda: window.status_view.state == "ready")
     # an earlier case of this caller, so the pop has history
-    await window.link.request(  # type: ignore[union-attr]
-        "create_case",
+    await take_case(
+        window,
         hotline="12319",
         caller=CALLER,
         category="供热",
         request="暖气不热，室温只有 12 度",
         address="新市区北京路 88 号",
-        urgency="normal",
-        language="zh",
-        handling="dispatch",
     )
-    window.form.clear()
+    window.call_tab.form.clear()
     await server.on_call_event(CallRinging("1764378000.7", T0, "1001", "PJSIP/1001", "12319", CALLER, 8.0))
-    await until(lambda: window.pop.call is not None)
-    assert window.pop.values["hotline"].text() == "12319  城建服务热线"
-    assert window.pop.values["caller"].text() == CALLER
-    assert window.pop.values["waited"].text() == "8 秒"
-    assert window.pop.title.text() == "来电 · 振铃中"
-    assert window.form.hotline.currentData() == "12319"
-    assert window.form.caller.text() == CALLER
-    assert window.form.call_time_label.text() != "—"
-    assert [window.form.category.itemText(i) for i in range(window.form.category.count())][1:3] == ["供水", "供热"]
-    assert window.history_model.rowCount() == 1
-    assert not window.form.request.isReadOnly()  # not a modal: the agent can type at once
+    await until(lambda: window.call_tab.pop.call is not None)
+    assert window.call_tab.pop.values["hotline"].text() == "12319  城建服务热线"
+    assert window.call_tab.pop.values["caller"].text() == CALLER
+    assert window.call_tab.pop.values["waited"].text() == "8 秒"
+    assert window.call_tab.pop.title.text() == "来电 · 振铃中"
+    assert window.call_tab.form.hotline.currentData() == "12319"
+    assert window.call_tab.form.caller.text() == CALLER
+    assert window.call_tab.form.call_time_label.text() != "—"
+    assert [window.call_tab.form.category.itemText(i) for i in range(window.call_tab.form.category.count())][1:3] == [
+        "供水",
+        "供热",
+    ]
+    assert window.call_tab.history_model.rowCount() == 1
+    assert not window.call_tab.form.request.isReadOnly()  # not a modal: the agent can type at once
     await server.on_call_event(CallConnected("1764378000.7", T0, "1001", "PJSIP/1001", 8.0))
-    await until(lambda: window.pop.phase == "connected")
-    window.form.category.setCurrentIndex(window.form.category.findData("供水"))
-    type_text(window.form.request, "小区停水三天，物业不处理")
-    type_text(window.form.address, "天山区人民路 12 号")
-    type_text(window.form.citizen_name, "王先生")
-    window.form.urgency.setCurrentIndex(window.form.urgency.findData("urgent"))
+    await until(lambda: window.call_tab.pop.phase == "connected")
+    window.call_tab.form.category.setCurrentIndex(window.call_tab.form.category.findData("供水"))
+    type_text(window.call_tab.form.request, "小区停水三天，物业不处理")
+    type_text(window.call_tab.form.address, "天山区人民路 12 号")
+    type_text(window.call_tab.form.citizen_name, "王先生")
+    window.call_tab.form.urgency.setCurrentIndex(window.call_tab.form.urgency.findData("urgent"))
     shot(window, "03_screen_pop_prefilled_form")
     draft = window.drafts.load()
     assert draft is not None and draft["fields"]["request"] == "小区停水三天，物业不处理"
-    qtbot.mouseClick(window.form.save, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.call_tab.form.save, Qt.MouseButton.LeftButton)
     await until(lambda: window.statusBar().currentMessage().startswith("案卷 12319-"))
     assert window.drafts.load() is None
-    assert window.form.request.toPlainText() == ""
+    assert window.call_tab.form.request.toPlainText() == ""
     with sessions() as s:
         case = s.scalars(select(Case).where(Case.call_id == "1764378000.7")).one()
         assert (case.hotline, case.caller, case.request, case.urgency) == (
@@ -181,13 +141,13 @@ async def test_screen_pop_prefills_the_form_and_save_creates_the_linked_case(
         )
         assert case.category is not None and case.category.name == "供水"
         assert case.created_by_login == "1001"
-    await until(lambda: window.history_model.rowCount() == 2)
+    await until(lambda: window.call_tab.history_model.rowCount() == 2)
     window.tabs.setCurrentIndex(1)
-    await until(lambda: window.cases_model.rowCount() == 2)
+    await until(lambda: window.cases.model.rowCount() == 2)
     shot(window, "04_case_list")
-    type_text(window.search, "停水")
-    qtbot.keyClick(window.search, Qt.Key.Key_Return)
-    await until(lambda: window.cases_model.rowCount() == 1)
+    type_text(window.cases.search, "停水")
+    qtbot.keyClick(window.cases.search, Qt.Key.Key_Return)
+    await until(lambda: window.cases.model.rowCount() == 1)
 
 
 async def test_draft_survives_a_crash_and_is_kept_when_the_call_resumes(
@@ -195,7 +155,7 @@ async def test_draft_survives_a_crash_and_is_kept_when_the_call_resumes(
 ) -> None:
     store = DraftStore(tmp_path / "draft.json")
     first = MainWindow(Tr("zh"), store, server=server.url)
-    first.form.set_hotlines([{"number": "12345", "name_zh": "市长热线", "name_en": "Mayor", "categories": []}])
+    first.call_tab.form.set_hotlines([{"number": "12345", "name_zh": "市长热线", "name_en": "Mayor", "categories": []}])
     first.handle_message(
         {
             "type": "screen_pop",
@@ -213,13 +173,13 @@ async def test_draft_survives_a_crash_and_is_kept_when_the_call_resumes(
             },
         }
     )
-    type_text(first.form.request, "井盖丢失")
+    type_text(first.call_tab.form.request, "井盖丢失")
     await dispose(first)  # the desktop "crashes": nothing more is saved on the way out
     second = MainWindow(Tr("zh"), store, server=server.url)
-    assert second.form.request.toPlainText() == "井盖丢失"
-    assert second.form.call_id == "c9" and second.form.caller.text() == CALLER
-    assert second.notice.text() == "已恢复未保存的草稿"
-    assert second.pop.values["caller"].text() == CALLER
+    assert second.call_tab.form.request.toPlainText() == "井盖丢失"
+    assert second.call_tab.form.call_id == "c9" and second.call_tab.form.caller.text() == CALLER
+    assert second.call_tab.notice.text() == "已恢复未保存的草稿"
+    assert second.call_tab.pop.values["caller"].text() == CALLER
     # the server tells the reconnected desktop about the same call: the typed text stays
     second.handle_message(
         {
@@ -229,7 +189,7 @@ async def test_draft_survives_a_crash_and_is_kept_when_the_call_resumes(
             "call": {"call_id": "c9", "phase": "connected", "caller": CALLER},
         }
     )
-    assert second.form.request.toPlainText() == "井盖丢失"
+    assert second.call_tab.form.request.toPlainText() == "井盖丢失"
     # a different call while a draft is open does not wipe it
     second.handle_message(
         {
@@ -239,8 +199,8 @@ async def test_draft_survives_a_crash_and_is_kept_when_the_call_resumes(
             "call": {"call_id": "d1", "phase": "ringing", "caller": "139"},
         }
     )
-    assert second.form.request.toPlainText() == "井盖丢失"
-    assert second.waiting_call is not None and "新来电" in second.notice.text()
+    assert second.call_tab.form.request.toPlainText() == "井盖丢失"
+    assert second.call_tab.waiting_call is not None and "新来电" in second.call_tab.notice.text()
     await dispose(second)
 
 
@@ -251,12 +211,12 @@ async def test_offline_banner(desk: MainWindow, qtbot: QtBot, shot: Any) -> None
     assert not window.offline_banner.isVisible()
     window.set_link_status(Status.OFFLINE)
     assert window.offline_banner.isVisible()
-    assert not window.form.save.isEnabled() and not window.sign_out_button.isEnabled()
+    assert not window.call_tab.form.save.isEnabled() and not window.sign_out_button.isEnabled()
     window._show_state()
     assert not window.ready_button.isEnabled()
     shot(window, "05_offline")
     window.set_link_status(Status.ONLINE)
-    assert not window.offline_banner.isVisible() and window.form.save.isEnabled()
+    assert not window.offline_banner.isVisible() and window.call_tab.form.save.isEnabled()
 
 
 async def test_language_switch_relabels_everything(desk: MainWindow, qtbot: QtBot, shot: Any) -> None:
@@ -266,9 +226,9 @@ async def test_language_switch_relabels_everything(desk: MainWindow, qtbot: QtBo
     qtbot.mouseClick(window.lang_button, Qt.MouseButton.LeftButton)
     assert window.tabs.tabText(0) == "Call intake"
     assert window.state_label.text() == "Paused"
-    assert window.form.save.text() == "Save case"
-    assert window.form.urgency.itemText(0) == "Normal"
-    assert window.form.hotline.itemText(1) == "12319 Urban Construction and Public Services Hotline"
+    assert window.call_tab.form.save.text() == "Save case"
+    assert window.call_tab.form.urgency.itemText(0) == "Normal"
+    assert window.call_tab.form.hotline.itemText(1) == "12319 Urban Construction and Public Services Hotline"
     shot(window, "06_english")
     qtbot.mouseClick(window.lang_button, Qt.MouseButton.LeftButton)
-    assert window.form.save.text() == "保存案卷"
+    assert window.call_tab.form.save.text() == "保存案卷"

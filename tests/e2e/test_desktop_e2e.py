@@ -145,19 +145,19 @@ async def test_call_pops_the_rung_agent_and_the_saved_case_is_linked(
 
     caller = f"132{random.randrange(10**8):08d}"
     sip = stack.sipp.call("12319", caller, talk_ms=8000, wait=False)
-    await until(lambda: a.window.pop.call is not None, 20)
+    await until(lambda: a.window.call_tab.pop.call is not None, 20)
     pop = next(m for m in a.received if m["type"] == "screen_pop")
     assert pop["call"]["hotline"] == "12319" and pop["call"]["caller"] == caller
-    assert a.window.form.hotline.currentData() == "12319"
-    assert a.window.form.caller.text() == caller
-    await until(lambda: a.window.pop.phase == "connected", 20)
+    assert a.window.call_tab.form.hotline.currentData() == "12319"
+    assert a.window.call_tab.form.caller.text() == caller
+    await until(lambda: a.window.call_tab.pop.phase == "connected", 20)
     window = a.window
-    window.form.category.setCurrentIndex(window.form.category.findData("供水"))
-    type_text(window.form.request, "小区停水两天，请尽快处理")
-    type_text(window.form.address, "水磨沟区南湖路 3 号")
+    window.call_tab.form.category.setCurrentIndex(window.call_tab.form.category.findData("供水"))
+    type_text(window.call_tab.form.request, "小区停水两天，请尽快处理")
+    type_text(window.call_tab.form.address, "水磨沟区南湖路 3 号")
     SHOTS.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(SHOTS / "e2e_screen_pop_real_call.png"))
-    window.form.save.click()
+    window.call_tab.form.save.click()
     await until(lambda: window.statusBar().currentMessage().startswith("案卷 12319-"), 10)
 
     (call,) = [c for c in calls(stack.config) if c["caller"] == caller]
@@ -168,7 +168,7 @@ async def test_call_pops_the_rung_agent_and_the_saved_case_is_linked(
         ).fetchall()
     assert rows == [("12319", caller, call["id"], "小区停水两天，请尽快处理")]
     assert not [m for m in b.received if m["type"] in ("screen_pop", "call_update")], b.received
-    assert b.window.pop.call is None
+    assert b.window.call_tab.pop.call is None
     assert "queue_add for" not in stack.cti.log.read_text(errors="replace")  # sign-in reached the queue cleanly
     assert sip.wait(timeout=30) == 0
     await until(lambda: a.window.status_view.state == "ready", 20)  # wrap-up is 0 s in the test config
@@ -180,13 +180,13 @@ async def test_call_pops_the_rung_agent_and_the_saved_case_is_linked(
     stack.cti.proc.wait()
     await until(lambda: a.window.link_status != Status.ONLINE, 10)
     assert a.window.offline_banner.isVisible()
-    type_text(window.form.request, "断线期间记录的诉求")
+    type_text(window.call_tab.form.request, "断线期间记录的诉求")
     stack.cti.start()
     stack.cti.wait_synced(synced + 1)
     await until(lambda: a.window.link_status == Status.ONLINE, 30)
     await until(lambda: a.window.status_view.state == "ready", 15)  # the state Asterisk has, not a guess
     assert not a.window.offline_banner.isVisible()
-    assert "断线期间记录的诉求" in window.form.request.toPlainText()
+    assert "断线期间记录的诉求" in window.call_tab.form.request.toPlainText()
     draft = window.drafts.load()
     assert draft is not None and "断线期间记录的诉求" in json.dumps(draft, ensure_ascii=False)
 
