@@ -101,7 +101,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             )
         )
     else:
-        fmt = lambda v: "-" if v is None else f"{v:.1f} ms"  # noqa: E731
+
+        def fmt(v: float | None) -> str:
+            return "-" if v is None else f"{v:.1f} ms"
+
         print(
             f"Asterisk: {report.state.value}  (AMI {fmt(report.ami_ms)}, SIP OPTIONS {fmt(report.sip_ms)}, "
             f"channels {report.channels if report.channels is not None else '-'} for at most "
