@@ -20,7 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from ari_app.config import Config, ConfigError, load_config
+from ari_app.commands.common import config_or_report
+from ari_app.config import Config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,10 +41,8 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    cfg = config_or_report(args)
+    if cfg is None:
         return 1
     if args.purge:
         from recordings.store import purge_expired
