@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from panoramisk import Manager
+from panoramisk import Manager  # type: ignore[import-untyped]  # panoramisk ships no type information
 
 from ari_app.calls.events import QueueMembership
 from ari_app.calls.store import call_at_or_soon
@@ -57,7 +57,7 @@ class Backoff:
         self.attempt = 0
 
 
-class BackoffManager(Manager):  # type: ignore[misc]
+class BackoffManager(Manager):  # type: ignore[misc]  # panoramisk has no types: Manager is Any to mypy
     """panoramisk's Manager with backoff-and-jitter reconnects (it reads `reconnect_timeout` each time)."""
 
     def __init__(self, backoff: Backoff, **config: Any) -> None:
@@ -402,7 +402,7 @@ class _Collector:
 def parse_stream(data: bytes, chunk: int = 4096) -> list[Any]:
     """Parse recorded AMI bytes with panoramisk's own protocol parser, in network-sized chunks, exactly as
     a live connection would; returns the events (panoramisk Messages) in order."""
-    from panoramisk.ami_protocol import AMIProtocol
+    from panoramisk.ami_protocol import AMIProtocol  # type: ignore[import-untyped]  # no type information
 
     proto = AMIProtocol()
     proto.connection_made(_NullTransport())

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Result, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,6 +37,15 @@ from ari_app.protocol import DomainError, ErrorId
 from schema.callbacks import CallbackRequest, CallbackStatus
 
 log = logging.getLogger(__name__)
+
+
+def _rows_changed(result: Result[Any]) -> int:
+    """The rows an UPDATE changed. SQLAlchemy types `Session.execute` as returning a `Result`; for an UPDATE
+    it is a `CursorResult`, which alone has `rowcount`."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
 Clock = Callable[[], datetime]
 
 
@@ -158,11 +167,13 @@ class CallbackService:
         started = 0
         for req in due[: max(0, free)]:
             with self.sessions.begin() as s:
-                claimed = s.execute(
-                    update(CallbackRequest)
-                    .where(CallbackRequest.id == req.id, CallbackRequest.status == CallbackStatus.PENDING.value)
-                    .values(status=CallbackStatus.DIALING.value, attempts=CallbackRequest.attempts + 1)
-                ).rowcount  # type: ignore[attr-defined]
+                claimed = _rows_changed(
+                    s.execute(
+                        update(CallbackRequest)
+                        .where(CallbackRequest.id == req.id, CallbackRequest.status == CallbackStatus.PENDING.value)
+                        .values(status=CallbackStatus.DIALING.value, attempts=CallbackRequest.attempts + 1)
+                    )
+                )
             if claimed:
                 task = asyncio.create_task(self._dial(req.id, req.number, req.hotline, req.call_id))
                 self._dialing.add(task)
@@ -232,7 +243,7 @@ def cancel_callback(session: Session, call_id: str, by: Actor, now: datetime, re
             last_error=f"cancelled by {by.login}{': ' + reason if reason else ''}"[:200],
         )
     )
-    if not cancelled.rowcount:  # type: ignore[attr-defined]
+    if not _rows_changed(cancelled):
         status = session.scalar(select(CallbackRequest.status).where(CallbackRequest.call_id == call_id))
         raise CallbackNotCancellable(call_id, status)
     audit(session, by, "callback_cancelled", None, now, call_id=call_id, reason=reason)

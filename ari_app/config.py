@@ -33,10 +33,6 @@ _DIGITS = re.compile(r"^[0-9]{3,20}$")
 _DIGITS_ANY = re.compile(r"^[0-9]+$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(/\d{1,2})?$")
-LINK_KEYS = frozenset(
-    {"tls_cert", "tls_key", "token_hours", "token_file", "service_level_seconds", "service_level_target"}
-)
-"""Keys of the `server` section that the desktop link reads (ari_app.link.settings validates them)."""
 _SIP_URI = re.compile(r"^sip:[^@\s]+@[A-Za-z0-9.\-]+(:\d{1,5})?$")
 
 
@@ -219,6 +215,41 @@ class DiskThreshold:
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    """config.yaml `server:`: where the CTI server listens (the desktop link's websocket; FastAGI on its
+    host) and the link's own settings. Read and checked here with every other section, so a bad value is
+    reported with its file, line and key; ari_app.link.settings.LinkSettings and the wallboard's
+    ari_app.link.supervisor.WallboardSettings are built from it."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    tls_cert: Path | None = None
+    """Both `tls_cert` and `tls_key` given: the link speaks wss://."""
+    tls_key: Path | None = None
+    token_hours: float = 12.0
+    """Lifetime of a desktop session token (above 0, up to 720 hours)."""
+    token_file: Path | None = None
+    """Where token hashes are kept across restarts (default var/link_tokens.json; "" keeps them in memory)."""
+    max_connections_per_address: int = 32
+    """Open websockets one client address may hold."""
+    max_unauthenticated_per_address: int = 8
+    """Of which not signed in."""
+    sign_in_timeout: int = 30
+    """Seconds a connection may stay open without signing in."""
+    refusal_hold_seconds: float = 3.0
+    """At most this long a connection is not read after a refused sign-in (0: off)."""
+    service_level_seconds: int = 15
+    """A call answered within this many seconds counts toward the service level (wallboard)."""
+    service_level_target: float = 80.0
+    """The service level aimed at, in percent, shown against the measured one."""
+
+    @property
+    def scheme(self) -> str:
+        """`wss` when the link has a certificate, else `ws`."""
+        return "wss" if self.tls_cert is not None else "ws"
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     centre_name_zh: str
@@ -234,7 +265,7 @@ class Config:
     recordings_path: Path
     retention_days: int
     asterisk: AsteriskSettings
-    server: Endpoint
+    server: ServerSettings
     numbers: NumberRules = field(default_factory=NumberRules)
     """The centre's number rules (`centre.region`, `centre.area_code`): for numbers typed by agents, and the
     default of every trunk's."""
@@ -406,6 +437,42 @@ class _Checker:
             fpath = fpath if fpath.is_absolute() else self.base / fpath
         return Secret(env=env, file=fpath)
 
+    def number(
+        self,
+        data: dict[str, Any],
+        key: str,
+        path: str,
+        *,
+        high: float,
+        default: float,
+        unit: str,
+        low: float | None = None,
+        above: float | None = None,
+    ) -> float:
+        """An integer or decimal number from `low` (or strictly above `above`) up to `high`."""
+        if key not in data:
+            return default
+        val = data[key]
+        bound = f"{low}..{high}" if low is not None else f"above {above}, up to {high}"
+        ok = isinstance(val, (int, float)) and not isinstance(val, bool)
+        if ok and low is not None:
+            ok = low <= val <= high
+        if ok and above is not None:
+            ok = above < val <= high
+        if not ok:
+            self.fail(f"{path}.{key}", f"expected a number {bound} ({unit}), got {val!r}")
+            return default
+        return float(val)
+
+    def optional_path(self, data: dict[str, Any], key: str, path: str) -> Path | None:
+        """A path, or None when the key is absent, empty or null."""
+        if data.get(key) in (None, ""):
+            return None
+        if not isinstance(data[key], str):
+            self.fail(f"{path}.{key}", f"expected a path, got {data[key]!r}")
+            return None
+        return self.path(data, key, path)
+
     def unknown(self, data: dict[str, Any], path: str, allowed: set[str]) -> None:
         for key in data:
             if key not in allowed:
@@ -486,8 +553,8 @@ def _yaml_issue(file: str, exc: yaml.YAMLError) -> ConfigIssue:
     return ConfigIssue(file, line, "<yaml>", f"not valid YAML: {problem}")
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
-    """Read and validate a config file; raise ConfigError listing every problem found."""
+def _read(path: str | os.PathLike[str]) -> tuple[_Checker, dict[str, Any]]:
+    """The file as YAML data and a reader that knows each key's line; unreadable or not YAML: ConfigError."""
     file = Path(path)
     name = str(path)
     try:
@@ -502,82 +569,91 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError([_yaml_issue(name, exc)]) from exc
     if not isinstance(data, dict):
         raise ConfigError([ConfigIssue(name, 1, "<top>", "expected a mapping of sections at the top level")])
-
     lines: dict[str, int] = {}
     issues: list[ConfigIssue] = []
     _line_map(node, "", lines, issues, name)
     c = _Checker(name, lines, file.resolve().parent)
     c.issues.extend(issues)
-    c.unknown(
-        data,
-        "",
-        {
-            "centre",
-            "hotlines",
-            "trunks",
-            "queue",
-            "callback",
-            "admission",
-            "agents",
-            "database",
-            "recordings",
-            "asterisk",
-            "server",
-            "speech",
-        },
-    )
+    return c, data
 
+
+@dataclass(frozen=True)
+class _Centre:
+    name_zh: str
+    name_en: str
+    timezone: str
+    numbers: NumberRules
+
+
+def _centre(c: _Checker, data: dict[str, Any]) -> _Centre:
+    """`centre:` the centre's names, time zone and number rules (region, area code)."""
     centre = c.section(data, "centre", "")
     c.unknown(centre, "centre", {"name_zh", "name_en", "timezone", "region", "area_code"})
     region = c.string(centre, "region", "centre", expected="a region code such as CN", default=DEFAULT_REGION)
     if region_problem(region):
         c.fail("centre.region", region_problem(region) or "")
         region = DEFAULT_REGION
-    numbers = NumberRules(region=region, area_code=_area_code(c, centre, "centre", region))
+    return _Centre(
+        name_zh=c.string(centre, "name_zh", "centre", default=""),
+        name_en=c.string(centre, "name_en", "centre", default=""),
+        timezone=c.string(centre, "timezone", "centre", default="Asia/Shanghai"),
+        numbers=NumberRules(region=region, area_code=_area_code(c, centre, "centre", region)),
+    )
+
+
+def _hotline(c: _Checker, h: dict[str, Any], p: str) -> Hotline:
+    """One entry of `hotlines:`."""
+    c.unknown(
+        h,
+        p,
+        {"number", "name_zh", "name_en", "unit", "mode", "categories", "max_calls", "exchange_url", "exchange_key"},
+    )
+    exchange_key = None
+    if "exchange_key" in h:
+        if isinstance(h["exchange_key"], dict):
+            exchange_key = c.secret(h["exchange_key"], f"{p}.exchange_key", required=True)
+        else:
+            c.fail(f"{p}.exchange_key", "expected secret_env or secret_file (where the api_key is kept)")
+    exchange_url = h.get("exchange_url")
+    if exchange_url is not None and (
+        not isinstance(exchange_url, str) or not re.match(r"^https?://\S+$", exchange_url)
+    ):
+        c.fail(f"{p}.exchange_url", f"expected an http(s) URL of an Open311 GeoReport v2 API, got {exchange_url!r}")
+        exchange_url = None
+    number = c.string(h, "number", p, pattern=_DIGITS, expected="a dialable number of 3-20 digits")
+    mode_text = c.string(h, "mode", p, expected="collaborative, exchange or sub-platform")
+    try:
+        mode = HotlineMode(mode_text)
+    except ValueError:
+        if mode_text:
+            c.fail(f"{p}.mode", f"expected collaborative, exchange or sub-platform, got {mode_text!r}")
+        mode = HotlineMode.COLLABORATIVE
+    return Hotline(
+        number=number,
+        name_zh=c.string(h, "name_zh", p, expected="the Chinese name"),
+        name_en=c.string(h, "name_en", p, expected="the English name"),
+        unit=c.string(h, "unit", p, expected="the managing unit"),
+        mode=mode,
+        categories=c.strings(h, "categories", p, required=False),
+        max_calls=c.integer(h, "max_calls", p, low=1, high=100000) if "max_calls" in h else None,
+        exchange_url=exchange_url,
+        exchange_key=exchange_key,
+    )
+
+
+def _hotlines(c: _Checker, data: dict[str, Any]) -> tuple[Hotline, ...]:
+    """`hotlines:` the numbers citizens dial, each once."""
     hotlines: list[Hotline] = []
     for i, h in enumerate(c.items(data, "hotlines", "")):
-        p = f"hotlines[{i}]"
-        c.unknown(
-            h,
-            p,
-            {"number", "name_zh", "name_en", "unit", "mode", "categories", "max_calls", "exchange_url", "exchange_key"},
-        )
-        exchange_key = None
-        if "exchange_key" in h:
-            if isinstance(h["exchange_key"], dict):
-                exchange_key = c.secret(h["exchange_key"], f"{p}.exchange_key", required=True)
-            else:
-                c.fail(f"{p}.exchange_key", "expected secret_env or secret_file (where the api_key is kept)")
-        exchange_url = h.get("exchange_url")
-        if exchange_url is not None and (
-            not isinstance(exchange_url, str) or not re.match(r"^https?://\S+$", exchange_url)
-        ):
-            c.fail(f"{p}.exchange_url", f"expected an http(s) URL of an Open311 GeoReport v2 API, got {exchange_url!r}")
-            exchange_url = None
-        number = c.string(h, "number", p, pattern=_DIGITS, expected="a dialable number of 3-20 digits")
-        mode_text = c.string(h, "mode", p, expected="collaborative, exchange or sub-platform")
-        try:
-            mode = HotlineMode(mode_text)
-        except ValueError:
-            if mode_text:
-                c.fail(f"{p}.mode", f"expected collaborative, exchange or sub-platform, got {mode_text!r}")
-            mode = HotlineMode.COLLABORATIVE
-        if any(x.number == number for x in hotlines) and number:
-            c.fail(f"{p}.number", f"hotline number {number} is configured twice")
-        hotlines.append(
-            Hotline(
-                number=number,
-                name_zh=c.string(h, "name_zh", p, expected="the Chinese name"),
-                name_en=c.string(h, "name_en", p, expected="the English name"),
-                unit=c.string(h, "unit", p, expected="the managing unit"),
-                mode=mode,
-                categories=c.strings(h, "categories", p, required=False),
-                max_calls=c.integer(h, "max_calls", p, low=1, high=100000) if "max_calls" in h else None,
-                exchange_url=exchange_url,
-                exchange_key=exchange_key,
-            )
-        )
+        hotline = _hotline(c, h, f"hotlines[{i}]")
+        if hotline.number and any(x.number == hotline.number for x in hotlines):
+            c.fail(f"hotlines[{i}].number", f"hotline number {hotline.number} is configured twice")
+        hotlines.append(hotline)
+    return tuple(hotlines)
 
+
+def _trunks(c: _Checker, data: dict[str, Any], numbers: NumberRules) -> tuple[Trunk, ...]:
+    """`trunks:` the carriers, known by the addresses their calls come from, and their number rules."""
     trunks: list[Trunk] = []
     for i, t in enumerate(c.items(data, "trunks", "")):
         p = f"trunks[{i}]"
@@ -593,13 +669,17 @@ def load_config(path: str | os.PathLike[str]) -> Config:
                 numbers=_number_rules(c, c.section(t, "numbers", p, required=False), f"{p}.numbers", numbers),
             )
         )
+    return tuple(trunks)
 
+
+def _queue(c: _Checker, data: dict[str, Any]) -> QueueSettings:
+    """`queue:` the one queue all hotlines converge into."""
     q = c.section(data, "queue", "")
     c.unknown(q, "queue", {"name", "strategy", "ring_timeout", "wrapup", "max_wait"})
     strategy = c.string(q, "strategy", "queue", expected="a queues.conf strategy", default="rrmemory")
     if strategy and strategy not in QUEUE_STRATEGIES:
         c.fail("queue.strategy", f"expected one of {', '.join(QUEUE_STRATEGIES)}, got {strategy!r}")
-    queue = QueueSettings(
+    return QueueSettings(
         name=c.string(q, "name", "queue", pattern=_NAME, expected="a queue name (letters, digits, -_.)"),
         strategy=strategy,
         ring_timeout=c.integer(q, "ring_timeout", "queue", low=1, high=600, default=15),
@@ -607,9 +687,12 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         max_wait=c.integer(q, "max_wait", "queue", low=10, high=86400, default=600),
     )
 
+
+def _admission(c: _Checker, data: dict[str, Any]) -> Admission:
+    """`admission:` what the PBX may take at once (optional section)."""
     adm = c.section(data, "admission", "", required=False)
     c.unknown(adm, "admission", {"max_calls", "max_queue", "announce_frequency", "max_announcements", "shed_ms"})
-    admission = Admission(
+    return Admission(
         max_calls=c.integer(adm, "max_calls", "admission", low=1, high=100000, default=200),
         max_queue=c.integer(adm, "max_queue", "admission", low=1, high=100000, default=100),
         announce_frequency=c.integer(adm, "announce_frequency", "admission", low=0, high=3600, default=30),
@@ -617,30 +700,31 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         shed_ms=c.integer(adm, "shed_ms", "admission", low=0, high=60000, default=200),
     )
 
+
+def _callback(c: _Checker, data: dict[str, Any], trunks: tuple[Trunk, ...]) -> CallbackSettings:
+    """`callback:` callback instead of waiting (optional section); its trunk is one of `trunks`."""
     cb = c.section(data, "callback", "", required=False)
     c.unknown(cb, "callback", {"enabled", "digit", "trunk", "retry_seconds", "max_attempts"})
     enabled = cb.get("enabled", True)
     if not isinstance(enabled, bool):
         c.fail("callback.enabled", f"expected yes or no, got {enabled!r}")
         enabled = False
-    callback_trunk = c.string(
-        cb, "trunk", "callback", expected="the name of a trunk", default=trunks[0].name if trunks else ""
-    )
-    if callback_trunk and trunks and not any(t.name == callback_trunk for t in trunks):
-        c.fail(
-            "callback.trunk",
-            f"expected one of the trunks ({', '.join(t.name for t in trunks)}), got {callback_trunk!r}",
-        )
-    callback = CallbackSettings(
+    trunk = c.string(cb, "trunk", "callback", expected="the name of a trunk", default=trunks[0].name if trunks else "")
+    if trunk and trunks and not any(t.name == trunk for t in trunks):
+        c.fail("callback.trunk", f"expected one of the trunks ({', '.join(t.name for t in trunks)}), got {trunk!r}")
+    return CallbackSettings(
         enabled=enabled,
         digit=c.string(
             cb, "digit", "callback", pattern=re.compile(r"^[0-9*#]$"), expected="one keypad key", default="1"
         ),
-        trunk=callback_trunk,
+        trunk=trunk,
         retry_seconds=c.integer(cb, "retry_seconds", "callback", low=1, high=86400, default=60),
         max_attempts=c.integer(cb, "max_attempts", "callback", low=1, high=20, default=3),
     )
 
+
+def _agents(c: _Checker, data: dict[str, Any], hotlines: tuple[Hotline, ...]) -> tuple[Agent, ...]:
+    """`agents:` agents and their softphones; ids and extensions unique, no extension a hotline number."""
     agents: list[Agent] = []
     for i, a in enumerate(c.items(data, "agents", "")):
         p = f"agents[{i}]"
@@ -666,7 +750,11 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         if agent.extension and any(h.number == agent.extension for h in hotlines):
             c.fail(f"{p}.extension", f"extension {agent.extension} is also a hotline number")
         agents.append(agent)
+    return tuple(agents)
 
+
+def _database(c: _Checker, data: dict[str, Any]) -> str:
+    """`database.url`: an SQLAlchemy URL without a password; a relative SQLite path is made absolute."""
     db = c.section(data, "database", "")
     c.unknown(db, "database", {"url"})
     url = c.string(db, "url", "database", expected="an SQLAlchemy URL such as sqlite:///var/hotline.db")
@@ -676,79 +764,178 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         url = "sqlite:///" + str(c.base / url[len("sqlite:///") :])
     if re.search(r"://[^/@]*:[^/@]+@", url):
         c.fail("database.url", "a password is written in the URL: name it with the PGPASSWORD variable or ~/.pgpass")
+    return url
 
+
+@dataclass(frozen=True)
+class _Recordings:
+    path: Path
+    retention_days: int
+    disk: DiskThreshold
+
+
+def _recordings(c: _Checker, data: dict[str, Any]) -> _Recordings:
+    """`recordings:` where recordings are kept, how long, and when their disk is low."""
     rec = c.section(data, "recordings", "")
     c.unknown(rec, "recordings", {"path", "retention_days", "min_free_bytes", "min_free_percent"})
-    recordings_path = c.path(rec, "path", "recordings", default="var/recordings")
-    retention = c.integer(rec, "retention_days", "recordings", low=1, high=36500, default=365)
-    recordings_disk = DiskThreshold(
-        min_free_bytes=c.integer(rec, "min_free_bytes", "recordings", low=0, high=1 << 60, default=1 << 30),
-        min_free_percent=_percent(c, rec, "min_free_percent", "recordings", default=5.0),
+    return _Recordings(
+        path=c.path(rec, "path", "recordings", default="var/recordings"),
+        retention_days=c.integer(rec, "retention_days", "recordings", low=1, high=36500, default=365),
+        disk=DiskThreshold(
+            min_free_bytes=c.integer(rec, "min_free_bytes", "recordings", low=0, high=1 << 60, default=1 << 30),
+            min_free_percent=_percent(c, rec, "min_free_percent", "recordings", default=5.0),
+        ),
     )
 
+
+def _speech(c: _Checker, data: dict[str, Any]) -> SpeechSettings:
+    """`speech:` the transcription model and the transcription workers' job settings (optional section)."""
     sp = c.section(data, "speech", "", required=False)
     c.unknown(sp, "speech", {"model", "grammar", "lease_seconds", "max_attempts"})
-    speech = SpeechSettings(
+    return SpeechSettings(
         model=c.path(sp, "model", "speech") if "model" in sp else None,
         grammar=c.strings(sp, "grammar", "speech", required=False),
         lease_seconds=c.integer(sp, "lease_seconds", "speech", low=1, high=86400, default=120),
         max_attempts=c.integer(sp, "max_attempts", "speech", low=1, high=100, default=3),
     )
 
+
+_ENDPOINT_KEYS = frozenset({"host", "bind", "port", "username", "secret_env", "secret_file", "secret", "password"})
+
+
+def _endpoint(c: _Checker, section: dict[str, Any], path: str, *, auth: bool, default_port: int) -> Endpoint:
+    """`asterisk.sip` / `.ami` / `.ari`: host (or bind) and port, and for AMI and ARI a user and its secret."""
+    c.unknown(section, path, set(_ENDPOINT_KEYS))
+    host_key = "bind" if "bind" in section else "host"
+    host = c.string(section, host_key, path, expected="a host address", default="127.0.0.1")
+    port = c.integer(section, "port", path, low=1, high=65535, default=default_port)
+    if not auth:
+        return Endpoint(host=host, port=port)
+    username = c.string(section, "username", path, pattern=_NAME, expected="a user name")
+    return Endpoint(host=host, port=port, username=username, secret=c.secret(section, path, required=True))
+
+
+def _asterisk(c: _Checker, data: dict[str, Any]) -> AsteriskSettings:
+    """`asterisk:` where Asterisk comes from, its SIP address, AMI, ARI, the FastAGI secret, its niceness."""
     ast = c.section(data, "asterisk", "")
     c.unknown(ast, "asterisk", {"root", "mirror", "sip", "ami", "ari", "agi", "nice"})
-
-    def endpoint(
-        section: dict[str, Any], path: str, *, auth: bool, default_port: int, extra: frozenset[str] = frozenset()
-    ) -> Endpoint:
-        c.unknown(
-            section,
-            path,
-            {"host", "bind", "port", "username", "secret_env", "secret_file", "secret", "password"} | extra,
-        )
-        host_key = "bind" if "bind" in section else "host"
-        host = c.string(section, host_key, path, expected="a host address", default="127.0.0.1")
-        port = c.integer(section, "port", path, low=1, high=65535, default=default_port)
-        if not auth:
-            return Endpoint(host=host, port=port)
-        username = c.string(section, "username", path, pattern=_NAME, expected="a user name")
-        return Endpoint(host=host, port=port, username=username, secret=c.secret(section, path, required=True))
-
-    asterisk = AsteriskSettings(
+    return AsteriskSettings(
         root=c.path(ast, "root", "asterisk", default=".local/asterisk-root"),
         mirror=c.string(
             ast, "mirror", "asterisk", expected="a Debian mirror URL", default="http://deb.debian.org/debian"
         ),
-        sip=endpoint(c.section(ast, "sip", "asterisk", required=False), "asterisk.sip", auth=False, default_port=5060),
-        ami=endpoint(c.section(ast, "ami", "asterisk"), "asterisk.ami", auth=True, default_port=5038),
-        ari=endpoint(c.section(ast, "ari", "asterisk"), "asterisk.ari", auth=True, default_port=8088),
+        sip=_endpoint(
+            c, c.section(ast, "sip", "asterisk", required=False), "asterisk.sip", auth=False, default_port=5060
+        ),
+        ami=_endpoint(c, c.section(ast, "ami", "asterisk"), "asterisk.ami", auth=True, default_port=5038),
+        ari=_endpoint(c, c.section(ast, "ari", "asterisk"), "asterisk.ari", auth=True, default_port=8088),
         agi=_agi_secret(c, c.section(ast, "agi", "asterisk", required=False)),
-    )
-    # The desktop link's own keys (TLS, session lifetime) are read by ari_app.link.settings from `raw`.
-    server = endpoint(
-        c.section(data, "server", "", required=False), "server", auth=False, default_port=8765, extra=LINK_KEYS
+        nice=c.integer(ast, "nice", "asterisk", low=-20, high=19, default=-10),
     )
 
+
+_SERVER_KEYS = {
+    "host",
+    "bind",
+    "port",
+    "tls_cert",
+    "tls_key",
+    "token_hours",
+    "token_file",
+    "max_connections_per_address",
+    "max_unauthenticated_per_address",
+    "sign_in_timeout",
+    "refusal_hold_seconds",
+    "service_level_seconds",
+    "service_level_target",
+}
+
+
+def _server(c: _Checker, data: dict[str, Any]) -> ServerSettings:
+    """`server:` the CTI server's address and the desktop link's settings (optional section)."""
+    s = c.section(data, "server", "", required=False)
+    c.unknown(s, "server", _SERVER_KEYS)
+    cert, key = c.optional_path(s, "tls_cert", "server"), c.optional_path(s, "tls_key", "server")
+    if (cert is None) != (key is None):
+        given = "tls_cert" if cert is not None else "tls_key"
+        c.fail(f"server.{given}", "tls_cert and tls_key go together (expected both, or neither)")
+        cert = key = None
+    token_file = c.optional_path(s, "token_file", "server") if "token_file" in s else c.base / "var/link_tokens.json"
+    return ServerSettings(
+        host=c.string(s, "bind" if "bind" in s else "host", "server", expected="a host address", default="127.0.0.1"),
+        port=c.integer(s, "port", "server", low=1, high=65535, default=8765),
+        tls_cert=cert,
+        tls_key=key,
+        token_hours=c.number(s, "token_hours", "server", above=0, high=720, default=12, unit="hours"),
+        token_file=token_file,
+        max_connections_per_address=c.integer(
+            s, "max_connections_per_address", "server", low=1, high=100_000, default=32
+        ),
+        max_unauthenticated_per_address=c.integer(
+            s, "max_unauthenticated_per_address", "server", low=1, high=100_000, default=8
+        ),
+        sign_in_timeout=c.integer(s, "sign_in_timeout", "server", low=1, high=3600, default=30),
+        refusal_hold_seconds=c.number(s, "refusal_hold_seconds", "server", low=0, high=60, default=3, unit="seconds"),
+        service_level_seconds=c.integer(s, "service_level_seconds", "server", low=1, high=600, default=15),
+        service_level_target=c.number(s, "service_level_target", "server", above=0, high=100, default=80, unit="%"),
+    )
+
+
+_SECTIONS = {
+    "centre",
+    "hotlines",
+    "trunks",
+    "queue",
+    "callback",
+    "admission",
+    "agents",
+    "database",
+    "recordings",
+    "asterisk",
+    "server",
+    "speech",
+}
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a config file; raise ConfigError listing every problem found.
+
+    Each section is read by its own function (`_centre`, `_hotlines`, ... `_server`) through one reader
+    (`_Checker`) that knows every key's line, so every problem names file, line and key."""
+    c, data = _read(path)
+    c.unknown(data, "", _SECTIONS)
+    centre = _centre(c, data)
+    hotlines = _hotlines(c, data)
+    trunks = _trunks(c, data, centre.numbers)
+    queue = _queue(c, data)
+    admission = _admission(c, data)
+    callback = _callback(c, data, trunks)
+    agents = _agents(c, data, hotlines)
+    database_url = _database(c, data)
+    recordings = _recordings(c, data)
+    speech = _speech(c, data)
+    asterisk = _asterisk(c, data)
+    server = _server(c, data)
     if c.issues:
         raise ConfigError(sorted(c.issues, key=lambda i: i.line))
     return Config(
-        path=file.resolve(),
-        centre_name_zh=c.string(centre, "name_zh", "centre", default=""),
-        centre_name_en=c.string(centre, "name_en", "centre", default=""),
-        timezone=c.string(centre, "timezone", "centre", default="Asia/Shanghai"),
-        hotlines=tuple(hotlines),
-        trunks=tuple(trunks),
-        numbers=numbers,
+        path=Path(path).resolve(),
+        centre_name_zh=centre.name_zh,
+        centre_name_en=centre.name_en,
+        timezone=centre.timezone,
+        hotlines=hotlines,
+        trunks=trunks,
+        numbers=centre.numbers,
         queue=queue,
         admission=admission,
         callback=callback,
-        agents=tuple(agents),
-        database_url=url,
-        recordings_path=recordings_path,
-        retention_days=retention,
+        agents=agents,
+        database_url=database_url,
+        recordings_path=recordings.path,
+        retention_days=recordings.retention_days,
         asterisk=asterisk,
         server=server,
         speech=speech,
-        recordings_disk=recordings_disk,
+        recordings_disk=recordings.disk,
         raw=data,
     )

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ari_app.commands.common import config_or_report
 from ari_app.config import ConfigError, load_config
 
 
@@ -39,10 +40,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     from ari_app.dialplan_render import render_all
 
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    cfg = config_or_report(args)
+    if cfg is None:
         return 1
     files = render_all(cfg, include_secrets=False)
     if args.out == "-":

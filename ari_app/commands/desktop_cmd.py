@@ -38,9 +38,7 @@ def cmd_desktop(args: argparse.Namespace) -> int:
                 print(exc, file=sys.stderr)
                 return 1
         else:
-            raw = cfg.raw.get("server") or {}
-            scheme = "wss" if raw.get("tls_cert") else "ws"
-            url = url or f"{scheme}://{cfg.server.host}:{cfg.server.port}"
+            url = url or f"{cfg.server.scheme}://{cfg.server.host}:{cfg.server.port}"
             zone_name = zone_name or cfg.timezone
     if zone_name:
         try:

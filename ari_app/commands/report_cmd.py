@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ari_app.config import ConfigError, load_config
+from ari_app.commands.common import config_or_report, database
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,12 +24,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from ari_app.cases.kpi import compute
     from ari_app.cases.report import csv_text, text_table, write_png
-    from schema.db import make_engine, make_sessionmaker, upgrade
 
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    cfg = config_or_report(args)
+    if cfg is None:
         return 1
     if args.end < args.start:
         print("hotline report: --to is before --from", file=sys.stderr)
@@ -39,12 +36,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     def progress(step: str) -> None:
         print(f"report: {step} ({time.monotonic() - t0:.1f} s)", file=sys.stderr, flush=True)
 
-    engine = make_engine(cfg.database_url)
-    upgrade(engine)
     end = args.end + timedelta(days=1)
-    with make_sessionmaker(engine)() as s:
+    with database(cfg) as s:
         report = compute(s, args.start, end, tz=ZoneInfo(cfg.timezone), now=datetime.now(UTC), progress=progress)
-    engine.dispose()
     sys.stdout.write(text_table(report))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

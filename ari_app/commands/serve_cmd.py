@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 
-from ari_app.config import ConfigError, load_config
+from ari_app.commands.common import config_or_report
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,10 +16,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ari_app.server import serve
 
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    cfg = config_or_report(args)
+    if cfg is None:
         return 1
     asyncio.run(serve(cfg))
     return 0

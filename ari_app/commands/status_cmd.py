@@ -8,9 +8,9 @@ import argparse
 import asyncio
 import json
 import socket
-import sys
 
-from ari_app.config import Config, ConfigError, load_config
+from ari_app.commands.common import config_or_report
+from ari_app.config import Config
 from ari_app.health import (
     SERVER_HEALTH_FILE,
     AmiSession,
@@ -71,10 +71,8 @@ def _server_listening(cfg: Config) -> bool:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    cfg = config_or_report(args)
+    if cfg is None:
         return 2
     report = asyncio.run(asterisk_health(cfg, args.timeout))
     disk = measure_disk(cfg.recordings_path, cfg.recordings_disk)
@@ -101,7 +99,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             )
         )
     else:
-        fmt = lambda v: "-" if v is None else f"{v:.1f} ms"  # noqa: E731
+
+        def fmt(v: float | None) -> str:
+            return "-" if v is None else f"{v:.1f} ms"
+
         print(
             f"Asterisk: {report.state.value}  (AMI {fmt(report.ami_ms)}, SIP OPTIONS {fmt(report.sip_ms)}, "
             f"channels {report.channels if report.channels is not None else '-'} for at most "

@@ -16,10 +16,12 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from ari_app.config import Config, ConfigError, load_config
+from ari_app.commands.common import config_or_report
+from ari_app.config import Config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,10 +41,8 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    cfg = config_or_report(args)
+    if cfg is None:
         return 1
     if args.purge:
         from recordings.store import purge_expired
@@ -136,6 +136,10 @@ class ProgressBar:
         self.tty = stream.isatty()
         self._last = 0.0
 
+    def within(self, index: int, label: str) -> Callable[[float], None]:
+        """The progress callback of file `index` (from 0): the fraction of it done moves the bar within it."""
+        return lambda fraction: self.show(index + fraction, label)
+
     def show(self, done: float, label: str, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < 0.1:
@@ -172,7 +176,7 @@ def _batch(model: Any, files: list[Path], as_json: bool, out: TextIO, err: TextI
     for i, path in enumerate(files):
         bar.show(i, path.name, force=True)
         try:
-            data = transcriber.transcribe(path, lambda f, i=i, name=path.name: bar.show(i + f, name))
+            data = transcriber.transcribe(path, bar.within(i, path.name))
         except RecordingError as exc:
             failed += 1
             results.append({"file": str(path), "error_id": exc.error_id, "error": str(exc)})

@@ -12,15 +12,15 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ari_app.commands.common import cli_actor
+from ari_app.commands.common import cli_actor, database
 from ari_app.config import Config, ConfigError, load_config
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-    from sqlalchemy.orm import Session, sessionmaker
+    from sqlalchemy.orm import Session
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -68,13 +68,31 @@ def read_password(from_stdin: bool) -> str:
     return password
 
 
-def _open(args: argparse.Namespace) -> tuple[Config, Engine, sessionmaker[Session]]:
-    from schema.db import make_engine, make_sessionmaker, upgrade
+def _change(action: str, cfg: Config, change: Callable[[Session], None]) -> int:
+    """Run `change` in one transaction on the deployment's database; a refusal (AccountError, ValueError)
+    is printed as `users ACTION: why` with exit status 1."""
+    from ari_app.accounts import AccountError
 
-    cfg = load_config(args.config)
-    engine = make_engine(cfg.database_url)
-    upgrade(engine)
-    return cfg, engine, make_sessionmaker(engine)
+    try:
+        with database(cfg) as s, s.begin():
+            change(s)
+    except (AccountError, ValueError) as exc:
+        return _refused(action, exc)
+    return 0
+
+
+def _refused(action: str, exc: Exception) -> int:
+    print(f"users {action}: {exc}", file=sys.stderr)
+    return 1
+
+
+def _config(args: argparse.Namespace, action: str) -> Config | None:
+    """The config, or None after printing why not as `users ACTION: ...`."""
+    try:
+        return load_config(args.config)
+    except ConfigError as exc:
+        _refused(action, exc)
+        return None
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -84,7 +102,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     from schema.users import Role, User
 
     try:
-        cfg, engine, sessions = _open(args)
+        cfg = load_config(args.config)
         role = Role(args.role)
         if role is Role.HOTLINE_UNIT and (not args.hotline or cfg.hotline(args.hotline) is None):
             raise ValueError("a hotline_unit user needs --hotline with a configured hotline number")
@@ -99,72 +117,55 @@ def cmd_add(args: argparse.Namespace) -> int:
             )
         password = read_password(args.password_stdin)
     except (ConfigError, ValueError) as exc:
-        print(f"users add: {exc}", file=sys.stderr)
+        return _refused("add", exc)
+
+    def add(s: Session) -> None:
+        if s.scalars(select(User).where(User.login == args.login)).first() is not None:
+            raise ValueError(f"{args.login} exists; use `hotline users passwd`")
+        display_name = args.name or (agent.name if agent else args.login)
+        password_hash = hash_password(password)
+        s.add(User(login=args.login, display_name=display_name, role=role, password_hash=password_hash,
+                   hotline=args.hotline, unit_id=args.unit_id))  # fmt: skip
+
+    if _change("add", cfg, add):
         return 1
-    try:
-        with sessions() as s, s.begin():
-            if s.scalars(select(User).where(User.login == args.login)).first() is not None:
-                print(f"users add: {args.login} exists; use `hotline users passwd`", file=sys.stderr)
-                return 1
-            s.add(
-                User(
-                    login=args.login,
-                    display_name=args.name or (agent.name if agent else args.login),
-                    role=role,
-                    password_hash=hash_password(password),
-                    hotline=args.hotline,
-                    unit_id=args.unit_id,
-                )
-            )
-    finally:
-        engine.dispose()
     print(f"added {args.login} ({role})")
     return 0
 
 
 def cmd_passwd(args: argparse.Namespace) -> int:
-    from ari_app.accounts import AccountError, set_password
+    from ari_app.accounts import set_password
     from ari_app.auth import hash_password
 
     try:
-        _cfg, engine, sessions = _open(args)
+        cfg = load_config(args.config)
         password = read_password(args.password_stdin)
     except (ConfigError, ValueError) as exc:
-        print(f"users passwd: {exc}", file=sys.stderr)
+        return _refused("passwd", exc)
+    now, actor = datetime.now(UTC), cli_actor()
+    if _change("passwd", cfg, lambda s: set_password(s, args.login, hash_password(password), actor, now)):
         return 1
-    try:
-        with sessions() as s, s.begin():
-            set_password(s, args.login, hash_password(password), cli_actor(), datetime.now(UTC))
-    except AccountError as exc:
-        print(f"users passwd: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        engine.dispose()
     print(f"password of {args.login} set; their open sessions end")
     return 0
 
 
 def cmd_account(args: argparse.Namespace) -> int:
-    from ari_app.accounts import AccountError, end_sessions, set_active
+    from ari_app.accounts import end_sessions, set_active
 
     action: str = args.account_action
-    try:
-        _cfg, engine, sessions = _open(args)
-    except ConfigError as exc:
-        print(f"users {action}: {exc}", file=sys.stderr)
+    cfg = _config(args, action)
+    if cfg is None:
         return 1
     now, actor = datetime.now(UTC), cli_actor()
-    try:
-        with sessions() as s, s.begin():
-            if action == "signout":
-                end_sessions(s, args.login, actor, now)
-            else:
-                set_active(s, args.login, action == "enable", actor, now)
-    except AccountError as exc:
-        print(f"users {action}: {exc}", file=sys.stderr)
+
+    def change(s: Session) -> None:
+        if action == "signout":
+            end_sessions(s, args.login, actor, now)
+        else:
+            set_active(s, args.login, action == "enable", actor, now)
+
+    if _change(action, cfg, change):
         return 1
-    finally:
-        engine.dispose()
     done = {"disable": "disabled; their open sessions end", "enable": "enabled", "signout": "signed out everywhere"}
     print(f"{args.login} {done[action]}")
     return 0
@@ -175,18 +176,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     from schema.users import User
 
-    try:
-        _cfg, engine, sessions = _open(args)
-    except ConfigError as exc:
-        print(f"users list: {exc}", file=sys.stderr)
+    cfg = _config(args, "list")
+    if cfg is None:
         return 1
-    try:
-        with sessions() as s:
-            for u in s.scalars(select(User).order_by(User.login)):
-                scope = u.hotline or (f"unit {u.unit_id}" if u.unit_id else "")
-                state = "" if u.active else " (inactive)"
-                pw = "password set" if u.password_hash else "no password"
-                print(f"{u.login}\t{u.role}\t{u.display_name}\t{scope}\t{pw}{state}")
-    finally:
-        engine.dispose()
+    with database(cfg) as s:
+        for u in s.scalars(select(User).order_by(User.login)):
+            scope = u.hotline or (f"unit {u.unit_id}" if u.unit_id else "")
+            state = "" if u.active else " (inactive)"
+            pw = "password set" if u.password_hash else "no password"
+            print(f"{u.login}\t{u.role}\t{u.display_name}\t{scope}\t{pw}{state}")
     return 0

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from ari_app.commands.common import config_or_report, database, pad
-from ari_app.config import ConfigError
 from ari_app.wallboard import compute, write_chart
 
 COLUMNS = (  # header, width in terminal columns, alignment
@@ -39,15 +37,7 @@ def cmd_wallboard(args: argparse.Namespace) -> int:
     cfg = config_or_report(args)
     if cfg is None:
         return 1
-    threshold = args.threshold
-    if threshold is None:
-        from ari_app.link.supervisor import WallboardSettings  # the same reading as the live wallboard's
-
-        try:
-            threshold = WallboardSettings.from_config(cfg).threshold_seconds
-        except ConfigError as exc:
-            print(exc, file=sys.stderr)
-            return 1
+    threshold = args.threshold if args.threshold is not None else cfg.server.service_level_seconds
     with database(cfg) as s:
         board = compute(s, [h.number for h in cfg.hotlines], timezone=cfg.timezone, threshold_seconds=threshold)
     if args.chart:

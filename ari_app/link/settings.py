@@ -1,4 +1,4 @@
-"""What the desktop link reads from config.yaml's `server` section.
+"""What the desktop link reads from config.yaml's `server` section (checked by ari_app.config).
 
 server:
   host: 127.0.0.1          # loopback unless the admin opens it up
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from ari_app.config import Config, ConfigError, ConfigIssue
+from ari_app.config import Config
 
 
 @dataclass(frozen=True)
@@ -49,58 +49,22 @@ class LinkSettings:
 
     @classmethod
     def from_config(cls, cfg: Config) -> LinkSettings:
-        raw = cfg.raw.get("server") or {}
-        base = cfg.path.parent
-        issues: list[ConfigIssue] = []
-
-        def path_of(key: str) -> Path | None:
-            value = raw.get(key)
-            if value in (None, ""):
-                return None
-            if not isinstance(value, str):
-                issues.append(ConfigIssue(str(cfg.path), 0, f"server.{key}", f"expected a path, got {value!r}"))
-                return None
-            p = Path(value)
-            return p if p.is_absolute() else base / p
-
-        hours = raw.get("token_hours", 12)
-        if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 24 * 30:
-            issues.append(ConfigIssue(str(cfg.path), 0, "server.token_hours", f"expected 0..720 hours, got {hours!r}"))
-            hours = 12
-
-        def count(key: str, default: int, high: int) -> int:
-            value = raw.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
-                issues.append(ConfigIssue(str(cfg.path), 0, f"server.{key}", f"expected 1..{high}, got {value!r}"))
-                return default
-            return value
-
-        max_conn = count("max_connections_per_address", 32, 100_000)
-        max_unauth = count("max_unauthenticated_per_address", 8, 100_000)
-        sign_in_timeout = count("sign_in_timeout", 30, 3600)
-        hold = raw.get("refusal_hold_seconds", 3)
-        if isinstance(hold, bool) or not isinstance(hold, (int, float)) or not 0 <= hold <= 60:
-            issues.append(ConfigIssue(str(cfg.path), 0, "server.refusal_hold_seconds", f"expected 0..60, got {hold!r}"))
-            hold = 3
-        token_file = path_of("token_file") if "token_file" in raw else base / "var" / "link_tokens.json"
-        cert, key = path_of("tls_cert"), path_of("tls_key")
-        if (cert is None) != (key is None):
-            issues.append(ConfigIssue(str(cfg.path), 0, "server.tls_cert", "tls_cert and tls_key go together"))
-        if issues:
-            raise ConfigError(issues)
+        """The link's settings from config.yaml's `server` section (ari_app.config.ServerSettings, checked
+        with file, line and key when the file was loaded) and the queue it serves."""
+        server = cfg.server
         return cls(
-            host=cfg.server.host,
-            port=cfg.server.port,
+            host=server.host,
+            port=server.port,
             queue=cfg.queue.name,
             wrapup_seconds=float(cfg.queue.wrapup),
-            token_ttl=timedelta(hours=hours),
-            token_file=token_file,
-            tls_cert=cert,
-            tls_key=key,
-            max_connections_per_address=max_conn,
-            max_unauthenticated_per_address=max_unauth,
-            sign_in_timeout=float(sign_in_timeout),
-            refusal_hold_seconds=float(hold),
+            token_ttl=timedelta(hours=server.token_hours),
+            token_file=server.token_file,
+            tls_cert=server.tls_cert,
+            tls_key=server.tls_key,
+            max_connections_per_address=server.max_connections_per_address,
+            max_unauthenticated_per_address=server.max_unauthenticated_per_address,
+            sign_in_timeout=float(server.sign_in_timeout),
+            refusal_hold_seconds=server.refusal_hold_seconds,
         )
 
     def ssl_context(self) -> ssl.SSLContext | None:

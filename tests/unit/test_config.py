@@ -69,6 +69,31 @@ def _line_of(tmp_path: Path, needle: str) -> int:
         ("contact: sip:1002@127.0.0.1:5081", "contact: phone-of-ali", "agents[1].contact", "SIP URI"),
         ('extension: "1002"', 'extension: "1001"', "agents[1].extension", "configured twice"),
         ("  timezone: Asia/Shanghai", "  timezone: Asia/Shanghai\n  colour: red", "centre.colour", "unknown key"),
+        # one bad value in each remaining section
+        ('strip_prefixes: ["10193"]', 'strip_prefixes: ["1"]', "trunks[1].numbers.strip_prefixes[0]", "carrier prefix"),
+        ("  enabled: yes", "  enabled: maybe", "callback.enabled", "yes or no"),
+        ('  digit: "1"', '  digit: "12"', "callback.digit", "one keypad key"),
+        ("  trunk: carrier-telecom", "  trunk: carrier-mobile", "callback.trunk", "one of the trunks"),
+        ("url: sqlite:///var/hotline.db", "url: hotline.db", "database.url", "SQLAlchemy URL"),
+        ("url: sqlite:///var/hotline.db", "url: postgresql://h:pw@db/h", "database.url", "password is written"),
+        ("retention_days: 365", "retention_days: forever", "recordings.retention_days", "integer 1..36500"),
+        ("min_free_percent: 5", "min_free_percent: 150", "recordings.min_free_percent", "percentage 0..100"),
+        ("lease_seconds: 120", "lease_seconds: 0", "speech.lease_seconds", "integer 1..86400"),
+        ("    port: 5060", "    port: 70000", "asterisk.sip.port", "integer 1..65535"),
+        (
+            "  root: .local/asterisk-root",
+            "  root: .local/asterisk-root\n  nice: -30",
+            "asterisk.nice",
+            "integer -20..19",
+        ),
+        (
+            "    secret_file: var/secrets/agi_secret",
+            "    secret_env: agi-secret",
+            "asterisk.agi.secret_env",
+            "variable",
+        ),
+        ("  port: 8765", "  port: 0", "server.port", "integer 1..65535"),
+        ("server:\n  host: 127.0.0.1", "server:\n  host: [a, b]", "server.host", "a host address"),
     ],
 )
 def test_broken_config_names_file_line_key_and_expectation(
@@ -81,6 +106,30 @@ def test_broken_config_names_file_line_key_and_expectation(
     assert matching, issues
     assert str(tmp_path / "config.yaml") in matching[0]
     assert expected in matching[0]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("tls_cert: /etc/hotline/link.crt", "go together"),
+        ("tls_key: 5", "expected a path"),
+        ("token_hours: 0", "a number above 0, up to 720 (hours)"),
+        ("token_file: 7", "expected a path"),
+        ("max_connections_per_address: 0", "an integer 1..100000"),
+        ("max_unauthenticated_per_address: many", "an integer 1..100000"),
+        ("sign_in_timeout: 7200", "an integer 1..3600"),
+        ("refusal_hold_seconds: soon", "a number 0..60 (seconds)"),
+        ("service_level_seconds: 15s", "an integer 1..600"),
+        ("service_level_target: 0", "a number above 0, up to 100 (%)"),
+        ("colour: red", "unknown key"),
+    ],
+)
+def test_a_bad_server_key_names_file_line_and_key(tmp_path: Path, line: str, expected: str) -> None:
+    """The desktop link's and the wallboard's `server.*` keys, which were once reported at line 0."""
+    key = "server." + line.split(":")[0]
+    test_broken_config_names_file_line_key_and_expectation(
+        tmp_path, "  port: 8765", f"  port: 8765\n  {line}", key, expected
+    )
 
 
 def test_the_exchange_api_key_is_read_from_where_config_names_it(tmp_path: Path) -> None:
@@ -143,3 +192,56 @@ def test_cli_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["-c", str(tmp_path / "config.yaml"), "config", "check"]) == 1
     err = capsys.readouterr().err
     assert "hotlines[2].mode" in err and "config.yaml:" in err
+
+
+def test_server_settings_are_read_typed_for_the_link_and_the_wallboard(tmp_path: Path) -> None:
+    """`server.*` is read with the other sections; the link and the wallboard are built from the result."""
+    from ari_app.link.settings import LinkSettings
+    from ari_app.link.supervisor import WallboardSettings
+
+    shipped = load_config(ROOT / "config.yaml").server
+    assert (shipped.scheme, shipped.token_hours, shipped.service_level_seconds) == ("ws", 12.0, 15)
+    assert shipped.token_file == ROOT / "var" / "link_tokens.json"
+    server = (
+        "  port: 8765\n  tls_cert: tls/link.crt\n  tls_key: /etc/hotline/link.key\n  token_hours: 1.5\n"
+        '  token_file: ""\n  max_connections_per_address: 200\n  sign_in_timeout: 10\n  refusal_hold_seconds: 0\n'
+        "  service_level_seconds: 20\n  service_level_target: 95.5"
+    )
+    text = (ROOT / "config.yaml").read_text(encoding="utf-8").replace("  port: 8765", server)
+    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
+    cfg = load_config(tmp_path / "config.yaml")
+    link = LinkSettings.from_config(cfg)
+    assert (link.scheme, link.tls_cert, link.tls_key) == (
+        "wss",
+        tmp_path / "tls/link.crt",
+        Path("/etc/hotline/link.key"),
+    )
+    assert (link.token_ttl.total_seconds(), link.token_file) == (5400.0, None)
+    assert (link.max_connections_per_address, link.sign_in_timeout, link.refusal_hold_seconds) == (200, 10.0, 0.0)
+    wallboard = WallboardSettings.from_config(cfg)
+    assert (wallboard.threshold_seconds, wallboard.target_percent) == (20, 95.5)
+
+
+def test_every_bad_server_key_is_reported_at_once_with_its_line(tmp_path: Path) -> None:
+    bad = "  port: 8765\n  token_hours: 0\n  sign_in_timeout: 0\n  service_level_target: 0"
+    issues = _broken(tmp_path, "  port: 8765", bad)
+    for key in ("token_hours", "sign_in_timeout", "service_level_target"):
+        line = _line_of(tmp_path, f"{key}: 0")
+        assert any(f"config.yaml:{line}: server.{key}:" in i for i in issues), issues
+    assert not any(":0:" in i for i in issues), issues
+
+
+@pytest.mark.parametrize("command", [["config", "check"], ["serve"], ["status"]])
+def test_the_hotline_command_with_a_bad_config_says_where_and_fails(tmp_path: Path, command: list[str]) -> None:
+    """As an admin runs it: the installed `hotline` script, in its own process."""
+    import subprocess
+    import sys
+
+    _broken(tmp_path, "  port: 8765", "  port: 8765\n  token_hours: soon")
+    line = _line_of(tmp_path, "token_hours: soon")
+    hotline = Path(sys.executable).parent / "hotline"
+    argv = [str(hotline), "-c", str(tmp_path / "config.yaml"), *command]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode != 0, proc.stdout
+    assert f"{tmp_path / 'config.yaml'}:{line}: server.token_hours: expected a number" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
