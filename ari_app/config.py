@@ -219,7 +219,7 @@ class ServerSettings:
     """config.yaml `server:`: where the CTI server listens (the desktop link's websocket; FastAGI on its
     host) and the link's own settings. Read and checked here with every other section, so a bad value is
     reported with its file, line and key; ari_app.link.settings.LinkSettings and the wallboard's
-    ari_app.link.supervisor.WallboardSettings are built from it."""
+    ari_app.supervision.desk.WallboardSettings are built from it."""
 
     host: str = "127.0.0.1"
     port: int = 8765

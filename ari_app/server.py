@@ -45,7 +45,7 @@ from ari_app.health import (
 )
 from ari_app.link import LinkServer
 from ari_app.load import LoadGovernor, SheddingPolicy, sip_round_trip
-from ari_app.spy import ChanSpy
+from ari_app.supervision.spy import ChanSpy
 from ari_app.transfers import Transfers
 from ari_app.transfers.desk import TransferDesk
 from recordings.retention import RetentionRunner

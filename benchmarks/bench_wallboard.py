@@ -46,7 +46,7 @@ from ari_app.cases import CaseSettings, configure  # noqa: E402
 from ari_app.config import Agent, load_config  # noqa: E402
 from ari_app.link import LinkServer, LinkSettings  # noqa: E402
 from ari_app.server import ConfigAgents  # noqa: E402
-from ari_app.wallboard import TodayCalls, compute, day_start  # noqa: E402
+from ari_app.supervision.wallboard import TodayCalls, compute, day_start  # noqa: E402
 from schema.calls import CallRecord  # noqa: E402
 from schema.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 from schema.users import Role, User  # noqa: E402

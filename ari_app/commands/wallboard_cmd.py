@@ -1,4 +1,4 @@
-"""`hotline wallboard [--json] [--chart FILE]`: today's figures per hotline and agent (see ari_app/wallboard.py)."""
+"""`hotline wallboard [--json] [--chart FILE]`: today's figures per hotline and agent (supervision.wallboard)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ari_app.commands.common import config_or_report, database, pad
-from ari_app.wallboard import compute, write_chart
+from ari_app.supervision.wallboard import compute, write_chart
 
 COLUMNS = (  # header, width in terminal columns, alignment
     ("热线 hotline", 22, "<"),

@@ -8,11 +8,10 @@
     settings.py    what the link reads from config (listener, TLS, session lifetime, wrap-up)
     audit.py       the link's audit rows, written off the event loop
     history.py     screen-pop caller histories, read in batches when calls arrive
-    supervisor.py  the supervisor's desk: the live wallboard, pause/resume and listening, alarms
-    qa.py          the QA desk: calls, recordings, transcripts and scores
 
-The features' own desks live with them (ari_app.agents.desk, ari_app.cases.desk, ari_app.transfers.desk,
-ari_app.conference.desk) and register with the link; the link holds no call or case logic of its own.
+The features' own desks live with them (ari_app.agents.desk, ari_app.cases.desk, ari_app.qa.desk,
+ari_app.supervision.desk, ari_app.transfers.desk, ari_app.conference.desk) and register with the link; the
+link holds no call or case logic of its own.
 """
 
 from ari_app.link.server import LinkServer

@@ -43,9 +43,9 @@ from ari_app.link.history import PopHistory
 from ari_app.link.routes import FailureLog, Request, Routes, audit_refusal
 from ari_app.link.settings import LinkSettings
 from ari_app.link.signin import SignIn
-from ari_app.link.supervisor import Supervision
 from ari_app.protocol import AgentState, DomainError, ErrorId, Msg, ProtocolError
 from ari_app.qa.desk import QaDesk
+from ari_app.supervision.desk import Supervision
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from ari_app.config import Agent, Config
 from ari_app.health import Health, HealthReport
 from ari_app.link import LinkServer
 from ari_app.protocol import AgentState, CallPhase
-from ari_app.wallboard import day_start
+from ari_app.supervision.wallboard import day_start
 from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkClient

@@ -20,9 +20,9 @@ from ari_app.calls.model import Call, CallState, EndReason
 from ari_app.calls.store import SqlCallStore
 from ari_app.health import Health, HealthReport
 from ari_app.link import LinkServer
-from ari_app.link.supervisor import WallboardSettings
 from ari_app.protocol import AgentState, ErrorId
-from ari_app.spy import SpyError
+from ari_app.supervision.desk import WallboardSettings
+from ari_app.supervision.spy import SpyError
 from schema.cases import AuditEntry
 from tests.link.conftest import T0, Clock, Desktop, FakeQueue
 

@@ -197,7 +197,7 @@ def test_cli_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_server_settings_are_read_typed_for_the_link_and_the_wallboard(tmp_path: Path) -> None:
     """`server.*` is read with the other sections; the link and the wallboard are built from the result."""
     from ari_app.link.settings import LinkSettings
-    from ari_app.link.supervisor import WallboardSettings
+    from ari_app.supervision.desk import WallboardSettings
 
     shipped = load_config(ROOT / "config.yaml").server
     assert (shipped.scheme, shipped.token_hours, shipped.service_level_seconds) == ("ws", 12.0, 15)

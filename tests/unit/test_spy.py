@@ -12,7 +12,7 @@ from ari_app.calls.model import Call, CallState
 from ari_app.calls.tracker import CallTracker
 from ari_app.config import load_config
 from ari_app.server import ConfigAgents
-from ari_app.spy import ChanSpy, SpyError
+from ari_app.supervision.spy import ChanSpy, SpyError
 
 ROOT = Path(__file__).resolve().parents[2]
 

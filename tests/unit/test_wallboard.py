@@ -8,7 +8,7 @@ from typing import Any
 
 from ari_app.calls.model import Call, CallState, EndReason
 from ari_app.calls.store import SqlCallStore
-from ari_app.wallboard import TodayCalls, compute, write_chart
+from ari_app.supervision.wallboard import TodayCalls, compute, write_chart
 from schema.db import make_engine, make_sessionmaker, upgrade
 
 NOW = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)  # 14:00 in Urumqi's centre (Asia/Shanghai time)

@@ -5,11 +5,11 @@ from then on the server pushes a new one whenever something changed (a call even
 health of Asterisk), coalesced: one snapshot at once after a quiet spell, then at most one per
 `min_interval` however many events arrive, so a call storm costs a few snapshots a second, not one per
 event. A slow `tick` pushes anyway so waits and pause durations stay current. The figures come from the call
-records (ari_app.wallboard) through an incremental cache read in a worker thread, never on the event loop.
+records (ari_app.supervision.wallboard) through an incremental cache read in a worker thread, never on the event loop.
 
 Actions (`supervise_agent`): pause or resume an agent (Asterisk QueuePause, then the agent's state and
 desktops as if the agent had done it), and listen, whisper or barge into the agent's call through the
-`SpyControl` port (ari_app.spy on the real Asterisk). Every request, refused or done, is written to the
+`SpyControl` port (ari_app.supervision.spy on the real Asterisk). Every request, refused or done, is written to the
 audit log with who, which agent, which action and the outcome (`supervise_<action>`, detail `outcome`: `done`
 or the error id): listening to a call is sensitive. A refused `wallboard_subscribe` leaves a `refused` entry
 (ari_app.cases.service.record_refusal).
@@ -39,7 +39,7 @@ from ari_app.cases.actor import SYSTEM, Actor
 from ari_app.cases.service import audit, mark_audited, record_refusal
 from ari_app.config import Config
 from ari_app.protocol import AgentState, CallPhase, DomainError, ErrorId, Msg, ProtocolError
-from ari_app.wallboard import TodayCalls, day_start
+from ari_app.supervision.wallboard import TodayCalls, day_start
 
 if TYPE_CHECKING:
     from ari_app.health import DiskReport
@@ -70,7 +70,7 @@ class WallboardSettings:
 
 
 class SpyControl(Protocol):
-    """Bring a supervisor's phone into an agent's call (ari_app.spy.ChanSpy on the real Asterisk)."""
+    """Bring a supervisor's phone into an agent's call (ari_app.supervision.spy.ChanSpy on the real Asterisk)."""
 
     async def spy(self, call_id: str, mode: str, phone: str, supervisor: str) -> str: ...
 
