@@ -16,30 +16,19 @@ from websockets.asyncio.client import connect
 
 from ari_app import protocol as p
 from ari_app.auth import hash_password
-from ari_app.calls.events import CallArrived, CallConnected, CallEnded, CallQueued, CallRinging
+from ari_app.calls.events import CallArrived, CallConnected, CallEnded, CallQueued
 from ari_app.calls.model import CallState, EndReason
 from ari_app.config import Agent, Config
 from ari_app.link import LinkServer, cases
 from ari_app.protocol import AgentState, ErrorId
 from schema.cases import AuditEntry
 from schema.users import Role, User
-from tests.link.conftest import FAST_HASH, PASSWORD, T0, Clock, Desktop, FakeQueue, link_settings
+from tests.support.calls import ringing
+from tests.support.clock import T0, Clock
+from tests.support.link import Desktop, FakeQueue, link_settings
+from tests.support.users import FAST_HASH, PASSWORD
 
 CASE = {"request": "小区停水三天", "urgency": "urgent", "language": "zh", "handling": "dispatch", "category": "供水"}
-
-
-def ringing(call_id: str = "1764378000.1", agent: str | None = "1001", **kw: Any) -> CallRinging:
-    base: dict[str, Any] = dict(
-        call_id=call_id,
-        at=T0,
-        agent_id=agent,
-        interface=f"PJSIP/{agent or '1001'}",
-        hotline="12319",
-        caller="13800000001",
-        waited_seconds=4.5,
-    )
-    base.update(kw)
-    return CallRinging(**base)
 
 
 async def two_agents(desktop: Any) -> tuple[Any, Any]:

@@ -25,8 +25,9 @@ from ari_app.protocol import ErrorId, Msg
 from schema.cases import AuditEntry
 from schema.qa import QaScore
 from schema.users import Role, User
-from tests.link.conftest import FAST_HASH, PASSWORD, Desktop
-from tests.link.qa_calls import seed
+from tests.support.link import Desktop
+from tests.support.qa_calls import seed
+from tests.support.users import FAST_HASH, PASSWORD
 
 Open = Callable[[str], Awaitable[Desktop]]
 

@@ -22,7 +22,10 @@ from ari_app.link.server import CLOSE_SESSION_ENDED
 from ari_app.protocol import AgentState, ErrorId
 from schema.cases import AuditEntry
 from schema.users import Role, User
-from tests.link.conftest import FAST_HASH, PASSWORD, ROOT, Clock, Desktop, FakeQueue
+from tests.support.clock import Clock
+from tests.support.e2e import ROOT
+from tests.support.link import Desktop, FakeQueue
+from tests.support.users import FAST_HASH, PASSWORD
 
 NEW_PASSWORD = "a brand new passphrase"
 

@@ -26,7 +26,8 @@ from ari_app.link.supervisor import WallboardSettings
 from ari_app.protocol import AgentState, ErrorId
 from ari_app.spy import SpyError
 from schema.cases import AuditEntry
-from tests.link.conftest import T0, Clock, Desktop, FakeQueue
+from tests.support.clock import T0, Clock
+from tests.support.link import Desktop, FakeQueue
 
 
 @dataclass

@@ -19,7 +19,8 @@ from ari_app.link import LinkServer
 from ari_app.protocol import ErrorId, Msg
 from schema.cases import AuditEntry, CooperatingUnit
 from schema.users import Role, User
-from tests.link.conftest import FAST_HASH, Desktop, FakeQueue
+from tests.support.link import Desktop, FakeQueue
+from tests.support.users import FAST_HASH
 
 Open = Callable[[str], Awaitable[Desktop]]
 

@@ -53,7 +53,7 @@ def test_every_known_form_is_withheld() -> None:
 @pytest.mark.parametrize("received", ["anonymous", "Anonymous", "<unknown>", "restricted", ""])
 def test_the_tracker_stores_a_withheld_caller_as_withheld(received: str) -> None:
     from ari_app.calls.tracker import CallTracker, LiveChannel
-    from tests.unit.test_tracker_replay import Agents, ListSink
+    from tests.support.calls import Agents, ListSink
 
     sink = ListSink()
     tracker = CallTracker(sink, Agents(), ("12345",))
@@ -94,7 +94,7 @@ def test_a_withheld_caller_back_in_the_queue_after_the_callback_key_is_one_queue
     from ari_app.calls.events import CallbackRequested
     from ari_app.calls.model import CallState, EndReason
     from ari_app.calls.tracker import CallTracker
-    from tests.unit.test_tracker_replay import Agents, ListSink
+    from tests.support.calls import Agents, ListSink
 
     sink = ListSink()
     tracker = CallTracker(sink, Agents(), ("12345",))

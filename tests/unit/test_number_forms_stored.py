@@ -19,8 +19,7 @@ from ari_app.calls.store import SqlCallStore, recent_calls
 from ari_app.calls.tracker import CallTracker, LiveChannel
 from ari_app.config import load_config
 from schema.db import alembic_config, make_engine, make_sessionmaker, upgrade
-from tests.unit.test_callbacks import ScriptedDialer
-from tests.unit.test_tracker_replay import Agents, ListSink
+from tests.support.calls import Agents, ListSink, ScriptedDialer
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = load_config(ROOT / "config.yaml")

@@ -12,24 +12,10 @@ from ari_app.ami import parse_stream
 from ari_app.calls.events import CallConnected, CallEnded, CallRinging, QueueMemberChanged
 from ari_app.calls.model import Call, CallState, CallStateError, EndReason
 from ari_app.calls.tracker import CallTracker, LiveChannel
+from tests.support.calls import Agents, ListSink
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ami"
 HOTLINES = ("12345", "12319", "12358", "12350")
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.saved: dict[str, Call] = {}
-        self.writes = 0
-
-    def save(self, call: Call) -> None:
-        self.saved[call.id] = Call(**vars(call))
-        self.writes += 1
-
-
-class Agents:
-    def agent_id_for(self, interface: str) -> str | None:
-        return interface.split("/")[-1] if interface.startswith("PJSIP/10") else None
 
 
 def replay(name: str) -> tuple[CallTracker, ListSink, list[object]]:
