@@ -12,6 +12,7 @@ from panoramisk.utils import parse_agi_result
 from agi_scripts.survey import Survey
 from ari_app.calls.events import CallRinging
 from ari_app.calls.model import Call
+from ari_app.calls.tracker import LiveChannel
 from schema.calls import CallRecord
 from tests.support.clock import T0
 
@@ -103,3 +104,28 @@ def ringing(call_id: str = "1764378000.1", agent: str | None = "1001", **kw: Any
     )
     base.update(kw)
     return CallRinging(**base)
+
+
+def live_channel(
+    linkedid: str,
+    uniqueid: str,
+    channel: str,
+    bridge: str = "",
+    app: str = "Queue",
+    account: str = "12345",
+    caller: str = "13900000000",
+    duration: int = 30,
+) -> LiveChannel:
+    """A channel as CoreShowChannels reports it at a resync, in the hotline's inbound context."""
+    return LiveChannel(
+        channel=channel,
+        uniqueid=uniqueid,
+        linkedid=linkedid,
+        context="hotline-inbound",
+        exten="12345",
+        application=app,
+        caller=caller,
+        accountcode=account,
+        bridge_id=bridge,
+        duration_seconds=duration,
+    )
