@@ -30,7 +30,7 @@ from panoramisk import Manager  # type: ignore[import-untyped]
 
 from ari_app.asterisk_ctl import AsteriskHost
 from ari_app.config import load_config
-from tests.e2e.harness import ROOT, CtiProcess, hotline, make_config
+from tests.support.e2e import ROOT, CtiProcess, hotline, make_config
 
 MODES = ("none", "fastagi", "classic")
 

@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.e2e.harness import CtiProcess, Sipp, calls, channels, hotline, make_config, make_speech, wait_for
+from tests.support.e2e import CtiProcess, Sipp, calls, channels, hotline, make_config, make_speech
+from tests.support.waiting import wait_for
 
 AGENTS = 200
 

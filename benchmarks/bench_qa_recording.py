@@ -36,19 +36,9 @@ from ari_app.link import LinkServer, LinkSettings  # noqa: E402
 from schema.calls import CallRecord  # noqa: E402
 from schema.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 from schema.users import Role, User  # noqa: E402
+from tests.support.link import FakeQueue  # noqa: E402
 
 PASSWORD = "benchmark password"
-
-
-class NullQueue:
-    async def queue_add(self, queue: str, interface: str, member_name: str, paused: bool = False) -> None:
-        pass
-
-    async def queue_remove(self, queue: str, interface: str) -> None:
-        pass
-
-    async def queue_pause(self, queue: str, interface: str, paused: bool, reason: str = "") -> None:
-        pass
 
 
 async def ask(ws: ClientConnection, n: int, kind: str, **fields: Any) -> dict[str, Any]:
@@ -80,7 +70,7 @@ async def main(minutes: list[float], rounds: int) -> None:
             s.add(CallRecord(linkedid=f"call-{m}", hotline="12345", state="ended", recording=str(path),
                              arrived_at=datetime.now(UTC)))  # fmt: skip
     settings = LinkSettings(host="127.0.0.1", port=0, queue="hotline", wrapup_seconds=0, token_file=None)
-    link = LinkServer(cfg, sessions, NullQueue(), settings=settings)
+    link = LinkServer(cfg, sessions, FakeQueue(), settings=settings)
     await link.start()
     try:
         async with connect(link.url, max_size=p.HARD_MAX_FRAME) as ws:

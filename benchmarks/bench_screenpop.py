@@ -55,6 +55,7 @@ from ari_app.server import ConfigAgents  # noqa: E402
 from schema.cases import Case  # noqa: E402
 from schema.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 from schema.users import Role, User  # noqa: E402
+from tests.support.link import FakeQueue  # noqa: E402
 
 PASSWORD = "benchmark password"
 SLOW_SECONDS = 0.05
@@ -116,17 +117,6 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
-class NullQueue:
-    async def queue_add(self, queue: str, interface: str, member_name: str, paused: bool = False) -> None:
-        pass
-
-    async def queue_remove(self, queue: str, interface: str) -> None:
-        pass
-
-    async def queue_pause(self, queue: str, interface: str, paused: bool, reason: str = "") -> None:
-        pass
-
-
 def slow_subscriber(sessions: sessionmaker[Session]) -> Callable[[object], Any]:
     """A subscriber whose every call event costs a database read and `SLOW_SECONDS` more (in a worker thread,
     as the server's subscribers do their database work)."""
@@ -161,7 +151,7 @@ async def run_design(
         max_connections_per_address=1000,  # every desktop here comes from 127.0.0.1
         max_unauthenticated_per_address=1000,
     )
-    link = LinkServer(cfg, sessions, NullQueue(), settings=settings)
+    link = LinkServer(cfg, sessions, FakeQueue(), settings=settings)
     slow = slow_subscriber(sessions)
     if design == "inline (old design)":
 

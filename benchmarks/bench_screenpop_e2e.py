@@ -15,8 +15,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime
@@ -25,7 +23,7 @@ from pathlib import Path
 import websockets
 import yaml
 
-from tests.e2e.harness import ROOT, CtiProcess, Sipp, calls, hotline, make_config, make_speech
+from tests.support.e2e import CtiProcess, Sipp, add_user, calls, hotline, make_config, make_speech
 
 PASSWORD = "bench-password"
 
@@ -87,14 +85,7 @@ def main() -> None:
         assert hotline(config, "asterisk", "up", timeout=900).returncode == 0
         hotline(config, "asterisk", "cli", "queue remove member PJSIP/1001 from hotline")
         hotline(config, "asterisk", "cli", "queue remove member PJSIP/1002 from hotline")
-        subprocess.run(
-            [sys.executable, "-m", "ari_app.cli", "-c", str(config), "users", "add", "1001", "--password-stdin"],
-            input=PASSWORD + "\n",
-            text=True,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
+        add_user(config, "1001", "agent", PASSWORD)
         sipp = Sipp(tmp, make_speech(tmp))
         sipp.agent_phone(5080, ring_ms=1500)
         cti = CtiProcess(config, tmp / "cti.log")

@@ -1,7 +1,7 @@
 """A call storm at a multiple of the stack's knee, with and without admission control.
 
 The full stack runs (Asterisk with the project's dialplan, the CTI server tracking every call, 20 SIPp agent
-phones). SIPp offers RATE calls/s for SECONDS seconds over the four hotlines (see tests/e2e/storm.py for
+phones). SIPp offers RATE calls/s for SECONDS seconds over the four hotlines (see tests/support/storm.py for
 how each call is judged). The storm runs twice in the same run:
 
 - *admission*: the limits of config.yaml's `admission` (or --max-calls / --max-queue): a call over a limit
@@ -31,8 +31,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.e2e.harness import CtiProcess, Sipp, hotline, make_config, make_speech
-from tests.e2e.storm import StormResult, overflow_limits, storm
+from tests.support.e2e import CtiProcess, Sipp, hotline, make_config, make_speech
+from tests.support.storm import StormResult, overflow_limits, storm
 
 AGENTS = 20
 

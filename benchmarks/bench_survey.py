@@ -22,17 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.e2e.harness import (
-    SIPP_DIR,
-    CtiProcess,
-    Sipp,
-    calls,
-    channels,
-    hotline,
-    make_config,
-    make_speech,
-    wait_for,
-)
+from tests.support.e2e import SIPP_DIR, CtiProcess, Sipp, calls, channels, hotline, make_config, make_speech
+from tests.support.waiting import wait_for
 
 AGENTS = 40
 TALK_MS = 2000

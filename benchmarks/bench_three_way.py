@@ -33,7 +33,8 @@ import yaml
 from panoramisk import Manager  # type: ignore[import-untyped]
 
 from ari_app.config import load_config
-from tests.e2e.harness import ROOT, SIPP_DIR, CtiProcess, Sipp, hotline, make_config, make_speech
+from tests.support.e2e import SIPP_DIR, CtiProcess, Sipp, add_user, hotline, make_config, make_speech
+from tests.support.waiting import until
 
 PASSWORD = "bench-password"
 _STAMP = re.compile(r"^-+ (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\n(?:UDP|TCP) message received.*?\n\n(\S+) ", re.M)
@@ -50,13 +51,14 @@ def invites(trace_dir: Path) -> list[float]:
 
 
 async def until_invites(trace_dir: Path, n: int, timeout: float = 20) -> float:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """When the unit's phone got INVITE #`n` (SIPp's message trace), waiting for it up to `timeout` s."""
+
+    def nth() -> tuple[float] | None:
         got = invites(trace_dir)
-        if len(got) >= n:
-            return got[n - 1]
-        await asyncio.sleep(0.02)
-    raise TimeoutError(f"INVITE #{n} did not reach the unit within {timeout:.0f} s")
+        return (got[n - 1],) if len(got) >= n else None
+
+    (at,) = await until(nth, timeout, f"INVITE #{n} to reach the unit", interval=0.02)
+    return float(at)
 
 
 def unit_phone(tmp: Path) -> subprocess.Popen[bytes]:
@@ -177,14 +179,7 @@ def main() -> None:
         try:
             assert hotline(config, "asterisk", "up", timeout=900).returncode == 0
             hotline(config, "asterisk", "cli", "queue add member PJSIP/1001 to hotline penalty 0 as 1001")
-            subprocess.run(
-                [sys.executable, "-m", "ari_app.cli", "-c", str(config), "users", "add", "1001", "--password-stdin"],
-                input=PASSWORD + "\n",
-                text=True,
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-            )
+            add_user(config, "1001", "agent", PASSWORD)
             sipp.agent_phone(5080, ring_ms=200)
             cti.start()
             cti.wait_synced()

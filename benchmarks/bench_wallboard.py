@@ -50,22 +50,12 @@ from ari_app.supervision.wallboard import TodayCalls, compute, day_start  # noqa
 from schema.calls import CallRecord  # noqa: E402
 from schema.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 from schema.users import Role, User  # noqa: E402
+from tests.support.link import FakeQueue  # noqa: E402
 
 PASSWORD = "benchmark password"
 HOTLINES = ["12345", "12319", "12358", "12350"]
 BACKGROUND = ["12345", "12319", "12358"]
 MARKER = "12350"
-
-
-class NullQueue:
-    async def queue_add(self, queue: str, interface: str, member_name: str, paused: bool = False) -> None:
-        pass
-
-    async def queue_remove(self, queue: str, interface: str) -> None:
-        pass
-
-    async def queue_pause(self, queue: str, interface: str, paused: bool, reason: str = "") -> None:
-        pass
 
 
 def fill(url: str, n: int, tz: str) -> None:
@@ -207,7 +197,7 @@ async def bench(day_calls: int, rates: list[float], seconds: float) -> None:
         settings = LinkSettings(
             host="127.0.0.1", port=0, queue="hotline", wrapup_seconds=0, token_file=None, offline_pause_seconds=0
         )
-        link = LinkServer(cfg, sessions, NullQueue(), settings=settings)
+        link = LinkServer(cfg, sessions, FakeQueue(), settings=settings)
         snapshot_times: list[float] = []
         original = link.supervisor.snapshot
 

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,7 +23,18 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def call_at_or_soon(loop: asyncio.AbstractEventLoop, due: float, callback: Callable[[], object]) -> None:
+class LoopClock(Protocol):
+    """The time and timers the deferred store schedules its writes with: the running event loop's own, or a
+    clock a test moves by hand."""
+
+    def time(self) -> float: ...
+
+    def call_at(self, when: float, callback: Callable[[], object], /) -> object: ...
+
+    def call_soon(self, callback: Callable[[], object], /) -> object: ...
+
+
+def call_at_or_soon(loop: LoopClock, due: float, callback: Callable[[], object]) -> None:
     """Run `callback` at loop time `due`, or, if that has passed, before the loop handles anything else."""
     if due <= loop.time():
         loop.call_soon(callback)
@@ -46,13 +57,21 @@ class SqlCallStore:
     server loses at most the transitions of the last `window` (as it loses events Asterisk sent but the
     server had not read), never a call an earlier write stored; calls Asterisk still has are adopted again by
     the resync after a restart, and a clean stop flushes. Without a running loop (the command line, tests)
-    each save is written at once; `batch()` groups saves explicitly.
+    each save is written at once; `batch()` groups saves explicitly. The window is counted on `clock`'s time
+    and timers: the running loop's, unless a test passes a clock it moves by hand.
     """
 
     RETRY_SECONDS = 1.0
 
-    def __init__(self, sessions: sessionmaker[Session], deferred: bool = False, window: float = 0.0) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        deferred: bool = False,
+        window: float = 0.0,
+        clock: LoopClock | None = None,
+    ) -> None:
         self.sessions = sessions
+        self._clock = clock  # None: the running event loop's time and timers
         self.deferred = deferred
         self.window = window  # deferred: at most one flush per `window` seconds (at once when idle longer)
         self._last_flush = float("-inf")
@@ -73,12 +92,12 @@ class SqlCallStore:
             return
         if self.deferred:
             try:
-                loop = asyncio.get_running_loop()
+                asyncio.get_running_loop()
             except RuntimeError:
                 pass
             else:
                 self._scheduled = True
-                call_at_or_soon(loop, self._last_flush + self.window, self._flush_soon)
+                call_at_or_soon(self._timer(), self._last_flush + self.window, self._flush_soon)
                 return
         self.flush()
 
@@ -93,9 +112,12 @@ class SqlCallStore:
             if not self._batching:
                 self.flush()
 
+    def _timer(self) -> LoopClock:
+        return self._clock or asyncio.get_running_loop()
+
     def _flush_soon(self) -> None:
         self._scheduled = False
-        self._last_flush = asyncio.get_running_loop().time()
+        self._last_flush = self._timer().time()
         task = asyncio.ensure_future(self._write_or_retry())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -107,7 +129,8 @@ class SqlCallStore:
             log.exception("storing %d call records failed; retrying in %.0f s", len(self._dirty), self.RETRY_SECONDS)
             if not self._scheduled:
                 self._scheduled = True
-                asyncio.get_running_loop().call_later(self.RETRY_SECONDS, self._flush_soon)
+                timer = self._timer()
+                timer.call_at(timer.time() + self.RETRY_SECONDS, self._flush_soon)
 
     async def write_pending(self) -> None:
         """Write every call saved so far, in one transaction in a worker thread (call on the event loop; the

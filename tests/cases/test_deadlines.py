@@ -13,8 +13,8 @@ from ari_app.cases.events import SupervisionRaised, take_events
 from ari_app.config import HotlineMode
 from schema.cases import AuditEntry, Supervision
 from schema.users import Role
-from tests.cases.conftest import Db
-from tests.cases.flows import Flow
+from tests.support.cases import Db
+from tests.support.flows import Flow
 
 
 def run_escalation(db: Db) -> list[SupervisionRaised]:

@@ -19,7 +19,7 @@ from ari_app.cases.events import (
 )
 from ari_app.cases.service import create_case, dispatch, get_case
 from schema.users import Role
-from tests.cases.conftest import Db
+from tests.support.cases import Db
 
 A, A1, B = 1, 2, 3
 

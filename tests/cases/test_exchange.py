@@ -5,11 +5,7 @@ coming back (pushed or polled, the Open311 way) change the case."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 from sqlalchemy import select
@@ -17,88 +13,15 @@ from sqlalchemy import select
 from ari_app.cases import CaseState
 from ari_app.cases.exchange import Backoff, apply_update, deliver_due, poll_updates
 from ari_app.config import HotlineMode
-from schema.cases import AuditEntry, Case, ExchangeMessage, OutboxStatus
-from tests.cases.conftest import Db, form_body
-from tests.cases.flows import Flow
-
-
-class Receiver:
-    """A hotline's own system speaking Open311 JSON. `plan` scripts the next answers: "500" answers an
-    error, "drop" accepts the request and then closes the connection without answering (a lost answer)."""
-
-    def __init__(self) -> None:
-        self.plan: list[str] = []
-        self.lock = threading.Lock()
-        self.requests: dict[str, dict[str, Any]] = {}  # idempotency key -> accepted request
-        self.attempts: list[str] = []
-        self.statuses: dict[str, dict[str, str]] = {}
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = form_body(self.headers, self.rfile.read(int(self.headers["Content-Length"])))
-                key = self.headers["Idempotency-Key"]
-                with receiver.lock:
-                    receiver.attempts.append(key)
-                    step = receiver.plan.pop(0) if receiver.plan else "ok"
-                    if step == "500":
-                        self.send_response(500)
-                        self.end_headers()
-                        self.wfile.write(b"busy")
-                        return
-                    if key not in receiver.requests:
-                        srid = f"SR-{len(receiver.requests) + 1}"
-                        receiver.requests[key] = {"service_request_id": srid, **body}
-                        receiver.statuses[srid] = {"service_request_id": srid, "status": "open"}
-                    srid = receiver.requests[key]["service_request_id"]
-                if step == "drop":
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
-                out = json.dumps([{"service_request_id": srid}]).encode()
-                self.send_response(201)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def do_GET(self) -> None:
-                q = parse_qs(urlparse(self.path).query)
-                ids = q.get("service_request_id", [""])[0].split(",")
-                with receiver.lock:
-                    out = json.dumps([receiver.statuses[i] for i in ids if i in receiver.statuses]).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/open311/v2"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+from schema.cases import AuditEntry, Case, OutboxStatus
+from tests.support.cases import Db, Receiver, outbox
+from tests.support.flows import Flow
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     with Receiver() as r:
         yield r
-
-
-def outbox(db: Db) -> list[ExchangeMessage]:
-    with db.session() as s:
-        return list(s.scalars(select(ExchangeMessage).order_by(ExchangeMessage.id)))
 
 
 def deliver_until_done(db: Db, endpoints: dict[str, str], rounds: int = 50) -> int:

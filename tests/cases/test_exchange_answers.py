@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -43,14 +43,14 @@ from ari_app.cases.runner import CaseRunner
 from ari_app.config import HotlineMode
 from schema.cases import AuditEntry, Case, ExchangeMessage, OutboxStatus
 from schema.users import Role
-from tests.cases.conftest import T0, Db, form_body
-from tests.cases.flows import Flow
+from tests.support.cases import T0, Db, Open311Server, form_body
+from tests.support.flows import Flow
 
 SERVICE = "12358:商品价格"
 Step = tuple[int, Any, dict[str, str]]  # HTTP status, JSON body (or bytes as they are), headers
 
 
-class GeoReportReceiver:
+class GeoReportReceiver(Open311Server):
     """A hotline's own system speaking GeoReport v2 JSON. `plan` scripts the answers to the next POSTs
     (then `[{"service_request_id"}]`, 201); `token_plan` those to `GET /tokens/...` (then the id);
     `services` and `definitions` are what `GET /services.json` and `GET /services/{code}.json` serve."""
@@ -114,18 +114,7 @@ class GeoReportReceiver:
                 else:
                     self.answer(404, [{"code": 404, "description": "no such resource"}])
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/open311/v2"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> GeoReportReceiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        self.serve(Handler)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -13,27 +12,8 @@ from ari_app.cases import CaseState, NotConfigured, PermissionDenied, UnknownHot
 from ari_app.cases.errors import CaseNotFound, InvalidInput
 from ari_app.cases.events import CaseCreated, take_events
 from ari_app.cases.service import caller_history, create_case, get_case, search_cases
-from schema.cases import AuditAppendOnlyError, AuditEntry, Case
-from tests.cases.conftest import Db
-
-
-def intake(db: Db, actor: str = "agent", **kw: Any) -> Case:
-    args: dict[str, Any] = dict(
-        hotline="12345",
-        caller="13800000001",
-        call_id="1764378000.1",
-        category="市政设施",
-        request="路灯不亮",
-        address="新华北路 1 号",
-        urgency="normal",
-        citizen_name="王先生",
-        contact="13800000001",
-        language="zh",
-        handling="dispatch",
-    )
-    args.update(kw)
-    with db.session() as s, s.begin():
-        return create_case(s, db.world.actors[actor], **args)
+from schema.cases import AuditAppendOnlyError, AuditEntry
+from tests.support.cases import Db, intake
 
 
 def test_create_numbers_per_hotline_and_local_day(db: Db) -> None:

@@ -12,8 +12,8 @@ from ari_app.cases import Action
 from ari_app.cases.kpi import compute
 from ari_app.cases.report import csv_text, text_table, write_png
 from ari_app.config import HotlineMode
-from tests.cases.conftest import Db
-from tests.cases.flows import Flow
+from tests.support.cases import Db, intake
+from tests.support.flows import Flow
 
 
 def scenario(db: Db) -> None:
@@ -92,30 +92,15 @@ def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_keypad_survey_answers_count_in_the_satisfaction_rate_once(db: Db) -> None:
     """A keypad answer on a case's call is that case's follow-up, counted once in the total, per hotline
     and per agent; never for the unit, and not at all when the call has no case."""
-    from ari_app.cases import service as svc
     from ari_app.cases.surveys import link_call
     from schema.surveys import SurveyResponse
 
     scenario(db)  # follow-ups: 2 reached, 1 satisfied
     for call_id, rating in (("call-9", "basically_satisfied"), ("call-10", "unsatisfied"), ("no-case", "satisfied")):
+        if call_id != "no-case":
+            for _ in range(2):  # two cases taken on one call: the answer goes to the first only
+                intake(db, caller="13900000009", call_id=call_id, address="某路", citizen_name=None, contact=None)
         with db.session() as s, s.begin():
-            if call_id != "no-case":
-                for _ in range(2):  # two cases taken on one call: the answer goes to the first only
-                    svc.create_case(
-                        s,
-                        db.world.actors["agent"],
-                        hotline="12345",
-                        caller="13900000009",
-                        call_id=call_id,
-                        category="市政设施",
-                        request="路灯不亮",
-                        address="某路",
-                        urgency="normal",
-                        citizen_name=None,
-                        contact=None,
-                        language="zh",
-                        handling="dispatch",
-                    )
             s.add(SurveyResponse(call_id=call_id, rating=rating, answered_at=db.clock.t))
             s.flush()
             link_call(s, call_id, db.clock.t)

@@ -16,9 +16,8 @@ from ari_app.cases.errors import InvalidInput
 from ari_app.cases.service import caller_history, search_cases
 from ari_app.config import HotlineMode
 from schema.cases import Case, ExchangeMessage
-from tests.cases.conftest import Db
-from tests.cases.flows import Flow
-from tests.cases.test_intake import intake
+from tests.support.cases import Db, intake
+from tests.support.flows import Flow
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from ari_app.cases.service import _aggregate
 from ari_app.config import HotlineMode
 from schema.cases import AuditEntry, Case, DispatchStatus
 from schema.users import Role
-from tests.cases.conftest import Db
-from tests.cases.flows import Flow
+from tests.support.cases import Db
+from tests.support.flows import Flow
 
 MODES = [HotlineMode.COLLABORATIVE, HotlineMode.SUB_PLATFORM, HotlineMode.EXCHANGE]
 ACTIONS = [a for a in Action if a is not Action.ESCALATE]

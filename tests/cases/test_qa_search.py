@@ -17,8 +17,8 @@ from ari_app.protocol import ProtocolError
 from ari_app.qa.service import search
 from schema.cases import AuditEntry
 from schema.db import make_sessionmaker
-from tests.cases.conftest import T0, Db
-from tests.link.qa_calls import seed
+from tests.support.cases import T0, Db
+from tests.support.qa_calls import seed
 
 TZ = ZoneInfo("Asia/Shanghai")
 

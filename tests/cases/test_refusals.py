@@ -17,8 +17,8 @@ from ari_app.cases import service as svc
 from ari_app.cases.errors import CaseError, CaseNotFound, InvalidInput, PermissionDenied, TransitionForbidden
 from ari_app.config import HotlineMode
 from schema.cases import AuditEntry, Case, CaseCounter, Dispatch
-from tests.cases.conftest import Db
-from tests.cases.flows import Flow
+from tests.support.cases import Db
+from tests.support.flows import Flow
 
 
 def _state(db: Db) -> dict[str, Any]:

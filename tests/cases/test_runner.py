@@ -7,9 +7,8 @@ from ari_app.cases import Action, CaseState
 from ari_app.cases.events import SupervisionRaised
 from ari_app.cases.runner import CaseRunner
 from ari_app.config import HotlineMode
-from tests.cases.conftest import Db
-from tests.cases.flows import Flow
-from tests.cases.test_exchange import Receiver, outbox
+from tests.support.cases import Db, Receiver, outbox
+from tests.support.flows import Flow
 
 
 def test_one_pass_escalates_delivers_and_applies_updates(db: Db) -> None:

@@ -14,27 +14,14 @@ from ari_app.cases.runner import CaseRunner
 from ari_app.cases.surveys import NOTES, link_call, link_pending
 from schema.cases import AuditEntry, Case, FollowUp
 from schema.surveys import SurveyResponse
-from tests.cases.conftest import Db
+from tests.support.cases import Db, intake
 
 
 def _case(db: Db, call_id: str | None, handling: str = "dispatch") -> int:
-    with db.session() as s, s.begin():
-        case = svc.create_case(
-            s,
-            db.world.actors["agent"],
-            hotline="12345",
-            caller="13900000001",
-            call_id=call_id,
-            category="市政设施",
-            request="路灯不亮",
-            address="某路",
-            urgency="normal",
-            citizen_name=None,
-            contact=None,
-            language="zh",
-            handling=handling,
-        )
-        return case.id
+    case = intake(
+        db, caller="13900000001", call_id=call_id, address="某路", citizen_name=None, contact=None, handling=handling
+    )
+    return case.id
 
 
 def _answer(db: Db, call_id: str, rating: str = "satisfied") -> int:
@@ -118,7 +105,7 @@ async def test_the_survey_script_puts_the_answer_on_the_case(db: Db) -> None:
     from sqlalchemy.orm import sessionmaker
 
     from agi_scripts.survey import Survey
-    from tests.unit.test_survey_script import VARS, ScriptedAgi, store_call
+    from tests.support.calls import VARS, ScriptedAgi, store_call
 
     case_id = _case(db, "1795930000.7")
     agi = ScriptedAgi({**{k: list(v) for k, v in VARS.items()}, "GET DATA": ["200 result=1"]})

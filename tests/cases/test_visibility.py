@@ -9,8 +9,8 @@ import pytest
 from ari_app.cases import Action, CaseNotFound
 from ari_app.cases import service as svc
 from ari_app.config import HotlineMode
-from tests.cases.conftest import Db
-from tests.cases.flows import Flow
+from tests.support.cases import Db
+from tests.support.flows import Flow
 
 
 def test_isolation_between_hotline_units_and_departments(db: Db) -> None:

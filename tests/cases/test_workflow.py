@@ -14,8 +14,8 @@ from ari_app.cases.errors import CaseError, CaseNotFound, InvalidInput
 from ari_app.config import HotlineMode
 from schema.cases import AuditEntry, DispatchStatus, Handling, Satisfaction
 from schema.users import Role
-from tests.cases.conftest import Db
-from tests.cases.flows import Flow
+from tests.support.cases import Db
+from tests.support.flows import Flow
 
 A = Action
 S = CaseState

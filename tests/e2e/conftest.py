@@ -7,30 +7,28 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the desktop end-to-end test has no screen
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.e2e.harness import ROOT, CtiProcess, Sipp, have_tools, hotline, make_config, make_speech
+from tests.support.e2e import (
+    AGENTS,
+    Client,
+    CtiProcess,
+    Sipp,
+    Stack,
+    add_user,
+    have_tools,
+    hotline,
+    make_config,
+    make_speech,
+)
 
-AGENTS = 20
 STACK_LOCK = Path("/tmp/hotline-e2e-stack.lock")
 """Held for the whole session: the suite's Asterisk listens on fixed ports (SIP 5060, AMI 5038, HTTP 8088),
 so a second run of the suite on the same machine waits here for the first instead of failing on busy ports."""
-
-
-@dataclass
-class Stack:
-    config: Path
-    tmp: Path
-    cti: CtiProcess
-    sipp: Sipp
-
-    @property
-    def asterisk_log(self) -> Path:
-        return ROOT / ".local" / "asterisk-root" / "var" / "log" / "asterisk"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -72,3 +70,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         sipp.stop()
         hotline(config, "asterisk", "down", timeout=120)
         lock.close()
+
+
+@pytest.fixture
+async def link(stack: Stack) -> AsyncIterator[Callable[[str, str], Any]]:
+    """Open a signed-in link client as a new or existing user of a role; each signs out at the end."""
+    opened: list[Client] = []
+
+    async def open_as(login: str, role: str) -> Client:
+        add_user(stack.config, login, role)
+        c = await Client.connect(stack)
+        opened.append(c)
+        await c.sign_in(login)
+        return c
+
+    yield open_as
+    for c in opened:
+        await c.sign_out()
+        await c.close()

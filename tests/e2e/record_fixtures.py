@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.e2e.harness import ROOT, Sipp, hotline, make_config, make_speech
+from tests.support.e2e import ROOT, Sipp, hotline, make_config, make_speech
 
 OUT = ROOT / "tests" / "fixtures" / "ami"
 

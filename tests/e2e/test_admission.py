@@ -7,8 +7,8 @@ import random
 
 import yaml
 
-from tests.e2e.conftest import Stack
-from tests.e2e.harness import calls, hotline, wait_for
+from tests.support.e2e import Stack, calls, hotline
+from tests.support.waiting import wait_for
 
 
 def test_call_over_the_hotline_limit_hears_overflow(stack: Stack) -> None:

@@ -14,10 +14,8 @@ import pytest
 from ari_app import protocol as p
 from ari_app.asterisk_ctl import AsteriskHost
 from ari_app.config import load_config
-from tests.e2e.conftest import Stack
-from tests.e2e.harness import calls, hotline, suite_members, wait_for
-from tests.e2e.test_supervisor_wallboard import Client, ami
-from tests.e2e.test_supervisor_wallboard import link as link  # the fixture, shared
+from tests.support.e2e import Client, Stack, ami, calls, hotline, suite_members
+from tests.support.waiting import until, wait_for
 
 
 async def members(stack: Stack) -> dict[str, tuple[str, str]]:
@@ -36,12 +34,15 @@ def restore_test_members(stack: Stack) -> None:
 
 
 async def until_members(stack: Stack, test: Callable[[dict[str, tuple[str, str]]], bool], what: str) -> dict[str, Any]:
-    for _ in range(300):
+    async def matching() -> tuple[dict[str, tuple[str, str]]] | None:
         now = await members(stack)
-        if test(now):
-            return now
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"the queue never had {what}: {await members(stack)}")
+        return (now,) if test(now) else None
+
+    try:
+        (found,) = await until(matching, 30, what, interval=0.1)
+    except AssertionError as exc:
+        raise AssertionError(f"the queue never had {what}: {await members(stack)}") from exc
+    return found
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import yaml
 
 from ari_app.asterisk_ctl import AsteriskHost
 from ari_app.config import load_config
-from tests.e2e.conftest import AGENTS, Stack
-from tests.e2e.harness import calls, free_members, hotline, wait_for
+from tests.support.e2e import AGENTS, Stack, calls, free_members, hotline
+from tests.support.waiting import wait_for
 
 HOTLINES = ("12345", "12319", "12358", "12350")
 

@@ -3,19 +3,10 @@ up, and is called back when the agent frees up; a server restart in between lose
 
 from __future__ import annotations
 
-import json
 import random
-from typing import Any
 
-from tests.e2e.conftest import AGENTS, Stack
-from tests.e2e.harness import calls, hotline, wait_for
-
-
-def _callbacks(stack: Stack) -> list[dict[str, Any]]:
-    proc = hotline(stack.config, "callbacks", "--json", "--limit", "50")
-    assert proc.returncode == 0, proc.stderr
-    result: list[dict[str, Any]] = json.loads(proc.stdout)
-    return result
+from tests.support.e2e import AGENTS, Stack, callbacks, calls, hotline
+from tests.support.waiting import wait_for
 
 
 def test_callback_requested_in_queue_is_dialled_when_the_agent_frees_up(stack: Stack) -> None:
@@ -33,7 +24,7 @@ def test_callback_requested_in_queue_is_dialled_when_the_agent_frees_up(stack: S
         asker = stack.sipp.dtmf_call("12319", waiting, key="1", after_ms=1500)
         assert asker.wait(timeout=40) == 0, "the caller pressing 1 did not hear the confirmation and hang-up"
         (request,) = wait_for(
-            lambda: [r for r in _callbacks(stack) if r["number"] == waiting] or None, 20, "the stored callback request"
+            lambda: [r for r in callbacks(stack) if r["number"] == waiting] or None, 20, "the stored callback request"
         )
         assert request["hotline"] == "12319" and request["status"] == "pending"
         original = next(c for c in calls(stack.config) if c["caller"] == waiting)
@@ -47,7 +38,7 @@ def test_callback_requested_in_queue_is_dialled_when_the_agent_frees_up(stack: S
         synced = stack.cti.resyncs()
         stack.cti.start()
         stack.cti.wait_synced(synced + 1)
-        assert [r["status"] for r in _callbacks(stack) if r["number"] == waiting] == ["pending"]
+        assert [r["status"] for r in callbacks(stack) if r["number"] == waiting] == ["pending"]
 
         phone = stack.sipp.citizen_phone(talk_ms=3000)
         assert busy.wait(timeout=60) == 0  # the agent frees up ...
@@ -61,7 +52,7 @@ def test_callback_requested_in_queue_is_dialled_when_the_agent_frees_up(stack: S
         assert back["caller"] == waiting and back["hotline"] == "12319" and back["agent"] == "1001"
         assert back["answered_at"] is not None and back["end_reason"] == "caller_hangup"
         assert phone.wait(timeout=30) == 0
-        (done,) = [r for r in _callbacks(stack) if r["number"] == waiting]
+        (done,) = [r for r in callbacks(stack) if r["number"] == waiting]
         assert done["status"] == "done" and done["attempts"] == 1
     finally:
         for i in range(1, AGENTS):

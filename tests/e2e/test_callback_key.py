@@ -22,9 +22,8 @@ from contextlib import contextmanager
 
 from ari_app.config import load_config
 from ari_app.health import AmiSession
-from tests.e2e.conftest import AGENTS, Stack
-from tests.e2e.harness import AmiUserEvents, calls, hotline, wait_for
-from tests.e2e.test_callback import _callbacks
+from tests.support.e2e import AGENTS, AmiUserEvents, Stack, callbacks, calls, hotline
+from tests.support.waiting import wait_for
 
 ANNOUNCEMENT = "HotlineQueueAnnouncement"
 # The position part of the announcement to a caller at position 2 (queue-thereare 2.26 s, "2" 0.76 s,
@@ -102,7 +101,7 @@ def _ends_with_callback(stack: Stack, caller: str, hotline_number: str) -> None:
         f"{caller}'s call to end",
     )
     assert ended["state"] == "ended" and ended["end_reason"] == "callback_requested", ended
-    (request,) = wait_for(lambda: [r for r in _callbacks(stack) if r["number"] == caller] or None, 20, "the request")
+    (request,) = wait_for(lambda: [r for r in callbacks(stack) if r["number"] == caller] or None, 20, "the request")
     assert request["hotline"] == hotline_number and request["status"] == "pending" and request["call_id"] == ended["id"]
     # called off as an admin would (nobody is in the queue now, so the dialer has not taken it): a request left
     # pending would be dialled into the phone of a later test

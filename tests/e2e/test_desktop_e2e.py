@@ -5,21 +5,17 @@ desktop hears nothing; then the server is killed and restarted under a signed-in
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import random
 import sqlite3
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -30,50 +26,13 @@ from cti_desktop.link import LinkClient, LinkError, Status
 from cti_desktop.window import MainWindow
 from schema.cases import CooperatingUnit
 from schema.db import make_engine, make_sessionmaker
-from tests.desktop.conftest import type_text
-from tests.e2e.conftest import Stack
-from tests.e2e.harness import ROOT, calls, hotline, suite_members
+from tests.support.e2e import ROOT, Stack, add_user, calls, hotline, suite_members
+from tests.support.qt import qt_until, type_text
 
 PASSWORD = "e2e-坐席-pass"
 
 
-async def until(predicate: Callable[[], Any], within: float = 3.0) -> None:
-    """Wait for a condition with a deadline, letting both asyncio (the link) and Qt (timers, repaints) run:
-    the windows live on the plain asyncio loop here, with Qt's events processed as the loop turns."""
-
-    async def poll() -> None:
-        while not predicate():
-            QApplication.processEvents()
-            await asyncio.sleep(0.02)
-
-    await asyncio.wait_for(poll(), within)
-
-
 SHOTS = ROOT / "var" / "screenshots"
-
-
-def _add_user(stack: Stack, login: str) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ari_app.cli",
-            "-c",
-            str(stack.config),
-            "users",
-            "add",
-            login,
-            "--role",
-            "agent",
-            "--password-stdin",
-        ],
-        input=f"{PASSWORD}\n",
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    assert proc.returncode == 0 or "exists" in proc.stderr, proc.stderr
 
 
 class Desk:
@@ -96,7 +55,7 @@ class Desk:
         self.window.signin.agent_id.setText(agent)
         self.window.signin.password.setText(PASSWORD)
         self.window.signin.button.click()
-        await until(lambda: self.window.isVisible() and self.window.status_view.state == "paused", 10)
+        await qt_until(lambda: self.window.isVisible() and self.window.status_view.state == "paused", 10)
 
     async def close(self) -> None:
         """Sign out, as a user leaves (a desktop that only disconnects stays signed in, its agent paused in the
@@ -113,7 +72,7 @@ class Desk:
 @pytest.fixture
 async def desks(stack: Stack, qtbot: QtBot) -> AsyncIterator[tuple[Desk, Desk]]:
     for login in ("1001", "1002"):
-        _add_user(stack, login)
+        add_user(stack.config, login, "agent", PASSWORD)
     suite_members(stack.config, present=False)  # only agents signed in on a desktop are in the queue for this test
     port = yaml.safe_load(stack.config.read_text(encoding="utf-8")).get("server", {}).get("port", 8765)
     url = f"ws://127.0.0.1:{port}"
@@ -133,24 +92,24 @@ async def test_call_pops_the_rung_agent_and_the_saved_case_is_linked(
     await a.sign_in(qtbot, "1001")
     await b.sign_in(qtbot, "1002")  # signed in, stays paused: the queue never rings 1002
     a.window.ready_button.click()
-    await until(lambda: a.window.status_view.state == "ready", 10)
+    await qt_until(lambda: a.window.status_view.state == "ready", 10)
     members = hotline(stack.config, "asterisk", "cli", "queue show hotline").stdout
     assert "1001" in members and "(paused" not in members.split("1001", 1)[1].split("\n", 1)[0]
     # a change made elsewhere (the Asterisk CLI, as an admin or supervisor would) shows on the desktop
     hotline(stack.config, "asterisk", "cli", "queue pause member PJSIP/1001 queue hotline reason meeting")
-    await until(lambda: a.window.status_view.state == "paused", 10)
+    await qt_until(lambda: a.window.status_view.state == "paused", 10)
     assert "meeting" in a.window.state_label.text() or "会议" in a.window.state_label.text()
     hotline(stack.config, "asterisk", "cli", "queue unpause member PJSIP/1001 queue hotline")
-    await until(lambda: a.window.status_view.state == "ready", 10)
+    await qt_until(lambda: a.window.status_view.state == "ready", 10)
 
     caller = f"132{random.randrange(10**8):08d}"
     sip = stack.sipp.call("12319", caller, talk_ms=8000, wait=False)
-    await until(lambda: a.window.call_tab.pop.call is not None, 20)
+    await qt_until(lambda: a.window.call_tab.pop.call is not None, 20)
     pop = next(m for m in a.received if m["type"] == "screen_pop")
     assert pop["call"]["hotline"] == "12319" and pop["call"]["caller"] == caller
     assert a.window.call_tab.form.hotline.currentData() == "12319"
     assert a.window.call_tab.form.caller.text() == caller
-    await until(lambda: a.window.call_tab.pop.phase == "connected", 20)
+    await qt_until(lambda: a.window.call_tab.pop.phase == "connected", 20)
     window = a.window
     window.call_tab.form.category.setCurrentIndex(window.call_tab.form.category.findData("供水"))
     type_text(window.call_tab.form.request, "小区停水两天，请尽快处理")
@@ -158,7 +117,7 @@ async def test_call_pops_the_rung_agent_and_the_saved_case_is_linked(
     SHOTS.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(SHOTS / "e2e_screen_pop_real_call.png"))
     window.call_tab.form.save.click()
-    await until(lambda: window.statusBar().currentMessage().startswith("案卷 12319-"), 10)
+    await qt_until(lambda: window.statusBar().currentMessage().startswith("案卷 12319-"), 10)
 
     (call,) = [c for c in calls(stack.config) if c["caller"] == caller]
     db = yaml.safe_load(stack.config.read_text(encoding="utf-8"))["database"]["url"].split("///", 1)[1]
@@ -171,31 +130,24 @@ async def test_call_pops_the_rung_agent_and_the_saved_case_is_linked(
     assert b.window.call_tab.pop.call is None
     assert "queue_add for" not in stack.cti.log.read_text(errors="replace")  # sign-in reached the queue cleanly
     assert sip.wait(timeout=30) == 0
-    await until(lambda: a.window.status_view.state == "ready", 20)  # wrap-up is 0 s in the test config
+    await qt_until(lambda: a.window.status_view.state == "ready", 20)  # wrap-up is 0 s in the test config
 
     # the server dies under a signed-in desktop; a draft typed meanwhile is kept; the desktop comes back
     assert stack.cti.proc is not None
     synced = stack.cti.resyncs()
     stack.cti.proc.kill()
     stack.cti.proc.wait()
-    await until(lambda: a.window.link_status != Status.ONLINE, 10)
+    await qt_until(lambda: a.window.link_status != Status.ONLINE, 10)
     assert a.window.offline_banner.isVisible()
     type_text(window.call_tab.form.request, "断线期间记录的诉求")
     stack.cti.start()
     stack.cti.wait_synced(synced + 1)
-    await until(lambda: a.window.link_status == Status.ONLINE, 30)
-    await until(lambda: a.window.status_view.state == "ready", 15)  # the state Asterisk has, not a guess
+    await qt_until(lambda: a.window.link_status == Status.ONLINE, 30)
+    await qt_until(lambda: a.window.status_view.state == "ready", 15)  # the state Asterisk has, not a guess
     assert not a.window.offline_banner.isVisible()
     assert "断线期间记录的诉求" in window.call_tab.form.request.toPlainText()
     draft = window.drafts.load()
     assert draft is not None and "断线期间记录的诉求" in json.dumps(draft, ensure_ascii=False)
-
-
-def _add_person(stack: Stack, login: str, role: str, *extra: str) -> None:
-    proc = hotline(
-        stack.config, "users", "add", login, "--role", role, *extra, "--password-stdin", input_=f"{PASSWORD}\n"
-    )
-    assert proc.returncode == 0 or "exists" in proc.stderr, proc.stderr
 
 
 def _two_units(stack: Stack) -> tuple[int, int]:
@@ -221,9 +173,27 @@ async def test_a_dispatch_shows_on_its_departments_desktop_within_a_second_and_n
     in and never refreshed, lists the case within 1 s and says so; the desktop of 乙's department user
     receives nothing about it."""
     unit_a, unit_b = _two_units(stack)
-    _add_person(stack, "push-sup", "supervisor")
-    _add_person(stack, "push-dept-a", "department", "--unit-id", str(unit_a))
-    _add_person(stack, "push-dept-b", "department", "--unit-id", str(unit_b))
+    add_user(stack.config, "push-sup", "supervisor", PASSWORD)
+    add_user(
+        stack.config,
+        "push-dept-a",
+        "department",
+        PASSWORD,
+        (
+            "--unit-id",
+            str(unit_a),
+        ),
+    )
+    add_user(
+        stack.config,
+        "push-dept-b",
+        "department",
+        PASSWORD,
+        (
+            "--unit-id",
+            str(unit_b),
+        ),
+    )
     port = yaml.safe_load(stack.config.read_text(encoding="utf-8")).get("server", {}).get("port", 8765)
     url = f"ws://127.0.0.1:{port}"
     a, b = Desk(url, stack.tmp, "dept-a"), Desk(url, stack.tmp, "dept-b")
@@ -235,7 +205,7 @@ async def test_a_dispatch_shows_on_its_departments_desktop_within_a_second_and_n
             desk.window.signin.agent_id.setText(login)
             desk.window.signin.password.setText(PASSWORD)
             desk.window.signin.button.click()
-            await until(lambda d=desk: d.window.isVisible() and d.window.agent.get("role") == "department", 10)
+            await qt_until(lambda d=desk: d.window.isVisible() and d.window.agent.get("role") == "department", 10)
         await sup.wait_online(10)
         await sup.sign_in("push-sup", PASSWORD)
         created = await sup.request(
@@ -248,13 +218,13 @@ async def test_a_dispatch_shows_on_its_departments_desktop_within_a_second_and_n
             handling="dispatch",
         )
         case = created["case"]
-        await until(lambda: a.link.token is not None and b.link.token is not None)
+        await qt_until(lambda: a.link.token is not None and b.link.token is not None)
         a.received.clear()
         b.received.clear()
 
         started = time.monotonic()
         await sup.request(Msg.DISPATCH_CASE, case_id=case["id"], units=[unit_a], deadline_hours=48)
-        await until(lambda: a.window.work.model.row_of(case["id"]) is not None, 1.0)
+        await qt_until(lambda: a.window.work.model.row_of(case["id"]) is not None, 1.0)
         shown_after = time.monotonic() - started
         print(f"dispatch to its department's list: {shown_after * 1000:.0f} ms")
         push = next(m for m in a.received if m["type"] == Msg.CASE_EVENT)

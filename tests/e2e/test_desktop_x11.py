@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Stack
-from tests.e2e.harness import ROOT, hotline, wait_for
+from tests.support.e2e import ROOT, Stack, add_user, hotline
+from tests.support.waiting import wait_for
 
 PASSWORD = "x11-desk-pass"
 SHOTS = ROOT / "var" / "screenshots"
@@ -73,11 +73,6 @@ def xvfb(tmp_path: Path) -> Iterator[Xvfb]:
         x.stop()
 
 
-def _add_user(stack: Stack, login: str) -> None:
-    proc = hotline(stack.config, "users", "add", login, "--role", "agent", "--password-stdin", input_=f"{PASSWORD}\n")
-    assert proc.returncode == 0 or "exists" in proc.stderr, proc.stderr
-
-
 def _queue_line(stack: Stack, agent: str) -> str:
     out = hotline(stack.config, "asterisk", "cli", "queue show hotline").stdout
     return next((line for line in out.splitlines() if f"PJSIP/{agent})" in line or f"PJSIP/{agent} " in line), "")
@@ -88,7 +83,7 @@ def test_desktop_entry_point_signs_in_on_x11_and_goes_ready(
     stack: Stack, xvfb: Xvfb, tmp_path: Path, lang: str, agent: str
 ) -> None:
     assert ENTRY_POINT.is_file(), f"no console script at {ENTRY_POINT} (scripts/setup.sh installs it)"
-    _add_user(stack, agent)
+    add_user(stack.config, agent, "agent", PASSWORD)
     hotline(stack.config, "asterisk", "cli", f"queue remove member PJSIP/{agent} from hotline")
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}  # scripts/test.sh sets offscreen
     env.update(DISPLAY=xvfb.display, QT_DEBUG_PLUGINS="0")

@@ -8,8 +8,8 @@ import time
 
 from ari_app.asterisk_ctl import AsteriskHost
 from ari_app.config import load_config
-from tests.e2e.conftest import Stack
-from tests.e2e.harness import hotline, wait_for
+from tests.support.e2e import Stack, hotline
+from tests.support.waiting import wait_for
 
 
 def test_wedged_asterisk_is_reported_and_recovery_seen(stack: Stack) -> None:

@@ -8,16 +8,11 @@ on the first."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 
-import yaml
-from websockets.asyncio.client import connect
-
 from ari_app import protocol as p
-from tests.e2e.conftest import Stack
-from tests.e2e.harness import calls, hotline, suite_members, wait_for
-from tests.link.conftest import Desktop
+from tests.support.e2e import Stack, calls, ended_calls, sole_agent
+from tests.support.waiting import wait_for
 
 FORMS = ["+8612345", "8612345", "099112345", "+86099112345"]
 AGENT = "1020"
@@ -75,59 +70,29 @@ def test_every_dialed_form_from_the_trunk_is_queued_as_the_hotline(stack: Stack)
     assert (refused["hotline"], refused["dialed"], refused["dialed_raw"]) == (None, "12399", "+8612399"), refused
 
 
-async def _wait_ready(desk: Desktop, within: float) -> None:
-    async def until_ready() -> None:
-        while (await desk.push(p.Msg.AGENT_STATE, within=within))["state"] != "ready":
-            pass
-
-    await asyncio.wait_for(until_ready(), within)
-
-
 async def test_a_caller_in_two_forms_is_shown_the_same_history(stack: Stack) -> None:
-    added = hotline(stack.config, "users", "add", AGENT, "--role", "agent", "--password-stdin", input_=f"{PASSWORD}\n")
-    assert added.returncode == 0 or "exists" in added.stderr, added.stderr
-    suite_members(stack.config, present=False)  # only the signed-in agent is in the queue for this test
-    port = yaml.safe_load(stack.config.read_text(encoding="utf-8"))["server"]["port"]
     number = _mobile()
     before = {c["id"] for c in calls(stack.config)}
-    try:
-        async with connect(f"ws://127.0.0.1:{port}") as ws:
-            desk = Desktop(ws)
-            assert (await desk.request(p.Msg.HELLO, version="1.1", client="e2e"))["type"] == "welcome"
-            signed = await desk.request(p.Msg.SIGN_IN, agent_id=AGENT, password=PASSWORD)
-            assert signed["type"] == p.Msg.SIGNED_IN, signed
-            assert (await desk.request(p.Msg.SET_STATE, state="ready"))["state"] == "ready"
+    async with sole_agent(stack, AGENT, PASSWORD) as desk:  # the only agent in the queue for this test
+        first = stack.sipp.call("099112345", "+86" + number, talk_ms=4000, wait=False)
+        pop = await desk.push(p.Msg.SCREEN_POP, within=30)
+        assert pop["call"]["caller"] == number and pop["history"] == [], pop
+        created = await desk.request(
+            p.Msg.CREATE_CASE, call_id=pop["call"]["call_id"], caller=pop["call"]["caller"], **CASE
+        )
+        assert created["type"] == p.Msg.CASE_CREATED, created
+        assert created["case"]["caller"] == number
+        assert first.wait(timeout=60) == 0
+        await desk.until_ready(30)  # wrap-up is 0 s in the test configuration
 
-            first = stack.sipp.call("099112345", "+86" + number, talk_ms=4000, wait=False)
-            pop = await desk.push(p.Msg.SCREEN_POP, within=30)
-            assert pop["call"]["caller"] == number and pop["history"] == [], pop
-            created = await desk.request(
-                p.Msg.CREATE_CASE, call_id=pop["call"]["call_id"], caller=pop["call"]["caller"], **CASE
-            )
-            assert created["type"] == p.Msg.CASE_CREATED, created
-            assert created["case"]["caller"] == number
-            assert first.wait(timeout=60) == 0
-            await _wait_ready(desk, 30)  # wrap-up is 0 s in the test configuration
-
-            second = stack.sipp.call("+8612345", "0086" + number, talk_ms=2000, wait=False)
-            pop = await desk.push(p.Msg.SCREEN_POP, within=30)
-            assert pop["call"]["caller"] == number, pop
-            assert [c["number"] for c in pop["history"]] == [created["case"]["number"]], pop
-            history = await desk.request(p.Msg.CALLER_HISTORY, caller="+86 " + number)
-            assert [c["number"] for c in history["cases"]] == [created["case"]["number"]], history
-            assert second.wait(timeout=60) == 0
-    finally:
-        suite_members(stack.config, present=True)
-        hotline(stack.config, "asterisk", "cli", f"queue remove member PJSIP/{AGENT} from hotline")
-    new = wait_for(
-        lambda: (
-            (got := [c for c in calls(stack.config) if c["id"] not in before and c["state"] == "ended"])
-            and len(got) == 2
-            and got
-        ),
-        30,
-        "both calls ended in the records",
-    )
+        second = stack.sipp.call("+8612345", "0086" + number, talk_ms=2000, wait=False)
+        pop = await desk.push(p.Msg.SCREEN_POP, within=30)
+        assert pop["call"]["caller"] == number, pop
+        assert [c["number"] for c in pop["history"]] == [created["case"]["number"]], pop
+        history = await desk.request(p.Msg.CALLER_HISTORY, caller="+86 " + number)
+        assert [c["number"] for c in history["cases"]] == [created["case"]["number"]], history
+        assert second.wait(timeout=60) == 0
+    new = ended_calls(stack, before, 2)
     by_raw = {c["caller_raw"]: c for c in new}
     assert set(by_raw) == {"+86" + number, "0086" + number}, new
     assert all(c["caller"] == number and c["hotline"] == "12345" and c["agent"] == AGENT for c in new), new

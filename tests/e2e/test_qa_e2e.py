@@ -10,16 +10,11 @@ import asyncio
 import json
 import random
 import sqlite3
-import subprocess
-import sys
 import wave
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import yaml
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from cti_desktop.drafts import DraftStore
@@ -29,47 +24,18 @@ from cti_desktop.window import MainWindow
 from recordings.jobs import enqueue_for_call
 from schema.base import utcnow
 from schema.db import make_engine, make_sessionmaker
-from tests.e2e.conftest import Stack
-from tests.e2e.harness import ROOT, Sipp, calls, hotline, wait_for
-from tests.e2e.test_transcription import _korean_ulaw
-from tests.transcription.conftest import GRAMMAR, model_dir
+from tests.support.e2e import ROOT, Stack, add_user, hotline, one_call
+from tests.support.qt import qt_until
+from tests.support.speech import GRAMMAR, SAID, korean_ulaw, model_dir
 
 PASSWORD = "e2e-质检-pass"
 SHOTS = ROOT / "var" / "screenshots"
 
 
-async def until(predicate: Callable[[], Any], within: float = 5.0) -> None:
-    async def poll() -> None:
-        while not predicate():
-            QApplication.processEvents()
-            await asyncio.sleep(0.02)
-
-    await asyncio.wait_for(poll(), within)
-
-
-def _add_qa_user(stack: Stack, login: str) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "ari_app.cli", "-c", str(stack.config), "users", "add", login, "--role", "qa",
-         "--password-stdin"],
-        input=f"{PASSWORD}\n", capture_output=True, text=True, cwd=ROOT, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0 or "exists" in proc.stderr, proc.stderr
-
-
 async def test_a_real_call_is_found_heard_and_scored_in_the_qa_view(stack: Stack, tmp_path: Path, qtbot: QtBot) -> None:
-    sipp = Sipp(tmp_path, _korean_ulaw(tmp_path))
     caller = f"137{random.randrange(10**8):08d}"
-    try:
-        proc = await asyncio.to_thread(sipp.call, "12358", caller, talk_ms=7000)
-        assert proc.returncode == 0, "the SIPp caller failed"
-    finally:
-        sipp.stop()
-
-    def ended() -> dict[str, Any] | None:
-        mine = [c for c in calls(stack.config) if c["caller"] == caller and c["state"] == "ended"]
-        return mine[0] if mine else None
-
-    call = await asyncio.to_thread(wait_for, ended, 30, "the ended call")
+    audio = korean_ulaw(tmp_path, SAID)
+    call = await asyncio.to_thread(one_call, stack, tmp_path, audio, "12358", caller, 7000)
     assert call["recording"], call
     cfg_data = yaml.safe_load(stack.config.read_text(encoding="utf-8"))
     url = cfg_data["database"]["url"]
@@ -87,7 +53,7 @@ async def test_a_real_call_is_found_heard_and_scored_in_the_qa_view(stack: Stack
     with wave.open(call["recording"]) as w:  # the test runs as root, like Asterisk; the desktop never reads it
         seconds = w.getnframes() / w.getframerate()
 
-    _add_qa_user(stack, "qa-e2e")
+    add_user(stack.config, "qa-e2e", "qa", PASSWORD)
     port = cfg_data["server"]["port"]
     window = MainWindow(Tr("zh"), DraftStore(tmp_path / "draft-qa.json"), server=f"ws://127.0.0.1:{port}")
     link = LinkClient(f"ws://127.0.0.1:{port}", window.handle_message, window.set_link_status, backoff_base=0.1)
@@ -98,31 +64,31 @@ async def test_a_real_call_is_found_heard_and_scored_in_the_qa_view(stack: Stack
         window.signin.agent_id.setText("qa-e2e")
         window.signin.password.setText(PASSWORD)
         window.signin.button.click()
-        await until(lambda: window.isVisible() and window.tabs.currentIndex() == window.qa_tab, 10)
+        await qt_until(lambda: window.isVisible() and window.tabs.currentIndex() == window.qa_tab, 10)
         window.resize(1280, 760)
         qa = window.qa
         qa.words.setText("가격")
         qa.hotline.setCurrentIndex(qa.hotline.findData("12358"))
         qtbot.mouseClick(qa.search_button, Qt.MouseButton.LeftButton)
-        await until(lambda: call["id"] in [c["call_id"] for c in qa.model.calls], 10)
+        await qt_until(lambda: call["id"] in [c["call_id"] for c in qa.model.calls], 10)
         row = qa.model.row_of(call["id"])
         assert row is not None and qa.model.calls[row]["transcribed"]
         qa.table.selectRow(row)
-        await until(lambda: qa.loaded == (call["id"], "mix") and qa.player.player.duration() > 0, 20)
+        await qt_until(lambda: qa.loaded == (call["id"], "mix") and qa.player.player.duration() > 0, 20)
         assert abs(qa.player.player.duration() / 1000 - seconds) < 0.3, (qa.player.player.duration(), seconds)
         spoken = [i for i, s in enumerate(qa.sentences) if s["speaker"] == "caller" and "가격" in s["text"]]
         assert spoken, qa.sentences
         target = qa.sentences[spoken[0]]
         rect = qa.transcript.visualRect(qa.transcript.model().index(spoken[0], 2))
         qtbot.mouseClick(qa.transcript.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-        await until(lambda: abs(qa.player.player.position() - target["start"] * 1000) < 80, 10)
-        await until(lambda: qa.current_sentence == spoken[0], 5)
+        await qt_until(lambda: abs(qa.player.player.position() - target["start"] * 1000) < 80, 10)
+        await qt_until(lambda: qa.current_sentence == spoken[0], 5)
         assert qa.transcript.item(spoken[0], 1).text() == "市民"
         qa.score.setValue(88)
         SHOTS.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(SHOTS / "e2e_qa_view_real_call.png"))
         qtbot.mouseClick(qa.save_score, Qt.MouseButton.LeftButton)
-        await until(lambda: "88" in qa.scores.toPlainText(), 10)
+        await qt_until(lambda: "88" in qa.scores.toPlainText(), 10)
     finally:
         qa_player = window.qa.player
         qa_player.unload()

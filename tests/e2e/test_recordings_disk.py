@@ -24,13 +24,11 @@ from typing import Any
 
 import pytest
 import yaml
-from websockets.asyncio.client import connect
 
 from ari_app import protocol as p
 from ari_app.config import load_config
-from tests.e2e.conftest import Stack
-from tests.e2e.harness import calls, hotline, wait_for
-from tests.e2e.test_supervisor_wallboard import PASSWORD, Client, _add_user
+from tests.support.e2e import Client, Stack, add_user, calls, hotline
+from tests.support.waiting import wait_for
 
 TAG = "hotline-e2e-full-recordings"
 """The tmpfs's source name: what `finally` looks for in /proc/self/mountinfo to unmount."""
@@ -105,13 +103,10 @@ def full_recordings(stack: Stack) -> Any:
 
 @pytest.fixture
 async def supervisor(stack: Stack) -> AsyncIterator[Client]:
-    port = yaml.safe_load(stack.config.read_text(encoding="utf-8"))["server"]["port"]
-    _add_user(stack, "disk-sup", "supervisor")
-    c = Client(await connect(f"ws://127.0.0.1:{port}"))
+    add_user(stack.config, "disk-sup", "supervisor")
+    c = await Client.connect(stack)
     try:
-        assert (await c.request(p.Msg.HELLO, version=p.PROTOCOL_VERSION))["type"] == p.Msg.WELCOME
-        signed = await c.request(p.Msg.SIGN_IN, agent_id="disk-sup", password=PASSWORD)
-        assert signed["type"] == p.Msg.SIGNED_IN, signed
+        await c.sign_in("disk-sup")
         yield c
     finally:
         await c.close()

@@ -18,8 +18,8 @@ import pytest
 from ari_app.asterisk_ctl import ASTERISK_USER, AsteriskHost
 from ari_app.config import Config, load_config
 from ari_app.health import AmiSession
-from tests.e2e.conftest import Stack
-from tests.e2e.harness import calls, hotline, wait_for
+from tests.support.e2e import Stack, calls, hotline
+from tests.support.waiting import wait_for
 
 
 def _host(stack: Stack) -> tuple[Config, AsteriskHost]:

@@ -23,8 +23,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import Stack
-from tests.e2e.storm import StormResult, knee, storm
+from tests.support.e2e import Stack
+from tests.support.storm import StormResult, knee, storm
 
 SECONDS = float(os.environ.get("HOTLINE_STORM_SECONDS", 30))
 MAX_RATE = 600.0  # calls/s: about what one SIPp process places on 2 cores; a higher knee storms at this

@@ -11,155 +11,18 @@ import itertools
 import json
 import random
 import sqlite3
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 import yaml
-from websockets.asyncio.client import ClientConnection, connect
 
 from ari_app import protocol as p
-from ari_app.config import load_config
-from ari_app.health import AmiSession
-from tests.e2e.conftest import Stack
-from tests.e2e.harness import ROOT, calls, hotline, suite_members
+from tests.support.e2e import Stack, ami, calls, hotline, suite_members
 
-PASSWORD = "e2e-班长-pass"
 TZ = ZoneInfo("Asia/Shanghai")
-
-
-def _add_user(stack: Stack, login: str, role: str) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ari_app.cli",
-            "-c",
-            str(stack.config),
-            "users",
-            "add",
-            login,
-            "--role",
-            role,
-            "--password-stdin",
-        ],
-        input=f"{PASSWORD}\n",
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    assert proc.returncode == 0 or "exists" in proc.stderr, proc.stderr
-
-
-class Client:
-    """A link client that keeps every push; requests wait for their reply."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.pushes: list[dict[str, Any]] = []
-        self.replies: dict[int, dict[str, Any]] = {}
-        self.n = 0
-        self.changed = asyncio.Event()
-        self.reader = asyncio.ensure_future(self._read())
-
-    async def _read(self) -> None:
-        async for frame in self.ws:
-            msg = json.loads(frame)
-            if "re" in msg:
-                self.replies[msg["re"]] = msg
-            else:
-                msg["received_at"] = time.monotonic()
-                self.pushes.append(msg)
-            self.changed.set()
-
-    async def request(self, kind: str, **fields: Any) -> dict[str, Any]:
-        self.n += 1
-        n = self.n
-        await self.ws.send(json.dumps({"type": kind, "id": n, **fields}))
-        return await self.until(lambda: self.replies.pop(n, None), 15, f"the reply to {kind}")
-
-    async def until(self, found: Callable[[], Any], within: float, what: str) -> Any:
-        async def wait() -> Any:
-            while not (value := found()):
-                self.changed.clear()
-                await self.changed.wait()
-            return value
-
-        try:
-            return await asyncio.wait_for(wait(), within)
-        except TimeoutError as exc:
-            raise AssertionError(f"timed out after {within} s waiting for {what}") from exc
-
-    def boards(self) -> list[dict[str, Any]]:
-        return [m for m in self.pushes if m["type"] == p.Msg.WALLBOARD]
-
-    async def board_where(self, test: Callable[[dict[str, Any]], bool], within: float, what: str) -> dict[str, Any]:
-        return await self.until(lambda: next((b for b in reversed(self.boards()) if test(b)), None), within, what)
-
-    async def sign_out(self) -> None:
-        """Sign out, as a user leaves (a desktop that only disconnects stays signed in, and so does its agent's
-        state in the queue); nothing to do when the test signed out already or closed the link."""
-        if self.reader.done():
-            return
-        deadline = time.monotonic() + 30
-        done = await self.request(p.Msg.SIGN_OUT)
-        # a queue Asterisk has not given back yet (a test restarted it) answers queue_unavailable: try again,
-        # as the desktop tells its user to
-        while done.get("error_id") == p.ErrorId.QUEUE_UNAVAILABLE and time.monotonic() < deadline:
-            await asyncio.sleep(0.5)
-            done = await self.request(p.Msg.SIGN_OUT)
-        assert done["type"] == p.Msg.SIGNED_OUT or done.get("error_id") == p.ErrorId.NOT_SIGNED_IN, done
-
-    async def close(self) -> None:
-        await self.ws.close()
-        self.reader.cancel()
-
-
-@pytest.fixture
-async def link(stack: Stack) -> AsyncIterator[Callable[[str, str], Any]]:
-    port = yaml.safe_load(stack.config.read_text(encoding="utf-8"))["server"]["port"]
-    opened: list[Client] = []
-
-    async def open_as(login: str, role: str) -> Client:
-        _add_user(stack, login, role)
-        c = Client(await connect(f"ws://127.0.0.1:{port}"))
-        opened.append(c)
-        assert (await c.request(p.Msg.HELLO, version=p.PROTOCOL_VERSION))["type"] == p.Msg.WELCOME
-        signed = await c.request(p.Msg.SIGN_IN, agent_id=login, password=PASSWORD)
-        assert signed["type"] == p.Msg.SIGNED_IN, signed
-        return c
-
-    yield open_as
-    for c in opened:
-        await c.sign_out()
-        await c.close()
-
-
-async def ami(stack: Stack, action: str, complete: str, **fields: str) -> list[dict[str, str]]:
-    """One AMI list action on a session of its own: the events up to `complete`."""
-    cfg = load_config(stack.config)
-    a = cfg.asterisk.ami
-    async with AmiSession(a.host, a.port, a.username, a.secret.value() if a.secret else "", timeout=10) as s:
-        assert s.reader is not None and s.writer is not None
-        lines = [f"Action: {action}", "ActionID: e2e-list", *(f"{k}: {v}" for k, v in fields.items())]
-        s.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-        await s.writer.drain()
-        out: list[dict[str, str]] = []
-        while True:
-            block = await asyncio.wait_for(s.reader.readuntil(b"\r\n\r\n"), 10)
-            msg = dict(line.split(": ", 1) for line in block.decode("utf-8", "replace").split("\r\n") if ": " in line)
-            if msg.get("ActionID") != "e2e-list":
-                continue
-            if msg.get("Event") == complete:
-                return out
-            if "Event" in msg:
-                out.append(msg)
 
 
 def _h(board: dict[str, Any], number: str) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Stack
-from tests.e2e.harness import calls, wait_for
+from tests.support.e2e import Stack, calls
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture

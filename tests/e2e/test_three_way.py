@@ -24,8 +24,7 @@ from ari_app.conference import ThreeWay, participants
 from ari_app.config import load_config
 from ari_app.server import ConfigAgents
 from schema.db import make_engine, make_sessionmaker
-from tests.e2e.conftest import Stack
-from tests.e2e.harness import hotline, suite_members
+from tests.support.e2e import Stack, hotline, suite_members
 
 T = TypeVar("T")
 
@@ -148,23 +147,13 @@ async def test_desktop_command_starts_the_three_way_call_and_sees_who_is_in(stac
     """The same through the real CTI server: the agent's desktop (a protocol client) sends `conference`
     start, gets the members pushed, steps out with `leave`; citizen and unit stay in the room."""
     import json
-    import subprocess
-    import sys
 
     import websockets
 
-    from tests.e2e.harness import ROOT
+    from tests.support.e2e import add_user
 
     password = "three-way-pass"
-    await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "ari_app.cli", "-c", str(stack.config), "users", "add", "1005", "--password-stdin"],
-        input=password + "\n",
-        text=True,
-        cwd=ROOT,
-        capture_output=True,
-        check=False,
-    )
+    await asyncio.to_thread(add_user, stack.config, "1005", "agent", password)
     await asyncio.to_thread(suite_members, stack.config, False)
     port = yaml.safe_load(stack.config.read_text(encoding="utf-8"))["server"]["port"]
     citizen = None

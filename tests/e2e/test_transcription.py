@@ -6,9 +6,7 @@ attributed to the caller's side."""
 from __future__ import annotations
 
 import random
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import yaml
 from sqlalchemy import select
@@ -19,41 +17,14 @@ from recordings.search import search_calls, transcript_for_case
 from schema.base import utcnow
 from schema.cases import Case
 from schema.db import make_engine, make_sessionmaker
-from tests.e2e.conftest import Stack
-from tests.e2e.harness import Sipp, calls, hotline, wait_for
-from tests.transcription.conftest import GRAMMAR, model_dir
-
-SAID = "안녕하세요 가격 문의"
-
-
-def _korean_ulaw(tmp: Path) -> Path:
-    """The citizen's speech as SIPp streams it: 8 kHz mu-law, with a pause after each sentence."""
-    raw = tmp / "ko-raw.wav"
-    out = tmp / "ko-ulaw.wav"
-    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(raw), SAID], check=True, capture_output=True)
-    subprocess.run(
-        ["sox", str(raw), "-r", "8000", "-c", "1", "-e", "u-law", str(out), "pad", "0", "1.5"],
-        check=True,
-        capture_output=True,
-    )
-    return out
+from tests.support.e2e import Stack, hotline, one_call
+from tests.support.speech import GRAMMAR, SAID, korean_ulaw, model_dir
 
 
 def test_call_recording_is_transcribed_into_the_case_with_the_callers_words(stack: Stack, tmp_path: Path) -> None:
     model = model_dir()
-    sipp = Sipp(tmp_path, _korean_ulaw(tmp_path))
     caller = "138" + "".join(random.choice("0123456789") for _ in range(8))
-    try:
-        proc = sipp.call("12358", caller, talk_ms=7000)
-        assert proc.returncode == 0, "the SIPp caller failed"
-    finally:
-        sipp.stop()
-
-    def ended() -> dict[str, Any] | None:
-        mine = [c for c in calls(stack.config) if c["caller"] == caller and c["state"] == "ended"]
-        return mine[0] if mine else None
-
-    call = wait_for(ended, 30, "the ended call")
+    call = one_call(stack, tmp_path, korean_ulaw(tmp_path, SAID), "12358", caller, 7000)
     assert call["recording"] and call["agent"], call
     cfg = load_config(stack.config)
     engine = make_engine(cfg.database_url)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,8 +23,8 @@ from ari_app.calls.model import Call
 from ari_app.calls.tracker import CallTracker
 from ari_app.config import load_config
 from ari_app.server import ConfigAgents
-from tests.e2e.conftest import Stack
-from tests.e2e.harness import ROOT, calls, suite_members
+from tests.support.e2e import Stack, add_user, calls, suite_members
+from tests.support.waiting import until
 
 PASSWORD = "transfer-pass"
 
@@ -115,32 +113,12 @@ async def bridged_with_citizen(ami: AmiLink, call_id: str, prefix: str, within: 
         raise AssertionError(f"{prefix} never bridged with the citizen of {call_id}: {await channels(ami)}") from exc
 
 
-async def until(predicate: Callable[[], Any], within: float, what: str) -> Any:
-    async def poll() -> Any:
-        while not (value := await asyncio.to_thread(predicate)):  # noqa: ASYNC110 - files and records, polled
-            await asyncio.sleep(0.3)
-        return value
-
-    try:
-        return await asyncio.wait_for(poll(), within)
-    except TimeoutError as exc:
-        raise AssertionError(f"timed out after {within} s waiting for {what}") from exc
-
-
 @asynccontextmanager
 async def desks(stack: Stack, *logins: str) -> AsyncIterator[list[Agent]]:
     """Signed-in link connections for `logins` (in the queue, paused), with the other members out of the
     queue so that the test's call reaches the agent it means; the members come back afterwards."""
     for login in logins:
-        await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "ari_app.cli", "-c", str(stack.config), "users", "add", login, "--password-stdin"],
-            input=PASSWORD + "\n",
-            text=True,
-            cwd=ROOT,
-            capture_output=True,
-            check=False,
-        )
+        await asyncio.to_thread(add_user, stack.config, login, "agent", PASSWORD)
     await asyncio.to_thread(suite_members, stack.config, False)
     port = yaml.safe_load(stack.config.read_text(encoding="utf-8"))["server"]["port"]
     sockets = [await websockets.connect(f"ws://127.0.0.1:{port}") for _ in logins]
@@ -214,7 +192,13 @@ async def test_blind_transfer_to_another_agent_pops_their_desktop_with_the_same_
             assert record["agent"] == "1012" and record["state"] == "connected"
             recording = Path(record["recording"])
             size = _size(recording)
-            await until(lambda: _size(recording) > size + 8000, 15, "the recording growing after the transfer")
+            await until(
+                lambda: _size(recording) > size + 8000,
+                15,
+                "the recording growing after the transfer",
+                blocking=True,
+                interval=0.3,
+            )
 
             assert await asyncio.to_thread(citizen.wait, 40) == 0
             ended = await second.push("call_ended")
@@ -226,6 +210,8 @@ async def test_blind_transfer_to_another_agent_pops_their_desktop_with_the_same_
                 ),
                 20,
                 "the call record ended",
+                blocking=True,
+                interval=0.3,
             )
             assert done["agent"] == "1012" and done["end_reason"] == "caller_hangup"
             assert done["talk_seconds"] and done["talk_seconds"] > 10
@@ -260,17 +246,12 @@ async def test_attended_transfer_to_a_unit_number_completes(stack: Stack, ami: A
             async def agent_gone() -> bool:
                 return not any(c.get("Channel", "").startswith("PJSIP/1013-") for c in await channels(ami))
 
-            await asyncio.wait_for(_wait_true(agent_gone), 15)
+            await until(agent_gone, 15, "the agent's channel gone", interval=0.2)
             record = next(c for c in await asyncio.to_thread(calls, stack.config) if c["id"] == call_id)
             assert record["state"] == "connected"  # citizen and unit talk on
         finally:
             if citizen is not None and citizen.poll() is None:
                 citizen.kill()
-
-
-async def _wait_true(check: Callable[[], Any]) -> None:
-    while not await check():  # noqa: ASYNC110 - Asterisk's channel list, polled with a deadline by the caller
-        await asyncio.sleep(0.2)
 
 
 async def test_attended_transfer_cancelled_gives_the_agent_the_citizen_back(stack: Stack, ami: AmiLink) -> None:

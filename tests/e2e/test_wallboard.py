@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.e2e.conftest import Stack
-from tests.e2e.harness import calls, hotline, suite_members, wait_for
+from tests.support.e2e import Stack, calls, hotline, suite_members
+from tests.support.waiting import wait_for
 
 
 def _board(stack: Stack) -> dict[str, Any]:

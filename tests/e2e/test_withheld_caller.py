@@ -4,15 +4,9 @@ caller `withheld`, and the second's screen-pop lists nothing of the first's case
 
 from __future__ import annotations
 
-import asyncio
-
-import yaml
-from websockets.asyncio.client import connect
-
 from ari_app import protocol as p
-from tests.e2e.conftest import Stack
-from tests.e2e.harness import calls, hotline, suite_members, wait_for
-from tests.link.conftest import Desktop
+from tests.support.e2e import Stack, calls, ended_calls, hotline, sole_agent, suite_members
+from tests.support.waiting import wait_for
 
 AGENT = "1019"
 PASSWORD = "withheld-e2e-pass"
@@ -28,59 +22,29 @@ FIRST_CASE = {
 }
 
 
-async def _wait_ready(desk: Desktop, within: float) -> None:
-    async def until_ready() -> None:
-        while (await desk.push(p.Msg.AGENT_STATE, within=within))["state"] != "ready":
-            pass
-
-    await asyncio.wait_for(until_ready(), within)
-
-
 async def test_withheld_callers_are_stored_withheld_and_never_shown_each_others_cases(stack: Stack) -> None:
-    added = hotline(stack.config, "users", "add", AGENT, "--role", "agent", "--password-stdin", input_=f"{PASSWORD}\n")
-    assert added.returncode == 0 or "exists" in added.stderr, added.stderr
-    suite_members(stack.config, present=False)  # only the signed-in agent is in the queue for this test
-    port = yaml.safe_load(stack.config.read_text(encoding="utf-8"))["server"]["port"]
     before = {c["id"] for c in calls(stack.config)}
-    try:
-        async with connect(f"ws://127.0.0.1:{port}") as ws:
-            desk = Desktop(ws)
-            assert (await desk.request(p.Msg.HELLO, version="1.1", client="e2e"))["type"] == "welcome"
-            signed = await desk.request(p.Msg.SIGN_IN, agent_id=AGENT, password=PASSWORD)
-            assert signed["type"] == p.Msg.SIGNED_IN, signed
-            assert (await desk.request(p.Msg.SET_STATE, state="ready"))["state"] == "ready"
+    async with sole_agent(stack, AGENT, PASSWORD) as desk:  # the only agent in the queue for this test
+        first = stack.sipp.call("12319", "anonymous", talk_ms=4000, wait=False)
+        pop = await desk.push(p.Msg.SCREEN_POP, within=30)
+        assert pop["call"]["caller"] == "withheld" and pop["history"] == [], pop
+        created = await desk.request(
+            p.Msg.CREATE_CASE, call_id=pop["call"]["call_id"], caller=pop["call"]["caller"], **FIRST_CASE
+        )
+        assert created["type"] == p.Msg.CASE_CREATED, created
+        assert created["case"]["caller"] == "withheld" and created["case"]["contact"] is None
+        assert first.wait(timeout=60) == 0
+        await desk.until_ready(30)  # wrap-up is 0 s in the test configuration
 
-            first = stack.sipp.call("12319", "anonymous", talk_ms=4000, wait=False)
-            pop = await desk.push(p.Msg.SCREEN_POP, within=30)
-            assert pop["call"]["caller"] == "withheld" and pop["history"] == [], pop
-            created = await desk.request(
-                p.Msg.CREATE_CASE, call_id=pop["call"]["call_id"], caller=pop["call"]["caller"], **FIRST_CASE
-            )
-            assert created["type"] == p.Msg.CASE_CREATED, created
-            assert created["case"]["caller"] == "withheld" and created["case"]["contact"] is None
-            assert first.wait(timeout=60) == 0
-            await _wait_ready(desk, 30)  # wrap-up is 0 s in the test configuration
-
-            second = stack.sipp.call("12319", "Anonymous", talk_ms=2000, wait=False)
-            pop = await desk.push(p.Msg.SCREEN_POP, within=30)
-            assert pop["call"]["caller"] == "withheld" and pop["history"] == [], pop
-            for private in ("李女士", "解放南路", "漏水", created["case"]["number"]):
-                assert private not in str(pop), pop
-            history = await desk.request(p.Msg.CALLER_HISTORY, caller="anonymous")
-            assert history["cases"] == [], history
-            assert second.wait(timeout=60) == 0
-    finally:
-        suite_members(stack.config, present=True)
-        hotline(stack.config, "asterisk", "cli", f"queue remove member PJSIP/{AGENT} from hotline")
-    new = wait_for(
-        lambda: (
-            (got := [c for c in calls(stack.config) if c["id"] not in before and c["state"] == "ended"])
-            and len(got) == 2
-            and got
-        ),
-        30,
-        "both calls ended in the records",
-    )
+        second = stack.sipp.call("12319", "Anonymous", talk_ms=2000, wait=False)
+        pop = await desk.push(p.Msg.SCREEN_POP, within=30)
+        assert pop["call"]["caller"] == "withheld" and pop["history"] == [], pop
+        for private in ("李女士", "解放南路", "漏水", created["case"]["number"]):
+            assert private not in str(pop), pop
+        history = await desk.request(p.Msg.CALLER_HISTORY, caller="anonymous")
+        assert history["cases"] == [], history
+        assert second.wait(timeout=60) == 0
+    new = ended_calls(stack, before, 2)
     assert [c["caller"] for c in new] == ["withheld", "withheld"], new
     assert all(c["hotline"] == "12319" and c["agent"] == AGENT for c in new), new
 
@@ -88,11 +52,11 @@ async def test_withheld_callers_are_stored_withheld_and_never_shown_each_others_
 def test_a_withheld_caller_pressing_the_callback_key_stays_in_the_queue(stack: Stack) -> None:
     """No one can be called back on `anonymous`: the key books nothing and the caller keeps waiting, in the
     place they had, until they give up."""
-    from tests.e2e.test_callback import _callbacks
+    from tests.support.e2e import callbacks
 
     suite_members(stack.config, present=False)  # nobody answers: the caller waits in the queue
     before = {c["id"] for c in calls(stack.config)}
-    requests_before = len(_callbacks(stack))
+    requests_before = len(callbacks(stack))
     try:
         asker = stack.sipp.dtmf_call("12345", "anonymous", key="1", after_ms=1500)
         (call,) = wait_for(
@@ -114,7 +78,7 @@ def test_a_withheld_caller_pressing_the_callback_key_stays_in_the_queue(stack: S
         assert asker.poll() is None, "the caller was hung up: the key must not end a withheld caller's call"
         shown = hotline(stack.config, "asterisk", "cli", "queue show hotline").stdout
         assert "1 in queue" in shown or "has 1 calls" in shown, shown
-        assert len(_callbacks(stack)) == requests_before  # no request stored
+        assert len(callbacks(stack)) == requests_before  # no request stored
         (still,) = [c for c in calls(stack.config) if c["id"] == call["id"]]
         assert still["state"] == "queued" and still["end_reason"] is None
         hotline(stack.config, "asterisk", "cli", "channel request hangup all")

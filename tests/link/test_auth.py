@@ -18,6 +18,7 @@ from ari_app.auth import (
     hash_password,
     verify_password,
 )
+from tests.support.clock import Clock
 
 
 def test_hash_carries_its_parameters_and_a_fresh_salt() -> None:
@@ -49,16 +50,8 @@ def test_password_policy() -> None:
     check_password_policy("long enough")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = datetime(2026, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.t
-
-
 def test_tokens_expire_and_revoke() -> None:
-    clock = Clock()
+    clock = Clock(datetime(2026, 1, 1, tzinfo=UTC))
     store = TokenStore(timedelta(hours=1), clock)
     token, expires = store.issue("1001")
     assert store.check(token).login == "1001"
@@ -75,7 +68,7 @@ def test_tokens_expire_and_revoke() -> None:
 
 
 def test_token_file_keeps_only_hashes_and_survives_a_restart(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(datetime(2026, 1, 1, tzinfo=UTC))
     path = tmp_path / "tokens.json"
     store = TokenStore(timedelta(hours=1), clock, path)
     token, _ = store.issue("1001")

@@ -15,32 +15,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from websockets.asyncio.client import connect
 
 from ari_app import protocol as p
-from ari_app.auth import hash_password
-from ari_app.calls.events import CallArrived, CallConnected, CallEnded, CallQueued, CallRinging
+from ari_app.calls.events import CallArrived, CallConnected, CallEnded, CallQueued
 from ari_app.calls.model import CallState, EndReason
 from ari_app.cases import queries as cases
 from ari_app.config import Agent, Config
 from ari_app.link import LinkServer
 from ari_app.protocol import AgentState, ErrorId
 from schema.cases import AuditEntry
-from schema.users import Role, User
-from tests.link.conftest import FAST_HASH, PASSWORD, T0, Clock, Desktop, FakeQueue, link_settings
+from schema.users import Role
+from tests.support.calls import ringing
+from tests.support.clock import T0, Clock
+from tests.support.link import Desktop, FakeQueue, link_settings
+from tests.support.users import user
 
 CASE = {"request": "小区停水三天", "urgency": "urgent", "language": "zh", "handling": "dispatch", "category": "供水"}
-
-
-def ringing(call_id: str = "1764378000.1", agent: str | None = "1001", **kw: Any) -> CallRinging:
-    base: dict[str, Any] = dict(
-        call_id=call_id,
-        at=T0,
-        agent_id=agent,
-        interface=f"PJSIP/{agent or '1001'}",
-        hotline="12319",
-        caller="13800000001",
-        waited_seconds=4.5,
-    )
-    base.update(kw)
-    return CallRinging(**base)
 
 
 async def two_agents(desktop: Any) -> tuple[Any, Any]:
@@ -236,11 +224,7 @@ async def test_fifty_simultaneous_pops_each_reach_only_their_agent(
     many = replace(cfg, agents=tuple(Agent(str(2000 + i), f"agent {i}", str(2000 + i), ("zh",)) for i in range(50)))
     with sessions() as s, s.begin():
         for a in many.agents:
-            s.add(
-                User(
-                    login=a.id, display_name=a.name, role=Role.AGENT, password_hash=hash_password(PASSWORD, **FAST_HASH)
-                )
-            )
+            s.add(user(a.id, Role.AGENT, display_name=a.name))
     link = LinkServer(many, sessions, queue, clock=clock, settings=link_settings())
     await link.start()
     try:

@@ -17,8 +17,10 @@ from websockets.asyncio.client import connect
 
 from ari_app import protocol as p
 from ari_app.link import LinkServer
-from tests.link.conftest import ROOT, Desktop, link_settings, until
-from tests.link.test_link_calls import ringing
+from tests.support.calls import ringing
+from tests.support.e2e import ROOT
+from tests.support.link import Desktop, link_settings
+from tests.support.waiting import until
 
 POPS = 25
 FLOOD_SECONDS = 6.0
@@ -58,7 +60,7 @@ async def test_a_sign_in_flood_keeps_screen_pops_within_twice_their_quiet_latenc
         flood = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tests.link.flood",
+            "tests.support.flood",
             server.url,
             str(FLOOD_SECONDS),
             "50",

@@ -24,7 +24,9 @@ from ari_app.link.server import CLOSE_TRY_AGAIN_LATER
 from ari_app.link.signin import CLOSE_SIGN_IN_TIMEOUT
 from ari_app.protocol import ErrorId
 from schema.cases import AuditEntry
-from tests.link.conftest import PASSWORD, Clock, Desktop, FakeQueue, link_settings
+from tests.support.clock import Clock
+from tests.support.link import Desktop, FakeQueue, link_settings
+from tests.support.users import PASSWORD
 
 
 async def open_desktop(link: LinkServer, source: str = "127.0.0.1") -> Desktop:

@@ -19,14 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app import protocol as p
-from ari_app.auth import hash_password
 from ari_app.link import LinkServer
 from ari_app.protocol import ErrorId, Msg
 from schema.cases import AuditEntry
 from schema.qa import QaScore
-from schema.users import Role, User
-from tests.link.conftest import FAST_HASH, PASSWORD, Desktop
-from tests.link.qa_calls import seed
+from schema.users import Role
+from tests.support.link import Desktop
+from tests.support.qa_calls import seed
+from tests.support.users import user
 
 Open = Callable[[str], Awaitable[Desktop]]
 
@@ -39,15 +39,7 @@ def calls(sessions: sessionmaker[Session], tmp_path: Path) -> dict[str, Any]:
             ("boss", Role.ADMIN, None),
             ("hu-none", Role.HOTLINE_UNIT, None),  # a hotline unit user whose hotline was never set
         ):
-            s.add(
-                User(
-                    login=login,
-                    display_name=login,
-                    role=role,
-                    hotline=hotline,
-                    password_hash=hash_password(PASSWORD, **FAST_HASH),
-                )
-            )
+            s.add(user(login, role, display_name=login, hotline=hotline))
     return seed(sessions, tmp_path / "recordings")
 
 

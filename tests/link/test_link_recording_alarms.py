@@ -18,8 +18,9 @@ from ari_app.protocol import ErrorId, Msg
 from recordings.service import RecordingFailure
 from schema.calls import CallRecord
 from schema.cases import AuditEntry
-from tests.link.conftest import Desktop, until
-from tests.link.qa_calls import T_OLD, add_call
+from tests.support.link import Desktop
+from tests.support.qa_calls import T_OLD, add_call
+from tests.support.waiting import until
 
 GIB = 1 << 30
 

@@ -16,7 +16,8 @@ from ari_app import protocol as p
 from ari_app.calls.events import CallRinging
 from ari_app.link import LinkServer
 from ari_app.protocol import ErrorId
-from tests.link.conftest import T0, FakeQueue
+from tests.support.clock import T0
+from tests.support.link import FakeQueue
 
 
 async def signed_in_pair(desktop: Any) -> tuple[Any, Any]:

@@ -9,7 +9,10 @@ from ari_app import protocol as p
 from ari_app.calls.events import QueueMemberChanged
 from ari_app.link import LinkServer
 from ari_app.protocol import AgentState, ErrorId
-from tests.link.conftest import PASSWORD, T0, Clock, FakeQueue, until
+from tests.support.clock import T0, Clock
+from tests.support.link import FakeQueue
+from tests.support.users import PASSWORD
+from tests.support.waiting import until
 
 
 async def test_hello_is_required_first_and_version_is_checked(desktop: Any, server: LinkServer) -> None:

@@ -16,13 +16,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from websockets.exceptions import ConnectionClosed
 
 from ari_app import protocol as p
-from ari_app.auth import hash_password
 from ari_app.link import LinkServer
 from ari_app.link.signin import CLOSE_SESSION_ENDED
 from ari_app.protocol import AgentState, ErrorId
 from schema.cases import AuditEntry
 from schema.users import Role, User
-from tests.link.conftest import FAST_HASH, PASSWORD, ROOT, Clock, Desktop, FakeQueue
+from tests.support.clock import Clock
+from tests.support.e2e import ROOT
+from tests.support.link import Desktop, FakeQueue
+from tests.support.users import user
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -108,11 +110,7 @@ async def test_sign_out_everywhere_by_an_admin_or_oneself_over_the_link(
     desktop: Any, server: LinkServer, sessions: sessionmaker[Session], queue: FakeQueue
 ) -> None:
     with sessions() as s, s.begin():
-        s.add(
-            User(
-                login="root1", display_name="admin", role=Role.ADMIN, password_hash=hash_password(PASSWORD, **FAST_HASH)
-            )
-        )
+        s.add(user("root1", Role.ADMIN, display_name="admin"))
     admin, agent, sup = await desktop(), await desktop(), await desktop()
     await admin.sign_in("root1")
     await agent.sign_in("1001")

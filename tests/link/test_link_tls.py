@@ -15,7 +15,9 @@ from websockets.asyncio.client import connect
 from ari_app import protocol as p
 from ari_app.config import Config
 from ari_app.link import LinkServer
-from tests.link.conftest import PASSWORD, Clock, FakeQueue, link_settings
+from tests.support.clock import Clock
+from tests.support.link import FakeQueue, link_settings
+from tests.support.users import PASSWORD
 
 
 def _self_signed(tmp: Path) -> tuple[Path, Path]:

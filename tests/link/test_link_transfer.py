@@ -28,7 +28,7 @@ from ari_app.transfers import Transfers
 from ari_app.transfers.desk import TransferDesk
 from schema.cases import AuditEntry
 from schema.transfers import CallTransfer
-from tests.link.conftest import Desktop
+from tests.support.link import Desktop
 
 CALL = "1764378000.1"
 CITIZEN = "PJSIP/carrier-telecom-00000001"
@@ -386,7 +386,7 @@ async def test_case_detail_shows_the_calls_conference_participants_and_transfers
     from datetime import timedelta
 
     from schema.conferences import ConferenceParticipant
-    from tests.link.conftest import T0
+    from tests.support.clock import T0
 
     a, b = await agents_on_call(desktop, rig)
     case = (await a.request(p.Msg.CREATE_CASE, call_id=CALL, hotline="12319", **CASE))["case"]

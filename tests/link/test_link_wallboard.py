@@ -24,7 +24,9 @@ from ari_app.protocol import AgentState, ErrorId
 from ari_app.supervision.desk import WallboardSettings
 from ari_app.supervision.spy import SpyError
 from schema.cases import AuditEntry
-from tests.link.conftest import T0, Clock, Desktop, FakeQueue
+from tests.support.clock import T0, Clock
+from tests.support.link import Desktop, FakeQueue
+from tests.support.waiting import until
 
 
 @dataclass
@@ -201,11 +203,7 @@ async def test_unsubscribe_sign_out_and_disconnect_stop_the_pushes(desktop: Any,
     assert (await s1.request(p.Msg.WALLBOARD_UNSUBSCRIBE))["type"] == p.Msg.WALLBOARD_UNSUBSCRIBED
     assert len(server.supervisor.subscribers) == 1
     await s2.ws.close()
-    for _ in range(100):
-        if not server.supervisor.subscribers:
-            break
-        await asyncio.sleep(0.01)
-    assert not server.supervisor.subscribers
+    await until(lambda: not server.supervisor.subscribers, 1.0, "the closed supervisor's subscription gone")
 
 
 async def test_supervisor_pauses_and_resumes_an_agent_seen_on_the_agent_desktop_and_audited(

@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app import protocol as p
-from ari_app.auth import hash_password
 from ari_app.link import LinkServer
 from ari_app.protocol import ErrorId, Msg
 from schema.cases import AuditEntry, CooperatingUnit
-from schema.users import Role, User
-from tests.link.conftest import FAST_HASH, Desktop, FakeQueue
+from schema.users import Role
+from tests.support.link import Desktop, FakeQueue
+from tests.support.users import user
 
 Open = Callable[[str], Awaitable[Desktop]]
 
@@ -44,16 +44,7 @@ def units(sessions: sessionmaker[Session]) -> dict[str, int]:
             ("safety", Role.DEPARTMENT, safety.id, None),
             ("hu12350", Role.HOTLINE_UNIT, None, "12350"),
         ):
-            s.add(
-                User(
-                    login=login,
-                    display_name=f"user {login}",
-                    role=role,
-                    unit_id=unit,
-                    hotline=hotline,
-                    password_hash=hash_password("correct horse battery", **FAST_HASH),
-                )
-            )
+            s.add(user(login, role, unit_id=unit, hotline=hotline))
         return {"water": water.id, "roads": roads.id, "safety": safety.id, "pipes": pipes.id}
 
 

@@ -12,7 +12,7 @@ import yaml
 
 from recordings.speech import SpeechModel
 from recordings.worker import Transcriber
-from tests.transcription.conftest import GRAMMAR, korean_speech, silence
+from tests.support.speech import GRAMMAR, korean_speech, silence
 
 ROOT = Path(__file__).resolve().parents[2]
 

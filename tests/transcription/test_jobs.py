@@ -14,7 +14,8 @@ from recordings.errors import AudioCorruptError, LeaseLostError, RecordingMissin
 from recordings.jobs import TranscriptData
 from recordings.speech import Sentence, Word
 from schema.transcripts import JobStatus, Transcript, TranscriptionJob
-from tests.transcription.conftest import T0, AddCall, Db
+from tests.support.db import Database as Db
+from tests.support.speech import T0, AddCall
 
 DATA = TranscriptData(
     recording="/r/c.wav",

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +19,9 @@ from recordings.speech import SpeechModel
 from recordings.worker import Worker, WorkerSettings, run_workers
 from schema.cases import Case
 from schema.transcripts import JobStatus, Transcript, TranscriptionJob, TranscriptSentence
-from tests.transcription.conftest import GRAMMAR, T0, AddCall, Db
+from tests.support.db import Database as Db
+from tests.support.speech import GRAMMAR, T0, AddCall
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = WorkerSettings(lease_seconds=30, max_attempts=2, poll_seconds=0.05)
@@ -111,16 +112,6 @@ def test_fts_index_follows_updates_and_deletes(db: Db, add_call: AddCall) -> Non
         assert search_calls(s, "신고") == []
 
 
-def _wait(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def test_worker_killed_mid_job_is_replaced_and_stores_once(
     db: Db, add_call: AddCall, model_path: Path, speech_model: SpeechModel, tmp_path: Path
 ) -> None:
@@ -150,7 +141,9 @@ def test_worker_killed_mid_job_is_replaced_and_stores_once(
             return s.scalar(select(TranscriptionJob).where(TranscriptionJob.call_id == "long"))
 
     try:
-        held = _wait(lambda: (j := job()) is not None and j.status == JobStatus.RUNNING and j, 60, "the claim")
+        held = wait_for(
+            lambda: (j := job()) is not None and j.status == JobStatus.RUNNING and j, 60, "the claim", interval=0.01
+        )
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=10) == -signal.SIGKILL
     finally:
@@ -161,7 +154,9 @@ def test_worker_killed_mid_job_is_replaced_and_stores_once(
     assert held.attempts == 1 and held.worker is not None
     # The dead worker's lease runs out; the next worker takes the job (attempt 2) and stores it.
     assert held.lease_until is not None
-    _wait(lambda: datetime.now(UTC) > held.lease_until + timedelta(seconds=2.5), 30, "the lease to expire")
+    wait_for(
+        lambda: datetime.now(UTC) > held.lease_until + timedelta(seconds=2.5), 30, "the lease to expire", interval=0.01
+    )
     settings = WorkerSettings(lease_seconds=2, max_attempts=3)
     outcomes = Worker(db.sessions, speech_model, settings, tmp_path / "recordings", name="w2").drain()
     assert [(o.call_id, o.status) for o in outcomes] == [("long", "done")]

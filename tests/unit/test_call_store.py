@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from ari_app.calls.model import Call, CallState, EndReason
-from ari_app.calls.store import SqlCallStore, recent_calls
+from ari_app.calls.store import LoopClock, SqlCallStore, recent_calls
 from ari_app.cli import main
 from schema.db import make_engine, make_sessionmaker, upgrade
+from tests.support.clock import LoopTime
 
 KEYS = {
     "id",
@@ -31,10 +32,10 @@ KEYS = {
 }
 
 
-def _store(tmp_path: Path) -> SqlCallStore:
+def _store(tmp_path: Path, clock: LoopClock | None = None) -> SqlCallStore:
     engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
     upgrade(engine)
-    return SqlCallStore(make_sessionmaker(engine))
+    return SqlCallStore(make_sessionmaker(engine), clock=clock)
 
 
 def test_save_updates_in_place_and_reloads_open_calls(tmp_path: Path) -> None:
@@ -155,7 +156,8 @@ def test_deferred_store_keeps_calls_when_the_database_fails(tmp_path: Path) -> N
 def test_deferred_store_with_a_window_writes_at_once_when_idle_and_groups_under_load(tmp_path: Path) -> None:
     import asyncio
 
-    store = _store(tmp_path)
+    clock = LoopTime()  # the window is counted on a clock the test moves, not in real seconds
+    store = _store(tmp_path, clock)
     store.deferred, store.window = True, 1.0
     t0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 
@@ -164,7 +166,6 @@ def test_deferred_store_with_a_window_writes_at_once_when_idle_and_groups_under_
             return len(recent_calls(s, 1000))
 
     async def run() -> None:
-        loop = asyncio.get_running_loop()
         first, flushed = asyncio.Event(), asyncio.Event()
         write = store.write_pending
 
@@ -173,16 +174,22 @@ def test_deferred_store_with_a_window_writes_at_once_when_idle_and_groups_under_
             (first if store.commits == 1 else flushed).set()
 
         store.write_pending = write_and_tell  # type: ignore[method-assign]
+        started = clock.now
         store.save(Call(id="0.1", arrived_at=t0, hotline="12345"))  # idle: the write starts on the next turn
         await asyncio.wait_for(first.wait(), 5)
         assert (store.commits, stored()) == (1, 1)
-        started = loop.time()
         for i in range(1, 6):  # a storm: transitions keep coming within the window
+            clock.advance(0.01)
             store.save(Call(id=f"{i}.1", arrived_at=t0, hotline="12345"))
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0)
+        assert clock.pending() == [started + 1.0]  # one write, due the window after the first
+        clock.advance(0.9)
+        await asyncio.sleep(0)
+        assert clock.pending() == [started + 1.0]
         assert (store.commits, stored()) == (1, 1)  # held until the window has passed
+        clock.advance(0.1)  # past the window
         await asyncio.wait_for(flushed.wait(), 5)
-        assert loop.time() - started >= 0.9  # the window since the first write (less the 10 ms step)
+        assert clock.pending() == []
         assert stored() == 6  # the five saves in one transaction
 
     asyncio.run(run())

@@ -12,23 +12,9 @@ from ari_app.callbacks import CallbackService, list_callbacks
 from ari_app.calls.events import CallbackRequested
 from ari_app.config import load_config
 from schema.db import make_engine, make_sessionmaker, upgrade
+from tests.support.calls import ScriptedDialer
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class ScriptedDialer:
-    def __init__(self, free: int, answers: list[bool]) -> None:
-        self.free = free
-        self.answers = answers
-        self.dialled: list[str] = []
-
-    async def free_agents(self, queue: str) -> int:
-        return self.free
-
-    async def originate_callback(self, *, number: str, trunk: str, hotline: str, callback_of: str) -> tuple[bool, str]:
-        self.dialled.append(number)
-        answered = self.answers.pop(0)
-        return answered, "answered" if answered else "no answer"
 
 
 def _service(tmp_path: Path, dialer: ScriptedDialer, now: list[datetime]) -> CallbackService:

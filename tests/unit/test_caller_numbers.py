@@ -52,8 +52,8 @@ def test_every_known_form_is_withheld() -> None:
 
 @pytest.mark.parametrize("received", ["anonymous", "Anonymous", "<unknown>", "restricted", ""])
 def test_the_tracker_stores_a_withheld_caller_as_withheld(received: str) -> None:
-    from ari_app.calls.tracker import CallTracker, LiveChannel
-    from tests.unit.test_tracker_replay import Agents, ListSink
+    from ari_app.calls.tracker import CallTracker
+    from tests.support.calls import Agents, ListSink, live_channel
 
     sink = ListSink()
     tracker = CallTracker(sink, Agents(), ("12345",))
@@ -71,18 +71,7 @@ def test_the_tracker_stores_a_withheld_caller_as_withheld(received: str) -> None
     )
     assert sink.saved["1.1"].caller == WITHHELD
     # a call adopted at a resync (it started while the server was away) is stored the same way
-    live = LiveChannel(
-        channel="PJSIP/carrier-telecom-00000002",
-        uniqueid="2.1",
-        linkedid="2.1",
-        context="hotline-inbound",
-        exten="12345",
-        application="Queue",
-        caller=received,
-        accountcode="12345",
-        bridge_id="",
-        duration_seconds=3,
-    )
+    live = live_channel("2.1", "2.1", "PJSIP/carrier-telecom-00000002", caller=received, duration=3)
     tracker.resync([live])
     assert sink.saved["2.1"].caller == WITHHELD
 
@@ -94,7 +83,7 @@ def test_a_withheld_caller_back_in_the_queue_after_the_callback_key_is_one_queue
     from ari_app.calls.events import CallbackRequested
     from ari_app.calls.model import CallState, EndReason
     from ari_app.calls.tracker import CallTracker
-    from tests.unit.test_tracker_replay import Agents, ListSink
+    from tests.support.calls import Agents, ListSink
 
     sink = ListSink()
     tracker = CallTracker(sink, Agents(), ("12345",))

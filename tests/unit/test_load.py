@@ -10,21 +10,14 @@ import socket
 import pytest
 
 from ari_app.load import LoadGovernor, SheddingPolicy, sip_round_trip
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import LoopTime
 
 
 def _governor(
     samples: list[float | OSError | None], fail: bool = False, up: list[bool] | None = None
-) -> tuple[LoadGovernor, list[str], Clock]:
+) -> tuple[LoadGovernor, list[str], LoopTime]:
     sent: list[str] = []
-    clock = Clock()
+    clock = LoopTime()
 
     async def probe() -> float | None:
         sample = samples.pop(0)
@@ -43,7 +36,7 @@ def _governor(
     return LoadGovernor(policy, probe, set_global, clock, asterisk_up=asterisk_up), sent, clock
 
 
-def _steps(gov: LoadGovernor, clock: Clock, n: int, dt: float = 0.5) -> None:
+def _steps(gov: LoadGovernor, clock: LoopTime, n: int, dt: float = 0.5) -> None:
     for _ in range(n):
         asyncio.run(gov.step())
         clock.now += dt

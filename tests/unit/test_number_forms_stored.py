@@ -16,11 +16,10 @@ from ari_app.calls.events import CallArrived, CallbackRequested
 from ari_app.calls.model import CallState, EndReason
 from ari_app.calls.numbers import NumberPlan
 from ari_app.calls.store import SqlCallStore, recent_calls
-from ari_app.calls.tracker import CallTracker, LiveChannel
+from ari_app.calls.tracker import CallTracker
 from ari_app.config import load_config
 from schema.db import alembic_config, make_engine, make_sessionmaker, upgrade
-from tests.unit.test_callbacks import ScriptedDialer
-from tests.unit.test_tracker_replay import Agents, ListSink
+from tests.support.calls import Agents, ListSink, ScriptedDialer, live_channel
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = load_config(ROOT / "config.yaml")
@@ -109,18 +108,7 @@ def test_a_rejected_number_is_stored_as_received_and_read() -> None:
 def test_a_call_adopted_at_a_resync_is_read_with_its_trunks_rules() -> None:
     sink = ListSink()
     tracker = _tracker(sink)
-    live = LiveChannel(
-        channel="PJSIP/carrier-telecom-00000005",
-        uniqueid="5.1",
-        linkedid="5.1",
-        context="hotline-inbound",
-        exten="12345",
-        application="Queue",
-        caller="+869914567890",
-        accountcode="12345",
-        bridge_id="",
-        duration_seconds=3,
-    )
+    live = live_channel("5.1", "5.1", "PJSIP/carrier-telecom-00000005", caller="+869914567890", duration=3)
     tracker.resync([live], now=datetime(2026, 12, 1, tzinfo=UTC))
     assert (sink.saved["5.1"].caller, sink.saved["5.1"].caller_raw) == ("09914567890", "+869914567890")
 

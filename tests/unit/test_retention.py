@@ -3,12 +3,11 @@ keeps recent ones, and survives a failing round."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 from recordings.retention import RetentionRunner
+from tests.support.waiting import until
 
 TODAY = date(2026, 11, 29)
 
@@ -20,14 +19,6 @@ def _day(root: Path, day: date) -> Path:
     return folder
 
 
-async def _until(predicate: Callable[[], bool], within: float = 3.0) -> None:
-    async def poll() -> None:
-        while not predicate():  # noqa: ASYNC110 - a file-system condition, polled with a deadline
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), within)
-
-
 async def test_purges_at_start_then_every_interval(tmp_path: Path) -> None:
     root = tmp_path / "recordings"
     old = _day(root, date(2025, 11, 1))
@@ -35,7 +26,7 @@ async def test_purges_at_start_then_every_interval(tmp_path: Path) -> None:
     runner = RetentionRunner(root, 365, interval=0.05, today=lambda: TODAY)
     await runner.start()
     try:
-        await _until(lambda: runner.last is not None)
+        await until(lambda: runner.last is not None)
         assert runner.last is not None and runner.last.days == ("2025/11/01",)
         assert not old.exists() and recent.exists()
         # an old day appears while the runner is going (restored from a backup, say): moved in whole
@@ -43,7 +34,7 @@ async def test_purges_at_start_then_every_interval(tmp_path: Path) -> None:
         assert not (root / "2025").exists()  # the emptied year went with its last day
         staged.rename(root / "2025")
         later = root / "2025" / "10" / "02"
-        await _until(lambda: runner.last is not None and runner.last.days == ("2025/10/02",))
+        await until(lambda: runner.last is not None and runner.last.days == ("2025/10/02",))
         assert not later.exists() and recent.exists() and runner.rounds >= 2
     finally:
         await runner.stop()
@@ -61,7 +52,7 @@ async def test_a_failing_round_is_logged_and_the_next_one_runs(tmp_path: Path) -
     runner = RetentionRunner(tmp_path / "missing", 30, interval=0.02, today=today)
     await runner.start()
     try:
-        await _until(lambda: runner.rounds >= 2 and runner.last is not None)
+        await until(lambda: runner.rounds >= 2 and runner.last is not None)
         assert runner.last is not None and runner.last.days == ()
     finally:
         await runner.stop()

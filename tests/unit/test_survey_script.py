@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from panoramisk.utils import parse_agi_result
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
@@ -21,50 +20,7 @@ from agi_scripts.survey import Survey
 from schema.calls import CallRecord
 from schema.db import make_engine, make_sessionmaker, upgrade
 from schema.surveys import SurveyResponse
-
-
-class ScriptedAgi:
-    """Answers each AGI command with the next scripted reply line, recording the commands."""
-
-    def __init__(self, replies: dict[str, list[str]]) -> None:
-        self.replies = replies
-        self.commands: list[str] = []
-        self.headers: dict[str, str] = {}
-
-    async def send_command(self, command: str) -> dict[str, Any]:
-        self.commands.append(command)
-        for prefix, lines in self.replies.items():
-            if command.startswith(prefix) and lines:
-                return parse_agi_result(lines.pop(0))  # type: ignore[no-any-return]
-        return parse_agi_result("200 result=0")  # type: ignore[no-any-return]
-
-
-VARS = {
-    "GET VARIABLE CHANNEL(linkedid)": ["200 result=1 (1795930000.7)"],
-    "GET VARIABLE HOTLINE_SOUNDS": ["200 result=1 (/var/lib/hotline/sounds)"],
-    "GET VARIABLE PROMPT_LANG": ["200 result=1 (zh)"],
-}
-
-
-def store_call(survey: Survey, linkedid: str, now: datetime | None = None, **changes: Any) -> None:
-    """A call as the tracker stores it when the agent hangs up first and the caller stays for the survey
-    (`now`: when the survey runs, by default the real time)."""
-    now = now or datetime.now(UTC)
-    row = CallRecord(
-        linkedid=linkedid,
-        hotline="12345",
-        caller="13900000001",
-        agent="1001",
-        state="ended",
-        end_reason="agent_hangup",
-        arrived_at=now - timedelta(seconds=90),
-        answered_at=now - timedelta(seconds=80),
-        ended_at=now - timedelta(seconds=2),
-    )
-    for key, value in changes.items():
-        setattr(row, key, value)
-    with survey.sessions.begin() as s:
-        s.add(row)
+from tests.support.calls import VARS, ScriptedAgi, store_call
 
 
 @pytest.fixture

@@ -11,25 +11,11 @@ import pytest
 from ari_app.ami import parse_stream
 from ari_app.calls.events import CallConnected, CallEnded, CallRinging, QueueMemberChanged
 from ari_app.calls.model import Call, CallState, CallStateError, EndReason
-from ari_app.calls.tracker import CallTracker, LiveChannel
+from ari_app.calls.tracker import CallTracker
+from tests.support.calls import Agents, ListSink, live_channel
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ami"
 HOTLINES = ("12345", "12319", "12358", "12350")
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.saved: dict[str, Call] = {}
-        self.writes = 0
-
-    def save(self, call: Call) -> None:
-        self.saved[call.id] = Call(**vars(call))
-        self.writes += 1
-
-
-class Agents:
-    def agent_id_for(self, interface: str) -> str | None:
-        return interface.split("/")[-1] if interface.startswith("PJSIP/10") else None
 
 
 def replay(name: str) -> tuple[CallTracker, ListSink, list[object]]:
@@ -135,23 +121,6 @@ def test_out_of_order_events_leave_the_call_as_it_was() -> None:
     assert t.calls["9.1"].state == CallState.ARRIVED
 
 
-def _live(
-    linkedid: str, uniqueid: str, channel: str, bridge: str = "", app: str = "Queue", account: str = "12345"
-) -> LiveChannel:
-    return LiveChannel(
-        channel=channel,
-        uniqueid=uniqueid,
-        linkedid=linkedid,
-        context="hotline-inbound",
-        exten="12345",
-        application=app,
-        caller="13900000000",
-        accountcode=account,
-        bridge_id=bridge,
-        duration_seconds=30,
-    )
-
-
 def test_resync_ends_lost_calls_and_adopts_live_ones_once() -> None:
     now = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
     sink = ListSink()
@@ -166,10 +135,10 @@ def test_resync_ends_lost_calls_and_adopts_live_ones_once() -> None:
     kept = Call(id="2.1", arrived_at=now - timedelta(minutes=1), state=CallState.QUEUED, hotline="12319")
     t.adopt([gone, kept])
     live = [
-        _live("2.1", "2.1", "PJSIP/carrier-telecom-00000002", bridge="b1"),
-        _live("2.1", "2.2", "PJSIP/1002-00000003", bridge="b1", app="AppQueue"),
-        _live("3.1", "3.1", "PJSIP/carrier-telecom-00000004"),  # unknown, waiting in the queue
-        _live("4.1", "4.1", "PJSIP/1001-00000005", app="Dial", account=""),  # not a hotline call
+        live_channel("2.1", "2.1", "PJSIP/carrier-telecom-00000002", bridge="b1"),
+        live_channel("2.1", "2.2", "PJSIP/1002-00000003", bridge="b1", app="AppQueue"),
+        live_channel("3.1", "3.1", "PJSIP/carrier-telecom-00000004"),  # unknown, waiting in the queue
+        live_channel("4.1", "4.1", "PJSIP/1001-00000005", app="Dial", account=""),  # not a hotline call
     ]
     ended, adopted = t.resync(live)
     assert [c.id for c in ended] == ["1.1"]

@@ -1,4 +1,4 @@
-"""A sign-in flood, run as its own process by test_link_flood.py: `python -m tests.link.flood URL SECONDS
+"""A sign-in flood, run as its own process by test_link_flood.py: `python -m tests.support.flood URL SECONDS
 CONNECTIONS FIRST_ADDRESS`. Each connection binds its own loopback address (FIRST_ADDRESS, the next, ...),
 greets, then sends sign-ins for random logins as fast as its socket takes them (not waiting for replies),
 reconnecting when closed, until SECONDS have passed. Prints one JSON line: attempts sent and the replies

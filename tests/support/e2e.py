@@ -1,8 +1,11 @@
 """End-to-end harness: a real Asterisk running the project's dialplan, the real CTI server as its own
-process, SIPp carriers and agent phones, and waits on conditions (never fixed sleeps)."""
+process, SIPp carriers and agent phones, a link client that signs in as a desktop does, and waits on
+conditions (never fixed sleeps). The suite's fixtures (tests/e2e/conftest.py) and the benchmarks build
+their stacks from these."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -12,31 +15,29 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
+from websockets.asyncio.client import ClientConnection, connect
 
+from ari_app import protocol as p
 from ari_app.asterisk_ctl import AsteriskHost
 from ari_app.config import load_config
+from ari_app.health import AmiSession
+from tests.support.link import Desktop
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-SIPP_DIR = Path(__file__).resolve().parent / "sipp"
+SIPP_DIR = ROOT / "tests" / "e2e" / "sipp"
 HOTLINE = [sys.executable, "-m", "ari_app.cli"]
-T = TypeVar("T")
-
-
-def wait_for(condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1) -> T:
-    """Poll `condition` until it returns something truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+AGENTS = 20
+"""The agent phones 1001… the suite's stack registers and puts in the hotline queue."""
+PASSWORD = "e2e-班长-pass"
+"""The password of the users `add_user` makes (the link fixture's supervisors and agents)."""
 
 
 def free_port() -> int:
@@ -90,6 +91,14 @@ def hotline(
 def calls(config: Path, limit: int = 500) -> list[dict[str, Any]]:
     """The calls as `hotline calls --json` prints them: the documented interface, used as a user would."""
     proc = hotline(config, "calls", "--json", "--limit", str(limit), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    result: list[dict[str, Any]] = json.loads(proc.stdout)
+    return result
+
+
+def callbacks(stack: Stack) -> list[dict[str, Any]]:
+    """The callback requests as `hotline callbacks --json` prints them."""
+    proc = hotline(stack.config, "callbacks", "--json", "--limit", "50")
     assert proc.returncode == 0, proc.stderr
     result: list[dict[str, Any]] = json.loads(proc.stdout)
     return result
@@ -407,3 +416,176 @@ class AmiUserEvents:
     def named(self, name: str) -> list[tuple[float, dict[str, str]]]:
         """The events of one UserEvent name so far, with their arrival times."""
         return [(at, e) for at, e in list(self.events) if e.get("UserEvent") == name]
+
+
+@dataclass
+class Stack:
+    """The suite's running platform: its config, scratch folder, CTI server process and SIPp."""
+
+    config: Path
+    tmp: Path
+    cti: CtiProcess
+    sipp: Sipp
+
+    @property
+    def asterisk_log(self) -> Path:
+        return ROOT / ".local" / "asterisk-root" / "var" / "log" / "asterisk"
+
+    @property
+    def link_url(self) -> str:
+        port = yaml.safe_load(self.config.read_text(encoding="utf-8"))["server"]["port"]
+        return f"ws://127.0.0.1:{port}"
+
+
+def add_user(
+    config: Path, login: str, role: str = "agent", password: str = PASSWORD, extra: tuple[str, ...] = ()
+) -> None:
+    """A user with `password` (and `extra` options of `hotline users add`), added with the command line as an
+    administrator does (one there already is fine: the session's stack is shared)."""
+    proc = hotline(config, "users", "add", login, "--role", role, *extra, "--password-stdin", input_=f"{password}\n")
+    assert proc.returncode == 0 or "exists" in proc.stderr, proc.stderr
+
+
+class Client:
+    """A link client that keeps every push; requests wait for their reply."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.pushes: list[dict[str, Any]] = []
+        self.replies: dict[int, dict[str, Any]] = {}
+        self.n = 0
+        self.changed = asyncio.Event()
+        self.reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def connect(cls, stack: Stack) -> Client:
+        return cls(await connect(stack.link_url))
+
+    async def sign_in(self, login: str, password: str = PASSWORD) -> None:
+        """Greet the server and sign in, as the desktop does."""
+        assert (await self.request(p.Msg.HELLO, version=p.PROTOCOL_VERSION))["type"] == p.Msg.WELCOME
+        signed = await self.request(p.Msg.SIGN_IN, agent_id=login, password=password)
+        assert signed["type"] == p.Msg.SIGNED_IN, signed
+
+    async def _read(self) -> None:
+        async for frame in self.ws:
+            msg = json.loads(frame)
+            if "re" in msg:
+                self.replies[msg["re"]] = msg
+            else:
+                msg["received_at"] = time.monotonic()
+                self.pushes.append(msg)
+            self.changed.set()
+
+    async def request(self, kind: str, **fields: Any) -> dict[str, Any]:
+        self.n += 1
+        n = self.n
+        await self.ws.send(json.dumps({"type": kind, "id": n, **fields}))
+        return await self.until(lambda: self.replies.pop(n, None), 15, f"the reply to {kind}")
+
+    async def until(self, found: Callable[[], Any], within: float, what: str) -> Any:
+        async def wait() -> Any:
+            while not (value := found()):
+                self.changed.clear()
+                await self.changed.wait()
+            return value
+
+        try:
+            return await asyncio.wait_for(wait(), within)
+        except TimeoutError as exc:
+            raise AssertionError(f"timed out after {within} s waiting for {what}") from exc
+
+    def boards(self) -> list[dict[str, Any]]:
+        return [m for m in self.pushes if m["type"] == p.Msg.WALLBOARD]
+
+    async def board_where(self, test: Callable[[dict[str, Any]], bool], within: float, what: str) -> dict[str, Any]:
+        return await self.until(lambda: next((b for b in reversed(self.boards()) if test(b)), None), within, what)
+
+    async def sign_out(self) -> None:
+        """Sign out, as a user leaves (a desktop that only disconnects stays signed in, and so does its agent's
+        state in the queue); nothing to do when the test signed out already or closed the link."""
+        if self.reader.done():
+            return
+        deadline = time.monotonic() + 30
+        done = await self.request(p.Msg.SIGN_OUT)
+        # a queue Asterisk has not given back yet (a test restarted it) answers queue_unavailable: try again,
+        # as the desktop tells its user to
+        while done.get("error_id") == p.ErrorId.QUEUE_UNAVAILABLE and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            done = await self.request(p.Msg.SIGN_OUT)
+        assert done["type"] == p.Msg.SIGNED_OUT or done.get("error_id") == p.ErrorId.NOT_SIGNED_IN, done
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self.reader.cancel()
+
+
+async def ami(stack: Stack, action: str, complete: str, **fields: str) -> list[dict[str, str]]:
+    """One AMI list action on a session of its own: the events up to `complete`."""
+    cfg = load_config(stack.config)
+    a = cfg.asterisk.ami
+    async with AmiSession(a.host, a.port, a.username, a.secret.value() if a.secret else "", timeout=10) as s:
+        assert s.reader is not None and s.writer is not None
+        lines = [f"Action: {action}", "ActionID: e2e-list", *(f"{k}: {v}" for k, v in fields.items())]
+        s.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        await s.writer.drain()
+        out: list[dict[str, str]] = []
+        while True:
+            block = await asyncio.wait_for(s.reader.readuntil(b"\r\n\r\n"), 10)
+            msg = dict(line.split(": ", 1) for line in block.decode("utf-8", "replace").split("\r\n") if ": " in line)
+            if msg.get("ActionID") != "e2e-list":
+                continue
+            if msg.get("Event") == complete:
+                return out
+            if "Event" in msg:
+                out.append(msg)
+
+
+@asynccontextmanager
+async def sole_agent(stack: Stack, agent: str, password: str) -> AsyncIterator[Desktop]:
+    """`agent` signed in over the link and ready, the only member of the hotline queue: the suite's other
+    agents are out of it until the end, when they are put back and `agent` taken out."""
+    add_user(stack.config, agent, "agent", password)
+    suite_members(stack.config, present=False)
+    try:
+        async with connect(stack.link_url) as ws:
+            desk = Desktop(ws)
+            assert (await desk.request(p.Msg.HELLO, version="1.1", client="e2e"))["type"] == "welcome"
+            signed = await desk.request(p.Msg.SIGN_IN, agent_id=agent, password=password)
+            assert signed["type"] == p.Msg.SIGNED_IN, signed
+            assert (await desk.request(p.Msg.SET_STATE, state="ready"))["state"] == "ready"
+            yield desk
+    finally:
+        suite_members(stack.config, present=True)
+        hotline(stack.config, "asterisk", "cli", f"queue remove member PJSIP/{agent} from hotline")
+
+
+def one_call(stack: Stack, tmp: Path, audio: Path, dialed: str, caller: str, talk_ms: int) -> dict[str, Any]:
+    """A call from `caller` to `dialed` streaming `audio` (from a SIPp of its own, in `tmp`): its record, once
+    it is ended."""
+    sipp = Sipp(tmp, audio)
+    try:
+        proc = sipp.call(dialed, caller, talk_ms=talk_ms)
+        assert proc.returncode == 0, "the SIPp caller failed"
+    finally:
+        sipp.stop()
+
+    def ended() -> dict[str, Any] | None:
+        mine = [c for c in calls(stack.config) if c["caller"] == caller and c["state"] == "ended"]
+        return mine[0] if mine else None
+
+    return wait_for(ended, 30, "the ended call")
+
+
+def ended_calls(stack: Stack, before: set[str], count: int) -> list[dict[str, Any]]:
+    """Wait for the `count` calls since `before` (ids of the calls there were) to be ended in the records."""
+    ended: list[dict[str, Any]] = wait_for(
+        lambda: (
+            (got := [c for c in calls(stack.config) if c["id"] not in before and c["state"] == "ended"])
+            and len(got) == count
+            and got
+        ),
+        30,
+        f"{count} calls ended in the records",
+    )
+    return ended

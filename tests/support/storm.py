@@ -34,7 +34,8 @@ import yaml
 
 from ari_app.asterisk_ctl import AsteriskHost
 from ari_app.config import load_config
-from tests.e2e.harness import SIPP_DIR, Sipp, calls, hotline, wait_for
+from tests.support.e2e import SIPP_DIR, Sipp, calls, hotline
+from tests.support.waiting import wait_for
 
 HOTLINES = ("12345", "12319", "12358", "12350")
 TERMINAL = ("ended", "abandoned", "rejected")

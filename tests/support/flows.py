@@ -14,7 +14,7 @@ from ari_app.cases.machine import CaseState
 from ari_app.config import HotlineMode
 from schema.cases import Case, ExchangeMessage
 from schema.users import Role
-from tests.cases.conftest import MODE_HOTLINE, Db
+from tests.support.cases import MODE_HOTLINE, Db
 
 CATEGORY = {"12345": "市政设施", "12358": "商品价格", "12350": "安全隐患"}
 

@@ -1,0 +1,8 @@
+"""What the test suites and the benchmarks share: waits on conditions (`waiting`), clocks a test moves by
+hand (`clock`), databases on SQLite and PostgreSQL (`db`), users (`users`), the desktop link's fakes and
+client (`link`), the case workflow's seeded world and flows (`cases`, `flows`), stored calls (`qa_calls`),
+Korean speech (`speech`), and the end-to-end stack: a real Asterisk, the CTI server process and SIPp
+(`e2e`, `storm`).
+
+Test modules import from here and never from each other; conftest.py files hold only fixtures.
+`tests/unit/test_layers.py` checks it."""

@@ -1,0 +1,131 @@
+"""The desktop link at unit level: a fake QueueControl that records what would be asked of Asterisk, the
+settings a test server runs with, and a protocol client as a test drives it (tests/link, the end-to-end
+tests that speak the protocol)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+
+from ari_app import protocol as p
+from ari_app.link import LinkSettings
+from tests.support.users import PASSWORD
+
+
+@dataclass
+class FakeQueue:
+    """Records QueueControl calls; `fail` makes the next calls raise as an unreachable Asterisk would."""
+
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+    fail: bool = False
+
+    async def queue_add(self, queue: str, interface: str, member_name: str, paused: bool = False) -> None:
+        self._record("add", queue, interface, member_name, paused)
+
+    async def queue_remove(self, queue: str, interface: str) -> None:
+        self._record("remove", queue, interface)
+
+    async def queue_pause(self, queue: str, interface: str, paused: bool, reason: str = "") -> None:
+        self._record("pause", queue, interface, paused, reason)
+
+    def _record(self, *call: Any) -> None:
+        if self.fail:
+            raise ConnectionError("AMI is down")
+        self.calls.append(call)
+
+
+def link_settings(**kw: Any) -> LinkSettings:
+    # Every test desktop comes from 127.0.0.1: the per-address connection caps are raised here and tested
+    # at their defaults in test_link_guard.py.
+    base: dict[str, Any] = dict(
+        host="127.0.0.1",
+        port=0,
+        queue="hotline",
+        wrapup_seconds=0.2,
+        token_file=None,
+        offline_pause_seconds=0,
+        max_connections_per_address=1000,
+        max_unauthenticated_per_address=1000,
+        session_check_seconds=0.05,
+        refusal_hold_seconds=0,  # the flood test keeps the shipped hold; the others make attempts in a row
+    )
+    base.update(kw)
+    return LinkSettings(**base)
+
+
+class Desktop:
+    """A protocol client as a test drives it: requests wait for their reply; pushes are kept in order."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.pushes: list[dict[str, Any]] = []
+        self.replies: dict[Any, dict[str, Any]] = {}
+        self.unmatched: list[dict[str, Any]] = []
+
+    async def recv(self, within: float = 3.0) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.ws.recv(), within)
+        msg: dict[str, Any] = json.loads(raw)
+        return msg
+
+    async def send_raw(self, frame: str | bytes) -> None:
+        await self.ws.send(frame)
+
+    async def request(self, kind: str, **fields: Any) -> dict[str, Any]:
+        req_id = next(self._ids)
+        await self.ws.send(json.dumps({"type": kind, "id": req_id, **fields}))
+        return await self.reply_to(req_id)
+
+    async def reply_to(self, req_id: Any, within: float = 3.0) -> dict[str, Any]:
+        async def wait() -> dict[str, Any]:
+            while req_id not in self.replies:
+                msg = await self.recv(within)
+                if "re" in msg:
+                    self.replies[msg["re"]] = msg
+                elif msg.get("type") == p.Msg.ERROR:
+                    self.unmatched.append(msg)
+                else:
+                    self.pushes.append(msg)
+            return self.replies.pop(req_id)
+
+        return await asyncio.wait_for(wait(), within)
+
+    async def push(self, kind: str, within: float = 3.0) -> dict[str, Any]:
+        """The next push of this type (earlier pushes of other types stay in `pushes`)."""
+
+        async def wait() -> dict[str, Any]:
+            while True:
+                for i, msg in enumerate(self.pushes):
+                    if msg["type"] == kind:
+                        return self.pushes.pop(i)
+                msg = await self.recv(within)
+                if "re" in msg:
+                    self.replies[msg["re"]] = msg
+                else:
+                    self.pushes.append(msg)
+
+        return await asyncio.wait_for(wait(), within)
+
+    async def nothing_pending(self) -> list[dict[str, Any]]:
+        """Everything delivered so far, after a ping round-trip proves the server has caught up."""
+        await self.request(p.Msg.PING)
+        out, self.pushes = self.pushes, []
+        return out + self.unmatched
+
+    async def sign_in(self, agent_id: str = "1001", password: str = PASSWORD) -> dict[str, Any]:
+        return await self.request(p.Msg.SIGN_IN, agent_id=agent_id, password=password)
+
+    async def until_ready(self, within: float) -> None:
+        """Wait for the agent-state push that says ready (the end-to-end tests, after sign-in)."""
+
+        async def wait() -> None:
+            while (await self.push(p.Msg.AGENT_STATE, within=within))["state"] != "ready":
+                pass
+
+        await asyncio.wait_for(wait(), within)
