@@ -10,7 +10,6 @@ import random
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import pytest
 import yaml
@@ -25,8 +24,7 @@ from ari_app.config import load_config
 from ari_app.server import ConfigAgents
 from schema.db import make_engine, make_sessionmaker
 from tests.support.e2e import Stack, hotline, suite_members
-
-T = TypeVar("T")
+from tests.support.waiting import until
 
 
 class Memory:
@@ -37,20 +35,6 @@ class Memory:
 def _members(stack: Stack, room: str) -> list[str]:
     out = hotline(stack.config, "asterisk", "cli", f"confbridge list {room}").stdout
     return re.findall(r"^(PJSIP/\S+)", out, re.M)
-
-
-async def _until(predicate: Callable[[], T | None], within: float, what: str) -> T:
-    """Poll a blocking condition (a CLI call, the tracker) with a deadline, off the event loop."""
-
-    async def poll() -> T:
-        while not (value := await asyncio.to_thread(predicate)):  # noqa: ASYNC110 - Asterisk has no event for it
-            await asyncio.sleep(0.2)
-        return value
-
-    try:
-        return await asyncio.wait_for(poll(), within)
-    except TimeoutError as exc:
-        raise AssertionError(f"timed out after {within} s waiting for {what}") from exc
 
 
 @dataclass
@@ -72,7 +56,7 @@ class Direct:
                 None,
             )
 
-        return await _until(find, 20, "the citizen connected to an agent")
+        return await until(find, 20, "the citizen connected to an agent", blocking=True, interval=0.2)
 
 
 @pytest.fixture
@@ -103,11 +87,17 @@ async def test_agent_brings_a_unit_in_then_leaves_citizen_and_unit_together(stac
         call = await direct.connected_call(caller)
         stack.sipp.citizen_phone(talk_ms=30000)  # the unit's phone, reached through the carrier trunk
         room = await direct.three_way.start(call.id, "12399000001")
-        await _until(lambda: len(_members(stack, room)) == 3 or None, 20, "three parties in the conference")
+        await until(
+            lambda: len(_members(stack, room)) == 3 or None,
+            20,
+            "three parties in the conference",
+            blocking=True,
+            interval=0.2,
+        )
         members = _members(stack, room)
         assert call.channel in members and call.agent_channel in members
         await direct.three_way.agent_leaves(call.id)
-        await _until(lambda: len(_members(stack, room)) == 2 or None, 15, "the agent gone")
+        await until(lambda: len(_members(stack, room)) == 2 or None, 15, "the agent gone", blocking=True, interval=0.2)
         left = _members(stack, room)
         assert call.channel in left and call.agent_channel not in left  # citizen and unit together
         assert direct.tracker.calls[call.id].state == CallState.CONNECTED  # the call goes on
@@ -118,7 +108,7 @@ async def test_agent_brings_a_unit_in_then_leaves_citizen_and_unit_together(stac
         assert agent["left_at"] is not None and agent["joined_at"] <= agent["left_at"]
         assert all(p["left_at"] is None for p in people if p["role"] != "agent")
         await direct.three_way.end(call.id)
-        await _until(lambda: not _members(stack, room) or None, 15, "the conference ended")
+        await until(lambda: not _members(stack, room) or None, 15, "the conference ended", blocking=True, interval=0.2)
     finally:
         citizen.kill()
 
@@ -130,9 +120,15 @@ async def test_unit_leaves_and_citizen_and_agent_stay_connected(stack: Stack, di
         call = await direct.connected_call(caller)
         unit = stack.sipp.citizen_phone(talk_ms=4000)  # the unit says its piece and hangs up
         room = await direct.three_way.start(call.id, "12399000002")
-        await _until(lambda: len(_members(stack, room)) == 3 or None, 20, "three parties in the conference")
+        await until(
+            lambda: len(_members(stack, room)) == 3 or None,
+            20,
+            "three parties in the conference",
+            blocking=True,
+            interval=0.2,
+        )
         assert await asyncio.to_thread(unit.wait, 30) == 0
-        await _until(lambda: len(_members(stack, room)) == 2 or None, 15, "the unit gone")
+        await until(lambda: len(_members(stack, room)) == 2 or None, 15, "the unit gone", blocking=True, interval=0.2)
         assert sorted(_members(stack, room)) == sorted([call.channel, call.agent_channel])
         with direct.sessions() as s:
             people = await asyncio.to_thread(participants, s, call.id)
@@ -211,7 +207,13 @@ async def test_desktop_command_starts_the_three_way_call_and_sees_who_is_in(stac
             after = await push("conference_state", agent_gone)
             left = [p_ for p_ in after["participants"] if p_["role"] == "agent"]  # type: ignore[attr-defined]
             assert left and left[0]["left_at"] is not None
-            await _until(lambda: len(_members(stack, room)) == 2 or None, 15, "citizen and unit together")
+            await until(
+                lambda: len(_members(stack, room)) == 2 or None,
+                15,
+                "citizen and unit together",
+                blocking=True,
+                interval=0.2,
+            )
     finally:
         if citizen is not None:
             citizen.kill()
