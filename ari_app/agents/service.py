@@ -136,12 +136,31 @@ class AgentService:
 
     # --- requests --------------------------------------------------------------------------------------
     async def join(self, session: AgentSession) -> None:
-        """A queue agent signed in while signed out: into the queue, paused (they choose when to be ready).
-        QueueUnavailable if Asterisk did not take it (the agent stays signed out)."""
-        if session.agent is None or session.state is not AgentState.SIGNED_OUT:
-            return
+        """A queue agent signs in. Asterisk's queue is asked (QueueStatus) rather than the state the queue's
+        events built, which can be a moment behind someone else's QueueAdd / QueueRemove: an agent who is not
+        a member is added paused (they choose when to be ready); one who is keeps the state they have, or
+        takes Asterisk's when the server had them signed out. Should QueueStatus fail, the server's state
+        decides. QueueUnavailable if Asterisk did not take the QueueAdd (the agent stays signed out)."""
+        agent = session.agent
+        if agent is None or session.state in (AgentState.ON_CALL, AgentState.WRAPUP):
+            return  # on a call the queue has them; what Asterisk lost is put back by reconcile_queue
         try:
-            await self.queue.queue_add(self.queue_name, session.agent.interface, session.agent.name, True)
+            member = (await self.queue.queue_members(self.queue_name)).get(agent.interface.lower())
+            present = member is not None
+        except Exception as exc:
+            log.warning("QueueStatus at the sign-in of %s failed (%s): going by the events", session.login, exc)
+            member, present = None, session.state is not AgentState.SIGNED_OUT
+        if present:
+            if member is not None and session.state is AgentState.SIGNED_OUT:
+                if member.paused:
+                    self.move(session, AgentState.PAUSED, member.reason or "other")
+                else:
+                    self.move(session, AgentState.READY, "")
+            return
+        if session.state is not AgentState.SIGNED_OUT:
+            self.move(session, AgentState.SIGNED_OUT, "")  # the events had not told of the removal yet
+        try:
+            await self.queue.queue_add(self.queue_name, agent.interface, agent.name, True)
         except Exception as exc:
             log.warning("queue_add for %s failed: %s", session.login, exc)
             raise QueueUnavailable("signed in, but the queue could not be joined") from None

@@ -55,6 +55,34 @@ async def test_sign_in_joins_the_queue_paused_and_sends_what_the_desktop_needs(
     assert server.state_of("1001") is AgentState.PAUSED
 
 
+async def test_sign_in_asks_asterisk_not_the_events_whether_the_agent_is_in_the_queue(
+    desktop: Any, server: LinkServer, queue: FakeQueue
+) -> None:
+    from ari_app.calls.events import QueueMembership
+
+    d = await desktop()
+    await d.sign_in()
+    await d.request(p.Msg.SET_STATE, state="ready")
+    await d.request(p.Msg.SIGN_OUT)
+    # Someone else puts 1001's phone in the queue and takes it out again; the server has heard only the add
+    # (its events lag): it holds 1001 as ready, but Asterisk's queue has no such member.
+    await server.on_call_event(QueueMemberChanged("hotline", "PJSIP/1001", "1001", True, False, "", T0))
+    assert server.state_of("1001") is AgentState.READY and "pjsip/1001" not in queue.members
+    queue.calls.clear()
+    d2 = await desktop()
+    await d2.sign_in()
+    assert queue.calls == [("add", "hotline", "PJSIP/1001", "张敏", True)]  # added, as Asterisk lacked it
+    assert server.state_of("1001") is AgentState.PAUSED
+    await d2.request(p.Msg.SIGN_OUT)
+    # And the other way: the server has 1001 signed out, Asterisk has them paused for a meal.
+    queue.members["pjsip/1001"] = QueueMembership("PJSIP/1001", True, "meal")
+    queue.calls.clear()
+    d3 = await desktop()
+    await d3.sign_in()
+    assert queue.calls == []  # nothing asked of Asterisk: the agent takes the state Asterisk has
+    assert server.state_of("1001") is AgentState.PAUSED and server.agents.sessions["1001"].reason == "meal"
+
+
 async def test_wrong_password_unknown_user_and_inactive_user_look_the_same(desktop: Any, server: LinkServer) -> None:
     d = await desktop()
     for agent_id, password in (("1001", "wrong password"), ("nobody", PASSWORD), ("gone", PASSWORD)):

@@ -13,25 +13,38 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 
 from ari_app import protocol as p
+from ari_app.calls.events import QueueMembership
 from ari_app.link import LinkSettings
 from tests.support.users import PASSWORD
 
 
 @dataclass
 class FakeQueue:
-    """Records QueueControl calls; `fail` makes the next calls raise as an unreachable Asterisk would."""
+    """Records QueueControl calls and keeps the members they make (`members`, by lower-case interface, as
+    QueueStatus reports them; a test may change it as someone else would in Asterisk); `fail` makes the next
+    calls raise as an unreachable Asterisk would."""
 
     calls: list[tuple[Any, ...]] = field(default_factory=list)
     fail: bool = False
+    members: dict[str, QueueMembership] = field(default_factory=dict)
 
     async def queue_add(self, queue: str, interface: str, member_name: str, paused: bool = False) -> None:
         self._record("add", queue, interface, member_name, paused)
+        self.members[interface.lower()] = QueueMembership(interface, paused, "")
 
     async def queue_remove(self, queue: str, interface: str) -> None:
         self._record("remove", queue, interface)
+        self.members.pop(interface.lower(), None)
 
     async def queue_pause(self, queue: str, interface: str, paused: bool, reason: str = "") -> None:
         self._record("pause", queue, interface, paused, reason)
+        if interface.lower() in self.members:
+            self.members[interface.lower()] = QueueMembership(interface, paused, reason if paused else "")
+
+    async def queue_members(self, queue: str) -> dict[str, QueueMembership]:
+        if self.fail:
+            raise ConnectionError("AMI is down")
+        return dict(self.members)
 
     def _record(self, *call: Any) -> None:
         if self.fail:
