@@ -46,6 +46,29 @@ class Subscription:
     handled: int = 0
     failed: int = 0
     warned: bool = False
+    queued: int = 0
+    """Events ever queued for this subscriber (`queued - pending` of them are handled)."""
+    waiters: list[tuple[int, asyncio.Future[None]]] = field(default_factory=list)
+
+    async def caught_up(self) -> None:
+        """Return once every event queued for this subscriber so far has been handled."""
+        target = self.queued
+        if self.queued - self.pending >= target:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append((target, done))
+        await done
+
+    def _wake(self) -> None:
+        handled = self.queued - self.pending
+        still = []
+        for target, done in self.waiters:
+            if handled >= target:
+                if not done.done():
+                    done.set_result(None)
+            else:
+                still.append((target, done))
+        self.waiters = still
 
     def wants(self, event: object) -> bool:
         return not self.kinds or isinstance(event, self.kinds)
@@ -64,6 +87,8 @@ class Subscription:
             finally:
                 self.pending -= 1
                 self.queue.task_done()
+                if self.waiters:
+                    self._wake()
 
 
 class EventBus:
@@ -102,7 +127,7 @@ class EventBus:
         """Deliver on `loop` from now on (the first one, or a new one after the old loop ended)."""
         self._loop = loop
         for sub in self._subscriptions:
-            sub.queue, sub.task, sub.pending = asyncio.Queue(), None, 0
+            sub.queue, sub.task, sub.pending, sub.queued, sub.waiters = asyncio.Queue(), None, 0, 0, []
 
     def _enqueue(self, event: object) -> None:
         for sub in self._subscriptions:
@@ -112,6 +137,7 @@ class EventBus:
                 sub.task = asyncio.get_running_loop().create_task(sub.run(), name=f"bus:{sub.name}")
             sub.queue.put_nowait(event)
             sub.pending += 1
+            sub.queued += 1
             backlog = sub.queue.qsize()
             if backlog > BACKLOG_WARNING and not sub.warned:
                 sub.warned = True

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from ari_app.bus import EventBus
+from tests.support.waiting import until
 
 
 @dataclass(frozen=True)
@@ -124,3 +125,31 @@ async def test_stop_handles_what_is_queued_then_ignores_later_events() -> None:
     bus.publish(Ping(5))
     await asyncio.sleep(0.01)
     assert seen == [0, 1, 2, 3, 4]
+
+
+async def test_caught_up_waits_for_what_one_subscriber_was_given_before_and_not_for_later_events() -> None:
+    bus = EventBus()
+    gate = asyncio.Event()
+    seen: list[int] = []
+
+    async def held(event: Ping) -> None:
+        if event.n == 2:
+            await gate.wait()
+        seen.append(event.n)
+
+    async def stuck(event: Ping) -> None:
+        await asyncio.Event().wait()  # another subscriber that never finishes: not waited for
+
+    sub = bus.subscribe(held, Ping)
+    bus.subscribe(stuck, Ping)
+    for n in range(3):
+        bus.publish(Ping(n))
+    waiting = asyncio.ensure_future(sub.caught_up())
+    await until(lambda: seen == [0, 1])  # the subscriber is held on event 2
+    bus.publish(Ping(3))  # after the barrier: not waited for
+    assert not waiting.done()
+    gate.set()
+    await asyncio.wait_for(waiting, 2)
+    assert seen[:3] == [0, 1, 2]
+    await sub.caught_up()  # nothing more queued before this call than is handled: at once (or after 3)
+    assert seen == [0, 1, 2, 3]
