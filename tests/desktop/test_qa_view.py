@@ -30,10 +30,10 @@ from cti_desktop.window import MainWindow
 from schema.cases import AuditEntry
 from schema.qa import QaScore
 from schema.users import Role, User
-from tests.desktop.conftest import type_text
-from tests.desktop.desks import Open, desks
-from tests.link.conftest import FAST_HASH, PASSWORD
-from tests.link.qa_calls import WATER_SENTENCES, seed
+from tests.support.desks import Open, desks
+from tests.support.qa_calls import WATER_SENTENCES, seed
+from tests.support.qt import type_text
+from tests.support.users import FAST_HASH, PASSWORD
 
 
 async def until(predicate: Callable[[], Any], within: float = 5.0) -> None:
