@@ -13,40 +13,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import qasync
-from PySide6.QtGui import QInputMethodEvent
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from ari_app.link import LinkServer
 from cti_desktop.window import MainWindow
-from tests.link.conftest import _db_template, cfg, clock, queue, server, sessions  # noqa: F401
+from tests.support.desks import KEEP, dispose, open_desk, qt_loop
+from tests.support.link_fixtures import _db_template, cfg, clock, queue, server, sessions
+from tests.support.transfers import rig
+
+__all__ = ["_db_template", "cfg", "clock", "queue", "rig", "server", "sessions"]  # the link's fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "var" / "screenshots"
-
-
-def _qt_loop() -> asyncio.AbstractEventLoop:
-    app = QApplication.instance() or QApplication([])
-    # A test closes its windows and then stops its link server on the same loop: closing the last window
-    # must not quit the application, which would stop qasync's loop in the middle of that teardown.
-    app.setQuitOnLastWindowClosed(False)
-    return qasync.QEventLoop(app)
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
     """Widget tests run on qasync's loop, as the desktop does. The link client is plain asyncio and is tested
     on the standard loop (several qasync loops with sockets in one process upset PySide6 at exit)."""
     if item.path.name in ("test_window.py", "test_transfer_window.py"):
-        return {"qt": _qt_loop}
+        return {"qt": qt_loop}
     return {"asyncio": asyncio.new_event_loop}
 
 
 @pytest.fixture
-async def desk(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> AsyncIterator[MainWindow]:  # noqa: F811
-    """One desktop on the test's LinkServer, online, its sign-in form shown (tests.desktop.desks.sign_in)."""
-    from tests.desktop.desks import dispose, open_desk
-
+async def desk(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> AsyncIterator[MainWindow]:
+    """One desktop on the test's LinkServer, online, its sign-in form shown (tests.support.desks.sign_in)."""
     window = await open_desk(server.url, tmp_path / "draft.json", seed=3, backoff_max=0.1)
     yield window
     await dispose(window)
@@ -70,28 +62,9 @@ def shot() -> Iterator[Callable[[QWidget, str], Path]]:
     yield take
 
 
-def type_text(widget: QWidget, text: str) -> None:
-    """Type text as an input method commits it (how Chinese reaches a widget; QTest.keyClicks is ASCII-only)."""
-    event = QInputMethodEvent("", [])
-    event.setCommitString(text)
-    QApplication.sendEvent(widget, event)
-
-
-async def until(predicate: Callable[[], Any], within: float = 3.0) -> None:
-    """Wait for a condition the Qt side has no signal for, with a deadline."""
-
-    async def poll() -> None:
-        while not predicate():  # noqa: ASYNC110 - polled with a deadline; the loop keeps Qt running
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), within)
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Delete the test windows while Qt is still whole: PySide6 can crash collecting them at interpreter exit."""
     import gc
-
-    from tests.desktop.desks import KEEP
 
     for window in KEEP:
         window.signin.deleteLater()

@@ -16,8 +16,8 @@ from cti_desktop.i18n import Tr
 from cti_desktop.qa_view import QaCallTableModel
 from cti_desktop.window import MainWindow
 from recordings.service import RecordingFailure
-from tests.desktop.conftest import until
-from tests.desktop.desks import dispose, open_supervisor
+from tests.support.desks import dispose, open_supervisor
+from tests.support.waiting import until
 
 GIB = 1 << 30
 

@@ -27,9 +27,10 @@ from cti_desktop.link import LinkError
 from cti_desktop.models import WorkTableModel
 from schema.cases import Case, ExchangeMessage, OutboxStatus
 from schema.users import Role, User
-from tests.cases.test_exchange_answers import LOCATION_REQUIRED, GeoReportReceiver
-from tests.desktop.conftest import type_text, until
-from tests.desktop.desks import Open, citizen_case, desks
+from tests.support.cases import LOCATION_REQUIRED, GeoReportReceiver
+from tests.support.desks import Open, citizen_case, desks
+from tests.support.qt import type_text
+from tests.support.waiting import until
 
 
 @pytest.fixture

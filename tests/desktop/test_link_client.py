@@ -14,8 +14,10 @@ from ari_app.calls.events import CallRinging, QueueMemberChanged
 from ari_app.config import Config
 from ari_app.link import LinkServer
 from cti_desktop.link import LinkClient, LinkError, Status
-from tests.desktop.conftest import until
-from tests.link.conftest import PASSWORD, T0, Clock, FakeQueue, link_settings
+from tests.support.clock import T0, Clock
+from tests.support.link import FakeQueue, link_settings
+from tests.support.users import PASSWORD
+from tests.support.waiting import until
 
 
 class Recorder:

@@ -9,16 +9,15 @@ through Qt's event queue, so the waits here let Qt process its events."""
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtMultimedia import QMediaPlayer
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,21 +29,13 @@ from cti_desktop.window import MainWindow
 from schema.cases import AuditEntry
 from schema.qa import QaScore
 from schema.users import Role, User
-from tests.desktop.conftest import type_text
-from tests.desktop.desks import Open, desks
-from tests.link.conftest import FAST_HASH, PASSWORD
-from tests.link.qa_calls import WATER_SENTENCES, seed
+from tests.support.desks import Open, desks
+from tests.support.qa_calls import WATER_SENTENCES, seed
+from tests.support.qt import qt_until, type_text
+from tests.support.users import FAST_HASH, PASSWORD
 
-
-async def until(predicate: Callable[[], Any], within: float = 5.0) -> None:
-    """Wait for a condition, letting Qt deliver its queued events (the media player's) meanwhile."""
-
-    async def poll() -> None:
-        while not predicate():
-            QApplication.processEvents()
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), within)
+until = functools.partial(qt_until, within=5.0, interval=0.01)
+"""Wait for a condition, letting Qt deliver its queued events (the media player's) meanwhile."""
 
 
 @pytest.fixture

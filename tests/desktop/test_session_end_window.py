@@ -21,8 +21,8 @@ from ari_app.auth import hash_password
 from ari_app.cases.actor import SYSTEM
 from ari_app.link import LinkServer
 from cti_desktop.window import MainWindow
-from tests.desktop.conftest import until
-from tests.desktop.desks import sign_in
+from tests.support.desks import sign_in
+from tests.support.waiting import until
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,9 @@ from pytestqt.qtbot import QtBot
 
 from ari_app.link import LinkServer
 from cti_desktop.window import MainWindow
-from tests.desktop.conftest import until
-from tests.desktop.desks import dispose, open_desk, sign_in, take_case
-from tests.link.test_link_transfer import CALL, CITIZEN, Rig, rig  # noqa: F401
+from tests.support.desks import dispose, open_desk, sign_in, take_case
+from tests.support.transfers import CALL, CITIZEN, Rig
+from tests.support.waiting import until
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ async def desks(server: LinkServer, tmp_path: Path) -> AsyncIterator[list[MainWi
 async def test_blind_transfer_from_the_bar_pops_the_second_desktop_with_the_case(
     desks: list[MainWindow],
     qtbot: QtBot,
-    rig: Rig,  # noqa: F811 - the fixture imported above
+    rig: Rig,
     shot: Any,
 ) -> None:
     first, second = desks

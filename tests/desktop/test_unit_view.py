@@ -26,9 +26,10 @@ from ari_app.link import LinkServer
 from cti_desktop.window import MainWindow
 from schema.cases import Case, CooperatingUnit
 from schema.users import Role, User
-from tests.desktop.conftest import type_text, until
-from tests.desktop.desks import Open, citizen_case, desks
-from tests.link.conftest import FAST_HASH, PASSWORD
+from tests.support.desks import Open, citizen_case, desks
+from tests.support.qt import type_text
+from tests.support.users import FAST_HASH, PASSWORD
+from tests.support.waiting import until
 
 
 @pytest.fixture

@@ -31,9 +31,11 @@ from cti_desktop.link import LinkClient
 from cti_desktop.wallboard_view import AgentBoardModel, clock_text, level_colour
 from cti_desktop.window import MainWindow
 from schema.calls import CallRecord
-from tests.desktop.conftest import until
-from tests.desktop.desks import dispose, open_supervisor
-from tests.link.conftest import PASSWORD, T0, Clock, FakeQueue, link_settings
+from tests.support.clock import T0, Clock
+from tests.support.desks import dispose, open_supervisor
+from tests.support.link import FakeQueue, link_settings
+from tests.support.users import PASSWORD
+from tests.support.waiting import until
 
 NAMES = ["张敏", "艾力·买买提", "王芳", "李强", "古丽娜尔", "刘洋", "陈静", "阿不都", "赵磊", "孙悦", "周婷", "吴昊"]
 NAMES += ["郑爽", "马军"]

@@ -20,9 +20,11 @@ from cti_desktop.i18n import Tr
 from cti_desktop.link import Status
 from cti_desktop.window import MainWindow
 from schema.cases import Case
-from tests.desktop.conftest import type_text, until
-from tests.desktop.desks import dispose, sign_in, take_case
-from tests.link.conftest import PASSWORD, T0
+from tests.support.clock import T0
+from tests.support.desks import dispose, sign_in, take_case
+from tests.support.qt import type_text
+from tests.support.users import PASSWORD
+from tests.support.waiting import until
 
 CALLER = "13800000001"
 

@@ -2,105 +2,11 @@
 case workflow, a fake QueueControl that records what would be asked of Asterisk, and domain events fed in
 by hand in place of the call tracker. The real-Asterisk end-to-end test lives in tests/e2e.
 
-Fixtures only; what they are built from is in tests/support. tests/desktop imports these fixtures, and the
-names re-exported below, from here."""
+Fixtures only, shared with tests/desktop: tests/support/link_fixtures.py and tests/support/transfers.py."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from typing import Any
+from tests.support.link_fixtures import _db_template, cfg, clock, desktop, queue, server, sessions
+from tests.support.transfers import rig
 
-import pytest
-from sqlalchemy.orm import Session, sessionmaker
-from websockets.asyncio.client import ClientConnection, connect
-
-from ari_app import protocol as p
-from ari_app.bus import EventBus
-from ari_app.cases import CaseSettings, configure
-from ari_app.cases.events import CaseEvent, publish_after_commit
-from ari_app.config import Config, load_config
-from ari_app.link import LinkServer
-from schema.db import make_engine, make_sessionmaker, upgrade
-from schema.users import Role
-from tests.support.clock import T0, Clock
-from tests.support.e2e import ROOT
-from tests.support.link import Desktop, FakeQueue, link_settings
-from tests.support.users import FAST_HASH, PASSWORD, user
-
-__all__ = ["FAST_HASH", "PASSWORD", "ROOT", "T0", "Clock", "FakeQueue", "link_settings"]  # for tests/desktop
-
-
-@pytest.fixture(scope="session")
-def cfg() -> Config:
-    return load_config(ROOT / "config.yaml")
-
-
-@pytest.fixture(scope="session")
-def _db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("link") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    with sessions() as s, s.begin():
-        for login, role in (("1001", Role.AGENT), ("1002", Role.AGENT), ("sup", Role.SUPERVISOR), ("qa", Role.QA)):
-            s.add(user(login, role))
-        s.add(user("dept", Role.DEPARTMENT, display_name="dept"))
-        s.add(user("gone", Role.AGENT, display_name="gone", active=False))
-    engine.dispose()
-    return path
-
-
-@pytest.fixture
-def sessions(_db_template: Path, tmp_path: Path, cfg: Config) -> Iterator[sessionmaker[Session]]:
-    path = tmp_path / "link.db"
-    shutil.copyfile(_db_template, path)
-    engine = make_engine(f"sqlite:///{path}")
-    maker = make_sessionmaker(engine)
-    configure(maker, CaseSettings.from_config(cfg))
-    yield maker
-    engine.dispose()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def queue() -> FakeQueue:
-    return FakeQueue()
-
-
-@pytest.fixture
-async def server(
-    cfg: Config, sessions: sessionmaker[Session], queue: FakeQueue, clock: Clock
-) -> AsyncIterator[LinkServer]:
-    link = LinkServer(cfg, sessions, queue, clock=clock, settings=link_settings())
-    bus = EventBus()  # committed case events reach the link as ari_app.server wires them
-    publish_after_commit(sessions, bus.publish)
-    bus.subscribe(link.cases.on_case_event, CaseEvent)
-    await link.start()
-    yield link
-    await link.stop()
-    await bus.stop()
-
-
-@pytest.fixture
-async def desktop(server: LinkServer) -> AsyncIterator[Any]:
-    """A factory of connected, greeted desktops."""
-    opened: list[ClientConnection] = []
-
-    async def make(hello: bool = True) -> Desktop:
-        ws = await connect(server.url, max_size=p.HARD_MAX_FRAME * 2)
-        opened.append(ws)
-        d = Desktop(ws)
-        if hello:
-            welcome = await d.request(p.Msg.HELLO, version=p.PROTOCOL_VERSION, client="tests")
-            assert welcome["type"] == p.Msg.WELCOME
-        return d
-
-    yield make
-    for ws in opened:
-        await ws.close()
+__all__ = ["_db_template", "cfg", "clock", "desktop", "queue", "rig", "server", "sessions"]

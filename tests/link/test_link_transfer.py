@@ -8,104 +8,21 @@ each leaves the call untouched and the connection open."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app import protocol as p
-from ari_app.calls.events import CallEnded, CallEvent, CallLegChanged, ConferenceChanged, QueueMemberChanged
-from ari_app.calls.model import Call, CallState, EndReason
-from ari_app.calls.tracker import CallTracker
-from ari_app.conference import ThreeWay, participants
-from ari_app.config import Config
-from ari_app.link import LinkServer
+from ari_app.calls.model import CallState, EndReason
+from ari_app.conference import participants
 from ari_app.protocol import AgentState, ErrorId
-from ari_app.transfers import Transfers
-from ari_app.transfers.desk import TransferDesk
 from schema.cases import AuditEntry
 from schema.transfers import CallTransfer
 from tests.support.link import Desktop
+from tests.support.transfers import AGENT_LEG, CALL, CITIZEN, Rig
 
-CALL = "1764378000.1"
-CITIZEN = "PJSIP/carrier-telecom-00000001"
-AGENT_LEG = "PJSIP/1001-00000002"
 CASE = {"request": "小区停水三天", "urgency": "urgent", "language": "zh", "handling": "dispatch", "category": "供水"}
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.saved: dict[str, Call] = {}
-
-    def save(self, call: Call) -> None:
-        self.saved[call.id] = Call(**vars(call))
-
-
-class Agents:
-    def agent_id_for(self, interface: str) -> str | None:
-        return interface.split("/")[-1] if interface.startswith("PJSIP/10") else None
-
-
-@dataclass
-class FakeAmi:
-    actions: list[dict[str, Any]] = field(default_factory=list)
-    fail: bool = False
-    # run while an action is "in flight": events Asterisk sends before the action's response is read
-    before_response: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
-
-    async def action(self, **fields: Any) -> Any:
-        if self.fail:
-            raise ConnectionError("AMI is down")
-        self.actions.append(fields)
-        hook = self.before_response.pop(fields["Action"], None)
-        if hook is not None:
-            await hook()
-        return {"Response": "Success"}
-
-    def named(self, action: str) -> list[dict[str, Any]]:
-        return [a for a in self.actions if a["Action"] == action]
-
-
-@dataclass
-class Rig:
-    link: LinkServer
-    tracker: CallTracker
-    sink: Sink
-    ami: FakeAmi
-    transfers: Transfers
-
-    async def feed(self, *events: dict[str, str]) -> None:
-        for event in events:
-            self.tracker.handle({"Linkedid": CALL, **event})
-        self.tracker.publish_pending()
-        await self.tracker.bus.settle()
-
-    async def connected_call(self) -> None:
-        await self.feed(
-            {"Event": "UserEvent", "UserEvent": "HotlineCall", "Uniqueid": CALL, "Channel": CITIZEN, "Hotline": "12319"}
-            | {"Caller": "13800000001"},
-            {"Event": "QueueCallerJoin", "Queue": "hotline", "Position": "1"},
-            {"Event": "AgentCalled", "Interface": "PJSIP/1001", "DestChannel": AGENT_LEG},
-            {"Event": "AgentConnect", "Interface": "PJSIP/1001", "DestChannel": AGENT_LEG},
-        )
-
-
-@pytest.fixture
-async def rig(server: LinkServer, cfg: Config, sessions: sessionmaker[Session]) -> AsyncIterator[Rig]:
-    sink = Sink()
-    tracker = CallTracker(sink, Agents(), [h.number for h in cfg.hotlines])
-    ami = FakeAmi()
-    transfers = Transfers(tracker, ami, sessions, "carrier-telecom", {a.id: a.interface for a in cfg.agents})
-    bus = tracker.bus  # wired as ari_app.server wires the server's bus
-    bus.subscribe(server.on_call_event, CallEvent, QueueMemberChanged)
-    bus.subscribe(transfers.on_event, CallLegChanged, CallEnded)
-    three_way = ThreeWay(tracker, ami, sessions, "carrier-telecom")  # records who is in the call's room
-    bus.subscribe(three_way.on_event, ConferenceChanged)
-    server.add(TransferDesk(transfers))
-    yield Rig(server, tracker, sink, ami, transfers)
 
 
 async def agents_on_call(desktop: Any, rig: Rig, second_state: str = "ready") -> tuple[Desktop, Desktop]:

@@ -1,6 +1,7 @@
 """The case workflow's test world: the hotlines' rules, a database seeded with units, users and categories
 and a clock the test moves (`Db`), a case taken in as an agent does, the exchange outbox, and a hotline's own
-system speaking Open311 on 127.0.0.1 (`Receiver`)."""
+system speaking Open311 on 127.0.0.1 (`Receiver`), or GeoReport v2 JSON with scripted answers
+(`GeoReportReceiver`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
-from urllib.parse import parse_qs, parse_qsl, urlparse
+from urllib.parse import parse_qs, parse_qsl, unquote, urlparse
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -207,3 +208,78 @@ class Receiver(Open311Server):
                 self.wfile.write(out)
 
         self.serve(Handler)
+
+
+SERVICE = "12358:商品价格"
+Step = tuple[int, Any, dict[str, str]]  # HTTP status, JSON body (or bytes as they are), headers
+
+
+class GeoReportReceiver(Open311Server):
+    """A hotline's own system speaking GeoReport v2 JSON. `plan` scripts the answers to the next POSTs
+    (then `[{"service_request_id"}]`, 201); `token_plan` those to `GET /tokens/...` (then the id);
+    `services` and `definitions` are what `GET /services.json` and `GET /services/{code}.json` serve."""
+
+    def __init__(self) -> None:
+        self.plan: list[Step | str] = []
+        self.token_plan: list[Step] = []
+        self.posts: list[dict[str, Any]] = []
+        self.gets: list[str] = []
+        self.services: list[dict[str, Any]] = [
+            {"service_code": SERVICE, "service_name": "商品价格", "metadata": False, "type": "realtime"}
+        ]
+        self.definitions: dict[str, dict[str, Any]] = {}
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+                out = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(out)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(out)
+
+            def do_POST(self) -> None:
+                body = form_body(self.headers, self.rfile.read(int(self.headers["Content-Length"])))
+                with receiver.lock:
+                    receiver.posts.append({"key": self.headers["Idempotency-Key"], **body})
+                    step = receiver.plan.pop(0) if receiver.plan else "ok"
+                    n = len(receiver.posts)
+                if step == "ok":
+                    self.answer(201, [{"service_request_id": f"SR-{n}"}])
+                    return
+                assert not isinstance(step, str)
+                self.answer(*step)
+
+            def do_GET(self) -> None:
+                path = unquote(urlparse(self.path).path)
+                with receiver.lock:
+                    receiver.gets.append(path)
+                if path.endswith("/services.json"):
+                    self.answer(200, receiver.services)
+                elif "/services/" in path:
+                    code = path.rsplit("/services/", 1)[1].removesuffix(".json")
+                    found = receiver.definitions.get(code)
+                    self.answer(200 if found else 404, found or [{"code": 404, "description": "not found"}])
+                elif "/tokens/" in path:
+                    token = path.rsplit("/tokens/", 1)[1].removesuffix(".json")
+                    with receiver.lock:
+                        step = receiver.token_plan.pop(0) if receiver.token_plan else None
+                    if step is None:
+                        self.answer(200, [{"service_request_id": f"SR-{token}", "token": token}])
+                    else:
+                        self.answer(*step)
+                else:
+                    self.answer(404, [{"code": 404, "description": "no such resource"}])
+
+        self.serve(Handler)
+
+
+LOCATION_REQUIRED: Step = (400, [{"code": 400, "description": "location required"}], {})
+"""A permanent GeoReport v2 refusal: 400 with an error array."""

@@ -1,8 +1,6 @@
 """The test suites' own layering: test modules and benchmarks share code through the `tests.support` package
-and never import each other; a conftest.py holds only fixtures and pytest hooks.
-
-tests/desktop is left out while it is rewritten with the desktop: its modules still import each other and
-tests/link's conftest (tests/link/conftest.py and tests/link/qa_calls.py re-export what they take)."""
+and never import each other; a conftest.py holds only fixtures and pytest hooks (fixtures shared by two
+folders live in tests/support and each folder's conftest.py takes them from there)."""
 
 from __future__ import annotations
 
@@ -11,15 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-NOT_YET = ("tests/desktop/",)
 
 
 def _sources() -> Iterator[tuple[str, ast.Module]]:
     for folder in ("tests", "benchmarks"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             rel = path.relative_to(ROOT).as_posix()
-            if not rel.startswith(NOT_YET):
-                yield rel, ast.parse(path.read_text(encoding="utf-8"), rel)
+            yield rel, ast.parse(path.read_text(encoding="utf-8"), rel)
 
 
 def _shared(module: str) -> bool:

@@ -1,15 +1,19 @@
-"""Signed-in desktops for widget tests: real MainWindows, each with its own LinkClient to the test's real
-LinkServer, signed in through the sign-in form as a person does."""
+"""Signed-in desktops for widget tests (tests/desktop): real MainWindows, each with its own LinkClient to the
+test's real LinkServer, signed in through the sign-in form as a person does; and the qasync event loop the
+window tests run on (`qt_loop`)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import qasync
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from sqlalchemy.orm import Session
 
@@ -20,8 +24,8 @@ from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkClient
 from cti_desktop.window import MainWindow
 from schema.cases import Case
-from tests.desktop.conftest import until
-from tests.link.conftest import PASSWORD
+from tests.support.users import PASSWORD
+from tests.support.waiting import until
 
 Open = Callable[[str], Awaitable[MainWindow]]
 
@@ -30,6 +34,15 @@ INTAKE: dict[str, Any] = {"urgency": "normal", "language": "zh", "handling": "di
 
 KEEP: list[MainWindow] = []
 """Disposed windows, deleted with the application (conftest), not under a running test's event loop."""
+
+
+def qt_loop() -> asyncio.AbstractEventLoop:
+    """qasync's event loop on the application, as the desktop runs asyncio."""
+    app = QApplication.instance() or QApplication([])
+    # A test closes its windows and then stops its link server on the same loop: closing the last window
+    # must not quit the application, which would stop qasync's loop in the middle of that teardown.
+    app.setQuitOnLastWindowClosed(False)
+    return qasync.QEventLoop(app)
 
 
 async def open_desk(url: str, drafts: Path, seed: int, **link_options: Any) -> MainWindow:
@@ -86,7 +99,7 @@ async def desks(
     seed: int = 5,
     before_close: Callable[[MainWindow], None] | None = None,
 ) -> AsyncIterator[Open]:
-    """Yields `open(login)`: a desktop signed in as `login` (password tests.link.conftest.PASSWORD), shown at
+    """Yields `open(login)`: a desktop signed in as `login` (password tests.support.users.PASSWORD), shown at
     1280×760 once `ready(window)` holds. On exit every window finishes its requests and is disposed."""
     windows: list[MainWindow] = []
 
