@@ -248,11 +248,24 @@ async def run_desks(url: str, n_agents: int) -> None:
         desks.append(ws)
     print("ready", flush=True)
 
+    loop = asyncio.get_running_loop()
+    flush_due = False
+
+    def flush() -> None:
+        nonlocal flush_due
+        flush_due = False
+        sys.stdout.flush()
+
     async def read(ws: ClientConnection) -> None:
+        nonlocal flush_due
         async for frame in ws:
+            at = time.monotonic()  # first, so that this process's own work is not counted as the server's
             msg = json.loads(frame)
             if msg["type"] == "screen_pop":
-                print(msg["call"]["call_id"], time.monotonic(), flush=True)
+                sys.stdout.write(f"{msg['call']['call_id']} {at}\n")
+                if not flush_due:  # one write to the pipe per turn of the loop, not one per pop
+                    flush_due = True
+                    loop.call_soon(flush)
 
     await asyncio.gather(*(read(ws) for ws in desks))
 

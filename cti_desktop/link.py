@@ -119,7 +119,13 @@ class LinkClient:
     async def _run(self) -> None:
         while not self._stopping:
             try:
-                async with connect(self.url, ssl=self.ssl_context, max_size=p.HARD_MAX_FRAME, open_timeout=10) as ws:
+                async with connect(
+                    self.url,
+                    ssl=self.ssl_context,
+                    max_size=p.HARD_MAX_FRAME,
+                    compression=p.COMPRESSION,
+                    open_timeout=10,
+                ) as ws:
                     self._ws = ws
                     await self._session(ws)
             except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, TimeoutError) as exc:

@@ -129,6 +129,7 @@ class LinkServer:
             max_size=p.HARD_MAX_FRAME,
             max_queue=16,
             server_header=None,
+            compression=p.COMPRESSION,
         )
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]

@@ -160,3 +160,13 @@ async def test_many_connections_dropping_mid_request_leave_the_server_healthy(de
     await asyncio.gather(*(drop() for _ in range(20)))
     a = await desktop()
     assert (await a.sign_in("1002"))["type"] == p.Msg.SIGNED_IN
+
+
+async def test_the_link_declines_frame_compression(server: LinkServer) -> None:
+    """A client asking for permessage-deflate (as websockets clients do unless told not to) gets plain frames:
+    the handshake's answer names no extension (why: `COMPRESSION` in ari_app/protocol.py)."""
+    async with connect(server.url, compression="deflate") as ws:
+        assert "permessage-deflate" in (ws.request.headers.get("Sec-WebSocket-Extensions") or "")
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        await ws.send(json.dumps({"type": "hello", "version": p.PROTOCOL_VERSION}))
+        assert json.loads(await ws.recv())["type"] == p.Msg.WELCOME
