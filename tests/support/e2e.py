@@ -570,11 +570,17 @@ def one_call(stack: Stack, tmp: Path, audio: Path, dialed: str, caller: str, tal
     finally:
         sipp.stop()
 
-    def ended() -> dict[str, Any] | None:
-        mine = [c for c in calls(stack.config) if c["caller"] == caller and c["state"] == "ended"]
-        return mine[0] if mine else None
+    return calls_in_state(stack, caller, "ended", "the ended call", within=30)[0]
 
-    return wait_for(ended, 30, "the ended call")
+
+def calls_in_state(stack: Stack, caller: str, state: str, what: str, within: float = 20) -> list[dict[str, Any]]:
+    """The records of `caller`'s calls in `state`, once there is one, waiting up to `within` s for `what`."""
+    found: list[dict[str, Any]] = wait_for(
+        lambda: [c for c in calls(stack.config) if c["caller"] == caller and c["state"] == state] or None,
+        within,
+        what,
+    )
+    return found
 
 
 def ended_calls(stack: Stack, before: set[str], count: int) -> list[dict[str, Any]]:
