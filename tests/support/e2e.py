@@ -159,7 +159,7 @@ class Sipp:
     def agent_phone(self, port: int = 5080, ring_ms: int = 1000) -> subprocess.Popen[bytes]:
         xml = self.tmp / f"agent-{port}-{ring_ms}.xml"
         xml.write_text((SIPP_DIR / "agent.xml").read_text().replace("@RING_MS@", str(ring_ms)))
-        proc = subprocess.Popen(
+        return self._start(
             [
                 "sipp",
                 "-sf",
@@ -177,12 +177,7 @@ class Sipp:
                 "-error_file",
                 str(self.tmp / f"agent-{port}-errors.log"),
             ],
-            cwd=self.tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
         )
-        self.procs.append(proc)
-        return proc
 
     def call(
         self,
@@ -217,10 +212,8 @@ class Sipp:
             "-timeout_error",
         ]
         args += ["-p", str(local_port or self._next_sip_port())]
-        self._media_port = 20000 + (self._media_port - 20000 + 10) % 20000
-        args += ["-mp", str(self._media_port)]
-        proc = subprocess.Popen(args, cwd=self.tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.procs.append(proc)
+        args += ["-mp", str(self._next_media_port())]
+        proc = self._start(args)
         if wait:
             proc.wait(timeout=timeout + 10)
         return proc
@@ -231,8 +224,7 @@ class Sipp:
         xml = self.tmp / f"caller-dtmf-{key}.xml"
         pcap = Path("/usr/share/sip-tester") / f"dtmf_2833_{key}.pcap"
         xml.write_text((SIPP_DIR / "caller_dtmf.xml").read_text().replace("@DTMF_PCAP@", str(pcap)))
-        self._media_port = 20000 + (self._media_port - 20000 + 10) % 20000
-        proc = subprocess.Popen(
+        return self._start(
             [
                 "sipp",
                 "127.0.0.1:5060",
@@ -254,21 +246,16 @@ class Sipp:
                 "60",
                 "-timeout_error",
                 "-mp",
-                str(self._media_port),
+                str(self._next_media_port()),
             ],
-            cwd=self.tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
         )
-        self.procs.append(proc)
-        return proc
 
     def citizen_phone(
         self, talk_ms: int = 3000, address: str = "127.0.0.2", port: int = 5060
     ) -> subprocess.Popen[bytes]:
         """A phone that answers, talks for `talk_ms` and hangs up first: a citizen reached through the carrier
         trunk (callbacks), or, on an agent's address, an agent who ends the call (the survey)."""
-        proc = subprocess.Popen(
+        return self._start(
             [
                 "sipp",
                 "-sf",
@@ -288,12 +275,17 @@ class Sipp:
                 "120",
                 "-timeout_error",
             ],
-            cwd=self.tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
         )
+
+    def _start(self, args: list[str]) -> subprocess.Popen[bytes]:
+        """Start one SIPp, quiet, in the temporary folder; `stop` ends it."""
+        proc = subprocess.Popen(args, cwd=self.tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.procs.append(proc)
         return proc
+
+    def _next_media_port(self) -> int:
+        self._media_port = 20000 + (self._media_port - 20000 + 10) % 20000
+        return self._media_port
 
     def _next_sip_port(self) -> int:
         self._sip_port = 15000 + (self._sip_port - 15000 + 1) % 4000
