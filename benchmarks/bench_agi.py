@@ -30,14 +30,10 @@ from panoramisk import Manager  # type: ignore[import-untyped]
 
 from ari_app.asterisk_ctl import AsteriskHost
 from ari_app.config import load_config
+from benchmarks.measure import pct
 from tests.support.e2e import ROOT, CtiProcess, hotline, make_config
 
 MODES = ("none", "fastagi", "classic")
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def install_classic(root: Path) -> None:

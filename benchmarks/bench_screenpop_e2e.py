@@ -23,14 +23,10 @@ from pathlib import Path
 import websockets
 import yaml
 
+from benchmarks.measure import pct
 from tests.support.e2e import CtiProcess, Sipp, add_user, calls, hotline, make_config, make_speech
 
 PASSWORD = "bench-password"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def run(config: Path, port: int, sipp: Sipp, n: int) -> tuple[list[float], list[float]]:
