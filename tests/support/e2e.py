@@ -144,6 +144,26 @@ def make_speech(tmp: Path, text: str = "12345 hotline test", seconds: float = 3.
     return out
 
 
+def answering_phone_args(address: str, port: int, media_port: int, talk_ms: int, *options: str) -> list[str]:
+    """SIPp as a phone on `address`:`port` that answers, talks `talk_ms` and hangs up first; `options` are
+    more of SIPp's own."""
+    return [
+        "sipp",
+        "-sf",
+        str(SIPP_DIR / "citizen_phone.xml"),
+        "-i",
+        address,
+        "-p",
+        str(port),
+        "-mp",
+        str(media_port),
+        "-d",
+        str(talk_ms),
+        "-nostdin",
+        *options,
+    ]
+
+
 class Sipp:
     """SIPp processes: agent phones (UAS) and carrier callers (UAC)."""
 
@@ -255,26 +275,9 @@ class Sipp:
     ) -> subprocess.Popen[bytes]:
         """A phone that answers, talks for `talk_ms` and hangs up first: a citizen reached through the carrier
         trunk (callbacks), or, on an agent's address, an agent who ends the call (the survey)."""
+        media_port = 7000 + port % 1000
         return self._start(
-            [
-                "sipp",
-                "-sf",
-                str(SIPP_DIR / "citizen_phone.xml"),
-                "-i",
-                address,
-                "-p",
-                str(port),
-                "-mp",
-                str(7000 + port % 1000),
-                "-d",
-                str(talk_ms),
-                "-m",
-                "1",
-                "-nostdin",
-                "-timeout",
-                "120",
-                "-timeout_error",
-            ],
+            answering_phone_args(address, port, media_port, talk_ms, "-m", "1", "-timeout", "120", "-timeout_error")
         )
 
     def _start(self, args: list[str]) -> subprocess.Popen[bytes]:
