@@ -210,27 +210,7 @@ class Sipp:
         timeout: float = 120,
     ) -> subprocess.Popen[bytes]:
         """Place one call from a carrier trunk address to `number` with `caller` as calling number."""
-        args = [
-            "sipp",
-            "127.0.0.1:5060",
-            "-sf",
-            str(self.caller_xml),
-            "-i",
-            source,
-            "-s",
-            number,
-            "-key",
-            "caller",
-            caller,
-            "-d",
-            str(talk_ms),
-            "-m",
-            "1",
-            "-nostdin",
-            "-timeout",
-            str(int(timeout)),
-            "-timeout_error",
-        ]
+        args = self._caller_args(self.caller_xml, source, number, caller, talk_ms, timeout)
         args += ["-p", str(local_port or self._next_sip_port())]
         args += ["-mp", str(self._next_media_port())]
         proc = self._start(args)
@@ -244,31 +224,8 @@ class Sipp:
         xml = self.tmp / f"caller-dtmf-{key}.xml"
         pcap = Path("/usr/share/sip-tester") / f"dtmf_2833_{key}.pcap"
         xml.write_text((SIPP_DIR / "caller_dtmf.xml").read_text().replace("@DTMF_PCAP@", str(pcap)))
-        return self._start(
-            [
-                "sipp",
-                "127.0.0.1:5060",
-                "-sf",
-                str(xml),
-                "-i",
-                "127.0.0.2",
-                "-s",
-                number,
-                "-key",
-                "caller",
-                caller,
-                "-d",
-                str(after_ms),
-                "-m",
-                "1",
-                "-nostdin",
-                "-timeout",
-                "60",
-                "-timeout_error",
-                "-mp",
-                str(self._next_media_port()),
-            ],
-        )
+        args = self._caller_args(xml, "127.0.0.2", number, caller, after_ms, 60)
+        return self._start([*args, "-mp", str(self._next_media_port())])
 
     def citizen_phone(
         self, talk_ms: int = 3000, address: str = "127.0.0.2", port: int = 5060
@@ -279,6 +236,32 @@ class Sipp:
         return self._start(
             answering_phone_args(address, port, media_port, talk_ms, "-m", "1", "-timeout", "120", "-timeout_error")
         )
+
+    @staticmethod
+    def _caller_args(scenario: Path, source: str, number: str, caller: str, pause_ms: int, timeout: float) -> list[str]:
+        """SIPp placing one call of `scenario` from `source` to `number` as `caller`, pausing `pause_ms` in it;
+        it gives up after `timeout` s."""
+        return [
+            "sipp",
+            "127.0.0.1:5060",
+            "-sf",
+            str(scenario),
+            "-i",
+            source,
+            "-s",
+            number,
+            "-key",
+            "caller",
+            caller,
+            "-d",
+            str(pause_ms),
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            str(int(timeout)),
+            "-timeout_error",
+        ]
 
     def _start(self, args: list[str]) -> subprocess.Popen[bytes]:
         """Start one SIPp, quiet, in the temporary folder; `stop` ends it."""
