@@ -21,7 +21,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,14 +29,11 @@ from panoramisk import Manager  # type: ignore[import-untyped]
 
 from ari_app.asterisk_ctl import AsteriskHost
 from ari_app.config import load_config
-from tests.support.e2e import ROOT, CtiProcess, hotline, make_config
+from benchmarks.measure import pct
+from benchmarks.stack import cti_running, real_stack
+from tests.support.e2e import ROOT
 
 MODES = ("none", "fastagi", "classic")
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def install_classic(root: Path) -> None:
@@ -139,20 +135,10 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=30)
     ap.add_argument("--burst", type=int, default=10)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        config = make_config(tmp, agents=1)
-        up = hotline(config, "asterisk", "up", timeout=900)
-        assert up.returncode == 0, up.stderr
-        cti = CtiProcess(config, tmp / "cti.log")
-        try:
-            install_classic(ROOT / ".local" / "asterisk-root")
-            cti.start()
-            cti.wait_synced()
+    with real_stack(agents=1) as (tmp, config):
+        install_classic(ROOT / ".local" / "asterisk-root")
+        with cti_running(config, tmp / "cti.log"):
             rounds = asyncio.run(run(config, args.calls, args.burst))
-        finally:
-            cti.stop()
-            hotline(config, "asterisk", "down")
     print(f"AGI start-up per call, Asterisk's clock; {args.calls} sequential calls, then {args.burst} at once")
     print("start-up = channel enters AGI() -> the script's first command reaches Asterisk")
     print("total    = channel enters AGI() -> AGI() returns (the probe's 5 commands)")

@@ -14,12 +14,11 @@ beside the end-to-end tests. Usage:
 from __future__ import annotations
 
 import argparse
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
-from tests.support.e2e import CtiProcess, Sipp, calls, channels, hotline, make_config, make_speech
+from benchmarks.stack import add_members, channels_left, offer, real_stack
+from tests.support.e2e import CtiProcess, Sipp, calls, hotline, make_speech
 from tests.support.waiting import wait_for
 
 AGENTS = 200
@@ -29,49 +28,21 @@ def step(config: Path, sipp: Sipp, rate: float, seconds: int, talk: int, tag: st
     count = max(1, int(rate * seconds))
     caller = f"1{tag}"
     started = time.monotonic()
-    proc = subprocess.run(
-        [
-            "sipp",
-            "127.0.0.1:5060",
-            "-sf",
-            str(sipp.caller_xml),
-            "-i",
-            "127.0.0.2",
-            "-s",
-            "12345",
-            "-key",
-            "caller",
-            caller,
-            "-d",
-            str(talk * 1000),
-            "-r",
-            str(rate),
-            "-rp",
-            "1000",
-            "-m",
-            str(count),
-            "-nostdin",
-            "-timeout",
-            str(seconds + talk + 60),
-            "-timeout_error",
-            "-mp",
-            "30000",
-            "-trace_stat",
-            "-stf",
-            str(sipp.tmp / f"stat-{tag}.csv"),
-        ],
-        cwd=sipp.tmp,
-        capture_output=True,
-        text=True,
-        check=False,
+    proc = offer(
+        sipp,
+        sipp.caller_xml,
+        caller,
+        talk * 1000,
+        rate,
+        count,
+        seconds + talk + 60,
+        "-trace_stat",
+        "-stf",
+        str(sipp.tmp / f"stat-{tag}.csv"),
     )
     ok = proc.returncode == 0
     result: dict[str, object] = {"rate": rate, "calls": count, "sipp_ok": ok, "elapsed": time.monotonic() - started}
-    try:
-        wait_for(lambda: channels(config) == 0 or None, 30, "all channels gone")
-        result["stuck"] = 0
-    except AssertionError:
-        result["stuck"] = channels(config)
+    result["stuck"] = channels_left(config)
     if tracked:
 
         def stored() -> int | None:
@@ -97,12 +68,8 @@ def main() -> None:
     ap.add_argument("--talk", type=int, default=2)
     args = ap.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
-    with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        config = make_config(tmp, agents=AGENTS)
-        assert hotline(config, "asterisk", "up", timeout=900).returncode == 0
-        for i in range(AGENTS):
-            hotline(config, "asterisk", "cli", f"queue add member PJSIP/{1001 + i} to hotline penalty 0 as {1001 + i}")
+    with real_stack(agents=AGENTS) as (tmp, config):
+        add_members(config, AGENTS)
         sipp = Sipp(tmp, make_speech(tmp, seconds=args.talk + 1))
         sipp.agent_phone(5080, ring_ms=1)
         knees = {}
@@ -135,13 +102,7 @@ def main() -> None:
                         if r["stuck"]:
                             hotline(config, "asterisk", "down")
                             hotline(config, "asterisk", "up")
-                            for k in range(AGENTS):
-                                hotline(
-                                    config,
-                                    "asterisk",
-                                    "cli",
-                                    f"queue add member PJSIP/{1001 + k} to hotline penalty 0 as {1001 + k}",
-                                )
+                            add_members(config, AGENTS)
                         break
                     knee = rate
                 knees[mode] = knee
@@ -149,7 +110,6 @@ def main() -> None:
                     cti.stop()
         finally:
             sipp.stop()
-            hotline(config, "asterisk", "down")
     print(
         f"\nknee: bare {knees.get('bare', 0):.1f} calls/s, full stack {knees.get('full', 0):.1f} calls/s, "
         f"ratio {knees.get('full', 0) / max(knees.get('bare', 1), 1e-9):.2f}"

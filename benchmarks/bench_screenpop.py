@@ -29,7 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,6 +52,7 @@ from ari_app.cases import CaseSettings, configure  # noqa: E402
 from ari_app.config import Agent, Config, load_config  # noqa: E402
 from ari_app.link import LinkServer, LinkSettings  # noqa: E402
 from ari_app.server import ConfigAgents  # noqa: E402
+from benchmarks.measure import insert_batches, pct  # noqa: E402
 from schema.cases import Case  # noqa: E402
 from schema.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 from schema.users import Role, User  # noqa: E402
@@ -82,12 +83,12 @@ def fill(url: str, n_cases: int, agents: list[Agent]) -> list[str]:
                 for a in agents
             ],
         )
-        batch: list[dict[str, Any]] = []
-        for i in range(n_cases):
-            at = start + timedelta(seconds=i * 300)
-            h = hotlines[i % 4]
-            batch.append(
-                {
+
+        def cases() -> Iterator[dict[str, Any]]:
+            for i in range(n_cases):
+                at = start + timedelta(seconds=i * 300)
+                h = hotlines[i % 4]
+                yield {
                     "number": f"{h}-{at:%Y%m%d}-{i:06d}",
                     "channel": "phone",
                     "hotline": h,
@@ -102,19 +103,10 @@ def fill(url: str, n_cases: int, agents: list[Agent]) -> list[str]:
                     "updated_at": at,
                     "created_by_login": "1001",
                 }
-            )
-            if len(batch) == 5000:
-                conn.execute(insert(Case), batch)
-                batch = []
-        if batch:
-            conn.execute(insert(Case), batch)
+
+        insert_batches(conn, Case, cases())
     engine.dispose()
     return callers
-
-
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
 def slow_subscriber(sessions: sessionmaker[Session]) -> Callable[[object], Any]:

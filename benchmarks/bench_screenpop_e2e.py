@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -23,14 +22,11 @@ from pathlib import Path
 import websockets
 import yaml
 
-from tests.support.e2e import CtiProcess, Sipp, add_user, calls, hotline, make_config, make_speech
+from benchmarks.measure import pct
+from benchmarks.stack import cti_running, real_stack
+from tests.support.e2e import Sipp, add_user, calls, hotline, make_speech
 
 PASSWORD = "bench-password"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def run(config: Path, port: int, sipp: Sipp, n: int) -> tuple[list[float], list[float]]:
@@ -79,25 +75,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=20)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        config = make_config(tmp, agents=2)
-        assert hotline(config, "asterisk", "up", timeout=900).returncode == 0
+    with real_stack(agents=2) as (tmp, config):
         hotline(config, "asterisk", "cli", "queue remove member PJSIP/1001 from hotline")
         hotline(config, "asterisk", "cli", "queue remove member PJSIP/1002 from hotline")
         add_user(config, "1001", "agent", PASSWORD)
         sipp = Sipp(tmp, make_speech(tmp))
         sipp.agent_phone(5080, ring_ms=1500)
-        cti = CtiProcess(config, tmp / "cti.log")
-        cti.start()
-        cti.wait_synced()
         try:
-            port = yaml.safe_load(config.read_text(encoding="utf-8"))["server"]["port"]
-            invite, asterisk = asyncio.run(run(config, port, sipp, args.calls))
+            with cti_running(config, tmp / "cti.log"):
+                port = yaml.safe_load(config.read_text(encoding="utf-8"))["server"]["port"]
+                invite, asterisk = asyncio.run(run(config, port, sipp, args.calls))
         finally:
-            cti.stop()
             sipp.stop()
-            hotline(config, "asterisk", "down")
     print(f"{args.calls} calls, one agent, SQLite")
     for label, values in (
         ("INVITE sent -> screen_pop at the desktop socket", invite),

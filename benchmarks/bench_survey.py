@@ -18,11 +18,11 @@ import argparse
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from tests.support.e2e import SIPP_DIR, CtiProcess, Sipp, calls, channels, hotline, make_config, make_speech
+from benchmarks.stack import add_members, answering_phone, channels_left, cti_running, offer, real_stack
+from tests.support.e2e import SIPP_DIR, Sipp, calls, make_speech
 from tests.support.waiting import wait_for
 
 AGENTS = 40
@@ -30,34 +30,9 @@ TALK_MS = 2000
 KEY_MS = 5000
 
 
-def add_members(config: Path, n: int) -> None:
-    for i in range(n):
-        hotline(config, "asterisk", "cli", f"queue add member PJSIP/{1001 + i} to hotline penalty 0 as {1001 + i}")
-
-
 def agents_hanging_up(tmp: Path) -> subprocess.Popen[bytes]:
     """One SIPp UAS on the agents' address: answers every call, talks TALK_MS, hangs up first."""
-    return subprocess.Popen(
-        [
-            "sipp",
-            "-sf",
-            str(SIPP_DIR / "citizen_phone.xml"),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            "5080",
-            "-mp",
-            "6080",
-            "-d",
-            str(TALK_MS),
-            "-nostdin",
-            "-max_socket",
-            "400",
-        ],
-        cwd=tmp,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return answering_phone(tmp, "127.0.0.1", 5080, 6080, TALK_MS, "-max_socket", "400")
 
 
 def step(config: Path, sipp: Sipp, rate: float, seconds: int, tag: str, survey: bool) -> dict[str, object]:
@@ -71,46 +46,10 @@ def step(config: Path, sipp: Sipp, rate: float, seconds: int, tag: str, survey: 
     else:
         scenario, pause = sipp.caller_xml, TALK_MS // 2  # hangs up before the agent does: no survey
     started = time.monotonic()
-    proc = subprocess.run(
-        [
-            "sipp",
-            "127.0.0.1:5060",
-            "-sf",
-            str(scenario),
-            "-i",
-            "127.0.0.2",
-            "-s",
-            "12345",
-            "-key",
-            "caller",
-            caller,
-            "-d",
-            str(pause),
-            "-r",
-            str(rate),
-            "-rp",
-            "1000",
-            "-m",
-            str(count),
-            "-nostdin",
-            "-timeout",
-            str(seconds + 90),
-            "-timeout_error",
-            "-mp",
-            "30000",
-        ],
-        cwd=sipp.tmp,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = offer(sipp, scenario, caller, pause, rate, count, seconds + 90)
     result: dict[str, object] = {"rate": rate, "calls": count, "sipp_ok": proc.returncode == 0}
     result["elapsed"] = time.monotonic() - started
-    try:
-        wait_for(lambda: channels(config) == 0 or None, 30, "all channels gone")
-        result["stuck"] = 0
-    except AssertionError:
-        result["stuck"] = channels(config)
+    result["stuck"] = channels_left(config)
 
     def mine() -> list[dict[str, object]]:
         return [c for c in calls(config, limit=5000) if c["caller"] == caller and c["state"] in ("ended", "abandoned")]
@@ -144,40 +83,34 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout still tears the stack down
     rates = [float(r) for r in args.rates.split(",")]
     knees: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        config = make_config(tmp, agents=args.agents)
+    with real_stack(agents=args.agents) as (tmp, config):
         sipp = Sipp(tmp, make_speech(tmp, seconds=3))
         agents = agents_hanging_up(tmp)
-        cti = CtiProcess(config, tmp / "cti.log")
         try:
-            assert hotline(config, "asterisk", "up", timeout=900).returncode == 0
             add_members(config, args.agents)
-            cti.start()
-            cti.wait_synced()
-            for survey in (False, True):
-                mode = "survey" if survey else "baseline"
-                print(f"\n{mode}: {'callers rate by keypad' if survey else 'callers hang up first, no survey'}")
-                print(f"{'rate/s':>7} {'calls':>6} {'sipp':>5} {'stored':>7} {'rated':>6} {'stuck':>6} {'pass':>5}")
-                knee = 0.0
-                for i, rate in enumerate(rates):
-                    r = step(config, sipp, rate, args.seconds, f"{mode[0]}{i}{int(time.time()) % 10000:04d}", survey)
-                    print(
-                        f"{rate:7.1f} {r['calls']!s:>6} {'ok' if r['sipp_ok'] else 'FAIL':>5} {r['stored']!s:>7} "
-                        f"{r['rated']!s:>6} {r['stuck']!s:>6} {'yes' if r['ok'] else 'no':>5}",
-                        flush=True,
-                    )
-                    if not r["ok"]:
-                        break
-                    knee = rate
-                knees[mode] = knee
-            survey_lines = (tmp / "cti.log").read_text(errors="replace").count(": satisfied")
+            with cti_running(config, tmp / "cti.log"):
+                for survey in (False, True):
+                    mode = "survey" if survey else "baseline"
+                    print(f"\n{mode}: {'callers rate by keypad' if survey else 'callers hang up first, no survey'}")
+                    print(f"{'rate/s':>7} {'calls':>6} {'sipp':>5} {'stored':>7} {'rated':>6} {'stuck':>6} {'pass':>5}")
+                    knee = 0.0
+                    for i, rate in enumerate(rates):
+                        tag = f"{mode[0]}{i}{int(time.time()) % 10000:04d}"
+                        r = step(config, sipp, rate, args.seconds, tag, survey)
+                        print(
+                            f"{rate:7.1f} {r['calls']!s:>6} {'ok' if r['sipp_ok'] else 'FAIL':>5} {r['stored']!s:>7} "
+                            f"{r['rated']!s:>6} {r['stuck']!s:>6} {'yes' if r['ok'] else 'no':>5}",
+                            flush=True,
+                        )
+                        if not r["ok"]:
+                            break
+                        knee = rate
+                    knees[mode] = knee
+                survey_lines = (tmp / "cti.log").read_text(errors="replace").count(": satisfied")
         finally:
-            cti.stop()
             agents.terminate()
             agents.wait(timeout=10)
             sipp.stop()
-            hotline(config, "asterisk", "down")
     print(f"\nsurvey answers logged by the FastAGI script: {survey_lines}")
     print(
         f"highest passing rate: baseline {knees.get('baseline', 0):.1f} calls/s, "

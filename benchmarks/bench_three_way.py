@@ -22,7 +22,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +32,8 @@ import yaml
 from panoramisk import Manager  # type: ignore[import-untyped]
 
 from ari_app.config import load_config
-from tests.support.e2e import SIPP_DIR, CtiProcess, Sipp, add_user, hotline, make_config, make_speech
+from benchmarks.stack import add_members, answering_phone, cti_running, real_stack
+from tests.support.e2e import Sipp, add_user, make_speech
 from tests.support.waiting import until
 
 PASSWORD = "bench-password"
@@ -63,26 +63,7 @@ async def until_invites(trace_dir: Path, n: int, timeout: float = 20) -> float:
 
 def unit_phone(tmp: Path) -> subprocess.Popen[bytes]:
     """The unit behind the carrier trunk: answers every call, talks 2 s, hangs up; messages traced."""
-    return subprocess.Popen(
-        [
-            "sipp",
-            "-sf",
-            str(SIPP_DIR / "citizen_phone.xml"),
-            "-i",
-            "127.0.0.2",
-            "-p",
-            "5060",
-            "-mp",
-            "7060",
-            "-d",
-            "2000",
-            "-nostdin",
-            "-trace_msg",
-        ],
-        cwd=tmp,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return answering_phone(tmp, "127.0.0.2", 5060, 7060, 2000, "-trace_msg")
 
 
 async def run(config: Path, port: int, tmp: Path, sipp: Sipp, n: int) -> dict[str, list[float]]:
@@ -170,27 +151,20 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=5)
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout still tears the stack down
-    with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        config = make_config(tmp, agents=1)
+    with real_stack(agents=1) as (tmp, config):
         sipp = Sipp(tmp, make_speech(tmp))
-        cti = CtiProcess(config, tmp / "cti.log")
         unit = unit_phone(tmp)
         try:
-            assert hotline(config, "asterisk", "up", timeout=900).returncode == 0
-            hotline(config, "asterisk", "cli", "queue add member PJSIP/1001 to hotline penalty 0 as 1001")
+            add_members(config, 1)
             add_user(config, "1001", "agent", PASSWORD)
             sipp.agent_phone(5080, ring_ms=200)
-            cti.start()
-            cti.wait_synced()
-            port = yaml.safe_load(config.read_text(encoding="utf-8"))["server"]["port"]
-            out = asyncio.run(run(config, port, tmp, sipp, args.calls))
+            with cti_running(config, tmp / "cti.log"):
+                port = yaml.safe_load(config.read_text(encoding="utf-8"))["server"]["port"]
+                out = asyncio.run(run(config, port, tmp, sipp, args.calls))
         finally:
-            cti.stop()
             unit.terminate()
             unit.wait(timeout=10)
             sipp.stop()
-            hotline(config, "asterisk", "down")
     print(f"three-way set-up, {args.calls} calls, one agent, SQLite")
     for key, label in (
         ("reply", "command sent -> conference_state reply"),

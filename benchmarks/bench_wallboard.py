@@ -27,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,6 +48,7 @@ from ari_app.config import Agent, load_config  # noqa: E402
 from ari_app.link import LinkServer, LinkSettings  # noqa: E402
 from ari_app.server import ConfigAgents  # noqa: E402
 from ari_app.supervision.wallboard import TodayCalls, compute, day_start  # noqa: E402
+from benchmarks.measure import insert_batches, pct  # noqa: E402
 from schema.calls import CallRecord  # noqa: E402
 from schema.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 from schema.users import Role, User  # noqa: E402
@@ -71,13 +73,13 @@ def fill(url: str, n: int, tz: str) -> None:
             [{"login": "sup", "display_name": "班长", "role": Role.SUPERVISOR, "active": True,
               "password_hash": hash_password(PASSWORD, n=2**10)}],
         )  # fmt: skip
-        rows = []
-        for i in range(n):
-            arrived = start + timedelta(seconds=span * i / n)
-            wait = rng.choice([3, 5, 8, 12, 20, 40])
-            answered = rng.random() > 0.05
-            rows.append(
-                {
+
+        def calls() -> Iterator[dict[str, Any]]:
+            for i in range(n):
+                arrived = start + timedelta(seconds=span * i / n)
+                wait = rng.choice([3, 5, 8, 12, 20, 40])
+                answered = rng.random() > 0.05
+                yield {
                     "linkedid": f"day.{i}",
                     "hotline": HOTLINES[i % 4],
                     "dialed": HOTLINES[i % 4],
@@ -91,18 +93,9 @@ def fill(url: str, n: int, tz: str) -> None:
                     "talk_seconds": 120.0 if answered else None,
                     "end_reason": "caller_hangup" if answered else "abandoned",
                 }
-            )
-            if len(rows) == 5000:
-                conn.execute(insert(CallRecord), rows)
-                rows = []
-        if rows:
-            conn.execute(insert(CallRecord), rows)
+
+        insert_batches(conn, CallRecord, calls())
     engine.dispose()
-
-
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
 def call_events(c: str, hotline: str, agent: int) -> list[dict[str, str]]:

@@ -19,27 +19,14 @@ from ari_app.cases.events import (
 )
 from ari_app.cases.service import create_case, dispatch, get_case
 from schema.users import Role
-from tests.support.cases import Db
+from tests.support.cases import Db, intake_fields
 
 A, A1, B = 1, 2, 3
 
 
 def _intake(db: Db, s: object) -> int:
-    case = create_case(
-        s,  # type: ignore[arg-type]
-        db.world.actors["agent"],
-        hotline="12345",
-        caller="13800000001",
-        call_id=None,
-        category="市政设施",
-        request="路灯不亮",
-        address="新华北路 1 号",
-        urgency="normal",
-        citizen_name=None,
-        contact=None,
-        language="zh",
-        handling="dispatch",
-    )
+    fields = intake_fields(call_id=None, citizen_name=None, contact=None)
+    case = create_case(s, db.world.actors["agent"], **fields)  # type: ignore[arg-type]
     return case.id
 
 

@@ -7,7 +7,7 @@ import random
 
 import yaml
 
-from tests.support.e2e import Stack, calls, hotline
+from tests.support.e2e import Stack, calls, calls_in_state, hotline
 from tests.support.waiting import wait_for
 
 
@@ -20,24 +20,12 @@ def test_call_over_the_hotline_limit_hears_overflow(stack: Stack) -> None:
         assert hotline(stack.config, "asterisk", "up", timeout=120).returncode == 0
         first, second = (f"137{random.randrange(10**8):08d}" for _ in range(2))
         admitted = stack.sipp.call("12350", first, talk_ms=6000, wait=False)
-
-        def first_connected() -> bool | None:
-            return any(c["caller"] == first and c["state"] == "connected" for c in calls(stack.config)) or None
-
-        wait_for(first_connected, 20, "the first call to be answered")
+        calls_in_state(stack, first, "connected", "the first call to be answered")
         stack.sipp.call("12350", second, talk_ms=1500)
-        over = wait_for(
-            lambda: [c for c in calls(stack.config) if c["caller"] == second and c["state"] == "rejected"] or None,
-            20,
-            "the overflow call's record",
-        )[0]
+        over = calls_in_state(stack, second, "rejected", "the overflow call's record")[0]
         assert over["hotline"] == "12350" and over["end_reason"] == "overflow" and over["agent"] is None
         assert admitted.wait(timeout=30) == 0
-        served = wait_for(
-            lambda: [c for c in calls(stack.config) if c["caller"] == first and c["state"] == "ended"] or None,
-            20,
-            "the admitted call to end",
-        )[0]
+        served = calls_in_state(stack, first, "ended", "the admitted call to end")[0]
         assert served["end_reason"] == "caller_hangup"
         cdr = (stack.asterisk_log / "cdr-csv" / "Master.csv").read_text()
         assert any(second in row and "overflow=12350" in row for row in cdr.splitlines())
@@ -50,11 +38,7 @@ def test_call_over_the_hotline_limit_hears_overflow(stack: Stack) -> None:
             "12350 busy again",
         )
         stack.sipp.call("12345", third, talk_ms=1000)
-        other = wait_for(
-            lambda: [c for c in calls(stack.config) if c["caller"] == third and c["state"] == "ended"] or None,
-            20,
-            "the 12345 call",
-        )[0]
+        other = calls_in_state(stack, third, "ended", "the 12345 call")[0]
         assert other["end_reason"] == "caller_hangup"
         busy.wait(timeout=30)
     finally:

@@ -14,7 +14,7 @@ import pytest
 from ari_app import protocol as p
 from ari_app.asterisk_ctl import AsteriskHost
 from ari_app.config import load_config
-from tests.support.e2e import Client, Stack, ami, calls, hotline, suite_members
+from tests.support.e2e import Client, Stack, ami, calls, calls_in_state, hotline, suite_members
 from tests.support.waiting import until, wait_for
 
 
@@ -86,11 +86,7 @@ async def test_signed_in_agents_are_back_in_the_queue_as_they_were_after(
         cut = f"1390027{'gcr'.index(how[0]):04d}"
         if how != "reload":  # a call in progress when Asterisk goes: recorded lost, once
             talking = stack.sipp.call("12319", cut, talk_ms=60000, wait=False, timeout=90)
-            wait_for(
-                lambda: [c for c in calls(stack.config) if c["caller"] == cut and c["state"] == "connected"] or None,
-                30,
-                "the call to be connected before the restart",
-            )
+            calls_in_state(stack, cut, "connected", "the call to be connected before the restart", within=30)
         if how == "graceful":
             hotline(stack.config, "asterisk", "cli", "core restart now")
         elif how == "crash":
@@ -105,11 +101,7 @@ async def test_signed_in_agents_are_back_in_the_queue_as_they_were_after(
             stack.cti.wait_synced(synced + 1, timeout=90)
             talking.kill()
             talking.wait()
-            (lost,) = wait_for(
-                lambda: [c for c in calls(stack.config) if c["caller"] == cut and c["state"] == "ended"] or None,
-                30,
-                "the cut call's record",
-            )
+            (lost,) = calls_in_state(stack, cut, "ended", "the cut call's record", within=30)
             assert lost["end_reason"] == "lost", lost
 
     await asyncio.to_thread(restart)

@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import subprocess
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -37,6 +39,11 @@ def _members(stack: Stack, room: str) -> list[str]:
     return re.findall(r"^(PJSIP/\S+)", out, re.M)
 
 
+async def _until_members(stack: Stack, room: str, count: int, within: float, what: str) -> None:
+    """Wait until the conference `room` has `count` members (0: the room is gone)."""
+    await until(lambda: len(_members(stack, room)) == count or None, within, what, blocking=True, interval=0.2)
+
+
 @dataclass
 class Direct:
     """The conference service on its own AMI connection, with a tracker to follow the calls."""
@@ -57,6 +64,25 @@ class Direct:
             )
 
         return await until(find, 20, "the citizen connected to an agent", blocking=True, interval=0.2)
+
+
+@asynccontextmanager
+async def _three_in(
+    stack: Stack, direct: Direct, dialed: str, caller_prefix: str, unit_talk_ms: int, unit_number: str
+) -> AsyncIterator[tuple[Call, subprocess.Popen[bytes], str]]:
+    """A citizen (a caller starting `caller_prefix`) calls `dialed` and is connected to an agent, who brings
+    in the unit at `unit_number` (a SIPp phone behind the carrier trunk that talks `unit_talk_ms` and hangs
+    up): the call, the unit's phone and the room once the three are in; the citizen is hung up after."""
+    caller = f"{caller_prefix}{random.randrange(10**8):08d}"
+    citizen = stack.sipp.call(dialed, caller, talk_ms=40000, wait=False)
+    try:
+        call = await direct.connected_call(caller)
+        unit = stack.sipp.citizen_phone(talk_ms=unit_talk_ms)
+        room = await direct.three_way.start(call.id, unit_number)
+        await _until_members(stack, room, 3, 20, "three parties in the conference")
+        yield call, unit, room
+    finally:
+        citizen.kill()
 
 
 @pytest.fixture
@@ -81,23 +107,11 @@ async def direct(stack: Stack) -> AsyncIterator[Direct]:
 
 
 async def test_agent_brings_a_unit_in_then_leaves_citizen_and_unit_together(stack: Stack, direct: Direct) -> None:
-    caller = f"127{random.randrange(10**8):08d}"
-    citizen = stack.sipp.call("12345", caller, talk_ms=40000, wait=False)
-    try:
-        call = await direct.connected_call(caller)
-        stack.sipp.citizen_phone(talk_ms=30000)  # the unit's phone, reached through the carrier trunk
-        room = await direct.three_way.start(call.id, "12399000001")
-        await until(
-            lambda: len(_members(stack, room)) == 3 or None,
-            20,
-            "three parties in the conference",
-            blocking=True,
-            interval=0.2,
-        )
+    async with _three_in(stack, direct, "12345", "127", 30000, "12399000001") as (call, _unit, room):
         members = _members(stack, room)
         assert call.channel in members and call.agent_channel in members
         await direct.three_way.agent_leaves(call.id)
-        await until(lambda: len(_members(stack, room)) == 2 or None, 15, "the agent gone", blocking=True, interval=0.2)
+        await _until_members(stack, room, 2, 15, "the agent gone")
         left = _members(stack, room)
         assert call.channel in left and call.agent_channel not in left  # citizen and unit together
         assert direct.tracker.calls[call.id].state == CallState.CONNECTED  # the call goes on
@@ -108,35 +122,20 @@ async def test_agent_brings_a_unit_in_then_leaves_citizen_and_unit_together(stac
         assert agent["left_at"] is not None and agent["joined_at"] <= agent["left_at"]
         assert all(p["left_at"] is None for p in people if p["role"] != "agent")
         await direct.three_way.end(call.id)
-        await until(lambda: not _members(stack, room) or None, 15, "the conference ended", blocking=True, interval=0.2)
-    finally:
-        citizen.kill()
+        await _until_members(stack, room, 0, 15, "the conference ended")
 
 
 async def test_unit_leaves_and_citizen_and_agent_stay_connected(stack: Stack, direct: Direct) -> None:
-    caller = f"126{random.randrange(10**8):08d}"
-    citizen = stack.sipp.call("12319", caller, talk_ms=40000, wait=False)
-    try:
-        call = await direct.connected_call(caller)
-        unit = stack.sipp.citizen_phone(talk_ms=4000)  # the unit says its piece and hangs up
-        room = await direct.three_way.start(call.id, "12399000002")
-        await until(
-            lambda: len(_members(stack, room)) == 3 or None,
-            20,
-            "three parties in the conference",
-            blocking=True,
-            interval=0.2,
-        )
+    # the unit talks 4 s: it says its piece and hangs up
+    async with _three_in(stack, direct, "12319", "126", 4000, "12399000002") as (call, unit, room):
         assert await asyncio.to_thread(unit.wait, 30) == 0
-        await until(lambda: len(_members(stack, room)) == 2 or None, 15, "the unit gone", blocking=True, interval=0.2)
+        await _until_members(stack, room, 2, 15, "the unit gone")
         assert sorted(_members(stack, room)) == sorted([call.channel, call.agent_channel])
         with direct.sessions() as s:
             people = await asyncio.to_thread(participants, s, call.id)
         unit_row = next(p for p in people if p["role"] == "unit")
         assert unit_row["left_at"] is not None and unit_row["number"] == "12399000002"
         await direct.three_way.end(call.id)
-    finally:
-        citizen.kill()
 
 
 async def test_desktop_command_starts_the_three_way_call_and_sees_who_is_in(stack: Stack) -> None:
@@ -207,13 +206,7 @@ async def test_desktop_command_starts_the_three_way_call_and_sees_who_is_in(stac
             after = await push("conference_state", agent_gone)
             left = [p_ for p_ in after["participants"] if p_["role"] == "agent"]  # type: ignore[attr-defined]
             assert left and left[0]["left_at"] is not None
-            await until(
-                lambda: len(_members(stack, room)) == 2 or None,
-                15,
-                "citizen and unit together",
-                blocking=True,
-                interval=0.2,
-            )
+            await _until_members(stack, room, 2, 15, "citizen and unit together")
     finally:
         if citizen is not None:
             citizen.kill()

@@ -224,70 +224,67 @@ async def test_blind_transfer_to_another_agent_pops_their_desktop_with_the_same_
                 citizen.kill()
 
 
-async def test_attended_transfer_to_a_unit_number_completes(stack: Stack, ami: AmiLink) -> None:
-    caller = f"123{random.randrange(10**8):08d}"
+@asynccontextmanager
+async def consulting(
+    stack: Stack, login: str, dialed: str, caller_prefix: str, unit_number: str
+) -> AsyncIterator[tuple[Agent, str]]:
+    """Agent `login` (signed in and ready) answers a citizen's call to `dialed` (from a caller starting
+    `caller_prefix`) and starts an attended transfer to `unit_number`, a SIPp phone behind the carrier trunk:
+    the agent and the call's id once the unit has answered; the citizen is hung up after."""
+    caller = f"{caller_prefix}{random.randrange(10**8):08d}"
     citizen = None
-    async with desks(stack, "1013") as (agent,):
+    async with desks(stack, login) as (agent,):
         try:
             assert (await agent.request("set_state", state="ready"))["state"] == "ready"
-            citizen = stack.sipp.call("12345", caller, talk_ms=25000, wait=False)
+            citizen = stack.sipp.call(dialed, caller, talk_ms=25000, wait=False)
             call_id = (await agent.push("screen_pop"))["call"]["call_id"]
             await agent.push("call_connected")
             stack.sipp.citizen_phone(talk_ms=30000)  # the unit's phone, reached through the carrier trunk
-            reply = await agent.request("transfer", action="attended", call_id=call_id, number="12399000009")
+            reply = await agent.request("transfer", action="attended", call_id=call_id, number=unit_number)
             assert reply["type"] == "transfer_state" and reply["transfer"]["state"] == "ringing", reply
             await agent.push("transfer_state", lambda m: m["transfer"]["state"] == "answered")
-            done = await agent.request("transfer", action="complete", call_id=call_id)
-            assert done["transfer"]["state"] == "completed", done
-            assert (await agent.push("call_ended"))["reason"] == "transferred"
-            unit = await bridged_with_citizen(ami, call_id, "PJSIP/carrier-telecom-")
-            assert unit["Uniqueid"] != call_id
-
-            async def agent_gone() -> bool:
-                return not any(c.get("Channel", "").startswith("PJSIP/1013-") for c in await channels(ami))
-
-            await until(agent_gone, 15, "the agent's channel gone", interval=0.2)
-            record = next(c for c in await asyncio.to_thread(calls, stack.config) if c["id"] == call_id)
-            assert record["state"] == "connected"  # citizen and unit talk on
+            yield agent, call_id
         finally:
             if citizen is not None and citizen.poll() is None:
                 citizen.kill()
+
+
+async def test_attended_transfer_to_a_unit_number_completes(stack: Stack, ami: AmiLink) -> None:
+    async with consulting(stack, "1013", "12345", "123", "12399000009") as (agent, call_id):
+        done = await agent.request("transfer", action="complete", call_id=call_id)
+        assert done["transfer"]["state"] == "completed", done
+        assert (await agent.push("call_ended"))["reason"] == "transferred"
+        unit = await bridged_with_citizen(ami, call_id, "PJSIP/carrier-telecom-")
+        assert unit["Uniqueid"] != call_id
+
+        async def agent_gone() -> bool:
+            return not any(c.get("Channel", "").startswith("PJSIP/1013-") for c in await channels(ami))
+
+        await until(agent_gone, 15, "the agent's channel gone", interval=0.2)
+        record = next(c for c in await asyncio.to_thread(calls, stack.config) if c["id"] == call_id)
+        assert record["state"] == "connected"  # citizen and unit talk on
 
 
 async def test_attended_transfer_cancelled_gives_the_agent_the_citizen_back(stack: Stack, ami: AmiLink) -> None:
-    caller = f"122{random.randrange(10**8):08d}"
-    citizen = None
-    async with desks(stack, "1014") as (agent,):
-        try:
-            assert (await agent.request("set_state", state="ready"))["state"] == "ready"
-            citizen = stack.sipp.call("12358", caller, talk_ms=25000, wait=False)
-            call_id = (await agent.push("screen_pop"))["call"]["call_id"]
-            await agent.push("call_connected")
-            stack.sipp.citizen_phone(talk_ms=30000)  # the unit's phone
-            reply = await agent.request("transfer", action="attended", call_id=call_id, number="12399000010")
-            assert reply["transfer"]["state"] == "ringing", reply
-            await agent.push("transfer_state", lambda m: m["transfer"]["state"] == "answered")
-            live = await channels(ami)
-            agent_leg = next(c for c in live if c.get("Channel", "").startswith("PJSIP/1014-"))
-            # consulting: the agent's leg shares a bridge with a carrier leg that is not the citizen's own (other
-            # tests' carrier legs may still be up, so the unit's is the one found in the agent's bridge)
-            unit_leg = next(
-                (
-                    c
-                    for c in live
-                    if c.get("Channel", "").startswith("PJSIP/carrier-telecom-")
-                    and c["Uniqueid"] != call_id
-                    and c.get("BridgeId") == agent_leg.get("BridgeId")
-                ),
-                None,
-            )
-            assert agent_leg["BridgeId"] and unit_leg is not None, live
-            cancelled = await agent.request("transfer", action="cancel", call_id=call_id)
-            assert cancelled["transfer"]["state"] == "cancelled", cancelled
-            await bridged_with_citizen(ami, call_id, "PJSIP/1014-")  # the agent has the citizen back
-            record = next(c for c in await asyncio.to_thread(calls, stack.config) if c["id"] == call_id)
-            assert record["state"] == "connected" and record["agent"] == "1014"
-            assert all(m["type"] != "call_ended" for m in agent.pushes)
-        finally:
-            if citizen is not None and citizen.poll() is None:
-                citizen.kill()
+    async with consulting(stack, "1014", "12358", "122", "12399000010") as (agent, call_id):
+        live = await channels(ami)
+        agent_leg = next(c for c in live if c.get("Channel", "").startswith("PJSIP/1014-"))
+        # consulting: the agent's leg shares a bridge with a carrier leg that is not the citizen's own (other
+        # tests' carrier legs may still be up, so the unit's is the one found in the agent's bridge)
+        unit_leg = next(
+            (
+                c
+                for c in live
+                if c.get("Channel", "").startswith("PJSIP/carrier-telecom-")
+                and c["Uniqueid"] != call_id
+                and c.get("BridgeId") == agent_leg.get("BridgeId")
+            ),
+            None,
+        )
+        assert agent_leg["BridgeId"] and unit_leg is not None, live
+        cancelled = await agent.request("transfer", action="cancel", call_id=call_id)
+        assert cancelled["transfer"]["state"] == "cancelled", cancelled
+        await bridged_with_citizen(ami, call_id, "PJSIP/1014-")  # the agent has the citizen back
+        record = next(c for c in await asyncio.to_thread(calls, stack.config) if c["id"] == call_id)
+        assert record["state"] == "connected" and record["agent"] == "1014"
+        assert all(m["type"] != "call_ended" for m in agent.pushes)

@@ -1,10 +1,11 @@
 """Stand-ins around the call tracker and its neighbours: a sink that keeps what the tracker saves, the agent
-directory, a scripted callback dialer, scripted AGI replies for the survey, a stored call at its survey, and
-a ringing event as the tracker publishes it."""
+directory, a scripted callback dialer, scripted AGI replies for the survey, a stored call at its survey, an
+ended call's record, and a ringing event as the tracker publishes it."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from panoramisk.utils import parse_agi_result
@@ -90,6 +91,38 @@ def store_call(survey: Survey, linkedid: str, now: datetime | None = None, **cha
         setattr(row, key, value)
     with survey.sessions.begin() as s:
         s.add(row)
+
+
+def ended_record(
+    linkedid: str,
+    *,
+    hotline: str,
+    agent: str | None,
+    caller: str,
+    arrived_at: datetime,
+    answered_after: float,
+    talked: float,
+    recording: Path | None,
+    **fields: Any,
+) -> CallRecord:
+    """A call that was answered `answered_after` s after it arrived in the hotline queue and ended with the
+    caller's hang-up after `talked` s, as the tracker stores it (not added to any session)."""
+    return CallRecord(
+        linkedid=linkedid,
+        hotline=hotline,
+        dialed=hotline,
+        caller=caller,
+        queue="hotline",
+        agent=agent,
+        state="ended",
+        arrived_at=arrived_at,
+        answered_at=arrived_at + timedelta(seconds=answered_after),
+        ended_at=arrived_at + timedelta(seconds=answered_after + talked),
+        talk_seconds=talked,
+        end_reason="caller_hangup",
+        recording=str(recording) if recording else None,
+        **fields,
+    )
 
 
 def ringing(call_id: str = "1764378000.1", agent: str | None = "1001", **kw: Any) -> CallRinging:

@@ -102,7 +102,8 @@ def seed(db: Db) -> World:
     return w
 
 
-def intake(db: Db, actor: str = "agent", **kw: Any) -> Case:
+def intake_fields(**kw: Any) -> dict[str, Any]:
+    """`create_case`'s fields for a street light out, reported on 12345 by phone, with `kw` over them."""
     args: dict[str, Any] = dict(
         hotline="12345",
         caller="13800000001",
@@ -117,8 +118,12 @@ def intake(db: Db, actor: str = "agent", **kw: Any) -> Case:
         handling="dispatch",
     )
     args.update(kw)
+    return args
+
+
+def intake(db: Db, actor: str = "agent", **kw: Any) -> Case:
     with db.session() as s, s.begin():
-        return create_case(s, db.world.actors[actor], **args)
+        return create_case(s, db.world.actors[actor], **intake_fields(**kw))
 
 
 def outbox(db: Db) -> list[ExchangeMessage]:

@@ -144,6 +144,26 @@ def make_speech(tmp: Path, text: str = "12345 hotline test", seconds: float = 3.
     return out
 
 
+def answering_phone_args(address: str, port: int, media_port: int, talk_ms: int, *options: str) -> list[str]:
+    """SIPp as a phone on `address`:`port` that answers, talks `talk_ms` and hangs up first; `options` are
+    more of SIPp's own."""
+    return [
+        "sipp",
+        "-sf",
+        str(SIPP_DIR / "citizen_phone.xml"),
+        "-i",
+        address,
+        "-p",
+        str(port),
+        "-mp",
+        str(media_port),
+        "-d",
+        str(talk_ms),
+        "-nostdin",
+        *options,
+    ]
+
+
 class Sipp:
     """SIPp processes: agent phones (UAS) and carrier callers (UAC)."""
 
@@ -159,7 +179,7 @@ class Sipp:
     def agent_phone(self, port: int = 5080, ring_ms: int = 1000) -> subprocess.Popen[bytes]:
         xml = self.tmp / f"agent-{port}-{ring_ms}.xml"
         xml.write_text((SIPP_DIR / "agent.xml").read_text().replace("@RING_MS@", str(ring_ms)))
-        proc = subprocess.Popen(
+        return self._start(
             [
                 "sipp",
                 "-sf",
@@ -177,12 +197,7 @@ class Sipp:
                 "-error_file",
                 str(self.tmp / f"agent-{port}-errors.log"),
             ],
-            cwd=self.tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
         )
-        self.procs.append(proc)
-        return proc
 
     def call(
         self,
@@ -195,32 +210,10 @@ class Sipp:
         timeout: float = 120,
     ) -> subprocess.Popen[bytes]:
         """Place one call from a carrier trunk address to `number` with `caller` as calling number."""
-        args = [
-            "sipp",
-            "127.0.0.1:5060",
-            "-sf",
-            str(self.caller_xml),
-            "-i",
-            source,
-            "-s",
-            number,
-            "-key",
-            "caller",
-            caller,
-            "-d",
-            str(talk_ms),
-            "-m",
-            "1",
-            "-nostdin",
-            "-timeout",
-            str(int(timeout)),
-            "-timeout_error",
-        ]
+        args = self._caller_args(self.caller_xml, source, number, caller, talk_ms, timeout)
         args += ["-p", str(local_port or self._next_sip_port())]
-        self._media_port = 20000 + (self._media_port - 20000 + 10) % 20000
-        args += ["-mp", str(self._media_port)]
-        proc = subprocess.Popen(args, cwd=self.tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.procs.append(proc)
+        args += ["-mp", str(self._next_media_port())]
+        proc = self._start(args)
         if wait:
             proc.wait(timeout=timeout + 10)
         return proc
@@ -231,69 +224,54 @@ class Sipp:
         xml = self.tmp / f"caller-dtmf-{key}.xml"
         pcap = Path("/usr/share/sip-tester") / f"dtmf_2833_{key}.pcap"
         xml.write_text((SIPP_DIR / "caller_dtmf.xml").read_text().replace("@DTMF_PCAP@", str(pcap)))
-        self._media_port = 20000 + (self._media_port - 20000 + 10) % 20000
-        proc = subprocess.Popen(
-            [
-                "sipp",
-                "127.0.0.1:5060",
-                "-sf",
-                str(xml),
-                "-i",
-                "127.0.0.2",
-                "-s",
-                number,
-                "-key",
-                "caller",
-                caller,
-                "-d",
-                str(after_ms),
-                "-m",
-                "1",
-                "-nostdin",
-                "-timeout",
-                "60",
-                "-timeout_error",
-                "-mp",
-                str(self._media_port),
-            ],
-            cwd=self.tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.procs.append(proc)
-        return proc
+        args = self._caller_args(xml, "127.0.0.2", number, caller, after_ms, 60)
+        return self._start([*args, "-mp", str(self._next_media_port())])
 
     def citizen_phone(
         self, talk_ms: int = 3000, address: str = "127.0.0.2", port: int = 5060
     ) -> subprocess.Popen[bytes]:
         """A phone that answers, talks for `talk_ms` and hangs up first: a citizen reached through the carrier
         trunk (callbacks), or, on an agent's address, an agent who ends the call (the survey)."""
-        proc = subprocess.Popen(
-            [
-                "sipp",
-                "-sf",
-                str(SIPP_DIR / "citizen_phone.xml"),
-                "-i",
-                address,
-                "-p",
-                str(port),
-                "-mp",
-                str(7000 + port % 1000),
-                "-d",
-                str(talk_ms),
-                "-m",
-                "1",
-                "-nostdin",
-                "-timeout",
-                "120",
-                "-timeout_error",
-            ],
-            cwd=self.tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        media_port = 7000 + port % 1000
+        return self._start(
+            answering_phone_args(address, port, media_port, talk_ms, "-m", "1", "-timeout", "120", "-timeout_error")
         )
+
+    @staticmethod
+    def _caller_args(scenario: Path, source: str, number: str, caller: str, pause_ms: int, timeout: float) -> list[str]:
+        """SIPp placing one call of `scenario` from `source` to `number` as `caller`, pausing `pause_ms` in it;
+        it gives up after `timeout` s."""
+        return [
+            "sipp",
+            "127.0.0.1:5060",
+            "-sf",
+            str(scenario),
+            "-i",
+            source,
+            "-s",
+            number,
+            "-key",
+            "caller",
+            caller,
+            "-d",
+            str(pause_ms),
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            str(int(timeout)),
+            "-timeout_error",
+        ]
+
+    def _start(self, args: list[str]) -> subprocess.Popen[bytes]:
+        """Start one SIPp, quiet, in the temporary folder; `stop` ends it."""
+        proc = subprocess.Popen(args, cwd=self.tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.procs.append(proc)
         return proc
+
+    def _next_media_port(self) -> int:
+        self._media_port = 20000 + (self._media_port - 20000 + 10) % 20000
+        return self._media_port
 
     def _next_sip_port(self) -> int:
         self._sip_port = 15000 + (self._sip_port - 15000 + 1) % 4000
@@ -570,11 +548,17 @@ def one_call(stack: Stack, tmp: Path, audio: Path, dialed: str, caller: str, tal
     finally:
         sipp.stop()
 
-    def ended() -> dict[str, Any] | None:
-        mine = [c for c in calls(stack.config) if c["caller"] == caller and c["state"] == "ended"]
-        return mine[0] if mine else None
+    return calls_in_state(stack, caller, "ended", "the ended call", within=30)[0]
 
-    return wait_for(ended, 30, "the ended call")
+
+def calls_in_state(stack: Stack, caller: str, state: str, what: str, within: float = 20) -> list[dict[str, Any]]:
+    """The records of `caller`'s calls in `state`, once there is one, waiting up to `within` s for `what`."""
+    found: list[dict[str, Any]] = wait_for(
+        lambda: [c for c in calls(stack.config) if c["caller"] == caller and c["state"] == state] or None,
+        within,
+        what,
+    )
+    return found
 
 
 def ended_calls(stack: Stack, before: set[str], count: int) -> list[dict[str, Any]]:

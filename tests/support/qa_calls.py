@@ -8,7 +8,7 @@ import json
 import math
 import struct
 import wave
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,6 +17,7 @@ from recordings.store import day_folder
 from schema.calls import CallRecord
 from schema.cases import Case
 from schema.transcripts import Transcript, TranscriptionJob, TranscriptSentence
+from tests.support.calls import ended_record
 
 RATE = 8000
 # (speaker, start, end, text): what was said on the call "qa-water" (12345, agent 1001)
@@ -61,21 +62,16 @@ def add_call(
         mix = tone_wav(folder / f"{call_id}.wav", seconds, 440)
         tone_wav(folder / f"{call_id}-caller.wav", seconds, 330)
         tone_wav(folder / f"{call_id}-agent.wav", seconds, 550)
-    row = CallRecord(
-        linkedid=call_id,
+    row = ended_record(
+        call_id,
         hotline=hotline,
-        dialed=hotline,
-        caller="13900000001",
-        queue="hotline",
         agent=agent,
-        state="ended",
+        caller="13900000001",
         arrived_at=arrived_at,
-        answered_at=arrived_at + timedelta(seconds=4),
-        ended_at=arrived_at + timedelta(seconds=4 + seconds),
+        answered_after=4,
+        talked=seconds,
+        recording=mix,
         wait_seconds=4.0,
-        talk_seconds=seconds,
-        end_reason="caller_hangup",
-        recording=str(mix) if mix else None,
     )
     with sessions() as s, s.begin():
         s.add(row)

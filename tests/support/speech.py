@@ -10,13 +10,14 @@ import importlib.util
 import shutil
 import subprocess
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from recordings.store import day_folder
 from schema.calls import CallRecord
+from tests.support.calls import ended_record
 from tests.support.db import Database
 
 # Words espeak-ng's Korean voice says so that the small Korean model, limited to this word list, hears them.
@@ -114,20 +115,15 @@ def add_call(
         else:
             shutil.copyfile(silence(folder / "quiet.wav", 1.0), folder / f"{call_id}-agent.wav")
         shutil.copyfile(caller, recording)
-    row = CallRecord(
-        linkedid=call_id,
+    row = ended_record(
+        call_id,
         hotline=hotline,
-        dialed=hotline,
-        caller="13900000000",
-        queue="hotline",
         agent=agent,
-        state="ended",
+        caller="13900000000",
         arrived_at=arrived_at,
-        answered_at=arrived_at + timedelta(seconds=5),
-        ended_at=arrived_at + timedelta(seconds=60),
-        talk_seconds=55.0,
-        end_reason="caller_hangup",
-        recording=str(recording) if recording else None,
+        answered_after=5,
+        talked=55.0,
+        recording=recording,
     )
     with db.sessions() as s, s.begin():
         s.add(row)

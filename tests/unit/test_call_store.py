@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,17 @@ def _store(tmp_path: Path, clock: LoopClock | None = None) -> SqlCallStore:
     engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
     upgrade(engine)
     return SqlCallStore(make_sessionmaker(engine), clock=clock)
+
+
+def _after_each_write(store: SqlCallStore, tell: Callable[[], None]) -> None:
+    """Have the deferred store call `tell` each time one of its writes (`write_pending`) has finished."""
+    write = store.write_pending
+
+    async def write_and_tell() -> None:
+        await write()
+        tell()
+
+    store.write_pending = write_and_tell  # type: ignore[method-assign]
 
 
 def test_save_updates_in_place_and_reloads_open_calls(tmp_path: Path) -> None:
@@ -89,13 +101,7 @@ def test_deferred_store_writes_a_burst_in_one_transaction(tmp_path: Path) -> Non
 
     async def burst() -> None:
         written = asyncio.Event()
-        write = store.write_pending
-
-        async def write_and_tell() -> None:
-            await write()
-            written.set()
-
-        store.write_pending = write_and_tell  # type: ignore[method-assign]
+        _after_each_write(store, written.set)
         calls = [Call(id=f"{i}.1", arrived_at=t0 + timedelta(seconds=i), hotline="12345") for i in range(50)]
         for c in calls:
             store.save(c)
@@ -137,13 +143,7 @@ def test_deferred_store_keeps_calls_when_the_database_fails(tmp_path: Path) -> N
 
     async def run() -> None:
         stored = asyncio.Event()
-        write = store.write_pending
-
-        async def write_and_tell() -> None:
-            await write()
-            stored.set()
-
-        store.write_pending = write_and_tell  # type: ignore[method-assign]
+        _after_each_write(store, stored.set)
         store.save(Call(id="9.1", arrived_at=t0, hotline="12319"))
         await asyncio.wait_for(stored.wait(), 5)
 
@@ -167,13 +167,7 @@ def test_deferred_store_with_a_window_writes_at_once_when_idle_and_groups_under_
 
     async def run() -> None:
         first, flushed = asyncio.Event(), asyncio.Event()
-        write = store.write_pending
-
-        async def write_and_tell() -> None:
-            await write()
-            (first if store.commits == 1 else flushed).set()
-
-        store.write_pending = write_and_tell  # type: ignore[method-assign]
+        _after_each_write(store, lambda: (first if store.commits == 1 else flushed).set())
         started = clock.now
         store.save(Call(id="0.1", arrived_at=t0, hotline="12345"))  # idle: the write starts on the next turn
         await asyncio.wait_for(first.wait(), 5)
