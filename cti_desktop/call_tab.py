@@ -20,7 +20,7 @@ from cti_desktop.qtutil import named
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import table_view
 from cti_desktop.transfer import TransferBar, transfer_note
-from cti_desktop.widgets import CaseForm, ConferenceBar, ScreenPopPanel
+from cti_desktop.widgets import CaseForm, ConferenceBar, NoteLabel, ScreenPopPanel
 
 
 class CallTab(Tab):
@@ -55,7 +55,7 @@ class CallTab(Tab):
         self.form = CaseForm(tr)
         self.form.changed.connect(self._save_draft)
         self.form.save_requested.connect(lambda: self.spawn(self._save_case()))
-        self.notice = named(QLabel(), "notice")
+        self.notice = NoteLabel(self.tr_, "notice")
         self.notice.setStyleSheet("color: #8a6d00;")
         self.notice.setWordWrap(True)
         left = QWidget()
@@ -79,7 +79,7 @@ class CallTab(Tab):
 
     def retranslate(self) -> None:
         self.history_title.setText(self.tr_("history_title"))
-        for widget in (self.pop, self.conference, self.transfer, self.form, self.history_model):
+        for widget in (self.pop, self.conference, self.transfer, self.form, self.history_model, self.notice):
             widget.retranslate()
 
     def set_online(self, online: bool) -> None:
@@ -136,12 +136,13 @@ class CallTab(Tab):
             pass  # the draft already belongs to this call (a resumed pop): keep what was typed
         elif self.form.has_content():
             self.waiting_call = call
-            self.notice.setText(self.tr_("new_call_waiting"))
+            self.notice.say("new_call_waiting")
         else:
             self.form.prefill(call)
-            self.notice.clear()
+            self.notice.say()
         if call.get("transfer"):
-            self.notice.setText(transfer_note(self.tr_, call, list(msg.get("cases") or [])))
+            cases = list(msg.get("cases") or [])
+            self.notice.say_with(lambda t: transfer_note(t, call, cases))
         if msg.get("resumed") and call.get("caller") and not msg.get("history"):
             self.spawn(self.refresh_history(call["caller"]))
         self.call_offered.emit()
@@ -163,7 +164,7 @@ class CallTab(Tab):
         if self.call:
             self.pop.show_call(self.call)
         self.form.set_values(draft["fields"])
-        self.notice.setText(self.tr_("draft_restored"))
+        self.notice.say("draft_restored")
 
     # --- requests --------------------------------------------------------------------------------------
     async def _call_request(self, kind: str, **fields: Any) -> dict[str, Any] | None:
@@ -207,7 +208,7 @@ class CallTab(Tab):
         self.drafts.clear()
         caller = v.get("caller")
         self.form.clear(emit=False)
-        self.notice.clear()
+        self.notice.say()
         if self.waiting_call is not None:
             self.form.prefill(self.waiting_call)
             self.waiting_call = None

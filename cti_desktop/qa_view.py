@@ -53,6 +53,7 @@ from cti_desktop.i18n import Tr
 from cti_desktop.qtutil import named, refill
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import KeyRole, Row, RowTableModel, table_view
+from cti_desktop.widgets import NoteLabel
 
 SCORE_ROLES = frozenset({"qa", "supervisor", "admin"})
 VIEW_ROLES = SCORE_ROLES | {"hotline_unit"}
@@ -132,7 +133,7 @@ class RecordingPlayer(QWidget):
         self.time_label = named(QLabel("00:00 / 00:00"), "qaTime")
         self.side = named(QComboBox(), "qaSide")
         self.side.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.status = named(QLabel(), "qaPlayerStatus")
+        self.status = NoteLabel(tr, "qaPlayerStatus")
         self.status.setStyleSheet("color: #666;")
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
@@ -152,6 +153,7 @@ class RecordingPlayer(QWidget):
         playing = self.player.playbackState() == QMediaPlayer.PlaybackState.PlayingState
         self.play_button.setText(("⏸ " + self.tr_("qa_pause")) if playing else ("▶ " + self.tr_("qa_play")))
         refill(self.side, ((self.tr_(f"qa_side_{side}"), side) for side in RECORDING_SIDES), quiet=True)
+        self.status.retranslate()
 
     def set_sides(self, sides: list[str]) -> None:
         """Enable only the sides the server says exist."""
@@ -160,13 +162,14 @@ class RecordingPlayer(QWidget):
             item = model.item(i)  # type: ignore[attr-defined]
             item.setEnabled(self.side.itemData(i) in sides)
 
-    def unload(self, message: str = "") -> None:
+    def unload(self, key: str = "", **fields: object) -> None:
+        """Empty the player; the status line says `key` (with `fields`), or nothing."""
         self._clear()
         self.play_button.setEnabled(False)
         self.slider.setEnabled(False)
         self.slider.setValue(0)
         self.time_label.setText("00:00 / 00:00")
-        self.status.setText(message)
+        self.status.say(key, **fields)
 
     def load(self, wav: bytes, name: str, start_ms: int = 0) -> None:
         """Play `wav` (a whole WAV file) from memory, positioned at `start_ms` once it is loaded."""
@@ -180,7 +183,7 @@ class RecordingPlayer(QWidget):
         self.player.setSourceDevice(buffer, QUrl(name))
         self.play_button.setEnabled(True)
         self.slider.setEnabled(True)
-        self.status.setText("")
+        self.status.say()
 
     def _clear(self) -> None:
         """Stop and drop the source. Through an empty URL: with Qt 6.12's FFmpeg backend, replacing or
@@ -449,9 +452,9 @@ class QaView(Tab):
         if not sides:
             if self.call.get("recording_status") == "failed":
                 reason = str(self.call.get("recording_error") or "")
-                self.player.unload(self.tr_("qa_recording_failed", reason=reason))
+                self.player.unload("qa_recording_failed", reason=reason)
             else:
-                self.player.unload(self.tr_("qa_no_recording"))
+                self.player.unload("qa_no_recording")
             return
         side = self.player.side.currentData() if self.player.side.currentData() in sides else sides[0]
         self.player.side.blockSignals(True)
@@ -468,7 +471,7 @@ class QaView(Tab):
 
     async def load_recording(self, call_id: str, side: str, start_ms: int = 0) -> None:
         """Fetch one side's file over the link, chunk by chunk, check it and hand it to the player."""
-        self.player.unload(self.tr_("qa_loading", percent=0))
+        self.player.unload("qa_loading", percent=0)
         opened = await self.request(Msg.QA_OPEN_RECORDING, call_id=call_id, side=side)
         size = int(opened["size"])
         parts: list[bytes] = []
@@ -480,12 +483,12 @@ class QaView(Tab):
             got += len(data)
             if self.call is None or self.call["call_id"] != call_id:
                 return  # another call was picked meanwhile
-            self.player.status.setText(self.tr_("qa_loading", percent=100 * got // max(1, size)))
+            self.player.status.say("qa_loading", percent=100 * got // max(1, size))
             if chunk["eof"] or not data:
                 break
         wav = b"".join(parts)
         if hashlib.sha256(wav).hexdigest() != opened.get("sha256", hashlib.sha256(wav).hexdigest()):
-            self.player.unload(self.tr_("err_recording_unavailable"))
+            self.player.unload("err_recording_unavailable")
             return
         self.player.load(wav, f"{call_id}-{side}.wav", start_ms)
         self.loaded = (call_id, side)

@@ -3,6 +3,7 @@ window feeds them protocol data and listens to their signals."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from PySide6.QtCore import Qt, Signal
@@ -26,6 +27,32 @@ from PySide6.QtWidgets import (
 from ari_app.protocol import HANDLINGS, LANGUAGES, URGENCIES
 from cti_desktop.i18n import Tr
 from cti_desktop.qtutil import named, refill
+
+
+class NoteLabel(QLabel):
+    """A line of text that is said again in the new language when the language changes: it keeps how to say
+    its text (a text key and fields, or a function of the language), not the words of the moment."""
+
+    def __init__(self, tr: Tr, name: str) -> None:
+        super().__init__()
+        self.setObjectName(name)
+        self.tr_ = tr
+        self._render: Callable[[Tr], str] | None = None
+
+    def say(self, key: str = "", **fields: object) -> None:
+        """Show the text `key` with `fields` (no key: nothing)."""
+        self.say_with((lambda t: t(key, **fields)) if key else None)
+
+    def say_with(self, render: Callable[[Tr], str] | None) -> None:
+        """Show what `render` says in the current language, and again after each change of language."""
+        self._render = render
+        self.retranslate()
+
+    def clear(self) -> None:
+        self.say_with(None)
+
+    def retranslate(self) -> None:
+        self.setText(self._render(self.tr_) if self._render is not None else "")
 
 
 class SignInDialog(QDialog):

@@ -160,3 +160,15 @@ async def test_hotline_unit_listens_to_its_own_calls_without_scoring_and_agents_
 
     agent = await open_desk("1001")
     assert not agent.tabs.isTabVisible(agent.qa_tab)
+
+
+async def test_the_player_s_status_line_follows_a_language_switch(open_desk: Open, shot: Any) -> None:
+    window = await open_desk("qa")
+    qa = window.qa
+    window.spawn(qa.open_call("qa-unrecorded"))
+    await until(lambda: qa.call is not None and qa.player.status.text() == "录音不可用（未录音或已过保存期限）")
+    window.toggle_language()
+    assert qa.player.status.text() == "No recording (not recorded, or past retention)"
+    shot(window, "22_qa_no_recording_en")
+    window.toggle_language()
+    assert qa.player.status.text() == "录音不可用（未录音或已过保存期限）"

@@ -181,6 +181,9 @@ async def test_draft_survives_a_crash_and_is_kept_when_the_call_resumes(
     assert second.call_tab.form.request.toPlainText() == "井盖丢失"
     assert second.call_tab.form.call_id == "c9" and second.call_tab.form.caller.text() == CALLER
     assert second.call_tab.notice.text() == "已恢复未保存的草稿"
+    second.toggle_language()  # the notice is said again in the other language, as every label is
+    assert second.call_tab.notice.text() == "Unsaved draft restored"
+    second.toggle_language()
     assert second.call_tab.pop.values["caller"].text() == CALLER
     # the server tells the reconnected desktop about the same call: the typed text stays
     second.handle_message(
