@@ -13,12 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallConnected, CallEnded, CallRinging
-from ari_app.calls.model import CallState, EndReason
 from ari_app.link import LinkServer
 from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
 from cti_desktop.link import Status
 from cti_desktop.window import MainWindow
+from schema.calls import CallState, EndReason
 from schema.cases import Case
 from tests.support.clock import T0
 from tests.support.desks import dispose, sign_in, take_case

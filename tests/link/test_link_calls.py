@@ -16,11 +16,11 @@ from websockets.asyncio.client import connect
 
 from ari_app import protocol as p
 from ari_app.calls.events import CallArrived, CallConnected, CallEnded, CallQueued
-from ari_app.calls.model import CallState, EndReason
 from ari_app.cases import queries as cases
 from ari_app.config import Agent, Config
 from ari_app.link import LinkServer
 from ari_app.protocol import AgentState, ErrorId
+from schema.calls import CallState, EndReason
 from schema.cases import AuditEntry
 from schema.users import Role
 from tests.support.calls import ringing
