@@ -112,7 +112,6 @@ async def test_answered_call_then_wrapup_then_ready(desktop: Any, server: LinkSe
 
 
 async def test_pause_during_wrapup_stops_the_timer(desktop: Any, server: LinkServer, queue: FakeQueue) -> None:
-    server.settings = type(server.settings)(**{**server.settings.__dict__, "wrapup_seconds": 30})
     server.agents.wrapup_seconds = 30
     a, _ = await two_agents(desktop)
     await server.on_call_event(ringing())
