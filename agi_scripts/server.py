@@ -30,7 +30,7 @@ from panoramisk.fast_agi import Request  # type: ignore[import-untyped]
 from sqlalchemy.orm import Session, sessionmaker
 
 from agi_scripts.probe import probe
-from agi_scripts.survey import Survey
+from agi_scripts.survey import AnswerLink, Survey, no_case_link
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +92,23 @@ class RefusalLog:
 
 
 class FastAgiServer:
-    """`secret`: what every request must carry (see the module's docstring); 16 characters or more."""
+    """`secret`: what every request must carry (see the module's docstring); 16 characters or more.
+    `on_answer`: the survey's case-side step for a stored answer (agi_scripts.survey.AnswerLink)."""
 
-    def __init__(self, sessions: sessionmaker[Session], host: str, port: int, secret: str) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        host: str,
+        port: int,
+        secret: str,
+        *,
+        on_answer: AnswerLink = no_case_link,
+    ) -> None:
         if len(secret) < 16:
             raise ValueError("the FastAGI secret must have 16 characters or more")
         self.host = host
         self.port = port
-        self.routes: dict[str, Route] = {"survey": Survey(sessions), "probe": probe}
+        self.routes: dict[str, Route] = {"survey": Survey(sessions, on_answer=on_answer), "probe": probe}
         self.refusals = RefusalLog()
         self._secret = secret.encode()
         self._server: asyncio.Server | None = None

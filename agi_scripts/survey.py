@@ -8,13 +8,15 @@ thanks; when it has not (and when the script could not be reached at all), [hotl
 plays the thanks itself, so the call is never left in silence.
 
 The answer is stored with the call (`survey_responses`) and, when the call has a case, put on the case as
-its follow-up satisfaction record (ari_app.cases.surveys). Only for a call that is at its survey, checked
-against the call records in the transaction that stores the answer: the call exists, is a hotline call an
-agent answered, ended by the agent hanging up (the dialplan sends only those callers here) no longer than
-SURVEY_WINDOW ago, and has no answer yet. Anything else is logged and nothing is stored, so a request that
-names another call cannot rate it, nor take the place of its citizen's real answer. The database work runs
-in a worker thread with a deadline, so a slow or unreachable database neither stalls the CTI server's event
-loop nor keeps the citizen waiting: the thanks is played while the answer is being stored.
+its follow-up satisfaction record; the case side's step (ari_app.cases.surveys.link_call) is handed in by
+the server's wiring as `on_answer`, so this package knows the tables only. Only for a call that is at its
+survey, checked against the call records in the transaction that stores the answer: the call exists, is a
+hotline call an agent answered, ended by the agent hanging up (the dialplan sends only those callers here)
+no longer than SURVEY_WINDOW ago, and has no answer yet. Anything else is logged and nothing is stored, so a
+request that names another call cannot rate it, nor take the place of its citizen's real answer. The
+database work runs in a worker thread with a deadline, so a slow or unreachable database neither stalls the
+CTI server's event loop nor keeps the citizen waiting: the thanks is played while the answer is being
+stored.
 """
 
 from __future__ import annotations
@@ -30,9 +32,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.calls.model import CallState, EndReason
-from ari_app.cases.surveys import link_call
-from schema.calls import CallRecord
+from schema.calls import CallRecord, CallState, EndReason
+from schema.cases import FollowUp
 from schema.surveys import Satisfaction, SurveyResponse
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,17 @@ SETTLE = 2.0
 of a second after Asterisk's event, and a key pressed at once can come first."""
 ALREADY_ANSWERED = "already answered"
 NOT_ENDED_YET = "the call is not at its survey (still connected)"
+
+
+AnswerLink = Callable[[Session, str, datetime], FollowUp | None]
+"""The case side's step for a stored answer, run in a transaction of its own: (session, call id, now) ->
+the follow-up it put on the call's case, or None (no case, or already on one)."""
+
+
+def no_case_link(session: Session, call_id: str, now: datetime) -> FollowUp | None:
+    """The default `on_answer`: the answer stays a call-level rating until the case runner's pass links it
+    (ari_app.cases.surveys.link_pending)."""
+    return None
 
 
 def not_at_survey(session: Session, call_id: str, now: datetime) -> str | None:
@@ -114,8 +126,10 @@ class Survey:
         command_timeout: float = COMMAND_TIMEOUT,
         db_timeout: float = DB_TIMEOUT,
         settle: float = SETTLE,
+        on_answer: AnswerLink = no_case_link,
     ) -> None:
         self.sessions = sessions
+        self.on_answer = on_answer
         self.clock = clock or (lambda: datetime.now(UTC))
         self.command_timeout = command_timeout
         self.db_timeout = db_timeout
@@ -228,7 +242,7 @@ class Survey:
         log.info("survey for call %s: %s", call_id, rating.value)
         try:
             with self.sessions.begin() as s:
-                follow_up = link_call(s, call_id, now)
+                follow_up = self.on_answer(s, call_id, now)
             if follow_up is not None:
                 log.info("survey for call %s: on case %s as its follow-up", call_id, follow_up.case_id)
         except SQLAlchemyError:

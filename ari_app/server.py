@@ -36,6 +36,7 @@ from ari_app.cases import configure as configure_cases
 from ari_app.cases.events import CaseEvent, publish_after_commit
 from ari_app.cases.exchange import ServiceCatalog, attach_catalogs, stalled_problems
 from ari_app.cases.runner import CaseRunner
+from ari_app.cases.surveys import link_call
 from ari_app.conference import ThreeWay
 from ari_app.conference.desk import ConferenceDesk
 from ari_app.config import Config, HotlineMode
@@ -52,6 +53,7 @@ from ari_app.health import (
 )
 from ari_app.link import LinkServer
 from ari_app.load import LoadGovernor, SheddingPolicy, sip_round_trip
+from ari_app.qa.recordings import audit_recording_failure, check_when_ended
 from ari_app.supervision.spy import ChanSpy
 from ari_app.transfers import Transfers
 from ari_app.transfers.desk import TransferDesk
@@ -238,12 +240,14 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     server.link.add(TransferDesk(server.transfers))
     server.extras.append(server.link)
 
-    server.extras.append(FastAgiServer(sessions, cfg.server.host, FASTAGI_PORT, fastagi_secret(cfg)))
+    server.extras.append(
+        FastAgiServer(sessions, cfg.server.host, FASTAGI_PORT, fastagi_secret(cfg), on_answer=link_call)
+    )
 
-    server.transcription = TranscriptionService(sessions, cfg.recordings_path)
+    server.transcription = TranscriptionService(sessions, cfg.recordings_path, audit_failure=audit_recording_failure)
     server.transcription.publish = bus.publish
     bus.subscribe(server.link.supervisor.on_recording_failed, RecordingFailure)
-    bus.subscribe(stored_first(store, server.transcription.on_call_event), CallEnded)
+    bus.subscribe(stored_first(store, check_when_ended(server.transcription)), CallEnded)
     server.extras.append(server.transcription)
     server.extras.append(RetentionRunner(cfg.recordings_path, cfg.retention_days))
     return server

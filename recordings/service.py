@@ -1,11 +1,15 @@
-"""What the CTI server wires in (ari_app/server.py): a CallEnded subscriber that checks the call's
-recording and creates its transcription job, and optionally worker threads running inside the server
-process.
+"""What the CTI server wires in (ari_app/server.py, with ari_app.qa.recordings): the check of an ended
+call's recording and the creation of its transcription job, and optionally worker threads running inside
+the server process.
 
-    service = TranscriptionService(sessions, cfg.recordings_path)
-    bus.subscribe(service.on_call_event, CallEnded)  # a check, then a job, per ended, recorded call
+    service = TranscriptionService(sessions, cfg.recordings_path, audit_failure=audit_recording_failure)
+    bus.subscribe(stored_first(store, check_when_ended(service)), CallEnded)  # service.call_ended(call_id)
     service.publish = bus.publish                 # every recording that failed its check, as RecordingFailure
     extras.append(service)                        # start(): sweep for calls missed while down
+
+This package knows the tables (schema) and nothing of the server: the server's side decides which ended
+calls are checked (a refused call was never recorded) and writes the audit entry of a failed recording, in
+the transaction that marks it (`audit_failure`).
 
 The check (recordings.verify) runs when the call ends: a file that is missing, empty, a header only or
 truncated (a full recordings disk) is looked at again every `SETTLE_STEP` s for `settle_seconds`, since
@@ -26,13 +30,12 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.calls.events import CallEnded, CallEvent, QueueMemberChanged
-from ari_app.calls.model import CallState
 from recordings import jobs
 from recordings.errors import RecordingFailedError
 from recordings.speech import SpeechModel
@@ -60,6 +63,11 @@ class RecordingFailure:
     reason: str
 
 
+AuditFailure = Callable[[Session, RecordingFailure, datetime], None]
+"""Writes the audit entry of a failed recording into the session's transaction, the one that marks the call
+(the server's: ari_app.qa.recordings.audit_recording_failure)."""
+
+
 class TranscriptionService:
     def __init__(
         self,
@@ -70,8 +78,10 @@ class TranscriptionService:
         workers: int = 0,
         settings: WorkerSettings | None = None,
         settle_seconds: float = SETTLE_SECONDS,
+        audit_failure: AuditFailure,
     ) -> None:
         self.sessions = sessions
+        self.audit_failure = audit_failure
         self.settle_seconds = settle_seconds
         self.publish: Callable[[RecordingFailure], None] = lambda failure: None
         """Where a RecordingFailure goes (the server's bus; the supervisors' alarm subscribes there)."""
@@ -99,12 +109,9 @@ class TranscriptionService:
 
     def mark(self, call_id: str, problems_text: str | None) -> RecordingFailure | None:
         """Store the check's result on the call (`ok`, or `failed` with the reason); a failure is also
-        audited (`recording_failed`, actor `system`), and a job still pending for the call (made by a
+        audited (`audit_failure`, in the same transaction), and a job still pending for the call (made by a
         worker's sweep while the check waited) is failed with `recording_failed`. Returns the failure, or
         None for `ok`."""
-        from ari_app.cases.actor import SYSTEM
-        from ari_app.cases.audit import audit
-
         now = utcnow()
         with self.sessions.begin() as s:
             call = s.scalar(select(CallRecord).where(CallRecord.linkedid == call_id))
@@ -126,20 +133,17 @@ class TranscriptionService:
                 )
                 .execution_options(synchronize_session=False)
             )
-            audit(s, SYSTEM, "recording_failed", None, now, call_id=call_id, recording=call.recording,
-                  reason=problems_text)  # fmt: skip
-            return RecordingFailure(call_id, call.hotline, call.recording, problems_text)
+            failure = RecordingFailure(call_id, call.hotline, call.recording, problems_text)
+            self.audit_failure(s, failure, now)
+            return failure
 
-    async def on_call_event(self, event: CallEvent | QueueMemberChanged) -> None:
-        """Tracker subscriber: a CallEnded starts the check of the call's recording, then its job (in a
-        task of its own: the check may wait for Asterisk to close the files, and the tracker's other
-        subscribers must not). The server subscribes it through `stored_first`: the call store has
-        written the ended call before this runs. A refused call (overflow, not a hotline) was never recorded: in a storm
-        those are most calls, and cost no database read."""
-        if isinstance(event, CallEnded) and event.state is not CallState.REJECTED:
-            task = asyncio.create_task(self.finish(event.call_id))
-            self._checks.add(task)
-            task.add_done_callback(self._check_done)
+    def call_ended(self, call_id: str) -> None:
+        """Call `call_id` has ended and its record is stored: start the check of its recording, then its job,
+        in a task of its own (the check may wait for Asterisk to close the files, and the caller must not).
+        Runs on the event loop."""
+        task = asyncio.create_task(self.finish(call_id))
+        self._checks.add(task)
+        task.add_done_callback(self._check_done)
 
     def _check_done(self, task: asyncio.Task[RecordingFailure | None]) -> None:
         self._checks.discard(task)

@@ -3,11 +3,41 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schema.base import Base, UTCDateTime
+
+
+class CallState(StrEnum):
+    """A call's place in its state machine (ari_app.calls.model holds the transitions); stored in `calls.state`."""
+
+    ARRIVED = "arrived"
+    QUEUED = "queued"
+    RINGING = "ringing"
+    CONNECTED = "connected"
+    ENDED = "ended"
+    ABANDONED = "abandoned"
+    REJECTED = "rejected"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (CallState.ENDED, CallState.ABANDONED, CallState.REJECTED)
+
+
+class EndReason(StrEnum):
+    """Why a call ended; stored in `calls.end_reason`."""
+
+    CALLER_HANGUP = "caller_hangup"
+    AGENT_HANGUP = "agent_hangup"
+    ABANDONED = "abandoned"
+    QUEUE_TIMEOUT = "queue_timeout"
+    NOT_A_HOTLINE = "not_a_hotline"
+    OVERFLOW = "overflow"  # admission control refused it: the caller heard the overflow message
+    CALLBACK_REQUESTED = "callback_requested"  # the caller left the queue to be called back
+    LOST = "lost"  # Asterisk no longer had the call when the tracker resynchronised
 
 
 class CallRecord(Base):
@@ -27,14 +57,14 @@ class CallRecord(Base):
     caller_raw: Mapped[str | None] = mapped_column(String(64))  # as the carrier delivered it
     queue: Mapped[str | None] = mapped_column(String(64))
     agent: Mapped[str | None] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # a CallState value
     arrived_at: Mapped[datetime] = mapped_column(UTCDateTime())
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     wait_seconds: Mapped[float | None]
     talk_seconds: Mapped[float | None]
-    end_reason: Mapped[str | None] = mapped_column(String(32))
+    end_reason: Mapped[str | None] = mapped_column(String(32))  # an EndReason value
     recording: Mapped[str | None] = mapped_column(String(512))
     channel: Mapped[str | None] = mapped_column(String(128))
     callback_of: Mapped[str | None] = mapped_column(String(64))

@@ -77,7 +77,8 @@ class AgentService:
     ) -> None:
         """`queue_name`: the Asterisk queue all agents are members of; `wrapup_seconds`: wrap-up after each
         call (0: none); `offline_pause_seconds`: an agent whose desktops are all gone this long is paused
-        (0: never). `spawn` starts the timers (the caller keeps and cancels them); `audit` writes audit rows."""
+        (0: never); the service is their one holder (sign-in reports `wrapup_seconds` from here). `spawn` starts
+        the timers (the caller keeps and cancels them); `audit` writes audit rows."""
         self.cfg = cfg
         self.queue = queue
         self.clock = clock

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from ari_app.calls.model import CallState, EndReason
+from schema.calls import CallState, EndReason
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,9 @@
     arrived ──> abandoned  (caller hung up before reaching the queue)
 
 Any state can end as `ended` with reason `lost` when Asterisk no longer has the call after a reconnect.
+
+The states (`CallState`) and end reasons (`EndReason`) are values stored in the call table, so they are
+defined with it, in schema.calls; this module holds the transitions between them.
 """
 
 from __future__ import annotations
@@ -17,32 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from ari_app.protocol import DomainError, ErrorId
-
-
-class CallState(StrEnum):
-    ARRIVED = "arrived"
-    QUEUED = "queued"
-    RINGING = "ringing"
-    CONNECTED = "connected"
-    ENDED = "ended"
-    ABANDONED = "abandoned"
-    REJECTED = "rejected"
-
-    @property
-    def terminal(self) -> bool:
-        return self in (CallState.ENDED, CallState.ABANDONED, CallState.REJECTED)
-
-
-class EndReason(StrEnum):
-    CALLER_HANGUP = "caller_hangup"
-    AGENT_HANGUP = "agent_hangup"
-    ABANDONED = "abandoned"
-    QUEUE_TIMEOUT = "queue_timeout"
-    NOT_A_HOTLINE = "not_a_hotline"
-    OVERFLOW = "overflow"  # admission control refused it: the caller heard the overflow message
-    CALLBACK_REQUESTED = "callback_requested"  # the caller left the queue to be called back
-    LOST = "lost"  # Asterisk no longer had the call when the tracker resynchronised
-
+from schema.calls import CallState, EndReason
 
 TRANSITIONS: dict[CallState, frozenset[CallState]] = {
     CallState.ARRIVED: frozenset({CallState.QUEUED, CallState.REJECTED, CallState.ABANDONED, CallState.ENDED}),

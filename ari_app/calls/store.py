@@ -12,8 +12,8 @@ from typing import Any, Protocol, cast
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.calls.model import Call, CallState, EndReason
-from schema.calls import CallRecord
+from ari_app.calls.model import Call
+from schema.calls import CallRecord, CallState, EndReason
 from schema.surveys import SurveyResponse
 
 log = logging.getLogger(__name__)

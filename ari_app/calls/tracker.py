@@ -37,8 +37,9 @@ from ari_app.calls.events import (
     ConferenceChanged,
     QueueMemberChanged,
 )
-from ari_app.calls.model import Call, CallState, CallStateError, EndReason, TransferLeg
+from ari_app.calls.model import Call, CallStateError, TransferLeg
 from ari_app.calls.numbers import NumberPlan
+from schema.calls import CallState, EndReason
 
 log = logging.getLogger(__name__)
 

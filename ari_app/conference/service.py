@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallEvent, ConferenceChanged, ConferenceStored, QueueMemberChanged
-from ari_app.calls.model import CallState
 from ari_app.calls.numbers import NumberError
 from ari_app.calls.tracker import CallTracker
 from ari_app.protocol import DomainError, ErrorId, iso
+from schema.calls import CallState
 from schema.conferences import ConferenceParticipant
 
 log = logging.getLogger(__name__)

@@ -25,6 +25,9 @@ from ari_app.config import Config
 
 @dataclass(frozen=True)
 class LinkSettings:
+    """`queue`, `wrapup_seconds` and `offline_pause_seconds` are the agents service's (ari_app.agents): the
+    link hands them to it once, when it builds it, and reads them from there (`link.agents`), never here."""
+
     host: str
     port: int
     queue: str

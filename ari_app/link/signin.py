@@ -193,7 +193,7 @@ class SignIn:
                 p.HotlineInfo(number=h.number, name_zh=h.name_zh, name_en=h.name_en, categories=list(h.categories))
                 for h in link.cfg.hotlines
             ],
-            wrapup_seconds=link.settings.wrapup_seconds,
+            wrapup_seconds=link.agents.wrapup_seconds,
             pause_reasons=list(p.PAUSE_REASONS),
             state=session.info(link.clock()),
         )

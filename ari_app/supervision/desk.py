@@ -304,7 +304,7 @@ class Supervision:
             "seq": self.seq,
             "at": now.isoformat(),
             "day_start": day_start(now, self.link.cfg.timezone).isoformat(),
-            "queue": self.link.settings.queue,
+            "queue": self.link.agents.queue_name,
             "threshold_seconds": threshold,
             "service_level_target": self.settings.target_percent,
             "total": board.total.as_dict(),

@@ -17,11 +17,11 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from ari_app.calls.model import CallState
 from ari_app.calls.numbers import NumberError
 from ari_app.calls.tracker import CallTracker
 from ari_app.config import Config
 from ari_app.protocol import DomainError, ErrorId
+from schema.calls import CallState
 
 log = logging.getLogger(__name__)
 

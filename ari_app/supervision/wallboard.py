@@ -20,8 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.calls.model import CallState
-from schema.calls import CallRecord
+from schema.calls import CallRecord, CallState
 
 WAITING = ("arrived", "queued", "ringing")
 

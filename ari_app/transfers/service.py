@@ -37,10 +37,11 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallEnded, CallEvent, CallLegChanged, QueueMemberChanged, TransferChanged
-from ari_app.calls.model import Call, CallState, TransferLeg
+from ari_app.calls.model import Call, TransferLeg
 from ari_app.calls.numbers import NumberError
 from ari_app.calls.tracker import CallTracker
 from ari_app.protocol import DomainError, ErrorId
+from schema.calls import CallState
 from schema.transfers import CallTransfer
 
 log = logging.getLogger(__name__)

@@ -109,7 +109,7 @@ async def test_the_survey_script_puts_the_answer_on_the_case(db: Db) -> None:
 
     case_id = _case(db, "1795930000.7")
     agi = ScriptedAgi({**{k: list(v) for k, v in VARS.items()}, "GET DATA": ["200 result=1"]})
-    survey = Survey(sessionmaker(db.engine, expire_on_commit=False), clock=db.clock)
+    survey = Survey(sessionmaker(db.engine, expire_on_commit=False), clock=db.clock, on_answer=link_call)
     store_call(survey, "1795930000.7", db.clock.t)  # the call is at its survey
     await survey(agi)
     assert [(f.case_id, f.satisfaction, f.by) for f in _follow_ups(db)] == [(case_id, "satisfied", None)]

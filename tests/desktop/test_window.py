@@ -13,12 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallConnected, CallEnded, CallRinging
-from ari_app.calls.model import CallState, EndReason
 from ari_app.link import LinkServer
 from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
 from cti_desktop.link import Status
 from cti_desktop.window import MainWindow
+from schema.calls import CallState, EndReason
 from schema.cases import Case
 from tests.support.clock import T0
 from tests.support.desks import dispose, sign_in, take_case
@@ -65,7 +65,6 @@ async def test_state_control_ready_pause_and_wrapup_countdown(
     # wrap-up after a call, counted down on the desktop, ended by the server
     qtbot.mouseClick(window.ready_button, Qt.MouseButton.LeftButton)
     await until(lambda: window.status_view.state == "ready")
-    server.settings = type(server.settings)(**{**server.settings.__dict__, "wrapup_seconds": 30})
     server.agents.wrapup_seconds = 30
     await server.on_call_event(CallRinging("w1", T0, "1001", "PJSIP/1001", "12345", CALLER, 1.0))
     await server.on_call_event(CallConnected("w1", T0, "1001", "PJSIP/1001", 1.0))

@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.ami import AmiLink
 from ari_app.calls.events import ConferenceChanged
-from ari_app.calls.model import Call, CallState
+from ari_app.calls.model import Call
 from ari_app.calls.tracker import CallTracker
 from ari_app.conference import ThreeWay, participants
 from ari_app.config import load_config
 from ari_app.server import ConfigAgents
+from schema.calls import CallState
 from schema.db import make_engine, make_sessionmaker
 from tests.support.e2e import Stack, hotline, suite_members
 from tests.support.waiting import until

@@ -16,11 +16,11 @@ from websockets.asyncio.client import connect
 
 from ari_app import protocol as p
 from ari_app.calls.events import CallArrived, CallConnected, CallEnded, CallQueued
-from ari_app.calls.model import CallState, EndReason
 from ari_app.cases import queries as cases
 from ari_app.config import Agent, Config
 from ari_app.link import LinkServer
 from ari_app.protocol import AgentState, ErrorId
+from schema.calls import CallState, EndReason
 from schema.cases import AuditEntry
 from schema.users import Role
 from tests.support.calls import ringing
@@ -112,7 +112,6 @@ async def test_answered_call_then_wrapup_then_ready(desktop: Any, server: LinkSe
 
 
 async def test_pause_during_wrapup_stops_the_timer(desktop: Any, server: LinkServer, queue: FakeQueue) -> None:
-    server.settings = type(server.settings)(**{**server.settings.__dict__, "wrapup_seconds": 30})
     server.agents.wrapup_seconds = 30
     a, _ = await two_agents(desktop)
     await server.on_call_event(ringing())

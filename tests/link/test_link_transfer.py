@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app import protocol as p
-from ari_app.calls.model import CallState, EndReason
 from ari_app.conference import participants
 from ari_app.protocol import AgentState, ErrorId
+from schema.calls import CallState, EndReason
 from schema.cases import AuditEntry
 from schema.transfers import CallTransfer
 from tests.support.link import Desktop

@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app import protocol as p
 from ari_app.calls.events import CallArrived, CallConnected, CallEnded, CallRinging
-from ari_app.calls.model import Call, CallState, EndReason
+from ari_app.calls.model import Call
 from ari_app.calls.store import SqlCallStore
 from ari_app.health import Health, HealthReport
 from ari_app.link import LinkServer
 from ari_app.protocol import AgentState, ErrorId
 from ari_app.supervision.desk import WallboardSettings
 from ari_app.supervision.spy import SpyError
+from schema.calls import CallState, EndReason
 from schema.cases import AuditEntry
 from tests.support.clock import T0, Clock
 from tests.support.link import Desktop, FakeQueue

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from ari_app.calls.model import Call, CallState, EndReason
+from ari_app.calls.model import Call
 from ari_app.calls.store import LoopClock, SqlCallStore, recent_calls
 from ari_app.cli import main
+from schema.calls import CallState, EndReason
 from schema.db import make_engine, make_sessionmaker, upgrade
 from tests.support.clock import LoopTime
 

@@ -167,7 +167,7 @@ async def test_a_dial_task_that_fails_is_logged_not_lost(tmp_path: Path, caplog:
         return result
 
     dialer.originate_callback = answered_then_the_database_goes  # type: ignore[method-assign]
-    with caplog.at_level("ERROR", logger="ari_app.callbacks"):
+    with caplog.at_level("ERROR", logger="ari_app.callbacks.service"):
         assert await svc.dial_due() == 1
         await asyncio.gather(*list(svc._dialing), return_exceptions=True)
         await asyncio.sleep(0)  # the done callback

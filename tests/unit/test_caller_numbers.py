@@ -81,8 +81,8 @@ def test_a_withheld_caller_back_in_the_queue_after_the_callback_key_is_one_queue
     call leaving the queue and joining it again. It stays one queued call, and hanging up then is an
     abandoned call, not a queue time-out; no callback is requested."""
     from ari_app.calls.events import CallbackRequested
-    from ari_app.calls.model import CallState, EndReason
     from ari_app.calls.tracker import CallTracker
+    from schema.calls import CallState, EndReason
     from tests.support.calls import Agents, ListSink
 
     sink = ListSink()

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ari_app.calls.model import Call, CallState, EndReason
+from ari_app.calls.model import Call
 from ari_app.calls.store import SqlCallStore
 from ari_app.cli import EXIT_BROKEN_PIPE
 from ari_app.commands.common import display_width, pad
+from schema.calls import CallState, EndReason
 from schema.db import make_engine, make_sessionmaker, upgrade
 
 ROOT = Path(__file__).resolve().parents[2]

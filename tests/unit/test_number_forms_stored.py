@@ -13,11 +13,11 @@ from alembic import command
 
 from ari_app.callbacks import CallbackService, list_callbacks
 from ari_app.calls.events import CallArrived, CallbackRequested
-from ari_app.calls.model import CallState, EndReason
 from ari_app.calls.numbers import NumberPlan
 from ari_app.calls.store import SqlCallStore, recent_calls
 from ari_app.calls.tracker import CallTracker
 from ari_app.config import load_config
+from schema.calls import CallState, EndReason
 from schema.db import alembic_config, make_engine, make_sessionmaker, upgrade
 from tests.support.calls import Agents, ListSink, ScriptedDialer, live_channel
 

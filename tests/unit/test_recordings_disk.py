@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from ari_app.config import ConfigError, DiskThreshold, load_config
 from ari_app.health import FULL_BYTES, DiskState, Health, HealthReport, judge_disk, measure_disk, with_disk
+from ari_app.qa.recordings import audit_recording_failure
 from recordings import jobs
 from recordings.service import RecordingFailure, TranscriptionService
 from recordings.store import RecordingSet
@@ -201,7 +202,9 @@ def test_bad_thresholds_get_a_clear_error(tmp_path: Path, old: str, new: str, ex
 def service(tmp_path: Path) -> TranscriptionService:
     engine = make_engine(f"sqlite:///{tmp_path / 'db' / 'h.db'}")
     upgrade(engine)
-    return TranscriptionService(make_sessionmaker(engine), tmp_path / "rec", settle_seconds=0.3)
+    return TranscriptionService(
+        make_sessionmaker(engine), tmp_path / "rec", settle_seconds=0.3, audit_failure=audit_recording_failure
+    )
 
 
 def add_call(service: TranscriptionService, call_id: str, mix: Path | None) -> None:

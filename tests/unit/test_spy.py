@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from ari_app.calls.model import Call, CallState
+from ari_app.calls.model import Call
 from ari_app.calls.tracker import CallTracker
 from ari_app.config import load_config
 from ari_app.server import ConfigAgents
 from ari_app.supervision.spy import ChanSpy, SpyError
+from schema.calls import CallState
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,9 @@ import pytest
 
 from ari_app.ami import parse_stream
 from ari_app.calls.events import CallConnected, CallEnded, CallRinging, QueueMemberChanged
-from ari_app.calls.model import Call, CallState, CallStateError, EndReason
+from ari_app.calls.model import Call, CallStateError
 from ari_app.calls.tracker import CallTracker
+from schema.calls import CallState, EndReason
 from tests.support.calls import Agents, ListSink, live_channel
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ami"

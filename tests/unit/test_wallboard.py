@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ari_app.calls.model import Call, CallState, EndReason
+from ari_app.calls.model import Call
 from ari_app.calls.store import SqlCallStore
 from ari_app.supervision.wallboard import TodayCalls, compute, write_chart
+from schema.calls import CallState, EndReason
 from schema.db import make_engine, make_sessionmaker, upgrade
 
 NOW = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)  # 14:00 in Urumqi's centre (Asia/Shanghai time)

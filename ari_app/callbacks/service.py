@@ -1,20 +1,5 @@
-"""Callback instead of waiting: store each request durably, and call the citizens back, oldest first, as
-agents become free.
-
-A request is stored when the tracker reports `CallbackRequested` (the caller pressed the callback key in
-the queue). The dialer looks for due requests whenever something may have freed an agent (a call ended, a
-queue member changed) and every few seconds; for each free agent it asks Asterisk to call one citizen back
-(AMI Originate into [hotline-inbound] with CALLBACK_OF set, so the answered callback is queued ahead of
-everyone and its screen-pop says it is a callback). Unanswered callbacks are retried after
-`callback.retry_seconds`, up to `callback.max_attempts`.
-
-After a restart, requests that were being dialled when the server stopped are dialled again: a citizen may
-be called twice, never not at all.
-
-Numbers: a request stores the caller's canonical number (ari_app.calls.numbers) and the caller id as the
-carrier delivered it (`number_raw`); the callback dials the number in the form the callback trunk dials
-(`NumberPlan.dial_string`: 13812345678, 09914567890, 0016502530000).
-"""
+"""CallbackService: a callback request stored per CallbackRequested event, and the dialer calling the
+citizens back, oldest first, as agents become free (the package's docstring tells how)."""
 
 from __future__ import annotations
 
@@ -30,16 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallbackRequested, CallEnded, CallEvent, QueueMemberChanged
 from ari_app.calls.numbers import RAW_LENGTH, NumberError, NumberPlan
-from ari_app.cases.actor import Actor
-from ari_app.cases.service import audit
 from ari_app.config import Config
-from ari_app.protocol import DomainError, ErrorId
 from schema.callbacks import CallbackRequest, CallbackStatus
 
 log = logging.getLogger(__name__)
 
 
-def _rows_changed(result: Result[Any]) -> int:
+def rows_changed(result: Result[Any]) -> int:
     """The rows an UPDATE changed. SQLAlchemy types `Session.execute` as returning a `Result`; for an UPDATE
     it is a `CursorResult`, which alone has `rowcount`."""
     assert isinstance(result, CursorResult)
@@ -167,7 +149,7 @@ class CallbackService:
         started = 0
         for req in due[: max(0, free)]:
             with self.sessions.begin() as s:
-                claimed = _rows_changed(
+                claimed = rows_changed(
                     s.execute(
                         update(CallbackRequest)
                         .where(CallbackRequest.id == req.id, CallbackRequest.status == CallbackStatus.PENDING.value)
@@ -216,52 +198,3 @@ class CallbackService:
                 req.last_error = reason[:200]
         log.info("callback of %s: %s", number, "answered" if answered else f"not answered ({reason})")
         self._wake.set()
-
-
-class CallbackNotCancellable(DomainError):
-    """`cancel_callback` refused: no request for that call, or one that is not pending (`status` says which)."""
-
-    error_id = ErrorId.CALLBACK_NOT_PENDING
-
-    def __init__(self, call_id: str, status: str | None) -> None:
-        why = "there is no callback request" if status is None else f"the callback request is {status}, not pending"
-        super().__init__(f"call {call_id}: {why}", call_id=call_id, status=status)
-        self.status = status
-
-
-def cancel_callback(session: Session, call_id: str, by: Actor, now: datetime, reason: str = "") -> None:
-    """Call off the pending callback request of call `call_id` (the citizen was reached another way, or asked by
-    mistake): status `cancelled`, never dialled, `completed_at` now, `last_error` who and why; audited as
-    `callback_cancelled`. Raises CallbackNotCancellable when there is no such request or it is not pending (a
-    request being dialled is the dialer's until the attempt ends)."""
-    cancelled = session.execute(
-        update(CallbackRequest)
-        .where(CallbackRequest.call_id == call_id, CallbackRequest.status == CallbackStatus.PENDING.value)
-        .values(
-            status=CallbackStatus.CANCELLED.value,
-            completed_at=now,
-            last_error=f"cancelled by {by.login}{': ' + reason if reason else ''}"[:200],
-        )
-    )
-    if not _rows_changed(cancelled):
-        status = session.scalar(select(CallbackRequest.status).where(CallbackRequest.call_id == call_id))
-        raise CallbackNotCancellable(call_id, status)
-    audit(session, by, "callback_cancelled", None, now, call_id=call_id, reason=reason)
-
-
-def list_callbacks(session: Session, limit: int = 50) -> list[dict[str, Any]]:
-    rows = session.scalars(select(CallbackRequest).order_by(CallbackRequest.requested_at.desc()).limit(limit))
-    return [
-        {
-            "call_id": r.call_id,
-            "hotline": r.hotline,
-            "number": r.number,
-            "number_raw": r.number_raw,
-            "status": r.status,
-            "requested_at": r.requested_at.isoformat(),
-            "attempts": r.attempts,
-            "last_error": r.last_error,
-            "completed_at": r.completed_at.isoformat() if r.completed_at else None,
-        }
-        for r in rows
-    ]
