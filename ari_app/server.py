@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from agi_scripts.server import FastAgiServer
-from ari_app.ami import PUBLISH_WINDOW, AmiLink
+from ari_app.ami import PUBLISH_WINDOW, STORE_DELAY, AmiLink
 from ari_app.bus import EventBus
 from ari_app.callbacks import CallbackService
 from ari_app.calls.events import (
@@ -131,7 +131,7 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     engine = make_engine(cfg.database_url)
     upgrade(engine)
     sessions = make_sessionmaker(engine)
-    store = SqlCallStore(sessions, deferred=True, window=PUBLISH_WINDOW)
+    store = SqlCallStore(sessions, deferred=True, window=PUBLISH_WINDOW, delay=STORE_DELAY)
     numbers = NumberPlan.from_config(cfg)
     bus = EventBus()
     tracker = CallTracker(store, ConfigAgents(cfg), [h.number for h in cfg.hotlines], numbers=numbers, bus=bus)

@@ -42,7 +42,7 @@ from sqlalchemy import func, insert, select  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
-from ari_app.ami import PUBLISH_WINDOW, AmiLink  # noqa: E402
+from ari_app.ami import PUBLISH_WINDOW, STORE_DELAY, AmiLink  # noqa: E402
 from ari_app.auth import hash_password  # noqa: E402
 from ari_app.bus import EventBus  # noqa: E402
 from ari_app.calls.events import CallEvent, QueueMemberChanged  # noqa: E402
@@ -130,7 +130,7 @@ async def run_design(
     """Wire tracker, store, AMI adapter, bus and link as the server does (with the slow subscriber as
     `design` says), sign the agents in, and time `rounds` bursts of pops. Returns every pop's seconds."""
     bus = EventBus()
-    store = SqlCallStore(sessions, deferred=True, window=PUBLISH_WINDOW)
+    store = SqlCallStore(sessions, deferred=True, window=PUBLISH_WINDOW, delay=STORE_DELAY)
     tracker = CallTracker(store, ConfigAgents(cfg), [h.number for h in cfg.hotlines], bus=bus)
     ami = AmiLink(cfg, tracker)  # not connected: the events are handed to it as panoramisk would
     settings = LinkSettings(

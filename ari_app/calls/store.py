@@ -46,11 +46,13 @@ class SqlCallStore:
     """The tracker's CallSink over SQLAlchemy, one row per Linkedid.
 
     Writes can be grouped (the server does): with `deferred=True` and a running event loop, a save marks
-    the call, and one transaction writes every call changed since the last one: at once when the store has
-    been idle for `window` seconds, otherwise `window` after the last write. In a call storm that is one
-    commit for hundreds of transitions instead of one each, so the records keep up with Asterisk; at other
-    times a transition is written as soon as the loop is free. Those writes run in a worker thread
-    (`write_pending`: the calls are copied on the loop, written one transaction at a time, in order), so the
+    the call, and one transaction writes every call changed since the last one: `delay` seconds after the
+    save when the store has been idle for `window` seconds, otherwise `window` after the last write. In a
+    call storm that is one commit for hundreds of transitions instead of one each, so the records keep up
+    with Asterisk. The `delay` (the server's STORE_DELAY) lets the publish of the same events go first: the
+    write's thread would otherwise contend with the screen-pops of a burst for the interpreter. Those
+    writes run in a worker thread (`write_pending`: the calls are copied on the loop, written one
+    transaction at a time, in order), so the
     loop goes on routing events and screen-pops meanwhile. The server's AMI link publishes the events without
     waiting for the write; a subscriber that reads the call records it is told about awaits `write_pending`
     first, which returns once every call saved before it was called is stored. A crash of the
@@ -69,11 +71,13 @@ class SqlCallStore:
         deferred: bool = False,
         window: float = 0.0,
         clock: LoopClock | None = None,
+        delay: float = 0.0,
     ) -> None:
         self.sessions = sessions
         self._clock = clock  # None: the running event loop's time and timers
         self.deferred = deferred
         self.window = window  # deferred: at most one flush per `window` seconds (at once when idle longer)
+        self.delay = delay  # deferred: and none sooner than `delay` seconds after the save that asks for it
         self._last_flush = float("-inf")
         self.writes = 0  # transitions saved
         self.commits = 0  # transactions that wrote them
@@ -97,7 +101,8 @@ class SqlCallStore:
                 pass
             else:
                 self._scheduled = True
-                call_at_or_soon(self._timer(), self._last_flush + self.window, self._flush_soon)
+                timer = self._timer()
+                call_at_or_soon(timer, max(self._last_flush + self.window, timer.time() + self.delay), self._flush_soon)
                 return
         self.flush()
 

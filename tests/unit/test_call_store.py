@@ -191,6 +191,35 @@ def test_deferred_store_with_a_window_writes_at_once_when_idle_and_groups_under_
     assert store.commits == 2 and store.writes == 6
 
 
+def test_deferred_store_with_a_delay_starts_no_write_sooner_than_the_delay(tmp_path: Path) -> None:
+    """With `delay` (the server's STORE_DELAY), an idle store writes a burst `delay` after its first save, not
+    on the next turn of the loop: the publish of the same events (the screen-pops) goes first."""
+    import asyncio
+
+    clock = LoopTime()
+    store = _store(tmp_path, clock)
+    store.deferred, store.window, store.delay = True, 1.0, 0.03
+    t0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+
+    async def run() -> None:
+        written = asyncio.Event()
+        _after_each_write(store, written.set)
+        started = clock.now
+        for i in range(50):  # 50 calls ringing at once
+            store.save(Call(id=f"{i}.1", arrived_at=t0, hotline="12345"))
+        await asyncio.sleep(0)
+        assert clock.pending() == [started + 0.03] and store.commits == 0
+        clock.advance(0.029)
+        await asyncio.sleep(0)
+        assert store.commits == 0
+        clock.advance(0.001)
+        await asyncio.wait_for(written.wait(), 5)
+        assert store.commits == 1  # the burst, in one transaction
+
+    asyncio.run(run())
+    assert store.writes == 50
+
+
 def test_a_call_saved_again_while_it_is_being_written_is_written_again(tmp_path: Path) -> None:
     """The write runs in a worker thread; the loop goes on saving. A newer save of a call being written is
     kept pending (and written next), never dropped and never overwritten by the older copy."""
