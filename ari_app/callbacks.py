@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ari_app.calls.events import CallbackRequested, CallEnded, CallEvent, QueueMemberChanged
 from ari_app.calls.numbers import RAW_LENGTH, NumberError, NumberPlan
 from ari_app.cases.actor import Actor
-from ari_app.cases.service import audit
+from ari_app.cases.audit import audit
 from ari_app.config import Config
 from ari_app.protocol import DomainError, ErrorId
 from schema.callbacks import CallbackRequest, CallbackStatus

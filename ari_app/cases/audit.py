@@ -140,8 +140,8 @@ def transaction(
     """One person's request in one transaction: yields the session, commits at the end; on a refusal rolls
     back, then audits the refusal in its own transaction (`refusals_audited`) and raises it again.
 
-        with service.transaction(sessions, actor, "dispatch_case", case=case_id) as s:
-            service.dispatch(s, actor, case_id, units=[...])
+        with transaction(sessions, actor, "dispatch_case", case=case_id) as s:
+            workflow.dispatch(s, actor, case_id, units=[...])
     """
     with refusals_audited(sessions, actor, request, case=case, refusals=refusals), sessions() as s, s.begin():
         yield s

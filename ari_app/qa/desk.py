@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.cases import service
+from ari_app.cases.audit import record_refusal, refusal_audited
 from ari_app.config import Config
 from ari_app.protocol import RECORDING_CHUNK, DomainError, ErrorId, Msg, ProtocolError
 from ari_app.qa.service import (
@@ -68,11 +68,11 @@ class QaDesk:
             try:
                 await handler(req)
             except DomainError as exc:
-                if not service.refusal_audited(exc):
+                if not refusal_audited(exc):
                     asked = {k: req.msg[k] for k in ("call_id", "playback_id") if req.msg.get(k) is not None}
                     asked["source"] = req.conn.source
                     kind = req.msg["type"]
-                    await asyncio.to_thread(service.record_refusal, self.sessions, req.actor, kind, exc, **asked)
+                    await asyncio.to_thread(record_refusal, self.sessions, req.actor, kind, exc, **asked)
                 raise
 
         return run
