@@ -15,7 +15,8 @@ which is the flow control: a slow desktop slows only itself.
 The database work is plain blocking functions run in a worker thread, as in ari_app.cases.queries. A refused
 QA request (`qa_permission_denied`, `call_not_found`, `playback_not_found`, ...) leaves one `refused` audit
 entry with the request, the error id, the call asked for and the client's address, written in its own
-transaction (ari_app.cases.audit.record_refusal) after the request's own transaction was rolled back.
+transaction (ari_app.cases.audit.refusals_audited, around each request in ari_app.qa.desk) after the
+request's own transaction was rolled back.
 """
 
 from __future__ import annotations

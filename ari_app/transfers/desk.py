@@ -31,7 +31,7 @@ from ari_app.agents.session import AgentSession, LiveCall
 from ari_app.calls.events import CallLegChanged, TransferChanged
 from ari_app.cases.access import visible
 from ari_app.cases.actor import Actor
-from ari_app.cases.audit import audit, record_refusal, refusal_audited
+from ari_app.cases.audit import audit, refusals_audited
 from ari_app.cases.queries import caller_history, summary
 from ari_app.cases.settings import settings_of
 from ari_app.protocol import (
@@ -39,7 +39,6 @@ from ari_app.protocol import (
     AgentState,
     CallPhase,
     CaseSummary,
-    DomainError,
     ErrorId,
     Msg,
     ProtocolError,
@@ -108,23 +107,16 @@ class TransferDesk:
     # --- the request -----------------------------------------------------------------------------------
     async def request(self, req: Request) -> None:
         """One `transfer` request; a refusal is audited (in its own transaction), then raised."""
-        try:
+        async with refusals_audited(
+            self.sessions,
+            req.session.actor,
+            Msg.TRANSFER,
+            others=LINK_REFUSALS,  # the link itself writes the refusals of its own rules (call_not_yours, ...)
+            call_id=req.msg["call_id"],
+            action=req.msg["action"],
+            source=req.conn.source,
+        ):
             await self._request(req)
-        except DomainError as exc:
-            actor = req.session.actor
-            # the link itself writes the refusals of its own rules (call_not_yours, not_an_agent, ...)
-            if actor is not None and exc.error_id not in LINK_REFUSALS and not refusal_audited(exc):
-                await asyncio.to_thread(
-                    record_refusal,
-                    self.sessions,
-                    actor,
-                    Msg.TRANSFER,
-                    exc,
-                    call_id=req.msg["call_id"],
-                    action=req.msg["action"],
-                    source=req.conn.source,
-                )
-            raise
 
     async def _request(self, req: Request) -> None:
         session, msg = req.session, req.msg
