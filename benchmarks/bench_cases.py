@@ -27,8 +27,9 @@ from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session
 
 from ari_app.cases import Actor, CaseSettings, configure
+from ari_app.cases.intake import create_case
 from ari_app.cases.kpi import compute
-from ari_app.cases.service import caller_history, create_case
+from ari_app.cases.lookups import caller_history
 from ari_app.cases.settings import HotlineRules
 from ari_app.config import HotlineMode
 from schema.cases import Case, Category, CooperatingUnit, Dispatch, FollowUp

@@ -6,16 +6,20 @@ a transition the table does not have, input out of range) rolls back with its tr
 included. So whoever runs a request for a person runs it inside `transaction(...)` (or wraps its own
 transaction in `refusals_audited(...)`): on a refusal the transaction is rolled back first, then one
 `refused` entry (who, role, the request, the case asked for, the error id) is written in a transaction of
-its own, and the error goes on to the caller.
+its own, and the error goes on to the caller. The link's desks for other features (QA, transfers, the
+wallboard) wrap their requests in `async with refusals_audited(...)` the same way, for any DomainError, with
+what they know of the request (the call, the client's address) in the entry's detail.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy import select
@@ -24,6 +28,7 @@ from sqlalchemy.orm import Session
 from ari_app.cases.actor import Actor
 from ari_app.cases.errors import CaseError
 from ari_app.cases.settings import settings_of
+from ari_app.protocol import DomainError
 from schema.cases import AuditEntry, Case
 
 log = logging.getLogger(__name__)
@@ -108,24 +113,77 @@ def record_refusal(
     mark_audited(error)
 
 
-@contextmanager
+class RefusalsAudited:
+    """What `refusals_audited` returns: a context manager for a block of blocking code (`with`: the entry is
+    written before the error goes on) and for a block that awaits (`async with`: the entry is written in a
+    worker thread, so the event loop keeps routing)."""
+
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        actor: Actor | None,
+        request: str,
+        case: int | str | None,
+        refusals: tuple[type[BaseException], ...],
+        others: Collection[str],
+        detail: dict[str, Any],
+    ) -> None:
+        self.sessions = sessions
+        self.actor = actor
+        self.request = request
+        self.case = case
+        self.refusals = refusals
+        self.others = others
+        self.detail = detail
+
+    def _to_audit(self, error: BaseException | None) -> Actor | None:
+        """Who the refusal of `error` is audited for, or None when it is not this block's to audit."""
+        if self.actor is None or not isinstance(error, self.refusals) or refusal_audited(error):
+            return None
+        if getattr(error, "error_id", None) in self.others:
+            return None
+        return self.actor
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        actor = self._to_audit(error)
+        if actor is not None and error is not None:
+            record_refusal(self.sessions, actor, self.request, error, case=self.case, **self.detail)
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        actor = self._to_audit(error)
+        if actor is not None and error is not None:
+            await asyncio.to_thread(
+                record_refusal, self.sessions, actor, self.request, error, case=self.case, **self.detail
+            )
+
+
 def refusals_audited(
     sessions: Callable[[], Session],
-    actor: Actor,
+    actor: Actor | None,
     request: str,
+    /,
     *,
     case: int | str | None = None,
-    refusals: tuple[type[BaseException], ...] = (CaseError,),
-) -> Iterator[None]:
-    """Around a request whose transaction the caller opens inside: an exception of a `refusals` type that
-    leaves the block is audited (`record_refusal`, once) and raised again. Other exceptions (a bug, the
-    database failing) are not refusals and pass untouched."""
-    try:
-        yield
-    except refusals as exc:
-        if not refusal_audited(exc):
-            record_refusal(sessions, actor, request, exc, case=case)
-        raise
+    refusals: tuple[type[BaseException], ...] = (DomainError,),
+    others: Collection[str] = (),
+    **detail: Any,
+) -> RefusalsAudited:
+    """Around a request whose transaction the caller opens inside (`with`), or a desk's request that awaits
+    (`async with`): an exception of a `refusals` type (any DomainError unless told) that leaves the block is
+    audited (`record_refusal`, once, with `case` and `detail`, e.g. `call_id`, `source`) and raised again.
+    Not audited here: a refusal already in the trail (`refusal_audited`), one whose error id is among
+    `others` (audited elsewhere: the link writes those of its own rules, protocol.LINK_REFUSALS), and any
+    refusal when there is no `actor` (no one signed in). Other exceptions (a bug, the database failing) are
+    not refusals and pass untouched."""
+    return RefusalsAudited(sessions, actor, request, case, refusals, others, detail)
 
 
 @contextmanager
@@ -140,8 +198,8 @@ def transaction(
     """One person's request in one transaction: yields the session, commits at the end; on a refusal rolls
     back, then audits the refusal in its own transaction (`refusals_audited`) and raises it again.
 
-        with service.transaction(sessions, actor, "dispatch_case", case=case_id) as s:
-            service.dispatch(s, actor, case_id, units=[...])
+        with transaction(sessions, actor, "dispatch_case", case=case_id) as s:
+            workflow.dispatch(s, actor, case_id, units=[...])
     """
     with refusals_audited(sessions, actor, request, case=case, refusals=refusals), sessions() as s, s.begin():
         yield s

@@ -1,7 +1,7 @@
 """The cases' desk on the link: the case requests a signed-in desktop may send (docs/protocol.md, "Cases").
 
-Each runs its blocking query or operation (ari_app.cases.queries, on the workflow service, which checks
-roles and visibility and audits) in a worker thread, and replies. A case may be recorded against a call
+Each runs its blocking query or operation (ari_app.cases.queries, on intake, the lookups and the workflow,
+which check roles and visibility and audit) in a worker thread, and replies. A case may be recorded against a call
 only by the agent the call rang (AgentService.may_record).
 
 Live case updates (docs/protocol.md, "Live case updates"): each committed case event is pushed to exactly

@@ -11,14 +11,14 @@
                                                                               approve ──> closed
 
 Coordinated cases (归口协办) have several dispatches; the case moves on when the last open one does, which
-is why some actions list more than one target: the service computes the target, this table says whether
+is why some actions list more than one target: the workflow computes the target, this table says whether
 it is allowed. Self-loops (supervise, escalate, escalate_to_leader, a co-unit accepting) change no status
 but are checked and audited like any other action.
 
 Who may act depends on the hotline's mode: in *collaborative* mode the centre's agents and supervisors
 dispatch, follow up and review; in *sub-platform* mode the hotline unit's staff do; in *exchange* mode the
 hotline's own system does, and its updates arrive as the platform's system actor (role admin).
-Department staff act only on their own unit's dispatches (checked by the service).
+Department staff act only on their own unit's dispatches (checked by ari_app.cases.workflow).
 """
 
 from __future__ import annotations

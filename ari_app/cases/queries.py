@@ -1,10 +1,10 @@
-"""The case queries and operations a desktop may ask for (through the case workflow service, which checks
-roles and visibility and writes the audit), reading users for sign-in, and the push each committed case
-event becomes. Plain blocking functions: the desks run them in a worker thread so the event loop keeps
-routing.
+"""The case queries and operations a desktop may ask for (through intake, the lookups and the workflow,
+which check roles and visibility and write the audit), reading users for sign-in, and the push each
+committed case event becomes. Plain blocking functions: the desks run them in a worker thread so the event
+loop keeps routing.
 
-Each request runs in `service.transaction(..., request=<message type>)`: a refusal rolls the request back
-and leaves one `refused` audit entry, written in its own transaction."""
+Each request runs in `transaction(..., request=<message type>)` (ari_app.cases.audit): a refusal rolls the
+request back and leaves one `refused` audit entry, written in its own transaction."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.cases import service
+from ari_app.cases import intake, lookups, workflow
+from ari_app.cases.access import ACTIVE_DISPATCH, OPEN_DISPATCH, unit_scope, visible
 from ari_app.cases.actor import Actor
+from ari_app.cases.audit import audit, transaction
 from ari_app.cases.events import (
     CaseCreated,
     CaseDispatched,
@@ -65,7 +67,7 @@ class UserRecord:
     password_hash: str | None
     session_epoch: int = 0
     units: frozenset[int] = frozenset()
-    """The units a department user acts for (`service.unit_scope`), read at sign-in."""
+    """The units a department user acts for (`access.unit_scope`), read at sign-in."""
 
     @property
     def actor(self) -> Actor:
@@ -82,7 +84,7 @@ def load_user(sessions: sessionmaker[Session], login: str) -> UserRecord | None:
             u.id, u.login, u.display_name, Role(u.role), u.hotline, u.unit_id, u.password_hash, u.session_epoch or 0
         )
         if record.role is Role.DEPARTMENT and record.unit_id is not None:
-            record = replace(record, units=frozenset(s.scalars(service.unit_scope(record.actor))))
+            record = replace(record, units=frozenset(s.scalars(unit_scope(record.actor))))
         return record
 
 
@@ -126,28 +128,28 @@ CASE_FIELDS = (
 
 def create_case(sessions: sessionmaker[Session], actor: Actor, fields: Mapping[str, Any]) -> CaseSummary:
     kwargs: dict[str, Any] = {k: fields.get(k) for k in CASE_FIELDS}
-    with service.transaction(sessions, actor, Msg.CREATE_CASE) as s:
-        case = service.create_case(s, actor, **kwargs)
+    with transaction(sessions, actor, Msg.CREATE_CASE) as s:
+        case = intake.create_case(s, actor, **kwargs)
         return summary(case)
 
 
 def caller_history(sessions: sessionmaker[Session], actor: Actor, caller: str, limit: int = 10) -> list[CaseSummary]:
-    with service.transaction(sessions, actor, Msg.CALLER_HISTORY) as s:
-        return [summary(c) for c in service.caller_history(s, actor, caller, limit=limit)]
+    with transaction(sessions, actor, Msg.CALLER_HISTORY) as s:
+        return [summary(c) for c in lookups.caller_history(s, actor, caller, limit=limit)]
 
 
 def pop_histories(sessions: sessionmaker[Session], callers: Iterable[str], limit: int) -> dict[str, list[CaseSummary]]:
-    """The screen-pop's history of each caller (`service.histories`: the centre's view, unaudited), read in one
+    """The screen-pop's history of each caller (`lookups.histories`: the centre's view, unaudited), read in one
     session; the link audits each pop that shows one."""
     with sessions() as s:
-        return {caller: [summary(c) for c in found] for caller, found in service.histories(s, callers, limit).items()}
+        return {caller: [summary(c) for c in found] for caller, found in lookups.histories(s, callers, limit).items()}
 
 
 def search_cases(
     sessions: sessionmaker[Session], actor: Actor, text: str | None, mine: bool, limit: int = 50
 ) -> list[CaseSummary]:
-    with service.transaction(sessions, actor, Msg.SEARCH_CASES) as s:
-        return [summary(c) for c in service.search_cases(s, actor, text, limit=limit, mine=mine)]
+    with transaction(sessions, actor, Msg.SEARCH_CASES) as s:
+        return [summary(c) for c in lookups.search_cases(s, actor, text, limit=limit, mine=mine)]
 
 
 # --- the unit / supervisor view: listing, one case in full, and the workflow actions ---------------------
@@ -180,14 +182,14 @@ def list_cases(
     text: str | None = None,
     limit: int = 100,
 ) -> list[CaseListItem]:
-    """The cases the actor may see (service.visible), filtered; most urgent first: those the hotline's own
+    """The cases the actor may see (`access.visible`), filtered; most urgent first: those the hotline's own
     system refused (exchange mode, back with the centre), then by deadline (overdue first), then newest.
     Audited as one lookup, like a search."""
-    with service.transaction(sessions, actor, Msg.LIST_CASES) as s:
+    with transaction(sessions, actor, Msg.LIST_CASES) as s:
         settings = settings_of(s)
         now = settings.now()
         stmt = select(Case)
-        cond = service.visible(actor)
+        cond = visible(actor)
         if cond is not None:
             stmt = stmt.where(cond)
         if status:
@@ -211,9 +213,7 @@ def list_cases(
             Case.id.desc(),
         )
         found = list(s.scalars(stmt.limit(max(1, min(limit, 200)))))
-        service.audit(
-            s, actor, "list", None, now, status=status, open=open_only, overdue=overdue, text=text, found=len(found)
-        )
+        audit(s, actor, "list", None, now, status=status, open=open_only, overdue=overdue, text=text, found=len(found))
         stalled = stalled_cases(s, [c.id for c in found])
         return [list_item(c, now, stalled) for c in found]
 
@@ -221,16 +221,16 @@ def list_cases(
 def _own_units(s: Session, actor: Actor) -> set[int]:
     if actor.role is not Role.DEPARTMENT or actor.unit_id is None:
         return set()
-    return set(s.scalars(service.unit_scope(actor)))
+    return set(s.scalars(unit_scope(actor)))
 
 
 def _actions_now(s: Session, actor: Actor, case: Case) -> list[str]:
-    """service.allowed_actions, narrowed for a department to what its own share of the case allows (a unit
+    """workflow.allowed_actions, narrowed for a department to what its own share of the case allows (a unit
     whose share is already accepted is not offered `accept` again), to coordinated cases for
     `escalate_to_leader`, and to actions a desktop makes."""
-    actions = [a for a in service.allowed_actions(s, actor, case) if a in ACTION_REQUESTS]
+    actions = [a for a in workflow.allowed_actions(s, actor, case) if a in ACTION_REQUESTS]
     if case.handling != Handling.COORDINATED:
-        actions = [a for a in actions if a != "escalate_to_leader"]  # the service refuses it for these
+        actions = [a for a in actions if a != "escalate_to_leader"]  # the workflow refuses it for these
     if actor.role is Role.DEPARTMENT:
         mine = [d.status for d in case.dispatches if d.unit_id in _own_units(s, actor)]
         need = {
@@ -243,7 +243,7 @@ def _actions_now(s: Session, actor: Actor, case: Case) -> list[str]:
 
 
 def _dispatch_units(s: Session, case: Case) -> list[UnitInfo]:
-    """The units service.dispatch would take for this case: active, of no hotline or the case's (only the
+    """The units workflow.dispatch would take for this case: active, of no hotline or the case's (only the
     case's hotline's own units on a sub-platform hotline), and not already on it."""
     own = CooperatingUnit.hotline == case.hotline
     if settings_of(s).mode(case.hotline) is not HotlineMode.SUB_PLATFORM:
@@ -254,7 +254,7 @@ def _dispatch_units(s: Session, case: Case) -> list[UnitInfo]:
         .order_by(CooperatingUnit.level, CooperatingUnit.name, CooperatingUnit.id)
         .limit(500)
     )
-    taken = {d.unit_id for d in case.dispatches if d.status in service.OPEN_DISPATCH}
+    taken = {d.unit_id for d in case.dispatches if d.status in OPEN_DISPATCH}
     return [
         UnitInfo(id=u.id, name=u.name, level=u.level, parent_id=u.parent_id)
         for u in s.scalars(stmt)
@@ -286,7 +286,7 @@ def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
                 status=str(d.status),
                 dispatched_at=d.dispatched_at.isoformat(),
                 deadline_at=d.deadline_at.isoformat(),
-                overdue=d.status in service.ACTIVE_DISPATCH and d.deadline_at < now,
+                overdue=d.status in ACTIVE_DISPATCH and d.deadline_at < now,
                 instructions=d.instructions,
                 accepted_at=iso(d.accepted_at),
                 returned_at=iso(d.returned_at),
@@ -321,45 +321,45 @@ def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
 
 
 def get_case(sessions: sessionmaker[Session], actor: Actor, case_id: int) -> CaseDetail:
-    with service.transaction(sessions, actor, Msg.GET_CASE, case=case_id) as s:
-        return detail(s, actor, service.get_case(s, actor, case_id))
+    with transaction(sessions, actor, Msg.GET_CASE, case=case_id) as s:
+        return detail(s, actor, lookups.get_case(s, actor, case_id))
 
 
 def _operation(msg_type: str, fields: Mapping[str, Any]) -> tuple[Callable[..., Case], dict[str, Any]]:
-    """The service function a workflow request calls, and its keyword arguments from the request."""
+    """The workflow function a workflow request calls, and its keyword arguments from the request."""
     if msg_type == Msg.DISPATCH_CASE:
-        return service.dispatch, {
+        return workflow.dispatch, {
             "units": list(fields.get("units") or ()),
             "deadline_hours": fields.get("deadline_hours"),
             "instructions": fields.get("instructions"),
         }
     if msg_type == Msg.ACCEPT_CASE:
-        return service.accept, {}
+        return workflow.accept, {}
     if msg_type == Msg.RETURN_CASE:
-        return service.return_case, {"reason": fields["reason"]}
+        return workflow.return_case, {"reason": fields["reason"]}
     if msg_type == Msg.HANDLE_CASE:
-        return service.handle, {"result": fields["result"]}
+        return workflow.handle, {"result": fields["result"]}
     if msg_type == Msg.FOLLOW_UP_CASE:
-        return service.follow_up, {
+        return workflow.follow_up, {
             "reached": fields["reached"],
             "solved": fields.get("solved"),
             "satisfaction": fields.get("satisfaction"),
             "notes": fields.get("notes"),
         }
     if msg_type == Msg.REVIEW_CASE:
-        return service.review, {
+        return workflow.review, {
             "approved": fields["approved"],
             "reason": fields.get("reason"),
             "deadline_hours": fields.get("deadline_hours"),
         }
     if msg_type == Msg.SUPERVISE_CASE:
-        return service.supervise, {"instructions": fields["instructions"]}
+        return workflow.supervise, {"instructions": fields["instructions"]}
     if msg_type == Msg.ESCALATE_TO_LEADER:
-        return service.escalate_to_leader, {"instructions": fields["instructions"]}
+        return workflow.escalate_to_leader, {"instructions": fields["instructions"]}
     if msg_type == Msg.RESOLVE_DIRECTLY:
-        return service.resolve_directly, {"resolution": fields["resolution"]}
+        return workflow.resolve_directly, {"resolution": fields["resolution"]}
     if msg_type == Msg.FORWARD_CASE:
-        return service.forward, {"address": fields.get("address")}
+        return workflow.forward, {"address": fields.get("address")}
     raise ValueError(f"{msg_type} is not a workflow request")
 
 
@@ -380,11 +380,11 @@ WORKFLOW_REQUESTS = frozenset(
 
 
 def act(sessions: sessionmaker[Session], actor: Actor, msg_type: str, fields: Mapping[str, Any]) -> CaseDetail:
-    """Run one workflow request through the service as `actor` in one transaction: the service checks the
+    """Run one workflow request (ari_app.cases.workflow) as `actor` in one transaction: it checks the
     role, the case's visibility and the transition, and audits; a refusal rolls everything back and is
     audited on its own (`refused`, with the request and the case asked for)."""
     op, kwargs = _operation(msg_type, fields)
-    with service.transaction(sessions, actor, msg_type, case=fields["case_id"]) as s:
+    with transaction(sessions, actor, msg_type, case=fields["case_id"]) as s:
         case = op(s, actor, fields["case_id"], **kwargs)
         return detail(s, actor, case)
 

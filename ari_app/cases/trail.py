@@ -1,4 +1,4 @@
-"""Reading the audit trail (`audit_log`, written by ari_app.cases.service.audit and record_refusal) with
+"""Reading the audit trail (`audit_log`, written by ari_app.cases.audit: `audit` and `record_refusal`) with
 filters: who, which actions, which case, a time window, refusals only. Used by `hotline audit`; a web front
 would read it the same way.
 

@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime
 
 from ari_app.callbacks import CallbackNotCancellable, cancel_callback, list_callbacks
-from ari_app.cases.service import REFUSED, audit
+from ari_app.cases.audit import REFUSED, audit
 from ari_app.commands.common import cli_actor, config_or_report, database
 
 

@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.cases import service
+from ari_app.cases.audit import refusals_audited
 from ari_app.config import Config
-from ari_app.protocol import RECORDING_CHUNK, DomainError, ErrorId, Msg, ProtocolError
+from ari_app.protocol import RECORDING_CHUNK, ErrorId, Msg, ProtocolError
 from ari_app.qa.service import (
     MAX_PLAYBACKS,
     Playback,
@@ -65,15 +65,11 @@ class QaDesk:
         and the client's address), in a transaction of their own."""
 
         async def run(req: Request) -> None:
-            try:
+            asked = {k: req.msg[k] for k in ("call_id", "playback_id") if req.msg.get(k) is not None}
+            async with refusals_audited(
+                self.sessions, req.session.actor, req.msg["type"], source=req.conn.source, **asked
+            ):
                 await handler(req)
-            except DomainError as exc:
-                if not service.refusal_audited(exc):
-                    asked = {k: req.msg[k] for k in ("call_id", "playback_id") if req.msg.get(k) is not None}
-                    asked["source"] = req.conn.source
-                    kind = req.msg["type"]
-                    await asyncio.to_thread(service.record_refusal, self.sessions, req.actor, kind, exc, **asked)
-                raise
 
         return run
 

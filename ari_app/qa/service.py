@@ -15,7 +15,8 @@ which is the flow control: a slow desktop slows only itself.
 The database work is plain blocking functions run in a worker thread, as in ari_app.cases.queries. A refused
 QA request (`qa_permission_denied`, `call_not_found`, `playback_not_found`, ...) leaves one `refused` audit
 entry with the request, the error id, the call asked for and the client's address, written in its own
-transaction (ari_app.cases.service.record_refusal) after the request's own transaction was rolled back.
+transaction (ari_app.cases.audit.refusals_audited, around each request in ari_app.qa.desk) after the
+request's own transaction was rolled back.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.cases import service
 from ari_app.cases.actor import Actor
+from ari_app.cases.audit import audit
 from ari_app.config import Config
 from ari_app.protocol import (
     RECORDING_CHUNK,
@@ -161,7 +162,7 @@ def search(
             q = select(QaScore.call_id, QaScore.score).where(QaScore.call_id.in_(ids))
             for call_id, score in s.execute(q.order_by(QaScore.at, QaScore.id)):
                 last_score[call_id] = score  # the newest wins
-        service.audit(
+        audit(
             s, actor, "qa_search", None, now,
             hotline=hotline, date_from=date_from, date_to=date_to, agent=agent, words=words, found=len(found),
         )  # fmt: skip
@@ -207,7 +208,7 @@ def get_call(sessions: sessionmaker[Session], actor: Actor, cfg: Config, now: da
             for c in s.scalars(select(Case).where(Case.call_id == call_id).order_by(Case.id))
         ]
         hotline = cfg.hotline(call.hotline) if call.hotline else None
-        service.audit(s, actor, "qa_view", None, now, call_id=call_id)
+        audit(s, actor, "qa_view", None, now, call_id=call_id)
         return QaCallDetail(
             call_id=call.linkedid,
             hotline=call.hotline,
@@ -255,9 +256,7 @@ def open_recording(sessions: sessionmaker[Session], actor: Actor, now: datetime,
             )
         size = path.stat().st_size
         playback = Playback(secrets.token_urlsafe(12), call_id, side, path, size)
-        service.audit(
-            s, actor, "qa_playback", None, now, call_id=call_id, side=side, size=size, playback=playback.playback_id
-        )
+        audit(s, actor, "qa_playback", None, now, call_id=call_id, side=side, size=size, playback=playback.playback_id)
     return playback
 
 
@@ -293,6 +292,6 @@ def score_call(
             role=str(actor.role), at=now,
         )  # fmt: skip
         s.add(row)
-        service.audit(s, actor, "qa_score", None, now, call_id=call_id, score=score, comment=comment)
+        audit(s, actor, "qa_score", None, now, call_id=call_id, score=score, comment=comment)
         s.flush()
         return _score_info(row), _scores(s, call_id)

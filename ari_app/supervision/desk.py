@@ -12,7 +12,7 @@ desktops as if the agent had done it), and listen, whisper or barge into the age
 `SpyControl` port (ari_app.supervision.spy on the real Asterisk). Every request, refused or done, is written to the
 audit log with who, which agent, which action and the outcome (`supervise_<action>`, detail `outcome`: `done`
 or the error id): listening to a call is sensitive. A refused `wallboard_subscribe` leaves a `refused` entry
-(ari_app.cases.service.record_refusal).
+(ari_app.cases.audit.refusals_audited).
 
 Alarms (`alarm` push, docs/protocol.md "Alarms"): what needs a person now is pushed to every signed-in
 supervisor and admin connection, wallboard open or not: the recordings disk going low, full or unmeasurable
@@ -36,7 +36,7 @@ from ari_app import protocol as p
 from ari_app.agents.session import AgentSession
 from ari_app.calls.events import CallEvent, QueueMemberChanged
 from ari_app.cases.actor import SYSTEM, Actor
-from ari_app.cases.service import audit, mark_audited, record_refusal
+from ari_app.cases.audit import audit, mark_audited, refusals_audited
 from ari_app.config import Config
 from ari_app.protocol import AgentState, CallPhase, DomainError, ErrorId, Msg, ProtocolError
 from ari_app.supervision.wallboard import TodayCalls, day_start
@@ -223,16 +223,8 @@ class Supervision:
 
     async def subscribe(self, req: Request) -> None:
         conn, session = req.conn, req.session
-        try:
+        async with refusals_audited(self.link.sessions, session.actor, Msg.WALLBOARD_SUBSCRIBE, source=conn.source):
             self._require_supervisor(session)
-        except ProtocolError as exc:
-            if session.actor is not None:
-                sessions = self.link.sessions
-                actor = session.actor
-                await asyncio.to_thread(
-                    record_refusal, sessions, actor, Msg.WALLBOARD_SUBSCRIBE, exc, source=conn.source
-                )
-            raise
         snapshot = await self.snapshot()
         conn.send({**snapshot, "re": req.id} if req.id is not None else snapshot)
         self.subscribers.add(conn)

@@ -11,7 +11,7 @@ agent is signed in and ready, then hands over to ari_app.transfers.Transfers. As
 - both get `transfer_state` pushes; a cancelled or failed transfer withdraws the target's pop.
 
 A refused request (not connected, no such target, a transfer already going on, ...) leaves one `refused`
-audit entry with the call, the action, the error id and the client's address (ari_app.cases.service); the
+audit entry with the call, the action, the error id and the client's address (ari_app.cases.audit); the
 refusals of the link's own rules (`call_not_yours`, `not_an_agent`: ari_app.protocol.LINK_REFUSALS)
 are written by the link itself, once.
 """
@@ -29,8 +29,9 @@ from ari_app.agents.desk import AgentDesk, ended_message
 from ari_app.agents.service import AgentService
 from ari_app.agents.session import AgentSession, LiveCall
 from ari_app.calls.events import CallLegChanged, TransferChanged
-from ari_app.cases import service
+from ari_app.cases.access import visible
 from ari_app.cases.actor import Actor
+from ari_app.cases.audit import audit, refusals_audited
 from ari_app.cases.queries import caller_history, summary
 from ari_app.cases.settings import settings_of
 from ari_app.protocol import (
@@ -38,7 +39,6 @@ from ari_app.protocol import (
     AgentState,
     CallPhase,
     CaseSummary,
-    DomainError,
     ErrorId,
     Msg,
     ProtocolError,
@@ -84,11 +84,11 @@ def cases_on_call(sessions: sessionmaker[Session], actor: Actor, call_id: str) -
     """The cases taken on this call that `actor` may see, oldest first (audited as one lookup)."""
     with sessions() as s, s.begin():
         stmt = select(Case).where(Case.call_id == call_id).order_by(Case.id)
-        cond = service.visible(actor)
+        cond = visible(actor)
         if cond is not None:
             stmt = stmt.where(cond)
         found = list(s.scalars(stmt))
-        service.audit(s, actor, "call_cases", None, settings_of(s).now(), call_id=call_id, found=len(found))
+        audit(s, actor, "call_cases", None, settings_of(s).now(), call_id=call_id, found=len(found))
         return [summary(c) for c in found]
 
 
@@ -107,23 +107,16 @@ class TransferDesk:
     # --- the request -----------------------------------------------------------------------------------
     async def request(self, req: Request) -> None:
         """One `transfer` request; a refusal is audited (in its own transaction), then raised."""
-        try:
+        async with refusals_audited(
+            self.sessions,
+            req.session.actor,
+            Msg.TRANSFER,
+            others=LINK_REFUSALS,  # the link itself writes the refusals of its own rules (call_not_yours, ...)
+            call_id=req.msg["call_id"],
+            action=req.msg["action"],
+            source=req.conn.source,
+        ):
             await self._request(req)
-        except DomainError as exc:
-            actor = req.session.actor
-            # the link itself writes the refusals of its own rules (call_not_yours, not_an_agent, ...)
-            if actor is not None and exc.error_id not in LINK_REFUSALS and not service.refusal_audited(exc):
-                await asyncio.to_thread(
-                    service.record_refusal,
-                    self.sessions,
-                    actor,
-                    Msg.TRANSFER,
-                    exc,
-                    call_id=req.msg["call_id"],
-                    action=req.msg["action"],
-                    source=req.conn.source,
-                )
-            raise
 
     async def _request(self, req: Request) -> None:
         session, msg = req.session, req.msg

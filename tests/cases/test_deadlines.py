@@ -99,8 +99,8 @@ def test_manual_supervision_is_recorded_with_an_event_for_the_unit(db: Db) -> No
     cid = f.create()
     f.do(Action.DISPATCH, f.dispatcher, cid)
     with db.session() as s, s.begin():
-        from ari_app.cases import service as svc
+        from ari_app.cases.workflow import supervise
 
-        svc.supervise(s, f.reviewer, cid, instructions="今日内答复")
+        supervise(s, f.reviewer, cid, instructions="今日内答复")
     (event,) = [e for e in take_events(s) if isinstance(e, SupervisionRaised)]
     assert (event.overdue, event.level, event.unit_id, event.instructions) == (False, 1, f.unit1, "今日内答复")

@@ -17,7 +17,9 @@ from ari_app.cases.events import (
     publish_after_commit,
     take_events,
 )
-from ari_app.cases.service import create_case, dispatch, get_case
+from ari_app.cases.intake import create_case
+from ari_app.cases.lookups import get_case
+from ari_app.cases.workflow import dispatch
 from schema.users import Role
 from tests.support.cases import Db, intake_fields
 

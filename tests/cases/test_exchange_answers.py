@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ari_app.cases import CaseState
-from ari_app.cases import service as svc
+from ari_app.cases.audit import transaction
 from ari_app.cases.errors import ExchangeRequirement
 from ari_app.cases.events import CaseStatusChanged, ExchangeRefused, ExchangeStalled
 from ari_app.cases.exchange import (
@@ -36,7 +36,10 @@ from ari_app.cases.exchange import (
     retry_after,
     stalled_problems,
 )
+from ari_app.cases.intake import create_case
+from ari_app.cases.lookups import get_case
 from ari_app.cases.runner import CaseRunner
+from ari_app.cases.workflow import allowed_actions, forward, resolve_directly
 from ari_app.config import HotlineMode
 from schema.cases import AuditEntry, Case, ExchangeMessage, OutboxStatus
 from schema.users import Role
@@ -102,7 +105,7 @@ def test_a_400_error_array_stops_retries_and_returns_the_case_to_the_centre(db: 
     assert len(geo.posts) == 1 and messages(db)[0].attempts == 1
     # The centre corrects the case and forwards it again: a new request (new key), delivered.
     with db.session() as s, s.begin():
-        svc.forward(s, db.world.actors["agent"], cid, address="某区某路 8 号")
+        forward(s, db.world.actors["agent"], cid, address="某区某路 8 号")
     case = f.get(cid)
     assert case.status == CaseState.EXCHANGED and case.exchange_refusal is None
     again = audits(db, "forward")[-1]
@@ -121,8 +124,8 @@ def test_a_refused_case_may_be_answered_by_the_centre_instead(db: Db, geo: GeoRe
     send(db, geo)
     agent = db.world.actors["agent"]
     with db.session() as s, s.begin():
-        assert "resolve_directly" in svc.allowed_actions(s, agent, svc.get_case(s, agent, cid))
-        svc.resolve_directly(s, agent, cid, resolution="已当场答复")
+        assert "resolve_directly" in allowed_actions(s, agent, get_case(s, agent, cid))
+        resolve_directly(s, agent, cid, resolution="已当场答复")
     case = f.get(cid)
     assert case.status == CaseState.CLOSED and case.exchange_refusal is None
     assert messages(db)[0].status == OutboxStatus.REFUSED  # the refusal stays on record
@@ -342,8 +345,8 @@ def intake(sessions: Callable[[], Session], db: Db, **fields: Any) -> int:
         **fields,
     }
     agent = db.world.actors["agent"]
-    with svc.transaction(sessions, agent, "create_case") as s:
-        return svc.create_case(s, agent, **args).id
+    with transaction(sessions, agent, "create_case") as s:
+        return create_case(s, agent, **args).id
 
 
 def counts(db: Db) -> tuple[int, int]:

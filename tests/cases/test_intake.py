@@ -11,7 +11,8 @@ from sqlalchemy.exc import DBAPIError
 from ari_app.cases import CaseState, NotConfigured, PermissionDenied, UnknownHotline
 from ari_app.cases.errors import CaseNotFound, InvalidInput
 from ari_app.cases.events import CaseCreated, take_events
-from ari_app.cases.service import caller_history, create_case, get_case, search_cases
+from ari_app.cases.intake import create_case
+from ari_app.cases.lookups import caller_history, get_case, search_cases
 from schema.cases import AuditAppendOnlyError, AuditEntry
 from tests.support.cases import Db, intake
 

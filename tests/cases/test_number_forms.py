@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from ari_app.calls.numbers import NumberPlan, NumberRules
 from ari_app.cases.errors import InvalidInput
-from ari_app.cases.service import caller_history, search_cases
+from ari_app.cases.lookups import caller_history, search_cases
 from ari_app.config import HotlineMode
 from schema.cases import Case, ExchangeMessage
 from tests.support.cases import Db, intake

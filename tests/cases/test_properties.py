@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from ari_app.cases import Action, CaseState
 from ari_app.cases import machine as m
 from ari_app.cases.errors import CaseError
-from ari_app.cases.service import _aggregate
+from ari_app.cases.workflow import _aggregate
 from ari_app.config import HotlineMode
 from schema.cases import AuditEntry, Case, DispatchStatus
 from schema.users import Role

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ari_app.cases import service as svc
 from ari_app.cases.runner import CaseRunner
 from ari_app.cases.surveys import NOTES, link_call, link_pending
+from ari_app.cases.workflow import follow_up, resolve_directly
 from schema.cases import AuditEntry, Case, FollowUp
 from schema.surveys import SurveyResponse
 from tests.support.cases import Db, intake
@@ -95,8 +95,8 @@ def test_a_person_can_still_follow_up_and_close(db: Db, tmp_path: Path) -> None:
     _answer(db, "1795930000.5")
     with db.session() as s, s.begin():
         link_call(s, "1795930000.5", db.clock.t)
-        svc.resolve_directly(s, db.world.actors["agent"], case_id, resolution="已答复")
-        svc.follow_up(s, db.world.actors["agent"], case_id, reached=True, solved=True, satisfaction="satisfied")
+        resolve_directly(s, db.world.actors["agent"], case_id, resolution="已答复")
+        follow_up(s, db.world.actors["agent"], case_id, reached=True, solved=True, satisfaction="satisfied")
     fus: list[Any] = _follow_ups(db)
     assert [(f.survey_id is not None, f.by is None) for f in fus] == [(True, True), (False, False)]
 

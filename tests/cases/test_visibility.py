@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ari_app.cases import Action, CaseNotFound
-from ari_app.cases import service as svc
+from ari_app.cases.lookups import caller_history, get_case, search_cases
 from ari_app.config import HotlineMode
 from tests.support.cases import Db
 from tests.support.flows import Flow
@@ -34,14 +34,14 @@ def test_isolation_between_hotline_units_and_departments(db: Db) -> None:
     with db.session() as s, s.begin():
         for login, expected in seen.items():
             actor = db.world.actors[login]
-            assert {x.id for x in svc.search_cases(s, actor)} == expected, login
-            assert {x.id for x in svc.caller_history(s, actor, "1")} == expected, login
+            assert {x.id for x in search_cases(s, actor)} == expected, login
+            assert {x.id for x in caller_history(s, actor, "1")} == expected, login
             for cid in (c1, c2, s1):
                 if cid in expected:
-                    assert svc.get_case(s, actor, cid).id == cid
+                    assert get_case(s, actor, cid).id == cid
                 else:
                     with pytest.raises(CaseNotFound):
-                        svc.get_case(s, actor, cid)
+                        get_case(s, actor, cid)
 
 
 def test_hotline_unit_cannot_act_on_another_hotlines_case(db: Db) -> None:

@@ -253,13 +253,13 @@ def test_dispatch_checks_units_and_deadlines(db: Db) -> None:
     with pytest.raises(InvalidInput):
         sub.do(A.DISPATCH, sub.dispatcher, sid, units=[db.world.units["A"]])  # not the hotline's unit
     with db.session() as s, s.begin():
-        from ari_app.cases import service as svc
+        from ari_app.cases.workflow import allowed_actions, dispatch
 
-        case = svc.dispatch(s, f.dispatcher, cid)  # the category's default unit and deadline (48 h)
+        case = dispatch(s, f.dispatcher, cid)  # the category's default unit and deadline (48 h)
         assert case.dispatches[0].unit_id == db.world.units["A"]
         assert case.deadline_at is not None
         assert (case.deadline_at - db.clock.t).total_seconds() == 48 * 3600
-        assert svc.allowed_actions(s, db.world.actors["deptA"], case) == ["accept", "return"]
+        assert allowed_actions(s, db.world.actors["deptA"], case) == ["accept", "return"]
 
 
 def test_a_unit_may_return_work_it_accepted(db: Db) -> None:
@@ -272,16 +272,16 @@ def test_a_unit_may_return_work_it_accepted(db: Db) -> None:
 
 
 def test_a_refusal_leaves_the_session_untouched_for_a_caller_that_carries_on(db: Db) -> None:
-    from ari_app.cases import service as svc
+    from ari_app.cases.workflow import handle, review
 
     f = Flow(db, C)
     cid = f.create()
     f.do(A.DISPATCH, f.dispatcher, cid)
     with db.session() as s:
         with pytest.raises(CaseError):
-            svc.handle(s, f.dept1, cid, result="未接收就办理")  # not accepted yet
+            handle(s, f.dept1, cid, result="未接收就办理")  # not accepted yet
         with pytest.raises(CaseError):
-            svc.review(s, f.reviewer, cid, approved=True)
+            review(s, f.reviewer, cid, approved=True)
         s.commit()  # a careless caller commits anyway: nothing half-done may be in the session
     case = f.get(cid)
     assert case.status == S.DISPATCHED

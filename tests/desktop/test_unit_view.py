@@ -20,8 +20,8 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.auth import hash_password
-from ari_app.cases import service
 from ari_app.cases.actor import Actor
+from ari_app.cases.workflow import dispatch
 from ari_app.link import LinkServer
 from cti_desktop.window import MainWindow
 from schema.cases import Case, CooperatingUnit
@@ -62,7 +62,7 @@ def cases(sessions: sessionmaker[Session]) -> dict[str, int]:
         ):
             urgency = "urgent" if key == "burst" else "normal"
             case = citizen_case(s, agent, request, "13800000009", "王女士", address=address, urgency=urgency)
-            service.dispatch(s, agent, case.id, units=[unit.id], deadline_hours=48, now=when)
+            dispatch(s, agent, case.id, units=[unit.id], deadline_hours=48, now=when)
             out[key] = case.id
         return out
 

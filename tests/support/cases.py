@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from ari_app.cases import Actor, CaseSettings, configure
-from ari_app.cases.service import create_case
+from ari_app.cases.intake import create_case
 from ari_app.cases.settings import HotlineRules
 from ari_app.config import HotlineMode
 from schema.cases import Case, Category, CooperatingUnit, ExchangeMessage

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from sqlalchemy.orm import Session
 
-from ari_app.cases import service
 from ari_app.cases.actor import Actor
+from ari_app.cases.intake import create_case
 from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkClient
@@ -134,6 +134,4 @@ def citizen_case(s: Session, actor: Actor, request: str, caller: str, citizen_na
     """A case `actor` took in the service, not through a desktop: a citizen's call to 12345 with no call id,
     category or address, the caller's number as the contact (INTAKE and these unless `fields` say)."""
     values = {"hotline": "12345", "call_id": None, "category": None, "address": None, "contact": caller, **INTAKE}
-    return service.create_case(
-        s, actor, request=request, caller=caller, citizen_name=citizen_name, **{**values, **fields}
-    )
+    return create_case(s, actor, request=request, caller=caller, citizen_name=citizen_name, **{**values, **fields})

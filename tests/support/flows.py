@@ -7,10 +7,23 @@ from typing import Any
 from sqlalchemy import select
 
 from ari_app.cases import Action, Actor
-from ari_app.cases import service as svc
+from ari_app.cases.access import transition
 from ari_app.cases.actor import SYSTEM
 from ari_app.cases.exchange import Refused, apply_update, refuse_message
+from ari_app.cases.intake import create_case
 from ari_app.cases.machine import CaseState
+from ari_app.cases.workflow import (
+    accept,
+    dispatch,
+    escalate_to_leader,
+    follow_up,
+    forward,
+    handle,
+    resolve_directly,
+    return_case,
+    review,
+    supervise,
+)
 from ari_app.config import HotlineMode
 from schema.cases import Case, ExchangeMessage
 from schema.users import Role
@@ -46,7 +59,7 @@ class Flow:
 
     def create(self, handling: str = "dispatch", caller: str = "13900000000", request: str = "请处理") -> int:
         with self.db.session() as s, s.begin():
-            case = svc.create_case(
+            case = create_case(
                 s,
                 self.db.world.actors["agent"],
                 hotline=self.hotline,
@@ -78,19 +91,19 @@ class Flow:
 
 def perform(s: Any, action: Action, actor: Actor, case_id: int, flow: Flow, **kw: Any) -> Case:
     if action is Action.RESOLVE_DIRECTLY:
-        return svc.resolve_directly(s, actor, case_id, resolution=kw.get("resolution", "已当场答复"))
+        return resolve_directly(s, actor, case_id, resolution=kw.get("resolution", "已当场答复"))
     if action is Action.DISPATCH:
-        return svc.dispatch(s, actor, case_id, units=kw.get("units", [flow.unit1]), deadline_hours=kw.get("hours"))
+        return dispatch(s, actor, case_id, units=kw.get("units", [flow.unit1]), deadline_hours=kw.get("hours"))
     if action is Action.FORWARD:
-        return svc.forward(s, actor, case_id)
+        return forward(s, actor, case_id)
     if action is Action.ACCEPT:
-        return svc.accept(s, actor, case_id)
+        return accept(s, actor, case_id)
     if action is Action.RETURN:
-        return svc.return_case(s, actor, case_id, reason=kw.get("reason", "不属于本单位职责"))
+        return return_case(s, actor, case_id, reason=kw.get("reason", "不属于本单位职责"))
     if action is Action.HANDLE:
-        return svc.handle(s, actor, case_id, result=kw.get("result", "已修复"))
+        return handle(s, actor, case_id, result=kw.get("result", "已修复"))
     if action is Action.FOLLOW_UP:
-        return svc.follow_up(
+        return follow_up(
             s,
             actor,
             case_id,
@@ -99,13 +112,13 @@ def perform(s: Any, action: Action, actor: Actor, case_id: int, flow: Flow, **kw
             satisfaction=kw.get("satisfaction", "satisfied"),
         )
     if action is Action.APPROVE:
-        return svc.review(s, actor, case_id, approved=True)
+        return review(s, actor, case_id, approved=True)
     if action is Action.SEND_BACK:
-        return svc.review(s, actor, case_id, approved=False, reason=kw.get("reason", "未解决"))
+        return review(s, actor, case_id, approved=False, reason=kw.get("reason", "未解决"))
     if action is Action.SUPERVISE:
-        return svc.supervise(s, actor, case_id, instructions="请加快办理")
+        return supervise(s, actor, case_id, instructions="请加快办理")
     if action is Action.ESCALATE_TO_LEADER:
-        return svc.escalate_to_leader(s, actor, case_id, instructions="提请分管领导协调")
+        return escalate_to_leader(s, actor, case_id, instructions="提请分管领导协调")
     if action is Action.EXCHANGE_UPDATE:
         case = s.get(Case, case_id)
         return apply_update(s, case.hotline, {"case_number": case.number, "status": kw.get("status", "closed")})
@@ -113,7 +126,7 @@ def perform(s: Any, action: Action, actor: Actor, case_id: int, flow: Flow, **kw
         case = s.get(Case, case_id)
         now = case.updated_at
         if case.status != CaseState.EXCHANGED:
-            svc.transition(s, SYSTEM, case, action, CaseState.RETURNED, now)  # refused: no such move
+            transition(s, SYSTEM, case, action, CaseState.RETURNED, now)  # refused: no such move
         msg = s.scalars(
             select(ExchangeMessage).where(ExchangeMessage.case_id == case_id).order_by(ExchangeMessage.id.desc())
         ).first()

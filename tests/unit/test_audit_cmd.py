@@ -17,9 +17,11 @@ import pytest
 from sqlalchemy.orm import Session
 
 from ari_app.cases import CaseSettings, configure
-from ari_app.cases import service as svc
 from ari_app.cases.actor import Actor
+from ari_app.cases.audit import audit, record_refusal
 from ari_app.cases.errors import CaseNotFound, PermissionDenied
+from ari_app.cases.intake import create_case
+from ari_app.cases.lookups import get_case, search_cases
 from ari_app.commands.common import display_width as width
 from ari_app.config import load_config
 from schema.cases import AuditEntry
@@ -58,30 +60,30 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         clock[0] = T0 + timedelta(minutes=minutes)
 
     with sessions.begin() as s:
-        case = svc.create_case(
+        case = create_case(
             s, AGENT, hotline="12345", caller="139", call_id=None, category=None, request="路灯不亮",
             address=None, urgency="normal", citizen_name=None, contact=None, language="zh", handling="dispatch",
         )  # fmt: skip
         case_id, number = case.id, case.number
     at(10)
     with sessions.begin() as s:
-        svc.get_case(s, AGENT, case_id)
+        get_case(s, AGENT, case_id)
     at(20)
     for actor, request, case, error in (
         (DEPT, "get_case", case_id, CaseNotFound("not yours")),
         (AGENT, "accept_case", case_id, PermissionDenied("role agent may not accept")),
         (DEPT, "get_case", "12345-20991231-0001", CaseNotFound("no such case")),
     ):
-        svc.record_refusal(sessions, actor, request, error, case=case)
+        record_refusal(sessions, actor, request, error, case=case)
         clock[0] += timedelta(minutes=1)
     at(30)
     with sessions.begin() as s:
-        svc.audit(s, Actor(None, "mallory", Role.AGENT), "sign_in_failed", None, clock[0], peer="10.0.0.9")
-        svc.audit(s, SUP, "supervise_listen", None, clock[0], agent="1002", outcome="not_a_supervisor")
-        svc.audit(s, SUP, "supervise_pause", None, clock[0], agent="1002", outcome="done")
+        audit(s, Actor(None, "mallory", Role.AGENT), "sign_in_failed", None, clock[0], peer="10.0.0.9")
+        audit(s, SUP, "supervise_listen", None, clock[0], agent="1002", outcome="not_a_supervisor")
+        audit(s, SUP, "supervise_pause", None, clock[0], agent="1002", outcome="done")
     at(24 * 60)  # the next day, 09:00 centre time
     with sessions.begin() as s:
-        svc.search_cases(s, DEPT, "停水 小区")
+        search_cases(s, DEPT, "停水 小区")
     engine.dispose()
     return {"config": config, "case_id": case_id, "number": number, "db": cfg.database_url}
 

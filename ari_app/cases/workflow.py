@@ -1,97 +1,41 @@
-"""The case workflow's operations (受理, 派单, 签收, 退回, 办结, 回访, 审核, 督办, 转办). Every function takes a
-Session, the acting user and its arguments; checks on the server side that the actor may see the case and
-may make the move (ari_app.cases.machine, through ari_app.cases.access); and writes the audit entry in the
-same transaction as the change (ari_app.cases.audit).
+"""The case workflow after intake: 派单 `dispatch`, 签收 `accept`, 退回 `return_case`, 办结 `handle` and
+`resolve_directly`, 回访 `follow_up`, 审核 `review`, 督办 `supervise` and `escalate_to_leader`, 转办 `forward`;
+and `allowed_actions`, what an actor may do to a case now. Every function takes a Session, the acting user
+and its arguments; checks on the server side that the actor may see the case and may make the move
+(ari_app.cases.machine, through ari_app.cases.access); and writes the audit entry in the same transaction
+as the change (`access.transition`, ari_app.cases.audit).
 
-Transactions: the functions flush but never commit. The caller owns the transaction (`with
-session.begin(): ...` or `session.commit()`), so a change and its audit entry are committed together or not
-at all; after the commit, `ari_app.cases.events.take_events(session)` hands over who must act next.
-The session must carry the case settings (`ari_app.cases.configure`). Whoever runs a request for a person
-runs it inside `transaction(...)`, so a refusal is rolled back and then audited on its own (ari_app.cases.audit).
-The desktop link does so for every request; a web front would do the same.
-
-This module also names what its callers use from the modules under it (`audit`, `transaction`, `visible`,
-...), so that a caller imports the workflow from one place.
+Flushes, never commits: the caller owns the transaction (the package's contract, ari_app.cases).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, false, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ari_app.calls.numbers import NumberError
 from ari_app.cases import machine
 from ari_app.cases.access import (
-    ACTIVE_DISPATCH as ACTIVE_DISPATCH,
-)
-from ari_app.cases.access import (
-    CENTRE_ROLES as CENTRE_ROLES,
-)
-from ari_app.cases.access import (
-    INTAKE_ROLES as INTAKE_ROLES,
-)
-from ari_app.cases.access import (
-    OPEN_DISPATCH as OPEN_DISPATCH,
-)
-from ari_app.cases.access import (
-    audience_for,
+    ACTIVE_DISPATCH,
+    OPEN_DISPATCH,
     load_case,
     mode_of,
-    read_caller,
-    read_contact,
     read_enum,
     read_text,
     require_action,
-    restrict,
-)
-from ari_app.cases.access import (
-    transition as transition,
-)
-from ari_app.cases.access import (
-    unit_scope as unit_scope,
-)
-from ari_app.cases.access import (
-    visible as visible,
+    transition,
+    unit_scope,
 )
 from ari_app.cases.actor import Actor
-from ari_app.cases.audit import (
-    REFUSED as REFUSED,
-)
-from ari_app.cases.audit import (
-    audit as audit,
-)
-from ari_app.cases.audit import (
-    mark_audited as mark_audited,
-)
-from ari_app.cases.audit import (
-    record_refusal as record_refusal,
-)
-from ari_app.cases.audit import (
-    refusal_audited as refusal_audited,
-)
-from ari_app.cases.audit import (
-    refusals_audited as refusals_audited,
-)
-from ari_app.cases.audit import (
-    transaction as transaction,
-)
 from ari_app.cases.errors import InvalidInput, PermissionDenied, TransitionForbidden
-from ari_app.cases.events import Audience, CaseCreated, CaseDispatched, SupervisionRaised, emit
+from ari_app.cases.events import Audience, CaseDispatched, SupervisionRaised, emit
 from ari_app.cases.exchange import check_intake, enqueue_request, receiver_services
 from ari_app.cases.machine import Action, CaseState
 from ari_app.cases.settings import CaseSettings, settings_of
-from ari_app.cases.surveys import link_call
 from ari_app.config import HotlineMode
 from schema.cases import (
     Case,
-    CaseCounter,
-    Category,
-    Channel,
     CooperatingUnit,
     Dispatch,
     DispatchStatus,
@@ -100,213 +44,8 @@ from schema.cases import (
     Review,
     Satisfaction,
     Supervision,
-    Urgency,
 )
 from schema.users import Role
-
-log = logging.getLogger(__name__)
-
-
-def _next_number(session: Session, hotline: str, day: str) -> str:
-    """`HOTLINE-YYYYMMDD-NNNN`, the sequence per hotline and local day, safe under concurrent intake: the
-    counter row is updated in place (row lock on PostgreSQL, the write lock on SQLite)."""
-    bump = (
-        update(CaseCounter)
-        .where(CaseCounter.hotline == hotline, CaseCounter.day == day)
-        .values(last=CaseCounter.last + 1)
-        .returning(CaseCounter.last)
-        .execution_options(synchronize_session=False)
-    )
-    for _ in range(3):
-        seq = session.execute(bump).scalar_one_or_none()
-        if seq is not None:
-            return f"{hotline}-{day}-{seq:04d}"
-        try:
-            with session.begin_nested():
-                session.add(CaseCounter(hotline=hotline, day=day, last=1))
-            return f"{hotline}-{day}-0001"
-        except IntegrityError:
-            continue  # another intake created the day's counter first; bump it instead
-    raise RuntimeError(f"could not number a case for {hotline} on {day}")
-
-
-def _category(session: Session, settings: CaseSettings, hotline: str, name: str | None) -> Category | None:
-    """The hotline's category by name. Categories listed in config.yaml are created on first use (without a
-    default unit, with the default deadline); admins refine them in the table."""
-    if name is None or not name.strip():
-        return None
-    name = name.strip()
-    cat = session.scalars(select(Category).where(Category.hotline == hotline, Category.name == name)).one_or_none()
-    if cat is not None:
-        return cat
-    if name not in settings.hotline(hotline).categories:
-        raise InvalidInput(f"{name!r} is not a category of hotline {hotline}", field="category")
-    try:
-        with session.begin_nested():
-            cat = Category(hotline=hotline, name=name, deadline_hours=settings.default_deadline_hours)
-            session.add(cat)
-    except IntegrityError:
-        cat = session.scalars(select(Category).where(Category.hotline == hotline, Category.name == name)).one()
-    return cat
-
-
-# --- intake and reading ----------------------------------------------------------------------------------
-
-
-def create_case(
-    session: Session,
-    actor: Actor,
-    *,
-    hotline: str,
-    caller: str | None,
-    call_id: str | None,
-    category: str | None,
-    request: str,
-    address: str | None,
-    urgency: str,
-    citizen_name: str | None,
-    contact: str | None,
-    language: str,
-    handling: str,
-    channel: str = "phone",
-    now: datetime | None = None,
-) -> Case:
-    """受理: open a case. On an exchange-mode hotline a case that is not resolved directly is forwarded at
-    once to the hotline's own system (status `exchanged`, an Open311 request in the outbox), after
-    `exchange.check_intake`: a case that system would refuse (no location, a category it does not offer, a
-    required attribute missing) is refused with ExchangeRequirement naming the field, and nothing is kept."""
-    settings = settings_of(session)
-    now = settings.now(now)
-    rules = settings.hotline(hotline)
-    if actor.role not in INTAKE_ROLES or (actor.role is Role.HOTLINE_UNIT and actor.hotline != hotline):
-        raise PermissionDenied(f"role {actor.role} may not take cases for hotline {hotline}", role=str(actor.role))
-    req = read_text(request, "request", required=True)
-    assert req is not None
-    lang = read_text(language, "language", required=True, limit=16)
-    assert lang is not None
-    contact_number = read_contact(settings.numbers, contact)
-    caller_number = read_caller(settings.numbers, caller)
-    exchanged = rules.mode is HotlineMode.EXCHANGE and handling != Handling.DIRECT
-    if exchanged:
-        services = receiver_services(session, hotline)  # before anything is written: may ask the receiver
-    case = Case(
-        number=_next_number(session, hotline, now.astimezone(settings.timezone).strftime("%Y%m%d")),
-        channel=read_enum(Channel, channel, "channel"),
-        hotline=hotline,
-        citizen_name=read_text(citizen_name, "citizen_name", limit=128),
-        contact=contact_number.canonical if contact_number else None,
-        contact_raw=contact_number.raw if contact_number else None,
-        caller=caller_number.canonical if caller_number else None,
-        caller_raw=caller_number.raw if caller_number else None,
-        call_id=read_text(call_id, "call_id", limit=64),
-        request=req,
-        address=read_text(address, "address", limit=256),
-        category=_category(session, settings, hotline, category),
-        urgency=read_enum(Urgency, urgency, "urgency"),
-        language=lang,
-        handling=read_enum(Handling, handling, "handling"),
-        status=CaseState.RECEIVED,
-        created_at=now,
-        updated_at=now,
-        created_by=actor.user_id,
-        created_by_login=actor.login,
-    )
-    session.add(case)
-    session.flush()
-    audit(session, actor, "create", case.id, now, number=case.number, hotline=hotline, channel=str(case.channel))
-    if case.call_id:
-        link_call(session, case.call_id, now)  # the citizen may have rated the call before the case was saved
-    emit(session, CaseCreated(case.id, case.number, now, audience_for(case, CaseState.RECEIVED, rules.mode), hotline))
-    if exchanged:
-        check_intake(session, case, services)
-        transition(session, actor, case, Action.FORWARD, CaseState.EXCHANGED, now)
-        enqueue_request(session, case, now)
-    session.flush()
-    return case
-
-
-def get_case(session: Session, actor: Actor, case_id: int | str) -> Case:
-    """One case by id or number, if the actor may see it; the read is audited."""
-    settings = settings_of(session)
-    case = load_case(session, actor, case_id)
-    audit(session, actor, "view", case.id, settings.now())
-    session.flush()
-    return case
-
-
-def caller_history(session: Session, actor: Actor, caller: str, limit: int = 10) -> list[Case]:
-    """The caller's earlier cases (by calling or contact number), most recent first, only those the actor
-    may see. For the screen-pop; audited as one lookup. The number may be in any form (+8613812345678,
-    13812345678, ...): it is compared in its canonical form (ari_app.calls.numbers), in which cases store
-    it. A withheld caller (`anonymous`, `unknown`, empty, ...; `ari_app.calls.numbers.is_withheld`) has no
-    history: that text is shared by every citizen who withholds their number, and matching it would show one
-    citizen's cases to the agent talking to another."""
-    settings = settings_of(session)
-    found = settings.numbers.caller(caller)
-    if found.withheld:
-        return []
-    cases = list(session.scalars(restrict(_history_of(found.canonical, limit), actor)))
-    audit(session, actor, "caller_history", None, settings.now(), caller=found.canonical, found=len(cases))
-    session.flush()
-    return cases
-
-
-def histories(session: Session, callers: Iterable[str], limit: int = 10) -> dict[str, list[Case]]:
-    """Each caller's earlier cases as the centre sees them (every case), most recent first, keyed by the
-    number as given (compared canonically; a withheld caller has none, as in `caller_history`). Not
-    audited: for the screen-pop, which shows them to a centre agent and audits that it did
-    (ari_app.link.history)."""
-    settings = settings_of(session)
-    out: dict[str, list[Case]] = {}
-    for caller in callers:
-        found = settings.numbers.caller(caller)
-        out[caller] = [] if found.withheld else list(session.scalars(_history_of(found.canonical, limit)))
-    return out
-
-
-def _history_of(caller: str, limit: int) -> Select[Case]:
-    return (
-        select(Case)
-        .where(or_(Case.caller == caller, Case.contact == caller))
-        .order_by(Case.created_at.desc(), Case.id.desc())
-        .limit(max(1, min(limit, 200)))
-    )
-
-
-def search_cases(
-    session: Session, actor: Actor, text: str | None = None, limit: int = 50, mine: bool = False
-) -> list[Case]:
-    """Cases the actor may see matching `text` (number, request, address, citizen, caller or contact),
-    newest first. A phone number in another form than the stored one (+86 138 1234 5678) also finds the
-    cases of that number. `mine`: only cases the actor took."""
-    settings = settings_of(session)
-    stmt = select(Case).order_by(Case.created_at.desc(), Case.id.desc()).limit(max(1, min(limit, 500)))
-    if text and text.strip():
-        like = f"%{text.strip()}%"
-        matches: list[ColumnElement[bool]] = [
-            Case.number.ilike(like),
-            Case.request.ilike(like),
-            Case.address.ilike(like),
-            Case.citizen_name.ilike(like),
-            Case.caller.ilike(like),
-            Case.contact.ilike(like),
-        ]
-        try:
-            phone = settings.numbers.parse(text).canonical
-        except NumberError:
-            phone = None
-        if phone:
-            matches += [Case.caller == phone, Case.contact == phone]
-        stmt = stmt.where(or_(*matches))
-    if mine:
-        stmt = stmt.where(Case.created_by == actor.user_id if actor.user_id is not None else false())
-    cases = list(session.scalars(restrict(stmt, actor)))
-    audit(session, actor, "search", None, settings.now(), text=text, mine=mine, found=len(cases))
-    session.flush()
-    return cases
-
-
-# --- the workflow ----------------------------------------------------------------------------------------
 
 
 def _open_dispatches(case: Case) -> list[Dispatch]:
