@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ari_app import protocol as p
 from ari_app.protocol import ErrorId, ProtocolError
@@ -128,3 +133,51 @@ def test_text_that_is_not_valid_unicode_is_an_invalid_field_anywhere(frame: str,
 def test_a_surrogate_pair_is_one_valid_character() -> None:
     msg = p.decode('{"type":"search_cases","text":"\\ud83d\\ude00"}')
     assert msg["text"] == "\U0001f600"
+
+
+def _stdlib(message: Any) -> str:
+    """The frame text the link wrote before its encoder was orjson."""
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+@dataclass
+class _Shown:
+    x: int
+
+
+def test_a_frame_s_text_is_the_standard_library_s() -> None:
+    """Every kind of value a message may hold is written as json.dumps wrote it: times and objects JSON has no
+    type for as their str(), enums as their value, non-ASCII and JavaScript's line separators as they are."""
+    message = {
+        "type": p.Msg.SCREEN_POP,
+        "at": datetime(2026, 11, 29, 2, 0, tzinfo=UTC),
+        "state": p.AgentState.READY,
+        7: "an int key",
+        "object": _Shown(3),
+        "set": {1},
+        "float": 0.1 + 0.2,
+        "text": '路灯不亮\u2028"引号"\\',
+        "none": None,
+        "tuple": (1, 2.5, True),
+        "nested": [{"call_id": "1764378000.1", "history": []}],
+    }
+    assert p.encode(message) == _stdlib(message)
+    # the one difference: a number JSON cannot write is null, where json.dumps wrote NaN / Infinity, which no
+    # JSON parser but Python's reads
+    assert p.encode({"nan": float("nan"), "inf": float("inf")}) == '{"nan":null,"inf":null}'
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=6))
+def test_any_message_reads_back_as_the_standard_library_s(message: dict[str, Any]) -> None:
+    assert json.loads(p.encode(message)) == json.loads(_stdlib(message))
