@@ -25,6 +25,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ari_app.tasks import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Any], Awaitable[object] | object]
@@ -158,10 +160,7 @@ class EventBus:
         except TimeoutError:
             log.warning("stopping with events still queued: %s", self.backlog())
         self._closed = True
-        tasks = [sub.task for sub in self._subscriptions if sub.task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*(sub.task for sub in self._subscriptions))
 
     def backlog(self) -> dict[str, int]:
         """Events waiting, by subscriber name."""

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ari_app.calls.events import CallbackRequested, CallEnded, CallEvent, QueueMemberChanged
 from ari_app.calls.numbers import RAW_LENGTH, NumberError, NumberPlan
 from ari_app.config import Config
+from ari_app.tasks import cancel_and_wait
 from schema.callbacks import CallbackRequest, CallbackStatus
 
 log = logging.getLogger(__name__)
@@ -115,10 +116,7 @@ class CallbackService:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._dialing) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(self._task, *self._dialing)
 
     async def _run(self) -> None:
         while True:

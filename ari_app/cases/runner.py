@@ -20,6 +20,7 @@ from ari_app.cases.events import CaseEvent, ExchangeRefused, take_events
 from ari_app.cases.exchange import deliver_due, poll_updates
 from ari_app.cases.settings import settings_of
 from ari_app.cases.surveys import link_pending
+from ari_app.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +103,7 @@ class CaseRunner:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_and_wait(self._task)
 
     async def run_pass(self) -> RunReport:
         """One pass in a worker thread. Its events reach desktops as every committed case event does

@@ -8,8 +8,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -37,6 +39,7 @@ def deployment(tmp_path: Path) -> Path:
     engine = make_engine(data["database"]["url"])
     upgrade(engine)
     store = SqlCallStore(make_sessionmaker(engine))
+    _after_the_day_has_room(ZoneInfo(data["centre"]["timezone"]), timedelta(seconds=150))
     now = datetime.now(UTC) - timedelta(seconds=30)
     answered = Call(id="1.1", arrived_at=now - timedelta(seconds=60), hotline="12350", caller="139", agent="1001")
     answered.state, answered.answered_at, answered.ended_at = (
@@ -51,6 +54,15 @@ def deployment(tmp_path: Path) -> Path:
     store.save(refused)
     engine.dispose()
     return cfg
+
+
+def _after_the_day_has_room(zone: ZoneInfo, room: timedelta) -> None:
+    """Return once the centre's day (the wallboard's "today") is at least `room` old, so that calls placed up
+    to `room` in the past fall on it: just after local midnight they would fall on yesterday."""
+    local = datetime.now(zone)
+    since_midnight = local - local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if since_midnight < room:
+        time.sleep((room - since_midnight).total_seconds())
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,15 @@
+"""Stopping the server's background tasks."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+
+async def cancel_and_wait(*tasks: asyncio.Future[Any] | None) -> None:
+    """Cancel each of `tasks` (None: nothing to stop) and return once every one has ended. What a task raised
+    on its way out is not raised here: a stop goes on stopping the rest."""
+    live = [task for task in tasks if task is not None]
+    for task in live:
+        task.cancel()
+    await asyncio.gather(*live, return_exceptions=True)
