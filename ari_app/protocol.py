@@ -502,8 +502,12 @@ def encode(message: Mapping[str, Any]) -> str:
     `str()`, NaN and the infinities as null. Otherwise the same text the standard library's
     `json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)` writes, made by orjson: a
     screen-pop with five cases takes about 35 us that way and 6 us this one, on the one event loop that
-    writes every pop (benchmarks/bench_screenpop.py)."""
-    return orjson.dumps(message, default=str, option=_ENCODE_OPTIONS).decode()
+    writes every pop (benchmarks/bench_screenpop.py). What orjson cannot write (an integer past 64 bits, a
+    client's request id echoed back) is written by the standard library."""
+    try:
+        return orjson.dumps(message, default=str, option=_ENCODE_OPTIONS).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 # --- shapes of the server's messages (for clients and type checking) -------------------------------------
