@@ -85,8 +85,8 @@ class Limit:
     unit: LimitUnit
 
     def __post_init__(self) -> None:
-        if self.amount < 0:
-            raise ValueError(f"a limit is not negative, got {self.amount}")
+        if not 0 <= self.amount <= 10_000:
+            raise ValueError(f"a limit is a number 0..10000, got {self.amount}")
         if self.unit is LimitUnit.WORKING_DAYS and self.amount != int(self.amount):
             raise ValueError(f"working days are whole, got {self.amount}")
 

@@ -75,3 +75,8 @@ def test_2027_is_refused_naming_the_year_until_the_admin_enters_it(tmp_path: Pat
 def test_a_bad_start_is_a_usage_error() -> None:
     proc = _run("calendar", "due", "--from", "yesterday", "--working-days", "1")
     assert proc.returncode == 2 and "YYYY-MM-DD HH:MM" in proc.stderr
+
+
+def test_a_limit_that_is_no_number_of_hours_is_a_usage_error() -> None:
+    proc = _run("calendar", "due", "--from", "2026-09-30 15:00", "--working-hours", "nan")
+    assert proc.returncode == 2 and "0..10000" in proc.stderr and "Traceback" not in proc.stderr
