@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "ari_app.commands.report_cmd",
     "ari_app.commands.transcribe_cmd",
     "ari_app.commands.audit_cmd",
+    "ari_app.commands.calendar_cmd",
 )
 
 DEFAULT_CONFIG = "config.yaml"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import date, time
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -250,6 +251,29 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class CalendarDay:
+    """One admin-entered day of `calendar.holidays` or `calendar.workdays`: the date and its name (春节, 国庆节调休)."""
+
+    day: date
+    name: str
+
+
+DEFAULT_OFFICE_HOURS: tuple[tuple[time, time], ...] = ((time(9), time(12)), (time(13, 30), time(17, 30)))
+
+
+@dataclass(frozen=True)
+class CalendarSettings:
+    """config.yaml `calendar:` what deadlines in working days and working hours are counted against
+    (ari_app.cases.calendar.WorkCalendar): the office hours of a working day, in the centre's time zone, and
+    the days the admin enters over the public-holiday library's: extra holidays and extra working days (调休),
+    each with a name. A year the library does not know is known once a holiday is entered for it."""
+
+    office_hours: tuple[tuple[time, time], ...] = DEFAULT_OFFICE_HOURS
+    holidays: tuple[CalendarDay, ...] = ()
+    workdays: tuple[CalendarDay, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     centre_name_zh: str
@@ -271,6 +295,7 @@ class Config:
     default of every trunk's."""
     speech: SpeechSettings = field(default_factory=SpeechSettings)
     recordings_disk: DiskThreshold = field(default_factory=DiskThreshold)
+    calendar: CalendarSettings = field(default_factory=CalendarSettings)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def hotline(self, number: str) -> Hotline | None:
@@ -553,6 +578,23 @@ def _yaml_issue(file: str, exc: yaml.YAMLError) -> ConfigIssue:
     return ConfigIssue(file, line, "<yaml>", f"not valid YAML: {problem}")
 
 
+def _bad_date(file: str, node: yaml.Node | None, exc: ValueError) -> ConfigIssue:
+    """Where the date YAML could not make is (a `YYYY-MM-DD` scalar that is no day of the calendar)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, yaml.ScalarNode) and item.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                yaml.SafeLoader("").construct_yaml_timestamp(item)
+            except ValueError:
+                return ConfigIssue(file, item.start_mark.line + 1, "<yaml>", f"not a date: {item.value} ({exc})")
+        elif isinstance(item, yaml.MappingNode):
+            stack.extend(v for pair in item.value for v in pair)
+        elif isinstance(item, yaml.SequenceNode):
+            stack.extend(item.value)
+    return ConfigIssue(file, 0, "<yaml>", f"not valid YAML: {exc}")
+
+
 def _read(path: str | os.PathLike[str]) -> tuple[_Checker, dict[str, Any]]:
     """The file as YAML data and a reader that knows each key's line; unreadable or not YAML: ConfigError."""
     file = Path(path)
@@ -567,6 +609,8 @@ def _read(path: str | os.PathLike[str]) -> tuple[_Checker, dict[str, Any]]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError([_yaml_issue(name, exc)]) from exc
+    except ValueError as exc:  # a date that is none (2027-02-30): YAML reads it as a date and fails
+        raise ConfigError([_bad_date(name, node, exc)]) from exc
     if not isinstance(data, dict):
         raise ConfigError([ConfigIssue(name, 1, "<top>", "expected a mapping of sections at the top level")])
     lines: dict[str, int] = {}
@@ -881,6 +925,96 @@ def _server(c: _Checker, data: dict[str, Any]) -> ServerSettings:
     )
 
 
+_PERIOD = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])-([01]?[0-9]|2[0-3]):([0-5][0-9])$")
+
+
+def _office_hours(c: _Checker, cal: dict[str, Any]) -> tuple[tuple[time, time], ...]:
+    """`calendar.office_hours`: periods `HH:MM-HH:MM` of a working day, in order, not overlapping."""
+    if "office_hours" not in cal:
+        return DEFAULT_OFFICE_HOURS
+    before = len(c.issues)
+    texts = c.strings(cal, "office_hours", "calendar")
+    periods: list[tuple[time, time]] = []
+    for i, text in enumerate(texts):
+        key = f"calendar.office_hours[{i}]"
+        m = _PERIOD.match(text.replace(" ", ""))
+        if m is None:
+            c.fail(key, f"expected a period such as 09:00-12:00, got {text!r}")
+            continue
+        h1, m1, h2, m2 = (int(g) for g in m.groups())
+        start, end = time(h1, m1), time(h2, m2)
+        if end <= start:
+            c.fail(key, f"the period ends before it begins: {text!r}")
+        elif periods and start < periods[-1][1]:
+            c.fail(key, f"expected periods in order, not overlapping: {text!r} begins before the one above ends")
+        else:
+            periods.append((start, end))
+    if not texts and len(c.issues) == before:
+        c.fail("calendar.office_hours", "expected at least one period such as 09:00-12:00")
+    return tuple(periods) if len(c.issues) == before else DEFAULT_OFFICE_HOURS
+
+
+def _calendar_day(c: _Checker, item: dict[str, Any], key: str) -> list[CalendarDay]:
+    """One entry of `calendar.holidays` / `calendar.workdays`: `date` (or `from` and `to`, both included) and
+    `name`."""
+    c.unknown(item, key, {"date", "from", "to", "name"})
+    name = c.string(item, "name", key, expected="the day's name (春节, 国庆节调休)")
+    dates: list[date] = []
+    for field_name in ("date", "from", "to"):
+        if field_name not in item:
+            continue
+        val = item[field_name]
+        if isinstance(val, str):
+            try:
+                val = date.fromisoformat(val)
+            except ValueError:
+                pass
+        if not isinstance(val, date):
+            c.fail(f"{key}.{field_name}", f"expected a date such as 2027-10-01, got {val!r}")
+            return []
+        dates.append(val)
+    has_date, has_range = "date" in item, "from" in item or "to" in item
+    if has_date == has_range or (has_range and not ("from" in item and "to" in item)):
+        c.fail(key, "expected `date`, or `from` and `to` (both included)")
+        return []
+    first, last = dates[0], dates[-1]
+    if last < first:
+        c.fail(f"{key}.to", f"`to` ({last}) is before `from` ({first})")
+        return []
+    if (last - first).days > 60:
+        c.fail(f"{key}.to", f"expected a period of at most 61 days, got {(last - first).days + 1}")
+        return []
+    return [CalendarDay(date.fromordinal(n), name) for n in range(first.toordinal(), last.toordinal() + 1)]
+
+
+def _calendar(c: _Checker, data: dict[str, Any]) -> CalendarSettings:
+    """`calendar:` office hours and the admin's holidays and working days (optional section)."""
+    cal = c.section(data, "calendar", "", required=False)
+    c.unknown(cal, "calendar", {"office_hours", "holidays", "workdays"})
+    lists: dict[str, list[CalendarDay]] = {"holidays": [], "workdays": []}
+    where: dict[date, str] = {}
+    for kind, days in lists.items():
+        if cal.get(kind) is None:
+            continue
+        if not isinstance(cal[kind], list):
+            c.fail(f"calendar.{kind}", f"expected a list of days (date and name), got {cal[kind]!r}")
+            continue
+        for i, item in enumerate(cal[kind]):
+            key = f"calendar.{kind}[{i}]"
+            if not isinstance(item, dict):
+                c.fail(key, "expected a mapping with date and name")
+                continue
+            for day in _calendar_day(c, item, key):
+                if day.day in where:
+                    c.fail(key, f"{day.day} is already listed at {where[day.day]}")
+                    continue
+                where[day.day] = key
+                days.append(day)
+    return CalendarSettings(
+        office_hours=_office_hours(c, cal), holidays=tuple(lists["holidays"]), workdays=tuple(lists["workdays"])
+    )
+
+
 _SECTIONS = {
     "centre",
     "hotlines",
@@ -894,6 +1028,7 @@ _SECTIONS = {
     "asterisk",
     "server",
     "speech",
+    "calendar",
 }
 
 
@@ -916,6 +1051,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     speech = _speech(c, data)
     asterisk = _asterisk(c, data)
     server = _server(c, data)
+    calendar = _calendar(c, data)
     if c.issues:
         raise ConfigError(sorted(c.issues, key=lambda i: i.line))
     return Config(
@@ -937,5 +1073,6 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         server=server,
         speech=speech,
         recordings_disk=recordings.disk,
+        calendar=calendar,
         raw=data,
     )

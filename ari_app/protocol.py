@@ -82,6 +82,7 @@ class ErrorId(StrEnum):
     CASE_TRANSITION_FORBIDDEN = "case_transition_forbidden"
     CASES_NOT_CONFIGURED = "cases_not_configured"
     CASE_ERROR = "case_error"
+    CALENDAR_UNKNOWN_YEAR = "calendar_unknown_year"
     # The supervisor's wallboard and actions:
     NOT_A_SUPERVISOR = "not_a_supervisor"
     UNKNOWN_AGENT = "unknown_agent"

@@ -53,3 +53,10 @@ class ExchangeRequirement(InvalidInput):
     `detail['requirement']` the receiver's own words for it when it gave any."""
 
     error_id = ErrorId.CASE_EXCHANGE_REQUIRES
+
+
+class CalendarUnknownYear(CaseError):
+    """A deadline or a working-day question needs a day of a year the working-day calendar does not know:
+    neither the holiday library nor the admin's `calendar:` data covers it (`detail['year']`)."""
+
+    error_id = ErrorId.CALENDAR_UNKNOWN_YEAR

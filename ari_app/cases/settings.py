@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from ari_app.calls.numbers import NumberPlan
+from ari_app.cases.calendar import WorkCalendar
 from ari_app.cases.errors import NotConfigured, UnknownHotline
 from ari_app.config import Config, HotlineMode
 
@@ -54,11 +55,14 @@ class CaseSettings:
     clock: Callable[[], datetime] = system_clock
     numbers: NumberPlan = field(default_factory=NumberPlan)
     """How callers and contact numbers are read and compared (ari_app.calls.numbers; the centre's rules)."""
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    """Working days and office hours, for deadlines in working days or hours (ari_app.cases.calendar)."""
 
     @classmethod
     def from_config(cls, cfg: Config, **overrides: Any) -> CaseSettings:
         hotlines = {h.number: HotlineRules(h.number, h.mode, tuple(h.categories)) for h in cfg.hotlines}
         overrides.setdefault("numbers", NumberPlan.from_config(cfg))
+        overrides.setdefault("calendar", WorkCalendar.from_config(cfg))
         return cls(hotlines=hotlines, timezone=ZoneInfo(cfg.timezone), **overrides)
 
     def hotline(self, number: str) -> HotlineRules:

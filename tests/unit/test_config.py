@@ -245,3 +245,66 @@ def test_the_hotline_command_with_a_bad_config_says_where_and_fails(tmp_path: Pa
     assert proc.returncode != 0, proc.stdout
     assert f"{tmp_path / 'config.yaml'}:{line}: server.token_hours: expected a number" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
+
+
+OFFICE = '  office_hours: ["09:00-12:00", "13:30-17:30"]'
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "expected"),
+    [
+        (OFFICE, '  office_hours: ["9-12", "13:30-17:30"]', "calendar.office_hours[0]", "such as 09:00-12:00"),
+        (OFFICE, '  office_hours: ["09:00-12:00", "11:30-17:30"]', "calendar.office_hours[1]", "not overlapping"),
+        (OFFICE, '  office_hours: ["12:00-09:00"]', "calendar.office_hours[0]", "ends before it begins"),
+        (OFFICE, "  office_hours: []", "calendar.office_hours", "at least one period"),
+        ("  holidays: []", "  holidays: [{date: 1 Jan 2027, name: 元旦}]", "calendar.holidays[0].date", "a date"),
+        ("  holidays: []", "  holidays: [{date: 2027-01-01}]", "calendar.holidays[0]", "missing key 'name'"),
+        ("  holidays: []", "  holidays: [{from: 2027-01-01, name: 元旦}]", "calendar.holidays[0]", "`from` and `to`"),
+        (
+            "  holidays: []",
+            "  holidays: [{from: 2027-01-03, to: 2027-01-01, name: 元旦}]",
+            "calendar.holidays[0].to",
+            "before `from`",
+        ),
+        (
+            "  workdays: []",
+            "  workdays: [{date: 2027-02-07, name: a}, {date: 2027-02-07, name: b}]",
+            "calendar.workdays[1]",
+            "already listed at calendar.workdays[0]",
+        ),
+        ("  workdays: []", "  workdays: [2027-02-07]", "calendar.workdays[0]", "date and name"),
+        ("  workdays: []", "  workdays: []\n  weekend: [sat]", "calendar.weekend", "unknown key"),
+    ],
+)
+def test_a_bad_calendar_key_names_file_line_and_key(
+    tmp_path: Path, old: str, new: str, key: str, expected: str
+) -> None:
+    test_broken_config_names_file_line_key_and_expectation(tmp_path, old, new, key, expected)
+
+
+def test_a_date_that_is_no_day_is_reported_at_its_line(tmp_path: Path) -> None:
+    issues = _broken(tmp_path, "  holidays: []", "  holidays: [{date: 2027-02-30, name: 元旦}]")
+    line = _line_of(tmp_path, "2027-02-30")
+    assert issues == [
+        f"{tmp_path / 'config.yaml'}:{line}: <yaml>: not a date: 2027-02-30 (day is out of range for month)"
+    ]
+
+
+def test_the_calendar_section_is_read_typed(tmp_path: Path) -> None:
+    from datetime import date, time
+
+    from ari_app.config import CalendarDay
+
+    assert load_config(ROOT / "config.yaml").calendar.office_hours == (
+        (time(9), time(12)),
+        (time(13, 30), time(17, 30)),
+    )
+    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    text = text.replace(OFFICE, '  office_hours: ["08:30-12:00", "14:00-18:00"]')
+    text = text.replace("  holidays: []", '  holidays: [{from: 2027-01-01, to: "2027-01-03", name: 元旦}]')
+    text = text.replace("  workdays: []", "  workdays: [{date: 2027-02-07, name: 春节调休}]")
+    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
+    cal = load_config(tmp_path / "config.yaml").calendar
+    assert cal.office_hours == ((time(8, 30), time(12)), (time(14), time(18)))
+    assert cal.holidays == tuple(CalendarDay(date(2027, 1, d), "元旦") for d in (1, 2, 3))
+    assert cal.workdays == (CalendarDay(date(2027, 2, 7), "春节调休"),)
