@@ -14,6 +14,14 @@ Definitions (for cases taken in the period, [start, end) in the centre's time zo
   without a case is a call-level rating and is not in the case figures.
 Per unit, intake counts the shares dispatched to the unit, and rates are over those shares' cases; the
 unit's satisfaction leaves out the keypad survey, which rates the call, taken before any unit worked on it.
+
+Cost: every statement starts from the period's cases (a range of `ix_cases_created_at`) and reaches their
+shares and follow-ups by `case_id` (`ix_dispatches_case_id`, `ix_follow_ups_case_id`, also bounded by the
+period's lowest and highest case id), so a report costs in proportion to the period's cases, not to the
+history. One count per day (intake per day), then four statements: the cases (intake, handled, closed),
+their counted shares (on time, due, and the per-unit figures), their follow-ups (reached, satisfied) and
+the per-unit follow-ups, the first three grouped by (hotline, agent) once; the total, per-hotline and
+per-agent rows are sums of those groups.
 """
 
 from __future__ import annotations
@@ -103,7 +111,7 @@ def compute(
     progress: Callable[[str], None] | None = None,
 ) -> KpiReport:
     """The KPIs for cases taken from `start` to `end` (exclusive) in time zone `tz`; `now` decides which
-    open shares are overdue."""
+    open shares are overdue. Its statements and their cost: the module docstring."""
     say = progress or (lambda _msg: None)
     lo, hi = _bounds(start, tz), _bounds(end, tz)
     in_period = and_(Case.created_at >= lo, Case.created_at < hi)
@@ -120,128 +128,140 @@ def compute(
         per_day.append((day, _n(n)))
         day += timedelta(days=1)
 
-    handled = func.sum(case((Case.handled_at.is_not(None), 1), else_=0))
-    closed = func.sum(case((Case.closed_at.is_not(None), 1), else_=0))
-    on_time = func.sum(
-        case((and_(Dispatch.handled_at.is_not(None), Dispatch.handled_at <= Dispatch.deadline_at), 1), else_=0)
+    say("totals")
+    groups: dict[tuple[str, str], list[int]] = {}
+    """(hotline, agent) -> [intake, handled, closed, on_time, due, reached, satisfied]"""
+
+    def add(key: tuple[str, str], first: int, values: Any) -> None:
+        row = groups.setdefault(key, [0] * 7)
+        for i, v in enumerate(values):
+            row[first + i] += _n(v)
+
+    by = (Case.hotline, Case.created_by_login)
+    q = select(
+        *by,
+        func.count(),
+        _count_if(Case.handled_at.is_not(None)),
+        _count_if(Case.closed_at.is_not(None)),
+        func.min(Case.id),
+        func.max(Case.id),
     )
-    due = func.sum(
+    first_id, last_id = None, None
+    for hotline, login, n, hd, cl, low, high in session.execute(q.where(in_period).group_by(*by)):
+        add((str(hotline), str(login)), 0, (n, hd, cl))
+        first_id = low if first_id is None else min(first_id, low)
+        last_id = high if last_id is None else max(last_id, high)
+    if first_id is None:  # no case in the period
+        first_id = last_id = 0
+    # The ids of the period's cases lie in [first_id, last_id]: a range of the `case_id` indexes that bounds
+    # the shares and follow-ups read, whatever join the planner picks (ids grow with time, so the range is
+    # about the period's; the join on the period's cases keeps the figures exact either way).
+    ids = (first_id, last_id)
+
+    say("per unit")
+    names: dict[int, str] = {
+        uid: name for uid, name in session.execute(select(CooperatingUnit.id, CooperatingUnit.name))
+    }
+    units: dict[int, KpiRow] = {}
+    q = (
+        select(
+            *by,
+            Dispatch.unit_id,
+            func.count(),
+            _count_if(Dispatch.status == DispatchStatus.HANDLED),
+            _count_if(Case.closed_at.is_not(None)),
+            _count_if(_on_time()),
+            _due(now),
+        )
+        .select_from(Case)
+        .join(Dispatch, Dispatch.case_id == Case.id)
+        .where(in_period, Dispatch.case_id.between(*ids), Dispatch.status.in_(_COUNTED))
+        .group_by(*by, Dispatch.unit_id)
+    )
+    for hotline, login, uid, n, hd, cl, ot, du in session.execute(q):
+        add((str(hotline), str(login)), 3, (ot, du))
+        row = units.setdefault(uid, KpiRow("unit", names.get(uid, str(uid))))
+        row.intake += _n(n)
+        row.handled += _n(hd)
+        row.closed += _n(cl)
+        row.on_time += _n(ot)
+        row.due += _n(du)
+    q = (
+        select(*by, _count_if(_reached()), _count_if(_satisfied()))
+        .select_from(Case)
+        .join(FollowUp, FollowUp.case_id == Case.id)
+        .where(in_period, FollowUp.case_id.between(*ids))
+    )
+    for hotline, login, *vals in session.execute(q.group_by(*by)):
+        add((str(hotline), str(login)), 5, vals)
+    # Per unit, the person-made follow-ups of the cases it has a share in, once per (case, unit) however
+    # many shares the unit has in the case: the pairs come from the period's cases only (this statement once
+    # read every share ever dispatched).
+    shares = (
+        select(Dispatch.case_id, Dispatch.unit_id)
+        .select_from(Case)
+        .join(Dispatch, Dispatch.case_id == Case.id)
+        .where(in_period, Dispatch.case_id.between(*ids), Dispatch.status.in_(_COUNTED))
+        .distinct()
+        .subquery()
+    )
+    q = (
+        select(shares.c.unit_id, _count_if(_reached()), _count_if(_satisfied()))
+        .select_from(shares)
+        .join(FollowUp, FollowUp.case_id == shares.c.case_id)
+        .where(FollowUp.case_id.between(*ids), FollowUp.survey_id.is_(None))
+        .group_by(shares.c.unit_id)
+    )
+    for uid, rc, sa in session.execute(q):
+        row = units.setdefault(uid, KpiRow("unit", names.get(uid, str(uid))))
+        row.reached, row.satisfied = _n(rc), _n(sa)
+    by_unit = sorted(units.values(), key=lambda r: r.key)
+
+    def rows(scope: str, key_of: Callable[[tuple[str, str]], str]) -> list[KpiRow]:
+        out: dict[str, KpiRow] = {}
+        for key, vals in groups.items():
+            k = key_of(key)
+            row = out.setdefault(k, KpiRow(scope, k))
+            row.intake += vals[0]
+            row.handled += vals[1]
+            row.closed += vals[2]
+            row.on_time += vals[3]
+            row.due += vals[4]
+            row.reached += vals[5]
+            row.satisfied += vals[6]
+        return sorted(out.values(), key=lambda r: r.key)
+
+    total = (rows("total", lambda _k: "all") or [KpiRow("total", "all")])[0]
+    say("per hotline")
+    by_hotline = rows("hotline", lambda k: k[0])
+    say("per agent")
+    by_agent = rows("agent", lambda k: k[1])
+    return KpiReport(start, end, per_day, total, by_hotline, by_unit, by_agent, timezone=str(tz))
+
+
+def _count_if(cond: Any) -> Any:
+    return func.sum(case((cond, 1), else_=0))
+
+
+def _on_time() -> Any:
+    """A share handled by its deadline."""
+    return and_(Dispatch.handled_at.is_not(None), Dispatch.handled_at <= Dispatch.deadline_at)
+
+
+def _due(now: datetime) -> Any:
+    """Shares that count for the on-time rate: handled, or still open (pending, accepted) past the deadline."""
+    return func.sum(
         case(
             (Dispatch.status == DispatchStatus.HANDLED, 1),
             (and_(Dispatch.status.in_(_COUNTED[:2]), Dispatch.deadline_at < now), 1),
             else_=0,
         )
     )
-    reached = func.sum(case((FollowUp.reached.is_(True), 1), else_=0))
-    satisfied = func.sum(
-        case(
-            (
-                and_(
-                    FollowUp.reached.is_(True), FollowUp.satisfaction.in_([Satisfaction.SATISFIED, Satisfaction.BASIC])
-                ),
-                1,
-            ),
-            else_=0,
-        )
-    )
-
-    def grouped(scope: str, col: Any) -> dict[str, KpiRow]:
-        rows: dict[str, KpiRow] = {}
-        key_of: Callable[[Any], str] = lambda k: "all" if col is None else str(k)  # noqa: E731
-        group = [] if col is None else [col]
-        base = select(*([col] if col is not None else []), func.count(), handled, closed).where(in_period)
-        for r in session.execute(base.group_by(*group)):
-            k = key_of(r[0] if col is not None else None)
-            vals = r[1:] if col is not None else r
-            rows[k] = KpiRow(scope, k, _n(vals[0]), _n(vals[1]), _n(vals[2]))
-        q = (
-            select(*group, on_time, due)
-            .select_from(Dispatch)
-            .join(Case, Dispatch.case_id == Case.id)
-            .where(in_period, Dispatch.status.in_(_COUNTED))
-        )
-        for r in session.execute(q.group_by(*group)):
-            k = key_of(r[0] if col is not None else None)
-            vals = r[1:] if col is not None else r
-            row = rows.setdefault(k, KpiRow(scope, k))
-            row.on_time, row.due = _n(vals[0]), _n(vals[1])
-        q = (
-            select(*group, reached, satisfied)
-            .select_from(FollowUp)
-            .join(Case, FollowUp.case_id == Case.id)
-            .where(in_period)
-        )
-        for r in session.execute(q.group_by(*group)):
-            k = key_of(r[0] if col is not None else None)
-            vals = r[1:] if col is not None else r
-            row = rows.setdefault(k, KpiRow(scope, k))
-            row.reached, row.satisfied = _n(vals[0]), _n(vals[1])
-        return rows
-
-    say("totals")
-    total = grouped("total", None).get("all", KpiRow("total", "all"))
-    say("per hotline")
-    by_hotline = sorted(grouped("hotline", Case.hotline).values(), key=lambda r: r.key)
-    say("per agent")
-    by_agent = sorted(grouped("agent", Case.created_by_login).values(), key=lambda r: r.key)
-    say("per unit")
-    by_unit = _per_unit(session, in_period, now)
-    return KpiReport(start, end, per_day, total, by_hotline, by_unit, by_agent, timezone=str(tz))
 
 
-def _per_unit(session: Session, in_period: Any, now: datetime) -> list[KpiRow]:
-    names: dict[int, str] = {
-        uid: name for uid, name in session.execute(select(CooperatingUnit.id, CooperatingUnit.name))
-    }
-    rows: dict[int, KpiRow] = {}
-    q = (
-        select(
-            Dispatch.unit_id,
-            func.count(),
-            func.sum(case((Dispatch.status == DispatchStatus.HANDLED, 1), else_=0)),
-            func.sum(case((Case.closed_at.is_not(None), 1), else_=0)),
-            func.sum(
-                case((and_(Dispatch.handled_at.is_not(None), Dispatch.handled_at <= Dispatch.deadline_at), 1), else_=0)
-            ),
-            func.sum(
-                case(
-                    (Dispatch.status == DispatchStatus.HANDLED, 1),
-                    (and_(Dispatch.status.in_(_COUNTED[:2]), Dispatch.deadline_at < now), 1),
-                    else_=0,
-                )
-            ),
-        )
-        .join(Case, Dispatch.case_id == Case.id)
-        .where(in_period, Dispatch.status.in_(_COUNTED))
-        .group_by(Dispatch.unit_id)
-    )
-    for uid, n, hd, cl, ot, du in session.execute(q):
-        rows[uid] = KpiRow("unit", names.get(uid, str(uid)), _n(n), _n(hd), _n(cl), _n(ot), _n(du))
-    shares = select(Dispatch.case_id, Dispatch.unit_id).where(Dispatch.status.in_(_COUNTED)).distinct().subquery()
-    q2 = (
-        select(
-            shares.c.unit_id,
-            func.sum(case((FollowUp.reached.is_(True), 1), else_=0)),
-            func.sum(
-                case(
-                    (
-                        and_(
-                            FollowUp.reached.is_(True),
-                            FollowUp.satisfaction.in_([Satisfaction.SATISFIED, Satisfaction.BASIC]),
-                        ),
-                        1,
-                    ),
-                    else_=0,
-                )
-            ),
-        )
-        .select_from(FollowUp)
-        .join(Case, FollowUp.case_id == Case.id)
-        .join(shares, shares.c.case_id == Case.id)
-        .where(in_period, FollowUp.survey_id.is_(None))
-        .group_by(shares.c.unit_id)
-    )
-    for uid, rc, sa in session.execute(q2):
-        row = rows.setdefault(uid, KpiRow("unit", names.get(uid, str(uid))))
-        row.reached, row.satisfied = _n(rc), _n(sa)
-    return sorted(rows.values(), key=lambda r: r.key)
+def _reached() -> Any:
+    return FollowUp.reached.is_(True)
+
+
+def _satisfied() -> Any:
+    return and_(FollowUp.reached.is_(True), FollowUp.satisfaction.in_([Satisfaction.SATISFIED, Satisfaction.BASIC]))
