@@ -18,6 +18,7 @@ import json
 import logging
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -113,28 +114,19 @@ def record_refusal(
     mark_audited(error)
 
 
+@dataclass(frozen=True)
 class RefusalsAudited:
     """What `refusals_audited` returns: a context manager for a block of blocking code (`with`: the entry is
     written before the error goes on) and for a block that awaits (`async with`: the entry is written in a
     worker thread, so the event loop keeps routing)."""
 
-    def __init__(
-        self,
-        sessions: Callable[[], Session],
-        actor: Actor | None,
-        request: str,
-        case: int | str | None,
-        refusals: tuple[type[BaseException], ...],
-        others: Collection[str],
-        detail: dict[str, Any],
-    ) -> None:
-        self.sessions = sessions
-        self.actor = actor
-        self.request = request
-        self.case = case
-        self.refusals = refusals
-        self.others = others
-        self.detail = detail
+    sessions: Callable[[], Session]
+    actor: Actor | None
+    request: str
+    case: int | str | None
+    refusals: tuple[type[BaseException], ...]
+    others: Collection[str]
+    detail: dict[str, Any]
 
     def _to_audit(self, error: BaseException | None) -> Actor | None:
         """Who the refusal of `error` is audited for, or None when it is not this block's to audit."""
