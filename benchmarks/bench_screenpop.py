@@ -6,11 +6,11 @@ each agent's desktop. Caller history comes from a database of `--cases` cases.
 
 A temporary SQLite database (WAL) is filled with `--cases` cases (callers repeat, so most pops carry
 history), `--agents` agents sign in over real websockets on loopback from a separate process (as desktops
-are: it notes each pop's arrival on the system's monotonic clock, which both processes read), and a no-op
-queue stands in for Asterisk's. Each round, `--agents` calls arrive and queue (their AMI events as Asterisk
-sends them), then all of them ring an agent at once (one AgentCalled each, in one turn of the loop):
-measured is the time from handing those AgentCalled events to the AMI adapter to each `screen_pop`
-arriving on its desktop's socket. Three designs, in the same run and the same server process:
+are: it notes when the kernel received each pop's bytes on its socket, on the system's clock, which both
+processes read), and a no-op queue stands in for Asterisk's. Each round, `--agents` calls arrive and queue
+(their AMI events as Asterisk sends them), then all of them ring an agent at once (one AgentCalled each,
+in one turn of the loop): measured is the time from handing those AgentCalled events to the AMI adapter
+to each `screen_pop` arriving on its desktop's socket. Three designs, in the same run and the same server process:
 
 - `bus`: the server as wired (ari_app/server.py): every subscriber on its own queue;
 - `bus + slow subscriber`: the same, with another subscriber (every call event costs it a 50 ms database
@@ -23,9 +23,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import random
+import selectors
+import socket
 import statistics
+import struct
 import sys
 import tempfile
 import time
@@ -40,7 +44,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, insert, select  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
-from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
+from websockets.client import ClientProtocol  # noqa: E402
+from websockets.frames import Frame, Opcode  # noqa: E402
+from websockets.protocol import State  # noqa: E402
+from websockets.uri import parse_uri  # noqa: E402
 
 from ari_app.ami import PUBLISH_WINDOW, STORE_DELAY, AmiLink  # noqa: E402
 from ari_app.auth import hash_password  # noqa: E402
@@ -51,7 +58,7 @@ from ari_app.calls.tracker import CallTracker  # noqa: E402
 from ari_app.cases import CaseSettings, configure  # noqa: E402
 from ari_app.config import Agent, Config, load_config  # noqa: E402
 from ari_app.link import LinkServer, LinkSettings  # noqa: E402
-from ari_app.server import ConfigAgents  # noqa: E402
+from ari_app.server import ConfigAgents, settle_heap  # noqa: E402
 from benchmarks.measure import insert_batches, pct  # noqa: E402
 from schema.cases import Case  # noqa: E402
 from schema.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
@@ -60,6 +67,8 @@ from tests.support.link import FakeQueue  # noqa: E402
 
 PASSWORD = "benchmark password"
 SLOW_SECONDS = 0.05
+SO_TIMESTAMPNS = 35
+"""Linux's socket option for receive times in nanoseconds (<asm-generic/socket.h>); Python does not name it."""
 
 
 def fill(url: str, n_cases: int, agents: list[Agent]) -> list[str]:
@@ -126,9 +135,12 @@ def slow_subscriber(sessions: sessionmaker[Session]) -> Callable[[object], Any]:
 
 async def run_design(
     design: str, cfg: Config, sessions: sessionmaker[Session], callers: list[str], rounds: int
-) -> list[float]:
+) -> dict[str, list[float]]:
     """Wire tracker, store, AMI adapter, bus and link as the server does (with the slow subscriber as
-    `design` says), sign the agents in, and time `rounds` bursts of pops. Returns every pop's seconds."""
+    `design` says), sign the agents in, and time `rounds` bursts of pops. Returns every pop's seconds until
+    it arrived on its desktop's socket (`socket`) and until the desktops' process had read it (`parsed`), and
+    the event loop's CPU seconds for each round (`cpu`: from the AgentCalled events until every pop arrived,
+    reading the desktops' reports included)."""
     bus = EventBus()
     store = SqlCallStore(sessions, deferred=True, window=PUBLISH_WINDOW, delay=STORE_DELAY)
     tracker = CallTracker(store, ConfigAgents(cfg), [h.number for h in cfg.hotlines], bus=bus)
@@ -162,8 +174,9 @@ async def run_design(
     )
     assert desks.stdout is not None
     assert (await asyncio.wait_for(desks.stdout.readline(), 120)).strip() == b"ready"
+    settle_heap()  # as CtiServer.start does once the server is up
     rng = random.Random(7)
-    pops: list[float] = []
+    pops: dict[str, list[float]] = {"socket": [], "parsed": [], "cpu": []}
     for r in range(rounds):
         ids = [f"{1764378000 + r}.{i}" for i in range(len(cfg.agents))]
         for call_id in ids:
@@ -177,17 +190,20 @@ async def run_design(
         # the callers wait in the queue a while (a second or more in a real centre)
         await asyncio.sleep(PUBLISH_WINDOW * 3)
         await bus.settle()
-        t0 = time.monotonic()
+        t0 = time.time()  # the desktops' process stamps with the kernel's receive times, on the same clock
+        cpu0 = time.thread_time()
         for a, call_id in zip(cfg.agents, ids, strict=True):
             agent_leg = f"{a.interface}-{call_id}"
             event = {"Event": "AgentCalled", "Interface": a.interface, "DestChannel": agent_leg, "Linkedid": call_id}
             ami._on_event(None, event)  # type: ignore[arg-type]
-        arrived: dict[str, float] = {}
-        while len(arrived) < len(ids):
-            call_id, at = (await asyncio.wait_for(desks.stdout.readline(), 60)).decode().split()
-            arrived[call_id] = float(at)
-        assert set(arrived) == set(ids)
-        pops.extend(at - t0 for at in arrived.values())
+        arrived: dict[str, dict[str, float]] = {"socket": {}, "parsed": {}}
+        while any(len(seen) < len(ids) for seen in arrived.values()):
+            where, call_id, at = (await asyncio.wait_for(desks.stdout.readline(), 60)).decode().split()
+            arrived[where][call_id] = float(at)
+        for where, seen in arrived.items():
+            assert set(seen) == set(ids), where
+            pops[where].extend(at - t0 for at in seen.values())
+        pops["cpu"].append(time.thread_time() - cpu0)
         await bus.settle()
     desks.terminate()
     await desks.wait()
@@ -195,6 +211,7 @@ async def run_design(
     await bus.stop()
     await ami.stop()
     store.flush()
+    gc.unfreeze()
     return pops
 
 
@@ -202,7 +219,7 @@ async def bench(n_cases: int, rounds: int, n_agents: int) -> None:
     cfg = load_config(ROOT / "config.yaml")
     agents = [Agent(str(3000 + i), f"坐席{i}", str(3000 + i), ("zh",)) for i in range(n_agents)]
     cfg = replace(cfg, agents=tuple(agents))
-    results: dict[str, list[float]] = {}
+    results: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         t = time.perf_counter()
@@ -219,51 +236,106 @@ async def bench(n_cases: int, rounds: int, n_agents: int) -> None:
         f"{n_agents} calls ringing at once, {rounds} rounds; "
         "AgentCalled into the AMI adapter -> screen_pop on the socket:"
     )
-    for design, pops in results.items():
-        print(
-            f"  {design:<24} {len(pops):5d} pops: p50 {pct(pops, 0.5) * ms:8.2f} ms, "
-            f"p99 {pct(pops, 0.99) * ms:8.2f} ms, mean {statistics.mean(pops) * ms:8.2f} ms"
-        )
+    for where, what in (
+        ("socket", "on the desktop's socket"),
+        ("parsed", "once read and parsed (all desktops in one process: one after another)"),
+    ):
+        print(f" {what}:")
+        for design, by_where in results.items():
+            pops = by_where[where]
+            print(
+                f"  {design:<24} {len(pops):5d} pops: p50 {pct(pops, 0.5) * ms:8.2f} ms, "
+                f"p99 {pct(pops, 0.99) * ms:8.2f} ms, mean {statistics.mean(pops) * ms:8.2f} ms"
+            )
+    print(" the server's event loop, CPU per round (its thread's own time: what other load on the machine adds")
+    print(" to the figures above is not in it):")
+    for design, by_where in results.items():
+        cpu = by_where["cpu"]
+        print(f"  {design:<24} median {statistics.median(cpu) * ms:6.2f} ms, max {max(cpu) * ms:6.2f} ms")
 
 
-async def run_desks(url: str, n_agents: int) -> None:
+class Desk:
+    """One desktop's websocket, on a plain socket with websockets' Sans-I/O protocol: every read is stamped
+    with the time the kernel received its bytes (SO_TIMESTAMPNS), so what this process does with one
+    desktop's frames never delays another's stamp, and pings are answered as the library does."""
+
+    def __init__(self, url: str) -> None:
+        uri = parse_uri(url)
+        self.sock = socket.create_connection((uri.host, uri.port))
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.ws = ClientProtocol(uri)
+        self.ws.send_request(self.ws.connect())
+        self.flush()
+        self.frames: list[bytes] = []
+        while self.ws.state is State.CONNECTING:  # the opening handshake's response
+            self.receive()
+        if self.ws.handshake_exc is not None:
+            raise self.ws.handshake_exc
+
+    def flush(self) -> None:
+        for data in self.ws.data_to_send():
+            if data:
+                self.sock.sendall(data)
+
+    def receive(self) -> float:
+        """Read what has arrived, keep its text frames in `frames`; return when the kernel received it
+        (seconds since the epoch)."""
+        data, ancillary, _flags, _address = self.sock.recvmsg(1 << 16, socket.CMSG_SPACE(16))
+        if not data:
+            raise ConnectionError("the link closed a desktop's connection")
+        at = time.time()
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                seconds, nanoseconds = struct.unpack("qq", value)
+                at = seconds + nanoseconds / 1e9
+        self.ws.receive_data(data)
+        self.flush()  # pongs
+        self.frames += [e.data for e in self.ws.events_received() if isinstance(e, Frame) and e.opcode is Opcode.TEXT]
+        return at
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.ws.send_text(json.dumps(message).encode())
+        self.flush()
+
+    def until(self, kind: str) -> None:
+        """Read until a message of `kind` arrives."""
+        while True:
+            while self.frames:
+                if json.loads(self.frames.pop(0))["type"] == kind:
+                    return
+            self.receive()
+
+
+def run_desks(url: str, n_agents: int) -> None:
     """The desktops' side, in its own process: sign `n_agents` agents in (ids 3000...), say `ready`, then print
-    `<call id> <monotonic seconds>` for every screen_pop as it arrives."""
-    desks: list[ClientConnection] = []
+    `socket <call id> <seconds>` with the time a screen_pop's last bytes reached its desktop's socket (the
+    kernel's receive time), and `parsed <call id> <seconds>` once this process has read and parsed it (for
+    50 desktops in one process, one after another; real desktops each parse their own)."""
+    desks = []
     for i in range(n_agents):
-        ws = await connect(url)
-        await ws.send(json.dumps({"type": "hello", "version": "1.5"}))
-        await ws.recv()
-        await ws.send(json.dumps({"type": "sign_in", "agent_id": str(3000 + i), "password": PASSWORD}))
-        while json.loads(await ws.recv())["type"] != "agent_state":
-            pass
-        desks.append(ws)
+        desk = Desk(url)
+        desk.send({"type": "hello", "version": "1.5"})
+        desk.until("welcome")
+        desk.send({"type": "sign_in", "agent_id": str(3000 + i), "password": PASSWORD})
+        desk.until("agent_state")
+        desk.frames.clear()
+        desks.append(desk)
     print("ready", flush=True)
-
-    loop = asyncio.get_running_loop()
-    flush_due = False
-
-    def flush() -> None:
-        nonlocal flush_due
-        flush_due = False
+    ready = selectors.DefaultSelector()
+    for desk in desks:
+        ready.register(desk.sock, selectors.EVENT_READ, desk)
+    while True:
+        for key, _events in ready.select():
+            desk = key.data
+            at = desk.receive()
+            for frame in desk.frames:
+                # the call id by a search, not a parse: parsing every frame would add this process's backlog
+                if frame.startswith(b'{"type":"screen_pop"'):
+                    start = frame.index(b'"call_id":"') + len(b'"call_id":"')
+                    call_id = frame[start : frame.index(b'"', start)].decode()
+                    sys.stdout.write(f"socket {call_id} {at}\nparsed {call_id} {time.time()}\n")
+            desk.frames.clear()
         sys.stdout.flush()
-
-    async def read(ws: ClientConnection) -> None:
-        nonlocal flush_due
-        async for frame in ws:
-            at = time.monotonic()  # first, so that this process's own work is not counted as the server's
-            assert isinstance(frame, str)
-            # the call id by a search, not a parse: one process reads all the desktops' sockets here, and
-            # parsing every frame would put this process's backlog into the figures
-            if frame.startswith('{"type":"screen_pop"'):
-                start = frame.index('"call_id":"') + len('"call_id":"')
-                call_id = frame[start : frame.index('"', start)]
-                sys.stdout.write(f"{call_id} {at}\n")
-                if not flush_due:  # one write to the pipe per turn of the loop, not one per pop
-                    flush_due = True
-                    loop.call_soon(flush)
-
-    await asyncio.gather(*(read(ws) for ws in desks))
 
 
 def main() -> None:
@@ -274,7 +346,7 @@ def main() -> None:
     parser.add_argument("--desks", metavar="URL", help=argparse.SUPPRESS)  # the desktops' process
     args = parser.parse_args()
     if args.desks:
-        asyncio.run(run_desks(args.desks, args.agents))
+        run_desks(args.desks, args.agents)
     else:
         asyncio.run(bench(args.cases, args.rounds, args.agents))
 

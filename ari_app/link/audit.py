@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from schema.cases import AuditEntry
@@ -53,10 +54,9 @@ class AuditTrail:
         if len(self._rows) >= self.max_pending:
             self._dropped += 1
             return
-        text = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str) if detail else None
         self._rows.append(
             {"at": self.clock(), "user_id": user_id, "login": login[:64], "role": role[:16], "action": action[:32]}
-            | {"detail": text}
+            | {"detail": detail or None}  # made JSON in the writer's thread, off the loop
         )
         if self._running and self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.window, self._flush_now)
@@ -85,7 +85,7 @@ class AuditTrail:
             if self._dropped:
                 rows.append(
                     {"at": self.clock(), "user_id": None, "login": "", "role": "", "action": "audit_rows_dropped"}
-                    | {"detail": json.dumps({"dropped": self._dropped})}
+                    | {"detail": {"dropped": self._dropped}}
                 )
                 self._dropped = 0
             if rows:
@@ -95,5 +95,8 @@ class AuditTrail:
                     log.exception("could not write %d audit rows of the desktop link", len(rows))
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            detail = row["detail"]
+            row["detail"] = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str) if detail else None
         with self.sessions() as s, s.begin():
-            s.add_all(AuditEntry(**row) for row in rows)
+            s.execute(insert(AuditEntry), rows)  # one executemany, no ORM objects: less of the loop's GIL
