@@ -505,10 +505,15 @@ def encode(message: Mapping[str, Any]) -> str:
     screen-pop with five cases takes about 35 us that way and 6 us this one, on the one event loop that
     writes every pop (benchmarks/bench_screenpop.py). What orjson cannot write (an integer past 64 bits, a
     client's request id echoed back) is written by the standard library."""
+    return encode_utf8(message).decode()
+
+
+def encode_utf8(message: Mapping[str, Any]) -> bytes:
+    """`encode(message)` as UTF-8 bytes, as a text frame carries it (the server writes these)."""
     try:
-        return orjson.dumps(message, default=str, option=_ENCODE_OPTIONS).decode()
+        return orjson.dumps(message, default=str, option=_ENCODE_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError
-        return json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)
+        return json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
 # --- shapes of the server's messages (for clients and type checking) -------------------------------------

@@ -1,8 +1,10 @@
-"""One desktop's websocket on the link: its outgoing queue and writer task, and (once signed in) its session.
+"""One desktop's websocket on the link: what is written to it, and (once signed in) its session.
 
-Every connection has its own outgoing queue and writer task, so a slow desktop never delays the call tracker
-or other agents; a desktop that falls too far behind (OUTBOX_LIMIT messages) is disconnected (it reconnects
-and resynchronises).
+A message is written the moment it is sent (`Connection.send`, websockets' `broadcast`: framed and handed to
+the socket's transport in the caller's turn of the loop, no task, no await), so messages to one desktop go in
+the order they were sent and a burst of screen-pops to many desktops costs one write each, never a task
+switch. A desktop that stops reading never delays anyone else: what it leaves unread waits in its own
+transport's buffer, and past WRITE_BUFFER_LIMIT bytes it is disconnected (it reconnects and resynchronises).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import ServerConnection, broadcast
 
 from ari_app import protocol as p
 from ari_app.agents.session import AgentSession
@@ -21,13 +23,15 @@ from ari_app.protocol import Msg
 
 log = logging.getLogger(__name__)
 
-OUTBOX_LIMIT = 500
+WRITE_BUFFER_LIMIT = 2**20
+"""Bytes written to a desktop and not yet taken by its socket (beyond what the kernel's socket buffer
+holds) above which it is disconnected as too slow: a few hundred to a few thousand messages."""
 CLOSE_TOO_SLOW = 4008
-"""Close code for a desktop that stopped reading (its outbox is full)."""
+"""Close code for a desktop that stopped reading (WRITE_BUFFER_LIMIT)."""
 
 
 class Connection:
-    """One desktop's websocket: its outgoing queue, its writer task and (once signed in) its session."""
+    """One desktop's websocket: what is written to it, how it closes, and (once signed in) its session."""
 
     def __init__(self, ws: ServerConnection, peer: str, source: str) -> None:
         self.ws = ws
@@ -41,39 +45,29 @@ class Connection:
         self.hold_until = 0.0
         """After a refused sign-in the connection is not read until then (monotonic seconds): a client that
         will not wait is made to, by TCP's own back-pressure, and costs the server nothing meanwhile."""
-        self.outbox: asyncio.Queue[str | None] = asyncio.Queue(maxsize=OUTBOX_LIMIT)
         self.greeted = False
         self.session: AgentSession | None = None
         self.token: str | None = None
-        self.writer: asyncio.Task[None] | None = None
+        self.closer: asyncio.Future[None] | None = None
+        """The close handshake, once `close_after_sending` started it."""
         self.closing = False
-        self.close_code, self.close_reason = 1000, ""
 
     def send(self, message: dict[str, Any]) -> None:
+        """Write `message` now (nothing once the connection is closing or closed)."""
         if self.closing:
             return
-        try:
-            self.outbox.put_nowait(p.encode(message))
-        except asyncio.QueueFull:
+        broadcast([self.ws], p.encode_utf8(message), text=True)
+        transport = self.ws.transport
+        if transport is not None and transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
             log.warning("desktop %s is not reading; disconnecting it", self.peer)
-            self.close_after_sending(CLOSE_TOO_SLOW, "too slow", drop=True)
+            self.close_after_sending(CLOSE_TOO_SLOW, "too slow")
 
-    def close_after_sending(self, code: int, reason: str, drop: bool = False) -> None:
-        """Let the writer finish what is queued (or drop it) and then close the connection."""
+    def close_after_sending(self, code: int, reason: str) -> None:
+        """Close the connection after what was sent so far (a session_ended push still goes out first)."""
+        if self.closing:
+            return
         self.closing = True
-        self.close_code, self.close_reason = code, reason
-        while drop and not self.outbox.empty():
-            self.outbox.get_nowait()
-        if not self.outbox.full():
-            self.outbox.put_nowait(None)
-
-    async def write(self) -> None:
-        while True:
-            text = await self.outbox.get()
-            if text is None:
-                await self.ws.close(self.close_code, self.close_reason)
-                return
-            await self.ws.send(text)
+        self.closer = asyncio.ensure_future(self.ws.close(code, reason))
 
 
 def reply(kind: Msg, req_id: Any, **fields: Any) -> dict[str, Any]:

@@ -195,7 +195,6 @@ class LinkServer:
         conn = Connection(ws, peer, source)
         self._connections.add(conn)
         self._per_source[source] += 1
-        conn.writer = self.spawn(conn.write(), f"writer {peer}")
         closed: asyncio.Future[None] | None = None
         try:
             async for frame in ws:
@@ -211,16 +210,16 @@ class LinkServer:
         finally:
             if closed is not None:
                 closed.cancel()
-            if conn.closing and conn.writer is not None and not conn.writer.done():
-                # what is queued before the close (a session_ended push) still goes out, briefly
-                await asyncio.wait([conn.writer], timeout=1.0)
+            if conn.closer is not None and not conn.closer.done():
+                # the close handshake after what was sent before it (a session_ended push), briefly
+                await asyncio.wait([conn.closer], timeout=1.0)
             self._connections.discard(conn)
             self._per_source[source] -= 1
             if self._per_source[source] <= 0:
                 del self._per_source[source]
             self.signin.detach(conn)
-            if conn.writer is not None:
-                conn.writer.cancel()
+            if conn.closer is not None:
+                conn.closer.cancel()
 
     async def _handle_frame(self, conn: Connection, frame: str | bytes) -> None:
         req_id: Any = None

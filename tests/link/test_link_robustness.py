@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from ari_app import protocol as p
 from ari_app.calls.events import CallRinging
 from ari_app.link import LinkServer
+from ari_app.link.connection import CLOSE_TOO_SLOW, WRITE_BUFFER_LIMIT
 from ari_app.protocol import ErrorId
 from tests.support.clock import T0
 from tests.support.link import FakeQueue
@@ -101,6 +102,39 @@ async def test_frame_above_the_hard_limit_closes_only_that_connection(
     await server.on_call_event(CallRinging("z1", T0, "1002", "PJSIP/1002", "12345", "13800000009", 1.0))
     assert (await b.push(p.Msg.SCREEN_POP))["call"]["call_id"] == "z1"
 
+
+
+async def test_a_desktop_that_stops_reading_is_disconnected_as_too_slow_and_nobody_else_waits(
+    desktop: Any, server: LinkServer
+) -> None:
+    """Writes never wait for a desktop: what it leaves unread stays in its own buffer, and past
+    WRITE_BUFFER_LIMIT it is closed with 4008, after what was already written."""
+    a, b = await signed_in_pair(desktop)  # `a` reads nothing from here on (its client stops at 16 messages)
+    (conn,) = server.desktops("1001")
+    pad = "x" * 2**16
+    for n in range(1, 2000):  # at most 128 MiB: far more than the kernel's socket buffers hold
+        conn.send({"type": p.Msg.AGENT_STATE, "n": n, "pad": pad})  # returns at once, whoever reads
+        if conn.closing:
+            break
+    assert conn.closing, "never disconnected"
+    assert conn.ws.transport is not None
+    assert conn.ws.transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT
+    # the other agent is served at once, the stalled one's state is kept for its return
+    assert (await b.request(p.Msg.PING))["type"] == p.Msg.PONG
+    await server.on_call_event(CallRinging("s1", T0, "1002", "PJSIP/1002", "12345", "13800000009", 1.0))
+    assert (await b.push(p.Msg.SCREEN_POP))["call"]["call_id"] == "s1"
+    assert server.state_of("1001") is p.AgentState.READY
+    # the slow desktop gets everything written before the close, in order, then the close itself
+    received = 0
+    try:
+        while True:
+            msg = await a.recv(within=10.0)
+            if msg.get("pad"):
+                received += 1
+                assert msg["n"] == received
+    except ConnectionClosed as exc:
+        assert exc.rcvd is not None and exc.rcvd.code == CLOSE_TOO_SLOW
+    assert received == n
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
