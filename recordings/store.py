@@ -68,30 +68,26 @@ def secure(files: RecordingSet, root: Path | None = None) -> None:
     paths = [p for p in (files.mix, files.caller, files.agent) if p is not None]
     uid = os.geteuid()
     for path in paths:
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            continue
-        if st.st_uid == uid and st.st_mode & 0o777 != FILE_MODE:
-            path.chmod(FILE_MODE)
+        _set_mode(path, uid, FILE_MODE)
     if root is None or not paths:
         return
     root = root.resolve()
     folder = paths[0].resolve().parent
     while folder != root and root in folder.parents:
-        _secure_dir(folder, uid)
+        _set_mode(folder, uid, DIR_MODE)
         folder = folder.parent
     if folder == root:
-        _secure_dir(root, uid)
+        _set_mode(root, uid, DIR_MODE)
 
 
-def _secure_dir(folder: Path, uid: int) -> None:
+def _set_mode(path: Path, uid: int, mode: int) -> None:
+    """Give `path` the permission bits `mode` if it exists, belongs to `uid` and has other bits."""
     try:
-        st = folder.stat()
+        st = path.stat()
     except FileNotFoundError:
         return
-    if st.st_uid == uid and st.st_mode & 0o777 != DIR_MODE:
-        folder.chmod(DIR_MODE)
+    if st.st_uid == uid and st.st_mode & 0o777 != mode:
+        path.chmod(mode)
 
 
 def recording_for_call(session: Session, call_id: str) -> RecordingSet | None:

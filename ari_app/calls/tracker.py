@@ -277,14 +277,23 @@ class CallTracker:
         self._save(call)
         self._emit(CallQueued(call.id, at, call.queue or "", int(event.get("Position") or 0)))
 
-    def _on_agent_called(self, event: Event, at: datetime) -> None:
+    def _to_agent(self, event: Event, state: CallState) -> tuple[Call, str] | None:
+        """The call of a queue event about an agent's phone (AgentCalled, AgentConnect), moved to `state` with
+        that agent on it, and the agent's interface; None if the call is not one this tracker follows."""
         call = self._call(event)
         if call is None:
-            return
+            return None
         interface = event.get("Interface") or _interface_of(event.get("DestChannel", ""))
-        call.move(CallState.RINGING)
+        call.move(state)
         call.agent_interface = interface
         call.agent = self.agents.agent_id_for(interface) or event.get("MemberName") or interface
+        return call, interface
+
+    def _on_agent_called(self, event: Event, at: datetime) -> None:
+        reached = self._to_agent(event, CallState.RINGING)
+        if reached is None:
+            return
+        call, interface = reached
         self._save(call)
         waited = round((at - call.arrived_at).total_seconds(), 3)
         self._emit(CallRinging(call.id, at, call.agent, interface, call.hotline, call.caller, waited, call.callback_of))
@@ -300,13 +309,10 @@ class CallTracker:
         self._emit(CallQueued(call.id, at, call.queue or "", 0))
 
     def _on_agent_connect(self, event: Event, at: datetime) -> None:
-        call = self._call(event)
-        if call is None:
+        reached = self._to_agent(event, CallState.CONNECTED)
+        if reached is None:
             return
-        interface = event.get("Interface") or _interface_of(event.get("DestChannel", ""))
-        call.move(CallState.CONNECTED)
-        call.agent_interface = interface
-        call.agent = self.agents.agent_id_for(interface) or event.get("MemberName") or interface
+        call, interface = reached
         call.agent_channel = event.get("DestChannel") or None
         call.answered_at = at
         self._save(call)

@@ -101,6 +101,21 @@ def _n(value: Any) -> int:
     return int(value or 0)
 
 
+def _intake_per_day(session: Session, start: date, end: date, tz: tzinfo) -> list[tuple[date, int]]:
+    """Cases taken on each local day from `start` to `end` (exclusive), one count a day."""
+    per_day: list[tuple[date, int]] = []
+    day = start
+    while day < end:
+        n = session.scalar(
+            select(func.count())
+            .select_from(Case)
+            .where(Case.created_at >= _bounds(day, tz), Case.created_at < _bounds(day + timedelta(days=1), tz))
+        )
+        per_day.append((day, _n(n)))
+        day += timedelta(days=1)
+    return per_day
+
+
 def compute(
     session: Session,
     start: date,
@@ -117,16 +132,7 @@ def compute(
     in_period = and_(Case.created_at >= lo, Case.created_at < hi)
 
     say("intake per day")
-    per_day: list[tuple[date, int]] = []
-    day = start
-    while day < end:
-        n = session.scalar(
-            select(func.count())
-            .select_from(Case)
-            .where(Case.created_at >= _bounds(day, tz), Case.created_at < _bounds(day + timedelta(days=1), tz))
-        )
-        per_day.append((day, _n(n)))
-        day += timedelta(days=1)
+    per_day = _intake_per_day(session, start, end, tz)
 
     say("totals")
     groups: dict[tuple[str, str], list[int]] = {}

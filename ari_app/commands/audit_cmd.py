@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import SQLAlchemyError
 
 from ari_app.cases.trail import ACTION_PATTERN, TrailEntry, TrailFilter, read
-from ari_app.commands.common import config_or_report, database, display_width, pad
+from ari_app.commands.common import database, display_width, needs_config, pad
+from ari_app.config import Config
 
 MAX_LIMIT = 100_000
 COLUMNS = ("at", "login", "role", "action", "case", "detail")
@@ -165,10 +166,8 @@ def table(entries: list[TrailEntry], tz: tzinfo, out: TextIO, columns: int | Non
         out.write((line + rest).rstrip() + "\n")
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
+@needs_config
+def cmd_audit(args: argparse.Namespace, cfg: Config) -> int:
     tz = ZoneInfo(cfg.timezone)
     try:
         wanted = _filter(args, tz)

@@ -8,7 +8,8 @@ import argparse
 import sys
 from datetime import datetime
 
-from ari_app.commands.common import config_or_report, pad
+from ari_app.commands.common import needs_config, pad
+from ari_app.config import Config
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -39,13 +40,11 @@ def _show(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M} {WEEKDAYS[moment.weekday()]} (UTC{moment:%z})"
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+@needs_config
+def cmd_check(args: argparse.Namespace, cfg: Config) -> int:
     from ari_app.cases.calendar import LIBRARY_VERSION, LIBRARY_YEARS, WorkCalendar
     from ari_app.cases.errors import CalendarUnknownYear
 
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
     calendar = WorkCalendar.from_config(cfg)
     year = args.year if args.year is not None else datetime.now(calendar.zone).year
     try:
@@ -64,13 +63,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_due(args: argparse.Namespace) -> int:
+@needs_config
+def cmd_due(args: argparse.Namespace, cfg: Config) -> int:
     from ari_app.cases.calendar import Limit, LimitUnit, WorkCalendar
     from ari_app.cases.errors import CalendarUnknownYear
 
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
     calendar = WorkCalendar.from_config(cfg)
     if args.start is None:
         start = datetime.now(calendar.zone)

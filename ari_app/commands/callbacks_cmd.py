@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 
 from ari_app.callbacks import CallbackNotCancellable, cancel_callback, list_callbacks
 from ari_app.cases.audit import REFUSED, audit
-from ari_app.commands.common import cli_actor, config_or_report, database
+from ari_app.commands.common import cli_actor, database, needs_config
+from ari_app.config import Config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,10 +27,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cancel.set_defaults(func=cmd_cancel)
 
 
-def cmd_cancel(args: argparse.Namespace) -> int:
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
+@needs_config
+def cmd_cancel(args: argparse.Namespace, cfg: Config) -> int:
     actor, now = cli_actor(), datetime.now(UTC)
     with database(cfg) as s:
         try:
@@ -48,10 +47,8 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_callbacks(args: argparse.Namespace) -> int:
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
+@needs_config
+def cmd_callbacks(args: argparse.Namespace, cfg: Config) -> int:
     with database(cfg) as s:
         rows = list_callbacks(s, max(1, args.limit))
     if args.json:

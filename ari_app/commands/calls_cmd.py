@@ -7,7 +7,8 @@ import json
 import sys
 
 from ari_app.calls.store import recent_calls
-from ari_app.commands.common import config_or_report, database
+from ari_app.commands.common import database, needs_config
+from ari_app.config import Config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,10 +18,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_calls)
 
 
-def cmd_calls(args: argparse.Namespace) -> int:
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
+@needs_config
+def cmd_calls(args: argparse.Namespace, cfg: Config) -> int:
     if args.limit < 1:
         print("hotline calls: --limit must be at least 1", file=sys.stderr)
         return 2

@@ -4,11 +4,12 @@ session on a migrated database."""
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import os
 import sys
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.orm import Session
@@ -25,6 +26,18 @@ def config_or_report(args: argparse.Namespace) -> Config | None:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return None
+
+
+def needs_config(command: Callable[[argparse.Namespace, Config], int]) -> Callable[[argparse.Namespace], int]:
+    """A subcommand run with the config; exit status 1, after `config_or_report` printed what is wrong with
+    the config, when it cannot be read."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        cfg = config_or_report(args)
+        return 1 if cfg is None else command(args, cfg)
+
+    return run
 
 
 @contextmanager

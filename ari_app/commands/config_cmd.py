@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ari_app.commands.common import config_or_report
-from ari_app.config import ConfigError, load_config
+from ari_app.commands.common import needs_config
+from ari_app.config import Config, ConfigError, load_config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,12 +37,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_render(args: argparse.Namespace) -> int:
+@needs_config
+def cmd_render(args: argparse.Namespace, cfg: Config) -> int:
     from ari_app.dialplan_render import render_all
 
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
     files = render_all(cfg, include_secrets=False)
     if args.out == "-":
         for name, text in files.items():

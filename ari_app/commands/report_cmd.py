@@ -10,7 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ari_app.commands.common import config_or_report, database
+from ari_app.commands.common import database, needs_config
+from ari_app.config import Config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,13 +22,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_report)
 
 
-def cmd_report(args: argparse.Namespace) -> int:
+@needs_config
+def cmd_report(args: argparse.Namespace, cfg: Config) -> int:
     from ari_app.cases.kpi import compute
     from ari_app.cases.report import csv_text, text_table, write_png
 
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
     if args.end < args.start:
         print("hotline report: --to is before --from", file=sys.stderr)
         return 2

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from ari_app.commands.common import config_or_report
+from ari_app.commands.common import needs_config
+from ari_app.config import Config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -13,11 +14,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_serve)
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+@needs_config
+def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
     from ari_app.server import serve
 
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
     asyncio.run(serve(cfg))
     return 0

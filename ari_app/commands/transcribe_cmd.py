@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from ari_app.commands.common import config_or_report
+from ari_app.commands.common import needs_config
 from ari_app.config import Config
 
 
@@ -40,10 +40,8 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
-def cmd_transcribe(args: argparse.Namespace) -> int:
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
+@needs_config
+def cmd_transcribe(args: argparse.Namespace, cfg: Config) -> int:
     if args.purge:
         from recordings.store import purge_expired
         from schema.base import utcnow

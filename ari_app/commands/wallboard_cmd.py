@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ari_app.commands.common import config_or_report, database, pad
+from ari_app.commands.common import database, needs_config, pad
+from ari_app.config import Config
 from ari_app.supervision.wallboard import compute, write_chart
 
 COLUMNS = (  # header, width in terminal columns, alignment
@@ -33,10 +34,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_wallboard)
 
 
-def cmd_wallboard(args: argparse.Namespace) -> int:
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
+@needs_config
+def cmd_wallboard(args: argparse.Namespace, cfg: Config) -> int:
     threshold = args.threshold if args.threshold is not None else cfg.server.service_level_seconds
     with database(cfg) as s:
         board = compute(s, [h.number for h in cfg.hotlines], timezone=cfg.timezone, threshold_seconds=threshold)

@@ -56,24 +56,16 @@ log = logging.getLogger(__name__)
 
 def info(t: Transfer | TransferChanged) -> TransferInfo:
     if isinstance(t, Transfer):
-        return TransferInfo(
-            id=t.id,
-            kind=str(t.kind),
-            state=str(t.state),
-            from_agent=t.from_agent,
-            target_agent=t.target_agent,
-            target_number=t.target_number,
-            started_at=t.started_at.isoformat(),
-            answered_at=t.answered_at.isoformat() if t.answered_at else None,
-            ended_at=t.ended_at.isoformat() if t.ended_at else None,
-        )
+        transfer_id, target_number = t.id, t.target_number
+    else:
+        transfer_id, target_number = t.transfer_id, None if t.target_agent else t.target
     return TransferInfo(
-        id=t.transfer_id,
-        kind=t.kind,
-        state=t.state,
+        id=transfer_id,
+        kind=str(t.kind),
+        state=str(t.state),
         from_agent=t.from_agent,
         target_agent=t.target_agent,
-        target_number=None if t.target_agent else t.target,
+        target_number=target_number,
         started_at=t.started_at.isoformat(),
         answered_at=t.answered_at.isoformat() if t.answered_at else None,
         ended_at=t.ended_at.isoformat() if t.ended_at else None,

@@ -14,7 +14,7 @@ from ari_app.cases.events import CaseCreated, take_events
 from ari_app.cases.intake import create_case
 from ari_app.cases.lookups import caller_history, get_case, search_cases
 from schema.cases import AuditAppendOnlyError, AuditEntry
-from tests.support.cases import Db, intake
+from tests.support.cases import Db, intake, intake_fields
 
 
 def test_create_numbers_per_hotline_and_local_day(db: Db) -> None:
@@ -41,22 +41,9 @@ def test_number_uses_the_centre_timezone(db: Db) -> None:
 
 def test_create_is_audited_and_emits_event(db: Db) -> None:
     with db.session() as s, s.begin():
-        case = create_case(
-            s,
-            db.world.actors["agent"],
-            hotline="12345",
-            caller="1",
-            call_id=None,
-            category=None,
-            request="x",
-            address=None,
-            urgency="urgent",
-            citizen_name=None,
-            contact=None,
-            language="ug",
-            handling="direct",
-            channel="wechat",
-        )
+        fields = intake_fields(caller="1", call_id=None, category=None, request="x", address=None, urgency="urgent")
+        fields.update(citizen_name=None, contact=None, language="ug", handling="direct", channel="wechat")
+        case = create_case(s, db.world.actors["agent"], **fields)
     events = take_events(s)
     assert [type(e) for e in events] == [CaseCreated]
     with db.session() as s:
@@ -90,21 +77,7 @@ def test_unconfigured_session_is_refused(db: Db) -> None:
     from sqlalchemy.orm import Session
 
     with Session(db.engine) as s, pytest.raises(NotConfigured) as err:
-        create_case(
-            s,
-            db.world.actors["agent"],
-            hotline="12345",
-            caller=None,
-            call_id=None,
-            category=None,
-            request="x",
-            address=None,
-            urgency="normal",
-            citizen_name=None,
-            contact=None,
-            language="zh",
-            handling="dispatch",
-        )
+        create_case(s, db.world.actors["agent"], **intake_fields())
     assert err.value.error_id == "cases_not_configured"
 
 

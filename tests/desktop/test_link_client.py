@@ -123,11 +123,7 @@ async def test_token_refused_after_restart_without_a_token_file_reports_session_
         await second.stop()
 
 
-async def test_a_session_ended_push_drops_the_token_and_reports_why(
-    cfg: Config, sessions: sessionmaker[Session], queue: FakeQueue, clock: Clock
-) -> None:
-    server = LinkServer(cfg, sessions, queue, clock=clock, settings=link_settings())
-    await server.start()
+async def test_a_session_ended_push_drops_the_token_and_reports_why(server: LinkServer, clock: Clock) -> None:
     rec = Recorder()
     link = client(server.url, rec)
     link.start()
@@ -143,7 +139,6 @@ async def test_a_session_ended_push_drops_the_token_and_reports_why(
         assert len(rec.of("session_lost")) == 1  # it reconnects without trying the dead token
     finally:
         await link.stop()
-        await server.stop()
 
 
 def test_backoff_is_jittered_and_capped() -> None:

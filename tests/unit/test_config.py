@@ -36,6 +36,9 @@ def _line_of(tmp_path: Path, needle: str) -> int:
     return max(i for i, line in enumerate(lines, 1) if needle in line)
 
 
+OFFICE = '  office_hours: ["09:00-12:00", "13:30-17:30"]'
+
+
 @pytest.mark.parametrize(
     ("old", "new", "key", "expected"),
     [
@@ -94,6 +97,28 @@ def _line_of(tmp_path: Path, needle: str) -> int:
         ),
         ("  port: 8765", "  port: 0", "server.port", "integer 1..65535"),
         ("server:\n  host: 127.0.0.1", "server:\n  host: [a, b]", "server.host", "a host address"),
+        # the calendar section
+        (OFFICE, '  office_hours: ["9-12", "13:30-17:30"]', "calendar.office_hours[0]", "such as 09:00-12:00"),
+        (OFFICE, '  office_hours: ["09:00-12:00", "11:30-17:30"]', "calendar.office_hours[1]", "not overlapping"),
+        (OFFICE, '  office_hours: ["12:00-09:00"]', "calendar.office_hours[0]", "ends before it begins"),
+        (OFFICE, "  office_hours: []", "calendar.office_hours", "at least one period"),
+        ("  holidays: []", "  holidays: [{date: 1 Jan 2027, name: 元旦}]", "calendar.holidays[0].date", "a date"),
+        ("  holidays: []", "  holidays: [{date: 2027-01-01}]", "calendar.holidays[0]", "missing key 'name'"),
+        ("  holidays: []", "  holidays: [{from: 2027-01-01, name: 元旦}]", "calendar.holidays[0]", "`from` and `to`"),
+        (
+            "  holidays: []",
+            "  holidays: [{from: 2027-01-03, to: 2027-01-01, name: 元旦}]",
+            "calendar.holidays[0].to",
+            "before `from`",
+        ),
+        (
+            "  workdays: []",
+            "  workdays: [{date: 2027-02-07, name: a}, {date: 2027-02-07, name: b}]",
+            "calendar.workdays[1]",
+            "already listed at calendar.workdays[0]",
+        ),
+        ("  workdays: []", "  workdays: [2027-02-07]", "calendar.workdays[0]", "date and name"),
+        ("  workdays: []", "  workdays: []\n  weekend: [sat]", "calendar.weekend", "unknown key"),
     ],
 )
 def test_broken_config_names_file_line_key_and_expectation(
@@ -245,41 +270,6 @@ def test_the_hotline_command_with_a_bad_config_says_where_and_fails(tmp_path: Pa
     assert proc.returncode != 0, proc.stdout
     assert f"{tmp_path / 'config.yaml'}:{line}: server.token_hours: expected a number" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
-
-
-OFFICE = '  office_hours: ["09:00-12:00", "13:30-17:30"]'
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "key", "expected"),
-    [
-        (OFFICE, '  office_hours: ["9-12", "13:30-17:30"]', "calendar.office_hours[0]", "such as 09:00-12:00"),
-        (OFFICE, '  office_hours: ["09:00-12:00", "11:30-17:30"]', "calendar.office_hours[1]", "not overlapping"),
-        (OFFICE, '  office_hours: ["12:00-09:00"]', "calendar.office_hours[0]", "ends before it begins"),
-        (OFFICE, "  office_hours: []", "calendar.office_hours", "at least one period"),
-        ("  holidays: []", "  holidays: [{date: 1 Jan 2027, name: 元旦}]", "calendar.holidays[0].date", "a date"),
-        ("  holidays: []", "  holidays: [{date: 2027-01-01}]", "calendar.holidays[0]", "missing key 'name'"),
-        ("  holidays: []", "  holidays: [{from: 2027-01-01, name: 元旦}]", "calendar.holidays[0]", "`from` and `to`"),
-        (
-            "  holidays: []",
-            "  holidays: [{from: 2027-01-03, to: 2027-01-01, name: 元旦}]",
-            "calendar.holidays[0].to",
-            "before `from`",
-        ),
-        (
-            "  workdays: []",
-            "  workdays: [{date: 2027-02-07, name: a}, {date: 2027-02-07, name: b}]",
-            "calendar.workdays[1]",
-            "already listed at calendar.workdays[0]",
-        ),
-        ("  workdays: []", "  workdays: [2027-02-07]", "calendar.workdays[0]", "date and name"),
-        ("  workdays: []", "  workdays: []\n  weekend: [sat]", "calendar.weekend", "unknown key"),
-    ],
-)
-def test_a_bad_calendar_key_names_file_line_and_key(
-    tmp_path: Path, old: str, new: str, key: str, expected: str
-) -> None:
-    test_broken_config_names_file_line_key_and_expectation(tmp_path, old, new, key, expected)
 
 
 def test_a_date_that_is_no_day_is_reported_at_its_line(tmp_path: Path) -> None:

@@ -15,8 +15,6 @@ import schema.base
 
 revision: str = '0001_calls'
 down_revision: str | Sequence[str] | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

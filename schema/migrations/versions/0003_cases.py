@@ -15,8 +15,6 @@ import schema.base
 
 revision: str = '0003_cases'
 down_revision: str | Sequence[str] | None = '0002_users'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

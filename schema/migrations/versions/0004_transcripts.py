@@ -20,8 +20,6 @@ import schema.base
 
 revision: str = '0004_transcripts'
 down_revision: str | Sequence[str] | None = '0003_cases'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -17,8 +17,6 @@ from alembic import op
 
 revision: str = '0009_survey_follow_ups'
 down_revision: str | Sequence[str] | None = '0008_qa'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -15,8 +15,6 @@ import schema.base
 
 revision: str = '0010_call_transfers'
 down_revision: str | Sequence[str] | None = '0009_survey_follow_ups'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

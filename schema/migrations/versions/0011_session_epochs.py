@@ -14,8 +14,6 @@ from alembic import op
 
 revision: str = '0011_session_epochs'
 down_revision: str | Sequence[str] | None = '0010_call_transfers'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

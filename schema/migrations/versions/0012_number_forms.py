@@ -21,8 +21,6 @@ from alembic import op
 
 revision: str = '0012_number_forms'
 down_revision: str | Sequence[str] | None = '0011_session_epochs'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 REGION = 'CN'
 COLUMNS = (('calls', 'caller'), ('calls', 'dialed'), ('cases', 'caller'), ('cases', 'contact'), ('callbacks', 'number'))

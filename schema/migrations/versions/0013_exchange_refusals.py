@@ -16,8 +16,6 @@ import schema.base
 
 revision: str = '0013_exchange_refusals'
 down_revision: str | Sequence[str] | None = '0012_number_forms'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

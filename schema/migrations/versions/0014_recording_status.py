@@ -13,8 +13,6 @@ from alembic import op
 
 revision: str = '0014_recording_status'
 down_revision: str | Sequence[str] | None = '0013_exchange_refusals'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
