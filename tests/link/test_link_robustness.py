@@ -103,7 +103,6 @@ async def test_frame_above_the_hard_limit_closes_only_that_connection(
     assert (await b.push(p.Msg.SCREEN_POP))["call"]["call_id"] == "z1"
 
 
-
 async def test_a_desktop_that_stops_reading_is_disconnected_as_too_slow_and_nobody_else_waits(
     desktop: Any, server: LinkServer
 ) -> None:
@@ -135,6 +134,7 @@ async def test_a_desktop_that_stops_reading_is_disconnected_as_too_slow_and_nobo
     except ConnectionClosed as exc:
         assert exc.rcvd is not None and exc.rcvd.code == CLOSE_TOO_SLOW
     assert received == n
+
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
