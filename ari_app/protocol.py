@@ -83,6 +83,8 @@ class ErrorId(StrEnum):
     CASES_NOT_CONFIGURED = "cases_not_configured"
     CASE_ERROR = "case_error"
     CALENDAR_UNKNOWN_YEAR = "calendar_unknown_year"
+    CLASSIFICATION_NOT_SELECTABLE = "classification_not_selectable"
+    CATALOGUE_INVALID = "catalogue_invalid"
     # The supervisor's wallboard and actions:
     NOT_A_SUPERVISOR = "not_a_supervisor"
     UNKNOWN_AGENT = "unknown_agent"
