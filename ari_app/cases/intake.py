@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ari_app.cases import machine
 from ari_app.cases.access import (
     INTAKE_ROLES,
     audience_for,
@@ -31,8 +32,10 @@ from ari_app.cases.errors import InvalidInput, PermissionDenied
 from ari_app.cases.events import CaseCreated, emit
 from ari_app.cases.exchange import check_intake, enqueue_request, receiver_services
 from ari_app.cases.machine import Action, CaseState
+from ari_app.cases.routing import suggest
 from ari_app.cases.settings import CaseSettings, settings_of
 from ari_app.cases.surveys import link_call
+from ari_app.cases.workflow import dispatch
 from ari_app.config import HotlineMode
 from schema.cases import Case, CaseCounter, Category, Channel, Handling, RequestType, Urgency
 from schema.users import Role
@@ -118,7 +121,8 @@ def create_case(
     longitude: float | None = None,
     now: datetime | None = None,
 ) -> Case:
-    """受理: open a case.
+    """受理: open a case. Unless it is answered directly, a rule of the dispatch catalogue that applies by
+    itself dispatches it at once (ari_app.cases.routing; `_dispatch_by_catalogue`).
 
     `request_type` is one of the six national types (schema.cases.RequestType; `help` when a channel does
     not say). `classification` is the code of an active node of the classification catalogue
@@ -192,5 +196,20 @@ def create_case(
         check_intake(session, case, services)
         transition(session, actor, case, Action.FORWARD, CaseState.EXCHANGED, now)
         enqueue_request(session, case, now)
+    elif case.handling != Handling.DIRECT:
+        _dispatch_by_catalogue(session, actor, case, rules.mode, now)
     session.flush()
     return case
+
+
+def _dispatch_by_catalogue(session: Session, actor: Actor, case: Case, mode: HotlineMode, now: datetime) -> None:
+    """Apply the dispatch catalogue's rule for a new case when the rule is automatic and the one who took
+    the case may dispatch it on its hotline (the state machine's table: the centre's agents in collaborative
+    mode, the hotline's own staff on a sub-platform); through `workflow.dispatch`, so the deadline, the
+    audit and the events are those of any dispatch. Otherwise the case waits for a person to dispatch it."""
+    rule = suggest(session, case, mode)
+    if rule is None or not rule.automatic:
+        return
+    if Action.DISPATCH not in machine.actions_for(CaseState.RECEIVED, actor.role, mode):
+        return
+    dispatch(session, actor, case.id, units=rule.units, rule_id=rule.rule_id, now=now)

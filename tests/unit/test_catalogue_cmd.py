@@ -80,3 +80,61 @@ def test_catalogue_import_export_edit_and_refusal(tmp_path: Path) -> None:
         "classification_retire",
     ]
     assert all(login.startswith("cli:") for _, login in rows)
+
+
+def test_dispatch_rules_add_list_export_import_remove(tmp_path: Path) -> None:
+    from schema.cases import CooperatingUnit
+    from schema.db import upgrade
+
+    db = tmp_path / "h.db"
+    config = tmp_path / "config.yaml"
+    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    config.write_text(text.replace("url: sqlite:///var/hotline.db", f"url: sqlite:///{db}"), "utf-8")
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    with make_sessionmaker(engine)() as s, s.begin():
+        s.add_all([CooperatingUnit(name="市政管理处"), CooperatingUnit(name="环境卫生处")])
+    source = tmp_path / "in.csv"
+    source.write_text(CSV, encoding="utf-8")
+    assert _run(config, "import", str(source)).returncode == 0
+
+    added = _rules(config, "add", "010100", "市政管理处", "--co", "环境卫生处", "--subtree", "--district", "天山区")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == "added rule 1"
+    listing = _rules(config, "list").stdout
+    assert "010100* 市政设施  [天山区]  → 市政管理处 + 环境卫生处" in listing
+    exported = _rules(config, "export", "-").stdout
+    header = "classification_code,subtree,district,street,grid_cell,lead_unit,co_units,automatic\n"
+    assert exported == header + "010100,yes,天山区,,,市政管理处,环境卫生处,no\n"
+    refused = _rules(config, "add", "010100", "无此单位")
+    assert refused.returncode == 1 and "no unit named 无此单位" in refused.stderr
+    rules_file = tmp_path / "rules.csv"
+    rules_file.write_text(header + "010101,no,,,,环境卫生处,,yes\n", encoding="utf-8")
+    assert _rules(config, "import", str(rules_file)).stdout.splitlines()[-1] == "2 rule change(s)"
+    (line,) = _rules(config, "list").stdout.splitlines()
+    assert line.split()[1:] == ["010101", "路灯", "[anywhere]", "→", "环境卫生处", "automatic"]
+    assert _rules(config, "remove", line.split()[0]).returncode == 0
+    assert _rules(config, "export", "-").stdout == header
+    with make_sessionmaker(engine)() as s:
+        actions = s.scalars(select(AuditEntry.action).where(AuditEntry.action != "classification_add")).all()
+    engine.dispose()
+    assert actions == [
+        "dispatch_rule_add",
+        "refused",
+        "dispatch_rule_remove",
+        "dispatch_rule_add",
+        "dispatch_rule_remove",
+    ]
+
+
+def _rules(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run(
+        [sys.executable, "-m", "ari_app.cli", "-c", str(config), "dispatch-rules", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+        env=env,
+    )
