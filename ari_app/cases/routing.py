@@ -174,9 +174,12 @@ def _invalid(problems: list[dict[str, Any]]) -> CatalogueInvalid:
     return CatalogueInvalid(f"{where}{first['message']}{more}", problems=problems)
 
 
-def check_spec(session: Session, spec: RuleSpec, line: int | None = None) -> list[dict[str, Any]]:
-    """Problems with a rule before it is stored: its node must be an active node of the catalogue, its area
-    fields at most 64 characters, its units active, at least one (the lead), none twice."""
+def check_spec(
+    session: Session, spec: RuleSpec, line: int | None = None, *, kept: bool = False
+) -> list[dict[str, Any]]:
+    """Problems with a rule before it is stored: its node must be an active node of the catalogue (or, when
+    `kept`, the rule is one already stored unchanged, a retired one: an exported file imports again), its
+    area fields at most 64 characters, its units active, at least one (the lead), none twice."""
     problems = []
     bad = code_problem(spec.code)
     if bad is not None:
@@ -185,7 +188,7 @@ def check_spec(session: Session, spec: RuleSpec, line: int | None = None) -> lis
         node = session.scalars(select(Classification).where(Classification.code == spec.code)).one_or_none()
         if node is None:
             problems.append(_problem(line, "classification_code", f"{spec.code} is not in the catalogue"))
-        elif node.retired_at is not None:
+        elif node.retired_at is not None and not kept:
             problems.append(_problem(line, "classification_code", f"{spec.code} is retired"))
     for column, value in (("district", spec.district), ("street", spec.street), ("grid_cell", spec.grid_cell)):
         if value is not None and len(value) > MAX_AREA:
@@ -287,6 +290,7 @@ def parse_csv(session: Session, text: str) -> list[RuleSpec]:
     if problems:
         raise _invalid(problems)
     units = {u.name: u.id for u in session.scalars(select(CooperatingUnit))}
+    stored = {spec_of(r) for r in rules(session)}
     specs: list[RuleSpec] = []
     seen: dict[tuple[str, bool, str | None, str | None, str | None], int] = {}
     while True:
@@ -327,7 +331,8 @@ def parse_csv(session: Session, text: str) -> list[RuleSpec]:
             tuple(ids),
             flags["automatic"],
         )
-        problems += check_spec(session, spec, line) if len(ids) == len([n for n in names if n]) else []
+        if len(ids) == len([n for n in names if n]):
+            problems += check_spec(session, spec, line, kept=spec in stored)
         if spec.key in seen:
             problems.append(_problem(line, None, f"the same classification and area as line {seen[spec.key]}"))
         seen.setdefault(spec.key, line)

@@ -201,6 +201,12 @@ def test_the_csv_import_is_checked_whole(cat: Db) -> None:
     assert where == [(2, "automatic"), (3, "classification_code"), (4, "lead_unit"), (5, "co_units"), (6, None)]
     assert exported(cat) == good
     assert load_rules(cat, RULES_HEADER + "010101,no,,,,环境卫生处,,yes\n") == ["remove", "remove", "add"]
+    with cat.session() as s, s.begin():
+        retire_node(s, ADMIN, "010101", now=cat.clock.t)
+    kept = exported(cat)
+    assert load_rules(cat, kept) == []  # a rule on a node retired since stays, and its file imports again
+    with pytest.raises(CatalogueInvalid, match="010101 is retired"):
+        load_rules(cat, RULES_HEADER + "010101,no,天山区,,,环境卫生处,,yes\n")
 
 
 units = st.sampled_from(["市政管理处", "市政管理处一所", "环境卫生处"])
