@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "ari_app.commands.transcribe_cmd",
     "ari_app.commands.audit_cmd",
     "ari_app.commands.calendar_cmd",
+    "ari_app.commands.catalogue_cmd",
+    "ari_app.commands.dispatch_rules_cmd",
 )
 
 DEFAULT_CONFIG = "config.yaml"

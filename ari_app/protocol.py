@@ -24,7 +24,7 @@ from typing import Any, Final, NotRequired, TypedDict
 
 import orjson
 
-PROTOCOL_VERSION: Final = "1.5"
+PROTOCOL_VERSION: Final = "1.6"
 PROTOCOL_MAJOR: Final = 1
 MAX_FRAME: Final = 64 * 1024
 """Largest frame the server accepts and answers (bytes). Larger frames get `frame_too_large`."""
@@ -83,6 +83,8 @@ class ErrorId(StrEnum):
     CASES_NOT_CONFIGURED = "cases_not_configured"
     CASE_ERROR = "case_error"
     CALENDAR_UNKNOWN_YEAR = "calendar_unknown_year"
+    CLASSIFICATION_NOT_SELECTABLE = "classification_not_selectable"
+    CATALOGUE_INVALID = "catalogue_invalid"
     # The supervisor's wallboard and actions:
     NOT_A_SUPERVISOR = "not_a_supervisor"
     UNKNOWN_AGENT = "unknown_agent"
@@ -134,6 +136,8 @@ class CallPhase(StrEnum):
 
 URGENCIES: Final = ("normal", "urgent", "critical")
 HANDLINGS: Final = ("direct", "dispatch", "coordinated")
+REQUEST_TYPES: Final = ("consultation", "help", "complaint", "report", "suggestion", "praise")
+"""The six national request types (咨询 求助 投诉 举报 建议 表扬), as schema.cases.RequestType stores them."""
 LANGUAGES: Final = ("zh", "ug", "en")
 PAUSE_REASONS: Final = ("break", "meal", "training", "meeting", "other")
 """Suggested pause reasons; any short text is accepted."""
@@ -178,6 +182,7 @@ class Msg(StrEnum):
     CALLER_HISTORY = "caller_history"
     SEARCH_CASES = "search_cases"
     GET_CASE = "get_case"
+    SUGGEST_DISPATCH = "suggest_dispatch"
     LIST_CASES = "list_cases"
     DISPATCH_CASE = "dispatch_case"
     ACCEPT_CASE = "accept_case"
@@ -214,6 +219,7 @@ class Msg(StrEnum):
     HISTORY = "history"
     CASES = "cases"
     CASE = "case"
+    DISPATCH_SUGGESTION = "dispatch_suggestion"
     CASE_UPDATED = "case_updated"
     CASE_ALERT = "case_alert"
     CASE_EVENT = "case_event"
@@ -271,6 +277,13 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
         "contact": Field(str, required=False, max_len=40),
         "language": Field(str, max_len=16),
         "handling": Field(str, choices=HANDLINGS),
+        "request_type": Field(str, required=False, choices=REQUEST_TYPES),
+        "classification": Field(str, required=False, max_len=6),
+        "district": Field(str, required=False, max_len=64),
+        "street": Field(str, required=False, max_len=64),
+        "grid_cell": Field(str, required=False, max_len=64),
+        "latitude": Field(float, required=False),
+        "longitude": Field(float, required=False),
     },
     Msg.CALLER_HISTORY: {"caller": Field(str, max_len=40), "limit": Field(int, required=False, low=1, high=50)},
     Msg.SEARCH_CASES: {
@@ -279,6 +292,7 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
         "limit": Field(int, required=False, low=1, high=200),
     },
     Msg.GET_CASE: {"case_id": CASE_ID},
+    Msg.SUGGEST_DISPATCH: {"case_id": CASE_ID},
     Msg.LIST_CASES: {
         "status": Field(str, required=False, choices=CASE_STATUSES),
         "open": Field(bool, required=False),
@@ -470,7 +484,8 @@ def check_field(data: Mapping[str, Any], name: str, field: Field) -> None:
         if field.required:
             raise ProtocolError(ErrorId.INVALID_FIELD, f"{name} is required", field=name)
         return
-    ok = isinstance(value, field.kind) and not (field.kind is int and isinstance(value, bool))
+    kind: type | tuple[type, ...] = (int, float) if field.kind is float else field.kind  # JSON: 43 is a number too
+    ok = isinstance(value, kind) and not (field.kind in (int, float) and isinstance(value, bool))
     if not ok:
         raise ProtocolError(ErrorId.INVALID_FIELD, f"{name} must be a {field.kind.__name__}", field=name)
     if isinstance(value, str):
@@ -560,6 +575,17 @@ class CaseSummary(TypedDict):
     contact: str | None
     call_id: str | None
     created_by: str
+    request_type: str
+    """One of REQUEST_TYPES (since 1.6)."""
+    classification: str | None
+    """The classification node's code (since 1.6)."""
+    classification_name: str | None
+    """The node's names when the case was taken, from the top: `城乡建设 / 市政设施 / 路灯` (since 1.6)."""
+    district: str | None
+    street: str | None
+    grid_cell: str | None
+    latitude: float | None
+    longitude: float | None
 
 
 class CaseListItem(CaseSummary):
@@ -616,6 +642,16 @@ class SupervisionInfo(TypedDict):
     overdue: bool
     leader: bool
     instructions: str | None
+
+
+class DispatchSuggestion(TypedDict):
+    """The dispatch catalogue's rule for a case (`dispatch_suggestion`): None fields when there is none."""
+
+    case_id: int
+    rule_id: int | None
+    automatic: bool
+    units: list[UnitInfo]
+    """Lead first, then the co-units; empty when no rule fits (the centre dispatches by hand)."""
 
 
 class UnitInfo(TypedDict):

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from schema.base import Base, UTCDateTime, utcnow
@@ -58,6 +58,19 @@ class Satisfaction(StrEnum):
     SATISFIED = "satisfied"
     BASIC = "basic"  # 基本满意
     UNSATISFIED = "unsatisfied"
+
+
+class RequestType(StrEnum):
+    """The six national request types of a 12345 work order (咨询 / 求助 / 投诉 / 举报 / 建议 / 表扬); provinces
+    set their limits per type (e.g. Guangdong: consultation 2 working days, help and suggestion 10, complaint
+    and report 15). Cases taken before types existed were given `help` by migration 0015 (docs/cases.md)."""
+
+    CONSULTATION = "consultation"  # 咨询
+    HELP = "help"  # 求助
+    COMPLAINT = "complaint"  # 投诉
+    REPORT = "report"  # 举报
+    SUGGESTION = "suggestion"  # 建议
+    PRAISE = "praise"  # 表扬
 
 
 class OutboxStatus(StrEnum):
@@ -107,6 +120,69 @@ class Category(Base):
     __table_args__ = (UniqueConstraint("hotline", "name", name="uq_categories_hotline_name"),)
 
 
+class Classification(Base):
+    """A node of the classification catalogue (分类目录) an admin maintains, shared by every hotline: a tree of
+    at most three levels whose `code` has two digits per level in the style of GB/T 39666 (`010000` level 1,
+    `010100` level 2 under it, `010101` level 3 under that; ari_app.cases.catalogue checks a code against
+    its parent). The code never changes; the names may. A retired node (`retired_at` set) stays for the
+    cases and rules that name it but cannot be chosen for a new case. A case keeps the names its node had
+    when it was taken (`Case.classification_name`, `Case.classification_path`)."""
+
+    __tablename__ = "classifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(6), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("classifications.id"))
+    level: Mapped[int]
+    name_zh: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str | None] = mapped_column(String(128))
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    parent: Mapped[Classification | None] = relationship(remote_side=[id])
+
+    __table_args__ = (Index("ix_classifications_parent_id", "parent_id"),)
+
+
+class DispatchRule(Base):
+    """One rule of the dispatch catalogue (派单目录, 国办发〔2020〕53号 and 国办函〔2025〕66号): cases of a
+    classification (the node itself, or its whole subtree when `subtree`) in an area (district, street,
+    grid cell; each optional, None matches any) go to a lead unit, with co-units (`units`, ordered, the
+    first the lead). `automatic`: intake dispatches at once; otherwise the rule is only suggested.
+    Which rule wins when several match: ari_app.cases.routing."""
+
+    __tablename__ = "dispatch_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    classification_id: Mapped[int] = mapped_column(ForeignKey("classifications.id"))
+    subtree: Mapped[bool] = mapped_column(default=False)
+    district: Mapped[str | None] = mapped_column(String(64))
+    street: Mapped[str | None] = mapped_column(String(64))
+    grid_cell: Mapped[str | None] = mapped_column(String(64))
+    automatic: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    classification: Mapped[Classification] = relationship()
+    units: Mapped[list[DispatchRuleUnit]] = relationship(
+        order_by="DispatchRuleUnit.position", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (Index("ix_dispatch_rules_classification_id", "classification_id"),)
+
+
+class DispatchRuleUnit(Base):
+    """A unit of a dispatch rule: `position` 0 is the lead (主办), the others co-units (协办) in order."""
+
+    __tablename__ = "dispatch_rule_units"
+
+    rule_id: Mapped[int] = mapped_column(ForeignKey("dispatch_rules.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    position: Mapped[int]
+
+    unit: Mapped[CooperatingUnit] = relationship()
+
+
 class CaseCounter(Base):
     """The last sequence number handed out per hotline and day, for readable case numbers."""
 
@@ -141,6 +217,18 @@ class Case(Base):
     request: Mapped[str] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(String(256))
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    request_type: Mapped[RequestType] = mapped_column(String(16), server_default=RequestType.HELP.value)
+    """Stored rows that do not say (bulk loads, cases from before migration 0015) are `help`."""
+    classification_id: Mapped[int | None] = mapped_column(ForeignKey("classifications.id"))
+    classification_name: Mapped[str | None] = mapped_column(String(64))
+    """The node's Chinese name when the case was taken (a snapshot: a later rename does not change it)."""
+    classification_path: Mapped[str | None] = mapped_column(String(256))
+    """The Chinese names from the top of the tree to the node when the case was taken, joined by " / "."""
+    district: Mapped[str | None] = mapped_column(String(64))
+    street: Mapped[str | None] = mapped_column(String(64))
+    grid_cell: Mapped[str | None] = mapped_column(String(64))
+    latitude: Mapped[float | None] = mapped_column(Float())  # WGS 84 degrees, -90..90
+    longitude: Mapped[float | None] = mapped_column(Float())  # WGS 84 degrees, -180..180
     urgency: Mapped[Urgency] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(16))
     handling: Mapped[Handling] = mapped_column(String(16))
@@ -161,6 +249,7 @@ class Case(Base):
     created_by_login: Mapped[str] = mapped_column(String(64))
 
     category: Mapped[Category | None] = relationship()
+    classification: Mapped[Classification | None] = relationship()
     dispatches: Mapped[list[Dispatch]] = relationship(back_populates="case", order_by="Dispatch.id")
     follow_ups: Mapped[list[FollowUp]] = relationship(back_populates="case", order_by="FollowUp.id")
     reviews: Mapped[list[Review]] = relationship(back_populates="case", order_by="Review.id")
@@ -174,6 +263,7 @@ class Case(Base):
         Index("ix_cases_created_at", "created_at"),
         Index("ix_cases_status_deadline_at", "status", "deadline_at"),
         Index("ix_cases_created_by_created_at", "created_by", "created_at"),
+        Index("ix_cases_classification_id", "classification_id"),
     )
 
 

@@ -6,7 +6,11 @@ follow-up, review and closure, in each hotline's mode (collaborative, exchange, 
                    action, `transition` (the one place a status changes)
     audit.py       the audit entries; a refused request audited in a transaction of its own (`transaction`,
                    `refusals_audited`, `record_refusal`)
-    intake.py      受理: numbering, the category, `create_case`
+    intake.py      受理: numbering, the category, the request type, the classification, `create_case`
+    catalogue.py   the classification catalogue (GB/T 39666-style codes): nodes added, renamed, retired,
+                   the CSV import and export
+    routing.py     the dispatch catalogue (派单目录): rules classification × area → lead and co-units, which
+                   one fits a case (`suggest`), admins' edits and the CSV import and export
     workflow.py    every move after intake (派单, 签收, 退回, 办结, 回访, 审核, 督办, 转办) and `allowed_actions`
     lookups.py     one case, a caller's earlier cases, a search: `get_case`, `caller_history`, `histories`,
                    `search_cases`

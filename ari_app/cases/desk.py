@@ -38,6 +38,7 @@ class CaseDesk:
         routes.add(Msg.SEARCH_CASES, self.search_cases)
         routes.add(Msg.LIST_CASES, self.list_cases)
         routes.add(Msg.GET_CASE, self.get_case)
+        routes.add(Msg.SUGGEST_DISPATCH, self.suggest_dispatch)
         routes.add(queries.WORKFLOW_REQUESTS, self.act)
 
     def on_case_event(self, event: CaseEvent) -> int:
@@ -106,6 +107,11 @@ class CaseDesk:
     async def get_case(self, req: Request) -> None:
         detail = await asyncio.to_thread(queries.get_case, self.sessions, req.actor, req.msg["case_id"])
         req.reply(Msg.CASE, case=detail)
+
+    async def suggest_dispatch(self, req: Request) -> None:
+        """The dispatch catalogue's rule for a case (ari_app.cases.routing), for the dispatch form."""
+        found = await asyncio.to_thread(queries.suggest_dispatch, self.sessions, req.actor, req.msg["case_id"])
+        req.reply(Msg.DISPATCH_SUGGESTION, suggestion=found)
 
     async def act(self, req: Request) -> None:
         """A workflow action (dispatch, handle, review, ...: queries.WORKFLOW_REQUESTS)."""

@@ -60,3 +60,19 @@ class CalendarUnknownYear(CaseError):
     neither the holiday library nor the admin's `calendar:` data covers it (`detail['year']`)."""
 
     error_id = ErrorId.CALENDAR_UNKNOWN_YEAR
+
+
+class ClassificationNotSelectable(InvalidInput):
+    """A case names a classification that is not a node of the catalogue, or a retired one (retired nodes
+    stay readable for old cases, never chosen for new ones). `detail`: `field` (`classification`), `code`,
+    `retired`."""
+
+    error_id = ErrorId.CLASSIFICATION_NOT_SELECTABLE
+
+
+class CatalogueInvalid(CaseError):
+    """An admin's change to the classification catalogue or the dispatch catalogue breaks their rules;
+    nothing was changed. `detail['problems']`: a list of `{"line": int | None, "column": str | None,
+    "message": str}` (the line of a CSV file, counting the header as line 1, and its column's name)."""
+
+    error_id = ErrorId.CATALOGUE_INVALID

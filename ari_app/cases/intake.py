@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ari_app.cases import machine
 from ari_app.cases.access import (
     INTAKE_ROLES,
     audience_for,
@@ -26,14 +27,17 @@ from ari_app.cases.access import (
 )
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit
+from ari_app.cases.catalogue import path_of, selectable
 from ari_app.cases.errors import InvalidInput, PermissionDenied
 from ari_app.cases.events import CaseCreated, emit
 from ari_app.cases.exchange import check_intake, enqueue_request, receiver_services
 from ari_app.cases.machine import Action, CaseState
+from ari_app.cases.routing import suggest
 from ari_app.cases.settings import CaseSettings, settings_of
 from ari_app.cases.surveys import link_call
+from ari_app.cases.workflow import dispatch
 from ari_app.config import HotlineMode
-from schema.cases import Case, CaseCounter, Category, Channel, Handling, Urgency
+from schema.cases import Case, CaseCounter, Category, Channel, Handling, RequestType, Urgency
 from schema.users import Role
 
 
@@ -80,6 +84,18 @@ def _category(session: Session, settings: CaseSettings, hotline: str, name: str 
     return cat
 
 
+def _position(latitude: float | None, longitude: float | None) -> tuple[float | None, float | None]:
+    """A case's WGS 84 position: both degrees or neither, latitude -90..90, longitude -180..180."""
+    if latitude is None and longitude is None:
+        return None, None
+    if latitude is None or longitude is None:
+        raise InvalidInput("latitude and longitude go together", field="latitude" if latitude is None else "longitude")
+    for name, value, limit in (("latitude", latitude, 90.0), ("longitude", longitude, 180.0)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not -limit <= float(value) <= limit:
+            raise InvalidInput(f"{name} must be a number of degrees in -{limit:g}..{limit:g}", field=name)
+    return float(latitude), float(longitude)
+
+
 def create_case(
     session: Session,
     actor: Actor,
@@ -96,9 +112,25 @@ def create_case(
     language: str,
     handling: str,
     channel: str = "phone",
+    request_type: str = RequestType.HELP,
+    classification: str | None = None,
+    district: str | None = None,
+    street: str | None = None,
+    grid_cell: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
     now: datetime | None = None,
 ) -> Case:
-    """受理: open a case. On an exchange-mode hotline a case that is not resolved directly is forwarded at
+    """受理: open a case. Unless it is answered directly, a rule of the dispatch catalogue that applies by
+    itself dispatches it at once (ari_app.cases.routing; `_dispatch_by_catalogue`).
+
+    `request_type` is one of the six national types (schema.cases.RequestType; `help` when a channel does
+    not say). `classification` is the code of an active node of the classification catalogue
+    (ari_app.cases.catalogue; ClassificationNotSelectable for an unknown or retired code); the case keeps
+    the node's names as they are now. The location: `district`, `street`, `grid_cell` (up to 64 characters
+    each) and `latitude` / `longitude` in WGS 84 degrees (both or neither; InvalidInput out of range).
+
+    On an exchange-mode hotline a case that is not resolved directly is forwarded at
     once to the hotline's own system (status `exchanged`, an Open311 request in the outbox), after
     `exchange.check_intake`: a case that system would refuse (no location, a category it does not offer, a
     required attribute missing) is refused with ExchangeRequirement naming the field, and nothing is kept."""
@@ -113,6 +145,8 @@ def create_case(
     assert lang is not None
     contact_number = read_contact(settings.numbers, contact)
     caller_number = read_caller(settings.numbers, caller)
+    lat, lon = _position(latitude, longitude)
+    node = selectable(session, classification) if classification is not None and classification.strip() else None
     exchanged = rules.mode is HotlineMode.EXCHANGE and handling != Handling.DIRECT
     if exchanged:
         services = receiver_services(session, hotline)  # before anything is written: may ask the receiver
@@ -129,6 +163,12 @@ def create_case(
         request=req,
         address=read_text(address, "address", limit=256),
         category=_category(session, settings, hotline, category),
+        request_type=read_enum(RequestType, request_type, "request_type"),
+        district=read_text(district, "district", limit=64),
+        street=read_text(street, "street", limit=64),
+        grid_cell=read_text(grid_cell, "grid_cell", limit=64),
+        latitude=lat,
+        longitude=lon,
         urgency=read_enum(Urgency, urgency, "urgency"),
         language=lang,
         handling=read_enum(Handling, handling, "handling"),
@@ -138,9 +178,17 @@ def create_case(
         created_by=actor.user_id,
         created_by_login=actor.login,
     )
+    if node is not None:
+        case.classification = node
+        case.classification_name = node.name_zh
+        case.classification_path = path_of(node)
     session.add(case)
     session.flush()
-    audit(session, actor, "create", case.id, now, number=case.number, hotline=hotline, channel=str(case.channel))
+    audit(
+        session, actor, "create", case.id, now,
+        number=case.number, hotline=hotline, channel=str(case.channel), request_type=str(case.request_type),
+        classification=node.code if node else None,
+    )  # fmt: skip
     if case.call_id:
         link_call(session, case.call_id, now)  # the citizen may have rated the call before the case was saved
     emit(session, CaseCreated(case.id, case.number, now, audience_for(case, CaseState.RECEIVED, rules.mode), hotline))
@@ -148,5 +196,20 @@ def create_case(
         check_intake(session, case, services)
         transition(session, actor, case, Action.FORWARD, CaseState.EXCHANGED, now)
         enqueue_request(session, case, now)
+    elif case.handling != Handling.DIRECT:
+        _dispatch_by_catalogue(session, actor, case, rules.mode, now)
     session.flush()
     return case
+
+
+def _dispatch_by_catalogue(session: Session, actor: Actor, case: Case, mode: HotlineMode, now: datetime) -> None:
+    """Apply the dispatch catalogue's rule for a new case when the rule is automatic and the one who took
+    the case may dispatch it on its hotline (the state machine's table: the centre's agents in collaborative
+    mode, the hotline's own staff on a sub-platform); through `workflow.dispatch`, so the deadline, the
+    audit and the events are those of any dispatch. Otherwise the case waits for a person to dispatch it."""
+    rule = suggest(session, case, mode)
+    if rule is None or not rule.automatic:
+        return
+    if Action.DISPATCH not in machine.actions_for(CaseState.RECEIVED, actor.role, mode):
+        return
+    dispatch(session, actor, case.id, units=rule.units, rule_id=rule.rule_id, now=now)

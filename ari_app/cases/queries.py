@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.cases import intake, lookups, workflow
-from ari_app.cases.access import ACTIVE_DISPATCH, OPEN_DISPATCH, unit_scope, visible
+from ari_app.cases.access import ACTIVE_DISPATCH, OPEN_DISPATCH, load_case, mode_of, unit_scope, visible
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit, transaction
 from ari_app.cases.events import (
@@ -32,6 +32,7 @@ from ari_app.cases.events import (
 )
 from ari_app.cases.exchange import stalled_cases
 from ari_app.cases.machine import CaseState
+from ari_app.cases.routing import suggest
 from ari_app.cases.settings import settings_of
 from ari_app.conference import participants
 from ari_app.config import HotlineMode
@@ -41,6 +42,7 @@ from ari_app.protocol import (
     CaseListItem,
     CaseSummary,
     DispatchInfo,
+    DispatchSuggestion,
     FollowUpInfo,
     Msg,
     ReviewInfo,
@@ -108,6 +110,14 @@ def summary(case: Case) -> CaseSummary:
         contact=case.contact,
         call_id=case.call_id,
         created_by=case.created_by_login,
+        request_type=str(case.request_type),
+        classification=case.classification.code if case.classification is not None else None,
+        classification_name=case.classification_path,
+        district=case.district,
+        street=case.street,
+        grid_cell=case.grid_cell,
+        latitude=case.latitude,
+        longitude=case.longitude,
     )
 
 
@@ -126,11 +136,33 @@ CASE_FIELDS = (
 )
 
 
+OPTIONAL_CASE_FIELDS = ("request_type", "classification", "district", "street", "grid_cell", "latitude", "longitude")
+"""Fields of `create_case` since 1.6: left out, intake's defaults apply (request type `help`)."""
+
+
 def create_case(sessions: sessionmaker[Session], actor: Actor, fields: Mapping[str, Any]) -> CaseSummary:
     kwargs: dict[str, Any] = {k: fields.get(k) for k in CASE_FIELDS}
+    kwargs.update({k: fields[k] for k in OPTIONAL_CASE_FIELDS if fields.get(k) is not None})
     with transaction(sessions, actor, Msg.CREATE_CASE) as s:
         case = intake.create_case(s, actor, **kwargs)
         return summary(case)
+
+
+def suggest_dispatch(sessions: sessionmaker[Session], actor: Actor, case_id: int) -> DispatchSuggestion:
+    """The dispatch catalogue's rule for a case the actor may see (ari_app.cases.routing.suggest): its lead
+    and co-units, or none (the centre dispatches by hand)."""
+    with transaction(sessions, actor, Msg.SUGGEST_DISPATCH, case=case_id) as s:
+        case = load_case(s, actor, case_id)
+        rule = suggest(s, case, mode_of(settings_of(s), case))
+        if rule is None:
+            return DispatchSuggestion(case_id=case.id, rule_id=None, automatic=False, units=[])
+        units = [s.get(CooperatingUnit, u) for u in rule.units]
+        return DispatchSuggestion(
+            case_id=case.id,
+            rule_id=rule.rule_id,
+            automatic=rule.automatic,
+            units=[UnitInfo(id=u.id, name=u.name, level=u.level, parent_id=u.parent_id) for u in units if u],
+        )
 
 
 def caller_history(sessions: sessionmaker[Session], actor: Actor, caller: str, limit: int = 10) -> list[CaseSummary]:

@@ -32,6 +32,7 @@ from ari_app.cases.errors import InvalidInput, PermissionDenied, TransitionForbi
 from ari_app.cases.events import Audience, CaseDispatched, SupervisionRaised, emit
 from ari_app.cases.exchange import check_intake, enqueue_request, receiver_services
 from ari_app.cases.machine import Action, CaseState
+from ari_app.cases.routing import suggest
 from ari_app.cases.settings import CaseSettings, settings_of
 from ari_app.config import HotlineMode
 from schema.cases import (
@@ -92,11 +93,15 @@ def dispatch(
     deadline_hours: float | None = None,
     deadline_at: datetime | None = None,
     instructions: str | None = None,
+    rule_id: int | None = None,
     now: datetime | None = None,
 ) -> Case:
     """派遣: send the case to one unit (or several: a coordinated case, the first is the lead) with a
-    deadline: `deadline_at`, else `deadline_hours`, else the category's, else the default. Without `units` the
-    category's default unit is used. Adding a unit to a case already with units makes it coordinated."""
+    deadline: `deadline_at`, else `deadline_hours`, else the category's, else the default. Without `units`
+    the dispatch catalogue's rule for the case is used (ari_app.cases.routing, lead and co-units), else the
+    category's default unit; else InvalidInput (`units`): the centre chooses. `rule_id` names the rule the
+    units came from, for the audit entry. Adding a unit to a case already with units makes it
+    coordinated."""
     settings = settings_of(session)
     now = settings.now(now)
     case = load_case(session, actor, case_id, lock=True)
@@ -104,9 +109,15 @@ def dispatch(
     source = require_action(Action.DISPATCH, case, actor, mode)
     unit_ids = list(dict.fromkeys(units))
     if not unit_ids:
-        if case.category is None or case.category.default_unit_id is None:
-            raise InvalidInput("no unit given and the category has no default unit", field="units")
-        unit_ids = [case.category.default_unit_id]
+        rule = suggest(session, case, mode)
+        if rule is not None:
+            unit_ids, rule_id = rule.units, rule.rule_id
+        elif case.category is None or case.category.default_unit_id is None:
+            raise InvalidInput(
+                "no unit given, no dispatch rule for the case and the category has no default unit", field="units"
+            )
+        else:
+            unit_ids = [case.category.default_unit_id]
     open_now = _open_dispatches(case)
     taken = {d.unit_id for d in open_now}
     rows: list[CooperatingUnit] = []
@@ -128,7 +139,8 @@ def dispatch(
     elif case.handling == Handling.DIRECT:
         case.handling = Handling.DISPATCH
     target = source if source in (CaseState.DISPATCHED, CaseState.IN_PROGRESS) else CaseState.DISPATCHED
-    transition(session, actor, case, Action.DISPATCH, target, now, units=unit_ids, deadline=due.isoformat())
+    by_rule = {} if rule_id is None else {"rule": rule_id}
+    transition(session, actor, case, Action.DISPATCH, target, now, units=unit_ids, deadline=due.isoformat(), **by_rule)
     for i, unit in enumerate(rows):
         d = Dispatch(
             unit_id=unit.id,

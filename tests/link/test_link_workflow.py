@@ -352,3 +352,51 @@ def test_every_workflow_action_a_desktop_makes_has_a_request() -> None:
     made_by_platform = {Action.ESCALATE, Action.EXCHANGE_UPDATE, Action.EXCHANGE_REFUSED}
     assert set(p.ACTION_REQUESTS) == {str(a) for a in Action} - {str(a) for a in made_by_platform}
     assert all(kind in p.CLIENT_MESSAGES for kind in p.ACTION_REQUESTS.values())
+
+
+async def test_request_type_classification_location_and_the_dispatch_suggestion(
+    as_user: Open, units: dict[str, int], sessions: sessionmaker[Session]
+) -> None:
+    from datetime import UTC, datetime
+
+    from ari_app.cases.actor import Actor
+    from ari_app.cases.catalogue import add_node
+    from ari_app.cases.routing import RuleSpec, add_rule
+
+    admin, now = Actor(user_id=None, login="cli:root", role=Role.ADMIN), datetime.now(UTC)
+    with sessions() as s, s.begin():
+        add_node(s, admin, "010000", "城乡建设", None, now=now)
+        add_node(s, admin, "010100", "供水", "Water supply", now=now)
+        add_node(s, admin, "010200", "道路", None, now=now)
+        spec = RuleSpec("010100", False, "天山区", None, None, (units["water"], units["pipes"]), False)
+        add_rule(s, admin, spec, now=now)
+    agent = await as_user("1001")
+    fields = dict(hotline="12345", request="停水", urgency="normal", language="zh", handling="dispatch")
+    r = await agent.request(
+        Msg.CREATE_CASE, **fields, request_type="complaint", classification="010100", district="天山区",
+        grid_cell="TS-07", latitude=43.8, longitude=87,
+    )  # fmt: skip
+    assert r["type"] == Msg.CASE_CREATED, r
+    case = r["case"]
+    assert (case["request_type"], case["classification"], case["classification_name"]) == (
+        "complaint", "010100", "城乡建设 / 供水",
+    )  # fmt: skip
+    assert (case["district"], case["street"], case["grid_cell"]) == ("天山区", None, "TS-07")
+    assert (case["latitude"], case["longitude"]) == (43.8, 87.0)
+    got = await agent.request(Msg.SUGGEST_DISPATCH, case_id=case["id"])
+    assert got["type"] == Msg.DISPATCH_SUGGESTION, got
+    assert [u["id"] for u in got["suggestion"]["units"]] == [units["water"], units["pipes"]]
+    assert got["suggestion"]["automatic"] is False
+
+    other = await agent.request(Msg.CREATE_CASE, **fields, classification="010200")
+    assert other["case"]["request_type"] == "help"
+    none = await agent.request(Msg.SUGGEST_DISPATCH, case_id=other["case"]["id"])
+    assert none["suggestion"] == {"case_id": other["case"]["id"], "rule_id": None, "automatic": False, "units": []}
+
+    bad = await agent.request(Msg.CREATE_CASE, **fields, classification="990000")
+    assert bad["error_id"] == ErrorId.CLASSIFICATION_NOT_SELECTABLE
+    bad = await agent.request(Msg.CREATE_CASE, **fields, request_type="gossip")
+    assert bad["error_id"] == ErrorId.INVALID_FIELD and bad["detail"]["field"] == "request_type"
+    water = await as_user("water")
+    hidden = await water.request(Msg.SUGGEST_DISPATCH, case_id=case["id"])
+    assert hidden["error_id"] == ErrorId.CASE_NOT_FOUND

@@ -1,0 +1,171 @@
+"""`hotline catalogue list|export|import|add|rename|retire|restore`: the classification catalogue an admin
+keeps (docs/cases.md, "The classification catalogue"). Every change is audited as `cli:<login>`; a refused
+change is rolled back and audited as `refused`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ari_app.commands.common import cli_actor, config_or_report, database, pad
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("catalogue", help="the classification catalogue: list, CSV export and import, edit nodes")
+    csub = p.add_subparsers(dest="catalogue_command", metavar="ACTION", required=True)
+    csub.add_parser("list", help="every node, retired ones marked").set_defaults(func=cmd_list)
+    export = csub.add_parser("export", help="write the catalogue as CSV (UTF-8)")
+    export.add_argument("file", help="the CSV file to write, - for standard output")
+    export.set_defaults(func=cmd_export)
+    imp = csub.add_parser(
+        "import", help="make the catalogue what a CSV file says (checked whole first; nothing changes on an error)"
+    )
+    imp.add_argument("file", help="the CSV file (code,parent_code,name_zh,name_en,status)")
+    imp.add_argument("--dry-run", action="store_true", help="only print what would change")
+    imp.set_defaults(func=cmd_import)
+    add = csub.add_parser("add", help="add a node (its parent is the one its code names)")
+    add.add_argument("code", help="six digits, two per level (GB/T 39666 style): 010000, 010100, 010101")
+    add.add_argument("name_zh", help="the Chinese name")
+    add.add_argument("--en", help="the English name")
+    add.set_defaults(func=cmd_add)
+    ren = csub.add_parser("rename", help="rename a node (cases taken keep the old name)")
+    ren.add_argument("code")
+    ren.add_argument("name_zh")
+    ren.add_argument("--en", help="the English name (left out: none)")
+    ren.set_defaults(func=cmd_rename)
+    ret = csub.add_parser("retire", help="retire a node and its subtree: no new case may choose them")
+    ret.add_argument("code")
+    ret.set_defaults(func=cmd_retire)
+    res = csub.add_parser("restore", help="make a retired node selectable again")
+    res.add_argument("code")
+    res.set_defaults(func=cmd_restore)
+
+
+def run_change(args: argparse.Namespace, request: str, change: Callable[[Any, Any, datetime], str]) -> int:
+    """Run `change(session, actor, now)` on the deployment's database and commit it; on a refusal (a
+    DomainError) roll back, audit the refusal and print its problems to stderr. Prints what `change`
+    returns."""
+    from ari_app.cases.audit import REFUSED, audit
+    from ari_app.protocol import DomainError
+
+    cfg = config_or_report(args)
+    if cfg is None:
+        return 1
+    actor, now = cli_actor(), datetime.now(UTC)
+    with database(cfg) as s:
+        try:
+            out = change(s, actor, now)
+        except DomainError as exc:
+            s.rollback()
+            audit(s, actor, REFUSED, None, now, request=request, error_id=exc.error_id, message=exc.message)
+            s.commit()
+            print(f"hotline {request}: {exc.message}", file=sys.stderr)
+            for p in exc.detail.get("problems", [])[1:]:
+                where = f"line {p['line']}, {p['column'] or '-'}: " if p.get("line") is not None else ""
+                print(f"  {where}{p['message']}", file=sys.stderr)
+            return 1
+        s.commit()
+    if out:
+        print(out)
+    return 0
+
+
+def read_file(path: str) -> bytes:
+    return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+
+
+def write_text(path: str, text: str) -> None:
+    if path == "-":
+        sys.stdout.write(text)
+    else:
+        Path(path).write_text(text, encoding="utf-8", newline="")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ari_app.cases.catalogue import nodes
+
+    cfg = config_or_report(args)
+    if cfg is None:
+        return 1
+    with database(cfg) as s:
+        for n in nodes(s):
+            indent = "  " * (n.level - 1)
+            state = "retired" if n.retired_at else ""
+            print(f"{n.code}  {pad(indent + n.name_zh, 34)}  {pad(n.name_en or '', 30)}  {state}".rstrip())
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ari_app.cases.catalogue import export_csv
+
+    cfg = config_or_report(args)
+    if cfg is None:
+        return 1
+    with database(cfg) as s:
+        write_text(args.file, export_csv(s))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from ari_app.cases.catalogue import import_csv
+
+    try:
+        data = read_file(args.file)
+    except OSError as exc:
+        print(f"hotline catalogue import: {exc}", file=sys.stderr)
+        return 1
+
+    def change(s: Any, actor: Any, now: datetime) -> str:
+        changes = import_csv(s, actor, data, now=now, dry_run=args.dry_run)
+        lines = [f"{c.kind:8} {c.code}  {c.detail}" for c in changes]
+        verb = "would change" if args.dry_run else "changed"
+        lines.append(f"{len(changes)} node(s) {verb}")
+        if args.dry_run:
+            s.rollback()
+        return "\n".join(lines)
+
+    return run_change(args, "catalogue import", change)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from ari_app.cases.catalogue import add_node
+
+    def change(s: Any, actor: Any, now: datetime) -> str:
+        n = add_node(s, actor, args.code, args.name_zh, args.en, now=now)
+        return f"added {n.code} {n.name_zh}"
+
+    return run_change(args, "catalogue add", change)
+
+
+def cmd_rename(args: argparse.Namespace) -> int:
+    from ari_app.cases.catalogue import rename_node
+
+    def change(s: Any, actor: Any, now: datetime) -> str:
+        n = rename_node(s, actor, args.code, args.name_zh, args.en, now=now)
+        return f"{n.code} is now {n.name_zh}"
+
+    return run_change(args, "catalogue rename", change)
+
+
+def cmd_retire(args: argparse.Namespace) -> int:
+    from ari_app.cases.catalogue import retire_node
+
+    def change(s: Any, actor: Any, now: datetime) -> str:
+        done = retire_node(s, actor, args.code, now=now)
+        return "\n".join([f"retired {n.code} {n.name_zh}" for n in done] or [f"{args.code} was already retired"])
+
+    return run_change(args, "catalogue retire", change)
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from ari_app.cases.catalogue import restore_node
+
+    def change(s: Any, actor: Any, now: datetime) -> str:
+        n = restore_node(s, actor, args.code, now=now)
+        return f"restored {n.code} {n.name_zh}"
+
+    return run_change(args, "catalogue restore", change)
