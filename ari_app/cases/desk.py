@@ -39,6 +39,7 @@ class CaseDesk:
         routes.add(Msg.LIST_CASES, self.list_cases)
         routes.add(Msg.GET_CASE, self.get_case)
         routes.add(queries.WORKFLOW_REQUESTS, self.act)
+        routes.add(Msg.REVEAL_CONTACT, self.reveal_contact)
 
     def on_case_event(self, event: CaseEvent) -> int:
         """Bus subscriber for committed case events: push each (`queries.push_for`) to exactly the signed-in
@@ -106,6 +107,13 @@ class CaseDesk:
     async def get_case(self, req: Request) -> None:
         detail = await asyncio.to_thread(queries.get_case, self.sessions, req.actor, req.msg["case_id"])
         req.reply(Msg.CASE, case=detail)
+
+    async def reveal_contact(self, req: Request) -> None:
+        """A confidential case's citizen in clear, for the centre's roles only; every reveal and every
+        refusal of one is audited (queries.reveal, ari_app.cases.disclosure)."""
+        case_id = req.msg["case_id"]
+        revealed = await asyncio.to_thread(queries.reveal, self.sessions, req.actor, case_id)
+        req.reply(Msg.CONTACT_REVEALED, contact=revealed)
 
     async def act(self, req: Request) -> None:
         """A workflow action (dispatch, handle, review, ...: queries.WORKFLOW_REQUESTS)."""

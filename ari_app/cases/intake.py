@@ -96,12 +96,16 @@ def create_case(
     language: str,
     handling: str,
     channel: str = "phone",
+    confidential: bool = False,
     now: datetime | None = None,
 ) -> Case:
     """受理: open a case. On an exchange-mode hotline a case that is not resolved directly is forwarded at
     once to the hotline's own system (status `exchanged`, an Open311 request in the outbox), after
     `exchange.check_intake`: a case that system would refuse (no location, a category it does not offer, a
-    required attribute missing) is refused with ExchangeRequirement naming the field, and nothing is kept."""
+    required attribute missing) is refused with ExchangeRequirement naming the field, and nothing is kept.
+    `confidential`: the citizen asked for a confidential work order (保密工单, GB/T 33358-2016): their name,
+    contact and calling number are then kept from everyone but the centre (ari_app.cases.disclosure), the
+    Open311 request included."""
     settings = settings_of(session)
     now = settings.now(now)
     rules = settings.hotline(hotline)
@@ -125,6 +129,7 @@ def create_case(
         contact_raw=contact_number.raw if contact_number else None,
         caller=caller_number.canonical if caller_number else None,
         caller_raw=caller_number.raw if caller_number else None,
+        confidential=bool(confidential),
         call_id=read_text(call_id, "call_id", limit=64),
         request=req,
         address=read_text(address, "address", limit=256),
@@ -140,7 +145,10 @@ def create_case(
     )
     session.add(case)
     session.flush()
-    audit(session, actor, "create", case.id, now, number=case.number, hotline=hotline, channel=str(case.channel))
+    extra = {"confidential": True} if case.confidential else {}
+    audit(
+        session, actor, "create", case.id, now, number=case.number, hotline=hotline, channel=str(case.channel), **extra
+    )
     if case.call_id:
         link_call(session, case.call_id, now)  # the citizen may have rated the call before the case was saved
     emit(session, CaseCreated(case.id, case.number, now, audience_for(case, CaseState.RECEIVED, rules.mode), hotline))
