@@ -80,6 +80,7 @@ class ErrorId(StrEnum):
     CASE_EXCHANGE_REQUIRES = "case_exchange_requires"
     CASE_UNKNOWN_HOTLINE = "case_unknown_hotline"
     CASE_TRANSITION_FORBIDDEN = "case_transition_forbidden"
+    CASE_CONTACT_CONFIDENTIAL = "case_contact_confidential"
     CASES_NOT_CONFIGURED = "cases_not_configured"
     CASE_ERROR = "case_error"
     CALENDAR_UNKNOWN_YEAR = "calendar_unknown_year"
@@ -194,6 +195,8 @@ class Msg(StrEnum):
     ESCALATE_TO_LEADER = "escalate_to_leader"
     RESOLVE_DIRECTLY = "resolve_directly"
     FORWARD_CASE = "forward_case"
+    SET_CONFIDENTIAL = "set_confidential"
+    REVEAL_CONTACT = "reveal_contact"
     CONFERENCE = "conference"
     WALLBOARD_SUBSCRIBE = "wallboard_subscribe"
     WALLBOARD_UNSUBSCRIBE = "wallboard_unsubscribe"
@@ -221,6 +224,7 @@ class Msg(StrEnum):
     CASE = "case"
     DISPATCH_SUGGESTION = "dispatch_suggestion"
     CASE_UPDATED = "case_updated"
+    CONTACT_REVEALED = "contact_revealed"
     CASE_ALERT = "case_alert"
     CASE_EVENT = "case_event"
     CONFERENCE_STATE = "conference_state"
@@ -284,6 +288,7 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
         "grid_cell": Field(str, required=False, max_len=64),
         "latitude": Field(float, required=False),
         "longitude": Field(float, required=False),
+        "confidential": Field(bool, required=False),
     },
     Msg.CALLER_HISTORY: {"caller": Field(str, max_len=40), "limit": Field(int, required=False, low=1, high=50)},
     Msg.SEARCH_CASES: {
@@ -326,6 +331,12 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
     Msg.ESCALATE_TO_LEADER: {"case_id": CASE_ID, "instructions": Field(str, max_len=MAX_NOTE)},
     Msg.RESOLVE_DIRECTLY: {"case_id": CASE_ID, "resolution": Field(str, max_len=20_000)},
     Msg.FORWARD_CASE: {"case_id": CASE_ID, "address": Field(str, required=False, max_len=256)},
+    Msg.SET_CONFIDENTIAL: {
+        "case_id": CASE_ID,
+        "confidential": Field(bool),
+        "reason": Field(str, required=False, max_len=MAX_NOTE),
+    },
+    Msg.REVEAL_CONTACT: {"case_id": CASE_ID},
     Msg.CONFERENCE: {
         "action": Field(str, choices=("start", "leave", "end")),
         "call_id": Field(str, max_len=64),
@@ -559,7 +570,18 @@ class AgentStateInfo(TypedDict):
     """A supervisor's pause waiting for the current call to end: its reason (None if there is none)."""
 
 
-class CaseSummary(TypedDict):
+class CitizenFields(TypedDict):
+    """Who the citizen is, as the person (or system) a case is shown to may see it (since 1.6,
+    `confidential`). For a confidential work order (保密工单) the three texts are masked (`*******5678`,
+    `张**`) for the centre's roles and null for everyone else; `reveal_contact` gives them in clear."""
+
+    caller: str | None
+    citizen_name: str | None
+    contact: str | None
+    confidential: bool
+
+
+class CaseSummary(CitizenFields):
     id: int
     number: str
     hotline: str
@@ -570,9 +592,6 @@ class CaseSummary(TypedDict):
     address: str | None
     urgency: str
     handling: str
-    caller: str | None
-    citizen_name: str | None
-    contact: str | None
     call_id: str | None
     created_by: str
     request_type: str
@@ -586,6 +605,19 @@ class CaseSummary(TypedDict):
     grid_cell: str | None
     latitude: float | None
     longitude: float | None
+
+
+class RevealedContact(TypedDict):
+    """`contact_revealed`'s `contact`: a case's citizen in clear, canonical and as given (since 1.6)."""
+
+    case_id: int
+    number: str
+    confidential: bool
+    citizen_name: str | None
+    contact: str | None
+    contact_raw: str | None
+    caller: str | None
+    caller_raw: str | None
 
 
 class CaseListItem(CaseSummary):

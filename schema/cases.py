@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint, event, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from schema.base import Base, UTCDateTime, utcnow
@@ -213,6 +213,9 @@ class Case(Base):
     caller: Mapped[str | None] = mapped_column(String(40))  # canonical; history matches caller and contact
     contact_raw: Mapped[str | None] = mapped_column(String(64))  # as the agent typed it
     caller_raw: Mapped[str | None] = mapped_column(String(64))  # as received
+    confidential: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """保密工单 (GB/T 33358-2016): the citizen asked that their name, contact and calling number be kept from
+    everyone but the centre (ari_app.cases.disclosure says who sees what)."""
     call_id: Mapped[str | None] = mapped_column(String(64))
     request: Mapped[str] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(String(256))

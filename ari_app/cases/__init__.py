@@ -11,7 +11,9 @@ follow-up, review and closure, in each hotline's mode (collaborative, exchange, 
                    the CSV import and export
     routing.py     the dispatch catalogue (派单目录): rules classification × area → lead and co-units, which
                    one fits a case (`suggest`), admins' edits and the CSV import and export
-    workflow.py    every move after intake (派单, 签收, 退回, 办结, 回访, 审核, 督办, 转办) and `allowed_actions`
+    workflow.py    every move after intake (派单, 签收, 退回, 办结, 回访, 审核, 督办, 转办, 保密) and `allowed_actions`
+    disclosure.py  who sees a case's citizen (保密工单): `citizen_fields`, the one outward view of the name,
+                   contact and caller for a viewer; `matchable` for searches; the audited `reveal_contact`
     lookups.py     one case, a caller's earlier cases, a search: `get_case`, `caller_history`, `histories`,
                    `search_cases`
     queries.py     what a desktop asks for, each request in its own transaction; sign-in's user record; the

@@ -40,6 +40,7 @@ class CaseDesk:
         routes.add(Msg.GET_CASE, self.get_case)
         routes.add(Msg.SUGGEST_DISPATCH, self.suggest_dispatch)
         routes.add(queries.WORKFLOW_REQUESTS, self.act)
+        routes.add(Msg.REVEAL_CONTACT, self.reveal_contact)
 
     def on_case_event(self, event: CaseEvent) -> int:
         """Bus subscriber for committed case events: push each (`queries.push_for`) to exactly the signed-in
@@ -112,6 +113,13 @@ class CaseDesk:
         """The dispatch catalogue's rule for a case (ari_app.cases.routing), for the dispatch form."""
         found = await asyncio.to_thread(queries.suggest_dispatch, self.sessions, req.actor, req.msg["case_id"])
         req.reply(Msg.DISPATCH_SUGGESTION, suggestion=found)
+
+    async def reveal_contact(self, req: Request) -> None:
+        """A confidential case's citizen in clear, for the centre's roles only; every reveal and every
+        refusal of one is audited (queries.reveal, ari_app.cases.disclosure)."""
+        case_id = req.msg["case_id"]
+        revealed = await asyncio.to_thread(queries.reveal, self.sessions, req.actor, case_id)
+        req.reply(Msg.CONTACT_REVEALED, contact=revealed)
 
     async def act(self, req: Request) -> None:
         """A workflow action (dispatch, handle, review, ...: queries.WORKFLOW_REQUESTS)."""

@@ -24,6 +24,13 @@ class PermissionDenied(CaseError):
     error_id = ErrorId.CASE_PERMISSION_DENIED
 
 
+class ContactConfidential(PermissionDenied):
+    """A role that is not the centre's asked for a citizen's contact in clear (`reveal_contact`): the
+    national rule for confidential work orders (保密工单, GB/T 33358-2016) keeps it with the centre."""
+
+    error_id = ErrorId.CASE_CONTACT_CONFIDENTIAL
+
+
 class TransitionForbidden(CaseError):
     """The state machine has no such transition from the case's current status."""
 

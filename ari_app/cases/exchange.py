@@ -57,6 +57,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ari_app.cases.access import transition
 from ari_app.cases.actor import SYSTEM
 from ari_app.cases.audit import audit
+from ari_app.cases.disclosure import OUTSIDE, citizen_fields
 from ari_app.cases.errors import CaseNotFound, ExchangeRequirement, InvalidInput
 from ari_app.cases.events import Audience, CaseEvent, ExchangeRefused, ExchangeStalled, emit, take_events
 from ari_app.cases.machine import Action, CaseState
@@ -71,21 +72,28 @@ log = logging.getLogger(__name__)
 def exchange_phone(case: Case) -> str | None:
     """The citizen's number for the hotline's own system: the contact number, else the calling one, in
     E.164 (+8613812345678; ari_app.calls.numbers), so a system elsewhere reads it without knowing the
-    centre's country; None for a withheld caller with no contact number."""
+    centre's country; None for a withheld caller with no contact number, and for a confidential case (the
+    hotline's own system is outside the centre: `disclosure.OUTSIDE`)."""
     numbers = numbers_of(case)
-    return numbers.international(case.contact) or numbers.international(case.caller)
+    seen = citizen_fields(case, OUTSIDE)
+    return numbers.international(seen["contact"]) or numbers.international(seen["caller"])
 
 
 def open311_request(case: Case) -> dict[str, object]:
     """The arguments of the case's Open311 GeoReport v2 `POST /requests` (sent form-encoded by
     `request_body`; the platform's own fields as `attribute[...]`, which the standard provides for
-    service-specific attributes). Stored in the outbox as a JSON object."""
+    service-specific attributes). Stored in the outbox as a JSON object.
+
+    The citizen goes as `first_name` and `phone` as the exchange may see them (`disclosure.citizen_fields`
+    for `OUTSIDE`): a confidential case (保密工单) carries neither, nor any other GeoReport v2 person field
+    (`last_name`, `email`, `device_id`, `account_id`), only `attribute[confidential]=true` saying why; an
+    argument without a value is left out, never sent empty."""
     category = case.category.name if case.category else None
-    body: dict[str, object] = {
+    body: dict[str, object | None] = {
         "service_code": f"{case.hotline}:{category}" if category else case.hotline,
         "description": case.request,
         "address_string": case.address,
-        "first_name": case.citizen_name,
+        "first_name": citizen_fields(case, OUTSIDE)["citizen_name"],
         "phone": exchange_phone(case),
         "requested_datetime": case.created_at.isoformat(),
         "attribute[case_number]": case.number,
@@ -94,8 +102,30 @@ def open311_request(case: Case) -> dict[str, object]:
         "attribute[channel]": str(case.channel),
         "attribute[urgency]": str(case.urgency),
         "attribute[language]": case.language,
+        "attribute[confidential]": "true" if case.confidential else None,
     }
-    return {k: v for k, v in body.items() if v is not None}
+    return {k: v for k, v in body.items() if v is not None and v != ""}
+
+
+def render_payload(case: Case) -> str:
+    """The outbox payload of the case's request: `open311_request` as JSON."""
+    return json.dumps(open311_request(case), ensure_ascii=False, sort_keys=True)
+
+
+def rerender_pending(session: Session, case: Case) -> int:
+    """Build again the payload of the case's requests still waiting in the outbox (`pending`: never sent, or
+    sent without an answer and to be retried under the same idempotency key), after a change of what may
+    be sent (a case marked confidential). Returns how many were rebuilt."""
+    pending = session.scalars(
+        select(ExchangeMessage).where(
+            ExchangeMessage.case_id == case.id, ExchangeMessage.status == OutboxStatus.PENDING
+        )
+    )
+    n = 0
+    for msg in pending:
+        msg.payload = render_payload(case)
+        n += 1
+    return n
 
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
@@ -124,7 +154,7 @@ def enqueue_request(session: Session, case: Case, now: datetime) -> ExchangeMess
         key=f"{case.number}:request" + (f":{earlier + 1}" if earlier else ""),
         case_id=case.id,
         hotline=case.hotline,
-        payload=json.dumps(open311_request(case), ensure_ascii=False, sort_keys=True),
+        payload=render_payload(case),
         status=OutboxStatus.PENDING,
         attempts=0,
         next_attempt_at=now,

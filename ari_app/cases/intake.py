@@ -119,6 +119,7 @@ def create_case(
     grid_cell: str | None = None,
     latitude: float | None = None,
     longitude: float | None = None,
+    confidential: bool = False,
     now: datetime | None = None,
 ) -> Case:
     """受理: open a case. Unless it is answered directly, a rule of the dispatch catalogue that applies by
@@ -133,7 +134,10 @@ def create_case(
     On an exchange-mode hotline a case that is not resolved directly is forwarded at
     once to the hotline's own system (status `exchanged`, an Open311 request in the outbox), after
     `exchange.check_intake`: a case that system would refuse (no location, a category it does not offer, a
-    required attribute missing) is refused with ExchangeRequirement naming the field, and nothing is kept."""
+    required attribute missing) is refused with ExchangeRequirement naming the field, and nothing is kept.
+    `confidential`: the citizen asked for a confidential work order (保密工单, GB/T 33358-2016): their name,
+    contact and calling number are then kept from everyone but the centre (ari_app.cases.disclosure), the
+    Open311 request included."""
     settings = settings_of(session)
     now = settings.now(now)
     rules = settings.hotline(hotline)
@@ -159,6 +163,7 @@ def create_case(
         contact_raw=contact_number.raw if contact_number else None,
         caller=caller_number.canonical if caller_number else None,
         caller_raw=caller_number.raw if caller_number else None,
+        confidential=bool(confidential),
         call_id=read_text(call_id, "call_id", limit=64),
         request=req,
         address=read_text(address, "address", limit=256),
@@ -184,10 +189,11 @@ def create_case(
         case.classification_path = path_of(node)
     session.add(case)
     session.flush()
+    extra = {"confidential": True} if case.confidential else {}
     audit(
         session, actor, "create", case.id, now,
         number=case.number, hotline=hotline, channel=str(case.channel), request_type=str(case.request_type),
-        classification=node.code if node else None,
+        classification=node.code if node else None, **extra,
     )  # fmt: skip
     if case.call_id:
         link_call(session, case.call_id, now)  # the citizen may have rated the call before the case was saved

@@ -18,8 +18,10 @@ from ari_app.calls.numbers import NumberError
 from ari_app.cases.access import load_case, restrict
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit
+from ari_app.cases.disclosure import Viewer, matchable
 from ari_app.cases.settings import settings_of
 from schema.cases import Case
+from schema.users import Role
 
 
 def get_case(session: Session, actor: Actor, case_id: int | str) -> Case:
@@ -42,7 +44,7 @@ def caller_history(session: Session, actor: Actor, caller: str, limit: int = 10)
     found = settings.numbers.caller(caller)
     if found.withheld:
         return []
-    cases = list(session.scalars(restrict(_history_of(found.canonical, limit), actor)))
+    cases = list(session.scalars(restrict(_history_of(found.canonical, limit, actor.role), actor)))
     audit(session, actor, "caller_history", None, settings.now(), caller=found.canonical, found=len(cases))
     session.flush()
     return cases
@@ -57,14 +59,16 @@ def histories(session: Session, callers: Iterable[str], limit: int = 10) -> dict
     out: dict[str, list[Case]] = {}
     for caller in callers:
         found = settings.numbers.caller(caller)
-        out[caller] = [] if found.withheld else list(session.scalars(_history_of(found.canonical, limit)))
+        out[caller] = [] if found.withheld else list(session.scalars(_history_of(found.canonical, limit, Role.AGENT)))
     return out
 
 
-def _history_of(caller: str, limit: int) -> Select[Case]:
+def _history_of(caller: str, limit: int, viewer: Viewer) -> Select[Case]:
+    """The cases of a number, as `viewer` may look them up by it (`disclosure.matchable`: not a
+    confidential case's unless `viewer` is the centre's)."""
     return (
         select(Case)
-        .where(or_(Case.caller == caller, Case.contact == caller))
+        .where(matchable(viewer, Case.caller == caller, Case.contact == caller))
         .order_by(Case.created_at.desc(), Case.id.desc())
         .limit(max(1, min(limit, 200)))
     )
@@ -75,15 +79,14 @@ def search_cases(
 ) -> list[Case]:
     """Cases the actor may see matching `text` (number, request, address, citizen, caller or contact),
     newest first. A phone number in another form than the stored one (+86 138 1234 5678) also finds the
-    cases of that number. `mine`: only cases the actor took."""
+    cases of that number. The citizen's fields of a confidential case (保密工单) match only for the centre's
+    roles (`disclosure.matchable`): a unit cannot find it by the citizen's name or number. `mine`: only cases
+    the actor took."""
     settings = settings_of(session)
     stmt = select(Case).order_by(Case.created_at.desc(), Case.id.desc()).limit(max(1, min(limit, 500)))
     if text and text.strip():
         like = f"%{text.strip()}%"
-        matches: list[ColumnElement[bool]] = [
-            Case.number.ilike(like),
-            Case.request.ilike(like),
-            Case.address.ilike(like),
+        citizen: list[ColumnElement[bool]] = [
             Case.citizen_name.ilike(like),
             Case.caller.ilike(like),
             Case.contact.ilike(like),
@@ -93,7 +96,13 @@ def search_cases(
         except NumberError:
             phone = None
         if phone:
-            matches += [Case.caller == phone, Case.contact == phone]
+            citizen += [Case.caller == phone, Case.contact == phone]
+        matches: list[ColumnElement[bool]] = [
+            Case.number.ilike(like),
+            Case.request.ilike(like),
+            Case.address.ilike(like),
+            matchable(actor.role, *citizen),
+        ]
         stmt = stmt.where(or_(*matches))
     if mine:
         stmt = stmt.where(Case.created_by == actor.user_id if actor.user_id is not None else false())

@@ -20,6 +20,7 @@ from ari_app.cases import intake, lookups, workflow
 from ari_app.cases.access import ACTIVE_DISPATCH, OPEN_DISPATCH, load_case, mode_of, unit_scope, visible
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit, transaction
+from ari_app.cases.disclosure import Viewer, citizen_fields, matchable, participant_number, reveal_contact, revealed
 from ari_app.cases.events import (
     CaseCreated,
     CaseDispatched,
@@ -45,6 +46,7 @@ from ari_app.protocol import (
     DispatchSuggestion,
     FollowUpInfo,
     Msg,
+    RevealedContact,
     ReviewInfo,
     SupervisionInfo,
     TransferInfo,
@@ -90,7 +92,9 @@ def load_user(sessions: sessionmaker[Session], login: str) -> UserRecord | None:
         return record
 
 
-def summary(case: Case) -> CaseSummary:
+def summary(case: Case, viewer: Viewer) -> CaseSummary:
+    """The case as `viewer` may see it in any list: every outward view of a case is built on this, and its
+    citizen (`caller`, `citizen_name`, `contact`, `confidential`) only by `disclosure.citizen_fields`."""
     request = case.request
     if len(request) > SUMMARY_REQUEST_CHARS:
         request = request[: SUMMARY_REQUEST_CHARS - 1] + "…"
@@ -105,9 +109,7 @@ def summary(case: Case) -> CaseSummary:
         address=case.address,
         urgency=str(case.urgency),
         handling=str(case.handling),
-        caller=case.caller,
-        citizen_name=case.citizen_name,
-        contact=case.contact,
+        **citizen_fields(case, viewer),
         call_id=case.call_id,
         created_by=case.created_by_login,
         request_type=str(case.request_type),
@@ -133,6 +135,7 @@ CASE_FIELDS = (
     "contact",
     "language",
     "handling",
+    "confidential",
 )
 
 
@@ -144,8 +147,9 @@ def create_case(sessions: sessionmaker[Session], actor: Actor, fields: Mapping[s
     kwargs: dict[str, Any] = {k: fields.get(k) for k in CASE_FIELDS}
     kwargs.update({k: fields[k] for k in OPTIONAL_CASE_FIELDS if fields.get(k) is not None})
     with transaction(sessions, actor, Msg.CREATE_CASE) as s:
+        kwargs["confidential"] = bool(kwargs["confidential"])
         case = intake.create_case(s, actor, **kwargs)
-        return summary(case)
+        return summary(case, actor.role)
 
 
 def suggest_dispatch(sessions: sessionmaker[Session], actor: Actor, case_id: int) -> DispatchSuggestion:
@@ -167,21 +171,25 @@ def suggest_dispatch(sessions: sessionmaker[Session], actor: Actor, case_id: int
 
 def caller_history(sessions: sessionmaker[Session], actor: Actor, caller: str, limit: int = 10) -> list[CaseSummary]:
     with transaction(sessions, actor, Msg.CALLER_HISTORY) as s:
-        return [summary(c) for c in lookups.caller_history(s, actor, caller, limit=limit)]
+        return [summary(c, actor.role) for c in lookups.caller_history(s, actor, caller, limit=limit)]
 
 
 def pop_histories(sessions: sessionmaker[Session], callers: Iterable[str], limit: int) -> dict[str, list[CaseSummary]]:
     """The screen-pop's history of each caller (`lookups.histories`: the centre's view, unaudited), read in one
-    session; the link audits each pop that shows one."""
+    session; the link audits each pop that shows one. The pop goes to centre agents only (ari_app.agents.desk),
+    so confidential cases come masked (`disclosure.citizen_fields` for an agent)."""
     with sessions() as s:
-        return {caller: [summary(c) for c in found] for caller, found in lookups.histories(s, callers, limit).items()}
+        return {
+            caller: [summary(c, Role.AGENT) for c in found]
+            for caller, found in lookups.histories(s, callers, limit).items()
+        }
 
 
 def search_cases(
     sessions: sessionmaker[Session], actor: Actor, text: str | None, mine: bool, limit: int = 50
 ) -> list[CaseSummary]:
     with transaction(sessions, actor, Msg.SEARCH_CASES) as s:
-        return [summary(c) for c in lookups.search_cases(s, actor, text, limit=limit, mine=mine)]
+        return [summary(c, actor.role) for c in lookups.search_cases(s, actor, text, limit=limit, mine=mine)]
 
 
 # --- the unit / supervisor view: listing, one case in full, and the workflow actions ---------------------
@@ -191,9 +199,10 @@ def _overdue(case: Case, now: datetime) -> bool:
     return case.deadline_at is not None and case.status != CaseState.CLOSED and case.deadline_at < now
 
 
-def list_item(case: Case, now: datetime, stalled: Mapping[int, str]) -> CaseListItem:
-    """A work-list row; `stalled` is `exchange.stalled_cases` for (at least) this case."""
-    base = summary(case)
+def list_item(case: Case, viewer: Viewer, now: datetime, stalled: Mapping[int, str]) -> CaseListItem:
+    """A work-list row as `viewer` may see it (`summary`); `stalled` is `exchange.stalled_cases` for (at
+    least) this case."""
+    base = summary(case, viewer)
     return CaseListItem(
         **base,
         deadline_at=iso(case.deadline_at),
@@ -234,7 +243,10 @@ def list_cases(
             like = f"%{text.strip()}%"
             stmt = stmt.where(
                 or_(
-                    Case.number.ilike(like), Case.request.ilike(like), Case.address.ilike(like), Case.caller.ilike(like)
+                    Case.number.ilike(like),
+                    Case.request.ilike(like),
+                    Case.address.ilike(like),
+                    matchable(actor.role, Case.caller.ilike(like)),
                 )
             )
         stmt = stmt.order_by(
@@ -247,7 +259,7 @@ def list_cases(
         found = list(s.scalars(stmt.limit(max(1, min(limit, 200)))))
         audit(s, actor, "list", None, now, status=status, open=open_only, overdue=overdue, text=text, found=len(found))
         stalled = stalled_cases(s, [c.id for c in found])
-        return [list_item(c, now, stalled) for c in found]
+        return [list_item(c, actor.role, now, stalled) for c in found]
 
 
 def _own_units(s: Session, actor: Actor) -> set[int]:
@@ -298,7 +310,7 @@ def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
     """The whole case for the person asking: its history records and what they may do now."""
     now = settings_of(s).now()
     actions = _actions_now(s, actor, case)
-    row = list_item(case, now, stalled_cases(s, [case.id]))
+    row = list_item(case, actor.role, now, stalled_cases(s, [case.id]))
     row["request"] = case.request  # in full, not the summary's first 500 characters
     return CaseDetail(
         **row,
@@ -348,7 +360,10 @@ def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
         allowed_actions=actions,
         dispatch_units=_dispatch_units(s, case) if "dispatch" in actions else [],
         transfers=transfers_of(s, case.call_id) if case.call_id else [],
-        conference=participants(s, case.call_id) if case.call_id else [],  # type: ignore[typeddict-item]
+        conference=[
+            {**p, "number": participant_number(case, actor.role, p["role"], p["number"])}  # type: ignore[typeddict-item]
+            for p in (participants(s, case.call_id) if case.call_id else [])
+        ],
     )
 
 
@@ -392,6 +407,8 @@ def _operation(msg_type: str, fields: Mapping[str, Any]) -> tuple[Callable[..., 
         return workflow.resolve_directly, {"resolution": fields["resolution"]}
     if msg_type == Msg.FORWARD_CASE:
         return workflow.forward, {"address": fields.get("address")}
+    if msg_type == Msg.SET_CONFIDENTIAL:
+        return workflow.set_confidential, {"confidential": fields["confidential"], "reason": fields.get("reason")}
     raise ValueError(f"{msg_type} is not a workflow request")
 
 
@@ -407,6 +424,7 @@ WORKFLOW_REQUESTS = frozenset(
         Msg.ESCALATE_TO_LEADER,
         Msg.RESOLVE_DIRECTLY,
         Msg.FORWARD_CASE,
+        Msg.SET_CONFIDENTIAL,
     }
 )
 
@@ -419,6 +437,14 @@ def act(sessions: sessionmaker[Session], actor: Actor, msg_type: str, fields: Ma
     with transaction(sessions, actor, msg_type, case=fields["case_id"]) as s:
         case = op(s, actor, fields["case_id"], **kwargs)
         return detail(s, actor, case)
+
+
+def reveal(sessions: sessionmaker[Session], actor: Actor, case_id: int) -> RevealedContact:
+    """`reveal_contact`: the case's citizen in clear for a centre role, with one `reveal_contact` audit entry
+    in the same transaction (`disclosure.reveal_contact`); any other role is refused
+    (`case_contact_confidential`) with one `refused` entry, as every refusal."""
+    with transaction(sessions, actor, Msg.REVEAL_CONTACT, case=case_id) as s:
+        return revealed(reveal_contact(s, actor, case_id))
 
 
 def push_for(event: CaseEvent) -> dict[str, Any] | None:

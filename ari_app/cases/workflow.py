@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from ari_app.cases import machine
+from ari_app.cases import disclosure, machine
 from ari_app.cases.access import (
     ACTIVE_DISPATCH,
     OPEN_DISPATCH,
@@ -28,9 +28,10 @@ from ari_app.cases.access import (
     unit_scope,
 )
 from ari_app.cases.actor import Actor
+from ari_app.cases.audit import audit
 from ari_app.cases.errors import InvalidInput, PermissionDenied, TransitionForbidden
 from ari_app.cases.events import Audience, CaseDispatched, SupervisionRaised, emit
-from ari_app.cases.exchange import check_intake, enqueue_request, receiver_services
+from ari_app.cases.exchange import check_intake, enqueue_request, receiver_services, rerender_pending
 from ari_app.cases.machine import Action, CaseState
 from ari_app.cases.routing import suggest
 from ari_app.cases.settings import CaseSettings, settings_of
@@ -430,3 +431,41 @@ def allowed_actions(session: Session, actor: Actor, case: Case) -> list[str]:
     """What the actor may do to the case now (for enabling the desktop's buttons); the server still checks."""
     mode = mode_of(settings_of(session), case)
     return [str(a) for a in machine.actions_for(CaseState(case.status), actor.role, mode)]
+
+
+def set_confidential(
+    session: Session,
+    actor: Actor,
+    case_ref: int | str,
+    confidential: bool,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> Case:
+    """保密工单 after intake: mark a case confidential (the centre's roles, `disclosure.MARK_ROLES`) or lift
+    it (`disclosure.UNMARK_ROLES`, supervisor or admin, with a `reason`: the citizen's own word). Audited
+    (`confidential_set` / `confidential_unset`, with the reason); asking for what the case already is
+    changes and audits nothing, so the flag is never lifted without an entry saying who and why. Marking
+    re-renders the case's Open311 requests still `pending` in the outbox (`exchange.rerender_pending`), so
+    none leaves with the contact; one the hotline's own system already has keeps what it got (docs/cases.md).
+    The status does not change. Refusals: `PermissionDenied` for another role, `InvalidInput` (`reason`)
+    when lifting without one, `CaseNotFound` for a case the actor may not see."""
+    allowed = disclosure.MARK_ROLES if confidential else disclosure.UNMARK_ROLES
+    action = disclosure.MARK if confidential else disclosure.UNMARK
+    if actor.role not in allowed:
+        raise PermissionDenied(
+            f"role {actor.role} may not {'mark' if confidential else 'lift'} a confidential work order",
+            action=action,
+            role=str(actor.role),
+        )
+    why = read_text(reason, "reason", required=not confidential, limit=4000)
+    now = settings_of(session).now(now)
+    case = load_case(session, actor, case_ref, lock=True)
+    if case.confidential is confidential:
+        return case
+    case.confidential = confidential
+    case.updated_at = now
+    audit(session, actor, action, case.id, now, reason=why)
+    if confidential:
+        rerender_pending(session, case)
+    session.flush()
+    return case

@@ -81,7 +81,7 @@ def cases_on_call(sessions: sessionmaker[Session], actor: Actor, call_id: str) -
             stmt = stmt.where(cond)
         found = list(s.scalars(stmt))
         audit(s, actor, "call_cases", None, settings_of(s).now(), call_id=call_id, found=len(found))
-        return [summary(c) for c in found]
+        return [summary(c, actor.role) for c in found]
 
 
 class TransferDesk:

@@ -19,10 +19,10 @@ from pytestqt.qtbot import QtBot
 from ari_app.link import LinkServer
 from cti_desktop.window import MainWindow
 from tests.support.desks import KEEP, dispose, open_desk, qt_loop
-from tests.support.link_fixtures import _db_template, cfg, clock, queue, server, sessions
+from tests.support.link_fixtures import _db_template, case_bus, cfg, clock, queue, server, sessions
 from tests.support.transfers import rig
 
-__all__ = ["_db_template", "cfg", "clock", "queue", "rig", "server", "sessions"]  # the link's fixtures
+__all__ = ["_db_template", "case_bus", "cfg", "clock", "queue", "rig", "server", "sessions"]  # the link's fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "var" / "screenshots"

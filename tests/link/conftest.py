@@ -6,7 +6,7 @@ Fixtures only, shared with tests/desktop: tests/support/link_fixtures.py and tes
 
 from __future__ import annotations
 
-from tests.support.link_fixtures import _db_template, cfg, clock, desktop, queue, server, sessions
+from tests.support.link_fixtures import _db_template, case_bus, cfg, clock, desktop, queue, server, sessions
 from tests.support.transfers import rig
 
-__all__ = ["_db_template", "cfg", "clock", "desktop", "queue", "rig", "server", "sessions"]
+__all__ = ["_db_template", "case_bus", "cfg", "clock", "desktop", "queue", "rig", "server", "sessions"]

@@ -50,6 +50,8 @@ def test_every_client_message_type_has_a_spec_and_round_trips() -> None:
         p.Msg.ESCALATE_TO_LEADER: {"case_id": 1, "instructions": "请分管领导协调"},
         p.Msg.RESOLVE_DIRECTLY: {"case_id": 1, "resolution": "已答复"},
         p.Msg.FORWARD_CASE: {"case_id": 1, "address": "某路 8 号"},
+        p.Msg.SET_CONFIDENTIAL: {"case_id": 1, "confidential": False, "reason": "市民同意公开"},
+        p.Msg.REVEAL_CONTACT: {"case_id": 1},
         p.Msg.CONFERENCE: {"action": "start", "call_id": "1795930000.1", "number": "12399000001"},
         p.Msg.WALLBOARD_SUBSCRIBE: {},
         p.Msg.WALLBOARD_UNSUBSCRIBE: {},

@@ -167,6 +167,8 @@ class Receiver(Open311Server):
         self.lock = threading.Lock()
         self.requests: dict[str, dict[str, Any]] = {}  # idempotency key -> accepted request
         self.attempts: list[str] = []
+        self.bodies: list[bytes] = []
+        """Every POST body as it arrived, before any decoding."""
         self.statuses: dict[str, dict[str, str]] = {}
         receiver = self
 
@@ -175,10 +177,12 @@ class Receiver(Open311Server):
                 pass
 
             def do_POST(self) -> None:
-                body = form_body(self.headers, self.rfile.read(int(self.headers["Content-Length"])))
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                body = form_body(self.headers, raw)
                 key = self.headers["Idempotency-Key"]
                 with receiver.lock:
                     receiver.attempts.append(key)
+                    receiver.bodies.append(raw)
                     step = receiver.plan.pop(0) if receiver.plan else "ok"
                     if step == "500":
                         self.send_response(500)

@@ -57,7 +57,16 @@ class Flow:
             return dept or self.dept1
         return w.actors[{Role.AGENT: "agent", Role.SUPERVISOR: "supervisor", Role.QA: "qa", Role.ADMIN: "admin"}[role]]
 
-    def create(self, handling: str = "dispatch", caller: str = "13900000000", request: str = "请处理") -> int:
+    def create(
+        self,
+        handling: str = "dispatch",
+        caller: str = "13900000000",
+        request: str = "请处理",
+        *,
+        confidential: bool = False,
+        citizen_name: str = "市民",
+        contact: str | None = None,
+    ) -> int:
         with self.db.session() as s, s.begin():
             case = create_case(
                 s,
@@ -69,10 +78,11 @@ class Flow:
                 request=request,
                 address="某路",
                 urgency="normal",
-                citizen_name="市民",
-                contact=caller,
+                citizen_name=citizen_name,
+                contact=caller if contact is None else contact,
                 language="zh",
                 handling=handling,
+                confidential=confidential,
             )
             return case.id
 

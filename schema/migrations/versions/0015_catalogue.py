@@ -18,8 +18,6 @@ import schema.base
 
 revision: str = '0015_catalogue'
 down_revision: str | Sequence[str] | None = '0014_recording_status'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

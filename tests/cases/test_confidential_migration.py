@@ -1,0 +1,48 @@
+"""Migration 0016_confidential: existing cases become not confidential (the flag is never guessed true), and
+its downgrade removes exactly the column again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import inspect, text
+
+from schema.db import alembic_config, make_engine, upgrade
+
+REVISION = "0016_confidential"
+
+
+def _columns(engine: object) -> set[str]:
+    return {c["name"] for c in inspect(engine).get_columns("cases")}  # type: ignore[arg-type]
+
+
+def test_0016_adds_the_flag_false_for_existing_cases_and_removes_only_it(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    upgrade(engine)
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, f"{REVISION}-1")
+    before = _columns(engine)
+    assert "confidential" not in before
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO cases (number, channel, hotline, request, urgency, language, handling, status,"
+                " created_at, updated_at, supervision_level, leader_escalated, created_by_login)"
+                " VALUES ('12345-20261129-0001', 'phone', '12345', '路灯不亮', 'normal', 'zh', 'dispatch',"
+                " 'received', '2026-11-29 01:00:00', '2026-11-29 01:00:00', 0, 0, 'agent')"
+            )
+        )
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, REVISION)
+    assert _columns(engine) == before | {"confidential"}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT confidential FROM cases")).scalar_one() in (0, False)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, f"{REVISION}-1")
+    assert _columns(engine) == before
+    engine.dispose()
