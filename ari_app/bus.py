@@ -4,6 +4,7 @@ health, failed recordings).
     bus = EventBus()
     bus.subscribe(link.on_call_event, CallEvent, QueueMemberChanged, name="link")
     bus.publish(CallRinging(...))          # never waits for a subscriber; safe from a worker thread
+    bus.start()                            # on the server's loop, before anything publishes
     await bus.settle()                     # every event published so far has been handled (tests, stop)
 
 Each subscriber has its own queue and its own task, so one that does database work (a transcription lookup,
@@ -105,6 +106,12 @@ class EventBus:
         sub = Subscription(handler, kinds, name or _name_of(handler))
         self._subscriptions.append(sub)
         return sub
+
+    def start(self) -> None:
+        """Deliver on the running loop from now on (call it on the loop, as the server starts): an event a
+        worker thread publishes (a case committed in a thread) is then delivered even before anything was
+        published on the loop itself, instead of being dropped for want of a loop."""
+        self._bind(asyncio.get_running_loop())
 
     def publish(self, event: object) -> None:
         """Queue `event` for every subscriber that wants it, and return at once. From the bus's loop or any

@@ -111,6 +111,7 @@ class CtiServer:
     transcription: TranscriptionService | None = None
 
     async def start(self) -> None:
+        self.bus.start()
         self.tracker.adopt(self.store.load_open())
         await self.ami.start()
         for extra in self.extras:

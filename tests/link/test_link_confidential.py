@@ -17,13 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from websockets.asyncio.client import connect
 
 from ari_app import protocol as p
-from ari_app.bus import EventBus
 from ari_app.link import LinkServer
 from ari_app.protocol import ErrorId, Msg
 from schema.cases import AuditEntry, CooperatingUnit
 from schema.users import Role
 from tests.support.link import Desktop
-from tests.support.link_fixtures import bind_on_loop
 from tests.support.users import user
 
 PHONE, CONTACT, NAME = "13812345678", "13987654321", "张三丰"
@@ -60,14 +58,7 @@ def water(sessions: sessionmaker[Session]) -> int:
 
 
 @pytest.fixture
-async def live(case_bus: EventBus) -> EventBus:
-    """Committed case events pushed to the signed-in desktops, as in the server."""
-    await bind_on_loop(case_bus)
-    return case_bus
-
-
-@pytest.fixture
-async def as_user(server: LinkServer, water: int, live: EventBus) -> AsyncIterator[Open]:
+async def as_user(server: LinkServer, water: int) -> AsyncIterator[Open]:
     opened: list[RawDesktop] = []
 
     async def open_(login: str) -> RawDesktop:

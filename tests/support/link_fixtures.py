@@ -71,15 +71,9 @@ def queue() -> FakeQueue:
 
 @pytest.fixture
 def case_bus() -> EventBus:
-    """The bus committed case events reach the link on (`server`). A bus delivers on the loop it first saw
-    a publish on; in the server the call events bind it, here nothing does until a test publishes on its
-    own loop (`bind_on_loop`): without that, events published from worker threads are dropped."""
+    """The bus committed case events reach the link on (`server` starts it on the test's loop, as the server
+    does, so that events committed in worker threads are delivered)."""
     return EventBus()
-
-
-async def bind_on_loop(bus: EventBus) -> None:
-    """Make `bus` deliver on the running loop (a live-update test calls this first)."""
-    bus.publish(object())
 
 
 @pytest.fixture
@@ -88,6 +82,7 @@ async def server(
 ) -> AsyncIterator[LinkServer]:
     link = LinkServer(cfg, sessions, queue, clock=clock, settings=link_settings())
     bus = case_bus  # committed case events reach the link as ari_app.server wires them
+    bus.start()
     publish_after_commit(sessions, bus.publish)
     bus.subscribe(link.cases.on_case_event, CaseEvent)
     await link.start()
