@@ -24,7 +24,7 @@ from typing import Any, Final, NotRequired, TypedDict
 
 import orjson
 
-PROTOCOL_VERSION: Final = "1.5"
+PROTOCOL_VERSION: Final = "1.6"
 PROTOCOL_MAJOR: Final = 1
 MAX_FRAME: Final = 64 * 1024
 """Largest frame the server accepts and answers (bytes). Larger frames get `frame_too_large`."""
@@ -83,6 +83,11 @@ class ErrorId(StrEnum):
     CASES_NOT_CONFIGURED = "cases_not_configured"
     CASE_ERROR = "case_error"
     CALENDAR_UNKNOWN_YEAR = "calendar_unknown_year"
+    CASE_MERGE_OPEN_DISPATCHES = "case_merge_open_dispatches"
+    CASE_MERGE_SELF = "case_merge_self"
+    CASE_MERGE_CLOSED_MASTER = "case_merge_closed_master"
+    CASE_MERGE_MERGED_MASTER = "case_merge_merged_master"
+    CASE_MERGE_CYCLE = "case_merge_cycle"
     # The supervisor's wallboard and actions:
     NOT_A_SUPERVISOR = "not_a_supervisor"
     UNKNOWN_AGENT = "unknown_agent"
@@ -145,6 +150,7 @@ CASE_STATUSES: Final = (
     "in_progress",
     "handled",
     "followed_up",
+    "merged",
     "closed",
 )
 """The case workflow's states (ari_app.cases.machine.CaseState), for filtering `list_cases`."""
@@ -189,6 +195,10 @@ class Msg(StrEnum):
     ESCALATE_TO_LEADER = "escalate_to_leader"
     RESOLVE_DIRECTLY = "resolve_directly"
     FORWARD_CASE = "forward_case"
+    MERGE_CANDIDATES = "merge_candidates"
+    MERGE_CASES = "merge_cases"
+    UNMERGE_CASE = "unmerge_case"
+    FOLLOW_UPS_DUE = "follow_ups_due"
     CONFERENCE = "conference"
     WALLBOARD_SUBSCRIBE = "wallboard_subscribe"
     WALLBOARD_UNSUBSCRIBE = "wallboard_unsubscribe"
@@ -217,6 +227,7 @@ class Msg(StrEnum):
     CASE_UPDATED = "case_updated"
     CASE_ALERT = "case_alert"
     CASE_EVENT = "case_event"
+    CANDIDATES = "candidates"
     CONFERENCE_STATE = "conference_state"
     WALLBOARD = "wallboard"
     WALLBOARD_UNSUBSCRIBED = "wallboard_unsubscribed"
@@ -312,6 +323,10 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
     Msg.ESCALATE_TO_LEADER: {"case_id": CASE_ID, "instructions": Field(str, max_len=MAX_NOTE)},
     Msg.RESOLVE_DIRECTLY: {"case_id": CASE_ID, "resolution": Field(str, max_len=20_000)},
     Msg.FORWARD_CASE: {"case_id": CASE_ID, "address": Field(str, required=False, max_len=256)},
+    Msg.MERGE_CANDIDATES: {"case_id": CASE_ID, "limit": Field(int, required=False, low=1, high=50)},
+    Msg.MERGE_CASES: {"case_id": CASE_ID, "master_id": CASE_ID},
+    Msg.UNMERGE_CASE: {"case_id": CASE_ID, "reason": Field(str, max_len=MAX_NOTE)},
+    Msg.FOLLOW_UPS_DUE: {"limit": Field(int, required=False, low=1, high=200)},
     Msg.CONFERENCE: {
         "action": Field(str, choices=("start", "leave", "end")),
         "call_id": Field(str, max_len=64),
@@ -370,8 +385,10 @@ ACTION_REQUESTS: Final[Mapping[str, str]] = {
 }
 """The request that makes each workflow action named in a case's `allowed_actions` (`approve` and `send_back`
 are `review_case` with `approved` true or false; `forward` is an exchange-mode case the hotline's own system
-refused, sent again). Actions not listed here (`escalate`, `exchange_update`, `exchange_refused`) are made by
-the platform itself, not from a desktop."""
+refused, sent again). Actions not listed here (`escalate`, `exchange_update`, `exchange_refused`,
+`master_closed`) are made by the platform itself, not from a desktop; `merge` and `unmerge` are made with
+`merge_cases` and `unmerge_case`, from the candidates a desktop asks for (`merge_candidates`), not offered as
+a case's buttons."""
 
 
 class DomainError(Exception):
@@ -667,6 +684,38 @@ class CaseDetail(CaseListItem):
     """Transfers of the call the case was taken on (empty for a case without a call)."""
     conference: NotRequired[list[ParticipantInfo]]
     """Who took part in the call's three-way conference, and when."""
+    master: NotRequired[CaseRef | None]
+    """并单: the master case a merged case follows (its status is the progress shown), else None."""
+    duplicates: NotRequired[list[CaseRef]]
+    """并单: the cases merged into this one."""
+
+
+class CaseRef(TypedDict):
+    """Another case named from a case detail: a merged case's master, a master's duplicates."""
+
+    id: int
+    number: str
+    status: str
+    handled_at: str | None
+
+
+class MergeSignals(TypedDict):
+    """The signals of a merge candidate, each in [0, 1] (docs/cases.md, "Merging duplicates")."""
+
+    text: float
+    address: float
+    category: float
+    number: float
+
+
+class MergeCandidate(TypedDict):
+    """A likely duplicate: the case, its score (the signals' weighted sum, ≥ the threshold) and whether the
+    case asked about may be merged into it now."""
+
+    case: CaseSummary
+    score: float
+    signals: MergeSignals
+    mergeable: bool
 
 
 class CallInfo(TypedDict):

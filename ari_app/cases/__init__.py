@@ -8,6 +8,7 @@ follow-up, review and closure, in each hotline's mode (collaborative, exchange, 
                    `refusals_audited`, `record_refusal`)
     intake.py      受理: numbering, the category, `create_case`
     workflow.py    every move after intake (派单, 签收, 退回, 办结, 回访, 审核, 督办, 转办) and `allowed_actions`
+    merging.py     并单: the likely duplicates of a case, merging into a master case, the follow-up due list
     lookups.py     one case, a caller's earlier cases, a search: `get_case`, `caller_history`, `histories`,
                    `search_cases`
     queries.py     what a desktop asks for, each request in its own transaction; sign-in's user record; the

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.cases import intake, lookups, workflow
+from ari_app.cases import intake, lookups, merging, workflow
 from ari_app.cases.access import ACTIVE_DISPATCH, OPEN_DISPATCH, unit_scope, visible
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit, transaction
@@ -31,7 +31,7 @@ from ari_app.cases.events import (
     SupervisionRaised,
 )
 from ari_app.cases.exchange import stalled_cases
-from ari_app.cases.machine import CaseState
+from ari_app.cases.machine import CENTRE, CaseState
 from ari_app.cases.settings import settings_of
 from ari_app.conference import participants
 from ari_app.config import HotlineMode
@@ -39,9 +39,12 @@ from ari_app.protocol import (
     ACTION_REQUESTS,
     CaseDetail,
     CaseListItem,
+    CaseRef,
     CaseSummary,
     DispatchInfo,
     FollowUpInfo,
+    MergeCandidate,
+    MergeSignals,
     Msg,
     ReviewInfo,
     SupervisionInfo,
@@ -126,11 +129,53 @@ CASE_FIELDS = (
 )
 
 
-def create_case(sessions: sessionmaker[Session], actor: Actor, fields: Mapping[str, Any]) -> CaseSummary:
+def create_case(
+    sessions: sessionmaker[Session], actor: Actor, fields: Mapping[str, Any]
+) -> tuple[CaseSummary, list[MergeCandidate]]:
+    """受理, and the likely duplicates of the case just taken (并单: for the centre's roles, who may merge;
+    empty for others), in the same transaction."""
     kwargs: dict[str, Any] = {k: fields.get(k) for k in CASE_FIELDS}
     with transaction(sessions, actor, Msg.CREATE_CASE) as s:
         case = intake.create_case(s, actor, **kwargs)
-        return summary(case)
+        found = merging.candidates(s, actor, case.id, limit=5) if actor.role in CENTRE else []
+        return summary(case), [candidate_row(c) for c in found]
+
+
+def candidate_row(c: merging.Candidate) -> MergeCandidate:
+    sig = c.signals
+    return MergeCandidate(
+        case=summary(c.case),
+        score=round(c.score, 4),
+        signals=MergeSignals(
+            text=round(sig.text, 4), address=round(sig.address, 4), category=sig.category, number=sig.number
+        ),
+        mergeable=c.mergeable,
+    )
+
+
+def merge_candidates(
+    sessions: sessionmaker[Session], actor: Actor, case_id: int, limit: int = 10
+) -> list[MergeCandidate]:
+    """The likely duplicates of one case (ari_app.cases.merging.candidates), audited as a lookup."""
+    with transaction(sessions, actor, Msg.MERGE_CANDIDATES, case=case_id) as s:
+        found = merging.candidates(s, actor, case_id, limit=limit)
+        audit(s, actor, "merge_candidates", case_id, settings_of(s).now(), found=[c.case.number for c in found])
+        return [candidate_row(c) for c in found]
+
+
+def follow_ups_due(sessions: sessionmaker[Session], actor: Actor, limit: int = 100) -> list[CaseListItem]:
+    """The follow-up due list (ari_app.cases.merging.follow_ups_due): handled cases and the duplicates of
+    handled masters whose citizen has not been reached; audited as a lookup."""
+    with transaction(sessions, actor, Msg.FOLLOW_UPS_DUE) as s:
+        now = settings_of(s).now()
+        found = merging.follow_ups_due(s, actor, limit=limit)
+        audit(s, actor, "follow_ups_due", None, now, found=len(found))
+        stalled = stalled_cases(s, [c.id for c in found])
+        return [list_item(c, now, stalled) for c in found]
+
+
+def _ref(case: Case) -> CaseRef:
+    return CaseRef(id=case.id, number=case.number, status=str(case.status), handled_at=iso(case.handled_at))
 
 
 def caller_history(sessions: sessionmaker[Session], actor: Actor, caller: str, limit: int = 10) -> list[CaseSummary]:
@@ -227,10 +272,15 @@ def _own_units(s: Session, actor: Actor) -> set[int]:
 def _actions_now(s: Session, actor: Actor, case: Case) -> list[str]:
     """workflow.allowed_actions, narrowed for a department to what its own share of the case allows (a unit
     whose share is already accepted is not offered `accept` again), to coordinated cases for
-    `escalate_to_leader`, and to actions a desktop makes."""
+    `escalate_to_leader`, to a merged case's master being handled for `follow_up`, and to actions a desktop
+    makes."""
     actions = [a for a in workflow.allowed_actions(s, actor, case) if a in ACTION_REQUESTS]
     if case.handling != Handling.COORDINATED:
         actions = [a for a in actions if a != "escalate_to_leader"]  # the workflow refuses it for these
+    if case.status == CaseState.MERGED:  # followed up once the master is handled (ari_app.cases.merging)
+        master = merging.master_of(s, case)
+        if master is None or master.handled_at is None:
+            actions = [a for a in actions if a != "follow_up"]
     if actor.role is Role.DEPARTMENT:
         mine = [d.status for d in case.dispatches if d.unit_id in _own_units(s, actor)]
         need = {
@@ -317,6 +367,8 @@ def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
         dispatch_units=_dispatch_units(s, case) if "dispatch" in actions else [],
         transfers=transfers_of(s, case.call_id) if case.call_id else [],
         conference=participants(s, case.call_id) if case.call_id else [],  # type: ignore[typeddict-item]
+        master=_ref(m) if (m := merging.master_of(s, case)) is not None else None,
+        duplicates=[_ref(d) for d in merging.duplicates_of(s, case.id)],
     )
 
 
@@ -360,6 +412,10 @@ def _operation(msg_type: str, fields: Mapping[str, Any]) -> tuple[Callable[..., 
         return workflow.resolve_directly, {"resolution": fields["resolution"]}
     if msg_type == Msg.FORWARD_CASE:
         return workflow.forward, {"address": fields.get("address")}
+    if msg_type == Msg.MERGE_CASES:
+        return merging.merge, {"master_id": fields["master_id"]}
+    if msg_type == Msg.UNMERGE_CASE:
+        return merging.unmerge, {"reason": fields["reason"]}
     raise ValueError(f"{msg_type} is not a workflow request")
 
 
@@ -375,6 +431,8 @@ WORKFLOW_REQUESTS = frozenset(
         Msg.ESCALATE_TO_LEADER,
         Msg.RESOLVE_DIRECTLY,
         Msg.FORWARD_CASE,
+        Msg.MERGE_CASES,
+        Msg.UNMERGE_CASE,
     }
 )
 
