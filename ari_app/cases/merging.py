@@ -7,8 +7,9 @@ a neighbour at the same place in other words. The pool a case is compared with i
 only, never by scanning the table, and as rows of the compared columns (`PoolCase`), not whole cases: the
 cases of the same caller or contact number (`ix_cases_caller_created_at`, `ix_cases_contact_created_at`),
 at most `POOL_PER_NUMBER` newest, and the cases of the same category (`ix_cases_category_id_created_at`), at
-most `POOL_PER_CATEGORY` newest; both taken from `CaseSettings.merge_window_days` (default 30) before the
-case was taken onwards, plus the same number's older cases still open. Cases already merged are left out
+most `POOL_PER_CATEGORY`, the nearest in time on each side of the case; both within
+`CaseSettings.merge_window_days` (default 30) before and after the case was taken, plus the same number's
+older cases still open. Cases already merged are left out
 (their master is in the pool in their stead), and so is the case itself; a recent closed case is listed
 but not `mergeable`.
 
@@ -125,7 +126,8 @@ THRESHOLD = 0.35
 C = TypeVar("C", bound="Compared")
 POOL_PER_NUMBER = 200
 POOL_PER_CATEGORY = 1000
-"""At most this many newest cases per number and per category are compared (bounds a lookup's cost)."""
+"""At most this many cases per number (newest) and per category (half before the case, half after, the
+nearest in time) are compared: bounds a lookup's cost."""
 
 STOP_WORDS = frozenset(
     "的 了 是 在 我 我们 你 你们 他 她 它 他们 这 那 这个 那个 和 与 及 也 都 就 还 又 很 太 有 没 没有 不 "
@@ -278,6 +280,8 @@ class Compared(Protocol):
     def category_id(self) -> int | None: ...
     @property
     def status(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
 
 
 @dataclass(frozen=True)
@@ -313,24 +317,30 @@ def _numbers(case: Compared) -> set[str]:
 
 def pool(session: Session, case: Compared, since: datetime, actor: Actor | None = None) -> list[PoolCase]:
     """The cases `case` is compared with, each read through an index (module docstring): the same numbers'
-    cases since `since` or still open, and the same category's since `since`; without `case` itself and
-    merged cases, oldest first. Visible to `actor` when given."""
+    cases from `since` (or still open) to as long after the case, and the same category's in that window,
+    the nearest in time on each side of the case; without `case` itself and merged cases, oldest first.
+    Visible to `actor` when given. `case` needs `created_at`."""
     cond = visible(actor) if actor is not None else None
     found: dict[int, PoolCase] = {}
 
-    def take(where: ColumnElement[bool], limit: int) -> None:
+    def take(where: ColumnElement[bool], limit: int, *, later: bool = False) -> None:
         stmt = select(*POOL_COLUMNS).where(where, Case.id != case.id, Case.status != CaseState.MERGED)
         if cond is not None:
             stmt = stmt.where(cond)
-        for row in session.execute(stmt.order_by(Case.created_at.desc()).limit(limit)):
+        order = Case.created_at.asc() if later else Case.created_at.desc()
+        for row in session.execute(stmt.order_by(order).limit(limit)):
             found[row.id] = PoolCase(*row)
 
+    at = case.created_at
+    until = at + (at - since)
     recent_or_open = or_(Case.created_at >= since, Case.status != CaseState.CLOSED)
     for number in sorted(_numbers(case)):
-        take(and_(Case.caller == number, recent_or_open), POOL_PER_NUMBER)
-        take(and_(Case.contact == number, recent_or_open), POOL_PER_NUMBER)
-    if case.category_id is not None:
-        take(and_(Case.category_id == case.category_id, Case.created_at >= since), POOL_PER_CATEGORY)
+        take(and_(Case.caller == number, recent_or_open, Case.created_at <= until), POOL_PER_NUMBER)
+        take(and_(Case.contact == number, recent_or_open, Case.created_at <= until), POOL_PER_NUMBER)
+    if case.category_id is not None:  # the nearest in time on either side of the case
+        same = Case.category_id == case.category_id
+        take(and_(same, Case.created_at >= since, Case.created_at <= at), POOL_PER_CATEGORY // 2)
+        take(and_(same, Case.created_at > at, Case.created_at <= until), POOL_PER_CATEGORY // 2, later=True)
     return sorted(found.values(), key=lambda c: (c.created_at, c.id))
 
 
