@@ -86,6 +86,11 @@ class ErrorId(StrEnum):
     CALENDAR_UNKNOWN_YEAR = "calendar_unknown_year"
     CLASSIFICATION_NOT_SELECTABLE = "classification_not_selectable"
     CATALOGUE_INVALID = "catalogue_invalid"
+    CASE_MERGE_OPEN_DISPATCHES = "case_merge_open_dispatches"
+    CASE_MERGE_SELF = "case_merge_self"
+    CASE_MERGE_CLOSED_MASTER = "case_merge_closed_master"
+    CASE_MERGE_MERGED_MASTER = "case_merge_merged_master"
+    CASE_MERGE_CYCLE = "case_merge_cycle"
     # The supervisor's wallboard and actions:
     NOT_A_SUPERVISOR = "not_a_supervisor"
     UNKNOWN_AGENT = "unknown_agent"
@@ -150,6 +155,7 @@ CASE_STATUSES: Final = (
     "in_progress",
     "handled",
     "followed_up",
+    "merged",
     "closed",
 )
 """The case workflow's states (ari_app.cases.machine.CaseState), for filtering `list_cases`."""
@@ -197,6 +203,10 @@ class Msg(StrEnum):
     FORWARD_CASE = "forward_case"
     SET_CONFIDENTIAL = "set_confidential"
     REVEAL_CONTACT = "reveal_contact"
+    MERGE_CANDIDATES = "merge_candidates"
+    MERGE_CASES = "merge_cases"
+    UNMERGE_CASE = "unmerge_case"
+    FOLLOW_UPS_DUE = "follow_ups_due"
     CONFERENCE = "conference"
     WALLBOARD_SUBSCRIBE = "wallboard_subscribe"
     WALLBOARD_UNSUBSCRIBE = "wallboard_unsubscribe"
@@ -227,6 +237,7 @@ class Msg(StrEnum):
     CONTACT_REVEALED = "contact_revealed"
     CASE_ALERT = "case_alert"
     CASE_EVENT = "case_event"
+    CANDIDATES = "candidates"
     CONFERENCE_STATE = "conference_state"
     WALLBOARD = "wallboard"
     WALLBOARD_UNSUBSCRIBED = "wallboard_unsubscribed"
@@ -337,6 +348,10 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
         "reason": Field(str, required=False, max_len=MAX_NOTE),
     },
     Msg.REVEAL_CONTACT: {"case_id": CASE_ID},
+    Msg.MERGE_CANDIDATES: {"case_id": CASE_ID, "limit": Field(int, required=False, low=1, high=50)},
+    Msg.MERGE_CASES: {"case_id": CASE_ID, "master_id": CASE_ID},
+    Msg.UNMERGE_CASE: {"case_id": CASE_ID, "reason": Field(str, max_len=MAX_NOTE)},
+    Msg.FOLLOW_UPS_DUE: {"limit": Field(int, required=False, low=1, high=200)},
     Msg.CONFERENCE: {
         "action": Field(str, choices=("start", "leave", "end")),
         "call_id": Field(str, max_len=64),
@@ -395,8 +410,10 @@ ACTION_REQUESTS: Final[Mapping[str, str]] = {
 }
 """The request that makes each workflow action named in a case's `allowed_actions` (`approve` and `send_back`
 are `review_case` with `approved` true or false; `forward` is an exchange-mode case the hotline's own system
-refused, sent again). Actions not listed here (`escalate`, `exchange_update`, `exchange_refused`) are made by
-the platform itself, not from a desktop."""
+refused, sent again). Actions not listed here (`escalate`, `exchange_update`, `exchange_refused`,
+`master_closed`) are made by the platform itself, not from a desktop; `merge` and `unmerge` are made with
+`merge_cases` and `unmerge_case`, from the candidates a desktop asks for (`merge_candidates`), not offered as
+a case's buttons."""
 
 
 class DomainError(Exception):
@@ -740,6 +757,38 @@ class CaseDetail(CaseListItem):
     """Transfers of the call the case was taken on (empty for a case without a call)."""
     conference: NotRequired[list[ParticipantInfo]]
     """Who took part in the call's three-way conference, and when."""
+    master: NotRequired[CaseRef | None]
+    """并单: the master case a merged case follows (its status is the progress shown), else None."""
+    duplicates: NotRequired[list[CaseRef]]
+    """并单: the cases merged into this one."""
+
+
+class CaseRef(TypedDict):
+    """Another case named from a case detail: a merged case's master, a master's duplicates."""
+
+    id: int
+    number: str
+    status: str
+    handled_at: str | None
+
+
+class MergeSignals(TypedDict):
+    """The signals of a merge candidate, each in [0, 1] (docs/cases.md, "Merging duplicates")."""
+
+    text: float
+    address: float
+    category: float
+    number: float
+
+
+class MergeCandidate(TypedDict):
+    """A likely duplicate: the case, its score (the signals' weighted sum, ≥ the threshold) and whether the
+    case asked about may be merged into it now."""
+
+    case: CaseSummary
+    score: float
+    signals: MergeSignals
+    mergeable: bool
 
 
 class CallInfo(TypedDict):

@@ -104,6 +104,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "status_closed": ("已办结", "Closed"),
     "status_returned": ("已退回", "Returned"),
     "status_followed_up": ("已回访", "Followed up"),
+    "status_merged": ("已并单", "Merged"),
     "tab_work": ("待办案卷", "Cases to handle"),
     "col_deadline": ("办理时限", "Deadline"),
     "overdue": ("超期", "Overdue"),

@@ -250,6 +250,10 @@ class Case(Base):
     descriptions), shown on the centre's work list until the case is forwarded again or closed."""
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_by_login: Mapped[str] = mapped_column(String(64))
+    master_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    """并单: the master case this duplicate follows (status `merged`, then closed with it); None otherwise.
+    Kept after the master closes; cleared only by `unmerge` (the audit trail keeps both moves)."""
+    merged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     category: Mapped[Category | None] = relationship()
     classification: Mapped[Classification | None] = relationship()
@@ -260,13 +264,15 @@ class Case(Base):
 
     __table_args__ = (
         Index("ix_cases_caller_created_at", "caller", "created_at"),
-        Index("ix_cases_contact", "contact"),
         Index("ix_cases_call_id", "call_id"),
         Index("ix_cases_hotline_created_at", "hotline", "created_at"),
         Index("ix_cases_created_at", "created_at"),
         Index("ix_cases_status_deadline_at", "status", "deadline_at"),
         Index("ix_cases_created_by_created_at", "created_by", "created_at"),
         Index("ix_cases_classification_id", "classification_id"),
+        Index("ix_cases_category_id_created_at", "category_id", "created_at"),
+        Index("ix_cases_contact_created_at", "contact", "created_at"),
+        Index("ix_cases_master_case_id", "master_case_id"),
     )
 
 

@@ -14,6 +14,7 @@ follow-up, review and closure, in each hotline's mode (collaborative, exchange, 
     workflow.py    every move after intake (派单, 签收, 退回, 办结, 回访, 审核, 督办, 转办, 保密) and `allowed_actions`
     disclosure.py  who sees a case's citizen (保密工单): `citizen_fields`, the one outward view of the name,
                    contact and caller for a viewer; `matchable` for searches; the audited `reveal_contact`
+    merging.py     并单: the likely duplicates of a case, merging into a master case, the follow-up due list
     lookups.py     one case, a caller's earlier cases, a search: `get_case`, `caller_history`, `histories`,
                    `search_cases`
     queries.py     what a desktop asks for, each request in its own transaction; sign-in's user record; the

@@ -149,7 +149,8 @@ def audience_for(case: Case, state: CaseState, mode: HotlineMode) -> Audience:
 def transition(
     session: Session, actor: Actor, case: Case, action: Action, target: CaseState, now: datetime, **detail: Any
 ) -> None:
-    """The one place a case's status changes: checked against the table, stamped and audited."""
+    """The one place a case's status changes: checked against the table, stamped and audited. A case that
+    closes closes its merged duplicates with it (`master_closed`, as the same actor, ari_app.cases.merging)."""
     settings = settings_of(session)
     mode = mode_of(settings, case)
     source = CaseState(case.status)
@@ -166,3 +167,20 @@ def transition(
                 case.id, case.number, now, audience_for(case, target, mode), str(action), str(source), str(target)
             ),
         )
+    if target is CaseState.CLOSED and source is not CaseState.CLOSED and action is not Action.MASTER_CLOSED:
+        _close_duplicates(session, actor, case, now)
+
+
+def _close_duplicates(session: Session, actor: Actor, master: Case, now: datetime) -> None:
+    """The master closed: each duplicate following it closes too, with the master's handling and result."""
+    followers = session.scalars(
+        select(Case)
+        .where(Case.master_case_id == master.id, Case.status == CaseState.MERGED)
+        .order_by(Case.id)
+        .with_for_update()
+    )
+    for dup in list(followers):
+        dup.handled_at = master.handled_at
+        dup.closed_at = now
+        dup.resolution = master.resolution
+        transition(session, actor, dup, Action.MASTER_CLOSED, CaseState.CLOSED, now, master=master.number)

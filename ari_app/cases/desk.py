@@ -41,6 +41,8 @@ class CaseDesk:
         routes.add(Msg.SUGGEST_DISPATCH, self.suggest_dispatch)
         routes.add(queries.WORKFLOW_REQUESTS, self.act)
         routes.add(Msg.REVEAL_CONTACT, self.reveal_contact)
+        routes.add(Msg.MERGE_CANDIDATES, self.merge_candidates)
+        routes.add(Msg.FOLLOW_UPS_DUE, self.follow_ups_due)
 
     def on_case_event(self, event: CaseEvent) -> int:
         """Bus subscriber for committed case events: push each (`queries.push_for`) to exactly the signed-in
@@ -68,8 +70,21 @@ class CaseDesk:
             why = self.agents.may_record(req.session, call_id)
             if why is not None:
                 raise ProtocolError(ErrorId.CALL_NOT_YOURS, why, field="call_id")
-        created = await asyncio.to_thread(queries.create_case, self.sessions, req.actor, req.msg)
-        req.reply(Msg.CASE_CREATED, case=created)
+        created, candidates = await asyncio.to_thread(queries.create_case, self.sessions, req.actor, req.msg)
+        req.reply(Msg.CASE_CREATED, case=created, candidates=candidates)
+
+    async def merge_candidates(self, req: Request) -> None:
+        """并单: the likely duplicates of a case (the centre's roles; checked by the service)."""
+        case_id = req.msg["case_id"]
+        found = await asyncio.to_thread(
+            queries.merge_candidates, self.sessions, req.actor, case_id, req.msg.get("limit") or 10
+        )
+        req.reply(Msg.CANDIDATES, case_id=case_id, candidates=found)
+
+    async def follow_ups_due(self, req: Request) -> None:
+        """The citizens waiting for the follow-up call: handled cases and the duplicates of handled masters."""
+        found = await asyncio.to_thread(queries.follow_ups_due, self.sessions, req.actor, req.msg.get("limit") or 100)
+        req.reply(Msg.CASES, follow_ups_due=True, cases=found)
 
     async def caller_history(self, req: Request) -> None:
         caller = req.msg["caller"]
@@ -122,6 +137,6 @@ class CaseDesk:
         req.reply(Msg.CONTACT_REVEALED, contact=revealed)
 
     async def act(self, req: Request) -> None:
-        """A workflow action (dispatch, handle, review, ...: queries.WORKFLOW_REQUESTS)."""
+        """A workflow action (dispatch, handle, review, merge, ...: queries.WORKFLOW_REQUESTS)."""
         detail = await asyncio.to_thread(queries.act, self.sessions, req.actor, req.msg["type"], req.msg)
         req.reply(Msg.CASE_UPDATED, case=detail)

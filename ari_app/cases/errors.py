@@ -83,3 +83,39 @@ class CatalogueInvalid(CaseError):
     "message": str}` (the line of a CSV file, counting the header as line 1, and its column's name)."""
 
     error_id = ErrorId.CATALOGUE_INVALID
+
+
+class MergeRefused(CaseError):
+    """A merge (并单, ari_app.cases.merging) the rules do not allow. `detail['case']` and `detail['master']`
+    are the case numbers; each subclass says why."""
+
+
+class MergeOpenDispatches(MergeRefused):
+    """The duplicate has unit work still open (a pending, accepted or handled share): it is being handled
+    on its own, and merging it would leave a unit working on a case that follows another."""
+
+    error_id = ErrorId.CASE_MERGE_OPEN_DISPATCHES
+
+
+class MergeIntoSelf(MergeRefused):
+    error_id = ErrorId.CASE_MERGE_SELF
+
+
+class MergeIntoClosed(MergeRefused):
+    """The master is closed: its citizens' follow-up is done; open a fresh case or reopen through review."""
+
+    error_id = ErrorId.CASE_MERGE_CLOSED_MASTER
+
+
+class MergeIntoMerged(MergeRefused):
+    """The master named is itself a duplicate; `detail['root']` is the number of the case it follows, the
+    master to merge into instead."""
+
+    error_id = ErrorId.CASE_MERGE_MERGED_MASTER
+
+
+class MergeCycle(MergeRefused):
+    """The master named follows (directly or through its own master) the case to be merged: merging would
+    make a cycle."""
+
+    error_id = ErrorId.CASE_MERGE_CYCLE

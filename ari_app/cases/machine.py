@@ -10,6 +10,17 @@
                       └──return (all units)──┘ └───────────────── send_back ────────────────────┘
                                                                               approve ──> closed
 
+    received, returned ──merge──> merged ──master_closed──> closed          (并单: a duplicate of a master case)
+                                    │  ^ follow_up (the master handled)
+                                    │  └─┘
+                                    └──unmerge──> received
+
+A duplicate merged into a master case (ari_app.cases.merging) waits in `merged`: it has no unit work of its
+own (only a case without open shares may be merged), its shown progress is the master's, and it is followed
+up like the master once the master is handled. When the master closes, each of its duplicates closes with
+it (`master_closed`, made by whoever closed the master, in the same transaction). A supervisor may take a
+duplicate out again while its master is open (`unmerge`: back to `received`, to be handled on its own).
+
 Coordinated cases (归口协办) have several dispatches; the case moves on when the last open one does, which
 is why some actions list more than one target: the workflow computes the target, this table says whether
 it is allowed. Self-loops (supervise, escalate, escalate_to_leader, a co-unit accepting) change no status
@@ -40,6 +51,7 @@ class CaseState(StrEnum):
     HANDLED = "handled"  # the unit(s) reported a result; waiting for follow-up
     FOLLOWED_UP = "followed_up"  # 回访 done; waiting for review
     EXCHANGED = "exchanged"  # with the hotline's own system (exchange mode)
+    MERGED = "merged"  # 并单: a duplicate following its master case (cases.master_case_id)
     CLOSED = "closed"  # 办结
 
     @property
@@ -62,6 +74,9 @@ class Action(StrEnum):
     ESCALATE_TO_LEADER = "escalate_to_leader"
     EXCHANGE_UPDATE = "exchange_update"
     EXCHANGE_REFUSED = "exchange_refused"
+    MERGE = "merge"
+    UNMERGE = "unmerge"
+    MASTER_CLOSED = "master_closed"
 
 
 @dataclass(frozen=True)
@@ -131,7 +146,22 @@ RULES: tuple[Rule, ...] = (
     _rule(Action.ESCALATE, S.IN_PROGRESS, {S.IN_PROGRESS}, _CLOCK),
     _rule(Action.ESCALATE_TO_LEADER, S.DISPATCHED, {S.DISPATCHED}, _REVIEWER),
     _rule(Action.ESCALATE_TO_LEADER, S.IN_PROGRESS, {S.IN_PROGRESS}, _REVIEWER),
+    # 并单 (ari_app.cases.merging): the centre merges a duplicate without unit work of its own into a master.
+    _rule(Action.MERGE, S.RECEIVED, {S.MERGED}, _who(CENTRE, CENTRE, CENTRE)),
+    _rule(Action.MERGE, S.RETURNED, {S.MERGED}, _who(CENTRE, CENTRE, CENTRE)),
+    _rule(Action.UNMERGE, S.MERGED, {S.RECEIVED}, _who(SUPERVISOR, SUPERVISOR, SUPERVISOR)),
+    _rule(Action.FOLLOW_UP, S.MERGED, {S.MERGED}, _who(CENTRE, CENTRE, CENTRE | HOTLINE_UNIT)),
 )
+
+_CLOSERS = frozenset(
+    role
+    for r in RULES
+    if S.CLOSED in r.targets and r.source is not S.CLOSED
+    for roles in r.roles.values()
+    for role in roles
+)
+"""Everyone who may close some case: the master's closing, by any of them, closes its duplicates."""
+RULES += (_rule(Action.MASTER_CLOSED, S.MERGED, {S.CLOSED}, _who(_CLOSERS, _CLOSERS, _CLOSERS)),)
 
 TABLE: dict[tuple[Action, CaseState], Rule] = {(r.action, r.source): r for r in RULES}
 assert len(TABLE) == len(RULES), "one rule per (action, source)"

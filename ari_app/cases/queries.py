@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.cases import intake, lookups, workflow
+from ari_app.cases import intake, lookups, merging, workflow
 from ari_app.cases.access import ACTIVE_DISPATCH, OPEN_DISPATCH, load_case, mode_of, unit_scope, visible
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit, transaction
@@ -32,7 +32,7 @@ from ari_app.cases.events import (
     SupervisionRaised,
 )
 from ari_app.cases.exchange import stalled_cases
-from ari_app.cases.machine import CaseState
+from ari_app.cases.machine import CENTRE, CaseState
 from ari_app.cases.routing import suggest
 from ari_app.cases.settings import settings_of
 from ari_app.conference import participants
@@ -41,10 +41,13 @@ from ari_app.protocol import (
     ACTION_REQUESTS,
     CaseDetail,
     CaseListItem,
+    CaseRef,
     CaseSummary,
     DispatchInfo,
     DispatchSuggestion,
     FollowUpInfo,
+    MergeCandidate,
+    MergeSignals,
     Msg,
     RevealedContact,
     ReviewInfo,
@@ -143,13 +146,18 @@ OPTIONAL_CASE_FIELDS = ("request_type", "classification", "district", "street", 
 """Fields of `create_case` since 1.6: left out, intake's defaults apply (request type `help`)."""
 
 
-def create_case(sessions: sessionmaker[Session], actor: Actor, fields: Mapping[str, Any]) -> CaseSummary:
+def create_case(
+    sessions: sessionmaker[Session], actor: Actor, fields: Mapping[str, Any]
+) -> tuple[CaseSummary, list[MergeCandidate]]:
+    """受理, and the likely duplicates of the case just taken (并单: for the centre's roles, who may merge;
+    empty for others), in the same transaction."""
     kwargs: dict[str, Any] = {k: fields.get(k) for k in CASE_FIELDS}
     kwargs.update({k: fields[k] for k in OPTIONAL_CASE_FIELDS if fields.get(k) is not None})
     with transaction(sessions, actor, Msg.CREATE_CASE) as s:
         kwargs["confidential"] = bool(kwargs["confidential"])
         case = intake.create_case(s, actor, **kwargs)
-        return summary(case, actor.role)
+        found = merging.candidates(s, actor, case.id, limit=5) if actor.role in CENTRE else []
+        return summary(case, actor.role), [candidate_row(c, actor.role) for c in found]
 
 
 def suggest_dispatch(sessions: sessionmaker[Session], actor: Actor, case_id: int) -> DispatchSuggestion:
@@ -167,6 +175,43 @@ def suggest_dispatch(sessions: sessionmaker[Session], actor: Actor, case_id: int
             automatic=rule.automatic,
             units=[UnitInfo(id=u.id, name=u.name, level=u.level, parent_id=u.parent_id) for u in units if u],
         )
+
+
+def candidate_row(c: merging.Candidate, viewer: Viewer) -> MergeCandidate:
+    sig = c.signals
+    return MergeCandidate(
+        case=summary(c.case, viewer),
+        score=round(c.score, 4),
+        signals=MergeSignals(
+            text=round(sig.text, 4), address=round(sig.address, 4), category=sig.category, number=sig.number
+        ),
+        mergeable=c.mergeable,
+    )
+
+
+def merge_candidates(
+    sessions: sessionmaker[Session], actor: Actor, case_id: int, limit: int = 10
+) -> list[MergeCandidate]:
+    """The likely duplicates of one case (ari_app.cases.merging.candidates), audited as a lookup."""
+    with transaction(sessions, actor, Msg.MERGE_CANDIDATES, case=case_id) as s:
+        found = merging.candidates(s, actor, case_id, limit=limit)
+        audit(s, actor, "merge_candidates", case_id, settings_of(s).now(), found=[c.case.number for c in found])
+        return [candidate_row(c, actor.role) for c in found]
+
+
+def follow_ups_due(sessions: sessionmaker[Session], actor: Actor, limit: int = 100) -> list[CaseListItem]:
+    """The follow-up due list (ari_app.cases.merging.follow_ups_due): handled cases and the duplicates of
+    handled masters whose citizen has not been reached; audited as a lookup."""
+    with transaction(sessions, actor, Msg.FOLLOW_UPS_DUE) as s:
+        now = settings_of(s).now()
+        found = merging.follow_ups_due(s, actor, limit=limit)
+        audit(s, actor, "follow_ups_due", None, now, found=len(found))
+        stalled = stalled_cases(s, [c.id for c in found])
+        return [list_item(c, actor.role, now, stalled) for c in found]
+
+
+def _ref(case: Case) -> CaseRef:
+    return CaseRef(id=case.id, number=case.number, status=str(case.status), handled_at=iso(case.handled_at))
 
 
 def caller_history(sessions: sessionmaker[Session], actor: Actor, caller: str, limit: int = 10) -> list[CaseSummary]:
@@ -271,10 +316,15 @@ def _own_units(s: Session, actor: Actor) -> set[int]:
 def _actions_now(s: Session, actor: Actor, case: Case) -> list[str]:
     """workflow.allowed_actions, narrowed for a department to what its own share of the case allows (a unit
     whose share is already accepted is not offered `accept` again), to coordinated cases for
-    `escalate_to_leader`, and to actions a desktop makes."""
+    `escalate_to_leader`, to a merged case's master being handled for `follow_up`, and to actions a desktop
+    makes."""
     actions = [a for a in workflow.allowed_actions(s, actor, case) if a in ACTION_REQUESTS]
     if case.handling != Handling.COORDINATED:
         actions = [a for a in actions if a != "escalate_to_leader"]  # the workflow refuses it for these
+    if case.status == CaseState.MERGED:  # followed up once the master is handled (ari_app.cases.merging)
+        master = merging.master_of(s, case)
+        if master is None or master.handled_at is None:
+            actions = [a for a in actions if a != "follow_up"]
     if actor.role is Role.DEPARTMENT:
         mine = [d.status for d in case.dispatches if d.unit_id in _own_units(s, actor)]
         need = {
@@ -364,6 +414,8 @@ def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
             {**p, "number": participant_number(case, actor.role, p["role"], p["number"])}  # type: ignore[typeddict-item]
             for p in (participants(s, case.call_id) if case.call_id else [])
         ],
+        master=_ref(m) if (m := merging.master_of(s, case)) is not None else None,
+        duplicates=[_ref(d) for d in merging.duplicates_of(s, case.id)],
     )
 
 
@@ -409,6 +461,10 @@ def _operation(msg_type: str, fields: Mapping[str, Any]) -> tuple[Callable[..., 
         return workflow.forward, {"address": fields.get("address")}
     if msg_type == Msg.SET_CONFIDENTIAL:
         return workflow.set_confidential, {"confidential": fields["confidential"], "reason": fields.get("reason")}
+    if msg_type == Msg.MERGE_CASES:
+        return merging.merge, {"master_id": fields["master_id"]}
+    if msg_type == Msg.UNMERGE_CASE:
+        return merging.unmerge, {"reason": fields["reason"]}
     raise ValueError(f"{msg_type} is not a workflow request")
 
 
@@ -425,6 +481,8 @@ WORKFLOW_REQUESTS = frozenset(
         Msg.RESOLVE_DIRECTLY,
         Msg.FORWARD_CASE,
         Msg.SET_CONFIDENTIAL,
+        Msg.MERGE_CASES,
+        Msg.UNMERGE_CASE,
     }
 )
 

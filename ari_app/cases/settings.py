@@ -57,6 +57,8 @@ class CaseSettings:
     """How callers and contact numbers are read and compared (ari_app.calls.numbers; the centre's rules)."""
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     """Working days and office hours, for deadlines in working days or hours (ari_app.cases.calendar)."""
+    merge_window_days: int = 30
+    """并单: how many days before a case its duplicates are looked for (ari_app.cases.merging)."""
 
     @classmethod
     def from_config(cls, cfg: Config, **overrides: Any) -> CaseSettings:

@@ -281,11 +281,20 @@ def follow_up(
     now: datetime | None = None,
 ) -> Case:
     """回访: record the call back to the citizen. Reached: the case goes to review; not reached: it stays
-    waiting for another try. A closed case may be followed up too (satisfaction of direct answers)."""
+    waiting for another try. A closed case may be followed up too (satisfaction of direct answers), and a
+    merged duplicate once its master is handled (it stays `merged`; ari_app.cases.merging)."""
     settings = settings_of(session)
     now = settings.now(now)
     case = load_case(session, actor, case_id, lock=True)
     source = require_action(Action.FOLLOW_UP, case, actor, mode_of(settings, case))
+    if source is CaseState.MERGED:
+        master = session.get(Case, case.master_case_id) if case.master_case_id is not None else None
+        if master is None or master.handled_at is None:
+            raise TransitionForbidden(
+                f"case {case.number} follows case {master.number if master else '?'}, which is not handled yet",
+                action=str(Action.FOLLOW_UP),
+                status=str(source),
+            )
     sat: Satisfaction | None = None
     if reached:
         if satisfaction is None or solved is None:
@@ -302,8 +311,9 @@ def follow_up(
             notes=read_text(notes, "notes"),
         )
     )
-    if source is CaseState.CLOSED:
-        target = CaseState.CLOSED
+    target: CaseState
+    if source in (CaseState.CLOSED, CaseState.MERGED):
+        target = source
     else:
         target = CaseState.FOLLOWED_UP if reached else CaseState.HANDLED
     transition(session, actor, case, Action.FOLLOW_UP, target, now, reached=reached, satisfaction=sat)

@@ -39,3 +39,4 @@ def test_0013_adds_and_removes_only_its_columns(tmp_path: Path) -> None:
         command.upgrade(cfg, "0013_exchange_refusals")
     for table in ADDED:
         assert _columns(engine, table) == before[table]
+    upgrade(engine)

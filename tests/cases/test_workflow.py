@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from ari_app.cases import Action, CaseState, PermissionDenied, TransitionForbidden
 from ari_app.cases import machine as m
-from ari_app.cases.errors import CaseError, CaseNotFound, InvalidInput
+from ari_app.cases.errors import CaseError, CaseNotFound, InvalidInput, MergeOpenDispatches
 from ari_app.config import HotlineMode
 from schema.cases import AuditEntry, DispatchStatus, Handling, Satisfaction
 from schema.users import Role
@@ -24,7 +24,24 @@ C, X, SP = HotlineMode.COLLABORATIVE, HotlineMode.EXCHANGE, HotlineMode.SUB_PLAT
 
 def prepare(f: Flow, action: Action, source: CaseState) -> tuple[int, dict[str, object], bool]:
     """A fresh case in `source`, set up so that `action` is meaningful; returns (case id, arguments for the
-    action, whether the acting department is the second unit)."""
+    action, whether the acting department is the second unit). A merge gets a fresh master of its own; a
+    merged case follows a fresh master, handled when the action is its follow-up."""
+    if source is S.MERGED:
+        master = f.create()
+        if action is A.FOLLOW_UP:
+            f.do(A.DISPATCH, f.dispatcher, master, units=[f.unit1])
+            f.do(A.ACCEPT, f.dept1, master)
+            f.do(A.HANDLE, f.dept1, master)
+        cid = f.create()
+        f.do(A.MERGE, f.db.world.actors["agent"], cid, master=master)
+        return cid, {}, False
+    cid, args, second = _prepare(f, action, source)
+    if action is A.MERGE:
+        args = {**args, "master": f.create(handling="direct" if f.mode is X else "dispatch")}
+    return cid, args, second
+
+
+def _prepare(f: Flow, action: Action, source: CaseState) -> tuple[int, dict[str, object], bool]:
     if f.mode is X:
         if source is S.RECEIVED:
             return f.create(handling="direct"), {}, False
@@ -70,7 +87,9 @@ def prepare(f: Flow, action: Action, source: CaseState) -> tuple[int, dict[str, 
     raise AssertionError(source)
 
 
-DRIVEN = [r for r in m.RULES if r.action not in (A.ESCALATE, A.EXCHANGE_UPDATE, A.EXCHANGE_REFUSED)]
+DRIVEN = [
+    r for r in m.RULES if r.action not in (A.ESCALATE, A.EXCHANGE_UPDATE, A.EXCHANGE_REFUSED, A.MASTER_CLOSED)
+]  # made by the platform (a master's closing closes its duplicates: tests/cases/test_merging.py)
 CASES = [
     pytest.param(rule, mode, id=f"{rule.action}-from-{rule.source}-{mode}")
     for rule in DRIVEN
@@ -117,7 +136,7 @@ FORBIDDEN = [
     for mode, states in REACHABLE.items()
     for source in states
     for action in Action
-    if action is not A.ESCALATE
+    if action not in (A.ESCALATE, A.MASTER_CLOSED)
     if m.rule_for(action, source) is None
 ]
 
@@ -130,6 +149,8 @@ def _privileged(f: Flow, action: Action) -> Callable[[], object]:
         return lambda: f.reviewer
     if action in (A.EXCHANGE_UPDATE, A.EXCHANGE_REFUSED):
         return lambda: f.db.world.actors["admin"]
+    if action in (A.MERGE, A.UNMERGE):
+        return lambda: f.db.world.actors["supervisor"]
     return lambda: f.dispatcher if f.mode is not X else f.db.world.actors["agent"]
 
 
@@ -151,6 +172,8 @@ def test_forbidden_transitions_are_refused(db: Db, action: Action, source: CaseS
         assert err.value.error_id == "case_not_found"
     elif action is A.EXCHANGE_UPDATE and source is not S.EXCHANGED:
         assert isinstance(err.value, (TransitionForbidden, CaseNotFound))
+    elif action is A.MERGE and source.open and before.dispatches:  # its open unit work is why
+        assert isinstance(err.value, MergeOpenDispatches), err.value
     else:
         assert isinstance(err.value, TransitionForbidden), err.value
         assert err.value.error_id == "case_transition_forbidden"

@@ -349,8 +349,12 @@ async def test_workflow_requests_need_a_signed_in_connection(desktop: Any) -> No
 def test_every_workflow_action_a_desktop_makes_has_a_request() -> None:
     from ari_app.cases.machine import Action
 
-    made_by_platform = {Action.ESCALATE, Action.EXCHANGE_UPDATE, Action.EXCHANGE_REFUSED}
-    assert set(p.ACTION_REQUESTS) == {str(a) for a in Action} - {str(a) for a in made_by_platform}
+    made_by_platform = {Action.ESCALATE, Action.EXCHANGE_UPDATE, Action.EXCHANGE_REFUSED, Action.MASTER_CLOSED}
+    with_another_case = {Action.MERGE: Msg.MERGE_CASES, Action.UNMERGE: Msg.UNMERGE_CASE}  # not a case's buttons
+    assert set(p.ACTION_REQUESTS) == {str(a) for a in Action} - {
+        str(a) for a in made_by_platform | set(with_another_case)
+    }
+    assert all(kind in p.CLIENT_MESSAGES for kind in with_another_case.values())
     assert all(kind in p.CLIENT_MESSAGES for kind in p.ACTION_REQUESTS.values())
 
 
@@ -400,3 +404,75 @@ async def test_request_type_classification_location_and_the_dispatch_suggestion(
     water = await as_user("water")
     hidden = await water.request(Msg.SUGGEST_DISPATCH, case_id=case["id"])
     assert hidden["error_id"] == ErrorId.CASE_NOT_FOUND
+
+
+async def test_merge_through_the_link_duplicates_follow_the_master_and_both_citizens_are_followed_up(
+    as_user: Open, units: dict[str, int], sessions: sessionmaker[Session]
+) -> None:
+    """并单 end to end: the second call about the same burst pipe, from the same citizen written another way,
+    is suggested at intake and on demand; the agent merges it; it follows the master through handling, both
+    citizens are on the follow-up due list, and it closes with the master."""
+    agent, sup, water = await as_user("1001"), await as_user("sup"), await as_user("water")
+    fields: dict[str, Any] = dict(
+        hotline="12345", category="市政设施", urgency="normal", language="zh", handling="dispatch"
+    )
+    r = await agent.request(
+        Msg.CREATE_CASE,
+        caller="13912345678",
+        address="天山区幸福路12号",
+        request="幸福路12号小区停水两天了，水管爆了没人修",
+        **fields,
+    )
+    assert r["type"] == Msg.CASE_CREATED and r["candidates"] == [], r
+    master = int(r["case"]["id"])
+    other = await agent.request(
+        Msg.CREATE_CASE, caller="13912345678", address="天山区幸福路12号", request="小区门口的垃圾三天没人清运",
+        **(fields | {"category": "环境卫生"}),
+    )  # fmt: skip
+    r = await agent.request(
+        Msg.CREATE_CASE,
+        caller="+86 139 1234 5678",
+        address="幸福路12号院",
+        request="我们小区停水两天了，爆管一直没有人来修",
+        **fields,
+    )
+    dup = int(r["case"]["id"])
+    assert [c["case"]["id"] for c in r["candidates"]] == [master], r["candidates"]  # at intake
+
+    r = await agent.request(Msg.MERGE_CANDIDATES, case_id=dup)  # on demand
+    assert r["type"] == Msg.CANDIDATES and r["case_id"] == dup, r
+    (best,) = r["candidates"]
+    assert best["case"]["id"] == master and best["mergeable"] and best["signals"]["number"] == 1.0
+    assert best["case"]["id"] != other["case"]["id"]
+    r = await water.request(Msg.MERGE_CANDIDATES, case_id=dup)
+    assert r["type"] == Msg.ERROR and r["error_id"] == ErrorId.CASE_PERMISSION_DENIED, r
+
+    # refusals, each audited: into itself, by a department
+    await refused(agent, ErrorId.CASE_MERGE_SELF, Msg.MERGE_CASES, sup, case_id=dup, master_id=dup)
+    r = await water.request(Msg.MERGE_CASES, case_id=dup, master_id=master)
+    assert r["type"] == Msg.ERROR and r["error_id"] == ErrorId.CASE_PERMISSION_DENIED, r
+    case = await ok(agent, Msg.MERGE_CASES, case_id=dup, master_id=master)
+    assert case["status"] == "merged" and case["master"]["id"] == master and case["allowed_actions"] == []
+    assert [d["id"] for d in (await detail(sup, master))["duplicates"]] == [dup]
+
+    await ok(agent, Msg.DISPATCH_CASE, case_id=master, units=[units["water"]])
+    await refused(agent, ErrorId.CASE_MERGE_OPEN_DISPATCHES, Msg.MERGE_CASES, sup, case_id=master, master_id=dup)
+    await ok(water, Msg.ACCEPT_CASE, case_id=master)
+    r = await agent.request(Msg.FOLLOW_UPS_DUE)
+    assert r["type"] == Msg.CASES and r["cases"] == [], r
+    await ok(water, Msg.HANDLE_CASE, case_id=master, result="已更换爆裂水管，恢复供水")
+    assert (await detail(agent, dup))["master"]["status"] == "handled"
+
+    r = await agent.request(Msg.FOLLOW_UPS_DUE)
+    assert {c["id"] for c in r["cases"]} == {master, dup}, r  # both citizens
+    for cid in (master, dup):
+        await ok(agent, Msg.FOLLOW_UP_CASE, case_id=cid, reached=True, solved=True, satisfaction="satisfied")
+    r = await agent.request(Msg.FOLLOW_UPS_DUE)
+    assert r["cases"] == [], r
+    assert (await detail(agent, dup))["status"] == "merged"
+    await ok(sup, Msg.REVIEW_CASE, case_id=master, approved=True)
+    case = await detail(agent, dup)
+    assert case["status"] == "closed" and case["resolution"] == "已更换爆裂水管，恢复供水"
+    assert case["follow_ups"][0]["satisfaction"] == "satisfied"
+    assert audit_count(sessions, "merge") == 1 and audit_count(sessions, "master_closed") == 1
+    assert audit_count(sessions, "refused") >= 3

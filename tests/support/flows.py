@@ -12,6 +12,7 @@ from ari_app.cases.actor import SYSTEM
 from ari_app.cases.exchange import Refused, apply_update, refuse_message
 from ari_app.cases.intake import create_case
 from ari_app.cases.machine import CaseState
+from ari_app.cases.merging import merge, unmerge
 from ari_app.cases.workflow import (
     accept,
     dispatch,
@@ -68,23 +69,39 @@ class Flow:
         contact: str | None = None,
     ) -> int:
         with self.db.session() as s, s.begin():
-            case = create_case(
-                s,
-                self.db.world.actors["agent"],
-                hotline=self.hotline,
-                caller=caller,
-                call_id=None,
-                category=CATEGORY[self.hotline],
-                request=request,
-                address="某路",
-                urgency="normal",
-                citizen_name=citizen_name,
-                contact=caller if contact is None else contact,
-                language="zh",
-                handling=handling,
-                confidential=confidential,
+            return self.create_in(
+                s, handling, caller, request, confidential=confidential, citizen_name=citizen_name, contact=contact
             )
-            return case.id
+
+    def create_in(
+        self,
+        s: Any,
+        handling: str = "dispatch",
+        caller: str = "13900000000",
+        request: str = "请处理",
+        *,
+        confidential: bool = False,
+        citizen_name: str = "市民",
+        contact: str | None = None,
+    ) -> int:
+        """`create` in the caller's transaction."""
+        case = create_case(
+            s,
+            self.db.world.actors["agent"],
+            hotline=self.hotline,
+            caller=caller,
+            call_id=None,
+            category=CATEGORY[self.hotline],
+            request=request,
+            address="某路",
+            urgency="normal",
+            citizen_name=citizen_name,
+            contact=caller if contact is None else contact,
+            language="zh",
+            handling=handling,
+            confidential=confidential,
+        )
+        return case.id
 
     def do(self, action: Action, actor: Actor, case_id: int, **kw: Any) -> Case:
         """Perform `action` as `actor`, committing on success."""
@@ -142,4 +159,11 @@ def perform(s: Any, action: Action, actor: Actor, case_id: int, flow: Flow, **kw
         ).first()
         refuse_message(s, msg, Refused(400, (("400", "location required"),)), now)
         return case
+    if action is Action.MERGE:  # into kw["master"], else into a fresh case of the same hotline
+        master = kw.get("master")
+        if master is None:
+            master = flow.create_in(s, handling="direct" if flow.mode is HotlineMode.EXCHANGE else "dispatch")
+        return merge(s, actor, case_id, master)
+    if action is Action.UNMERGE:
+        return unmerge(s, actor, case_id, reason=kw.get("reason", "并单有误"))
     raise AssertionError(f"no driver for {action}")
