@@ -275,19 +275,39 @@ def decode(data: bytes) -> str:
         raise _invalid([_problem(line, None, "the file is not UTF-8 text")]) from None
 
 
-def header_columns(reader: Any, expected: Sequence[str]) -> tuple[list[str], list[dict[str, Any]]]:
-    """A CSV's header line (line 1) read from `reader`, and its problems: it must name exactly `expected`,
-    in any order."""
+def csv_records(text: str, expected: Sequence[str]) -> tuple[list[tuple[int, dict[str, str]]], list[dict[str, Any]]]:
+    """The lines of CSV `text` whose header (line 1) names exactly `expected` (in any order): each filled
+    line as (its line number, its values by column, stripped), blank lines passed over, and the problems of
+    the lines that could not be read (not CSV, the wrong number of fields). A wrong header raises
+    CatalogueInvalid at once, as nothing below it can be read."""
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = next(reader)
+        header = [h.strip() for h in next(reader)]
     except StopIteration:
-        return [], [_problem(1, None, "the file is empty: a header line is required")]
-    header = [h.strip() for h in header]
+        raise _invalid([_problem(1, None, "the file is empty: a header line is required")]) from None
     problems = [_problem(1, c, f"the column {c} is missing") for c in expected if c not in header]
     problems += [_problem(1, c, f"unknown column {c!r}") for c in header if c not in expected]
     if len(set(header)) != len(header):
         problems.append(_problem(1, None, "a column is named twice"))
-    return header, problems
+    if problems:
+        raise _invalid(problems)
+    records: list[tuple[int, dict[str, str]]] = []
+    while True:
+        line = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(_problem(line, None, f"not CSV: {exc}"))
+            break
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            problems.append(_problem(line, None, f"{len(values)} fields where the header has {len(header)}"))
+            continue
+        records.append((line, {k: v.strip() for k, v in zip(header, values, strict=True)}))
+    return records, problems
 
 
 def parse_csv(text: str) -> list[Row]:
@@ -295,28 +315,11 @@ def parse_csv(text: str) -> list[Row]:
     and once, each parent_code the one its code names and present in the file, names within limits and
     unique among siblings, status `active` or `retired`, no active node under a retired one. Raises
     CatalogueInvalid with every problem found (line, column, message)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header, problems = header_columns(reader, COLUMNS)
-    if problems:
-        raise _invalid(problems)
+    records, problems = csv_records(text, COLUMNS)
     rows: list[Row] = []
     seen: dict[str, Row] = {}
     parents: dict[str, str | None] = {}
-    while True:
-        start = reader.line_num + 1
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(_problem(start, None, f"not CSV: {exc}"))
-            break
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) != len(header):
-            problems.append(_problem(start, None, f"{len(values)} fields where the header has {len(header)}"))
-            continue
-        f = {k: v.strip() for k, v in zip(header, values, strict=True)}
+    for start, f in records:
         code = f["code"]
         bad = code_problem(code)
         if bad is not None:

@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit
-from ari_app.cases.catalogue import code_problem, decode, header_columns
+from ari_app.cases.catalogue import code_problem, csv_records, decode
 from ari_app.cases.errors import CatalogueInvalid
 from ari_app.config import HotlineMode
 from schema.cases import Case, Classification, CooperatingUnit, DispatchRule, DispatchRuleUnit
@@ -285,29 +285,12 @@ def export_csv(session: Session) -> str:
 def parse_csv(session: Session, text: str) -> list[RuleSpec]:
     """Read dispatch catalogue CSV text and check every line (`check_spec`, unit names known, yes/no flags,
     no rule twice); CatalogueInvalid with every problem (line, column), nothing read otherwise."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header, problems = header_columns(reader, COLUMNS)
-    if problems:
-        raise _invalid(problems)
+    records, problems = csv_records(text, COLUMNS)
     units = {u.name: u.id for u in session.scalars(select(CooperatingUnit))}
     stored = {spec_of(r) for r in rules(session)}
     specs: list[RuleSpec] = []
     seen: dict[tuple[str, bool, str | None, str | None, str | None], int] = {}
-    while True:
-        line = reader.line_num + 1
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(_problem(line, None, f"not CSV: {exc}"))
-            break
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) != len(header):
-            problems.append(_problem(line, None, f"{len(values)} fields where the header has {len(header)}"))
-            continue
-        f = {k: v.strip() for k, v in zip(header, values, strict=True)}
+    for line, f in records:
         flags = {}
         for column in ("subtree", "automatic"):
             if f[column] not in (YES, NO):

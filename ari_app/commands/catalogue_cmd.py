@@ -5,13 +5,13 @@ change is rolled back and audited as `refused`."""
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
-from ari_app.commands.common import cli_actor, config_or_report, database, pad
+from sqlalchemy.orm import Session
+
+from ari_app.cases.actor import Actor
+from ari_app.commands.common import config_or_report, csv_export, csv_import, database, pad, run_change
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,46 +45,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     res.set_defaults(func=cmd_restore)
 
 
-def run_change(args: argparse.Namespace, request: str, change: Callable[[Any, Any, datetime], str]) -> int:
-    """Run `change(session, actor, now)` on the deployment's database and commit it; on a refusal (a
-    DomainError) roll back, audit the refusal and print its problems to stderr. Prints what `change`
-    returns."""
-    from ari_app.cases.audit import REFUSED, audit
-    from ari_app.protocol import DomainError
-
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
-    actor, now = cli_actor(), datetime.now(UTC)
-    with database(cfg) as s:
-        try:
-            out = change(s, actor, now)
-        except DomainError as exc:
-            s.rollback()
-            audit(s, actor, REFUSED, None, now, request=request, error_id=exc.error_id, message=exc.message)
-            s.commit()
-            print(f"hotline {request}: {exc.message}", file=sys.stderr)
-            for p in exc.detail.get("problems", [])[1:]:
-                where = f"line {p['line']}, {p['column'] or '-'}: " if p.get("line") is not None else ""
-                print(f"  {where}{p['message']}", file=sys.stderr)
-            return 1
-        s.commit()
-    if out:
-        print(out)
-    return 0
-
-
-def read_file(path: str) -> bytes:
-    return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-
-
-def write_text(path: str, text: str) -> None:
-    if path == "-":
-        sys.stdout.write(text)
-    else:
-        Path(path).write_text(text, encoding="utf-8", newline="")
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     from ari_app.cases.catalogue import nodes
 
@@ -102,33 +62,18 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from ari_app.cases.catalogue import export_csv
 
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
-    with database(cfg) as s:
-        write_text(args.file, export_csv(s))
-    return 0
+    return csv_export(args, export_csv)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     from ari_app.cases.catalogue import import_csv
 
-    try:
-        data = read_file(args.file)
-    except OSError as exc:
-        print(f"hotline catalogue import: {exc}", file=sys.stderr)
-        return 1
-
-    def change(s: Any, actor: Any, now: datetime) -> str:
+    def apply(s: Session, actor: Actor, data: bytes, now: datetime) -> list[str]:
         changes = import_csv(s, actor, data, now=now, dry_run=args.dry_run)
-        lines = [f"{c.kind:8} {c.code}  {c.detail}" for c in changes]
         verb = "would change" if args.dry_run else "changed"
-        lines.append(f"{len(changes)} node(s) {verb}")
-        if args.dry_run:
-            s.rollback()
-        return "\n".join(lines)
+        return [f"{c.kind:8} {c.code}  {c.detail}" for c in changes] + [f"{len(changes)} node(s) {verb}"]
 
-    return run_change(args, "catalogue import", change)
+    return csv_import(args, "catalogue import", apply)
 
 
 def cmd_add(args: argparse.Namespace) -> int:

@@ -11,6 +11,9 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -80,3 +83,74 @@ def cli_actor() -> Actor:
     except Exception:
         who = str(os.getuid())
     return Actor(user_id=None, login=f"cli:{who}"[:64], role=Role.ADMIN)
+
+
+def run_change(args: argparse.Namespace, request: str, change: Callable[[Any, Any, datetime], str]) -> int:
+    """Run `change(session, actor, now)` on the deployment's database and commit it; on a refusal (a
+    DomainError) roll back, audit the refusal and print its problems to stderr. Prints what `change`
+    returns."""
+    from ari_app.cases.audit import REFUSED, audit
+    from ari_app.protocol import DomainError
+
+    cfg = config_or_report(args)
+    if cfg is None:
+        return 1
+    actor, now = cli_actor(), datetime.now(UTC)
+    with database(cfg) as s:
+        try:
+            out = change(s, actor, now)
+        except DomainError as exc:
+            s.rollback()
+            audit(s, actor, REFUSED, None, now, request=request, error_id=exc.error_id, message=exc.message)
+            s.commit()
+            print(f"hotline {request}: {exc.message}", file=sys.stderr)
+            for p in exc.detail.get("problems", [])[1:]:
+                where = f"line {p['line']}, {p['column'] or '-'}: " if p.get("line") is not None else ""
+                print(f"  {where}{p['message']}", file=sys.stderr)
+            return 1
+        s.commit()
+    if out:
+        print(out)
+    return 0
+
+
+def read_file(path: str) -> bytes:
+    return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+
+
+def write_text(path: str, text: str) -> None:
+    if path == "-":
+        sys.stdout.write(text)
+    else:
+        Path(path).write_text(text, encoding="utf-8", newline="")
+
+
+def csv_export(args: argparse.Namespace, export: Callable[[Session], str]) -> int:
+    """An `export FILE` subcommand: what `export(session)` writes, to FILE (- for standard output)."""
+    cfg = config_or_report(args)
+    if cfg is None:
+        return 1
+    with database(cfg) as s:
+        write_text(args.file, export(s))
+    return 0
+
+
+def csv_import(
+    args: argparse.Namespace, request: str, apply: Callable[[Session, Actor, bytes, datetime], list[str]]
+) -> int:
+    """An `import FILE [--dry-run]` subcommand: FILE's bytes (- for standard input; one that cannot be read
+    is reported on stderr) given to `apply(session, actor, data, now)` in `run_change`, which prints the lines
+    it returns; under --dry-run nothing is kept."""
+    try:
+        data = read_file(args.file)
+    except OSError as exc:
+        print(f"hotline {request}: {exc}", file=sys.stderr)
+        return 1
+
+    def change(s: Session, actor: Actor, now: datetime) -> str:
+        lines = apply(s, actor, data, now)
+        if args.dry_run:
+            s.rollback()
+        return "\n".join(lines)
+
+    return run_change(args, request, change)

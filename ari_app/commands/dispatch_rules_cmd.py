@@ -8,8 +8,10 @@ import argparse
 from datetime import datetime
 from typing import Any
 
-from ari_app.commands.catalogue_cmd import read_file, run_change, write_text
-from ari_app.commands.common import config_or_report, database
+from sqlalchemy.orm import Session
+
+from ari_app.cases.actor import Actor
+from ari_app.commands.common import config_or_report, csv_export, csv_import, database, run_change
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -88,25 +90,15 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from ari_app.cases.routing import export_csv
 
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
-    with database(cfg) as s:
-        write_text(args.file, export_csv(s))
-    return 0
+    return csv_export(args, export_csv)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     from ari_app.cases.routing import import_csv
 
-    data = read_file(args.file)
-
-    def change(s: Any, actor: Any, now: datetime) -> str:
+    def apply(s: Session, actor: Actor, data: bytes, now: datetime) -> list[str]:
         changes = import_csv(s, actor, data, now=now, dry_run=args.dry_run)
-        lines = [f"{c.kind:7} {c.rule}" for c in changes]
-        lines.append(f"{len(changes)} rule change(s){' would be made' if args.dry_run else ''}")
-        if args.dry_run:
-            s.rollback()
-        return "\n".join(lines)
+        made = " would be made" if args.dry_run else ""
+        return [f"{c.kind:7} {c.rule}" for c in changes] + [f"{len(changes)} rule change(s){made}"]
 
-    return run_change(args, "dispatch-rules import", change)
+    return csv_import(args, "dispatch-rules import", apply)

@@ -59,19 +59,11 @@ class Flow:
         return w.actors[{Role.AGENT: "agent", Role.SUPERVISOR: "supervisor", Role.QA: "qa", Role.ADMIN: "admin"}[role]]
 
     def create(
-        self,
-        handling: str = "dispatch",
-        caller: str = "13900000000",
-        request: str = "请处理",
-        *,
-        confidential: bool = False,
-        citizen_name: str = "市民",
-        contact: str | None = None,
+        self, handling: str = "dispatch", caller: str = "13900000000", request: str = "请处理", **kw: Any
     ) -> int:
+        """A case taken by the agent, in its own transaction (`create_in`'s keywords)."""
         with self.db.session() as s, s.begin():
-            return self.create_in(
-                s, handling, caller, request, confidential=confidential, citizen_name=citizen_name, contact=contact
-            )
+            return self.create_in(s, handling, caller, request, **kw)
 
     def create_in(
         self,
