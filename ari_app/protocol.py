@@ -190,6 +190,7 @@ class Msg(StrEnum):
     SEARCH_CASES = "search_cases"
     GET_CASE = "get_case"
     SUGGEST_DISPATCH = "suggest_dispatch"
+    LIST_CLASSIFICATIONS = "list_classifications"
     LIST_CASES = "list_cases"
     DISPATCH_CASE = "dispatch_case"
     ACCEPT_CASE = "accept_case"
@@ -233,6 +234,7 @@ class Msg(StrEnum):
     CASES = "cases"
     CASE = "case"
     DISPATCH_SUGGESTION = "dispatch_suggestion"
+    CLASSIFICATIONS = "classifications"
     CASE_UPDATED = "case_updated"
     CONTACT_REVEALED = "contact_revealed"
     CASE_ALERT = "case_alert"
@@ -309,6 +311,7 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
     },
     Msg.GET_CASE: {"case_id": CASE_ID},
     Msg.SUGGEST_DISPATCH: {"case_id": CASE_ID},
+    Msg.LIST_CLASSIFICATIONS: {},
     Msg.LIST_CASES: {
         "status": Field(str, required=False, choices=CASE_STATUSES),
         "open": Field(bool, required=False),
@@ -691,6 +694,17 @@ class SupervisionInfo(TypedDict):
     overdue: bool
     leader: bool
     instructions: str | None
+
+
+class ClassificationInfo(TypedDict):
+    """A node of the classification catalogue a new case may name (`classifications`, since 1.6)."""
+
+    code: str
+    """Six digits, two per level (GB/T 39666 style): `010000`, `010100`, `010101`."""
+    name_zh: str
+    name_en: str | None
+    level: int
+    """1, 2 or 3; a node follows its parent in code order."""
 
 
 class DispatchSuggestion(TypedDict):

@@ -88,6 +88,7 @@ class CallTab(Tab):
     def signed_in(self, agent: dict[str, Any], hotlines: list[dict[str, Any]]) -> None:
         self.agent_id = agent.get("id")
         self.form.set_hotlines(hotlines)
+        self.spawn(self._load_classifications())
         draft = self.drafts.load()
         if draft and draft.get("fields"):
             self.form.set_values(draft["fields"])
@@ -215,6 +216,17 @@ class CallTab(Tab):
         if caller:
             self.spawn(self.refresh_history(caller))
         self.case_saved.emit()
+
+    async def _load_classifications(self) -> None:
+        """The catalogue for the form's classification list (a server without one leaves the list empty)."""
+        try:
+            reply = await self.request(Msg.LIST_CLASSIFICATIONS)
+        except LinkError:
+            return
+        self.form.set_classifications(list(reply.get("classifications") or []))
+        draft = self.drafts.load()
+        if draft and isinstance(draft.get("fields"), dict) and draft["fields"].get("classification"):
+            self.form.set_values(draft["fields"])  # the draft's classification, now that it is offered
 
     async def refresh_history(self, caller: str) -> None:
         reply = await self.request(Msg.CALLER_HISTORY, caller=caller, limit=10)

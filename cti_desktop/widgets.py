@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QFormLayout,
@@ -24,9 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ari_app.protocol import HANDLINGS, LANGUAGES, URGENCIES
+from ari_app.protocol import HANDLINGS, LANGUAGES, REQUEST_TYPES, URGENCIES
 from cti_desktop.i18n import Tr
 from cti_desktop.qtutil import named, refill
+
+DEFAULT_REQUEST_TYPE = "help"
+"""The request type a new form starts with: the server's own default (ari_app.cases.intake, 求助)."""
 
 
 class NoteLabel(QLabel):
@@ -277,12 +281,15 @@ class CaseForm(QWidget):
         self.tr_ = tr
         self.setObjectName("caseForm")
         self.hotlines: list[dict[str, Any]] = []
+        self.classifications: list[dict[str, Any]] = []
         self.call_id: str | None = None
         self.call_time: str | None = None
         self.hotline = named(QComboBox(), "hotline")
         self.caller = named(QLineEdit(), "caller")
         self.call_time_label = named(QLabel(), "callTime")
         self.category = named(QComboBox(), "category")
+        self.request_type = named(QComboBox(), "requestType")
+        self.classification = named(QComboBox(), "classification")
         self.request = named(QPlainTextEdit(), "request")
         self.request.setMinimumHeight(90)
         self.address = named(QLineEdit(), "address")
@@ -290,6 +297,7 @@ class CaseForm(QWidget):
         self.citizen_name = named(QLineEdit(), "citizenName")
         self.contact = named(QLineEdit(), "contact")
         self.language = named(QComboBox(), "language")
+        self.confidential = named(QCheckBox(), "confidential")
         self.handling_group = QButtonGroup(self)
         self.handling_buttons: dict[str, QRadioButton] = {}
         handling_row = QHBoxLayout()
@@ -311,12 +319,15 @@ class CaseForm(QWidget):
             ("hotline", self.hotline),
             ("caller", self.caller),
             ("call_time", self.call_time_label),
+            ("request_type", self.request_type),
+            ("classification", self.classification),
             ("category", self.category),
             ("request", self.request),
             ("address", self.address),
             ("urgency", self.urgency),
             ("citizen_name", self.citizen_name),
             ("contact", self.contact),
+            ("confidential", self.confidential),
             ("lang_field", self.language),
             ("handling", handling_row),
         ]
@@ -337,17 +348,41 @@ class CaseForm(QWidget):
         for w in (self.caller, self.address, self.citizen_name, self.contact):
             w.textEdited.connect(self._edited)
         self.request.textChanged.connect(self._edited)
-        for combo in (self.category, self.urgency, self.language):
+        for combo in (self.category, self.request_type, self.classification, self.urgency, self.language):
             combo.currentIndexChanged.connect(self._edited)
+        self.confidential.toggled.connect(self._edited)
         self.handling_group.idClicked.connect(self._edited)
         self.save.clicked.connect(self._save)
         self.clear_button.clicked.connect(self.clear)
         self.retranslate()
+        self._loading = True
+        self._select(self.request_type, DEFAULT_REQUEST_TYPE)
+        self._loading = False
 
     # --- content ---------------------------------------------------------------------------------------
     def set_hotlines(self, hotlines: list[dict[str, Any]]) -> None:
         self.hotlines = hotlines
         self._refill_hotlines()
+
+    def set_classifications(self, nodes: list[dict[str, Any]]) -> None:
+        """The catalogue's selectable nodes (`classifications`: code, names, level; parents first), shown as a
+        tree by indentation; the first entry is none."""
+        self.classifications = nodes
+        self._refill_classifications()
+
+    def _refill_classifications(self) -> None:
+        lang = self.tr_.lang
+        was = self._loading
+        self._loading = True
+        refill(
+            self.classification,
+            [("", None)]
+            + [
+                ("\u3000" * (n["level"] - 1) + f"{n['code']} {n.get(f'name_{lang}') or n['name_zh']}", n["code"])
+                for n in self.classifications
+            ],
+        )
+        self._loading = was
 
     def _refill_hotlines(self) -> None:
         self._loading = True
@@ -407,11 +442,14 @@ class CaseForm(QWidget):
             "hotline": self.hotline.currentData(),
             "caller": self.caller.text().strip() or None,
             "category": self.category.currentData(),
+            "request_type": self.request_type.currentData(),
+            "classification": self.classification.currentData(),
             "request": self.request.toPlainText(),
             "address": self.address.text().strip() or None,
             "urgency": self.urgency.currentData(),
             "citizen_name": self.citizen_name.text().strip() or None,
             "contact": self.contact.text().strip() or None,
+            "confidential": self.confidential.isChecked(),
             "language": self.language.currentData(),
             "handling": handling,
         }
@@ -427,6 +465,9 @@ class CaseForm(QWidget):
         self.request.setPlainText(v.get("request") or "")
         self.address.setText(v.get("address") or "")
         self._select(self.urgency, v.get("urgency") or "normal")
+        self._select(self.request_type, v.get("request_type") or DEFAULT_REQUEST_TYPE)
+        self._select(self.classification, v.get("classification"))
+        self.confidential.setChecked(bool(v.get("confidential")))
         self.citizen_name.setText(v.get("citizen_name") or "")
         self.contact.setText(v.get("contact") or "")
         self._select(self.language, v.get("language") or "zh")
@@ -447,6 +488,9 @@ class CaseForm(QWidget):
             w.clear()
         self.request.clear()
         self.category.setCurrentIndex(0)
+        self.classification.setCurrentIndex(0)
+        self._select(self.request_type, DEFAULT_REQUEST_TYPE)
+        self.confidential.setChecked(False)
         self._select(self.urgency, "normal")
         self._select(self.language, "zh")
         self.handling_buttons["dispatch"].setChecked(True)
@@ -476,6 +520,9 @@ class CaseForm(QWidget):
         was = self._loading
         self._loading = True
         refill(self.urgency, ((t(f"urgency_{v}"), v) for v in URGENCIES))
+        refill(self.request_type, ((t(f"request_type_{v}"), v) for v in REQUEST_TYPES))
+        self.confidential.setText(t("confidential_hint"))
+        self._refill_classifications()
         refill(self.language, ((t(f"lang_{v}"), v) for v in LANGUAGES))
         for h, b in self.handling_buttons.items():
             b.setText(t(f"handling_{h}"))

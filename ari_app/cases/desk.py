@@ -39,6 +39,7 @@ class CaseDesk:
         routes.add(Msg.LIST_CASES, self.list_cases)
         routes.add(Msg.GET_CASE, self.get_case)
         routes.add(Msg.SUGGEST_DISPATCH, self.suggest_dispatch)
+        routes.add(Msg.LIST_CLASSIFICATIONS, self.list_classifications)
         routes.add(queries.WORKFLOW_REQUESTS, self.act)
         routes.add(Msg.REVEAL_CONTACT, self.reveal_contact)
         routes.add(Msg.MERGE_CANDIDATES, self.merge_candidates)
@@ -128,6 +129,12 @@ class CaseDesk:
         """The dispatch catalogue's rule for a case (ari_app.cases.routing), for the dispatch form."""
         found = await asyncio.to_thread(queries.suggest_dispatch, self.sessions, req.actor, req.msg["case_id"])
         req.reply(Msg.DISPATCH_SUGGESTION, suggestion=found)
+
+    async def list_classifications(self, req: Request) -> None:
+        """The classification catalogue's selectable nodes, for the intake form (reference data: not audited,
+        like the hotlines at sign-in)."""
+        nodes = await asyncio.to_thread(queries.classifications, self.sessions)
+        req.reply(Msg.CLASSIFICATIONS, classifications=nodes)
 
     async def reveal_contact(self, req: Request) -> None:
         """A confidential case's citizen in clear, for the centre's roles only; every reveal and every

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.cases import intake, lookups, merging, workflow
+from ari_app.cases import catalogue, intake, lookups, merging, workflow
 from ari_app.cases.access import ACTIVE_DISPATCH, OPEN_DISPATCH, load_case, mode_of, unit_scope, visible
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit, transaction
@@ -43,6 +43,7 @@ from ari_app.protocol import (
     CaseListItem,
     CaseRef,
     CaseSummary,
+    ClassificationInfo,
     DispatchInfo,
     DispatchSuggestion,
     FollowUpInfo,
@@ -175,6 +176,16 @@ def suggest_dispatch(sessions: sessionmaker[Session], actor: Actor, case_id: int
             automatic=rule.automatic,
             units=[UnitInfo(id=u.id, name=u.name, level=u.level, parent_id=u.parent_id) for u in units if u],
         )
+
+
+def classifications(sessions: sessionmaker[Session]) -> list[ClassificationInfo]:
+    """The nodes a new case may name (not retired), parents before their children (ari_app.cases.catalogue)."""
+    with sessions() as s:
+        return [
+            ClassificationInfo(code=n.code, name_zh=n.name_zh, name_en=n.name_en, level=n.level)
+            for n in catalogue.nodes(s)
+            if n.retired_at is None
+        ]
 
 
 def candidate_row(c: merging.Candidate, viewer: Viewer) -> MergeCandidate:

@@ -13,13 +13,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallConnected, CallEnded, CallRinging
+from ari_app.cases.actor import Actor
+from ari_app.cases.catalogue import add_node, retire_node
 from ari_app.link import LinkServer
+from ari_app.protocol import REQUEST_TYPES
 from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
 from cti_desktop.link import Status
 from cti_desktop.window import MainWindow
 from schema.calls import CallState, EndReason
 from schema.cases import Case
+from schema.users import Role
 from tests.support.clock import T0
 from tests.support.desks import dispose, sign_in, take_case
 from tests.support.qt import type_text
@@ -236,3 +240,53 @@ async def test_language_switch_relabels_everything(desk: MainWindow, qtbot: QtBo
     shot(window, "06_english")
     qtbot.mouseClick(window.lang_button, Qt.MouseButton.LeftButton)
     assert window.call_tab.form.save.text() == "保存案卷"
+
+
+async def test_intake_form_takes_the_request_type_a_classification_of_the_catalogue_and_confidentiality(
+    desk: MainWindow, qtbot: QtBot, sessions: sessionmaker[Session], shot: Any
+) -> None:
+    """The form lists the catalogue's selectable nodes as a tree (retired ones left out), the six request types
+    and the confidentiality box, in both languages; the saved case has what was chosen."""
+    admin = Actor(user_id=None, login="cli:root", role=Role.ADMIN)
+    with sessions() as s, s.begin():
+        for code, zh, en in (
+            ("010000", "城乡建设", "Urban construction"),
+            ("010100", "供水", "Water supply"),
+            ("010101", "停水", "Water cut"),
+            ("020000", "旧分类", None),
+        ):
+            add_node(s, admin, code, zh, en, now=T0)
+        retire_node(s, admin, "020000", now=T0)
+    window = desk
+    await sign_in(window, qtbot)
+    form = window.call_tab.form
+    await until(lambda: form.classification.count() == 4)
+    assert [form.classification.itemText(i) for i in range(4)] == [
+        "",
+        "010000 城乡建设",
+        "\u3000010100 供水",
+        "\u3000\u3000010101 停水",
+    ]
+    assert [form.request_type.itemData(i) for i in range(form.request_type.count())] == list(REQUEST_TYPES)
+    assert form.request_type.currentData() == "help"
+    form.request_type.setCurrentIndex(form.request_type.findData("complaint"))
+    form.classification.setCurrentIndex(form.classification.findData("010101"))
+    form.confidential.setChecked(True)
+    type_text(form.request, "小区停水三天，物业不处理")
+    type_text(form.contact, CALLER)
+    shot(window, "07_intake_type_classification_confidential")
+    qtbot.mouseClick(window.lang_button, Qt.MouseButton.LeftButton)
+    assert form.request_type.currentText() == "Complaint"
+    assert form.classification.currentText() == "\u3000\u3000010101 Water cut"
+    assert form.confidential.isChecked()
+    shot(window, "07_intake_type_classification_confidential_en")
+    qtbot.mouseClick(form.save, Qt.MouseButton.LeftButton)
+    await until(lambda: form.request.toPlainText() == "")
+    with sessions() as s:
+        case = s.scalars(select(Case).where(Case.request == "小区停水三天，物业不处理")).one()
+        assert (case.request_type, case.classification_name, case.confidential) == ("complaint", "停水", True)
+    assert (form.request_type.currentData(), form.classification.currentData(), form.confidential.isChecked()) == (
+        "help",
+        None,
+        False,
+    )

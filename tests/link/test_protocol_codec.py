@@ -39,6 +39,7 @@ def test_every_client_message_type_has_a_spec_and_round_trips() -> None:
         p.Msg.SEARCH_CASES: {"text": "水", "mine": True, "limit": 10},
         p.Msg.GET_CASE: {"case_id": 1},
         p.Msg.SUGGEST_DISPATCH: {"case_id": 1},
+        p.Msg.LIST_CLASSIFICATIONS: {},
         p.Msg.LIST_CASES: {"status": "dispatched", "open": True, "overdue": False, "limit": 10},
         p.Msg.DISPATCH_CASE: {"case_id": 1, "units": [2, 3], "deadline_hours": 48, "instructions": "尽快"},
         p.Msg.ACCEPT_CASE: {"case_id": 1},
