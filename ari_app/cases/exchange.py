@@ -87,12 +87,15 @@ def open311_request(case: Case) -> dict[str, object]:
     The citizen goes as `first_name` and `phone` as the exchange may see them (`disclosure.citizen_fields`
     for `OUTSIDE`): a confidential case (保密工单) carries neither, nor any other GeoReport v2 person field
     (`last_name`, `email`, `device_id`, `account_id`), only `attribute[confidential]=true` saying why; an
-    argument without a value is left out, never sent empty."""
+    argument without a value is left out, never sent empty. The case's point, when it has one, goes as
+    `lat` and `long`; its request type, classification code and area as attributes."""
     category = case.category.name if case.category else None
     body: dict[str, object | None] = {
         "service_code": f"{case.hotline}:{category}" if category else case.hotline,
         "description": case.request,
         "address_string": case.address,
+        "lat": case.latitude,  # WGS 84 decimal degrees, as GeoReport v2 names them
+        "long": case.longitude,
         "first_name": citizen_fields(case, OUTSIDE)["citizen_name"],
         "phone": exchange_phone(case),
         "requested_datetime": case.created_at.isoformat(),
@@ -101,6 +104,11 @@ def open311_request(case: Case) -> dict[str, object]:
         "attribute[category]": category,
         "attribute[channel]": str(case.channel),
         "attribute[urgency]": str(case.urgency),
+        "attribute[request_type]": str(case.request_type),
+        "attribute[classification]": case.classification.code if case.classification else None,
+        "attribute[district]": case.district,
+        "attribute[street]": case.street,
+        "attribute[grid_cell]": case.grid_cell,
         "attribute[language]": case.language,
         "attribute[confidential]": "true" if case.confidential else None,
     }

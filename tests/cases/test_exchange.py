@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from ari_app.cases import CaseState
+from ari_app.cases.catalogue import add_node
 from ari_app.cases.exchange import Backoff, apply_update, deliver_due, poll_updates
 from ari_app.config import HotlineMode
 from schema.cases import AuditEntry, Case, OutboxStatus
@@ -156,3 +157,26 @@ def test_updates_for_unknown_requests_or_other_hotlines_are_refused(db: Db) -> N
             apply_update(s, "12345", {"service_request_id": "x", "status": "closed"})
         with pytest.raises(InvalidInput):
             apply_update(s, "12358", {"service_request_id": "x", "status": "gone"})
+
+
+def test_the_request_carries_the_point_request_type_classification_and_area(db: Db, receiver: Receiver) -> None:
+    """GeoReport v2 `lat` / `long` (WGS 84) from the case's point; the type, the classification's code and the
+    area as attributes; a case without them sends none of these, not even empty."""
+    with db.session() as s, s.begin():
+        add_node(s, db.world.actors["admin"], "010000", "城乡建设", None, now=db.clock.t)
+    f = Flow(db, HotlineMode.EXCHANGE)
+    placed = f.create(
+        request_type="complaint", classification="010000", district="天山区", grid_cell="TS-07",
+        latitude=43.8256, longitude=87.6168,
+    )  # fmt: skip
+    bare = f.create(caller="13700001111")
+    deliver_due(db.session, {"12358": receiver.url})
+    by_number = {r["attribute[case_number]"]: r for r in receiver.requests.values()}
+    sent = by_number[f.get(placed).number]
+    assert (sent["lat"], sent["long"]) == ("43.8256", "87.6168")
+    assert (sent["attribute[request_type]"], sent["attribute[classification]"]) == ("complaint", "010000")
+    assert (sent["attribute[district]"], sent["attribute[grid_cell]"]) == ("天山区", "TS-07")
+    assert "attribute[street]" not in sent
+    other = by_number[f.get(bare).number]
+    assert other["attribute[request_type]"] == "help"
+    assert {"lat", "long", "attribute[classification]", "attribute[district]"}.isdisjoint(other)

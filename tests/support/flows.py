@@ -75,8 +75,9 @@ class Flow:
         confidential: bool = False,
         citizen_name: str = "市民",
         contact: str | None = None,
+        **more: Any,
     ) -> int:
-        """`create` in the caller's transaction."""
+        """`create` in the caller's transaction; `more`: other fields of `create_case`."""
         case = create_case(
             s,
             self.db.world.actors["agent"],
@@ -92,6 +93,7 @@ class Flow:
             language="zh",
             handling=handling,
             confidential=confidential,
+            **more,
         )
         return case.id
 
