@@ -274,6 +274,15 @@ class CalendarSettings:
 
 
 @dataclass(frozen=True)
+class CaseRules:
+    """config.yaml `cases:` rules of the work-order path that a centre sets (docs/cases.md)."""
+
+    merge_window_days: int = 30
+    """Days before and after a case within which a case of the same number or category is a candidate
+    duplicate (并单, ari_app.cases.merging)."""
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     centre_name_zh: str
@@ -296,6 +305,7 @@ class Config:
     speech: SpeechSettings = field(default_factory=SpeechSettings)
     recordings_disk: DiskThreshold = field(default_factory=DiskThreshold)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    cases: CaseRules = field(default_factory=CaseRules)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def hotline(self, number: str) -> Hotline | None:
@@ -1015,6 +1025,13 @@ def _calendar(c: _Checker, data: dict[str, Any]) -> CalendarSettings:
     )
 
 
+def _cases(c: _Checker, data: dict[str, Any]) -> CaseRules:
+    """`cases:` the work-order rules a centre sets (optional section)."""
+    sec = c.section(data, "cases", "", required=False)
+    c.unknown(sec, "cases", {"merge_window_days"})
+    return CaseRules(merge_window_days=c.integer(sec, "merge_window_days", "cases", low=1, high=366, default=30))
+
+
 _SECTIONS = {
     "centre",
     "hotlines",
@@ -1029,6 +1046,7 @@ _SECTIONS = {
     "server",
     "speech",
     "calendar",
+    "cases",
 }
 
 
@@ -1052,6 +1070,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     asterisk = _asterisk(c, data)
     server = _server(c, data)
     calendar = _calendar(c, data)
+    cases = _cases(c, data)
     if c.issues:
         raise ConfigError(sorted(c.issues, key=lambda i: i.line))
     return Config(
@@ -1074,5 +1093,6 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         speech=speech,
         recordings_disk=recordings.disk,
         calendar=calendar,
+        cases=cases,
         raw=data,
     )

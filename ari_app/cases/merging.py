@@ -8,10 +8,10 @@ only, never by scanning the table, and as rows of the compared columns (`PoolCas
 cases of the same caller or contact number (`ix_cases_caller_created_at`, `ix_cases_contact_created_at`),
 at most `POOL_PER_NUMBER` newest, and the cases of the same category (`ix_cases_category_id_created_at`), at
 most `POOL_PER_CATEGORY`, the nearest in time on each side of the case; both within
-`CaseSettings.merge_window_days` (default 30) before and after the case was taken, plus the same number's
-older cases still open. Cases already merged are left out
-(their master is in the pool in their stead), and so is the case itself; a recent closed case is listed
-but not `mergeable`.
+`CaseSettings.merge_window_days` (config.yaml `cases.merge_window_days`, default 30) before and after the
+case was taken, plus the same number's older cases still open. Cases already merged are left out (their
+master is in the pool in their stead), and so is the case itself; a recent closed case is listed but not
+`mergeable`.
 
 Each pool case gets four signals in [0, 1], and a score from them:
 

@@ -65,6 +65,7 @@ class CaseSettings:
         hotlines = {h.number: HotlineRules(h.number, h.mode, tuple(h.categories)) for h in cfg.hotlines}
         overrides.setdefault("numbers", NumberPlan.from_config(cfg))
         overrides.setdefault("calendar", WorkCalendar.from_config(cfg))
+        overrides.setdefault("merge_window_days", cfg.cases.merge_window_days)
         return cls(hotlines=hotlines, timezone=ZoneInfo(cfg.timezone), **overrides)
 
     def hotline(self, number: str) -> HotlineRules:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ari_app.cases.settings import CaseSettings
 from ari_app.cli import main
 from ari_app.config import ConfigError, HotlineMode, load_config
 
@@ -119,6 +120,10 @@ OFFICE = '  office_hours: ["09:00-12:00", "13:30-17:30"]'
         ),
         ("  workdays: []", "  workdays: [2027-02-07]", "calendar.workdays[0]", "date and name"),
         ("  workdays: []", "  workdays: []\n  weekend: [sat]", "calendar.weekend", "unknown key"),
+        # the cases section
+        ("  merge_window_days: 30", "  merge_window_days: 0", "cases.merge_window_days", "integer 1..366"),
+        ("  merge_window_days: 30", "  merge_window_days: a month", "cases.merge_window_days", "integer 1..366"),
+        ("  merge_window_days: 30", "  merge_window_days: 30\n  merge_days: 3", "cases.merge_days", "unknown key"),
     ],
 )
 def test_broken_config_names_file_line_key_and_expectation(
@@ -298,3 +303,13 @@ def test_the_calendar_section_is_read_typed(tmp_path: Path) -> None:
     assert cal.office_hours == ((time(8, 30), time(12)), (time(14), time(18)))
     assert cal.holidays == tuple(CalendarDay(date(2027, 1, d), "元旦") for d in (1, 2, 3))
     assert cal.workdays == (CalendarDay(date(2027, 2, 7), "春节调休"),)
+
+
+def test_the_cases_section_reaches_the_case_settings(tmp_path: Path) -> None:
+    text = (
+        (ROOT / "config.yaml").read_text(encoding="utf-8").replace("  merge_window_days: 30", "  merge_window_days: 14")
+    )
+    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
+    cfg = load_config(tmp_path / "config.yaml")
+    assert cfg.cases.merge_window_days == 14
+    assert CaseSettings.from_config(cfg).merge_window_days == 14
