@@ -231,6 +231,8 @@ class QaView(Tab):
         super().__init__(tr, spawn, request)
         self.setObjectName("qaView")
         self.call: dict[str, Any] | None = None
+        self.opening: str | None = None
+        """The call whose details are being fetched (a row picked again meanwhile does not open it twice)."""
         self.sentences: list[dict[str, Any]] = []
         self.current_sentence: int | None = None
         self.can_score = True
@@ -438,12 +440,18 @@ class QaView(Tab):
     # --- one call --------------------------------------------------------------------------------------
     def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         call_id = self.model.data(current, CallIdRole) if current.isValid() else None
-        if call_id and (self.call is None or self.call["call_id"] != call_id):
+        shown = self.call["call_id"] if self.call is not None else None
+        if call_id and call_id not in (shown, self.opening):  # a row picked again while it opens: once
+            self.opening = str(call_id)
             self.spawn(self.open_call(str(call_id)))
 
     async def open_call(self, call_id: str) -> None:
         """Show the call and its transcript, then fetch and load its recording (the whole call first)."""
-        reply = await self.request(Msg.QA_GET_CALL, call_id=call_id)
+        try:
+            reply = await self.request(Msg.QA_GET_CALL, call_id=call_id)
+        finally:
+            if self.opening == call_id:
+                self.opening = None
         self.call = reply["call"]
         self.loaded = None
         self._show_call()
