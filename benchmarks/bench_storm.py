@@ -113,6 +113,8 @@ def main() -> None:
             f"stuck channels {stuck}, "
             f"next call answered {after}"
         )
+        for note in r.after_storm_notes:
+            print(f"           next call: {note}")
 
 
 if __name__ == "__main__":

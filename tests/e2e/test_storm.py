@@ -61,7 +61,9 @@ def _judge(r: StormResult, rate: float) -> None:
     assert r.sipp_failed == 0, f"SIPp saw calls fail: {r.sipp_errors}"
     assert not r.unresponsive, "Asterisk no longer answers its command line after the storm"
     assert r.stuck == 0, f"{r.stuck} channels left after the storm"
-    assert r.after_storm_answer_s is not None and r.after_storm_answer_s <= 10, "no agent answered within 10 s"
+    assert r.after_storm_answer_s is not None and r.after_storm_answer_s <= 10, (
+        f"no agent answered within 10 s: {r.after_storm_notes}"
+    )
 
 
 def test_storm_at_three_times_the_knee_is_shed_not_fatal(stack: Stack, knee_rate: float) -> None:

@@ -20,6 +20,7 @@ of waiting in the queue. Afterwards the storm is judged from what the platform s
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import re
@@ -59,6 +60,7 @@ class StormResult:
     elapsed: float = 0.0
     after_storm_answer_s: float | None = None  # a normal call once the storm's calls are gone: seconds to an agent
     after_storm_record_s: float | None = None  # ... and until the CTI server's record showed it answered
+    after_storm_notes: list[str] = field(default_factory=list)  # its refused attempts, or why none got through
     sipp_errors: Counter[str] = field(default_factory=Counter)
     unresponsive: bool = False  # Asterisk did not answer `core show channels` after the storm (wedged)
     asterisk_cpu_s: float | None = None  # CPU seconds Asterisk used while SIPp ran the storm
@@ -213,7 +215,7 @@ def storm(
         result.unresponsive = left is None
     # once the storm's calls are gone: a caller arriving while the platform is still full of them is refused
     # by admission control, as it should be (seen with the CPU hog, where the storm's last calls drain slower)
-    result.after_storm_answer_s, result.after_storm_record_s = _normal_call(config, sipp)
+    result.after_storm_answer_s, result.after_storm_record_s, result.after_storm_notes = _normal_call(config, sipp)
     # the records: wait (bounded) until every storm call the server saw has ended
     mine: dict[str, dict[str, object]] = {}
 
@@ -272,31 +274,85 @@ def _bridged(config: Path, caller: str) -> bool | None:
     return any(len(f) > 12 and f[7] == caller and f[5] == "Queue" and f[12] for f in rows) or None
 
 
-def _normal_call(config: Path, sipp: Sipp, timeout: float = 10) -> tuple[float | None, float | None]:
-    """Place one ordinary call to 12345 (talking 5 s once answered): seconds until Asterisk bridged it to an
-    agent (None if not within `timeout`), and until the CTI server's record showed it answered."""
-    caller = f"1391{random.randrange(10**4):04d}{next(_CALLER_SEQ) % 1000:03d}"
+REDIAL_S = 1.0
+"""How long a refused caller waits before dialling again."""
+
+
+def _normal_call(config: Path, sipp: Sipp, timeout: float = 10) -> tuple[float | None, float | None, list[str]]:
+    """Place ordinary calls to 12345 (talking 8 s once answered) as a caller would right after the storm:
+    one refused (busy, or 503 while the platform still sheds the storm's load: ari_app/load.py keeps shedding
+    until its SIP round trip has been low for a few seconds) dials again `REDIAL_S` later. Returns the seconds
+    from the first dial until Asterisk bridged a call to an agent (None if not within `timeout`), until the
+    CTI server's record showed it answered, and what went wrong on the way (each refused attempt's record,
+    and the queue as Asterisk saw it if no call got through), for the test's message."""
     started = time.monotonic()
-    proc = sipp.call("12345", caller, talk_ms=8000, wait=False)
-    answered = recorded = None
-    try:
-        wait_for(lambda: _bridged(config, caller), timeout, "a normal call answered after the storm", interval=0.2)
-        answered = time.monotonic() - started
-        wait_for(
-            lambda: any(c["caller"] == caller and c["answered_at"] for c in _recent(config)) or None,
-            60,
-            "the normal call's record answered",
-            interval=0.2,
-        )
-        recorded = time.monotonic() - started
-    except AssertionError:
-        pass
-    finally:
+    notes: list[str] = []
+    while (left := timeout - (time.monotonic() - started)) > 0:
+        caller = f"1391{random.randrange(10**4):04d}{next(_CALLER_SEQ) % 1000:03d}"
+        proc = sipp.call("12345", caller, talk_ms=8000, wait=False)
         try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return answered, recorded
+            outcome = wait_for(
+                functools.partial(_outcome, config, caller, proc),
+                left,
+                "a normal call answered after the storm",
+                interval=0.2,
+            )
+        except AssertionError:
+            notes.append(f"{caller}: not bridged after {timeout:.0f} s; {_queue_state(config)}")
+            _end(proc)
+            break
+        if outcome == "ended":
+            notes.append(f"{caller}: refused ({_record_of(config, caller)}) at {time.monotonic() - started:.1f} s")
+            time.sleep(REDIAL_S)
+            continue
+        answered = time.monotonic() - started
+        recorded = None
+        try:
+            wait_for(
+                functools.partial(_recorded_answered, config, caller),
+                60,
+                "the normal call's record answered",
+                interval=0.2,
+            )
+            recorded = time.monotonic() - started
+        except AssertionError:
+            notes.append(f"{caller}: bridged, but its record never showed it answered")
+        _end(proc)
+        return answered, recorded, notes
+    return None, None, notes
+
+
+def _outcome(config: Path, caller: str, proc: subprocess.Popen[bytes]) -> str | None:
+    """ "bridged" once Asterisk bridged `caller` to an agent, "ended" if its SIPp ended first, else None."""
+    if _bridged(config, caller):
+        return "bridged"
+    return "ended" if proc.poll() is not None else None
+
+
+def _recorded_answered(config: Path, caller: str) -> bool | None:
+    return any(c["caller"] == caller and c["answered_at"] for c in _recent(config)) or None
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _record_of(config: Path, caller: str) -> str:
+    """`state/end_reason` of `caller`'s call as the CTI server recorded it ("no record" if none)."""
+    found = [c for c in _recent(config) if c["caller"] == caller]
+    return f"{found[0]['state']}/{found[0]['end_reason']}" if found else "no record"
+
+
+def _queue_state(config: Path) -> str:
+    """The hotline queue's members and callers as Asterisk reports them, on one line."""
+    try:
+        out = hotline(config, "asterisk", "cli", "queue show hotline", timeout=30).stdout
+    except subprocess.TimeoutExpired:
+        return "Asterisk did not answer `queue show`"
+    return " | ".join(line.strip() for line in out.splitlines() if line.strip())
 
 
 def _recent(config: Path) -> list[dict[str, object]]:
