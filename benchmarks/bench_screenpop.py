@@ -314,7 +314,8 @@ def run_desks(url: str, n_agents: int) -> None:
     """The desktops' side, in its own process: sign `n_agents` agents in (ids 3000...), say `ready`, then print
     `socket <call id> <seconds>` with the time a screen_pop's last bytes reached its desktop's socket (the
     kernel's receive time), and `parsed <call id> <seconds>` once this process has read and parsed it (for
-    50 desktops in one process, one after another; real desktops each parse their own)."""
+    50 desktops in one process, one after another; real desktops each parse their own). A round's lines go
+    out together once all its pops are in, so that reading them never wakes the server's loop mid-burst."""
     desks = []
     for i in range(n_agents):
         desk = Desk(url)
@@ -328,6 +329,7 @@ def run_desks(url: str, n_agents: int) -> None:
     ready = selectors.DefaultSelector()
     for desk in desks:
         ready.register(desk.sock, selectors.EVENT_READ, desk)
+    report: list[str] = []
     while True:
         for key, _events in ready.select():
             desk = key.data
@@ -337,9 +339,12 @@ def run_desks(url: str, n_agents: int) -> None:
                 if frame.startswith(b'{"type":"screen_pop"'):
                     start = frame.index(b'"call_id":"') + len(b'"call_id":"')
                     call_id = frame[start : frame.index(b'"', start)].decode()
-                    sys.stdout.write(f"socket {call_id} {at}\nparsed {call_id} {time.time()}\n")
+                    report.append(f"socket {call_id} {at}\nparsed {call_id} {time.time()}\n")
             desk.frames.clear()
-        sys.stdout.flush()
+        if len(report) >= n_agents:  # a round's pops all in: report them at once, not while the server still sends
+            sys.stdout.write("".join(report))
+            sys.stdout.flush()
+            report.clear()
 
 
 def main() -> None:

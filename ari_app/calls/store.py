@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -159,7 +159,7 @@ class SqlCallStore:
 
     def _take(self) -> dict[str, tuple[Call, int]]:
         """Copies of the calls to write, with the save count each copy is of."""
-        return {key: (replace(call), self._saved[key]) for key, call in self._dirty.items()}
+        return {key: (copy.copy(call), self._saved[key]) for key, call in self._dirty.items()}
 
     def _write(self, pending: dict[str, tuple[Call, int]]) -> None:
         """One transaction: the calls not stored yet inserted, the others updated in place (one executemany

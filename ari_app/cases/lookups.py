@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Select, false, or_, select
+from sqlalchemy import ColumnElement, Select, String, bindparam, false, or_, select
 from sqlalchemy.orm import Session
 
 from ari_app.calls.numbers import NumberError
@@ -44,7 +44,7 @@ def caller_history(session: Session, actor: Actor, caller: str, limit: int = 10)
     found = settings.numbers.caller(caller)
     if found.withheld:
         return []
-    cases = list(session.scalars(restrict(_history_of(found.canonical, limit, actor.role), actor)))
+    cases = list(session.scalars(restrict(_history_of(limit, actor.role), actor), {"number": found.canonical}))
     audit(session, actor, "caller_history", None, settings.now(), caller=found.canonical, found=len(cases))
     session.flush()
     return cases
@@ -56,19 +56,21 @@ def histories(session: Session, callers: Iterable[str], limit: int = 10) -> dict
     audited: for the screen-pop, which shows them to a centre agent and audits that it did
     (ari_app.link.history)."""
     settings = settings_of(session)
+    stmt = _history_of(limit, Role.AGENT)  # built once for every caller: only the number changes
     out: dict[str, list[Case]] = {}
     for caller in callers:
         found = settings.numbers.caller(caller)
-        out[caller] = [] if found.withheld else list(session.scalars(_history_of(found.canonical, limit, Role.AGENT)))
+        out[caller] = [] if found.withheld else list(session.scalars(stmt, {"number": found.canonical}))
     return out
 
 
-def _history_of(caller: str, limit: int, viewer: Viewer) -> Select[Case]:
-    """The cases of a number, as `viewer` may look them up by it (`disclosure.matchable`: not a
-    confidential case's unless `viewer` is the centre's)."""
+def _history_of(limit: int, viewer: Viewer) -> Select[Case]:
+    """The cases of the number given as the parameter `number`, as `viewer` may look them up by it
+    (`disclosure.matchable`: not a confidential case's unless `viewer` is the centre's)."""
+    number = bindparam("number", type_=String)
     return (
         select(Case)
-        .where(matchable(viewer, Case.caller == caller, Case.contact == caller))
+        .where(matchable(viewer, Case.caller == number, Case.contact == number))
         .order_by(Case.created_at.desc(), Case.id.desc())
         .limit(max(1, min(limit, 200)))
     )
