@@ -580,6 +580,16 @@ class AgentInfo(TypedDict):
     languages: list[str]
 
 
+class PhoneAccount(TypedDict):
+    """`signed_in`'s `phone` (since 1.7): the SIP account the desktop's softphone registers with, for an agent
+    whose phone registers (config: no fixed `contact`). Keep it in memory only."""
+
+    aor: str
+    """`sip:<extension>@<Asterisk's SIP host>:<port>`."""
+    password: str
+    register_seconds: int
+
+
 class AgentStateInfo(TypedDict):
     state: str
     reason: str

@@ -46,6 +46,11 @@ SESSION_ENDED_MESSAGES = {
 }
 
 
+PHONE_REGISTER_SECONDS = 120
+"""How often the softphone registers again: Asterisk learns the phone's address from it, and a PC that
+moved or a phone restarted is found again within this time (the aor's qualify_frequency is 30 s)."""
+
+
 class SignIn:
     def __init__(self, link: LinkServer) -> None:
         self.link = link
@@ -196,6 +201,28 @@ class SignIn:
             wrapup_seconds=link.agents.wrapup_seconds,
             pause_reasons=list(p.PAUSE_REASONS),
             state=session.info(link.clock()),
+            phone=self._phone(session),
+        )
+
+    def _phone(self, session: AgentSession) -> p.PhoneAccount | None:
+        """The agent's own SIP account for the desktop's softphone (None for an agent whose phone is reached at
+        a fixed contact, and for people without a phone). Handed out audited."""
+        agent = session.agent
+        if agent is None or agent.contact is not None or agent.secret is None:
+            return None
+        sip = self.link.cfg.asterisk.sip
+        actor = session.actor
+        self.link.audit.record(
+            "phone_account",
+            session.login,
+            str(actor.role) if actor else "",
+            actor.user_id if actor else None,
+            extension=agent.extension,
+        )
+        return p.PhoneAccount(
+            aor=f"sip:{agent.extension}@{sip.host}:{sip.port}",
+            password=agent.secret.value(),
+            register_seconds=PHONE_REGISTER_SECONDS,
         )
 
     async def sign_out(self, req: Request) -> None:
