@@ -24,14 +24,15 @@ from ari_app.cases.errors import FollowUpUnsatisfied, InvalidInput
 from ari_app.cases.follow_ups import due_at
 from ari_app.cases.merging import follow_ups_due, merge, unmerge
 from ari_app.cases.settings import CaseSettings
+from ari_app.cases.surveys import link_call
 from ari_app.cases.workflow import allowed_actions, follow_up, review
 from ari_app.config import HotlineMode
 from ari_app.prompts import PROMPTS
 from ari_app.protocol import RATING_LABELS, RATINGS, ErrorId
 from schema.cases import AuditEntry, Case, Rating, Satisfaction
 from schema.db import alembic_config, make_engine, upgrade
-from schema.surveys import KEYS
-from tests.support.cases import HOTLINES, Db
+from schema.surveys import KEYS, SurveyResponse
+from tests.support.cases import HOTLINES, Db, intake
 from tests.support.flows import Flow
 
 Z = ZoneInfo("Asia/Shanghai")
@@ -235,6 +236,32 @@ def test_the_keypad_keys_are_the_prompts_words_on_the_five_levels() -> None:
     assert [str(r) for r in Rating] == list(RATINGS)
     assert {str(r): r.zh for r in Rating} == dict(RATING_LABELS)
     assert [r for r in Rating if r.unsatisfied] == [Rating.UNSATISFIED, Rating.VERY_UNSATISFIED]
+
+
+def test_the_calls_keypad_rating_neither_answers_the_follow_up_nor_sends_the_case_back(db: Db) -> None:
+    """一次一评 is not 一事一评: an unsatisfied keypad answer on the case's call leaves the case due for its
+    follow-up, and the reviewer may approve once the follow-up found the citizen satisfied."""
+    f = Flow(db, HotlineMode.COLLABORATIVE)
+    db.clock.t = at(10, 9, 9).astimezone(UTC)
+    cid = intake(db, call_id="1795930000.9").id
+    with db.session() as s, s.begin():
+        s.add(
+            SurveyResponse(
+                call_id="1795930000.9", rating="unsatisfied", digit="3", level="unsatisfied", answered_at=db.clock.t
+            )
+        )
+        s.flush()
+        assert link_call(s, "1795930000.9", db.clock.t) is not None
+    f.do(Action.DISPATCH, f.dispatcher, cid)
+    f.do(Action.ACCEPT, f.dept1, cid)
+    db.clock.t = at(10, 9, 15).astimezone(UTC)
+    f.do(Action.HANDLE, f.dept1, cid)
+    case = f.get(cid)
+    assert [(r.rating, r.survey_id is not None) for r in case.follow_ups] == [("unsatisfied", True)]
+    assert case.follow_up_due_at == at(10, 10, 17, 30) and case.follow_up_rating is None
+    assert _due(db) == [cid]
+    _follow_up(db, cid, reached=True, solved=True, rating="satisfied")
+    assert f.do(Action.APPROVE, f.reviewer, cid).status == CaseState.CLOSED
 
 
 @given(st.sampled_from(list(Rating)))
