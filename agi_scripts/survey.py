@@ -1,5 +1,7 @@
 """The satisfaction survey (FastAGI route `survey`): the agent hung up first; the citizen rates the call
-on the keypad: 1 satisfied, 2 basically satisfied, 3 unsatisfied.
+on the keypad: 1 satisfied, 2 basically satisfied, 3 unsatisfied. This is the call's rating (一次一评); it is
+stored with the key pressed and its level on the five-level scale (`Satisfaction.level`: 满意, 基本满意,
+不满意; the prompt offers no 非常满意 or 非常不满意, docs/calls.md).
 
 Robust by contract: a missing channel variable, the database failing or too slow, the citizen hanging up,
 a wrong key, no key at all, Asterisk not answering a command or closing the connection each end the script
@@ -34,11 +36,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from schema.calls import CallRecord, CallState, EndReason
 from schema.cases import FollowUp
-from schema.surveys import Satisfaction, SurveyResponse
+from schema.surveys import DIGITS, KEYS, Satisfaction, SurveyResponse
 
 log = logging.getLogger(__name__)
 
-KEYS = {"1": Satisfaction.SATISFIED, "2": Satisfaction.BASICALLY, "3": Satisfaction.UNSATISFIED}
 TRIES = 2
 KEY_TIMEOUT_MS = 6000
 COMMAND_TIMEOUT = KEY_TIMEOUT_MS / 1000 + 30.0
@@ -217,7 +218,15 @@ class Survey:
             with self.sessions.begin() as s:
                 why = not_at_survey(s, call_id, now)
                 if why is None:
-                    s.add(SurveyResponse(call_id=call_id, rating=rating.value, answered_at=now))
+                    s.add(
+                        SurveyResponse(
+                            call_id=call_id,
+                            rating=rating.value,
+                            digit=DIGITS[rating],
+                            level=rating.level,
+                            answered_at=now,
+                        )
+                    )
                     return None, now
             if why != NOT_ENDED_YET or time.monotonic() >= deadline:
                 return why, now

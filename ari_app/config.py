@@ -274,12 +274,23 @@ class CalendarSettings:
 
 
 @dataclass(frozen=True)
+class FollowUpRules:
+    """config.yaml `cases.follow_up:` when the follow-up call (回访) is due (docs/cases.md)."""
+
+    due_working_days: int = 1
+    """The follow-up is due by the end of office hours of this many working days after the day the case was
+    handled (ari_app.cases.calendar.WorkCalendar.add_working_days): 1, the next working day, is the usual
+    provincial rule (回访 the working day after handling)."""
+
+
+@dataclass(frozen=True)
 class CaseRules:
     """config.yaml `cases:` rules of the work-order path that a centre sets (docs/cases.md)."""
 
     merge_window_days: int = 30
     """Days before and after a case within which a case of the same number or category is a candidate
     duplicate (并单, ari_app.cases.merging)."""
+    follow_up: FollowUpRules = field(default_factory=FollowUpRules)
 
 
 @dataclass(frozen=True)
@@ -1028,8 +1039,15 @@ def _calendar(c: _Checker, data: dict[str, Any]) -> CalendarSettings:
 def _cases(c: _Checker, data: dict[str, Any]) -> CaseRules:
     """`cases:` the work-order rules a centre sets (optional section)."""
     sec = c.section(data, "cases", "", required=False)
-    c.unknown(sec, "cases", {"merge_window_days"})
-    return CaseRules(merge_window_days=c.integer(sec, "merge_window_days", "cases", low=1, high=366, default=30))
+    c.unknown(sec, "cases", {"merge_window_days", "follow_up"})
+    fu = c.section(sec, "follow_up", "cases", required=False)
+    c.unknown(fu, "cases.follow_up", {"due_working_days"})
+    return CaseRules(
+        merge_window_days=c.integer(sec, "merge_window_days", "cases", low=1, high=366, default=30),
+        follow_up=FollowUpRules(
+            due_working_days=c.integer(fu, "due_working_days", "cases.follow_up", low=1, high=30, default=1)
+        ),
+    )
 
 
 _SECTIONS = {

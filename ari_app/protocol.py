@@ -24,7 +24,7 @@ from typing import Any, Final, NotRequired, TypedDict
 
 import orjson
 
-PROTOCOL_VERSION: Final = "1.6"
+PROTOCOL_VERSION: Final = "1.7"
 PROTOCOL_MAJOR: Final = 1
 MAX_FRAME: Final = 64 * 1024
 """Largest frame the server accepts and answers (bytes). Larger frames get `frame_too_large`."""
@@ -91,6 +91,7 @@ class ErrorId(StrEnum):
     CASE_MERGE_CLOSED_MASTER = "case_merge_closed_master"
     CASE_MERGE_MERGED_MASTER = "case_merge_merged_master"
     CASE_MERGE_CYCLE = "case_merge_cycle"
+    CASE_FOLLOW_UP_UNSATISFIED = "case_follow_up_unsatisfied"
     # The supervisor's wallboard and actions:
     NOT_A_SUPERVISOR = "not_a_supervisor"
     UNKNOWN_AGENT = "unknown_agent"
@@ -160,6 +161,13 @@ CASE_STATUSES: Final = (
 )
 """The case workflow's states (ari_app.cases.machine.CaseState), for filtering `list_cases`."""
 SATISFACTIONS: Final = ("satisfied", "basic", "unsatisfied")
+RATINGS: Final = ("very_satisfied", "satisfied", "basically_satisfied", "unsatisfied", "very_unsatisfied")
+"""The five-level rating (五级满意度评价; since 1.7): 非常满意, 满意, 基本满意, 不满意, 非常不满意 (`RATING_LABELS`)."""
+RATING_LABELS: Final[Mapping[str, str]] = dict(
+    zip(RATINGS, ("非常满意", "满意", "基本满意", "不满意", "非常不满意"), strict=True)
+)
+FOLLOW_UP_CHANNELS: Final = ("phone", "sms")
+MAX_PAGE_OFFSET: Final = 100_000
 TRANSFER_ACTIONS: Final = ("blind", "attended", "complete", "cancel")
 """`transfer` actions: start a blind or an attended transfer; complete or cancel an attended one."""
 MAX_NOTE: Final = 4000
@@ -333,6 +341,8 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
         "reached": Field(bool),
         "solved": Field(bool, required=False),
         "satisfaction": Field(str, required=False, choices=SATISFACTIONS),
+        "rating": Field(str, required=False, choices=RATINGS),
+        "channel": Field(str, required=False, choices=FOLLOW_UP_CHANNELS),
         "notes": Field(str, required=False, max_len=MAX_NOTE),
     },
     Msg.REVIEW_CASE: {
@@ -354,7 +364,11 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
     Msg.MERGE_CANDIDATES: {"case_id": CASE_ID, "limit": Field(int, required=False, low=1, high=50)},
     Msg.MERGE_CASES: {"case_id": CASE_ID, "master_id": CASE_ID},
     Msg.UNMERGE_CASE: {"case_id": CASE_ID, "reason": Field(str, max_len=MAX_NOTE)},
-    Msg.FOLLOW_UPS_DUE: {"limit": Field(int, required=False, low=1, high=200)},
+    Msg.FOLLOW_UPS_DUE: {
+        "limit": Field(int, required=False, low=1, high=200),
+        "offset": Field(int, required=False, low=0, high=MAX_PAGE_OFFSET),
+        "overdue": Field(bool, required=False),
+    },
     Msg.CONFERENCE: {
         "action": Field(str, choices=("start", "leave", "end")),
         "call_id": Field(str, max_len=64),
@@ -664,6 +678,14 @@ class CaseListItem(CaseSummary):
     """Exchange mode, since 1.4: the case's request has not reached the hotline's own system in
     `exchange.STALL_ATTEMPTS` (8) or more tries in a row and is still retried; the last error (e.g.
     `HTTP 503: 503 maintenance`). None when it got through or is not failing that long."""
+    follow_up_due_at: str | None
+    """Since 1.7: when the follow-up call (回访) is due, while the citizen waits for it; None otherwise."""
+    follow_up_overdue: bool
+    """Since 1.7: `follow_up_due_at` has passed."""
+    follow_up_rating: str | None
+    """Since 1.7: the citizen's five-level rating of the case at its latest follow-up (一事一评, `RATINGS`)."""
+    send_back_required: bool
+    """Since 1.7: the follow-up found the citizen unsatisfied; the reviewer sends the case back (发回重办)."""
 
 
 class DispatchInfo(TypedDict):
@@ -689,6 +711,10 @@ class FollowUpInfo(TypedDict):
     reached: bool
     solved: bool | None
     satisfaction: str | None
+    rating: str | None
+    """Since 1.7: the five-level rating (`RATINGS`); a keypad survey answer's is the call's (一次一评)."""
+    channel: str | None
+    """Since 1.7: `phone` or `sms`; None for the keypad survey and for older follow-ups."""
     notes: str | None
 
 

@@ -60,6 +60,63 @@ class Satisfaction(StrEnum):
     UNSATISFIED = "unsatisfied"
 
 
+class Rating(StrEnum):
+    """The five-level satisfaction rating the provinces report (五级满意度评价): one per call (一次一评, the
+    keypad survey after the agent hangs up, `survey_responses.level`) and one per case (一事一评, asked at the
+    follow-up, `follow_ups.rating` and `cases.follow_up_rating`). The values are stable English names; the
+    Chinese label is `zh`. `unsatisfied` and `very_unsatisfied` send the case back (发回重办, docs/cases.md)."""
+
+    VERY_SATISFIED = "very_satisfied"  # 非常满意
+    SATISFIED = "satisfied"  # 满意
+    BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意
+    UNSATISFIED = "unsatisfied"  # 不满意
+    VERY_UNSATISFIED = "very_unsatisfied"  # 非常不满意
+
+    @property
+    def zh(self) -> str:
+        return RATING_LABELS[self]
+
+    @property
+    def unsatisfied(self) -> bool:
+        """Not satisfied: the case goes back to its unit (发回重办)."""
+        return self in (Rating.UNSATISFIED, Rating.VERY_UNSATISFIED)
+
+    @property
+    def satisfaction(self) -> Satisfaction:
+        """The three-level record kept beside it (`follow_ups.satisfaction`, what the satisfaction rate
+        counts): very satisfied is satisfied, very unsatisfied is unsatisfied."""
+        if self in (Rating.VERY_SATISFIED, Rating.SATISFIED):
+            return Satisfaction.SATISFIED
+        if self is Rating.BASICALLY_SATISFIED:
+            return Satisfaction.BASIC
+        return Satisfaction.UNSATISFIED
+
+    @classmethod
+    def of_satisfaction(cls, satisfaction: Satisfaction) -> Rating:
+        """The level a three-level answer is on the five-level scale (the same words: 满意, 基本满意, 不满意)."""
+        return {
+            Satisfaction.SATISFIED: cls.SATISFIED,
+            Satisfaction.BASIC: cls.BASICALLY_SATISFIED,
+            Satisfaction.UNSATISFIED: cls.UNSATISFIED,
+        }[satisfaction]
+
+
+RATING_LABELS: dict[Rating, str] = {
+    Rating.VERY_SATISFIED: "非常满意",
+    Rating.SATISFIED: "满意",
+    Rating.BASICALLY_SATISFIED: "基本满意",
+    Rating.UNSATISFIED: "不满意",
+    Rating.VERY_UNSATISFIED: "非常不满意",
+}
+
+
+class FollowUpChannel(StrEnum):
+    """How the follow-up (回访) reached the citizen, or tried to."""
+
+    PHONE = "phone"
+    SMS = "sms"
+
+
 class RequestType(StrEnum):
     """The six national request types of a 12345 work order (咨询 / 求助 / 投诉 / 举报 / 建议 / 表扬); provinces
     set their limits per type (e.g. Guangdong: consultation 2 working days, help and suggestion 10, complaint
@@ -254,6 +311,13 @@ class Case(Base):
     """并单: the master case this duplicate follows (status `merged`, then closed with it); None otherwise.
     Kept after the master closes; cleared only by `unmerge` (the audit trail keeps both moves)."""
     merged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    follow_up_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """回访: when the follow-up call is due (the end of the `cases.follow_up.due_working_days`-th working day
+    after the case was handled; a duplicate's, after its master's), set while the citizen waits for it and
+    cleared once they are reached or the case goes back to work (ari_app.cases.follow_ups). The due list
+    reads `ix_cases_follow_up_due_at`."""
+    follow_up_rating: Mapped[Rating | None] = mapped_column(String(24))
+    """一事一评: the citizen's rating of the case at its latest follow-up where they were reached."""
 
     category: Mapped[Category | None] = relationship()
     classification: Mapped[Classification | None] = relationship()
@@ -273,6 +337,7 @@ class Case(Base):
         Index("ix_cases_category_id_created_at", "category_id", "created_at"),
         Index("ix_cases_contact_created_at", "contact", "created_at"),
         Index("ix_cases_master_case_id", "master_case_id"),
+        Index("ix_cases_follow_up_due_at", "follow_up_due_at"),
     )
 
 
@@ -312,6 +377,9 @@ class FollowUp(Base):
 
     `survey_id` is set when the platform wrote the row from the citizen's keypad answer at the end of the
     case's call (`by` is then None and `solved` unknown); unique, so one answer is one follow-up.
+    `rating` is the five-level answer (migration 0020 gave older rows the level of their `satisfaction`),
+    `satisfaction` its three-level record (`Rating.satisfaction`); `channel` how the citizen was asked (None
+    for the keypad and for rows from before 0020).
     """
 
     __tablename__ = "follow_ups"
@@ -323,6 +391,8 @@ class FollowUp(Base):
     reached: Mapped[bool]
     solved: Mapped[bool | None]
     satisfaction: Mapped[Satisfaction | None] = mapped_column(String(16))
+    rating: Mapped[Rating | None] = mapped_column(String(24))
+    channel: Mapped[FollowUpChannel | None] = mapped_column(String(8))
     notes: Mapped[str | None] = mapped_column(Text)
     survey_id: Mapped[int | None] = mapped_column(ForeignKey("survey_responses.id"), unique=True)
 

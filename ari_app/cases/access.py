@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Select, exists, false, or_, select
 from sqlalchemy.orm import Session
 
 from ari_app.calls.numbers import Number, NumberError, NumberPlan, is_withheld
-from ari_app.cases import machine
+from ari_app.cases import follow_ups, machine
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit
 from ari_app.cases.errors import CaseNotFound, InvalidInput, PermissionDenied, TransitionForbidden
@@ -150,7 +150,8 @@ def transition(
     session: Session, actor: Actor, case: Case, action: Action, target: CaseState, now: datetime, **detail: Any
 ) -> None:
     """The one place a case's status changes: checked against the table, stamped and audited. A case that
-    closes closes its merged duplicates with it (`master_closed`, as the same actor, ari_app.cases.merging)."""
+    closes closes its merged duplicates with it (`master_closed`, as the same actor, ari_app.cases.merging);
+    the follow-up due time follows the status (`follow_ups.on_transition`)."""
     settings = settings_of(session)
     mode = mode_of(settings, case)
     source = CaseState(case.status)
@@ -167,6 +168,7 @@ def transition(
                 case.id, case.number, now, audience_for(case, target, mode), str(action), str(source), str(target)
             ),
         )
+    follow_ups.on_transition(session, case, action, source, target)
     if target is CaseState.CLOSED and source is not CaseState.CLOSED and action is not Action.MASTER_CLOSED:
         _close_duplicates(session, actor, case, now)
 

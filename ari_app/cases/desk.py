@@ -83,9 +83,12 @@ class CaseDesk:
         req.reply(Msg.CANDIDATES, case_id=case_id, candidates=found)
 
     async def follow_ups_due(self, req: Request) -> None:
-        """The citizens waiting for the follow-up call: handled cases and the duplicates of handled masters."""
-        found = await asyncio.to_thread(queries.follow_ups_due, self.sessions, req.actor, req.msg.get("limit") or 100)
-        req.reply(Msg.CASES, follow_ups_due=True, cases=found)
+        """The citizens waiting for the follow-up call (回访): handled cases and the duplicates of handled
+        masters, the earliest due first, paged; `overdue` only those past their due time."""
+        msg = req.msg
+        limit, offset, overdue = msg.get("limit") or 100, msg.get("offset") or 0, bool(msg.get("overdue"))
+        found = await asyncio.to_thread(queries.follow_ups_due, self.sessions, req.actor, limit, offset, overdue)
+        req.reply(Msg.CASES, follow_ups_due=True, offset=offset, overdue=overdue, cases=found)
 
     async def caller_history(self, req: Request) -> None:
         caller = req.msg["caller"]

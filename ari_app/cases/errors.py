@@ -119,3 +119,10 @@ class MergeCycle(MergeRefused):
     make a cycle."""
 
     error_id = ErrorId.CASE_MERGE_CYCLE
+
+
+class FollowUpUnsatisfied(TransitionForbidden):
+    """The reviewer approved a case whose follow-up found the citizen unsatisfied (不满意 or 非常不满意): such a
+    case is sent back (发回重办), not closed (ari_app.cases.follow_ups). `detail`: `case`, `rating`."""
+
+    error_id = ErrorId.CASE_FOLLOW_UP_UNSATISFIED

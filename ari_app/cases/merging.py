@@ -68,8 +68,8 @@ to, master), `merged_in` on the master, `remaster` on each duplicate moved along
 
 **Following the master.** A merged case shows the master's progress (`master_of`); it is followed up
 (回访, `workflow.follow_up`, the case stays `merged`) once the master is handled, and `follow_ups_due`
-lists it then like the master; when the master closes, it closes too (`master_closed`, in
-ari_app.cases.access.transition).
+lists it then like the master, due when the master is (ari_app.cases.follow_ups); when the master closes,
+it closes too (`master_closed`, in ari_app.cases.access.transition).
 
 **Unmerge** (`unmerge`): a supervisor may take a duplicate out again while its master is open, with a
 reason: it goes back to `received` and is handled on its own. Once the master is closed the duplicate is
@@ -92,10 +92,11 @@ from itertools import chain
 from typing import Protocol, TypeVar
 
 import rjieba
-from sqlalchemy import ColumnElement, and_, exists, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import Session
 
 from ari_app.calls.numbers import WITHHELD
+from ari_app.cases import follow_ups
 from ari_app.cases.access import (
     OPEN_DISPATCH,
     load_case,
@@ -117,7 +118,7 @@ from ari_app.cases.errors import (
 )
 from ari_app.cases.machine import CENTRE, Action, CaseState
 from ari_app.cases.settings import settings_of
-from schema.cases import Case, FollowUp
+from schema.cases import Case
 
 WEIGHTS = {"text": 0.85, "category": 0.15, "number": 1.0}
 """`what` = text · 0.85 + category · 0.15; `where` = max(address, number); score = what · where."""
@@ -459,6 +460,7 @@ def merge(
     case.master_case_id = master.id
     case.merged_at = now
     transition(session, actor, case, Action.MERGE, CaseState.MERGED, now, master=master.number)
+    follow_ups.follow_merged(session, case, master)
     audit(session, actor, "merged_in", master.id, now, duplicate=case.number)
     session.flush()
     return case
@@ -509,29 +511,25 @@ def master_of(session: Session, case: Case) -> Case | None:
     return session.get(Case, case.master_case_id) if case.master_case_id is not None else None
 
 
-def follow_ups_due(session: Session, actor: Actor, *, limit: int = 200) -> list[Case]:
-    """The cases whose citizen is waiting for the follow-up call (回访), oldest handling first: the handled
-    cases (status `handled`) and the duplicates whose master is handled (or later: followed up, closed)
-    and who have not been reached yet. The same visibility as every query (`access.visible`). Read through
-    `ix_cases_status_deadline_at` and `ix_cases_master_case_id`."""
+def follow_ups_due(
+    session: Session,
+    actor: Actor,
+    now: datetime | None = None,
+    *,
+    overdue_only: bool = False,
+    limit: int = 200,
+    offset: int = 0,
+) -> list[Case]:
+    """The cases whose citizen is waiting for the follow-up call (回访), the earliest due first (then by id):
+    the handled cases and the duplicates whose master is handled (or later: followed up, closed) and who have
+    not been reached yet, i.e. every case with a `follow_up_due_at` (ari_app.cases.follow_ups says when it is
+    set and cleared). `overdue_only`: only those due before `now` (default: the settings' clock). Paged by
+    `offset` and `limit` (the order is total, so pages neither repeat nor skip a row while nothing changes).
+    The same visibility as every query (`access.visible`). One query on `ix_cases_follow_up_due_at`."""
+    query = select(Case).where(Case.follow_up_due_at.is_not(None))
     cond = visible(actor)
-    handled = select(Case).where(Case.status == CaseState.HANDLED)
     if cond is not None:
-        handled = handled.where(cond)
-    master = aliased(Case)
-    reached = exists(select(FollowUp.id).where(FollowUp.case_id == Case.id, FollowUp.reached.is_(True)))
-    dups = (
-        select(Case)
-        .join(master, master.id == Case.master_case_id)
-        .where(Case.master_case_id.is_not(None), master.handled_at.is_not(None), ~reached)
-    )
-    if cond is not None:
-        dups = dups.where(cond)
-    rows: dict[int, tuple[datetime, Case]] = {}
-    for c in session.scalars(handled.order_by(Case.handled_at, Case.id).limit(limit)):
-        rows[c.id] = (c.handled_at or c.updated_at, c)
-    for c in session.scalars(dups.order_by(master.handled_at, Case.id).limit(limit)):
-        m = master_of(session, c)
-        rows[c.id] = ((m.handled_at if m is not None else None) or c.updated_at, c)
-    ordered = sorted(rows.values(), key=lambda r: (r[0], r[1].id))
-    return [c for _, c in ordered[:limit]]
+        query = query.where(cond)
+    if overdue_only:
+        query = query.where(Case.follow_up_due_at < settings_of(session).now(now))
+    return list(session.scalars(query.order_by(Case.follow_up_due_at, Case.id).offset(offset).limit(limit)))

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.cases import catalogue, intake, lookups, merging, workflow
+from ari_app.cases import catalogue, follow_ups, intake, lookups, merging, workflow
 from ari_app.cases.access import ACTIVE_DISPATCH, OPEN_DISPATCH, load_case, mode_of, unit_scope, visible
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit, transaction
@@ -210,13 +210,16 @@ def merge_candidates(
         return [candidate_row(c, actor.role) for c in found]
 
 
-def follow_ups_due(sessions: sessionmaker[Session], actor: Actor, limit: int = 100) -> list[CaseListItem]:
+def follow_ups_due(
+    sessions: sessionmaker[Session], actor: Actor, limit: int = 100, offset: int = 0, overdue: bool = False
+) -> list[CaseListItem]:
     """The follow-up due list (ari_app.cases.merging.follow_ups_due): handled cases and the duplicates of
-    handled masters whose citizen has not been reached; audited as a lookup."""
+    handled masters whose citizen has not been reached, the earliest due first, paged (`offset`, `limit`);
+    `overdue`: only those past their due time. Audited as a lookup."""
     with transaction(sessions, actor, Msg.FOLLOW_UPS_DUE) as s:
         now = settings_of(s).now()
-        found = merging.follow_ups_due(s, actor, limit=limit)
-        audit(s, actor, "follow_ups_due", None, now, found=len(found))
+        found = merging.follow_ups_due(s, actor, now, overdue_only=overdue, limit=limit, offset=offset)
+        audit(s, actor, "follow_ups_due", None, now, found=len(found), offset=offset, overdue=overdue)
         stalled = stalled_cases(s, [c.id for c in found])
         return [list_item(c, actor.role, now, stalled) for c in found]
 
@@ -266,6 +269,10 @@ def list_item(case: Case, viewer: Viewer, now: datetime, stalled: Mapping[int, s
         supervision_level=case.supervision_level,
         exchange_refusal=case.exchange_refusal,
         exchange_stalled=stalled.get(case.id),
+        follow_up_due_at=iso(case.follow_up_due_at),
+        follow_up_overdue=case.follow_up_due_at is not None and case.follow_up_due_at < now,
+        follow_up_rating=str(case.follow_up_rating) if case.follow_up_rating is not None else None,
+        send_back_required=follow_ups.needs_send_back(case),
     )
 
 
@@ -407,6 +414,8 @@ def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
                 reached=f.reached,
                 solved=f.solved,
                 satisfaction=str(f.satisfaction) if f.satisfaction is not None else None,
+                rating=str(f.rating) if f.rating is not None else None,
+                channel=str(f.channel) if f.channel is not None else None,
                 notes=f.notes,
             )
             for f in case.follow_ups
@@ -454,6 +463,8 @@ def _operation(msg_type: str, fields: Mapping[str, Any]) -> tuple[Callable[..., 
             "reached": fields["reached"],
             "solved": fields.get("solved"),
             "satisfaction": fields.get("satisfaction"),
+            "rating": fields.get("rating"),
+            "channel": fields.get("channel") or "phone",
             "notes": fields.get("notes"),
         }
     if msg_type == Msg.REVIEW_CASE:

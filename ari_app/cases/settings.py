@@ -59,6 +59,9 @@ class CaseSettings:
     """Working days and office hours, for deadlines in working days or hours (ari_app.cases.calendar)."""
     merge_window_days: int = 30
     """并单: how many days before a case its duplicates are looked for (ari_app.cases.merging)."""
+    follow_up_due_working_days: int = 1
+    """回访: the follow-up is due by the end of this many working days after handling (config.yaml
+    `cases.follow_up.due_working_days`; ari_app.cases.follow_ups)."""
 
     @classmethod
     def from_config(cls, cfg: Config, **overrides: Any) -> CaseSettings:
@@ -66,6 +69,7 @@ class CaseSettings:
         overrides.setdefault("numbers", NumberPlan.from_config(cfg))
         overrides.setdefault("calendar", WorkCalendar.from_config(cfg))
         overrides.setdefault("merge_window_days", cfg.cases.merge_window_days)
+        overrides.setdefault("follow_up_due_working_days", cfg.cases.follow_up.due_working_days)
         return cls(hotlines=hotlines, timezone=ZoneInfo(cfg.timezone), **overrides)
 
     def hotline(self, number: str) -> HotlineRules:

@@ -9,6 +9,10 @@ Decisions:
 - The survey record does not move the case through the workflow: it rates the call itself, before any unit
   has worked on the request, while the workflow's follow-up (回访) asks whether the unit's handling solved
   it and sends the case to review. A person still makes that follow-up.
+- The answer is on the five-level scale (一次一评, `SurveyResponse.level`): the keys' words are the scale's
+  (1 满意, 2 基本满意, 3 不满意), so the follow-up's `rating` is that level and its `satisfaction` the same
+  words on the three-level record. It is the call's rating, not the case's (一事一评, asked at the follow-up):
+  it neither takes the case off the follow-up due list nor sends it back (ari_app.cases.follow_ups).
 - One answer, one follow-up: `follow_ups.survey_id` is unique. When several cases are taken on one call,
   the answer goes to the first of them (lowest id).
 - A call without a case keeps its answer as a call-level rating (`survey_responses`, shown on the call).
@@ -64,6 +68,7 @@ def link_answer(session: Session, answer: SurveyResponse, now: datetime) -> Foll
         reached=True,
         solved=None,
         satisfaction=SATISFACTION[Rating(answer.rating)],
+        rating=Rating(answer.rating).level,
         notes=NOTES,
         survey_id=answer.id,
     )

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from ari_app.cases import disclosure, machine
+from ari_app.cases import disclosure, follow_ups, machine
 from ari_app.cases.access import (
     ACTIVE_DISPATCH,
     OPEN_DISPATCH,
@@ -29,7 +29,7 @@ from ari_app.cases.access import (
 )
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit
-from ari_app.cases.errors import InvalidInput, PermissionDenied, TransitionForbidden
+from ari_app.cases.errors import FollowUpUnsatisfied, InvalidInput, PermissionDenied, TransitionForbidden
 from ari_app.cases.events import Audience, CaseDispatched, SupervisionRaised, emit
 from ari_app.cases.exchange import check_intake, enqueue_request, receiver_services, rerender_pending
 from ari_app.cases.machine import Action, CaseState
@@ -42,7 +42,9 @@ from schema.cases import (
     Dispatch,
     DispatchStatus,
     FollowUp,
+    FollowUpChannel,
     Handling,
+    Rating,
     Review,
     Satisfaction,
     Supervision,
@@ -277,12 +279,19 @@ def follow_up(
     reached: bool,
     solved: bool | None = None,
     satisfaction: str | None = None,
+    rating: str | None = None,
+    channel: str = FollowUpChannel.PHONE,
     notes: str | None = None,
     now: datetime | None = None,
 ) -> Case:
-    """回访: record the call back to the citizen. Reached: the case goes to review; not reached: it stays
-    waiting for another try. A closed case may be followed up too (satisfaction of direct answers), and a
-    merged duplicate once its master is handled (it stays `merged`; ari_app.cases.merging)."""
+    """回访: record the call back (or the SMS, `channel` phone or sms) to the citizen. Reached: the citizen's
+    answer, `solved` and the five-level `rating` of the case (一事一评, a `Rating` value; a three-level
+    `satisfaction` alone is read as the level of the same words, both given must agree), and the case goes to
+    review; not reached: it stays waiting for another try, still due (ari_app.cases.follow_ups). An unsatisfied
+    rating (不满意, 非常不满意) leaves the case to the reviewer's send back (发回重办: `approve` is refused).
+    A closed case may be followed up too (satisfaction of direct answers), and a merged duplicate once its
+    master is handled (it stays `merged`; ari_app.cases.merging). InvalidInput (`rating`, `satisfaction`,
+    `channel`) for a missing or unknown answer."""
     settings = settings_of(session)
     now = settings.now(now)
     case = load_case(session, actor, case_id, lock=True)
@@ -295,11 +304,12 @@ def follow_up(
                 action=str(Action.FOLLOW_UP),
                 status=str(source),
             )
-    sat: Satisfaction | None = None
+    how = read_enum(FollowUpChannel, channel, "channel")
+    level: Rating | None = None
     if reached:
-        if satisfaction is None or solved is None:
-            raise InvalidInput("a reached citizen's answer needs solved and satisfaction", field="satisfaction")
-        sat = read_enum(Satisfaction, satisfaction, "satisfaction")
+        level = _rating(rating, satisfaction, solved)
+        case.follow_up_rating = level
+        case.follow_up_due_at = None
     session.add(
         FollowUp(
             case_id=case.id,
@@ -307,7 +317,9 @@ def follow_up(
             by=actor.user_id,
             reached=reached,
             solved=solved if reached else None,
-            satisfaction=sat,
+            satisfaction=level.satisfaction if level is not None else None,
+            rating=level,
+            channel=how,
             notes=read_text(notes, "notes"),
         )
     )
@@ -316,9 +328,26 @@ def follow_up(
         target = source
     else:
         target = CaseState.FOLLOWED_UP if reached else CaseState.HANDLED
-    transition(session, actor, case, Action.FOLLOW_UP, target, now, reached=reached, satisfaction=sat)
+    sat = level.satisfaction if level is not None else None
+    back = {"send_back": True} if level is not None and level.unsatisfied and target is CaseState.FOLLOWED_UP else {}
+    detail = {"reached": reached, "satisfaction": sat, "rating": level, "channel": how, **back}
+    transition(session, actor, case, Action.FOLLOW_UP, target, now, **detail)
     session.flush()
     return case
+
+
+def _rating(rating: str | None, satisfaction: str | None, solved: bool | None) -> Rating:
+    """The five-level answer of a reached citizen from the request's `rating` and/or `satisfaction`."""
+    if (rating is None and satisfaction is None) or solved is None:
+        raise InvalidInput("a reached citizen's answer needs solved and a rating", field="rating")
+    sat = read_enum(Satisfaction, satisfaction, "satisfaction") if satisfaction is not None else None
+    if rating is None:
+        assert sat is not None
+        return Rating.of_satisfaction(sat)
+    level: Rating = read_enum(Rating, rating, "rating")
+    if sat is not None and level.satisfaction is not sat:
+        raise InvalidInput(f"rating {level} is not satisfaction {sat}", field="satisfaction")
+    return level
 
 
 def review(
@@ -339,6 +368,12 @@ def review(
     mode = mode_of(settings, case)
     action = Action.APPROVE if approved else Action.SEND_BACK
     require_action(action, case, actor, mode)
+    if approved and follow_ups.needs_send_back(case):
+        raise FollowUpUnsatisfied(
+            f"the citizen rated case {case.number} {case.follow_up_rating}: it is sent back (发回重办), not approved",
+            case=case.number,
+            rating=str(case.follow_up_rating),
+        )
     why = read_text(reason, "reason", required=not approved)
     session.add(Review(case_id=case.id, at=now, by=actor.user_id, approved=approved, reason=why))
     if approved:
@@ -440,7 +475,10 @@ def forward(
 def allowed_actions(session: Session, actor: Actor, case: Case) -> list[str]:
     """What the actor may do to the case now (for enabling the desktop's buttons); the server still checks."""
     mode = mode_of(settings_of(session), case)
-    return [str(a) for a in machine.actions_for(CaseState(case.status), actor.role, mode)]
+    actions = machine.actions_for(CaseState(case.status), actor.role, mode)
+    if follow_ups.needs_send_back(case):  # 发回重办: the citizen was not satisfied
+        actions = [a for a in actions if a is not Action.APPROVE]
+    return [str(a) for a in actions]
 
 
 def set_confidential(

@@ -46,6 +46,7 @@ def test_answer_after_the_case_is_its_follow_up_by_the_platform(db: Db) -> None:
     [fu] = _follow_ups(db)
     assert (fu.case_id, fu.by, fu.reached, fu.solved, fu.satisfaction) == (case_id, None, True, None, "basic")
     assert (fu.survey_id, fu.notes) == (answer_id, NOTES)
+    assert (fu.rating, fu.channel) == ("basically_satisfied", None)  # the call's five-level rating (一次一评)
     with db.session() as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.case_id == case_id, AuditEntry.login == "survey")).one()
         case = s.get(Case, case_id)

@@ -124,6 +124,9 @@ OFFICE = '  office_hours: ["09:00-12:00", "13:30-17:30"]'
         ("  merge_window_days: 30", "  merge_window_days: 0", "cases.merge_window_days", "integer 1..366"),
         ("  merge_window_days: 30", "  merge_window_days: a month", "cases.merge_window_days", "integer 1..366"),
         ("  merge_window_days: 30", "  merge_window_days: 30\n  merge_days: 3", "cases.merge_days", "unknown key"),
+        ("    due_working_days: 1", "    due_working_days: 0", "cases.follow_up.due_working_days", "integer 1..30"),
+        ("    due_working_days: 1", "    due_working_days: soon", "cases.follow_up.due_working_days", "integer 1..30"),
+        ("    due_working_days: 1", "    due_working_days: 1\n    by: sms", "cases.follow_up.by", "unknown key"),
     ],
 )
 def test_broken_config_names_file_line_key_and_expectation(
@@ -313,3 +316,13 @@ def test_the_cases_section_reaches_the_case_settings(tmp_path: Path) -> None:
     cfg = load_config(tmp_path / "config.yaml")
     assert cfg.cases.merge_window_days == 14
     assert CaseSettings.from_config(cfg).merge_window_days == 14
+
+
+def test_the_follow_up_due_days_reach_the_case_settings(tmp_path: Path) -> None:
+    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    assert "    due_working_days: 1" in text
+    assert CaseSettings.from_config(load_config(ROOT / "config.yaml")).follow_up_due_working_days == 1
+    (tmp_path / "config.yaml").write_text(text.replace("    due_working_days: 1", "    due_working_days: 3"), "utf-8")
+    cfg = load_config(tmp_path / "config.yaml")
+    assert cfg.cases.follow_up.due_working_days == 3
+    assert CaseSettings.from_config(cfg).follow_up_due_working_days == 3

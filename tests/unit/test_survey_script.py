@@ -46,6 +46,8 @@ async def test_answer_stored_once_and_thanked(survey: Survey) -> None:
         'STREAM FILE /var/lib/hotline/sounds/zh/survey-thanks ""',
         "SET VARIABLE SURVEY_THANKED 1",
     ]
+    with survey.sessions() as s:  # the key pressed and its five-level rating (一次一评) beside the answer
+        assert s.execute(select(SurveyResponse.digit, SurveyResponse.level)).one() == ("2", "basically_satisfied")
     again = ScriptedAgi({**{k: list(v) for k, v in VARS.items()}, "GET DATA": ["200 result=3"]})
     await survey(again)  # the same call cannot rate twice
     assert _ratings(survey) == [("1795930000.7", "basically_satisfied")]
