@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 from ari_app.calls.numbers import NumberPlan
 from ari_app.cases.calendar import WorkCalendar
 from ari_app.cases.errors import NotConfigured, UnknownHotline
-from ari_app.config import Config, HotlineMode
+from ari_app.config import AttachmentRules, Config, HotlineMode
 
 _KEY = "ari_app.cases.settings"
 
@@ -59,6 +59,8 @@ class CaseSettings:
     """Working days and office hours, for deadlines in working days or hours (ari_app.cases.calendar)."""
     merge_window_days: int = 30
     """并单: how many days before a case its duplicates are looked for (ari_app.cases.merging)."""
+    attachments: AttachmentRules = field(default_factory=AttachmentRules)
+    """Where attachment files are kept, their limits, types and retention (ari_app.cases.attachments)."""
 
     @classmethod
     def from_config(cls, cfg: Config, **overrides: Any) -> CaseSettings:
@@ -66,6 +68,7 @@ class CaseSettings:
         overrides.setdefault("numbers", NumberPlan.from_config(cfg))
         overrides.setdefault("calendar", WorkCalendar.from_config(cfg))
         overrides.setdefault("merge_window_days", cfg.cases.merge_window_days)
+        overrides.setdefault("attachments", cfg.cases.attachments)
         return cls(hotlines=hotlines, timezone=ZoneInfo(cfg.timezone), **overrides)
 
     def hotline(self, number: str) -> HotlineRules:
@@ -100,6 +103,14 @@ def numbers_of(obj: object) -> NumberPlan:
     session = object_session(obj)
     settings = session.info.get(_KEY) if session is not None else None
     return settings.numbers if isinstance(settings, CaseSettings) else NumberPlan()
+
+
+def attachment_rules_of(obj: object) -> AttachmentRules:
+    """The attachment rules of the session `obj` (a stored case, ...) belongs to; the defaults (no folder, no
+    public URL) for an object of no configured session."""
+    session = object_session(obj)
+    settings = session.info.get(_KEY) if session is not None else None
+    return settings.attachments if isinstance(settings, CaseSettings) else AttachmentRules()
 
 
 def settings_of(session: Session) -> CaseSettings:
