@@ -52,7 +52,7 @@ from ari_app.cases.errors import (
     PermissionDenied,
     TransitionForbidden,
 )
-from ari_app.cases.exchange import rerender_pending
+from ari_app.cases.exchange import MEDIA_TYPES, rerender_pending
 from ari_app.cases.machine import CaseState
 from ari_app.cases.settings import settings_of
 from ari_app.config import AttachmentRules
@@ -324,6 +324,33 @@ def open_attachment(session: Session, actor: Actor, token: str, *, audited: bool
     if audited:
         audit(session, actor, "attachment_read", row.case_id, settings_of(session).now(), attachment=row.id)
     return Opened(row, path)
+
+
+def open_published(session: Session, token: str) -> Opened:
+    """The attachment behind an Open311 `media_url` (ari_app.cases.exchange.media_url), for the centre's
+    web front that serves `public_url` to the hotlines' own systems: read by its token alone, and only what
+    `media_url` may offer (a live photo on the case itself, of a case that is not confidential, with a
+    public URL configured); anything else is `attachment_not_found`. Audited (`attachment_published`, by
+    the platform). The front sends it as its `mime` with `Content-Disposition: attachment` and
+    `X-Content-Type-Options: nosniff`."""
+    rules = rules_of(session)
+    row = session.scalars(
+        select(Attachment)
+        .join(Case, Case.id == Attachment.case_id)
+        .where(
+            Attachment.token == token,
+            Attachment.dispatch_id.is_(None),
+            Attachment.mime.in_(MEDIA_TYPES),
+            Case.confidential.is_(False),
+        )
+    ).one_or_none()
+    if row is None or rules.public_url is None:
+        raise AttachmentNotFound("no published attachment by that token")
+    if row.deleted_at is not None or rules.dir is None or not blob_path(rules.dir, row.sha256).is_file():
+        raise AttachmentRemoved(f"attachment {row.id} was removed by retention", removed_at=iso(row.deleted_at))
+    assert rules.dir is not None
+    audit(session, SYSTEM, "attachment_published", row.case_id, settings_of(session).now(), attachment=row.id)
+    return Opened(row, blob_path(rules.dir, row.sha256))
 
 
 def purge_expired(session: Session, now: datetime | None = None) -> int:
