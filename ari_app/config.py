@@ -273,6 +273,42 @@ class CalendarSettings:
     workdays: tuple[CalendarDay, ...] = ()
 
 
+ATTACHMENT_TYPES: tuple[str, ...] = (
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/heic",
+    "audio/x-wav",
+    "audio/mpeg",
+    "audio/ogg",
+    "audio/amr",
+    "application/pdf",
+)
+"""The MIME types an attachment may be (as libmagic names them, sniffed from the bytes), and the only ones
+`cases.attachments.types` may list: photos, recordings and PDF documents, none of them a format a browser
+runs (no HTML, SVG, XML, script or executable). The default allow-list is all of them."""
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class AttachmentRules:
+    """config.yaml `cases.attachments:` photos, audio and documents on cases (ari_app.cases.attachments)."""
+
+    dir: Path | None = None
+    """Where the files are kept (created 0700); None: attachments are refused (`cases_not_configured`).
+    From config.yaml it is never None (default `var/attachments` beside the config file)."""
+    max_file_bytes: int = 10 * MIB
+    max_case_bytes: int = 50 * MIB
+    """All the live attachments of one case together, its units' results included."""
+    retention_days: int = 1095
+    """Days after a case closes that its attachments' files are kept; then `purge_expired` removes them."""
+    types: tuple[str, ...] = ATTACHMENT_TYPES
+    public_url: str | None = None
+    """The base URL under which the hotlines' own systems can fetch an attachment by its token (Open311
+    `media_url` = base + token); None: no `media_url` is sent."""
+
+
 @dataclass(frozen=True)
 class FollowUpRules:
     """config.yaml `cases.follow_up:` when the follow-up call (回访) is due (docs/cases.md)."""
@@ -291,6 +327,7 @@ class CaseRules:
     """Days before and after a case within which a case of the same number or category is a candidate
     duplicate (并单, ari_app.cases.merging)."""
     follow_up: FollowUpRules = field(default_factory=FollowUpRules)
+    attachments: AttachmentRules = field(default_factory=AttachmentRules)
 
 
 @dataclass(frozen=True)
@@ -1039,7 +1076,7 @@ def _calendar(c: _Checker, data: dict[str, Any]) -> CalendarSettings:
 def _cases(c: _Checker, data: dict[str, Any]) -> CaseRules:
     """`cases:` the work-order rules a centre sets (optional section)."""
     sec = c.section(data, "cases", "", required=False)
-    c.unknown(sec, "cases", {"merge_window_days", "follow_up"})
+    c.unknown(sec, "cases", {"merge_window_days", "follow_up", "attachments"})
     fu = c.section(sec, "follow_up", "cases", required=False)
     c.unknown(fu, "cases.follow_up", {"due_working_days"})
     return CaseRules(
@@ -1047,6 +1084,43 @@ def _cases(c: _Checker, data: dict[str, Any]) -> CaseRules:
         follow_up=FollowUpRules(
             due_working_days=c.integer(fu, "due_working_days", "cases.follow_up", low=1, high=30, default=1)
         ),
+        attachments=_attachments(c, sec),
+    )
+
+
+_PUBLIC_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+
+
+def _attachments(c: _Checker, cases: dict[str, Any]) -> AttachmentRules:
+    """`cases.attachments:` where attachment files are kept, their limits, their retention, the types
+    allowed (a subset of ATTACHMENT_TYPES) and the public base URL of Open311 `media_url` (optional)."""
+    path = "cases.attachments"
+    sec = c.section(cases, "attachments", "cases", required=False)
+    c.unknown(sec, path, {"dir", "max_file_mb", "max_case_mb", "retention_days", "types", "public_url"})
+    max_file = c.integer(sec, "max_file_mb", path, low=1, high=1024, default=10)
+    max_case = c.integer(sec, "max_case_mb", path, low=1, high=10240, default=50)
+    if max_case < max_file:
+        c.fail(f"{path}.max_case_mb", f"expected at least max_file_mb ({max_file}), got {max_case}")
+    types = c.strings(sec, "types", path, required=False) or ATTACHMENT_TYPES
+    bad = [t for t in types if t not in ATTACHMENT_TYPES]
+    if bad:
+        c.fail(
+            f"{path}.types",
+            f"not an attachment type the platform allows: {', '.join(bad)} (expected some of: "
+            f"{', '.join(ATTACHMENT_TYPES)})",
+        )
+    public_url: str | None = None
+    if sec.get("public_url") not in (None, ""):
+        public_url = c.string(sec, "public_url", path, pattern=_PUBLIC_URL, expected="an http(s) URL")
+        if not public_url.endswith("/"):
+            public_url += "/"
+    return AttachmentRules(
+        dir=c.path(sec, "dir", path, default="var/attachments"),
+        max_file_bytes=max_file * MIB,
+        max_case_bytes=max_case * MIB,
+        retention_days=c.integer(sec, "retention_days", path, low=1, high=36500, default=1095),
+        types=tuple(dict.fromkeys(types)),
+        public_url=public_url,
     )
 
 

@@ -92,6 +92,10 @@ class ErrorId(StrEnum):
     CASE_MERGE_MERGED_MASTER = "case_merge_merged_master"
     CASE_MERGE_CYCLE = "case_merge_cycle"
     CASE_FOLLOW_UP_UNSATISFIED = "case_follow_up_unsatisfied"
+    ATTACHMENT_NOT_FOUND = "attachment_not_found"
+    ATTACHMENT_REMOVED = "attachment_removed"
+    ATTACHMENT_TOO_LARGE = "attachment_too_large"
+    ATTACHMENT_TYPE_REFUSED = "attachment_type_refused"
     # The supervisor's wallboard and actions:
     NOT_A_SUPERVISOR = "not_a_supervisor"
     UNKNOWN_AGENT = "unknown_agent"
@@ -182,6 +186,13 @@ RECORDING_SIDES: Final = ("mix", "caller", "agent")
 """A call's recording files: the whole call, what the citizen said, what the citizen heard (the agent)."""
 RECORDING_CHUNK: Final = 36 * 1024
 """Audio bytes in one `qa_recording_data` reply: base64 makes them 48 KiB, so the frame stays under MAX_FRAME."""
+ATTACHMENT_LINK_BYTES: Final = 45 * 1024
+"""The largest file `add_attachment` carries (bytes): base64 makes it 61 440 characters, which with the
+other fields (a 255-character name escaped as `\\uXXXX` is 1 530 bytes) stays under MAX_FRAME. Larger
+files reach the same service (ari_app.cases.attachments) by another way (docs/cases.md, "Attachments")."""
+ATTACHMENT_LINK_BASE64: Final = 4 * ((ATTACHMENT_LINK_BYTES + 2) // 3)
+ATTACHMENT_CHUNK: Final = RECORDING_CHUNK
+"""File bytes in one `attachment_data` reply (36 KiB, 48 KiB in base64, as `qa_recording_data`)."""
 
 
 class Msg(StrEnum):
@@ -216,6 +227,9 @@ class Msg(StrEnum):
     MERGE_CASES = "merge_cases"
     UNMERGE_CASE = "unmerge_case"
     FOLLOW_UPS_DUE = "follow_ups_due"
+    ADD_ATTACHMENT = "add_attachment"
+    LIST_ATTACHMENTS = "list_attachments"
+    GET_ATTACHMENT = "get_attachment"
     CONFERENCE = "conference"
     WALLBOARD_SUBSCRIBE = "wallboard_subscribe"
     WALLBOARD_UNSUBSCRIBE = "wallboard_unsubscribe"
@@ -248,6 +262,9 @@ class Msg(StrEnum):
     CASE_ALERT = "case_alert"
     CASE_EVENT = "case_event"
     CANDIDATES = "candidates"
+    ATTACHMENT_ADDED = "attachment_added"
+    ATTACHMENTS = "attachments"
+    ATTACHMENT_DATA = "attachment_data"
     CONFERENCE_STATE = "conference_state"
     WALLBOARD = "wallboard"
     WALLBOARD_UNSUBSCRIBED = "wallboard_unsubscribed"
@@ -369,6 +386,14 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
         "offset": Field(int, required=False, low=0, high=MAX_PAGE_OFFSET),
         "overdue": Field(bool, required=False),
     },
+    Msg.ADD_ATTACHMENT: {
+        "case_id": CASE_ID,
+        "dispatch_id": Field(int, required=False, low=1, high=2**53),
+        "filename": Field(str, max_len=255),
+        "data": Field(str, max_len=ATTACHMENT_LINK_BASE64),
+    },
+    Msg.LIST_ATTACHMENTS: {"case_id": CASE_ID},
+    Msg.GET_ATTACHMENT: {"token": Field(str, max_len=64), "offset": Field(int, required=False, low=0, high=2**40)},
     Msg.CONFERENCE: {
         "action": Field(str, choices=("start", "leave", "end")),
         "call_id": Field(str, max_len=64),
@@ -811,6 +836,29 @@ class CaseDetail(CaseListItem):
     """并单: the master case a merged case follows (its status is the progress shown), else None."""
     duplicates: NotRequired[list[CaseRef]]
     """并单: the cases merged into this one."""
+    attachments: NotRequired[list[AttachmentInfo]]
+    """Since 1.7: the case's attachments and its units' results', oldest first."""
+
+
+class AttachmentInfo(TypedDict):
+    """A photo, audio file or document on a case or on a unit's result (`attachments`, since 1.7)."""
+
+    id: int
+    token: str
+    """The attachment's random name: `get_attachment` reads it by this (the server still checks who asks)."""
+    case_id: int
+    dispatch_id: int | None
+    """Set for a unit's result: the unit's share of the case it was added to."""
+    filename: str
+    """The name it came with, cleaned; for display only."""
+    mime: str
+    """What the bytes are, sniffed (libmagic), never from the name."""
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: str
+    removed_at: str | None
+    """When retention removed the file (it can no longer be read), else None."""
 
 
 class CaseRef(TypedDict):

@@ -1,5 +1,5 @@
 """The government case path: cooperating units, categories, cases, dispatches, follow-ups, reviews,
-supervision records, the exchange outbox and the append-only audit log.
+supervision records, attachments, the exchange outbox and the append-only audit log.
 
 Hotlines are not a table: they come from config.yaml, and a case stores the hotline's number as a string.
 The workflow rules (which status may follow which, who may act) live in ari_app.cases.machine, not here;
@@ -472,6 +472,32 @@ class ExchangeMessage(Base):
     refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_exchange_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+
+class Attachment(Base):
+    """A photo, an audio file or a document on a case, or on one unit's result (`dispatch_id`: that unit's
+    share of the case). The bytes are not here: they are a file named by their SHA-256 under the configured
+    attachments folder (ari_app.cases.attachments), shared by every row of the same content. `filename` is
+    the name it came with, cleaned, for display only; `mime` is what the bytes are (sniffed, never the name's
+    extension). `token` is the random, unguessable name a reader asks for it by. `deleted_at` is set when
+    retention removed the file; the row stays, for the trail."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    dispatch_id: Mapped[int | None] = mapped_column(ForeignKey("dispatches.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    mime: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_by_login: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_attachments_case_id", "case_id"), Index("ix_attachments_sha256", "sha256"))
 
 
 class AuditEntry(Base):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the platform and its tests need on a fresh Debian machine, idempotently:
-# Debian packages (debootstrap for the Asterisk root, SIPp, espeak-ng/sox for test speech, a CJK font, baresip for the desktop's softphone and the
+# Debian packages (debootstrap for the Asterisk root, libmagic for attachments, SIPp, espeak-ng/sox for test
+# speech, a CJK font, baresip for the desktop's softphone and the
 # X11 libraries Qt's xcb platform plugin loads for the desktop; for the tests PostgreSQL, and Xvfb, xdotool and
 # ImageMagick to run the desktop on a virtual screen, type into it and take screenshots), then the project's
 # virtual environment in .venv with its pinned packages.
@@ -13,6 +14,8 @@ want_test=0
 
 debs=(debootstrap sip-tester espeak-ng sox fonts-noto-cjk libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3)
 debs+=(baresip-core)  # the desktop's softphone (cti_desktop/softphone.py)
+# libmagic1: what an attachment is, from its bytes (python-magic loads it)
+debs+=(libmagic1)
 # what PySide6's platforms/libqxcb.so and libQt6XcbQpa.so.6 link to (ldd), for a desktop on a real X display
 debs+=(libx11-6 libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
     libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-util1 libxcb-xfixes0

@@ -11,6 +11,7 @@ the signed-in people of its audience.
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,6 +45,9 @@ class CaseDesk:
         routes.add(Msg.REVEAL_CONTACT, self.reveal_contact)
         routes.add(Msg.MERGE_CANDIDATES, self.merge_candidates)
         routes.add(Msg.FOLLOW_UPS_DUE, self.follow_ups_due)
+        routes.add(Msg.ADD_ATTACHMENT, self.add_attachment)
+        routes.add(Msg.LIST_ATTACHMENTS, self.list_attachments)
+        routes.add(Msg.GET_ATTACHMENT, self.get_attachment)
 
     def on_case_event(self, event: CaseEvent) -> int:
         """Bus subscriber for committed case events: push each (`queries.push_for`) to exactly the signed-in
@@ -145,6 +149,30 @@ class CaseDesk:
         case_id = req.msg["case_id"]
         revealed = await asyncio.to_thread(queries.reveal, self.sessions, req.actor, case_id)
         req.reply(Msg.CONTACT_REVEALED, contact=revealed)
+
+    async def add_attachment(self, req: Request) -> None:
+        """A photo, audio file or document on a case or a unit's result (ari_app.cases.attachments)."""
+        added = await asyncio.to_thread(queries.add_attachment, self.sessions, req.actor, req.msg)
+        req.reply(Msg.ATTACHMENT_ADDED, attachment=added)
+
+    async def list_attachments(self, req: Request) -> None:
+        case_id = req.msg["case_id"]
+        found = await asyncio.to_thread(queries.list_attachments, self.sessions, req.actor, case_id)
+        req.reply(Msg.ATTACHMENTS, case_id=case_id, attachments=found)
+
+    async def get_attachment(self, req: Request) -> None:
+        """One piece of an attachment's bytes (ATTACHMENT_CHUNK from `offset`), base64."""
+        offset = req.msg.get("offset") or 0
+        found, data = await asyncio.to_thread(
+            queries.get_attachment, self.sessions, req.actor, req.msg["token"], offset
+        )
+        req.reply(
+            Msg.ATTACHMENT_DATA,
+            attachment=found,
+            offset=offset,
+            data=base64.b64encode(data).decode("ascii"),
+            eof=offset + len(data) >= found["size"],
+        )
 
     async def act(self, req: Request) -> None:
         """A workflow action (dispatch, handle, review, merge, ...: queries.WORKFLOW_REQUESTS)."""

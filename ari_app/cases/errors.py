@@ -126,3 +126,29 @@ class FollowUpUnsatisfied(TransitionForbidden):
     case is sent back (发回重办), not closed (ari_app.cases.follow_ups). `detail`: `case`, `rating`."""
 
     error_id = ErrorId.CASE_FOLLOW_UP_UNSATISFIED
+
+
+class AttachmentNotFound(CaseError):
+    """No attachment by that token, or one on a case the actor may not see (not told apart)."""
+
+    error_id = ErrorId.ATTACHMENT_NOT_FOUND
+
+
+class AttachmentRemoved(CaseError):
+    """The attachment's file was removed by retention (`detail['removed_at']`); its row stays for the trail."""
+
+    error_id = ErrorId.ATTACHMENT_REMOVED
+
+
+class AttachmentTooLarge(InvalidInput):
+    """The file is over the size limit of one file, or would take the case over its limit.
+    `detail`: `field` (`data`), `scope` (`file` or `case`), `limit` and `size` in bytes."""
+
+    error_id = ErrorId.ATTACHMENT_TOO_LARGE
+
+
+class AttachmentTypeRefused(InvalidInput):
+    """The bytes are not of a type attachments allow (HTML, a script, an executable, anything unknown), whatever
+    the name says. `detail`: `field` (`data`), `mime` (what they were sniffed as), `allowed`."""
+
+    error_id = ErrorId.ATTACHMENT_TYPE_REFUSED

@@ -52,7 +52,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from ari_app.cases.access import transition
 from ari_app.cases.actor import SYSTEM
@@ -61,9 +61,9 @@ from ari_app.cases.disclosure import OUTSIDE, citizen_fields
 from ari_app.cases.errors import CaseNotFound, ExchangeRequirement, InvalidInput
 from ari_app.cases.events import Audience, CaseEvent, ExchangeRefused, ExchangeStalled, emit, take_events
 from ari_app.cases.machine import Action, CaseState
-from ari_app.cases.settings import numbers_of, settings_of, system_clock
+from ari_app.cases.settings import attachment_rules_of, numbers_of, settings_of, system_clock
 from ari_app.config import HotlineMode
-from schema.cases import Case, ExchangeMessage, OutboxStatus
+from schema.cases import Attachment, Case, ExchangeMessage, OutboxStatus
 from schema.users import Role
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,8 @@ def open311_request(case: Case) -> dict[str, object]:
     for `OUTSIDE`): a confidential case (保密工单) carries neither, nor any other GeoReport v2 person field
     (`last_name`, `email`, `device_id`, `account_id`), only `attribute[confidential]=true` saying why; an
     argument without a value is left out, never sent empty. The case's point, when it has one, goes as
-    `lat` and `long`; its request type, classification code and area as attributes."""
+    `lat` and `long`; its request type, classification code and area as attributes. Its first photo goes as
+    `media_url` (`media_url`), when the centre configured a public address for attachments."""
     category = case.category.name if case.category else None
     body: dict[str, object | None] = {
         "service_code": f"{case.hotline}:{category}" if category else case.hotline,
@@ -111,8 +112,36 @@ def open311_request(case: Case) -> dict[str, object]:
         "attribute[grid_cell]": case.grid_cell,
         "attribute[language]": case.language,
         "attribute[confidential]": "true" if case.confidential else None,
+        "media_url": media_url(case),
     }
     return {k: v for k, v in body.items() if v is not None and v != ""}
+
+
+MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic")
+
+
+def media_url(case: Case) -> str | None:
+    """GeoReport v2 `media_url` of a case: one URL, so the first photo (by id) the case itself carries (not a
+    unit's result: the hotline's own system asks what the citizen reported), as the configured public base
+    URL and the photo's token (`cases.attachments.public_url`, served by the centre's web front). None when
+    no public URL is configured (a URL the receiver cannot fetch is not sent), when the case has no live
+    photo, and for a confidential case (保密工单: a photo may show the citizen; nothing of them goes out)."""
+    session = object_session(case)
+    base = attachment_rules_of(case).public_url
+    if session is None or base is None or case.confidential or case.id is None:
+        return None
+    token = session.scalar(
+        select(Attachment.token)
+        .where(
+            Attachment.case_id == case.id,
+            Attachment.dispatch_id.is_(None),
+            Attachment.deleted_at.is_(None),
+            Attachment.mime.in_(MEDIA_TYPES),
+        )
+        .order_by(Attachment.id)
+        .limit(1)
+    )
+    return base + token if token is not None else None
 
 
 def render_payload(case: Case) -> str:

@@ -8,6 +8,7 @@ request back and leaves one `refused` audit entry, written in its own transactio
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -16,11 +17,12 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.cases import catalogue, follow_ups, intake, lookups, merging, workflow
+from ari_app.cases import attachments, catalogue, follow_ups, intake, lookups, merging, workflow
 from ari_app.cases.access import ACTIVE_DISPATCH, OPEN_DISPATCH, load_case, mode_of, unit_scope, visible
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit, transaction
 from ari_app.cases.disclosure import Viewer, citizen_fields, matchable, participant_number, reveal_contact, revealed
+from ari_app.cases.errors import InvalidInput
 from ari_app.cases.events import (
     CaseCreated,
     CaseDispatched,
@@ -39,6 +41,8 @@ from ari_app.conference import participants
 from ari_app.config import HotlineMode
 from ari_app.protocol import (
     ACTION_REQUESTS,
+    ATTACHMENT_CHUNK,
+    AttachmentInfo,
     CaseDetail,
     CaseListItem,
     CaseRef,
@@ -436,6 +440,7 @@ def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
         ],
         master=_ref(m) if (m := merging.master_of(s, case)) is not None else None,
         duplicates=[_ref(d) for d in merging.duplicates_of(s, case.id)],
+        attachments=[attachments.info(a) for a in attachments.of_case(s, case.id)],
     )
 
 
@@ -525,6 +530,40 @@ def reveal(sessions: sessionmaker[Session], actor: Actor, case_id: int) -> Revea
     (`case_contact_confidential`) with one `refused` entry, as every refusal."""
     with transaction(sessions, actor, Msg.REVEAL_CONTACT, case=case_id) as s:
         return revealed(reveal_contact(s, actor, case_id))
+
+
+def add_attachment(sessions: sessionmaker[Session], actor: Actor, fields: Mapping[str, Any]) -> AttachmentInfo:
+    """`add_attachment`: a file (base64 in `data`) on a case or a unit's result (ari_app.cases.attachments:
+    its checks, its audit); a refusal is audited on its own, as every refusal, and writes no file."""
+    case_id = fields["case_id"]
+    with transaction(sessions, actor, Msg.ADD_ATTACHMENT, case=case_id) as s:
+        try:
+            data = base64.b64decode(fields["data"], validate=True)
+        except ValueError:
+            raise InvalidInput("data is not base64", field="data") from None
+        row = attachments.add_attachment(
+            s, actor, case_id, fields.get("filename"), data, dispatch_id=fields.get("dispatch_id")
+        )
+        return attachments.info(row)
+
+
+def list_attachments(sessions: sessionmaker[Session], actor: Actor, case_id: int) -> list[AttachmentInfo]:
+    with transaction(sessions, actor, Msg.LIST_ATTACHMENTS, case=case_id) as s:
+        return [attachments.info(a) for a in attachments.list_attachments(s, actor, case_id)]
+
+
+def get_attachment(
+    sessions: sessionmaker[Session], actor: Actor, token: str, offset: int = 0
+) -> tuple[AttachmentInfo, bytes]:
+    """`get_attachment`: the attachment of `token` and up to ATTACHMENT_CHUNK of its bytes from `offset`,
+    for someone who may see its case. The first piece (offset 0) is audited (`attachment_read`); a refusal
+    (`attachment_not_found`, also for another unit's case) is audited against the case the token names, so
+    the case's trail shows who tried."""
+    with sessions() as s:
+        named = attachments.case_of_token(s, token)
+    with transaction(sessions, actor, Msg.GET_ATTACHMENT, case=named) as s:
+        opened = attachments.open_attachment(s, actor, token, audited=offset == 0)
+        return attachments.info(opened.attachment), opened.read(offset, ATTACHMENT_CHUNK)
 
 
 def push_for(event: CaseEvent) -> dict[str, Any] | None:

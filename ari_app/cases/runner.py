@@ -1,6 +1,6 @@
 """The case work the server does on its own, periodically: raise supervision on overdue dispatches, send
-the exchange outbox to the hotlines' own systems, fetch their status updates, and put keypad survey answers
-that are on no case yet onto the case taken on their call.
+the exchange outbox to the hotlines' own systems, fetch their status updates, put keypad survey answers
+that are on no case yet onto the case taken on their call, and remove attachments past their retention.
 
 Each pass runs in a worker thread (the case service is synchronous SQLAlchemy), each step in its own
 transaction, and a failing step is logged without stopping the others or the next pass.
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from ari_app.cases.attachments import purge_expired
 from ari_app.cases.deadlines import escalate_overdue
 from ari_app.cases.events import CaseEvent, ExchangeRefused, take_events
 from ari_app.cases.exchange import deliver_due, poll_updates
@@ -33,6 +34,7 @@ class RunReport:
     refused: int = 0
     updates: int = 0
     surveys: int = 0
+    purged: int = 0
     events: list[CaseEvent] = field(default_factory=list)
 
 
@@ -65,6 +67,12 @@ class CaseRunner:
                 report.surveys = link_pending(s, settings_of(s).now())
         except Exception:
             log.exception("linking survey answers to cases failed")
+        try:
+            with self.sessions() as s, s.begin():
+                if settings_of(s).attachments.dir is not None:
+                    report.purged = purge_expired(s)
+        except Exception:
+            log.exception("removing expired attachments failed")
         if self.endpoints:
             try:
                 delivery = deliver_due(self.sessions, self.endpoints, api_keys=self.api_keys)
@@ -86,16 +94,25 @@ class CaseRunner:
                 report.updates = poll_updates(self.sessions, self.endpoints)
             except Exception:
                 log.exception("exchange polling failed")
-        if report.escalated or report.delivered or report.failed or report.refused or report.updates or report.surveys:
+        if (
+            report.escalated
+            or report.delivered
+            or report.failed
+            or report.refused
+            or report.updates
+            or report.surveys
+            or report.purged
+        ):
             log.info(
                 "case runner: %d escalated, %d delivered, %d delivery failures, %d refused, %d exchange updates, "
-                "%d survey answers put on cases",
+                "%d survey answers put on cases, %d attachments removed by retention",
                 report.escalated,
                 report.delivered,
                 report.failed,
                 report.refused,
                 report.updates,
                 report.surveys,
+                report.purged,
             )
         return report
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 from ari_app.calls.numbers import NumberPlan
 from ari_app.cases.calendar import WorkCalendar
 from ari_app.cases.errors import NotConfigured, UnknownHotline
-from ari_app.config import Config, HotlineMode
+from ari_app.config import AttachmentRules, Config, HotlineMode
 
 _KEY = "ari_app.cases.settings"
 
@@ -62,6 +62,8 @@ class CaseSettings:
     follow_up_due_working_days: int = 1
     """回访: the follow-up is due by the end of this many working days after handling (config.yaml
     `cases.follow_up.due_working_days`; ari_app.cases.follow_ups)."""
+    attachments: AttachmentRules = field(default_factory=AttachmentRules)
+    """Where attachment files are kept, their limits, types and retention (ari_app.cases.attachments)."""
 
     @classmethod
     def from_config(cls, cfg: Config, **overrides: Any) -> CaseSettings:
@@ -70,6 +72,7 @@ class CaseSettings:
         overrides.setdefault("calendar", WorkCalendar.from_config(cfg))
         overrides.setdefault("merge_window_days", cfg.cases.merge_window_days)
         overrides.setdefault("follow_up_due_working_days", cfg.cases.follow_up.due_working_days)
+        overrides.setdefault("attachments", cfg.cases.attachments)
         return cls(hotlines=hotlines, timezone=ZoneInfo(cfg.timezone), **overrides)
 
     def hotline(self, number: str) -> HotlineRules:
@@ -104,6 +107,14 @@ def numbers_of(obj: object) -> NumberPlan:
     session = object_session(obj)
     settings = session.info.get(_KEY) if session is not None else None
     return settings.numbers if isinstance(settings, CaseSettings) else NumberPlan()
+
+
+def attachment_rules_of(obj: object) -> AttachmentRules:
+    """The attachment rules of the session `obj` (a stored case, ...) belongs to; the defaults (no folder, no
+    public URL) for an object of no configured session."""
+    session = object_session(obj)
+    settings = session.info.get(_KEY) if session is not None else None
+    return settings.attachments if isinstance(settings, CaseSettings) else AttachmentRules()
 
 
 def settings_of(session: Session) -> CaseSettings:

@@ -1,12 +1,17 @@
 """The server's periodic case work in one pass: overdue dispatches escalated, the exchange outbox delivered
-to a real local Open311 receiver, and the receiver's status changes applied to the case."""
+to a real local Open311 receiver, the receiver's status changes applied to the case, and attachments past
+their retention removed."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ari_app.cases import Action, CaseState
+from ari_app.cases.attachments import add_attachment
 from ari_app.cases.events import SupervisionRaised
 from ari_app.cases.runner import CaseRunner
 from ari_app.config import HotlineMode
+from tests.support.attachments import jpeg, with_attachments
 from tests.support.cases import Db, Receiver, outbox
 from tests.support.flows import Flow
 
@@ -42,3 +47,26 @@ def _one_pass(db: Db, receiver: Receiver) -> None:
 
     third = runner.run_once()  # idempotent: nothing new to do
     assert (third.escalated, third.delivered, third.updates) == (0, 0, 0)
+
+
+def test_a_pass_removes_attachments_past_their_retention(db: Db, tmp_path: Path) -> None:
+    folder = tmp_path / "attachments"
+    db.settings = with_attachments(db.settings, folder, retention_days=7)
+    f = Flow(db, HotlineMode.COLLABORATIVE)
+    cid = f.create(handling="direct")
+    with db.session() as s, s.begin():
+        row = add_attachment(s, db.world.actors["agent"], cid, "现场.jpg", jpeg())
+    f.do(Action.RESOLVE_DIRECTLY, f.dispatcher, cid)
+    runner = CaseRunner(db.session, {})
+    assert runner.run_once().purged == 0
+    assert (folder / row.sha256[:2] / row.sha256).is_file()
+    db.clock.advance(days=7)
+    assert runner.run_once().purged == 1
+    assert not (folder / row.sha256[:2] / row.sha256).exists()
+    assert runner.run_once().purged == 0
+
+
+def test_a_pass_without_an_attachments_folder_does_the_rest(db: Db) -> None:
+    assert db.settings.attachments.dir is None
+    report = CaseRunner(db.session, {}).run_once()
+    assert report.purged == 0

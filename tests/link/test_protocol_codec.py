@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,6 +61,9 @@ def test_every_client_message_type_has_a_spec_and_round_trips() -> None:
         p.Msg.MERGE_CASES: {"case_id": 2, "master_id": 1},
         p.Msg.UNMERGE_CASE: {"case_id": 2, "reason": "不是同一件事"},
         p.Msg.FOLLOW_UPS_DUE: {"limit": 50, "offset": 100, "overdue": True},
+        p.Msg.ADD_ATTACHMENT: {"case_id": 1, "filename": "路灯.jpg", "data": "/9j/4AAQ", "dispatch_id": 3},
+        p.Msg.LIST_ATTACHMENTS: {"case_id": 1},
+        p.Msg.GET_ATTACHMENT: {"token": "3sbswDVRp2zeiygpWi_FzszZrqFRGmTLZu6gqOJSVpg", "offset": 36864},
         p.Msg.RESOLVE_DIRECTLY: {"case_id": 1, "resolution": "已答复"},
         p.Msg.FORWARD_CASE: {"case_id": 1, "address": "某路 8 号"},
         p.Msg.SET_CONFIDENTIAL: {"case_id": 1, "confidential": False, "reason": "市民同意公开"},
@@ -113,6 +117,20 @@ def test_refusals_have_stable_ids(frame: str | bytes, error_id: str) -> None:
 def test_frame_limit_counts_bytes_not_characters() -> None:
     text = "水" * (p.MAX_FRAME // 3 + 10)  # fewer characters than the limit, more bytes
     assert err(json.dumps({"type": "ping", "pad": text}, ensure_ascii=False)) == ErrorId.FRAME_TOO_LARGE
+
+
+def test_the_largest_attachment_fits_one_frame_and_a_byte_more_does_not() -> None:
+    """`add_attachment` carries ATTACHMENT_LINK_BYTES of file with a 255-character Chinese name written as
+    `\\uXXXX` escapes (json.dumps' default) and the largest ids, under MAX_FRAME; one more byte of file is
+    refused by the field's length, before any decoding of the file."""
+    data = base64.b64encode(b"\xff" * p.ATTACHMENT_LINK_BYTES).decode()
+    assert len(data) == p.ATTACHMENT_LINK_BASE64
+    msg = {"type": "add_attachment", "id": "x" * p.MAX_ID_LENGTH, "case_id": 2**53, "dispatch_id": 2**53}
+    frame = json.dumps(msg | {"filename": "照" * 255, "data": data})
+    assert len(frame.encode()) <= p.MAX_FRAME
+    assert p.decode(frame)["data"] == data
+    over = base64.b64encode(b"\xff" * (p.ATTACHMENT_LINK_BYTES + 1)).decode()
+    assert err(json.dumps(msg | {"filename": "a.jpg", "data": over})) == ErrorId.INVALID_FIELD
 
 
 def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:

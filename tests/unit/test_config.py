@@ -127,6 +127,29 @@ OFFICE = '  office_hours: ["09:00-12:00", "13:30-17:30"]'
         ("    due_working_days: 1", "    due_working_days: 0", "cases.follow_up.due_working_days", "integer 1..30"),
         ("    due_working_days: 1", "    due_working_days: soon", "cases.follow_up.due_working_days", "integer 1..30"),
         ("    due_working_days: 1", "    due_working_days: 1\n    by: sms", "cases.follow_up.by", "unknown key"),
+        # cases.attachments
+        ("    max_file_mb: 10 ", "    max_file_mb: 0 ", "cases.attachments.max_file_mb", "integer 1..1024"),
+        ("    max_case_mb: 50 ", "    max_case_mb: 5 ", "cases.attachments.max_case_mb", "at least max_file_mb (10)"),
+        ("    retention_days: 1095 ", "    retention_days: forever ", "cases.attachments.retention_days", "integer"),
+        ("    dir: var/attachments ", "    dir: [a, b] ", "cases.attachments.dir", "expected a path"),
+        (
+            "    # types: [image/jpeg, image/png, application/pdf]",
+            "    types: [image/jpeg, text/html, image/svg+xml]",
+            "cases.attachments.types",
+            "not an attachment type the platform allows: text/html, image/svg+xml",
+        ),
+        (
+            "    # public_url: https://hotline.example.gov.cn/media/",
+            "    public_url: ftp://files.example/",
+            "cases.attachments.public_url",
+            "an http(s) URL",
+        ),
+        (
+            "    dir: var/attachments ",
+            "    dir: var/attachments\n    virus_scan: yes ",
+            "cases.attachments.virus_scan",
+            "unknown key",
+        ),
     ],
 )
 def test_broken_config_names_file_line_key_and_expectation(
@@ -326,3 +349,23 @@ def test_the_follow_up_due_days_reach_the_case_settings(tmp_path: Path) -> None:
     cfg = load_config(tmp_path / "config.yaml")
     assert cfg.cases.follow_up.due_working_days == 3
     assert CaseSettings.from_config(cfg).follow_up_due_working_days == 3
+
+
+def test_the_attachments_section_reaches_the_case_settings(tmp_path: Path) -> None:
+    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    assert "  attachments:\n    dir: var/attachments" in text
+    default = CaseSettings.from_config(load_config(ROOT / "config.yaml")).attachments
+    assert default.dir == ROOT / "var" / "attachments" and default.public_url is None
+    assert (default.max_file_bytes, default.max_case_bytes) == (10 << 20, 50 << 20)
+    assert "text/html" not in default.types and "image/jpeg" in default.types
+    text = text.replace("    max_file_mb: 10 ", "    max_file_mb: 2 ").replace(
+        "    dir: var/attachments ", "    dir: /srv/att "
+    )
+    text = text.replace("    # types: [image/jpeg, image/png, application/pdf]", "    types: [image/jpeg, image/png]")
+    text = text.replace(
+        "    # public_url: https://hotline.example.gov.cn/media/", "    public_url: https://12345.example.gov.cn/m"
+    )
+    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
+    rules = CaseSettings.from_config(load_config(tmp_path / "config.yaml")).attachments
+    assert (rules.dir, rules.max_file_bytes, rules.types) == (Path("/srv/att"), 2 << 20, ("image/jpeg", "image/png"))
+    assert rules.public_url == "https://12345.example.gov.cn/m/" and rules.retention_days == 1095

@@ -7,7 +7,7 @@ gives it (1, 2, 3); the cases waiting for a follow-up (handled, and the duplicat
 citizen was not reached) are due from their handling, i.e. at once.
 
 Revision ID: 0020_follow_up_ratings
-Revises: 0017_merge
+Revises: 0019_attachments
 Create Date: 2026-12-01
 """
 
@@ -20,7 +20,7 @@ import schema.base
 
 
 revision: str = '0020_follow_up_ratings'
-down_revision: str | Sequence[str] | None = '0017_merge'
+down_revision: str | Sequence[str] | None = '0019_attachments'
 
 
 def upgrade() -> None:
