@@ -210,9 +210,10 @@ class Softphone:
         if self.account is not None and self.account.aor != account.aor:
             with contextlib.suppress(PhoneError):
                 await self.command("uadel", self.account.aor)
+        # before the command: baresip may report the registration done before it answers `uanew`
+        self._set(registration=Registration.REGISTERING if account.register else Registration.NONE)
         await self.command("uanew", params)
         self.account = account
-        self._set(registration=Registration.REGISTERING if account.register else Registration.NONE)
 
     # --- the call --------------------------------------------------------------------------------------
     async def answer(self) -> None:

@@ -6,8 +6,10 @@ their stacks from these."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -36,6 +38,8 @@ SIPP_DIR = ROOT / "tests" / "e2e" / "sipp"
 HOTLINE = [sys.executable, "-m", "ari_app.cli"]
 AGENTS = 20
 """The agent phones 1001… the suite's stack registers and puts in the hotline queue."""
+SOFTPHONE_AGENT = "1090"
+"""An agent whose phone registers (no fixed contact; a SIP secret of its own): the desktop's softphone."""
 PASSWORD = "e2e-班长-pass"
 """The password of the users `add_user` makes (the link fixture's supervisors and agents)."""
 
@@ -49,7 +53,8 @@ def free_port() -> int:
 
 def make_config(tmp: Path, agents: int, agent_port: int = 5080, wrapup: int = 0) -> Path:
     """A test deployment: the shipped config.yaml with its own database, recordings and secrets in `tmp`,
-    the repository's Asterisk root, no wrap-up, and `agents` agent phones all served by one SIPp."""
+    the repository's Asterisk root, no wrap-up, `agents` agent phones all served by one SIPp, and one agent
+    whose phone registers (`SOFTPHONE_AGENT`, the desktop's softphone; out of the queue until signed in)."""
     data = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
     data["database"]["url"] = f"sqlite:///{tmp / 'db' / 'hotline.db'}"  # a folder of its own, made 0700
     data["recordings"]["path"] = str(tmp / "recordings")
@@ -69,6 +74,19 @@ def make_config(tmp: Path, agents: int, agent_port: int = 5080, wrapup: int = 0)
         }
         for i in range(agents)
     ]
+    secret = tmp / "secrets" / f"sip_{SOFTPHONE_AGENT}"
+    secret.parent.mkdir(mode=0o700, exist_ok=True)
+    secret.write_text(secrets.token_urlsafe(18) + "\n", encoding="utf-8")
+    secret.chmod(0o600)
+    data["agents"].append(
+        {
+            "id": SOFTPHONE_AGENT,
+            "name": "软电话坐席",
+            "extension": SOFTPHONE_AGENT,
+            "languages": ["zh"],
+            "secret_file": str(secret),
+        }
+    )
     path = tmp / "config.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
@@ -517,6 +535,33 @@ async def ami(stack: Stack, action: str, complete: str, **fields: str) -> list[d
                 return out
             if "Event" in msg:
                 out.append(msg)
+
+
+@asynccontextmanager
+async def ami_events(stack: Stack, mask: str = "call") -> AsyncIterator[list[dict[str, str]]]:
+    """Asterisk's AMI events of the classes in `mask` from now on, on a session of its own, collected into the
+    list yielded (one mapping each) while the block runs."""
+    cfg = load_config(stack.config)
+    a = cfg.asterisk.ami
+    async with AmiSession(a.host, a.port, a.username, a.secret.value() if a.secret else "", timeout=10) as s:
+        assert s.reader is not None
+        reader = s.reader
+        await s.action("Events", EventMask=mask)
+        seen: list[dict[str, str]] = []
+
+        async def read() -> None:
+            while True:
+                block = await reader.readuntil(b"\r\n\r\n")
+                fields = [line.split(": ", 1) for line in block.decode("utf-8", "replace").split("\r\n")]
+                seen.append({f[0]: f[1] for f in fields if len(f) == 2})
+
+        task = asyncio.ensure_future(read())
+        try:
+            yield seen
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task  # a reader that failed says why here
 
 
 @asynccontextmanager
