@@ -359,10 +359,11 @@ def request_extension(
     case_id: int | str,
     *,
     reason: str,
-    deadline_at: datetime,
+    deadline_at: datetime | str,
     now: datetime | None = None,
 ) -> Case:
-    """延期: the unit asks for a later deadline (`deadline_at`, aware, after the share's current one) for its
+    """延期: the unit asks for a later deadline (`deadline_at`, aware, or ISO 8601 text with its offset, after
+    the share's current one) for its
     share, with a reason, before the current deadline has passed (after it: TransitionForbidden). One
     request per share waits at a time. The centre (the hotline unit) decides (`decide_extension`)."""
     settings = settings_of(session)
@@ -370,6 +371,8 @@ def request_extension(
     case = load_case(session, actor, case_id, lock=True)
     require_action(Action.REQUEST_EXTENSION, case, actor, mode_of(settings, case))
     why = read_text(reason, "reason", required=True, limit=4000)
+    if isinstance(deadline_at, str):
+        deadline_at = _moment(deadline_at, "deadline_at")
     d = _own_dispatch(session, actor, case, ACTIVE_DISPATCH)
     if now >= d.deadline_at:
         raise TransitionForbidden(
@@ -407,6 +410,17 @@ def request_extension(
     )  # fmt: skip
     session.flush()
     return case
+
+
+def _moment(text: str, field: str) -> datetime:
+    """An ISO 8601 moment with its offset (`2026-10-16T17:30:00+08:00`); InvalidInput otherwise."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{field} must be an ISO 8601 time with its offset, got {text!r}", field=field) from None
+    if value.tzinfo is None:
+        raise InvalidInput(f"{field} must be an ISO 8601 time with its offset, got {text!r}", field=field)
+    return value
 
 
 def _pending_extension(session: Session, d: Dispatch) -> Extension | None:
