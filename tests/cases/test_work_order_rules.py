@@ -406,3 +406,17 @@ def test_no_sequence_breaks_a_rule_moves_a_counter_back_or_loses_an_audit_entry(
             pending = list(s.scalars(select(Extension.dispatch_id).where(Extension.status == RequestStatus.PENDING)))
             assert len(pending) == len(set(pending))
         assert CaseState(case.status) in (S.RECEIVED, S.DISPATCHED, S.RETURNED, S.IN_PROGRESS, S.HANDLED, S.FOLLOWED_UP)
+
+
+def test_a_share_waiting_for_return_review_still_counts_for_its_unit(db: Db, f: Flow) -> None:
+    from datetime import date
+
+    from ari_app.cases.kpi import compute
+
+    cid = f.create()
+    f.do(A.DISPATCH, f.dispatcher, cid, hours=1)
+    f.do(A.RETURN, f.dept1, cid)
+    with db.session() as s:
+        r = compute(s, date(2026, 11, 29), date(2026, 12, 1), tz=UTC, now=db.clock.t + timedelta(hours=2))
+    unit = {x.key: x for x in r.by_unit}["市政管理处"]
+    assert (unit.intake, unit.due, unit.on_time) == (1, 1, 0)  # overdue while the centre reviews
