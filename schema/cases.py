@@ -331,6 +331,9 @@ class Dispatch(Base):
     """按时签收: whether `accepted_at` was by `sign_for_deadline_at`; None while unsigned or without a deadline."""
     feedback_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """首次反馈时限 (config `cases.deadlines.feedback`, by urgency, from `dispatched_at`), for display and KPIs."""
+    sign_for_overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the deadline clock found the share still unsigned past `sign_for_deadline_at` (签收超时) and told
+    its unit (ari_app.cases.deadlines.escalate_overdue; once per share)."""
 
     case: Mapped[Case] = relationship(back_populates="dispatches")
     unit: Mapped[CooperatingUnit] = relationship()

@@ -31,7 +31,7 @@ from ari_app.cases.events import Audience, SupervisionRaised, emit
 from ari_app.cases.machine import Action, CaseState
 from ari_app.cases.settings import CaseSettings, settings_of
 from ari_app.config import HotlineMode, TimeLimit
-from schema.cases import Case, Dispatch, Supervision
+from schema.cases import Case, Dispatch, DispatchStatus, Supervision
 from schema.users import Role
 
 
@@ -130,13 +130,49 @@ def _audience(level: int, mode: HotlineMode, hotline: str, unit_id: int) -> Audi
     return Audience(frozenset(roles), hotline=hotline_unit, units=frozenset({unit_id}))
 
 
+def _sign_for_overdue(session: Session, settings: CaseSettings, now: datetime, actor: Actor) -> list[SupervisionRaised]:
+    """签收超时: each share still pending (not signed for) past its sign-for deadline, once: stamped
+    (`sign_for_overdue_at`), a level-1 supervision row of the case without a share (the share's own levels
+    are its handling deadline's), audited as `escalate` with `sign_for: true`, and its unit told."""
+    rows = session.execute(
+        select(Dispatch, Case)
+        .join(Case, Dispatch.case_id == Case.id)
+        .where(
+            Dispatch.status == DispatchStatus.PENDING,
+            Dispatch.sign_for_deadline_at < now,
+            Dispatch.sign_for_overdue_at.is_(None),
+        )
+        .order_by(Dispatch.id)
+    ).all()
+    raised: list[SupervisionRaised] = []
+    for d, case in rows:
+        assert d.sign_for_deadline_at is not None
+        d.sign_for_overdue_at = now
+        note = "签收超时"
+        session.add(Supervision(case_id=case.id, at=now, by=None, level=1, overdue=True, instructions=note))
+        case.supervision_level = max(case.supervision_level, 1)
+        transition(
+            session, actor, case, Action.ESCALATE, CaseState(case.status), now, unit=d.unit_id, level=1,
+            sign_for=True, overdue_hours=round((now - d.sign_for_deadline_at).total_seconds() / 3600, 2),
+        )  # fmt: skip
+        mode = settings.mode(case.hotline)
+        event = SupervisionRaised(
+            case.id, case.number, now, _audience(1, mode, case.hotline, d.unit_id), 1, d.unit_id, True, False, note
+        )
+        emit(session, event)
+        raised.append(event)
+    return raised
+
+
 def escalate_overdue(
     session: Session, *, now: datetime | None = None, actor: Actor = SYSTEM
 ) -> list[SupervisionRaised]:
-    """Raise supervision on every overdue share of a case; returns the events raised (also queued on the
-    session like every other event). The caller commits."""
+    """Raise supervision on every overdue share of a case, and tell the unit of every share not signed for
+    by its sign-for deadline (once); returns the events raised (also queued on the session like every other
+    event). The caller commits."""
     settings = settings_of(session)
     now = settings.now(now)
+    unsigned = _sign_for_overdue(session, settings, now, actor)
     overdue = session.execute(
         select(Dispatch, Case)
         .join(Case, Dispatch.case_id == Case.id)
@@ -144,7 +180,8 @@ def escalate_overdue(
         .order_by(Dispatch.id)
     ).all()
     if not overdue:
-        return []
+        session.flush()
+        return unsigned
     reached: dict[int, int] = defaultdict(int)
     ids = [d.id for d, _ in overdue]
     for chunk in range(0, len(ids), 500):
@@ -155,7 +192,7 @@ def escalate_overdue(
         ):
             if dispatch_id is not None:
                 reached[dispatch_id] = level
-    raised: list[SupervisionRaised] = []
+    raised: list[SupervisionRaised] = unsigned
     for d, case in overdue:
         level = settings.escalation.level(now - d.deadline_at)
         if level <= reached[d.id]:

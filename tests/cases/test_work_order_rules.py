@@ -420,3 +420,28 @@ def test_a_share_waiting_for_return_review_still_counts_for_its_unit(db: Db, f: 
         r = compute(s, date(2026, 11, 29), date(2026, 12, 1), tz=UTC, now=db.clock.t + timedelta(hours=2))
     unit = {x.key: x for x in r.by_unit}["市政管理处"]
     assert (unit.intake, unit.due, unit.on_time) == (1, 1, 0)  # overdue while the centre reviews
+
+
+def test_a_share_unsigned_past_its_sign_for_deadline_is_told_once(db: Db, f: Flow) -> None:
+    from ari_app.cases.deadlines import escalate_overdue
+
+    at(db, local(2026, 9, 30, 15))
+    late, signed = f.create(), f.create()
+    for cid in (late, signed):
+        f.do(A.DISPATCH, f.dispatcher, cid)
+    f.do(A.ACCEPT, f.dept1, signed)
+    at(db, local(2026, 10, 8, 17, 29))  # the holiday does not count: not yet due
+    with db.session() as s, s.begin():
+        assert escalate_overdue(s) == []
+    at(db, local(2026, 10, 8, 17, 31))
+    with db.session() as s, s.begin():
+        raised = escalate_overdue(s)
+    assert [(e.case_id, e.level, e.unit_id, e.instructions) for e in raised] == [(late, 1, f.unit1, "签收超时")]
+    with db.session() as s, s.begin():
+        assert escalate_overdue(s) == []  # once
+    case = f.get(late)
+    assert case.supervision_level == 1 and case.dispatches[0].sign_for_overdue_at == local(2026, 10, 8, 17, 31)
+    assert [(v.level, v.overdue, v.dispatch_id) for v in case.supervisions] == [(1, True, None)]
+    assert f.get(signed).supervisions == []
+    f.do(A.ACCEPT, f.dept1, late)
+    assert f.get(late).dispatches[0].signed_on_time is False

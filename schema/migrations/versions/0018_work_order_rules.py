@@ -32,6 +32,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column('sign_for_deadline_at', schema.base.UTCDateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column('signed_on_time', sa.Boolean(), nullable=True))
         batch.add_column(sa.Column('feedback_deadline_at', schema.base.UTCDateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column('sign_for_overdue_at', schema.base.UTCDateTime(timezone=True), nullable=True))
     op.create_table(
         'dispatch_returns',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -101,6 +102,7 @@ def downgrade() -> None:
     op.drop_index('ix_dispatch_returns_case_id', table_name='dispatch_returns')
     op.drop_table('dispatch_returns')
     with op.batch_alter_table('dispatches') as batch:
+        batch.drop_column('sign_for_overdue_at')
         batch.drop_column('feedback_deadline_at')
         batch.drop_column('signed_on_time')
         batch.drop_column('sign_for_deadline_at')
