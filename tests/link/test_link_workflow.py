@@ -486,7 +486,7 @@ async def test_merge_through_the_link_duplicates_follow_the_master_and_both_citi
 
 
 async def test_work_order_rules_through_the_link(
-    as_user: Open, units: dict[str, int], sessions: sessionmaker[Session], cfg: Any, clock: Any
+    as_user: Open, units: dict[str, int], sessions: sessionmaker[Session], clock: Any
 ) -> None:
     """Sign-for with its deadline, a return rejected then accepted, the re-dispatch counted, an extension
     asked, refused as text without an offset, approved, and its notice due; on the config's limits and a
@@ -494,12 +494,10 @@ async def test_work_order_rules_through_the_link(
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
-    from ari_app.cases import CaseSettings, configure
     from schema.cases import CaseNotice
 
     sh = ZoneInfo("Asia/Shanghai")
     clock.t = datetime(2026, 10, 9, 10, tzinfo=sh).astimezone(UTC)
-    configure(sessions, CaseSettings.from_config(cfg, clock=clock))
     agent, sup = await as_user("1001"), await as_user("sup")
     water, roads = await as_user("water"), await as_user("roads")
     r = await agent.request(
