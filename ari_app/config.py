@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
@@ -319,6 +320,68 @@ class FollowUpRules:
     provincial rule (回访 the working day after handling)."""
 
 
+TIME_UNITS: Final = {"h": "hours", "wh": "working_hours", "wd": "working_days"}
+"""How a time limit is written in config.yaml: `24h` clock hours (around the clock), `4wh` working hours (office
+hours of working days), `10wd` working days (ari_app.cases.calendar counts the last two)."""
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    """One configured time limit: `amount` in `unit` (`hours`, `working_hours` or `working_days`)."""
+
+    amount: float
+    unit: str
+
+    def __str__(self) -> str:
+        short = {v: k for k, v in TIME_UNITS.items()}[self.unit]
+        amount = int(self.amount) if self.amount == int(self.amount) else self.amount
+        return f"{amount}{short}"
+
+
+def _limits(text: str) -> dict[str, TimeLimit]:
+    out = {}
+    for item in text.split():
+        key, value = item.split("=")
+        m = re.match(r"^(\d+(?:\.\d+)?)(wd|wh|h)$", value)
+        assert m is not None
+        out[key] = TimeLimit(float(m.group(1)), TIME_UNITS[m.group(2)])
+    return out
+
+
+@dataclass(frozen=True)
+class DeadlineTable:
+    """config.yaml `cases.deadlines`: the four separate time limits of a work order (docs/cases.md).
+
+    - `handling` (办理时限), by request type, from the dispatch: the defaults are Guangdong's limits in working
+      days (咨询 2, 求助 and 建议 10, 投诉 and 举报 15; 表扬 is given 2, like 咨询: it needs no unit work);
+    - `dispatch` (派单时限), by urgency, from intake: the centre has a case dispatched within it; Beijing's
+      12345 limits: ≤ 1 h for emergencies (`critical`), ≤ 2 h for water, power, gas, heat and extreme weather
+      (`urgent`), ≤ 24 h otherwise (`normal`);
+    - `sign_for` (签收时限), by urgency, from the dispatch: the unit signs for its share within it (defaults
+      1 h, 2 h and 1 working day);
+    - `feedback` (首次反馈), by urgency, from the dispatch: the unit's first word back (Beijing: 1 h, 2 h, 24 h).
+    """
+
+    handling: Mapping[str, TimeLimit] = field(
+        default_factory=lambda: _limits(
+            "consultation=2wd help=10wd complaint=15wd report=15wd suggestion=10wd praise=2wd"
+        )
+    )
+    dispatch: Mapping[str, TimeLimit] = field(default_factory=lambda: _limits("critical=1h urgent=2h normal=24h"))
+    sign_for: Mapping[str, TimeLimit] = field(default_factory=lambda: _limits("critical=1h urgent=2h normal=1wd"))
+    feedback: Mapping[str, TimeLimit] = field(default_factory=lambda: _limits("critical=1h urgent=2h normal=24h"))
+
+
+DEADLINE_KINDS: Final = {
+    "handling": ("consultation", "help", "complaint", "report", "suggestion", "praise"),
+    "dispatch": ("normal", "urgent", "critical"),
+    "sign_for": ("normal", "urgent", "critical"),
+    "feedback": ("normal", "urgent", "critical"),
+}
+"""The keys of each table of `cases.deadlines`: the request types (schema.cases.RequestType) and urgencies
+(schema.cases.Urgency), spelled here because the configuration is read before the schema."""
+
+
 @dataclass(frozen=True)
 class CaseRules:
     """config.yaml `cases:` rules of the work-order path that a centre sets (docs/cases.md)."""
@@ -328,6 +391,15 @@ class CaseRules:
     duplicate (并单, ari_app.cases.merging)."""
     follow_up: FollowUpRules = field(default_factory=FollowUpRules)
     attachments: AttachmentRules = field(default_factory=AttachmentRules)
+    deadlines: DeadlineTable | None = None
+    """The centre's time limits; None (no `cases.deadlines` section): shares get the category's or the
+    default deadline in clock hours, and no sign-for, dispatch or feedback deadline, as before 0018."""
+    hotline_deadlines: Mapping[str, DeadlineTable] = field(default_factory=dict)
+    """`cases.deadlines.hotlines.<number>`: one hotline's own limits, each table key it leaves out taken from
+    the centre's."""
+    problem_threshold: int = 3
+    """问题工单: this many re-dispatches or send-backs of one case mark it a problem work order and raise its
+    supervision a level (the 12345 rule: three re-handlings or three transfers without a lead unit)."""
 
 
 @dataclass(frozen=True)
@@ -1073,18 +1145,74 @@ def _calendar(c: _Checker, data: dict[str, Any]) -> CalendarSettings:
     )
 
 
-def _cases(c: _Checker, data: dict[str, Any]) -> CaseRules:
+_TIME_LIMIT = re.compile(r"^(\d+(?:\.\d+)?)\s*(wd|wh|h)$")
+
+
+def _time_limit(c: _Checker, value: Any, key: str, kind: str) -> TimeLimit | None:
+    """One limit: `24h`, `4wh`, `10wd` (a bare whole number under `handling` is working days)."""
+    if kind == "handling" and isinstance(value, int) and not isinstance(value, bool):
+        value = f"{value}wd"
+    m = _TIME_LIMIT.match(value.strip()) if isinstance(value, str) else None
+    if m is None:
+        c.fail(key, f"expected a time limit such as 24h, 4wh or 10wd, got {value!r}")
+        return None
+    amount, unit = float(m.group(1)), TIME_UNITS[m.group(2)]
+    if not 0 < amount <= 8760 or (unit == "working_days" and amount != int(amount)):
+        c.fail(key, f"expected a positive limit of at most 8760 (whole working days), got {value!r}")
+        return None
+    return TimeLimit(amount, unit)
+
+
+def _deadline_table(c: _Checker, sec: dict[str, Any], path: str, base: DeadlineTable) -> DeadlineTable:
+    """A `cases.deadlines` table (or one hotline's): each of the four kinds a mapping of its keys to limits;
+    a key left out keeps `base`'s limit."""
+    tables: dict[str, dict[str, TimeLimit]] = {}
+    for kind, keys in DEADLINE_KINDS.items():
+        table = dict(getattr(base, kind))
+        sub = c.section(sec, kind, path, required=False)
+        c.unknown(sub, f"{path}.{kind}", set(keys))
+        for key in keys:
+            if key in sub:
+                limit = _time_limit(c, sub[key], f"{path}.{kind}.{key}", kind)
+                if limit is not None:
+                    table[key] = limit
+        tables[kind] = table
+    return DeadlineTable(**tables)
+
+
+def _cases(c: _Checker, data: dict[str, Any], hotlines: tuple[Hotline, ...] = ()) -> CaseRules:
     """`cases:` the work-order rules a centre sets (optional section)."""
     sec = c.section(data, "cases", "", required=False)
-    c.unknown(sec, "cases", {"merge_window_days", "follow_up", "attachments"})
+    c.unknown(sec, "cases", {"merge_window_days", "follow_up", "attachments", "deadlines", "problem_threshold"})
     fu = c.section(sec, "follow_up", "cases", required=False)
     c.unknown(fu, "cases.follow_up", {"due_working_days"})
+    deadlines: DeadlineTable | None = None
+    per_hotline: dict[str, DeadlineTable] = {}
+    if sec.get("deadlines") is not None:
+        dl = c.section(sec, "deadlines", "cases")
+        c.unknown(dl, "cases.deadlines", {*DEADLINE_KINDS, "hotlines"})
+        deadlines = _deadline_table(c, dl, "cases.deadlines", DeadlineTable())
+        own = c.section(dl, "hotlines", "cases.deadlines", required=False)
+        known = {h.number for h in hotlines}
+        for number, table in own.items():
+            key = f"cases.deadlines.hotlines.{number}"
+            if str(number) not in known:
+                c.fail(key, f"{number!r} is not a hotline of this config (hotlines[].number)")
+                continue
+            if not isinstance(table, dict):
+                c.fail(key, "expected a mapping of handling, dispatch, sign_for and feedback limits")
+                continue
+            c.unknown(table, key, set(DEADLINE_KINDS))
+            per_hotline[str(number)] = _deadline_table(c, table, key, deadlines)
     return CaseRules(
         merge_window_days=c.integer(sec, "merge_window_days", "cases", low=1, high=366, default=30),
         follow_up=FollowUpRules(
             due_working_days=c.integer(fu, "due_working_days", "cases.follow_up", low=1, high=30, default=1)
         ),
         attachments=_attachments(c, sec),
+        deadlines=deadlines,
+        hotline_deadlines=per_hotline,
+        problem_threshold=c.integer(sec, "problem_threshold", "cases", low=1, high=100, default=3),
     )
 
 
@@ -1162,7 +1290,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     asterisk = _asterisk(c, data)
     server = _server(c, data)
     calendar = _calendar(c, data)
-    cases = _cases(c, data)
+    cases = _cases(c, data, hotlines)
     if c.issues:
         raise ConfigError(sorted(c.issues, key=lambda i: i.line))
     return Config(

@@ -226,6 +226,9 @@ class Msg(StrEnum):
     MERGE_CANDIDATES = "merge_candidates"
     MERGE_CASES = "merge_cases"
     UNMERGE_CASE = "unmerge_case"
+    REVIEW_RETURN = "review_return"
+    REQUEST_EXTENSION = "request_extension"
+    DECIDE_EXTENSION = "decide_extension"
     FOLLOW_UPS_DUE = "follow_ups_due"
     ADD_ATTACHMENT = "add_attachment"
     LIST_ATTACHMENTS = "list_attachments"
@@ -297,6 +300,8 @@ class Field:
 
 
 CASE_ID: Final = Field(int, low=1, high=2**53)
+RETURN_REASONS: Final = ("not_our_duty", "wrong_area", "insufficient_info", "duplicate", "other")
+"""退单理由 (schema.cases.ReturnReason): 非本单位职责, 属地错误, 信息不全, 重复工单, 其他."""
 
 CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
     Msg.HELLO: {"version": Field(str, max_len=16), "client": Field(str, required=False, max_len=64)},
@@ -351,7 +356,26 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
         "instructions": Field(str, required=False, max_len=MAX_NOTE),
     },
     Msg.ACCEPT_CASE: {"case_id": CASE_ID},
-    Msg.RETURN_CASE: {"case_id": CASE_ID, "reason": Field(str, max_len=MAX_NOTE)},
+    Msg.RETURN_CASE: {
+        "case_id": CASE_ID,
+        "reason": Field(str, max_len=MAX_NOTE),
+        "reason_code": Field(str, required=False, choices=RETURN_REASONS),
+    },
+    Msg.REVIEW_RETURN: {
+        "case_id": CASE_ID,
+        "approved": Field(bool),
+        "note": Field(str, required=False, max_len=MAX_NOTE),
+    },
+    Msg.REQUEST_EXTENSION: {
+        "case_id": CASE_ID,
+        "reason": Field(str, max_len=MAX_NOTE),
+        "deadline_at": Field(str, max_len=40),
+    },
+    Msg.DECIDE_EXTENSION: {
+        "case_id": CASE_ID,
+        "approved": Field(bool),
+        "note": Field(str, required=False, max_len=MAX_NOTE),
+    },
     Msg.HANDLE_CASE: {"case_id": CASE_ID, "result": Field(str, max_len=20_000)},
     Msg.FOLLOW_UP_CASE: {
         "case_id": CASE_ID,
@@ -450,6 +474,17 @@ ACTION_REQUESTS: Final[Mapping[str, str]] = {
     "resolve_directly": Msg.RESOLVE_DIRECTLY,
     "forward": Msg.FORWARD_CASE,
 }
+RULE_REQUESTS: Final[Mapping[str, str]] = {
+    "accept_return": Msg.REVIEW_RETURN,
+    "reject_return": Msg.REVIEW_RETURN,
+    "request_extension": Msg.REQUEST_EXTENSION,
+    "approve_extension": Msg.DECIDE_EXTENSION,
+    "refuse_extension": Msg.DECIDE_EXTENSION,
+}
+"""The work-order rules' actions (since 1.7) named in `allowed_actions` and the request that makes each
+(`accept_return` and `reject_return` are `review_return` with `approved` true or false; likewise the
+extension's decision). Apart from ACTION_REQUESTS: a desktop offers buttons for those it knows."""
+
 """The request that makes each workflow action named in a case's `allowed_actions` (`approve` and `send_back`
 are `review_case` with `approved` true or false; `forward` is an exchange-mode case the hotline's own system
 refused, sent again). Actions not listed here (`escalate`, `exchange_update`, `exchange_refused`,
@@ -729,6 +764,41 @@ class DispatchInfo(TypedDict):
     return_reason: str | None
     handled_at: str | None
     result: str | None
+    sign_for_deadline_at: NotRequired[str | None]
+    """签收时限 (since 1.7); None without configured limits."""
+    signed_on_time: NotRequired[bool | None]
+    """Whether the unit signed for it by then; None while unsigned or without a deadline."""
+    feedback_deadline_at: NotRequired[str | None]
+
+
+class ReturnInfo(TypedDict):
+    """A unit's return (退单) of its share and the centre's review (since 1.7)."""
+
+    id: int
+    unit_id: int
+    reason_code: str
+    """One of RETURN_REASONS."""
+    reason: str
+    requested_at: str
+    status: str
+    """pending, approved, refused"""
+    decided_at: str | None
+    decision_note: str | None
+
+
+class ExtensionInfo(TypedDict):
+    """A unit's request for a later deadline (延期) and the centre's decision (since 1.7)."""
+
+    id: int
+    unit_id: int
+    reason: str
+    requested_at: str
+    deadline_before: str
+    deadline_asked: str
+    status: str
+    """pending, approved, refused"""
+    decided_at: str | None
+    decision_note: str | None
 
 
 class FollowUpInfo(TypedDict):
@@ -825,7 +895,8 @@ class CaseDetail(CaseListItem):
     reviews: list[ReviewInfo]
     supervisions: list[SupervisionInfo]
     allowed_actions: list[str]
-    """What the signed-in person may do now (names of ACTION_REQUESTS); the server still checks."""
+    """What the signed-in person may do now (names of ACTION_REQUESTS and RULE_REQUESTS); the server still
+    checks."""
     dispatch_units: list[UnitInfo]
     """The units the case may be dispatched to; empty unless `dispatch` is allowed."""
     transfers: NotRequired[list[TransferInfo]]
@@ -859,6 +930,14 @@ class AttachmentInfo(TypedDict):
     uploaded_at: str
     removed_at: str | None
     """When retention removed the file (it can no longer be read), else None."""
+    dispatch_deadline_at: NotRequired[str | None]
+    """派单时限 (since 1.7): when the case must be dispatched by; None without configured limits."""
+    redispatch_count: NotRequired[int]
+    send_back_count: NotRequired[int]
+    problem_at: NotRequired[str | None]
+    """问题工单: when a counter reached the centre's threshold (supervision raised a level)."""
+    returns: NotRequired[list[ReturnInfo]]
+    extensions: NotRequired[list[ExtensionInfo]]
 
 
 class CaseRef(TypedDict):

@@ -49,7 +49,8 @@ class Handling(StrEnum):
 class DispatchStatus(StrEnum):
     PENDING = "pending"  # sent, not yet accepted by the unit
     ACCEPTED = "accepted"  # the unit is working on it
-    RETURNED = "returned"  # the unit sent it back as not theirs
+    RETURNED = "returned"  # the unit sent it back as not theirs (the centre accepted the return)
+    RETURN_REQUESTED = "return_requested"  # 退单 asked, waiting for the centre's review; the unit still holds it
     HANDLED = "handled"  # the unit reported a result
     WITHDRAWN = "withdrawn"  # superseded (sent back after review: a fresh round starts)
 
@@ -128,6 +129,24 @@ class RequestType(StrEnum):
     REPORT = "report"  # 举报
     SUGGESTION = "suggestion"  # 建议
     PRAISE = "praise"  # 表扬
+
+
+class ReturnReason(StrEnum):
+    """Why a unit returns its share (退单理由, 国办发〔2020〕53号: a dispute review of dispatches); with free text."""
+
+    NOT_OUR_DUTY = "not_our_duty"  # 非本单位职责
+    WRONG_AREA = "wrong_area"  # 属地错误
+    INSUFFICIENT_INFO = "insufficient_info"  # 信息不全
+    DUPLICATE = "duplicate"  # 重复工单
+    OTHER = "other"  # 其他
+
+
+class RequestStatus(StrEnum):
+    """A unit's request the centre decides: a return (退单) or an extension (延期)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
 
 
 class OutboxStatus(StrEnum):
@@ -318,6 +337,15 @@ class Case(Base):
     reads `ix_cases_follow_up_due_at`."""
     follow_up_rating: Mapped[Rating | None] = mapped_column(String(24))
     """一事一评: the citizen's rating of the case at its latest follow-up where they were reached."""
+    dispatch_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """派单时限: when the case must be dispatched by (config `cases.deadlines.dispatch`, by urgency, from intake);
+    None when no limits are configured and for cases taken before migration 0018."""
+    redispatch_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    """改派: dispatches after a unit's return was accepted (ari_app.cases.returns)."""
+    send_back_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    """发回重办: reviews that sent the case back to its units."""
+    problem_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """问题工单: when a counter reached `cases.problem_threshold` and supervision was raised a level."""
 
     category: Mapped[Category | None] = relationship()
     classification: Mapped[Classification | None] = relationship()
@@ -361,6 +389,16 @@ class Dispatch(Base):
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     result: Mapped[str | None] = mapped_column(Text)
     handled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sign_for_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """签收时限 (config `cases.deadlines.sign_for`, by urgency, from `dispatched_at`); None when no limits are
+    configured, for shares made before migration 0018, and for shares sent back (taken on at once)."""
+    signed_on_time: Mapped[bool | None] = mapped_column()
+    """按时签收: whether `accepted_at` was by `sign_for_deadline_at`; None while unsigned or without a deadline."""
+    feedback_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """首次反馈时限 (config `cases.deadlines.feedback`, by urgency, from `dispatched_at`), for display and KPIs."""
+    sign_for_overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the deadline clock found the share still unsigned past `sign_for_deadline_at` (签收超时) and told
+    its unit (ari_app.cases.deadlines.escalate_overdue; once per share)."""
 
     case: Mapped[Case] = relationship(back_populates="dispatches")
     unit: Mapped[CooperatingUnit] = relationship()
@@ -443,6 +481,71 @@ class Supervision(Base):
         Index("ix_supervisions_case_id", "case_id"),
         UniqueConstraint("dispatch_id", "level", name="uq_supervisions_dispatch_id_level"),
     )
+
+
+class DispatchReturn(Base):
+    """退单: a unit's request to return its share, with a reason from the list and text, and the centre's review
+    (派单异议审核): `approved` ends the share (the case goes back to be re-dispatched), `refused` leaves it with
+    the unit and counts as an improper return of `unit_id`."""
+
+    __tablename__ = "dispatch_returns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    dispatch_id: Mapped[int] = mapped_column(ForeignKey("dispatches.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    reason_code: Mapped[ReturnReason] = mapped_column(String(24))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[RequestStatus] = mapped_column(String(16))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_dispatch_returns_case_id", "case_id"),
+        Index("ix_dispatch_returns_unit_id_status", "unit_id", "status"),
+    )
+
+
+class Extension(Base):
+    """延期: a unit asks, before its share's deadline, for a later one (`deadline_asked`) with a reason; the
+    centre (the hotline unit on a sub-platform) approves, moving the share's deadline, or refuses."""
+
+    __tablename__ = "case_extensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    dispatch_id: Mapped[int] = mapped_column(ForeignKey("dispatches.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    deadline_before: Mapped[datetime] = mapped_column(UTCDateTime())
+    deadline_asked: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[RequestStatus] = mapped_column(String(16))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_case_extensions_case_id", "case_id"),)
+
+
+class CaseNotice(Base):
+    """A notice due to the citizen (`kind`: `extension`, a case's deadline moved), for the notification port
+    to send and stamp `sent_at`; the centre's, so confidential cases get theirs too."""
+
+    __tablename__ = "case_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_case_notices_sent_at_due_at", "sent_at", "due_at"),)
 
 
 class ExchangeMessage(Base):

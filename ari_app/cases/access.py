@@ -27,8 +27,14 @@ CENTRE_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN})
 """Roles that see every case: the centre answers all hotlines."""
 
 INTAKE_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.HOTLINE_UNIT, Role.ADMIN})
-OPEN_DISPATCH = (DispatchStatus.PENDING, DispatchStatus.ACCEPTED, DispatchStatus.HANDLED)
-ACTIVE_DISPATCH = (DispatchStatus.PENDING, DispatchStatus.ACCEPTED)
+OPEN_DISPATCH = (
+    DispatchStatus.PENDING,
+    DispatchStatus.ACCEPTED,
+    DispatchStatus.RETURN_REQUESTED,
+    DispatchStatus.HANDLED,
+)
+ACTIVE_DISPATCH = (DispatchStatus.PENDING, DispatchStatus.ACCEPTED, DispatchStatus.RETURN_REQUESTED)
+"""Shares whose unit still holds them and whose deadline runs: a share whose return waits for review too."""
 
 MAX_TEXT = 20_000
 

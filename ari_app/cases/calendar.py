@@ -73,6 +73,7 @@ _CHINESE_NAMES: Final = {
 class LimitUnit(StrEnum):
     WORKING_DAYS = "working_days"
     WORKING_HOURS = "working_hours"
+    HOURS = "hours"  # clock hours, around the clock (an emergency's dispatch limit does not wait for Monday)
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,8 @@ class WorkCalendar:
         """The deadline of `limit` counted from `start`."""
         if limit.unit is LimitUnit.WORKING_DAYS:
             return self.add_working_days(start, int(limit.amount))
+        if limit.unit is LimitUnit.HOURS:
+            return (self.local(start).astimezone(UTC) + timedelta(hours=limit.amount)).astimezone(self.zone)
         return self.add_working_hours(start, limit.amount)
 
     def working_time(self, start: datetime, end: datetime) -> timedelta:

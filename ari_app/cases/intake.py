@@ -28,6 +28,7 @@ from ari_app.cases.access import (
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit
 from ari_app.cases.catalogue import path_of, selectable
+from ari_app.cases.deadlines import dispatch_due
 from ari_app.cases.errors import InvalidInput, PermissionDenied
 from ari_app.cases.events import CaseCreated, emit
 from ari_app.cases.exchange import check_intake, enqueue_request, receiver_services
@@ -187,6 +188,7 @@ def create_case(
         case.classification = node
         case.classification_name = node.name_zh
         case.classification_path = path_of(node)
+    case.dispatch_deadline_at = dispatch_due(settings, case, now)
     session.add(case)
     session.flush()
     extra = {"confidential": True} if case.confidential else {}

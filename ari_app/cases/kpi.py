@@ -36,7 +36,12 @@ from sqlalchemy.orm import Session
 
 from schema.cases import Case, CooperatingUnit, Dispatch, DispatchStatus, FollowUp, Satisfaction
 
-_COUNTED = (DispatchStatus.PENDING, DispatchStatus.ACCEPTED, DispatchStatus.HANDLED)
+_COUNTED = (
+    DispatchStatus.PENDING,
+    DispatchStatus.ACCEPTED,
+    DispatchStatus.RETURN_REQUESTED,  # still the unit's while the centre reviews its return
+    DispatchStatus.HANDLED,
+)
 
 
 @dataclass
@@ -255,11 +260,12 @@ def _on_time() -> Any:
 
 
 def _due(now: datetime) -> Any:
-    """Shares that count for the on-time rate: handled, or still open (pending, accepted) past the deadline."""
+    """Shares that count for the on-time rate: handled, or still open (pending, accepted, return requested)
+    past the deadline."""
     return func.sum(
         case(
             (Dispatch.status == DispatchStatus.HANDLED, 1),
-            (and_(Dispatch.status.in_(_COUNTED[:2]), Dispatch.deadline_at < now), 1),
+            (and_(Dispatch.status.in_(_COUNTED[:3]), Dispatch.deadline_at < now), 1),
             else_=0,
         )
     )

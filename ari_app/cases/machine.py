@@ -7,8 +7,12 @@
        └─dispatch─> dispatched ──accept──> in_progress ──handle──> handled ──follow_up──> followed_up
                       │   ^                    ^                                              │
                       │   └─dispatch─ returned │                                    approve──┴──send_back
-                      └──return (all units)──┘ └───────────────── send_back ────────────────────┘
+                      └─accept_return (all)──┘ └───────────────── send_back ────────────────────┘
                                                                               approve ──> closed
+
+A unit's `return` (退单) is a request: the case stays where it is until the reviewer's `accept_return` (the
+share ends; with no unit left the case is `returned`) or `reject_return` (the unit keeps it). Extensions
+(`request_extension`, then `approve_extension` or `refuse_extension`) change no status.
 
     received, returned ──merge──> merged ──master_closed──> closed          (并单: a duplicate of a master case)
                                     │  ^ follow_up (the master handled)
@@ -77,6 +81,11 @@ class Action(StrEnum):
     MERGE = "merge"
     UNMERGE = "unmerge"
     MASTER_CLOSED = "master_closed"
+    ACCEPT_RETURN = "accept_return"
+    REJECT_RETURN = "reject_return"
+    REQUEST_EXTENSION = "request_extension"
+    APPROVE_EXTENSION = "approve_extension"
+    REFUSE_EXTENSION = "refuse_extension"
 
 
 @dataclass(frozen=True)
@@ -132,8 +141,21 @@ RULES: tuple[Rule, ...] = (
     _rule(Action.DISPATCH, S.IN_PROGRESS, {S.IN_PROGRESS}, _DISPATCHER),  # a co-unit of a coordinated case
     _rule(Action.ACCEPT, S.DISPATCHED, {S.IN_PROGRESS}, _UNIT),
     _rule(Action.ACCEPT, S.IN_PROGRESS, {S.IN_PROGRESS}, _UNIT),
-    _rule(Action.RETURN, S.DISPATCHED, {S.RETURNED, S.DISPATCHED, S.IN_PROGRESS}, _UNIT),
-    _rule(Action.RETURN, S.IN_PROGRESS, {S.RETURNED, S.IN_PROGRESS, S.HANDLED}, _UNIT),
+    # 退单 (ari_app.cases.returns): the unit asks; the centre reviews (派单异议审核, 国办发〔2020〕53号). Accepted,
+    # the share ends and the case goes back to be re-dispatched when no unit is left; rejected, the unit keeps it.
+    _rule(Action.RETURN, S.DISPATCHED, {S.DISPATCHED}, _UNIT),
+    _rule(Action.RETURN, S.IN_PROGRESS, {S.IN_PROGRESS}, _UNIT),
+    _rule(Action.ACCEPT_RETURN, S.DISPATCHED, {S.RETURNED, S.DISPATCHED, S.IN_PROGRESS}, _REVIEWER),
+    _rule(Action.ACCEPT_RETURN, S.IN_PROGRESS, {S.RETURNED, S.DISPATCHED, S.IN_PROGRESS, S.HANDLED}, _REVIEWER),
+    _rule(Action.REJECT_RETURN, S.DISPATCHED, {S.DISPATCHED}, _REVIEWER),
+    _rule(Action.REJECT_RETURN, S.IN_PROGRESS, {S.IN_PROGRESS}, _REVIEWER),
+    # 延期 (ari_app.cases.extensions): the unit asks before its deadline; the centre (the hotline unit) decides.
+    _rule(Action.REQUEST_EXTENSION, S.DISPATCHED, {S.DISPATCHED}, _UNIT),
+    _rule(Action.REQUEST_EXTENSION, S.IN_PROGRESS, {S.IN_PROGRESS}, _UNIT),
+    _rule(Action.APPROVE_EXTENSION, S.DISPATCHED, {S.DISPATCHED}, _REVIEWER),
+    _rule(Action.APPROVE_EXTENSION, S.IN_PROGRESS, {S.IN_PROGRESS}, _REVIEWER),
+    _rule(Action.REFUSE_EXTENSION, S.DISPATCHED, {S.DISPATCHED}, _REVIEWER),
+    _rule(Action.REFUSE_EXTENSION, S.IN_PROGRESS, {S.IN_PROGRESS}, _REVIEWER),
     _rule(Action.HANDLE, S.IN_PROGRESS, {S.IN_PROGRESS, S.HANDLED}, _UNIT),
     _rule(Action.FOLLOW_UP, S.HANDLED, {S.HANDLED, S.FOLLOWED_UP}, _DISPATCHER),
     _rule(Action.FOLLOW_UP, S.CLOSED, {S.CLOSED}, _who(CENTRE, CENTRE, CENTRE | HOTLINE_UNIT)),

@@ -42,6 +42,7 @@ from ari_app.config import HotlineMode
 from ari_app.protocol import (
     ACTION_REQUESTS,
     ATTACHMENT_CHUNK,
+    RULE_REQUESTS,
     AttachmentInfo,
     CaseDetail,
     CaseListItem,
@@ -50,10 +51,12 @@ from ari_app.protocol import (
     ClassificationInfo,
     DispatchInfo,
     DispatchSuggestion,
+    ExtensionInfo,
     FollowUpInfo,
     MergeCandidate,
     MergeSignals,
     Msg,
+    ReturnInfo,
     RevealedContact,
     ReviewInfo,
     SupervisionInfo,
@@ -61,7 +64,15 @@ from ari_app.protocol import (
     UnitInfo,
     iso,
 )
-from schema.cases import Case, CooperatingUnit, DispatchStatus, Handling
+from schema.cases import (
+    Case,
+    CooperatingUnit,
+    DispatchReturn,
+    DispatchStatus,
+    Extension,
+    Handling,
+    RequestStatus,
+)
 from schema.transfers import CallTransfer
 from schema.users import Role, User
 
@@ -340,7 +351,12 @@ def _actions_now(s: Session, actor: Actor, case: Case) -> list[str]:
     whose share is already accepted is not offered `accept` again), to coordinated cases for
     `escalate_to_leader`, to a merged case's master being handled for `follow_up`, and to actions a desktop
     makes."""
-    actions = [a for a in workflow.allowed_actions(s, actor, case) if a in ACTION_REQUESTS]
+    actions = [a for a in workflow.allowed_actions(s, actor, case) if a in ACTION_REQUESTS or a in RULE_REQUESTS]
+    waiting = {d.status for d in case.dispatches}
+    if DispatchStatus.RETURN_REQUESTED not in waiting:  # nothing to review
+        actions = [a for a in actions if a not in ("accept_return", "reject_return")]
+    if not _pending_extensions(s, case):
+        actions = [a for a in actions if a not in ("approve_extension", "refuse_extension")]
     if case.handling != Handling.COORDINATED:
         actions = [a for a in actions if a != "escalate_to_leader"]  # the workflow refuses it for these
     if case.status == CaseState.MERGED:  # followed up once the master is handled (ari_app.cases.merging)
@@ -353,9 +369,52 @@ def _actions_now(s: Session, actor: Actor, case: Case) -> list[str]:
             "accept": {DispatchStatus.PENDING},
             "return": {DispatchStatus.PENDING, DispatchStatus.ACCEPTED},
             "handle": {DispatchStatus.ACCEPTED},
+            "request_extension": {DispatchStatus.PENDING, DispatchStatus.ACCEPTED, DispatchStatus.RETURN_REQUESTED},
         }
         actions = [a for a in actions if a not in need or any(st in need[a] for st in mine)]
     return actions
+
+
+def _pending_extensions(s: Session, case: Case) -> bool:
+    found = s.scalar(
+        select(Extension.id).where(Extension.case_id == case.id, Extension.status == RequestStatus.PENDING).limit(1)
+    )
+    return found is not None
+
+
+def _returns(s: Session, case: Case) -> list[ReturnInfo]:
+    rows = s.scalars(select(DispatchReturn).where(DispatchReturn.case_id == case.id).order_by(DispatchReturn.id))
+    return [
+        ReturnInfo(
+            id=r.id,
+            unit_id=r.unit_id,
+            reason_code=str(r.reason_code),
+            reason=r.reason,
+            requested_at=r.requested_at.isoformat(),
+            status=str(r.status),
+            decided_at=iso(r.decided_at),
+            decision_note=r.decision_note,
+        )
+        for r in rows
+    ]
+
+
+def _extensions(s: Session, case: Case) -> list[ExtensionInfo]:
+    rows = s.scalars(select(Extension).where(Extension.case_id == case.id).order_by(Extension.id))
+    return [
+        ExtensionInfo(
+            id=e.id,
+            unit_id=e.unit_id,
+            reason=e.reason,
+            requested_at=e.requested_at.isoformat(),
+            deadline_before=e.deadline_before.isoformat(),
+            deadline_asked=e.deadline_asked.isoformat(),
+            status=str(e.status),
+            decided_at=iso(e.decided_at),
+            decision_note=e.decision_note,
+        )
+        for e in rows
+    ]
 
 
 def _dispatch_units(s: Session, case: Case) -> list[UnitInfo]:
@@ -409,6 +468,9 @@ def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
                 return_reason=d.return_reason,
                 handled_at=iso(d.handled_at),
                 result=d.result,
+                sign_for_deadline_at=iso(d.sign_for_deadline_at),
+                signed_on_time=d.signed_on_time,
+                feedback_deadline_at=iso(d.feedback_deadline_at),
             )
             for d in case.dispatches
         ],
@@ -441,6 +503,12 @@ def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
         master=_ref(m) if (m := merging.master_of(s, case)) is not None else None,
         duplicates=[_ref(d) for d in merging.duplicates_of(s, case.id)],
         attachments=[attachments.info(a) for a in attachments.of_case(s, case.id)],
+        dispatch_deadline_at=iso(case.dispatch_deadline_at),
+        redispatch_count=case.redispatch_count,
+        send_back_count=case.send_back_count,
+        problem_at=iso(case.problem_at),
+        returns=_returns(s, case),
+        extensions=_extensions(s, case),
     )
 
 
@@ -460,7 +528,16 @@ def _operation(msg_type: str, fields: Mapping[str, Any]) -> tuple[Callable[..., 
     if msg_type == Msg.ACCEPT_CASE:
         return workflow.accept, {}
     if msg_type == Msg.RETURN_CASE:
-        return workflow.return_case, {"reason": fields["reason"]}
+        return workflow.return_case, {"reason": fields["reason"], "reason_code": fields.get("reason_code")}
+    if msg_type == Msg.REVIEW_RETURN:
+        return workflow.review_return, {"approved": fields["approved"], "note": fields.get("note")}
+    if msg_type == Msg.REQUEST_EXTENSION:
+        return workflow.request_extension, {
+            "reason": fields["reason"],
+            "deadline_at": fields["deadline_at"],  # read by the workflow, so a refusal is audited
+        }
+    if msg_type == Msg.DECIDE_EXTENSION:
+        return workflow.decide_extension, {"approved": fields["approved"], "note": fields.get("note")}
     if msg_type == Msg.HANDLE_CASE:
         return workflow.handle, {"result": fields["result"]}
     if msg_type == Msg.FOLLOW_UP_CASE:
@@ -510,6 +587,9 @@ WORKFLOW_REQUESTS = frozenset(
         Msg.SET_CONFIDENTIAL,
         Msg.MERGE_CASES,
         Msg.UNMERGE_CASE,
+        Msg.REVIEW_RETURN,
+        Msg.REQUEST_EXTENSION,
+        Msg.DECIDE_EXTENSION,
     }
 )
 

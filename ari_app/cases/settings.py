@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 from ari_app.calls.numbers import NumberPlan
 from ari_app.cases.calendar import WorkCalendar
 from ari_app.cases.errors import NotConfigured, UnknownHotline
-from ari_app.config import AttachmentRules, Config, HotlineMode
+from ari_app.config import AttachmentRules, Config, DeadlineTable, HotlineMode
 
 _KEY = "ari_app.cases.settings"
 
@@ -64,6 +64,13 @@ class CaseSettings:
     `cases.follow_up.due_working_days`; ari_app.cases.follow_ups)."""
     attachments: AttachmentRules = field(default_factory=AttachmentRules)
     """Where attachment files are kept, their limits, types and retention (ari_app.cases.attachments)."""
+    deadlines: DeadlineTable | None = None
+    """The centre's time limits (config `cases.deadlines`; ari_app.cases.deadlines computes them); None: the
+    category's or the default deadline in clock hours, and no sign-for, dispatch or feedback deadline."""
+    hotline_deadlines: Mapping[str, DeadlineTable] = field(default_factory=dict)
+    """A hotline's own limits (`cases.deadlines.hotlines`), over the centre's."""
+    problem_threshold: int = 3
+    """问题工单: re-dispatches or send-backs of one case that mark it a problem work order."""
 
     @classmethod
     def from_config(cls, cfg: Config, **overrides: Any) -> CaseSettings:
@@ -73,6 +80,9 @@ class CaseSettings:
         overrides.setdefault("merge_window_days", cfg.cases.merge_window_days)
         overrides.setdefault("follow_up_due_working_days", cfg.cases.follow_up.due_working_days)
         overrides.setdefault("attachments", cfg.cases.attachments)
+        overrides.setdefault("deadlines", cfg.cases.deadlines)
+        overrides.setdefault("hotline_deadlines", cfg.cases.hotline_deadlines)
+        overrides.setdefault("problem_threshold", cfg.cases.problem_threshold)
         return cls(hotlines=hotlines, timezone=ZoneInfo(cfg.timezone), **overrides)
 
     def hotline(self, number: str) -> HotlineRules:
@@ -80,6 +90,10 @@ class CaseSettings:
         if rules is None:
             raise UnknownHotline(f"{number!r} is not a configured hotline", hotline=number)
         return rules
+
+    def limits(self, number: str) -> DeadlineTable | None:
+        """The time limits of hotline `number`: its own, else the centre's, else None (none configured)."""
+        return self.hotline_deadlines.get(number, self.deadlines)
 
     def mode(self, number: str) -> HotlineMode:
         return self.hotline(number).mode

@@ -1,5 +1,6 @@
-"""The case workflow after intake: 派单 `dispatch`, 签收 `accept`, 退回 `return_case`, 办结 `handle` and
-`resolve_directly`, 回访 `follow_up`, 审核 `review`, 督办 `supervise` and `escalate_to_leader`, 转办 `forward`;
+"""The case workflow after intake: 派单 `dispatch`, 签收 `accept`, 退单 `return_case` and its review
+`review_return`, 延期 `request_extension` and `decide_extension`, 办结 `handle` and `resolve_directly`, 回访
+`follow_up`, 审核 `review`, 督办 `supervise` and `escalate_to_leader`, 转办 `forward`;
 and `allowed_actions`, what an actor may do to a case now. Every function takes a Session, the acting user
 and its arguments; checks on the server side that the actor may see the case and may make the move
 (ari_app.cases.machine, through ari_app.cases.access); and writes the audit entry in the same transaction
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ari_app.cases import disclosure, follow_ups, machine
@@ -29,6 +31,7 @@ from ari_app.cases.access import (
 )
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit
+from ari_app.cases.deadlines import check_problem, share_due
 from ari_app.cases.errors import FollowUpUnsatisfied, InvalidInput, PermissionDenied, TransitionForbidden
 from ari_app.cases.events import Audience, CaseDispatched, SupervisionRaised, emit
 from ari_app.cases.exchange import check_intake, enqueue_request, receiver_services, rerender_pending
@@ -38,13 +41,18 @@ from ari_app.cases.settings import CaseSettings, settings_of
 from ari_app.config import HotlineMode
 from schema.cases import (
     Case,
+    CaseNotice,
     CooperatingUnit,
     Dispatch,
+    DispatchReturn,
     DispatchStatus,
+    Extension,
     FollowUp,
     FollowUpChannel,
     Handling,
     Rating,
+    RequestStatus,
+    ReturnReason,
     Review,
     Satisfaction,
     Supervision,
@@ -56,6 +64,13 @@ def _open_dispatches(case: Case) -> list[Dispatch]:
     return [d for d in case.dispatches if d.status in OPEN_DISPATCH]
 
 
+def _held(d: Dispatch) -> DispatchStatus:
+    """A share's status as the case sees it: one whose return waits for review counts as what it was."""
+    if d.status == DispatchStatus.RETURN_REQUESTED:
+        return DispatchStatus.PENDING if d.accepted_at is None else DispatchStatus.ACCEPTED
+    return d.status
+
+
 def _aggregate(case: Case) -> CaseState:
     """The status a dispatched case is in, given its units' shares."""
     live = _open_dispatches(case)
@@ -63,7 +78,7 @@ def _aggregate(case: Case) -> CaseState:
         return CaseState.RETURNED
     if all(d.status == DispatchStatus.HANDLED for d in live):
         return CaseState.HANDLED
-    if any(d.status in (DispatchStatus.ACCEPTED, DispatchStatus.HANDLED) for d in live):
+    if any(_held(d) in (DispatchStatus.ACCEPTED, DispatchStatus.HANDLED) for d in live):
         return CaseState.IN_PROGRESS
     return CaseState.DISPATCHED
 
@@ -76,10 +91,15 @@ def _refresh_deadline(case: Case) -> None:
 def _deadline(
     settings: CaseSettings, case: Case, now: datetime, deadline_at: datetime | None, deadline_hours: float | None
 ) -> datetime:
+    """A share's handling deadline: `deadline_at`, else `deadline_hours` from now, else the hotline's limit for
+    the case's request type (config `cases.deadlines.handling`), else the category's hours, else the default."""
     if deadline_at is not None:
         if deadline_at.tzinfo is None or deadline_at <= now:
             raise InvalidInput("deadline_at must be an aware time in the future", field="deadline_at")
         return deadline_at
+    limits = share_due(settings, case, now) if deadline_hours is None else None
+    if limits is not None:
+        return limits.handling
     if deadline_hours is None:
         deadline_hours = case.category.deadline_hours if case.category else settings.default_deadline_hours
     if not 0 < deadline_hours <= 24 * 365:
@@ -100,7 +120,11 @@ def dispatch(
     now: datetime | None = None,
 ) -> Case:
     """派遣: send the case to one unit (or several: a coordinated case, the first is the lead) with a
-    deadline: `deadline_at`, else `deadline_hours`, else the category's, else the default. Without `units`
+    deadline: `deadline_at`, else `deadline_hours`, else the hotline's limit for the request type (config
+    `cases.deadlines`, which also gives each share its sign-for and first-feedback deadlines), else the
+    category's, else the default. A dispatch of a case some unit's accepted return sent back is a
+    re-dispatch (改派): `redispatch_count` rises, and at `cases.problem_threshold` the case becomes a problem
+    work order (deadlines.check_problem). Without `units`
     the dispatch catalogue's rule for the case is used (ari_app.cases.routing, lead and co-units), else the
     category's default unit; else InvalidInput (`units`): the centre chooses. `rule_id` names the rule the
     units came from, for the audit entry. Adding a unit to a case already with units makes it
@@ -143,6 +167,11 @@ def dispatch(
         case.handling = Handling.DISPATCH
     target = source if source in (CaseState.DISPATCHED, CaseState.IN_PROGRESS) else CaseState.DISPATCHED
     by_rule = {} if rule_id is None else {"rule": rule_id}
+    limits = share_due(settings, case, now)
+    redispatch = source is CaseState.RETURNED and any(d.status == DispatchStatus.RETURNED for d in case.dispatches)
+    if redispatch:
+        case.redispatch_count += 1
+        by_rule["redispatch_count"] = case.redispatch_count
     transition(session, actor, case, Action.DISPATCH, target, now, units=unit_ids, deadline=due.isoformat(), **by_rule)
     for i, unit in enumerate(rows):
         d = Dispatch(
@@ -153,11 +182,15 @@ def dispatch(
             dispatched_by=actor.user_id,
             deadline_at=due,
             instructions=note,
+            sign_for_deadline_at=limits.sign_for if limits else None,
+            feedback_deadline_at=limits.feedback if limits else None,
         )
         case.dispatches.append(d)
         audience = Audience(frozenset({Role.DEPARTMENT}), units=frozenset({unit.id}))
         emit(session, CaseDispatched(case.id, case.number, now, audience, unit.id, due))
     _refresh_deadline(case)
+    if redispatch:
+        check_problem(session, actor, case, now)
     session.flush()
     return case
 
@@ -191,7 +224,8 @@ def _target_if(
 
 
 def accept(session: Session, actor: Actor, case_id: int | str, *, now: datetime | None = None) -> Case:
-    """The unit takes on its share of the case."""
+    """签收: the unit signs for (takes on) its share of the case; whether it did so by the share's sign-for
+    deadline is kept for the on-time sign-for rate (按时签收率: `Dispatch.signed_on_time`, None without one)."""
     settings = settings_of(session)
     now = settings.now(now)
     case = load_case(session, actor, case_id, lock=True)
@@ -200,33 +234,247 @@ def accept(session: Session, actor: Actor, case_id: int | str, *, now: datetime 
     target = _target_if(session, actor, case, Action.ACCEPT, d, DispatchStatus.ACCEPTED)
     d.status = DispatchStatus.ACCEPTED
     d.accepted_at = now
-    transition(session, actor, case, Action.ACCEPT, target, now, unit=d.unit_id)
+    if d.sign_for_deadline_at is not None:
+        d.signed_on_time = now <= d.sign_for_deadline_at
+    on_time = {} if d.signed_on_time is None else {"on_time": d.signed_on_time}
+    transition(session, actor, case, Action.ACCEPT, target, now, unit=d.unit_id, **on_time)
     session.flush()
     return case
 
 
 def return_case(
-    session: Session, actor: Actor, case_id: int | str, *, reason: str, now: datetime | None = None
+    session: Session,
+    actor: Actor,
+    case_id: int | str,
+    *,
+    reason: str,
+    reason_code: str | None = None,
+    now: datetime | None = None,
 ) -> Case:
-    """退回: the unit sends its share back as not theirs; when no unit is left the case waits for
-    re-dispatch."""
+    """退单: the unit asks to return its share as not theirs, with a reason from the list (schema.cases.
+    ReturnReason; None is `other`) and text. The share waits (`return_requested`, its deadline still running)
+    for the centre's review (`review_return`); the case's status does not change. One request per share at
+    a time: a share already waiting is refused (TransitionForbidden)."""
     settings = settings_of(session)
     now = settings.now(now)
     case = load_case(session, actor, case_id, lock=True)
     require_action(Action.RETURN, case, actor, mode_of(settings, case))
-    why = read_text(reason, "reason", required=True)
-    d = _own_dispatch(session, actor, case, ACTIVE_DISPATCH)
-    target = _target_if(session, actor, case, Action.RETURN, d, DispatchStatus.RETURNED)
-    d.status = DispatchStatus.RETURNED
-    d.returned_at = now
-    d.return_reason = why
-    if d.lead:
-        d.lead = False
-        rest = _open_dispatches(case)
-        if rest:
-            rest[0].lead = True
+    why = read_text(reason, "reason", required=True, limit=4000)
+    code = read_enum(ReturnReason, reason_code or ReturnReason.OTHER, "reason_code")
+    d = _own_dispatch(session, actor, case, (DispatchStatus.PENDING, DispatchStatus.ACCEPTED))
+    target = _target_if(session, actor, case, Action.RETURN, d, DispatchStatus.RETURN_REQUESTED)
+    d.status = DispatchStatus.RETURN_REQUESTED
+    assert why is not None
+    request = DispatchReturn(
+        case_id=case.id,
+        dispatch_id=d.id,
+        unit_id=d.unit_id,
+        reason_code=code,
+        reason=why,
+        requested_at=now,
+        requested_by=actor.user_id,
+        status=RequestStatus.PENDING,
+    )
+    session.add(request)
+    session.flush()
+    transition(
+        session, actor, case, Action.RETURN, target, now, unit=d.unit_id, reason_code=str(code), reason=why,
+        request=request.id,
+    )  # fmt: skip
+    session.flush()
+    return case
+
+
+def _pending_return(session: Session, case: Case) -> tuple[DispatchReturn, Dispatch]:
+    waiting = [d for d in case.dispatches if d.status == DispatchStatus.RETURN_REQUESTED]
+    if not waiting:
+        raise TransitionForbidden(f"no unit's return of case {case.number} waits for review", status=str(case.status))
+    d = waiting[0]
+    request = session.scalars(
+        select(DispatchReturn)
+        .where(DispatchReturn.dispatch_id == d.id, DispatchReturn.status == RequestStatus.PENDING)
+        .order_by(DispatchReturn.id.desc())
+    ).first()
+    if request is None:  # pragma: no cover - written together by return_case
+        raise TransitionForbidden(f"the return of case {case.number} has no request", status=str(case.status))
+    return request, d
+
+
+def review_return(
+    session: Session,
+    actor: Actor,
+    case_id: int | str,
+    *,
+    approved: bool,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Case:
+    """派单异议审核: the centre (the hotline unit on a sub-platform) decides the oldest return waiting on the
+    case. Accepted (`accept_return`): the share ends (`returned`), the lead passes to the next unit, and with
+    no unit left the case is `returned`, to be re-dispatched (改派, counted by `dispatch`). Rejected
+    (`reject_return`, a `note` required): the unit keeps its share as it was (pending or accepted) and the
+    return counts as improper against the unit (`improper_returns`)."""
+    settings = settings_of(session)
+    now = settings.now(now)
+    case = load_case(session, actor, case_id, lock=True)
+    action = Action.ACCEPT_RETURN if approved else Action.REJECT_RETURN
+    require_action(action, case, actor, mode_of(settings, case))
+    why = read_text(note, "note", required=not approved, limit=4000)
+    request, d = _pending_return(session, case)
+    back = DispatchStatus.RETURNED if approved else _held(d)
+    target = _target_if(session, actor, case, action, d, back)
+    d.status = back
+    request.status = RequestStatus.APPROVED if approved else RequestStatus.REFUSED
+    request.decided_at = now
+    request.decided_by = actor.user_id
+    request.decision_note = why
+    if approved:
+        d.returned_at = now
+        d.return_reason = request.reason
+        if d.lead:
+            d.lead = False
+            rest = _open_dispatches(case)
+            if rest:
+                rest[0].lead = True
     _refresh_deadline(case)
-    transition(session, actor, case, Action.RETURN, target, now, unit=d.unit_id, reason=why)
+    transition(
+        session, actor, case, action, target, now, unit=d.unit_id, request=request.id,
+        reason_code=str(request.reason_code), note=why,
+    )  # fmt: skip
+    session.flush()
+    return case
+
+
+def improper_returns(session: Session, unit_id: int) -> int:
+    """How many of the unit's returns the centre rejected (不当退单, counted against the unit)."""
+    count = session.scalar(
+        select(func.count(DispatchReturn.id)).where(
+            DispatchReturn.unit_id == unit_id, DispatchReturn.status == RequestStatus.REFUSED
+        )
+    )
+    return int(count or 0)
+
+
+def request_extension(
+    session: Session,
+    actor: Actor,
+    case_id: int | str,
+    *,
+    reason: str,
+    deadline_at: datetime | str,
+    now: datetime | None = None,
+) -> Case:
+    """延期: the unit asks for a later deadline (`deadline_at`, aware, or ISO 8601 text with its offset, after
+    the share's current one) for its
+    share, with a reason, before the current deadline has passed (after it: TransitionForbidden). One
+    request per share waits at a time. The centre (the hotline unit) decides (`decide_extension`)."""
+    settings = settings_of(session)
+    now = settings.now(now)
+    case = load_case(session, actor, case_id, lock=True)
+    require_action(Action.REQUEST_EXTENSION, case, actor, mode_of(settings, case))
+    why = read_text(reason, "reason", required=True, limit=4000)
+    if isinstance(deadline_at, str):
+        deadline_at = _moment(deadline_at, "deadline_at")
+    d = _own_dispatch(session, actor, case, ACTIVE_DISPATCH)
+    if now >= d.deadline_at:
+        raise TransitionForbidden(
+            f"the deadline of case {case.number} ({d.deadline_at.isoformat()}) has passed: too late to extend",
+            action=str(Action.REQUEST_EXTENSION),
+            status=str(case.status),
+        )
+    if deadline_at.tzinfo is None or deadline_at <= d.deadline_at:
+        raise InvalidInput("deadline_at must be an aware time after the current deadline", field="deadline_at")
+    if deadline_at > d.deadline_at + timedelta(days=366):
+        raise InvalidInput("deadline_at is more than a year after the current deadline", field="deadline_at")
+    if _pending_extension(session, d) is not None:
+        raise TransitionForbidden(
+            f"an extension of case {case.number} already waits for a decision",
+            action=str(Action.REQUEST_EXTENSION),
+            status=str(case.status),
+        )
+    assert why is not None
+    ext = Extension(
+        case_id=case.id,
+        dispatch_id=d.id,
+        unit_id=d.unit_id,
+        requested_at=now,
+        requested_by=actor.user_id,
+        reason=why,
+        deadline_before=d.deadline_at,
+        deadline_asked=deadline_at,
+        status=RequestStatus.PENDING,
+    )
+    session.add(ext)
+    session.flush()
+    transition(
+        session, actor, case, Action.REQUEST_EXTENSION, CaseState(case.status), now, unit=d.unit_id,
+        request=ext.id, deadline=deadline_at.isoformat(), reason=why,
+    )  # fmt: skip
+    session.flush()
+    return case
+
+
+def _moment(text: str, field: str) -> datetime:
+    """An ISO 8601 moment with its offset (`2026-10-16T17:30:00+08:00`); InvalidInput otherwise."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{field} must be an ISO 8601 time with its offset, got {text!r}", field=field) from None
+    if value.tzinfo is None:
+        raise InvalidInput(f"{field} must be an ISO 8601 time with its offset, got {text!r}", field=field)
+    return value
+
+
+def _pending_extension(session: Session, d: Dispatch) -> Extension | None:
+    return session.scalars(
+        select(Extension).where(Extension.dispatch_id == d.id, Extension.status == RequestStatus.PENDING)
+    ).first()
+
+
+def decide_extension(
+    session: Session,
+    actor: Actor,
+    case_id: int | str,
+    *,
+    approved: bool,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Case:
+    """The centre (the hotline unit on a sub-platform) approves or refuses (a `note` required) the oldest
+    extension waiting on the case. Approved: the share's deadline becomes the one asked (the case's
+    `deadline_at` follows), and a notice to the citizen is due now (`case_notices`, kind `extension`;
+    confidential cases too: the notice is the centre's). A request whose share is no longer held by its
+    unit (handled, returned) is refused with TransitionForbidden."""
+    settings = settings_of(session)
+    now = settings.now(now)
+    case = load_case(session, actor, case_id, lock=True)
+    action = Action.APPROVE_EXTENSION if approved else Action.REFUSE_EXTENSION
+    require_action(action, case, actor, mode_of(settings, case))
+    why = read_text(note, "note", required=not approved, limit=4000)
+    ext = session.scalars(
+        select(Extension)
+        .where(Extension.case_id == case.id, Extension.status == RequestStatus.PENDING)
+        .order_by(Extension.id)
+    ).first()
+    if ext is None:
+        raise TransitionForbidden(f"no extension of case {case.number} waits for a decision", action=str(action))
+    d = session.get(Dispatch, ext.dispatch_id)
+    if approved and (d is None or d.status not in ACTIVE_DISPATCH):
+        raise TransitionForbidden(
+            f"the share of case {case.number} the extension was asked for is no longer held", action=str(action)
+        )
+    ext.status = RequestStatus.APPROVED if approved else RequestStatus.REFUSED
+    ext.decided_at = now
+    ext.decided_by = actor.user_id
+    ext.decision_note = why
+    if approved and d is not None:
+        d.deadline_at = ext.deadline_asked
+        _refresh_deadline(case)
+        session.add(CaseNotice(case_id=case.id, kind="extension", due_at=now, created_at=now))
+    transition(
+        session, actor, case, action, CaseState(case.status), now, unit=ext.unit_id, request=ext.id,
+        deadline=ext.deadline_asked.isoformat(), note=why,
+    )  # fmt: skip
     session.flush()
     return case
 
@@ -361,7 +609,8 @@ def review(
     now: datetime | None = None,
 ) -> Case:
     """审核: approve (办结, the case closes) or send back to the unit(s) with a reason; sent back, each unit
-    gets a fresh share with a new deadline, the old one stays as history."""
+    gets a fresh share with a new deadline, the old one stays as history, and `send_back_count` rises (at
+    `cases.problem_threshold` the case becomes a problem work order, deadlines.check_problem)."""
     settings = settings_of(session)
     now = settings.now(now)
     case = load_case(session, actor, case_id, lock=True)
@@ -396,8 +645,12 @@ def review(
                 )
             )
         case.handled_at = None
+        case.send_back_count += 1
         _refresh_deadline(case)
-        transition(session, actor, case, action, CaseState.IN_PROGRESS, now, reason=why)
+        transition(
+            session, actor, case, action, CaseState.IN_PROGRESS, now, reason=why, send_back_count=case.send_back_count
+        )
+        check_problem(session, actor, case, now)
     session.flush()
     return case
 

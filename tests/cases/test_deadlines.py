@@ -88,6 +88,7 @@ def test_handled_or_returned_work_is_not_escalated(db: Db) -> None:
     f.do(Action.ACCEPT, f.dept1, a)
     f.do(Action.HANDLE, f.dept1, a)
     f.do(Action.RETURN, f.dept1, b)
+    f.do(Action.ACCEPT_RETURN, f.reviewer, b)
     db.clock.advance(hours=200)
     assert run_escalation(db) == []
     with db.session() as s:

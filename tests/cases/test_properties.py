@@ -7,7 +7,7 @@ from collections import Counter
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ari_app.cases import Action, CaseState
 from ari_app.cases import machine as m
@@ -35,7 +35,7 @@ def check_invariants(db: Db, mode_of: dict[int, HotlineMode], successes: Counter
         for case in s.scalars(select(Case)):
             state = CaseState(case.status)
             mode = mode_of[case.id]
-            live = [d for d in case.dispatches if d.status in ("pending", "accepted", "handled")]
+            live = [d for d in case.dispatches if d.status in ("pending", "accepted", "return_requested", "handled")]
             if state in (CaseState.DISPATCHED, CaseState.RETURNED, CaseState.IN_PROGRESS, CaseState.HANDLED):
                 assert _aggregate(case) is state, (state, [d.status for d in case.dispatches])
             if state is CaseState.FOLLOWED_UP:
@@ -48,9 +48,11 @@ def check_invariants(db: Db, mode_of: dict[int, HotlineMode], successes: Counter
                 assert (case.exchange_refusal is not None) == (state is CaseState.RETURNED)
             if state is CaseState.CLOSED:
                 assert case.closed_at is not None
-            assert sum(1 for d in case.dispatches if d.lead and d.status in ("pending", "accepted", "handled")) <= 1
-            audits = s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.case_id == case.id))
+            assert sum(1 for d in live if d.lead) <= 1
+            entries = s.scalars(select(AuditEntry.action).where(AuditEntry.case_id == case.id)).all()
+            audits = sum(1 for a in entries if a != "problem")  # the platform's own mark, with the 3rd strike
             assert audits == successes[case.id], (case.number, audits, successes[case.id])
+            assert entries.count("problem") == (case.problem_at is not None)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -36,6 +36,10 @@ def prepare(f: Flow, action: Action, source: CaseState) -> tuple[int, dict[str, 
         f.do(A.MERGE, f.db.world.actors["agent"], cid, master=master)
         return cid, {}, False
     cid, args, second = _prepare(f, action, source)
+    if action in (A.ACCEPT_RETURN, A.REJECT_RETURN):  # a unit's return waiting for review
+        f.do(A.RETURN, f.dept1, cid)
+    if action in (A.APPROVE_EXTENSION, A.REFUSE_EXTENSION):  # a unit's extension waiting for a decision
+        f.do(A.REQUEST_EXTENSION, f.dept1, cid)
     if action is A.MERGE:
         args = {**args, "master": f.create(handling="direct" if f.mode is X else "dispatch")}
     return cid, args, second
@@ -74,6 +78,7 @@ def _prepare(f: Flow, action: Action, source: CaseState) -> tuple[int, dict[str,
         return cid, args, False
     if source is S.RETURNED:
         f.do(A.RETURN, f.dept1, cid)
+        f.do(A.ACCEPT_RETURN, f.reviewer, cid)
         return cid, args, False
     f.do(A.ACCEPT, f.dept1, cid)
     if source is S.IN_PROGRESS:
@@ -141,11 +146,23 @@ FORBIDDEN = [
 ]
 
 
+REVIEWER_ACTIONS = (
+    A.APPROVE,
+    A.SEND_BACK,
+    A.SUPERVISE,
+    A.ESCALATE_TO_LEADER,
+    A.ACCEPT_RETURN,
+    A.REJECT_RETURN,
+    A.APPROVE_EXTENSION,
+    A.REFUSE_EXTENSION,
+)
+
+
 def _privileged(f: Flow, action: Action) -> Callable[[], object]:
     """Someone whose role may make `action` somewhere, so that a refusal is about the status."""
-    if action in (A.ACCEPT, A.RETURN, A.HANDLE):
+    if action in (A.ACCEPT, A.RETURN, A.HANDLE, A.REQUEST_EXTENSION):
         return lambda: f.dept1
-    if action in (A.APPROVE, A.SEND_BACK, A.SUPERVISE, A.ESCALATE_TO_LEADER):
+    if action in REVIEWER_ACTIONS:
         return lambda: f.reviewer
     if action in (A.EXCHANGE_UPDATE, A.EXCHANGE_REFUSED):
         return lambda: f.db.world.actors["admin"]
@@ -168,7 +185,7 @@ def test_forbidden_transitions_are_refused(db: Db, action: Action, source: CaseS
         return
     with pytest.raises(CaseError) as err:
         f.do(action, actor, cid)  # type: ignore[arg-type]
-    if action in (A.ACCEPT, A.RETURN, A.HANDLE) and not visible_to_dept:
+    if action in (A.ACCEPT, A.RETURN, A.HANDLE, A.REQUEST_EXTENSION) and not visible_to_dept:
         assert err.value.error_id == "case_not_found"
     elif action is A.EXCHANGE_UPDATE and source is not S.EXCHANGED:
         assert isinstance(err.value, (TransitionForbidden, CaseNotFound))
@@ -198,7 +215,8 @@ def test_full_path_with_return_redispatch_send_back_and_close(db: Db, mode: Hotl
     f = Flow(db, mode)
     cid = f.create()
     f.do(A.DISPATCH, f.dispatcher, cid, units=[f.unit2])
-    assert f.do(A.RETURN, f.dept2, cid).status == S.RETURNED
+    assert f.do(A.RETURN, f.dept2, cid).status == S.DISPATCHED  # a request, reviewed by the centre
+    assert f.do(A.ACCEPT_RETURN, f.reviewer, cid).status == S.RETURNED
     f.do(A.DISPATCH, f.dispatcher, cid, units=[f.unit1], hours=8)
     case = f.get(cid)
     assert case.status == S.DISPATCHED
@@ -224,6 +242,7 @@ def test_full_path_with_return_redispatch_send_back_and_close(db: Db, mode: Hotl
         "create",
         "dispatch",
         "return",
+        "accept_return",
         "dispatch",
         "accept",
         "handle",
@@ -282,7 +301,7 @@ def test_dispatch_checks_units_and_deadlines(db: Db) -> None:
         assert case.dispatches[0].unit_id == db.world.units["A"]
         assert case.deadline_at is not None
         assert (case.deadline_at - db.clock.t).total_seconds() == 48 * 3600
-        assert allowed_actions(s, db.world.actors["deptA"], case) == ["accept", "return"]
+        assert allowed_actions(s, db.world.actors["deptA"], case) == ["accept", "return", "request_extension"]
 
 
 def test_a_unit_may_return_work_it_accepted(db: Db) -> None:
@@ -290,7 +309,8 @@ def test_a_unit_may_return_work_it_accepted(db: Db) -> None:
     cid = f.create()
     f.do(A.DISPATCH, f.dispatcher, cid)
     f.do(A.ACCEPT, f.dept1, cid)
-    assert f.do(A.RETURN, f.dept1, cid).status == S.RETURNED
+    assert f.do(A.RETURN, f.dept1, cid).status == S.IN_PROGRESS
+    assert f.do(A.ACCEPT_RETURN, f.reviewer, cid).status == S.RETURNED
     assert f.get(cid).deadline_at is None
 
 

@@ -10,7 +10,7 @@ and hung the test at teardown."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from ari_app.link import LinkServer
 from cti_desktop.window import MainWindow
 from schema.cases import Case, CooperatingUnit
 from schema.users import Role, User
+from tests.support.clock import Clock
 from tests.support.desks import Open, citizen_case, desks
 from tests.support.qt import type_text
 from tests.support.users import FAST_HASH, PASSWORD
@@ -33,7 +34,7 @@ from tests.support.waiting import until
 
 
 @pytest.fixture
-def cases(sessions: sessionmaker[Session]) -> dict[str, int]:
+def cases(sessions: sessionmaker[Session], clock: Clock) -> dict[str, int]:
     """A water company and its department user; three cases dispatched to it (one long overdue) and one to
     another unit, by agent 1001."""
     with sessions() as s, s.begin():
@@ -53,7 +54,7 @@ def cases(sessions: sessionmaker[Session]) -> dict[str, int]:
         agent_id = s.query(User.id).filter(User.login == "1001").scalar()
         agent = Actor(user_id=agent_id, login="1001", role=Role.AGENT)
         out: dict[str, int] = {}
-        long_ago = datetime.now(UTC) - timedelta(hours=100)
+        long_ago = clock() - timedelta(hours=100)  # the case settings' clock
         for key, request, address, unit, when in (
             ("burst", "小区主管道爆裂，整栋楼停水", "天山区解放北路 88 号", water, None),
             ("late", "水表井盖破损，有行人跌倒风险", "沙依巴克区西虹路 12 号", water, long_ago),

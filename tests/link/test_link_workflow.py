@@ -133,12 +133,12 @@ async def test_the_whole_path_by_the_right_roles_and_refusals_by_the_wrong_ones(
     assert [(d["unit_name"], d["status"]) for d in case["dispatches"]] == [("市供水公司", "pending")]
 
     # accept: only the unit it went to
-    assert (await detail(water, cid))["allowed_actions"] == ["accept", "return"]
+    assert (await detail(water, cid))["allowed_actions"] == ["accept", "return", "request_extension"]
     await refused(roads, ErrorId.CASE_NOT_FOUND, Msg.ACCEPT_CASE, sup, case_id=cid)
     await refused(agent, ErrorId.CASE_PERMISSION_DENIED, Msg.ACCEPT_CASE, sup, case_id=cid)
     case = await ok(water, Msg.ACCEPT_CASE, case_id=cid)
     assert case["status"] == "in_progress" and case["dispatches"][0]["status"] == "accepted"
-    assert case["allowed_actions"] == ["return", "handle"]  # not accept again: its share is taken
+    assert case["allowed_actions"] == ["return", "request_extension", "handle"]  # not accept again: it is taken
 
     # supervise (督办): the supervisor, not an agent
     await refused(agent, ErrorId.CASE_PERMISSION_DENIED, Msg.SUPERVISE_CASE, sup, case_id=cid, instructions="快")
@@ -218,10 +218,12 @@ async def test_return_send_back_escalate_and_resolve_directly(as_user: Open, uni
     agent, sup, qa = await as_user("1001"), await as_user("sup"), await as_user("qa")
     water, roads = await as_user("water"), await as_user("roads")
 
-    # return (退回): not ours; the case waits for re-dispatch
+    # return (退单): not ours; once the centre accepts it the case waits for re-dispatch
     cid = await new_case(agent, request="路灯不亮")
     await ok(agent, Msg.DISPATCH_CASE, case_id=cid, units=[units["water"]])
     case = await ok(water, Msg.RETURN_CASE, case_id=cid, reason="属市政工程处职责")
+    assert case["status"] == "dispatched" and case["dispatches"][0]["status"] == "return_requested"
+    case = await ok(sup, Msg.REVIEW_RETURN, case_id=cid, approved=True)
     assert case["status"] == "returned" and case["dispatches"][0]["return_reason"] == "属市政工程处职责"
     case = await ok(agent, Msg.DISPATCH_CASE, case_id=cid, units=[units["roads"]])
     assert case["status"] == "dispatched"
@@ -318,6 +320,10 @@ async def test_a_hotline_unit_sees_and_works_only_its_hotline(as_user: Open, uni
         (Msg.DISPATCH_CASE, {"case_id": 1, "deadline_hours": 0}, "deadline_hours"),
         (Msg.RETURN_CASE, {"case_id": 1}, "reason"),
         (Msg.RETURN_CASE, {"case_id": 1, "reason": "x" * (p.MAX_NOTE + 1)}, "reason"),
+        (Msg.RETURN_CASE, {"case_id": 1, "reason": "x", "reason_code": "bored"}, "reason_code"),
+        (Msg.REVIEW_RETURN, {"case_id": 1}, "approved"),
+        (Msg.REQUEST_EXTENSION, {"case_id": 1, "reason": "x"}, "deadline_at"),
+        (Msg.DECIDE_EXTENSION, {"case_id": 1, "approved": "yes"}, "approved"),
         (Msg.HANDLE_CASE, {"case_id": 1, "result": "a\x00b"}, "result"),
         (Msg.FOLLOW_UP_CASE, {"case_id": 1, "reached": "yes"}, "reached"),
         (Msg.FOLLOW_UP_CASE, {"case_id": 1, "reached": True, "satisfaction": "great"}, "satisfaction"),
@@ -351,11 +357,12 @@ def test_every_workflow_action_a_desktop_makes_has_a_request() -> None:
 
     made_by_platform = {Action.ESCALATE, Action.EXCHANGE_UPDATE, Action.EXCHANGE_REFUSED, Action.MASTER_CLOSED}
     with_another_case = {Action.MERGE: Msg.MERGE_CASES, Action.UNMERGE: Msg.UNMERGE_CASE}  # not a case's buttons
-    assert set(p.ACTION_REQUESTS) == {str(a) for a in Action} - {
+    assert set(p.ACTION_REQUESTS) | set(p.RULE_REQUESTS) == {str(a) for a in Action} - {
         str(a) for a in made_by_platform | set(with_another_case)
     }
+    assert not set(p.ACTION_REQUESTS) & set(p.RULE_REQUESTS)
     assert all(kind in p.CLIENT_MESSAGES for kind in with_another_case.values())
-    assert all(kind in p.CLIENT_MESSAGES for kind in p.ACTION_REQUESTS.values())
+    assert all(kind in p.CLIENT_MESSAGES for kind in [*p.ACTION_REQUESTS.values(), *p.RULE_REQUESTS.values()])
 
 
 async def test_request_type_classification_location_and_the_dispatch_suggestion(
@@ -476,3 +483,80 @@ async def test_merge_through_the_link_duplicates_follow_the_master_and_both_citi
     assert case["follow_ups"][0]["satisfaction"] == "satisfied"
     assert audit_count(sessions, "merge") == 1 and audit_count(sessions, "master_closed") == 1
     assert audit_count(sessions, "refused") >= 3
+
+
+async def test_work_order_rules_through_the_link(
+    as_user: Open, units: dict[str, int], sessions: sessionmaker[Session], clock: Any
+) -> None:
+    """Sign-for with its deadline, a return rejected then accepted, the re-dispatch counted, an extension
+    asked, refused as text without an offset, approved, and its notice due; on the config's limits and a
+    controlled clock (Friday 2026-10-09 10:00 in Shanghai, before the worked Saturday)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from schema.cases import CaseNotice
+
+    sh = ZoneInfo("Asia/Shanghai")
+    clock.t = datetime(2026, 10, 9, 10, tzinfo=sh).astimezone(UTC)
+    agent, sup = await as_user("1001"), await as_user("sup")
+    water, roads = await as_user("water"), await as_user("roads")
+    r = await agent.request(
+        Msg.CREATE_CASE, hotline="12345", request="咨询停水时间", urgency="normal", language="zh",
+        handling="dispatch", request_type="consultation",
+    )  # fmt: skip
+    assert r["type"] == Msg.CASE_CREATED, r
+    cid = int(r["case"]["id"])
+    case = await ok(agent, Msg.DISPATCH_CASE, case_id=cid, units=[units["water"]])
+
+    def moment(text: str) -> datetime:
+        return datetime.fromisoformat(text)
+
+    assert moment(case["dispatch_deadline_at"]) == datetime(2026, 10, 10, 10, tzinfo=sh)  # 24 clock hours
+    share = case["dispatches"][0]
+    assert moment(share["sign_for_deadline_at"]) == datetime(2026, 10, 10, 17, 30, tzinfo=sh)  # the worked Saturday
+    assert moment(share["deadline_at"]) == datetime(2026, 10, 12, 17, 30, tzinfo=sh)  # 2 wd: 10-10, 10-12
+
+    await refused(
+        water, ErrorId.CASE_INVALID_INPUT, Msg.RETURN_CASE, sup, case_id=cid, reason=" ", reason_code="wrong_area"
+    )
+    case = await ok(water, Msg.RETURN_CASE, case_id=cid, reason="属邻区管辖", reason_code="wrong_area")
+    assert case["returns"][0] | {"id": 0} == {
+        "id": 0, "unit_id": units["water"], "reason_code": "wrong_area", "reason": "属邻区管辖",
+        "requested_at": case["returns"][0]["requested_at"], "status": "pending", "decided_at": None,
+        "decision_note": None,
+    }  # fmt: skip
+    assert "accept_return" in (await detail(sup, cid))["allowed_actions"]
+    await refused(water, ErrorId.CASE_PERMISSION_DENIED, Msg.REVIEW_RETURN, sup, case_id=cid, approved=True)
+    r = await refused(sup, ErrorId.CASE_INVALID_INPUT, Msg.REVIEW_RETURN, sup, case_id=cid, approved=False)
+    assert r["detail"]["field"] == "note"
+    case = await ok(sup, Msg.REVIEW_RETURN, case_id=cid, approved=False, note="属本单位辖区")
+    assert case["dispatches"][0]["status"] == "pending" and case["returns"][0]["status"] == "refused"
+    assert "accept_return" not in case["allowed_actions"]
+
+    clock.advance(hours=2)
+    case = await ok(water, Msg.ACCEPT_CASE, case_id=cid)
+    assert case["dispatches"][0]["signed_on_time"] is True
+
+    asked = datetime(2026, 10, 16, 17, 30, tzinfo=sh)
+    r = await refused(
+        water, ErrorId.CASE_INVALID_INPUT, Msg.REQUEST_EXTENSION, sup, case_id=cid, reason="需检测",
+        deadline_at="2026-10-16T17:30:00",
+    )  # fmt: skip
+    assert r["detail"]["field"] == "deadline_at"
+    case = await ok(water, Msg.REQUEST_EXTENSION, case_id=cid, reason="需第三方检测", deadline_at=asked.isoformat())
+    assert case["extensions"][0]["status"] == "pending"
+    assert set(case["allowed_actions"]) >= {"return", "handle", "request_extension"}
+    assert {"approve_extension", "refuse_extension"} <= set((await detail(sup, cid))["allowed_actions"])
+    case = await ok(sup, Msg.DECIDE_EXTENSION, case_id=cid, approved=True)
+    assert moment(case["deadline_at"]) == asked and case["extensions"][0]["status"] == "approved"
+    with sessions() as s:
+        assert [(n.case_id, n.kind, n.sent_at) for n in s.query(CaseNotice)] == [(cid, "extension", None)]
+
+    case = await ok(water, Msg.RETURN_CASE, case_id=cid, reason="经核实属市政工程处", reason_code="not_our_duty")
+    case = await ok(sup, Msg.REVIEW_RETURN, case_id=cid, approved=True)
+    assert case["status"] == "returned"
+    clock.advance(hours=1)
+    case = await ok(agent, Msg.DISPATCH_CASE, case_id=cid, units=[units["roads"]])
+    assert case["redispatch_count"] == 1 and case["problem_at"] is None
+    assert (await detail(roads, cid))["dispatches"][-1]["status"] == "pending"
+    assert audit_count(sessions, "reject_return") == 1 and audit_count(sessions, "approve_extension") == 1

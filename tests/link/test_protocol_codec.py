@@ -44,7 +44,10 @@ def test_every_client_message_type_has_a_spec_and_round_trips() -> None:
         p.Msg.LIST_CASES: {"status": "dispatched", "open": True, "overdue": False, "limit": 10},
         p.Msg.DISPATCH_CASE: {"case_id": 1, "units": [2, 3], "deadline_hours": 48, "instructions": "尽快"},
         p.Msg.ACCEPT_CASE: {"case_id": 1},
-        p.Msg.RETURN_CASE: {"case_id": 1, "reason": "非本单位职责"},
+        p.Msg.RETURN_CASE: {"case_id": 1, "reason": "非本单位职责", "reason_code": "not_our_duty"},
+        p.Msg.REVIEW_RETURN: {"case_id": 1, "approved": False, "note": "属本单位职责"},
+        p.Msg.REQUEST_EXTENSION: {"case_id": 1, "reason": "需检测", "deadline_at": "2026-10-16T17:30:00+08:00"},
+        p.Msg.DECIDE_EXTENSION: {"case_id": 1, "approved": True},
         p.Msg.HANDLE_CASE: {"case_id": 1, "result": "已修复"},
         p.Msg.FOLLOW_UP_CASE: {
             "case_id": 1,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -17,9 +17,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from ari_app.cases import Actor, CaseSettings, configure
+from ari_app.cases.calendar import WorkCalendar
 from ari_app.cases.intake import create_case
 from ari_app.cases.settings import HotlineRules
-from ari_app.config import HotlineMode
+from ari_app.config import DeadlineTable, HotlineMode
 from schema.cases import Case, Category, CooperatingUnit, ExchangeMessage
 from schema.users import Role, User
 from tests.support.clock import Clock
@@ -64,6 +65,13 @@ class Db:
         self._reset()
         self.clock.t = T0
         self.world = seed(self)
+
+
+def with_work_order_rules(db: Db, **over: Any) -> None:
+    """Give `db`'s sessions the centre's default time limits (ari_app.config.DeadlineTable: Guangdong's
+    handling limits, Beijing's urgency limits) on China's working-day calendar in Asia/Shanghai; `over`:
+    other CaseSettings fields (`problem_threshold`, `hotline_deadlines`)."""
+    db.settings = replace(db.settings, deadlines=DeadlineTable(), calendar=WorkCalendar("Asia/Shanghai"), **over)
 
 
 def seed(db: Db) -> World:

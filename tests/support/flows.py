@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -15,14 +16,17 @@ from ari_app.cases.machine import CaseState
 from ari_app.cases.merging import merge, unmerge
 from ari_app.cases.workflow import (
     accept,
+    decide_extension,
     dispatch,
     escalate_to_leader,
     follow_up,
     forward,
     handle,
+    request_extension,
     resolve_directly,
     return_case,
     review,
+    review_return,
     supervise,
 )
 from ari_app.config import HotlineMode
@@ -73,6 +77,7 @@ class Flow:
         request: str = "请处理",
         *,
         confidential: bool = False,
+        urgency: str = "normal",
         citizen_name: str = "市民",
         contact: str | None = None,
         **more: Any,
@@ -87,7 +92,7 @@ class Flow:
             category=CATEGORY[self.hotline],
             request=request,
             address="某路",
-            urgency="normal",
+            urgency=urgency,
             citizen_name=citizen_name,
             contact=caller if contact is None else contact,
             language="zh",
@@ -119,8 +124,20 @@ def perform(s: Any, action: Action, actor: Actor, case_id: int, flow: Flow, **kw
         return forward(s, actor, case_id)
     if action is Action.ACCEPT:
         return accept(s, actor, case_id)
-    if action is Action.RETURN:
-        return return_case(s, actor, case_id, reason=kw.get("reason", "不属于本单位职责"))
+    if action is Action.RETURN:  # a request, reviewed by ACCEPT_RETURN / REJECT_RETURN
+        return return_case(
+            s, actor, case_id, reason=kw.get("reason", "不属于本单位职责"), reason_code=kw.get("code", "not_our_duty")
+        )
+    if action in (Action.ACCEPT_RETURN, Action.REJECT_RETURN):
+        approved = action is Action.ACCEPT_RETURN
+        return review_return(s, actor, case_id, approved=approved, note=kw.get("note", "退单理由不成立"))
+    if action is Action.REQUEST_EXTENSION:
+        case = s.get(Case, case_id)
+        asked = kw.get("deadline_at") or ((case.deadline_at or case.updated_at) + timedelta(days=kw.get("days", 5)))
+        return request_extension(s, actor, case_id, reason=kw.get("reason", "需现场勘查"), deadline_at=asked)
+    if action in (Action.APPROVE_EXTENSION, Action.REFUSE_EXTENSION):
+        approved = action is Action.APPROVE_EXTENSION
+        return decide_extension(s, actor, case_id, approved=approved, note=kw.get("note", "理由不足"))
     if action is Action.HANDLE:
         return handle(s, actor, case_id, result=kw.get("result", "已修复"))
     if action is Action.FOLLOW_UP:

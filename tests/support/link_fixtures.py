@@ -49,12 +49,15 @@ def _db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def sessions(_db_template: Path, tmp_path: Path, cfg: Config) -> Iterator[sessionmaker[Session]]:
+def sessions(_db_template: Path, tmp_path: Path, cfg: Config, clock: Clock) -> Iterator[sessionmaker[Session]]:
+    """The link's case database, on the test's clock: the config's time limits count working days on the
+    calendar, which knows only the years of its data (a wall clock would fail the tests from the year's
+    last days on)."""
     path = tmp_path / "link.db"
     shutil.copyfile(_db_template, path)
     engine = make_engine(f"sqlite:///{path}")
     maker = make_sessionmaker(engine)
-    configure(maker, CaseSettings.from_config(cfg))
+    configure(maker, CaseSettings.from_config(cfg, clock=clock))
     yield maker
     engine.dispose()
 

@@ -150,6 +150,18 @@ OFFICE = '  office_hours: ["09:00-12:00", "13:30-17:30"]'
             "cases.attachments.virus_scan",
             "unknown key",
         ),
+        ("      consultation: 2wd", "      consultation: 2 days", "cases.deadlines.handling.consultation", "24h"),
+        ("      consultation: 2wd", "      consultation: 1.5wd", "cases.deadlines.handling.consultation", "whole"),
+        ("      praise: 2wd", "      praise: 0wd", "cases.deadlines.handling.praise", "positive"),
+        ("      praise: 2wd", "      praise: 2wd\n      thanks: 1wd", "cases.deadlines.handling.thanks", "unknown key"),
+        ('      "12358":', '      "99999":', "cases.deadlines.hotlines.99999", "not a hotline"),
+        (
+            "          complaint: 7wd",
+            "          complaint: soon",
+            "cases.deadlines.hotlines.12358.handling.complaint",
+            "24h",
+        ),
+        ("  problem_threshold: 3", "  problem_threshold: 0", "cases.problem_threshold", "integer 1..100"),
     ],
 )
 def test_broken_config_names_file_line_key_and_expectation(
@@ -369,3 +381,28 @@ def test_the_attachments_section_reaches_the_case_settings(tmp_path: Path) -> No
     rules = CaseSettings.from_config(load_config(tmp_path / "config.yaml")).attachments
     assert (rules.dir, rules.max_file_bytes, rules.types) == (Path("/srv/att"), 2 << 20, ("image/jpeg", "image/png"))
     assert rules.public_url == "https://12345.example.gov.cn/m/" and rules.retention_days == 1095
+
+
+def test_the_deadlines_reach_the_case_settings_per_hotline(tmp_path: Path) -> None:
+    """`cases.deadlines`: the centre's table, a hotline's own over it (only the keys it names), clock hours,
+    working hours and working days."""
+    from ari_app.config import TimeLimit
+
+    cfg = load_config(ROOT / "config.yaml")
+    settings = CaseSettings.from_config(cfg)
+    centre = settings.limits("12345")
+    assert centre is not None
+    assert centre.handling["consultation"] == TimeLimit(2, "working_days")
+    assert centre.handling["complaint"] == TimeLimit(15, "working_days")
+    assert centre.dispatch["critical"] == TimeLimit(1, "hours")
+    assert centre.sign_for["normal"] == TimeLimit(1, "working_days")
+    own = settings.limits("12358")
+    assert own is not None
+    assert own.handling["complaint"] == TimeLimit(7, "working_days")
+    assert own.handling["report"] == TimeLimit(15, "working_days")  # not named: the centre's
+    assert settings.problem_threshold == 3
+    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    start, end = text.index("  deadlines:\n"), text.index("asterisk:")
+    (tmp_path / "config.yaml").write_text(text[:start] + "\n" + text[end:], encoding="utf-8")
+    bare = CaseSettings.from_config(load_config(tmp_path / "config.yaml"))
+    assert bare.limits("12345") is None  # no section: the category's hours, as before

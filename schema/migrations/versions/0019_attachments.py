@@ -2,7 +2,7 @@
 database by content hash, read by an unguessable token
 
 Revision ID: 0019_attachments
-Revises: 0017_merge
+Revises: 0018_work_order_rules
 Create Date: 2026-12-01
 """
 
@@ -15,7 +15,7 @@ import schema.base
 
 
 revision: str = '0019_attachments'
-down_revision: str | Sequence[str] | None = '0017_merge'
+down_revision: str | Sequence[str] | None = '0018_work_order_rules'
 
 
 def upgrade() -> None:
