@@ -2,8 +2,9 @@
 # Install everything the platform and its tests need on a fresh Debian machine, idempotently:
 # Debian packages (debootstrap for the Asterisk root, SIPp, espeak-ng/sox for test speech, a CJK font and the
 # X11 libraries Qt's xcb platform plugin loads for the desktop; for the tests PostgreSQL, and Xvfb, xdotool and
-# ImageMagick to run the desktop on a virtual screen, type into it and take screenshots), then the project's
-# virtual environment in .venv with its pinned packages.
+# ImageMagick to run the desktop on a virtual screen, type into it and take screenshots, and Chromium for the
+# web front's browser tests, driven by Playwright, which never downloads a browser of its own), then the
+# project's virtual environment in .venv with its pinned packages.
 # Usage: scripts/setup.sh [--test]    (--test adds the test tools and the test speech model)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ debs=(debootstrap sip-tester espeak-ng sox fonts-noto-cjk libegl1 libgl1 libxkbc
 debs+=(libx11-6 libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
     libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-util1 libxcb-xfixes0
     libxcb-xkb1 libxkbcommon-x11-0)
-[ "$want_test" = 1 ] && debs+=(postgresql xvfb xdotool imagemagick)
+[ "$want_test" = 1 ] && debs+=(postgresql xvfb xdotool imagemagick chromium)
 missing=()
 for p in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
