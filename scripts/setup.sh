@@ -17,7 +17,7 @@ debs=(debootstrap sip-tester espeak-ng sox fonts-noto-cjk libegl1 libgl1 libxkbc
 debs+=(libx11-6 libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
     libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-util1 libxcb-xfixes0
     libxcb-xkb1 libxkbcommon-x11-0)
-[ "$want_test" = 1 ] && debs+=(postgresql xvfb xdotool imagemagick chromium)
+[ "$want_test" = 1 ] && debs+=(postgresql xvfb xdotool imagemagick chromium openssl)
 missing=()
 for p in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,12 +4,16 @@ a separate process), and the case service driven from the test as the desktop's 
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
+import re
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,19 +133,20 @@ def deployment(tmp: Path, **web: Any) -> Deployment:
 
 
 @contextmanager
-def web_process(dep: Deployment) -> Iterator[str]:
-    """`hotline web -c <config>` running; yields its base URL once it answers. Stopped with SIGTERM."""
+def web_process(dep: Deployment, context: ssl.SSLContext | None = None) -> Iterator[str]:
+    """`hotline web -c <config>` running; yields its base URL once it answers (`context`: the TLS client
+    context that trusts its certificate). Stopped with SIGTERM."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     log = (dep.dir / "web.log").open("w")
     proc = subprocess.Popen([*hotline_command(), "-c", str(dep.config), "web"], stdout=log, stderr=log, env=env)
-    base = f"http://{dep.cfg.web.host}:{dep.cfg.web.port}"
+    base = f"{dep.cfg.web.scheme}://{dep.cfg.web.host}:{dep.cfg.web.port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             if proc.poll() is not None:
                 raise AssertionError(f"hotline web exited: {(dep.dir / 'web.log').read_text()}")
             try:
-                with urllib.request.urlopen(f"{base}/login", timeout=2):
+                with urllib.request.urlopen(f"{base}/login", timeout=2, context=context):
                     break
             except (urllib.error.URLError, ConnectionError):
                 if time.monotonic() > deadline:
@@ -158,5 +163,51 @@ def web_process(dep: Deployment) -> Iterator[str]:
             log.close()
 
 
-PASSWORDS = {"1001": PASSWORD, "water": PASSWORD, "lights": PASSWORD}
-__all__ = ["PASSWORD", "PASSWORDS", "Deployment", "User", "deployment", "web_process"]
+@dataclass
+class Answer:
+    status: int
+    headers: Any
+    body: str
+
+    def set_cookies(self) -> list[str]:
+        return list(self.headers.get_all("Set-Cookie") or [])
+
+
+class _Keep3xx(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kw: Any) -> None:
+        return None  # a redirect is an answer the test reads, not followed
+
+
+class Client:
+    """A browser-less client of the web front with its own cookies (what a script or another site sends)."""
+
+    def __init__(self, base: str, context: ssl.SSLContext | None = None) -> None:
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        handlers: list[Any] = [urllib.request.HTTPCookieProcessor(self.jar), _Keep3xx()]
+        if context is not None:
+            handlers.append(urllib.request.HTTPSHandler(context=context))
+        self.opener = urllib.request.build_opener(*handlers)
+
+    def request(self, path: str, fields: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> Answer:
+        data = urllib.parse.urlencode(fields).encode() if fields is not None else None
+        req = urllib.request.Request(self.base + path, data=data, headers=headers or {})
+        try:
+            with self.opener.open(req, timeout=10) as r:
+                return Answer(r.status, r.headers, r.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            return Answer(exc.code, exc.headers, exc.read().decode("utf-8", "replace"))
+
+    def csrf(self, path: str = "/cases") -> str:
+        found = re.search(r'name="csrf" value="([^"]+)"', self.request(path).body)
+        assert found, f"no CSRF field on {path}"
+        return found.group(1)
+
+    def sign_in(self, login: str, password: str = PASSWORD) -> Answer:
+        return self.request("/login", {"csrf": self.csrf("/login"), "login": login, "password": password})
+
+    def cookie(self, name: str) -> str | None:
+        return next((c.value for c in self.jar if c.name == name), None)
+
+
+__all__ = ["PASSWORD", "Client", "Deployment", "User", "deployment", "web_process"]
