@@ -30,7 +30,7 @@ from ari_app.cases import queries
 from ari_app.cases.calendar import WorkCalendar
 from ari_app.cases.errors import CaseError, CaseNotFound, InvalidInput
 from ari_app.protocol import CaseDetail, CaseListItem, Msg
-from ari_app.web.i18n import DEFAULT_LANG, LANGS, translate
+from ari_app.web.i18n import DEFAULT_LANG, LANGS, MESSAGES, translate
 from ari_app.web.live import LiveHub
 from ari_app.web.sessions import COOKIE, LOGIN_CSRF_COOKIE, TLS_COOKIE, Signed, WebSessions, csrf_ok, csrf_token
 from ari_app.web.signin import WebSignIn
@@ -109,9 +109,9 @@ def routes(ctx: Context) -> list[Route]:
         token = request.cookies.get(ctx.cookie)
         if not token or len(token) > 128:
             return None
-        signed, why = await asyncio.to_thread(ctx.web_sessions.check, token, touch=touch)
-        if signed is None and why is not None:
-            await ctx.signin.audit("session_ended", "", reason=why, source=source_of(request))
+        signed, ended = await asyncio.to_thread(ctx.web_sessions.check, token, touch=touch)
+        if ended is not None:
+            await ctx.signin.audit("session_ended", ended.login, reason=ended.reason, source=source_of(request))
         return signed
 
     async def read_form(request: Request) -> FormData:
@@ -270,7 +270,12 @@ def routes(ctx: Context) -> list[Route]:
         return sorted(items, key=lambda i: datetime.fromisoformat(i[0]))
 
     async def show_case(
-        request: Request, signed: Signed, case_id: int, status: int = 200, error: str | None = None
+        request: Request,
+        signed: Signed,
+        case_id: int,
+        status: int = 200,
+        error: str | None = None,
+        said: str | None = None,
     ) -> Response:
         try:
             case = await asyncio.to_thread(queries.get_case, ctx.sessions, signed.user.actor, case_id)
@@ -287,6 +292,7 @@ def routes(ctx: Context) -> list[Route]:
             note=deadline_note(case, ctx.clock()),
             done=done if done in ACTIONS else None,
             error=error,
+            said=said,
             csrf=csrf_token(signed.token),
             user=signed.user,
         )
@@ -316,8 +322,14 @@ def routes(ctx: Context) -> list[Route]:
         except CaseNotFound:
             return render(request, "error.html", 404, message_key="not_found", user=signed.user)
         except CaseError as exc:
-            message = translate(lang_of(request), "refused", message=exc.message)
-            return await show_case(request, signed, case_id, 400 if isinstance(exc, InvalidInput) else 409, message)
+            lang = lang_of(request)
+            field = exc.detail.get("field") if isinstance(exc, InvalidInput) else None
+            key = f"err_{field}" if field in ("reason", "result") else f"err_{exc.error_id}"
+            said = translate(lang, key) if key in MESSAGES[lang] else exc.message
+            message = translate(lang, "refused", message=said)
+            return await show_case(
+                request, signed, case_id, 400 if isinstance(exc, InvalidInput) else 409, message, exc.message
+            )
         return RedirectResponse(f"/cases/{case_id}?done={action}", status_code=303)
 
     # --- live updates ---------------------------------------------------------------------------------

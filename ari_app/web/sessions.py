@@ -56,6 +56,15 @@ class Signed:
     session_id: int
 
 
+@dataclass(frozen=True)
+class Ended:
+    """A session that has just ended: whose, and why (`expired`, `idle`, `disabled`,
+    `signed_out_everywhere`)."""
+
+    login: str
+    reason: str
+
+
 class WebSessions:
     def __init__(
         self,
@@ -89,9 +98,9 @@ class WebSessions:
             )
         return token
 
-    def check(self, token: str, *, touch: bool = True) -> tuple[Signed | None, str | None]:
-        """The live session of `token`, or None and why it ended (`expired`, `idle`, `disabled`,
-        `signed_out_everywhere`; None when there is no such session). An ended session's row is removed.
+    def check(self, token: str, *, touch: bool = True) -> tuple[Signed | None, Ended | None]:
+        """The live session of `token`, or None and how it ended (None when there is no such session). An
+        ended session's row is removed.
         `touch`: count this as the person's activity (a page or an action; not the live-update stream)."""
         now = self.clock()
         key = digest(token)
@@ -109,7 +118,7 @@ class WebSessions:
         if why is not None or user is None:
             with self.sessions() as s, s.begin():
                 s.execute(delete(WebSession).where(WebSession.id == row_id))
-            return None, why
+            return None, Ended(login, why or "disabled")
         if touch and now - seen >= TOUCH_EVERY:
             with self.sessions() as s, s.begin():
                 s.execute(update(WebSession).where(WebSession.id == row_id).values(last_seen_at=now))

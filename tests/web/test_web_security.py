@@ -118,7 +118,7 @@ def test_sign_out_and_a_password_change_end_the_session(dep: Deployment, base: s
         accounts.end_sessions(s, "water", admin, datetime.now(UTC))
     ended = client.request("/cases")
     assert (ended.status, ended.headers["Location"]) == (303, "/login?ended=1")
-    reasons = [r.detail or "" for r in dep.audit_rows(action="session_ended")]
+    reasons = [r.detail or "" for r in dep.audit_rows(action="session_ended", login="water")]
     assert any('"reason": "signed_out_everywhere"' in d for d in reasons)
 
 
