@@ -1,5 +1,6 @@
 """The web front's suite: `hotline web` started as a user starts it, on a deployment of its own, and a real
-Chromium (Debian's, `/usr/bin/chromium`) driven by Playwright, which downloads no browser. Screenshots go
+Chromium (Debian's, `/usr/bin/chromium`) driven by Playwright, which downloads no browser; for the web
+front inside the server's process, the desktop link's fixtures (a real LinkServer and desktops). Screenshots go
 to var/screenshots/web_*.png."""
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from tests.support.link_fixtures import _db_template, case_bus, cfg, clock, desktop, queue, server, sessions
 from tests.support.web import ROOT, Deployment, deployment, web_process
+
+__all__ = ["_db_template", "case_bus", "cfg", "clock", "desktop", "queue", "server", "sessions"]
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "var" / "screenshots"
