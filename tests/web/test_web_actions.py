@@ -50,3 +50,15 @@ def test_what_the_service_does_not_allow_now_is_refused_and_shown(dep: Deploymen
     assert client.request("/cases/999999", {}).status == 405  # only the actions take a POST
     missing = client.request("/cases/999999")
     assert missing.status == 404
+
+
+def test_a_second_level_unit_sees_the_cases_of_its_third_level_units(dep: Deployment, base: str) -> None:
+    case = dep.new_case("一站辖区水压低")
+    dep.dispatch(case["id"], "station")  # 供水所一站, under 供水所
+    water, lights = Client(base), Client(base)
+    assert water.sign_in("water").status == 303 and lights.sign_in("lights").status == 303
+    assert case["number"] in water.request("/cases?tab=to_sign").body
+    detail = water.request(f"/cases/{case['id']}")
+    assert detail.status == 200 and "供水所一站" in detail.body and 'id="do-accept"' in detail.body
+    assert case["number"] not in lights.request("/cases").body
+    assert lights.request(f"/cases/{case['id']}").status == 404

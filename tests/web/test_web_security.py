@@ -130,3 +130,15 @@ def _cookie(name: str, value: str, base: str) -> object:
     return http.cookiejar.Cookie(
         0, name, value, None, False, host, False, False, "/", True, False, None, True, None, None, {}
     )
+
+
+def test_the_language_switch_goes_only_to_pages_of_this_site_and_the_stream_needs_a_session(base: str) -> None:
+    client = Client(base)
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        answer = client.request(f"/lang/en?next={target}")
+        assert (answer.status, answer.headers["Location"]) == (303, "/cases"), target
+    assert client.request("/lang/en?next=/cases/7").headers["Location"] == "/cases/7"
+    assert client.cookie("hl_lang") == "en"
+    assert "Sign in" in client.request("/login").body
+    assert client.request("/events").status == 401
+    assert client.request("/cases").headers["Location"] == "/login"
