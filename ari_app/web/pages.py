@@ -211,7 +211,8 @@ def routes(ctx: Context) -> list[Route]:
         return ("due_today", 0) if left <= 0 else ("days", left)
 
     async def case_list(request: Request) -> Response:
-        signed = await signed_in(request)
+        fragment = request.headers.get("x-fragment") == "rows"  # the page refreshing itself: not the person's use
+        signed = await signed_in(request, touch=not fragment)
         if signed is None:
             return to_login(request, ended=bool(request.cookies.get(ctx.cookie)))
         tab = request.query_params.get("tab", "all")
@@ -242,7 +243,7 @@ def routes(ctx: Context) -> list[Route]:
             "tabs": TABS,
             "user": signed.user,
         }
-        if request.headers.get("x-fragment") == "rows":
+        if fragment:
             return render(request, "_rows.html", **values)
         return render(request, "cases.html", csrf=csrf_token(signed.token), **values)
 
