@@ -29,7 +29,7 @@ from starlette.routing import Route
 from ari_app.cases import queries
 from ari_app.cases.calendar import WorkCalendar
 from ari_app.cases.errors import CaseError, CaseNotFound, InvalidInput
-from ari_app.protocol import CaseDetail, CaseListItem, Msg
+from ari_app.protocol import CaseDetail, CaseListItem, ErrorId, Msg
 from ari_app.web.i18n import DEFAULT_LANG, LANGS, MESSAGES, translate
 from ari_app.web.live import LiveHub
 from ari_app.web.sessions import COOKIE, LOGIN_CSRF_COOKIE, TLS_COOKIE, Signed, WebSessions, csrf_ok, csrf_token
@@ -128,7 +128,7 @@ def routes(ctx: Context) -> list[Route]:
             str(user.role) if user else "",
             user.user_id if user else None,
             request=request.url.path,
-            error_id="csrf_failed",
+            error_id=ErrorId.CSRF_FAILED,
             source=source_of(request),
         )
         return render(request, "error.html", 403, message_key="csrf", user=user)
@@ -157,7 +157,9 @@ def routes(ctx: Context) -> list[Route]:
         nonce = request.cookies.get(LOGIN_CSRF_COOKIE)
         given = form.get("csrf")
         if not nonce or not isinstance(given, str) or not secrets.compare_digest(nonce, given):
-            await ctx.signin.audit("refused", "", request="/login", error_id="csrf_failed", source=source_of(request))
+            await ctx.signin.audit(
+                "refused", "", request="/login", error_id=ErrorId.CSRF_FAILED, source=source_of(request)
+            )
             return render(request, "error.html", 403, message_key="csrf", user=None)
         login_name, password = str(form.get("login") or ""), str(form.get("password") or "")
         outcome = await ctx.signin.sign_in(login_name, password[:1024], source_of(request))
