@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "ari_app.commands.config_cmd",
     "ari_app.commands.asterisk_cmd",
     "ari_app.commands.serve_cmd",
+    "ari_app.commands.web_cmd",
     "ari_app.commands.calls_cmd",
     "ari_app.commands.status_cmd",
     "ari_app.commands.callbacks_cmd",

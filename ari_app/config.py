@@ -252,6 +252,36 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """config.yaml `web:` the browser front for departments and hotline units (ari_app.web, docs/web.md):
+    its own HTTP listener, loopback by default, HTTPS when `tls_cert` and `tls_key` are both given."""
+
+    enabled: bool = False
+    """`hotline serve` runs the web front in its own process (same case events) when true; `hotline web`
+    runs it on its own either way."""
+    host: str = "127.0.0.1"
+    port: int = 8090
+    """Not 8088: Asterisk's own HTTP server (ARI, `asterisk.ari.port`) is usually there."""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    idle_minutes: float = 30.0
+    """A web session unused this long ends (sign in again)."""
+    session_hours: float = 12.0
+    """A web session ends this long after sign-in, used or not."""
+    poll_seconds: float = 1.0
+    """How often a web front that runs on its own (`hotline web`) reads the audit trail for case changes
+    made by other processes, to tell the open pages (0: never)."""
+    forwarded_allow_ips: tuple[str, ...] = ()
+    """Addresses of the reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (the client's
+    address counts toward the sign-in throttle); empty: none, the peer's address is the client's."""
+
+    @property
+    def scheme(self) -> str:
+        """`https` when the web front has a certificate, else `http`."""
+        return "https" if self.tls_cert is not None else "http"
+
+
+@dataclass(frozen=True)
 class CalendarDay:
     """One admin-entered day of `calendar.holidays` or `calendar.workdays`: the date and its name (春节, 国庆节调休)."""
 
@@ -426,6 +456,7 @@ class Config:
     recordings_disk: DiskThreshold = field(default_factory=DiskThreshold)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     cases: CaseRules = field(default_factory=CaseRules)
+    web: WebSettings = field(default_factory=WebSettings)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def hotline(self, number: str) -> Hotline | None:
@@ -1055,6 +1086,54 @@ def _server(c: _Checker, data: dict[str, Any]) -> ServerSettings:
     )
 
 
+_WEB_KEYS = {
+    "enabled",
+    "listen",
+    "tls_cert",
+    "tls_key",
+    "idle_minutes",
+    "session_hours",
+    "poll_seconds",
+    "forwarded_allow_ips",
+}
+_LISTEN = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$")
+
+
+def _web(c: _Checker, data: dict[str, Any]) -> WebSettings:
+    """`web:` the browser front (optional section): `listen` as host:port, loopback by default."""
+    w = c.section(data, "web", "", required=False)
+    c.unknown(w, "web", _WEB_KEYS)
+    enabled = w.get("enabled", False)
+    if not isinstance(enabled, bool):
+        c.fail("web.enabled", f"expected true or false, got {enabled!r}")
+        enabled = False
+    host, port = "127.0.0.1", 8090
+    if "listen" in w:
+        text = w["listen"]
+        m = _LISTEN.match(text) if isinstance(text, str) else None
+        if m is None or not 1 <= int(m.group(2)) <= 65535:
+            c.fail("web.listen", f"expected host:port (127.0.0.1:8090, [::1]:8090), got {text!r}")
+        else:
+            host, port = m.group(1).strip("[]"), int(m.group(2))
+    cert, key = c.optional_path(w, "tls_cert", "web"), c.optional_path(w, "tls_key", "web")
+    if (cert is None) != (key is None):
+        given = "tls_cert" if cert is not None else "tls_key"
+        c.fail(f"web.{given}", "tls_cert and tls_key go together (expected both, or neither)")
+        cert = key = None
+    proxies = c.strings(w, "forwarded_allow_ips", "web", required=False)
+    return WebSettings(
+        enabled=enabled,
+        host=host,
+        port=port,
+        tls_cert=cert,
+        tls_key=key,
+        idle_minutes=c.number(w, "idle_minutes", "web", above=0, high=24 * 60, default=30, unit="minutes"),
+        session_hours=c.number(w, "session_hours", "web", above=0, high=720, default=12, unit="hours"),
+        poll_seconds=c.number(w, "poll_seconds", "web", low=0, high=60, default=1, unit="seconds"),
+        forwarded_allow_ips=proxies,
+    )
+
+
 _PERIOD = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])-([01]?[0-9]|2[0-3]):([0-5][0-9])$")
 
 
@@ -1267,6 +1346,7 @@ _SECTIONS = {
     "speech",
     "calendar",
     "cases",
+    "web",
 }
 
 
@@ -1291,6 +1371,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     server = _server(c, data)
     calendar = _calendar(c, data)
     cases = _cases(c, data, hotlines)
+    web = _web(c, data)
     if c.issues:
         raise ConfigError(sorted(c.issues, key=lambda i: i.line))
     return Config(
@@ -1314,5 +1395,6 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         recordings_disk=recordings.disk,
         calendar=calendar,
         cases=cases,
+        web=web,
         raw=data,
     )

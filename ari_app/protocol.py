@@ -73,6 +73,7 @@ class ErrorId(StrEnum):
     INTERNAL_ERROR = "internal_error"
     UNKNOWN_USER = "unknown_user"
     NOT_PERMITTED = "not_permitted"
+    CSRF_FAILED = "csrf_failed"
     # Refusals of the case workflow are passed through with its own ids (ari_app.cases.errors):
     CASE_NOT_FOUND = "case_not_found"
     CASE_PERMISSION_DENIED = "case_permission_denied"

@@ -58,6 +58,7 @@ from ari_app.qa.recordings import audit_recording_failure, check_when_ended
 from ari_app.supervision.spy import ChanSpy
 from ari_app.transfers import Transfers
 from ari_app.transfers.desk import TransferDesk
+from ari_app.web.app import WebServer, build_app
 from recordings.retention import RetentionRunner
 from recordings.service import RecordingFailure, TranscriptionService
 from schema.db import make_engine, make_sessionmaker, upgrade
@@ -254,6 +255,10 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     bus.subscribe(server.transfers.on_event, CallLegChanged, CallEnded)
     server.link.add(TransferDesk(server.transfers))
     server.extras.append(server.link)
+    if cfg.web.enabled:  # the browser front, in this process: it hears the case events from this bus
+        web = build_app(cfg, sessions, guard=server.link.guard, standalone=False)
+        bus.subscribe(web.hub.on_case_event, CaseEvent, name="web")
+        server.extras.append(WebServer(cfg, web))
 
     server.extras.append(
         FastAgiServer(sessions, cfg.server.host, FASTAGI_PORT, fastagi_secret(cfg), on_answer=link_call)

@@ -13,6 +13,7 @@ from schema.surveys import SurveyResponse
 from schema.transcripts import Transcript as Transcript  # registers the transcription models
 from schema.transfers import CallTransfer
 from schema.users import Role, User
+from schema.web import WebSession
 
 __all__ = [
     "Base",
@@ -24,4 +25,5 @@ __all__ = [
     "Role",
     "SurveyResponse",
     "User",
+    "WebSession",
 ]

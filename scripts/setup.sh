@@ -3,8 +3,9 @@
 # Debian packages (debootstrap for the Asterisk root, libmagic for attachments, SIPp, espeak-ng/sox for test
 # speech, a CJK font, baresip for the desktop's softphone and the
 # X11 libraries Qt's xcb platform plugin loads for the desktop; for the tests PostgreSQL, and Xvfb, xdotool and
-# ImageMagick to run the desktop on a virtual screen, type into it and take screenshots), then the project's
-# virtual environment in .venv with its pinned packages.
+# ImageMagick to run the desktop on a virtual screen, type into it and take screenshots, and Chromium for the
+# web front's browser tests, driven by Playwright, which never downloads a browser of its own), then the
+# project's virtual environment in .venv with its pinned packages.
 # Usage: scripts/setup.sh [--test]    (--test adds the test tools and the test speech model)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ debs+=(libmagic1)
 debs+=(libx11-6 libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
     libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-util1 libxcb-xfixes0
     libxcb-xkb1 libxkbcommon-x11-0)
-[ "$want_test" = 1 ] && debs+=(postgresql xvfb xdotool imagemagick)
+[ "$want_test" = 1 ] && debs+=(postgresql xvfb xdotool imagemagick chromium openssl)
 missing=()
 for p in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,7 +1,7 @@
 """LinkServer: the websocket server agent desktops connect to (protocol: docs/protocol.md).
 
 The link is transport plus two tables: handshake, sign-in and resume (ari_app.link.signin), rate limits
-(ari_app.link.guard), then each request type to the desk that registered it (ari_app.link.routes) and each
+(ari_app.signin_guard), then each request type to the desk that registered it (ari_app.link.routes) and each
 call event to the desks that listen for it, in the order they registered, so a desktop is told about its
 call in the order things happened. Contract for the wiring code:
 
@@ -38,13 +38,13 @@ from ari_app.cases.desk import CaseDesk
 from ari_app.config import Config
 from ari_app.link.audit import AuditTrail
 from ari_app.link.connection import Connection, reply
-from ari_app.link.guard import GuardPolicy, SignInGuard
 from ari_app.link.history import PopHistory
 from ari_app.link.routes import FailureLog, Request, Routes, audit_refusal
 from ari_app.link.settings import LinkSettings
 from ari_app.link.signin import SignIn
 from ari_app.protocol import AgentState, DomainError, ErrorId, Msg, ProtocolError
 from ari_app.qa.desk import QaDesk
+from ari_app.signin_guard import GuardPolicy, SignInGuard
 from ari_app.supervision.desk import Supervision
 
 log = logging.getLogger(__name__)

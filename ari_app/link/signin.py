@@ -1,6 +1,6 @@
 """Sign-in, resume and sign-out on the link, and the sessions that must end (docs/protocol.md, "Sessions").
 
-A password is checked under the sign-in guard (ari_app.link.guard): the attempt is counted before the
+A password is checked under the sign-in guard (ari_app.signin_guard): the attempt is counted before the
 check, the check runs in a hashing thread of its own, and every outcome is audited with the client's
 address. A signed-in desktop gets a session token (ari_app.auth.TokenStore) it can resume with after a
 reconnect. Every `session_check_seconds` the link closes connections that did not sign in in time, sessions
@@ -24,8 +24,8 @@ from ari_app.agents.session import AgentSession
 from ari_app.auth import TokenExpired, TokenInvalid, TokenStore, verify_password
 from ari_app.cases import queries
 from ari_app.link.connection import Connection, reply
-from ari_app.link.guard import Refusal
 from ari_app.protocol import ErrorId, Msg, ProtocolError
+from ari_app.signin_guard import Refusal
 from schema.users import Role
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""The sign-in guard and the per-address limits over real websockets (ari_app.link.guard, LinkServer):
+"""The sign-in guard and the per-address limits over real websockets (ari_app.signin_guard, LinkServer):
 parallel and distributed password guessing, a stranger who cannot lock the owner out, connections that never
 sign in, and the audit rows all of it leaves. Client source addresses are real: each attacker binds its own
 address of the loopback range (127.0.0.0/8)."""

@@ -299,6 +299,39 @@ def test_every_bad_server_key_is_reported_at_once_with_its_line(tmp_path: Path) 
     assert not any(":0:" in i for i in issues), issues
 
 
+def test_the_web_section_is_read_typed_loopback_by_default(tmp_path: Path) -> None:
+    shipped = load_config(ROOT / "config.yaml").web
+    assert (shipped.enabled, shipped.host, shipped.port, shipped.scheme) == (False, "127.0.0.1", 8090, "http")
+    web = (
+        "web:\n  enabled: true\n  listen: 0.0.0.0:9443\n  tls_cert: tls/web.crt\n  tls_key: /etc/hotline/web.key\n"
+        "  idle_minutes: 5\n  session_hours: 2\n  poll_seconds: 0\n  forwarded_allow_ips: [10.0.0.5]\n"
+    )
+    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    (tmp_path / "config.yaml").write_text(text.split("\nweb:\n")[0] + "\n" + web, encoding="utf-8")
+    cfg = load_config(tmp_path / "config.yaml").web
+    assert (cfg.enabled, cfg.host, cfg.port, cfg.scheme) == (True, "0.0.0.0", 9443, "https")
+    assert (cfg.tls_cert, cfg.tls_key) == (tmp_path / "tls/web.crt", Path("/etc/hotline/web.key"))
+    assert (cfg.idle_minutes, cfg.session_hours, cfg.poll_seconds, cfg.forwarded_allow_ips) == (5, 2, 0, ("10.0.0.5",))
+
+
+def test_every_bad_web_key_is_reported_at_once_with_its_line(tmp_path: Path) -> None:
+    bad = "web:\n  enabled: yes please\n  listen: 8090\n  tls_cert: web.crt\n  idle_minutes: 0\n  colour: red\n"
+    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    (tmp_path / "config.yaml").write_text(text.split("\nweb:\n")[0] + "\n" + bad, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "config.yaml")
+    issues = [str(i) for i in info.value.issues]
+    for key, needle in (
+        ("enabled", "enabled: yes please"),
+        ("listen", "listen: 8090"),
+        ("tls_cert", "tls_cert: web.crt"),
+        ("idle_minutes", "idle_minutes: 0"),
+        ("colour", "colour: red"),
+    ):
+        line = _line_of(tmp_path, needle)
+        assert any(f"config.yaml:{line}: web.{key}:" in i for i in issues), (key, issues)
+
+
 @pytest.mark.parametrize("command", [["config", "check"], ["serve"], ["status"]])
 def test_the_hotline_command_with_a_bad_config_says_where_and_fails(tmp_path: Path, command: list[str]) -> None:
     """As an admin runs it: the installed `hotline` script, in its own process."""

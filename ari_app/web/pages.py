@@ -1,0 +1,382 @@
+"""The web front's routes (docs/web.md, "Pages"): sign-in and sign-out, the to-do list, a case's detail and
+its actions, the live-update stream, the language switch.
+
+Every page and action asks the case service (ari_app.cases.queries: `list_cases`, `get_case`, `act`), which
+checks the role and the unit's scope on the server, writes the audit (a refusal included: a case of another
+unit is `case_not_found`, a 404 here, with one `refused` entry), and hides a confidential case's citizen
+from units (ari_app.cases.disclosure). The pages show what it returns and offer only the actions it lists in
+`allowed_actions`; a forged form is still refused by the service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ari_app.cases import queries
+from ari_app.cases.calendar import WorkCalendar
+from ari_app.cases.errors import CaseError, CaseNotFound, InvalidInput
+from ari_app.protocol import CaseDetail, CaseListItem, ErrorId, Msg
+from ari_app.web.i18n import DEFAULT_LANG, LANGS, MESSAGES, translate
+from ari_app.web.live import LiveHub
+from ari_app.web.sessions import COOKIE, LOGIN_CSRF_COOKIE, TLS_COOKIE, Signed, WebSessions, csrf_ok, csrf_token
+from ari_app.web.signin import WebSignIn
+
+LANG_COOKIE = "hl_lang"
+KEEPALIVE_SECONDS = 15.0
+"""A live stream sends a comment this often when nothing happened, and checks its session is still alive."""
+LIST_LIMIT = 200
+DUE_SOON_WORKING_DAYS = 1
+"""`due soon`: an open case whose deadline is today or the next working day (ari_app.cases.calendar)."""
+TABS = ("all", "to_sign", "in_progress", "overdue", "due_soon")
+ACTIONS = {"accept": Msg.ACCEPT_CASE, "return": Msg.RETURN_CASE, "handle": Msg.HANDLE_CASE}
+"""The actions of this front, each the request the desktop sends for it (queries.act)."""
+ACTION_FIELD = {"return": "reason", "handle": "result"}
+MAX_FORM_FIELDS = 10
+
+
+@dataclass
+class Context:
+    """What the routes share: built once by ari_app.web.app.build_app."""
+
+    sessions: sessionmaker[Session]
+    web_sessions: WebSessions
+    signin: WebSignIn
+    hub: LiveHub
+    templates: Environment
+    zone: ZoneInfo
+    calendar: WorkCalendar
+    tls: bool
+    clock: Callable[[], datetime]
+
+    @property
+    def cookie(self) -> str:
+        return TLS_COOKIE if self.tls else COOKIE
+
+
+def lang_of(request: Request) -> str:
+    lang = request.cookies.get(LANG_COOKIE, DEFAULT_LANG)
+    return lang if lang in LANGS else DEFAULT_LANG
+
+
+def source_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def local_path(text: str | None) -> str:
+    """`text` if it is a path of this site (`/...`, not `//host`), else the list: no open redirect."""
+    if text and text.startswith("/") and not text.startswith("//") and "\\" not in text:
+        return text
+    return "/cases"
+
+
+def routes(ctx: Context) -> list[Route]:
+    def render(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+        lang = lang_of(request)
+
+        def t(key: str, **kw: object) -> str:
+            return translate(lang, key, **kw)
+
+        def local(text: str | None) -> str:
+            if not text:
+                return ""
+            return datetime.fromisoformat(text).astimezone(ctx.zone).strftime("%Y-%m-%d %H:%M")
+
+        html = ctx.templates.get_template(name).render(
+            t=t, lang=lang, local=local, zone=str(ctx.zone), path=request.url.path, query=request.url.query, **values
+        )
+        return HTMLResponse(html, status_code=status)
+
+    def to_login(request: Request, ended: bool = False) -> RedirectResponse:
+        resp = RedirectResponse("/login?ended=1" if ended else "/login", status_code=303)
+        resp.delete_cookie(ctx.cookie, path="/", secure=ctx.tls, httponly=True, samesite="strict")
+        return resp
+
+    async def signed_in(request: Request, touch: bool = True) -> Signed | None:
+        token = request.cookies.get(ctx.cookie)
+        if not token or len(token) > 128:
+            return None
+        signed, ended = await asyncio.to_thread(ctx.web_sessions.check, token, touch=touch)
+        if ended is not None:
+            await ctx.signin.audit("session_ended", ended.login, reason=ended.reason, source=source_of(request))
+        return signed
+
+    async def read_form(request: Request) -> FormData:
+        return await request.form(max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=64 * 1024)
+
+    async def csrf_refused(request: Request, signed: Signed | None, given: str | None) -> Response | None:
+        ok = csrf_ok(signed.token, given) if signed else False
+        if ok:
+            return None
+        user = signed.user if signed else None
+        await ctx.signin.audit(
+            "refused",
+            user.login if user else "",
+            str(user.role) if user else "",
+            user.user_id if user else None,
+            request=request.url.path,
+            error_id=ErrorId.CSRF_FAILED,
+            source=source_of(request),
+        )
+        return render(request, "error.html", 403, message_key="csrf", user=user)
+
+    # --- sign-in --------------------------------------------------------------------------------------
+    async def login_page(request: Request) -> Response:
+        return login_form(request, None, 200)
+
+    def login_form(request: Request, error: str | None, status: int, **kw: Any) -> Response:
+        nonce = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+        resp = render(
+            request,
+            "login.html",
+            status,
+            csrf=nonce,
+            error=error,
+            ended=request.query_params.get("ended") == "1",
+            user=None,
+            **kw,
+        )
+        resp.set_cookie(LOGIN_CSRF_COOKIE, nonce, path="/login", secure=ctx.tls, httponly=True, samesite="strict")
+        return resp
+
+    async def login(request: Request) -> Response:
+        form = await read_form(request)
+        nonce = request.cookies.get(LOGIN_CSRF_COOKIE)
+        given = form.get("csrf")
+        if not nonce or not isinstance(given, str) or not secrets.compare_digest(nonce, given):
+            await ctx.signin.audit(
+                "refused", "", request="/login", error_id=ErrorId.CSRF_FAILED, source=source_of(request)
+            )
+            return render(request, "error.html", 403, message_key="csrf", user=None)
+        login_name, password = str(form.get("login") or ""), str(form.get("password") or "")
+        outcome = await ctx.signin.sign_in(login_name, password[:1024], source_of(request))
+        if outcome.user is None:
+            if outcome.refused == "too_many_attempts":
+                message = translate(lang_of(request), "too_many_attempts", seconds=outcome.retry_after)
+                resp = login_form(request, message, 429, login=login_name)
+                resp.headers["Retry-After"] = str(outcome.retry_after)
+                return resp
+            return login_form(request, translate(lang_of(request), "bad_credentials"), 401, login=login_name)
+        token = await asyncio.to_thread(ctx.web_sessions.open, outcome.user, source_of(request))
+        resp = RedirectResponse("/cases", status_code=303)
+        resp.set_cookie(ctx.cookie, token, path="/", secure=ctx.tls, httponly=True, samesite="strict")
+        resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/login", secure=ctx.tls, httponly=True, samesite="strict")
+        return resp
+
+    async def logout(request: Request) -> Response:
+        signed = await signed_in(request, touch=False)
+        if signed is None:
+            return to_login(request)
+        form = await read_form(request)
+        refused = await csrf_refused(request, signed, _text(form, "csrf"))
+        if refused is not None:
+            return refused
+        await asyncio.to_thread(ctx.web_sessions.close, signed.token)
+        user = signed.user
+        await ctx.signin.audit("sign_out", user.login, str(user.role), user.user_id, source=source_of(request))
+        return to_login(request)
+
+    async def switch_lang(request: Request) -> Response:
+        lang = request.path_params["lang"]
+        resp = RedirectResponse(local_path(request.query_params.get("next")), status_code=303)
+        if lang in LANGS:
+            resp.set_cookie(LANG_COOKIE, lang, path="/", secure=ctx.tls, httponly=True, samesite="strict")
+        return resp
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/cases", status_code=303)
+
+    # --- the to-do list -------------------------------------------------------------------------------
+    def deadline_note(row: CaseListItem, now: datetime) -> tuple[str, int | None]:
+        """(`overdue` | `due_today` | `days`, working days left) for a row's deadline."""
+        if not row.get("deadline_at") or row["status"] == "closed":
+            return "", None
+        if row.get("overdue"):
+            return "overdue", None
+        try:
+            left = ctx.calendar.working_days_between(now, datetime.fromisoformat(str(row["deadline_at"])))
+        except CaseError:  # a year the working-day calendar does not know
+            return "", None
+        return ("due_today", 0) if left <= 0 else ("days", left)
+
+    async def case_list(request: Request) -> Response:
+        fragment = request.headers.get("x-fragment") == "rows"  # the page refreshing itself: not the person's use
+        signed = await signed_in(request, touch=not fragment)
+        if signed is None:
+            return to_login(request, ended=bool(request.cookies.get(ctx.cookie)))
+        tab = request.query_params.get("tab", "all")
+        tab = tab if tab in TABS else "all"
+        text = (request.query_params.get("q") or "").strip()[:100] or None
+        filters: dict[str, Any] = {"open_only": True, "text": text, "limit": LIST_LIMIT}
+        if tab == "to_sign":
+            filters["status"] = "dispatched"
+        elif tab == "in_progress":
+            filters["status"] = "in_progress"
+        elif tab == "overdue":
+            filters["overdue"] = True
+        rows = await asyncio.to_thread(queries.list_cases, ctx.sessions, signed.user.actor, **filters)
+        now = ctx.clock()
+        notes = {r["id"]: deadline_note(r, now) for r in rows}
+        if tab == "due_soon":
+            rows = [
+                r
+                for r in rows
+                if notes[r["id"]][0] == "due_today"
+                or (notes[r["id"]][0] == "days" and (notes[r["id"]][1] or 0) <= DUE_SOON_WORKING_DAYS)
+            ]
+        values: dict[str, Any] = {
+            "rows": rows,
+            "notes": notes,
+            "tab": tab,
+            "q": text or "",
+            "tabs": TABS,
+            "user": signed.user,
+        }
+        if fragment:
+            return render(request, "_rows.html", **values)
+        return render(request, "cases.html", csrf=csrf_token(signed.token), **values)
+
+    # --- a case ---------------------------------------------------------------------------------------
+    def history(case: CaseDetail) -> list[tuple[str, str, str, str]]:
+        """(time, event key, unit, text) of the case's records, oldest first."""
+        items: list[tuple[str, str, str, str]] = [(case["created_at"], "ev_created", "", "")]
+        for d in case["dispatches"]:
+            unit = d["unit_name"]
+            items.append((d["dispatched_at"], "ev_dispatched", unit, d.get("instructions") or ""))
+            if d.get("accepted_at"):
+                items.append((str(d["accepted_at"]), "ev_accepted", unit, ""))
+            if d.get("returned_at"):
+                items.append((str(d["returned_at"]), "ev_returned", unit, d.get("return_reason") or ""))
+            if d.get("handled_at"):
+                items.append((str(d["handled_at"]), "ev_handled", unit, d.get("result") or ""))
+        for f in case["follow_ups"]:
+            items.append((f["at"], "ev_follow_up", "", f.get("notes") or ""))
+        for r in case["reviews"]:
+            items.append((r["at"], "ev_review", "", r.get("reason") or ""))
+        for v in case["supervisions"]:
+            items.append((v["at"], "ev_supervision", "", v.get("instructions") or ""))
+        if case.get("closed_at"):
+            items.append((str(case["closed_at"]), "ev_closed", "", ""))
+        return sorted(items, key=lambda i: datetime.fromisoformat(i[0]))
+
+    async def show_case(
+        request: Request,
+        signed: Signed,
+        case_id: int,
+        status: int = 200,
+        error: str | None = None,
+        said: str | None = None,
+    ) -> Response:
+        try:
+            case = await asyncio.to_thread(queries.get_case, ctx.sessions, signed.user.actor, case_id)
+        except CaseNotFound:
+            return render(request, "error.html", 404, message_key="not_found", user=signed.user)
+        done = request.query_params.get("done")
+        return render(
+            request,
+            "case.html",
+            status,
+            case=case,
+            history=history(case),
+            actions=[a for a in case["allowed_actions"] if a in ACTIONS],
+            note=deadline_note(case, ctx.clock()),
+            done=done if done in ACTIONS else None,
+            error=error,
+            said=said,
+            csrf=csrf_token(signed.token),
+            user=signed.user,
+        )
+
+    async def case_page(request: Request) -> Response:
+        signed = await signed_in(request)
+        if signed is None:
+            return to_login(request, ended=bool(request.cookies.get(ctx.cookie)))
+        return await show_case(request, signed, request.path_params["case_id"])
+
+    async def case_action(request: Request) -> Response:
+        signed = await signed_in(request)
+        if signed is None:
+            return to_login(request, ended=bool(request.cookies.get(ctx.cookie)))
+        form = await read_form(request)
+        refused = await csrf_refused(request, signed, _text(form, "csrf"))
+        if refused is not None:
+            return refused
+        case_id, action = request.path_params["case_id"], request.path_params["action"]
+        if action not in ACTIONS:
+            return render(request, "error.html", 404, message_key="not_found", user=signed.user)
+        fields: dict[str, Any] = {"case_id": case_id}
+        if action in ACTION_FIELD:
+            fields[ACTION_FIELD[action]] = _text(form, ACTION_FIELD[action]) or ""
+        try:
+            await asyncio.to_thread(queries.act, ctx.sessions, signed.user.actor, ACTIONS[action], fields)
+        except CaseNotFound:
+            return render(request, "error.html", 404, message_key="not_found", user=signed.user)
+        except CaseError as exc:
+            lang = lang_of(request)
+            field = exc.detail.get("field") if isinstance(exc, InvalidInput) else None
+            key = f"err_{field}" if field in ("reason", "result") else f"err_{exc.error_id}"
+            said = translate(lang, key) if key in MESSAGES[lang] else exc.message
+            message = translate(lang, "refused", message=said)
+            return await show_case(
+                request, signed, case_id, 400 if isinstance(exc, InvalidInput) else 409, message, exc.message
+            )
+        return RedirectResponse(f"/cases/{case_id}?done={action}", status_code=303)
+
+    # --- live updates ---------------------------------------------------------------------------------
+    async def events(request: Request) -> Response:
+        signed = await signed_in(request, touch=False)
+        if signed is None:
+            return Response(status_code=401)
+        listener = ctx.hub.listen(signed.user)
+
+        async def stream() -> AsyncIterator[str]:
+            try:
+                yield "retry: 2000\n: live\n\n"
+                while True:
+                    try:
+                        notice = await asyncio.wait_for(listener.queue.get(), KEEPALIVE_SECONDS)
+                    except TimeoutError:
+                        alive, _ = await asyncio.to_thread(ctx.web_sessions.check, signed.token, touch=False)
+                        if alive is None:
+                            yield "event: ended\ndata: {}\n\n"
+                            return
+                        yield ": keepalive\n\n"
+                        continue
+                    if notice is None:
+                        return
+                    yield f"event: case\ndata: {json.dumps(notice)}\n\n"
+            finally:
+                ctx.hub.drop(listener)
+
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+    return [
+        Route("/", home),
+        Route("/login", login_page, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/lang/{lang}", switch_lang),
+        Route("/cases", case_list),
+        Route("/cases/{case_id:int}", case_page),
+        Route("/cases/{case_id:int}/{action}", case_action, methods=["POST"]),
+        Route("/events", events),
+    ]
+
+
+def _text(form: FormData, key: str) -> str | None:
+    value = form.get(key)
+    return value if isinstance(value, str) else None
