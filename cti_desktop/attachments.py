@@ -211,9 +211,10 @@ class AttachmentPanel(QWidget):
             self.show_message(self.tr_("att_unreadable", name=path.name, error=exc.strerror or str(exc)), error=True)
             return None
         if len(data) > ATTACHMENT_LINK_BYTES:
-            text = self.tr_(
-                "att_link_limit", name=path.name, size=size_text(len(data)), limit=size_text(ATTACHMENT_LINK_BYTES)
-            )
+            size, limit = size_text(file_size(path)), size_text(ATTACHMENT_LINK_BYTES)
+            if size == limit:  # just over: the bytes tell them apart
+                size, limit = f"{file_size(path)} B", f"{ATTACHMENT_LINK_BYTES} B"
+            text = self.tr_("att_link_limit", name=path.name, size=size, limit=limit)
             self.show_message(text, error=True)
             return None
         fields: dict[str, Any] = {"case_id": self.case["id"], "filename": path.name[:255]}

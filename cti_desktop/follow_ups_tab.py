@@ -226,7 +226,7 @@ class FollowUpsTab(Tab):
         out += [f"<tr><td style='color:#555'>{k}</td><td>{v}</td></tr>" for k, v in rows]
         out.append(f"</table><p><b>{t('request')}</b><br>{e(c.get('request'))}</p>")
         results = [d for d in c.get("dispatches") or [] if d.get("result")]
-        if c.get("resolution"):
+        if c.get("resolution") and not results:  # resolved by the centre itself, or the units' results joined
             out.append(f"<p><b>{t('work_resolution')}</b><br>{e(c['resolution'])}</p>")
         if results:
             out.append(f"<p><b>{t('fu_handled_result')}</b></p><ul>")

@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self._tab_shown(self.tabs.currentIndex())
         self.call_tab.call_offered.connect(self._call_offered)
         self.call_tab.case_saved.connect(lambda: self.spawn(self.cases.refresh()))
+        self.cases.case_opened.connect(self._open_case)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(bar)
@@ -252,6 +253,11 @@ class MainWindow(QMainWindow):
     def _tab_shown(self, index: int) -> None:
         for i, page in enumerate(self.pages):
             page.set_current(i == index)
+
+    def _open_case(self, case_id: int) -> None:
+        """A case from my cases in full, in the cases to handle tab's detail."""
+        self.tabs.setCurrentIndex(self.WORK_TAB)
+        self.spawn(self.work.open_case(case_id))
 
     def _call_offered(self) -> None:
         self.tabs.setCurrentIndex(self.tabs.indexOf(self.call_tab))
