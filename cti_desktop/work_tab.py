@@ -317,6 +317,8 @@ class CaseWorkPanel(Tab):
             self._enable_buttons()
         case = reply["case"]
         self.clear_note()
+        if kind == Msg.FOLLOW_UP_CASE:
+            self.follow_box.reset()
         self.show_case(case)
         action = {v: k for k, v in ACTION_REQUESTS.items()}.get(kind, kind)
         if kind == Msg.REVIEW_CASE:

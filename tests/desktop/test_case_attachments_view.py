@@ -28,7 +28,7 @@ from ari_app.config import Config
 from ari_app.link import LinkServer
 from ari_app.protocol import ATTACHMENT_LINK_BYTES
 from cti_desktop.attachments import AttachmentTableModel
-from cti_desktop.follow_ups_tab import FollowUpDueModel
+from cti_desktop.follow_ups_tab import PAGE, FollowUpDueModel
 from cti_desktop.window import MainWindow
 from schema.cases import CooperatingUnit
 from schema.users import Role, User
@@ -233,3 +233,35 @@ async def test_follow_up_due_rated_unsatisfied_blocks_approve(
     assert work.error.text() == "回访不满意的工单不能审核通过，请发回重办"
     assert not approve.isEnabled()
     shot(sup, "11_follow_up_review_blocked")
+
+
+async def test_follow_ups_due_paged(
+    open_desk: Open, cases: dict[str, int], qtbot: QtBot, sessions: sessionmaker[Session]
+) -> None:
+    """More citizens waiting than a page holds: the first page, then the rest; overdue only narrows it."""
+    with sessions() as s, s.begin():
+        agent_id = s.query(User.id).filter(User.login == "1001").scalar()
+        water_id, unit_id = s.query(User.id, User.unit_id).filter(User.login == "water").one()
+        agent = Actor(user_id=agent_id, login="1001", role=Role.AGENT)
+        dept = Actor(user_id=water_id, login="water", role=Role.DEPARTMENT, unit_id=unit_id)
+        for i in range(PAGE):
+            case = citizen_case(s, agent, f"路灯不亮 {i}", "13800000011", "赵先生")
+            dispatch(s, agent, case.id, units=[unit_id], deadline_hours=48)
+            accept(s, dept, case.id)
+            handle(s, dept, case.id, result="已修复")
+    sup = await open_desk("sup")
+    tab = sup.follow_ups
+    sup.tabs.setCurrentIndex(sup.tabs.indexOf(tab))
+    await until(lambda: tab.model.rowCount() == PAGE)
+    first = [c["id"] for c in tab.model.cases]
+    assert first[0] == cases["handled"]  # the earliest due first
+    assert tab.next_button.isEnabled() and not tab.prev_button.isEnabled()
+    assert tab.page_label.text() == f"第 1–{PAGE} 条"
+    qtbot.mouseClick(tab.next_button, Qt.MouseButton.LeftButton)
+    await until(lambda: tab.offset == PAGE and tab.model.rowCount() == 1)
+    assert tab.model.cases[0]["id"] not in first
+    assert tab.prev_button.isEnabled() and not tab.next_button.isEnabled()
+    assert tab.page_label.text() == f"第 {PAGE + 1}–{PAGE + 1} 条"
+    tab.overdue_only.setChecked(True)  # nothing is overdue on the test's clock yet
+    await until(lambda: tab.offset == 0 and tab.model.rowCount() == 0)
+    assert tab.page_label.text() == "没有待回访的工单" and not tab.save_button.isEnabled()
