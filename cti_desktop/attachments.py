@@ -155,7 +155,7 @@ class AttachmentPanel(QWidget):
     def set_case(self, case: dict[str, Any] | None) -> None:
         """The case's attachments (or none); the message stays while it is the same case."""
         if case is None or self.case is None or case.get("id") != self.case.get("id"):
-            self.message.clear()
+            self.clear_message()
         self.case = case
         self.model.units = {int(d["id"]): str(d.get("unit_name") or "") for d in (case or {}).get("dispatches") or []}
         keep = self.selected()
@@ -179,6 +179,12 @@ class AttachmentPanel(QWidget):
     def show_message(self, text: str, *, error: bool = False) -> None:
         self.message.setStyleSheet("color: #b00020;" if error else "color: #2e7d32;")
         self.message.setText(text)
+        self.message.setVisible(True)
+
+    def clear_message(self) -> None:
+        """No message, and no empty line kept for one."""
+        self.message.clear()
+        self.message.setVisible(False)
 
     # --- clicks: the dialogs, then the requests ---------------------------------------------------------
     def _add_clicked(self) -> None:
@@ -269,7 +275,7 @@ class AttachmentPanel(QWidget):
             return None
         self.preview = PhotoDialog(str(attachment.get("filename") or ""), pixmap, self)
         self.preview.show()
-        self.message.clear()
+        self.clear_message()
         return self.preview
 
     async def save_to(self, attachment: dict[str, Any], path: Path) -> bool:

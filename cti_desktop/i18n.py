@@ -386,7 +386,7 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "tab_follow_ups": ("回访", "Follow-ups"),
     "fu_title": ("待回访工单", "Follow-ups due"),
-    "fu_overdue_only": ("只看超时", "Overdue only"),
+    "fu_overdue_only": ("只看超期", "Overdue only"),
     "fu_col_due": ("回访时限", "Follow-up due"),
     "fu_col_rating": ("最近评价", "Last rating"),
     "fu_page": ("第 {first}–{last} 条", "Rows {first}–{last}"),

@@ -142,6 +142,7 @@ async def test_attachments_added_refused_opened_and_saved(
     assert dialog is not None and dialog.isVisible() and dialog.windowTitle() == "现场照片.png"
     assert dialog.image.pixmap().size().width() == 40 and dialog.image.pixmap().size().height() == 30
     assert await panel.fetch(panel.model.rows[0]) == photo.read_bytes()
+    shot(dialog, "08_case_attachments_preview")
     dialog.close()
     target = tmp_path / "saved" / "copy.png"
     target.parent.mkdir()
@@ -226,6 +227,10 @@ async def test_follow_up_due_rated_unsatisfied_blocks_approve(
     reason = "The citizen rated it “Very unsatisfied”: it cannot be approved; give a reason and send it back"
     assert work.review_note.isVisibleTo(work) and work.review_note.text() == reason and approve.toolTip() == reason
     assert "Follow up" in work.detail.toPlainText() and "By SMS" in work.detail.toPlainText()
+    await pick(sup, cases["later"])  # handled meanwhile: the form in the detail too
+    assert work.follow_box.isVisibleTo(work) and work.follow_box.rating.currentText() == "Satisfied"
+    shot(sup, "10_follow_up_form_detail_en")
+    await pick(sup, cases["handled"])
     sup.toggle_language()
     assert work.review_note.text() == "回访评价为“非常不满意”：不能审核通过，请填写原因后发回重办"
     # were approve sent anyway (another desktop's stale view), the server's refusal is shown
