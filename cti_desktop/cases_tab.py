@@ -1,14 +1,16 @@
-"""The person's own cases tab (我的案卷): the cases they took, newest first, narrowed by a search text."""
+"""The person's own cases tab (我的案卷): the cases they took, newest first, narrowed by a search text; a
+double click opens one in the cases to handle tab's detail (its history, attachments and actions)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import QModelIndex, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout
 
 from ari_app.protocol import Msg
 from cti_desktop.i18n import Tr
-from cti_desktop.models import CaseTableModel
+from cti_desktop.models import CaseIdRole, CaseTableModel
 from cti_desktop.qtutil import named
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import table_view
@@ -18,6 +20,8 @@ class MyCasesTab(Tab):
     """A search field over a case table; read again after sign-in and after each case the person saves."""
 
     TITLE = "tab_my_cases"
+    case_opened = Signal(int)
+    """A case's id, double-clicked to be shown in full."""
 
     def __init__(self, tr: Tr, spawn: Spawn, request: Request) -> None:
         super().__init__(tr, spawn, request)
@@ -27,12 +31,18 @@ class MyCasesTab(Tab):
         self.search_button.clicked.connect(lambda: self.spawn(self.refresh()))
         self.model = CaseTableModel(tr)
         self.view = table_view(self.model, "casesView", CaseTableModel.REQUEST, single=False)
+        self.view.doubleClicked.connect(self._double_clicked)
         search_row = QHBoxLayout()
         search_row.addWidget(self.search, 1)
         search_row.addWidget(self.search_button)
         layout = QVBoxLayout(self)
         layout.addLayout(search_row)
         layout.addWidget(self.view)
+
+    def _double_clicked(self, index: QModelIndex) -> None:
+        case_id = self.model.data(self.model.index(index.row(), 0), CaseIdRole)
+        if isinstance(case_id, int):
+            self.case_opened.emit(case_id)
 
     def retranslate(self) -> None:
         self.search.setPlaceholderText(self.tr_("search_hint"))

@@ -316,8 +316,96 @@ TEXT: dict[str, tuple[str, str]] = {
     "err_transfer_failed": ("转接失败", "The transfer failed"),
     "err_no_transfer": ("没有进行中的咨询转接", "No attended transfer under way"),
     "err_call_in_conference": ("请先结束三方通话", "End the three-way call first"),
+    "att_title": ("附件", "Attachments"),
+    "att_add": ("添加…", "Add…"),
+    "att_add_tip": (
+        "照片、录音或 PDF，每个文件不超过 {limit}（工作台连接的上限）",
+        "A photo, recording or PDF of at most {limit} (the desktop link's limit)",
+    ),
+    "att_add_title": ("选择要添加的文件", "Choose a file to attach"),
+    "att_add_filter": (
+        "照片、录音、PDF (*.jpg *.jpeg *.png *.webp *.heic *.wav *.mp3 *.ogg *.amr *.pdf);;所有文件 (*)",
+        "Photos, recordings, PDF (*.jpg *.jpeg *.png *.webp *.heic *.wav *.mp3 *.ogg *.amr *.pdf);;All files (*)",
+    ),
+    "att_open": ("打开", "Open"),
+    "att_save": ("另存为…", "Save as…"),
+    "att_save_title": ("附件另存为", "Save the attachment as"),
+    "att_col_name": ("文件名", "Name"),
+    "att_col_type": ("类型", "Type"),
+    "att_col_size": ("大小", "Size"),
+    "att_col_by": ("上传人", "Added by"),
+    "att_col_at": ("上传时间", "Added"),
+    "att_col_on": ("所属", "On"),
+    "att_on_case": ("工单", "The case"),
+    "att_on_result": ("{unit} 的办理结果", "{unit}'s result"),
+    "att_removed": ("文件已于 {at} 按保存期限删除", "The file was removed by retention at {at}"),
+    "att_link_limit": (
+        "“{name}” 有 {size}，超过工作台连接每个文件 {limit} 的上限，未发送",
+        "“{name}” is {size}, over the desktop link's {limit} per file; not sent",
+    ),
+    "att_unreadable": ("无法读取 “{name}”：{error}", "Cannot read “{name}”: {error}"),
+    "att_unwritable": ("无法写入 {name}：{error}", "Cannot write {name}: {error}"),
+    "att_sending": ("正在发送 “{name}”…", "Sending “{name}”…"),
+    "att_added": ("已添加 “{name}”（{mime}）", "Added “{name}” ({mime})"),
+    "att_saved": ("已保存到 {name}", "Saved to {name}"),
+    "att_corrupt": ("“{name}” 下载不完整，请重试", "“{name}” did not arrive whole; try again"),
+    "att_no_preview": (
+        "无法预览 {mime} 类型的照片，请另存为后查看",
+        "A {mime} photo cannot be previewed here; save it",
+    ),
+    "err_attachment_type_refused": (
+        "文件类型不允许：内容实际是 {mime}（只接受照片、录音和 PDF，与文件名无关）",
+        "File type refused: its content is {mime} (only photos, recordings and PDF, whatever the name says)",
+    ),
+    "err_attachment_too_large": (
+        "文件太大：{size}，上限 {limit}",
+        "File too large: {size}, the limit is {limit}",
+    ),
+    "err_attachment_not_found": ("附件不存在或无权查看", "No such attachment, or not one you may see"),
+    "err_attachment_removed": ("附件文件已按保存期限删除", "The attachment's file was removed by retention"),
+    "err_case_follow_up_unsatisfied": (
+        "回访不满意的工单不能审核通过，请发回重办",
+        "The citizen was unsatisfied at the follow-up: send the case back instead of approving it",
+    ),
+    "rating_very_satisfied": ("非常满意", "Very satisfied"),
+    "rating_satisfied": ("满意", "Satisfied"),
+    "rating_basically_satisfied": ("基本满意", "Basically satisfied"),
+    "rating_unsatisfied": ("不满意", "Unsatisfied"),
+    "rating_very_unsatisfied": ("非常不满意", "Very unsatisfied"),
+    "channel_phone": ("电话回访", "By phone"),
+    "channel_sms": ("短信回访", "By SMS"),
+    "fu_rating": ("评价", "Rating"),
+    "fu_channel": ("方式", "Channel"),
+    "fu_notes_hint": ("回访记录（可选）", "Follow-up notes (optional)"),
+    "fu_save": ("保存回访", "Save follow-up"),
+    "fu_saved": ("工单 {number} 回访已保存：{rating}", "Case {number} followed up: {rating}"),
+    "fu_saved_not_reached": ("工单 {number} 回访已保存：未联系到", "Case {number} followed up: not reached"),
+    "fu_send_back_required": (
+        "回访评价为“{rating}”：不能审核通过，请填写原因后发回重办",
+        "The citizen rated it “{rating}”: it cannot be approved; give a reason and send it back",
+    ),
+    "tab_follow_ups": ("回访", "Follow-ups"),
+    "fu_title": ("待回访工单", "Follow-ups due"),
+    "fu_overdue_only": ("只看超期", "Overdue only"),
+    "fu_col_due": ("回访时限", "Follow-up due"),
+    "fu_col_rating": ("最近评价", "Last rating"),
+    "fu_page": ("第 {first}–{last} 条", "Rows {first}–{last}"),
+    "fu_page_empty": ("没有待回访的工单", "No follow-ups due"),
+    "fu_prev": ("上一页", "Previous"),
+    "fu_next": ("下一页", "Next"),
+    "fu_pick": ("请在左侧选择一个工单进行回访", "Pick a case on the left to follow it up"),
+    "fu_handled_result": ("办理结果", "Unit's result"),
 }
 TEXT.update(QA_TEXT)
+
+
+def size_text(size: int) -> str:
+    """Bytes for people: `812 B`, `12.3 KB`, `4.0 MB` (1 KB = 1024 B)."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
 
 
 class Tr:
@@ -358,6 +446,11 @@ class Tr:
         key = f"err_{error_id}"
         if error_id == "case_exchange_requires" and detail and detail.get("field"):
             return self(key, field=self.field(str(detail["field"]), str(detail.get("requirement") or "")))
+        if error_id == "attachment_type_refused":
+            return self(key, mime=(detail or {}).get("mime") or "?")
+        if error_id == "attachment_too_large":
+            d = detail or {}
+            return self(key, size=size_text(int(d.get("size") or 0)), limit=size_text(int(d.get("limit") or 0)))
         return self(key) if key in TEXT else self("err_other", message=message)
 
     def field(self, name: str, requirement: str = "") -> str:

@@ -27,6 +27,7 @@ from ari_app.protocol import PAUSE_REASONS, Msg
 from cti_desktop.call_tab import CallTab
 from cti_desktop.cases_tab import MyCasesTab
 from cti_desktop.drafts import DraftStore
+from cti_desktop.follow_ups_tab import FollowUpsTab
 from cti_desktop.i18n import Tr
 from cti_desktop.link import Link, LinkError, Status
 from cti_desktop.models import STATE_COLOURS, AgentStatusView
@@ -45,9 +46,9 @@ log = logging.getLogger(__name__)
 
 class MainWindow(QMainWindow):
     """The top bar (who is signed in, the agent's state, the link, language, sign-out) over the tabs: call
-    intake, my cases, cases to handle (the unit / supervisor view), the wallboard and QA, each a `Tab` that
-    sends its own requests. People who are not queue agents (no extension) get no state controls and start
-    on the cases to handle; the QA role starts on QA."""
+    intake, my cases, cases to handle (the unit / supervisor view), the wallboard, QA and the follow-ups due,
+    each a `Tab` that sends its own requests. People who are not queue agents (no extension) get no state
+    controls and start on the cases to handle; the QA role starts on QA."""
 
     closed = Signal()
     WORK_TAB = 2
@@ -115,7 +116,8 @@ class MainWindow(QMainWindow):
         self.work = CaseWorkPanel(*args)
         self.wallboard = WallboardView(*args)
         self.qa = QaView(*args)
-        self.pages: tuple[Tab, ...] = (self.call_tab, self.cases, self.work, self.wallboard, self.qa)
+        self.follow_ups = FollowUpsTab(*args)
+        self.pages: tuple[Tab, ...] = (self.call_tab, self.cases, self.work, self.wallboard, self.qa, self.follow_ups)
         self.tabs = named(QTabWidget(), "tabs")
         for page in self.pages:
             self.tabs.addTab(page, "")
@@ -126,6 +128,7 @@ class MainWindow(QMainWindow):
         self._tab_shown(self.tabs.currentIndex())
         self.call_tab.call_offered.connect(self._call_offered)
         self.call_tab.case_saved.connect(lambda: self.spawn(self.cases.refresh()))
+        self.cases.case_opened.connect(self._open_case)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(bar)
@@ -250,6 +253,11 @@ class MainWindow(QMainWindow):
     def _tab_shown(self, index: int) -> None:
         for i, page in enumerate(self.pages):
             page.set_current(i == index)
+
+    def _open_case(self, case_id: int) -> None:
+        """A case from my cases in full, in the cases to handle tab's detail."""
+        self.tabs.setCurrentIndex(self.WORK_TAB)
+        self.spawn(self.work.open_case(case_id))
 
     def _call_offered(self) -> None:
         self.tabs.setCurrentIndex(self.tabs.indexOf(self.call_tab))

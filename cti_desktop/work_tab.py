@@ -9,7 +9,7 @@ import asyncio
 import html
 from typing import Any, ClassVar
 
-from PySide6.QtCore import QModelIndex
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -17,12 +17,15 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QSplitter,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
-from ari_app.protocol import ACTION_REQUESTS, CASE_STATUSES, SATISFACTIONS, Msg
+from ari_app.protocol import ACTION_REQUESTS, CASE_STATUSES, Msg
+from cti_desktop.attachments import AttachmentPanel
+from cti_desktop.follow_up_form import FollowUpForm
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
 from cti_desktop.models import CaseIdRole, WorkTableModel
@@ -73,11 +76,12 @@ class CaseWorkPanel(Tab):
         self.note = named(QPlainTextEdit(), "workNote")
         self.note.setMaximumHeight(80)
         self.unit = named(QComboBox(), "workUnit")
-        self.reached = named(QCheckBox(), "workReached")
-        self.reached.setChecked(True)
-        self.solved = named(QCheckBox(), "workSolved")
-        self.solved.setChecked(True)
-        self.satisfaction = named(QComboBox(), "workSatisfaction")
+        self.follow_box = FollowUpForm(tr, "work")
+        self.attachments = AttachmentPanel(tr, spawn, request)
+        self.review_note = named(QLabel(), "workReviewNote")
+        self.review_note.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.review_note.setWordWrap(True)
+        self.review_note.setVisible(False)
         self.error = named(QLabel(), "workError")
         self.error.setStyleSheet("color: #b00020;")
         self.error.setWordWrap(True)
@@ -90,21 +94,14 @@ class CaseWorkPanel(Tab):
             self.buttons[action] = b
             button_row.addWidget(b)
         button_row.addStretch(1)
-        self.unit_label, self.follow_label = QLabel(), QLabel()
+        self.unit_label = QLabel()
         unit_row = QHBoxLayout()
         unit_row.addWidget(self.unit_label)
         unit_row.addWidget(self.unit, 1)
         self.unit_box = QWidget()
         self.unit_box.setLayout(unit_row)
-        follow_row = QHBoxLayout()
-        follow_row.addWidget(self.follow_label)
-        follow_row.addWidget(self.reached)
-        follow_row.addWidget(self.solved)
-        follow_row.addWidget(self.satisfaction, 1)
-        self.follow_box = QWidget()
-        self.follow_box.setLayout(follow_row)
-        for box, box_layout in ((self.unit_box, unit_row), (self.follow_box, follow_row)):
-            box_layout.setContentsMargins(0, 0, 0, 0)
+        unit_row.setContentsMargins(0, 0, 0, 0)
+        for box in (self.unit_box, self.follow_box):
             box.setVisible(False)
 
         filters = QHBoxLayout()
@@ -120,10 +117,15 @@ class CaseWorkPanel(Tab):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(self.detail, 1)
+        detail_split = named(QSplitter(Qt.Orientation.Vertical), "workDetailSplit")
+        detail_split.addWidget(self.detail)
+        detail_split.addWidget(self.attachments)
+        detail_split.setSizes([380, 170])
+        right_layout.addWidget(detail_split, 1)
         right_layout.addWidget(self.unit_box)
         right_layout.addWidget(self.follow_box)
         right_layout.addWidget(self.note)
+        right_layout.addWidget(self.review_note)
         right_layout.addLayout(button_row)
         right_layout.addWidget(self.error)
         self.lay_out_side_by_side(left, right, [600, 560], margins=True)
@@ -132,7 +134,6 @@ class CaseWorkPanel(Tab):
         self.overdue_only.toggled.connect(lambda _b: self.spawn(self.refresh_work()))
         self.refresh.clicked.connect(lambda: self.spawn(self.refresh_work()))
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
-        self.reached.toggled.connect(self._reached_toggled)
         self.note.textChanged.connect(self.error.clear)
         self.retranslate()
 
@@ -167,6 +168,7 @@ class CaseWorkPanel(Tab):
         allowed = set(case.get("allowed_actions") or []) if case else set()
         for action, button in self.buttons.items():
             button.setVisible(action in allowed)
+        self._enable_buttons()
         self.unit.clear()
         for u in (case or {}).get("dispatch_units") or []:
             indent = "    " if u.get("level", 2) > 2 else ""
@@ -174,6 +176,7 @@ class CaseWorkPanel(Tab):
         self.unit_box.setVisible("dispatch" in allowed)
         self.follow_box.setVisible("follow_up" in allowed)
         self.note.setVisible(bool(allowed & set(NOTE_FIELD)))
+        self.attachments.set_case(case)
         self.detail.setHtml(self._html(case) if case else f"<p style='color:#666'>{self.tr_('work_pick')}</p>")
 
     def show_error(self, text: str) -> None:
@@ -185,9 +188,28 @@ class CaseWorkPanel(Tab):
         if isinstance(case_id, int):
             self.spawn(self.open_case(case_id))
 
-    def _reached_toggled(self, reached: bool) -> None:
-        self.solved.setEnabled(reached)
-        self.satisfaction.setEnabled(reached)
+    def send_back_required(self) -> bool:
+        """The case on show was rated unsatisfied at its follow-up and waits for the reviewer's send back."""
+        case = self.case or {}
+        return bool(case.get("send_back_required")) and "send_back" in (case.get("allowed_actions") or [])
+
+    def _enable_buttons(self, enabled: bool = True) -> None:
+        """Every action button enabled (or not); approve stays shown but disabled, with the reason, while the
+        citizen's unsatisfied rating requires a send back (the server refuses it then:
+        `case_follow_up_unsatisfied`)."""
+        blocked = self.send_back_required()
+        for action, button in self.buttons.items():
+            button.setEnabled(enabled and not (blocked and action == "approve"))
+        approve = self.buttons["approve"]
+        if blocked:
+            rating = self.tr_.maybe("rating", (self.case or {}).get("follow_up_rating")) or "—"
+            reason = self.tr_("fu_send_back_required", rating=rating)
+            approve.setVisible(True)
+            approve.setToolTip(reason)
+            self.review_note.setText(reason)
+        else:
+            approve.setToolTip("")
+        self.review_note.setVisible(blocked)
 
     def _clicked(self, action: str) -> None:
         if self.case is None:
@@ -206,10 +228,7 @@ class CaseWorkPanel(Tab):
             if unit is not None:
                 fields["units"] = [unit]
         elif action == "follow_up":
-            fields["reached"] = self.reached.isChecked()
-            if self.reached.isChecked():
-                fields["solved"] = self.solved.isChecked()
-                fields["satisfaction"] = self.satisfaction.currentData()
+            fields.update(self.follow_box.fields())
         elif action in ("approve", "send_back"):
             fields["approved"] = action == "approve"
         self.error.clear()
@@ -288,18 +307,18 @@ class CaseWorkPanel(Tab):
 
     async def _case_action(self, kind: str, fields: dict[str, Any]) -> None:
         """One workflow request from a button; the reply is the case after the change. Then the list."""
-        for b in self.buttons.values():
-            b.setEnabled(False)
+        self._enable_buttons(False)
         try:
             reply = await self.request(kind, **fields)
         except LinkError as exc:
             self.show_error(self.tr_.error(exc.error_id, exc.message))
             return
         finally:
-            for b in self.buttons.values():
-                b.setEnabled(True)
+            self._enable_buttons()
         case = reply["case"]
         self.clear_note()
+        if kind == Msg.FOLLOW_UP_CASE:
+            self.follow_box.reset()
         self.show_case(case)
         action = {v: k for k, v in ACTION_REQUESTS.items()}.get(kind, kind)
         if kind == Msg.REVIEW_CASE:
@@ -355,8 +374,14 @@ class CaseWorkPanel(Tab):
             kind = t("work_leader") if v.get("leader") else t("work_supervision", level=v.get("level", 1))
             history.append(f"<span style='color:#b00020'>{kind}</span> {when(v.get('at'))}：{e(v.get('instructions'))}")
         for f in c.get("follow_ups") or []:
-            got = t.maybe("satisfaction", f.get("satisfaction")) if f.get("reached") else t("work_not_reached")
-            history.append(f"{t('action_follow_up')} {when(f.get('at'))}：{e(got)} {e(f.get('notes') or '')}")
+            if not f.get("reached"):
+                got = t("work_not_reached")
+            elif f.get("rating"):
+                got = t.maybe("rating", f.get("rating"))
+            else:
+                got = t.maybe("satisfaction", f.get("satisfaction"))
+            how = f" · {t.maybe('channel', f.get('channel'))}" if f.get("channel") else ""
+            history.append(f"{t('action_follow_up')} {when(f.get('at'))}{e(how)}：{e(got)} {e(f.get('notes') or '')}")
         for r in c.get("reviews") or []:
             verdict = t("action_approve") if r.get("approved") else t("action_send_back")
             history.append(f"{t('work_review')} {when(r.get('at'))}：{verdict} {e(r.get('reason') or '')}")
@@ -375,10 +400,8 @@ class CaseWorkPanel(Tab):
         self.refresh.setText(t("refresh"))
         self.note.setPlaceholderText(t("work_note_hint"))
         self.unit_label.setText(t("work_unit"))
-        self.follow_label.setText(t("action_follow_up"))
-        self.reached.setText(t("work_reached"))
-        self.solved.setText(t("work_solved"))
-        refill(self.satisfaction, ((t(f"satisfaction_{s}"), s) for s in SATISFACTIONS))
+        self.follow_box.retranslate()
+        self.attachments.retranslate()
         for action, button in self.buttons.items():
             button.setText(t(f"action_{action}"))
         self.model.retranslate()

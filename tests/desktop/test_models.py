@@ -7,9 +7,21 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
-from ari_app.protocol import HANDLINGS, LANGUAGES, PAUSE_REASONS, URGENCIES, AgentState, CaseSummary
+from ari_app.protocol import (
+    FOLLOW_UP_CHANNELS,
+    HANDLINGS,
+    LANGUAGES,
+    PAUSE_REASONS,
+    RATING_LABELS,
+    RATINGS,
+    URGENCIES,
+    AgentState,
+    CaseSummary,
+)
+from cti_desktop.attachments import AttachmentTableModel
 from cti_desktop.drafts import DraftStore, default_path
-from cti_desktop.i18n import LANGS, TEXT, Tr
+from cti_desktop.follow_ups_tab import FollowUpDueModel
+from cti_desktop.i18n import LANGS, TEXT, Tr, size_text
 from cti_desktop.models import AgentStatusView, CaseIdRole, CaseRole, CaseTableModel
 from cti_desktop.qa_view import CallIdRole, QaCallTableModel
 
@@ -109,6 +121,8 @@ def test_every_text_has_both_languages_and_every_value_a_label() -> None:
         ("lang", LANGUAGES),
         ("reason", PAUSE_REASONS),
         ("state", tuple(AgentState)),
+        ("rating", RATINGS),
+        ("channel", FOLLOW_UP_CHANNELS),
     ):
         for v in values:
             assert f"{prefix}_{v}" in TEXT
@@ -116,6 +130,74 @@ def test_every_text_has_both_languages_and_every_value_a_label() -> None:
     assert tr.lang == "zh"
     assert tr.error("bad_credentials", "x") == "工号或密码错误"
     assert tr.error("something_new", "boom") == "操作失败：boom"
+    assert [tr.maybe("rating", r) for r in RATINGS] == [RATING_LABELS[r] for r in RATINGS]  # the server's words
+    en = Tr("en")
+    assert [en.maybe("rating", r) for r in RATINGS] == [
+        "Very satisfied",
+        "Satisfied",
+        "Basically satisfied",
+        "Unsatisfied",
+        "Very unsatisfied",
+    ]
+
+
+def test_attachment_refusals_say_what_the_server_found() -> None:
+    tr = Tr("zh")
+    refused = tr.error("attachment_type_refused", "x", {"mime": "text/html", "allowed": ["image/png"]})
+    assert refused == "文件类型不允许：内容实际是 text/html（只接受照片、录音和 PDF，与文件名无关）"
+    large = Tr("en").error("attachment_too_large", "x", {"scope": "file", "size": 11 * 1024 * 1024, "limit": 10485760})
+    assert large == "File too large: 11.0 MB, the limit is 10.0 MB"
+    assert [size_text(n) for n in (0, 1023, 1024, 46080, 5 * 1024 * 1024)] == [
+        "0 B",
+        "1023 B",
+        "1.0 KB",
+        "45.0 KB",
+        "5.0 MB",
+    ]
+
+
+def test_follow_up_due_rows_and_attachment_rows(qapp: object) -> None:
+    """Due times in the centre's zone, overdue ones marked and red; an attachment says whose result it is
+    and a removed one is grey with when it went."""
+    from zoneinfo import ZoneInfo
+
+    tr = Tr("zh", ZoneInfo("Asia/Shanghai"))
+    m = FollowUpDueModel(tr)
+    rows = [
+        case(1, follow_up_due_at="2026-11-30T09:30:00+00:00", follow_up_overdue=True, follow_up_rating=None),
+        case(2, follow_up_due_at="2026-12-03T09:30:00+00:00", follow_up_overdue=False, follow_up_rating="unsatisfied"),
+    ]
+    m.set_rows(rows)  # type: ignore[arg-type]
+    assert m.data(m.index(0, m.DUE)) == "⚠ 超期 2026-11-30 17:30"
+    assert m.data(m.index(1, m.DUE)) == "2026-12-03 17:30"
+    assert m.data(m.index(0, m.NUMBER), Qt.ItemDataRole.ForegroundRole) == m.OVERDUE_COLOUR
+    assert m.data(m.index(1, m.NUMBER), Qt.ItemDataRole.ForegroundRole) is None
+    assert [m.data(m.index(r, m.RATING)) for r in (0, 1)] == ["—", "不满意"]
+    tr.lang = "en"
+    assert m.data(m.index(0, m.DUE)) == "⚠ Overdue 2026-11-30 17:30"
+
+    a = AttachmentTableModel(tr)
+    a.units = {7: "市供水公司"}
+    base = {"filename": "x.jpg", "mime": "image/jpeg", "size": 2048, "uploaded_by": "water"}
+    a.set_rows(
+        [
+            {**base, "token": "t1", "dispatch_id": 7, "uploaded_at": "2026-11-30T01:00:00+00:00", "removed_at": None},
+            {
+                **base,
+                "token": "t2",
+                "dispatch_id": None,
+                "uploaded_at": "2026-11-30T01:00:00+00:00",
+                "removed_at": "2026-12-01T00:00:00+00:00",
+            },
+        ]
+    )
+    assert [a.data(a.index(r, a.ON)) for r in (0, 1)] == ["市供水公司's result", "The case"]
+    assert a.data(a.index(0, a.SIZE)) == "2.0 KB" and a.data(a.index(0, a.AT)) == "2026-11-30 09:00"
+    assert a.data(a.index(1, a.NAME), Qt.ItemDataRole.ForegroundRole) == Qt.GlobalColor.gray
+    assert (
+        a.data(a.index(1, a.NAME), Qt.ItemDataRole.ToolTipRole)
+        == "The file was removed by retention at 2026-12-01 08:00"
+    )
 
 
 def test_draft_store_round_trip_and_atomic_replace(tmp_path: Path) -> None:

@@ -140,7 +140,7 @@ async def test_department_accepts_and_handles_then_supervisor_approves(
     await pick(sup, qtbot, cases["burst"])
     assert shown_buttons(sup) == {"follow_up"}
     assert sup.work.follow_box.isVisibleTo(sup.work)
-    sup.work.satisfaction.setCurrentIndex(sup.work.satisfaction.findData("satisfied"))
+    sup.work.follow_box.choose_rating("satisfied")
     await click(sup, qtbot, "follow_up", "followed_up")
     assert shown_buttons(sup) == {"approve", "send_back"}
     shot(sup, "11_unit_view_supervisor_review")
