@@ -147,7 +147,7 @@ def record_miss(session: Session, settings: MissedSettings, call_id: str) -> tup
     if reason is None or rec.answered_at is not None:
         return None
     caller = rec.caller
-    if caller is None or is_withheld(caller) or is_withheld(rec.caller_raw):
+    if caller is None or is_withheld(caller):  # stored canonical: `withheld` for a withheld caller id
         return None
     waiting = session.scalar(
         select(CallbackRequest.id).where(
