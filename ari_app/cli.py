@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "ari_app.commands.calls_cmd",
     "ari_app.commands.status_cmd",
     "ari_app.commands.callbacks_cmd",
+    "ari_app.commands.missed_cmd",
     "ari_app.commands.wallboard_cmd",
     "ari_app.commands.users_cmd",
     "ari_app.commands.desktop_cmd",

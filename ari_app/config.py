@@ -150,6 +150,13 @@ class CallbackSettings:
     trunk: str
     retry_seconds: int
     max_attempts: int
+    missed_target_minutes: int = 30
+    """漏接回拨: minutes after a missed call within which it should be called back (ari_app.missed)."""
+    missed_claim_minutes: int = 10
+    """Minutes an agent's claim on a missed-call task holds before another agent may take it."""
+    calling_hours: tuple[time, time] = (time(8, 0), time(21, 0))
+    """When citizens may be called back, in the centre's time zone (`centre.timezone`): from the first, before the
+    second. A task due outside them is due at the next opening."""
 
 
 @dataclass(frozen=True)
@@ -909,7 +916,20 @@ def _admission(c: _Checker, data: dict[str, Any]) -> Admission:
 def _callback(c: _Checker, data: dict[str, Any], trunks: tuple[Trunk, ...]) -> CallbackSettings:
     """`callback:` callback instead of waiting (optional section); its trunk is one of `trunks`."""
     cb = c.section(data, "callback", "", required=False)
-    c.unknown(cb, "callback", {"enabled", "digit", "trunk", "retry_seconds", "max_attempts"})
+    c.unknown(
+        cb,
+        "callback",
+        {
+            "enabled",
+            "digit",
+            "trunk",
+            "retry_seconds",
+            "max_attempts",
+            "missed_target_minutes",
+            "missed_claim_minutes",
+            "calling_hours",
+        },
+    )
     enabled = cb.get("enabled", True)
     if not isinstance(enabled, bool):
         c.fail("callback.enabled", f"expected yes or no, got {enabled!r}")
@@ -925,7 +945,32 @@ def _callback(c: _Checker, data: dict[str, Any], trunks: tuple[Trunk, ...]) -> C
         trunk=trunk,
         retry_seconds=c.integer(cb, "retry_seconds", "callback", low=1, high=86400, default=60),
         max_attempts=c.integer(cb, "max_attempts", "callback", low=1, high=20, default=3),
+        missed_target_minutes=c.integer(cb, "missed_target_minutes", "callback", low=1, high=7 * 24 * 60, default=30),
+        missed_claim_minutes=c.integer(cb, "missed_claim_minutes", "callback", low=1, high=24 * 60, default=10),
+        calling_hours=_calling_hours(c, cb),
     )
+
+
+_HOURS = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])$")
+
+
+def _calling_hours(c: _Checker, cb: dict[str, Any]) -> tuple[time, time]:
+    """`callback.calling_hours`: "HH:MM-HH:MM" in the centre's time zone, the opening before the closing
+    ("24:00" closes at midnight)."""
+    expected = 'opening and closing times, "08:00-21:00"'
+    text = c.string(cb, "calling_hours", "callback", pattern=_HOURS, expected=expected, default="08:00-21:00")
+    m = _HOURS.match(text)
+    if m is None:
+        return (time(8, 0), time(21, 0))
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    if h2 == 24 and m2 != 0:
+        c.fail("callback.calling_hours", f"expected {expected}, got {text!r}")
+        return (time(8, 0), time(21, 0))
+    opening, closing = time(h1, m1), time.max if h2 == 24 else time(h2, m2)
+    if closing <= opening:
+        c.fail("callback.calling_hours", f"expected the opening before the closing, got {text!r}")
+        return (time(8, 0), time(21, 0))
+    return (opening, closing)
 
 
 def _agents(c: _Checker, data: dict[str, Any], hotlines: tuple[Hotline, ...]) -> tuple[Agent, ...]:

@@ -24,7 +24,7 @@ from typing import Any, Final, NotRequired, TypedDict
 
 import orjson
 
-PROTOCOL_VERSION: Final = "1.7"
+PROTOCOL_VERSION: Final = "1.8"
 PROTOCOL_MAJOR: Final = 1
 MAX_FRAME: Final = 64 * 1024
 """Largest frame the server accepts and answers (bytes). Larger frames get `frame_too_large`."""
@@ -113,6 +113,11 @@ class ErrorId(StrEnum):
     CALL_STATE_FORBIDDEN = "call_state_forbidden"
     AMI_ACTION_FAILED = "ami_action_failed"
     CALLBACK_NOT_PENDING = "callback_not_pending"
+    # The missed-call worklist (漏接回拨):
+    MISSED_CALL_NOT_FOUND = "missed_call_not_found"
+    MISSED_CALL_CLAIMED = "missed_call_claimed"
+    MISSED_CALL_CLOSED = "missed_call_closed"
+    MISSED_CALL_PERMISSION_DENIED = "missed_call_permission_denied"
 
 
 def iso(value: datetime | None) -> str | None:
@@ -172,6 +177,10 @@ RATING_LABELS: Final[Mapping[str, str]] = dict(
     zip(RATINGS, ("非常满意", "满意", "基本满意", "不满意", "非常不满意"), strict=True)
 )
 FOLLOW_UP_CHANNELS: Final = ("phone", "sms")
+MISSED_FILTERS: Final = ("open", "overdue", "all")
+"""`list_missed_calls` filters: the open tasks, the open ones past their due time, or every task."""
+MISSED_OUTCOMES: Final = ("reached", "not_reached", "wrong_number")
+"""A callback attempt's outcome (`missed_call_attempt`): `reached` and `wrong_number` close the task."""
 MAX_PAGE_OFFSET: Final = 100_000
 TRANSFER_ACTIONS: Final = ("blind", "attended", "complete", "cancel")
 """`transfer` actions: start a blind or an attended transfer; complete or cancel an attended one."""
@@ -235,6 +244,9 @@ class Msg(StrEnum):
     LIST_ATTACHMENTS = "list_attachments"
     GET_ATTACHMENT = "get_attachment"
     CONFERENCE = "conference"
+    LIST_MISSED_CALLS = "list_missed_calls"
+    CLAIM_MISSED_CALL = "claim_missed_call"
+    MISSED_CALL_ATTEMPT = "missed_call_attempt"
     WALLBOARD_SUBSCRIBE = "wallboard_subscribe"
     WALLBOARD_UNSUBSCRIBE = "wallboard_unsubscribe"
     SUPERVISE_AGENT = "supervise_agent"
@@ -270,6 +282,8 @@ class Msg(StrEnum):
     ATTACHMENTS = "attachments"
     ATTACHMENT_DATA = "attachment_data"
     CONFERENCE_STATE = "conference_state"
+    MISSED_CALLS = "missed_calls"
+    MISSED_CALL = "missed_call"
     WALLBOARD = "wallboard"
     WALLBOARD_UNSUBSCRIBED = "wallboard_unsubscribed"
     AGENT_SUPERVISED = "agent_supervised"
@@ -423,6 +437,17 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
         "action": Field(str, choices=("start", "leave", "end")),
         "call_id": Field(str, max_len=64),
         "number": Field(str, required=False, max_len=40),
+    },
+    Msg.LIST_MISSED_CALLS: {
+        "filter": Field(str, required=False, choices=MISSED_FILTERS),
+        "limit": Field(int, required=False, low=1, high=200),
+        "offset": Field(int, required=False, low=0, high=MAX_PAGE_OFFSET),
+    },
+    Msg.CLAIM_MISSED_CALL: {"task_id": Field(int, low=1, high=2**53)},
+    Msg.MISSED_CALL_ATTEMPT: {
+        "task_id": Field(int, low=1, high=2**53),
+        "outcome": Field(str, choices=MISSED_OUTCOMES),
+        "notes": Field(str, required=False, max_len=MAX_NOTE),
     },
     Msg.WALLBOARD_SUBSCRIBE: {},
     Msg.WALLBOARD_UNSUBSCRIBE: {},
@@ -982,6 +1007,33 @@ class CallInfo(TypedDict):
     callback_of: NotRequired[str | None]
     transfer: NotRequired[TransferInfo | None]
     """Set when the call comes to this agent by a transfer: who transferred it, how, and where it stands."""
+
+
+class MissedCallInfo(TypedDict):
+    """One task of the missed-call worklist (漏接回拨, since 1.8): `missed_calls` rows, `missed_call` `task`."""
+
+    id: int
+    call_id: str
+    last_call_id: str
+    hotline: str
+    caller: str
+    caller_raw: str | None
+    missed_at: str
+    last_missed_at: str
+    misses: int
+    reason: str
+    due_at: str
+    overdue: bool
+    status: str
+    claimed_by: str | None
+    claim_until: str | None
+    attempts: int
+    last_attempt_at: str | None
+    last_outcome: str | None
+    last_attempt_by: str | None
+    notes: str | None
+    closed_at: str | None
+    closed_by_call: str | None
 
 
 class ScreenPop(TypedDict):

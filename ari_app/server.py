@@ -22,6 +22,7 @@ from ari_app.ami import PUBLISH_WINDOW, STORE_DELAY, AmiLink
 from ari_app.bus import EventBus
 from ari_app.callbacks import CallbackService
 from ari_app.calls.events import (
+    CallConnected,
     CallEnded,
     CallEvent,
     CallLegChanged,
@@ -54,6 +55,8 @@ from ari_app.health import (
 )
 from ari_app.link import LinkServer
 from ari_app.load import LoadGovernor, SheddingPolicy, sip_round_trip
+from ari_app.missed import MissedCallChanged, MissedCalls, MissedSettings
+from ari_app.missed.desk import MissedDesk
 from ari_app.qa.recordings import audit_recording_failure, check_when_ended
 from ari_app.supervision.spy import ChanSpy
 from ari_app.transfers import Transfers
@@ -106,6 +109,7 @@ class CtiServer:
     health: HealthMonitor | None = None
     load: LoadGovernor | None = None
     callbacks: CallbackService | None = None
+    missed: MissedCalls | None = None
     link: LinkServer | None = None
     three_way: ThreeWay | None = None
     transfers: Transfers | None = None
@@ -254,6 +258,13 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     server.transfers = Transfers(tracker, ami, sessions, cfg.callback.trunk, {a.id: a.interface for a in cfg.agents})
     bus.subscribe(server.transfers.on_event, CallLegChanged, CallEnded)
     server.link.add(TransferDesk(server.transfers))
+    # 漏接回拨: a task per missed number, closed by the citizen's next answered call (the calls stored first)
+    missed = MissedSettings.from_config(cfg)
+    server.missed = MissedCalls(sessions, missed, bus.publish)
+    bus.subscribe(stored_first(store, server.missed.on_event), CallEnded, CallConnected)
+    missed_desk = MissedDesk(missed, bus.publish)
+    server.link.add(missed_desk)
+    bus.subscribe(missed_desk.on_changed, MissedCallChanged)
     server.extras.append(server.link)
     if cfg.web.enabled:  # the browser front, in this process: it hears the case events from this bus
         web = build_app(cfg, sessions, guard=server.link.guard, standalone=False)

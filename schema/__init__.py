@@ -8,6 +8,7 @@ from schema.callbacks import CallbackRequest
 from schema.calls import CallRecord
 from schema.cases import Case as Case  # registers every case-workflow model
 from schema.conferences import ConferenceParticipant
+from schema.missed import MissedCall
 from schema.qa import QaScore
 from schema.surveys import SurveyResponse
 from schema.transcripts import Transcript as Transcript  # registers the transcription models
@@ -21,6 +22,7 @@ __all__ = [
     "CallTransfer",
     "CallbackRequest",
     "ConferenceParticipant",
+    "MissedCall",
     "QaScore",
     "Role",
     "SurveyResponse",
