@@ -29,7 +29,7 @@ from starlette.routing import Route
 from ari_app.cases import queries
 from ari_app.cases.calendar import WorkCalendar
 from ari_app.cases.errors import CaseError, CaseNotFound, InvalidInput
-from ari_app.protocol import CaseDetail, CaseListItem, ErrorId, Msg
+from ari_app.protocol import RETURN_REASONS, CaseDetail, CaseListItem, ErrorId, Msg
 from ari_app.web.i18n import DEFAULT_LANG, LANGS, MESSAGES, translate
 from ari_app.web.live import LiveHub
 from ari_app.web.sessions import COOKIE, LOGIN_CSRF_COOKIE, TLS_COOKIE, Signed, WebSessions, csrf_ok, csrf_token
@@ -262,6 +262,12 @@ def routes(ctx: Context) -> list[Route]:
                 items.append((str(d["returned_at"]), "ev_returned", unit, d.get("return_reason") or ""))
             if d.get("handled_at"):
                 items.append((str(d["handled_at"]), "ev_handled", unit, d.get("result") or ""))
+        units = {d["unit_id"]: d["unit_name"] for d in case["dispatches"]}
+        for r in case.get("returns", []):  # 退单 requests, reviewed by the centre
+            unit = units.get(r["unit_id"], "")
+            items.append((r["requested_at"], "ev_return_requested", unit, r.get("reason") or ""))
+            if r.get("decided_at"):
+                items.append((str(r["decided_at"]), f"ev_return_{r['status']}", unit, r.get("decision_note") or ""))
         for f in case["follow_ups"]:
             items.append((f["at"], "ev_follow_up", "", f.get("notes") or ""))
         for r in case["reviews"]:
@@ -292,6 +298,7 @@ def routes(ctx: Context) -> list[Route]:
             case=case,
             history=history(case),
             actions=[a for a in case["allowed_actions"] if a in ACTIONS],
+            return_reasons=RETURN_REASONS,
             note=deadline_note(case, ctx.clock()),
             done=done if done in ACTIONS else None,
             error=error,
@@ -320,6 +327,8 @@ def routes(ctx: Context) -> list[Route]:
         fields: dict[str, Any] = {"case_id": case_id}
         if action in ACTION_FIELD:
             fields[ACTION_FIELD[action]] = _text(form, ACTION_FIELD[action]) or ""
+        if action == "return" and _text(form, "reason_code") in RETURN_REASONS:
+            fields["reason_code"] = _text(form, "reason_code")  # the list's reason (退单理由); the text says more
         try:
             await asyncio.to_thread(queries.act, ctx.sessions, signed.user.actor, ACTIONS[action], fields)
         except CaseNotFound:

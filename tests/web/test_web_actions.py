@@ -24,12 +24,16 @@ def test_a_return_needs_a_reason_and_sends_the_case_back(dep: Deployment, base: 
     refused = dep.audit_rows(action="refused", login="water", case_id=case["id"])
     assert refused and '"error_id": "case_invalid_input"' in (refused[-1].detail or "")
 
-    done = client.request(f"{page}/return", {"csrf": client.csrf(page), "reason": "属于环卫所职责，请改派"})
+    form = {"csrf": client.csrf(page), "reason_code": "not_our_duty", "reason": "属于环卫所职责，请改派"}
+    done = client.request(f"{page}/return", form)
     assert (done.status, done.headers["Location"]) == (303, f"{page}?done=return")
-    seen = dep.get_case(case["id"])
-    assert seen["status"] == "returned" and seen["dispatches"][0]["return_reason"] == "属于环卫所职责，请改派"
+    seen = dep.get_case(case["id"])  # a return is a request the centre reviews (退单审核): the share waits for it
+    assert seen["status"] == "dispatched" and seen["dispatches"][0]["status"] == "return_requested"
+    assert [(r["reason_code"], r["reason"], r["status"]) for r in seen["returns"]] == [
+        ("not_our_duty", "属于环卫所职责，请改派", "pending")
+    ]
     after = client.request(f"{page}?done=return")
-    assert "已退单" in after.body and "属于环卫所职责，请改派" in after.body
+    assert "退单待审核" in after.body and "属于环卫所职责，请改派" in after.body
     assert 'id="do-accept"' not in after.body and 'id="do-return"' not in after.body
 
 

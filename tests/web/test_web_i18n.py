@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ari_app.cases.machine import CaseState
+from ari_app.protocol import RETURN_REASONS
 from ari_app.web.app import HERE
 from ari_app.web.i18n import MESSAGES, translate
 from ari_app.web.pages import ACTIONS, TABS
@@ -30,6 +31,7 @@ def test_every_literal_key_in_the_templates_is_in_the_catalogue() -> None:
         "tab_": TABS,
         "done_": ACTIONS,
         "do_": ACTIONS,
+        "rr_": RETURN_REASONS,
     }
     for prefix, values in prefixed.items():
         missing = {f"{prefix}{v}" for v in values} - MESSAGES["zh"].keys()
