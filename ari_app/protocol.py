@@ -935,6 +935,14 @@ class CaseDetail(CaseListItem):
     """并单: the cases merged into this one."""
     attachments: NotRequired[list[AttachmentInfo]]
     """Since 1.7: the case's attachments and its units' results', oldest first."""
+    dispatch_deadline_at: NotRequired[str | None]
+    """派单时限 (since 1.7): when the case must be dispatched by; None without configured limits."""
+    redispatch_count: NotRequired[int]
+    send_back_count: NotRequired[int]
+    problem_at: NotRequired[str | None]
+    """问题工单: when a counter reached the centre's threshold (supervision raised a level)."""
+    returns: NotRequired[list[ReturnInfo]]
+    extensions: NotRequired[list[ExtensionInfo]]
 
 
 class AttachmentInfo(TypedDict):
@@ -956,14 +964,6 @@ class AttachmentInfo(TypedDict):
     uploaded_at: str
     removed_at: str | None
     """When retention removed the file (it can no longer be read), else None."""
-    dispatch_deadline_at: NotRequired[str | None]
-    """派单时限 (since 1.7): when the case must be dispatched by; None without configured limits."""
-    redispatch_count: NotRequired[int]
-    send_back_count: NotRequired[int]
-    problem_at: NotRequired[str | None]
-    """问题工单: when a counter reached the centre's threshold (supervision raised a level)."""
-    returns: NotRequired[list[ReturnInfo]]
-    extensions: NotRequired[list[ExtensionInfo]]
 
 
 class CaseRef(TypedDict):

@@ -29,7 +29,7 @@ from starlette.routing import Route
 from ari_app.cases import queries
 from ari_app.cases.calendar import WorkCalendar
 from ari_app.cases.errors import CaseError, CaseNotFound, InvalidInput
-from ari_app.protocol import RETURN_REASONS, CaseDetail, CaseListItem, ErrorId, Msg
+from ari_app.protocol import RETURN_REASONS, CaseDetail, CaseListItem, ErrorId, Msg, ReturnInfo
 from ari_app.web.i18n import DEFAULT_LANG, LANGS, MESSAGES, translate
 from ari_app.web.live import LiveHub
 from ari_app.web.sessions import COOKIE, LOGIN_CSRF_COOKIE, TLS_COOKIE, Signed, WebSessions, csrf_ok, csrf_token
@@ -263,11 +263,13 @@ def routes(ctx: Context) -> list[Route]:
             if d.get("handled_at"):
                 items.append((str(d["handled_at"]), "ev_handled", unit, d.get("result") or ""))
         units = {d["unit_id"]: d["unit_name"] for d in case["dispatches"]}
-        for r in case.get("returns", []):  # 退单 requests, reviewed by the centre
-            unit = units.get(r["unit_id"], "")
-            items.append((r["requested_at"], "ev_return_requested", unit, r.get("reason") or ""))
-            if r.get("decided_at"):
-                items.append((str(r["decided_at"]), f"ev_return_{r['status']}", unit, r.get("decision_note") or ""))
+        returns: list[ReturnInfo] = case["returns"] if "returns" in case else []
+        for ret in returns:  # 退单 requests, reviewed by the centre
+            unit = units.get(ret["unit_id"], "")
+            items.append((ret["requested_at"], "ev_return_requested", unit, ret.get("reason") or ""))
+            if ret.get("decided_at"):
+                note = ret.get("decision_note") or ""
+                items.append((str(ret["decided_at"]), f"ev_return_{ret['status']}", unit, note))
         for f in case["follow_ups"]:
             items.append((f["at"], "ev_follow_up", "", f.get("notes") or ""))
         for r in case["reviews"]:
