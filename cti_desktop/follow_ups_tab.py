@@ -6,7 +6,6 @@ when it is next shown), and after each follow-up saved."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 from typing import Any, ClassVar
 
@@ -80,8 +79,6 @@ class FollowUpsTab(Tab):
         self.setObjectName("followUps")
         self.case: dict[str, Any] | None = None
         self.offset = 0
-        self._stale = False
-        self._reload: asyncio.Task[Any] | None = None
         self.title = named(QLabel(), "fuTitle")
         self.title.setStyleSheet("font-weight: bold;")
         self.overdue_only = named(QCheckBox(), "fuOverdue")
@@ -276,26 +273,13 @@ class FollowUpsTab(Tab):
     def set_online(self, online: bool) -> None:
         self.save_button.setEnabled(online and self.case is not None)
 
-    def set_current(self, current: bool) -> None:
-        super().set_current(current)
-        if current:
-            self._reload_if_stale()
-
     def handle(self, msg: dict[str, Any]) -> None:
         """A case changed (a `case_event` push): the list is read again, at once while shown (a burst of
         pushes is one reload)."""
-        self._stale = True
-        if self.current:
-            self._reload_if_stale()
+        self.mark_stale()
 
-    def _reload_if_stale(self) -> None:
-        if self._stale and (self._reload is None or self._reload.done()):
-            self._reload = self.spawn(self._reload_stale())
-
-    async def _reload_stale(self) -> None:
-        while self._stale:
-            self._stale = False
-            await self.refresh()
+    async def reload(self) -> None:
+        await self.refresh()
 
     def retranslate(self) -> None:
         t = self.tr_

@@ -35,6 +35,8 @@ class Tab(QWidget):
         self.spawn = spawn
         self.request = request
         self.current = False
+        self._stale = False
+        self._reload: Any = None  # the task reading the tab's data again after a push, while one runs
 
     def handle(self, msg: dict[str, Any]) -> None:
         """A pushed message of one of the MESSAGES types."""
@@ -48,8 +50,30 @@ class Tab(QWidget):
         return True
 
     def set_current(self, current: bool) -> None:
-        """The window shows this tab (or another one)."""
+        """The window shows this tab (or another one); a tab shown after pushes said its data changed reads
+        it again."""
         self.current = current
+        if current:
+            self._reload_if_stale()
+
+    async def reload(self) -> None:
+        """Read the tab's data again (a tab that follows pushes with `mark_stale` says how)."""
+
+    def mark_stale(self) -> None:
+        """A push said the tab's data changed: read it again, at once while the tab is shown, else when it is
+        next shown; a burst of pushes is one reload (one at a time, and one more if a push came during it)."""
+        self._stale = True
+        if self.current:
+            self._reload_if_stale()
+
+    def _reload_if_stale(self) -> None:
+        if self._stale and (self._reload is None or self._reload.done()):
+            self._reload = self.spawn(self._reload_stale())
+
+    async def _reload_stale(self) -> None:
+        while self._stale:
+            self._stale = False
+            await self.reload()
 
     def set_online(self, online: bool) -> None:
         """The link is up or down: what would send a request is disabled while it is down."""

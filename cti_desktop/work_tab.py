@@ -5,7 +5,6 @@ case (`get_case`), sends the workflow requests, and reads the list again when a 
 
 from __future__ import annotations
 
-import asyncio
 import html
 from typing import Any, ClassVar
 
@@ -64,8 +63,6 @@ class CaseWorkPanel(Tab):
         super().__init__(tr, spawn, request)
         self.setObjectName("caseWork")
         self.case: dict[str, Any] | None = None
-        self._stale = False
-        self._reload: asyncio.Task[Any] | None = None
         self.status_filter = named(QComboBox(), "workStatus")
         self.overdue_only = named(QCheckBox(), "workOverdue")
         self.refresh = named(QPushButton(), "workRefresh")
@@ -244,11 +241,6 @@ class CaseWorkPanel(Tab):
     def signed_in(self, agent: dict[str, Any], hotlines: list[dict[str, Any]]) -> None:
         self.spawn(self.refresh_work())
 
-    def set_current(self, current: bool) -> None:
-        super().set_current(current)
-        if current:
-            self._reload_if_stale()
-
     def handle(self, msg: dict[str, Any]) -> None:
         """A case the signed-in person must act on changed (a `case_event` push), or the hotline's own system
         refused or stalls on one (a `case_alert`): the list, and the case on show, are read again (a burst of
@@ -275,18 +267,10 @@ class CaseWorkPanel(Tab):
             self.reported.emit(t("alert_case_supervised", number=number, level=msg.get("level", "")))
         elif event == "deadline_approaching":
             self.reported.emit(t("alert_case_deadline", number=number, deadline=deadline))
-        self._stale = True
-        if self.current:
-            self._reload_if_stale()
+        self.mark_stale()
 
-    def _reload_if_stale(self) -> None:
-        if self._stale and (self._reload is None or self._reload.done()):
-            self._reload = self.spawn(self._reload_stale())
-
-    async def _reload_stale(self) -> None:
-        while self._stale:
-            self._stale = False
-            await self.refresh_work()
+    async def reload(self) -> None:
+        await self.refresh_work()
 
     # --- requests --------------------------------------------------------------------------------------
     async def refresh_work(self) -> None:
