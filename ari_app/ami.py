@@ -185,9 +185,12 @@ class AmiLink:
     def _publish_now(self) -> None:
         self._publish_due = False
         self._last_publish = asyncio.get_running_loop().time()
-        self._spawn(self._publish())
+        self._spawn(self.publish_pending())
 
-    async def _publish(self) -> None:
+    async def publish_pending(self) -> None:
+        """Publish the events received and still waiting for their publish window (PUBLISH_WINDOW). Whoever
+        must have every event Asterisk sent before some reply handled (the queue's reconcile after a
+        QueueStatus) calls it before waiting on its subscription."""
         # At once, not after the call store's write (a screen-pop never waits for the database): a subscriber
         # that reads the call records it is told about awaits the store first (ari_app.server.stored_first).
         async with self._publish_lock:
@@ -228,7 +231,7 @@ class AmiLink:
             len(ended),
             len(adopted),
         )
-        await self._publish()
+        await self.publish_pending()
         members = await self.queue_status()
         self.connected.set()
         self.on_state("up")
@@ -246,7 +249,7 @@ class AmiLink:
                 event = {**dict(m), "Event": "QueueMemberAdded", "Interface": _member_interface(m)}
                 self.tracker.handle(event)
                 members[event["Interface"].lower()] = _membership(m)
-        await self._publish()
+        await self.publish_pending()
         return members
 
     async def queue_members(self, queue: str) -> dict[str, QueueMembership]:

@@ -243,6 +243,7 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
         Asterisk sent before `members` (its QueueStatus reply): an agent someone has just removed is not
         taken as lost and added back (the e2e suite met it, removing its 20 members as a health probe ran)."""
         assert server.link is not None
+        await ami.publish_pending()  # the removals received before `members` may still wait for their window
         try:
             await asyncio.wait_for(link_calls.caught_up(), RECONCILE_WAIT)
         except TimeoutError:
