@@ -304,11 +304,16 @@ class CalendarSettings:
     """config.yaml `calendar:` what deadlines in working days and working hours are counted against
     (ari_app.cases.calendar.WorkCalendar): the office hours of a working day, in the centre's time zone, and
     the days the admin enters over the public-holiday library's: extra holidays and extra working days (调休),
-    each with a name. A year the library does not know is known once a holiday is entered for it."""
+    each with a name. A year the library does not know is known once a holiday is entered for it.
+
+    `unknown_years` says what a deadline reaching into a year nobody knows yet does: `statutory` (the default)
+    counts it provisionally by the statutory holidays alone (no 调休), so work is never refused because next
+    year's notice is not out; `refuse` raises CalendarUnknownYear instead."""
 
     office_hours: tuple[tuple[time, time], ...] = DEFAULT_OFFICE_HOURS
     holidays: tuple[CalendarDay, ...] = ()
     workdays: tuple[CalendarDay, ...] = ()
+    unknown_years: str = "statutory"
 
 
 ATTACHMENT_TYPES: tuple[str, ...] = (
@@ -1244,7 +1249,7 @@ def _calendar_day(c: _Checker, item: dict[str, Any], key: str) -> list[CalendarD
 def _calendar(c: _Checker, data: dict[str, Any]) -> CalendarSettings:
     """`calendar:` office hours and the admin's holidays and working days (optional section)."""
     cal = c.section(data, "calendar", "", required=False)
-    c.unknown(cal, "calendar", {"office_hours", "holidays", "workdays"})
+    c.unknown(cal, "calendar", {"office_hours", "holidays", "workdays", "unknown_years"})
     lists: dict[str, list[CalendarDay]] = {"holidays": [], "workdays": []}
     where: dict[date, str] = {}
     for kind, days in lists.items():
@@ -1264,9 +1269,18 @@ def _calendar(c: _Checker, data: dict[str, Any]) -> CalendarSettings:
                     continue
                 where[day.day] = key
                 days.append(day)
-    return CalendarSettings(
-        office_hours=_office_hours(c, cal), holidays=tuple(lists["holidays"]), workdays=tuple(lists["workdays"])
+    unknown_years = c.string(
+        cal, "unknown_years", "calendar", pattern=_UNKNOWN_YEARS, expected="statutory or refuse", default="statutory"
     )
+    return CalendarSettings(
+        office_hours=_office_hours(c, cal),
+        holidays=tuple(lists["holidays"]),
+        workdays=tuple(lists["workdays"]),
+        unknown_years=unknown_years,
+    )
+
+
+_UNKNOWN_YEARS = re.compile(r"^(statutory|refuse)$")
 
 
 _TIME_LIMIT = re.compile(r"^(\d+(?:\.\d+)?)\s*(wd|wh|h)$")

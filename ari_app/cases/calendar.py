@@ -7,8 +7,19 @@ the State Council's General Office (国务院办公厅关于…部分节假日�
 `chinese-calendar` library (its data covers 2004-2026 in version 1.11.0), overridden by the days the admin
 enters (`calendar.holidays`, `calendar.workdays`): an entered day wins over the library, and the library over
 the weekday rule (Monday to Friday work). A year the library does not cover is known once the admin enters
-at least one holiday in it (enter the whole notice); any computation that needs a day of a year nobody knows
-raises `CalendarUnknownYear` naming the year, instead of guessing Monday-to-Friday.
+at least one holiday in it (enter the whole notice).
+
+A year nobody knows yet. Next year's notice comes out late in the year (2026's on 2025-11-04), and a library
+release with it later still, while a December case's 15 working days already reach into January. By default
+(config `calendar.unknown_years: statutory`) such a year is counted provisionally: its days off are the
+statutory holidays that 《全国年节及纪念日放假办法》 fixes for every year (as amended by 国务院令第795号, in force
+from 2025-01-01: 元旦 1 January; 春节 the lunar New Year's Eve and days 1-3; 清明节 the day of the solar
+term; 劳动节 1-2 May; 端午节 the 5th of the 5th lunar month; 中秋节 the 15th of the 8th; 国庆节 1-3 October;
+lunar dates and the solar term from the `lunar-python` library), weekends off, and no 调休, which only the
+notice says. `provisional_years` names such years (`hotline status` and `hotline calendar check` say so), and
+a deadline counted through one can be a few days early or late around a long holiday until the admin enters
+the notice; deadlines already set are not counted again. With `unknown_years: refuse` any computation that
+needs a day of a year nobody knows raises `CalendarUnknownYear` naming the year instead.
 
 How a limit in working days is counted (`add_working_days`). The rule of Chinese law for periods, which the
 12345 rules (and 行政许可法 第八十二条, "期限以工作日计算，不含法定节假日") follow: the day the period begins
@@ -35,6 +46,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
+from functools import cache
 from itertools import pairwise
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -44,6 +56,8 @@ from ari_app.config import DEFAULT_OFFICE_HOURS, Config
 
 LIBRARY: Final = "library"
 CONFIG: Final = "config"
+STATUTORY: Final = "statutory"
+"""The source of a holiday of a year nobody knows, counted provisionally by the statutory holidays alone."""
 
 
 def _library() -> tuple[dict[date, str], dict[date, str], str]:
@@ -58,6 +72,9 @@ def _library() -> tuple[dict[date, str], dict[date, str], str]:
 _LIB_HOLIDAYS, _LIB_WORKDAYS, LIBRARY_VERSION = _library()
 LIBRARY_YEARS: Final = range(min(_LIB_HOLIDAYS).year, max(_LIB_HOLIDAYS).year + 1)
 """The years the library's data covers (2004..2026 in chinese-calendar 1.11.0)."""
+LOOKAHEAD: Final = timedelta(days=60)
+"""How far ahead `hotline status` looks for a provisional year: past the longest usual handling limit (15
+working days) with an extension of as many again."""
 
 _CHINESE_NAMES: Final = {
     "New Year's Day": "元旦",
@@ -68,6 +85,33 @@ _CHINESE_NAMES: Final = {
     "National Day": "国庆节",
     "Mid-autumn Festival": "中秋节",
 }
+
+
+@cache
+def statutory_holidays(year: int) -> dict[date, str]:
+    """The days off 《全国年节及纪念日放假办法》 (国务院令第795号, in force from 2025-01-01) gives every citizen in
+    `year`, by date: 元旦, 春节 (the lunar New Year's Eve and days 1-3), 清明节, 劳动节 (1-2 May), 端午节,
+    中秋节, 国庆节 (1-3 October); 13 days. Without the year's 调休, which only the State Council's notice says.
+    ValueError for a year before 2025, when the rule had 11 days."""
+    from lunar_python import Lunar, Solar  # type: ignore[import-untyped]  # lunar-python ships no type information
+
+    if year < 2025:
+        raise ValueError(f"the statutory holidays of {year} followed an older rule; the library knows that year")
+
+    def lunar(month: int, day: int) -> date:
+        solar = Lunar.fromYmd(year, month, day).getSolar()
+        return date(solar.getYear(), solar.getMonth(), solar.getDay())
+
+    qingming = Solar.fromYmd(year, 4, 15).getLunar().getJieQiTable()["清明"]
+    new_year = lunar(1, 1)
+    days = {date(year, 1, 1): "元旦"}
+    days.update({new_year + timedelta(days=n): "春节" for n in range(-1, 3)})
+    days[date(qingming.getYear(), qingming.getMonth(), qingming.getDay())] = "清明节"
+    days.update({date(year, 5, d): "劳动节" for d in (1, 2)})
+    days[lunar(5, 5)] = "端午节"
+    days[lunar(8, 15)] = "中秋节"
+    days.update({date(year, 10, d): "国庆节" for d in (1, 2, 3)})
+    return days
 
 
 class LimitUnit(StrEnum):
@@ -105,6 +149,8 @@ class DayInfo:
     working: bool
     name: str | None
     source: str | None
+    provisional: bool = False
+    """Of a year nobody knows, counted by the statutory holidays alone (`STATUTORY`)."""
 
     @property
     def adjusted(self) -> bool:
@@ -116,7 +162,8 @@ class WorkCalendar:
     """Working days and office hours of one centre (see the module's text for the counting rules).
 
     `holidays` and `workdays` are the admin's days (date: name); `office_hours` the periods of a working day,
-    in order and not overlapping, as local times of `zone`."""
+    in order and not overlapping, as local times of `zone`; `unknown_years` `statutory` or `refuse` (what a
+    year nobody knows does, see the module's text)."""
 
     def __init__(
         self,
@@ -124,7 +171,11 @@ class WorkCalendar:
         office_hours: tuple[tuple[time, time], ...] = DEFAULT_OFFICE_HOURS,
         holidays: Mapping[date, str] | None = None,
         workdays: Mapping[date, str] | None = None,
+        unknown_years: str = STATUTORY,
     ) -> None:
+        if unknown_years not in (STATUTORY, "refuse"):
+            raise ValueError(f"unknown_years is statutory or refuse, got {unknown_years!r}")
+        self.unknown_years = unknown_years
         self.zone = ZoneInfo(zone) if isinstance(zone, str) else zone
         if not office_hours or any(end <= start for start, end in office_hours):
             raise ValueError("office hours are one or more periods, each ending after it begins")
@@ -147,12 +198,22 @@ class WorkCalendar:
             cal.office_hours,
             {d.day: d.name for d in cal.holidays},
             {d.day: d.name for d in cal.workdays},
+            cal.unknown_years,
         )
 
     # --- days -------------------------------------------------------------------------------------------
 
     def knows(self, year: int) -> bool:
         return year in LIBRARY_YEARS or year in self.admin_years
+
+    def provisional(self, year: int) -> bool:
+        """`year` is counted by the statutory holidays alone until its notice is entered."""
+        return not self.knows(year) and self.unknown_years == STATUTORY and year >= LIBRARY_YEARS.stop
+
+    def provisional_years(self, start: date, end: date) -> list[int]:
+        """The years from `start` to `end` (both included) counted provisionally: what `hotline status` warns
+        of ahead of time, LOOKAHEAD from today)."""
+        return [y for y in range(start.year, end.year + 1) if self.provisional(y)]
 
     def day(self, day: date) -> DayInfo:
         """What the calendar says of `day`; CalendarUnknownYear for a day of a year nobody knows."""
@@ -166,12 +227,18 @@ class WorkCalendar:
             if day in _LIB_HOLIDAYS:
                 return DayInfo(day, False, _chinese(_LIB_HOLIDAYS[day]), LIBRARY)
         elif day.year not in self.admin_years:
-            raise CalendarUnknownYear(
-                f"the working-day calendar does not know {day.year}: the holiday library (chinese-calendar "
-                f"{LIBRARY_VERSION}) covers {LIBRARY_YEARS.start}-{LIBRARY_YEARS.stop - 1}; enter {day.year}'s "
-                "holidays and adjusted working days (the State Council's notice) under `calendar:` in the config",
-                year=day.year,
-            )
+            if not self.provisional(day.year):
+                raise CalendarUnknownYear(
+                    f"the working-day calendar does not know {day.year}: the holiday library (chinese-calendar "
+                    f"{LIBRARY_VERSION}) covers {LIBRARY_YEARS.start}-{LIBRARY_YEARS.stop - 1}; enter "
+                    f"{day.year}'s holidays and adjusted working days (the State Council's notice) under "
+                    "`calendar:` in the config, or count it provisionally with `calendar.unknown_years: statutory`",
+                    year=day.year,
+                )
+            name = statutory_holidays(day.year).get(day)
+            if name is not None:
+                return DayInfo(day, False, name, STATUTORY, provisional=True)
+            return DayInfo(day, day.weekday() < 5, None, None, provisional=True)
         return DayInfo(day, day.weekday() < 5, None, None)
 
     def is_working_day(self, day: date) -> bool:

@@ -12,6 +12,10 @@ from ari_app.commands.common import needs_config, pad
 from ari_app.config import Config
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+PROVISIONAL = (
+    "provisional: counted by the statutory holidays alone, without 调休, until the State Council's notice is "
+    "entered under `calendar:` (calendar.unknown_years: statutory)"
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,6 +59,8 @@ def cmd_check(args: argparse.Namespace, cfg: Config) -> int:
     hours = ", ".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in calendar.office_hours)
     library = f"chinese-calendar {LIBRARY_VERSION}, {LIBRARY_YEARS.start}-{LIBRARY_YEARS.stop - 1}"
     print(f"{year}: office hours {hours} ({cfg.timezone}); library: {library}")
+    if calendar.provisional(year):
+        print(f"{year}: {PROVISIONAL}")
     for info in days:
         kind = "working day" if info.working else "holiday"
         print(f"{info.day} {WEEKDAYS[info.day.weekday()]}  {pad(kind, 11)}  {pad(info.name or '', 16)}  {info.source}")
@@ -93,4 +99,6 @@ def cmd_due(args: argparse.Namespace, cfg: Config) -> int:
         print(f"{args.config}: {exc.message}", file=sys.stderr)
         return 1
     print(f"from {_show(calendar.local(start))} + {limit}: due {_show(due)}")
+    for year in calendar.provisional_years(start.date(), due.date()):
+        print(f"{year}: {PROVISIONAL}")
     return 0

@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import json
 import socket
+from datetime import datetime
 
 from ari_app.commands.common import config_or_report
 from ari_app.config import Config
@@ -70,6 +71,16 @@ def _server_listening(cfg: Config) -> bool:
         return False
 
 
+def _provisional_years(cfg: Config) -> list[int]:
+    """The years within ari_app.cases.calendar.LOOKAHEAD from today that the working-day calendar counts only
+    provisionally (a notice, not a fault: the platform's state does not change)."""
+    from ari_app.cases.calendar import LOOKAHEAD, WorkCalendar
+
+    calendar = WorkCalendar.from_config(cfg)
+    today = datetime.now(calendar.zone).date()
+    return calendar.provisional_years(today, today + LOOKAHEAD)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     cfg = config_or_report(args)
     if cfg is None:
@@ -81,6 +92,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     seen = load_report(cfg.path.parent / SERVER_HEALTH_FILE, SERVER_REPORT_MAX_AGE) if server else None
     listed = seen.get("server_problems") if seen else None
     server_problems = [str(p) for p in listed] if isinstance(listed, list) else []
+    provisional = _provisional_years(cfg)
     state = report.state
     if (server_problems or disk.problem) and state is Health.UP:
         state = Health.DEGRADED
@@ -93,6 +105,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     "recordings_disk": disk.as_dict(),
                     "cti_server": server,
                     "cti_server_problems": server_problems,
+                    "calendar_provisional_years": provisional,
                 },
                 ensure_ascii=False,
                 indent=2,
@@ -122,5 +135,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"CTI server desktop link on {where}: {'listening' if server else 'not listening'}")
         for problem in server_problems:
             print(f"  - {problem}")
+        for year in provisional:
+            print(
+                f"Working-day calendar: {year} is provisional (its statutory holidays alone, no 调休): deadlines "
+                f"reaching into it may move once its notice is entered under `calendar:` "
+                f"(hotline calendar check {year})"
+            )
         print(f"Hotline platform: {state.value}")
     return {Health.UP: 0, Health.DEGRADED: 1, Health.DOWN: 2}[state]

@@ -1,6 +1,7 @@
 """The working-day calendar (ari_app.cases.calendar) on a controlled clock: a weekend, National Day 2026
 (10-01..10-07 off, Sunday 09-20 and Saturday 10-10 worked), lunch and the end of the day, a start on a
-holiday, the admin's days over the library's, and 2027, which the library does not know."""
+holiday, the admin's days over the library's, and 2027, which the library does not know: counted by its
+statutory holidays, or refused when the config says so."""
 
 from __future__ import annotations
 
@@ -11,7 +12,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ari_app.cases.calendar import CONFIG, LIBRARY, LIBRARY_YEARS, DayInfo, Limit, LimitUnit, WorkCalendar
+from ari_app.cases.calendar import (
+    CONFIG,
+    LIBRARY,
+    LIBRARY_YEARS,
+    STATUTORY,
+    DayInfo,
+    Limit,
+    LimitUnit,
+    WorkCalendar,
+    statutory_holidays,
+)
 from ari_app.cases.errors import CalendarUnknownYear
 from ari_app.protocol import DomainError, ErrorId
 
@@ -128,20 +139,50 @@ def test_the_admins_days_win_over_the_library() -> None:
         WorkCalendar(Z, holidays={date(2026, 10, 9): "a"}, workdays={date(2026, 10, 9): "b"})
 
 
-def test_a_year_nobody_knows_is_refused_naming_the_year() -> None:
+def test_a_year_nobody_knows_is_refused_naming_the_year_when_so_configured() -> None:
+    strict = WorkCalendar(Z, unknown_years="refuse")
     with pytest.raises(CalendarUnknownYear) as info:
-        CAL.add_working_days(at(12, 31, 10), 1)  # 2027-01-01 must be known
+        strict.add_working_days(at(12, 31, 10), 1)  # 2027-01-01 must be known
     err = info.value
     assert isinstance(err, DomainError) and err.error_id is ErrorId.CALENDAR_UNKNOWN_YEAR
     assert err.detail == {"year": 2027} and "2027" in err.message and "calendar:" in err.message
     with pytest.raises(CalendarUnknownYear, match="2027"):
-        CAL.add_working_hours(at(12, 31, 17), 1)
+        strict.add_working_hours(at(12, 31, 17), 1)
     with pytest.raises(CalendarUnknownYear, match="2027"):
-        CAL.special_days(2027)
-    with pytest.raises(CalendarUnknownYear, match="2003"):
-        CAL.is_working_day(date(2003, 12, 31))
-    assert CAL.add_working_days(at(12, 30, 10), 1) == at(12, 31, 17, 30)  # 2026 alone is fine
-    assert CAL.add_working_hours(at(12, 31, 16), 1.5) == at(12, 31, 17, 30)
+        strict.special_days(2027)
+    for cal in (strict, CAL):  # before the library's years, nobody counts deadlines
+        with pytest.raises(CalendarUnknownYear, match="2003"):
+            cal.is_working_day(date(2003, 12, 31))
+    assert strict.add_working_days(at(12, 30, 10), 1) == at(12, 31, 17, 30)  # 2026 alone is fine
+    assert strict.add_working_hours(at(12, 31, 16), 1.5) == at(12, 31, 17, 30)
+    assert strict.provisional_years(date(2026, 12, 1), date(2027, 2, 1)) == []
+    with pytest.raises(ValueError, match="statutory or refuse"):
+        WorkCalendar(Z, unknown_years="guess")
+
+
+@pytest.mark.parametrize("year", [2025, 2026])
+def test_the_statutory_holidays_are_holidays_in_the_library_for_the_years_it_knows(year: int) -> None:
+    """The provisional rule checked against the notices the library holds: every statutory day it computes
+    (the lunar dates and 清明 by lunar-python) is a holiday of that year's notice, 13 of them."""
+    days = statutory_holidays(year)
+    assert len(days) == 13
+    assert [d for d in days if CAL.is_working_day(d)] == []
+    assert {CAL.day(d).name for d in days} == set(days.values())
+
+
+def test_a_year_nobody_knows_is_counted_by_its_statutory_holidays() -> None:
+    assert CAL.provisional_years(date(2026, 12, 1), date(2027, 2, 1)) == [2027]
+    assert not CAL.provisional(2026) and CAL.provisional(2028)
+    new_year = CAL.day(date(2027, 1, 1))
+    assert (new_year.working, new_year.name, new_year.source, new_year.provisional) == (False, "元旦", STATUTORY, True)
+    assert [d.day for d in CAL.special_days(2027) if d.name == "春节"] == [date(2027, 2, d) for d in (5, 6, 7, 8)]
+    monday = CAL.day(date(2027, 1, 4))
+    assert (monday.working, monday.source, monday.provisional) == (True, None, True)
+    assert not CAL.day(date(2027, 1, 9)).working  # a Saturday, no 调休 known
+    assert CAL.add_working_days(at(12, 31, 10), 1) == at(1, 4, 17, 30, year=2027)  # 1 January off, a weekend
+    assert CAL.add_working_days(at(2, 3, 10, year=2027), 2) == at(2, 9, 17, 30, year=2027)  # across 春节
+    assert CAL.add_working_hours(at(12, 31, 17), 1) == at(1, 4, 9, 30, year=2027)
+    assert not CAL.day(date(2026, 12, 31)).provisional
 
 
 def test_2027_is_known_once_the_admin_enters_it() -> None:
@@ -153,7 +194,7 @@ def test_2027_is_known_once_the_admin_enters_it() -> None:
         (date(2027, 1, 1), False, CONFIG),
         (date(2027, 2, 7), True, CONFIG),
     ]
-    only_a_workday = WorkCalendar(Z, workdays={date(2027, 2, 7): "春节调休"})
+    only_a_workday = WorkCalendar(Z, workdays={date(2027, 2, 7): "春节调休"}, unknown_years="refuse")
     with pytest.raises(CalendarUnknownYear):  # a year is known by its holidays, not by a worked Sunday alone
         only_a_workday.is_working_day(date(2027, 2, 8))
 

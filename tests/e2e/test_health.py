@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import time
+from datetime import datetime
 
 from ari_app.asterisk_ctl import AsteriskHost
+from ari_app.cases.calendar import LOOKAHEAD, WorkCalendar
 from ari_app.config import load_config
 from tests.support.e2e import Stack, hotline
 from tests.support.waiting import wait_for
@@ -16,6 +18,12 @@ def test_wedged_asterisk_is_reported_and_recovery_seen(stack: Stack) -> None:
     ok = hotline(stack.config, "status")
     assert ok.returncode == 0 and "Asterisk: up" in ok.stdout, ok.stdout
     assert ok.stdout.splitlines()[-1] == "Hotline platform: up", ok.stdout
+    # A year the working-day calendar counts provisionally within the look-ahead is named, not a fault.
+    calendar = WorkCalendar.from_config(load_config(stack.config))
+    today = datetime.now(calendar.zone).date()
+    for year in calendar.provisional_years(today, today + LOOKAHEAD):
+        assert f"Working-day calendar: {year} is provisional" in ok.stdout, ok.stdout
+    assert ok.stdout.count("is provisional") == len(calendar.provisional_years(today, today + LOOKAHEAD))
     pid = AsteriskHost.for_config(load_config(stack.config)).pid()
     assert pid is not None
     log_before = stack.cti.log.read_text(errors="replace").count("Asterisk health: down")

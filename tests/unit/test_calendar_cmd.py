@@ -1,6 +1,7 @@
 """`hotline calendar check|due` run as an admin runs them, in their own process on this checkout's code: a
 year's holidays and adjusted working days with their source, a deadline across National Day 2026, and 2027
-refused (naming the year) until the admin enters it in the config."""
+counted provisionally by its statutory holidays (or refused, naming the year, when the config says so) until
+the admin enters it in the config."""
 
 from __future__ import annotations
 
@@ -58,18 +59,35 @@ def test_due_counts_from_the_next_working_day_to_the_end_of_office_hours() -> No
     assert hours.stdout.strip().endswith("+ 2 working hours: due 2026-10-10 10:00 Sat (UTC+0800)"), hours.stderr
 
 
-def test_2027_is_refused_naming_the_year_until_the_admin_enters_it(tmp_path: Path) -> None:
-    for args in (("check", "2027"), ("due", "--from", "2026-12-31 10:00", "--working-days", "1")):
-        proc = _run("calendar", *args)
-        assert proc.returncode == 1 and proc.stdout == ""
-        assert "does not know 2027" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+def test_2027_is_counted_provisionally_until_the_admin_enters_it(tmp_path: Path) -> None:
+    check = _run("calendar", "check", "2027")
+    assert check.returncode == 0, check.stderr
+    lines = check.stdout.splitlines()
+    assert lines[1].startswith("2027: provisional: counted by the statutory holidays alone")
+    assert "2027-02-05 Fri  holiday      春节              statutory" in lines  # the lunar New Year's Eve
+    assert lines[-1] == "2027: 13 holiday(s), 0 adjusted working day(s)"
+    due = _run("calendar", "due", "--from", "2026-12-31 10:00", "--working-days", "1")
+    assert due.returncode == 0, due.stderr
+    first, provisional = due.stdout.strip().splitlines()
+    assert first.endswith("due 2027-01-04 17:30 Mon (UTC+0800)") and provisional.startswith("2027: provisional")
     config = str(_config_with_2027(tmp_path))
     check = _run("-c", config, "calendar", "check", "2027")
     assert check.returncode == 0, check.stderr
+    assert "provisional" not in check.stdout
     assert "2027-01-01 Fri  holiday      元旦              config" in check.stdout.splitlines()
     assert "2027-02-07 Sun  working day  春节调休          config" in check.stdout.splitlines()
     due = _run("-c", config, "calendar", "due", "--from", "2026-12-31 10:00", "--working-days", "1")
     assert due.stdout.strip().endswith("due 2027-01-04 17:30 Mon (UTC+0800)"), due.stderr
+
+
+def test_2027_is_refused_naming_the_year_when_the_config_says_refuse(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    path.write_text(text.replace("  unknown_years: statutory", "  unknown_years: refuse"), encoding="utf-8")
+    for args in (("check", "2027"), ("due", "--from", "2026-12-31 10:00", "--working-days", "1")):
+        proc = _run("-c", str(path), "calendar", *args)
+        assert proc.returncode == 1 and proc.stdout == ""
+        assert "does not know 2027" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
 def test_a_bad_start_is_a_usage_error() -> None:

@@ -124,6 +124,7 @@ OFFICE = '  office_hours: ["09:00-12:00", "13:30-17:30"]'
             "already listed at calendar.workdays[0]",
         ),
         ("  workdays: []", "  workdays: [2027-02-07]", "calendar.workdays[0]", "date and name"),
+        ("  unknown_years: statutory", "  unknown_years: guess", "calendar.unknown_years", "statutory or refuse"),
         ("  workdays: []", "  workdays: []\n  weekend: [sat]", "calendar.weekend", "unknown key"),
         # the cases section
         ("  merge_window_days: 30", "  merge_window_days: 0", "cases.merge_window_days", "integer 1..366"),
