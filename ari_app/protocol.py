@@ -500,6 +500,12 @@ ACTION_REQUESTS: Final[Mapping[str, str]] = {
     "resolve_directly": Msg.RESOLVE_DIRECTLY,
     "forward": Msg.FORWARD_CASE,
 }
+"""The request that makes each workflow action named in a case's `allowed_actions` (`approve` and `send_back`
+are `review_case` with `approved` true or false; `forward` is an exchange-mode case the hotline's own system
+refused, sent again). Actions not listed here (`escalate`, `exchange_update`, `exchange_refused`,
+`master_closed`) are made by the platform itself, not from a desktop; `merge` and `unmerge` are made with
+`merge_cases` and `unmerge_case`, from the candidates a desktop asks for (`merge_candidates`), not offered as
+a case's buttons."""
 RULE_REQUESTS: Final[Mapping[str, str]] = {
     "accept_return": Msg.REVIEW_RETURN,
     "reject_return": Msg.REVIEW_RETURN,
@@ -510,13 +516,6 @@ RULE_REQUESTS: Final[Mapping[str, str]] = {
 """The work-order rules' actions (since 1.7) named in `allowed_actions` and the request that makes each
 (`accept_return` and `reject_return` are `review_return` with `approved` true or false; likewise the
 extension's decision). Apart from ACTION_REQUESTS: a desktop offers buttons for those it knows."""
-
-"""The request that makes each workflow action named in a case's `allowed_actions` (`approve` and `send_back`
-are `review_case` with `approved` true or false; `forward` is an exchange-mode case the hotline's own system
-refused, sent again). Actions not listed here (`escalate`, `exchange_update`, `exchange_refused`,
-`master_closed`) are made by the platform itself, not from a desktop; `merge` and `unmerge` are made with
-`merge_cases` and `unmerge_case`, from the candidates a desktop asks for (`merge_candidates`), not offered as
-a case's buttons."""
 
 
 class DomainError(Exception):

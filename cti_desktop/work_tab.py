@@ -6,12 +6,14 @@ case (`get_case`), sends the workflow requests, and reads the list again when a 
 from __future__ import annotations
 
 import html
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QDate, QDateTime, QModelIndex, Qt, QTime
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDateTimeEdit,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -22,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ari_app.protocol import ACTION_REQUESTS, CASE_STATUSES, Msg
+from ari_app.protocol import ACTION_REQUESTS, CASE_STATUSES, RETURN_REASONS, RULE_REQUESTS, Msg
 from cti_desktop.attachments import AttachmentPanel
 from cti_desktop.follow_up_form import FollowUpForm
 from cti_desktop.i18n import Tr
@@ -44,8 +46,28 @@ NOTE_FIELD: dict[str, tuple[str, bool]] = {
     "escalate_to_leader": ("instructions", True),
     "resolve_directly": ("resolution", True),
     "forward": ("address", False),
+    "accept_return": ("note", False),
+    "reject_return": ("note", True),
+    "request_extension": ("reason", True),
+    "approve_extension": ("note", False),
+    "refuse_extension": ("note", True),
 }
 """For each workflow action: the request field the note box fills, and whether it is required."""
+
+WORK_ACTIONS = {**ACTION_REQUESTS, **RULE_REQUESTS}
+"""Every action a case's `allowed_actions` may offer as a button, and the request that makes it."""
+
+APPROVALS = {
+    "approve": True,
+    "send_back": False,
+    "accept_return": True,
+    "reject_return": False,
+    "approve_extension": True,
+    "refuse_extension": False,
+}
+"""The actions that are one request's yes or no (`approved`): a review, a return's review, an extension's."""
+
+ACTIVE_SHARES = ("pending", "accepted", "return_requested")
 
 STATUS_FILTERS = ("open", *CASE_STATUSES, "all")
 
@@ -74,6 +96,14 @@ class CaseWorkPanel(Tab):
         self.note.setMaximumHeight(80)
         self.unit = named(QComboBox(), "workUnit")
         self.follow_box = FollowUpForm(tr, "work")
+        self.return_code = named(QComboBox(), "workReturnCode")
+        self.return_label = QLabel()
+        self.return_box = self._row(self.return_label, self.return_code)
+        self.extension_to = named(QDateTimeEdit(), "workExtensionTo")
+        self.extension_to.setCalendarPopup(True)
+        self.extension_to.setDisplayFormat("yyyy-MM-dd HH:mm")
+        self.extension_label = QLabel()
+        self.extension_box = self._row(self.extension_label, self.extension_to)
         self.attachments = AttachmentPanel(tr, spawn, request)
         self.review_note = named(QLabel(), "workReviewNote")
         self.review_note.setStyleSheet("color: #b00020; font-weight: bold;")
@@ -84,7 +114,7 @@ class CaseWorkPanel(Tab):
         self.error.setWordWrap(True)
         self.buttons: dict[str, QPushButton] = {}
         button_row = QHBoxLayout()
-        for action in ACTION_REQUESTS:
+        for action in WORK_ACTIONS:
             b = named(QPushButton(), f"action_{action}")
             b.clicked.connect(lambda _=False, a=action: self._clicked(a))
             b.setVisible(False)
@@ -92,13 +122,8 @@ class CaseWorkPanel(Tab):
             button_row.addWidget(b)
         button_row.addStretch(1)
         self.unit_label = QLabel()
-        unit_row = QHBoxLayout()
-        unit_row.addWidget(self.unit_label)
-        unit_row.addWidget(self.unit, 1)
-        self.unit_box = QWidget()
-        self.unit_box.setLayout(unit_row)
-        unit_row.setContentsMargins(0, 0, 0, 0)
-        for box in (self.unit_box, self.follow_box):
+        self.unit_box = self._row(self.unit_label, self.unit)
+        for box in (self.unit_box, self.follow_box, self.return_box, self.extension_box):
             box.setVisible(False)
 
         filters = QHBoxLayout()
@@ -121,6 +146,8 @@ class CaseWorkPanel(Tab):
         right_layout.addWidget(detail_split, 1)
         right_layout.addWidget(self.unit_box)
         right_layout.addWidget(self.follow_box)
+        right_layout.addWidget(self.return_box)
+        right_layout.addWidget(self.extension_box)
         right_layout.addWidget(self.note)
         right_layout.addWidget(self.review_note)
         right_layout.addLayout(button_row)
@@ -133,6 +160,17 @@ class CaseWorkPanel(Tab):
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self.note.textChanged.connect(self.error.clear)
         self.retranslate()
+
+    @staticmethod
+    def _row(label: QLabel, field: QWidget) -> QWidget:
+        """A label and its field on one line, shown or hidden together."""
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(label)
+        row.addWidget(field, 1)
+        box = QWidget()
+        box.setLayout(row)
+        return box
 
     # --- the list and the case on show -----------------------------------------------------------------
     def filters(self) -> dict[str, Any]:
@@ -172,6 +210,10 @@ class CaseWorkPanel(Tab):
             self.unit.addItem(f"{indent}{u['name']}", u["id"])
         self.unit_box.setVisible("dispatch" in allowed)
         self.follow_box.setVisible("follow_up" in allowed)
+        self.return_box.setVisible("return" in allowed)
+        self.extension_box.setVisible("request_extension" in allowed)
+        if "request_extension" in allowed:
+            self.extension_to.setDateTime(self._extension_default(case or {}))
         self.note.setVisible(bool(allowed & set(NOTE_FIELD)))
         self.attachments.set_case(case)
         self.detail.setHtml(self._html(case) if case else f"<p style='color:#666'>{self.tr_('work_pick')}</p>")
@@ -184,6 +226,31 @@ class CaseWorkPanel(Tab):
         case_id = self.model.data(self.model.index(current.row(), 0), CaseIdRole) if current.isValid() else None
         if isinstance(case_id, int):
             self.spawn(self.open_case(case_id))
+
+    @staticmethod
+    def _share_deadline(case: dict[str, Any]) -> datetime | None:
+        """The latest deadline among the case's active shares (a unit sees its own), aware."""
+        deadlines = [
+            datetime.fromisoformat(d["deadline_at"])
+            for d in case.get("dispatches") or []
+            if d.get("status") in ACTIVE_SHARES and d.get("deadline_at")
+        ]
+        return max(deadlines, default=None)
+
+    def _extension_default(self, case: dict[str, Any]) -> QDateTime:
+        """A week after the share's deadline, as a start the unit changes (the server checks it is later), as
+        the wall clock of the centre's time zone, which every time on the desktop is shown in."""
+        deadline = self._share_deadline(case) or datetime.now().astimezone()
+        wall = (deadline + timedelta(days=7)).astimezone(self.tr_.zone)
+        return QDateTime(QDate(wall.year, wall.month, wall.day), QTime(wall.hour, wall.minute))
+
+    def _extension_asked(self) -> str:
+        """The chosen extension, read as the centre's wall clock, in ISO 8601 with its offset."""
+        chosen = self.extension_to.dateTime()
+        day, clock = chosen.date(), chosen.time()
+        wall = datetime(day.year(), day.month(), day.day(), clock.hour(), clock.minute())
+        zone = self.tr_.zone
+        return (wall.replace(tzinfo=zone) if zone is not None else wall.astimezone()).isoformat()
 
     def send_back_required(self) -> bool:
         """The case on show was rated unsatisfied at its follow-up and waits for the reviewer's send back."""
@@ -226,10 +293,14 @@ class CaseWorkPanel(Tab):
                 fields["units"] = [unit]
         elif action == "follow_up":
             fields.update(self.follow_box.fields())
-        elif action in ("approve", "send_back"):
-            fields["approved"] = action == "approve"
+        elif action == "return":
+            fields["reason_code"] = self.return_code.currentData() or "other"
+        elif action == "request_extension":
+            fields["deadline_at"] = self._extension_asked()
+        if action in APPROVALS:
+            fields["approved"] = APPROVALS[action]
         self.error.clear()
-        self.spawn(self._case_action(ACTION_REQUESTS[action], fields))
+        self.spawn(self._case_action(action, fields))
 
     def clear_note(self) -> None:
         self.note.clear()
@@ -289,8 +360,10 @@ class CaseWorkPanel(Tab):
             return
         self.show_case(reply["case"])
 
-    async def _case_action(self, kind: str, fields: dict[str, Any]) -> None:
-        """One workflow request from a button; the reply is the case after the change. Then the list."""
+    async def _case_action(self, action: str, fields: dict[str, Any]) -> None:
+        """One workflow request from the button of `action` (WORK_ACTIONS); the reply is the case after the
+        change. Then the list."""
+        kind = WORK_ACTIONS[action]
         self._enable_buttons(False)
         try:
             reply = await self.request(kind, **fields)
@@ -304,9 +377,6 @@ class CaseWorkPanel(Tab):
         if kind == Msg.FOLLOW_UP_CASE:
             self.follow_box.reset()
         self.show_case(case)
-        action = {v: k for k, v in ACTION_REQUESTS.items()}.get(kind, kind)
-        if kind == Msg.REVIEW_CASE:
-            action = "approve" if fields.get("approved") else "send_back"
         self.reported.emit(self.tr_("work_done", number=case["number"], action=self.tr_(f"action_{action}")))
         await self.refresh_work()
 
@@ -332,6 +402,20 @@ class CaseWorkPanel(Tab):
             (t("address"), e(c.get("address"))),
             (t("citizen_name"), f"{e(c.get('citizen_name'))} {e(c.get('contact') or c.get('caller'))}"),
         ]
+        if c.get("dispatch_deadline_at"):
+            rows.insert(5, (t("work_dispatch_deadline"), when(c.get("dispatch_deadline_at"))))
+        place = [c.get(k) for k in ("district", "street", "grid_cell") if c.get(k)]
+        if c.get("latitude") is not None and c.get("longitude") is not None:
+            place.append(f"{c['latitude']:.5f}, {c['longitude']:.5f}")
+        if place:
+            rows.append((t("work_location"), e(" · ".join(str(x) for x in place))))
+        if c.get("redispatch_count") or c.get("send_back_count") or c.get("problem_at"):
+            counters = e(
+                t("work_counters", redispatch=c.get("redispatch_count", 0), send_back=c.get("send_back_count", 0))
+            )
+            if c.get("problem_at"):
+                counters += f" <b style='color:#b00020'>⚠ {e(t('work_problem', at=t.when(c['problem_at'])))}</b>"
+            rows.append(("", counters))
         out = [f"<h3>{e(c.get('number'))}</h3><table cellspacing='2'>"]
         out += [f"<tr><td style='color:#555'>{k}</td><td>{v}</td></tr>" for k, v in rows]
         out.append(f"</table><p><b>{t('request')}</b><br>{e(c.get('request'))}</p>")
@@ -350,9 +434,30 @@ class CaseWorkPanel(Tab):
             text += f" · {t('col_deadline')} {when(d.get('deadline_at'))}"
             if d.get("overdue"):
                 text += f" <b style='color:#b00020'>⚠ {t('overdue')}</b>"
+            if d.get("sign_for_deadline_at"):
+                text += f" · {t('work_sign_for_deadline')} {when(d.get('sign_for_deadline_at'))}"
+                if d.get("signed_on_time") is False:
+                    text += f" <b style='color:#b00020'>{t('work_signed_late')}</b>"
             for key in ("instructions", "return_reason", "result"):
                 if d.get(key):
                     text += f"<br>&nbsp;&nbsp;{t('work_' + key)}：{e(d[key])}"
+            history.append(text)
+        units = {d.get("unit_id"): d.get("unit_name") for d in c.get("dispatches") or []}
+        for r in c.get("returns") or []:
+            code = t.maybe("return_reason", r.get("reason_code"))
+            text = f"{t('work_returns')} {when(r.get('requested_at'))} {e(units.get(r.get('unit_id'), ''))}："
+            text += f"<b>{e(code)}</b> {e(r.get('reason'))} · {e(t.maybe('decision', r.get('status')))}"
+            if r.get("decision_note"):
+                text += f" {e(r['decision_note'])}"
+            history.append(text)
+        for x in c.get("extensions") or []:
+            asked = t(
+                "work_extension_line", before=t.when(x.get("deadline_before")), asked=t.when(x.get("deadline_asked"))
+            )
+            text = f"{t('work_extensions')} {when(x.get('requested_at'))} {e(units.get(x.get('unit_id'), ''))}："
+            text += f"{e(asked)} {e(x.get('reason'))} · {e(t.maybe('decision', x.get('status')))}"
+            if x.get("decision_note"):
+                text += f" {e(x['decision_note'])}"
             history.append(text)
         for v in c.get("supervisions") or []:
             kind = t("work_leader") if v.get("leader") else t("work_supervision", level=v.get("level", 1))
@@ -384,6 +489,9 @@ class CaseWorkPanel(Tab):
         self.refresh.setText(t("refresh"))
         self.note.setPlaceholderText(t("work_note_hint"))
         self.unit_label.setText(t("work_unit"))
+        self.return_label.setText(t("work_return_code"))
+        refill(self.return_code, ((t(f"return_reason_{r}"), r) for r in RETURN_REASONS), quiet=True)
+        self.extension_label.setText(t("work_extension_to"))
         self.follow_box.retranslate()
         self.attachments.retranslate()
         for action, button in self.buttons.items():

@@ -67,6 +67,7 @@ from ari_app.protocol import (
 from schema.cases import (
     Case,
     CooperatingUnit,
+    Dispatch,
     DispatchReturn,
     DispatchStatus,
     Extension,
@@ -364,15 +365,32 @@ def _actions_now(s: Session, actor: Actor, case: Case) -> list[str]:
         if master is None or master.handled_at is None:
             actions = [a for a in actions if a != "follow_up"]
     if actor.role is Role.DEPARTMENT:
-        mine = [d.status for d in case.dispatches if d.unit_id in _own_units(s, actor)]
+        own = [d for d in case.dispatches if d.unit_id in _own_units(s, actor)]
+        mine = [d.status for d in own]
         need = {
             "accept": {DispatchStatus.PENDING},
             "return": {DispatchStatus.PENDING, DispatchStatus.ACCEPTED},
             "handle": {DispatchStatus.ACCEPTED},
-            "request_extension": {DispatchStatus.PENDING, DispatchStatus.ACCEPTED, DispatchStatus.RETURN_REQUESTED},
         }
         actions = [a for a in actions if a not in need or any(st in need[a] for st in mine)]
+        if not _may_extend(s, own):
+            actions = [a for a in actions if a != "request_extension"]
     return actions
+
+
+def _may_extend(s: Session, own: list[Dispatch]) -> bool:
+    """One of the unit's active shares may still ask for an extension: before its deadline, with none
+    waiting (what workflow.request_extension checks)."""
+    now = settings_of(s).now()
+    open_shares = [d.id for d in own if d.status in ACTIVE_DISPATCH and d.deadline_at > now]
+    if not open_shares:
+        return False
+    waiting = s.scalars(
+        select(Extension.dispatch_id).where(
+            Extension.dispatch_id.in_(open_shares), Extension.status == RequestStatus.PENDING
+        )
+    ).all()
+    return bool(set(open_shares) - set(waiting))
 
 
 def _pending_extensions(s: Session, case: Case) -> bool:

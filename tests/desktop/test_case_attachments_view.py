@@ -234,7 +234,7 @@ async def test_follow_up_due_rated_unsatisfied_blocks_approve(
     sup.toggle_language()
     assert work.review_note.text() == "回访评价为“非常不满意”：不能审核通过，请填写原因后发回重办"
     # were approve sent anyway (another desktop's stale view), the server's refusal is shown
-    await work._case_action("review_case", {"case_id": cases["handled"], "approved": True})
+    await work._case_action("approve", {"case_id": cases["handled"], "approved": True})
     assert work.error.text() == "回访不满意的工单不能审核通过，请发回重办"
     assert not approve.isEnabled()
     shot(sup, "11_follow_up_review_blocked")

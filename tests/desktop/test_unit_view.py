@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime
 from pytestqt.qtbot import QtBot
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,7 +24,7 @@ from ari_app.cases.actor import Actor
 from ari_app.cases.workflow import dispatch
 from ari_app.link import LinkServer
 from cti_desktop.window import MainWindow
-from schema.cases import Case, CooperatingUnit
+from schema.cases import Case, CooperatingUnit, Dispatch
 from schema.users import Role, User
 from tests.support.clock import Clock
 from tests.support.desks import Open, citizen_case, desks
@@ -117,10 +117,10 @@ async def test_department_accepts_and_handles_then_supervisor_approves(
     assert deadline.startswith("⚠ 超期")
 
     await pick(dept, qtbot, cases["burst"])
-    assert shown_buttons(dept) == {"accept", "return"}
+    assert shown_buttons(dept) == {"accept", "return", "request_extension"}
     assert dept.work.buttons["accept"].text() == "签收"
     await click(dept, qtbot, "accept", "in_progress")
-    assert shown_buttons(dept) == {"return", "handle"}
+    assert shown_buttons(dept) == {"return", "handle", "request_extension"}
     # a report needs its text before anything is sent
     qtbot.mouseClick(dept.work.buttons["handle"], Qt.MouseButton.LeftButton)
     assert dept.work.error.text() == "请先填写意见再办理完毕"
@@ -200,3 +200,72 @@ async def test_a_dispatch_reaches_the_units_open_list_without_a_refresh(
     await until(lambda: dept.statusBar().currentMessage().startswith("⚠ Supervision: case "))
     assert "(level 1)" in dept.statusBar().currentMessage()
     shot(dept, "47_case_pushed_supervision_en")
+
+
+async def test_returns_and_extensions_through_their_buttons(
+    open_desk: Open, cases: dict[str, int], qtbot: QtBot, shot: Any, sessions: sessionmaker[Session]
+) -> None:
+    """The work-order rules from the desktop (protocol 1.7): the department returns a case with a reason
+    from the list (退单), the supervisor rejects one return (the unit keeps it) and accepts another (the case
+    comes back and its re-dispatch is counted, 改派); the department asks for an extension (延期) before its
+    deadline and the supervisor approves it, which moves the share's deadline to the one asked."""
+    dept = await open_desk("water")
+    await pick(dept, qtbot, cases["pressure"])
+    assert dept.work.return_box.isVisibleTo(dept.work)
+    dept.work.return_code.setCurrentIndex(dept.work.return_code.findData("wrong_area"))
+    assert dept.work.return_code.currentText() == "属地错误"
+    type_text(dept.work.note, "该地址属新市区供水所")
+    await click(dept, qtbot, "return", "dispatched")  # a request: the case's status stays
+    shares = dept.work.case["dispatches"]
+    assert [d["status"] for d in shares] == ["return_requested"]
+    assert "退单" in dept.work.detail.toPlainText() and "属地错误" in dept.work.detail.toPlainText()
+    assert "待审核" in dept.work.detail.toPlainText()
+    await pick(dept, qtbot, cases["late"])
+    dept.work.return_code.setCurrentIndex(dept.work.return_code.findData("not_our_duty"))
+    type_text(dept.work.note, "井盖属市政工程处")
+    await click(dept, qtbot, "return", "dispatched")
+
+    sup = await open_desk("sup")
+    await pick(sup, qtbot, cases["pressure"])
+    assert {"accept_return", "reject_return"} <= shown_buttons(sup)
+    qtbot.mouseClick(sup.work.buttons["reject_return"], Qt.MouseButton.LeftButton)
+    assert sup.work.error.text() == "请先填写意见再驳回退单"  # a rejection says why
+    type_text(sup.work.note, "该小区由市供水公司直供")
+    await click(sup, qtbot, "reject_return", "dispatched")
+    assert [d["status"] for d in sup.work.case["dispatches"]] == ["pending"]  # the unit keeps it
+    assert "已驳回" in sup.work.detail.toPlainText()
+
+    await pick(sup, qtbot, cases["late"])
+    await click(sup, qtbot, "accept_return", "returned")
+    sup.work.unit.setCurrentIndex(sup.work.unit.findText("市政工程处"))
+    await click(sup, qtbot, "dispatch", "dispatched")
+    assert sup.work.case["redispatch_count"] == 1
+    assert "改派 1 次 · 发回重办 0 次" in sup.work.detail.toPlainText()
+    shot(sup, "13_unit_view_return_redispatched")
+
+    # the extension: asked by the unit before its deadline, approved by the supervisor
+    await pick(dept, qtbot, cases["burst"])
+    assert dept.work.extension_box.isVisibleTo(dept.work)
+    with sessions() as s:
+        share = s.query(Dispatch).filter(Dispatch.case_id == cases["burst"]).one()
+        before = share.deadline_at
+    asked = before + timedelta(days=3)
+    wall = asked.astimezone(dept.tr_.zone)
+    dept.work.extension_to.setDateTime(QDateTime(QDate(wall.year, wall.month, wall.day), QTime(wall.hour, wall.minute)))
+    qtbot.mouseClick(dept.work.buttons["request_extension"], Qt.MouseButton.LeftButton)
+    assert dept.work.error.text() == "请先填写意见再申请延期"
+    type_text(dept.work.note, "需更换主管道，材料三日内到货")
+    await click(dept, qtbot, "request_extension", "dispatched")
+    assert "延期申请" in dept.work.detail.toPlainText() and "待审核" in dept.work.detail.toPlainText()
+    assert "request_extension" not in shown_buttons(dept) and not dept.work.extension_box.isVisibleTo(dept.work)
+    shot(dept, "14_unit_view_extension_asked")
+    await pick(sup, qtbot, cases["burst"])
+    assert {"approve_extension", "refuse_extension"} <= shown_buttons(sup)
+    await click(sup, qtbot, "approve_extension", "dispatched")
+    with sessions() as s:
+        share = s.query(Dispatch).filter(Dispatch.case_id == cases["burst"]).one()
+        assert share.deadline_at == asked.replace(second=0, microsecond=0)
+    sup.toggle_language()
+    assert sup.work.buttons["accept_return"].text() == "Accept return"
+    assert "approved" in sup.work.detail.toPlainText()
+    shot(sup, "15_unit_view_extension_approved_en")

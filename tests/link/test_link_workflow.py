@@ -545,10 +545,12 @@ async def test_work_order_rules_through_the_link(
     assert r["detail"]["field"] == "deadline_at"
     case = await ok(water, Msg.REQUEST_EXTENSION, case_id=cid, reason="需第三方检测", deadline_at=asked.isoformat())
     assert case["extensions"][0]["status"] == "pending"
-    assert set(case["allowed_actions"]) >= {"return", "handle", "request_extension"}
+    assert set(case["allowed_actions"]) >= {"return", "handle"}
+    assert "request_extension" not in case["allowed_actions"]  # one waits per share
     assert {"approve_extension", "refuse_extension"} <= set((await detail(sup, cid))["allowed_actions"])
     case = await ok(sup, Msg.DECIDE_EXTENSION, case_id=cid, approved=True)
     assert moment(case["deadline_at"]) == asked and case["extensions"][0]["status"] == "approved"
+    assert "request_extension" in (await detail(water, cid))["allowed_actions"]  # decided: may ask again
     with sessions() as s:
         assert [(n.case_id, n.kind, n.sent_at) for n in s.query(CaseNotice)] == [(cid, "extension", None)]
 
