@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -293,6 +294,20 @@ class CaseForm(QWidget):
         self.request = named(QPlainTextEdit(), "request")
         self.request.setMinimumHeight(90)
         self.address = named(QLineEdit(), "address")
+        self.district = named(QLineEdit(), "district")
+        self.street = named(QLineEdit(), "street")
+        self.grid_cell = named(QLineEdit(), "gridCell")
+        area_row = QHBoxLayout()
+        for w in (self.district, self.street, self.grid_cell):
+            w.setMaxLength(64)  # the server's limit (docs/protocol.md, create_case)
+            area_row.addWidget(w)
+        self.latitude = named(QLineEdit(), "latitude")
+        self.longitude = named(QLineEdit(), "longitude")
+        self.latitude.setValidator(QDoubleValidator(-90.0, 90.0, 6, self.latitude))
+        self.longitude.setValidator(QDoubleValidator(-180.0, 180.0, 6, self.longitude))
+        point_row = QHBoxLayout()
+        point_row.addWidget(self.latitude)
+        point_row.addWidget(self.longitude)
         self.urgency = named(QComboBox(), "urgency")
         self.citizen_name = named(QLineEdit(), "citizenName")
         self.contact = named(QLineEdit(), "contact")
@@ -324,6 +339,8 @@ class CaseForm(QWidget):
             ("category", self.category),
             ("request", self.request),
             ("address", self.address),
+            ("location_area", area_row),
+            ("location_point", point_row),
             ("urgency", self.urgency),
             ("citizen_name", self.citizen_name),
             ("contact", self.contact),
@@ -345,7 +362,7 @@ class CaseForm(QWidget):
         layout.addLayout(buttons)
         self._loading = False
         self.hotline.currentIndexChanged.connect(self._hotline_changed)
-        for w in (self.caller, self.address, self.citizen_name, self.contact):
+        for w in (self.caller, self.address, self.citizen_name, self.contact, *self._location_fields()):
             w.textEdited.connect(self._edited)
         self.request.textChanged.connect(self._edited)
         for combo in (self.category, self.request_type, self.classification, self.urgency, self.language):
@@ -358,6 +375,18 @@ class CaseForm(QWidget):
         self._loading = True
         self._select(self.request_type, DEFAULT_REQUEST_TYPE)
         self._loading = False
+
+    def _location_fields(self) -> tuple[QLineEdit, ...]:
+        return (self.district, self.street, self.grid_cell, self.latitude, self.longitude)
+
+    @staticmethod
+    def _degrees(field: QLineEdit) -> float | None:
+        """The number in a latitude or longitude field (its validator keeps it one), None when empty."""
+        text = field.text().strip()
+        try:
+            return float(text) if text else None
+        except ValueError:
+            return None
 
     # --- content ---------------------------------------------------------------------------------------
     def set_hotlines(self, hotlines: list[dict[str, Any]]) -> None:
@@ -446,6 +475,11 @@ class CaseForm(QWidget):
             "classification": self.classification.currentData(),
             "request": self.request.toPlainText(),
             "address": self.address.text().strip() or None,
+            "district": self.district.text().strip() or None,
+            "street": self.street.text().strip() or None,
+            "grid_cell": self.grid_cell.text().strip() or None,
+            "latitude": self._degrees(self.latitude),
+            "longitude": self._degrees(self.longitude),
             "urgency": self.urgency.currentData(),
             "citizen_name": self.citizen_name.text().strip() or None,
             "contact": self.contact.text().strip() or None,
@@ -464,6 +498,11 @@ class CaseForm(QWidget):
         self.caller.setText(v.get("caller") or "")
         self.request.setPlainText(v.get("request") or "")
         self.address.setText(v.get("address") or "")
+        self.district.setText(v.get("district") or "")
+        self.street.setText(v.get("street") or "")
+        self.grid_cell.setText(v.get("grid_cell") or "")
+        for field, key in ((self.latitude, "latitude"), (self.longitude, "longitude")):
+            field.setText("" if v.get(key) is None else str(v[key]))
         self._select(self.urgency, v.get("urgency") or "normal")
         self._select(self.request_type, v.get("request_type") or DEFAULT_REQUEST_TYPE)
         self._select(self.classification, v.get("classification"))
@@ -484,7 +523,7 @@ class CaseForm(QWidget):
         self._loading = True
         self.call_id = None
         self.call_time = None
-        for w in (self.caller, self.address, self.citizen_name, self.contact):
+        for w in (self.caller, self.address, self.citizen_name, self.contact, *self._location_fields()):
             w.clear()
         self.request.clear()
         self.category.setCurrentIndex(0)
@@ -510,6 +549,11 @@ class CaseForm(QWidget):
             self.error.setText(self.tr_("request_required"))
             self.request.setFocus()
             return
+        point = (self._degrees(self.latitude), self._degrees(self.longitude))
+        if (point[0] is None) != (point[1] is None):
+            self.error.setText(self.tr_("location_both"))
+            (self.latitude if point[0] is None else self.longitude).setFocus()
+            return
         self.save_requested.emit()
 
     # --- language --------------------------------------------------------------------------------------
@@ -522,6 +566,14 @@ class CaseForm(QWidget):
         refill(self.urgency, ((t(f"urgency_{v}"), v) for v in URGENCIES))
         refill(self.request_type, ((t(f"request_type_{v}"), v) for v in REQUEST_TYPES))
         self.confidential.setText(t("confidential_hint"))
+        for field, key in (
+            (self.district, "location_district"),
+            (self.street, "location_street"),
+            (self.grid_cell, "location_grid"),
+            (self.latitude, "location_latitude"),
+            (self.longitude, "location_longitude"),
+        ):
+            field.setPlaceholderText(t(key))
         self._refill_classifications()
         refill(self.language, ((t(f"lang_{v}"), v) for v in LANGUAGES))
         for h, b in self.handling_buttons.items():

@@ -274,17 +274,27 @@ async def test_intake_form_takes_the_request_type_a_classification_of_the_catalo
     form.confidential.setChecked(True)
     type_text(form.request, "小区停水三天，物业不处理")
     type_text(form.contact, CALLER)
+    type_text(form.district, "天山区")
+    type_text(form.street, "解放北路街道")
+    type_text(form.grid_cell, "TS-0107")
+    type_text(form.latitude, "43.82571")
     shot(window, "07_intake_type_classification_confidential")
+    qtbot.mouseClick(form.save, Qt.MouseButton.LeftButton)  # a point needs both of its numbers
+    assert form.error.text() == "经纬度请同时填写，或都不填" and form.request.toPlainText() != ""
+    type_text(form.longitude, "87.61688")
     qtbot.mouseClick(window.lang_button, Qt.MouseButton.LeftButton)
     assert form.request_type.currentText() == "Complaint"
     assert form.classification.currentText() == "\u3000\u3000010101 Water cut"
-    assert form.confidential.isChecked()
+    assert form.confidential.isChecked() and form.district.placeholderText() == "District"
     shot(window, "07_intake_type_classification_confidential_en")
     qtbot.mouseClick(form.save, Qt.MouseButton.LeftButton)
     await until(lambda: form.request.toPlainText() == "")
     with sessions() as s:
         case = s.scalars(select(Case).where(Case.request == "小区停水三天，物业不处理")).one()
         assert (case.request_type, case.classification_name, case.confidential) == ("complaint", "停水", True)
+        place = (case.district, case.street, case.grid_cell, case.latitude, case.longitude)
+        assert place == ("天山区", "解放北路街道", "TS-0107", 43.82571, 87.61688)
+    assert form.district.text() == "" and form.latitude.text() == ""
     assert (form.request_type.currentData(), form.classification.currentData(), form.confidential.isChecked()) == (
         "help",
         None,
