@@ -39,14 +39,15 @@ def _clip(text: str, width: int) -> str:
     return text
 
 
-def bar_chart(title: str, bars: list[Bar], css_class: str = "chart") -> Markup:
-    """A horizontal bar chart as an `<svg>` element with a `<title>` (read out by screen readers), one row
-    per bar in the order given; the width scales to its container (viewBox)."""
+def bar_chart(title: str, bars: list[Bar], element_id: str, css_class: str = "chart") -> Markup:
+    """A horizontal bar chart as an `<svg>` element (id `element_id`) with a `<title>` (read out by screen
+    readers), one row per bar in the order given; the width scales to its container (viewBox). A bar whose
+    share is 0 is drawn as no rectangle."""
     width = LABEL + BAR + VALUE
     height = ROW * max(len(bars), 1) + 8
     parts = [
-        f'<svg class="{escape(css_class)}" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f'<svg id="{escape(element_id)}" class="{escape(css_class)}" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
         f'<line class="axis" x1="{LABEL}" y1="2" x2="{LABEL}" y2="{height - 4}" stroke="#9aa5b1" />',
     ]
@@ -57,7 +58,7 @@ def bar_chart(title: str, bars: list[Bar], css_class: str = "chart") -> Markup:
             f'<text class="label" x="{LABEL - 8}" y="{y + 17}" text-anchor="end" font-size="13" '
             f'fill="#1f2933">{escape(_clip(bar.label, LABEL - 12))}</text>'
         )
-        if bar.share is not None:
+        if bar.share:
             parts.append(
                 f'<rect class="bar" x="{LABEL}" y="{y + 4}" width="{round(BAR * share, 1)}" height="{ROW - 8}" '
                 f'fill="#1d4ed8" rx="2" />'

@@ -480,10 +480,18 @@ def routes(ctx: Context) -> list[Route]:
         unit_chart = bar_chart(
             translate(lang, "chart_units"),
             [Bar(r.key, r.on_time_rate, _pct(r.on_time_rate, r.on_time, r.due)) for r in ranked],
+            "chart-units",
         )
         hotline_chart = bar_chart(
             translate(lang, "chart_hotlines"),
             [Bar(r.key, r.handling_rate, _pct(r.handling_rate, r.handled, r.intake)) for r in report.by_hotline],
+            "chart-hotlines",
+        )
+        most = max((n for _, n in report.per_day), default=0)
+        day_chart = bar_chart(
+            translate(lang, "chart_days"),
+            [Bar(d.strftime("%m-%d"), n / most if most else 0.0, str(n)) for d, n in report.per_day],
+            "chart-days",
         )
         return render(
             request,
@@ -492,6 +500,7 @@ def routes(ctx: Context) -> list[Route]:
             ranked=ranked,
             unit_chart=unit_chart,
             hotline_chart=hotline_chart,
+            day_chart=day_chart if report.per_day else None,
             pct=lambda v: "–" if v is None else f"{v * 100:.1f}%",
             error=error,
             csv_query=urlencode({"from": report.start.isoformat(), "to": report.last_day.isoformat()}),
