@@ -368,7 +368,8 @@ def routes(ctx: Context) -> list[Route]:
             case=case,
             history=history(case),
             actions=actions,
-            suggested=[u["id"] for u in suggestion["units"]] if suggestion else [],
+            suggested=_preselect(suggestion, case),
+            suggestion_taken=bool(suggestion and suggestion["units"]) and not _preselect(suggestion, case),
             pending_returns=[(units.get(r["unit_id"], ""), r) for r in returns if r["status"] == "pending"],
             pending_extensions=[(units.get(e["unit_id"], ""), e) for e in extensions if e["status"] == "pending"],
             ratings=RATINGS,
@@ -616,6 +617,14 @@ def _hours(form: FormData) -> float | None:
         return float(text)
     except ValueError:
         raise InvalidInput(f"deadline_hours must be a number of hours, got {text!r}", field="deadline_hours") from None
+
+
+def _preselect(suggestion: DispatchSuggestion | None, case: CaseDetail) -> list[int]:
+    """The dispatch form's preselected units, lead first: the catalogue's lead and those of its co-units the
+    case may still go to; none when its lead already holds the case (then the person chooses)."""
+    free = {u["id"] for u in case["dispatch_units"]}
+    ids = [u["id"] for u in suggestion["units"]] if suggestion else []
+    return [i for i in ids if i in free] if ids and ids[0] in free else []
 
 
 def _pct(rate: float | None, num: int, den: int) -> str:

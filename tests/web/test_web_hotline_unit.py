@@ -76,6 +76,8 @@ def test_the_hotline_unit_reviews_a_return_and_redispatches_with_the_catalogues_
     expect(page.locator(".notice")).to_have_text("已派单")
     expect(page.locator("h1 .st")).to_have_text("待签收")
     expect(page.locator("dl.facts")).to_contain_text("改派 1 次，发回重办 0 次")
+    expect(page.locator("#form-dispatch .hint")).to_have_text("派单目录建议的主办单位已在办理，增派请选择单位")
+    expect(page.locator("#form-dispatch select[name=lead]")).to_have_value("")
 
     seen = dep.get_case(cid)
     live = [(d["unit_name"], d["lead"], d["status"]) for d in seen["dispatches"] if d["status"] == "pending"]
