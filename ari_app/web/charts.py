@@ -10,11 +10,11 @@ from markupsafe import Markup
 
 ROW = 26
 """Height of one bar's row, in SVG user units (px at 100 %)."""
-LABEL = 170
+LABEL = 150
 """Width of the label column."""
-BAR = 300
+BAR = 220
 """Width of a 100 % bar."""
-VALUE = 120
+VALUE = 110
 """Width of the value column after the bars."""
 
 

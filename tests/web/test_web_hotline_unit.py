@@ -7,6 +7,7 @@ Screenshots of its list and case pages in Chinese, the case in English."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -172,3 +173,42 @@ def test_the_hotline_units_list_tabs_and_a_departments_refused_oversight(dep: De
     assert water.request("/oversight").status == 403
     refused = dep.audit_rows(action="refused", login="water")[before:]
     assert len(refused) == 3 and all('"error_id": "case_permission_denied"' in (r.detail or "") for r in refused)
+
+
+def test_the_hotline_unit_follows_up_sends_back_with_a_new_time_limit_and_approves(dep: Deployment, base: str) -> None:
+    case = dep.safety_case("企业安全出口上锁")
+    cid, page = case["id"], f"/cases/{case['id']}"
+    dep.act("hu12350", Msg.DISPATCH_CASE, case_id=cid, units=[dep.units["safety"]], deadline_hours=72)
+    dep.act("safety", Msg.ACCEPT_CASE, case_id=cid)
+    dep.act("safety", Msg.HANDLE_CASE, case_id=cid, result="已责令整改")
+    client = Client(base)
+    assert client.sign_in("hu12350").status == 303
+    assert case["number"] in client.request("/cases?tab=to_review").body
+    assert 'id="do-follow_up"' in client.request(page).body
+
+    told = {"csrf": client.csrf(page), "reached": "yes", "solved": "no", "rating": "unsatisfied", "notes": "仍上锁"}
+    assert client.request(f"{page}/follow_up", told).status == 303
+    shown = client.request(page).body
+    assert 'id="do-send_back"' in shown and 'id="do-approve"' not in shown  # 不满意: sent back, not approved
+    blank = client.request(f"{page}/send_back", {"csrf": client.csrf(page), "reason": " "})
+    assert blank.status == 400 and "操作未完成：发回重办须填写理由" in html.unescape(blank.body)
+    nonsense = client.request(f"{page}/send_back", {"csrf": client.csrf(page), "reason": "x", "deadline_hours": "abc"})
+    assert nonsense.status == 400 and "办理时限须为 1 至 8760 之间的小时数" in html.unescape(nonsense.body)
+    assert dep.get_case(cid)["status"] == "followed_up"
+
+    back = {"csrf": client.csrf(page), "reason": "安全出口仍上锁，请彻底整改", "deadline_hours": "48"}
+    assert client.request(f"{page}/send_back", back).status == 303
+    seen = dep.get_case(cid)
+    share = seen["dispatches"][-1]
+    assert seen["status"] == "in_progress" and seen["send_back_count"] == 1
+    assert share["instructions"] == "安全出口仍上锁，请彻底整改"
+    given = datetime.fromisoformat(share["deadline_at"]) - datetime.fromisoformat(share["dispatched_at"])
+    assert given == timedelta(hours=48)
+
+    dep.act("safety", Msg.HANDLE_CASE, case_id=cid, result="已拆除门锁，复查合格")
+    fine = {"csrf": client.csrf(page), "reached": "yes", "solved": "yes", "rating": "satisfied"}
+    assert client.request(f"{page}/follow_up", fine).status == 303
+    assert client.request(f"{page}/approve", {"csrf": client.csrf(page)}).status == 303
+    assert dep.get_case(cid)["status"] == "closed"
+    moves = [r.action for r in dep.audit_rows(case_id=cid, login="hu12350") if r.action not in ("view", "list")]
+    assert moves == ["dispatch", "follow_up", "refused", "send_back", "follow_up", "approve"]

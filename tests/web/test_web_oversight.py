@@ -23,10 +23,11 @@ from tests.support.waiting import wait_for
 from tests.support.web import PASSWORD, Deployment
 
 OFFICE = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
 
 
-def sign_in(browser: Browser, base: str, login: str) -> Page:
-    page = browser.new_context(viewport=OFFICE, locale="zh-CN", accept_downloads=True).new_page()
+def sign_in(browser: Browser, base: str, login: str, viewport: dict[str, int] = OFFICE) -> Page:
+    page = browser.new_context(viewport=viewport, locale="zh-CN", accept_downloads=True).new_page()
     page.goto(f"{base}/login")
     page.fill("input[name=login]", login)
     page.fill("input[name=password]", PASSWORD)
@@ -173,6 +174,14 @@ def test_a_hotline_unit_sees_the_kpis_of_its_hotline_only(
     assert ("hotline", "12350") in scopes and ("total", "all") in scopes
     assert '"hotline": "12350"' in (dep.audit_rows(action="kpi", login="hu12350")[-1].detail or "")
     page.context.close()
+
+    phone = sign_in(browser, base, "hu12350", PHONE)
+    phone.goto(f"{base}/kpi")
+    expect(phone.locator("#kpi-units tbody tr")).to_have_count(len(units))
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], width  # the tables scroll inside their cards, the page does not
+    phone.screenshot(path=str(shots / "web_kpi_phone_zh.png"), full_page=True)
+    phone.context.close()
 
 
 def test_overdue_and_problem_work_orders_across_units(
