@@ -9,12 +9,13 @@ role is refused (PermissionDenied). Each read runs in `audit.transaction`, so it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, tzinfo
 from typing import Literal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from ari_app.cases.access import ACTIVE_DISPATCH, visible
 from ari_app.cases.actor import Actor
@@ -54,7 +55,7 @@ def _require(actor: Actor, what: str) -> None:
 
 
 def oversight_cases(
-    sessions: sessionmaker[Session], actor: Actor, kind: Kind, limit: int = OVERSIGHT_LIMIT
+    sessions: Callable[[], Session], actor: Actor, kind: Kind, limit: int = OVERSIGHT_LIMIT
 ) -> list[OversightRow]:
     """The open cases past their deadline (`overdue`, the latest deadline longest ago first) or the problem
     work orders (`problem`: `cases.problem_at` set by deadlines.check_problem, newest first) the actor may
@@ -87,7 +88,7 @@ def oversight_cases(
         ]
 
 
-def kpi_report(sessions: sessionmaker[Session], actor: Actor, start: date, end: date, tz: tzinfo) -> KpiReport:
+def kpi_report(sessions: Callable[[], Session], actor: Actor, start: date, end: date, tz: tzinfo) -> KpiReport:
     """`kpi.compute` for the cases taken from `start` to `end` (exclusive, days in `tz`), in the actor's scope:
     every hotline for supervisors and admins; for a hotline unit its hotline's row as the total and the only
     hotline, and the units that belong to its hotline (`units.hotline`; a sub-platform hotline dispatches
