@@ -25,6 +25,8 @@ follow-up, review and closure, in each hotline's mode (collaborative, exchange, 
     surveys.py     keypad survey answers become the follow-up of the call's case
     runner.py      the periodic work: overdue escalation, the exchange outbox, survey answers
     kpi.py         intake, handling, closure, on-time and satisfaction rates; report.py writes them out
+    oversight.py   the read-mostly views: overdue and problem work orders, the KPI report in the reader's
+                   scope (a hotline unit's hotline), the unit ranking
     trail.py       reading the audit trail (`hotline audit`)
     settings.py    what the workflow needs from the deployment, riding on the Session; actor.py, errors.py
 

@@ -9,7 +9,7 @@ request back and leaves one `refused` audit entry, written in its own transactio
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -297,14 +297,18 @@ def list_cases(
     actor: Actor,
     *,
     status: str | None = None,
+    statuses: Sequence[str] = (),
     open_only: bool = False,
     overdue: bool = False,
+    return_pending: bool = False,
+    extension_pending: bool = False,
     text: str | None = None,
     limit: int = 100,
 ) -> list[CaseListItem]:
     """The cases the actor may see (`access.visible`), filtered; most urgent first: those the hotline's own
     system refused (exchange mode, back with the centre), then by deadline (overdue first), then newest.
-    Audited as one lookup, like a search."""
+    `statuses`: any of these; `return_pending`: a unit's return (退单) waits for review; `extension_pending`:
+    an extension (延期) waits for a decision. Audited as one lookup, like a search."""
     with transaction(sessions, actor, Msg.LIST_CASES) as s:
         settings = settings_of(s)
         now = settings.now()
@@ -314,6 +318,16 @@ def list_cases(
             stmt = stmt.where(cond)
         if status:
             stmt = stmt.where(Case.status == status)
+        if statuses:
+            stmt = stmt.where(Case.status.in_(list(statuses)))
+        if return_pending:
+            waiting = select(Dispatch.id).where(
+                Dispatch.case_id == Case.id, Dispatch.status == DispatchStatus.RETURN_REQUESTED
+            )
+            stmt = stmt.where(waiting.exists())
+        if extension_pending:
+            asked = select(Extension.id).where(Extension.case_id == Case.id, Extension.status == RequestStatus.PENDING)
+            stmt = stmt.where(asked.exists())
         if open_only:
             stmt = stmt.where(Case.status != CaseState.CLOSED)
         if overdue:
@@ -336,7 +350,13 @@ def list_cases(
             Case.id.desc(),
         )
         found = list(s.scalars(stmt.limit(max(1, min(limit, 200)))))
-        audit(s, actor, "list", None, now, status=status, open=open_only, overdue=overdue, text=text, found=len(found))
+        waits: dict[str, Any] = {"statuses": list(statuses)} if statuses else {}
+        waits |= {"return_pending": True} if return_pending else {}
+        waits |= {"extension_pending": True} if extension_pending else {}
+        audit(
+            s, actor, "list", None, now, status=status, open=open_only, overdue=overdue, text=text, found=len(found),
+            **waits,
+        )  # fmt: skip
         stalled = stalled_cases(s, [c.id for c in found])
         return [list_item(c, actor.role, now, stalled) for c in found]
 

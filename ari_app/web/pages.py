@@ -15,8 +15,9 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
@@ -26,14 +27,29 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ari_app.cases import queries
+from ari_app.cases import oversight, queries
 from ari_app.cases.calendar import WorkCalendar
-from ari_app.cases.errors import CaseError, CaseNotFound, InvalidInput
-from ari_app.protocol import RETURN_REASONS, CaseDetail, CaseListItem, ErrorId, Msg, ReturnInfo
+from ari_app.cases.errors import CaseError, CaseNotFound, InvalidInput, PermissionDenied
+from ari_app.cases.kpi import KpiReport
+from ari_app.cases.oversight import OVERSIGHT_ROLES
+from ari_app.cases.report import csv_text
+from ari_app.protocol import (
+    RETURN_REASONS,
+    CaseDetail,
+    CaseListItem,
+    DispatchSuggestion,
+    ErrorId,
+    ExtensionInfo,
+    Msg,
+    ReturnInfo,
+)
+from ari_app.web.charts import Bar, bar_chart
 from ari_app.web.i18n import DEFAULT_LANG, LANGS, MESSAGES, translate
 from ari_app.web.live import LiveHub
 from ari_app.web.sessions import COOKIE, LOGIN_CSRF_COOKIE, TLS_COOKIE, Signed, WebSessions, csrf_ok, csrf_token
 from ari_app.web.signin import WebSignIn
+from schema.cases import Rating
+from schema.users import Role
 
 LANG_COOKIE = "hl_lang"
 KEEPALIVE_SECONDS = 15.0
@@ -42,10 +58,31 @@ LIST_LIMIT = 200
 DUE_SOON_WORKING_DAYS = 1
 """`due soon`: an open case whose deadline is today or the next working day (ari_app.cases.calendar)."""
 TABS = ("all", "to_sign", "in_progress", "overdue", "due_soon")
-ACTIONS = {"accept": Msg.ACCEPT_CASE, "return": Msg.RETURN_CASE, "handle": Msg.HANDLE_CASE}
-"""The actions of this front, each the request the desktop sends for it (queries.act)."""
+HOTLINE_TABS = ("to_dispatch", "returns", "extensions", "to_review", "overdue", "all")
+"""A hotline unit's list (sub-platform mode): 待派单 (received, or back from its units: to dispatch again),
+退单待审核, 延期待审批, 待回访审核 (handled: to follow up; followed up: to review), overdue, all open."""
+OVERSIGHT_TABS = ("overdue", "problem")
+ACTIONS = {
+    "accept": Msg.ACCEPT_CASE,
+    "return": Msg.RETURN_CASE,
+    "handle": Msg.HANDLE_CASE,
+    "dispatch": Msg.DISPATCH_CASE,
+    "accept_return": Msg.REVIEW_RETURN,
+    "reject_return": Msg.REVIEW_RETURN,
+    "approve_extension": Msg.DECIDE_EXTENSION,
+    "refuse_extension": Msg.DECIDE_EXTENSION,
+    "follow_up": Msg.FOLLOW_UP_CASE,
+    "approve": Msg.REVIEW_CASE,
+    "send_back": Msg.REVIEW_CASE,
+    "supervise": Msg.SUPERVISE_CASE,
+}
+"""The actions of this front, each the request the desktop sends for it (queries.act; ari_app.protocol's
+ACTION_REQUESTS and RULE_REQUESTS)."""
 ACTION_FIELD = {"return": "reason", "handle": "result"}
-MAX_FORM_FIELDS = 10
+RATINGS = tuple(str(r) for r in Rating)
+MAX_FORM_FIELDS = 200
+"""A dispatch form names each unit chosen (up to the units listed on the case)."""
+MAX_KPI_DAYS = 366
 
 
 @dataclass
@@ -95,8 +132,16 @@ def routes(ctx: Context) -> list[Route]:
                 return ""
             return datetime.fromisoformat(text).astimezone(ctx.zone).strftime("%Y-%m-%d %H:%M")
 
+        user = values.get("user")
         html = ctx.templates.get_template(name).render(
-            t=t, lang=lang, local=local, zone=str(ctx.zone), path=request.url.path, query=request.url.query, **values
+            t=t,
+            lang=lang,
+            local=local,
+            zone=str(ctx.zone),
+            path=request.url.path,
+            query=request.url.query,
+            oversee=user is not None and user.role in OVERSIGHT_ROLES,
+            **values,
         )
         return HTMLResponse(html, status_code=status)
 
@@ -217,8 +262,9 @@ def routes(ctx: Context) -> list[Route]:
         signed = await signed_in(request, touch=not fragment)
         if signed is None:
             return to_login(request, ended=bool(request.cookies.get(ctx.cookie)))
-        tab = request.query_params.get("tab", "all")
-        tab = tab if tab in TABS else "all"
+        tabs = HOTLINE_TABS if signed.user.role is Role.HOTLINE_UNIT else TABS
+        tab = request.query_params.get("tab", tabs[0])
+        tab = tab if tab in tabs else tabs[0]
         text = (request.query_params.get("q") or "").strip()[:100] or None
         filters: dict[str, Any] = {"open_only": True, "text": text, "limit": LIST_LIMIT}
         if tab == "to_sign":
@@ -227,6 +273,14 @@ def routes(ctx: Context) -> list[Route]:
             filters["status"] = "in_progress"
         elif tab == "overdue":
             filters["overdue"] = True
+        elif tab == "to_dispatch":
+            filters["statuses"] = ("received", "returned")
+        elif tab == "returns":
+            filters["return_pending"] = True
+        elif tab == "extensions":
+            filters["extension_pending"] = True
+        elif tab == "to_review":
+            filters["statuses"] = ("handled", "followed_up")
         rows = await asyncio.to_thread(queries.list_cases, ctx.sessions, signed.user.actor, **filters)
         now = ctx.clock()
         notes = {r["id"]: deadline_note(r, now) for r in rows}
@@ -242,7 +296,7 @@ def routes(ctx: Context) -> list[Route]:
             "notes": notes,
             "tab": tab,
             "q": text or "",
-            "tabs": TABS,
+            "tabs": tabs,
             "user": signed.user,
         }
         if fragment:
@@ -270,6 +324,13 @@ def routes(ctx: Context) -> list[Route]:
             if ret.get("decided_at"):
                 note = ret.get("decision_note") or ""
                 items.append((str(ret["decided_at"]), f"ev_return_{ret['status']}", unit, note))
+        extensions: list[ExtensionInfo] = case["extensions"] if "extensions" in case else []
+        for ext in extensions:  # 延期 requests, decided by the centre (the hotline unit on a sub-platform)
+            unit = units.get(ext["unit_id"], "")
+            items.append((ext["requested_at"], "ev_extension_requested", unit, ext.get("reason") or ""))
+            if ext.get("decided_at"):
+                note = ext.get("decision_note") or ""
+                items.append((str(ext["decided_at"]), f"ev_extension_{ext['status']}", unit, note))
         for f in case["follow_ups"]:
             items.append((f["at"], "ev_follow_up", "", f.get("notes") or ""))
         for r in case["reviews"]:
@@ -293,13 +354,25 @@ def routes(ctx: Context) -> list[Route]:
         except CaseNotFound:
             return render(request, "error.html", 404, message_key="not_found", user=signed.user)
         done = request.query_params.get("done")
+        actions = [a for a in case["allowed_actions"] if a in ACTIONS]
+        suggestion: DispatchSuggestion | None = None
+        if "dispatch" in actions:  # the dispatch catalogue's rule, preselected in the form (a read, audited)
+            suggestion = await asyncio.to_thread(queries.suggest_dispatch, ctx.sessions, signed.user.actor, case_id)
+        units = {d["unit_id"]: d["unit_name"] for d in case["dispatches"]}
+        returns = case["returns"] if "returns" in case else []
+        extensions = case["extensions"] if "extensions" in case else []
         return render(
             request,
             "case.html",
             status,
             case=case,
             history=history(case),
-            actions=[a for a in case["allowed_actions"] if a in ACTIONS],
+            actions=actions,
+            suggested=_preselect(suggestion, case),
+            suggestion_taken=bool(suggestion and suggestion["units"]) and not _preselect(suggestion, case),
+            pending_returns=[(units.get(r["unit_id"], ""), r) for r in returns if r["status"] == "pending"],
+            pending_extensions=[(units.get(e["unit_id"], ""), e) for e in extensions if e["status"] == "pending"],
+            ratings=RATINGS,
             return_reasons=RETURN_REASONS,
             note=deadline_note(case, ctx.clock()),
             done=done if done in ACTIONS else None,
@@ -326,25 +399,130 @@ def routes(ctx: Context) -> list[Route]:
         case_id, action = request.path_params["case_id"], request.path_params["action"]
         if action not in ACTIONS:
             return render(request, "error.html", 404, message_key="not_found", user=signed.user)
-        fields: dict[str, Any] = {"case_id": case_id}
-        if action in ACTION_FIELD:
-            fields[ACTION_FIELD[action]] = _text(form, ACTION_FIELD[action]) or ""
-        if action == "return" and _text(form, "reason_code") in RETURN_REASONS:
-            fields["reason_code"] = _text(form, "reason_code")  # the list's reason (退单理由); the text says more
         try:
+            fields = action_fields(action, form) | {"case_id": case_id}
             await asyncio.to_thread(queries.act, ctx.sessions, signed.user.actor, ACTIONS[action], fields)
         except CaseNotFound:
             return render(request, "error.html", 404, message_key="not_found", user=signed.user)
         except CaseError as exc:
             lang = lang_of(request)
             field = exc.detail.get("field") if isinstance(exc, InvalidInput) else None
-            key = f"err_{field}" if field in ("reason", "result") else f"err_{exc.error_id}"
-            said = translate(lang, key) if key in MESSAGES[lang] else exc.message
+            keys = [f"err_{action}_{field}", f"err_{field}"] if field else []
+            key = next((k for k in keys if k in MESSAGES[DEFAULT_LANG]), f"err_{exc.error_id}")
+            said = translate(lang, key) if key in MESSAGES[DEFAULT_LANG] else exc.message
             message = translate(lang, "refused", message=said)
             return await show_case(
                 request, signed, case_id, 400 if isinstance(exc, InvalidInput) else 409, message, exc.message
             )
         return RedirectResponse(f"/cases/{case_id}?done={action}", status_code=303)
+
+    # --- supervisors, leaders and the hotline unit: overdue and problem work orders, KPIs --------------
+    def forbidden(request: Request, signed: Signed) -> Response:
+        return render(
+            request, "error.html", 403, message_key="forbidden", user=signed.user, csrf=csrf_token(signed.token)
+        )
+
+    async def oversight_page(request: Request) -> Response:
+        signed = await signed_in(request)
+        if signed is None:
+            return to_login(request, ended=bool(request.cookies.get(ctx.cookie)))
+        tab = request.query_params.get("tab", OVERSIGHT_TABS[0])
+        tab = tab if tab in OVERSIGHT_TABS else OVERSIGHT_TABS[0]
+        try:
+            rows = await asyncio.to_thread(
+                oversight.oversight_cases, ctx.sessions, signed.user.actor, "problem" if tab == "problem" else "overdue"
+            )
+        except PermissionDenied:
+            return forbidden(request, signed)
+        return render(
+            request,
+            "oversight.html",
+            rows=rows,
+            tab=tab,
+            tabs=OVERSIGHT_TABS,
+            user=signed.user,
+            csrf=csrf_token(signed.token),
+        )
+
+    def period(request: Request) -> tuple[date, date, str | None]:
+        """The KPI page's period (`from`, `to`, both included, days in the centre's zone): this month up to
+        today unless given; an error key when what was given is not a period."""
+        today = ctx.clock().astimezone(ctx.zone).date()
+        start, last, error = today.replace(day=1), today, None
+        try:
+            if request.query_params.get("from"):
+                start = date.fromisoformat(request.query_params["from"])
+            if request.query_params.get("to"):
+                last = date.fromisoformat(request.query_params["to"])
+        except ValueError:
+            return today.replace(day=1), today, "kpi_bad_date"
+        if last < start or (last - start).days >= MAX_KPI_DAYS:
+            return today.replace(day=1), today, "kpi_bad_period"
+        return start, last, error
+
+    async def kpi_of(request: Request, signed: Signed) -> tuple[KpiReport, str | None]:
+        start, last, error = period(request)
+        report = await asyncio.to_thread(
+            oversight.kpi_report, ctx.sessions, signed.user.actor, start, last + timedelta(days=1), ctx.zone
+        )
+        report.by_agent = []  # the page and its CSV: the total, per hotline and per unit
+        return report, error
+
+    async def kpi_page(request: Request) -> Response:
+        signed = await signed_in(request)
+        if signed is None:
+            return to_login(request, ended=bool(request.cookies.get(ctx.cookie)))
+        try:
+            report, error = await kpi_of(request, signed)
+        except PermissionDenied:
+            return forbidden(request, signed)
+        lang = lang_of(request)
+        ranked = oversight.ranking(report.by_unit)
+        unit_chart = bar_chart(
+            translate(lang, "chart_units"),
+            [Bar(r.key, r.on_time_rate, _pct(r.on_time_rate, r.on_time, r.due)) for r in ranked],
+            "chart-units",
+        )
+        hotline_chart = bar_chart(
+            translate(lang, "chart_hotlines"),
+            [Bar(r.key, r.handling_rate, _pct(r.handling_rate, r.handled, r.intake)) for r in report.by_hotline],
+            "chart-hotlines",
+        )
+        most = max((n for _, n in report.per_day), default=0)
+        day_chart = bar_chart(
+            translate(lang, "chart_days"),
+            [Bar(d.strftime("%m-%d"), n / most if most else 0.0, str(n)) for d, n in report.per_day],
+            "chart-days",
+        )
+        return render(
+            request,
+            "kpi.html",
+            report=report,
+            ranked=ranked,
+            unit_chart=unit_chart,
+            hotline_chart=hotline_chart,
+            day_chart=day_chart if report.per_day else None,
+            pct=lambda v: "–" if v is None else f"{v * 100:.1f}%",
+            error=error,
+            csv_query=urlencode({"from": report.start.isoformat(), "to": report.last_day.isoformat()}),
+            user=signed.user,
+            csrf=csrf_token(signed.token),
+        )
+
+    async def kpi_csv(request: Request) -> Response:
+        signed = await signed_in(request)
+        if signed is None:
+            return to_login(request, ended=bool(request.cookies.get(ctx.cookie)))
+        try:
+            report, _ = await kpi_of(request, signed)
+        except PermissionDenied:
+            return forbidden(request, signed)
+        name = f"kpi_{report.start.isoformat()}_{report.last_day.isoformat()}.csv"
+        return Response(
+            "\ufeff" + csv_text(report),  # the BOM: spreadsheet programs then read the Chinese names as UTF-8
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
     # --- live updates ---------------------------------------------------------------------------------
     async def events(request: Request) -> Response:
@@ -384,8 +562,73 @@ def routes(ctx: Context) -> list[Route]:
         Route("/cases", case_list),
         Route("/cases/{case_id:int}", case_page),
         Route("/cases/{case_id:int}/{action}", case_action, methods=["POST"]),
+        Route("/oversight", oversight_page),
+        Route("/kpi", kpi_page),
+        Route("/kpi.csv", kpi_csv),
         Route("/events", events),
     ]
+
+
+def action_fields(action: str, form: FormData) -> dict[str, Any]:
+    """The request fields of `action` (the desktop's request for it, queries.act) from its form. A number
+    that is not one (`deadline_hours`) is refused here (InvalidInput) before the service is asked; every
+    other check is the service's."""
+    if action in ACTION_FIELD:
+        fields: dict[str, Any] = {ACTION_FIELD[action]: _text(form, ACTION_FIELD[action]) or ""}
+        if action == "return" and _text(form, "reason_code") in RETURN_REASONS:
+            fields["reason_code"] = _text(form, "reason_code")  # the list's reason (退单理由); the text says more
+        return fields
+    if action == "dispatch":
+        lead = _text(form, "lead")
+        chosen = [lead, *(v for v in form.getlist("co") if isinstance(v, str) and v != lead)] if lead else []
+        units = [int(v) for v in chosen if v and v.isdigit()]
+        return {
+            "units": units,
+            "instructions": _text(form, "instructions"),
+            "deadline_hours": _hours(form),
+        }
+    if action in ("accept_return", "reject_return"):
+        return {"approved": action == "accept_return", "note": _text(form, "note")}
+    if action in ("approve_extension", "refuse_extension"):
+        return {"approved": action == "approve_extension", "note": _text(form, "note")}
+    if action in ("approve", "send_back"):
+        back = {"reason": _text(form, "reason"), "deadline_hours": _hours(form)} if action == "send_back" else {}
+        return {"approved": action == "approve"} | back
+    if action == "follow_up":
+        reached = _text(form, "reached") == "yes"
+        return {
+            "reached": reached,
+            "solved": {"yes": True, "no": False}.get(_text(form, "solved") or "") if reached else None,
+            "rating": (_text(form, "rating") or None) if reached else None,
+            "channel": "phone",
+            "notes": _text(form, "notes"),
+        }
+    if action == "supervise":
+        return {"instructions": _text(form, "instructions") or ""}
+    return {}
+
+
+def _hours(form: FormData) -> float | None:
+    """The form's `deadline_hours`: empty is None (the hotline's time limit applies)."""
+    text = (_text(form, "deadline_hours") or "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidInput(f"deadline_hours must be a number of hours, got {text!r}", field="deadline_hours") from None
+
+
+def _preselect(suggestion: DispatchSuggestion | None, case: CaseDetail) -> list[int]:
+    """The dispatch form's preselected units, lead first: the catalogue's lead and those of its co-units the
+    case may still go to; none when its lead already holds the case (then the person chooses)."""
+    free = {u["id"] for u in case["dispatch_units"]}
+    ids = [u["id"] for u in suggestion["units"]] if suggestion else []
+    return [i for i in ids if i in free] if ids and ids[0] in free else []
+
+
+def _pct(rate: float | None, num: int, den: int) -> str:
+    return "–" if rate is None else f"{rate * 100:.1f}% ({num}/{den})"
 
 
 def _text(form: FormData, key: str) -> str | None:

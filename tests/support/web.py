@@ -18,13 +18,16 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.cases import Actor, CaseSettings, configure, queries
+from ari_app.cases import SYSTEM, Actor, CaseSettings, configure, queries
+from ari_app.cases.catalogue import add_node
+from ari_app.cases.routing import RuleSpec, add_rule
 from ari_app.config import Config, load_config
 from ari_app.protocol import Msg
 from schema.cases import AuditEntry, CooperatingUnit
@@ -50,7 +53,10 @@ def hotline_command() -> list[str]:
 @dataclass
 class Deployment:
     """A config and its database, seeded: units 供水所 (with a 3rd-level 供水所一站) and 路灯所, their
-    department users `water` and `lights`, an agent `1001`."""
+    department users `water` and `lights`, an agent `1001`; for the sub-platform hotline 12350 its own units
+    安监站, 消防站 and 危化品科 (department users `safety` and `chem`), its hotline-unit user `hu12350`, a
+    hotline unit of 12345 `hu12345`, a supervisor `boss`, the classification 010000 安全生产 and a
+    dispatch catalogue rule for it (its subtree): lead 安监站, co-unit 消防站, only suggested."""
 
     dir: Path
     config: Path
@@ -84,6 +90,14 @@ class Deployment:
         """The agent dispatches the case to `unit` (`dispatch_case`, as from the desktop)."""
         fields = {"case_id": case_id, "units": [self.units[unit]], "deadline_hours": hours}
         return dict(queries.act(self.sessions, self.actor("1001"), Msg.DISPATCH_CASE, fields))
+
+    def act(self, login: str, msg: str, **fields: Any) -> dict[str, Any]:
+        """A workflow request as `login` makes it from the desktop (`queries.act`)."""
+        return dict(queries.act(self.sessions, self.actor(login), msg, fields))
+
+    def safety_case(self, request: str = "某化工厂夜间偷排废气，气味刺鼻", **kw: Any) -> dict[str, Any]:
+        """A case of the sub-platform hotline 12350 in the classification 安全生产, taken by the agent."""
+        return self.new_case(request, hotline="12350", classification="010000", address="工业园区 3 号", **kw)
 
     def get_case(self, case_id: int, login: str = "1001") -> dict[str, Any]:
         return dict(queries.get_case(self.sessions, self.actor(login), case_id))
@@ -121,14 +135,27 @@ def deployment(tmp: Path, **web: Any) -> Deployment:
         s.add(station)
         s.flush()
         dep.units = {"water": water.id, "lights": lights.id, "station": station.id}
+        own = [CooperatingUnit(name=n, level=2, hotline="12350") for n in ("安监站", "消防站", "危化品科")]
+        s.add_all(own)
+        s.flush()
+        dep.units |= {"safety": own[0].id, "fire": own[1].id, "chem": own[2].id}
         people = [
             user("1001", Role.AGENT, display_name="话务员 王芳"),
             user("water", Role.DEPARTMENT, display_name="供水所 李明", unit_id=water.id),
             user("lights", Role.DEPARTMENT, display_name="路灯所 赵强", unit_id=lights.id),
+            user("safety", Role.DEPARTMENT, display_name="安监站 孙伟", unit_id=own[0].id),
+            user("chem", Role.DEPARTMENT, display_name="危化品科 周洁", unit_id=own[2].id),
+            user("hu12350", Role.HOTLINE_UNIT, display_name="应急局 派单员 陈静", hotline="12350"),
+            user("hu12345", Role.HOTLINE_UNIT, display_name="市政府办 刘洋", hotline="12345"),
+            user("boss", Role.SUPERVISOR, display_name="值班长 吴刚"),
         ]
         s.add_all(people)
         s.flush()
         dep.users = {u.login: u.id for u in people}
+        now = datetime.now(UTC)
+        add_node(s, SYSTEM, "010000", "安全生产", "Work safety", now=now)
+        rule = RuleSpec("010000", True, None, None, None, (own[0].id, own[1].id), False)
+        add_rule(s, SYSTEM, rule, now=now)
     return dep
 
 

@@ -8,8 +8,8 @@ from ari_app.cases.machine import CaseState
 from ari_app.protocol import RETURN_REASONS
 from ari_app.web.app import HERE
 from ari_app.web.i18n import MESSAGES, translate
-from ari_app.web.pages import ACTIONS, TABS
-from schema.cases import DispatchStatus, Urgency
+from ari_app.web.pages import ACTIONS, HOTLINE_TABS, OVERSIGHT_TABS, TABS
+from schema.cases import DispatchStatus, Rating, Urgency
 from schema.users import Role
 
 
@@ -28,7 +28,11 @@ def test_every_literal_key_in_the_templates_is_in_the_catalogue() -> None:
         "ds_": DispatchStatus,
         "ur_": Urgency,
         "role_": Role,
-        "tab_": TABS,
+        "tab_": (*TABS, *HOTLINE_TABS),
+        "ov_": OVERSIGHT_TABS,
+        "rt_": Rating,
+        "ev_extension_": ("requested", "approved", "refused"),
+        "ev_return_": ("requested", "approved", "refused"),
         "done_": ACTIONS,
         "do_": ACTIONS,
         "rr_": RETURN_REASONS,
