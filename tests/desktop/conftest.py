@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -31,9 +32,18 @@ SHOTS = ROOT / "var" / "screenshots"
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
     """Widget tests run on qasync's loop, as the desktop does. The link client is plain asyncio and is tested
     on the standard loop (several qasync loops with sockets in one process upset PySide6 at exit)."""
-    if item.path.name in ("test_window.py", "test_transfer_window.py"):
+    if item.path.name in ("test_window.py", "test_transfer_window.py", "test_phone_panel.py"):
         return {"qt": qt_loop}
     return {"asyncio": asyncio.new_event_loop}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _settings_apart(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The desktop's own settings (QSettings) of the test windows in a folder of the test run, never the
+    user's."""
+    folder = str(tmp_path_factory.mktemp("qsettings"))
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, folder)
 
 
 @pytest.fixture

@@ -73,6 +73,7 @@ async def sign_in(window: MainWindow, qtbot: QtBot, agent: str = "1001") -> None
 
 async def dispose(window: MainWindow) -> None:
     window.shutdown()
+    await window.stop_phone()
     if isinstance(window.link, LinkClient):
         await window.link.stop()
     window.signin.close()
