@@ -32,7 +32,7 @@ SHOTS = ROOT / "var" / "screenshots"
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
     """Widget tests run on qasync's loop, as the desktop does. The link client is plain asyncio and is tested
     on the standard loop (several qasync loops with sockets in one process upset PySide6 at exit)."""
-    if item.path.name in ("test_window.py", "test_transfer_window.py", "test_phone_panel.py"):
+    if item.path.name in ("test_window.py", "test_transfer_window.py"):
         return {"qt": qt_loop}
     return {"asyncio": asyncio.new_event_loop}
 
@@ -76,9 +76,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Delete the test windows while Qt is still whole: PySide6 can crash collecting them at interpreter exit."""
     import gc
 
-    for window in KEEP:
-        window.signin.deleteLater()
-        window.deleteLater()
+    for widget in KEEP:
+        if isinstance(widget, MainWindow):
+            widget.signin.deleteLater()
+        widget.deleteLater()
     KEEP.clear()
     app = QApplication.instance()
     if app is not None:

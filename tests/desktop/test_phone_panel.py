@@ -3,7 +3,11 @@ directly on loopback, a minimal registrar (tests.support.phones) takes its REGIS
 caller's number, Answer, the call's timer, Hold, Resume, Mute, keys from the keypad heard by the other side,
 Hang up; a killed phone process under the banner until it is back; auto-answer and the devices kept in the
 settings; the panel without an account; and the window: the account from `signed_in.phone` starts the
-phone, in memory only, sign-out ends it. Screenshots in Chinese and English (also in /tmp/phone-shots/)."""
+phone, in memory only, sign-out ends it. Screenshots in Chinese and English (also in /tmp/phone-shots/).
+
+On the standard asyncio loop, as most widget tests here (the panel needs no Qt event to show a change): on
+qasync's, a loop per test with the phones' subprocess pipes and sockets, the run crashed in Qt's event
+processing of a later test about one time in two."""
 
 from __future__ import annotations
 
@@ -38,7 +42,7 @@ from cti_desktop.softphone import (
     alsa_cards,
 )
 from cti_desktop.window import MainWindow
-from tests.support.desks import dispose, submit_sign_in
+from tests.support.desks import KEEP, dispose, submit_sign_in
 from tests.support.phones import OtherSide, Registrar, write_tone
 from tests.support.waiting import until
 
@@ -134,7 +138,7 @@ async def rigs(tone: Path, settings: QSettings) -> AsyncIterator[Callable[[str],
         await r.panel.stop()
         await until(lambda r=r: not r.tasks, 5, "the panel's tasks done")  # type: ignore[misc]
         r.panel.close()
-        r.panel.deleteLater()
+        KEEP.append(r.panel)
     assert [f for r in made for f in r.failures] == []
 
 
@@ -268,6 +272,16 @@ async def test_a_killed_phone_process_shows_the_banner_until_it_is_back_and_answ
     await until(lambda: rig.state is CallState.ESTABLISHED, 5, "the next call answered")
     click(qtbot, panel.hangup_button)
     await until(lambda: rig.state is None, 5, "hung up")
+
+
+async def test_hang_up_refuses_a_ringing_call(rig: Rig, other: OtherSide, qtbot: QtBot) -> None:
+    rig.panel.signed_in({"aor": "sip:1001@127.0.0.1", "password": None, "register_seconds": 0})
+    await until(lambda: rig.panel.status and rig.panel.status.process is Process.RUNNING and not rig.tasks, 10)
+    await other.phone.dial(rig.uri())
+    await until(lambda: rig.state is CallState.INCOMING, 5, "the panel ringing")
+    click(qtbot, rig.panel.hangup_button)
+    await until(lambda: rig.state is None and other.state is None, 5, "the call refused on both sides")
+    assert rig.panel.call.text() == "空闲" and rig.reports == []
 
 
 async def test_a_refused_registration_is_shown(rig: Rig, registrar: Registrar) -> None:
