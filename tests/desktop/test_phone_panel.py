@@ -39,6 +39,7 @@ from cti_desktop.softphone import (
     Process,
     Registration,
     SipAccount,
+    address_towards,
     alsa_cards,
 )
 from cti_desktop.window import MainWindow
@@ -343,6 +344,12 @@ def test_numbers_times_and_cards() -> None:
     assert caller_number("<sip:1002@pbx>") == "1002"
     assert caller_number("sip:pbx.example") == "sip:pbx.example"
     assert (duration(0), duration(65), duration(3725)) == ("0:00", "1:05", "1:02:05")
+
+
+def test_the_phone_listens_on_the_address_towards_the_pbx() -> None:
+    assert address_towards("sip:1001@127.0.0.1:5060") == "127.0.0.1"
+    assert address_towards("sip:1001@no-such-host.invalid:5060") == "127.0.0.1"  # unresolvable: loopback
+    assert address_towards("not sip") == "127.0.0.1"
 
 
 def test_alsa_cards_read_the_kernels_list(tmp_path: Path) -> None:
