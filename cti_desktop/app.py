@@ -36,6 +36,7 @@ async def run_desktop(url: str, lang: str, draft_file: Path, ca_file: Path | Non
         await closed.wait()
     finally:
         window.shutdown()
+        await window.stop_phone()
         await link.stop()
     return 0
 

@@ -149,6 +149,36 @@ class AudioDevices:
         return cls("aubridge,heard", f"aufile,{source}", "aubridge,alert", ("aufile.so", "aubridge.so"))
 
 
+def alsa_cards(path: Path = Path("/proc/asound/cards")) -> list[tuple[str, str]]:
+    """The PC's sound cards as ALSA devices the phone can use, `(device, description)`:
+    `("plughw:CARD=PCH", "HDA Intel PCH")` for the kernel's line ` 0 [PCH   ]: HDA-Intel - HDA Intel PCH`
+    (plughw converts rate and format, as a headset's card may not do 8 kHz). [] without ALSA."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    cards = []
+    for m in re.finditer(r"^\s*\d+\s+\[(\S+)\s*\]:\s*\S+\s+-\s+(.+)$", text, re.MULTILINE):
+        cards.append((f"plughw:CARD={m.group(1)}", m.group(2).strip()))
+    return cards
+
+
+def address_towards(aor: str) -> str:
+    """This PC's address on the route to the host of `aor` (`sip:1001@10.0.0.5:5060`): the address the phone
+    listens on and announces, so that the PBX reaches it. No packet is sent (a UDP socket is only connected);
+    127.0.0.1 when the host cannot be resolved."""
+    m = re.fullmatch(r"sips?:(?:[^@]+@)?(\[[^\]]+\]|[^:;>]+)(?::(\d+))?.*", aor)
+    if m is None:
+        return "127.0.0.1"
+    host, port = m.group(1).strip("[]"), int(m.group(2) or 5060)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect((host, port))
+            return str(s.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"
+
+
 @dataclass(frozen=True)
 class PhoneSettings:
     audio: AudioDevices
@@ -258,6 +288,22 @@ class Softphone:
         except PhoneError:
             self._set(call=None)
             raise
+
+    async def switch_audio(self, player: str | None = None, source: str | None = None) -> None:
+        """Hear the call on `player` and speak into `source` (`driver,device`, e.g. `alsa,plughw:CARD=USB`)
+        from now on, a call in progress included (baresip's `auplay` / `ausrc`), and after a restart too.
+        PhoneError when baresip has no such driver or the phone is not running."""
+        for command, device in (("auplay", player), ("ausrc", source)):
+            if device is None:
+                continue
+            if not re.fullmatch(r"[a-z0-9_]+,[^\r\n]*", device):
+                raise PhoneError(f"not an audio device: {device!r}")
+            reply = await self.command(command, device)
+            if reply.startswith("no such"):  # baresip says so with ok: true
+                raise PhoneError(f"{command}: {reply.strip()}")
+            audio = self.settings.audio
+            audio = replace(audio, player=device) if command == "auplay" else replace(audio, source=device)
+            self.settings = replace(self.settings, audio=audio)
 
     async def command(self, name: str, params: str = "", timeout: float = 5.0) -> str:
         """Send one command and return baresip's answer text; PhoneError when it refuses or the phone is

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -31,6 +31,7 @@ from cti_desktop.follow_ups_tab import FollowUpsTab
 from cti_desktop.i18n import Tr
 from cti_desktop.link import Link, LinkError, Status
 from cti_desktop.models import STATE_COLOURS, AgentStatusView
+from cti_desktop.phone_panel import MakeSettings, PhonePanel
 from cti_desktop.qa_view import QaView
 from cti_desktop.qtutil import named, refill
 from cti_desktop.tab import Tab
@@ -47,15 +48,30 @@ log = logging.getLogger(__name__)
 class MainWindow(QMainWindow):
     """The top bar (who is signed in, the agent's state, the link, language, sign-out) over the tabs: call
     intake, my cases, cases to handle (the unit / supervisor view), the wallboard, QA and the follow-ups due,
-    each a `Tab` that sends its own requests. People who are not queue agents (no extension) get no state
-    controls and start on the cases to handle; the QA role starts on QA."""
+    each a `Tab` that sends its own requests, with the phone panel (the softphone) beside them. People who
+    are not queue agents (no extension) get no state controls and start on the cases to handle; the QA role
+    starts on QA.
+
+    `settings`: the desktop's own settings (default: QSettings of `hotline` / `hotline-desktop`);
+    `phone_settings`: the phone process's settings for the account from sign-in (default: the PC's sound
+    devices chosen in the panel)."""
 
     closed = Signal()
     WORK_TAB = 2
     WALLBOARD_TAB = 3
 
-    def __init__(self, tr: Tr, drafts: DraftStore, link: Link | None = None, server: str = "") -> None:
+    def __init__(
+        self,
+        tr: Tr,
+        drafts: DraftStore,
+        link: Link | None = None,
+        server: str = "",
+        settings: QSettings | None = None,
+        phone_settings: MakeSettings | None = None,
+    ) -> None:
         super().__init__()
+        self.settings = settings if settings is not None else QSettings("hotline", "hotline-desktop")
+        self.phone_settings = phone_settings
         self.tr_ = tr
         self.drafts = drafts
         self.link = link
@@ -129,11 +145,16 @@ class MainWindow(QMainWindow):
         self.call_tab.call_offered.connect(self._call_offered)
         self.call_tab.case_saved.connect(lambda: self.spawn(self.cases.refresh()))
         self.cases.case_opened.connect(self._open_case)
+        self.phone = PhonePanel(self.tr_, self.spawn, self.settings, self.phone_settings)
+        self.phone.reported.connect(self.report)
+        body = QHBoxLayout()
+        body.addWidget(self.tabs, 1)
+        body.addWidget(self.phone)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(bar)
         layout.addWidget(self.offline_banner)
-        layout.addWidget(self.tabs, 1)
+        layout.addLayout(body, 1)
         self.setCentralWidget(central)
         self.statusBar()  # made with the window, so that its layout is in place when the first message comes
 
@@ -154,6 +175,7 @@ class MainWindow(QMainWindow):
             self.tabs.setTabText(i, t(page.TITLE))
             page.retranslate()
         self.signin.retranslate()
+        self.phone.retranslate()
         self._show_agent()
         self._show_state()
         self.set_link_status(self.link.status if self.link else Status.CONNECTING)
@@ -231,6 +253,7 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentIndex(self.qa_tab)
         for page in self.pages:
             page.signed_in(self.agent, msg.get("hotlines") or [])
+        self.phone.signed_in(msg.get("phone"))  # the SIP account: in memory only
         self.signin.hide()
         if not self.isVisible():
             self.show()
@@ -283,7 +306,9 @@ class MainWindow(QMainWindow):
         self._back_to_sign_in()
 
     def _back_to_sign_in(self, error: str | None = None) -> None:
-        """The window goes; the sign-in dialog comes back, saying why when the server ended the session."""
+        """The window goes, and its phone; the sign-in dialog comes back, saying why when the server ended the
+        session."""
+        self.spawn(self.phone.stop())
         self.hide()
         self.signin.reset()
         if error is not None:
@@ -296,13 +321,18 @@ class MainWindow(QMainWindow):
         self._show_state()
 
     def shutdown(self) -> None:
-        """Stop the timers and the tasks still running, before the window goes away."""
+        """Stop the timers and the tasks still running, before the window goes away (then `stop_phone`)."""
         self.tick.stop()
+        self.phone.ticker.stop()
         self.wallboard.timer.stop()
         for task in list(self.tasks):
             task.remove_done_callback(self._task_done)
             task.cancel()
         self.tasks.clear()
+
+    async def stop_phone(self) -> None:
+        """End the phone process (at close, after `shutdown`)."""
+        await self.phone.stop()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.closed.emit()

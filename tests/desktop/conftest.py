@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -34,6 +35,15 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> d
     if item.path.name in ("test_window.py", "test_transfer_window.py"):
         return {"qt": qt_loop}
     return {"asyncio": asyncio.new_event_loop}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _settings_apart(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The desktop's own settings (QSettings) of the test windows in a folder of the test run, never the
+    user's."""
+    folder = str(tmp_path_factory.mktemp("qsettings"))
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, folder)
 
 
 @pytest.fixture
@@ -66,9 +76,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Delete the test windows while Qt is still whole: PySide6 can crash collecting them at interpreter exit."""
     import gc
 
-    for window in KEEP:
-        window.signin.deleteLater()
-        window.deleteLater()
+    for widget in KEEP:
+        if isinstance(widget, MainWindow):
+            widget.signin.deleteLater()
+        widget.deleteLater()
     KEEP.clear()
     app = QApplication.instance()
     if app is not None:

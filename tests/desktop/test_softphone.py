@@ -165,6 +165,11 @@ async def test_bad_input_is_refused_and_changes_nothing(phones: tuple[Phone, Pho
         await agent.phone.set_account(SipAccount("1001@host"))
     with pytest.raises(PhoneError, match="cannot carry"):
         await agent.phone.set_account(SipAccount("sip:1001@127.0.0.1", password="a;b"))
+    with pytest.raises(PhoneError, match="no such audio-player"):
+        await agent.phone.switch_audio(player="oss,/dev/dsp")  # a driver this phone has not loaded
+    with pytest.raises(PhoneError, match="not an audio device"):
+        await agent.phone.switch_audio(source="no driver")
+    assert agent.phone.settings.audio.player == "aubridge,heard"
     assert agent.phone.status.call is None and agent.phone.status.process is Process.RUNNING
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import qasync
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy.orm import Session
 
@@ -32,8 +32,9 @@ Open = Callable[[str], Awaitable[MainWindow]]
 INTAKE: dict[str, Any] = {"urgency": "normal", "language": "zh", "handling": "dispatch"}
 """What an intake form sends unless the agent changes it."""
 
-KEEP: list[MainWindow] = []
-"""Disposed windows, deleted with the application (conftest), not under a running test's event loop."""
+KEEP: list[QWidget] = []
+"""Disposed windows (and other top-level widgets a test made), deleted with the application (conftest), not
+under a running test's event loop: deleted there, they crashed a later test's processing of Qt events."""
 
 
 def qt_loop() -> asyncio.AbstractEventLoop:
@@ -73,6 +74,7 @@ async def sign_in(window: MainWindow, qtbot: QtBot, agent: str = "1001") -> None
 
 async def dispose(window: MainWindow) -> None:
     window.shutdown()
+    await window.stop_phone()
     if isinstance(window.link, LinkClient):
         await window.link.stop()
     window.signin.close()
