@@ -37,23 +37,24 @@ The unit's satisfaction and resolution leave out the keypad survey, which rates 
 unit worked on it. Units are ranked (`rank`, 1 best) by on-time rate, then satisfaction rate, then on-time
 sign-for rate, each higher first (a unit without a figure after those with one), then by name.
 
-Cost: every statement starts from the period's cases (a range of `ix_cases_created_at`) and reaches their
-shares, returns and follow-ups by `case_id` (`ix_dispatches_case_id`, `ix_dispatch_returns_case_id`,
-`ix_follow_ups_case_id`, also bounded by the period's lowest and highest case id), so a report costs in
-proportion to the period's cases, not to the history. One count per day (intake per day), then five
-statements: the cases, their shares, their returns, their follow-ups (each grouped by hotline, agent,
-request type and period) and the per-unit follow-ups; the total, per-period, per-hotline, per-type and
-per-agent rows are sums of those groups.
+Cost: the figures come from one statement (`_statement`) that reads the period's cases once (a range of
+`ix_cases_created_at`) and reaches their shares, returns and follow-ups by `case_id` (`ix_dispatches_case_id`,
+`ix_dispatch_returns_case_id`, `ix_follow_ups_case_id`, also bounded by the period's lowest and highest case
+id), so a report costs in proportion to the period's cases, not to the history; it sums them per hotline,
+agent, request type, period and unit in the database, so the rows it returns do not grow with the cases
+either. Besides it: one count per day (intake per day), the period's lowest and highest case id, the unit
+names. The total row is the sum of the per-hotline rows.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal_column, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from schema.cases import (
@@ -160,7 +161,8 @@ class KpiRow:
 
 
 COUNTS: tuple[str, ...] = tuple(f.name for f in fields(KpiRow) if f.type == "int")
-"""The names of a row's counts (every figure a rate is made of), in order."""
+"""The names of a row's counts (every figure a rate is made of), in order: `KpiRow(scope, key, *counts)`."""
+_AT = {name: i for i, name in enumerate(COUNTS)}
 
 
 @dataclass
@@ -233,10 +235,6 @@ def _intake_per_day(session: Session, start: date, end: date, tz: tzinfo) -> lis
     return per_day
 
 
-_Key = tuple[str, str, str, int]
-"""(hotline, agent login, request type, period index): the groups the statements count in."""
-
-
 def compute(
     session: Session,
     start: date,
@@ -258,209 +256,191 @@ def compute(
     per_day = _intake_per_day(session, start, end, tz)
 
     say("totals")
-    # The period's cases with the group each belongs to; the period index is a CASE over the periods' local
-    # bounds (portable: no time-zone arithmetic in SQL), a constant without a grouping.
-    bucket: ColumnElement[Any] = literal_column("0")
-    if len(spans) > 1:
-        bucket = case(
-            *[
-                (Case.created_at < _bounds(nxt, tz), literal_column(str(i)))
-                for i, (_k, _d, nxt) in enumerate(spans[:-1])
-            ],
-            else_=literal_column(str(len(spans) - 1)),
-        )
-    pc = (
-        select(
-            Case.id,
-            Case.hotline,
-            Case.created_by_login.label("login"),
-            Case.request_type.label("rtype"),
-            bucket.label("bucket"),
-            Case.handled_at,
-            Case.closed_at,
-            Case.send_back_count,
-            Case.redispatch_count,
-            Case.problem_at,
-        )
-        .where(Case.created_at >= lo, Case.created_at < hi)
-        .subquery("pc")
-    )
-    keys = (pc.c.hotline, pc.c.login, pc.c.rtype, pc.c.bucket)
-    groups: dict[_Key, KpiRow] = {}
-
-    def group(row: Iterable[Any]) -> KpiRow:
-        h, login, rtype, b = row
-        key = (str(h), str(login), str(rtype), int(b))
-        return groups.setdefault(key, KpiRow("", ""))
-
-    first_time = and_(pc.c.closed_at.is_not(None), pc.c.send_back_count == 0, pc.c.redispatch_count == 0)
-    sent_back = pc.c.send_back_count > 0
-    handled_once = or_(pc.c.handled_at.is_not(None), pc.c.send_back_count > 0)
-    problem = pc.c.problem_at.is_not(None)
-    q = select(
-        *keys,
-        func.count(),
-        _count_if(pc.c.handled_at.is_not(None)),
-        _count_if(pc.c.closed_at.is_not(None)),
-        _count_if(first_time),
-        _count_if(sent_back),
-        _count_if(handled_once),
-        func.sum(pc.c.redispatch_count),
-        _count_if(problem),
-        func.min(pc.c.id),
-        func.max(pc.c.id),
-    ).group_by(*keys)
-    first_id, last_id = None, None
-    for *k, n, hd, cl, ft, sb, sbb, rd, pr, low, high in session.execute(q):
-        row = group(k)
-        row.intake, row.handled, row.closed, row.first_time = _n(n), _n(hd), _n(cl), _n(ft)
-        row.sent_back, row.send_back_base, row.redispatched, row.problems = _n(sb), _n(sbb), _n(rd), _n(pr)
-        first_id = low if first_id is None else min(first_id, low)
-        last_id = high if last_id is None else max(last_id, high)
-    if first_id is None:  # no case in the period
-        first_id = last_id = 0
+    in_period = and_(Case.created_at >= lo, Case.created_at < hi)
+    first_id, last_id = session.execute(select(func.min(Case.id), func.max(Case.id)).where(in_period)).one()
     # The ids of the period's cases lie in [first_id, last_id]: a range of the `case_id` indexes that bounds
     # the shares, returns and follow-ups read, whatever join the planner picks (ids grow with time, so the
     # range is about the period's; the join on the period's cases keeps the figures exact either way).
-    ids = (first_id, last_id)
-
-    say("per unit")
+    ids = (first_id or 0, last_id or 0)
     names: dict[int, str] = {
         uid: name for uid, name in session.execute(select(CooperatingUnit.id, CooperatingUnit.name))
     }
-    units: dict[int, KpiRow] = {}
+    figures = session.execute(_statement(in_period, ids, spans, tz, now)).all()
 
-    def unit(uid: int) -> KpiRow:
-        return units.setdefault(uid, KpiRow("unit", names.get(uid, str(uid))))
+    say("per hotline, type and agent")
+    sums: dict[tuple[int, str], list[int]] = {}
+    for dim, key, *counts in figures:
+        acc = sums.setdefault((int(dim), str(key)), [0] * len(COUNTS))
+        acc[:] = map(operator.add, acc, (v or 0 for v in counts))
 
-    counted = Dispatch.status.in_(_COUNTED)
-    q = (
-        select(
-            *keys,
-            Dispatch.unit_id,
-            _count_if(counted),
-            _count_if(Dispatch.status == DispatchStatus.HANDLED),
-            _count_if(and_(counted, pc.c.closed_at.is_not(None))),
-            _count_if(and_(counted, _on_time())),
-            _due(now),
-            _count_if(Dispatch.signed_on_time.is_(True)),
-            _count_if(_sign_for_due(now)),
-            _count_if(_responded()),
-            _count_if(_response_due(now)),
-            _count_if(and_(counted, first_time)),
-            _count_if(and_(counted, sent_back)),
-            _count_if(and_(counted, handled_once)),
-            _count_if(and_(counted, problem)),
-        )
-        .select_from(pc)
-        .join(Dispatch, Dispatch.case_id == pc.c.id)
-        .where(Dispatch.case_id.between(*ids))
-        .group_by(*keys, Dispatch.unit_id)
-    )
-    for *k, uid, n, hd, cl, ot, du, so, sd, rs, rsd, ft, sb, sbb, pr in session.execute(q):
-        row = group(k)
-        row.on_time += _n(ot)
-        row.due += _n(du)
-        row.signed_on_time += _n(so)
-        row.sign_for_due += _n(sd)
-        row.responded += _n(rs)
-        row.response_due += _n(rsd)
-        u = unit(uid)
-        u.intake += _n(n)
-        u.handled += _n(hd)
-        u.closed += _n(cl)
-        u.on_time += _n(ot)
-        u.due += _n(du)
-        u.signed_on_time += _n(so)
-        u.sign_for_due += _n(sd)
-        u.responded += _n(rs)
-        u.response_due += _n(rsd)
-        u.first_time += _n(ft)
-        u.sent_back += _n(sb)
-        u.send_back_base += _n(sbb)
-        u.problems += _n(pr)
+    def rows(dim: str, scope: str) -> list[KpiRow]:
+        at = _DIMS.index(dim)
+        return sorted((KpiRow(scope, k, *v) for (d, k), v in sums.items() if d == at), key=lambda r: r.key)
 
-    q = (
-        select(
-            *keys,
-            DispatchReturn.unit_id,
-            _count_if(DispatchReturn.status == RequestStatus.REFUSED),
-            _count_if(DispatchReturn.status == RequestStatus.APPROVED),
-        )
-        .select_from(pc)
-        .join(DispatchReturn, DispatchReturn.case_id == pc.c.id)
-        .where(DispatchReturn.case_id.between(*ids))
-        .group_by(*keys, DispatchReturn.unit_id)
-    )
-    for *k, uid, refused, approved in session.execute(q):
-        group(k).improper_returns += _n(refused)
-        u = unit(uid)
-        u.improper_returns += _n(refused)
-        u.redispatched += _n(approved)
-
-    say("follow-ups")
-    q = (
-        select(*keys, *_follow_up_counts())
-        .select_from(pc)
-        .join(FollowUp, FollowUp.case_id == pc.c.id)
-        .where(FollowUp.case_id.between(*ids))
-        .group_by(*keys)
-    )
-    for *k, rc, sa, so, sk in session.execute(q):
-        row = group(k)
-        row.reached, row.satisfied, row.solved, row.solved_known = _n(rc), _n(sa), _n(so), _n(sk)
-    # Per unit, the person-made follow-ups of the cases it has a share in, once per (case, unit) however
-    # many shares the unit has in the case: the pairs come from the period's cases only (this statement once
-    # read every share ever dispatched).
-    shares = (
-        select(Dispatch.case_id, Dispatch.unit_id)
-        .select_from(pc)
-        .join(Dispatch, Dispatch.case_id == pc.c.id)
-        .where(Dispatch.case_id.between(*ids), counted)
-        .distinct()
-        .subquery()
-    )
-    q = (
-        select(shares.c.unit_id, *_follow_up_counts())
-        .select_from(shares)
-        .join(FollowUp, FollowUp.case_id == shares.c.case_id)
-        .where(FollowUp.case_id.between(*ids), FollowUp.survey_id.is_(None))
-        .group_by(shares.c.unit_id)
-    )
-    for uid, rc, sa, so, sk in session.execute(q):
-        u = unit(uid)
-        u.reached, u.satisfied, u.solved, u.solved_known = _n(rc), _n(sa), _n(so), _n(sk)
-    by_unit = rank_units(units.values())
-
-    def rows(scope: str, key_of: Callable[[_Key], str]) -> list[KpiRow]:
-        out: dict[str, KpiRow] = {}
-        for key, vals in groups.items():
-            k = key_of(key)
-            out.setdefault(k, KpiRow(scope, k)).add(vals)
-        return sorted(out.values(), key=lambda r: r.key)
-
-    total = (rows("total", lambda _k: "all") or [KpiRow("total", "all")])[0]
+    by_hotline = rows("hotline", "hotline")
+    total = KpiRow("total", "all")
+    for r in by_hotline:
+        total.add(r)
     by_period: list[KpiRow] = []
     if by:
-        said = {r.key: r for r in rows(by, lambda k: spans[k[3]][0])}
-        by_period = [said.get(k, KpiRow(by, k)) for k, _d, _e in spans]
-    say("per hotline")
-    by_hotline = rows("hotline", lambda k: k[0])
-    by_type = rows("type", lambda k: k[2])
-    say("per agent")
-    by_agent = rows("agent", lambda k: k[1])
+        said = {spans[int(r.key)][0]: r for r in rows("period", by)}
+        for k, _d, _e in spans:
+            r = said.get(k, KpiRow(by, k))
+            r.key = k
+            by_period.append(r)
+    say("per unit")
+    units = rows("unit", "unit")
+    for r in units:
+        r.key = names.get(int(r.key), r.key)
     return KpiReport(
         start,
         end,
         per_day,
         total,
         by_hotline,
-        by_unit,
-        by_agent,
+        rank_units(units),
+        rows("agent", "agent"),
         timezone=str(tz),
-        by_type=by_type,
+        by_type=rows("type", "type"),
         by_period=by_period,
     )
+
+
+_DIMS = ("hotline", "agent", "type", "period", "unit")
+"""What a row of `_statement` is per, by its first column: an index in this tuple."""
+
+
+def _statement(
+    in_period: Any, ids: tuple[int, int], spans: list[tuple[str, date, date]], tz: tzinfo, now: datetime
+) -> Any:
+    """One statement for every figure: (dimension index in `_DIMS`, key as text, the counts in `COUNTS` order).
+
+    The period's cases (`pc`, with their hotline, agent, request type, period index and 0/1 flags) are read
+    once, by `ix_cases_created_at`; their shares (`sh`), returns (`rt`) and follow-ups (`fu`) by `case_id`
+    within `ids`; each is summed per hotline, agent, request type and period (and the shares and returns per
+    unit) in a UNION ALL of small GROUP BYs, so the rows that come back are a few per hotline, agent, type,
+    period and unit, however many cases the period has. SQLite (3.35 on) and PostgreSQL (12 on) materialise
+    a common table expression read more than once, so `pc` and `sh` are computed once."""
+    # The period index is a CASE over the periods' local bounds (portable: no time-zone arithmetic in SQL).
+    period: ColumnElement[Any] = literal_column("0")
+    if len(spans) > 1:
+        period = case(
+            *[
+                (Case.created_at < _bounds(nxt, tz), literal_column(str(i)))
+                for i, (_k, _d, nxt) in enumerate(spans[:-1])
+            ],
+            else_=literal_column(str(len(spans) - 1)),
+        )
+    first_time = and_(Case.closed_at.is_not(None), Case.send_back_count == 0, Case.redispatch_count == 0)
+    pc = (
+        select(
+            Case.id.label("case_id"),
+            Case.hotline.label("hotline"),
+            Case.created_by_login.label("agent"),
+            Case.request_type.label("type"),
+            period.label("period"),
+            _flag(Case.handled_at.is_not(None)).label("handled"),
+            _flag(Case.closed_at.is_not(None)).label("closed"),
+            _flag(first_time).label("first_time"),
+            _flag(Case.send_back_count > 0).label("sent_back"),
+            _flag(or_(Case.handled_at.is_not(None), Case.send_back_count > 0)).label("send_back_base"),
+            Case.redispatch_count.label("redispatched"),
+            _flag(Case.problem_at.is_not(None)).label("problems"),
+        )
+        .where(in_period)
+        .cte("pc")
+    )
+    keys = [pc.c.hotline, pc.c.agent, pc.c.type, pc.c.period]
+    counted = Dispatch.status.in_(_COUNTED)
+
+    def of_counted(flag: Any) -> Any:
+        return _flag(and_(counted, flag == 1))
+
+    sh = (
+        select(
+            *keys,
+            pc.c.case_id,
+            Dispatch.unit_id.label("unit"),
+            _flag(counted).label("counted"),
+            _flag(Dispatch.status == DispatchStatus.HANDLED).label("handled"),
+            of_counted(pc.c.closed).label("closed"),
+            _flag(and_(counted, _on_time())).label("on_time"),
+            _flag(_due(now)).label("due"),
+            _flag(Dispatch.signed_on_time.is_(True)).label("signed_on_time"),
+            _flag(_sign_for_due(now)).label("sign_for_due"),
+            _flag(_responded()).label("responded"),
+            _flag(_response_due(now)).label("response_due"),
+            of_counted(pc.c.first_time).label("first_time"),
+            of_counted(pc.c.sent_back).label("sent_back"),
+            of_counted(pc.c.send_back_base).label("send_back_base"),
+            of_counted(pc.c.problems).label("problems"),
+        )
+        .select_from(pc)
+        .join(Dispatch, Dispatch.case_id == pc.c.case_id)
+        .where(Dispatch.case_id.between(*ids))
+        .cte("sh")
+    )
+    rt = (
+        select(
+            *keys,
+            DispatchReturn.unit_id.label("unit"),
+            _flag(DispatchReturn.status == RequestStatus.REFUSED).label("improper_returns"),
+            _flag(DispatchReturn.status == RequestStatus.APPROVED).label("redispatched"),
+        )
+        .select_from(pc)
+        .join(DispatchReturn, DispatchReturn.case_id == pc.c.case_id)
+        .where(DispatchReturn.case_id.between(*ids))
+        .cte("rt")
+    )
+    fu = select(*keys, *_follow_up_flags()).select_from(pc).join(FollowUp, FollowUp.case_id == pc.c.case_id)
+    fu_c = fu.where(FollowUp.case_id.between(*ids)).cte("fu")
+    # Per unit, the person-made follow-ups of the cases it has a share in, once per (case, unit) however
+    # many shares the unit has in the case.
+    pairs = select(sh.c.case_id, sh.c.unit).where(sh.c.counted == 1).distinct().subquery("pairs")
+    ufu = (
+        select(pairs.c.unit, *_follow_up_flags())
+        .select_from(pairs)
+        .join(FollowUp, FollowUp.case_id == pairs.c.case_id)
+        .where(FollowUp.case_id.between(*ids), FollowUp.survey_id.is_(None))
+        .subquery("ufu")
+    )
+    of_pc = {name: func.sum(pc.c[name]) for name in _CASE_FIGURES if name != "intake"} | {"intake": func.count()}
+    of_sh = {name: func.sum(sh.c[name]) for name in _SHARE_FIGURES}
+    of_sh_unit = {name: func.sum(sh.c[name]) for name in _SHARE_FIGURES + _UNIT_CASE_FIGURES}
+    of_sh_unit["intake"] = func.sum(sh.c.counted)
+    of_fu = {name: func.sum(fu_c.c[name]) for name in _FOLLOW_UP_FIGURES}
+    of_ufu = {name: func.sum(ufu.c[name]) for name in _FOLLOW_UP_FIGURES}
+    dims = _DIMS[:4] if len(spans) else _DIMS[:3]
+    parts: list[Any] = []
+    for source, figures in (
+        (pc, of_pc),
+        (sh, of_sh),
+        (rt, {"improper_returns": func.sum(rt.c.improper_returns)}),
+        (fu_c, of_fu),
+    ):
+        for dim in dims:
+            parts.append(_part(dim, source.c[dim], figures))
+    parts.append(_part("unit", sh.c.unit, of_sh_unit))
+    parts.append(
+        _part("unit", rt.c.unit, {name: func.sum(rt.c[name]) for name in ("improper_returns", "redispatched")})
+    )
+    parts.append(_part("unit", ufu.c.unit, of_ufu))
+    return union_all(*parts)
+
+
+_CASE_FIGURES = ("intake", "handled", "closed", "first_time", "sent_back", "send_back_base", "redispatched", "problems")
+_SHARE_FIGURES = ("on_time", "due", "signed_on_time", "sign_for_due", "responded", "response_due")
+_UNIT_CASE_FIGURES = ("handled", "closed", "first_time", "sent_back", "send_back_base", "problems")
+_FOLLOW_UP_FIGURES = ("reached", "satisfied", "solved", "solved_known")
+
+
+def _part(dim: str, key: Any, figures: dict[str, Any]) -> Any:
+    """One GROUP BY of the statement: (dimension index, key as text, every count, 0 where `figures` has none)."""
+    return select(
+        literal_column(str(_DIMS.index(dim))).label("dim"),
+        cast(key, String).label("key"),
+        *[figures.get(name, literal_column("0")).label(name) for name in COUNTS],
+    ).group_by(key)
 
 
 def rank_units(rows: Iterable[KpiRow]) -> list[KpiRow]:
@@ -480,8 +460,9 @@ def rank_units(rows: Iterable[KpiRow]) -> list[KpiRow]:
     return ranked
 
 
-def _count_if(cond: Any) -> Any:
-    return func.sum(case((cond, 1), else_=0))
+def _flag(cond: Any) -> Any:
+    """1 where `cond` holds, else 0."""
+    return case((cond, 1), else_=0)
 
 
 def _on_time() -> Any:
@@ -492,12 +473,9 @@ def _on_time() -> Any:
 def _due(now: datetime) -> Any:
     """Shares that count for the on-time rate: handled, or still open (pending, accepted, return requested)
     past the deadline."""
-    return func.sum(
-        case(
-            (Dispatch.status == DispatchStatus.HANDLED, 1),
-            (and_(Dispatch.status.in_(_COUNTED[:3]), Dispatch.deadline_at < now), 1),
-            else_=0,
-        )
+    return or_(
+        Dispatch.status == DispatchStatus.HANDLED,
+        and_(Dispatch.status.in_(_COUNTED[:3]), Dispatch.deadline_at < now),
     )
 
 
@@ -544,12 +522,14 @@ def _response_due(now: datetime) -> Any:
     )
 
 
-def _follow_up_counts() -> list[Any]:
-    """Reached, satisfied, solved, solved known: the follow-up counts of a group."""
+def _follow_up_flags() -> list[Any]:
+    """Reached, satisfied, solved, solved known: a follow-up's 0/1 flags, labelled."""
     reached = FollowUp.reached.is_(True)
     return [
-        _count_if(reached),
-        _count_if(and_(reached, FollowUp.satisfaction.in_([Satisfaction.SATISFIED, Satisfaction.BASIC]))),
-        _count_if(and_(reached, FollowUp.solved.is_(True))),
-        _count_if(and_(reached, FollowUp.solved.is_not(None))),
+        _flag(reached).label("reached"),
+        _flag(and_(reached, FollowUp.satisfaction.in_([Satisfaction.SATISFIED, Satisfaction.BASIC]))).label(
+            "satisfied"
+        ),
+        _flag(and_(reached, FollowUp.solved.is_(True))).label("solved"),
+        _flag(and_(reached, FollowUp.solved.is_not(None))).label("solved_known"),
     ]
