@@ -160,7 +160,7 @@ class KpiRow:
         return self._rate(self.sent_back, self.send_back_base)
 
 
-COUNTS: tuple[str, ...] = tuple(f.name for f in fields(KpiRow) if f.type == "int")
+COUNTS: tuple[str, ...] = tuple(f.name for f in fields(KpiRow) if f.name not in ("scope", "key", "rank"))
 """The names of a row's counts (every figure a rate is made of), in order: `KpiRow(scope, key, *counts)`."""
 _AT = {name: i for i, name in enumerate(COUNTS)}
 
