@@ -24,11 +24,52 @@ COLUMNS = (
     "closure_rate",
     "on_time_rate",
     "satisfaction_rate",
+    "sign_for_rate",
+    "response_rate",
+    "resolution_rate",
+    "first_time_rate",
+    "send_back_rate",
+    "redispatched",
+    "improper_returns",
+    "problems",
+    "rank",
 )
+"""The figures of a row: the first nine as before the work-order KPIs, then those (ari_app.cases.kpi)."""
+RATES: tuple[Callable[[KpiRow], float | None], ...] = (
+    lambda r: r.handling_rate,
+    lambda r: r.closure_rate,
+    lambda r: r.on_time_rate,
+    lambda r: r.satisfaction_rate,
+    lambda r: r.sign_for_rate,
+    lambda r: r.response_rate,
+    lambda r: r.resolution_rate,
+    lambda r: r.first_time_rate,
+    lambda r: r.send_back_rate,
+)
+RAW = (
+    "on_time",
+    "due",
+    "reached",
+    "satisfied",
+    "signed_on_time",
+    "sign_for_due",
+    "responded",
+    "response_due",
+    "solved",
+    "solved_known",
+    "first_time",
+    "sent_back",
+    "send_back_base",
+)
+"""The CSV's numerators and denominators after the figures (the first four as before)."""
 
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _counts(row: KpiRow) -> list[int]:
+    return [row.redispatched, row.improper_returns, row.problems]
 
 
 def _cells(row: KpiRow) -> list[str]:
@@ -38,10 +79,9 @@ def _cells(row: KpiRow) -> list[str]:
         str(row.intake),
         str(row.handled),
         str(row.closed),
-        _pct(row.handling_rate),
-        _pct(row.closure_rate),
-        _pct(row.on_time_rate),
-        _pct(row.satisfaction_rate),
+        *(_pct(rate(row)) for rate in RATES),
+        *(str(n) for n in _counts(row)),
+        "" if row.rank is None else str(row.rank),
     ]
 
 
@@ -70,13 +110,14 @@ def text_table(report: KpiReport) -> str:
 def csv_text(report: KpiReport) -> str:
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow([*COLUMNS, "on_time", "due", "reached", "satisfied"])
+    w.writerow([*COLUMNS, *RAW])
     for r in report.rows():
-        rates = [r.handling_rate, r.closure_rate, r.on_time_rate, r.satisfaction_rate]
+        rates = [rate(r) for rate in RATES]
         w.writerow(
             [r.scope, r.key, r.intake, r.handled, r.closed]
             + ["" if x is None else f"{x:.4f}" for x in rates]
-            + [r.on_time, r.due, r.reached, r.satisfied]
+            + [*_counts(r), "" if r.rank is None else r.rank]
+            + [getattr(r, name) for name in RAW]
         )
     w.writerow([])
     w.writerow(["date", "intake"])
@@ -105,18 +146,22 @@ def write_png(report: KpiReport, path: Path) -> Path:
         metrics: list[tuple[str, Callable[[KpiRow], float | None]]] = [
             ("办理率 handling", lambda r: r.handling_rate),
             ("办结率 closure", lambda r: r.closure_rate),
-            ("按时率 on time", lambda r: r.on_time_rate),
+            ("按时办结率 on time", lambda r: r.on_time_rate),
             ("满意率 satisfaction", lambda r: r.satisfaction_rate),
+            ("按时签收率 sign-for", lambda r: r.sign_for_rate),
+            ("响应率 response", lambda r: r.response_rate),
+            ("解决率 resolution", lambda r: r.resolution_rate),
+            ("一次办结率 first time", lambda r: r.first_time_rate),
         ]
-        width = 0.2
+        width = 0.8 / len(metrics)
         for i, (name, get) in enumerate(metrics):
-            xs = [j + (i - 1.5) * width for j in range(len(rows))]
+            xs = [j + (i - (len(metrics) - 1) / 2) * width for j in range(len(rows))]
             ax2.bar(xs, [(get(r) or 0) * 100 for r in rows], width, label=name)
         ax2.set_xticks(range(len(rows)), labels)
         ax2.set_ylim(0, 105)
         ax2.set_ylabel("%")
         ax2.set_title("按热线 Per hotline")
-        ax2.legend(loc="lower right", fontsize=8)
+        ax2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), fontsize=8, ncols=4)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)
         plt.close(fig)

@@ -1,17 +1,24 @@
 """KPIs over a period (per hotline, unit, agent) with hand-checked figures, and the report writers: text
-table, CSV, a PNG chart with Chinese labels, and the `hotline report` command end to end on SQLite."""
+table, CSV, a PNG chart with Chinese labels, and the `hotline report` command end to end on SQLite, in the
+process and as a separate one (the work-order KPIs' columns, a week row, a unit's rank)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from ari_app.cases import Action
 from ari_app.cases.kpi import compute
 from ari_app.cases.report import csv_text, text_table, write_png
 from ari_app.config import HotlineMode
+from schema.cases import Case, CooperatingUnit, Dispatch, DispatchReturn, FollowUp
+from schema.db import make_engine, upgrade
 from tests.support.cases import Db, intake
 from tests.support.flows import Flow
 
@@ -113,3 +120,106 @@ def test_keypad_survey_answers_count_in_the_satisfaction_rate_once(db: Db) -> No
     assert {x.key: (x.reached, x.satisfied) for x in r.by_agent}["agent"] == (4, 2)
     units = {x.key: x for x in r.by_unit}
     assert (units["市政管理处"].reached, units["市政管理处"].satisfied) == (1, 1)  # the person's follow-up only
+
+
+def _hotline() -> list[str]:
+    script = Path(sys.executable).parent / "hotline"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ari_app.cli"]
+
+
+def test_report_command_as_a_separate_process_shows_the_work_order_kpis(tmp_path: Path) -> None:
+    """`hotline report --by week` as users start it, on a database with one case of 2026-11-03 (Asia/Shanghai):
+    its share signed for in time and handled, a return the centre refused, a follow-up solved and very
+    satisfied; the table, CSV and chart carry the new figures, the week row and the unit's rank."""
+    src = Path("config.yaml").read_text(encoding="utf-8")
+    db_path = tmp_path / "h.db"
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(src.replace("url: sqlite:///var/hotline.db", f"url: sqlite:///{db_path}"), encoding="utf-8")
+    engine = make_engine(f"sqlite:///{db_path}")
+    upgrade(engine)
+    t = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
+    with Session(engine) as s, s.begin():
+        s.add(CooperatingUnit(id=901, name="报表单位", level=2))
+        s.flush()
+        fields = {"channel": "phone", "hotline": "12345", "request": "路灯不亮", "urgency": "normal"}
+        more = {"language": "zh", "handling": "dispatch", "created_by_login": "agent", "request_type": "complaint"}
+        s.add(Case(id=1, number="12345-20261103-0001", status="closed", created_at=t, **fields, **more))
+        s.flush()
+        s.execute(
+            update(Case).where(Case.id == 1).values(handled_at=t + timedelta(hours=5), closed_at=t + timedelta(days=1))
+        )
+        s.add(
+            Dispatch(
+                id=1,
+                case_id=1,
+                unit_id=901,
+                status="handled",
+                dispatched_at=t,
+                deadline_at=t + timedelta(days=5),
+                sign_for_deadline_at=t + timedelta(hours=2),
+                feedback_deadline_at=t + timedelta(hours=24),
+                accepted_at=t + timedelta(hours=1),
+                signed_on_time=True,
+                handled_at=t + timedelta(hours=5),
+            )
+        )
+        s.flush()
+        s.add(
+            DispatchReturn(
+                case_id=1,
+                dispatch_id=1,
+                unit_id=901,
+                reason_code="not_our_duty",
+                reason="非本单位职责",
+                requested_at=t + timedelta(minutes=30),
+                status="refused",
+            )
+        )
+        s.add(
+            FollowUp(
+                case_id=1,
+                at=t + timedelta(hours=20),
+                reached=True,
+                solved=True,
+                rating="very_satisfied",
+                satisfaction="satisfied",
+            )
+        )
+    engine.dispose()
+    out = tmp_path / "reports"
+    period = ["--from", "2026-11-01", "--to", "2026-11-30", "--by", "week"]
+    done = subprocess.run(
+        [*_hotline(), "-c", str(cfg), "report", *period, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    header = lines[1].split()
+    for column in ("sign_for_rate", "response_rate", "resolution_rate", "first_time_rate", "send_back_rate"):
+        assert column in header
+    assert header[-4:] == ["redispatched", "improper_returns", "problems", "rank"]
+    rows = {(r.split()[0], r.split()[1]): r.split()[2:] for r in lines[3:] if len(r.split()) > 2}
+    figures = dict(zip(header[2:], rows[("unit", "报表单位")], strict=True))
+    assert figures["sign_for_rate"] == "100.0%" and figures["response_rate"] == "100.0%"
+    assert figures["improper_returns"] == "1" and figures["rank"] == "1"
+    week = dict(zip(header[2:-1], rows[("week", "2026-W45")], strict=True))
+    assert week["intake"] == "1" and week["first_time_rate"] == "100.0%" and week["resolution_rate"] == "100.0%"
+    assert rows[("type", "complaint")][0] == "1"
+    weeks = [k[1] for k in rows if k[0] == "week"]  # Sunday 11-01 ends week 44, Monday 11-30 starts week 49
+    assert weeks == ["2026-W44", "2026-W45", "2026-W46", "2026-W47", "2026-W48", "2026-W49"]
+    csv_lines = (out / "kpi-2026-11-01-2026-11-30.csv").read_text(encoding="utf-8").splitlines()
+    assert csv_lines[0].split(",")[9:18] == [
+        "sign_for_rate",
+        "response_rate",
+        "resolution_rate",
+        "first_time_rate",
+        "send_back_rate",
+        "redispatched",
+        "improper_returns",
+        "problems",
+        "rank",
+    ]
+    assert (out / "kpi-2026-11-01-2026-11-30.png").stat().st_size > 1000

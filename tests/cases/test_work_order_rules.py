@@ -445,3 +445,28 @@ def test_a_share_unsigned_past_its_sign_for_deadline_is_told_once(db: Db, f: Flo
     assert f.get(signed).supervisions == []
     f.do(A.ACCEPT, f.dept1, late)
     assert f.get(late).dispatches[0].signed_on_time is False
+
+
+def test_the_kpis_read_what_the_rules_record(db: Db, f: Flow) -> None:
+    """The sign-for, response and improper-return figures from cases the workflow ran: one share signed for at
+    once, one two days late, one returned (the return refused) and never signed for."""
+    from datetime import date
+
+    from ari_app.cases.kpi import compute
+
+    at(db, local(2026, 10, 12, 9))  # Monday: signed for by 10-13 17:30 (1 working day), first word by 10-13 09:00
+    quick, slow, returned = f.create(), f.create(), f.create()
+    for cid in (quick, slow, returned):
+        f.do(A.DISPATCH, f.dispatcher, cid)
+    f.do(A.ACCEPT, f.dept1, quick)
+    f.do(A.RETURN, f.dept1, returned, code="not_our_duty")
+    f.do(A.REJECT_RETURN, f.reviewer, returned, note="属本单位职责")
+    at(db, local(2026, 10, 14, 9))
+    f.do(A.ACCEPT, f.dept1, slow)
+    with db.session() as s:
+        r = compute(s, date(2026, 10, 12), date(2026, 10, 13), tz=SH, now=db.clock.t, by="week")
+    for row in (r.total, {x.key: x for x in r.by_unit}["市政管理处"], r.by_period[0]):
+        assert (row.signed_on_time, row.sign_for_due) == (1, 3), row.scope  # the unsigned one is late too
+        assert (row.responded, row.response_due) == (1, 3), row.scope
+        assert row.improper_returns == 1, row.scope
+    assert r.by_period[0].key == "2026-W42"
