@@ -24,7 +24,7 @@ from typing import Any, Final, NotRequired, TypedDict
 
 import orjson
 
-PROTOCOL_VERSION: Final = "1.8"
+PROTOCOL_VERSION: Final = "1.9"
 PROTOCOL_MAJOR: Final = 1
 MAX_FRAME: Final = 64 * 1024
 """Largest frame the server accepts and answers (bytes). Larger frames get `frame_too_large`."""
@@ -108,6 +108,9 @@ class ErrorId(StrEnum):
     CALL_NOT_FOUND = "call_not_found"
     RECORDING_UNAVAILABLE = "recording_unavailable"
     PLAYBACK_NOT_FOUND = "playback_not_found"
+    # Click-to-dial (dial_citizen)
+    DIAL_FAILED = "dial_failed"
+    OUTSIDE_CALLING_HOURS = "outside_calling_hours"
     # Refusals inside the server, which a request can meet only through them:
     PASSWORD_REJECTED = "password_rejected"
     CALL_STATE_FORBIDDEN = "call_state_forbidden"
@@ -181,6 +184,9 @@ MISSED_FILTERS: Final = ("open", "overdue", "all")
 """`list_missed_calls` filters: the open tasks, the open ones past their due time, or every task."""
 MISSED_OUTCOMES: Final = ("reached", "not_reached", "wrong_number")
 """A callback attempt's outcome (`missed_call_attempt`): `reached` and `wrong_number` close the task."""
+OUTBOUND_PURPOSES: Final = ("follow_up", "case")
+"""What a `dial_citizen` from a case serves (schema.calls.OutboundPurpose): 回访, or any other call about it;
+a call from a missed-call task (`task_id`) serves that task."""
 MAX_PAGE_OFFSET: Final = 100_000
 TRANSFER_ACTIONS: Final = ("blind", "attended", "complete", "cancel")
 """`transfer` actions: start a blind or an attended transfer; complete or cancel an attended one."""
@@ -247,6 +253,7 @@ class Msg(StrEnum):
     LIST_MISSED_CALLS = "list_missed_calls"
     CLAIM_MISSED_CALL = "claim_missed_call"
     MISSED_CALL_ATTEMPT = "missed_call_attempt"
+    DIAL_CITIZEN = "dial_citizen"
     WALLBOARD_SUBSCRIBE = "wallboard_subscribe"
     WALLBOARD_UNSUBSCRIBE = "wallboard_unsubscribe"
     SUPERVISE_AGENT = "supervise_agent"
@@ -284,6 +291,7 @@ class Msg(StrEnum):
     CONFERENCE_STATE = "conference_state"
     MISSED_CALLS = "missed_calls"
     MISSED_CALL = "missed_call"
+    DIALING = "dialing"
     WALLBOARD = "wallboard"
     WALLBOARD_UNSUBSCRIBED = "wallboard_unsubscribed"
     AGENT_SUPERVISED = "agent_supervised"
@@ -400,6 +408,7 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
         "rating": Field(str, required=False, choices=RATINGS),
         "channel": Field(str, required=False, choices=FOLLOW_UP_CHANNELS),
         "notes": Field(str, required=False, max_len=MAX_NOTE),
+        "call_id": Field(str, required=False, max_len=64),
     },
     Msg.REVIEW_CASE: {
         "case_id": CASE_ID,
@@ -448,6 +457,11 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
         "task_id": Field(int, low=1, high=2**53),
         "outcome": Field(str, choices=MISSED_OUTCOMES),
         "notes": Field(str, required=False, max_len=MAX_NOTE),
+    },
+    Msg.DIAL_CITIZEN: {
+        "case_id": Field(int, required=False, low=1, high=2**53),
+        "task_id": Field(int, required=False, low=1, high=2**53),
+        "purpose": Field(str, required=False, choices=OUTBOUND_PURPOSES),
     },
     Msg.WALLBOARD_SUBSCRIBE: {},
     Msg.WALLBOARD_UNSUBSCRIBE: {},
@@ -836,6 +850,8 @@ class FollowUpInfo(TypedDict):
     channel: str | None
     """Since 1.7: `phone` or `sms`; None for the keypad survey and for older follow-ups."""
     notes: str | None
+    call_id: str | None
+    """Since 1.9: the outbound call (`dial_citizen`) the follow-up was made on."""
 
 
 class ReviewInfo(TypedDict):

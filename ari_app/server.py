@@ -57,6 +57,8 @@ from ari_app.link import LinkServer
 from ari_app.load import LoadGovernor, SheddingPolicy, sip_round_trip
 from ari_app.missed import MissedCallChanged, MissedCalls, MissedSettings
 from ari_app.missed.desk import MissedDesk
+from ari_app.outbound.desk import OutboundDesk
+from ari_app.outbound.service import OutboundDialer
 from ari_app.qa.recordings import audit_recording_failure, check_when_ended
 from ari_app.supervision.spy import ChanSpy
 from ari_app.transfers import Transfers
@@ -259,6 +261,7 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     server.transfers = Transfers(tracker, ami, sessions, cfg.callback.trunk, {a.id: a.interface for a in cfg.agents})
     bus.subscribe(server.transfers.on_event, CallLegChanged, CallEnded)
     server.link.add(TransferDesk(server.transfers))
+    server.link.add(OutboundDesk(OutboundDialer(ami, cfg.callback.trunk)))
     # 漏接回拨: a task per missed number, closed by the citizen's next answered call (the calls stored first)
     missed = MissedSettings.from_config(cfg)
     server.missed = MissedCalls(sessions, missed, bus.publish)

@@ -38,6 +38,24 @@ class EndReason(StrEnum):
     OVERFLOW = "overflow"  # admission control refused it: the caller heard the overflow message
     CALLBACK_REQUESTED = "callback_requested"  # the caller left the queue to be called back
     LOST = "lost"  # Asterisk no longer had the call when the tracker resynchronised
+    NO_ANSWER = "no_answer"  # an outbound call the citizen did not answer (Dial's NOANSWER, or the agent gave up)
+    BUSY = "busy"  # an outbound call to a busy number
+    FAILED = "failed"  # an outbound call the trunk could not place (CONGESTION, CHANUNAVAIL)
+
+
+class CallDirection(StrEnum):
+    """Which way a call went; stored in `calls.direction`."""
+
+    INBOUND = "inbound"  # a citizen called a hotline
+    OUTBOUND = "outbound"  # an agent called a citizen from a case (ari_app.outbound: click-to-dial)
+
+
+class OutboundPurpose(StrEnum):
+    """What an outbound call serves; stored in `calls.purpose`."""
+
+    FOLLOW_UP = "follow_up"  # 回访: asking the citizen about the case's handling
+    MISSED_CALL = "missed_call"  # 漏接回拨: calling back a missed call's number
+    CASE = "case"  # any other call to a case's citizen (more details, an appointment)
 
 
 class CallRecord(Base):
@@ -68,6 +86,12 @@ class CallRecord(Base):
     recording: Mapped[str | None] = mapped_column(String(512))
     channel: Mapped[str | None] = mapped_column(String(128))
     callback_of: Mapped[str | None] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(8), default=CallDirection.INBOUND, server_default="inbound")
+    # An outbound call's case (cases.id, not a foreign key: the call table stands alone) and what it serves
+    # (an OutboundPurpose value); the missed-call task it works on.
+    case_id: Mapped[int | None]
+    purpose: Mapped[str | None] = mapped_column(String(16))
+    missed_call_id: Mapped[int | None]
     # The recording's check when the call ended (recordings.verify): "ok", "failed" (never served as available
     # nor transcribed), or None (not recorded, or not checked). recording_error says which file and why.
     recording_status: Mapped[str | None] = mapped_column(String(16))
@@ -77,4 +101,5 @@ class CallRecord(Base):
         Index("ix_calls_arrived_at", "arrived_at"),
         Index("ix_calls_caller", "caller"),
         Index("ix_calls_state", "state"),
+        Index("ix_calls_case_id", "case_id"),
     )

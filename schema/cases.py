@@ -431,6 +431,7 @@ class FollowUp(Base):
     satisfaction: Mapped[Satisfaction | None] = mapped_column(String(16))
     rating: Mapped[Rating | None] = mapped_column(String(24))
     channel: Mapped[FollowUpChannel | None] = mapped_column(String(8))
+    call_id: Mapped[str | None] = mapped_column(String(64))  # the outbound call (calls.linkedid) it was made on
     notes: Mapped[str | None] = mapped_column(Text)
     survey_id: Mapped[int | None] = mapped_column(ForeignKey("survey_responses.id"), unique=True)
 

@@ -7,6 +7,10 @@
        └──> rejected  (not a configured hotline, or over an admission limit)
     arrived ──> abandoned  (caller hung up before reaching the queue)
 
+An outbound call (an agent calling a citizen from a case, `direction` outbound) has no queue:
+    arrived (the agent's phone answered, the citizen's ringing) ──> connected ──> ended
+       └──> ended (no_answer, busy, failed: the citizen never answered)
+
 Any state can end as `ended` with reason `lost` when Asterisk no longer has the call after a reconnect.
 
 The states (`CallState`) and end reasons (`EndReason`) are values stored in the call table, so they are
@@ -20,7 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from ari_app.protocol import DomainError, ErrorId
-from schema.calls import CallState, EndReason
+from schema.calls import CallDirection, CallState, EndReason, OutboundPurpose
 
 TRANSITIONS: dict[CallState, frozenset[CallState]] = {
     CallState.ARRIVED: frozenset({CallState.QUEUED, CallState.REJECTED, CallState.ABANDONED, CallState.ENDED}),
@@ -33,6 +37,11 @@ TRANSITIONS: dict[CallState, frozenset[CallState]] = {
     CallState.ABANDONED: frozenset(),
     CallState.REJECTED: frozenset(),
 }
+OUTBOUND_TRANSITIONS: dict[CallState, frozenset[CallState]] = {
+    CallState.ARRIVED: frozenset({CallState.CONNECTED, CallState.ENDED}),
+    CallState.CONNECTED: frozenset({CallState.ENDED}),
+}
+"""An outbound call's moves: no queue; the citizen answers, or never does."""
 
 
 class TransferLeg(StrEnum):
@@ -83,9 +92,14 @@ class Call:
     transfer: TransferLeg | None = None  # set while the call is being, or has been, transferred
     caller_raw: str | None = None  # the caller id as the carrier delivered it (+8613812345678, anonymous)
     dialed_raw: str | None = None  # the number as the carrier delivered it (+86099112345); None when not seen
+    direction: CallDirection = CallDirection.INBOUND
+    case_id: int | None = None  # an outbound call's case
+    purpose: OutboundPurpose | None = None  # what an outbound call serves
+    missed_call_id: int | None = None  # the missed-call task an outbound call works on
 
     def move(self, target: CallState) -> None:
-        if target not in TRANSITIONS[self.state]:
+        table = OUTBOUND_TRANSITIONS if self.direction is CallDirection.OUTBOUND else TRANSITIONS
+        if target not in table.get(self.state, frozenset()):
             raise CallStateError(self.id, self.state, target)
         self.state = target
 

@@ -13,7 +13,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.model import Call
-from schema.calls import CallRecord, CallState, EndReason
+from schema.calls import CallDirection, CallRecord, CallState, EndReason, OutboundPurpose
 from schema.surveys import SurveyResponse
 
 log = logging.getLogger(__name__)
@@ -205,6 +205,10 @@ class SqlCallStore:
                     end_reason=EndReason(r.end_reason) if r.end_reason else None,
                     recording=r.recording,
                     callback_of=r.callback_of,
+                    direction=CallDirection(r.direction),
+                    case_id=r.case_id,
+                    purpose=OutboundPurpose(r.purpose) if r.purpose else None,
+                    missed_call_id=r.missed_call_id,
                 )
                 for r in rows
             ]
@@ -235,6 +239,10 @@ def _values(call: Call) -> dict[str, Any]:
         "recording": call.recording,
         "channel": call.channel,
         "callback_of": call.callback_of,
+        "direction": call.direction.value,
+        "case_id": call.case_id,
+        "purpose": call.purpose.value if call.purpose else None,
+        "missed_call_id": call.missed_call_id,
     }
 
 
@@ -272,6 +280,10 @@ def recent_calls(session: Session, limit: int = 50) -> list[dict[str, Any]]:
             "recording_status": r.recording_status,
             "recording_error": r.recording_error,
             "callback_of": r.callback_of,
+            "direction": r.direction,
+            "case_id": r.case_id,
+            "purpose": r.purpose,
+            "missed_call_id": r.missed_call_id,
             "satisfaction": ratings.get(r.linkedid),
         }
         for r in rows

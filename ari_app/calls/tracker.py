@@ -39,7 +39,7 @@ from ari_app.calls.events import (
 )
 from ari_app.calls.model import Call, CallStateError, TransferLeg
 from ari_app.calls.numbers import NumberPlan
-from schema.calls import CallState, EndReason
+from schema.calls import CallDirection, CallState, EndReason, OutboundPurpose
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,19 @@ def _interface_of(channel: str) -> str:
     return channel.rsplit("-", 1)[0] if "-" in channel else channel
 
 
+def _int_or_none(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
+
+
+OUTBOUND_DIAL_ENDS = {
+    "NOANSWER": EndReason.NO_ANSWER,
+    "CANCEL": EndReason.NO_ANSWER,  # the agent hung up while the citizen's phone rang
+    "BUSY": EndReason.BUSY,
+    "CONGESTION": EndReason.FAILED,
+    "CHANUNAVAIL": EndReason.FAILED,
+}
+"""How an outbound call the citizen never answered ends, by Dial's DIALSTATUS (Asterisk's app_dial)."""
+
 SOFTHANGUP_SHUTDOWN = "4"
 """AST_SOFTHANGUP_SHUTDOWN, the `Cause` of the SoftHangupRequest Asterisk sends for each channel it hangs up
 because it is shutting down (include/asterisk/channel.h)."""
@@ -117,6 +130,7 @@ class CallTracker:
         self._cut_by_shutdown: set[str] = set()
         self._arrivals: dict[str, datetime] = {}  # Newchannel time of a channel that may become a call
         self._dialed: dict[str, str] = {}  # the number a carrier's channel was created for, as received
+        self._outbound_end: dict[str, EndReason] = {}  # outbound call -> how it ends when its agent leg hangs up
         self._pending: list[CallEvent | QueueMemberChanged] = []
         self.events_seen = 0
         self._handlers: dict[str, Callable[[Event, datetime], None]] = {
@@ -182,6 +196,7 @@ class CallTracker:
             self.calls.pop(call.id, None)
             self._left_queue.discard(call.id)
             self._callback_requested.discard(call.id)
+            self._outbound_end.pop(call.id, None)
             for channel in [ch for ch, cid in self._legs.items() if cid == call.id]:
                 del self._legs[channel]
 
@@ -225,6 +240,10 @@ class CallTracker:
                 self._callback_requested.add(linkedid)
                 self._emit(CallbackRequested(linkedid, at, known.hotline, known.caller, known.caller_raw))
             return
+        if kind == "HotlineOutbound":
+            if linkedid and linkedid not in self.calls:
+                self._outbound(event, linkedid, at)
+            return
         if kind not in ("HotlineCall", "HotlineRejected", "HotlineOverflow") or not linkedid or linkedid in self.calls:
             return
         arrived = self._arrivals.pop(event.get("Uniqueid", ""), at)
@@ -263,6 +282,48 @@ class CallTracker:
             call.ended_at = at
             self._save(call)
             self._emit(CallEnded(call.id, at, call.state, reason, None, None))
+
+    def _outbound(self, event: Event, linkedid: str, at: datetime) -> None:
+        """[hotline-outbound] tells of a call an agent placed to a citizen (UserEvent HotlineOutbound, on the
+        agent's channel once their phone answered): the call starts `arrived` while the citizen's phone rings.
+        `caller` is the number the citizen sees (the hotline's), `dialed` the citizen's number."""
+        self._dialed.pop(event.get("Uniqueid", ""), None)
+        arrived = self._arrivals.pop(event.get("Uniqueid", ""), at)
+        channel = event.get("Channel") or ""
+        interface = _interface_of(channel)
+        purpose = event.get("Purpose") or ""
+        call = Call(
+            id=linkedid,
+            arrived_at=arrived,
+            channel=channel or None,
+            hotline=event.get("Hotline") or None,
+            caller=event.get("Hotline") or None,
+            dialed=event.get("Number") or None,
+            agent=self.agents.agent_id_for(interface) or event.get("Agent") or None,
+            agent_interface=interface or None,
+            agent_channel=channel or None,
+            recording=event.get("Recording") or None,
+            direction=CallDirection.OUTBOUND,
+            case_id=_int_or_none(event.get("Case")),
+            purpose=OutboundPurpose(purpose) if purpose in OutboundPurpose.__members__.values() else None,
+            missed_call_id=_int_or_none(event.get("Missed")),
+        )
+        self.calls[call.id] = call
+        self._save(call)
+
+    def _on_outbound_dial(self, call: Call, event: Event, at: datetime) -> None:
+        """The citizen's phone answered (DialEnd ANSWER: connected, CallConnected for the agent's desktop) or
+        did not (its DialStatus kept for the end reason when the agent's channel hangs up)."""
+        if (event.get("Event") or "").lower() != "dialend":
+            return
+        status = event.get("DialStatus") or ""
+        if status == "ANSWER" and call.state == CallState.ARRIVED:
+            call.move(CallState.CONNECTED)
+            call.answered_at = at
+            self._save(call)
+            self._emit(CallConnected(call.id, at, call.agent, call.agent_interface or "", 0.0))
+        elif status and status != "ANSWER":
+            self._outbound_end[call.id] = OUTBOUND_DIAL_ENDS.get(status, EndReason.FAILED)
 
     def _on_queue_join(self, event: Event, at: datetime) -> None:
         call = self._call(event)
@@ -349,6 +410,11 @@ class CallTracker:
             self._emit(self._leg(call, channel, "hangup", at))
         if call is None or event.get("Uniqueid") != call.id:
             return  # only the caller's own channel ends the call (its Uniqueid is the Linkedid)
+        if call.direction is CallDirection.OUTBOUND:  # the agent's channel: the citizen's went first, or never was
+            reason = self._outbound_end.pop(call.id, None)
+            default = EndReason.CALLER_HANGUP if call.state == CallState.CONNECTED else EndReason.NO_ANSWER
+            self._end(call, CallState.ENDED, reason or default, at)
+            return
         if call.state == CallState.CONNECTED:
             self._end(call, CallState.ENDED, EndReason.CALLER_HANGUP, at)
         elif call.id in self._callback_requested and call.state != CallState.ARRIVED:
@@ -365,6 +431,14 @@ class CallTracker:
         agent side is a leg a transfer dialled, that leg hanging up first ends the call as the agent's, just as
         the queue's AgentComplete does for the agent it connected."""
         call = self._call(event)
+        if (
+            call is not None
+            and call.direction is CallDirection.OUTBOUND
+            and call.state == CallState.CONNECTED
+            and event.get("Channel") == call.channel
+        ):
+            self._outbound_end.setdefault(call.id, EndReason.AGENT_HANGUP)  # the agent's phone hung up first
+            return
         if (
             call is not None
             and call.state == CallState.CONNECTED
@@ -447,8 +521,17 @@ class CallTracker:
         return CallLegChanged(call.id, at, channel, interface, self.agents.agent_id_for(interface), status)
 
     def _on_dial(self, event: Event, at: datetime) -> None:
-        """Legs dialled while a call is being transferred (the queue's own ringing is AgentCalled)."""
+        """Legs dialled while a call is being transferred (the queue's own ringing is AgentCalled), and the
+        citizen's leg of an outbound call."""
         call = self.calls.get(event.get("Linkedid") or event.get("DestLinkedid") or "")
+        if (
+            call is not None
+            and call.direction is CallDirection.OUTBOUND
+            and call.transfer is None
+            and event.get("Channel") == call.channel
+        ):
+            self._on_outbound_dial(call, event, at)
+            return
         channel = event.get("DestChannel", "")
         if call is None or call.transfer is None or not channel:
             return

@@ -521,6 +521,7 @@ def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
                 rating=str(f.rating) if f.rating is not None else None,
                 channel=str(f.channel) if f.channel is not None else None,
                 notes=f.notes,
+                call_id=f.call_id,
             )
             for f in case.follow_ups
         ],
@@ -586,6 +587,7 @@ def _operation(msg_type: str, fields: Mapping[str, Any]) -> tuple[Callable[..., 
             "rating": fields.get("rating"),
             "channel": fields.get("channel") or "phone",
             "notes": fields.get("notes"),
+            "call_id": fields.get("call_id"),
         }
     if msg_type == Msg.REVIEW_CASE:
         return workflow.review, {

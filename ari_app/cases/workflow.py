@@ -39,6 +39,7 @@ from ari_app.cases.machine import Action, CaseState
 from ari_app.cases.routing import suggest
 from ari_app.cases.settings import CaseSettings, settings_of
 from ari_app.config import HotlineMode
+from schema.calls import CallDirection, CallRecord
 from schema.cases import (
     Case,
     CaseNotice,
@@ -530,6 +531,7 @@ def follow_up(
     rating: str | None = None,
     channel: str = FollowUpChannel.PHONE,
     notes: str | None = None,
+    call_id: str | None = None,
     now: datetime | None = None,
 ) -> Case:
     """回访: record the call back (or the SMS, `channel` phone or sms) to the citizen. Reached: the citizen's
@@ -539,7 +541,8 @@ def follow_up(
     rating (不满意, 非常不满意) leaves the case to the reviewer's send back (发回重办: `approve` is refused).
     A closed case may be followed up too (satisfaction of direct answers), and a merged duplicate once its
     master is handled (it stays `merged`; ari_app.cases.merging). InvalidInput (`rating`, `satisfaction`,
-    `channel`) for a missing or unknown answer."""
+    `channel`) for a missing or unknown answer; `call_id` names the outbound call it was made on (click-to-dial),
+    one to this case's citizen (InvalidInput `call_id` otherwise)."""
     settings = settings_of(session)
     now = settings.now(now)
     case = load_case(session, actor, case_id, lock=True)
@@ -553,6 +556,8 @@ def follow_up(
                 status=str(source),
             )
     how = read_enum(FollowUpChannel, channel, "channel")
+    if call_id is not None and not _outbound_call_of(session, case, call_id):
+        raise InvalidInput(f"call {call_id} is no call to the citizen of case {case.number}", field="call_id")
     level: Rating | None = None
     if reached:
         level = _rating(rating, satisfaction, solved)
@@ -569,6 +574,7 @@ def follow_up(
             rating=level,
             channel=how,
             notes=read_text(notes, "notes"),
+            call_id=call_id,
         )
     )
     target: CaseState
@@ -582,6 +588,18 @@ def follow_up(
     transition(session, actor, case, Action.FOLLOW_UP, target, now, **detail)
     session.flush()
     return case
+
+
+def _outbound_call_of(session: Session, case: Case, call_id: str) -> bool:
+    """`call_id` is a stored outbound call to `case`'s citizen."""
+    found = session.scalar(
+        select(CallRecord.id).where(
+            CallRecord.linkedid == call_id,
+            CallRecord.case_id == case.id,
+            CallRecord.direction == CallDirection.OUTBOUND,
+        )
+    )
+    return found is not None
 
 
 def _rating(rating: str | None, satisfaction: str | None, solved: bool | None) -> Rating:

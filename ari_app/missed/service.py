@@ -23,7 +23,7 @@ from ari_app.config import Config
 from ari_app.missed.errors import MissedCallClaimed, MissedCallClosed, MissedCallNotFound, MissedCallPermissionDenied
 from ari_app.protocol import iso
 from schema.callbacks import CallbackRequest, CallbackStatus
-from schema.calls import CallRecord, EndReason
+from schema.calls import CallDirection, CallRecord, EndReason
 from schema.missed import AttemptOutcome, MissedCall, MissedReason, MissedStatus
 from schema.users import Role
 
@@ -141,7 +141,9 @@ def record_miss(session: Session, settings: MissedSettings, call_id: str) -> tup
     dialling request in `callbacks`), or a call already counted. Audited as the platform (`missed_call_opened`,
     `missed_call_joined`)."""
     rec = session.scalar(select(CallRecord).where(CallRecord.linkedid == call_id))
-    if rec is None or rec.end_reason is None or rec.ended_at is None or not rec.hotline:
+    if rec is None or rec.direction != CallDirection.INBOUND:
+        return None  # a call an agent placed is no citizen's missed call
+    if rec.end_reason is None or rec.ended_at is None or not rec.hotline:
         return None
     reason = REASONS.get(rec.end_reason)  # type: ignore[call-overload]
     if reason is None or rec.answered_at is not None:
@@ -195,7 +197,9 @@ def close_by_contact(session: Session, call_id: str, at: datetime) -> MissedCall
     """The stored hotline call `call_id` was answered by an agent: its caller's open task, missed before `at`,
     closes as `closed_by_contact` (audited as the platform). Returns the task, or None."""
     rec = session.scalar(select(CallRecord).where(CallRecord.linkedid == call_id))
-    if rec is None or not rec.hotline or rec.caller is None or is_withheld(rec.caller):
+    if rec is None or rec.direction != CallDirection.INBOUND or not rec.hotline or rec.caller is None:
+        return None  # an agent's own call back closes the task by the outcome they record (missed_call_attempt)
+    if is_withheld(rec.caller):
         return None
     task = session.scalar(select(MissedCall).where(MissedCall.open_number == rec.caller))
     if task is None or task.missed_at > at:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from schema.calls import CallRecord, CallState
+from schema.calls import CallDirection, CallRecord, CallState
 
 WAITING = ("arrived", "queued", "ringing")
 
@@ -112,7 +112,11 @@ def compute(
     now = now or datetime.now(UTC)
     start = day_start(now, timezone)
     rows = session.scalars(
-        select(CallRecord).where(CallRecord.arrived_at >= start, CallRecord.arrived_at < start + timedelta(days=1))
+        select(CallRecord).where(
+            CallRecord.arrived_at >= start,
+            CallRecord.arrived_at < start + timedelta(days=1),
+            CallRecord.direction == CallDirection.INBOUND,  # an agent's calls to citizens are not the hotline's
+        )
     ).all()
     return compute_rows(rows, hotlines, now=now, start=start, threshold_seconds=threshold_seconds)
 
@@ -244,7 +248,11 @@ class TodayCalls:
         start = day_start(now, self.timezone)
         full = self.closed is None or start != self.start or self.refreshes % self.full_every == 0
         self.refreshes += 1
-        window = (CallRecord.arrived_at >= start, CallRecord.arrived_at < start + timedelta(days=1))
+        window = (
+            CallRecord.arrived_at >= start,
+            CallRecord.arrived_at < start + timedelta(days=1),
+            CallRecord.direction == CallDirection.INBOUND,
+        )
         with self.sessions() as s:
             if full:
                 fresh = s.execute(select(*_COLUMNS).where(*window)).all()

@@ -64,6 +64,7 @@ def make_config(tmp: Path, agents: int, agent_port: int = 5080, wrapup: int = 0)
     data["queue"]["wrapup"] = wrapup
     data["server"] = {"host": "127.0.0.1", "port": free_port(), "token_file": str(tmp / "link_tokens.json")}
     data["queue"]["ring_timeout"] = 5
+    data["callback"]["calling_hours"] = "00:00-23:59"  # the suite calls citizens back at whatever hour it runs
     data["agents"] = [
         {
             "id": str(1001 + i),
@@ -162,13 +163,15 @@ def make_speech(tmp: Path, text: str = "12345 hotline test", seconds: float = 3.
     return out
 
 
-def answering_phone_args(address: str, port: int, media_port: int, talk_ms: int, *options: str) -> list[str]:
+def answering_phone_args(
+    address: str, port: int, media_port: int, talk_ms: int, *options: str, scenario: Path | None = None
+) -> list[str]:
     """SIPp as a phone on `address`:`port` that answers, talks `talk_ms` and hangs up first; `options` are
-    more of SIPp's own."""
+    more of SIPp's own; `scenario` another form of tests/e2e/sipp/citizen_phone.xml."""
     return [
         "sipp",
         "-sf",
-        str(SIPP_DIR / "citizen_phone.xml"),
+        str(scenario or SIPP_DIR / "citizen_phone.xml"),
         "-i",
         address,
         "-p",
@@ -246,13 +249,43 @@ class Sipp:
         return self._start([*args, "-mp", str(self._next_media_port())])
 
     def citizen_phone(
-        self, talk_ms: int = 3000, address: str = "127.0.0.2", port: int = 5060
+        self,
+        talk_ms: int = 3000,
+        address: str = "127.0.0.2",
+        port: int = 5060,
+        messages: Path | None = None,
+        speaking: bool = False,
     ) -> subprocess.Popen[bytes]:
         """A phone that answers, talks for `talk_ms` and hangs up first: a citizen reached through the carrier
-        trunk (callbacks), or, on an agent's address, an agent who ends the call (the survey)."""
+        trunk (callbacks), or, on an agent's address, an agent who ends the call (the survey). `messages`: a
+        file SIPp writes every SIP message it sends and receives to (the INVITE's From, the caller id);
+        `speaking`: it sends the suite's speech (RTP) while it talks, as the callers do."""
         media_port = 7000 + port % 1000
+        trace = ["-trace_msg", "-message_file", str(messages)] if messages is not None else []
+        scenario = None
+        if speaking:
+            scenario = self.tmp / "citizen_speaking.xml"
+            quiet = (SIPP_DIR / "citizen_phone.xml").read_text()
+            ack = '<recv request="ACK" crlf="true"/>\n  <pause/>\n'
+            assert ack in quiet, "citizen_phone.xml: the ACK and the pause moved"
+            stream = '  <nop><action><exec rtp_stream="{}"/></action></nop>\n'
+            talk = '<recv request="ACK" crlf="true"/>\n' + stream.format(f"{self.audio},-1,0")
+            talk += "  <pause/>\n" + stream.format("pause")
+            scenario.write_text(quiet.replace(ack, talk))
         return self._start(
-            answering_phone_args(address, port, media_port, talk_ms, "-m", "1", "-timeout", "120", "-timeout_error")
+            answering_phone_args(
+                address,
+                port,
+                media_port,
+                talk_ms,
+                "-m",
+                "1",
+                "-timeout",
+                "120",
+                "-timeout_error",
+                *trace,
+                scenario=scenario,
+            )
         )
 
     @staticmethod

@@ -12,7 +12,7 @@ from ari_app.ami import parse_stream
 from ari_app.calls.events import CallConnected, CallEnded, CallRinging, QueueMemberChanged
 from ari_app.calls.model import Call, CallStateError
 from ari_app.calls.tracker import CallTracker
-from schema.calls import CallState, EndReason
+from schema.calls import CallDirection, CallState, EndReason
 from tests.support.calls import Agents, ListSink, live_channel
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ami"
@@ -98,6 +98,12 @@ def test_state_machine_refuses_illegal_transitions() -> None:
     for target in CallState:
         with pytest.raises(CallStateError):
             call.move(target)
+    outbound = Call(id="2.1", arrived_at=datetime.now(UTC), direction=CallDirection.OUTBOUND)
+    for target in (CallState.QUEUED, CallState.RINGING, CallState.ABANDONED):  # no queue on the way out
+        with pytest.raises(CallStateError):
+            outbound.move(target)
+    outbound.move(CallState.CONNECTED)
+    outbound.move(CallState.ENDED)
 
 
 def test_out_of_order_events_leave_the_call_as_it_was() -> None:

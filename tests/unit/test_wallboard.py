@@ -9,7 +9,7 @@ from typing import Any
 from ari_app.calls.model import Call
 from ari_app.calls.store import SqlCallStore
 from ari_app.supervision.wallboard import TodayCalls, compute, write_chart
-from schema.calls import CallState, EndReason
+from schema.calls import CallDirection, CallState, EndReason, OutboundPurpose
 from schema.db import make_engine, make_sessionmaker, upgrade
 
 NOW = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)  # 14:00 in Urumqi's centre (Asia/Shanghai time)
@@ -37,6 +37,12 @@ def _call(
     return c
 
 
+def _outbound(cid: str, minutes_ago: float) -> Call:
+    c = _call(cid, "12345", minutes_ago, CallState.ENDED, wait=2, talk=90, agent="1001", reason=EndReason.CALLER_HANGUP)
+    c.direction, c.purpose = CallDirection.OUTBOUND, OutboundPurpose.FOLLOW_UP
+    return c
+
+
 def test_figures_for_a_scripted_mix(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
     upgrade(engine)
@@ -51,6 +57,7 @@ def test_figures_for_a_scripted_mix(tmp_path: Path) -> None:
         _call("7", "12350", 4, CallState.REJECTED, reason=EndReason.OVERFLOW),
         _call("8", None, 3, CallState.REJECTED, reason=EndReason.NOT_A_HOTLINE),
         _call("9", "12345", 60 * 24, CallState.ENDED, wait=1, talk=10, agent="1001"),  # yesterday: not counted
+        _outbound("10", 10),  # an agent's follow-up call to a citizen: not the hotline's traffic
     ]:
         store.save(c)
     with store.sessions() as s:
@@ -88,6 +95,7 @@ def test_the_incremental_cache_reads_only_new_and_open_rows_and_agrees_with_a_fu
     calls = [_call(str(i), hotlines[i % 4], 50 - i, CallState.QUEUED) for i in range(20)]
     for c in calls[:10]:
         store.save(c)
+    store.save(_outbound("99", 30))
     cached, full = both()
     assert cached == full and today.last_read == 10
     for c in calls[:3]:  # three waiting calls are answered and end
