@@ -135,8 +135,8 @@ def test_the_supervisors_kpi_page_shows_kpi_compute_and_its_csv(
     days = {r["date"]: int(r["intake"]) for r in csv.DictReader(days_part.splitlines())}
     assert days == {d.isoformat(): n for d, n in report.per_day}  # the intake per day, as the page's chart
     assert sum(days.values()) == report.total.intake
-    expected = [report.total, *report.by_hotline, *report.by_unit]
-    assert set(rows) == {(r.scope, r.key) for r in expected}  # no per-agent rows: what the page shows
+    expected = [report.total, *report.by_hotline, *report.by_type, *report.by_unit]
+    assert set(rows) == {(r.scope, r.key) for r in expected}  # no per-agent rows; per request type too
     for r in expected:
         got_row = rows[(r.scope, r.key)]
         figures = [int(got_row[k]) for k in ("intake", "handled", "closed", "on_time", "due", "reached", "satisfied")]
