@@ -2,7 +2,9 @@
 earliest due first, overdue ones in red, a page at a time; the chosen case's request and the units' results
 beside the follow-up form (`follow_up_case`: reached, phone or SMS, solved, the five-level rating, notes).
 The list is read again when a `case_event` push says a case changed (at once while the tab is shown, else
-when it is next shown), and after each follow-up saved."""
+when it is next shown), and after each follow-up saved. A person with a phone calls the citizen from here
+(`dial_citizen`, click-to-dial): their phone rings first, then the citizen's; the follow-up saved after names
+that call (`call_id`)."""
 
 from __future__ import annotations
 
@@ -71,7 +73,7 @@ class FollowUpsTab(Tab):
     """The due list with its overdue filter and pages on the left; the chosen case and the form on the
     right. Shown to the centre's people (agents, supervisors, hotline units), not to departments or QA."""
 
-    MESSAGES: ClassVar[frozenset[str]] = frozenset({Msg.CASE_EVENT})
+    MESSAGES: ClassVar[frozenset[str]] = frozenset({Msg.CASE_EVENT, Msg.CALL_CONNECTED, Msg.CALL_ENDED})
     TITLE = "tab_follow_ups"
 
     def __init__(self, tr: Tr, spawn: Spawn, request: Request) -> None:
@@ -93,6 +95,12 @@ class FollowUpsTab(Tab):
         self.notes = named(QPlainTextEdit(), "fuNotes")
         self.notes.setMaximumHeight(80)
         self.save_button = named(QPushButton(), "fuSave")
+        self.dial_button = named(QPushButton(), "fuDial")
+        self.call_label = named(QLabel(), "fuCall")
+        self.can_dial = False
+        self.dialled: int | None = None
+        """The case of the last `dial_citizen`; its call (`call_id`, from `call_connected`) until it is saved."""
+        self.call_id: str | None = None
         self.error = named(QLabel(), "fuError")
         self.error.setStyleSheet("color: #b00020;")
         self.error.setWordWrap(True)
@@ -119,7 +127,8 @@ class FollowUpsTab(Tab):
         right_layout.addWidget(self.form)
         right_layout.addWidget(self.notes)
         save_row = QHBoxLayout()
-        save_row.addStretch(1)
+        save_row.addWidget(self.dial_button)
+        save_row.addWidget(self.call_label, 1)
         save_row.addWidget(self.save_button)
         right_layout.addLayout(save_row)
         right_layout.addWidget(self.error)
@@ -129,6 +138,7 @@ class FollowUpsTab(Tab):
         self.prev_button.clicked.connect(lambda: self._turn(-PAGE))
         self.next_button.clicked.connect(lambda: self._turn(PAGE))
         self.save_button.clicked.connect(self._save_clicked)
+        self.dial_button.clicked.connect(self._dial_clicked)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self.notes.textChanged.connect(self.error.clear)
         self.retranslate()
@@ -196,6 +206,10 @@ class FollowUpsTab(Tab):
     def show_case(self, case: dict[str, Any] | None) -> None:
         self.case = case
         self.save_button.setEnabled(case is not None)
+        self.dial_button.setVisible(self.can_dial)
+        self.dial_button.setEnabled(case is not None)
+        if case is None or case.get("id") != self.dialled:
+            self.call_label.clear()
         self.form.setEnabled(case is not None)
         self.notes.setEnabled(case is not None)
         if case is None:
@@ -231,6 +245,32 @@ class FollowUpsTab(Tab):
             out.append("</ul>")
         return "".join(out)
 
+    # --- calling ---------------------------------------------------------------------------------------
+    def _dial_clicked(self) -> None:
+        if self.case is not None:
+            self.spawn(self.dial())
+
+    async def dial(self) -> None:
+        """`dial_citizen` for the chosen case (a follow-up): the server finds the number and rings this person's
+        phone first; the call's `call_connected` names it for the follow-up saved after."""
+        if self.case is None:
+            return
+        case_id = int(self.case["id"])
+        self.error.clear()
+        self.dial_button.setEnabled(False)
+        try:
+            reply = await self.request(Msg.DIAL_CITIZEN, case_id=case_id, purpose="follow_up")
+        except LinkError as exc:
+            self.error.setText(self.tr_.error(exc.error_id, exc.message, exc.detail))
+            return
+        finally:
+            self.dial_button.setEnabled(self.case is not None)
+        self.dialled, self.call_id = case_id, None
+        self.form.channel.setCurrentIndex(self.form.channel.findData("phone"))
+        text = self.tr_("fu_dialing", number=reply.get("number", ""))
+        self.call_label.setText(text)
+        self.reported.emit(text)
+
     # --- saving ----------------------------------------------------------------------------------------
     def _save_clicked(self) -> None:
         if self.case is not None:
@@ -242,6 +282,8 @@ class FollowUpsTab(Tab):
         if self.case is None:
             return None
         fields: dict[str, Any] = {"case_id": self.case["id"], **self.form.fields()}
+        if self.call_id is not None and self.dialled == self.case["id"]:
+            fields["call_id"] = self.call_id
         notes = self.notes.toPlainText().strip()
         if notes:
             fields["notes"] = notes
@@ -260,6 +302,9 @@ class FollowUpsTab(Tab):
             self.reported.emit(self.tr_("fu_saved", number=number, rating=self.tr_.maybe("rating", fields["rating"])))
         else:
             self.reported.emit(self.tr_("fu_saved_not_reached", number=number))
+        if "call_id" in fields:
+            self.dialled, self.call_id = None, None
+            self.call_label.clear()
         self.notes.clear()
         self.form.reset()
         await self.refresh()
@@ -267,6 +312,8 @@ class FollowUpsTab(Tab):
 
     # --- the window's side ----------------------------------------------------------------------------
     def signed_in(self, agent: dict[str, Any], hotlines: list[dict[str, Any]]) -> None:
+        self.can_dial = bool(agent.get("extension"))  # a queue agent: a phone the server can ring
+        self.dial_button.setVisible(self.can_dial)
         if self.shown_to(agent):
             self.spawn(self.refresh())
 
@@ -275,7 +322,17 @@ class FollowUpsTab(Tab):
 
     def handle(self, msg: dict[str, Any]) -> None:
         """A case changed (a `case_event` push): the list is read again, at once while shown (a burst of
-        pushes is one reload)."""
+        pushes is one reload). The call this tab placed connected or ended: said beside the form."""
+        kind = msg.get("type")
+        if kind == Msg.CALL_CONNECTED:
+            if self.dialled is not None and msg.get("case_id") == self.dialled:
+                self.call_id = str(msg.get("call_id") or "") or None
+                self.call_label.setText(self.tr_("fu_call_connected"))
+            return
+        if kind == Msg.CALL_ENDED:
+            if self.call_id is not None and msg.get("call_id") == self.call_id:
+                self.call_label.setText(self.tr_("fu_call_ended"))
+            return
         self.mark_stale()
 
     async def reload(self) -> None:
@@ -289,6 +346,7 @@ class FollowUpsTab(Tab):
         self.next_button.setText(t("fu_next"))
         self.notes.setPlaceholderText(t("fu_notes_hint"))
         self.save_button.setText(t("fu_save"))
+        self.dial_button.setText(t("fu_dial"))
         self.form.retranslate()
         self.model.retranslate()
         self._show_page()

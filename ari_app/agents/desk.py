@@ -78,9 +78,10 @@ class AgentDesk:
             for other in missed:
                 self.push(other, {"type": Msg.CALL_MISSED, "call_id": event.call_id, "reason": "answered"})
             if session is not None:
-                self.push(
-                    session, {"type": Msg.CALL_CONNECTED, "call_id": event.call_id, "wait_seconds": event.wait_seconds}
-                )
+                connected: dict[str, object] = {"call_id": event.call_id, "wait_seconds": event.wait_seconds}
+                if event.case_id is not None:  # the agent's own call to a case's citizen (dial_citizen)
+                    connected["case_id"] = event.case_id
+                self.push(session, {"type": Msg.CALL_CONNECTED, **connected})
                 self.agents.answer(session)
         elif isinstance(event, CallQueued):
             for session in self.agents.requeued(event.call_id):

@@ -48,6 +48,8 @@ class CallConnected(CallEvent):
     agent_id: str | None
     interface: str
     wait_seconds: float
+    case_id: int | None = None
+    """An outbound call's case (click-to-dial): the citizen answered the agent's call about it."""
 
 
 @dataclass(frozen=True, slots=True)

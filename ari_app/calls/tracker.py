@@ -321,7 +321,7 @@ class CallTracker:
             call.move(CallState.CONNECTED)
             call.answered_at = at
             self._save(call)
-            self._emit(CallConnected(call.id, at, call.agent, call.agent_interface or "", 0.0))
+            self._emit(CallConnected(call.id, at, call.agent, call.agent_interface or "", 0.0, call.case_id))
         elif status and status != "ANSWER":
             self._outbound_end[call.id] = OUTBOUND_DIAL_ENDS.get(status, EndReason.FAILED)
 

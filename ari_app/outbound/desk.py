@@ -58,7 +58,7 @@ class OutboundDesk:
 
             found = await asyncio.to_thread(target)
             if session.state is AgentState.PAUSED:  # back to the same pause once the call and its wrap-up end
-                session.pause_after = session.reason
+                session.pause_after = session.reason or "other"
                 self.link.agents.changed(session, None)
             await self.dialer.dial(agent.id, agent.interface, found)
         req.reply(

@@ -12,6 +12,7 @@ Runs on the standard asyncio loop (see test_unit_view.py)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,14 @@ from ari_app.cases.actor import Actor
 from ari_app.cases.workflow import accept, dispatch, handle
 from ari_app.config import Config
 from ari_app.link import LinkServer
+from ari_app.outbound.desk import OutboundDesk
+from ari_app.outbound.service import OutboundDialer
 from ari_app.protocol import ATTACHMENT_LINK_BYTES
 from cti_desktop.attachments import AttachmentTableModel
 from cti_desktop.follow_ups_tab import PAGE, FollowUpDueModel
 from cti_desktop.window import MainWindow
-from schema.cases import CooperatingUnit
+from schema.calls import CallDirection, CallRecord, OutboundPurpose
+from schema.cases import CooperatingUnit, FollowUp
 from schema.users import Role, User
 from tests.support.attachments import HTML, jpeg, png, with_attachments
 from tests.support.desks import Open, citizen_case, desks
@@ -270,3 +274,52 @@ async def test_follow_ups_due_paged(
     tab.overdue_only.setChecked(True)  # nothing is overdue on the test's clock yet
     await until(lambda: tab.offset == 0 and tab.model.rowCount() == 0)
     assert tab.page_label.text() == "没有待回访的工单" and not tab.save_button.isEnabled()
+
+
+async def test_the_follow_up_is_dialled_from_its_case_and_names_the_call(
+    open_desk: Open, cases: dict[str, int], server: LinkServer, qtbot: QtBot, sessions: sessionmaker[Session], shot: Any
+) -> None:
+    """Click-to-dial from the follow-ups tab (protocol 1.9): the agent's button asks the server to call the
+    case's citizen (the number is the server's to find; Asterisk's Originate is recorded here, the real one is
+    tests/e2e/test_outbound.py); the call's `call_connected`, which names the case, is taken as the call the
+    follow-up then saved was made on."""
+    dialled: list[dict[str, Any]] = []
+
+    class Asterisk:
+        async def originate_async(self, **fields: Any) -> None:
+            dialled.append(fields)
+
+    server.add(OutboundDesk(OutboundDialer(Asterisk(), "carrier-telecom")))
+    agent = await open_desk("1001")
+    tab = agent.follow_ups
+    agent.tabs.setCurrentIndex(agent.tabs.indexOf(tab))
+    await until(lambda: tab.model.row_of(cases["handled"]) is not None)
+    tab.table.selectRow(tab.model.row_of(cases["handled"]))
+    await until(lambda: tab.case is not None and tab.case["id"] == cases["handled"])
+    assert tab.dial_button.isVisibleTo(tab) and tab.dial_button.text() == "拨打回访电话"
+    qtbot.mouseClick(tab.dial_button, Qt.MouseButton.LeftButton)
+    await until(lambda: len(dialled) == 1 and tab.call_label.text() != "")
+    (fields,) = dialled
+    assert (fields["Channel"], fields["Context"]) == ("PJSIP/1001", "hotline-outbound")
+    assert {"OUTBOUND_NUMBER=13800000009", "OUTBOUND_HOTLINE=12345", "OUTBOUND_PURPOSE=follow_up"} <= set(
+        fields["Variable"]
+    )
+    assert tab.call_label.text() == "正在呼叫 13800000009：请先接听您的话机"
+    with sessions() as s, s.begin():  # what the tracker stores when Asterisk tells of the call
+        s.add(
+            CallRecord(
+                linkedid="77.1", state="connected", arrived_at=datetime.now(UTC), hotline="12345",
+                direction=CallDirection.OUTBOUND, case_id=cases["handled"], purpose=OutboundPurpose.FOLLOW_UP,
+            )
+        )  # fmt: skip
+    agent.handle_message({"type": "call_connected", "call_id": "77.0", "wait_seconds": 3.0})  # a queue call
+    assert tab.call_id is None
+    agent.handle_message({"type": "call_connected", "call_id": "77.1", "wait_seconds": 0, "case_id": cases["handled"]})
+    assert tab.call_id == "77.1" and tab.call_label.text() == "回访电话已接通，保存时将关联本次通话"
+    tab.form.choose_rating("very_satisfied")
+    shot(agent, "16_follow_up_dialled")
+    qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    await until(lambda: tab.call_id is None)
+    with sessions() as s:
+        (made,) = s.query(FollowUp).filter(FollowUp.case_id == cases["handled"]).all()
+        assert (made.call_id, made.rating, made.channel) == ("77.1", "very_satisfied", "phone")

@@ -46,7 +46,8 @@ async def test_click_to_dial_a_follow_up_calls_the_citizen_as_the_hotline(stack:
         def pushed(kind: str) -> dict[str, object] | None:
             return next((m for m in client.pushes if m["type"] == kind), None)
 
-        await client.until(lambda: pushed("call_connected"), 30, "call_connected on the agent's desktop")
+        connected = await client.until(lambda: pushed("call_connected"), 30, "call_connected on the agent's desktop")
+        assert connected["case_id"] == case_id, connected  # the desktop knows which case's call it is
         await client.until(lambda: pushed("call_ended"), 30, "call_ended on the agent's desktop")
         assert phone.wait(timeout=30) == 0  # the citizen's phone answered and hung up as scripted
 
