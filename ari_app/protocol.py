@@ -110,6 +110,7 @@ class ErrorId(StrEnum):
     PLAYBACK_NOT_FOUND = "playback_not_found"
     # Click-to-dial (dial_citizen)
     DIAL_FAILED = "dial_failed"
+    CALL_OUTBOUND = "call_outbound"
     OUTSIDE_CALLING_HOURS = "outside_calling_hours"
     # Refusals inside the server, which a request can meet only through them:
     PASSWORD_REJECTED = "password_rejected"

@@ -20,7 +20,7 @@ from ari_app.calls.events import CallEvent, ConferenceChanged, ConferenceStored,
 from ari_app.calls.numbers import NumberError
 from ari_app.calls.tracker import CallTracker
 from ari_app.protocol import DomainError, ErrorId, iso
-from schema.calls import CallState
+from schema.calls import CallDirection, CallState
 from schema.conferences import ConferenceParticipant
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,8 @@ class ThreeWay:
         call = self.tracker.calls.get(call_id)
         if call is None or call.state != CallState.CONNECTED or not call.channel or not call.agent_channel:
             raise ConferenceError(f"call {call_id} is not connected to an agent", error_id=ErrorId.CALL_NOT_CONNECTED)
+        if call.direction is CallDirection.OUTBOUND:  # its citizen is the dialled leg, not the call's own channel
+            raise ConferenceError(f"call {call_id} is your own call to a citizen", error_id=ErrorId.CALL_OUTBOUND)
         return call
 
     async def start(self, call_id: str, number: str) -> str:

@@ -41,7 +41,7 @@ from ari_app.calls.model import Call, TransferLeg
 from ari_app.calls.numbers import NumberError
 from ari_app.calls.tracker import CallTracker
 from ari_app.protocol import DomainError, ErrorId
-from schema.calls import CallState
+from schema.calls import CallDirection, CallState
 from schema.transfers import CallTransfer
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,8 @@ class Transfers:
             raise TransferError(f"call {call_id} is not connected to an agent", error_id=ErrorId.CALL_NOT_CONNECTED)
         if call.agent != from_agent:
             raise TransferError(f"call {call_id} is not connected to {from_agent}", error_id=ErrorId.CALL_NOT_YOURS)
+        if call.direction is CallDirection.OUTBOUND:  # its citizen is the dialled leg, not the call's own channel
+            raise TransferError(f"call {call_id} is your own call to a citizen", error_id=ErrorId.CALL_OUTBOUND)
         return call
 
     def _dial(self, from_agent: str, agent: str | None, number: str | None) -> tuple[str, str | None]:

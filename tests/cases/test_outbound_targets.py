@@ -1,7 +1,8 @@
 """Whom a click-to-dial call goes to (ari_app.outbound.service), on both backends: a case's contact, else its
 caller; a missed-call task's caller; refused for a role that does not call citizens, a case the person may
-not see, a withheld number, a closed task, and outside the calling hours; every call placed audited. And a
-follow-up names only an outbound call to its own case's citizen."""
+not see, a withheld number, a closed task, and outside the calling hours; every call placed audited. A
+follow-up names only an outbound call to its own case's citizen, and such a call is neither transferred nor
+made a three-way call."""
 
 from __future__ import annotations
 
@@ -10,15 +11,20 @@ from datetime import UTC, datetime, time
 import pytest
 from sqlalchemy import select
 
+from ari_app.calls.model import Call
+from ari_app.calls.tracker import CallTracker
 from ari_app.cases.errors import CaseNotFound, InvalidInput
 from ari_app.cases.workflow import follow_up, resolve_directly
+from ari_app.conference.service import ConferenceError, ThreeWay
 from ari_app.missed.errors import MissedCallClosed, MissedCallNotFound
 from ari_app.outbound.service import DialRefused, check_calling_hours, target_of_case, target_of_task
 from ari_app.protocol import ErrorId
-from schema.calls import CallDirection, CallRecord, OutboundPurpose
+from ari_app.transfers import TransferError, TransferKind, Transfers
+from schema.calls import CallDirection, CallRecord, CallState, OutboundPurpose
 from schema.cases import AuditEntry, FollowUp
 from schema.missed import MissedCall, MissedStatus
 from tests.support.cases import Db, intake
+from tests.support.transfers import Agents, FakeAmi, Sink
 
 HOURS = (time(8), time(21))
 NOW = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
@@ -105,3 +111,21 @@ def test_a_follow_up_names_only_an_outbound_call_to_its_own_case(db: Db) -> None
         follow_up(s, agent, case.id, reached=True, solved=True, rating="satisfied", call_id="9.1")
     with db.session() as s:
         assert [f.call_id for f in s.scalars(select(FollowUp).where(FollowUp.case_id == case.id))] == ["9.1"]
+
+
+async def test_an_agents_own_call_is_neither_transferred_nor_made_a_three_way_call() -> None:
+    """Its citizen is the leg Dial made, not the call's own channel, which both services move."""
+    tracker = CallTracker(Sink(), Agents(), ["12345"])
+    tracker.calls["2.1"] = Call(
+        id="2.1", arrived_at=NOW, state=CallState.CONNECTED, channel="PJSIP/1001-00000001", agent="1001",
+        agent_channel="PJSIP/1001-00000001", direction=CallDirection.OUTBOUND, hotline="12345",
+    )  # fmt: skip
+    ami = FakeAmi()
+    transfers = Transfers(tracker, ami, None, "carrier-telecom", {"1001": "PJSIP/1001"})  # type: ignore[arg-type]
+    with pytest.raises(TransferError) as info:
+        await transfers.start("2.1", "1001", TransferKind.BLIND, number="12399000001")
+    assert info.value.error_id is ErrorId.CALL_OUTBOUND
+    three_way = ThreeWay(tracker, ami, None, "carrier-telecom")  # type: ignore[arg-type]
+    with pytest.raises(ConferenceError) as conf:
+        await three_way.start("2.1", "12399000001")
+    assert conf.value.error_id is ErrorId.CALL_OUTBOUND and ami.actions == []
