@@ -85,6 +85,8 @@ class CaseWorkPanel(Tab):
         super().__init__(tr, spawn, request)
         self.setObjectName("caseWork")
         self.case: dict[str, Any] | None = None
+        self.opening: int | None = None
+        """The case last asked for (`open_case`): only its answer is shown."""
         self.status_filter = named(QComboBox(), "workStatus")
         self.overdue_only = named(QCheckBox(), "workOverdue")
         self.refresh = named(QPushButton(), "workRefresh")
@@ -186,8 +188,8 @@ class CaseWorkPanel(Tab):
         return out
 
     def set_cases(self, cases: list[dict[str, Any]]) -> None:
-        """New rows; the case on show stays selected if it is still listed."""
-        keep = self.case.get("id") if self.case else None
+        """New rows; the case chosen last stays selected if it is still listed."""
+        keep = self.opening if self.opening is not None else (self.case.get("id") if self.case else None)
         self.model.set_rows(cases)
         row = self.model.row_of(keep) if keep is not None else None
         if row is not None:
@@ -348,17 +350,23 @@ class CaseWorkPanel(Tab):
         """The list, and the case on show again (its allowed actions may change)."""
         reply = await self.request(Msg.LIST_CASES, **self.filters())
         self.set_cases(reply.get("cases") or [])
-        if self.case is not None:
-            await self.open_case(int(self.case["id"]))
+        chosen = self.opening if self.opening is not None else (self.case or {}).get("id")
+        if chosen is not None:
+            await self.open_case(int(chosen))
 
     async def open_case(self, case_id: int) -> None:
+        """Read `case_id` and show it, unless the person chose another case meanwhile (a reload that read the
+        case on show before the choice must not bring it back over the one chosen)."""
+        self.opening = case_id
         try:
             reply = await self.request(Msg.GET_CASE, case_id=case_id)
         except LinkError as exc:
-            self.show_case(None)
-            self.show_error(self.tr_.error(exc.error_id, exc.message, exc.detail))
+            if self.opening == case_id:
+                self.show_case(None)
+                self.show_error(self.tr_.error(exc.error_id, exc.message, exc.detail))
             return
-        self.show_case(reply["case"])
+        if self.opening == case_id:
+            self.show_case(reply["case"])
 
     async def _case_action(self, action: str, fields: dict[str, Any]) -> None:
         """One workflow request from the button of `action` (WORK_ACTIONS); the reply is the case after the

@@ -8,6 +8,7 @@ back with plain selects, never from the report's statements."""
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -27,7 +28,8 @@ START, END = date(2026, 10, 1), date(2026, 11, 1)
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 STATUSES = ("pending", "accepted", "returned", "return_requested", "handled", "withdrawn")
 COUNTED = ("pending", "accepted", "return_requested", "handled")
-N_CASES = 3000
+N_CASES = int(os.environ.get("HOTLINE_KPI_CASES", "3000"))
+"""Cases generated: a few thousand in the suite; `HOTLINE_KPI_CASES=100000` for the month at a centre's scale."""
 
 
 def _local(d: date) -> datetime:

@@ -9,7 +9,7 @@ and hung the test at teardown."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,14 @@ async def click(window: MainWindow, qtbot: QtBot, action: str, status: str) -> N
         return None if row is None else str(window.work.model.cases[row]["status"])
 
     await until(lambda: listed_status() in (status, None))  # the list is refreshed after the reply
+
+
+async def act(window: MainWindow, qtbot: QtBot, action: str, done: Callable[[dict[str, Any]], bool]) -> None:
+    """Click `action` on the case on show and wait until the case shown is that case as `done` says it is
+    after the action (for the actions that leave the case's status as it was)."""
+    case_id = window.work.case["id"]
+    qtbot.mouseClick(window.work.buttons[action], Qt.MouseButton.LeftButton)
+    await until(lambda: window.work.case is not None and window.work.case["id"] == case_id and done(window.work.case))
 
 
 async def test_department_accepts_and_handles_then_supervisor_approves(
@@ -215,7 +223,7 @@ async def test_returns_and_extensions_through_their_buttons(
     dept.work.return_code.setCurrentIndex(dept.work.return_code.findData("wrong_area"))
     assert dept.work.return_code.currentText() == "属地错误"
     type_text(dept.work.note, "该地址属新市区供水所")
-    await click(dept, qtbot, "return", "dispatched")  # a request: the case's status stays
+    await act(dept, qtbot, "return", lambda c: [r["status"] for r in c["returns"]] == ["pending"])  # status stays
     shares = dept.work.case["dispatches"]
     assert [d["status"] for d in shares] == ["return_requested"]
     assert "退单" in dept.work.detail.toPlainText() and "属地错误" in dept.work.detail.toPlainText()
@@ -223,7 +231,7 @@ async def test_returns_and_extensions_through_their_buttons(
     await pick(dept, qtbot, cases["late"])
     dept.work.return_code.setCurrentIndex(dept.work.return_code.findData("not_our_duty"))
     type_text(dept.work.note, "井盖属市政工程处")
-    await click(dept, qtbot, "return", "dispatched")
+    await act(dept, qtbot, "return", lambda c: [r["status"] for r in c["returns"]] == ["pending"])
 
     sup = await open_desk("sup")
     await pick(sup, qtbot, cases["pressure"])
@@ -231,7 +239,7 @@ async def test_returns_and_extensions_through_their_buttons(
     qtbot.mouseClick(sup.work.buttons["reject_return"], Qt.MouseButton.LeftButton)
     assert sup.work.error.text() == "请先填写意见再驳回退单"  # a rejection says why
     type_text(sup.work.note, "该小区由市供水公司直供")
-    await click(sup, qtbot, "reject_return", "dispatched")
+    await act(sup, qtbot, "reject_return", lambda c: [r["status"] for r in c["returns"]] == ["refused"])
     assert [d["status"] for d in sup.work.case["dispatches"]] == ["pending"]  # the unit keeps it
     assert "已驳回" in sup.work.detail.toPlainText()
 
@@ -255,13 +263,13 @@ async def test_returns_and_extensions_through_their_buttons(
     qtbot.mouseClick(dept.work.buttons["request_extension"], Qt.MouseButton.LeftButton)
     assert dept.work.error.text() == "请先填写意见再申请延期"
     type_text(dept.work.note, "需更换主管道，材料三日内到货")
-    await click(dept, qtbot, "request_extension", "dispatched")
+    await act(dept, qtbot, "request_extension", lambda c: [x["status"] for x in c["extensions"]] == ["pending"])
     assert "延期申请" in dept.work.detail.toPlainText() and "待审核" in dept.work.detail.toPlainText()
     assert "request_extension" not in shown_buttons(dept) and not dept.work.extension_box.isVisibleTo(dept.work)
     shot(dept, "14_unit_view_extension_asked")
     await pick(sup, qtbot, cases["burst"])
     assert {"approve_extension", "refuse_extension"} <= shown_buttons(sup)
-    await click(sup, qtbot, "approve_extension", "dispatched")
+    await act(sup, qtbot, "approve_extension", lambda c: [x["status"] for x in c["extensions"]] == ["approved"])
     with sessions() as s:
         share = s.query(Dispatch).filter(Dispatch.case_id == cases["burst"]).one()
         assert share.deadline_at == asked.replace(second=0, microsecond=0)
