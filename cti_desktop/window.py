@@ -30,6 +30,7 @@ from cti_desktop.drafts import DraftStore
 from cti_desktop.follow_ups_tab import FollowUpsTab
 from cti_desktop.i18n import Tr
 from cti_desktop.link import Link, LinkError, Status
+from cti_desktop.missed_tab import MissedCallsTab
 from cti_desktop.models import STATE_COLOURS, AgentStatusView
 from cti_desktop.phone_panel import MakeSettings, PhonePanel
 from cti_desktop.qa_view import QaView
@@ -133,7 +134,16 @@ class MainWindow(QMainWindow):
         self.wallboard = WallboardView(*args)
         self.qa = QaView(*args)
         self.follow_ups = FollowUpsTab(*args)
-        self.pages: tuple[Tab, ...] = (self.call_tab, self.cases, self.work, self.wallboard, self.qa, self.follow_ups)
+        self.missed = MissedCallsTab(*args)
+        self.pages: tuple[Tab, ...] = (
+            self.call_tab,
+            self.cases,
+            self.work,
+            self.wallboard,
+            self.qa,
+            self.follow_ups,
+            self.missed,
+        )
         self.tabs = named(QTabWidget(), "tabs")
         for page in self.pages:
             self.tabs.addTab(page, "")
