@@ -76,8 +76,11 @@ async def test_click_to_dial_a_follow_up_calls_the_citizen_as_the_hotline(stack:
         sender = next(line for line in invite.splitlines() if line.lower().startswith("from:"))
         assert "<sip:12345@" in sender, sender  # the citizen sees the hotline's number
 
-        states = [(m["state"], m.get("reason")) for m in client.pushes if m["type"] == "agent_state"]
-        assert ("on_call", "") in states and states[-1] == ("paused", "meeting"), states  # back to their pause
+        def states() -> list[tuple[str, str | None]]:
+            return [(m["state"], m.get("reason")) for m in client.pushes if m["type"] == "agent_state"]
+
+        await client.until(lambda: states()[-1:] == [("paused", "meeting")], 15, "the agent back in their pause")
+        assert ("on_call", "") in states(), states()
 
         refused = await client.request(
             "follow_up_case", case_id=case_id, reached=True, solved=True, rating="satisfied", call_id="nope"

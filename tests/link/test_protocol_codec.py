@@ -67,6 +67,7 @@ def test_every_client_message_type_has_a_spec_and_round_trips() -> None:
         p.Msg.LIST_MISSED_CALLS: {"filter": "overdue", "limit": 20, "offset": 40},
         p.Msg.CLAIM_MISSED_CALL: {"task_id": 7},
         p.Msg.MISSED_CALL_ATTEMPT: {"task_id": 7, "outcome": "not_reached", "notes": "无人接听"},
+        p.Msg.DIAL_CITIZEN: {"case_id": 42, "purpose": "follow_up"},
         p.Msg.ADD_ATTACHMENT: {"case_id": 1, "filename": "路灯.jpg", "data": "/9j/4AAQ", "dispatch_id": 3},
         p.Msg.LIST_ATTACHMENTS: {"case_id": 1},
         p.Msg.GET_ATTACHMENT: {"token": "3sbswDVRp2zeiygpWi_FzszZrqFRGmTLZu6gqOJSVpg", "offset": 36864},
