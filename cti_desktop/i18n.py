@@ -209,7 +209,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "work_location": ("位置", "Location"),
     "work_returns": ("退单", "Return"),
     "work_extensions": ("延期申请", "Extension request"),
-    "work_extension_line": ("{before} → {asked}", "{before} → {asked}"),
     "decision_pending": ("待审核", "waiting for review"),
     "decision_approved": ("已同意", "approved"),
     "decision_refused": ("已驳回", "refused"),

@@ -451,22 +451,19 @@ class CaseWorkPanel(Tab):
                     text += f"<br>&nbsp;&nbsp;{t('work_' + key)}：{e(d[key])}"
             history.append(text)
         units = {d.get("unit_id"): d.get("unit_name") for d in c.get("dispatches") or []}
+
+        def request_line(label: str, item: dict[str, Any], body: str) -> str:
+            """A unit's return or extension request with the centre's decision."""
+            text = f"{label} {when(item.get('requested_at'))} {e(units.get(item.get('unit_id'), ''))}：{body}"
+            text += f" · {e(t.maybe('decision', item.get('status')))}"
+            return text + (f" {e(item['decision_note'])}" if item.get("decision_note") else "")
+
         for r in c.get("returns") or []:
             code = t.maybe("return_reason", r.get("reason_code"))
-            text = f"{t('work_returns')} {when(r.get('requested_at'))} {e(units.get(r.get('unit_id'), ''))}："
-            text += f"<b>{e(code)}</b> {e(r.get('reason'))} · {e(t.maybe('decision', r.get('status')))}"
-            if r.get("decision_note"):
-                text += f" {e(r['decision_note'])}"
-            history.append(text)
+            history.append(request_line(t("work_returns"), r, f"<b>{e(code)}</b> {e(r.get('reason'))}"))
         for x in c.get("extensions") or []:
-            asked = t(
-                "work_extension_line", before=t.when(x.get("deadline_before")), asked=t.when(x.get("deadline_asked"))
-            )
-            text = f"{t('work_extensions')} {when(x.get('requested_at'))} {e(units.get(x.get('unit_id'), ''))}："
-            text += f"{e(asked)} {e(x.get('reason'))} · {e(t.maybe('decision', x.get('status')))}"
-            if x.get("decision_note"):
-                text += f" {e(x['decision_note'])}"
-            history.append(text)
+            asked = f"{t.when(x.get('deadline_before'))} → {t.when(x.get('deadline_asked'))}"
+            history.append(request_line(t("work_extensions"), x, f"{e(asked)} {e(x.get('reason'))}"))
         for v in c.get("supervisions") or []:
             kind = t("work_leader") if v.get("leader") else t("work_supervision", level=v.get("level", 1))
             history.append(f"<span style='color:#b00020'>{kind}</span> {when(v.get('at'))}：{e(v.get('instructions'))}")
