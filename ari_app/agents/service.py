@@ -234,6 +234,13 @@ class AgentService:
         else:
             self.move(target, AgentState.PAUSED if pause else AgentState.READY, reason)
 
+    def pause_after_own_call(self, session: AgentSession) -> None:
+        """A paused agent places a call of their own (click-to-dial): after it and its wrap-up they are back in
+        the same pause (`pause_after`), not ready. Nothing for an agent who is not paused."""
+        if session.state is AgentState.PAUSED:
+            session.pause_after = session.reason or "other"
+            self.changed(session)
+
     # --- desktops coming and going ---------------------------------------------------------------------
     def desktop_attached(self, session: AgentSession) -> None:
         session.desktops += 1

@@ -57,9 +57,7 @@ class OutboundDesk:
                     return target_of_case(s, actor, case_id, purpose, now)
 
             found = await asyncio.to_thread(target)
-            if session.state is AgentState.PAUSED:  # back to the same pause once the call and its wrap-up end
-                session.pause_after = session.reason or "other"
-                self.link.agents.changed(session, None)
+            self.link.agents.pause_after_own_call(session)
             await self.dialer.dial(agent.id, agent.interface, found)
         req.reply(
             Msg.DIALING,
