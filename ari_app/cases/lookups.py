@@ -108,7 +108,7 @@ def search_cases(
         stmt = stmt.where(or_(*matches))
     if mine:
         stmt = stmt.where(Case.created_by == actor.user_id if actor.user_id is not None else false())
-    cases = list(session.scalars(restrict(stmt, actor)))
+    cases = list(session.scalars(restrict(stmt, actor, many=True)))
     audit(session, actor, "search", None, settings.now(), text=text, mine=mine, found=len(cases))
     session.flush()
     return cases

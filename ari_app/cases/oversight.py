@@ -64,7 +64,7 @@ def oversight_cases(
         _require(actor, "oversight")
         now = settings_of(s).now()
         stmt = select(Case).where(Case.status != CaseState.CLOSED)
-        cond = visible(actor)
+        cond = visible(actor, many=True)
         if cond is not None:
             stmt = stmt.where(cond)
         if kind == "overdue":

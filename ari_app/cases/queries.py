@@ -313,7 +313,7 @@ def list_cases(
         settings = settings_of(s)
         now = settings.now()
         stmt = select(Case)
-        cond = visible(actor)
+        cond = visible(actor, many=True)
         if cond is not None:
             stmt = stmt.where(cond)
         if status:
