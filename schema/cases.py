@@ -405,7 +405,8 @@ class Dispatch(Base):
 
     __table_args__ = (
         Index("ix_dispatches_case_id", "case_id"),
-        Index("ix_dispatches_unit_id_status", "unit_id", "status"),
+        # with the case id, a unit's cases are read from the index alone (access.visible, `many`)
+        Index("ix_dispatches_unit_id_status_case_id", "unit_id", "status", "case_id"),
         Index("ix_dispatches_status_deadline_at", "status", "deadline_at"),
     )
 
