@@ -275,7 +275,7 @@ class WebSettings:
     """A web session unused this long ends (sign in again)."""
     session_hours: float = 12.0
     """A web session ends this long after sign-in, used or not."""
-    poll_seconds: float = 1.0
+    poll_seconds: float = 0.5
     """How often a web front that runs on its own (`hotline web`) reads the audit trail for case changes
     made by other processes, to tell the open pages (0: never)."""
     forwarded_allow_ips: tuple[str, ...] = ()
@@ -1179,7 +1179,7 @@ def _web(c: _Checker, data: dict[str, Any]) -> WebSettings:
         tls_key=key,
         idle_minutes=c.number(w, "idle_minutes", "web", above=0, high=24 * 60, default=30, unit="minutes"),
         session_hours=c.number(w, "session_hours", "web", above=0, high=720, default=12, unit="hours"),
-        poll_seconds=c.number(w, "poll_seconds", "web", low=0, high=60, default=1, unit="seconds"),
+        poll_seconds=c.number(w, "poll_seconds", "web", low=0, high=60, default=0.5, unit="seconds"),
         forwarded_allow_ips=proxies,
     )
 
