@@ -167,8 +167,8 @@ class Open311Server:
 
 
 class Receiver(Open311Server):
-    """A hotline's own system speaking Open311 JSON. `plan` scripts the next answers: "500" answers an
-    error, "drop" accepts the request and then closes the connection without answering (a lost answer)."""
+    """A hotline's own system speaking Open311 JSON. `plan` scripts the next answers: "500" or "503" answers
+    that error, "drop" accepts the request and then closes the connection without answering (a lost answer)."""
 
     def __init__(self) -> None:
         self.plan: list[str] = []
@@ -192,8 +192,8 @@ class Receiver(Open311Server):
                     receiver.attempts.append(key)
                     receiver.bodies.append(raw)
                     step = receiver.plan.pop(0) if receiver.plan else "ok"
-                    if step == "500":
-                        self.send_response(500)
+                    if step in ("500", "503"):
+                        self.send_response(int(step))
                         self.end_headers()
                         self.wfile.write(b"busy")
                         return
