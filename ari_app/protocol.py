@@ -989,8 +989,9 @@ class LinkageInfo(TypedDict):
     agent: str
     at: str
     work_order: str | None
-    """The work order's delivery: pending, awaiting_id, delivered, refused; None when the partner has no receiver
-    (or the case's work order went with an earlier handoff to the same partner)."""
+    """The delivery of the case's work order to this partner (one per case and partner, so every handoff to the
+    same partner shows the same one): pending, awaiting_id, delivered, refused; None when the partner has no
+    receiver."""
     attempts: int
     service_request_id: str | None
     """The partner's receipt (GeoReport v2 `service_request_id`)."""
