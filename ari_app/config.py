@@ -117,6 +117,39 @@ class Trunk:
 
 
 @dataclass(frozen=True)
+class Receiver:
+    """`linkage.partners[].receiver`: a partner's Open311 GeoReport v2 interface, where the work order of a call
+    handed to it is pushed (ari_app.cases.linkage)."""
+
+    url: str
+    """Base URL of the API (`/requests.json`, `/tokens/{token}.json` are appended)."""
+    service_code: str
+    """The `service_code` the partner gave the centre for work orders from 12345."""
+    key: Secret | None = None
+    """Where the `api_key` the partner issued is kept (secret_env / secret_file), if it asks for one."""
+
+
+@dataclass(frozen=True)
+class Partner:
+    """`linkage.partners[]`: an emergency or police service a call can be handed to (110/119/120 联动).
+
+    `key` is what the desktop asks for ("110"); the server alone turns it into `number` dialled through
+    `trunk` (`PJSIP/{number}@{trunk}`), so an agent never dials a free number this way."""
+
+    key: str
+    name_zh: str
+    name_en: str
+    number: str
+    trunk: str
+    receiver: Receiver | None = None
+
+    @property
+    def dial(self) -> str:
+        """The Asterisk dial string of the partner: `PJSIP/110@carrier-telecom`."""
+        return f"PJSIP/{self.number}@{self.trunk}"
+
+
+@dataclass(frozen=True)
 class QueueSettings:
     name: str
     strategy: str
@@ -469,6 +502,8 @@ class Config:
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     cases: CaseRules = field(default_factory=CaseRules)
     web: WebSettings = field(default_factory=WebSettings)
+    linkage: tuple[Partner, ...] = ()
+    """`linkage.partners`: the emergency and police services calls are handed to (110/119/120), in order."""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def hotline(self, number: str) -> Hotline | None:
@@ -476,6 +511,9 @@ class Config:
 
     def agent(self, agent_id: str) -> Agent | None:
         return next((a for a in self.agents if a.id == agent_id), None)
+
+    def partner(self, key: str) -> Partner | None:
+        return next((p for p in self.linkage if p.key == key), None)
 
     def agent_by_interface(self, interface: str) -> Agent | None:
         return next((a for a in self.agents if a.interface.lower() == interface.lower()), None)
@@ -887,6 +925,59 @@ def _trunks(c: _Checker, data: dict[str, Any], numbers: NumberRules) -> tuple[Tr
             )
         )
     return tuple(trunks)
+
+
+_URL = re.compile(r"^https?://\S+$")
+_PARTNER_KEY = re.compile(r"^[0-9]{3,6}$")
+_SERVICE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+def _receiver(c: _Checker, r: dict[str, Any], p: str) -> Receiver | None:
+    """`linkage.partners[i].receiver`: the partner's Open311 GeoReport v2 interface."""
+    c.unknown(r, p, {"url", "service_code", "key"})
+    url = c.string(r, "url", p, pattern=_URL, expected="an http(s) URL of an Open311 GeoReport v2 API")
+    code = c.string(r, "service_code", p, pattern=_SERVICE_CODE, expected="the service_code the partner gave")
+    key = None
+    if "key" in r:
+        if isinstance(r["key"], dict):
+            key = c.secret(r["key"], f"{p}.key", required=True)
+        else:
+            c.fail(f"{p}.key", "expected secret_env or secret_file (where the api_key is kept)")
+    return Receiver(url=url, service_code=code, key=key)
+
+
+def _linkage(c: _Checker, data: dict[str, Any], trunks: tuple[Trunk, ...], default_trunk: str) -> tuple[Partner, ...]:
+    """`linkage:` (optional section) the emergency and police services calls are handed to, 110/119/120
+    (联动: the 12345 rules ask that such calls are handed on by one-key transfer or a three-way call)."""
+    sec = c.section(data, "linkage", "", required=False)
+    c.unknown(sec, "linkage", {"partners"})
+    if "partners" not in sec:
+        return ()
+    partners: list[Partner] = []
+    for i, item in enumerate(c.items(sec, "partners", "linkage")):
+        p = f"linkage.partners[{i}]"
+        c.unknown(item, p, {"key", "name_zh", "name_en", "number", "trunk", "receiver"})
+        key = c.string(item, "key", p, pattern=_PARTNER_KEY, expected='the partner\'s short number in quotes ("110")')
+        if key and any(x.key == key for x in partners):
+            c.fail(f"{p}.key", f"partner {key} is configured twice")
+        number = c.string(item, "number", p, pattern=_DIGITS, expected="a dialable number of 3-20 digits", default=key)
+        trunk = c.string(item, "trunk", p, expected="the name of a trunk", default=default_trunk)
+        if trunk and trunks and not any(t.name == trunk for t in trunks):
+            c.fail(f"{p}.trunk", f"expected one of the trunks ({', '.join(t.name for t in trunks)}), got {trunk!r}")
+        receiver = None
+        if item.get("receiver") is not None:
+            receiver = _receiver(c, c.section(item, "receiver", p), f"{p}.receiver")
+        partners.append(
+            Partner(
+                key=key,
+                name_zh=c.string(item, "name_zh", p, expected="the Chinese name"),
+                name_en=c.string(item, "name_en", p, expected="the English name"),
+                number=number,
+                trunk=trunk,
+                receiver=receiver,
+            )
+        )
+    return tuple(partners)
 
 
 def _queue(c: _Checker, data: dict[str, Any]) -> QueueSettings:
@@ -1406,6 +1497,7 @@ _SECTIONS = {
     "calendar",
     "cases",
     "web",
+    "linkage",
 }
 
 
@@ -1431,6 +1523,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     calendar = _calendar(c, data)
     cases = _cases(c, data, hotlines)
     web = _web(c, data)
+    linkage = _linkage(c, data, trunks, callback.trunk)
     if c.issues:
         raise ConfigError(sorted(c.issues, key=lambda i: i.line))
     return Config(
@@ -1455,5 +1548,6 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         calendar=calendar,
         cases=cases,
         web=web,
+        linkage=linkage,
         raw=data,
     )

@@ -60,6 +60,14 @@ def render_extensions(cfg: Config) -> str:
     for a in cfg.agents:
         lines.append(f"exten => {a.extension},1,Dial(PJSIP/{a.extension},30)")
         lines.append(" same => n,Hangup()")
+    lines.append("")
+    lines.append("; The linkage partners (110/119/120): each key dials the partner's number through its trunk, the")
+    lines.append("; same dial string the CTI server's one-key transfer and three-way call use (Partner.dial).")
+    lines.append("[hotline-linkage]")
+    for p in cfg.linkage:
+        lines.append(f"; {p.key} {_quote(p.name_en)}")
+        lines.append(f"exten => {p.key},1,Dial({p.dial},60)")
+        lines.append(" same => n,Hangup()")
     return "\n".join(lines) + "\n"
 
 

@@ -24,7 +24,7 @@ from typing import Any, Final, NotRequired, TypedDict
 
 import orjson
 
-PROTOCOL_VERSION: Final = "1.9"
+PROTOCOL_VERSION: Final = "1.10"
 PROTOCOL_MAJOR: Final = 1
 MAX_FRAME: Final = 64 * 1024
 """Largest frame the server accepts and answers (bytes). Larger frames get `frame_too_large`."""
@@ -112,6 +112,8 @@ class ErrorId(StrEnum):
     DIAL_FAILED = "dial_failed"
     CALL_OUTBOUND = "call_outbound"
     OUTSIDE_CALLING_HOURS = "outside_calling_hours"
+    # Linkage (联动 110/119/120)
+    PARTNER_UNKNOWN = "partner_unknown"
     # Refusals inside the server, which a request can meet only through them:
     PASSWORD_REJECTED = "password_rejected"
     CALL_STATE_FORBIDDEN = "call_state_forbidden"
@@ -447,6 +449,7 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
         "action": Field(str, choices=("start", "leave", "end")),
         "call_id": Field(str, max_len=64),
         "number": Field(str, required=False, max_len=40),
+        "partner": Field(str, required=False, max_len=8),
     },
     Msg.LIST_MISSED_CALLS: {
         "filter": Field(str, required=False, choices=MISSED_FILTERS),
@@ -496,6 +499,7 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
         "call_id": Field(str, max_len=64),
         "agent_id": Field(str, required=False, max_len=64),
         "number": Field(str, required=False, max_len=40),
+        "partner": Field(str, required=False, max_len=8),
     },
     Msg.END_SESSIONS: {"login": Field(str, max_len=64)},
     Msg.PING: {},
@@ -684,6 +688,17 @@ class HotlineInfo(TypedDict):
     name_zh: str
     name_en: str
     categories: list[str]
+
+
+class PartnerInfo(TypedDict):
+    """`signed_in`'s `partners` (since 1.10): an emergency or police partner a call can be handed to (联动)."""
+
+    key: str
+    """What `transfer` and `conference` name it by (`partner`): "110"."""
+    name_zh: str
+    name_en: str
+    work_order: bool
+    """Whether the case's work order is pushed to the partner's system when a call is handed to it."""
 
 
 class AgentInfo(TypedDict):
@@ -959,6 +974,34 @@ class CaseDetail(CaseListItem):
     """问题工单: when a counter reached the centre's threshold (supervision raised a level)."""
     returns: NotRequired[list[ReturnInfo]]
     extensions: NotRequired[list[ExtensionInfo]]
+    linkage: NotRequired[list[LinkageInfo]]
+    """联动 (since 1.10): the call's handoffs to emergency and police partners and their work orders."""
+
+
+class LinkageInfo(TypedDict):
+    """A call handed to a partner (110/119/120) and the work order pushed to it (a case detail's `linkage`)."""
+
+    partner: str
+    name_zh: str
+    name_en: str
+    kind: str
+    """blind, attended (transfers) or three_way"""
+    agent: str
+    at: str
+    work_order: str | None
+    """The delivery of the case's work order to this partner (one per case and partner, so every handoff to the
+    same partner shows the same one): pending, awaiting_id, delivered, refused; None when the partner has no
+    receiver."""
+    attempts: int
+    service_request_id: str | None
+    """The partner's receipt (GeoReport v2 `service_request_id`)."""
+    token: str | None
+    delivered_at: str | None
+    error: str | None
+    """The last failed attempt's error, or the partner's refusal."""
+    result_status: str | None
+    """The partner's last status of its request: open or closed (None until it reports)."""
+    result_notes: str | None
 
 
 class AttachmentInfo(TypedDict):

@@ -62,7 +62,7 @@ from ari_app.outbound.service import OutboundDialer
 from ari_app.qa.recordings import audit_recording_failure, check_when_ended
 from ari_app.supervision.spy import ChanSpy
 from ari_app.transfers import Transfers
-from ari_app.transfers.desk import TransferDesk
+from ari_app.transfers.desk import PartnerHandoffs, TransferDesk
 from ari_app.web.app import WebServer, build_app
 from recordings.retention import RetentionRunner
 from recordings.service import RecordingFailure, TranscriptionService
@@ -221,7 +221,8 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
     bus.subscribe(server.callbacks.on_event, *calls)
     server.extras.append(server.callbacks)
 
-    server.three_way = ThreeWay(tracker, ami, sessions, cfg.callback.trunk)
+    partners = {p.key: p for p in cfg.linkage}  # 联动 110/119/120
+    server.three_way = ThreeWay(tracker, ami, sessions, cfg.callback.trunk, partners=partners)
     bus.subscribe(server.three_way.on_event, ConferenceChanged)
 
     configure_cases(sessions, CaseSettings.from_config(cfg))
@@ -232,6 +233,8 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
             sessions,
             exchange,
             api_keys={h.number: h.exchange_key.value for h in cfg.hotlines if h.exchange_key and h.number in exchange},
+            partners={p.key: p.receiver.url for p in cfg.linkage if p.receiver},
+            partner_keys={p.key: p.receiver.key.value for p in cfg.linkage if p.receiver and p.receiver.key},
         )
     )
     server.link = LinkServer(cfg, sessions, ami)
@@ -255,10 +258,12 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
         return await server.link.agents.reconcile_queue(members)
 
     ami.on_resynced.append(reconcile)
-    server.link.add(ConferenceDesk(server.three_way))
+    server.link.add(ConferenceDesk(server.three_way, PartnerHandoffs(sessions)))
     server.link.supervisor.spy = ChanSpy(cfg, tracker, ami)
     bus.subscribe(server.link.supervisor.on_health, HealthReport)
-    server.transfers = Transfers(tracker, ami, sessions, cfg.callback.trunk, {a.id: a.interface for a in cfg.agents})
+    server.transfers = Transfers(
+        tracker, ami, sessions, cfg.callback.trunk, {a.id: a.interface for a in cfg.agents}, partners=partners
+    )
     bus.subscribe(server.transfers.on_event, CallLegChanged, CallEnded)
     server.link.add(TransferDesk(server.transfers))
     server.link.add(OutboundDesk(OutboundDialer(ami, cfg.callback.trunk)))

@@ -19,7 +19,7 @@ from cti_desktop.models import CaseTableModel
 from cti_desktop.qtutil import named
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import table_view
-from cti_desktop.transfer import TransferBar, transfer_note
+from cti_desktop.transfer import LinkageBar, TransferBar, transfer_note
 from cti_desktop.widgets import CaseForm, ConferenceBar, NoteLabel, ScreenPopPanel
 
 
@@ -52,6 +52,8 @@ class CallTab(Tab):
         self.conference.action_requested.connect(lambda action, number: self.spawn(self._conference(action, number)))
         self.transfer = TransferBar(tr)
         self.transfer.action_requested.connect(lambda *args: self.spawn(self._transfer(*args)))
+        self.linkage = LinkageBar(tr)
+        self.linkage.requested.connect(lambda kind, key: self.spawn(self._linkage(kind, key)))
         self.form = CaseForm(tr)
         self.form.changed.connect(self._save_draft)
         self.form.save_requested.connect(lambda: self.spawn(self._save_case()))
@@ -60,7 +62,7 @@ class CallTab(Tab):
         self.notice.setWordWrap(True)
         left = QWidget()
         left_layout = QVBoxLayout(left)
-        for widget in (self.pop, self.conference, self.transfer, self.notice):
+        for widget in (self.pop, self.linkage, self.conference, self.transfer, self.notice):
             left_layout.addWidget(widget)
         left_layout.addWidget(self.form, 1)
         self.history_model = CaseTableModel(tr)
@@ -79,7 +81,15 @@ class CallTab(Tab):
 
     def retranslate(self) -> None:
         self.history_title.setText(self.tr_("history_title"))
-        for widget in (self.pop, self.conference, self.transfer, self.form, self.history_model, self.notice):
+        for widget in (
+            self.pop,
+            self.linkage,
+            self.conference,
+            self.transfer,
+            self.form,
+            self.history_model,
+            self.notice,
+        ):
             widget.retranslate()
 
     def set_online(self, online: bool) -> None:
@@ -106,11 +116,13 @@ class CallTab(Tab):
             self.pop.set_phase("connected")
             self.conference.set_call_phase("connected")
             self.transfer.set_call_phase("connected")
+            self.linkage.set_call_phase("connected")
         elif kind == Msg.CALL_ENDED:
             self.call["phase"] = "ended"
             self.pop.set_phase("ended")
             self.conference.set_call_phase("")
             self.transfer.set_call_phase("")
+            self.linkage.set_call_phase("")
         elif kind == Msg.CALL_MISSED:
             self.pop.set_phase("missed")
             if not self.form.has_content():
@@ -120,6 +132,7 @@ class CallTab(Tab):
             self.conference.show_members(list(msg.get("members") or []))
         elif kind == Msg.TRANSFER_STATE and (msg.get("transfer") or {}).get("from_agent") == self.agent_id:
             self.transfer.show_transfer(msg.get("transfer"))
+            self.linkage.set_busy((msg.get("transfer") or {}).get("state") in ("ringing", "answered"))
 
     def _screen_pop(self, msg: dict[str, Any]) -> None:
         call = dict(msg.get("call") or {})
@@ -129,6 +142,7 @@ class CallTab(Tab):
         self.conference.show_members([])
         self.conference.set_call_phase(str(call.get("phase") or ""))
         self.transfer.set_call_phase(str(call.get("phase") or ""))
+        self.linkage.set_call_phase(str(call.get("phase") or ""))
         if msg.get("history") or not msg.get("resumed"):
             on_call = list(msg.get("cases") or [])  # a transferred call: the cases already taken on it first
             known = {c.get("id") for c in on_call}
@@ -192,6 +206,27 @@ class CallTab(Tab):
         reply = await self._call_request(Msg.TRANSFER, **fields)
         if reply is not None:
             self.transfer.show_transfer(reply.get("transfer"))
+
+    async def _linkage(self, kind: str, key: str) -> None:
+        """转110: a blind transfer of the citizen to the partner; 三方110: the partner into a three-way call. The
+        request names the partner's key only (docs/protocol.md, "Linkage")."""
+        self.linkage.set_busy(True)
+        if kind == "three_way":
+            reply = await self._call_request(Msg.CONFERENCE, action="start", partner=key)
+            self.linkage.set_busy(False)
+            if reply is not None:
+                self.conference.show_members(list(reply.get("members") or []))
+            return
+        reply = await self._call_request(Msg.TRANSFER, action="blind", partner=key)
+        if reply is None:
+            self.linkage.set_busy(False)
+            return
+        self.transfer.show_transfer(reply.get("transfer"))
+        self.linkage.set_busy((reply.get("transfer") or {}).get("state") in ("ringing", "answered"))
+
+    def set_partners(self, partners: list[dict[str, Any]]) -> None:
+        """`signed_in.partners`: the one-key linkage buttons."""
+        self.linkage.set_partners(partners)
 
     async def _save_case(self) -> None:
         v = self.form.values()

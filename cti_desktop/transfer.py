@@ -106,6 +106,77 @@ class TransferBar(QFrame):
         self.state.setText(t(f"xfer_state_{current.get('state')}", target=target))
 
 
+class LinkageBar(QFrame):
+    """联动 one-key buttons on a connected call: 转110 (a blind transfer to the partner) and 三方110 (the
+    partner called into a three-way call), one pair per partner the server listed at sign-in
+    (`signed_in.partners`). The desktop sends only the partner's key; the server dials its number."""
+
+    requested = Signal(str, str)  # "transfer" or "three_way", the partner's key
+
+    def __init__(self, tr: Tr, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tr_ = tr
+        self.setObjectName("linkageBar")
+        self.title = QLabel()
+        self.title.setStyleSheet("font-weight: bold;")
+        self.row = QHBoxLayout(self)
+        self.row.setContentsMargins(0, 0, 0, 0)
+        self.row.addWidget(self.title)
+        self.row.addStretch(1)
+        self.partners: list[dict[str, Any]] = []
+        self.buttons: dict[tuple[str, str], QPushButton] = {}
+        self.phase = ""
+        self.busy = False
+        self.retranslate()
+        self.setVisible(False)
+
+    def set_partners(self, partners: list[dict[str, Any]]) -> None:
+        """The partners of `signed_in` (`key`, `name_zh`, `name_en`): a transfer and a three-way button each."""
+        for button in self.buttons.values():
+            self.row.removeWidget(button)
+            button.deleteLater()
+        self.buttons = {}
+        self.partners = [p for p in partners if p.get("key")]
+        for p in self.partners:
+            key = str(p["key"])
+            for kind in ("transfer", "three_way"):
+                button = named(QPushButton(), f"linkage_{kind}_{key}")
+                button.setStyleSheet("color: #b00020; font-weight: bold;")
+                button.clicked.connect(lambda _=False, k=kind, x=key: self.requested.emit(k, x))
+                self.row.insertWidget(self.row.count() - 1, button)
+                self.buttons[(kind, key)] = button
+        self.setVisible(bool(self.partners))
+        self._enable()
+        self.retranslate()
+
+    def set_call_phase(self, phase: str) -> None:
+        """Only a connected call is handed over; a new or ended call is no longer busy."""
+        self.phase = phase
+        if phase != "connected":
+            self.busy = False
+        self._enable()
+
+    def set_busy(self, busy: bool) -> None:
+        """A transfer under way (or a request in flight): no second handoff until it is over."""
+        self.busy = busy
+        self._enable()
+
+    def _enable(self) -> None:
+        for button in self.buttons.values():
+            button.setEnabled(self.phase == "connected" and not self.busy)
+
+    def retranslate(self) -> None:
+        t = self.tr_
+        self.title.setText(t("linkage_title"))
+        for p in self.partners:
+            key = str(p["key"])
+            name = str(p.get("name_zh" if t.lang == "zh" else "name_en") or key)
+            for kind in ("transfer", "three_way"):
+                button = self.buttons[(kind, key)]
+                button.setText(t(f"linkage_{kind}", number=key))
+                button.setToolTip(t(f"linkage_{kind}_tip", number=key, name=name))
+
+
 def transfer_note(t: Tr, call: dict[str, Any], cases: list[dict[str, Any]]) -> str:
     """What the pop of a transferred call tells the agent: from whom, how, and the cases to continue."""
     transfer = call.get("transfer") or {}
@@ -134,6 +205,20 @@ def call_history_lines(t: Tr, case: dict[str, Any], when: Callable[[str | None],
         )
         text = t("work_transfer", kind=t.maybe("xfer_kind", x.get("kind")), agent=x.get("from_agent"), target=target)
         lines.append(f"{when(x.get('started_at'))} {e(text)} · {e(t.maybe('xfer_result', x.get('state')))}")
+    for x in case.get("linkage") or []:
+        partner = f"{x.get('partner')} {x.get('name_zh' if t.lang == 'zh' else 'name_en') or ''}".strip()
+        text = t("work_linkage", kind=t.maybe("linkage_kind", x.get("kind")), agent=x.get("agent"), partner=partner)
+        order = x.get("work_order")
+        if order:
+            text += " · " + t.maybe("linkage_order", order)
+            if x.get("service_request_id"):
+                text += " " + t("linkage_receipt", id=x["service_request_id"])
+            if x.get("result_status"):
+                text += " · " + t("linkage_result", status=t.maybe("linkage_status", x["result_status"]))
+                text += f" {x.get('result_notes') or ''}".rstrip()
+            elif order != "delivered" and x.get("error"):
+                text += f" ({x['error']})"
+        lines.append(f"{when(x.get('at'))} {e(text)}")
     for p in case.get("conference") or []:
         who = f"{t.maybe('role', p.get('role'))} {p.get('number') or ''}".strip()
         span = f"{when(p.get('joined_at'))} – {when(p.get('left_at'))}"

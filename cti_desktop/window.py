@@ -263,6 +263,7 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentIndex(self.qa_tab)
         for page in self.pages:
             page.signed_in(self.agent, msg.get("hotlines") or [])
+        self.call_tab.set_partners(list(msg.get("partners") or []))  # 联动 110/119/120
         self.phone.signed_in(msg.get("phone"))  # the SIP account: in memory only
         self.signin.hide()
         if not self.isVisible():

@@ -575,8 +575,34 @@ class ExchangeMessage(Base):
     refusal: Mapped[str | None] = mapped_column(Text)
     """A refused message's answer as JSON: `{"http_status": int, "errors": [{"code": .., "description": ..}]}`."""
     refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    partner: Mapped[str | None] = mapped_column(String(8))
+    """A linkage work order (联动): the partner's key (`110`) whose receiver gets it (config.yaml `linkage`);
+    None for an exchange hotline's request, which goes to the hotline's own system."""
+    service_request_id: Mapped[str | None] = mapped_column(String(64))
+    """The receiver's GeoReport v2 `service_request_id` once it has made the request (a linkage work order;
+    an exchange hotline's id goes on the case, `cases.external_id`)."""
+    result: Mapped[str | None] = mapped_column(Text)
+    """A linkage work order's last status from the partner (`GET /requests.json`) as JSON: `{"status": "open"
+    | "closed", "notes": str | null, "updated": str | null}`."""
 
     __table_args__ = (Index("ix_exchange_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+
+class LinkageHandoff(Base):
+    """A call handed to an emergency or police partner (联动: 110/119/120) from the desktop: a one-key transfer
+    or a three-way call. `case_id` is the case taken on the call, set when the case is saved (at once when
+    it already was); a partner with a receiver then gets the case's work order through the outbox."""
+
+    __tablename__ = "linkage_handoffs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    partner: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16))
+    """`blind`, `attended` (transfers) or `three_way`."""
+    agent: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
 
 
 class Attachment(Base):

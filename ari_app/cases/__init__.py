@@ -22,6 +22,7 @@ follow-up, review and closure, in each hotline's mode (collaborative, exchange, 
     events.py      the typed case events with their audience, published after each commit
     deadlines.py   time left, overdue escalation (督办) with levels, on an injected clock
     exchange.py    Open311 GeoReport v2 outbox and the status updates coming back
+    linkage.py     联动: a call handed to 110/119/120, the case's work order pushed to the partner's receiver
     surveys.py     keypad survey answers become the follow-up of the call's case
     runner.py      the periodic work: overdue escalation, the exchange outbox, survey answers
     kpi.py         intake, handling, closure, on-time and satisfaction rates; report.py writes them out

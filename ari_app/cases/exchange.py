@@ -160,9 +160,18 @@ def rerender_pending(session: Session, case: Case) -> int:
     )
     n = 0
     for msg in pending:
-        msg.payload = render_payload(case)
+        if msg.partner is None:
+            msg.payload = render_payload(case)
+        else:  # a linkage work order: the case's fields again, the partner's code and the handoff kept
+            old = json.loads(msg.payload)
+            kept = {k: v for k, v in old.items() if k in PARTNER_FIELDS}
+            msg.payload = json.dumps({**open311_request(case), **kept}, ensure_ascii=False, sort_keys=True)
         n += 1
     return n
+
+
+PARTNER_FIELDS = frozenset({"service_code", "attribute[linkage]", "attribute[call_id]", "attribute[handoff]"})
+"""The fields of a linkage work order (ari_app.cases.linkage.work_order) that are the partner's, not the case's."""
 
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
@@ -185,7 +194,13 @@ def enqueue_request(session: Session, case: Case, now: datetime) -> ExchangeMess
     """Put the case's Open311 request in the outbox, in the same transaction as the case. The idempotency
     key is `{number}:request`, and `{number}:request:{n}` for the n-th forwarding of a case the receiver had
     refused (a new request, not a retry of the refused one)."""
-    earlier = len(list(session.scalars(select(ExchangeMessage.id).where(ExchangeMessage.case_id == case.id))))
+    earlier = len(
+        list(
+            session.scalars(
+                select(ExchangeMessage.id).where(ExchangeMessage.case_id == case.id, ExchangeMessage.partner.is_(None))
+            )
+        )
+    )
     case.exchange_refusal = None
     msg = ExchangeMessage(
         key=f"{case.number}:request" + (f":{earlier + 1}" if earlier else ""),
@@ -519,6 +534,34 @@ def stall_message(s: Session, msg: ExchangeMessage, at: datetime) -> None:
     )
 
 
+def record_partner_answer(
+    s: Session, msg: ExchangeMessage, outcome: Delivered | Accepted | Refused, at: datetime
+) -> None:
+    """A linkage work order's answer (ari_app.cases.linkage): the partner's receipt on the outbox row and in the
+    case's trail (`linkage_delivered` with the `service_request_id`, `linkage_accepted` with the token,
+    `linkage_refused` with the partner's errors: never sent again, the case's status unchanged)."""
+    detail: dict[str, Any] = {"partner": msg.partner, "key": msg.key, "attempts": msg.attempts}
+    if isinstance(outcome, Delivered):
+        msg.status = OutboxStatus.DELIVERED
+        msg.delivered_at = at
+        msg.last_error = None
+        msg.service_request_id = outcome.service_request_id
+        audit(s, SYSTEM, "linkage_delivered", msg.case_id, at, service_request_id=outcome.service_request_id,
+              token=msg.token, **detail)  # fmt: skip
+    elif isinstance(outcome, Accepted):
+        msg.status = OutboxStatus.AWAITING_ID
+        msg.token = outcome.token
+        msg.last_error = None
+        audit(s, SYSTEM, "linkage_accepted", msg.case_id, at, token=outcome.token, **detail)
+    else:
+        msg.status = OutboxStatus.REFUSED
+        msg.refused_at = at
+        msg.last_error = outcome.text
+        errors = [{"code": c, "description": d} for c, d in outcome.errors]
+        msg.refusal = json.dumps({"http_status": outcome.http_status, "errors": errors}, ensure_ascii=False)
+        audit(s, SYSTEM, "linkage_refused", msg.case_id, at, http_status=outcome.http_status, errors=errors, **detail)
+
+
 def deliver_due(
     sessions: Callable[[], Session],
     endpoints: Mapping[str, str],
@@ -531,14 +574,22 @@ def deliver_due(
     backoff: Backoff = Backoff(),
     rng: Callable[[], float] = random.random,
     api_keys: Mapping[str, Callable[[], str]] | None = None,
+    partners: Mapping[str, str] | None = None,
+    partner_keys: Mapping[str, Callable[[], str]] | None = None,
 ) -> DeliveryReport:
     """Send every outbox message that is due (`pending`), and ask for the id of every one accepted with a
     token (`awaiting_id`), each in its own transaction. `endpoints` maps a hotline number to the base URL of
     its system's Open311 interface (`.../requests.json`, `.../tokens/{token}.json` are appended);
     `api_keys` maps a hotline number to a function reading the `api_key` its system issued (read at each
     send, so a rotated key is used at once; config.yaml `hotlines[].exchange_key`). What each answer does is
-    in the module's docstring."""
+    in the module's docstring.
+
+    Linkage work orders (`exchange_outbox.partner` set; ari_app.cases.linkage) go to `partners` (partner key
+    -> base URL) with `partner_keys`, sent and retried the same way; their answer is recorded by
+    `record_partner_answer` and never changes the case's status or `external_id`."""
     api_keys = api_keys or {}
+    partners = partners or {}
+    partner_keys = partner_keys or {}
     delivered = failed = refused = awaiting = 0
     events: list[CaseEvent] = []
     waiting = (OutboxStatus.PENDING, OutboxStatus.AWAITING_ID)
@@ -565,9 +616,11 @@ def deliver_due(
                 at = settings_of(s).now(now)
                 msg.attempts += 1
                 outcome: Outcome
-                base = endpoints.get(msg.hotline)
+                partner = msg.partner
+                base = partners.get(partner) if partner is not None else endpoints.get(msg.hotline)
                 if base is None:
-                    outcome = Transient(f"no exchange endpoint configured for hotline {msg.hotline}")
+                    whose = f"linkage partner {partner}" if partner is not None else f"hotline {msg.hotline}"
+                    outcome = Transient(f"no exchange endpoint configured for {whose}")
                 elif msg.status == OutboxStatus.AWAITING_ID:
                     token = urllib.parse.quote(msg.token or "", safe="")
                     try:
@@ -575,7 +628,7 @@ def deliver_due(
                     except (OSError, http.client.HTTPException) as exc:
                         outcome = Transient(f"token lookup: {type(exc).__name__}: {exc}")
                 else:
-                    read_key = api_keys.get(msg.hotline)
+                    read_key = partner_keys.get(partner) if partner is not None else api_keys.get(msg.hotline)
                     try:
                         key = read_key() if read_key is not None else None
                     except Exception as exc:  # the key is not where config says: never sent without it, retried
@@ -589,7 +642,17 @@ def deliver_due(
                             outcome = classify(answer, at)
                         except (OSError, http.client.HTTPException) as exc:  # no answer, or half of one
                             outcome = Transient(f"{type(exc).__name__}: {exc}")
-                if isinstance(outcome, Delivered):
+                if msg.partner is not None and not isinstance(outcome, Transient):
+                    # a linkage work order: the partner's receipt, never the case's id nor a change of its status
+                    record_partner_answer(s, msg, outcome, at)
+                    if isinstance(outcome, Delivered):
+                        delivered += 1
+                    elif isinstance(outcome, Accepted):
+                        msg.next_attempt_at = at + backoff.delay(1, rng())
+                        awaiting += 1
+                    else:
+                        refused += 1
+                elif isinstance(outcome, Delivered):
                     msg.status = OutboxStatus.DELIVERED
                     msg.delivered_at = at
                     msg.last_error = None

@@ -32,6 +32,7 @@ from ari_app.cases.deadlines import dispatch_due
 from ari_app.cases.errors import InvalidInput, PermissionDenied
 from ari_app.cases.events import CaseCreated, emit
 from ari_app.cases.exchange import check_intake, enqueue_request, receiver_services
+from ari_app.cases.linkage import case_saved
 from ari_app.cases.machine import Action, CaseState
 from ari_app.cases.routing import suggest
 from ari_app.cases.settings import CaseSettings, settings_of
@@ -199,6 +200,7 @@ def create_case(
     )  # fmt: skip
     if case.call_id:
         link_call(session, case.call_id, now)  # the citizen may have rated the call before the case was saved
+        case_saved(session, case, now)  # 联动: a handoff of the call to 110/119/120 before the case was saved
     emit(session, CaseCreated(case.id, case.number, now, audience_for(case, CaseState.RECEIVED, rules.mode), hotline))
     if exchanged:
         check_intake(session, case, services)

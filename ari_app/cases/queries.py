@@ -34,6 +34,7 @@ from ari_app.cases.events import (
     SupervisionRaised,
 )
 from ari_app.cases.exchange import stalled_cases
+from ari_app.cases.linkage import linkage_of
 from ari_app.cases.machine import CENTRE, CaseState
 from ari_app.cases.routing import suggest
 from ari_app.cases.settings import settings_of
@@ -548,6 +549,7 @@ def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
         problem_at=iso(case.problem_at),
         returns=_returns(s, case),
         extensions=_extensions(s, case),
+        linkage=linkage_of(s, case),
     )
 
 

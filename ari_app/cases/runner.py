@@ -19,6 +19,7 @@ from ari_app.cases.attachments import purge_expired
 from ari_app.cases.deadlines import escalate_overdue
 from ari_app.cases.events import CaseEvent, ExchangeRefused, take_events
 from ari_app.cases.exchange import deliver_due, poll_updates
+from ari_app.cases.linkage import poll_results
 from ari_app.cases.settings import settings_of
 from ari_app.cases.surveys import link_pending
 from ari_app.tasks import cancel_and_wait
@@ -45,11 +46,16 @@ class CaseRunner:
         exchange_endpoints: Mapping[str, str],
         interval: float = 60.0,
         api_keys: Mapping[str, Callable[[], str]] | None = None,
+        partners: Mapping[str, str] | None = None,
+        partner_keys: Mapping[str, Callable[[], str]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.endpoints = dict(exchange_endpoints)
         self.api_keys = dict(api_keys or {})
         """Hotline number → a function reading the api_key its system issued (`deliver_due`)."""
+        self.partners = dict(partners or {})
+        """联动: partner key → the base URL of its Open311 receiver (linkage work orders)."""
+        self.partner_keys = dict(partner_keys or {})
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
 
@@ -73,9 +79,15 @@ class CaseRunner:
                     report.purged = purge_expired(s)
         except Exception:
             log.exception("removing expired attachments failed")
-        if self.endpoints:
+        if self.endpoints or self.partners:
             try:
-                delivery = deliver_due(self.sessions, self.endpoints, api_keys=self.api_keys)
+                delivery = deliver_due(
+                    self.sessions,
+                    self.endpoints,
+                    api_keys=self.api_keys,
+                    partners=self.partners,
+                    partner_keys=self.partner_keys,
+                )
                 report.delivered, report.failed = delivery.delivered, delivery.failed
                 report.refused = delivery.refused
                 report.events.extend(delivery.events)
@@ -92,6 +104,7 @@ class CaseRunner:
                 log.exception("exchange delivery failed")
             try:
                 report.updates = poll_updates(self.sessions, self.endpoints)
+                report.updates += poll_results(self.sessions, self.partners)
             except Exception:
                 log.exception("exchange polling failed")
         if (

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 from ari_app.calls.numbers import NumberPlan
 from ari_app.cases.calendar import WorkCalendar
 from ari_app.cases.errors import NotConfigured, UnknownHotline
-from ari_app.config import AttachmentRules, Config, DeadlineTable, HotlineMode
+from ari_app.config import AttachmentRules, Config, DeadlineTable, HotlineMode, Partner
 
 _KEY = "ari_app.cases.settings"
 
@@ -71,6 +71,8 @@ class CaseSettings:
     """A hotline's own limits (`cases.deadlines.hotlines`), over the centre's."""
     problem_threshold: int = 3
     """问题工单: re-dispatches or send-backs of one case that mark it a problem work order."""
+    linkage: Mapping[str, Partner] = field(default_factory=dict)
+    """联动: the emergency and police partners by key (config.yaml `linkage`; ari_app.cases.linkage)."""
 
     @classmethod
     def from_config(cls, cfg: Config, **overrides: Any) -> CaseSettings:
@@ -83,6 +85,7 @@ class CaseSettings:
         overrides.setdefault("deadlines", cfg.cases.deadlines)
         overrides.setdefault("hotline_deadlines", cfg.cases.hotline_deadlines)
         overrides.setdefault("problem_threshold", cfg.cases.problem_threshold)
+        overrides.setdefault("linkage", {p.key: p for p in cfg.linkage})
         return cls(hotlines=hotlines, timezone=ZoneInfo(cfg.timezone), **overrides)
 
     def hotline(self, number: str) -> HotlineRules:

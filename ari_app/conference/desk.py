@@ -5,12 +5,14 @@ the participants (ConferenceStored) is pushed as `conference_state` to the agent
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import ConferenceStored
 from ari_app.conference.service import ThreeWay, participants
+from ari_app.config import Partner
 from ari_app.protocol import ErrorId, Msg, ProtocolError
 
 if TYPE_CHECKING:
@@ -20,9 +22,25 @@ if TYPE_CHECKING:
     from ari_app.link.server import LinkServer
 
 
+class Handoffs(Protocol):
+    """The rules of a handoff to a linkage partner (ari_app.transfers.desk.PartnerHandoffs): who may, which
+    partner, audited, recorded with its work order."""
+
+    async def run(
+        self,
+        req: Request,
+        call_id: str,
+        partner: str,
+        kind: str,
+        partners: Mapping[str, Partner],
+        start: Callable[[], Awaitable[object]],
+    ) -> None: ...
+
+
 class ConferenceDesk:
-    def __init__(self, three_way: ThreeWay) -> None:
+    def __init__(self, three_way: ThreeWay, handoffs: Handoffs | None = None) -> None:
         self.three_way = three_way
+        self.handoffs = handoffs
 
     def register(self, link: LinkServer) -> None:
         self.sessions: sessionmaker[Session] = link.sessions
@@ -37,14 +55,31 @@ class ConferenceDesk:
         if call is None or call.call_id != call_id:
             raise ProtocolError(ErrorId.CALL_NOT_YOURS, "you are not on this call", field="call_id")
         if action == "start":
-            if not req.msg.get("number"):
-                raise ProtocolError(ErrorId.INVALID_FIELD, "start needs the unit's number", field="number")
-            await self.three_way.start(call_id, req.msg["number"])
+            number, partner = req.msg.get("number") or None, req.msg.get("partner") or None
+            if bool(number) == bool(partner):
+                raise ProtocolError(ErrorId.INVALID_FIELD, "start needs the unit's number or a partner", field="number")
+            if partner:
+                await self._partner(req, call_id, partner)
+            else:
+                await self.three_way.start(call_id, number)
         elif action == "leave":
             await self.three_way.agent_leaves(call_id)
         else:
             await self.three_way.end(call_id)
         req.reply(Msg.CONFERENCE_STATE, **await self.state(call_id))
+
+    async def _partner(self, req: Request, call_id: str, partner: str) -> None:
+        """三方110: the partner called into the call through the handoff rules (`Handoffs`)."""
+        if self.handoffs is None:
+            raise ProtocolError(ErrorId.PARTNER_UNKNOWN, "no linkage partners are configured", field="partner")
+        await self.handoffs.run(
+            req,
+            call_id,
+            partner,
+            "three_way",
+            self.three_way.partners,
+            lambda: self.three_way.start(call_id, partner=partner),
+        )
 
     async def state(self, call_id: str) -> dict[str, Any]:
         """`conference_state`'s fields: who is in the room now (`members`) and everyone who was."""

@@ -10,7 +10,7 @@ the move, so the recording covers the whole call. Who joins and leaves is writte
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ari_app.calls.events import CallEvent, ConferenceChanged, ConferenceStored, QueueMemberChanged
 from ari_app.calls.numbers import NumberError
 from ari_app.calls.tracker import CallTracker
+from ari_app.config import Partner
 from ari_app.protocol import DomainError, ErrorId, iso
 from schema.calls import CallDirection, CallState
 from schema.conferences import ConferenceParticipant
@@ -44,8 +45,11 @@ class ThreeWay:
         sessions: sessionmaker[Session],
         trunk: str,
         publish: Callable[[object], None] | None = None,
+        partners: Mapping[str, Partner] | None = None,
     ) -> None:
         self.tracker = tracker
+        self.partners = dict(partners or {})
+        """联动: the emergency and police partners by key (config.yaml `linkage`), called in by their dial string."""
         self.ami = ami
         self.sessions = sessions
         self.trunk = trunk
@@ -60,12 +64,20 @@ class ThreeWay:
             raise ConferenceError(f"call {call_id} is your own call to a citizen", error_id=ErrorId.CALL_OUTBOUND)
         return call
 
-    async def start(self, call_id: str, number: str) -> str:
-        """Bring `number` (a unit's contact number) into the call; returns the room's name."""
-        try:
-            number = self.tracker.numbers.outbound(number, self.trunk)
-        except NumberError as exc:
-            raise ConferenceError(str(exc), error_id=ErrorId.INVALID_NUMBER) from None
+    async def start(self, call_id: str, number: str | None = None, *, partner: str | None = None) -> str:
+        """Bring `number` (a unit's contact number) or `partner` (a linkage partner's key: its configured number
+        through its trunk, `Partner.dial`) into the call; returns the room's name."""
+        if partner is not None:
+            found = self.partners.get(partner)
+            if found is None:
+                raise ConferenceError(f"{partner!r} is not a linkage partner", error_id=ErrorId.PARTNER_UNKNOWN)
+            number, dial = found.number, found.dial
+        else:
+            try:
+                number = self.tracker.numbers.outbound(number or "", self.trunk)
+            except NumberError as exc:
+                raise ConferenceError(str(exc), error_id=ErrorId.INVALID_NUMBER) from None
+            dial = f"PJSIP/{number}@{self.trunk}"
         call = self._call(call_id)
         room = call.conference or f"hotline-{call_id}"
         if call.conference is None:
@@ -86,7 +98,7 @@ class ThreeWay:
             )
         self._dialled[room] = number
         await self.ami.originate_async(
-            Channel=f"PJSIP/{number}@{self.trunk}",
+            Channel=dial,
             Context="hotline-conference",
             Exten="s",
             Priority="1",

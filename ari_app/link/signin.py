@@ -202,6 +202,10 @@ class SignIn:
             pause_reasons=list(p.PAUSE_REASONS),
             state=session.info(link.clock()),
             phone=self._phone(session),
+            partners=[
+                p.PartnerInfo(key=x.key, name_zh=x.name_zh, name_en=x.name_en, work_order=x.receiver is not None)
+                for x in link.cfg.linkage
+            ],
         )
 
     def _phone(self, session: AgentSession) -> p.PhoneAccount | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -32,8 +33,10 @@ from ari_app.calls.events import CallLegChanged, TransferChanged
 from ari_app.cases.access import visible
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit, refusals_audited
+from ari_app.cases.linkage import record_handoff
 from ari_app.cases.queries import caller_history, summary
 from ari_app.cases.settings import settings_of
+from ari_app.config import Partner
 from ari_app.protocol import (
     LINK_REFUSALS,
     AgentState,
@@ -46,6 +49,7 @@ from ari_app.protocol import (
 )
 from ari_app.transfers.service import Transfer, TransferKind, Transfers, TransferState
 from schema.cases import Case
+from schema.users import Role
 
 if TYPE_CHECKING:
     from ari_app.link.routes import Request
@@ -82,6 +86,71 @@ def cases_on_call(sessions: sessionmaker[Session], actor: Actor, call_id: str) -
         found = list(s.scalars(stmt))
         audit(s, actor, "call_cases", None, settings_of(s).now(), call_id=call_id, found=len(found))
         return [summary(c, actor.role) for c in found]
+
+
+LINKAGE_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR})
+"""Who may hand a call to a linkage partner (110/119/120): the centre's people who take calls."""
+
+
+def check_partner(session: AgentSession, partner: str, partners: Mapping[str, Partner]) -> None:
+    """A handoff to `partner` by the person of `session`: refused for a role that takes no calls
+    (`not_permitted`) and for a key config does not list (`partner_unknown`). The key is all the desktop
+    gives: the number dialled is the server's (config.yaml `linkage`), never one typed on the desktop."""
+    if session.actor is None or session.actor.role not in LINKAGE_ROLES:
+        raise ProtocolError(ErrorId.NOT_PERMITTED, "only the centre's agents and supervisors hand calls to partners")
+    if partner not in partners:
+        raise ProtocolError(ErrorId.PARTNER_UNKNOWN, f"{partner!r} is not a linkage partner", field="partner")
+
+
+async def handed_to_partner(
+    sessions: sessionmaker[Session], session: AgentSession, call_id: str, partner: str, kind: str
+) -> None:
+    """The handoff is under way: recorded and audited, and the case's work order enqueued for the partner's
+    system (ari_app.cases.linkage.record_handoff). A failure here is logged, never undoes the handoff."""
+    assert session.actor is not None
+    actor = session.actor
+
+    def record() -> None:
+        with sessions() as s, s.begin():
+            record_handoff(s, actor, call_id, partner, kind)
+
+    try:
+        await asyncio.to_thread(record)
+    except Exception:
+        log.exception("call %s: the handoff to %s was not recorded", call_id, partner)
+
+
+class PartnerHandoffs:
+    """The rules of a handoff to a linkage partner, for the transfer and the three-way call desks: refusals
+    audited (`refused`, with the call, the action and the partner), the handoff recorded."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    async def run(
+        self,
+        req: Request,
+        call_id: str,
+        partner: str,
+        kind: str,
+        partners: Mapping[str, Partner],
+        start: Callable[[], Awaitable[object]],
+    ) -> None:
+        async with refusals_audited(
+            self.sessions,
+            req.session.actor,
+            Msg.CONFERENCE if kind == "three_way" else Msg.TRANSFER,
+            others=LINK_REFUSALS,
+            call_id=call_id,
+            action=kind,
+            partner=partner,
+            source=req.conn.source,
+        ):
+            if req.session.agent is None:
+                raise ProtocolError(ErrorId.NOT_AN_AGENT, f"{req.session.login} is not a queue agent")
+            check_partner(req.session, partner, partners)
+            await start()
+        await handed_to_partner(self.sessions, req.session, call_id, partner, kind)
 
 
 class TransferDesk:
@@ -121,17 +190,22 @@ class TransferDesk:
             raise ProtocolError(ErrorId.CALL_NOT_CONNECTED, "answer the call before transferring it")
         if action in (TransferKind.BLIND, TransferKind.ATTENDED):
             agent_id, number = msg.get("agent_id") or None, msg.get("number") or None
-            if bool(agent_id) == bool(number):
+            partner = msg.get("partner") or None
+            if sum(1 for x in (agent_id, number, partner) if x) != 1:
                 raise ProtocolError(
                     ErrorId.INVALID_FIELD,
-                    "give either agent_id or number",
+                    "give one of agent_id, number and partner",
                     field="number" if agent_id else "agent_id",
                 )
             if agent_id:
                 self._check_target(session, agent_id)
+            if partner:
+                check_partner(session, partner, self.transfers.partners)
             transfer = await self.transfers.start(
-                call_id, session.login, TransferKind(action), agent=agent_id, number=number
+                call_id, session.login, TransferKind(action), agent=agent_id, number=number, partner=partner
             )
+            if partner:
+                await handed_to_partner(self.sessions, session, call_id, partner, str(action))
         elif action == "complete":
             transfer = await self.transfers.complete(call_id, session.login)
         else:

@@ -40,6 +40,7 @@ from ari_app.calls.events import CallEnded, CallEvent, CallLegChanged, QueueMemb
 from ari_app.calls.model import Call, TransferLeg
 from ari_app.calls.numbers import NumberError
 from ari_app.calls.tracker import CallTracker
+from ari_app.config import Partner
 from ari_app.protocol import DomainError, ErrorId
 from schema.calls import CallDirection, CallState
 from schema.transfers import CallTransfer
@@ -132,8 +133,11 @@ class Transfers:
         trunk: str,
         agent_interfaces: Mapping[str, str],
         clock: Clock | None = None,
+        partners: Mapping[str, Partner] | None = None,
     ) -> None:
         self.tracker = tracker
+        self.partners = dict(partners or {})
+        """联动: the emergency and police partners by key (config.yaml `linkage`), dialled by their dial string."""
         self.ami = ami
         self.sessions = sessions
         self.trunk = trunk
@@ -160,12 +164,19 @@ class Transfers:
             raise TransferError(f"call {call_id} is your own call to a citizen", error_id=ErrorId.CALL_OUTBOUND)
         return call
 
-    def _dial(self, from_agent: str, agent: str | None, number: str | None) -> tuple[str, str | None]:
+    def _dial(
+        self, from_agent: str, agent: str | None, number: str | None, partner: str | None = None
+    ) -> tuple[str, str | None]:
         """The channel to dial for the target, and the number as dialled (None for an agent)."""
-        if bool(agent) == bool(number):
+        if sum(1 for x in (agent, number, partner) if x) != 1:
             raise TransferError(
-                "give exactly one target: an agent or a number", error_id=ErrorId.TRANSFER_TARGET_INVALID
+                "give exactly one target: an agent, a number or a partner", error_id=ErrorId.TRANSFER_TARGET_INVALID
             )
+        if partner:
+            found = self.partners.get(partner)
+            if found is None:
+                raise TransferError(f"{partner!r} is not a linkage partner", error_id=ErrorId.PARTNER_UNKNOWN)
+            return found.dial, found.number
         if agent:
             interface = self.agent_interfaces.get(agent)
             if interface is None:
@@ -183,11 +194,19 @@ class Transfers:
         return f"PJSIP/{dial}@{self.trunk}", dial
 
     async def start(
-        self, call_id: str, from_agent: str, kind: TransferKind, *, agent: str | None = None, number: str | None = None
+        self,
+        call_id: str,
+        from_agent: str,
+        kind: TransferKind,
+        *,
+        agent: str | None = None,
+        number: str | None = None,
+        partner: str | None = None,
     ) -> Transfer:
-        """Start a transfer of `call_id` by `from_agent` to `agent` (id) or `number` (a unit's, in any form an
-        agent types it: `NumberPlan.outbound`; kept as dialled)."""
-        dial, number = self._dial(from_agent, agent, number)
+        """Start a transfer of `call_id` by `from_agent` to `agent` (id), `number` (a unit's, in any form an
+        agent types it: `NumberPlan.outbound`; kept as dialled) or `partner` (a linkage partner's key: its
+        configured number through its trunk, `Partner.dial`)."""
+        dial, number = self._dial(from_agent, agent, number, partner)
         call = self._connected_call(call_id, from_agent)
         if self.current(call_id) is not None:
             raise TransferError(f"call {call_id} is already being transferred", error_id=ErrorId.TRANSFER_IN_PROGRESS)

@@ -151,8 +151,11 @@ def form_body(headers: Any, raw: bytes) -> dict[str, str]:
 class Open311Server:
     """A hotline's own system on 127.0.0.1: an HTTP server in a thread of its own while the `with` lasts."""
 
+    port = 0
+    """The port to listen on (0: any free one)."""
+
     def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/open311/v2"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -167,10 +170,11 @@ class Open311Server:
 
 
 class Receiver(Open311Server):
-    """A hotline's own system speaking Open311 JSON. `plan` scripts the next answers: "500" answers an
-    error, "drop" accepts the request and then closes the connection without answering (a lost answer)."""
+    """A hotline's own system speaking Open311 JSON. `plan` scripts the next answers: "500" or "503" answers
+    that error, "drop" accepts the request and then closes the connection without answering (a lost answer)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
+        self.port = port
         self.plan: list[str] = []
         self.lock = threading.Lock()
         self.requests: dict[str, dict[str, Any]] = {}  # idempotency key -> accepted request
@@ -192,8 +196,8 @@ class Receiver(Open311Server):
                     receiver.attempts.append(key)
                     receiver.bodies.append(raw)
                     step = receiver.plan.pop(0) if receiver.plan else "ok"
-                    if step == "500":
-                        self.send_response(500)
+                    if step in ("500", "503"):
+                        self.send_response(int(step))
                         self.end_headers()
                         self.wfile.write(b"busy")
                         return

@@ -44,6 +44,10 @@ PASSWORD = "e2e-班长-pass"
 """The password of the users `add_user` makes (the link fixture's supervisors and agents)."""
 
 
+POLICE_SERVICE_CODE = "12345-referral"
+"""The service_code the suite's 110 receiver is configured with (`make_config`)."""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -65,6 +69,9 @@ def make_config(tmp: Path, agents: int, agent_port: int = 5080, wrapup: int = 0)
     data["server"] = {"host": "127.0.0.1", "port": free_port(), "token_file": str(tmp / "link_tokens.json")}
     data["queue"]["ring_timeout"] = 5
     data["callback"]["calling_hours"] = "00:00-23:59"  # the suite calls citizens back at whatever hour it runs
+    # 联动: 110's work orders go to a local Open311 receiver (tests/e2e/test_linkage.py serves it on this port)
+    police = next(x for x in data["linkage"]["partners"] if x["key"] == "110")
+    police["receiver"] = {"url": f"http://127.0.0.1:{free_port()}/open311/v2", "service_code": POLICE_SERVICE_CODE}
     data["agents"] = [
         {
             "id": str(1001 + i),

@@ -15,10 +15,11 @@ from ari_app.calls.events import CallEnded, CallEvent, CallLegChanged, Conferenc
 from ari_app.calls.model import Call
 from ari_app.calls.tracker import CallTracker
 from ari_app.conference import ThreeWay
+from ari_app.conference.desk import ConferenceDesk
 from ari_app.config import Config
 from ari_app.link import LinkServer
 from ari_app.transfers import Transfers
-from ari_app.transfers.desk import TransferDesk
+from ari_app.transfers.desk import PartnerHandoffs, TransferDesk
 
 CALL = "1764378000.1"
 CITIZEN = "PJSIP/carrier-telecom-00000001"
@@ -54,6 +55,9 @@ class FakeAmi:
             await hook()
         return {"Response": "Success"}
 
+    async def originate_async(self, **fields: Any) -> None:
+        await self.action(Action="Originate", **fields)
+
     def named(self, action: str) -> list[dict[str, Any]]:
         return [a for a in self.actions if a["Action"] == action]
 
@@ -65,6 +69,7 @@ class Rig:
     sink: Sink
     ami: FakeAmi
     transfers: Transfers
+    three_way: ThreeWay
 
     async def feed(self, *events: dict[str, str]) -> None:
         for event in events:
@@ -87,11 +92,15 @@ async def rig(server: LinkServer, cfg: Config, sessions: sessionmaker[Session]) 
     sink = Sink()
     tracker = CallTracker(sink, Agents(), [h.number for h in cfg.hotlines])
     ami = FakeAmi()
-    transfers = Transfers(tracker, ami, sessions, "carrier-telecom", {a.id: a.interface for a in cfg.agents})
+    partners = {x.key: x for x in cfg.linkage}
+    transfers = Transfers(
+        tracker, ami, sessions, "carrier-telecom", {a.id: a.interface for a in cfg.agents}, partners=partners
+    )
     bus = tracker.bus  # wired as ari_app.server wires the server's bus
     bus.subscribe(server.on_call_event, CallEvent, QueueMemberChanged)
     bus.subscribe(transfers.on_event, CallLegChanged, CallEnded)
-    three_way = ThreeWay(tracker, ami, sessions, "carrier-telecom")  # records who is in the call's room
+    three_way = ThreeWay(tracker, ami, sessions, "carrier-telecom", partners=partners)  # and who is in its room
     bus.subscribe(three_way.on_event, ConferenceChanged)
     server.add(TransferDesk(transfers))
-    yield Rig(server, tracker, sink, ami, transfers)
+    server.add(ConferenceDesk(three_way, PartnerHandoffs(sessions)))
+    yield Rig(server, tracker, sink, ami, transfers, three_way)
