@@ -1,0 +1,241 @@
+"""The softphone workstation through the desktop's own buttons, against the real Asterisk: the desktop window
+(offscreen Qt, on the test's asyncio loop) signs in as agent 1090 and its phone panel starts the real baresip
+with the SIP account the server hands out at sign-in; it registers. A SIPp citizen calls 12319: the window
+pops the call and the panel rings; the test presses the panel's buttons, never the Softphone API. What the
+citizen receives is read off the wire (tests.support.rtp): the agent's 440 Hz tone after Answer; Asterisk's
+music on hold after Hold (and no tone), the tone again after Resume; the key pressed on the keypad as an RFC
+4733 event Asterisk relayed (the agent's phone sends it to Asterisk, never to the citizen: media is not
+direct, `direct_media=no`). Hang up ends the call and its record is right. Then the phone process is killed
+(SIGKILL): the banner shows, the phone comes back registered, and the next call is answered with the
+button."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import struct
+import time
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QSettings
+from pytestqt.qtbot import QtBot
+
+from cti_desktop.drafts import DraftStore
+from cti_desktop.i18n import Tr
+from cti_desktop.link import LinkClient, LinkError
+from cti_desktop.softphone import AudioDevices, CallState, PhoneSettings, Process, Registration
+from cti_desktop.window import MainWindow
+from tests.support.e2e import PASSWORD, ROOT, SOFTPHONE_AGENT, Stack, add_user, calls, hotline, suite_members
+from tests.support.qt import qt_until
+from tests.support.rtp import RtpTap, rms, tone_share
+
+SHOTS = ROOT / "var" / "screenshots"
+TONE_HZ = 440
+
+
+@pytest.fixture(scope="module")
+def tone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What the agent says: 120 s of a 440 Hz tone, 8 kHz mono (baresip hangs up at the file's end)."""
+    path = tmp_path_factory.mktemp("softphone-desktop") / "tone.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        second = b"".join(
+            struct.pack("<h", int(6000 * math.sin(2 * math.pi * TONE_HZ * i / 8000))) for i in range(8000)
+        )
+        w.writeframes(second * 120)
+    return path
+
+
+class Workstation:
+    """The desktop window of agent 1090 with its link; its phone speaks the tone file."""
+
+    def __init__(self, stack: Stack, tone: Path) -> None:
+        self.window = MainWindow(
+            Tr("zh"),
+            DraftStore(stack.tmp / "draft-softphone.json"),
+            server=stack.link_url,
+            settings=QSettings(str(stack.tmp / "softphone-desktop.ini"), QSettings.Format.IniFormat),
+            phone_settings=lambda _account: PhoneSettings(audio=AudioDevices.files(tone)),
+        )
+        self.received: list[dict[str, Any]] = []
+
+        def handle(msg: dict[str, Any]) -> None:
+            self.received.append(msg)
+            self.window.handle_message(msg)
+
+        self.link = LinkClient(stack.link_url, handle, self.window.set_link_status, backoff_base=0.1, backoff_max=0.5)
+        self.window.link = self.link
+        self.link.start()
+
+    @property
+    def panel(self) -> Any:
+        return self.window.phone
+
+    def call_state(self) -> CallState | None:
+        status = self.panel.status
+        return status.call.state if status is not None and status.call is not None else None
+
+    async def close(self) -> None:
+        if self.link.token is not None:
+            with contextlib.suppress(LinkError):
+                await self.link.sign_out()
+        self.window.shutdown()
+        await self.window.stop_phone()
+        await self.link.stop()
+        self.window.signin.close()
+        self.window.close()
+
+
+@pytest.fixture
+async def desk(stack: Stack, tone: Path, qtbot: QtBot) -> AsyncIterator[Workstation]:
+    """Agent 1090's desktop signed in, its phone registered, ready: the hotline queue's only member."""
+    add_user(stack.config, SOFTPHONE_AGENT, "agent", PASSWORD)
+    suite_members(stack.config, present=False)
+    ws = Workstation(stack, tone)
+    try:
+        await ws.link.wait_online(10)
+        ws.window.signin.agent_id.setText(SOFTPHONE_AGENT)
+        ws.window.signin.password.setText(PASSWORD)
+        ws.window.signin.button.click()
+        await qt_until(lambda: ws.window.isVisible() and ws.window.status_view.state == "paused", 10, "signed in")
+        await qt_until(
+            lambda: ws.panel.status and ws.panel.status.registration is Registration.REGISTERED,
+            15,
+            "the panel's phone registered with Asterisk",
+        )
+        assert ws.panel.account is not None and ws.panel.account.aor.startswith(f"sip:{SOFTPHONE_AGENT}@")
+        ws.window.ready_button.click()
+        await qt_until(lambda: ws.window.status_view.state == "ready", 10, "ready")
+        yield ws
+    finally:
+        await ws.close()
+        suite_members(stack.config, present=True)
+        hotline(stack.config, "asterisk", "cli", f"queue remove member PJSIP/{SOFTPHONE_AGENT} from hotline")
+
+
+def media_port(citizen: Any) -> int:
+    """The RTP port a SIPp caller offered (its `-mp`)."""
+    args = list(citizen.args)
+    return int(args[args.index("-mp") + 1])
+
+
+def record(stack: Stack, caller: str, state: str) -> dict[str, Any] | None:
+    return next((c for c in calls(stack.config, limit=50) if c["caller"] == caller and c["state"] == state), None)
+
+
+def shoot(ws: Workstation, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    assert ws.window.grab().save(str(SHOTS / f"e2e_softphone_{name}.png"))
+
+
+async def heard(tap: RtpTap, since: float, seconds: float = 1.0) -> tuple[float, float]:
+    """The loudness (RMS) and the tone's share of what reached the citizen in the `seconds` after `since`,
+    once that much has arrived."""
+    await qt_until(lambda: len(tap.audio(since)) >= 8000 * seconds, 10, f"{seconds} s of audio at the citizen")
+    samples = tap.audio(since)[: int(8000 * seconds)]
+    return rms(samples), tone_share(samples, TONE_HZ)
+
+
+async def test_answer_hold_resume_keys_and_hang_up_with_the_panels_buttons(
+    stack: Stack, desk: Workstation, qtbot: QtBot
+) -> None:
+    panel = desk.panel
+    shoot(desk, "1_idle")
+    caller = "13990902001"
+    citizen = stack.sipp.call("12319", caller, talk_ms=60000, wait=False)
+    tap = RtpTap(media_port(citizen))
+    try:
+        await qt_until(lambda: desk.call_state() is CallState.INCOMING, 20, "the panel ringing")
+        await qt_until(lambda: desk.window.call_tab.pop.call is not None, 10, "the window's pop")
+        pop = next(m for m in desk.received if m["type"] == "screen_pop")
+        assert pop["call"]["caller"] == caller
+        assert panel.call.text().startswith("来电 ") and panel.answer_button.isEnabled()
+        assert not panel.hold_button.isEnabled()
+        shoot(desk, "2_ringing")
+
+        answered_at = time.monotonic()
+        panel.answer_button.click()
+        await qt_until(lambda: desk.call_state() is CallState.ESTABLISHED, 10, "answered")
+        loud, share = await heard(tap, answered_at + 0.5)
+        print(f"talking: rms {loud:.0f}, 440 Hz share {share:.2f}")
+        assert loud > 500 and share > 0.5, "the citizen hears the agent's tone"
+        await qt_until(lambda: record(stack, caller, "connected"), 15, "the record connected", blocking=True)
+
+        assert panel.hold_button.isEnabled()
+        panel.hold_button.click()
+        await qt_until(lambda: desk.call_state() is CallState.HELD, 10, "on hold")
+        held_at = time.monotonic()
+        assert panel.resume_button.isEnabled() and not panel.hold_button.isEnabled()
+        shoot(desk, "3_on_hold")
+        loud, share = await heard(tap, held_at + 0.5, 2.0)
+        print(f"on hold: rms {loud:.0f}, 440 Hz share {share:.2f}")
+        assert loud > 200 and share < 0.2, "the citizen hears music on hold, not the agent"
+
+        panel.resume_button.click()
+        await qt_until(lambda: desk.call_state() is CallState.ESTABLISHED, 10, "resumed")
+        resumed_at = time.monotonic()
+        loud, share = await heard(tap, resumed_at + 0.5)
+        print(f"resumed: rms {loud:.0f}, 440 Hz share {share:.2f}")
+        assert loud > 500 and share > 0.5, "the agent's tone again after Resume"
+
+        panel.keypad_button.click()
+        assert panel.keypad.isVisible() and panel.keys["5"].isEnabled()
+        keys_at = time.monotonic()
+        panel.keys["5"].click()
+        await qt_until(lambda: tap.events(keys_at) == "5", 10, "the key relayed by Asterisk to the citizen")
+        assert panel.sent.text() == "5"
+        shoot(desk, "4_keypad")
+
+        talked = time.monotonic() - answered_at
+        panel.hangup_button.click()
+        await qt_until(lambda: desk.call_state() is None, 10, "the panel's call ended")
+        assert panel.call.text() == "空闲"
+        ended = await qt_until(lambda: record(stack, caller, "ended"), 30, "the ended record", blocking=True)
+        assert ended["direction"] == "inbound" and ended["agent"] == SOFTPHONE_AGENT
+        assert ended["end_reason"] == "agent_hangup" and ended["answered_at"]
+        assert ended["talk_seconds"] is not None and abs(ended["talk_seconds"] - talked) < 3, (ended, talked)
+    finally:
+        tap.close()
+        if citizen.poll() is None:
+            citizen.terminate()
+
+
+async def test_a_killed_phone_process_is_shown_restarted_and_answers_the_next_call(
+    stack: Stack, desk: Workstation, qtbot: QtBot
+) -> None:
+    panel = desk.panel
+    phone = panel.phone
+    assert phone is not None and phone._proc is not None
+    os.kill(phone._proc.pid, signal.SIGKILL)
+    await qt_until(lambda: panel.banner.isVisible(), 10, "the banner")
+    assert panel.banner.text() == "电话程序已停止，正在重启…"
+    assert not panel.answer_button.isEnabled()
+    await qt_until(lambda: not panel.banner.isVisible(), 20, "the phone back")
+    assert panel.status.process is Process.RUNNING and panel.status.restarts == 1
+    await qt_until(lambda: panel.status.registration is Registration.REGISTERED, 15, "registered again")
+
+    caller = "13990902002"
+    citizen = stack.sipp.call("12319", caller, talk_ms=3000, wait=False)
+    tap = RtpTap(media_port(citizen))
+    try:
+        await qt_until(lambda: desk.call_state() is CallState.INCOMING, 20, "the restarted phone ringing")
+        answered_at = time.monotonic()
+        panel.answer_button.click()
+        await qt_until(lambda: desk.call_state() is CallState.ESTABLISHED, 10, "answered")
+        loud, share = await heard(tap, answered_at + 0.5)
+        assert loud > 500 and share > 0.5, "the citizen hears the restarted phone"
+        await qt_until(lambda: desk.call_state() is None, 20, "the citizen hung up")
+        ended = await qt_until(lambda: record(stack, caller, "ended"), 30, "the ended record", blocking=True)
+        assert ended["agent"] == SOFTPHONE_AGENT and ended["answered_at"] and ended["end_reason"] == "caller_hangup"
+    finally:
+        tap.close()
+        if citizen.poll() is None:
+            citizen.terminate()
