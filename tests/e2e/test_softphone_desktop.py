@@ -11,87 +11,31 @@ button."""
 
 from __future__ import annotations
 
-import contextlib
-import math
 import os
 import signal
-import struct
 import time
-import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
-from cti_desktop.drafts import DraftStore
-from cti_desktop.i18n import Tr
-from cti_desktop.link import LinkClient, LinkError
-from cti_desktop.softphone import AudioDevices, CallState, PhoneSettings, Process, Registration
-from cti_desktop.window import MainWindow
+from cti_desktop.softphone import CallState, Process, Registration
 from tests.support.e2e import PASSWORD, ROOT, SOFTPHONE_AGENT, Stack, add_user, calls, hotline, suite_members
+from tests.support.phones import write_tone
 from tests.support.qt import qt_until
 from tests.support.rtp import RtpTap, rms, tone_share
+from tests.support.workstation import Workstation
 
 SHOTS = ROOT / "var" / "screenshots"
 TONE_HZ = 440
+"""What the agent's phone speaks (tests.support.phones.write_tone)."""
 
 
 @pytest.fixture(scope="module")
 def tone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What the agent says: 120 s of a 440 Hz tone, 8 kHz mono (baresip hangs up at the file's end)."""
-    path = tmp_path_factory.mktemp("softphone-desktop") / "tone.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        second = b"".join(
-            struct.pack("<h", int(6000 * math.sin(2 * math.pi * TONE_HZ * i / 8000))) for i in range(8000)
-        )
-        w.writeframes(second * 120)
-    return path
-
-
-class Workstation:
-    """The desktop window of agent 1090 with its link; its phone speaks the tone file."""
-
-    def __init__(self, stack: Stack, tone: Path) -> None:
-        self.window = MainWindow(
-            Tr("zh"),
-            DraftStore(stack.tmp / "draft-softphone.json"),
-            server=stack.link_url,
-            settings=QSettings(str(stack.tmp / "softphone-desktop.ini"), QSettings.Format.IniFormat),
-            phone_settings=lambda _account: PhoneSettings(audio=AudioDevices.files(tone)),
-        )
-        self.received: list[dict[str, Any]] = []
-
-        def handle(msg: dict[str, Any]) -> None:
-            self.received.append(msg)
-            self.window.handle_message(msg)
-
-        self.link = LinkClient(stack.link_url, handle, self.window.set_link_status, backoff_base=0.1, backoff_max=0.5)
-        self.window.link = self.link
-        self.link.start()
-
-    @property
-    def panel(self) -> Any:
-        return self.window.phone
-
-    def call_state(self) -> CallState | None:
-        status = self.panel.status
-        return status.call.state if status is not None and status.call is not None else None
-
-    async def close(self) -> None:
-        if self.link.token is not None:
-            with contextlib.suppress(LinkError):
-                await self.link.sign_out()
-        self.window.shutdown()
-        await self.window.stop_phone()
-        await self.link.stop()
-        self.window.signin.close()
-        self.window.close()
+    return write_tone(tmp_path_factory.mktemp("softphone-desktop") / "tone.wav", seconds=120)
 
 
 @pytest.fixture
@@ -99,18 +43,9 @@ async def desk(stack: Stack, tone: Path, qtbot: QtBot) -> AsyncIterator[Workstat
     """Agent 1090's desktop signed in, its phone registered, ready: the hotline queue's only member."""
     add_user(stack.config, SOFTPHONE_AGENT, "agent", PASSWORD)
     suite_members(stack.config, present=False)
-    ws = Workstation(stack, tone)
+    ws = Workstation(stack.link_url, stack.tmp, tone)
     try:
-        await ws.link.wait_online(10)
-        ws.window.signin.agent_id.setText(SOFTPHONE_AGENT)
-        ws.window.signin.password.setText(PASSWORD)
-        ws.window.signin.button.click()
-        await qt_until(lambda: ws.window.isVisible() and ws.window.status_view.state == "paused", 10, "signed in")
-        await qt_until(
-            lambda: ws.panel.status and ws.panel.status.registration is Registration.REGISTERED,
-            15,
-            "the panel's phone registered with Asterisk",
-        )
+        await ws.sign_in()
         assert ws.panel.account is not None and ws.panel.account.aor.startswith(f"sip:{SOFTPHONE_AGENT}@")
         ws.window.ready_button.click()
         await qt_until(lambda: ws.window.status_view.state == "ready", 10, "ready")
