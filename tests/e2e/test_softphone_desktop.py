@@ -71,6 +71,16 @@ def shoot(ws: Workstation, name: str) -> None:
     assert ws.window.grab().save(str(SHOTS / f"e2e_softphone_{name}.png"))
 
 
+async def ringing(stack: Stack, desk: Workstation, citizen: Any) -> None:
+    """Wait for the panel to ring; failing, say whether the citizen's SIPp was still calling and what the
+    queue looked like (one run on a loaded machine never rang, and left no log to tell why)."""
+    try:
+        await qt_until(lambda: desk.call_state() is CallState.INCOMING, 20, "the panel ringing")
+    except AssertionError as exc:
+        queue = hotline(stack.config, "asterisk", "cli", "queue show hotline").stdout
+        raise AssertionError(f"{exc}; the citizen's SIPp exit status {citizen.poll()}; {queue}") from exc
+
+
 async def heard(tap: RtpTap, since: float, seconds: float = 1.0) -> tuple[float, float]:
     """The loudness (RMS) and the tone's share of what reached the citizen in the `seconds` after `since`,
     once that much has arrived."""
@@ -88,7 +98,7 @@ async def test_answer_hold_resume_keys_and_hang_up_with_the_panels_buttons(
     citizen = stack.sipp.call("12319", caller, talk_ms=60000, wait=False)
     tap = RtpTap(media_port(citizen))
     try:
-        await qt_until(lambda: desk.call_state() is CallState.INCOMING, 20, "the panel ringing")
+        await ringing(stack, desk, citizen)
         await qt_until(lambda: desk.window.call_tab.pop.call is not None, 10, "the window's pop")
         pop = next(m for m in desk.received if m["type"] == "screen_pop")
         assert pop["call"]["caller"] == caller
@@ -161,7 +171,7 @@ async def test_a_killed_phone_process_is_shown_restarted_and_answers_the_next_ca
     citizen = stack.sipp.call("12319", caller, talk_ms=3000, wait=False)
     tap = RtpTap(media_port(citizen))
     try:
-        await qt_until(lambda: desk.call_state() is CallState.INCOMING, 20, "the restarted phone ringing")
+        await ringing(stack, desk, citizen)
         answered_at = time.monotonic()
         panel.answer_button.click()
         await qt_until(lambda: desk.call_state() is CallState.ESTABLISHED, 10, "answered")
