@@ -147,6 +147,14 @@ async def test_answer_hold_resume_keys_and_hang_up_with_the_panels_buttons(
         assert ended["direction"] == "inbound" and ended["agent"] == SOFTPHONE_AGENT
         assert ended["end_reason"] == "agent_hangup" and ended["answered_at"]
         assert ended["talk_seconds"] is not None and abs(ended["talk_seconds"] - talked) < 3, (ended, talked)
+        # the citizen stays on for the survey: the recording was closed when the agent left, and is sound
+        checked = await qt_until(
+            lambda: (r := record(stack, caller, "ended")) and r["recording_status"] and r,
+            30,
+            "the recording checked",
+            blocking=True,
+        )
+        assert checked["recording_status"] == "ok", checked["recording_error"]
     finally:
         tap.close()
         if citizen.poll() is None:
