@@ -350,7 +350,7 @@ class PhonePanel(QWidget):
         self.mute_button.blockSignals(blocked)
         for button in self.keys.values():
             button.setEnabled(running and state is CallState.ESTABLISHED)
-        self.keypad_button.setEnabled(status is not None)
+        self.keypad_button.setEnabled(running or self.keypad_button.isChecked())  # an open keypad can be closed
         if call is None:
             self.sent.setText("")
         if talking and not self.ticker.isActive():
