@@ -239,6 +239,12 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "extension_reason_ph": "请说明需要延期的原因",
         "err_request_extension_reason": "请填写延期理由",
         "err_deadline_at": "延期后的时限须晚于当前办理时限，且不超过一年",
+        "code_title": "二次验证",
+        "code_hint": "密码正确。请打开身份验证器应用，输入当前显示的 6 位验证码。",
+        "code": "6 位验证码",
+        "code_submit": "验证并登录",
+        "code_restart": "重新输入账号密码",
+        "bad_code": "验证码错误或已使用，请输入应用中当前显示的验证码",
     },
     "en": {
         "app_title": "12345 Hotline work orders",
@@ -469,6 +475,12 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "extension_reason_ph": "Say why more time is needed",
         "err_request_extension_reason": "Give the reason for the extension",
         "err_deadline_at": "The new deadline must be after the current one, and within a year",
+        "code_title": "Second factor",
+        "code_hint": "Password accepted. Open your authenticator app and enter the 6-digit code it shows now.",
+        "code": "6-digit code",
+        "code_submit": "Verify and sign in",
+        "code_restart": "Start again with login and password",
+        "bad_code": "Wrong or already used code; enter the code your app shows now",
     },
 }
 

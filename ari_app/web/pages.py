@@ -63,6 +63,8 @@ from schema.cases import Rating
 from schema.users import Role
 
 LANG_COOKIE = "hl_lang"
+CODE_COOKIE = "hl_login_code"
+"""The second sign-in step's token (ari_app.web.signin.Pending), on /login only."""
 KEEPALIVE_SECONDS = 15.0
 """A live stream sends a comment this often when nothing happened, and checks its session is still alive."""
 LIST_LIMIT = 200
@@ -233,11 +235,57 @@ def routes(ctx: Context) -> list[Route]:
                 resp.headers["Retry-After"] = str(outcome.retry_after)
                 return resp
             return login_form(request, translate(lang_of(request), "bad_credentials"), 401, login=login_name)
-        token = await asyncio.to_thread(ctx.web_sessions.open, outcome.user, source_of(request))
+        if outcome.code_asked:  # the second factor: the code on a page of its own, by the step's own cookie
+            step = ctx.signin.open_pending(outcome.user, source_of(request))
+            resp = RedirectResponse("/login/code", status_code=303)
+            resp.set_cookie(CODE_COOKIE, step, path="/login", secure=ctx.tls, httponly=True, samesite="strict")
+            return resp
+        return await signed_in_as(request, outcome.user)
+
+    async def signed_in_as(request: Request, user: queries.UserRecord) -> Response:
+        token = await asyncio.to_thread(ctx.web_sessions.open, user, source_of(request))
         resp = RedirectResponse("/cases", status_code=303)
         resp.set_cookie(ctx.cookie, token, path="/", secure=ctx.tls, httponly=True, samesite="strict")
-        resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/login", secure=ctx.tls, httponly=True, samesite="strict")
+        for name in (LOGIN_CSRF_COOKIE, CODE_COOKIE):
+            resp.delete_cookie(name, path="/login", secure=ctx.tls, httponly=True, samesite="strict")
         return resp
+
+    def code_form(request: Request, step: str, error: str | None, status: int) -> Response:
+        return render(request, "login_code.html", status, csrf=csrf_token(step), error=error, user=None)
+
+    async def code_page(request: Request) -> Response:
+        step = request.cookies.get(CODE_COOKIE, "")
+        if ctx.signin.pending(step) is None:
+            return RedirectResponse("/login", status_code=303)
+        return code_form(request, step, None, 200)
+
+    async def code(request: Request) -> Response:
+        """The second step: the one-time code, with a CSRF token bound to the step's cookie."""
+        form = await read_form(request)
+        step = request.cookies.get(CODE_COOKIE, "")
+        pending = ctx.signin.pending(step)
+        if pending is None:
+            return RedirectResponse("/login?ended=1", status_code=303)
+        if not csrf_ok(step, _text(form, "csrf")):
+            await ctx.signin.audit(
+                "refused",
+                pending.user.login,
+                request="/login/code",
+                error_id=ErrorId.CSRF_FAILED,
+                source=source_of(request),
+            )
+            return render(request, "error.html", 403, message_key="csrf", user=None)
+        lang = lang_of(request)
+        outcome = await ctx.signin.second_factor(step, _text(form, "code") or "", source_of(request))
+        if outcome.user is not None:
+            return await signed_in_as(request, outcome.user)
+        if outcome.refused == "too_many_attempts":
+            resp = code_form(request, step, translate(lang, "too_many_attempts", seconds=outcome.retry_after), 429)
+            resp.headers["Retry-After"] = str(outcome.retry_after)
+            return resp
+        if ctx.signin.pending(step) is None:  # too many wrong codes: the password again
+            return RedirectResponse("/login?ended=1", status_code=303)
+        return code_form(request, step, translate(lang, "bad_code"), 401)
 
     async def logout(request: Request) -> Response:
         signed = await signed_in(request, touch=False)
@@ -671,6 +719,8 @@ def routes(ctx: Context) -> list[Route]:
         Route("/", home),
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
+        Route("/login/code", code_page, methods=["GET"]),
+        Route("/login/code", code, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/lang/{lang}", switch_lang),
         Route("/cases", case_list),
