@@ -3,7 +3,8 @@
 type, `nosniff`), and hands in its result with a photo; a second department asking for the same attachment
 URL gets 404 and a `refused` audit row on the case. An HTML file named `.jpg` is refused and never stored, a
 file over the size limit is refused with the limit in the page, and a body over what an upload may carry is
-refused before it is read."""
+refused before it is read. An upload without its CSRF token, or with a wrong one, is refused (403), audited,
+and keeps nothing."""
 
 from __future__ import annotations
 
@@ -140,4 +141,21 @@ def test_html_named_jpg_and_an_oversize_file_are_refused_with_a_clear_message(
     refused = [r for r in dep.audit_rows(action="refused", login="water", case_id=case["id"])]
     assert sum('"error_id": "attachment_type_refused"' in (r.detail or "") for r in refused) == 2
     assert sum('"error_id": "attachment_too_large"' in (r.detail or "") for r in refused) == 1
+    page.context.close()
+
+
+def test_an_upload_without_its_csrf_token_is_refused_and_keeps_nothing(
+    dep: Deployment, base: str, browser: Browser
+) -> None:
+    case = dep.new_case("路边树枝折断悬挂", address="光明路 2 号")
+    dep.dispatch(case["id"], "water")
+    page = sign_in(browser, base, "water")
+    before = len(dep.audit_rows(action="refused", login="water"))
+    photo = {"name": "p.jpg", "mimeType": "image/jpeg", "buffer": jpeg(5)}
+    for fields in ({"photo": photo}, {"csrf": "0" * 64, "photo": photo}):
+        answer = page.request.post(f"{base}/cases/{case['id']}/attachments", multipart=fields)  # type: ignore[arg-type]
+        assert answer.status == 403 and "安全校验未通过" in answer.text()
+    assert dep.get_case(case["id"])["attachments"] == []
+    refused = dep.audit_rows(action="refused", login="water")[before:]
+    assert len(refused) == 2 and all('"error_id": "csrf_failed"' in (r.detail or "") for r in refused)
     page.context.close()
