@@ -488,7 +488,7 @@ def routes(ctx: Context) -> list[Route]:
                     await asyncio.to_thread(queries.add_file, ctx.sessions, signed.user.actor, case_id, *chosen)
                 except (AttachmentTooLarge, AttachmentTypeRefused) as exc:
                     message = translate(lang, "refused", message=attachment_error(lang, exc))
-                    return await show_case(request, signed, case_id, 400, message, exc.message, kept)
+                    return await show_case(request, signed, case_id, 400, message, None, kept)
             fields = action_fields(action, form, ctx.zone) | {"case_id": case_id}
             await asyncio.to_thread(queries.act, ctx.sessions, signed.user.actor, ACTIONS[action], fields)
         except CaseNotFound:
@@ -546,9 +546,8 @@ def routes(ctx: Context) -> list[Route]:
             return render(request, "error.html", 404, message_key="not_found", user=signed.user)
         except CaseError as exc:
             message = translate(lang, "refused", message=attachment_error(lang, exc))
-            return await show_case(
-                request, signed, case_id, 400 if isinstance(exc, InvalidInput) else 409, message, exc.message
-            )
+            status = 400 if isinstance(exc, InvalidInput) else 409
+            return await show_case(request, signed, case_id, status, message)  # the limit or type: said in full
         finally:
             await form.close()
         return RedirectResponse(f"/cases/{case_id}?done=attachment#attachments", status_code=303)
