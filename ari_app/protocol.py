@@ -74,6 +74,7 @@ class ErrorId(StrEnum):
     UNKNOWN_USER = "unknown_user"
     NOT_PERMITTED = "not_permitted"
     CSRF_FAILED = "csrf_failed"
+    TOTP_NOT_FOR_ROLE = "totp_not_for_role"
     # Refusals of the case workflow are passed through with its own ids (ari_app.cases.errors):
     CASE_NOT_FOUND = "case_not_found"
     CASE_PERMISSION_DENIED = "case_permission_denied"

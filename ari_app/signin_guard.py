@@ -166,14 +166,18 @@ class SignInGuard:
         self.pending += 1
         return Admission(source, login, charged_login=charged)
 
-    def settle(self, admission: Admission, ok: bool) -> None:
-        """The check reserved by `admit` is done: `ok` is whether the password was right."""
+    def settle(self, admission: Admission, ok: bool, *, final: bool = True) -> None:
+        """The check reserved by `admit` is done: `ok` is whether the password (or one-time code) was right.
+        `final` False: right, but a second factor is still to come (ari_app.totp), so nothing is forgiven
+        yet: the failures so far stay counted until the code is right too."""
         if admission.refused is not None:
             return
         pol, now = self.policy, self.clock()
         self.pending = max(0, self.pending - 1)
         key = self._key(admission.source, admission.login, now)
         key.in_flight = False
+        if ok and not final:
+            return
         if ok:
             key.failures, key.last_failure = 0, None
             self._t.sources[admission.source].give_back(pol.source_burst)

@@ -47,4 +47,9 @@ class User(Base):
     "sign out everywhere"); a session token carries the epoch it was issued in and dies when they differ."""
     sessions_ended_reason: Mapped[str | None] = mapped_column(String(32))
     """Why the epoch was last raised (`SessionEndReason`), for the push to the desktops it closes."""
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    """The second factor's secret (base32, ari_app.totp) once enrolled; None: the password alone. Read only
+    by the platform's processes, never shown after enrolment."""
+    totp_last_step: Mapped[int | None]
+    """The time step of the last one-time code accepted: that code and earlier ones are refused (no replay)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

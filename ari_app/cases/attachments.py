@@ -1,5 +1,5 @@
 """Attachments: photos, audio and documents on a case, or on a unit's result (its dispatch). The one place
-with their rules, for the desktop link today and the web sub-platform (a phone's photo upload) later.
+with their rules, for the desktop link and the web sub-platform (a phone's photo upload, ari_app.web.pages).
 
 - What a file is comes from its bytes (libmagic through python-magic), never from its name: a `.jpg` that
   is HTML is refused (`attachment_type_refused`). Only the configured types are taken, a subset of

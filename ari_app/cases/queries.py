@@ -12,6 +12,7 @@ import base64
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -669,6 +670,15 @@ def add_attachment(sessions: sessionmaker[Session], actor: Actor, fields: Mappin
         return attachments.info(row)
 
 
+def add_file(
+    sessions: sessionmaker[Session], actor: Actor, case_id: int, filename: str | None, data: bytes
+) -> AttachmentInfo:
+    """`add_attachment` with the file's bytes as they are (the web front's upload, a multipart form): the
+    same checks, audit and refusals; a department's file goes on its own share (its result)."""
+    with transaction(sessions, actor, Msg.ADD_ATTACHMENT, case=case_id) as s:
+        return attachments.info(attachments.add_attachment(s, actor, case_id, filename, data))
+
+
 def list_attachments(sessions: sessionmaker[Session], actor: Actor, case_id: int) -> list[AttachmentInfo]:
     with transaction(sessions, actor, Msg.LIST_ATTACHMENTS, case=case_id) as s:
         return [attachments.info(a) for a in attachments.list_attachments(s, actor, case_id)]
@@ -686,6 +696,18 @@ def get_attachment(
     with transaction(sessions, actor, Msg.GET_ATTACHMENT, case=named) as s:
         opened = attachments.open_attachment(s, actor, token, audited=offset == 0)
         return attachments.info(opened.attachment), opened.read(offset, ATTACHMENT_CHUNK)
+
+
+def attachment_file(sessions: sessionmaker[Session], actor: Actor, token: str) -> tuple[AttachmentInfo, Path]:
+    """`get_attachment` for a reader that sends the whole file itself (the web front's download): the
+    attachment of `token` and the file its bytes are in, for someone who may see its case; audited
+    (`attachment_read`), and a refusal (`attachment_not_found`, also for another unit's case) against the
+    case the token names."""
+    with sessions() as s:
+        named = attachments.case_of_token(s, token)
+    with transaction(sessions, actor, Msg.GET_ATTACHMENT, case=named) as s:
+        opened = attachments.open_attachment(s, actor, token)
+        return attachments.info(opened.attachment), opened.path
 
 
 def push_for(event: CaseEvent) -> dict[str, Any] | None:

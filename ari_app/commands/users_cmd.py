@@ -50,6 +50,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         cmd = usub.add_parser(name, help=helptext)
         cmd.add_argument("login")
         cmd.set_defaults(func=cmd_account, account_action=func)
+    totp = usub.add_parser("totp", help="an admin's or supervisor's second factor (a one-time code at web sign-in)")
+    tsub = totp.add_subparsers(dest="totp_command", metavar="ACTION", required=True)
+    for name, helptext in (
+        ("enable", "enrol (again): prints the otpauth:// URI and the secret once, for an authenticator app"),
+        ("disable", "remove the second factor: the password alone signs in again"),
+    ):
+        cmd = tsub.add_parser(name, help=helptext)
+        cmd.add_argument("login")
+        cmd.set_defaults(func=cmd_totp, totp_action=name)
     ls = usub.add_parser("list", help="list users (never their password hashes)")
     ls.set_defaults(func=cmd_list)
 
@@ -168,6 +177,36 @@ def cmd_account(args: argparse.Namespace) -> int:
         return 1
     done = {"disable": "disabled; their open sessions end", "enable": "enabled", "signout": "signed out everywhere"}
     print(f"{args.login} {done[action]}")
+    return 0
+
+
+def cmd_totp(args: argparse.Namespace) -> int:
+    """`users totp enable|disable LOGIN` (ari_app.totp): enrolment prints the secret this once; it is never
+    shown again (a lost phone is enrolled again, which replaces the secret)."""
+    from ari_app.totp import Enrolment, TotpError, disable, enable
+
+    action = f"totp {args.totp_action}"
+    cfg = _config(args, action)
+    if cfg is None:
+        return 1
+    now, actor = datetime.now(UTC), cli_actor()
+    done: list[Enrolment | bool] = []
+    try:
+        with database(cfg) as s, s.begin():
+            if args.totp_action == "enable":
+                done.append(enable(s, args.login, actor, now))
+            else:
+                done.append(disable(s, args.login, actor, now))
+    except TotpError as exc:
+        return _refused(action, exc)
+    (result,) = done
+    if isinstance(result, Enrolment):
+        print(f"second factor of {args.login} enrolled; scan this URI (or type the secret) in an authenticator app.")
+        print("It is shown this once only.")
+        print(f"uri:    {result.uri}")
+        print(f"secret: {result.secret}")
+    else:
+        print(f"second factor of {args.login} {'removed' if result else 'was not enrolled'}")
     return 0
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +32,7 @@ from ari_app.cases.calendar import WorkCalendar
 from ari_app.config import Config
 from ari_app.signin_guard import SignInGuard
 from ari_app.web.live import AuditPoller, LiveHub
-from ari_app.web.pages import Context, routes
+from ari_app.web.pages import UPLOAD_PATH, Context, routes
 from ari_app.web.sessions import WebSessions
 from ari_app.web.signin import WebSignIn
 
@@ -52,15 +52,21 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 )
 HSTS = (b"strict-transport-security", b"max-age=31536000")
+UPLOAD_SLACK = 64 * 1024
+"""An upload's form around its file: the CSRF field, the result text, the multipart boundaries."""
+TOO_LARGE = "请求过大：文件超过大小限制 / The request is too large: the file is over the size limit".encode()
 
 
 class SecurityHeaders:
     """ASGI middleware: the security headers on every response; `Cache-Control: no-store` on every page
-    (not on /static); a body declared over `MAX_BODY` refused with 413."""
+    (not on /static); a body declared over `MAX_BODY` refused with 413, or over `upload_body` for a form
+    that carries a file (ari_app.web.pages.UPLOAD_PATH), and a POST that does not declare its length (411):
+    nothing is read of either."""
 
-    def __init__(self, app: ASGIApp, tls: bool) -> None:
+    def __init__(self, app: ASGIApp, tls: bool, upload_body: int = MAX_BODY) -> None:
         self.app = app
         self.tls = tls
+        self.upload_body = max(upload_body, MAX_BODY)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,14 +84,21 @@ class SecurityHeaders:
                 message["headers"] = headers
             await send(message)
 
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY):
-                await send_with_headers(
-                    {"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"text/plain")]}
-                )
-                await send_with_headers({"type": "http.response.body", "body": b"request too large"})
-                return
+        limit = self.upload_body if UPLOAD_PATH.match(str(scope.get("path", ""))) else MAX_BODY
+        length = next((v for n, v in scope.get("headers", []) if n == b"content-length"), None)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await self._refuse(send_with_headers, 413, TOO_LARGE)
+            return
+        if length is None and scope.get("method") == "POST":
+            await self._refuse(send_with_headers, 411, b"Content-Length required")
+            return
         await self.app(scope, receive, send_with_headers)
+
+    @staticmethod
+    async def _refuse(send: Callable[[Message], Awaitable[None]], status: int, text: bytes) -> None:
+        headers = [(b"content-type", b"text/plain; charset=utf-8")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": text})
 
 
 @dataclass
@@ -131,10 +144,12 @@ def build_app(
         calendar=WorkCalendar.from_config(cfg),
         tls=tls,
         clock=now,
+        max_file_bytes=cfg.cases.attachments.max_file_bytes,
     )
     app = Starlette(routes=[*routes(ctx), Mount("/static", StaticFiles(directory=HERE / "static"), name="static")])
     poller = AuditPoller(sessions, hub, web.poll_seconds) if standalone else None
-    return WebApp(SecurityHeaders(app, tls), hub, signin, poller)
+    upload_body = cfg.cases.attachments.max_file_bytes + UPLOAD_SLACK
+    return WebApp(SecurityHeaders(app, tls, upload_body), hub, signin, poller)
 
 
 class _Server(uvicorn.Server):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -22,17 +23,27 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ari_app.cases import oversight, queries
 from ari_app.cases.calendar import WorkCalendar
-from ari_app.cases.errors import CaseError, CaseNotFound, InvalidInput, PermissionDenied
+from ari_app.cases.errors import (
+    AttachmentNotFound,
+    AttachmentRemoved,
+    AttachmentTooLarge,
+    AttachmentTypeRefused,
+    CaseError,
+    CaseNotFound,
+    InvalidInput,
+    PermissionDenied,
+)
 from ari_app.cases.kpi import KpiReport
 from ari_app.cases.oversight import OVERSIGHT_ROLES
 from ari_app.cases.report import csv_text
+from ari_app.config import ATTACHMENT_TYPES
 from ari_app.protocol import (
     RETURN_REASONS,
     CaseDetail,
@@ -52,6 +63,8 @@ from schema.cases import Rating
 from schema.users import Role
 
 LANG_COOKIE = "hl_lang"
+CODE_COOKIE = "hl_login_code"
+"""The second sign-in step's token (ari_app.web.signin.Pending), on /login only."""
 KEEPALIVE_SECONDS = 15.0
 """A live stream sends a comment this often when nothing happened, and checks its session is still alive."""
 LIST_LIMIT = 200
@@ -65,6 +78,7 @@ OVERSIGHT_TABS = ("overdue", "problem")
 ACTIONS = {
     "accept": Msg.ACCEPT_CASE,
     "return": Msg.RETURN_CASE,
+    "request_extension": Msg.REQUEST_EXTENSION,
     "handle": Msg.HANDLE_CASE,
     "dispatch": Msg.DISPATCH_CASE,
     "accept_return": Msg.REVIEW_RETURN,
@@ -83,6 +97,10 @@ RATINGS = tuple(str(r) for r in Rating)
 MAX_FORM_FIELDS = 200
 """A dispatch form names each unit chosen (up to the units listed on the case)."""
 MAX_KPI_DAYS = 366
+UPLOAD_PATH = re.compile(r"^/cases/[0-9]+/(attachments|handle)$")
+"""The forms that carry a file (multipart): their body may be as large as one attachment (the rest: MAX_BODY)."""
+MAX_TOKEN = 64
+MIB = 1024 * 1024
 
 
 @dataclass
@@ -98,6 +116,8 @@ class Context:
     calendar: WorkCalendar
     tls: bool
     clock: Callable[[], datetime]
+    max_file_bytes: int
+    """The attachment rules' size of one file (cases.attachments.max_file_mb): an upload reads no more."""
 
     @property
     def cookie(self) -> str:
@@ -159,8 +179,8 @@ def routes(ctx: Context) -> list[Route]:
             await ctx.signin.audit("session_ended", ended.login, reason=ended.reason, source=source_of(request))
         return signed
 
-    async def read_form(request: Request) -> FormData:
-        return await request.form(max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=64 * 1024)
+    async def read_form(request: Request, files: int = 0) -> FormData:
+        return await request.form(max_files=files, max_fields=MAX_FORM_FIELDS, max_part_size=64 * 1024)
 
     async def csrf_refused(request: Request, signed: Signed | None, given: str | None) -> Response | None:
         ok = csrf_ok(signed.token, given) if signed else False
@@ -215,11 +235,57 @@ def routes(ctx: Context) -> list[Route]:
                 resp.headers["Retry-After"] = str(outcome.retry_after)
                 return resp
             return login_form(request, translate(lang_of(request), "bad_credentials"), 401, login=login_name)
-        token = await asyncio.to_thread(ctx.web_sessions.open, outcome.user, source_of(request))
+        if outcome.code_asked:  # the second factor: the code on a page of its own, by the step's own cookie
+            step = ctx.signin.open_pending(outcome.user, source_of(request))
+            resp = RedirectResponse("/login/code", status_code=303)
+            resp.set_cookie(CODE_COOKIE, step, path="/login", secure=ctx.tls, httponly=True, samesite="strict")
+            return resp
+        return await signed_in_as(request, outcome.user)
+
+    async def signed_in_as(request: Request, user: queries.UserRecord) -> Response:
+        token = await asyncio.to_thread(ctx.web_sessions.open, user, source_of(request))
         resp = RedirectResponse("/cases", status_code=303)
         resp.set_cookie(ctx.cookie, token, path="/", secure=ctx.tls, httponly=True, samesite="strict")
-        resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/login", secure=ctx.tls, httponly=True, samesite="strict")
+        for name in (LOGIN_CSRF_COOKIE, CODE_COOKIE):
+            resp.delete_cookie(name, path="/login", secure=ctx.tls, httponly=True, samesite="strict")
         return resp
+
+    def code_form(request: Request, step: str, error: str | None, status: int) -> Response:
+        return render(request, "login_code.html", status, csrf=csrf_token(step), error=error, user=None)
+
+    async def code_page(request: Request) -> Response:
+        step = request.cookies.get(CODE_COOKIE, "")
+        if ctx.signin.pending(step) is None:
+            return RedirectResponse("/login", status_code=303)
+        return code_form(request, step, None, 200)
+
+    async def code(request: Request) -> Response:
+        """The second step: the one-time code, with a CSRF token bound to the step's cookie."""
+        form = await read_form(request)
+        step = request.cookies.get(CODE_COOKIE, "")
+        pending = ctx.signin.pending(step)
+        if pending is None:
+            return RedirectResponse("/login?ended=1", status_code=303)
+        if not csrf_ok(step, _text(form, "csrf")):
+            await ctx.signin.audit(
+                "refused",
+                pending.user.login,
+                request="/login/code",
+                error_id=ErrorId.CSRF_FAILED,
+                source=source_of(request),
+            )
+            return render(request, "error.html", 403, message_key="csrf", user=None)
+        lang = lang_of(request)
+        outcome = await ctx.signin.second_factor(step, _text(form, "code") or "", source_of(request))
+        if outcome.user is not None:
+            return await signed_in_as(request, outcome.user)
+        if outcome.refused == "too_many_attempts":
+            resp = code_form(request, step, translate(lang, "too_many_attempts", seconds=outcome.retry_after), 429)
+            resp.headers["Retry-After"] = str(outcome.retry_after)
+            return resp
+        if ctx.signin.pending(step) is None:  # too many wrong codes: the password again
+            return RedirectResponse("/login?ended=1", status_code=303)
+        return code_form(request, step, translate(lang, "bad_code"), 401)
 
     async def logout(request: Request) -> Response:
         signed = await signed_in(request, touch=False)
@@ -348,12 +414,14 @@ def routes(ctx: Context) -> list[Route]:
         status: int = 200,
         error: str | None = None,
         said: str | None = None,
+        kept: dict[str, str] | None = None,
     ) -> Response:
         try:
             case = await asyncio.to_thread(queries.get_case, ctx.sessions, signed.user.actor, case_id)
         except CaseNotFound:
             return render(request, "error.html", 404, message_key="not_found", user=signed.user)
         done = request.query_params.get("done")
+        done = done if done in ACTIONS or done == "attachment" else None
         actions = [a for a in case["allowed_actions"] if a in ACTIONS]
         suggestion: DispatchSuggestion | None = None
         if "dispatch" in actions:  # the dispatch catalogue's rule, preselected in the form (a read, audited)
@@ -375,9 +443,13 @@ def routes(ctx: Context) -> list[Route]:
             ratings=RATINGS,
             return_reasons=RETURN_REASONS,
             note=deadline_note(case, ctx.clock()),
-            done=done if done in ACTIONS else None,
+            done=done,
+            can_attach=case["status"] != "closed",
             error=error,
             said=said,
+            kept=kept or {},
+            max_mb=f"{ctx.max_file_bytes / MIB:g}",
+            extension=extension_default(case, ctx.zone),
             csrf=csrf_token(signed.token),
             user=signed.user,
         )
@@ -392,29 +464,118 @@ def routes(ctx: Context) -> list[Route]:
         signed = await signed_in(request)
         if signed is None:
             return to_login(request, ended=bool(request.cookies.get(ctx.cookie)))
-        form = await read_form(request)
-        refused = await csrf_refused(request, signed, _text(form, "csrf"))
-        if refused is not None:
-            return refused
         case_id, action = request.path_params["case_id"], request.path_params["action"]
-        if action not in ACTIONS:
-            return render(request, "error.html", 404, message_key="not_found", user=signed.user)
+        form = await read_form(request, files=1 if action == "handle" else 0)
         try:
-            fields = action_fields(action, form) | {"case_id": case_id}
+            refused = await csrf_refused(request, signed, _text(form, "csrf"))
+            if refused is not None:
+                return refused
+            if action not in ACTIONS:
+                return render(request, "error.html", 404, message_key="not_found", user=signed.user)
+            return await run_action(request, signed, case_id, action, form)
+        finally:
+            await form.close()
+
+    async def run_action(request: Request, signed: Signed, case_id: int, action: str, form: FormData) -> Response:
+        """`action` on the case from its form; a handle form's photo (optional) is added first, on the
+        unit's own share, and a refused photo stops the handling with what was typed kept in the form."""
+        lang = lang_of(request)
+        kept = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf"}
+        try:
+            chosen = await read_upload(form, ctx.max_file_bytes) if action == "handle" else None
+            if chosen is not None and (_text(form, "result") or "").strip():
+                try:
+                    await asyncio.to_thread(queries.add_file, ctx.sessions, signed.user.actor, case_id, *chosen)
+                except (AttachmentTooLarge, AttachmentTypeRefused) as exc:
+                    message = translate(lang, "refused", message=attachment_error(lang, exc))
+                    return await show_case(request, signed, case_id, 400, message, None, kept)
+            fields = action_fields(action, form, ctx.zone) | {"case_id": case_id}
             await asyncio.to_thread(queries.act, ctx.sessions, signed.user.actor, ACTIONS[action], fields)
         except CaseNotFound:
             return render(request, "error.html", 404, message_key="not_found", user=signed.user)
         except CaseError as exc:
-            lang = lang_of(request)
             field = exc.detail.get("field") if isinstance(exc, InvalidInput) else None
             keys = [f"err_{action}_{field}", f"err_{field}"] if field else []
             key = next((k for k in keys if k in MESSAGES[DEFAULT_LANG]), f"err_{exc.error_id}")
             said = translate(lang, key) if key in MESSAGES[DEFAULT_LANG] else exc.message
             message = translate(lang, "refused", message=said)
             return await show_case(
-                request, signed, case_id, 400 if isinstance(exc, InvalidInput) else 409, message, exc.message
+                request, signed, case_id, 400 if isinstance(exc, InvalidInput) else 409, message, exc.message, kept
             )
         return RedirectResponse(f"/cases/{case_id}?done={action}", status_code=303)
+
+    # --- attachments: a photo from the unit's phone, and every file of the case to download ----------
+    def attachment_error(lang: str, exc: CaseError) -> str:
+        """What a refused file is told, in the page's language: too large (with the limit), not a type
+        attachments take (with what it was read as), or the service's refusal."""
+        if isinstance(exc, AttachmentTooLarge):
+            limit = int(exc.detail.get("limit") or 0)
+            key = "err_attachment_case_too_large" if exc.detail.get("scope") == "case" else "err_attachment_too_large"
+            return translate(lang, key, mb=f"{limit / MIB:g}")
+        if isinstance(exc, AttachmentTypeRefused):
+            return translate(lang, "err_attachment_type_refused", mime=str(exc.detail.get("mime") or "?"))
+        if isinstance(exc, InvalidInput) and exc.detail.get("field") == "file":
+            return translate(lang, "err_attachment_missing")
+        key = f"err_{exc.error_id}"
+        return translate(lang, key) if key in MESSAGES[DEFAULT_LANG] else exc.message
+
+    async def read_upload(form: FormData, limit: int) -> tuple[str, bytes] | None:
+        """The form's `photo`: (its name, at most `limit` + 1 of its bytes; the service refuses what is over
+        the limit), or None when no file was chosen."""
+        upload = form.get("photo")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return None
+        return upload.filename, await upload.read(limit + 1)
+
+    async def upload(request: Request) -> Response:
+        signed = await signed_in(request)
+        if signed is None:
+            return to_login(request, ended=bool(request.cookies.get(ctx.cookie)))
+        form = await read_form(request, files=1)
+        refused = await csrf_refused(request, signed, _text(form, "csrf"))
+        if refused is not None:
+            return refused
+        case_id = request.path_params["case_id"]
+        lang = lang_of(request)
+        try:
+            chosen = await read_upload(form, ctx.max_file_bytes)
+            if chosen is None:
+                raise InvalidInput("no file was chosen", field="file")
+            await asyncio.to_thread(queries.add_file, ctx.sessions, signed.user.actor, case_id, *chosen)
+        except CaseNotFound:
+            return render(request, "error.html", 404, message_key="not_found", user=signed.user)
+        except CaseError as exc:
+            message = translate(lang, "refused", message=attachment_error(lang, exc))
+            status = 400 if isinstance(exc, InvalidInput) else 409
+            return await show_case(request, signed, case_id, status, message)  # the limit or type: said in full
+        finally:
+            await form.close()
+        return RedirectResponse(f"/cases/{case_id}?done=attachment#attachments", status_code=303)
+
+    async def download(request: Request) -> Response:
+        """An attachment by its token, for whoever may see its case (the service checks and audits): always
+        `Content-Disposition: attachment` (never shown in the page), as the type it was sniffed as when that
+        is one attachments take, else as bytes; `X-Content-Type-Options: nosniff` (SecurityHeaders)."""
+        signed = await signed_in(request)
+        if signed is None:
+            return to_login(request, ended=bool(request.cookies.get(ctx.cookie)))
+        token = request.path_params["token"]
+        if len(token) > MAX_TOKEN:
+            return render(request, "error.html", 404, message_key="not_found", user=signed.user)
+        try:
+            found, path = await asyncio.to_thread(queries.attachment_file, ctx.sessions, signed.user.actor, token)
+        except AttachmentNotFound:
+            return render(request, "error.html", 404, message_key="err_attachment_not_found", user=signed.user)
+        except AttachmentRemoved:
+            return render(request, "error.html", 410, message_key="attachment_removed", user=signed.user)
+        media = found["mime"] if found["mime"] in ATTACHMENT_TYPES else "application/octet-stream"
+        return FileResponse(
+            path,
+            media_type=media,
+            filename=found["filename"],
+            content_disposition_type="attachment",
+            headers={"Cache-Control": "private, no-store"},
+        )
 
     # --- supervisors, leaders and the hotline unit: overdue and problem work orders, KPIs --------------
     def forbidden(request: Request, signed: Signed) -> Response:
@@ -557,11 +718,15 @@ def routes(ctx: Context) -> list[Route]:
         Route("/", home),
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
+        Route("/login/code", code_page, methods=["GET"]),
+        Route("/login/code", code, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/lang/{lang}", switch_lang),
         Route("/cases", case_list),
         Route("/cases/{case_id:int}", case_page),
+        Route("/cases/{case_id:int}/attachments", upload, methods=["POST"]),
         Route("/cases/{case_id:int}/{action}", case_action, methods=["POST"]),
+        Route("/attachments/{token}", download),
         Route("/oversight", oversight_page),
         Route("/kpi", kpi_page),
         Route("/kpi.csv", kpi_csv),
@@ -569,15 +734,18 @@ def routes(ctx: Context) -> list[Route]:
     ]
 
 
-def action_fields(action: str, form: FormData) -> dict[str, Any]:
+def action_fields(action: str, form: FormData, zone: ZoneInfo) -> dict[str, Any]:
     """The request fields of `action` (the desktop's request for it, queries.act) from its form. A number
-    that is not one (`deadline_hours`) is refused here (InvalidInput) before the service is asked; every
-    other check is the service's."""
+    that is not one (`deadline_hours`) or a time that is not one (`deadline_at`, a datetime-local read as
+    the wall clock of `zone`, the centre's) is refused here (InvalidInput) before the service is asked;
+    every other check is the service's."""
     if action in ACTION_FIELD:
         fields: dict[str, Any] = {ACTION_FIELD[action]: _text(form, ACTION_FIELD[action]) or ""}
         if action == "return" and _text(form, "reason_code") in RETURN_REASONS:
             fields["reason_code"] = _text(form, "reason_code")  # the list's reason (退单理由); the text says more
         return fields
+    if action == "request_extension":
+        return {"reason": _text(form, "reason") or "", "deadline_at": _wall_time(form, "deadline_at", zone)}
     if action == "dispatch":
         lead = _text(form, "lead")
         chosen = [lead, *(v for v in form.getlist("co") if isinstance(v, str) and v != lead)] if lead else []
@@ -617,6 +785,34 @@ def _hours(form: FormData) -> float | None:
         return float(text)
     except ValueError:
         raise InvalidInput(f"deadline_hours must be a number of hours, got {text!r}", field="deadline_hours") from None
+
+
+def _wall_time(form: FormData, key: str, zone: ZoneInfo) -> str:
+    """The form's datetime-local `key` (`2026-12-09T17:30`, the browser's format) as a moment of `zone`'s
+    wall clock, ISO 8601 with its offset; InvalidInput when it is empty or not such a time."""
+    text = (_text(form, key) or "").strip()
+    try:
+        wall = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{key} must be a date and time, got {text[:40]!r}", field=key) from None
+    if wall.tzinfo is not None:
+        raise InvalidInput(f"{key} is the centre's wall clock, without an offset", field=key)
+    return wall.replace(tzinfo=zone).isoformat()
+
+
+def extension_default(case: CaseDetail, zone: ZoneInfo) -> tuple[str, str]:
+    """The extension form's (min, value) as datetime-local text in `zone`: the latest deadline of the shares
+    the unit still works (its own: a unit sees its own) and a week after it, as the desktop offers
+    (cti_desktop.work_tab)."""
+    deadlines = [
+        datetime.fromisoformat(str(d["deadline_at"]))
+        for d in case["dispatches"]
+        if d.get("status") in ("pending", "accepted", "return_requested") and d.get("deadline_at")
+    ]
+    if not deadlines:
+        return "", ""
+    latest = max(deadlines).astimezone(zone)
+    return latest.strftime("%Y-%m-%dT%H:%M"), (latest + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
 
 
 def _preselect(suggestion: DispatchSuggestion | None, case: CaseDetail) -> list[int]:
