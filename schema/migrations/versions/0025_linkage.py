@@ -1,7 +1,7 @@
 """linkage (联动 110/119/120): the handoffs of calls to partners, and the outbox's linkage work orders
 
-Revision ID: 0024_linkage
-Revises: 0023_outbound_calls
+Revision ID: 0025_linkage
+Revises: 0024_unit_shares_index
 Create Date: 2026-12-02
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 import schema.base
 
 
-revision: str = '0024_linkage'
-down_revision: str | Sequence[str] | None = '0023_outbound_calls'
+revision: str = '0025_linkage'
+down_revision: str | Sequence[str] | None = '0024_unit_shares_index'
 
 
 def upgrade() -> None:

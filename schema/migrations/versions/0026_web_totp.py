@@ -1,7 +1,7 @@
 """the second factor: a user's TOTP secret and the step of the last code accepted (web sign-in)
 
-Revision ID: 0024_web_totp
-Revises: 0023_outbound_calls
+Revision ID: 0026_web_totp
+Revises: 0025_linkage
 Create Date: 2026-12-02
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0024_web_totp'
-down_revision: str | Sequence[str] | None = '0023_outbound_calls'
+revision: str = '0026_web_totp'
+down_revision: str | Sequence[str] | None = '0025_linkage'
 
 
 def upgrade() -> None:
