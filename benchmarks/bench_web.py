@@ -18,7 +18,8 @@ delay p95 < 1 s with 200 listeners at 10 dispatches a second.
 
 The database is bench_cases.py's (`bulk_load`: a year of cases, 70 % dispatched to the 91 units). SQLite
 is a file in a private temporary folder, or in --workdir, kept and reused when it already holds the cases;
-PostgreSQL is $BENCH_POSTGRES_URL, or bench_cases' own database on the $TEST_POSTGRES_URL cluster. Not part
+PostgreSQL is $BENCH_POSTGRES_URL (reused with --reuse when it holds the cases, else emptied and loaded),
+bench_cases' own database on the $TEST_POSTGRES_URL cluster. Not part
 of the test suite.
 """
 
@@ -28,6 +29,7 @@ import argparse
 import asyncio
 import http.client
 import json
+import os
 import random
 import re
 import sys
@@ -41,7 +43,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import URL, Engine, func, make_url, select
 from sqlalchemy.orm import Session
 
 from ari_app.auth import hash_password
@@ -67,20 +69,23 @@ def say(msg: str) -> None:
 
 
 def prepare(args: argparse.Namespace, workdir: Path) -> tuple[str, dict[int, str]]:
-    """The database URL, loaded with the cases (a kept SQLite file that already holds them is reused), and
-    the department users: unit id → login."""
+    """The database URL, loaded with the cases, and the department users: unit id → login. A database that
+    already holds the cases is reused (the SQLite file in --workdir, or $BENCH_POSTGRES_URL's with
+    --reuse), else made afresh as bench_cases.py makes it."""
     engine: Engine | None = None
-    if args.backend == "sqlite":
-        path = workdir / "bench_cases.db"
-        if path.exists():
-            engine = make_engine(f"sqlite:///{path}")
-            upgrade(engine)
-            with Session(engine) as s:
-                if (s.scalar(select(func.count()).select_from(Case)) or 0) < args.cases:
-                    engine.dispose()
-                    engine = None
-            if engine is not None:
-                say(f"reusing {path}")
+    kept = workdir / "bench_cases.db" if args.backend == "sqlite" else None
+    if kept is not None and kept.exists():
+        engine = make_engine(f"sqlite:///{kept}")
+    elif args.backend == "postgres" and args.reuse and os.environ.get("BENCH_POSTGRES_URL"):
+        engine = make_engine(os.environ["BENCH_POSTGRES_URL"])
+    if engine is not None:
+        upgrade(engine)
+        with Session(engine) as s:
+            if (s.scalar(select(func.count()).select_from(Case)) or 0) < args.cases:
+                engine.dispose()
+                engine = None
+        if engine is not None:
+            say("reusing the database: it holds the cases already")
     if engine is None:
         engine = bench_cases.fresh_engine(args.backend, workdir)
         _actor, unit_ids = bench_cases.seed(engine)
@@ -108,7 +113,13 @@ def _users(engine: Engine) -> dict[int, str]:
 
 
 def write_config(workdir: Path, url: str, poll: float) -> Path:
-    """The shipped config.yaml on the benchmark's database, with `web.listen` on a free loopback port."""
+    """The shipped config.yaml on the benchmark's database, with `web.listen` on a free loopback port. A
+    PostgreSQL password goes to `hotline web` as PGPASSWORD, as config.yaml asks (never in the file)."""
+    parsed = make_url(url)
+    if parsed.password is not None:
+        os.environ["PGPASSWORD"] = str(parsed.password)
+        bare = URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database)
+        url = bare.render_as_string(hide_password=False)
     text = (ROOT / "config.yaml").read_text(encoding="utf-8")
     text = text.replace("url: sqlite:///var/hotline.db", f"url: {url}")
     head, _, _ = text.partition("\nweb:\n")
@@ -348,6 +359,7 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--requests", type=int, default=300, help="requests of each page kind (default 300)")
     p.add_argument("--workdir", default=None, help="folder of the SQLite file, kept and reused (default: temporary)")
+    p.add_argument("--reuse", action="store_true", help="PostgreSQL: reuse $BENCH_POSTGRES_URL's cases if it has them")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(args.workdir or tmp)
