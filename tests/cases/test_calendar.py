@@ -248,3 +248,24 @@ def test_adding_working_hours_is_monotonic_composes_and_measures_back(start: dat
     assert CAL.add_working_hours(first, timedelta(minutes=b)) == both
     assert CAL.working_time(start, first) == timedelta(minutes=a)
     assert CAL.working_time(start, both) == timedelta(minutes=a + b)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(2004, 1, 2), max_value=datetime(2027, 12, 31)),
+    st.datetimes(min_value=datetime(2004, 1, 2), max_value=datetime(2027, 12, 31)),
+)
+def test_working_days_between_equals_the_day_by_day_count(a: datetime, b: datetime) -> None:
+    """The count read from the per-year tallies is the count of working days one by one, either way round,
+    across years (2027 counted by its statutory holidays) and National Day's adjusted Saturday."""
+    start, end = a.replace(tzinfo=Z), b.replace(tzinfo=Z)
+    lo, hi = sorted((start.date(), end.date()))
+    one_by_one = sum(CAL.is_working_day(lo + timedelta(days=n)) for n in range(1, (hi - lo).days + 1))
+    assert CAL.working_days_between(start, end) == (one_by_one if end.date() >= start.date() else -one_by_one)
+
+
+def test_working_days_between_refuses_a_year_nobody_knows_only_when_it_reaches_it() -> None:
+    strict = WorkCalendar(Z, unknown_years="refuse")
+    assert strict.working_days_between(at(12, 1), at(12, 31)) == 22
+    with pytest.raises(CalendarUnknownYear):
+        strict.working_days_between(at(12, 1), at(1, 4, year=2027))
