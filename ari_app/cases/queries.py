@@ -306,11 +306,13 @@ def list_cases(
     extension_pending: bool = False,
     text: str | None = None,
     limit: int = 100,
+    offset: int = 0,
 ) -> list[CaseListItem]:
     """The cases the actor may see (`access.visible`), filtered; most urgent first: those the hotline's own
     system refused (exchange mode, back with the centre), then by deadline (overdue first), then newest.
     `statuses`: any of these; `return_pending`: a unit's return (退单) waits for review; `extension_pending`:
-    an extension (延期) waits for a decision. Audited as one lookup, like a search."""
+    an extension (延期) waits for a decision; `offset`: rows of that order skipped (a page of a list).
+    Audited as one lookup, like a search."""
     with transaction(sessions, actor, Msg.LIST_CASES) as s:
         settings = settings_of(s)
         now = settings.now()
@@ -351,7 +353,7 @@ def list_cases(
             Case.created_at.desc(),
             Case.id.desc(),
         )
-        found = list(s.scalars(stmt.limit(max(1, min(limit, 200)))))
+        found = list(s.scalars(stmt.limit(max(1, min(limit, 200))).offset(max(0, offset))))
         waits: dict[str, Any] = {"statuses": list(statuses)} if statuses else {}
         waits |= {"return_pending": True} if return_pending else {}
         waits |= {"extension_pending": True} if extension_pending else {}

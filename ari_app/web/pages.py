@@ -68,6 +68,11 @@ CODE_COOKIE = "hl_login_code"
 KEEPALIVE_SECONDS = 15.0
 """A live stream sends a comment this often when nothing happened, and checks its session is still alive."""
 LIST_LIMIT = 200
+"""Rows of the 临近到期 (due soon) tab, filtered after reading (the deadline in working days)."""
+PAGE_SIZE = 50
+"""Rows a page of a to-do list shows, most urgent first; `?page=N` for the next ones. At 1 000 000 cases a
+page of 200 rows took p50 86 ms, most of it drawing the rows (benchmarks/bench_web.py, docs/web.md)."""
+MAX_PAGE = 40
 DUE_SOON_WORKING_DAYS = 1
 """`due soon`: an open case whose deadline is today or the next working day (ari_app.cases.calendar)."""
 TABS = ("all", "to_sign", "in_progress", "overdue", "due_soon")
@@ -332,7 +337,12 @@ def routes(ctx: Context) -> list[Route]:
         tab = request.query_params.get("tab", tabs[0])
         tab = tab if tab in tabs else tabs[0]
         text = (request.query_params.get("q") or "").strip()[:100] or None
-        filters: dict[str, Any] = {"open_only": True, "text": text, "limit": LIST_LIMIT}
+        asked = request.query_params.get("page", "1")
+        page = min(int(asked), MAX_PAGE) if asked.isdigit() and int(asked) > 0 else 1
+        window: dict[str, int] = {"limit": PAGE_SIZE + 1, "offset": (page - 1) * PAGE_SIZE}  # +1: a next page?
+        if tab == "due_soon":  # filtered after reading: one list
+            page, window = 1, {"limit": LIST_LIMIT}
+        filters: dict[str, Any] = {"open_only": True, "text": text} | window
         if tab == "to_sign":
             filters["status"] = "dispatched"
         elif tab == "in_progress":
@@ -357,11 +367,15 @@ def routes(ctx: Context) -> list[Route]:
                 if notes[r["id"]][0] == "due_today"
                 or (notes[r["id"]][0] == "days" and (notes[r["id"]][1] or 0) <= DUE_SOON_WORKING_DAYS)
             ]
+        more = tab != "due_soon" and len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE] if more else rows
         values: dict[str, Any] = {
             "rows": rows,
             "notes": notes,
             "tab": tab,
             "q": text or "",
+            "page": page,
+            "more": more and page < MAX_PAGE,
             "tabs": tabs,
             "user": signed.user,
         }
