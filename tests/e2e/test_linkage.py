@@ -152,7 +152,7 @@ async def test_one_key_transfer_to_110_bridges_the_citizen_and_pushes_the_work_o
 ) -> None:
     police.plan = ["503", "503"]
     messages = stack.tmp / f"police-{random.randrange(10**6)}.log"
-    async with on_call(stack, "1019", "12319") as call:
+    async with on_call(stack, "1007", "12319") as call:
         agent = call.agent
         created = await agent.request(
             "create_case", call_id=call.call_id, hotline="12319", caller=call.caller, request="有人持刀威胁邻居", **CASE
@@ -180,7 +180,7 @@ async def test_one_key_transfer_to_110_bridges_the_citizen_and_pushes_the_work_o
         assert body["description"] == "有人持刀威胁邻居" and body["attribute[handoff]"] == "blind"
         detail = (await agent.request("get_case", case_id=case_id))["case"]
         (linkage,) = detail["linkage"]
-        assert (linkage["partner"], linkage["kind"], linkage["agent"]) == ("110", "blind", "1019")
+        assert (linkage["partner"], linkage["kind"], linkage["agent"]) == ("110", "blind", "1007")
         assert (linkage["work_order"], linkage["service_request_id"], linkage["attempts"]) == ("delivered", "SR-1", 3)
         # never sent again
         await asyncio.to_thread(
@@ -198,7 +198,7 @@ async def test_three_way_with_110_brings_the_partner_into_the_call(
     stack: Stack, police: Receiver, outbox: sessionmaker[Session]
 ) -> None:
     messages = stack.tmp / f"police3-{random.randrange(10**6)}.log"
-    async with on_call(stack, "1020", "12345") as call:
+    async with on_call(stack, "1008", "12345") as call:
         agent = call.agent
         stack.sipp.citizen_phone(talk_ms=30000, messages=messages)
         reply = await agent.request("conference", action="start", call_id=call.call_id, partner="110")
