@@ -15,21 +15,10 @@ from playwright.sync_api import Browser, Page, expect
 
 from ari_app.protocol import Msg
 from tests.support.attachments import HTML, jpeg
-from tests.support.web import PASSWORD, Deployment
+from tests.support.browser import PHONE, sign_in
+from tests.support.web import Deployment
 
-OFFICE = {"width": 1366, "height": 768}
-PHONE = {"width": 390, "height": 844}
 MIB = 1024 * 1024
-
-
-def sign_in(browser: Browser, base: str, login: str, viewport: dict[str, int] = OFFICE) -> Page:
-    page = browser.new_context(viewport=viewport, locale="zh-CN", accept_downloads=True).new_page()
-    page.goto(f"{base}/login")
-    page.fill("input[name=login]", login)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/cases$"))
-    return page
 
 
 def choose(page: Page, form: str, name: str, data: bytes, mime: str = "image/jpeg") -> None:

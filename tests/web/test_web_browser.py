@@ -6,25 +6,12 @@ Screenshots of every page in Chinese, the list in English, and the list and the 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
-from tests.support.web import PASSWORD, Deployment
-
-OFFICE = {"width": 1366, "height": 768}
-PHONE = {"width": 390, "height": 844}
-
-
-def sign_in(browser: Browser, base: str, login: str, viewport: dict[str, int] = OFFICE) -> Page:
-    page = browser.new_context(viewport=viewport, locale="zh-CN").new_page()
-    page.goto(f"{base}/login")
-    page.fill("input[name=login]", login)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/cases$"))
-    return page
+from tests.support.browser import OFFICE, PHONE, sign_in
+from tests.support.web import Deployment
 
 
 def test_a_department_signs_for_and_handles_a_case_that_arrives_live(

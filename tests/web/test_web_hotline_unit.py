@@ -8,27 +8,14 @@ Screenshots of its list and case pages in Chinese, the case in English."""
 from __future__ import annotations
 
 import html
-import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from ari_app.protocol import Msg
-from tests.support.web import PASSWORD, Client, Deployment
-
-OFFICE = {"width": 1366, "height": 768}
-PHONE = {"width": 390, "height": 844}
-
-
-def sign_in(browser: Browser, base: str, login: str, viewport: dict[str, int] = OFFICE) -> Page:
-    page = browser.new_context(viewport=viewport, locale="zh-CN").new_page()
-    page.goto(f"{base}/login")
-    page.fill("input[name=login]", login)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/cases$"))
-    return page
+from tests.support.browser import PHONE, sign_in
+from tests.support.web import Client, Deployment
 
 
 def test_the_hotline_unit_reviews_a_return_and_redispatches_with_the_catalogues_suggestion(

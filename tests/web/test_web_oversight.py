@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,21 +18,9 @@ from playwright.sync_api import Browser, Page, expect
 from ari_app.cases import queries
 from ari_app.cases.kpi import KpiReport, KpiRow, compute
 from ari_app.protocol import Msg
+from tests.support.browser import PHONE, sign_in
 from tests.support.waiting import wait_for
-from tests.support.web import PASSWORD, Deployment
-
-OFFICE = {"width": 1366, "height": 768}
-PHONE = {"width": 390, "height": 844}
-
-
-def sign_in(browser: Browser, base: str, login: str, viewport: dict[str, int] = OFFICE) -> Page:
-    page = browser.new_context(viewport=viewport, locale="zh-CN", accept_downloads=True).new_page()
-    page.goto(f"{base}/login")
-    page.fill("input[name=login]", login)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/cases$"))
-    return page
+from tests.support.web import Deployment
 
 
 @pytest.fixture(scope="module")
