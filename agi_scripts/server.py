@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 from panoramisk.fast_agi import Request  # type: ignore[import-untyped]
 from sqlalchemy.orm import Session, sessionmaker
 
+from agi_scripts.conference import Conference
 from agi_scripts.probe import probe
 from agi_scripts.survey import AnswerLink, Survey, no_case_link
 
@@ -108,7 +109,11 @@ class FastAgiServer:
             raise ValueError("the FastAGI secret must have 16 characters or more")
         self.host = host
         self.port = port
-        self.routes: dict[str, Route] = {"survey": Survey(sessions, on_answer=on_answer), "probe": probe}
+        self.routes: dict[str, Route] = {
+            "survey": Survey(sessions, on_answer=on_answer),
+            "conference": Conference(sessions),
+            "probe": probe,
+        }
         self.refusals = RefusalLog()
         self._secret = secret.encode()
         self._server: asyncio.Server | None = None

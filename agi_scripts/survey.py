@@ -28,12 +28,12 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
 
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from agi_scripts.commands import AgiRequest, AsteriskGone, CallerHungUp, PromptFailed, command, variable
 from schema.calls import CallRecord, CallState, EndReason
 from schema.cases import FollowUp
 from schema.surveys import DIGITS, KEYS, Satisfaction, SurveyResponse
@@ -86,38 +86,6 @@ def not_at_survey(session: Session, call_id: str, now: datetime) -> str | None:
     return None
 
 
-class AgiRequest(Protocol):
-    headers: dict[str, str]
-
-    async def send_command(self, command: str) -> dict[str, Any]: ...
-
-
-class CallerHungUp(Exception):
-    pass
-
-
-class PromptFailed(Exception):
-    pass
-
-
-class AsteriskGone(Exception):
-    pass
-
-
-def _parse(reply: dict[str, Any]) -> tuple[str, str]:
-    """(`result=` value, the value in parentheses) of an AGI reply. CallerHungUp when Asterisk says the
-    channel is gone (`HANGUP`, `hangup` in the reply, or 511 on a dead channel); PromptFailed for
-    `result=-1` (a failed command: a hang-up or a prompt that could not be played)."""
-    if reply.get("error") == "AGIResultHangup" or reply.get("status_code") == 511:
-        raise CallerHungUp
-    if reply.get("error") == "AGIAppError":
-        raise PromptFailed
-    result = reply.get("result")
-    if not isinstance(result, tuple):
-        return "", ""
-    return str(result[0]), str(result[1])
-
-
 class Survey:
     def __init__(
         self,
@@ -167,16 +135,11 @@ class Survey:
         except Exception:
             log.exception("survey for call %s: unexpected error", call_id)
 
-    async def _command(self, request: AgiRequest, command: str) -> tuple[str, str]:
-        try:
-            reply = await asyncio.wait_for(request.send_command(command), self.command_timeout)
-        except ValueError as exc:  # panoramisk cannot parse the empty line read at the end of the stream
-            raise AsteriskGone(f"no readable reply to {command.split()[0]}: {exc}") from None
-        return _parse(reply)
+    async def _command(self, request: AgiRequest, text: str) -> tuple[str, str]:
+        return await command(request, text, self.command_timeout)
 
     async def _variable(self, request: AgiRequest, name: str) -> str:
-        found, value = await self._command(request, f"GET VARIABLE {name}")
-        return value if found == "1" else ""
+        return await variable(request, name, self.command_timeout)
 
     async def _after_failed_command(self, request: AgiRequest, call_id: str) -> None:
         """A command answered `result=-1`: the caller hung up, or a prompt could not be played (the

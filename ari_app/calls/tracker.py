@@ -43,6 +43,16 @@ from schema.calls import CallDirection, CallState, EndReason, OutboundPurpose
 
 log = logging.getLogger(__name__)
 
+ANNOUNCER_CONTEXT = "hotline-conference-announce"
+"""The dialplan context whose Local channels play a prompt into a three-way call's room (the conference
+service originates them); they are no participant of the call."""
+
+
+def is_announcer(channel: str) -> bool:
+    """Whether `channel` is one half of an announcer (`Local/s@hotline-conference-announce-0000001a;2`)."""
+    return channel.startswith("Local/") and f"@{ANNOUNCER_CONTEXT}-" in channel
+
+
 Event = Mapping[str, str]
 Clock = Callable[[], datetime]
 
@@ -477,10 +487,10 @@ class CallTracker:
     def _on_conference(self, event: Event, at: datetime) -> None:
         room = event.get("Conference", "")
         call_id = self._rooms.get(room)
-        if call_id is None:
+        channel = event.get("Channel", "")
+        if call_id is None or is_announcer(channel):
             return
         joined = (event.get("Event") or "").lower() == "confbridgejoin"
-        channel = event.get("Channel", "")
         members = self._members.setdefault(room, [])
         if joined and channel not in members:
             members.append(channel)

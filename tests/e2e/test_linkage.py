@@ -205,7 +205,7 @@ async def test_three_way_with_110_brings_the_partner_into_the_call(
         assert reply["type"] == "conference_state", reply
         room = f"hotline-{call.call_id}"
         await until(
-            lambda: len(_members(stack, room)) == 3 or None, 20, "three in the room", blocking=True, interval=0.3
+            lambda: len(_members(stack, room)) == 3 or None, 40, "three in the room", blocking=True, interval=0.3
         )
         assert len(invites_for(messages, "110")) == 1
 

@@ -25,7 +25,7 @@ from cti_desktop.softphone import CallState, Process, Registration
 from tests.support.e2e import PASSWORD, ROOT, SOFTPHONE_AGENT, Stack, add_user, calls, hotline, suite_members
 from tests.support.phones import write_tone
 from tests.support.qt import qt_until
-from tests.support.rtp import RtpTap, rms, tone_share
+from tests.support.rtp import RtpTap, media_port, rms, tone_share
 from tests.support.workstation import Workstation
 
 SHOTS = ROOT / "var" / "screenshots"
@@ -54,12 +54,6 @@ async def desk(stack: Stack, tone: Path, qtbot: QtBot) -> AsyncIterator[Workstat
         await ws.close()
         suite_members(stack.config, present=True)
         hotline(stack.config, "asterisk", "cli", f"queue remove member PJSIP/{SOFTPHONE_AGENT} from hotline")
-
-
-def media_port(citizen: Any) -> int:
-    """The RTP port a SIPp caller offered (its `-mp`)."""
-    args = list(citizen.args)
-    return int(args[args.index("-mp") + 1])
 
 
 def record(stack: Stack, caller: str, state: str) -> dict[str, Any] | None:

@@ -1,7 +1,8 @@
 """Three-way calls with the real Asterisk and three SIPp parties (citizen, agent, cooperating unit): the
 server-side conference service (ari_app.conference.ThreeWay, on its own AMI connection here) moves the
-citizen and the agent into a ConfBridge room and calls the unit in; the agent steps out and the citizen
-and the unit stay together; every participant is recorded with times."""
+citizen and the agent into a ConfBridge room and calls the unit in; the CTI server's FastAGI script
+`conference` announces the legs and enters them; the agent steps out and the citizen and the unit stay
+together, told so; every participant is recorded with times."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncio
 import random
 import re
 import subprocess
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,8 +27,10 @@ from ari_app.conference import ThreeWay, participants
 from ari_app.config import load_config
 from ari_app.server import ConfigAgents
 from schema.calls import CallState
+from schema.cases import Case
 from schema.db import make_engine, make_sessionmaker
 from tests.support.e2e import Stack, hotline, suite_members
+from tests.support.rtp import RtpTap, media_port, rms
 from tests.support.waiting import until
 
 
@@ -80,7 +84,7 @@ async def _three_in(
         call = await direct.connected_call(caller)
         unit = stack.sipp.citizen_phone(talk_ms=unit_talk_ms)
         room = await direct.three_way.start(call.id, unit_number)
-        await _until_members(stack, room, 3, 20, "three parties in the conference")
+        await _until_members(stack, room, 3, 40, "three parties in the conference")  # after the unit's announcement
         yield call, unit, room
     finally:
         citizen.kill()
@@ -126,10 +130,71 @@ async def test_agent_brings_a_unit_in_then_leaves_citizen_and_unit_together(stac
         await _until_members(stack, room, 0, 15, "the conference ended")
 
 
+LOUD = 500.0
+"""RMS (16-bit scale) above which what a party received is a spoken prompt: the synthesised prompts are in
+the thousands; a room where nobody talks sends silence, in the tens at most."""
+
+
+async def test_the_script_tells_the_unit_the_case_and_the_others_who_left(stack: Stack, direct: Direct) -> None:
+    joined: dict[str, float] = {}  # channel -> when its ConfbridgeJoin reached the test (monotonic)
+
+    def seen(event: ConferenceChanged) -> None:
+        if event.joined:
+            joined.setdefault(event.channel, time.monotonic())
+
+    direct.tracker.bus.subscribe(seen, ConferenceChanged)
+    caller = f"124{random.randrange(10**8):08d}"
+    citizen = stack.sipp.call("12345", caller, talk_ms=60000, wait=False)
+    unit_port = 5060  # the unit's phone behind the carrier trunk (Sipp.citizen_phone), RTP on 7060
+    try:
+        with RtpTap(media_port(citizen)) as citizen_ear, RtpTap(7000 + unit_port % 1000) as unit_ear:
+            call = await direct.connected_call(caller)
+            with direct.sessions.begin() as s:  # the agent took the case on this call
+                s.add(
+                    Case(number="12345-20261202-0042", channel="phone", hotline="12345", call_id=call.id,
+                         request="路灯不亮", urgency="normal", language="zh", handling="dispatch",
+                         status="received", created_by_login="1001")
+                )  # fmt: skip
+            stack.sipp.citizen_phone(talk_ms=60000, port=unit_port)
+            room = await direct.three_way.start(call.id, "12399000004")
+            await _until_members(stack, room, 3, 60, "three parties in the conference")
+            unit = next(c for c in _members(stack, room) if c not in (call.channel, call.agent_channel))
+
+            # the unit's person heard who calls and the case's number before entering the room
+            first = await until(lambda: unit_ear.packets[0].at if unit_ear.packets else None, 5, "RTP at the unit")
+            intro = unit_ear.audio(first, joined[unit])
+            assert len(intro) / 8000 >= 6.0, f"the unit heard {len(intro) / 8000:.1f} s before joining"
+            assert rms(intro) > LOUD
+            log = stack.cti.log.read_text(errors="replace")  # the legs came through the FastAGI script
+            for leg, role in ((call.channel, "citizen"), (call.agent_channel, "agent"), (unit, "unit")):
+                assert f"three-way call {room}: {role} {leg} joins (hotline_{role})" in log
+
+            # in the room nobody talks (agent and unit send no audio); the agent steps out and the others hear it
+            quiet = citizen_ear.audio(joined[call.channel] + 0.5)
+            assert rms(quiet) < LOUD / 5, f"the room was not quiet before the agent left: {rms(quiet):.0f}"
+            left_at = time.monotonic()
+            await direct.three_way.agent_leaves(call.id)
+            await until(
+                lambda: rms(citizen_ear.audio(left_at)) > LOUD or None,
+                15,
+                "the citizen hearing that the agent left",
+                blocking=True,
+                interval=0.2,
+            )
+            assert sorted(_members(stack, room)) == sorted([call.channel, unit])  # the announcer came and went
+            with direct.sessions() as s:
+                people = await asyncio.to_thread(participants, s, call.id)
+            assert sorted(p["role"] for p in people) == ["agent", "citizen", "unit"]
+            await direct.three_way.end(call.id)
+            await _until_members(stack, room, 0, 15, "the conference ended")
+    finally:
+        citizen.kill()
+
+
 async def test_unit_leaves_and_citizen_and_agent_stay_connected(stack: Stack, direct: Direct) -> None:
-    # the unit talks 4 s: it says its piece and hangs up
-    async with _three_in(stack, direct, "12319", "126", 4000, "12399000002") as (call, unit, room):
-        assert await asyncio.to_thread(unit.wait, 30) == 0
+    # the unit hears its announcement (about 12 s), says its piece in the room and hangs up, 20 s after answering
+    async with _three_in(stack, direct, "12319", "126", 20000, "12399000002") as (call, unit, room):
+        assert await asyncio.to_thread(unit.wait, 40) == 0
         await _until_members(stack, room, 2, 15, "the unit gone")
         assert sorted(_members(stack, room)) == sorted([call.channel, call.agent_channel])
         with direct.sessions() as s:

@@ -13,6 +13,7 @@ import math
 import select
 import socket
 import struct
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -132,6 +133,12 @@ class RtpTap:
             seen.add(p.timestamp)
             keys += DTMF_KEYS[p.payload[0]]
         return keys
+
+
+def media_port(sipp: subprocess.Popen[bytes]) -> int:
+    """The RTP port a SIPp process offers (its `-mp`)."""
+    args = [str(a) for a in sipp.args]  # type: ignore[union-attr]
+    return int(args[args.index("-mp") + 1])
 
 
 def rms(samples: list[int]) -> float:
