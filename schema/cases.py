@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint, event, false
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint, event, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from schema.base import Base, UTCDateTime, utcnow
@@ -366,6 +366,15 @@ class Case(Base):
         Index("ix_cases_contact_created_at", "contact", "created_at"),
         Index("ix_cases_master_case_id", "master_case_id"),
         Index("ix_cases_follow_up_due_at", "follow_up_due_at"),
+        # the open cases (a few percent of all): a department's list probes its shares' case ids here,
+        # and PostgreSQL orders them from the index alone (bench_web.py: list 90 ms -> 25 ms at 1M cases)
+        Index(
+            "ix_cases_open",
+            "id",
+            postgresql_include=["exchange_refusal", "deadline_at", "created_at"],
+            postgresql_where=text("status <> 'closed'"),
+            sqlite_where=text("status <> 'closed'"),
+        ),
     )
 
 
