@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +35,9 @@ log = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 256
 """Notices one listener may have waiting; past that it is told to reload its list (`overflow`)."""
+GAP_WAIT = 30.0
+"""Seconds an audit id missing below the highest read is asked for again (a transaction committing later)."""
+MAX_GAPS = 10_000
 CHANGES = frozenset({str(a) for a in Action} | {"create"})
 """The audit actions that are a change of a case (the workflow's moves and intake)."""
 
@@ -99,11 +104,19 @@ ALL_ROLES = frozenset(Role)
 class AuditPoller:
     """`hotline web` on its own: the case changes of every process, read from the audit trail."""
 
-    def __init__(self, sessions: sessionmaker[Session], hub: LiveHub, interval: float) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        hub: LiveHub,
+        interval: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.sessions = sessions
         self.hub = hub
         self.interval = interval
+        self.clock = clock
         self._last: int | None = None
+        self._gaps: dict[int, float] = {}  # audit ids not seen below `_last` -> when first missed (clock)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -128,21 +141,38 @@ class AuditPoller:
             await asyncio.sleep(self.interval)
 
     def _read(self) -> list[tuple[int, str, Audience, str]]:
+        """The changed cases since the last read. Ids are handed out when a row is inserted, not when it is
+        committed: on PostgreSQL a transaction that began first can commit after a later one, so an id below
+        the highest read may still appear. Such gaps are asked for again at every read for GAP_WAIT seconds
+        (a rolled-back insert leaves a gap for good; at most MAX_GAPS are kept, the oldest dropped first)."""
         with self.sessions() as s:
             if self._last is None:
                 self._last = s.scalar(select(func.max(AuditEntry.id))) or 0
                 return []
-            rows = s.execute(
-                select(AuditEntry.id, AuditEntry.case_id, AuditEntry.action)
-                .where(AuditEntry.id > self._last)
-                .order_by(AuditEntry.id)
-                .limit(5000)
-            ).all()
+            columns = (AuditEntry.id, AuditEntry.case_id, AuditEntry.action)
+            rows = list(
+                s.execute(select(*columns).where(AuditEntry.id > self._last).order_by(AuditEntry.id).limit(5000))
+            )
+            now = self.clock()
+            self._gaps = {i: t for i, t in self._gaps.items() if now - t < GAP_WAIT}
+            if self._gaps:
+                rows += s.execute(select(*columns).where(AuditEntry.id.in_(list(self._gaps)))).all()
             if not rows:
                 return []
-            self._last = rows[-1][0]
+            seen = {r[0] for r in rows}
+            top = max(seen)
+            if top > self._last:
+                if top - self._last <= MAX_GAPS:  # not after a jump of the id sequence
+                    for missing in range(self._last + 1, top):
+                        if missing not in seen:
+                            self._gaps[missing] = now
+                self._last = top
+            for found in seen:
+                self._gaps.pop(found, None)
+            while len(self._gaps) > MAX_GAPS:
+                self._gaps.pop(next(iter(self._gaps)))
             changed: dict[int, str] = {}
-            for _, case_id, action in rows:
+            for _, case_id, action in sorted(rows):
                 if case_id is not None and action in CHANGES:
                     changed[case_id] = action
             if not changed:
