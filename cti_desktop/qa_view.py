@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
 
 from ari_app.protocol import RECORDING_SIDES, Msg
 from cti_desktop.i18n import Tr
-from cti_desktop.qtutil import named, refill
+from cti_desktop.qtutil import error_label, named, refill
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import KeyRole, Row, RowTableModel, table_view
 from cti_desktop.widgets import NoteLabel
@@ -320,9 +320,7 @@ class QaView(Tab):
         self.comment.setMaximumHeight(56)
         self.save_score = named(QPushButton(), "qaSaveScore")
         self.save_score.clicked.connect(self._save_score)
-        self.score_error = named(QLabel(), "qaScoreError")
-        self.score_error.setStyleSheet("color: #b00020;")
-        self.score_error.setWordWrap(True)
+        self.score_error = error_label("qaScoreError")
         self.score_label = QLabel()
         self.scores = named(QTextBrowser(), "qaScores")
         self.scores.setMaximumHeight(70)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QComboBox
+from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
 
 Q = TypeVar("Q", bound=QObject)
 
@@ -30,3 +30,20 @@ def refill(combo: QComboBox, items: Iterable[tuple[str, Any]], *, quiet: bool = 
         combo.addItem(text, data)
     combo.setCurrentIndex(max(0, combo.findData(chosen)))
     combo.blockSignals(blocked)
+
+
+def pane() -> tuple[QWidget, QVBoxLayout]:
+    """A plain widget and its vertical layout, without margins: one side of a tab whose panes stand side by
+    side (cti_desktop.tab.Tab.lay_out_side_by_side)."""
+    widget = QWidget()
+    layout = QVBoxLayout(widget)
+    layout.setContentsMargins(0, 0, 0, 0)
+    return widget, layout
+
+
+def error_label(name: str) -> QLabel:
+    """The label a tab or form shows its refusals in: red, wrapped, named `name`."""
+    label = named(QLabel(), name)
+    label.setStyleSheet("color: #b00020;")
+    label.setWordWrap(True)
+    return label
