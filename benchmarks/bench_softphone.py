@@ -21,16 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import fcntl
 import os
-import select
 import signal
 import socket
 import statistics
 import struct
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -45,48 +42,28 @@ from cti_desktop.softphone import CallState
 from tests.support.e2e import PASSWORD, SOFTPHONE_AGENT, Sipp, add_user, channels, make_speech
 from tests.support.phones import write_tone
 from tests.support.qt import qt_until
-from tests.support.rtp import ETH_P_ALL, PACKET_OUTGOING
+from tests.support.rtp import LoopbackTap
 from tests.support.workstation import Workstation
 
-SIOCGSTAMP = 0x8906
-"""ioctl: the kernel's receive time of the last packet read from a socket (struct timeval)."""
 
-
-class AnswersSent:
+class AnswersSent(LoopbackTap):
     """The times (epoch, the kernel's) of the `200 OK`s to INVITEs sent from UDP port `port` on loopback,
     collected by a thread into `times` until `close`."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.times: list[float] = []
-        self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-        self._sock.bind(("lo", 0))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    def _read(self) -> None:
-        while not self._stop.is_set():
-            if not select.select([self._sock], [], [], 0.2)[0]:
-                continue
-            frame, address = self._sock.recvfrom(65535)
-            stamp = struct.unpack("@ll", fcntl.ioctl(self._sock, SIOCGSTAMP, b"\0" * 16))
-            if address[2] == PACKET_OUTGOING:
-                continue
-            ip = frame[14:]
-            if len(ip) < 28 or ip[9] != socket.IPPROTO_UDP:
-                continue
-            udp = ip[(ip[0] & 0x0F) * 4 :]
-            if struct.unpack("!H", udp[0:2])[0] != self.port:
-                continue
-            sip = udp[8:]
-            if sip.startswith(b"SIP/2.0 200") and b" INVITE\r\n" in sip:
-                self.times.append(stamp[0] + stamp[1] / 1e6)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._sock.close()
+    def take(self, ip: bytes) -> None:
+        if len(ip) < 28 or ip[9] != socket.IPPROTO_UDP:
+            return
+        udp = ip[(ip[0] & 0x0F) * 4 :]
+        if struct.unpack("!H", udp[0:2])[0] != self.port:
+            return
+        sip = udp[8:]
+        if sip.startswith(b"SIP/2.0 200") and b" INVITE\r\n" in sip:
+            self.times.append(self.kernel_time())
 
 
 def citizen_phone(tmp: Path) -> subprocess.Popen[bytes]:
