@@ -206,6 +206,13 @@ class Client:
             handlers.append(urllib.request.HTTPSHandler(context=context))
         self.opener = urllib.request.build_opener(*handlers)
 
+    @classmethod
+    def signed_in(cls, base: str, login: str) -> Client:
+        """A client signed in as `login` through the sign-in form (the redirect that says so is asserted)."""
+        client = cls(base)
+        assert client.sign_in(login).status == 303
+        return client
+
     def request(self, path: str, fields: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> Answer:
         data = urllib.parse.urlencode(fields).encode() if fields is not None else None
         req = urllib.request.Request(self.base + path, data=data, headers=headers or {})

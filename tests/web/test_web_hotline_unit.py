@@ -141,13 +141,11 @@ def test_a_hotline_unit_cannot_open_another_hotlines_case(dep: Deployment, base:
 
 def test_the_hotline_units_list_tabs_and_a_departments_refused_oversight(dep: Deployment, base: str) -> None:
     waiting = dep.safety_case("尾矿库坝体渗水")
-    client = Client(base)
-    assert client.sign_in("hu12350").status == 303
+    client = Client.signed_in(base, "hu12350")
     assert waiting["number"] in client.request("/cases").body  # 待派单: received, not dispatched yet
     assert waiting["number"] not in client.request("/cases?tab=returns").body
 
-    water = Client(base)
-    assert water.sign_in("water").status == 303
+    water = Client.signed_in(base, "water")
     before = len(dep.audit_rows(action="refused", login="water"))
     assert water.request("/kpi").status == 403
     assert water.request("/kpi.csv").status == 403
@@ -162,8 +160,7 @@ def test_the_hotline_unit_follows_up_sends_back_with_a_new_time_limit_and_approv
     dep.act("hu12350", Msg.DISPATCH_CASE, case_id=cid, units=[dep.units["safety"]], deadline_hours=72)
     dep.act("safety", Msg.ACCEPT_CASE, case_id=cid)
     dep.act("safety", Msg.HANDLE_CASE, case_id=cid, result="已责令整改")
-    client = Client(base)
-    assert client.sign_in("hu12350").status == 303
+    client = Client.signed_in(base, "hu12350")
     assert case["number"] in client.request("/cases?tab=to_review").body
     assert 'id="do-follow_up"' in client.request(page).body
 
