@@ -26,7 +26,7 @@ from ari_app.protocol import Msg
 from cti_desktop.follow_up_form import FollowUpForm
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
-from cti_desktop.qtutil import error_label, named, pane
+from cti_desktop.qtutil import STRETCH, error_label, hbox, named, pane
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import Row, RowTableModel, shortened, table_view
 
@@ -101,15 +101,8 @@ class FollowUpsTab(Tab):
         self.call_id: str | None = None
         self.error = error_label("fuError")
 
-        top = QHBoxLayout()
-        top.addWidget(self.title)
-        top.addWidget(self.overdue_only)
-        top.addStretch(1)
-        pages = QHBoxLayout()
-        pages.addWidget(self.page_label)
-        pages.addStretch(1)
-        pages.addWidget(self.prev_button)
-        pages.addWidget(self.next_button)
+        top = hbox(self.title, self.overdue_only, STRETCH)
+        pages = hbox(self.page_label, STRETCH, self.prev_button, self.next_button)
         left, left_layout = pane()
         left_layout.addLayout(top)
         left_layout.addWidget(self.table, 1)

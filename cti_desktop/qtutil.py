@@ -1,4 +1,4 @@
-"""Small typed helpers over Qt that PySide6's type stubs do not cover."""
+"""Small typed helpers over Qt: what PySide6's type stubs do not cover, and the pieces every tab builds alike."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 Q = TypeVar("Q", bound=QObject)
+STRETCH = None
+"""In `hbox`: the space that pushes the widgets before it and those after it apart."""
 
 
 def named(obj: Q, name: str) -> Q:
@@ -47,3 +49,14 @@ def error_label(name: str) -> QLabel:
     label.setStyleSheet("color: #b00020;")
     label.setWordWrap(True)
     return label
+
+
+def hbox(*items: QWidget | None) -> QHBoxLayout:
+    """A horizontal layout of `items` from left to right, STRETCH (None) standing for a stretch."""
+    layout = QHBoxLayout()
+    for item in items:
+        if item is None:
+            layout.addStretch(1)
+        else:
+            layout.addWidget(item)
+    return layout

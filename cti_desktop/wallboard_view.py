@@ -35,7 +35,7 @@ from ari_app.protocol import PAUSE_REASONS, SUPERVISOR_ROLES, AgentState, Msg
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
 from cti_desktop.models import STATE_COLOURS
-from cti_desktop.qtutil import named, pane, refill
+from cti_desktop.qtutil import hbox, named, pane, refill
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import Row, RowTableModel, table_view
 
@@ -352,11 +352,7 @@ class WallboardView(Tab):
         top = QHBoxLayout()
         top.addWidget(self.states, 1)
         top.addWidget(self.updated)
-        actions = QHBoxLayout()
-        actions.addWidget(self.selected_label)
-        actions.addWidget(self.reason)
-        actions.addWidget(self.pause)
-        actions.addWidget(self.resume)
+        actions = hbox(self.selected_label, self.reason, self.pause, self.resume)
         actions.addSpacing(24)
         actions.addWidget(self.phone)
         actions.addWidget(self.listen)

@@ -29,7 +29,7 @@ from cti_desktop.follow_up_form import FollowUpForm
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
 from cti_desktop.models import CaseIdRole, WorkTableModel
-from cti_desktop.qtutil import error_label, named, pane, refill
+from cti_desktop.qtutil import STRETCH, error_label, hbox, named, pane, refill
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import table_view
 from cti_desktop.transfer import call_history_lines
@@ -125,11 +125,7 @@ class CaseWorkPanel(Tab):
         for box in (self.unit_box, self.follow_box, self.return_box, self.extension_box):
             box.setVisible(False)
 
-        filters = QHBoxLayout()
-        filters.addWidget(self.status_filter)
-        filters.addWidget(self.overdue_only)
-        filters.addStretch(1)
-        filters.addWidget(self.refresh)
+        filters = hbox(self.status_filter, self.overdue_only, STRETCH, self.refresh)
         left, left_layout = pane()
         left_layout.addLayout(filters)
         left_layout.addWidget(self.table, 1)
