@@ -25,12 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from panoramisk import Manager  # type: ignore[import-untyped]
-
 from ari_app.asterisk_ctl import AsteriskHost
 from ari_app.config import load_config
 from benchmarks.measure import pct
-from benchmarks.stack import cti_running, real_stack
+from benchmarks.stack import ami_manager, cti_running, real_stack
 from tests.support.e2e import ROOT
 
 MODES = ("none", "fastagi", "classic")
@@ -104,8 +102,7 @@ async def wait_count(host: AsteriskHost, mode: str, n: int, timeout: float = 60)
 async def run(config: Path, calls: int, burst: int) -> dict[str, dict[str, list[tuple[float, float, float, str]]]]:
     cfg = load_config(config)
     host = AsteriskHost.for_config(cfg)
-    a = cfg.asterisk.ami
-    ami = Manager(host=a.host, port=a.port, username=a.username, secret=a.secret.value() if a.secret else "")
+    ami = ami_manager(cfg)
     await ami.connect()
     rounds: dict[str, dict[str, list[tuple[float, float, float, str]]]] = {}
     try:

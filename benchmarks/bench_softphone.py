@@ -21,73 +21,49 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import fcntl
 import os
-import select
 import signal
 import socket
 import statistics
 import struct
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import yaml
-from panoramisk import Manager  # type: ignore[import-untyped]
 from PySide6.QtWidgets import QApplication
 
 from ari_app.config import load_config
 from ari_app.protocol import Msg
 from benchmarks.bench_three_way import until_invites
-from benchmarks.stack import answering_phone, cti_running, real_stack
+from benchmarks.stack import ami_manager, answering_phone, cti_running, originate_out, real_stack
 from cti_desktop.softphone import CallState
 from tests.support.e2e import PASSWORD, SOFTPHONE_AGENT, Sipp, add_user, channels, make_speech
 from tests.support.phones import write_tone
 from tests.support.qt import qt_until
-from tests.support.rtp import ETH_P_ALL, PACKET_OUTGOING
+from tests.support.rtp import LoopbackTap
 from tests.support.workstation import Workstation
 
-SIOCGSTAMP = 0x8906
-"""ioctl: the kernel's receive time of the last packet read from a socket (struct timeval)."""
 
-
-class AnswersSent:
+class AnswersSent(LoopbackTap):
     """The times (epoch, the kernel's) of the `200 OK`s to INVITEs sent from UDP port `port` on loopback,
     collected by a thread into `times` until `close`."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.times: list[float] = []
-        self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-        self._sock.bind(("lo", 0))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    def _read(self) -> None:
-        while not self._stop.is_set():
-            if not select.select([self._sock], [], [], 0.2)[0]:
-                continue
-            frame, address = self._sock.recvfrom(65535)
-            stamp = struct.unpack("@ll", fcntl.ioctl(self._sock, SIOCGSTAMP, b"\0" * 16))
-            if address[2] == PACKET_OUTGOING:
-                continue
-            ip = frame[14:]
-            if len(ip) < 28 or ip[9] != socket.IPPROTO_UDP:
-                continue
-            udp = ip[(ip[0] & 0x0F) * 4 :]
-            if struct.unpack("!H", udp[0:2])[0] != self.port:
-                continue
-            sip = udp[8:]
-            if sip.startswith(b"SIP/2.0 200") and b" INVITE\r\n" in sip:
-                self.times.append(stamp[0] + stamp[1] / 1e6)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._sock.close()
+    def take(self, ip: bytes) -> None:
+        if len(ip) < 28 or ip[9] != socket.IPPROTO_UDP:
+            return
+        udp = ip[(ip[0] & 0x0F) * 4 :]
+        if struct.unpack("!H", udp[0:2])[0] != self.port:
+            return
+        sip = udp[8:]
+        if sip.startswith(b"SIP/2.0 200") and b" INVITE\r\n" in sip:
+            self.times.append(self.kernel_time())
 
 
 def citizen_phone(tmp: Path) -> subprocess.Popen[bytes]:
@@ -153,24 +129,13 @@ async def dials(ws: Workstation, tmp: Path, n: int) -> list[float]:
 async def originates(config: Path, tmp: Path, first: int, n: int) -> list[float]:
     """Baseline: ms from a bare AMI Originate of the trunk channel to the INVITE at the citizen's SIPp."""
     cfg = load_config(config)
-    a = cfg.asterisk.ami
-    ami = Manager(host=a.host, port=a.port, username=a.username, secret=a.secret.value() if a.secret else "")
+    ami = ami_manager(cfg)
     await ami.connect()
     out = []
     try:
         for i in range(n):
             sent = time.time()
-            await ami.send_action(
-                {
-                    "Action": "Originate",
-                    "Channel": f"PJSIP/1399093{i:04d}@{cfg.callback.trunk}",
-                    "Application": "Wait",
-                    "Data": "1",
-                    "Async": "true",
-                    "Timeout": "10000",
-                },
-                as_list=False,
-            )
+            await originate_out(ami, cfg.callback.trunk, f"1399093{i:04d}")
             out.append((await until_invites(tmp, first + i + 1) - sent) * 1000)
             await asyncio.to_thread(lambda: wait_idle(config))
     finally:

@@ -29,10 +29,9 @@ from typing import Any
 
 import websockets
 import yaml
-from panoramisk import Manager  # type: ignore[import-untyped]
 
 from ari_app.config import load_config
-from benchmarks.stack import add_members, answering_phone, cti_running, real_stack
+from benchmarks.stack import add_members, ami_manager, answering_phone, cti_running, originate_out, real_stack
 from tests.support.e2e import Sipp, add_user, make_speech
 from tests.support.waiting import until
 
@@ -121,23 +120,12 @@ async def run(config: Path, port: int, tmp: Path, sipp: Sipp, n: int) -> dict[st
             citizen.kill()
             citizen.wait()
             await asyncio.sleep(0.5)  # the ended call's last events, before the next call
-    a = cfg.asterisk.ami
-    ami = Manager(host=a.host, port=a.port, username=a.username, secret=a.secret.value() if a.secret else "")
+    ami = ami_manager(cfg)
     await ami.connect()
     try:
         for i in range(n):
             sent = time.time()
-            await ami.send_action(
-                {
-                    "Action": "Originate",
-                    "Channel": f"PJSIP/1239901{i:04d}@{cfg.callback.trunk}",
-                    "Application": "Wait",
-                    "Data": "1",
-                    "Async": "true",
-                    "Timeout": "10000",
-                },
-                as_list=False,  # the "queued" reply is enough; the INVITE is timed at the unit
-            )
+            await originate_out(ami, cfg.callback.trunk, f"1239901{i:04d}")  # the INVITE is timed at the unit
             seen += 1
             out["baseline"].append((await until_invites(tmp, seen) - sent) * 1000)
             await asyncio.sleep(3)  # the unit hangs up after 2 s

@@ -10,6 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from panoramisk import Manager  # type: ignore[import-untyped]
+
+from ari_app.config import Config
 from tests.support.e2e import CtiProcess, Sipp, answering_phone_args, channels, hotline, make_config
 from tests.support.waiting import wait_for
 
@@ -107,3 +110,25 @@ def channels_left(config: Path) -> int:
         return 0
     except AssertionError:
         return channels(config)
+
+
+def ami_manager(cfg: Config) -> Manager:
+    """A panoramisk Manager on the config's AMI account, not connected yet."""
+    a = cfg.asterisk.ami
+    return Manager(host=a.host, port=a.port, username=a.username, secret=a.secret.value() if a.secret else "")
+
+
+async def originate_out(ami: Manager, trunk: str, number: str) -> None:
+    """The call-out benchmarks' baseline: a bare AMI Originate of `number` through `trunk` into Wait(1), not
+    waiting for the call (the "queued" reply is enough; the INVITE is timed where it arrives)."""
+    await ami.send_action(
+        {
+            "Action": "Originate",
+            "Channel": f"PJSIP/{number}@{trunk}",
+            "Application": "Wait",
+            "Data": "1",
+            "Async": "true",
+            "Timeout": "10000",
+        },
+        as_list=False,
+    )

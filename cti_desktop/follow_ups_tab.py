@@ -20,15 +20,13 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QTextBrowser,
-    QVBoxLayout,
-    QWidget,
 )
 
 from ari_app.protocol import Msg
 from cti_desktop.follow_up_form import FollowUpForm
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
-from cti_desktop.qtutil import named
+from cti_desktop.qtutil import STRETCH, error_label, hbox, named, pane
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import Row, RowTableModel, shortened, table_view
 
@@ -101,28 +99,15 @@ class FollowUpsTab(Tab):
         self.dialled: int | None = None
         """The case of the last `dial_citizen`; its call (`call_id`, from `call_connected`) until it is saved."""
         self.call_id: str | None = None
-        self.error = named(QLabel(), "fuError")
-        self.error.setStyleSheet("color: #b00020;")
-        self.error.setWordWrap(True)
+        self.error = error_label("fuError")
 
-        top = QHBoxLayout()
-        top.addWidget(self.title)
-        top.addWidget(self.overdue_only)
-        top.addStretch(1)
-        pages = QHBoxLayout()
-        pages.addWidget(self.page_label)
-        pages.addStretch(1)
-        pages.addWidget(self.prev_button)
-        pages.addWidget(self.next_button)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
+        top = hbox(self.title, self.overdue_only, STRETCH)
+        pages = hbox(self.page_label, STRETCH, self.prev_button, self.next_button)
+        left, left_layout = pane()
         left_layout.addLayout(top)
         left_layout.addWidget(self.table, 1)
         left_layout.addLayout(pages)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
+        right, right_layout = pane()
         right_layout.addWidget(self.detail, 1)
         right_layout.addWidget(self.form)
         right_layout.addWidget(self.notes)

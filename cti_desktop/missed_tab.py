@@ -11,12 +11,12 @@ from typing import Any, ClassVar
 
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPushButton
 
 from ari_app.protocol import MISSED_FILTERS, MISSED_OUTCOMES, Msg
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
-from cti_desktop.qtutil import named, refill
+from cti_desktop.qtutil import STRETCH, error_label, hbox, named, pane, refill
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import Row, RowTableModel, table_view
 
@@ -89,27 +89,15 @@ class MissedCallsTab(Tab):
         self.outcome = named(QComboBox(), "mcOutcome")
         self.notes = named(QLineEdit(), "mcNotes")
         self.save_button = named(QPushButton(), "mcSave")
-        self.error = named(QLabel(), "mcError")
-        self.error.setStyleSheet("color: #b00020;")
-        self.error.setWordWrap(True)
+        self.error = error_label("mcError")
 
-        top = QHBoxLayout()
-        top.addWidget(self.which)
-        top.addStretch(1)
-        top.addWidget(self.refresh_button)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
+        top = hbox(self.which, STRETCH, self.refresh_button)
+        left, left_layout = pane()
         left_layout.addLayout(top)
         left_layout.addWidget(self.table, 1)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
+        right, right_layout = pane()
         right_layout.addWidget(self.chosen)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.claim_button)
-        buttons.addWidget(self.dial_button)
-        buttons.addStretch(1)
+        buttons = hbox(self.claim_button, self.dial_button, STRETCH)
         right_layout.addLayout(buttons)
         right_layout.addWidget(self.outcome)
         right_layout.addWidget(self.notes)

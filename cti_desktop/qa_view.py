@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
 
 from ari_app.protocol import RECORDING_SIDES, Msg
 from cti_desktop.i18n import Tr
-from cti_desktop.qtutil import named, refill
+from cti_desktop.qtutil import STRETCH, error_label, hbox, named, refill
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import KeyRole, Row, RowTableModel, table_view
 from cti_desktop.widgets import NoteLabel
@@ -272,13 +272,7 @@ class QaView(Tab):
         row1.addWidget(self.hotline)
         row1.addWidget(self.agent)
         row1.addWidget(self.words, 1)
-        row2 = QHBoxLayout()
-        row2.addWidget(self.use_dates)
-        row2.addWidget(self.date_from)
-        row2.addWidget(self.to_label)
-        row2.addWidget(self.date_to)
-        row2.addStretch(1)
-        row2.addWidget(self.search_button)
+        row2 = hbox(self.use_dates, self.date_from, self.to_label, self.date_to, STRETCH, self.search_button)
         self.found = named(QLabel(), "qaFound")
         self.found.setStyleSheet("color: #666;")
         self.model = QaCallTableModel(self.tr_)
@@ -320,9 +314,7 @@ class QaView(Tab):
         self.comment.setMaximumHeight(56)
         self.save_score = named(QPushButton(), "qaSaveScore")
         self.save_score.clicked.connect(self._save_score)
-        self.score_error = named(QLabel(), "qaScoreError")
-        self.score_error.setStyleSheet("color: #b00020;")
-        self.score_error.setWordWrap(True)
+        self.score_error = error_label("qaScoreError")
         self.score_label = QLabel()
         self.scores = named(QTextBrowser(), "qaScores")
         self.scores.setMaximumHeight(70)

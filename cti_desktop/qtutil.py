@@ -1,4 +1,4 @@
-"""Small typed helpers over Qt that PySide6's type stubs do not cover."""
+"""Small typed helpers over Qt: what PySide6's type stubs do not cover, and the pieces every tab builds alike."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QComboBox
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 Q = TypeVar("Q", bound=QObject)
+STRETCH = None
+"""In `hbox`: the space that pushes the widgets before it and those after it apart."""
 
 
 def named(obj: Q, name: str) -> Q:
@@ -30,3 +32,31 @@ def refill(combo: QComboBox, items: Iterable[tuple[str, Any]], *, quiet: bool = 
         combo.addItem(text, data)
     combo.setCurrentIndex(max(0, combo.findData(chosen)))
     combo.blockSignals(blocked)
+
+
+def pane() -> tuple[QWidget, QVBoxLayout]:
+    """A plain widget and its vertical layout, without margins: one side of a tab whose panes stand side by
+    side (cti_desktop.tab.Tab.lay_out_side_by_side)."""
+    widget = QWidget()
+    layout = QVBoxLayout(widget)
+    layout.setContentsMargins(0, 0, 0, 0)
+    return widget, layout
+
+
+def error_label(name: str) -> QLabel:
+    """The label a tab or form shows its refusals in: red, wrapped, named `name`."""
+    label = named(QLabel(), name)
+    label.setStyleSheet("color: #b00020;")
+    label.setWordWrap(True)
+    return label
+
+
+def hbox(*items: QWidget | None) -> QHBoxLayout:
+    """A horizontal layout of `items` from left to right, STRETCH (None) standing for a stretch."""
+    layout = QHBoxLayout()
+    for item in items:
+        if item is None:
+            layout.addStretch(1)
+        else:
+            layout.addWidget(item)
+    return layout

@@ -35,7 +35,7 @@ from ari_app.protocol import PAUSE_REASONS, SUPERVISOR_ROLES, AgentState, Msg
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
 from cti_desktop.models import STATE_COLOURS
-from cti_desktop.qtutil import named, refill
+from cti_desktop.qtutil import hbox, named, pane, refill
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import Row, RowTableModel, table_view
 
@@ -352,20 +352,14 @@ class WallboardView(Tab):
         top = QHBoxLayout()
         top.addWidget(self.states, 1)
         top.addWidget(self.updated)
-        actions = QHBoxLayout()
-        actions.addWidget(self.selected_label)
-        actions.addWidget(self.reason)
-        actions.addWidget(self.pause)
-        actions.addWidget(self.resume)
+        actions = hbox(self.selected_label, self.reason, self.pause, self.resume)
         actions.addSpacing(24)
         actions.addWidget(self.phone)
         actions.addWidget(self.listen)
         actions.addWidget(self.whisper)
         actions.addWidget(self.barge)
         actions.addStretch(1)
-        agents = QWidget()
-        agents_layout = QVBoxLayout(agents)
-        agents_layout.setContentsMargins(0, 0, 0, 0)
+        agents, agents_layout = pane()
         agents_layout.addLayout(top)
         agents_layout.addWidget(self.table, 1)
         agents_layout.addLayout(actions)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from ari_app.protocol import HANDLINGS, LANGUAGES, REQUEST_TYPES, URGENCIES
 from cti_desktop.i18n import Tr
-from cti_desktop.qtutil import named, refill
+from cti_desktop.qtutil import STRETCH, error_label, hbox, named, refill
 
 DEFAULT_REQUEST_TYPE = "help"
 """The request type a new form starts with: the server's own default (ari_app.cases.intake, 求助)."""
@@ -81,10 +81,7 @@ class SignInDialog(QDialog):
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.server = QLabel(server)
         self.server.setStyleSheet("color: #666;")
-        self.error = QLabel()
-        self.error.setObjectName("signInError")
-        self.error.setStyleSheet("color: #b00020;")
-        self.error.setWordWrap(True)
+        self.error = error_label("signInError")
         self.button = QPushButton()
         self.button.setObjectName("signInButton")
         self.button.setDefault(True)
@@ -96,10 +93,7 @@ class SignInDialog(QDialog):
         self.form.addRow(self._labels["agent_id"], self.agent_id)
         self.form.addRow(self._labels["password"], self.password)
         self.form.addRow(self._labels["server"], self.server)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.lang_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.button)
+        buttons = hbox(self.lang_button, STRETCH, self.button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addLayout(self.form)

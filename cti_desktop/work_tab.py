@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTextBrowser,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -30,7 +29,7 @@ from cti_desktop.follow_up_form import FollowUpForm
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
 from cti_desktop.models import CaseIdRole, WorkTableModel
-from cti_desktop.qtutil import named, refill
+from cti_desktop.qtutil import STRETCH, error_label, hbox, named, pane, refill
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import table_view
 from cti_desktop.transfer import call_history_lines
@@ -111,9 +110,7 @@ class CaseWorkPanel(Tab):
         self.review_note.setStyleSheet("color: #b00020; font-weight: bold;")
         self.review_note.setWordWrap(True)
         self.review_note.setVisible(False)
-        self.error = named(QLabel(), "workError")
-        self.error.setStyleSheet("color: #b00020;")
-        self.error.setWordWrap(True)
+        self.error = error_label("workError")
         self.buttons: dict[str, QPushButton] = {}
         button_row = QHBoxLayout()
         for action in WORK_ACTIONS:
@@ -128,19 +125,11 @@ class CaseWorkPanel(Tab):
         for box in (self.unit_box, self.follow_box, self.return_box, self.extension_box):
             box.setVisible(False)
 
-        filters = QHBoxLayout()
-        filters.addWidget(self.status_filter)
-        filters.addWidget(self.overdue_only)
-        filters.addStretch(1)
-        filters.addWidget(self.refresh)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
+        filters = hbox(self.status_filter, self.overdue_only, STRETCH, self.refresh)
+        left, left_layout = pane()
         left_layout.addLayout(filters)
         left_layout.addWidget(self.table, 1)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
+        right, right_layout = pane()
         detail_split = named(QSplitter(Qt.Orientation.Vertical), "workDetailSplit")
         detail_split.addWidget(self.detail)
         detail_split.addWidget(self.attachments)

@@ -153,6 +153,19 @@ def require_action(action: Action, case: Case, actor: Actor, mode: HotlineMode) 
     return source
 
 
+def begin(
+    session: Session, actor: Actor, case_ref: int | str, action: Action, now: datetime | None
+) -> tuple[datetime, Case, CaseState]:
+    """The first steps of a move on a case, in this order: the time of the move (`now`, else the configured
+    clock), the case loaded and locked (CaseNotFound if the actor may not see it), and the move checked against
+    the workflow table for the case's hotline mode (`require_action`: TransitionForbidden, PermissionDenied)
+    before anything changes. Returns (the time, the case, its current status)."""
+    settings = settings_of(session)
+    moment = settings.now(now)
+    case = load_case(session, actor, case_ref, lock=True)
+    return moment, case, require_action(action, case, actor, mode_of(settings, case))
+
+
 def audience_for(case: Case, state: CaseState, mode: HotlineMode) -> Audience:
     roles: set[Role] = set()
     for rule in machine.RULES:

@@ -89,11 +89,15 @@ def parent_code(code: str) -> str | None:
     return code[:2] + "0000" if level == 2 else code[:4] + "00"
 
 
-def _problem(line: int | None, column: str | None, message: str) -> dict[str, Any]:
+def problem_at(line: int | None, column: str | None, message: str) -> dict[str, Any]:
+    """One problem of a catalogue change or file, as CatalogueInvalid's `detail['problems']` lists it: the
+    file's line (the header is line 1; None for a change not read from a file), its column, and what is wrong."""
     return {"line": line, "column": column, "message": message}
 
 
-def _invalid(problems: list[dict[str, Any]]) -> CatalogueInvalid:
+def invalid(problems: list[dict[str, Any]]) -> CatalogueInvalid:
+    """The refusal of a catalogue change or import (this module's and ari_app.cases.routing's) with every
+    problem found; its message names the first and counts the rest."""
     first = problems[0]
     where = f"line {first['line']}, {first['column']}: " if first["line"] is not None else ""
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -133,18 +137,18 @@ def nodes(session: Session) -> list[Classification]:
 def _by_code(session: Session, code: str) -> Classification:
     node = session.scalars(select(Classification).where(Classification.code == code)).one_or_none()
     if node is None:
-        raise CatalogueInvalid(f"no classification {code}", problems=[_problem(None, "code", f"no node {code}")])
+        raise CatalogueInvalid(f"no classification {code}", problems=[problem_at(None, "code", f"no node {code}")])
     return node
 
 
 def _check_names(name_zh: str, name_en: str | None, line: int | None = None) -> list[dict[str, Any]]:
     problems = []
     if not name_zh.strip():
-        problems.append(_problem(line, "name_zh", "a Chinese name is required"))
+        problems.append(problem_at(line, "name_zh", "a Chinese name is required"))
     elif len(name_zh.strip()) > MAX_ZH:
-        problems.append(_problem(line, "name_zh", f"longer than {MAX_ZH} characters"))
+        problems.append(problem_at(line, "name_zh", f"longer than {MAX_ZH} characters"))
     if name_en is not None and len(name_en.strip()) > MAX_EN:
-        problems.append(_problem(line, "name_en", f"longer than {MAX_EN} characters"))
+        problems.append(problem_at(line, "name_en", f"longer than {MAX_EN} characters"))
     return problems
 
 
@@ -164,23 +168,23 @@ def add_node(
     code = code.strip()
     problem = code_problem(code)
     if problem is not None:
-        raise _invalid([_problem(None, "code", problem)])
+        raise invalid([problem_at(None, "code", problem)])
     problems = _check_names(name_zh, name_en)
     if problems:
-        raise _invalid(problems)
+        raise invalid(problems)
     if session.scalars(select(Classification.id).where(Classification.code == code)).first() is not None:
-        raise _invalid([_problem(None, "code", f"{code} is already in the catalogue")])
+        raise invalid([problem_at(None, "code", f"{code} is already in the catalogue")])
     parent: Classification | None = None
     up = parent_code(code)
     if up is not None:
         parent = session.scalars(select(Classification).where(Classification.code == up)).one_or_none()
         if parent is None:
-            raise _invalid([_problem(None, "code", f"{code}'s parent {up} is not in the catalogue")])
+            raise invalid([problem_at(None, "code", f"{code}'s parent {up} is not in the catalogue")])
         if parent.retired_at is not None:
-            raise _invalid([_problem(None, "code", f"{code}'s parent {up} is retired")])
+            raise invalid([problem_at(None, "code", f"{code}'s parent {up} is retired")])
     zh, en = name_zh.strip(), (name_en or "").strip() or None
     if _sibling_clash(session, parent.id if parent else None, zh, None):
-        raise _invalid([_problem(None, "name_zh", f"a sibling of {code} is already named {zh}")])
+        raise invalid([problem_at(None, "name_zh", f"a sibling of {code} is already named {zh}")])
     node = Classification(
         code=code, parent=parent, level=level_of(code), name_zh=zh, name_en=en, created_at=now, updated_at=now
     )
@@ -197,10 +201,10 @@ def rename_node(
     node = _by_code(session, code.strip())
     problems = _check_names(name_zh, name_en)
     if problems:
-        raise _invalid(problems)
+        raise invalid(problems)
     zh, en = name_zh.strip(), (name_en or "").strip() or None
     if _sibling_clash(session, node.parent_id, zh, node.id):
-        raise _invalid([_problem(None, "name_zh", f"a sibling of {node.code} is already named {zh}")])
+        raise invalid([problem_at(None, "name_zh", f"a sibling of {node.code} is already named {zh}")])
     if (zh, en) != (node.name_zh, node.name_en):
         audit(
             session, actor, "classification_rename", None, now,
@@ -236,7 +240,7 @@ def restore_node(session: Session, actor: Actor, code: str, *, now: datetime) ->
     when its parent is retired."""
     node = _by_code(session, code.strip())
     if node.parent is not None and node.parent.retired_at is not None:
-        raise _invalid([_problem(None, "code", f"{node.code}'s parent {node.parent.code} is retired")])
+        raise invalid([problem_at(None, "code", f"{node.code}'s parent {node.parent.code} is retired")])
     if node.retired_at is not None:
         node.retired_at, node.updated_at = None, now
         audit(session, actor, "classification_restore", None, now, code=node.code, name_zh=node.name_zh)
@@ -272,7 +276,7 @@ def decode(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise _invalid([_problem(line, None, "the file is not UTF-8 text")]) from None
+        raise invalid([problem_at(line, None, "the file is not UTF-8 text")]) from None
 
 
 def csv_records(text: str, expected: Sequence[str]) -> tuple[list[tuple[int, dict[str, str]]], list[dict[str, Any]]]:
@@ -284,13 +288,13 @@ def csv_records(text: str, expected: Sequence[str]) -> tuple[list[tuple[int, dic
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
-        raise _invalid([_problem(1, None, "the file is empty: a header line is required")]) from None
-    problems = [_problem(1, c, f"the column {c} is missing") for c in expected if c not in header]
-    problems += [_problem(1, c, f"unknown column {c!r}") for c in header if c not in expected]
+        raise invalid([problem_at(1, None, "the file is empty: a header line is required")]) from None
+    problems = [problem_at(1, c, f"the column {c} is missing") for c in expected if c not in header]
+    problems += [problem_at(1, c, f"unknown column {c!r}") for c in header if c not in expected]
     if len(set(header)) != len(header):
-        problems.append(_problem(1, None, "a column is named twice"))
+        problems.append(problem_at(1, None, "a column is named twice"))
     if problems:
-        raise _invalid(problems)
+        raise invalid(problems)
     records: list[tuple[int, dict[str, str]]] = []
     while True:
         line = reader.line_num + 1
@@ -299,12 +303,12 @@ def csv_records(text: str, expected: Sequence[str]) -> tuple[list[tuple[int, dic
         except StopIteration:
             break
         except csv.Error as exc:
-            problems.append(_problem(line, None, f"not CSV: {exc}"))
+            problems.append(problem_at(line, None, f"not CSV: {exc}"))
             break
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(header):
-            problems.append(_problem(line, None, f"{len(values)} fields where the header has {len(header)}"))
+            problems.append(problem_at(line, None, f"{len(values)} fields where the header has {len(header)}"))
             continue
         records.append((line, {k: v.strip() for k, v in zip(header, values, strict=True)}))
     return records, problems
@@ -323,18 +327,18 @@ def parse_csv(text: str) -> list[Row]:
         code = f["code"]
         bad = code_problem(code)
         if bad is not None:
-            problems.append(_problem(start, "code", bad))
+            problems.append(problem_at(start, "code", bad))
             continue
         if code in seen:
-            problems.append(_problem(start, "code", f"{code} is listed twice (first on line {seen[code].line})"))
+            problems.append(problem_at(start, "code", f"{code} is listed twice (first on line {seen[code].line})"))
             continue
         up = parent_code(code)
         if f["parent_code"] != (up or ""):
             want = f"the parent of {code} is {up}" if up else f"{code} is a first-level code: no parent"
-            problems.append(_problem(start, "parent_code", f"{f['parent_code']!r}: {want}"))
+            problems.append(problem_at(start, "parent_code", f"{f['parent_code']!r}: {want}"))
         problems += _check_names(f["name_zh"], f["name_en"], start)
         if f["status"] not in (ACTIVE, RETIRED):
-            problems.append(_problem(start, "status", f"{f['status']!r}: must be {ACTIVE} or {RETIRED}"))
+            problems.append(problem_at(start, "status", f"{f['status']!r}: must be {ACTIVE} or {RETIRED}"))
         row = Row(start, code, f["name_zh"], f["name_en"] or None, f["status"] == RETIRED)
         seen[code] = row
         parents[code] = up
@@ -343,18 +347,18 @@ def parse_csv(text: str) -> list[Row]:
     for row in rows:
         up = parents[row.code]
         if up is not None and up not in seen:
-            problems.append(_problem(row.line, "parent_code", f"the parent {up} is not in the file"))
+            problems.append(problem_at(row.line, "parent_code", f"the parent {up} is not in the file"))
         elif up is not None and seen[up].retired and not row.retired:
-            problems.append(_problem(row.line, "status", f"active under the retired {up}"))
+            problems.append(problem_at(row.line, "status", f"active under the retired {up}"))
         key = (up, row.name_zh)
         if row.name_zh and key in siblings:
             other = siblings[key]
             problems.append(
-                _problem(row.line, "name_zh", f"{row.name_zh} is also the name of {other.code} (line {other.line})")
+                problem_at(row.line, "name_zh", f"{row.name_zh} is also the name of {other.code} (line {other.line})")
             )
         siblings.setdefault(key, row)
     if problems:
-        raise _invalid(sorted(problems, key=lambda p: p["line"] or 0))
+        raise invalid(sorted(problems, key=lambda p: p["line"] or 0))
     return rows
 
 

@@ -46,7 +46,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -953,6 +953,19 @@ def apply_update(session: Session, hotline: str, update: Mapping[str, Any], *, n
     return case
 
 
+def fetch_requests(base: str, ids: Sequence[str], get: Get, timeout: float) -> list[dict[str, Any]] | None:
+    """Open311's status query, `GET {base}/requests.json?service_request_id=a,b,...`: the request objects of
+    the answer (its items that are JSON objects; none for an answer other than 2xx or not a list), or None
+    when the system could not be asked or its 2xx answer is not JSON."""
+    url = base.rstrip("/") + "/requests.json?" + urllib.parse.urlencode({"service_request_id": ",".join(ids)})
+    try:
+        answer = get(url, timeout)
+        items = _json(answer.body) if 200 <= answer.status < 300 else []
+    except (OSError, ValueError):
+        return None
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
 def poll_updates(
     sessions: Callable[[], Session],
     endpoints: Mapping[str, str],
@@ -974,16 +987,8 @@ def poll_updates(
                 )
             )
         for i in range(0, len(open_ids), batch):
-            ids = ",".join(str(x) for x in open_ids[i : i + batch])
-            url = base.rstrip("/") + "/requests.json?" + urllib.parse.urlencode({"service_request_id": ids})
-            try:
-                answer = get(url, timeout)
-                items = _json(answer.body) if 200 <= answer.status < 300 else []
-            except (OSError, ValueError):
-                continue  # the next poll tries again
-            for item in items if isinstance(items, list) else []:
-                if not isinstance(item, dict):
-                    continue
+            items = fetch_requests(base, [str(x) for x in open_ids[i : i + batch]], get, timeout)
+            for item in items or []:  # None: not answered, the next poll tries again
                 with sessions() as s, s.begin():
                     try:
                         apply_update(s, hotline, item)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import logging
-import urllib.parse
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -39,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from ari_app.cases.actor import SYSTEM, Actor
 from ari_app.cases.audit import audit
-from ari_app.cases.exchange import Get, http_get, open311_request
+from ari_app.cases.exchange import Get, fetch_requests, http_get, open311_request
 from ari_app.cases.settings import settings_of
 from ari_app.config import Partner
 from ari_app.protocol import LinkageInfo, iso
@@ -200,14 +199,9 @@ def poll_results(
         ids = {str(srid): msg_id for msg_id, srid in rows}
         if not ids:
             continue
-        url = base.rstrip("/") + "/requests.json?" + urllib.parse.urlencode({"service_request_id": ",".join(ids)})
-        try:
-            answer = get(url, timeout)
-            items = json.loads(answer.body.decode("utf-8")) if 200 <= answer.status < 300 else []
-        except (OSError, ValueError):
-            continue  # the next poll asks again
-        for item in items if isinstance(items, list) else []:
-            if not isinstance(item, dict) or str(item.get("service_request_id")) not in ids:
+        items = fetch_requests(base, list(ids), get, timeout)
+        for item in items or []:  # None: not answered, the next poll asks again
+            if str(item.get("service_request_id")) not in ids:
                 continue
             status = item.get("status")
             notes = item.get("status_notes")

@@ -99,6 +99,7 @@ from ari_app.calls.numbers import WITHHELD
 from ari_app.cases import follow_ups
 from ari_app.cases.access import (
     OPEN_DISPATCH,
+    begin,
     load_case,
     mode_of,
     read_text,
@@ -485,10 +486,7 @@ def unmerge(session: Session, actor: Actor, case_id: int | str, *, reason: str, 
     """Take a merged duplicate out of its master while the master is open (a supervisor, with a reason):
     back to `received`, to be handled on its own. Raises CaseNotFound, PermissionDenied, TransitionForbidden
     (not merged: e.g. closed with its master), InvalidInput (no reason)."""
-    settings = settings_of(session)
-    now = settings.now(now)
-    case = load_case(session, actor, case_id, lock=True)
-    require_action(Action.UNMERGE, case, actor, mode_of(settings, case))
+    now, case, _ = begin(session, actor, case_id, Action.UNMERGE, now)
     why = read_text(reason, "reason", required=True)
     master = session.get(Case, case.master_case_id) if case.master_case_id is not None else None
     case.master_case_id = None

@@ -50,8 +50,7 @@ from sqlalchemy.orm import Session
 
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit
-from ari_app.cases.catalogue import code_problem, csv_records, decode
-from ari_app.cases.errors import CatalogueInvalid
+from ari_app.cases.catalogue import code_problem, csv_records, decode, invalid, problem_at
 from ari_app.config import HotlineMode
 from schema.cases import Case, Classification, CooperatingUnit, DispatchRule, DispatchRuleUnit
 
@@ -163,17 +162,6 @@ def suggest(session: Session, case: Case, mode: HotlineMode) -> Suggestion | Non
     return Suggestion(rule.id, ids[0], tuple(ids[1:]), rule.automatic)
 
 
-def _problem(line: int | None, column: str | None, message: str) -> dict[str, Any]:
-    return {"line": line, "column": column, "message": message}
-
-
-def _invalid(problems: list[dict[str, Any]]) -> CatalogueInvalid:
-    first = problems[0]
-    where = f"line {first['line']}, {first['column']}: " if first["line"] is not None else ""
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return CatalogueInvalid(f"{where}{first['message']}{more}", problems=problems)
-
-
 def check_spec(
     session: Session, spec: RuleSpec, line: int | None = None, *, kept: bool = False
 ) -> list[dict[str, Any]]:
@@ -183,24 +171,24 @@ def check_spec(
     problems = []
     bad = code_problem(spec.code)
     if bad is not None:
-        problems.append(_problem(line, "classification_code", bad))
+        problems.append(problem_at(line, "classification_code", bad))
     else:
         node = session.scalars(select(Classification).where(Classification.code == spec.code)).one_or_none()
         if node is None:
-            problems.append(_problem(line, "classification_code", f"{spec.code} is not in the catalogue"))
+            problems.append(problem_at(line, "classification_code", f"{spec.code} is not in the catalogue"))
         elif node.retired_at is not None and not kept:
-            problems.append(_problem(line, "classification_code", f"{spec.code} is retired"))
+            problems.append(problem_at(line, "classification_code", f"{spec.code} is retired"))
     for column, value in (("district", spec.district), ("street", spec.street), ("grid_cell", spec.grid_cell)):
         if value is not None and len(value) > MAX_AREA:
-            problems.append(_problem(line, column, f"longer than {MAX_AREA} characters"))
+            problems.append(problem_at(line, column, f"longer than {MAX_AREA} characters"))
     if not spec.units:
-        problems.append(_problem(line, "lead_unit", "a lead unit is required"))
+        problems.append(problem_at(line, "lead_unit", "a lead unit is required"))
     if len(set(spec.units)) != len(spec.units):
-        problems.append(_problem(line, "co_units", "a unit is named twice"))
+        problems.append(problem_at(line, "co_units", "a unit is named twice"))
     for i, uid in enumerate(spec.units):
         unit = session.get(CooperatingUnit, uid)
         if unit is None or not unit.active:
-            problems.append(_problem(line, "lead_unit" if i == 0 else "co_units", f"no active unit {uid}"))
+            problems.append(problem_at(line, "lead_unit" if i == 0 else "co_units", f"no active unit {uid}"))
     return problems
 
 
@@ -240,9 +228,9 @@ def add_rule(session: Session, actor: Actor, spec: RuleSpec, *, now: datetime) -
     node, subtree flag and area."""
     problems = check_spec(session, spec)
     if any(spec_of(r).key == spec.key for r in rules(session)):
-        problems.append(_problem(None, None, "a rule for this classification and area exists: remove it first"))
+        problems.append(problem_at(None, None, "a rule for this classification and area exists: remove it first"))
     if problems:
-        raise _invalid(problems)
+        raise invalid(problems)
     return _store(session, actor, spec, now)
 
 
@@ -250,7 +238,7 @@ def remove_rule(session: Session, actor: Actor, rule_id: int, *, now: datetime) 
     """Remove a rule (cases already dispatched by it keep their dispatches); CatalogueInvalid if none."""
     rule = session.get(DispatchRule, rule_id)
     if rule is None:
-        raise _invalid([_problem(None, "rule", f"no dispatch rule {rule_id}")])
+        raise invalid([problem_at(None, "rule", f"no dispatch rule {rule_id}")])
     audit(session, actor, "dispatch_rule_remove", None, now, rule=rule.id, **_detail(session, spec_of(rule)))
     session.delete(rule)
     session.flush()
@@ -294,7 +282,7 @@ def parse_csv(session: Session, text: str) -> list[RuleSpec]:
         flags = {}
         for column in ("subtree", "automatic"):
             if f[column] not in (YES, NO):
-                problems.append(_problem(line, column, f"{f[column]!r}: must be {YES} or {NO}"))
+                problems.append(problem_at(line, column, f"{f[column]!r}: must be {YES} or {NO}"))
             flags[column] = f[column] == YES
         ids: list[int] = []
         names = [f["lead_unit"]] + [n.strip() for n in f["co_units"].split(";") if n.strip()]
@@ -302,7 +290,7 @@ def parse_csv(session: Session, text: str) -> list[RuleSpec]:
             if not name:
                 continue
             if name not in units:
-                problems.append(_problem(line, "lead_unit" if i == 0 else "co_units", f"no unit named {name}"))
+                problems.append(problem_at(line, "lead_unit" if i == 0 else "co_units", f"no unit named {name}"))
             else:
                 ids.append(units[name])
         spec = RuleSpec(
@@ -317,11 +305,11 @@ def parse_csv(session: Session, text: str) -> list[RuleSpec]:
         if len(ids) == len([n for n in names if n]):
             problems += check_spec(session, spec, line, kept=spec in stored)
         if spec.key in seen:
-            problems.append(_problem(line, None, f"the same classification and area as line {seen[spec.key]}"))
+            problems.append(problem_at(line, None, f"the same classification and area as line {seen[spec.key]}"))
         seen.setdefault(spec.key, line)
         specs.append(spec)
     if problems:
-        raise _invalid(sorted(problems, key=lambda p: p["line"] or 0))
+        raise invalid(sorted(problems, key=lambda p: p["line"] or 0))
     return specs
 
 
@@ -361,6 +349,6 @@ def unit_ids(session: Session, names: Sequence[str]) -> list[int]:
     for name in names:
         uid = session.scalars(select(CooperatingUnit.id).where(CooperatingUnit.name == name)).one_or_none()
         if uid is None:
-            raise _invalid([_problem(None, "units", f"no unit named {name}")])
+            raise invalid([problem_at(None, "units", f"no unit named {name}")])
         out.append(uid)
     return out

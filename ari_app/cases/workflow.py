@@ -21,11 +21,11 @@ from ari_app.cases import disclosure, follow_ups, machine
 from ari_app.cases.access import (
     ACTIVE_DISPATCH,
     OPEN_DISPATCH,
+    begin,
     load_case,
     mode_of,
     read_enum,
     read_text,
-    require_action,
     transition,
     unit_scope,
 )
@@ -131,10 +131,8 @@ def dispatch(
     units came from, for the audit entry. Adding a unit to a case already with units makes it
     coordinated."""
     settings = settings_of(session)
-    now = settings.now(now)
-    case = load_case(session, actor, case_id, lock=True)
+    now, case, source = begin(session, actor, case_id, Action.DISPATCH, now)
     mode = mode_of(settings, case)
-    source = require_action(Action.DISPATCH, case, actor, mode)
     unit_ids = list(dict.fromkeys(units))
     if not unit_ids:
         rule = suggest(session, case, mode)
@@ -227,10 +225,7 @@ def _target_if(
 def accept(session: Session, actor: Actor, case_id: int | str, *, now: datetime | None = None) -> Case:
     """签收: the unit signs for (takes on) its share of the case; whether it did so by the share's sign-for
     deadline is kept for the on-time sign-for rate (按时签收率: `Dispatch.signed_on_time`, None without one)."""
-    settings = settings_of(session)
-    now = settings.now(now)
-    case = load_case(session, actor, case_id, lock=True)
-    require_action(Action.ACCEPT, case, actor, mode_of(settings, case))
+    now, case, _ = begin(session, actor, case_id, Action.ACCEPT, now)
     d = _own_dispatch(session, actor, case, (DispatchStatus.PENDING,))
     target = _target_if(session, actor, case, Action.ACCEPT, d, DispatchStatus.ACCEPTED)
     d.status = DispatchStatus.ACCEPTED
@@ -256,10 +251,7 @@ def return_case(
     ReturnReason; None is `other`) and text. The share waits (`return_requested`, its deadline still running)
     for the centre's review (`review_return`); the case's status does not change. One request per share at
     a time: a share already waiting is refused (TransitionForbidden)."""
-    settings = settings_of(session)
-    now = settings.now(now)
-    case = load_case(session, actor, case_id, lock=True)
-    require_action(Action.RETURN, case, actor, mode_of(settings, case))
+    now, case, _ = begin(session, actor, case_id, Action.RETURN, now)
     why = read_text(reason, "reason", required=True, limit=4000)
     code = read_enum(ReturnReason, reason_code or ReturnReason.OTHER, "reason_code")
     d = _own_dispatch(session, actor, case, (DispatchStatus.PENDING, DispatchStatus.ACCEPTED))
@@ -315,11 +307,8 @@ def review_return(
     no unit left the case is `returned`, to be re-dispatched (改派, counted by `dispatch`). Rejected
     (`reject_return`, a `note` required): the unit keeps its share as it was (pending or accepted) and the
     return counts as improper against the unit (`improper_returns`)."""
-    settings = settings_of(session)
-    now = settings.now(now)
-    case = load_case(session, actor, case_id, lock=True)
     action = Action.ACCEPT_RETURN if approved else Action.REJECT_RETURN
-    require_action(action, case, actor, mode_of(settings, case))
+    now, case, _ = begin(session, actor, case_id, action, now)
     why = read_text(note, "note", required=not approved, limit=4000)
     request, d = _pending_return(session, case)
     back = DispatchStatus.RETURNED if approved else _held(d)
@@ -369,10 +358,7 @@ def request_extension(
     the share's current one) for its
     share, with a reason, before the current deadline has passed (after it: TransitionForbidden). One
     request per share waits at a time. The centre (the hotline unit) decides (`decide_extension`)."""
-    settings = settings_of(session)
-    now = settings.now(now)
-    case = load_case(session, actor, case_id, lock=True)
-    require_action(Action.REQUEST_EXTENSION, case, actor, mode_of(settings, case))
+    now, case, _ = begin(session, actor, case_id, Action.REQUEST_EXTENSION, now)
     why = read_text(reason, "reason", required=True, limit=4000)
     if isinstance(deadline_at, str):
         deadline_at = _moment(deadline_at, "deadline_at")
@@ -446,11 +432,8 @@ def decide_extension(
     `deadline_at` follows), and a notice to the citizen is due now (`case_notices`, kind `extension`;
     confidential cases too: the notice is the centre's). A request whose share is no longer held by its
     unit (handled, returned) is refused with TransitionForbidden."""
-    settings = settings_of(session)
-    now = settings.now(now)
-    case = load_case(session, actor, case_id, lock=True)
     action = Action.APPROVE_EXTENSION if approved else Action.REFUSE_EXTENSION
-    require_action(action, case, actor, mode_of(settings, case))
+    now, case, _ = begin(session, actor, case_id, action, now)
     why = read_text(note, "note", required=not approved, limit=4000)
     ext = session.scalars(
         select(Extension)
@@ -482,10 +465,7 @@ def decide_extension(
 
 def handle(session: Session, actor: Actor, case_id: int | str, *, result: str, now: datetime | None = None) -> Case:
     """办理: the unit reports its result. The case is handled when every unit still on it has reported."""
-    settings = settings_of(session)
-    now = settings.now(now)
-    case = load_case(session, actor, case_id, lock=True)
-    require_action(Action.HANDLE, case, actor, mode_of(settings, case))
+    now, case, _ = begin(session, actor, case_id, Action.HANDLE, now)
     text = read_text(result, "result", required=True)
     d = _own_dispatch(session, actor, case, (DispatchStatus.ACCEPTED,))
     target = _target_if(session, actor, case, Action.HANDLE, d, DispatchStatus.HANDLED)
@@ -506,10 +486,7 @@ def resolve_directly(
     session: Session, actor: Actor, case_id: int | str, *, resolution: str, now: datetime | None = None
 ) -> Case:
     """直接办理: answered on the spot (or in a three-way call with the department); the case closes."""
-    settings = settings_of(session)
-    now = settings.now(now)
-    case = load_case(session, actor, case_id, lock=True)
-    require_action(Action.RESOLVE_DIRECTLY, case, actor, mode_of(settings, case))
+    now, case, _ = begin(session, actor, case_id, Action.RESOLVE_DIRECTLY, now)
     case.resolution = read_text(resolution, "resolution", required=True)
     case.handling = Handling.DIRECT
     case.handled_at = now
@@ -543,10 +520,7 @@ def follow_up(
     master is handled (it stays `merged`; ari_app.cases.merging). InvalidInput (`rating`, `satisfaction`,
     `channel`) for a missing or unknown answer; `call_id` names the outbound call it was made on (click-to-dial),
     one to this case's citizen (InvalidInput `call_id` otherwise)."""
-    settings = settings_of(session)
-    now = settings.now(now)
-    case = load_case(session, actor, case_id, lock=True)
-    source = require_action(Action.FOLLOW_UP, case, actor, mode_of(settings, case))
+    now, case, source = begin(session, actor, case_id, Action.FOLLOW_UP, now)
     if source is CaseState.MERGED:
         master = session.get(Case, case.master_case_id) if case.master_case_id is not None else None
         if master is None or master.handled_at is None:
@@ -630,11 +604,8 @@ def review(
     gets a fresh share with a new deadline, the old one stays as history, and `send_back_count` rises (at
     `cases.problem_threshold` the case becomes a problem work order, deadlines.check_problem)."""
     settings = settings_of(session)
-    now = settings.now(now)
-    case = load_case(session, actor, case_id, lock=True)
-    mode = mode_of(settings, case)
     action = Action.APPROVE if approved else Action.SEND_BACK
-    require_action(action, case, actor, mode)
+    now, case, _ = begin(session, actor, case_id, action, now)
     if approved and follow_ups.needs_send_back(case):
         raise FollowUpUnsatisfied(
             f"the citizen rated case {case.number} {case.follow_up_rating}: it is sent back (发回重办), not approved",
@@ -690,10 +661,7 @@ def escalate_to_leader(
 def _supervise(
     session: Session, actor: Actor, case_id: int | str, action: Action, instructions: str, now: datetime | None
 ) -> Case:
-    settings = settings_of(session)
-    now = settings.now(now)
-    case = load_case(session, actor, case_id, lock=True)
-    require_action(action, case, actor, mode_of(settings, case))
+    now, case, _ = begin(session, actor, case_id, action, now)
     note = read_text(instructions, "instructions", required=True)
     leader = action is Action.ESCALATE_TO_LEADER
     if leader:
@@ -727,10 +695,7 @@ def forward(
     centre has corrected a case that system refused (status `returned`, `cases.exchange_refusal`); `address`
     replaces the case's address first (the location GeoReport v2 requires). Raises ExchangeRequirement when
     the system would refuse the case as it stands (`exchange.check_intake`)."""
-    settings = settings_of(session)
-    now = settings.now(now)
-    case = load_case(session, actor, case_id, lock=True)
-    require_action(Action.FORWARD, case, actor, mode_of(settings, case))
+    now, case, _ = begin(session, actor, case_id, Action.FORWARD, now)
     services = receiver_services(session, case.hotline)
     if address is not None:
         case.address = read_text(address, "address", limit=256)

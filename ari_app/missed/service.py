@@ -376,21 +376,21 @@ class MissedCalls:
 
     def ended(self, call_id: str) -> MissedCallChanged | None:
         try:
-            with self.sessions.begin() as s:
-                found = record_miss(s, self.settings, call_id)
-                if found is None:
-                    return None
-                s.flush()
-                change = MissedCallChanged(found[0], task_info(found[1], self.clock()))
+            change = self._record_miss(call_id)
         except IntegrityError:  # the same number's open task was made at the same moment: join it now
-            with self.sessions.begin() as s:
-                found = record_miss(s, self.settings, call_id)
-                if found is None:
-                    return None
-                s.flush()
-                change = MissedCallChanged(found[0], task_info(found[1], self.clock()))
-        log.info("missed call %s: task %s %s", call_id, change.task["id"], change.change)
+            change = self._record_miss(call_id)
+        if change is not None:
+            log.info("missed call %s: task %s %s", call_id, change.task["id"], change.change)
         return change
+
+    def _record_miss(self, call_id: str) -> MissedCallChanged | None:
+        """`record_miss` in a transaction of its own, and the change it made (None: nothing to do)."""
+        with self.sessions.begin() as s:
+            found = record_miss(s, self.settings, call_id)
+            if found is None:
+                return None
+            s.flush()
+            return MissedCallChanged(found[0], task_info(found[1], self.clock()))
 
     def connected(self, call_id: str, at: datetime) -> MissedCallChanged | None:
         with self.sessions.begin() as s:

@@ -5,26 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 
-from schema.db import alembic_config, make_engine, upgrade
+from schema.db import make_engine, upgrade
+from tests.support.db import columns, downgrade_to, upgrade_to
 
 REVISION = "0016_confidential"
-
-
-def _columns(engine: object) -> set[str]:
-    return {c["name"] for c in inspect(engine).get_columns("cases")}  # type: ignore[arg-type]
 
 
 def test_0016_adds_the_flag_false_for_existing_cases_and_removes_only_it(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
     upgrade(engine)
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, f"{REVISION}-1")
-    before = _columns(engine)
+    downgrade_to(engine, f"{REVISION}-1")
+    before = columns(engine, "cases")
     assert "confidential" not in before
     with engine.begin() as conn:
         conn.execute(
@@ -35,14 +28,10 @@ def test_0016_adds_the_flag_false_for_existing_cases_and_removes_only_it(tmp_pat
                 " 'received', '2026-11-29 01:00:00', '2026-11-29 01:00:00', 0, 0, 'agent')"
             )
         )
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, REVISION)
-    assert _columns(engine) == before | {"confidential"}
+    upgrade_to(engine, REVISION)
+    assert columns(engine, "cases") == before | {"confidential"}
     with engine.connect() as conn:
         assert conn.execute(text("SELECT confidential FROM cases")).scalar_one() in (0, False)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, f"{REVISION}-1")
-    assert _columns(engine) == before
+    downgrade_to(engine, f"{REVISION}-1")
+    assert columns(engine, "cases") == before
     engine.dispose()

@@ -6,11 +6,10 @@ serves); without a public URL, for a confidential case, or with only a recording
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +23,11 @@ from ari_app.cases.exchange import Backoff, deliver_due, media_url
 from ari_app.config import HotlineMode
 from schema.cases import AuditEntry, Case, OutboxStatus
 from tests.support.attachments import jpeg, png, wav, with_attachments
-from tests.support.cases import Db, Receiver, outbox
+from tests.support.cases import Db, LocalServer, Receiver, outbox
 from tests.support.flows import Flow
 
 
-class MediaFront:
+class MediaFront(LocalServer):
     """The centre's web front for `public_url`, as a thread on 127.0.0.1: `GET /media/<token>` answers the
     published attachment (`open_published`), as a download that is never sniffed, or 404."""
 
@@ -58,18 +57,8 @@ class MediaFront:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}/media/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> MediaFront:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        self.serve(Handler)
+        self.base = f"{self.origin}/media/"
 
 
 @pytest.fixture

@@ -5,38 +5,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 
-from schema.db import alembic_config, make_engine, upgrade
+from schema.db import make_engine, upgrade
+from tests.support.db import columns, downgrade_to, upgrade_to
 
 ADDED = {"exchange_outbox": {"token", "refusal", "refused_at"}, "cases": {"exchange_refusal"}}
-
-
-def _columns(engine: object, table: str) -> set[str]:
-    return {c["name"] for c in inspect(engine).get_columns(table)}  # type: ignore[arg-type]
 
 
 def test_0013_adds_and_removes_only_its_columns(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
     upgrade(engine)
     for table, cols in ADDED.items():
-        assert cols <= _columns(engine, table)
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:  # later migrations change these tables too: compare at 0013 itself
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0013_exchange_refusals")
-    before = {t: _columns(engine, t) for t in ADDED}
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0013_exchange_refusals-1")
+        assert cols <= columns(engine, table)
+    downgrade_to(engine, "0013_exchange_refusals")  # later migrations change these tables too: compare at 0013
+    before = {t: columns(engine, t) for t in ADDED}
+    downgrade_to(engine, "0013_exchange_refusals-1")
+    with engine.connect() as conn:
         (rev,) = conn.execute(text("SELECT version_num FROM alembic_version")).one()
     assert rev != "0013_exchange_refusals"
     for table, cols in ADDED.items():
-        assert _columns(engine, table) == before[table] - cols
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0013_exchange_refusals")
+        assert columns(engine, table) == before[table] - cols
+    upgrade_to(engine, "0013_exchange_refusals")
     for table in ADDED:
-        assert _columns(engine, table) == before[table]
+        assert columns(engine, table) == before[table]
     upgrade(engine)

@@ -14,7 +14,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from alembic import command
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
@@ -30,9 +29,10 @@ from ari_app.config import HotlineMode
 from ari_app.prompts import PROMPTS
 from ari_app.protocol import RATING_LABELS, RATINGS, ErrorId
 from schema.cases import AuditEntry, Case, Rating, Satisfaction
-from schema.db import alembic_config, make_engine, upgrade
+from schema.db import make_engine, upgrade
 from schema.surveys import KEYS, SurveyResponse
 from tests.support.cases import HOTLINES, Db, intake
+from tests.support.db import downgrade_to, upgrade_to
 from tests.support.flows import Flow
 
 Z = ZoneInfo("Asia/Shanghai")
@@ -297,10 +297,7 @@ def test_due_times_end_a_working_day_count_n_and_never_come_earlier_for_a_later_
 def test_0020_fills_the_rating_of_older_rows_and_the_due_time_of_waiting_cases(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
     upgrade(engine)
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0017_merge")
+    downgrade_to(engine, "0017_merge")
     cols = (
         "number, channel, hotline, request, urgency, language, handling, status, created_at, updated_at,"
         " handled_at, supervision_level, leader_escalated, created_by_login, master_case_id"
@@ -330,9 +327,7 @@ def test_0020_fills_the_rating_of_older_rows_and_the_due_time_of_waiting_cases(t
                 " ('1795930000.1', 'unsatisfied', '2026-11-27 01:00:00')"
             )
         )
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0020_follow_up_ratings")
+    upgrade_to(engine, "0020_follow_up_ratings")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT rating, channel FROM follow_ups")).one() == ("basically_satisfied", None)
         assert conn.execute(text("SELECT digit, level FROM survey_responses")).one() == ("3", "unsatisfied")
@@ -346,8 +341,7 @@ def test_0020_fills_the_rating_of_older_rows_and_the_due_time_of_waiting_cases(t
     with engine.begin() as conn:  # SQLite rebuilds a table to drop a column: not under rows that refer to it
         conn.execute(text("DELETE FROM follow_ups"))
         conn.execute(text("DELETE FROM cases WHERE master_case_id IS NOT NULL"))
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0017_merge")
+    downgrade_to(engine, "0017_merge")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM cases")).scalar_one() == 2
         assert "follow_up_due_at" not in conn.execute(text("SELECT * FROM cases")).keys()

@@ -4,8 +4,6 @@ process and as a separate one (the work-order KPIs' columns, a week row, a unit'
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from ari_app.config import HotlineMode
 from schema.cases import Case, CooperatingUnit, Dispatch, DispatchReturn, FollowUp
 from schema.db import make_engine, upgrade
 from tests.support.cases import Db, intake
+from tests.support.commands import config_on, hotline
 from tests.support.flows import Flow
 
 
@@ -81,10 +80,8 @@ def test_writers(db: Db, tmp_path: Path) -> None:
 def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from ari_app.cli import main
 
-    src = Path("config.yaml").read_text(encoding="utf-8")
     db_path = tmp_path / "h.db"
-    cfg = tmp_path / "config.yaml"
-    cfg.write_text(src.replace("url: sqlite:///var/hotline.db", f"url: sqlite:///{db_path}"), encoding="utf-8")
+    cfg = config_on(tmp_path, db_path)
     out = tmp_path / "reports"
     rc = main(["-c", str(cfg), "report", "--from", "2026-11-01", "--to", "2026-11-30", "--out", str(out)])
     assert rc == 0
@@ -122,19 +119,12 @@ def test_keypad_survey_answers_count_in_the_satisfaction_rate_once(db: Db) -> No
     assert (units["市政管理处"].reached, units["市政管理处"].satisfied) == (1, 1)  # the person's follow-up only
 
 
-def _hotline() -> list[str]:
-    script = Path(sys.executable).parent / "hotline"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "ari_app.cli"]
-
-
 def test_report_command_as_a_separate_process_shows_the_work_order_kpis(tmp_path: Path) -> None:
     """`hotline report --by week` as users start it, on a database with one case of 2026-11-03 (Asia/Shanghai):
     its share signed for in time and handled, a return the centre refused, a follow-up solved and very
     satisfied; the table, CSV and chart carry the new figures, the week row and the unit's rank."""
-    src = Path("config.yaml").read_text(encoding="utf-8")
     db_path = tmp_path / "h.db"
-    cfg = tmp_path / "config.yaml"
-    cfg.write_text(src.replace("url: sqlite:///var/hotline.db", f"url: sqlite:///{db_path}"), encoding="utf-8")
+    cfg = config_on(tmp_path, db_path)
     engine = make_engine(f"sqlite:///{db_path}")
     upgrade(engine)
     t = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
@@ -188,13 +178,7 @@ def test_report_command_as_a_separate_process_shows_the_work_order_kpis(tmp_path
     engine.dispose()
     out = tmp_path / "reports"
     period = ["--from", "2026-11-01", "--to", "2026-11-30", "--by", "week"]
-    done = subprocess.run(
-        [*_hotline(), "-c", str(cfg), "report", *period, "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = hotline(cfg, "report", *period, "--out", str(out))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     header = lines[1].split()

@@ -19,7 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from ari_app.link import LinkServer
 from cti_desktop.window import MainWindow
-from tests.support.desks import KEEP, dispose, open_desk, qt_loop
+from tests.support.desks import KEEP, Open, desks, dispose, open_desk, qt_loop
 from tests.support.link_fixtures import _db_template, case_bus, cfg, clock, queue, server, sessions
 from tests.support.transfers import rig
 
@@ -52,6 +52,14 @@ async def desk(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> AsyncIterato
     window = await open_desk(server.url, tmp_path / "draft.json", seed=3, backoff_max=0.1)
     yield window
     await dispose(window)
+
+
+@pytest.fixture
+async def work_desks(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> AsyncIterator[Open]:
+    """Signed-in desktops on the test's LinkServer, one per user, each with its own link, shown once its work
+    list has a row (tests.support.desks.desks)."""
+    async with desks(server.url, qtbot, tmp_path, ready=lambda w: w.work.model.rowCount() > 0) as open_:
+        yield open_
 
 
 @pytest.fixture

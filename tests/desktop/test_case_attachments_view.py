@@ -11,7 +11,6 @@ Runs on the standard asyncio loop (see test_unit_view.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from schema.calls import CallDirection, CallRecord, OutboundPurpose
 from schema.cases import CooperatingUnit, FollowUp
 from schema.users import Role, User
 from tests.support.attachments import HTML, jpeg, png, with_attachments
-from tests.support.desks import Open, citizen_case, desks
+from tests.support.desks import Open, citizen_case
 from tests.support.qt import type_text
 from tests.support.users import user
 from tests.support.waiting import until
@@ -74,12 +73,6 @@ def cases(sessions: sessionmaker[Session], cfg: Config, tmp_path: Path) -> dict[
         return out
 
 
-@pytest.fixture
-async def open_desk(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> AsyncIterator[Open]:
-    async with desks(server.url, qtbot, tmp_path, ready=lambda w: w.work.model.rowCount() > 0) as open_:
-        yield open_
-
-
 async def pick(window: MainWindow, case_id: int) -> None:
     row = window.work.model.row_of(case_id)
     assert row is not None, case_id
@@ -93,11 +86,11 @@ def listed(window: MainWindow) -> list[list[str]]:
 
 
 async def test_attachments_added_refused_opened_and_saved(
-    open_desk: Open, cases: dict[str, int], qtbot: QtBot, shot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    work_desks: Open, cases: dict[str, int], qtbot: QtBot, shot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     photo = tmp_path / "现场照片.png"
     photo.write_bytes(png(seed=77, size=(40, 30)))
-    sup = await open_desk("sup")
+    sup = await work_desks("sup")
     sup.tabs.setCurrentIndex(MainWindow.WORK_TAB)
     await pick(sup, cases["open"])
     panel = sup.work.attachments
@@ -113,7 +106,7 @@ async def test_attachments_added_refused_opened_and_saved(
     assert panel.message.text() == "已添加 “现场照片.png”（image/png）"
 
     # the department adds to its own result; the centre sees whose result it is, live (case_event)
-    dept = await open_desk("water")
+    dept = await work_desks("water")
     await pick(dept, cases["open"])
     site = tmp_path / "维修后.jpg"
     site.write_bytes(jpeg(seed=3))
@@ -166,7 +159,7 @@ async def test_attachments_added_refused_opened_and_saved(
     shot(sup, "08_case_attachments_en")
 
     # the agent who took the case opens it from my cases: the same attachments in its detail
-    agent = await open_desk("1001")
+    agent = await work_desks("1001")
     await until(lambda: agent.cases.model.row_of(cases["open"]) is not None)
     row = agent.cases.model.row_of(cases["open"])
     assert row is not None
@@ -177,9 +170,9 @@ async def test_attachments_added_refused_opened_and_saved(
 
 
 async def test_follow_up_due_rated_unsatisfied_blocks_approve(
-    open_desk: Open, cases: dict[str, int], qtbot: QtBot, shot: Any
+    work_desks: Open, cases: dict[str, int], qtbot: QtBot, shot: Any
 ) -> None:
-    sup = await open_desk("sup")
+    sup = await work_desks("sup")
     tab = sup.follow_ups
     index = sup.tabs.indexOf(tab)
     assert sup.tabs.isTabVisible(index) and sup.tabs.tabText(index) == "回访"
@@ -193,7 +186,7 @@ async def test_follow_up_due_rated_unsatisfied_blocks_approve(
     assert tab.page_label.text() == "第 1–1 条" and not tab.next_button.isEnabled()
 
     # a case handled meanwhile reaches the list without a refresh, after the earlier due one
-    dept = await open_desk("water")
+    dept = await work_desks("water")
     assert dept.link is not None
     assert not dept.tabs.isTabVisible(dept.tabs.indexOf(dept.follow_ups))  # not a department's work
     await dept.link.request("handle_case", case_id=cases["later"], result="已加装增压泵")
@@ -245,7 +238,7 @@ async def test_follow_up_due_rated_unsatisfied_blocks_approve(
 
 
 async def test_follow_ups_due_paged(
-    open_desk: Open, cases: dict[str, int], qtbot: QtBot, sessions: sessionmaker[Session]
+    work_desks: Open, cases: dict[str, int], qtbot: QtBot, sessions: sessionmaker[Session]
 ) -> None:
     """More citizens waiting than a page holds: the first page, then the rest; overdue only narrows it."""
     with sessions() as s, s.begin():
@@ -258,7 +251,7 @@ async def test_follow_ups_due_paged(
             dispatch(s, agent, case.id, units=[unit_id], deadline_hours=48)
             accept(s, dept, case.id)
             handle(s, dept, case.id, result="已修复")
-    sup = await open_desk("sup")
+    sup = await work_desks("sup")
     tab = sup.follow_ups
     sup.tabs.setCurrentIndex(sup.tabs.indexOf(tab))
     await until(lambda: tab.model.rowCount() == PAGE)
@@ -277,7 +270,12 @@ async def test_follow_ups_due_paged(
 
 
 async def test_the_follow_up_is_dialled_from_its_case_and_names_the_call(
-    open_desk: Open, cases: dict[str, int], server: LinkServer, qtbot: QtBot, sessions: sessionmaker[Session], shot: Any
+    work_desks: Open,
+    cases: dict[str, int],
+    server: LinkServer,
+    qtbot: QtBot,
+    sessions: sessionmaker[Session],
+    shot: Any,
 ) -> None:
     """Click-to-dial from the follow-ups tab (protocol 1.9): the agent's button asks the server to call the
     case's citizen (the number is the server's to find; Asterisk's Originate is recorded here, the real one is
@@ -290,7 +288,7 @@ async def test_the_follow_up_is_dialled_from_its_case_and_names_the_call(
             dialled.append(fields)
 
     server.add(OutboundDesk(OutboundDialer(Asterisk(), "carrier-telecom")))
-    agent = await open_desk("1001")
+    agent = await work_desks("1001")
     tab = agent.follow_ups
     agent.tabs.setCurrentIndex(agent.tabs.indexOf(tab))
     await until(lambda: tab.model.row_of(cases["handled"]) is not None)

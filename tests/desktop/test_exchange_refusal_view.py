@@ -6,8 +6,7 @@ English. Intake refused for a missing location names the field. Screenshots go t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,7 +27,7 @@ from cti_desktop.models import WorkTableModel
 from schema.cases import Case, ExchangeMessage, OutboxStatus
 from schema.users import Role, User
 from tests.support.cases import LOCATION_REQUIRED, GeoReportReceiver
-from tests.support.desks import Open, citizen_case, desks
+from tests.support.desks import Open, citizen_case
 from tests.support.qt import type_text
 from tests.support.waiting import until
 
@@ -57,21 +56,15 @@ def refused(sessions: sessionmaker[Session], geo: GeoReportReceiver) -> dict[str
     return {"other": other, "price": price}
 
 
-@pytest.fixture
-async def open_desk(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> AsyncIterator[Open]:
-    async with desks(server.url, qtbot, tmp_path, ready=lambda w: w.work.model.rowCount() > 0) as open_:
-        yield open_
-
-
 async def test_supervisor_sees_the_refusal_and_forwards_the_case_again(
-    open_desk: Open,
+    work_desks: Open,
     refused: dict[str, int],
     geo: GeoReportReceiver,
     qtbot: QtBot,
     shot: Any,
     sessions: sessionmaker[Session],
 ) -> None:
-    sup = await open_desk("sup")
+    sup = await work_desks("sup")
     model = sup.work.model
     # the refused case is listed first, marked, in red, with the receiver's words on its status
     assert model.cases[0]["id"] == refused["price"]
@@ -125,14 +118,14 @@ async def test_supervisor_sees_the_refusal_and_forwards_the_case_again(
 
 
 async def test_supervisors_are_told_when_the_runner_meets_a_refusal(
-    open_desk: Open,
+    work_desks: Open,
     refused: dict[str, int],
     geo: GeoReportReceiver,
     server: LinkServer,
     sessions: sessionmaker[Session],
 ) -> None:
-    sup = await open_desk("sup")
-    agent = await open_desk("1001")
+    sup = await work_desks("sup")
+    agent = await work_desks("1001")
     with sessions() as s, s.begin():
         agent_id = s.scalar(select(User.id).where(User.login == "1001"))
         late = _create(s, Actor(user_id=agent_id, login="1001", role=Role.AGENT), "12358", "加油站多收费", "某加油站")
@@ -155,15 +148,15 @@ async def test_supervisors_are_told_when_the_runner_meets_a_refusal(
 
 
 async def test_supervisors_are_told_when_a_case_keeps_failing_to_get_through(
-    open_desk: Open,
+    work_desks: Open,
     refused: dict[str, int],
     geo: GeoReportReceiver,
     server: LinkServer,
     sessions: sessionmaker[Session],
     shot: Any,
 ) -> None:
-    sup = await open_desk("sup")
-    agent = await open_desk("1001")
+    sup = await work_desks("sup")
+    agent = await work_desks("1001")
     runner = CaseRunner(sessions, {"12358": geo.url})
 
     async def stall(request: str) -> str:
@@ -226,9 +219,9 @@ async def test_supervisors_are_told_when_a_case_keeps_failing_to_get_through(
 
 
 async def test_intake_refused_for_a_missing_location_names_the_field(
-    open_desk: Open, refused: dict[str, int], sessions: sessionmaker[Session], qtbot: QtBot, shot: Any
+    work_desks: Open, refused: dict[str, int], sessions: sessionmaker[Session], qtbot: QtBot, shot: Any
 ) -> None:
-    agent = await open_desk("1001")
+    agent = await work_desks("1001")
     agent.tabs.setCurrentIndex(0)
     form = agent.call_tab.form
     form.hotline.setCurrentIndex(form.hotline.findData("12358"))

@@ -9,9 +9,8 @@ and hung the test at teardown."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,12 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from ari_app.auth import hash_password
 from ari_app.cases.actor import Actor
 from ari_app.cases.workflow import dispatch
-from ari_app.link import LinkServer
 from cti_desktop.window import MainWindow
 from schema.cases import Case, CooperatingUnit, Dispatch
 from schema.users import Role, User
 from tests.support.clock import Clock
-from tests.support.desks import Open, citizen_case, desks
+from tests.support.desks import Open, citizen_case
 from tests.support.qt import type_text
 from tests.support.users import FAST_HASH, PASSWORD
 from tests.support.waiting import until
@@ -68,13 +66,6 @@ def cases(sessions: sessionmaker[Session], clock: Clock) -> dict[str, int]:
         return out
 
 
-@pytest.fixture
-async def open_desk(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> AsyncIterator[Open]:
-    """Signed-in desktops, one per user, each with its own link to the real server."""
-    async with desks(server.url, qtbot, tmp_path, ready=lambda w: w.work.model.rowCount() > 0) as open_:
-        yield open_
-
-
 def numbers(window: MainWindow) -> list[str]:
     return [str(c["number"]) for c in window.work.model.cases]
 
@@ -112,9 +103,9 @@ async def act(window: MainWindow, qtbot: QtBot, action: str, done: Callable[[dic
 
 
 async def test_department_accepts_and_handles_then_supervisor_approves(
-    open_desk: Open, cases: dict[str, int], qtbot: QtBot, shot: Any, sessions: sessionmaker[Session]
+    work_desks: Open, cases: dict[str, int], qtbot: QtBot, shot: Any, sessions: sessionmaker[Session]
 ) -> None:
-    dept = await open_desk("water")
+    dept = await work_desks("water")
     # a department user: no queue controls, straight to its cases; only its unit's cases, overdue first
     assert dept.tabs.currentIndex() == MainWindow.WORK_TAB and dept.tabs.tabText(MainWindow.WORK_TAB) == "待办案卷"
     assert not dept.ready_button.isVisibleTo(dept) and not dept.tabs.isTabVisible(0)
@@ -142,7 +133,7 @@ async def test_department_accepts_and_handles_then_supervisor_approves(
     assert dept.statusBar().currentMessage().endswith("办理完毕完成")
 
     # the supervisor sees every case; follows the handled one up, then approves it
-    sup = await open_desk("sup")
+    sup = await work_desks("sup")
     assert sup.tabs.currentIndex() == MainWindow.WORK_TAB
     assert len(sup.work.model.cases) == 4
     await pick(sup, qtbot, cases["burst"])
@@ -175,7 +166,7 @@ async def test_department_accepts_and_handles_then_supervisor_approves(
 
 
 async def test_a_dispatch_reaches_the_units_open_list_without_a_refresh(
-    open_desk: Open, cases: dict[str, int], qtbot: QtBot, shot: Any, sessions: sessionmaker[Session]
+    work_desks: Open, cases: dict[str, int], qtbot: QtBot, shot: Any, sessions: sessionmaker[Session]
 ) -> None:
     """Live case pushes (protocol 1.5): the supervisor dispatches a new case to the water company; the water
     company's desktop, open on its list, shows it and says so, in Chinese and in English, without Refresh;
@@ -188,8 +179,8 @@ async def test_a_dispatch_reaches_the_units_open_list_without_a_refresh(
             for request in ("消防栓漏水", "停水通知未张贴")
         ]
         water = s.query(CooperatingUnit.id).filter(CooperatingUnit.name == "市供水公司").scalar()
-    dept = await open_desk("water")
-    sup = await open_desk("sup")
+    dept = await work_desks("water")
+    sup = await work_desks("sup")
     assert dept.link is not None and sup.link is not None
     before = {c["id"] for c in dept.work.model.cases}
     assert fresh[0] not in before
@@ -211,13 +202,13 @@ async def test_a_dispatch_reaches_the_units_open_list_without_a_refresh(
 
 
 async def test_returns_and_extensions_through_their_buttons(
-    open_desk: Open, cases: dict[str, int], qtbot: QtBot, shot: Any, sessions: sessionmaker[Session]
+    work_desks: Open, cases: dict[str, int], qtbot: QtBot, shot: Any, sessions: sessionmaker[Session]
 ) -> None:
     """The work-order rules from the desktop (protocol 1.7): the department returns a case with a reason
     from the list (退单), the supervisor rejects one return (the unit keeps it) and accepts another (the case
     comes back and its re-dispatch is counted, 改派); the department asks for an extension (延期) before its
     deadline and the supervisor approves it, which moves the share's deadline to the one asked."""
-    dept = await open_desk("water")
+    dept = await work_desks("water")
     await pick(dept, qtbot, cases["pressure"])
     assert dept.work.return_box.isVisibleTo(dept.work)
     dept.work.return_code.setCurrentIndex(dept.work.return_code.findData("wrong_area"))
@@ -233,7 +224,7 @@ async def test_returns_and_extensions_through_their_buttons(
     type_text(dept.work.note, "井盖属市政工程处")
     await act(dept, qtbot, "return", lambda c: [r["status"] for r in c["returns"]] == ["pending"])
 
-    sup = await open_desk("sup")
+    sup = await work_desks("sup")
     await pick(sup, qtbot, cases["pressure"])
     assert {"accept_return", "reject_return"} <= shown_buttons(sup)
     qtbot.mouseClick(sup.work.buttons["reject_return"], Qt.MouseButton.LeftButton)

@@ -88,6 +88,23 @@ def leaks(d: RawDesktop) -> list[tuple[str, str]]:
     return out
 
 
+async def citizen_case(agent: RawDesktop, caller: str, request: str, **more: Any) -> dict[str, Any]:
+    """The reply to the agent's `create_case` of a 12345 case for dispatch, from citizen NAME (contact CONTACT)
+    calling from `caller`."""
+    return await agent.request(
+        Msg.CREATE_CASE,
+        hotline="12345",
+        caller=caller,
+        contact=CONTACT,
+        citizen_name=NAME,
+        request=request,
+        urgency="normal",
+        language="zh",
+        handling="dispatch",
+        **more,
+    )
+
+
 def audit_rows(sessions: sessionmaker[Session], action: str) -> list[AuditEntry]:
     with sessions() as s:
         return list(s.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)))
@@ -97,18 +114,7 @@ async def test_a_department_never_receives_the_citizen_of_a_confidential_case(
     as_user: Open, water: int, sessions: sessionmaker[Session]
 ) -> None:
     agent, dept, hu = await as_user("1001"), await as_user("water"), await as_user("hu12345")
-    created = await agent.request(
-        Msg.CREATE_CASE,
-        hotline="12345",
-        caller=CALLER_AS_RECEIVED,
-        contact=CONTACT,
-        citizen_name=NAME,
-        request="小区停水两天",
-        urgency="normal",
-        language="zh",
-        handling="dispatch",
-        confidential=True,
-    )
+    created = await citizen_case(agent, CALLER_AS_RECEIVED, "小区停水两天", confidential=True)
     assert created["type"] == Msg.CASE_CREATED, created
     case = created["case"]
     cid = case["id"]
@@ -151,17 +157,7 @@ async def test_a_reveal_answers_the_centre_with_one_audit_entry_and_refuses_a_de
     as_user: Open, water: int, sessions: sessionmaker[Session]
 ) -> None:
     agent, sup, dept = await as_user("1001"), await as_user("sup"), await as_user("water")
-    created = await agent.request(
-        Msg.CREATE_CASE,
-        hotline="12345",
-        caller=PHONE,
-        contact=CONTACT,
-        citizen_name=NAME,
-        request="噪音扰民",
-        urgency="normal",
-        language="zh",
-        handling="dispatch",
-    )
+    created = await citizen_case(agent, PHONE, "噪音扰民")
     cid = created["case"]["id"]
     assert created["case"]["confidential"] is False and created["case"]["caller"] == PHONE
     marked = await agent.request(Msg.SET_CONFIDENTIAL, case_id=cid, confidential=True)

@@ -17,7 +17,7 @@ from ari_app.cases.calendar import WorkCalendar
 from ari_app.protocol import ErrorId, Msg
 from schema.cases import AuditEntry, CooperatingUnit
 from schema.users import Role
-from tests.support.link import Desktop
+from tests.support.link import Desktop, signed_in_once
 from tests.support.users import user
 
 Open = Callable[[str], Awaitable[Desktop]]
@@ -38,17 +38,7 @@ def water(sessions: sessionmaker[Session]) -> int:
 
 @pytest.fixture
 async def as_user(desktop: Any, water: int) -> Open:
-    signed: dict[str, Desktop] = {}
-
-    async def open_(login: str) -> Desktop:
-        if login not in signed:
-            d = await desktop()
-            r = await d.sign_in(login)
-            assert r["type"] == Msg.SIGNED_IN, r
-            signed[login] = d
-        return signed[login]
-
-    return open_
+    return signed_in_once(desktop)
 
 
 async def ok(d: Desktop, kind: str, **fields: Any) -> dict[str, Any]:

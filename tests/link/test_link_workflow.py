@@ -18,7 +18,7 @@ from ari_app.link import LinkServer
 from ari_app.protocol import ErrorId, Msg
 from schema.cases import AuditEntry, CooperatingUnit
 from schema.users import Role
-from tests.support.link import Desktop, FakeQueue
+from tests.support.link import Desktop, FakeQueue, signed_in_once
 from tests.support.users import user
 
 Open = Callable[[str], Awaitable[Desktop]]
@@ -50,17 +50,7 @@ def units(sessions: sessionmaker[Session]) -> dict[str, int]:
 
 @pytest.fixture
 async def as_user(desktop: Any, units: dict[str, int]) -> Open:
-    signed: dict[str, Desktop] = {}
-
-    async def open_(login: str) -> Desktop:
-        if login not in signed:
-            d = await desktop()
-            r = await d.sign_in(login)
-            assert r["type"] == Msg.SIGNED_IN, r
-            signed[login] = d
-        return signed[login]
-
-    return open_
+    return signed_in_once(desktop)
 
 
 async def new_case(d: Desktop, hotline: str = "12345", request: str = "小区停水两天") -> int:

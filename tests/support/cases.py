@@ -148,15 +148,15 @@ def form_body(headers: Any, raw: bytes) -> dict[str, str]:
     return dict(pairs)
 
 
-class Open311Server:
-    """A hotline's own system on 127.0.0.1: an HTTP server in a thread of its own while the `with` lasts."""
+class LocalServer:
+    """An HTTP server on 127.0.0.1 in a thread of its own while the `with` lasts; `serve` names its handler."""
 
     port = 0
     """The port to listen on (0: any free one)."""
 
     def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/open311/v2"
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> Self:
@@ -167,6 +167,14 @@ class Open311Server:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+class Open311Server(LocalServer):
+    """A hotline's own system on 127.0.0.1; `url` is its GeoReport v2 endpoint."""
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().serve(handler)
+        self.url = f"{self.origin}/open311/v2"
 
 
 class Receiver(Open311Server):

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, make_url, text
+from alembic import command
+from sqlalchemy import Engine, inspect, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from schema.base import Base
-from schema.db import make_engine, make_sessionmaker, upgrade
+from schema.db import alembic_config, make_engine, make_sessionmaker, upgrade
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 """The `params` of a suite's `db` fixture: every test that takes it runs on both."""
@@ -72,3 +73,24 @@ def empty(engine: Engine) -> None:
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+def upgrade_to(engine: Engine, revision: str) -> None:
+    """Migrate the database up to `revision` (the migration tests; the application only ever goes to head)."""
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def downgrade_to(engine: Engine, revision: str) -> None:
+    """Migrate the database down to `revision` (an id, or one relative to it such as `0016_confidential-1`)."""
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+def columns(engine: Engine, table: str) -> set[str]:
+    """The names of the columns `table` has in the database now."""
+    return {c["name"] for c in inspect(engine).get_columns(table)}

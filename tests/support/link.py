@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,3 +143,19 @@ class Desktop:
                 pass
 
         await asyncio.wait_for(wait(), within)
+
+
+def signed_in_once(desktop: Callable[[], Awaitable[Desktop]]) -> Callable[[str], Awaitable[Desktop]]:
+    """A factory of signed-in desktops over `desktop` (the link fixtures' factory of greeted ones): the
+    first call for a login opens a desktop and signs it in (asserting it was), later calls give the same one."""
+    signed: dict[str, Desktop] = {}
+
+    async def open_(login: str) -> Desktop:
+        if login not in signed:
+            d = await desktop()
+            r = await d.sign_in(login)
+            assert r["type"] == p.Msg.SIGNED_IN, r
+            signed[login] = d
+        return signed[login]
+
+    return open_

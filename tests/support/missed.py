@@ -4,6 +4,7 @@ and the CallEnded the tracker publishes for it."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,21 +25,17 @@ def store_miss(
     """Store a call of `caller` to `hotline` that ended unanswered at `ended_at` (`reason`), and return the
     tracker's CallEnded for it."""
     state = CallState.REJECTED if reason is EndReason.OVERFLOW else CallState.ABANDONED
-    with sessions.begin() as s:
-        s.add(
-            CallRecord(
-                linkedid=linkedid,
-                hotline=hotline,
-                dialed=hotline,
-                caller=caller,
-                caller_raw=caller_raw if caller_raw is not None else caller,
-                queue="hotline",
-                state=state.value,
-                arrived_at=ended_at - timedelta(seconds=40),
-                ended_at=ended_at,
-                end_reason=reason.value,
-            )
-        )
+    _store(
+        sessions,
+        linkedid,
+        caller,
+        hotline,
+        caller_raw=caller_raw if caller_raw is not None else caller,
+        state=state.value,
+        arrived_at=ended_at - timedelta(seconds=40),
+        ended_at=ended_at,
+        end_reason=reason.value,
+    )
     return CallEnded(linkedid, ended_at, state, reason, None, None)
 
 
@@ -46,19 +43,21 @@ def store_answered(
     sessions: sessionmaker[Session], linkedid: str, caller: str, answered_at: datetime, *, hotline: str = "12345"
 ) -> CallConnected:
     """Store a call of `caller` an agent (1001) answered at `answered_at`; return the tracker's CallConnected."""
-    with sessions.begin() as s:
-        s.add(
-            CallRecord(
-                linkedid=linkedid,
-                hotline=hotline,
-                dialed=hotline,
-                caller=caller,
-                caller_raw=caller,
-                queue="hotline",
-                agent="1001",
-                state=CallState.CONNECTED.value,
-                arrived_at=answered_at - timedelta(seconds=20),
-                answered_at=answered_at,
-            )
-        )
+    _store(
+        sessions,
+        linkedid,
+        caller,
+        hotline,
+        caller_raw=caller,
+        agent="1001",
+        state=CallState.CONNECTED.value,
+        arrived_at=answered_at - timedelta(seconds=20),
+        answered_at=answered_at,
+    )
     return CallConnected(linkedid, answered_at, "1001", "PJSIP/1001", 20.0)
+
+
+def _store(sessions: sessionmaker[Session], linkedid: str, caller: str, hotline: str, **fields: Any) -> None:
+    """Store a call of `caller` dialled to `hotline` and queued there; `fields`: the rest of its CallRecord."""
+    with sessions.begin() as s:
+        s.add(CallRecord(linkedid=linkedid, hotline=hotline, dialed=hotline, caller=caller, queue="hotline", **fields))

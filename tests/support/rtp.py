@@ -9,6 +9,7 @@ filter measures the power at one frequency."""
 
 from __future__ import annotations
 
+import fcntl
 import math
 import select
 import socket
@@ -17,9 +18,12 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from typing import Self
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
+SIOCGSTAMP = 0x8906
+"""ioctl: the kernel's receive time of the last packet read from a socket (struct timeval)."""
 """Linux packet types (linux/if_packet.h): on `lo` each packet is seen twice, sent and received; the
 outgoing copy is skipped."""
 
@@ -60,20 +64,18 @@ class RtpPacket:
     payload: bytes
 
 
-class RtpTap:
-    """The RTP packets sent to UDP `port` on loopback from now on (any address), collected by a thread into
-    `packets` until `close`. A context manager."""
+class LoopbackTap:
+    """The IPv4 packets on the loopback device from now on, each read once (not its outgoing copy) and handed
+    to `take` by a thread of the tap's own until `close` (a raw socket: CAP_NET_RAW). A context manager."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.packets: list[RtpPacket] = []
+    def __init__(self) -> None:
         self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         self._sock.bind(("lo", 0))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
-    def __enter__(self) -> RtpTap:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -84,6 +86,15 @@ class RtpTap:
         self._thread.join(timeout=5)
         self._sock.close()
 
+    def kernel_time(self) -> float:
+        """When the kernel received the packet `take` is handed (epoch seconds; SIOCGSTAMP)."""
+        seconds, micros = struct.unpack("@ll", fcntl.ioctl(self._sock, SIOCGSTAMP, b"\0" * 16))
+        return float(seconds + micros / 1e6)
+
+    def take(self, ip: bytes) -> None:
+        """One IPv4 packet (its header first); a tap keeps what it looks for."""
+        raise NotImplementedError
+
     def _read(self) -> None:
         while not self._stop.is_set():
             ready, _, _ = select.select([self._sock], [], [], 0.2)
@@ -92,9 +103,22 @@ class RtpTap:
             frame, address = self._sock.recvfrom(65535)
             if address[2] == PACKET_OUTGOING:
                 continue
-            packet = self._parse(frame[14:])  # after the loopback device's (all-zero) Ethernet header
-            if packet is not None:
-                self.packets.append(packet)
+            self.take(frame[14:])  # after the loopback device's (all-zero) Ethernet header
+
+
+class RtpTap(LoopbackTap):
+    """The RTP packets sent to UDP `port` on loopback from now on (any address), collected by a thread into
+    `packets` until `close`. A context manager."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.packets: list[RtpPacket] = []
+        super().__init__()
+
+    def take(self, ip: bytes) -> None:
+        packet = self._parse(ip)
+        if packet is not None:
+            self.packets.append(packet)
 
     def _parse(self, ip: bytes) -> RtpPacket | None:
         if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != socket.IPPROTO_UDP:

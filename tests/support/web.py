@@ -10,7 +10,6 @@ import re
 import socket
 import ssl
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -28,11 +27,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from ari_app.cases import SYSTEM, Actor, CaseSettings, configure, queries
 from ari_app.cases.catalogue import add_node
 from ari_app.cases.routing import RuleSpec, add_rule
-from ari_app.config import Config, load_config
+from ari_app.config import Config
 from ari_app.protocol import Msg
 from schema.cases import AuditEntry, CooperatingUnit
-from schema.db import make_engine, make_sessionmaker, upgrade
 from schema.users import Role, User
+from tests.support.commands import config_text_on, hotline_command, migrated
 from tests.support.users import PASSWORD, user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,11 +42,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def hotline_command() -> list[str]:
-    script = Path(sys.executable).parent / "hotline"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "ari_app.cli"]
 
 
 @dataclass
@@ -114,16 +108,12 @@ def deployment(tmp: Path, **web: Any) -> Deployment:
     """A deployment in `tmp` with a `web:` section (`listen` on a free port unless given)."""
     port = free_port()
     section = {"listen": f"127.0.0.1:{port}", "poll_seconds": 0.2} | web
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    text = text.replace("url: sqlite:///var/hotline.db", f"url: sqlite:///{tmp / 'h.db'}")
+    text = config_text_on(tmp / "h.db")
     head, _, _ = text.partition("\nweb:\n")
     lines = "".join(f"  {k}: {v}\n" for k, v in section.items())
     config = tmp / "config.yaml"
     config.write_text(f"{head}\nweb:\n{lines}", encoding="utf-8")
-    cfg = load_config(config)
-    engine = make_engine(cfg.database_url)
-    upgrade(engine)
-    sessions = make_sessionmaker(engine)
+    cfg, _, sessions = migrated(config)
     configure(sessions, CaseSettings.from_config(cfg))
     dep = Deployment(tmp, config, cfg, sessions)
     with sessions.begin() as s:
@@ -215,6 +205,13 @@ class Client:
         if context is not None:
             handlers.append(urllib.request.HTTPSHandler(context=context))
         self.opener = urllib.request.build_opener(*handlers)
+
+    @classmethod
+    def signed_in(cls, base: str, login: str) -> Client:
+        """A client signed in as `login` through the sign-in form (the redirect that says so is asserted)."""
+        client = cls(base)
+        assert client.sign_in(login).status == 303
+        return client
 
     def request(self, path: str, fields: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> Answer:
         data = urllib.parse.urlencode(fields).encode() if fields is not None else None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,21 +22,15 @@ from ari_app.cases.errors import CaseNotFound, PermissionDenied
 from ari_app.cases.intake import create_case
 from ari_app.cases.lookups import get_case, search_cases
 from ari_app.commands.common import display_width as width
-from ari_app.config import load_config
 from schema.cases import AuditEntry
-from schema.db import make_engine, make_sessionmaker, upgrade
+from schema.db import make_engine
 from schema.users import Role
+from tests.support.commands import config_on, hotline, hotline_command, migrated
 
-ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)  # 09:00 in Urumqi's centre time (Asia/Shanghai)
 AGENT = Actor(user_id=None, login="1001", role=Role.AGENT)
 DEPT = Actor(user_id=None, login="供水所", role=Role.DEPARTMENT, unit_id=99)
 SUP = Actor(user_id=None, login="sup", role=Role.SUPERVISOR)
-
-
-def _hotline() -> list[str]:
-    script = Path(sys.executable).parent / "hotline"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "ari_app.cli"]
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +39,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (one naming a case that never existed), a failed sign-in, a refused and a done supervisor action, and
     a search for Chinese text; each at a known time."""
     tmp = tmp_path_factory.mktemp("audit")
-    config = tmp / "config.yaml"
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    config.write_text(text.replace("url: sqlite:///var/hotline.db", f"url: sqlite:///{tmp / 'h.db'}"), "utf-8")
-    cfg = load_config(config)
-    engine = make_engine(cfg.database_url)
-    upgrade(engine)
-    sessions = make_sessionmaker(engine)
+    config = config_on(tmp)
+    cfg, engine, sessions = migrated(config)
     clock = [T0]
     configure(sessions, CaseSettings.from_config(cfg, clock=lambda: clock[0]))
 
@@ -89,13 +77,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def run(deployment: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*_hotline(), "-c", str(deployment["config"]), "audit", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return hotline(deployment["config"], "audit", *args, timeout=60)
 
 
 def entries(deployment: dict[str, Any], *args: str) -> list[dict[str, Any]]:
@@ -182,9 +164,7 @@ def test_bad_arguments_exit_2_with_a_clear_message(deployment: dict[str, Any], a
 
 
 def test_a_config_it_cannot_read_exits_1(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [*_hotline(), "-c", str(tmp_path / "missing.yaml"), "audit"], capture_output=True, text=True, timeout=60
-    )
+    done = hotline(tmp_path / "missing.yaml", "audit", timeout=60)
     assert done.returncode == 1 and "missing.yaml" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -198,7 +178,7 @@ def test_a_reader_that_stops_early_gets_no_traceback(deployment: dict[str, Any])
     engine.dispose()
     for fmt in ([], ["--json"]):
         reader = subprocess.Popen(
-            [*_hotline(), "-c", str(deployment["config"]), "audit", "--limit", "3009", *fmt],
+            [*hotline_command(), "-c", str(deployment["config"]), "audit", "--limit", "3009", *fmt],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )

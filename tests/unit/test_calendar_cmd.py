@@ -5,27 +5,9 @@ the admin enters it in the config."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m ari_app.cli` with this checkout first on the path, so the code under test is this one's
-    whichever checkout the environment's `hotline` script was installed from."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run(
-        [sys.executable, "-m", "ari_app.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-        env=env,
-    )
+from tests.support.commands import ROOT, checkout_cli
 
 
 def _config_with_2027(tmp_path: Path) -> Path:
@@ -38,7 +20,7 @@ def _config_with_2027(tmp_path: Path) -> Path:
 
 
 def test_check_lists_the_years_holidays_and_adjusted_working_days_with_their_source() -> None:
-    proc = _run("calendar", "check", "2026")
+    proc = checkout_cli("calendar", "check", "2026")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert "office hours 09:00-12:00, 13:30-17:30 (Asia/Shanghai)" in lines[0]
@@ -50,33 +32,33 @@ def test_check_lists_the_years_holidays_and_adjusted_working_days_with_their_sou
 
 
 def test_due_counts_from_the_next_working_day_to_the_end_of_office_hours() -> None:
-    proc = _run("calendar", "due", "--from", "2026-09-30 15:00", "--working-days", "2")
+    proc = checkout_cli("calendar", "due", "--from", "2026-09-30 15:00", "--working-days", "2")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == (
         "from 2026-09-30 15:00 Wed (UTC+0800) + 2 working days: due 2026-10-09 17:30 Fri (UTC+0800)"
     )
-    hours = _run("calendar", "due", "--from", "2026-10-09T16:30:00+08:00", "--working-hours", "2")
+    hours = checkout_cli("calendar", "due", "--from", "2026-10-09T16:30:00+08:00", "--working-hours", "2")
     assert hours.stdout.strip().endswith("+ 2 working hours: due 2026-10-10 10:00 Sat (UTC+0800)"), hours.stderr
 
 
 def test_2027_is_counted_provisionally_until_the_admin_enters_it(tmp_path: Path) -> None:
-    check = _run("calendar", "check", "2027")
+    check = checkout_cli("calendar", "check", "2027")
     assert check.returncode == 0, check.stderr
     lines = check.stdout.splitlines()
     assert lines[1].startswith("2027: provisional: counted by the statutory holidays alone")
     assert "2027-02-05 Fri  holiday      春节              statutory" in lines  # the lunar New Year's Eve
     assert lines[-1] == "2027: 13 holiday(s), 0 adjusted working day(s)"
-    due = _run("calendar", "due", "--from", "2026-12-31 10:00", "--working-days", "1")
+    due = checkout_cli("calendar", "due", "--from", "2026-12-31 10:00", "--working-days", "1")
     assert due.returncode == 0, due.stderr
     first, provisional = due.stdout.strip().splitlines()
     assert first.endswith("due 2027-01-04 17:30 Mon (UTC+0800)") and provisional.startswith("2027: provisional")
     config = str(_config_with_2027(tmp_path))
-    check = _run("-c", config, "calendar", "check", "2027")
+    check = checkout_cli("-c", config, "calendar", "check", "2027")
     assert check.returncode == 0, check.stderr
     assert "provisional" not in check.stdout
     assert "2027-01-01 Fri  holiday      元旦              config" in check.stdout.splitlines()
     assert "2027-02-07 Sun  working day  春节调休          config" in check.stdout.splitlines()
-    due = _run("-c", config, "calendar", "due", "--from", "2026-12-31 10:00", "--working-days", "1")
+    due = checkout_cli("-c", config, "calendar", "due", "--from", "2026-12-31 10:00", "--working-days", "1")
     assert due.stdout.strip().endswith("due 2027-01-04 17:30 Mon (UTC+0800)"), due.stderr
 
 
@@ -85,16 +67,16 @@ def test_2027_is_refused_naming_the_year_when_the_config_says_refuse(tmp_path: P
     text = (ROOT / "config.yaml").read_text(encoding="utf-8")
     path.write_text(text.replace("  unknown_years: statutory", "  unknown_years: refuse"), encoding="utf-8")
     for args in (("check", "2027"), ("due", "--from", "2026-12-31 10:00", "--working-days", "1")):
-        proc = _run("-c", str(path), "calendar", *args)
+        proc = checkout_cli("-c", str(path), "calendar", *args)
         assert proc.returncode == 1 and proc.stdout == ""
         assert "does not know 2027" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
 def test_a_bad_start_is_a_usage_error() -> None:
-    proc = _run("calendar", "due", "--from", "yesterday", "--working-days", "1")
+    proc = checkout_cli("calendar", "due", "--from", "yesterday", "--working-days", "1")
     assert proc.returncode == 2 and "YYYY-MM-DD HH:MM" in proc.stderr
 
 
 def test_a_limit_that_is_no_number_of_hours_is_a_usage_error() -> None:
-    proc = _run("calendar", "due", "--from", "2026-09-30 15:00", "--working-hours", "nan")
+    proc = checkout_cli("calendar", "due", "--from", "2026-09-30 15:00", "--working-hours", "nan")
     assert proc.returncode == 2 and "0..10000" in proc.stderr and "Traceback" not in proc.stderr

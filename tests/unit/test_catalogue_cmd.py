@@ -5,17 +5,15 @@ the audit log under `cli:<login>`."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
 
 from schema.cases import AuditEntry
 from schema.db import make_engine, make_sessionmaker
+from tests.support.commands import checkout_cli, config_on
 
-ROOT = Path(__file__).resolve().parents[2]
 CSV = (
     "code,parent_code,name_zh,name_en,status\n"
     "010000,,城乡建设,Urban construction,active\n"
@@ -25,23 +23,12 @@ CSV = (
 
 
 def _run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run(
-        [sys.executable, "-m", "ari_app.cli", "-c", str(config), "catalogue", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-        env=env,
-    )
+    return checkout_cli("-c", str(config), "catalogue", *args)
 
 
 def test_catalogue_import_export_edit_and_refusal(tmp_path: Path) -> None:
     db = tmp_path / "h.db"
-    config = tmp_path / "config.yaml"
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    config.write_text(text.replace("url: sqlite:///var/hotline.db", f"url: sqlite:///{db}"), "utf-8")
+    config = config_on(tmp_path, db)
     source = tmp_path / "in.csv"
     source.write_text(CSV, encoding="utf-8")
 
@@ -87,9 +74,7 @@ def test_dispatch_rules_add_list_export_import_remove(tmp_path: Path) -> None:
     from schema.db import upgrade
 
     db = tmp_path / "h.db"
-    config = tmp_path / "config.yaml"
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    config.write_text(text.replace("url: sqlite:///var/hotline.db", f"url: sqlite:///{db}"), "utf-8")
+    config = config_on(tmp_path, db)
     engine = make_engine(f"sqlite:///{db}")
     upgrade(engine)
     with make_sessionmaker(engine)() as s, s.begin():
@@ -128,13 +113,4 @@ def test_dispatch_rules_add_list_export_import_remove(tmp_path: Path) -> None:
 
 
 def _rules(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run(
-        [sys.executable, "-m", "ari_app.cli", "-c", str(config), "dispatch-rules", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-        env=env,
-    )
+    return checkout_cli("-c", str(config), "dispatch-rules", *args)

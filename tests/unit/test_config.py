@@ -9,8 +9,15 @@ import pytest
 from ari_app.cases.settings import CaseSettings
 from ari_app.cli import main
 from ari_app.config import ConfigError, HotlineMode, load_config
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.config_files import (
+    ROOT,
+    config_with,
+    issues_with,
+    line_of,
+    refusal,
+    shipped_text,
+    write_config,
+)
 
 
 def test_shipped_config_is_valid() -> None:
@@ -20,21 +27,6 @@ def test_shipped_config_is_valid() -> None:
     assert cfg.database_url.startswith("sqlite:////")
     assert cfg.asterisk.ami.host == "127.0.0.1"
     assert cfg.agent("1001") is not None and cfg.agent("1001").interface == "PJSIP/1001"
-
-
-def _broken(tmp_path: Path, old: str, new: str) -> list[str]:
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    assert old in text
-    path = tmp_path / "config.yaml"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    with pytest.raises(ConfigError) as info:
-        load_config(path)
-    return [str(i) for i in info.value.issues]
-
-
-def _line_of(tmp_path: Path, needle: str) -> int:
-    lines = (tmp_path / "config.yaml").read_text(encoding="utf-8").splitlines()
-    return max(i for i, line in enumerate(lines, 1) if needle in line)
 
 
 OFFICE = '  office_hours: ["09:00-12:00", "13:30-17:30"]'
@@ -173,9 +165,9 @@ OFFICE = '  office_hours: ["09:00-12:00", "13:30-17:30"]'
 def test_broken_config_names_file_line_key_and_expectation(
     tmp_path: Path, old: str, new: str, key: str, expected: str
 ) -> None:
-    issues = _broken(tmp_path, old, new)
+    issues = issues_with(tmp_path, old, new)
     needle = new.splitlines()[-1].strip()
-    line = _line_of(tmp_path, needle)
+    line = line_of(tmp_path, needle)
     matching = [i for i in issues if f":{line}: {key}:" in i]
     assert matching, issues
     assert str(tmp_path / "config.yaml") in matching[0]
@@ -207,25 +199,23 @@ def test_a_bad_server_key_names_file_line_and_key(tmp_path: Path, line: str, exp
 
 
 def test_the_exchange_api_key_is_read_from_where_config_names_it(tmp_path: Path) -> None:
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    text = text.replace("    # exchange_key: {secret_file:", "    exchange_key: {secret_file:")
-    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
+    path = config_with(tmp_path, ("    # exchange_key: {secret_file:", "    exchange_key: {secret_file:"))
     (tmp_path / "var" / "secrets").mkdir(parents=True)
     (tmp_path / "var" / "secrets" / "open311_12358").write_text("k-12358\n", encoding="utf-8")
-    hotline = load_config(tmp_path / "config.yaml").hotline("12358")
+    hotline = load_config(path).hotline("12358")
     assert hotline is not None and hotline.exchange_key is not None
     assert hotline.exchange_key.value() == "k-12358"
 
 
 def test_missing_key_and_section_are_named(tmp_path: Path) -> None:
-    issues = _broken(tmp_path, "    name_en: Price Supervision Hotline\n", "")
+    issues = issues_with(tmp_path, "    name_en: Price Supervision Hotline\n", "")
     assert any("hotlines[2]: missing key 'name_en'" in i for i in issues), issues
 
 
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     """An unclosed `[` is reported at its own line (the parser notices it lines later; that is said too)."""
-    issues = _broken(tmp_path, "  ring_timeout: 15", "  ring_timeout: [15")
-    line = _line_of(tmp_path, "ring_timeout: [15")
+    issues = issues_with(tmp_path, "  ring_timeout: 15", "  ring_timeout: [15")
+    line = line_of(tmp_path, "ring_timeout: [15")
     assert len(issues) == 1 and "not valid YAML" in issues[0]
     assert f"config.yaml:{line}: <yaml>:" in issues[0] and "flow sequence that begins here" in issues[0], issues
     assert "(noticed at line " in issues[0]
@@ -240,29 +230,24 @@ def test_a_missing_file_is_reported_without_a_line(tmp_path: Path) -> None:
 
 
 def test_all_problems_reported_at_once(tmp_path: Path) -> None:
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    text = text.replace("mode: exchange", "mode: swap").replace("strategy: rrmemory", "strategy: x")
-    (tmp_path / "c.yaml").write_text(text, encoding="utf-8")
+    text = shipped_text().replace("mode: exchange", "mode: swap").replace("strategy: rrmemory", "strategy: x")
     with pytest.raises(ConfigError) as info:
-        load_config(tmp_path / "c.yaml")
+        load_config(write_config(tmp_path, text, "c.yaml"))
     assert {i.key for i in info.value.issues} >= {"hotlines[2].mode", "queue.strategy"}
 
 
 def test_fifth_hotline_is_config_only(tmp_path: Path) -> None:
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
     fifth = (
         '  - number: "12369"\n    name_zh: 环保举报热线\n    name_en: Environmental Protection Hotline\n'
         "    unit: 市生态环境局\n    mode: collaborative\n"
     )
-    text = text.replace("# Carrier trunks", fifth + "\n# Carrier trunks")
-    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
-    cfg = load_config(tmp_path / "config.yaml")
+    cfg = load_config(config_with(tmp_path, ("# Carrier trunks", fifth + "\n# Carrier trunks")))
     assert cfg.hotline("12369") is not None
 
 
 def test_cli_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["-c", str(ROOT / "config.yaml"), "config", "check"]) == 0
-    _broken(tmp_path, "mode: exchange", "mode: swap")
+    issues_with(tmp_path, "mode: exchange", "mode: swap")
     assert main(["-c", str(tmp_path / "config.yaml"), "config", "check"]) == 1
     err = capsys.readouterr().err
     assert "hotlines[2].mode" in err and "config.yaml:" in err
@@ -281,9 +266,7 @@ def test_server_settings_are_read_typed_for_the_link_and_the_wallboard(tmp_path:
         '  token_file: ""\n  max_connections_per_address: 200\n  sign_in_timeout: 10\n  refusal_hold_seconds: 0\n'
         "  service_level_seconds: 20\n  service_level_target: 95.5"
     )
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8").replace("  port: 8765", server)
-    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
-    cfg = load_config(tmp_path / "config.yaml")
+    cfg = load_config(config_with(tmp_path, ("  port: 8765", server)))
     link = LinkSettings.from_config(cfg)
     assert (link.scheme, link.tls_cert, link.tls_key) == (
         "wss",
@@ -298,9 +281,9 @@ def test_server_settings_are_read_typed_for_the_link_and_the_wallboard(tmp_path:
 
 def test_every_bad_server_key_is_reported_at_once_with_its_line(tmp_path: Path) -> None:
     bad = "  port: 8765\n  token_hours: 0\n  sign_in_timeout: 0\n  service_level_target: 0"
-    issues = _broken(tmp_path, "  port: 8765", bad)
+    issues = issues_with(tmp_path, "  port: 8765", bad)
     for key in ("token_hours", "sign_in_timeout", "service_level_target"):
-        line = _line_of(tmp_path, f"{key}: 0")
+        line = line_of(tmp_path, f"{key}: 0")
         assert any(f"config.yaml:{line}: server.{key}:" in i for i in issues), issues
     assert not any(":0:" in i for i in issues), issues
 
@@ -312,9 +295,7 @@ def test_the_web_section_is_read_typed_loopback_by_default(tmp_path: Path) -> No
         "web:\n  enabled: true\n  listen: 0.0.0.0:9443\n  tls_cert: tls/web.crt\n  tls_key: /etc/hotline/web.key\n"
         "  idle_minutes: 5\n  session_hours: 2\n  poll_seconds: 0\n  forwarded_allow_ips: [10.0.0.5]\n"
     )
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    (tmp_path / "config.yaml").write_text(text.split("\nweb:\n")[0] + "\n" + web, encoding="utf-8")
-    cfg = load_config(tmp_path / "config.yaml").web
+    cfg = load_config(write_config(tmp_path, shipped_text().split("\nweb:\n")[0] + "\n" + web)).web
     assert (cfg.enabled, cfg.host, cfg.port, cfg.scheme) == (True, "0.0.0.0", 9443, "https")
     assert (cfg.tls_cert, cfg.tls_key) == (tmp_path / "tls/web.crt", Path("/etc/hotline/web.key"))
     assert (cfg.idle_minutes, cfg.session_hours, cfg.poll_seconds, cfg.forwarded_allow_ips) == (5, 2, 0, ("10.0.0.5",))
@@ -322,11 +303,7 @@ def test_the_web_section_is_read_typed_loopback_by_default(tmp_path: Path) -> No
 
 def test_every_bad_web_key_is_reported_at_once_with_its_line(tmp_path: Path) -> None:
     bad = "web:\n  enabled: yes please\n  listen: 8090\n  tls_cert: web.crt\n  idle_minutes: 0\n  colour: red\n"
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    (tmp_path / "config.yaml").write_text(text.split("\nweb:\n")[0] + "\n" + bad, encoding="utf-8")
-    with pytest.raises(ConfigError) as info:
-        load_config(tmp_path / "config.yaml")
-    issues = [str(i) for i in info.value.issues]
+    issues = refusal(write_config(tmp_path, shipped_text().split("\nweb:\n")[0] + "\n" + bad))
     for key, needle in (
         ("enabled", "enabled: yes please"),
         ("listen", "listen: 8090"),
@@ -334,7 +311,7 @@ def test_every_bad_web_key_is_reported_at_once_with_its_line(tmp_path: Path) -> 
         ("idle_minutes", "idle_minutes: 0"),
         ("colour", "colour: red"),
     ):
-        line = _line_of(tmp_path, needle)
+        line = line_of(tmp_path, needle)
         assert any(f"config.yaml:{line}: web.{key}:" in i for i in issues), (key, issues)
 
 
@@ -344,8 +321,8 @@ def test_the_hotline_command_with_a_bad_config_says_where_and_fails(tmp_path: Pa
     import subprocess
     import sys
 
-    _broken(tmp_path, "  port: 8765", "  port: 8765\n  token_hours: soon")
-    line = _line_of(tmp_path, "token_hours: soon")
+    issues_with(tmp_path, "  port: 8765", "  port: 8765\n  token_hours: soon")
+    line = line_of(tmp_path, "token_hours: soon")
     hotline = Path(sys.executable).parent / "hotline"
     argv = [str(hotline), "-c", str(tmp_path / "config.yaml"), *command]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
@@ -355,8 +332,8 @@ def test_the_hotline_command_with_a_bad_config_says_where_and_fails(tmp_path: Pa
 
 
 def test_a_date_that_is_no_day_is_reported_at_its_line(tmp_path: Path) -> None:
-    issues = _broken(tmp_path, "  holidays: []", "  holidays: [{date: 2027-02-30, name: 元旦}]")
-    line = _line_of(tmp_path, "2027-02-30")
+    issues = issues_with(tmp_path, "  holidays: []", "  holidays: [{date: 2027-02-30, name: 元旦}]")
+    line = line_of(tmp_path, "2027-02-30")
     assert issues == [
         f"{tmp_path / 'config.yaml'}:{line}: <yaml>: not a date: 2027-02-30 (day is out of range for month)"
     ]
@@ -371,53 +348,45 @@ def test_the_calendar_section_is_read_typed(tmp_path: Path) -> None:
         (time(9), time(12)),
         (time(13, 30), time(17, 30)),
     )
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    text = text.replace(OFFICE, '  office_hours: ["08:30-12:00", "14:00-18:00"]')
-    text = text.replace("  holidays: []", '  holidays: [{from: 2027-01-01, to: "2027-01-03", name: 元旦}]')
-    text = text.replace("  workdays: []", "  workdays: [{date: 2027-02-07, name: 春节调休}]")
-    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
-    cal = load_config(tmp_path / "config.yaml").calendar
+    path = config_with(
+        tmp_path,
+        (OFFICE, '  office_hours: ["08:30-12:00", "14:00-18:00"]'),
+        ("  holidays: []", '  holidays: [{from: 2027-01-01, to: "2027-01-03", name: 元旦}]'),
+        ("  workdays: []", "  workdays: [{date: 2027-02-07, name: 春节调休}]"),
+    )
+    cal = load_config(path).calendar
     assert cal.office_hours == ((time(8, 30), time(12)), (time(14), time(18)))
     assert cal.holidays == tuple(CalendarDay(date(2027, 1, d), "元旦") for d in (1, 2, 3))
     assert cal.workdays == (CalendarDay(date(2027, 2, 7), "春节调休"),)
 
 
 def test_the_cases_section_reaches_the_case_settings(tmp_path: Path) -> None:
-    text = (
-        (ROOT / "config.yaml").read_text(encoding="utf-8").replace("  merge_window_days: 30", "  merge_window_days: 14")
-    )
-    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
-    cfg = load_config(tmp_path / "config.yaml")
+    cfg = load_config(config_with(tmp_path, ("  merge_window_days: 30", "  merge_window_days: 14")))
     assert cfg.cases.merge_window_days == 14
     assert CaseSettings.from_config(cfg).merge_window_days == 14
 
 
 def test_the_follow_up_due_days_reach_the_case_settings(tmp_path: Path) -> None:
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    assert "    due_working_days: 1" in text
     assert CaseSettings.from_config(load_config(ROOT / "config.yaml")).follow_up_due_working_days == 1
-    (tmp_path / "config.yaml").write_text(text.replace("    due_working_days: 1", "    due_working_days: 3"), "utf-8")
-    cfg = load_config(tmp_path / "config.yaml")
+    cfg = load_config(config_with(tmp_path, ("    due_working_days: 1", "    due_working_days: 3")))
     assert cfg.cases.follow_up.due_working_days == 3
     assert CaseSettings.from_config(cfg).follow_up_due_working_days == 3
 
 
 def test_the_attachments_section_reaches_the_case_settings(tmp_path: Path) -> None:
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    assert "  attachments:\n    dir: var/attachments" in text
+    assert "  attachments:\n    dir: var/attachments" in shipped_text()
     default = CaseSettings.from_config(load_config(ROOT / "config.yaml")).attachments
     assert default.dir == ROOT / "var" / "attachments" and default.public_url is None
     assert (default.max_file_bytes, default.max_case_bytes) == (10 << 20, 50 << 20)
     assert "text/html" not in default.types and "image/jpeg" in default.types
-    text = text.replace("    max_file_mb: 10 ", "    max_file_mb: 2 ").replace(
-        "    dir: var/attachments ", "    dir: /srv/att "
+    path = config_with(
+        tmp_path,
+        ("    max_file_mb: 10 ", "    max_file_mb: 2 "),
+        ("    dir: var/attachments ", "    dir: /srv/att "),
+        ("    # types: [image/jpeg, image/png, application/pdf]", "    types: [image/jpeg, image/png]"),
+        ("    # public_url: https://hotline.example.gov.cn/media/", "    public_url: https://12345.example.gov.cn/m"),
     )
-    text = text.replace("    # types: [image/jpeg, image/png, application/pdf]", "    types: [image/jpeg, image/png]")
-    text = text.replace(
-        "    # public_url: https://hotline.example.gov.cn/media/", "    public_url: https://12345.example.gov.cn/m"
-    )
-    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
-    rules = CaseSettings.from_config(load_config(tmp_path / "config.yaml")).attachments
+    rules = CaseSettings.from_config(load_config(path)).attachments
     assert (rules.dir, rules.max_file_bytes, rules.types) == (Path("/srv/att"), 2 << 20, ("image/jpeg", "image/png"))
     assert rules.public_url == "https://12345.example.gov.cn/m/" and rules.retention_days == 1095
 
@@ -440,8 +409,7 @@ def test_the_deadlines_reach_the_case_settings_per_hotline(tmp_path: Path) -> No
     assert own.handling["complaint"] == TimeLimit(7, "working_days")
     assert own.handling["report"] == TimeLimit(15, "working_days")  # not named: the centre's
     assert settings.problem_threshold == 3
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    text = shipped_text()
     start, end = text.index("  deadlines:\n"), text.index("asterisk:")
-    (tmp_path / "config.yaml").write_text(text[:start] + "\n" + text[end:], encoding="utf-8")
-    bare = CaseSettings.from_config(load_config(tmp_path / "config.yaml"))
+    bare = CaseSettings.from_config(load_config(write_config(tmp_path, text[:start] + "\n" + text[end:])))
     assert bare.limits("12345") is None  # no section: the category's hours, as before

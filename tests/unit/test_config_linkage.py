@@ -7,37 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from ari_app.config import ConfigError, load_config
+from ari_app.config import load_config
 from ari_app.dialplan_render import render_all
+from tests.support.config_files import ROOT, config_with, issues_with, line_of, shipped_text, write_config
 
-ROOT = Path(__file__).resolve().parents[2]
 RECEIVER = """      trunk: carrier-telecom
       receiver:
         url: http://127.0.0.1:9/open311/v2
         service_code: "12345-referral"
         key: {secret_file: var/secrets/open311_110}"""
-
-
-def _write(tmp_path: Path, old: str = "", new: str = "") -> Path:
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    if old:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    path = tmp_path / "config.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def _issues(tmp_path: Path, old: str, new: str) -> list[str]:
-    path = _write(tmp_path, old, new)
-    with pytest.raises(ConfigError) as info:
-        load_config(path)
-    return [str(i) for i in info.value.issues]
-
-
-def _line(tmp_path: Path, needle: str) -> int:
-    lines = (tmp_path / "config.yaml").read_text(encoding="utf-8").splitlines()
-    return max(i for i, line in enumerate(lines, 1) if needle in line)
 
 
 def test_the_shipped_partners_are_read_with_their_dial_strings() -> None:
@@ -52,7 +30,7 @@ def test_the_shipped_partners_are_read_with_their_dial_strings() -> None:
 
 
 def test_a_receiver_and_its_api_key_are_read_from_where_config_names_them(tmp_path: Path) -> None:
-    path = _write(tmp_path, "      trunk: carrier-telecom\n      # receiver:", RECEIVER + "\n      # receiver:")
+    path = config_with(tmp_path, ("      trunk: carrier-telecom\n      # receiver:", RECEIVER + "\n      # receiver:"))
     (tmp_path / "var" / "secrets").mkdir(parents=True)
     (tmp_path / "var" / "secrets" / "open311_110").write_text("k-110\n", encoding="utf-8")
     police = load_config(path).partner("110")
@@ -63,10 +41,8 @@ def test_a_receiver_and_its_api_key_are_read_from_where_config_names_them(tmp_pa
 
 
 def test_without_the_section_there_are_no_partners(tmp_path: Path) -> None:
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    path = tmp_path / "config.yaml"
-    path.write_text(text[: text.index("linkage:\n")], encoding="utf-8")
-    assert load_config(path).linkage == ()
+    text = shipped_text()
+    assert load_config(write_config(tmp_path, text[: text.index("linkage:\n")])).linkage == ()
 
 
 @pytest.mark.parametrize(
@@ -101,12 +77,12 @@ def test_without_the_section_there_are_no_partners(tmp_path: Path) -> None:
     ],
 )
 def test_a_bad_partner_names_file_line_and_key(tmp_path: Path, old: str, new: str, key: str, expected: str) -> None:
-    issues = _issues(tmp_path, old, new)
+    issues = issues_with(tmp_path, old, new)
     matching = [i for i in issues if f" {key}:" in i and expected in i]
     assert matching, issues
     assert str(tmp_path / "config.yaml") in matching[0]
     line = int(matching[0].split(f"{tmp_path / 'config.yaml'}:")[1].split(":")[0])
-    assert line > _line(tmp_path, "linkage:")  # at the partner, not at the top of the file
+    assert line > line_of(tmp_path, "linkage:")  # at the partner, not at the top of the file
 
 
 def test_the_dialplan_dials_each_partner_from_the_agents_phones(tmp_path: Path) -> None:

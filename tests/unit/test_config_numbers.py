@@ -7,33 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from ari_app.config import ConfigError, load_config
+from ari_app.config import load_config
+from tests.support.config_files import ROOT, config_with, issues_with, line_of
 
-ROOT = Path(__file__).resolve().parents[2]
 TELECOM = """  - name: carrier-telecom
     addresses: [127.0.0.2]
     numbers:
       area_code: "991"
 """
-
-
-def _config(tmp_path: Path, old: str, new: str) -> Path:
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    assert old in text, old
-    path = tmp_path / "config.yaml"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return path
-
-
-def _issues(tmp_path: Path, old: str, new: str) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        load_config(_config(tmp_path, old, new))
-    return [str(i) for i in info.value.issues]
-
-
-def _line_of(tmp_path: Path, needle: str) -> int:
-    lines = (tmp_path / "config.yaml").read_text(encoding="utf-8").splitlines()
-    return min(i for i, line in enumerate(lines, 1) if needle in line)
 
 
 def test_shipped_rules() -> None:
@@ -46,9 +27,9 @@ def test_shipped_rules() -> None:
 
 
 def test_a_trunk_without_rules_takes_the_centres(tmp_path: Path) -> None:
-    cfg = load_config(_config(tmp_path, TELECOM, "  - name: carrier-telecom\n    addresses: [127.0.0.2]\n"))
+    cfg = load_config(config_with(tmp_path, (TELECOM, "  - name: carrier-telecom\n    addresses: [127.0.0.2]\n")))
     assert cfg.trunks[0].numbers.area_code == "991" and cfg.trunks[0].numbers.region == "CN"
-    no_area = _config(tmp_path, '  area_code: "991"\n', "")
+    no_area = config_with(tmp_path, ('  area_code: "991"\n', ""))
     assert load_config(no_area).numbers.area_code is None
 
 
@@ -126,8 +107,8 @@ def test_a_trunk_without_rules_takes_the_centres(tmp_path: Path) -> None:
 def test_broken_rules_name_line_key_and_expectation(
     tmp_path: Path, old: str, new: str, needle: str, key: str, expected: str
 ) -> None:
-    issues = _issues(tmp_path, old, new)
-    line = _line_of(tmp_path, needle)
+    issues = issues_with(tmp_path, old, new)
+    line = line_of(tmp_path, needle, first=True)
     assert any(
         issue.startswith(f"{tmp_path / 'config.yaml'}:{line}: {key}: ") and expected in issue for issue in issues
     ), issues
@@ -140,7 +121,7 @@ def test_config_check_accepts_the_rules_and_render_writes_them(
 
     assert main(["-c", str(ROOT / "config.yaml"), "config", "check"]) == 0
     capsys.readouterr()
-    path = _config(tmp_path, '      strip_prefixes: ["10193"]', '      strip_prefixes: ["10193", "17911"]')
+    path = config_with(tmp_path, ('      strip_prefixes: ["10193"]', '      strip_prefixes: ["10193", "17911"]'))
     out = tmp_path / "out"
     assert main(["-c", str(path), "config", "render", "--out", str(out)]) == 0
     table = (out / "hotline_extensions.conf").read_text(encoding="utf-8")

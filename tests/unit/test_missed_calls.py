@@ -133,6 +133,33 @@ async def test_a_second_miss_of_the_number_joins_its_open_task(sessions: session
     assert [p.change for p in published] == ["missed", "joined", "missed"]
 
 
+async def test_a_miss_refused_by_a_task_made_at_the_same_moment_is_recorded_again_and_joins(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One open task per number (a unique index): when another server made the number's task at the same
+    moment, the insert is refused and the miss is recorded again, in a transaction of its own, joining it."""
+    from sqlalchemy.exc import IntegrityError
+
+    from ari_app.missed import service as module
+
+    missed, published = service(sessions, Clock(NOON))
+    await missed.on_event(store_miss(sessions, "3.1", "13900000001", NOON))
+    real, tries = module.record_miss, []
+
+    def racing(s: Session, settings: MissedSettings, call_id: str) -> object:
+        tries.append(call_id)
+        if len(tries) == 1:
+            raise IntegrityError("INSERT INTO missed_calls", {}, Exception("the number's open task exists"))
+        return real(s, settings, call_id)
+
+    monkeypatch.setattr(module, "record_miss", racing)
+    await missed.on_event(store_miss(sessions, "3.2", "13900000001", NOON + timedelta(minutes=2)))
+    assert tries == ["3.2", "3.2"]
+    (task,) = tasks(sessions)
+    assert task.misses == 2 and task.last_call_id == "3.2"
+    assert [p.change for p in published] == ["missed", "joined"]
+
+
 async def test_a_call_answered_before_the_miss_closes_nothing(sessions: sessionmaker[Session]) -> None:
     missed, _ = service(sessions, Clock(NOON))
     await missed.on_event(store_miss(sessions, "3.1", "13900000001", NOON))

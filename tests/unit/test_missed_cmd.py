@@ -5,32 +5,25 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from ari_app.cases.actor import Actor
-from ari_app.config import load_config
 from ari_app.missed import MissedCalls, MissedSettings
 from ari_app.missed.service import attempt
 from schema.cases import AuditEntry
-from schema.db import make_engine, make_sessionmaker, upgrade
+from schema.db import make_engine, make_sessionmaker
 from schema.missed import AttemptOutcome
 from schema.users import Role
+from tests.support import commands
+from tests.support.commands import config_on, migrated
 from tests.support.missed import store_answered, store_miss
 
-ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)  # 10:00 on 2026-11-29 in the centre's time (Asia/Shanghai)
 AGENT = Actor(user_id=None, login="1001", role=Role.AGENT)
-
-
-def _hotline() -> list[str]:
-    script = Path(sys.executable).parent / "hotline"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "ari_app.cli"]
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +31,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Four missed numbers on 2026-11-29 (three on 12345, one on 12319) and one the day before: on 12345 one
     called back in time, one called back late, one whose citizen got through in time; 12319's never called."""
     tmp = tmp_path_factory.mktemp("missed")
-    config = tmp / "config.yaml"
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    config.write_text(text.replace("url: sqlite:///var/hotline.db", f"url: sqlite:///{tmp / 'h.db'}"), "utf-8")
-    cfg = load_config(config)
-    engine = make_engine(cfg.database_url)
-    upgrade(engine)
-    sessions = make_sessionmaker(engine)
+    config = config_on(tmp)
+    cfg, engine, sessions = migrated(config)
     missed = MissedCalls(sessions, MissedSettings.from_config(cfg), clock=lambda: T0)
     for n, (number, hotline) in enumerate(
         [("13900000001", "12345"), ("13900000002", "12345"), ("13900000003", "12345"), ("13900000004", "12319")]
@@ -61,13 +49,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def run(deployment: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*_hotline(), "-c", str(deployment["config"]), "missed", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return commands.hotline(deployment["config"], "missed", *args, timeout=60)
 
 
 def test_json_lists_the_tasks_and_the_day_s_figures(deployment: dict[str, Any]) -> None:

@@ -13,17 +13,14 @@ from ari_app.config import load_config
 from ari_app.protocol import Msg
 from ari_app.server import build_server
 from schema.missed import MissedCall
+from tests.support.commands import config_on
 from tests.support.missed import store_answered, store_miss
 
-ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
 
 
 async def test_the_built_server_opens_and_closes_tasks_from_the_bus(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    config.write_text(text.replace("url: sqlite:///var/hotline.db", f"url: sqlite:///{tmp_path / 'h.db'}"), "utf-8")
-    server = build_server(load_config(config))
+    server = build_server(load_config(config_on(tmp_path)))
     assert server.missed is not None and server.link is not None
     for kind in (Msg.LIST_MISSED_CALLS, Msg.CLAIM_MISSED_CALL, Msg.MISSED_CALL_ATTEMPT):
         assert kind in server.link.routes._handlers

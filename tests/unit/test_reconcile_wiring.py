@@ -12,16 +12,12 @@ from ari_app.agents.session import AgentState
 from ari_app.calls.events import QueueMembership
 from ari_app.config import load_config
 from ari_app.server import build_server
+from tests.support.commands import config_on
 from tests.support.link import FakeQueue
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_a_member_removed_just_before_the_reply_is_not_put_back(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    config.write_text(text.replace("url: sqlite:///var/hotline.db", f"url: sqlite:///{tmp_path / 'h.db'}"), "utf-8")
-    server = build_server(load_config(config))
+    server = build_server(load_config(config_on(tmp_path)))
     assert server.link is not None
     queue = FakeQueue()
     server.link.agents.queue = queue

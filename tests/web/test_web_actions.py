@@ -13,8 +13,7 @@ from tests.support.web import Client, Deployment
 def test_a_return_needs_a_reason_and_sends_the_case_back(dep: Deployment, base: str) -> None:
     case = dep.new_case("小区垃圾清运不及时")
     dep.dispatch(case["id"], "water")
-    client = Client(base)
-    assert client.sign_in("water").status == 303
+    client = Client.signed_in(base, "water")
     page = f"/cases/{case['id']}"
 
     empty = client.request(f"{page}/return", {"csrf": client.csrf(page), "reason": "  "})
@@ -40,8 +39,7 @@ def test_a_return_needs_a_reason_and_sends_the_case_back(dep: Deployment, base: 
 def test_what_the_service_does_not_allow_now_is_refused_and_shown(dep: Deployment, base: str) -> None:
     case = dep.new_case("楼道灯坏了")
     dep.dispatch(case["id"], "water")
-    client = Client(base)
-    assert client.sign_in("water").status == 303
+    client = Client.signed_in(base, "water")
     page = f"/cases/{case['id']}"
     assert client.request(f"{page}/accept", {"csrf": client.csrf(page)}).status == 303
 
@@ -59,8 +57,7 @@ def test_what_the_service_does_not_allow_now_is_refused_and_shown(dep: Deploymen
 def test_a_second_level_unit_sees_the_cases_of_its_third_level_units(dep: Deployment, base: str) -> None:
     case = dep.new_case("一站辖区水压低")
     dep.dispatch(case["id"], "station")  # 供水所一站, under 供水所
-    water, lights = Client(base), Client(base)
-    assert water.sign_in("water").status == 303 and lights.sign_in("lights").status == 303
+    water, lights = Client.signed_in(base, "water"), Client.signed_in(base, "lights")
     assert case["number"] in water.request("/cases?tab=to_sign").body
     detail = water.request(f"/cases/{case['id']}")
     assert detail.status == 200 and "供水所一站" in detail.body and 'id="do-accept"' in detail.body

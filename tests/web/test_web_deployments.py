@@ -44,8 +44,7 @@ def test_a_session_unused_for_the_idle_time_ends(tmp_path_factory: pytest.TempPa
     tmp.chmod(0o700)
     dep = deployment(tmp, idle_minutes=0.05)  # 3 s: a first page on a loaded machine comes well within it
     with web_process(dep) as base:
-        client = Client(base)
-        assert client.sign_in("water").status == 303
+        client = Client.signed_in(base, "water")
         signed_at = time.monotonic()
         assert client.request("/cases").status == 200
         while True:  # unused, it ends once the idle time is over, not before

@@ -14,7 +14,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, expect
 
 from ari_app.protocol import Msg
-from tests.support.browser import PHONE, sign_in
+from tests.support.browser import PHONE, open_refused, sign_in
 from tests.support.web import Client, Deployment
 
 
@@ -126,15 +126,9 @@ def test_a_hotline_unit_cannot_open_another_hotlines_case(dep: Deployment, base:
     dep.dispatch(other["id"], "water")
     page = sign_in(browser, base, "hu12350")
     expect(page.locator("#rows")).not_to_contain_text(other["number"])
-    before = len(dep.audit_rows(action="refused", login="hu12350"))
-    answer = page.goto(f"{base}/cases/{other['id']}")
-    assert answer is not None and answer.status == 404
-    expect(page.locator(".error")).to_have_text("没有这个工单，或您无权查看")
-    assert "道路破损" not in page.content()
-    refused = dep.audit_rows(action="refused", login="hu12350")
-    assert len(refused) == before + 1
-    assert refused[-1].case_id == other["id"] and refused[-1].role == "hotline_unit"
-    assert '"error_id": "case_not_found"' in (refused[-1].detail or "")
+    refused = open_refused(page, base, dep, "hu12350", other, "道路破损")
+    assert refused.case_id == other["id"] and refused.role == "hotline_unit"
+    assert '"error_id": "case_not_found"' in (refused.detail or "")
 
     page.goto(f"{base}/cases")
     token = page.locator("input[name=csrf]").first.get_attribute("value") or ""
@@ -147,13 +141,11 @@ def test_a_hotline_unit_cannot_open_another_hotlines_case(dep: Deployment, base:
 
 def test_the_hotline_units_list_tabs_and_a_departments_refused_oversight(dep: Deployment, base: str) -> None:
     waiting = dep.safety_case("尾矿库坝体渗水")
-    client = Client(base)
-    assert client.sign_in("hu12350").status == 303
+    client = Client.signed_in(base, "hu12350")
     assert waiting["number"] in client.request("/cases").body  # 待派单: received, not dispatched yet
     assert waiting["number"] not in client.request("/cases?tab=returns").body
 
-    water = Client(base)
-    assert water.sign_in("water").status == 303
+    water = Client.signed_in(base, "water")
     before = len(dep.audit_rows(action="refused", login="water"))
     assert water.request("/kpi").status == 403
     assert water.request("/kpi.csv").status == 403
@@ -168,8 +160,7 @@ def test_the_hotline_unit_follows_up_sends_back_with_a_new_time_limit_and_approv
     dep.act("hu12350", Msg.DISPATCH_CASE, case_id=cid, units=[dep.units["safety"]], deadline_hours=72)
     dep.act("safety", Msg.ACCEPT_CASE, case_id=cid)
     dep.act("safety", Msg.HANDLE_CASE, case_id=cid, result="已责令整改")
-    client = Client(base)
-    assert client.sign_in("hu12350").status == 303
+    client = Client.signed_in(base, "hu12350")
     assert case["number"] in client.request("/cases?tab=to_review").body
     assert 'id="do-follow_up"' in client.request(page).body
 

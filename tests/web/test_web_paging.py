@@ -21,8 +21,7 @@ def test_a_long_list_is_paged_most_urgent_first(dep: Deployment, base: str) -> N
         case = dep.new_case(f"路灯不亮 第 {i} 处")
         dep.dispatch(case["id"], "lights", hours=24 + i)  # a later deadline for each
         made.append(case["number"])
-    client = Client(base)
-    assert client.sign_in("lights").status == 303
+    client = Client.signed_in(base, "lights")
 
     first = client.request("/cases?tab=all")
     assert first.status == 200

@@ -21,14 +21,12 @@ from tests.support.web import PASSWORD, Client, Deployment
 def test_a_form_without_its_csrf_token_or_with_a_wrong_one_is_refused(dep: Deployment, base: str) -> None:
     case = dep.new_case("路面塌陷")
     dep.dispatch(case["id"], "water")
-    client = Client(base)
-    assert client.sign_in("water").status == 303
+    client = Client.signed_in(base, "water")
     refused_before = len(dep.audit_rows(action="refused", login="water"))
 
     missing = client.request(f"/cases/{case['id']}/accept", {})
     wrong = client.request(f"/cases/{case['id']}/accept", {"csrf": "0" * 64})
-    other = Client(base)  # another session's token is as wrong
-    assert other.sign_in("water").status == 303
+    other = Client.signed_in(base, "water")  # another session's token is as wrong
     stolen = client.request(f"/cases/{case['id']}/accept", {"csrf": other.csrf()})
     assert (missing.status, wrong.status, stolen.status) == (403, 403, 403)
     assert "安全校验未通过" in missing.body
@@ -101,8 +99,7 @@ def test_every_answer_has_the_security_headers_and_no_inline_script(dep: Deploym
 
 
 def test_sign_out_and_a_password_change_end_the_session(dep: Deployment, base: str) -> None:
-    client = Client(base)
-    assert client.sign_in("water").status == 303
+    client = Client.signed_in(base, "water")
     token = client.cookie(COOKIE)
     out = client.request("/logout", {"csrf": client.csrf()})
     assert (out.status, out.headers["Location"]) == (303, "/login")

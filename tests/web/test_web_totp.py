@@ -15,15 +15,14 @@ from pathlib import Path
 import pyotp
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.web import PASSWORD, Client, Deployment, hotline_command
+from tests.support import commands
+from tests.support.web import PASSWORD, Client, Deployment
 
 OFFICE = {"width": 1366, "height": 768}
 
 
 def hotline(dep: Deployment, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*hotline_command(), "-c", str(dep.config), *args], capture_output=True, text=True, timeout=60, check=False
-    )
+    return commands.hotline(dep.config, *args, timeout=60)
 
 
 def not_a_code(secret: str) -> str:
