@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ari_app.cases.actor import Actor
@@ -39,17 +39,10 @@ def audit(session: Session, actor: Actor, action: str, case_id: int | None, now:
     """Append one audit entry (who, role, action, case, when, detail) to the current transaction. The first
     five are positional only, so `detail` may have any key (`action`, `case_id`, ...)."""
     text = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str) if detail else None
-    session.add(
-        AuditEntry(
-            at=now,
-            user_id=actor.user_id,
-            login=actor.login,
-            role=str(actor.role),
-            action=action,
-            case_id=case_id,
-            detail=text,
-        )
-    )
+    row = {"at": now, "user_id": actor.user_id, "login": actor.login, "role": str(actor.role), "action": action}
+    # an INSERT of its own rather than an object for the unit of work: what is pending is flushed first (the
+    # case it names exists), and the row costs a third of the time (caller history: 1.7 -> 0.6 ms of CPU)
+    session.execute(insert(AuditEntry), [row | {"case_id": case_id, "detail": text}])
 
 
 REFUSED = "refused"

