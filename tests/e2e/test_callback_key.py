@@ -16,7 +16,7 @@ import asyncio
 import random
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ari_app.config import load_config
@@ -219,6 +219,21 @@ REJOIN_SLACK = 3.0
 CONNECTED_WITHIN = 15.0
 
 
+def _for(
+    ami: AmiEvents, caller: str, wanted: Callable[[dict[str, str]], bool], within: float, what: str
+) -> dict[str, str]:
+    """The first event `wanted` for `caller`'s call; a call the platform refused instead (UserEvent
+    HotlineOverflow: a full queue, or shedding load while Asterisk's SIP round trip is above admission.shed_ms)
+    fails saying so."""
+    found = ami.first(
+        lambda e: wanted(e) or (e.get("UserEvent") == "HotlineOverflow" and e.get("Caller") == caller),
+        within,
+        what,
+    )
+    assert found.get("UserEvent") != "HotlineOverflow", f"{caller} was refused: {found}"
+    return found
+
+
 def test_a_caller_an_agent_comes_free_for_goes_back_before_the_announcement_ends(stack: Stack) -> None:
     """The announcement is played out of the queue: when an agent comes free for the caller, they go back into
     the queue after the part being played (the place) and are connected, rather than hearing the rest first;
@@ -232,12 +247,23 @@ def test_a_caller_an_agent_comes_free_for_goes_back_before_the_announcement_ends
     names = ("QueueCallerJoin", "QueueCallerLeave", "QueueMemberAdded", "AgentConnect")
     with AmiEvents(stack.config, names) as ami, _nobody_answers(stack):
         ahead = stack.sipp.call("12345", first, talk_ms=60000, wait=False, timeout=80)
-        ahead_channel = ami.wait("QueueCallerJoin", 20, f"{first} queued", CallerIDNum=first)["Channel"]
+        joined = _for(
+            ami,
+            first,
+            lambda e: e.get("Event") == "QueueCallerJoin" and e.get("CallerIDNum") == first,
+            20,
+            f"{first} queued",
+        )
+        ahead_channel = joined["Channel"]
         # the SIPp caller's talk time counts from the IVR's answer, so it includes the wait: long enough to be
         # connected for a while (a check of the live state once missed a call connected for 1.5 s)
         caller = stack.sipp.call("12345", waiting, talk_ms=20000, wait=False, timeout=60)
-        announcement = ami.wait(
-            "UserEvent", 45, f"the announcement to {waiting}", UserEvent=ANNOUNCEMENT, Caller=waiting
+        announcement = _for(
+            ami,
+            waiting,
+            lambda e: e.get("UserEvent") == ANNOUNCEMENT and e.get("Caller") == waiting,
+            45,
+            f"the announcement to {waiting}",
         )
         assert announcement["Position"] == "2", announcement
         channel = announcement["Channel"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -77,21 +77,21 @@ class AmiEvents(AmiUserEvents):
     def wait(self, event: str, within: float, what: str, after: float = 0.0, **headers: str) -> dict[str, str]:
         """The first `event` (Event header) with all of `headers`, stamped by Asterisk after `after` (epoch
         seconds; 0: any), waited for on the reader's notification; fail naming `what` after `within` seconds."""
+        return self.first(
+            lambda e: (
+                e.get("Event") == event
+                and all(e.get(k) == v for k, v in headers.items())
+                and (not after or stamped(e) > after)
+            ),
+            within,
+            f"{what} (AMI {event} {headers})",
+        )
 
-        def found() -> dict[str, str] | None:
-            return next(
-                (
-                    e
-                    for _at, e in self.events
-                    if e.get("Event") == event
-                    and all(e.get(k) == v for k, v in headers.items())
-                    and (not after or stamped(e) > after)
-                ),
-                None,
-            )
-
+    def first(self, wanted: Callable[[dict[str, str]], bool], within: float, what: str) -> dict[str, str]:
+        """The first event kept that is `wanted`, waited for on the reader's notification; fail naming `what`
+        after `within` seconds."""
         with self._arrived:
-            match = self._arrived.wait_for(found, within)
+            match = self._arrived.wait_for(lambda: next((e for _at, e in self.events if wanted(e)), None), within)
         if match is None:
-            raise AssertionError(f"timed out after {within} s waiting for {what} (AMI {event} {headers})")
+            raise AssertionError(f"timed out after {within} s waiting for {what}")
         return match
