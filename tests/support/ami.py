@@ -87,11 +87,15 @@ class AmiEvents(AmiUserEvents):
             f"{what} (AMI {event} {headers})",
         )
 
-    def first(self, wanted: Callable[[dict[str, str]], bool], within: float, what: str) -> dict[str, str]:
-        """The first event kept that is `wanted`, waited for on the reader's notification; fail naming `what`
-        after `within` seconds."""
+    def first(
+        self, wanted: Callable[[dict[str, str]], bool], within: float, what: str, since: int = 0
+    ) -> dict[str, str]:
+        """The first event kept that is `wanted` (from `events[since]` on), waited for on the reader's
+        notification; fail naming `what` after `within` seconds."""
         with self._arrived:
-            match = self._arrived.wait_for(lambda: next((e for _at, e in self.events if wanted(e)), None), within)
+            match = self._arrived.wait_for(
+                lambda: next((e for _at, e in self.events[since:] if wanted(e)), None), within
+            )
         if match is None:
             raise AssertionError(f"timed out after {within} s waiting for {what}")
         return match
