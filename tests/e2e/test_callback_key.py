@@ -224,6 +224,11 @@ SHED_RETRY = 60.0
 """Seconds a call refused while the platform sheds load is placed again for."""
 
 
+def _past(moment: float) -> Callable[[], bool]:
+    """Whether the Unix time `moment` has come."""
+    return lambda: time.time() >= moment
+
+
 def _placed(
     stack: Stack,
     ami: AmiEvents,
@@ -236,8 +241,8 @@ def _placed(
     """A call from `number` to 12345 (SIPp talking `talk_ms` after the answer, ending after `timeout` s at most)
     and the first event `wanted` for it, within 45 s. A call refused while the platform sheds load (UserEvent
     HotlineOverflow, Reason shed: the CTI server measured Asterisk's SIP round trip above admission.shed_ms, as
-    on a busy test machine) is placed again, as a caller would call again, for up to SHED_RETRY s; any other
-    refusal fails saying so."""
+    on a busy test machine) is placed again once that shedding lapses, as a caller would call again, for up to
+    SHED_RETRY s; any other refusal fails saying so."""
 
     def refused(e: dict[str, str]) -> bool:
         return e.get("UserEvent") == "HotlineOverflow" and e.get("Caller") == number
@@ -251,6 +256,9 @@ def _placed(
             return proc, found
         assert found.get("Reason") == "shed" and time.monotonic() < deadline, f"{number} was refused: {found}"
         proc.wait(timeout=30)
+        # again once the shedding the governor last asked for lapses (the global SHED_UNTIL, a Unix time)
+        until = float(ami.action("Getvar", Variable="SHED_UNTIL").get("Value") or 0)
+        wait_for(_past(until), SHED_RETRY, "the load shedding to lapse")
 
 
 def test_a_caller_an_agent_comes_free_for_goes_back_before_the_announcement_ends(stack: Stack) -> None:
