@@ -477,7 +477,9 @@ def add_user(
     config: Path, login: str, role: str = "agent", password: str = PASSWORD, extra: tuple[str, ...] = ()
 ) -> None:
     """A user with `password` (and `extra` options of `hotline users add`), added with the command line as an
-    administrator does (one there already is fine: the session's stack is shared)."""
+    administrator does (one there already is fine: the session's stack is shared). One there already keeps
+    its password and role, so a login is created one way across the suite's files (a login with a password
+    or role of its own in each of two files fails tests/unit/test_e2e_users.py)."""
     proc = hotline(config, "users", "add", login, "--role", role, *extra, "--password-stdin", input_=f"{password}\n")
     assert proc.returncode == 0 or "exists" in proc.stderr, proc.stderr
 
