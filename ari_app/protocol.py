@@ -24,7 +24,7 @@ from typing import Any, Final, NotRequired, TypedDict
 
 import orjson
 
-PROTOCOL_VERSION: Final = "1.10"
+PROTOCOL_VERSION: Final = "1.11"
 PROTOCOL_MAJOR: Final = 1
 MAX_FRAME: Final = 64 * 1024
 """Largest frame the server accepts and answers (bytes). Larger frames get `frame_too_large`."""
@@ -94,6 +94,8 @@ class ErrorId(StrEnum):
     CASE_MERGE_MERGED_MASTER = "case_merge_merged_master"
     CASE_MERGE_CYCLE = "case_merge_cycle"
     CASE_FOLLOW_UP_UNSATISFIED = "case_follow_up_unsatisfied"
+    CASE_PROGRESS_NOT_SIGNED_FOR = "case_progress_not_signed_for"
+    CASE_PROGRESS_TEXT_INVALID = "case_progress_text_invalid"
     ATTACHMENT_NOT_FOUND = "attachment_not_found"
     ATTACHMENT_REMOVED = "attachment_removed"
     ATTACHMENT_TOO_LARGE = "attachment_too_large"
@@ -249,6 +251,7 @@ class Msg(StrEnum):
     REVIEW_RETURN = "review_return"
     REQUEST_EXTENSION = "request_extension"
     DECIDE_EXTENSION = "decide_extension"
+    REPORT_PROGRESS = "report_progress"
     FOLLOW_UPS_DUE = "follow_ups_due"
     ADD_ATTACHMENT = "add_attachment"
     LIST_ATTACHMENTS = "list_attachments"
@@ -404,6 +407,7 @@ CLIENT_MESSAGES: Final[Mapping[str, Mapping[str, Field]]] = {
         "note": Field(str, required=False, max_len=MAX_NOTE),
     },
     Msg.HANDLE_CASE: {"case_id": CASE_ID, "result": Field(str, max_len=20_000)},
+    Msg.REPORT_PROGRESS: {"case_id": CASE_ID, "text": Field(str, max_len=MAX_NOTE)},
     Msg.FOLLOW_UP_CASE: {
         "case_id": CASE_ID,
         "reached": Field(bool),
@@ -532,10 +536,12 @@ RULE_REQUESTS: Final[Mapping[str, str]] = {
     "request_extension": Msg.REQUEST_EXTENSION,
     "approve_extension": Msg.DECIDE_EXTENSION,
     "refuse_extension": Msg.DECIDE_EXTENSION,
+    "report_progress": Msg.REPORT_PROGRESS,
 }
 """The work-order rules' actions (since 1.7) named in `allowed_actions` and the request that makes each
 (`accept_return` and `reject_return` are `review_return` with `approved` true or false; likewise the
-extension's decision). Apart from ACTION_REQUESTS: a desktop offers buttons for those it knows."""
+extension's decision; `report_progress`, a unit's 阶段性回复, since 1.11). Apart from ACTION_REQUESTS: a
+desktop offers buttons for those it knows."""
 
 
 class DomainError(Exception):
@@ -827,6 +833,20 @@ class DispatchInfo(TypedDict):
     feedback_deadline_at: NotRequired[str | None]
 
 
+class ProgressReportInfo(TypedDict):
+    """A unit's progress report (阶段性回复, since 1.11) on its signed-for share, in a case detail."""
+
+    id: int
+    dispatch_id: int
+    unit_id: int
+    unit_name: str
+    lead: bool
+    """Whether the share it was written on is the lead's (主办) or a co-unit's (协办)."""
+    text: str
+    """1-2000 characters."""
+    reported_at: str
+
+
 class ReturnInfo(TypedDict):
     """A unit's return (退单) of its share and the centre's review (since 1.7)."""
 
@@ -977,6 +997,8 @@ class CaseDetail(CaseListItem):
     extensions: NotRequired[list[ExtensionInfo]]
     linkage: NotRequired[list[LinkageInfo]]
     """联动 (since 1.10): the call's handoffs to emergency and police partners and their work orders."""
+    progress_reports: NotRequired[list[ProgressReportInfo]]
+    """阶段性回复 (since 1.11): every unit's progress reports on the case, oldest first."""
 
 
 class LinkageInfo(TypedDict):

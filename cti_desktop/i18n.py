@@ -189,6 +189,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "action_accept_return": ("同意退单", "Accept return"),
     "action_reject_return": ("驳回退单", "Reject return"),
     "action_request_extension": ("申请延期", "Ask for extension"),
+    "action_report_progress": ("阶段性回复", "Report progress"),
+    "work_progress": ("阶段性回复", "Progress report"),
+    "work_lead": ("主办", "lead"),
+    "work_co_unit": ("协办", "co-unit"),
     "action_approve_extension": ("同意延期", "Approve extension"),
     "action_refuse_extension": ("不同意延期", "Refuse extension"),
     "return_reason_not_our_duty": ("非本单位职责", "Not our duty"),
@@ -446,6 +450,14 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "err_attachment_not_found": ("附件不存在或无权查看", "No such attachment, or not one you may see"),
     "err_attachment_removed": ("附件文件已按保存期限删除", "The attachment's file was removed by retention"),
+    "err_case_progress_not_signed_for": (
+        "本单位签收后、办理完毕前才能阶段性回复",
+        "Your unit reports progress once it has signed for the case, until it is handled",
+    ),
+    "err_case_progress_text_invalid": (
+        "阶段性回复须为 1 至 2000 字",
+        "A progress report is 1 to 2000 characters",
+    ),
     "err_case_follow_up_unsatisfied": (
         "回访不满意的工单不能审核通过，请发回重办",
         "The citizen was unsatisfied at the follow-up: send the case back instead of approving it",

@@ -50,6 +50,7 @@ NOTE_FIELD: dict[str, tuple[str, bool]] = {
     "request_extension": ("reason", True),
     "approve_extension": ("note", False),
     "refuse_extension": ("note", True),
+    "report_progress": ("text", True),
 }
 """For each workflow action: the request field the note box fills, and whether it is required."""
 
@@ -426,8 +427,13 @@ class CaseWorkPanel(Tab):
         if c.get("resolution"):
             out.append(f"<p><b>{t('work_resolution')}</b><br>{e(c['resolution'])}</p>")
         history: list[str] = []
+        progress: dict[Any, list[dict[str, Any]]] = {}
+        for p in c.get("progress_reports") or []:  # 阶段性回复, under the share it was written on
+            progress.setdefault(p.get("dispatch_id"), []).append(p)
         for d in c.get("dispatches") or []:
-            text = f"{t('work_dispatched_to')} <b>{e(d.get('unit_name'))}</b> · {e(t.maybe('share', d.get('status')))}"
+            role = t("work_lead") if d.get("lead") else t("work_co_unit")
+            text = f"{t('work_dispatched_to')} <b>{e(d.get('unit_name'))}</b> ({role})"
+            text += f" · {e(t.maybe('share', d.get('status')))}"
             text += f" · {t('col_deadline')} {when(d.get('deadline_at'))}"
             if d.get("overdue"):
                 text += f" <b style='color:#b00020'>⚠ {t('overdue')}</b>"
@@ -438,6 +444,8 @@ class CaseWorkPanel(Tab):
             for key in ("instructions", "return_reason", "result"):
                 if d.get(key):
                     text += f"<br>&nbsp;&nbsp;{t('work_' + key)}：{e(d[key])}"
+            for p in progress.get(d.get("id"), []):
+                text += f"<br>&nbsp;&nbsp;{t('work_progress')} {when(p.get('reported_at'))}：{e(p.get('text'))}"
             history.append(text)
         units = {d.get("unit_id"): d.get("unit_name") for d in c.get("dispatches") or []}
 

@@ -543,6 +543,26 @@ class Extension(Base):
     __table_args__ = (Index("ix_case_extensions_case_id", "case_id"),)
 
 
+class ProgressReport(Base):
+    """阶段性回复 (办理进展): a unit's note on how far it has got with its signed-for share, before its result;
+    any number per share, kept as written (ari_app.cases.workflow.report_progress)."""
+
+    __tablename__ = "progress_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    dispatch_id: Mapped[int] = mapped_column(ForeignKey("dispatches.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    text: Mapped[str] = mapped_column(Text)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reported_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reported_by_login: Mapped[str] = mapped_column(String(64))
+
+    unit: Mapped[CooperatingUnit] = relationship()
+
+    __table_args__ = (Index("ix_progress_reports_case_id", "case_id"),)
+
+
 class CaseNotice(Base):
     """A notice due to the citizen (`kind`: `extension`, a case's deadline moved), for the notification port
     to send and stamp `sent_at`; the centre's, so confidential cases get theirs too."""

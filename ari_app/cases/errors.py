@@ -128,6 +128,20 @@ class FollowUpUnsatisfied(TransitionForbidden):
     error_id = ErrorId.CASE_FOLLOW_UP_UNSATISFIED
 
 
+class ProgressNotSignedFor(TransitionForbidden):
+    """A progress report (阶段性回复) from a unit without a signed-for share of the case in hand: not signed
+    for yet, returned, handled, or its return waiting for review. `detail`: `case`, `status` (the share's)."""
+
+    error_id = ErrorId.CASE_PROGRESS_NOT_SIGNED_FOR
+
+
+class ProgressTextInvalid(InvalidInput):
+    """A progress report's text is empty or longer than `PROGRESS_TEXT_LIMIT` characters (after stripping).
+    `detail`: `field` (`text`), `limit`, `length`."""
+
+    error_id = ErrorId.CASE_PROGRESS_TEXT_INVALID
+
+
 class AttachmentNotFound(CaseError):
     """No attachment by that token, or one on a case the actor may not see (not told apart)."""
 

@@ -12,7 +12,8 @@
 
 A unit's `return` (退单) is a request: the case stays where it is until the reviewer's `accept_return` (the
 share ends; with no unit left the case is `returned`) or `reject_return` (the unit keeps it). Extensions
-(`request_extension`, then `approve_extension` or `refuse_extension`) change no status.
+(`request_extension`, then `approve_extension` or `refuse_extension`) change no status, nor does a unit's
+progress report (阶段性回复, `report_progress`) on its signed-for share of a case in progress.
 
     received, returned ──merge──> merged ──master_closed──> closed          (并单: a duplicate of a master case)
                                     │  ^ follow_up (the master handled)
@@ -27,8 +28,8 @@ duplicate out again while its master is open (`unmerge`: back to `received`, to 
 
 Coordinated cases (归口协办) have several dispatches; the case moves on when the last open one does, which
 is why some actions list more than one target: the workflow computes the target, this table says whether
-it is allowed. Self-loops (supervise, escalate, escalate_to_leader, a co-unit accepting) change no status
-but are checked and audited like any other action.
+it is allowed. Self-loops (supervise, escalate, escalate_to_leader, report_progress, a co-unit accepting)
+change no status but are checked and audited like any other action.
 
 Who may act depends on the hotline's mode: in *collaborative* mode the centre's agents and supervisors
 dispatch, follow up and review; in *sub-platform* mode the hotline unit's staff do; in *exchange* mode the
@@ -86,6 +87,7 @@ class Action(StrEnum):
     REQUEST_EXTENSION = "request_extension"
     APPROVE_EXTENSION = "approve_extension"
     REFUSE_EXTENSION = "refuse_extension"
+    REPORT_PROGRESS = "report_progress"
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ RULES: tuple[Rule, ...] = (
     _rule(Action.APPROVE_EXTENSION, S.IN_PROGRESS, {S.IN_PROGRESS}, _REVIEWER),
     _rule(Action.REFUSE_EXTENSION, S.DISPATCHED, {S.DISPATCHED}, _REVIEWER),
     _rule(Action.REFUSE_EXTENSION, S.IN_PROGRESS, {S.IN_PROGRESS}, _REVIEWER),
+    # 阶段性回复 (ari_app.cases.workflow.report_progress): a unit whose share is signed for tells how far it got.
+    _rule(Action.REPORT_PROGRESS, S.IN_PROGRESS, {S.IN_PROGRESS}, _UNIT),
     _rule(Action.HANDLE, S.IN_PROGRESS, {S.IN_PROGRESS, S.HANDLED}, _UNIT),
     _rule(Action.FOLLOW_UP, S.HANDLED, {S.HANDLED, S.FOLLOWED_UP}, _DISPATCHER),
     _rule(Action.FOLLOW_UP, S.CLOSED, {S.CLOSED}, _who(CENTRE, CENTRE, CENTRE | HOTLINE_UNIT)),

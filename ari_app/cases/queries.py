@@ -58,6 +58,7 @@ from ari_app.protocol import (
     MergeCandidate,
     MergeSignals,
     Msg,
+    ProgressReportInfo,
     ReturnInfo,
     RevealedContact,
     ReviewInfo,
@@ -395,6 +396,7 @@ def _actions_now(s: Session, actor: Actor, case: Case) -> list[str]:
             "accept": {DispatchStatus.PENDING},
             "return": {DispatchStatus.PENDING, DispatchStatus.ACCEPTED},
             "handle": {DispatchStatus.ACCEPTED},
+            "report_progress": {DispatchStatus.ACCEPTED},
         }
         actions = [a for a in actions if a not in need or any(st in need[a] for st in mine)]
         if not _may_extend(s, own):
@@ -456,6 +458,24 @@ def _extensions(s: Session, case: Case) -> list[ExtensionInfo]:
             decision_note=e.decision_note,
         )
         for e in rows
+    ]
+
+
+def _progress_reports(s: Session, case: Case) -> list[ProgressReportInfo]:
+    """The units' progress reports (阶段性回复) on the case, for everyone who may see it: a co-unit (协办) sees
+    the lead's and the others' too, as it sees their shares."""
+    lead = {d.id: d.lead for d in case.dispatches}
+    return [
+        ProgressReportInfo(
+            id=r.id,
+            dispatch_id=r.dispatch_id,
+            unit_id=r.unit_id,
+            unit_name=r.unit.name,
+            lead=lead.get(r.dispatch_id, False),
+            text=r.text,
+            reported_at=r.reported_at.isoformat(),
+        )
+        for r in workflow.progress_reports(s, case)
     ]
 
 
@@ -553,6 +573,7 @@ def detail(s: Session, actor: Actor, case: Case) -> CaseDetail:
         returns=_returns(s, case),
         extensions=_extensions(s, case),
         linkage=linkage_of(s, case),
+        progress_reports=_progress_reports(s, case),
     )
 
 
@@ -584,6 +605,8 @@ def _operation(msg_type: str, fields: Mapping[str, Any]) -> tuple[Callable[..., 
         return workflow.decide_extension, {"approved": fields["approved"], "note": fields.get("note")}
     if msg_type == Msg.HANDLE_CASE:
         return workflow.handle, {"result": fields["result"]}
+    if msg_type == Msg.REPORT_PROGRESS:
+        return workflow.report_progress, {"text": fields["text"]}
     if msg_type == Msg.FOLLOW_UP_CASE:
         return workflow.follow_up, {
             "reached": fields["reached"],
@@ -635,6 +658,7 @@ WORKFLOW_REQUESTS = frozenset(
         Msg.REVIEW_RETURN,
         Msg.REQUEST_EXTENSION,
         Msg.DECIDE_EXTENSION,
+        Msg.REPORT_PROGRESS,
     }
 )
 

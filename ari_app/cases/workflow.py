@@ -1,6 +1,6 @@
 """The case workflow after intake: 派单 `dispatch`, 签收 `accept`, 退单 `return_case` and its review
 `review_return`, 延期 `request_extension` and `decide_extension`, 办结 `handle` and `resolve_directly`, 回访
-`follow_up`, 审核 `review`, 督办 `supervise` and `escalate_to_leader`, 转办 `forward`;
+`follow_up`, 阶段性回复 `report_progress`, 审核 `review`, 督办 `supervise` and `escalate_to_leader`, 转办 `forward`;
 and `allowed_actions`, what an actor may do to a case now. Every function takes a Session, the acting user
 and its arguments; checks on the server side that the actor may see the case and may make the move
 (ari_app.cases.machine, through ari_app.cases.access); and writes the audit entry in the same transaction
@@ -21,19 +21,28 @@ from ari_app.cases import disclosure, follow_ups, machine
 from ari_app.cases.access import (
     ACTIVE_DISPATCH,
     OPEN_DISPATCH,
+    audience_for,
     begin,
     load_case,
     mode_of,
     read_enum,
     read_text,
+    require_action,
     transition,
     unit_scope,
 )
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit
 from ari_app.cases.deadlines import check_problem, share_due
-from ari_app.cases.errors import FollowUpUnsatisfied, InvalidInput, PermissionDenied, TransitionForbidden
-from ari_app.cases.events import Audience, CaseDispatched, SupervisionRaised, emit
+from ari_app.cases.errors import (
+    FollowUpUnsatisfied,
+    InvalidInput,
+    PermissionDenied,
+    ProgressNotSignedFor,
+    ProgressTextInvalid,
+    TransitionForbidden,
+)
+from ari_app.cases.events import Audience, CaseDispatched, CaseStatusChanged, SupervisionRaised, emit
 from ari_app.cases.exchange import check_intake, enqueue_request, receiver_services, rerender_pending
 from ari_app.cases.machine import Action, CaseState
 from ari_app.cases.routing import suggest
@@ -51,6 +60,7 @@ from schema.cases import (
     FollowUp,
     FollowUpChannel,
     Handling,
+    ProgressReport,
     Rating,
     RequestStatus,
     ReturnReason,
@@ -480,6 +490,75 @@ def handle(session: Session, actor: Actor, case_id: int | str, *, result: str, n
     transition(session, actor, case, Action.HANDLE, target, now, unit=d.unit_id, on_time=now <= d.deadline_at)
     session.flush()
     return case
+
+
+PROGRESS_TEXT_LIMIT = 2000
+"""Characters of one progress report (阶段性回复), after stripping: a note, not the result."""
+
+
+def report_progress(
+    session: Session, actor: Actor, case_id: int | str, *, text: str | None, now: datetime | None = None
+) -> Case:
+    """阶段性回复: a department user tells how far the unit has got with its signed-for share (`accepted`,
+    not yet handled) of a case in progress; stored (`progress_reports`) with the share, the unit, the time
+    and the user, audited (`report_progress`, the report's id and text), and told to the centre, the hotline
+    unit of a sub-platform hotline and every unit on the case (a `case_event` whose status stays the same).
+    Any number per share. Refusals, in this order: CaseNotFound for a case the actor may not see (another
+    unit's), ProgressNotSignedFor when none of the actor's units holds a signed-for share of it (pending,
+    its return waiting, handled, returned), PermissionDenied / TransitionForbidden from the workflow table
+    (another role; a case not in progress), ProgressTextInvalid (`text`) when the text is empty or over
+    `PROGRESS_TEXT_LIMIT` characters. Returns the case (its reports: `progress_reports`)."""
+    settings = settings_of(session)
+    now = settings.now(now)
+    case = load_case(session, actor, case_id, lock=True)
+    mode = mode_of(settings, case)
+    share: Dispatch | None = None
+    if actor.role is Role.DEPARTMENT:
+        scope = set(session.scalars(unit_scope(actor)))
+        mine = [d for d in case.dispatches if d.unit_id in scope]
+        share = next((d for d in mine if d.status == DispatchStatus.ACCEPTED), None)
+        if share is None:
+            held = str(mine[-1].status) if mine else "none"
+            raise ProgressNotSignedFor(
+                f"your unit holds no signed-for share of case {case.number} (its share is {held})",
+                case=case.number,
+                status=held,
+            )
+    state = require_action(Action.REPORT_PROGRESS, case, actor, mode)
+    assert share is not None  # only a department may report (the workflow table)
+    body = (text or "").strip()
+    if not body or len(body) > PROGRESS_TEXT_LIMIT:
+        raise ProgressTextInvalid(
+            f"a progress report is 1 to {PROGRESS_TEXT_LIMIT} characters, got {len(body)}",
+            field="text",
+            limit=PROGRESS_TEXT_LIMIT,
+            length=len(body),
+        )
+    report = ProgressReport(
+        case_id=case.id,
+        dispatch_id=share.id,
+        unit_id=share.unit_id,
+        text=body,
+        reported_at=now,
+        reported_by=actor.user_id,
+        reported_by_login=actor.login,
+    )
+    session.add(report)
+    session.flush()
+    transition(
+        session, actor, case, Action.REPORT_PROGRESS, state, now, unit=share.unit_id, report=report.id, text=body
+    )
+    audience = audience_for(case, state, mode)
+    emit(session, CaseStatusChanged(case.id, case.number, now, audience, str(Action.REPORT_PROGRESS), state, state))
+    session.flush()
+    return case
+
+
+def progress_reports(session: Session, case: Case) -> list[ProgressReport]:
+    """The case's progress reports (阶段性回复) from every unit, oldest first (with their unit loaded)."""
+    return list(
+        session.scalars(select(ProgressReport).where(ProgressReport.case_id == case.id).order_by(ProgressReport.id))
+    )
 
 
 def resolve_directly(

@@ -52,6 +52,7 @@ from ari_app.protocol import (
     ErrorId,
     ExtensionInfo,
     Msg,
+    ProgressReportInfo,
     ReturnInfo,
 )
 from ari_app.web.charts import Bar, bar_chart
@@ -84,6 +85,7 @@ ACTIONS = {
     "accept": Msg.ACCEPT_CASE,
     "return": Msg.RETURN_CASE,
     "request_extension": Msg.REQUEST_EXTENSION,
+    "report_progress": Msg.REPORT_PROGRESS,
     "handle": Msg.HANDLE_CASE,
     "dispatch": Msg.DISPATCH_CASE,
     "accept_return": Msg.REVIEW_RETURN,
@@ -97,7 +99,7 @@ ACTIONS = {
 }
 """The actions of this front, each the request the desktop sends for it (queries.act; ari_app.protocol's
 ACTION_REQUESTS and RULE_REQUESTS)."""
-ACTION_FIELD = {"return": "reason", "handle": "result"}
+ACTION_FIELD = {"return": "reason", "handle": "result", "report_progress": "text"}
 RATINGS = tuple(str(r) for r in Rating)
 MAX_FORM_FIELDS = 200
 """A dispatch form names each unit chosen (up to the units listed on the case)."""
@@ -411,6 +413,8 @@ def routes(ctx: Context) -> list[Route]:
             if ext.get("decided_at"):
                 note = ext.get("decision_note") or ""
                 items.append((str(ext["decided_at"]), f"ev_extension_{ext['status']}", unit, note))
+        for p in case.get("progress_reports", []):  # 阶段性回复, every unit's on the case
+            items.append((p["reported_at"], "ev_progress_reported", p["unit_name"], p["text"]))
         for f in case["follow_ups"]:
             items.append((f["at"], "ev_follow_up", "", f.get("notes") or ""))
         for r in case["reviews"]:
@@ -443,6 +447,9 @@ def routes(ctx: Context) -> list[Route]:
         units = {d["unit_id"]: d["unit_name"] for d in case["dispatches"]}
         returns = case["returns"] if "returns" in case else []
         extensions = case["extensions"] if "extensions" in case else []
+        progress: dict[int, list[ProgressReportInfo]] = {}
+        for p in case.get("progress_reports", []):
+            progress.setdefault(p["dispatch_id"], []).append(p)
         return render(
             request,
             "case.html",
@@ -454,6 +461,7 @@ def routes(ctx: Context) -> list[Route]:
             suggestion_taken=bool(suggestion and suggestion["units"]) and not _preselect(suggestion, case),
             pending_returns=[(units.get(r["unit_id"], ""), r) for r in returns if r["status"] == "pending"],
             pending_extensions=[(units.get(e["unit_id"], ""), e) for e in extensions if e["status"] == "pending"],
+            progress=progress,
             ratings=RATINGS,
             return_reasons=RETURN_REASONS,
             note=deadline_note(case, ctx.clock()),

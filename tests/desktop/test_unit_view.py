@@ -119,7 +119,17 @@ async def test_department_accepts_and_handles_then_supervisor_approves(
     assert shown_buttons(dept) == {"accept", "return", "request_extension"}
     assert dept.work.buttons["accept"].text() == "签收"
     await click(dept, qtbot, "accept", "in_progress")
-    assert shown_buttons(dept) == {"return", "handle", "request_extension"}
+    assert shown_buttons(dept) == {"return", "handle", "request_extension", "report_progress"}
+    # 阶段性回复: the note box is its text, required; the report shows under the unit's share
+    assert dept.work.buttons["report_progress"].text() == "阶段性回复"
+    qtbot.mouseClick(dept.work.buttons["report_progress"], Qt.MouseButton.LeftButton)
+    assert dept.work.error.text() == "请先填写意见再阶段性回复"
+    type_text(dept.work.note, "已关闭阀门，正在开挖")
+    await act(dept, qtbot, "report_progress", lambda c: bool(c.get("progress_reports")))
+    assert [p["text"] for p in dept.work.case["progress_reports"]] == ["已关闭阀门，正在开挖"]
+    assert "阶段性回复" in dept.work.detail.toPlainText() and "已关闭阀门，正在开挖" in dept.work.detail.toPlainText()
+    assert "(主办)" in dept.work.detail.toPlainText()
+    assert dept.work.note.toPlainText() == ""
     # a report needs its text before anything is sent
     qtbot.mouseClick(dept.work.buttons["handle"], Qt.MouseButton.LeftButton)
     assert dept.work.error.text() == "请先填写意见再办理完毕"

@@ -128,12 +128,22 @@ async def test_the_whole_path_by_the_right_roles_and_refusals_by_the_wrong_ones(
     await refused(agent, ErrorId.CASE_PERMISSION_DENIED, Msg.ACCEPT_CASE, sup, case_id=cid)
     case = await ok(water, Msg.ACCEPT_CASE, case_id=cid)
     assert case["status"] == "in_progress" and case["dispatches"][0]["status"] == "accepted"
-    assert case["allowed_actions"] == ["return", "request_extension", "handle"]  # not accept again: it is taken
+    assert case["allowed_actions"] == ["return", "request_extension", "report_progress", "handle"]  # not accept
 
     # supervise (督办): the supervisor, not an agent
     await refused(agent, ErrorId.CASE_PERMISSION_DENIED, Msg.SUPERVISE_CASE, sup, case_id=cid, instructions="快")
     case = await ok(sup, Msg.SUPERVISE_CASE, case_id=cid, instructions="今日内回复")
     assert [v["instructions"] for v in case["supervisions"]] == ["今日内回复"]
+
+    # report progress (阶段性回复): the unit holding the signed-for share, with a text
+    await refused(roads, ErrorId.CASE_NOT_FOUND, Msg.REPORT_PROGRESS, sup, case_id=cid, text="已到现场")
+    await refused(water, ErrorId.CASE_PROGRESS_TEXT_INVALID, Msg.REPORT_PROGRESS, sup, case_id=cid, text="  ")
+    case = await ok(water, Msg.REPORT_PROGRESS, case_id=cid, text="已到现场，正在抢修")
+    assert case["status"] == "in_progress"
+    assert [(r["unit_name"], r["lead"], r["text"]) for r in case["progress_reports"]] == [
+        ("市供水公司", True, "已到现场，正在抢修")
+    ]
+    assert [r["text"] for r in (await detail(sup, cid))["progress_reports"]] == ["已到现场，正在抢修"]
 
     # handle (办理)
     await refused(sup, ErrorId.CASE_PERMISSION_DENIED, Msg.HANDLE_CASE, sup, case_id=cid, result="修好了")
@@ -164,6 +174,8 @@ async def test_the_whole_path_by_the_right_roles_and_refusals_by_the_wrong_ones(
         ("roads", "department", cid, Msg.ACCEPT_CASE, ErrorId.CASE_NOT_FOUND),
         ("1001", "agent", cid, Msg.ACCEPT_CASE, ErrorId.CASE_PERMISSION_DENIED),
         ("1001", "agent", cid, Msg.SUPERVISE_CASE, ErrorId.CASE_PERMISSION_DENIED),
+        ("roads", "department", cid, Msg.REPORT_PROGRESS, ErrorId.CASE_NOT_FOUND),
+        ("water", "department", cid, Msg.REPORT_PROGRESS, ErrorId.CASE_PROGRESS_TEXT_INVALID),
         ("sup", "supervisor", cid, Msg.HANDLE_CASE, ErrorId.CASE_PERMISSION_DENIED),
         ("water", "department", cid, Msg.FOLLOW_UP_CASE, ErrorId.CASE_PERMISSION_DENIED),
         ("1001", "agent", cid, Msg.REVIEW_CASE, ErrorId.CASE_PERMISSION_DENIED),

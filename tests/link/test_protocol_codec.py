@@ -49,6 +49,7 @@ def test_every_client_message_type_has_a_spec_and_round_trips() -> None:
         p.Msg.REQUEST_EXTENSION: {"case_id": 1, "reason": "需检测", "deadline_at": "2026-10-16T17:30:00+08:00"},
         p.Msg.DECIDE_EXTENSION: {"case_id": 1, "approved": True},
         p.Msg.HANDLE_CASE: {"case_id": 1, "result": "已修复"},
+        p.Msg.REPORT_PROGRESS: {"case_id": 1, "text": "已到现场，等待配件"},
         p.Msg.FOLLOW_UP_CASE: {
             "case_id": 1,
             "reached": True,

@@ -22,6 +22,7 @@ from ari_app.cases.workflow import (
     follow_up,
     forward,
     handle,
+    report_progress,
     request_extension,
     resolve_directly,
     return_case,
@@ -138,6 +139,8 @@ def perform(s: Any, action: Action, actor: Actor, case_id: int, flow: Flow, **kw
     if action in (Action.APPROVE_EXTENSION, Action.REFUSE_EXTENSION):
         approved = action is Action.APPROVE_EXTENSION
         return decide_extension(s, actor, case_id, approved=approved, note=kw.get("note", "理由不足"))
+    if action is Action.REPORT_PROGRESS:
+        return report_progress(s, actor, case_id, text=kw.get("text", "已到现场，正在抢修"))
     if action is Action.HANDLE:
         return handle(s, actor, case_id, result=kw.get("result", "已修复"))
     if action is Action.FOLLOW_UP:
