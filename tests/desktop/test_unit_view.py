@@ -130,6 +130,7 @@ async def test_department_accepts_and_handles_then_supervisor_approves(
     assert "阶段性回复" in dept.work.detail.toPlainText() and "已关闭阀门，正在开挖" in dept.work.detail.toPlainText()
     assert "(主办)" in dept.work.detail.toPlainText()
     assert dept.work.note.toPlainText() == ""
+    shot(dept, "16_unit_view_progress_report")
     # a report needs its text before anything is sent
     qtbot.mouseClick(dept.work.buttons["handle"], Qt.MouseButton.LeftButton)
     assert dept.work.error.text() == "请先填写意见再办理完毕"
