@@ -177,8 +177,8 @@ class AuditPoller:
                     changed[case_id] = action
             if not changed:
                 return []
-            cases = dict(s.execute(select(Case.id, Case.number).where(Case.id.in_(changed))).tuples().all())
-            hotlines = dict(s.execute(select(Case.id, Case.hotline).where(Case.id.in_(changed))).tuples().all())
+            cases = dict(s.execute(select(Case.id, Case.number).where(Case.id.in_(changed))).all())
+            hotlines = dict(s.execute(select(Case.id, Case.hotline).where(Case.id.in_(changed))).all())
             units: dict[int, set[int]] = {}
             for case_id, unit_id in s.execute(
                 select(Dispatch.case_id, Dispatch.unit_id).where(Dispatch.case_id.in_(changed))
