@@ -204,9 +204,14 @@ def dispatch(
     return case
 
 
-def _own_dispatch(session: Session, actor: Actor, case: Case, statuses: Sequence[DispatchStatus]) -> Dispatch:
+def _own_shares(session: Session, actor: Actor, case: Case) -> list[Dispatch]:
+    """The case's shares held by the actor's units (a department's own and the 3rd-level units under it)."""
     scope = set(session.scalars(unit_scope(actor)))
-    mine = [d for d in case.dispatches if d.unit_id in scope]
+    return [d for d in case.dispatches if d.unit_id in scope]
+
+
+def _own_dispatch(session: Session, actor: Actor, case: Case, statuses: Sequence[DispatchStatus]) -> Dispatch:
+    mine = _own_shares(session, actor, case)
     if not mine:
         raise PermissionDenied(f"case {case.number} was not dispatched to your unit")
     for d in mine:
@@ -514,8 +519,7 @@ def report_progress(
     mode = mode_of(settings, case)
     share: Dispatch | None = None
     if actor.role is Role.DEPARTMENT:
-        scope = set(session.scalars(unit_scope(actor)))
-        mine = [d for d in case.dispatches if d.unit_id in scope]
+        mine = _own_shares(session, actor, case)
         share = next((d for d in mine if d.status == DispatchStatus.ACCEPTED), None)
         if share is None:
             held = str(mine[-1].status) if mine else "none"
