@@ -177,15 +177,15 @@ class AuditPoller:
                     changed[case_id] = action
             if not changed:
                 return []
-            cases = dict(s.execute(select(Case.id, Case.number).where(Case.id.in_(changed))).all())
-            hotlines = dict(s.execute(select(Case.id, Case.hotline).where(Case.id.in_(changed))).all())
+            read = s.execute(select(Case.id, Case.number, Case.hotline).where(Case.id.in_(changed)))
+            cases = {cid: (number, hotline) for cid, number, hotline in read}
             units: dict[int, set[int]] = {}
             for case_id, unit_id in s.execute(
                 select(Dispatch.case_id, Dispatch.unit_id).where(Dispatch.case_id.in_(changed))
             ):
                 units.setdefault(case_id, set()).add(unit_id)
             return [
-                (cid, cases[cid], Audience(ALL_ROLES, hotlines[cid], frozenset(units.get(cid, ()))), action)
+                (cid, cases[cid][0], Audience(ALL_ROLES, cases[cid][1], frozenset(units.get(cid, ()))), action)
                 for cid, action in changed.items()
                 if cid in cases
             ]
