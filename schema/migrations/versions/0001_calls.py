@@ -1,9 +1,4 @@
-"""calls
-
-Revision ID: 0001_calls
-Revises: 
-Create Date: 2026-11-29
-"""
+"""calls"""
 
 from collections.abc import Sequence
 

@@ -1,9 +1,4 @@
-"""users
-
-Revision ID: 0002_users
-Revises: 0001_calls
-Create Date: 2026-11-29
-"""
+"""users"""
 
 from collections.abc import Sequence
 

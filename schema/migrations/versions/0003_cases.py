@@ -1,9 +1,4 @@
-"""cases
-
-Revision ID: 0003_cases
-Revises: 0002_users
-Create Date: 2026-11-29
-"""
+"""cases"""
 
 from collections.abc import Sequence
 

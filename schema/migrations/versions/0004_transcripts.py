@@ -1,9 +1,5 @@
 """transcripts
 
-Revision ID: 0004_transcripts
-Revises: 0003_cases
-Create Date: 2026-11-29 04:31:39.281856
-
 Full-text search over transcripts.text: on SQLite an FTS5 table with external content and triggers that
 keep it in sync; on PostgreSQL a GIN index over to_tsvector('simple', text) (no stemming: the words of
 Chinese and Korean models are kept as they are). schema/transcripts.py declares the FTS5 table and its

@@ -1,9 +1,4 @@
-"""callbacks
-
-Revision ID: 0005_callbacks
-Revises: 0004_transcripts
-Create Date: 2026-11-29
-"""
+"""callbacks"""
 
 from collections.abc import Sequence
 

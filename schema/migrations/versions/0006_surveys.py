@@ -1,9 +1,4 @@
-"""surveys
-
-Revision ID: 0006_surveys
-Revises: 0005_callbacks
-Create Date: 2026-11-29
-"""
+"""surveys"""
 
 from collections.abc import Sequence
 

@@ -1,9 +1,4 @@
-"""conferences
-
-Revision ID: 0007_conferences
-Revises: 0006_surveys
-Create Date: 2026-11-29
-"""
+"""conferences"""
 
 from collections.abc import Sequence
 

@@ -1,9 +1,4 @@
-"""qa
-
-Revision ID: 0008_qa
-Revises: 0007_conferences
-Create Date: 2026-11-29
-"""
+"""qa"""
 
 from collections.abc import Sequence
 

@@ -1,9 +1,5 @@
 """survey answers as follow-ups
 
-Revision ID: 0009_survey_follow_ups
-Revises: 0008_qa
-Create Date: 2026-11-29
-
 A keypad survey answer given at the end of a case's call becomes that case's follow-up; `survey_id` links
 the follow-up to the answer, unique so that one answer is counted once. Existing answers are linked by the
 CTI server's case runner on its next pass (ari_app.cases.surveys.link_pending), with audit entries.

@@ -1,9 +1,4 @@
-"""call transfers
-
-Revision ID: 0010_call_transfers
-Revises: 0009_survey_follow_ups
-Create Date: 2026-11-29
-"""
+"""call transfers"""
 
 from collections.abc import Sequence
 

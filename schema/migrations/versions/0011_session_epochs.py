@@ -1,9 +1,5 @@
 """session epochs: a user's sessions end when their password changes, they are disabled or signed out
 everywhere
-
-Revision ID: 0011_session_epochs
-Revises: 0010_call_transfers
-Create Date: 2026-11-30
 """
 
 from collections.abc import Sequence

@@ -6,10 +6,6 @@ Numbers stored in an international or written form of a Chinese number (+8613812
 138-1234-5678) are rewritten in the national form the platform now stores (13812345678), so a citizen's
 earlier cases match their new calls; numbers abroad become E.164. A number the rule cannot read for certain
 (a local number without area code: the area is in config.yaml, not here) is left as it was.
-
-Revision ID: 0012_number_forms
-Revises: 0011_session_epochs
-Create Date: 2026-12-01
 """
 
 from collections.abc import Sequence

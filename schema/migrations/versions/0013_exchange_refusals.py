@@ -1,9 +1,5 @@
 """exchange refusals: an outbox message the hotline's own system refused for good, with its GeoReport v2
 errors, a request accepted with a token, and the refusal shown on the case
-
-Revision ID: 0013_exchange_refusals
-Revises: 0012_number_forms
-Create Date: 2026-11-30
 """
 
 from collections.abc import Sequence

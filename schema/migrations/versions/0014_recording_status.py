@@ -1,9 +1,4 @@
-"""recording status: a call's recording checked when the call ended (ok / failed, and why)
-
-Revision ID: 0014_recording_status
-Revises: 0013_exchange_refusals
-Create Date: 2026-11-30
-"""
+"""recording status: a call's recording checked when the call ended (ok / failed, and why)"""
 
 from collections.abc import Sequence
 

@@ -2,10 +2,6 @@
 location (district, street, grid cell, latitude / longitude)
 
 Cases taken before request types existed get `help` (求助): see docs/cases.md, "Request types".
-
-Revision ID: 0015_catalogue
-Revises: 0014_recording_status
-Create Date: 2026-12-01
 """
 
 from collections.abc import Sequence

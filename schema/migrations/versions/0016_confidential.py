@@ -1,9 +1,4 @@
-"""confidential work orders (保密工单): a case whose citizen asked that their contact be kept from the units
-
-Revision ID: 0016_confidential
-Revises: 0015_catalogue
-Create Date: 2026-12-01
-"""
+"""confidential work orders (保密工单): a case whose citizen asked that their contact be kept from the units"""
 
 from collections.abc import Sequence
 

@@ -1,9 +1,5 @@
 """merge: a duplicate case follows its master case (并单), and the indexes that bound the search for
 duplicates (same category, same contact number, recent)
-
-Revision ID: 0017_merge
-Revises: 0016_confidential
-Create Date: 2026-12-01
 """
 
 from collections.abc import Sequence

@@ -4,10 +4,6 @@ and the citizen notices due
 
 Existing rows: cases get counters 0 and no dispatch deadline; dispatches get no sign-for or feedback deadline
 and no on-time record (their limits were never set; docs/cases.md).
-
-Revision ID: 0018_work_order_rules
-Revises: 0017_merge
-Create Date: 2026-12-01
 """
 
 from collections.abc import Sequence

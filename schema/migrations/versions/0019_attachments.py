@@ -1,9 +1,5 @@
 """attachments: photos, audio and documents on a case or on a unit's result, their bytes stored outside the
 database by content hash, read by an unguessable token
-
-Revision ID: 0019_attachments
-Revises: 0018_work_order_rules
-Create Date: 2026-12-01
 """
 
 from collections.abc import Sequence

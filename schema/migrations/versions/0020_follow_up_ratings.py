@@ -5,10 +5,6 @@ Older rows stay readable: a follow-up's five-level `rating` is the level of its 
 `satisfaction` (the same words); a keypad answer's `level` is its `rating` and its `digit` the key that
 gives it (1, 2, 3); the cases waiting for a follow-up (handled, and the duplicates of a handled master whose
 citizen was not reached) are due from their handling, i.e. at once.
-
-Revision ID: 0020_follow_up_ratings
-Revises: 0019_attachments
-Create Date: 2026-12-01
 """
 
 from collections.abc import Sequence

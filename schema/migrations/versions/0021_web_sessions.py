@@ -1,9 +1,5 @@
 """web sessions: the browser front's signed-in browsers (the hash of each cookie's token, its user and
 epoch, its idle and absolute expiry)
-
-Revision ID: 0021_web_sessions
-Revises: 0020_follow_up_ratings
-Create Date: 2026-12-01
 """
 
 from collections.abc import Sequence

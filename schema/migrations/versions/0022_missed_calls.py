@@ -1,9 +1,4 @@
-"""missed calls: the missed-call worklist (漏接回拨), one callback task per caller number a hotline missed
-
-Revision ID: 0022_missed_calls
-Revises: 0021_web_sessions
-Create Date: 2026-12-01
-"""
+"""missed calls: the missed-call worklist (漏接回拨), one callback task per caller number a hotline missed"""
 
 from collections.abc import Sequence
 

@@ -1,9 +1,4 @@
-"""outbound calls: a call's direction, and an outbound call's case, purpose and missed-call task (click-to-dial)
-
-Revision ID: 0023_outbound_calls
-Revises: 0022_missed_calls
-Create Date: 2026-12-02
-"""
+"""outbound calls: a call's direction, and an outbound call's case, purpose and missed-call task (click-to-dial)"""
 
 from collections.abc import Sequence
 

@@ -1,9 +1,4 @@
-"""a unit's shares indexed with their case ids: a department's list reads its cases from the index alone
-
-Revision ID: 0024_unit_shares_index
-Revises: 0023_outbound_calls
-Create Date: 2026-12-02
-"""
+"""a unit's shares indexed with their case ids: a department's list reads its cases from the index alone"""
 
 from collections.abc import Sequence
 

@@ -1,9 +1,4 @@
-"""linkage (联动 110/119/120): the handoffs of calls to partners, and the outbox's linkage work orders
-
-Revision ID: 0025_linkage
-Revises: 0024_unit_shares_index
-Create Date: 2026-12-02
-"""
+"""linkage (联动 110/119/120): the handoffs of calls to partners, and the outbox's linkage work orders"""
 
 from collections.abc import Sequence
 

@@ -1,9 +1,4 @@
-"""the second factor: a user's TOTP secret and the step of the last code accepted (web sign-in)
-
-Revision ID: 0026_web_totp
-Revises: 0025_linkage
-Create Date: 2026-12-02
-"""
+"""the second factor: a user's TOTP secret and the step of the last code accepted (web sign-in)"""
 
 from collections.abc import Sequence
 

@@ -1,9 +1,4 @@
-"""the open cases indexed apart: a department's list probes its shares' case ids among a few percent of the cases
-
-Revision ID: 0027_cases_open_index
-Revises: 0026_web_totp
-Create Date: 2026-12-02
-"""
+"""the open cases indexed apart: a department's list probes its shares' case ids among a few percent of the cases"""
 
 from collections.abc import Sequence
 

@@ -1,9 +1,4 @@
-"""progress reports (阶段性回复): a unit's notes on its signed-for share before its result
-
-Revision ID: 0028_progress_reports
-Revises: 0027_cases_open_index
-Create Date: 2026-12-02
-"""
+"""progress reports (阶段性回复): a unit's notes on its signed-for share before its result"""
 
 from collections.abc import Sequence
 
