@@ -8,44 +8,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
 from pathlib import Path
 
-from ari_app.cases.kpi import KpiReport, KpiRow
+from ari_app.cases.kpi import RATES, KpiReport, KpiRow
 
 CJK_FONT = "Noto Sans CJK SC"
-COLUMNS = (
-    "scope",
-    "key",
-    "intake",
-    "handled",
-    "closed",
-    "handling_rate",
-    "closure_rate",
-    "on_time_rate",
-    "satisfaction_rate",
-    "sign_for_rate",
-    "response_rate",
-    "resolution_rate",
-    "first_time_rate",
-    "send_back_rate",
-    "redispatched",
-    "improper_returns",
-    "problems",
-    "rank",
-)
+COUNTED = ("redispatched", "improper_returns", "problems")
+COLUMNS = ("scope", "key", "intake", "handled", "closed", *RATES, *COUNTED, "rank")
 """The figures of a row: the first nine as before the work-order KPIs, then those (ari_app.cases.kpi)."""
-RATES: tuple[Callable[[KpiRow], float | None], ...] = (
-    lambda r: r.handling_rate,
-    lambda r: r.closure_rate,
-    lambda r: r.on_time_rate,
-    lambda r: r.satisfaction_rate,
-    lambda r: r.sign_for_rate,
-    lambda r: r.response_rate,
-    lambda r: r.resolution_rate,
-    lambda r: r.first_time_rate,
-    lambda r: r.send_back_rate,
-)
 RAW = (
     "on_time",
     "due",
@@ -69,7 +39,7 @@ def _pct(value: float | None) -> str:
 
 
 def _counts(row: KpiRow) -> list[int]:
-    return [row.redispatched, row.improper_returns, row.problems]
+    return [getattr(row, name) for name in COUNTED]
 
 
 def _cells(row: KpiRow) -> list[str]:
@@ -79,7 +49,7 @@ def _cells(row: KpiRow) -> list[str]:
         str(row.intake),
         str(row.handled),
         str(row.closed),
-        *(_pct(rate(row)) for rate in RATES),
+        *(_pct(getattr(row, rate)) for rate in RATES),
         *(str(n) for n in _counts(row)),
         "" if row.rank is None else str(row.rank),
     ]
@@ -112,7 +82,7 @@ def csv_text(report: KpiReport) -> str:
     w = csv.writer(out)
     w.writerow([*COLUMNS, *RAW])
     for r in report.rows():
-        rates = [rate(r) for rate in RATES]
+        rates = [getattr(r, rate) for rate in RATES]
         w.writerow(
             [r.scope, r.key, r.intake, r.handled, r.closed]
             + ["" if x is None else f"{x:.4f}" for x in rates]
@@ -143,20 +113,11 @@ def write_png(report: KpiReport, path: Path) -> Path:
         ax1.tick_params(axis="x", rotation=60, labelsize=7)
         rows = [report.total, *report.by_hotline]
         labels = [("合计 total" if r.scope == "total" else r.key) for r in rows]
-        metrics: list[tuple[str, Callable[[KpiRow], float | None]]] = [
-            ("办理率 handling", lambda r: r.handling_rate),
-            ("办结率 closure", lambda r: r.closure_rate),
-            ("按时办结率 on time", lambda r: r.on_time_rate),
-            ("满意率 satisfaction", lambda r: r.satisfaction_rate),
-            ("按时签收率 sign-for", lambda r: r.sign_for_rate),
-            ("响应率 response", lambda r: r.response_rate),
-            ("解决率 resolution", lambda r: r.resolution_rate),
-            ("一次办结率 first time", lambda r: r.first_time_rate),
-        ]
+        metrics = [name for name in RATES if name != "send_back_rate"]  # lower is better: not a bar among these
         width = 0.8 / len(metrics)
-        for i, (name, get) in enumerate(metrics):
+        for i, name in enumerate(metrics):
             xs = [j + (i - (len(metrics) - 1) / 2) * width for j in range(len(rows))]
-            ax2.bar(xs, [(get(r) or 0) * 100 for r in rows], width, label=name)
+            ax2.bar(xs, [(getattr(r, name) or 0) * 100 for r in rows], width, label=getattr(KpiRow, name).label)
         ax2.set_xticks(range(len(rows)), labels)
         ax2.set_ylim(0, 105)
         ax2.set_ylabel("%")
