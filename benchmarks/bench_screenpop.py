@@ -64,7 +64,7 @@ from benchmarks.measure import insert_batches, pct  # noqa: E402
 from schema.cases import Case  # noqa: E402
 from schema.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 from schema.users import Role, User  # noqa: E402
-from tests.support.link import FakeQueue  # noqa: E402
+from tests.support.link import FakeQueue, link_settings  # noqa: E402
 
 PASSWORD = "benchmark password"
 SLOW_SECONDS = 0.05
@@ -147,15 +147,11 @@ async def run_design(
     store = SqlCallStore(sessions, deferred=True, window=PUBLISH_WINDOW, delay=STORE_DELAY)
     tracker = CallTracker(store, ConfigAgents(cfg), [h.number for h in cfg.hotlines], bus=bus)
     ami = AmiLink(cfg, tracker)  # not connected: the events are handed to it as panoramisk would
-    settings = LinkSettings(
-        host="127.0.0.1",
-        port=0,
-        queue="hotline",
+    # The tests' settings (every desktop from 127.0.0.1), with the server's own session check and refusal hold.
+    settings = link_settings(
         wrapup_seconds=0,
-        token_file=None,
-        offline_pause_seconds=0,
-        max_connections_per_address=1000,  # every desktop here comes from 127.0.0.1
-        max_unauthenticated_per_address=1000,
+        session_check_seconds=LinkSettings.session_check_seconds,
+        refusal_hold_seconds=LinkSettings.refusal_hold_seconds,
     )
     link = LinkServer(cfg, sessions, FakeQueue(), settings=settings)
     slow = slow_subscriber(sessions)
