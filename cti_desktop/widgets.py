@@ -205,17 +205,28 @@ class ScreenPopPanel(QFrame):
         self.values["call_id"].setText(call.get("call_id") or "—")
 
 
-class ConferenceBar(QFrame):
+class CallBar(QFrame):
+    """A bar of controls for the call on show, under the pop: a bold title, then what the bar offers.
+    `set_call_phase` tells it the call's phase ("" for no call)."""
+
+    def __init__(self, tr: Tr, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tr_ = tr
+        self.setObjectName(name)
+        self.title = QLabel()
+        self.title.setStyleSheet("font-weight: bold;")
+
+    def set_call_phase(self, phase: str) -> None:
+        raise NotImplementedError
+
+
+class ConferenceBar(CallBar):
     """Three-way call controls under the pop: the unit's number, bring in / step out / end, who is in."""
 
     action_requested = Signal(str, str)  # action (start / leave / end), number
 
     def __init__(self, tr: Tr, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.tr_ = tr
-        self.setObjectName("conferenceBar")
-        self.title = QLabel()
-        self.title.setStyleSheet("font-weight: bold;")
+        super().__init__(tr, "conferenceBar", parent)
         self.number = named(QLineEdit(), "conferenceNumber")
         self.start = named(QPushButton(), "conferenceStart")
         self.leave = named(QPushButton(), "conferenceLeave")
