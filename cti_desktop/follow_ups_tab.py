@@ -15,7 +15,6 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
-    QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
@@ -111,11 +110,7 @@ class FollowUpsTab(Tab):
         right_layout.addWidget(self.detail, 1)
         right_layout.addWidget(self.form)
         right_layout.addWidget(self.notes)
-        save_row = QHBoxLayout()
-        save_row.addWidget(self.dial_button)
-        save_row.addWidget(self.call_label, 1)
-        save_row.addWidget(self.save_button)
-        right_layout.addLayout(save_row)
+        right_layout.addLayout(hbox(self.dial_button, (self.call_label, 1), self.save_button))
         right_layout.addWidget(self.error)
         self.lay_out_side_by_side(left, right, [640, 520], margins=True)
 

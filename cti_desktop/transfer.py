@@ -14,7 +14,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from cti_desktop.i18n import Tr
-from cti_desktop.qtutil import named
+from cti_desktop.qtutil import STRETCH, hbox, named
 from cti_desktop.widgets import CallBar
 
 TARGET_KINDS = ("agent", "number")
@@ -37,14 +37,8 @@ class TransferBar(CallBar):
         self.cancel = named(QPushButton(), "transferCancel")
         self.state = named(QLabel(), "transferState")
         self.target.setMinimumWidth(140)
-        row = QHBoxLayout()
-        row.addWidget(self.title)
-        row.addWidget(self.kind)
-        row.addWidget(self.target, 1)
-        buttons = QHBoxLayout()
-        for button in (self.blind, self.attended, self.complete, self.cancel):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
+        row = hbox(self.title, self.kind, (self.target, 1))
+        buttons = hbox(self.blind, self.attended, self.complete, self.cancel, STRETCH)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)

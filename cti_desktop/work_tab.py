@@ -156,10 +156,8 @@ class CaseWorkPanel(Tab):
     @staticmethod
     def _row(label: QLabel, field: QWidget) -> QWidget:
         """A label and its field on one line, shown or hidden together."""
-        row = QHBoxLayout()
+        row = hbox(label, (field, 1))
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(label)
-        row.addWidget(field, 1)
         box = QWidget()
         box.setLayout(row)
         return box
