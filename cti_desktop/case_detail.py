@@ -36,7 +36,7 @@ def case_html(t: Tr, case: dict[str, Any], rows: list[tuple[str, str]], more: li
     return "".join(out + more)
 
 
-def resolution_html(t: Tr, case: dict[str, Any]) -> str:
+def resolution(t: Tr, case: dict[str, Any]) -> str:
     """The case's resolution (the centre's, or the units' results joined) as a titled paragraph."""
     return f"<p><b>{t('work_resolution')}</b><br>{esc(case['resolution'])}</p>"
 

@@ -21,15 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ari_app.protocol import Msg
-from cti_desktop.case_detail import (
-    case_html,
-    citizen_cell,
-    esc,
-    overdue_cell,
-    resolution_html,
-    status_cell,
-    titled_list,
-)
+from cti_desktop.case_detail import case_html, citizen_cell, esc, overdue_cell, resolution, status_cell, titled_list
 from cti_desktop.follow_up_form import FollowUpForm
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
@@ -218,7 +210,7 @@ class FollowUpsTab(Tab):
         results = [d for d in c.get("dispatches") or [] if d.get("result")]
         more: list[str] = []
         if c.get("resolution") and not results:  # resolved by the centre itself, or the units' results joined
-            more.append(resolution_html(t, c))
+            more.append(resolution(t, c))
         handled = [f"<b>{esc(d.get('unit_name'))}</b>：{esc(d.get('result'))}" for d in results]
         return case_html(t, c, rows, more + titled_list(t("fu_handled_result"), handled))
 

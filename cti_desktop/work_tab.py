@@ -24,15 +24,7 @@ from PySide6.QtWidgets import (
 
 from ari_app.protocol import ACTION_REQUESTS, CASE_STATUSES, RETURN_REASONS, RULE_REQUESTS, Msg
 from cti_desktop.attachments import AttachmentPanel
-from cti_desktop.case_detail import (
-    case_html,
-    citizen_cell,
-    esc,
-    overdue_cell,
-    resolution_html,
-    status_cell,
-    titled_list,
-)
+from cti_desktop.case_detail import case_html, citizen_cell, esc, overdue_cell, resolution, status_cell, titled_list
 from cti_desktop.follow_up_form import FollowUpForm
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
@@ -424,7 +416,7 @@ class CaseWorkPanel(Tab):
             stalled = t("work_exchange_stalled", message=e(c["exchange_stalled"]))
             more.append(f"<p style='color:#b00020'><b>{stalled}</b></p>")
         if c.get("resolution"):
-            more.append(resolution_html(t, c))
+            more.append(resolution(t, c))
         history: list[str] = []
         progress: dict[Any, list[dict[str, Any]]] = {}
         for p in c.get("progress_reports") or []:  # 阶段性回复, under the share it was written on
