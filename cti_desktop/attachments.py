@@ -18,7 +18,6 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QScrollArea,
@@ -29,7 +28,7 @@ from PySide6.QtWidgets import (
 from ari_app.protocol import ATTACHMENT_LINK_BYTES, Msg
 from cti_desktop.i18n import Tr, size_text
 from cti_desktop.link import LinkError
-from cti_desktop.qtutil import named
+from cti_desktop.qtutil import STRETCH, hbox, named
 from cti_desktop.tab import Request, Spawn
 from cti_desktop.table import Row, RowTableModel, table_view
 
@@ -133,11 +132,7 @@ class AttachmentPanel(QWidget):
         self.table.setMinimumHeight(90)
         self.message = named(QLabel(), "attMessage")
         self.message.setWordWrap(True)
-        top = QHBoxLayout()
-        top.addWidget(self.title)
-        top.addStretch(1)
-        for b in (self.add_button, self.open_button, self.save_button):
-            top.addWidget(b)
+        top = hbox(self.title, STRETCH, self.add_button, self.open_button, self.save_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)

@@ -111,18 +111,11 @@ class CallTab(Tab):
             return
         if not self.call or self.call.get("call_id") != msg.get("call_id"):
             return  # about another call than the one on show
-        if kind == Msg.CALL_CONNECTED:
-            self.call["phase"] = "connected"
-            self.pop.set_phase("connected")
-            self.conference.set_call_phase("connected")
-            self.transfer.set_call_phase("connected")
-            self.linkage.set_call_phase("connected")
-        elif kind == Msg.CALL_ENDED:
-            self.call["phase"] = "ended"
-            self.pop.set_phase("ended")
-            self.conference.set_call_phase("")
-            self.transfer.set_call_phase("")
-            self.linkage.set_call_phase("")
+        if kind in (Msg.CALL_CONNECTED, Msg.CALL_ENDED):
+            phase = "connected" if kind == Msg.CALL_CONNECTED else "ended"
+            self.call["phase"] = phase
+            self.pop.set_phase(phase)
+            self._bars_follow(phase if phase == "connected" else "")  # an ended call leaves the bars no call
         elif kind == Msg.CALL_MISSED:
             self.pop.set_phase("missed")
             if not self.form.has_content():
@@ -134,15 +127,18 @@ class CallTab(Tab):
             self.transfer.show_transfer(msg.get("transfer"))
             self.linkage.set_busy((msg.get("transfer") or {}).get("state") in ("ringing", "answered"))
 
+    def _bars_follow(self, phase: str) -> None:
+        """The three-way call, transfer and linkage controls follow the call's `phase` ("" for no call)."""
+        for bar in (self.conference, self.transfer, self.linkage):
+            bar.set_call_phase(phase)
+
     def _screen_pop(self, msg: dict[str, Any]) -> None:
         call = dict(msg.get("call") or {})
         same_call = self.form.call_id == call.get("call_id")
         self.call = call
         self.pop.show_call(call)
         self.conference.show_members([])
-        self.conference.set_call_phase(str(call.get("phase") or ""))
-        self.transfer.set_call_phase(str(call.get("phase") or ""))
-        self.linkage.set_call_phase(str(call.get("phase") or ""))
+        self._bars_follow(str(call.get("phase") or ""))
         if msg.get("history") or not msg.get("resumed"):
             on_call = list(msg.get("cases") or [])  # a transferred call: the cases already taken on it first
             known = {c.get("id") for c in on_call}

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QLineEdit, QPushButton, QVBoxLayout
 
 from ari_app.protocol import Msg
 from cti_desktop.i18n import Tr
 from cti_desktop.models import CaseIdRole, CaseTableModel
-from cti_desktop.qtutil import named
+from cti_desktop.qtutil import hbox, named
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import table_view
 
@@ -32,11 +32,8 @@ class MyCasesTab(Tab):
         self.model = CaseTableModel(tr)
         self.view = table_view(self.model, "casesView", CaseTableModel.REQUEST, single=False)
         self.view.doubleClicked.connect(self._double_clicked)
-        search_row = QHBoxLayout()
-        search_row.addWidget(self.search, 1)
-        search_row.addWidget(self.search_button)
         layout = QVBoxLayout(self)
-        layout.addLayout(search_row)
+        layout.addLayout(hbox((self.search, 1), self.search_button))
         layout.addWidget(self.view)
 
     def _double_clicked(self, index: QModelIndex) -> None:

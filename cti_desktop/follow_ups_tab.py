@@ -8,14 +8,12 @@ that call (`call_id`)."""
 
 from __future__ import annotations
 
-import html
 from typing import Any, ClassVar
 
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
-    QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
@@ -23,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ari_app.protocol import Msg
+from cti_desktop.case_detail import case_html, citizen_cell, esc, overdue_cell, resolution, status_cell, titled_list
 from cti_desktop.follow_up_form import FollowUpForm
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
@@ -111,11 +110,7 @@ class FollowUpsTab(Tab):
         right_layout.addWidget(self.detail, 1)
         right_layout.addWidget(self.form)
         right_layout.addWidget(self.notes)
-        save_row = QHBoxLayout()
-        save_row.addWidget(self.dial_button)
-        save_row.addWidget(self.call_label, 1)
-        save_row.addWidget(self.save_button)
-        right_layout.addLayout(save_row)
+        right_layout.addLayout(hbox(self.dial_button, (self.call_label, 1), self.save_button))
         right_layout.addWidget(self.error)
         self.lay_out_side_by_side(left, right, [640, 520], margins=True)
 
@@ -204,31 +199,20 @@ class FollowUpsTab(Tab):
 
     def _html(self, c: dict[str, Any]) -> str:
         t = self.tr_
-
-        def e(value: Any) -> str:
-            return html.escape(str(value)) if value not in (None, "") else "—"
-
-        due = e(t.when(c.get("follow_up_due_at")))
-        if c.get("follow_up_overdue"):
-            due = f"<b style='color:#b00020'>⚠ {t('overdue')} {due}</b>"
+        due = esc(t.when(c.get("follow_up_due_at")))
         rows = [
-            (t("col_status"), f"<b>{e(t.maybe('status', c.get('status')))}</b>"),
-            (t("fu_col_due"), due),
-            (t("citizen_name"), f"{e(c.get('citizen_name'))} {e(c.get('contact') or c.get('caller'))}"),
-            (t("address"), e(c.get("address"))),
-            (t("category"), e(c.get("category"))),
+            (t("col_status"), status_cell(t, c)),
+            (t("fu_col_due"), overdue_cell(t, due) if c.get("follow_up_overdue") else due),
+            (t("citizen_name"), citizen_cell(c)),
+            (t("address"), esc(c.get("address"))),
+            (t("category"), esc(c.get("category"))),
         ]
-        out = [f"<h3>{e(c.get('number'))}</h3><table cellspacing='2'>"]
-        out += [f"<tr><td style='color:#555'>{k}</td><td>{v}</td></tr>" for k, v in rows]
-        out.append(f"</table><p><b>{t('request')}</b><br>{e(c.get('request'))}</p>")
         results = [d for d in c.get("dispatches") or [] if d.get("result")]
+        more: list[str] = []
         if c.get("resolution") and not results:  # resolved by the centre itself, or the units' results joined
-            out.append(f"<p><b>{t('work_resolution')}</b><br>{e(c['resolution'])}</p>")
-        if results:
-            out.append(f"<p><b>{t('fu_handled_result')}</b></p><ul>")
-            out += [f"<li><b>{e(d.get('unit_name'))}</b>：{e(d.get('result'))}</li>" for d in results]
-            out.append("</ul>")
-        return "".join(out)
+            more.append(resolution(t, c))
+        handled = [f"<b>{esc(d.get('unit_name'))}</b>：{esc(d.get('result'))}" for d in results]
+        return case_html(t, c, rows, more + titled_list(t("fu_handled_result"), handled))
 
     # --- calling ---------------------------------------------------------------------------------------
     def _dial_clicked(self) -> None:

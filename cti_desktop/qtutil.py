@@ -51,12 +51,16 @@ def error_label(name: str) -> QLabel:
     return label
 
 
-def hbox(*items: QWidget | None) -> QHBoxLayout:
-    """A horizontal layout of `items` from left to right, STRETCH (None) standing for a stretch."""
+def hbox(*items: QWidget | tuple[QWidget, int] | None) -> QHBoxLayout:
+    """A horizontal layout of `items` from left to right: a widget, `(widget, stretch)` for a widget with that
+    stretch factor (its share of the room left over), or STRETCH (None) standing for a stretch."""
     layout = QHBoxLayout()
     for item in items:
         if item is None:
             layout.addStretch(1)
+        elif isinstance(item, tuple):
+            widget, stretch = item
+            layout.addWidget(widget, stretch)
         else:
             layout.addWidget(item)
     return layout

@@ -11,25 +11,22 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from cti_desktop.i18n import Tr
-from cti_desktop.qtutil import named
+from cti_desktop.qtutil import STRETCH, hbox, named
+from cti_desktop.widgets import CallBar
 
 TARGET_KINDS = ("agent", "number")
 
 
-class TransferBar(QFrame):
+class TransferBar(CallBar):
     """Transfer controls: usable on a connected call; complete once the target answered an attended one."""
 
     action_requested = Signal(str, str, str)  # action (blind / attended / complete / cancel), target kind, target
 
     def __init__(self, tr: Tr, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.tr_ = tr
-        self.setObjectName("transferBar")
-        self.title = QLabel()
-        self.title.setStyleSheet("font-weight: bold;")
+        super().__init__(tr, "transferBar", parent)
         self.kind = named(QComboBox(), "transferTargetKind")
         for kind in TARGET_KINDS:
             self.kind.addItem("", kind)
@@ -40,14 +37,8 @@ class TransferBar(QFrame):
         self.cancel = named(QPushButton(), "transferCancel")
         self.state = named(QLabel(), "transferState")
         self.target.setMinimumWidth(140)
-        row = QHBoxLayout()
-        row.addWidget(self.title)
-        row.addWidget(self.kind)
-        row.addWidget(self.target, 1)
-        buttons = QHBoxLayout()
-        for button in (self.blind, self.attended, self.complete, self.cancel):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
+        row = hbox(self.title, self.kind, (self.target, 1))
+        buttons = hbox(self.blind, self.attended, self.complete, self.cancel, STRETCH)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
@@ -106,7 +97,7 @@ class TransferBar(QFrame):
         self.state.setText(t(f"xfer_state_{current.get('state')}", target=target))
 
 
-class LinkageBar(QFrame):
+class LinkageBar(CallBar):
     """联动 one-key buttons on a connected call: 转110 (a blind transfer to the partner) and 三方110 (the
     partner called into a three-way call), one pair per partner the server listed at sign-in
     (`signed_in.partners`). The desktop sends only the partner's key; the server dials its number."""
@@ -114,11 +105,7 @@ class LinkageBar(QFrame):
     requested = Signal(str, str)  # "transfer" or "three_way", the partner's key
 
     def __init__(self, tr: Tr, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.tr_ = tr
-        self.setObjectName("linkageBar")
-        self.title = QLabel()
-        self.title.setStyleSheet("font-weight: bold;")
+        super().__init__(tr, "linkageBar", parent)
         self.row = QHBoxLayout(self)
         self.row.setContentsMargins(0, 0, 0, 0)
         self.row.addWidget(self.title)

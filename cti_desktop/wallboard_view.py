@@ -349,9 +349,7 @@ class WallboardView(Tab):
         self.resume.clicked.connect(lambda: self._act("resume"))
         for button, mode in ((self.listen, "listen"), (self.whisper, "whisper"), (self.barge, "barge")):
             button.clicked.connect(lambda _=False, m=mode: self._act(m))
-        top = QHBoxLayout()
-        top.addWidget(self.states, 1)
-        top.addWidget(self.updated)
+        top = hbox((self.states, 1), self.updated)
         actions = hbox(self.selected_label, self.reason, self.pause, self.resume)
         actions.addSpacing(24)
         actions.addWidget(self.phone)

@@ -205,27 +205,34 @@ class ScreenPopPanel(QFrame):
         self.values["call_id"].setText(call.get("call_id") or "—")
 
 
-class ConferenceBar(QFrame):
+class CallBar(QFrame):
+    """A bar of controls for the call on show, under the pop: a bold title, then what the bar offers.
+    `set_call_phase` tells it the call's phase ("" for no call)."""
+
+    def __init__(self, tr: Tr, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tr_ = tr
+        self.setObjectName(name)
+        self.title = QLabel()
+        self.title.setStyleSheet("font-weight: bold;")
+
+    def set_call_phase(self, phase: str) -> None:
+        raise NotImplementedError
+
+
+class ConferenceBar(CallBar):
     """Three-way call controls under the pop: the unit's number, bring in / step out / end, who is in."""
 
     action_requested = Signal(str, str)  # action (start / leave / end), number
 
     def __init__(self, tr: Tr, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.tr_ = tr
-        self.setObjectName("conferenceBar")
-        self.title = QLabel()
-        self.title.setStyleSheet("font-weight: bold;")
+        super().__init__(tr, "conferenceBar", parent)
         self.number = named(QLineEdit(), "conferenceNumber")
         self.start = named(QPushButton(), "conferenceStart")
         self.leave = named(QPushButton(), "conferenceLeave")
         self.end = named(QPushButton(), "conferenceEnd")
         self.members = named(QLabel(), "conferenceMembers")
-        row = QHBoxLayout()
-        row.addWidget(self.title)
-        row.addWidget(self.number, 1)
-        for button in (self.start, self.leave, self.end):
-            row.addWidget(button)
+        row = hbox(self.title, (self.number, 1), self.start, self.leave, self.end)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
@@ -299,9 +306,7 @@ class CaseForm(QWidget):
         self.longitude = named(QLineEdit(), "longitude")
         self.latitude.setValidator(QDoubleValidator(-90.0, 90.0, 6, self.latitude))
         self.longitude.setValidator(QDoubleValidator(-180.0, 180.0, 6, self.longitude))
-        point_row = QHBoxLayout()
-        point_row.addWidget(self.latitude)
-        point_row.addWidget(self.longitude)
+        point_row = hbox(self.latitude, self.longitude)
         self.urgency = named(QComboBox(), "urgency")
         self.citizen_name = named(QLineEdit(), "citizenName")
         self.contact = named(QLineEdit(), "contact")
@@ -346,10 +351,7 @@ class CaseForm(QWidget):
             label = QLabel()
             self._rows[key] = label
             form.addRow(label, widget)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.error, 1)
-        buttons.addWidget(self.clear_button)
-        buttons.addWidget(self.save)
+        buttons = hbox((self.error, 1), self.clear_button, self.save)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)

@@ -34,7 +34,7 @@ from cti_desktop.missed_tab import MissedCallsTab
 from cti_desktop.models import STATE_COLOURS, AgentStatusView
 from cti_desktop.phone_panel import MakeSettings, PhonePanel
 from cti_desktop.qa_view import QaView
-from cti_desktop.qtutil import named, refill
+from cti_desktop.qtutil import hbox, named, refill
 from cti_desktop.tab import Tab
 from cti_desktop.wallboard_view import WallboardView
 from cti_desktop.widgets import SignInDialog
@@ -157,9 +157,7 @@ class MainWindow(QMainWindow):
         self.cases.case_opened.connect(self._open_case)
         self.phone = PhonePanel(self.tr_, self.spawn, self.settings, self.phone_settings)
         self.phone.reported.connect(self.report)
-        body = QHBoxLayout()
-        body.addWidget(self.tabs, 1)
-        body.addWidget(self.phone)
+        body = hbox((self.tabs, 1), self.phone)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(bar)

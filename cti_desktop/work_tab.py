@@ -5,7 +5,6 @@ case (`get_case`), sends the workflow requests, and reads the list again when a 
 
 from __future__ import annotations
 
-import html
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from ari_app.protocol import ACTION_REQUESTS, CASE_STATUSES, RETURN_REASONS, RULE_REQUESTS, Msg
 from cti_desktop.attachments import AttachmentPanel
+from cti_desktop.case_detail import case_html, citizen_cell, esc, overdue_cell, resolution, status_cell, titled_list
 from cti_desktop.follow_up_form import FollowUpForm
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
@@ -156,10 +156,8 @@ class CaseWorkPanel(Tab):
     @staticmethod
     def _row(label: QLabel, field: QWidget) -> QWidget:
         """A label and its field on one line, shown or hidden together."""
-        row = QHBoxLayout()
+        row = hbox(label, (field, 1))
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(label)
-        row.addWidget(field, 1)
         box = QWidget()
         box.setLayout(row)
         return box
@@ -380,25 +378,20 @@ class CaseWorkPanel(Tab):
 
     # --- the detail pane -------------------------------------------------------------------------------
     def _html(self, c: dict[str, Any]) -> str:
-        t = self.tr_
-
-        def e(value: Any) -> str:
-            return html.escape(str(value)) if value not in (None, "") else "—"
+        t, e = self.tr_, esc
 
         def when(stamp: str | None) -> str:
             return e(self.tr_.when(stamp)) if stamp else "—"
 
         deadline = when(c.get("deadline_at"))
-        if c.get("overdue"):
-            deadline = f"<b style='color:#b00020'>⚠ {t('overdue')} {deadline}</b>"
         rows = [
-            (t("col_status"), f"<b>{e(t.maybe('status', c.get('status')))}</b>"),
+            (t("col_status"), status_cell(t, c)),
             (t("hotline"), e(c.get("hotline"))),
             (t("category"), e(c.get("category"))),
             (t("handling"), e(t.maybe("handling", c.get("handling")))),
-            (t("col_deadline"), deadline),
+            (t("col_deadline"), overdue_cell(t, deadline) if c.get("overdue") else deadline),
             (t("address"), e(c.get("address"))),
-            (t("citizen_name"), f"{e(c.get('citizen_name'))} {e(c.get('contact') or c.get('caller'))}"),
+            (t("citizen_name"), citizen_cell(c)),
         ]
         if c.get("dispatch_deadline_at"):
             rows.insert(5, (t("work_dispatch_deadline"), when(c.get("dispatch_deadline_at"))))
@@ -414,18 +407,16 @@ class CaseWorkPanel(Tab):
             if c.get("problem_at"):
                 counters += f" <b style='color:#b00020'>⚠ {e(t('work_problem', at=t.when(c['problem_at'])))}</b>"
             rows.append(("", counters))
-        out = [f"<h3>{e(c.get('number'))}</h3><table cellspacing='2'>"]
-        out += [f"<tr><td style='color:#555'>{k}</td><td>{v}</td></tr>" for k, v in rows]
-        out.append(f"</table><p><b>{t('request')}</b><br>{e(c.get('request'))}</p>")
+        more: list[str] = []
         if c.get("exchange_refusal"):
             refused = t("work_exchange_refused", message=e(c["exchange_refusal"]))
             hint = t("work_exchange_refused_hint") if "forward" in (c.get("allowed_actions") or []) else ""
-            out.append(f"<p style='color:#b00020'><b>{refused}</b><br>{hint}</p>")
+            more.append(f"<p style='color:#b00020'><b>{refused}</b><br>{hint}</p>")
         elif c.get("exchange_stalled") is not None:
             stalled = t("work_exchange_stalled", message=e(c["exchange_stalled"]))
-            out.append(f"<p style='color:#b00020'><b>{stalled}</b></p>")
+            more.append(f"<p style='color:#b00020'><b>{stalled}</b></p>")
         if c.get("resolution"):
-            out.append(f"<p><b>{t('work_resolution')}</b><br>{e(c['resolution'])}</p>")
+            more.append(resolution(t, c))
         history: list[str] = []
         progress: dict[Any, list[dict[str, Any]]] = {}
         for p in c.get("progress_reports") or []:  # 阶段性回复, under the share it was written on
@@ -477,11 +468,7 @@ class CaseWorkPanel(Tab):
             verdict = t("action_approve") if r.get("approved") else t("action_send_back")
             history.append(f"{t('work_review')} {when(r.get('at'))}：{verdict} {e(r.get('reason') or '')}")
         history += call_history_lines(t, c, when)
-        if history:
-            out.append(f"<p><b>{t('work_history')}</b></p><ul>")
-            out += [f"<li>{h}</li>" for h in history]
-            out.append("</ul>")
-        return "".join(out)
+        return case_html(t, c, rows, more + titled_list(t("work_history"), history))
 
     def retranslate(self) -> None:
         t = self.tr_
