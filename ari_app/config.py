@@ -673,6 +673,15 @@ class _Checker:
             fpath = fpath if fpath.is_absolute() else self.base / fpath
         return Secret(env=env, file=fpath)
 
+    def api_key(self, data: dict[str, Any], key: str, path: str) -> Secret | None:
+        """Where the API key under `key` is kept (secret_env or secret_file: `secret`); None when it is absent."""
+        if key not in data:
+            return None
+        if not isinstance(data[key], dict):
+            self.fail(f"{path}.{key}", "expected secret_env or secret_file (where the api_key is kept)")
+            return None
+        return self.secret(data[key], f"{path}.{key}", required=True)
+
     def number(
         self,
         data: dict[str, Any],
@@ -708,6 +717,15 @@ class _Checker:
             self.fail(f"{path}.{key}", f"expected a path, got {data[key]!r}")
             return None
         return self.path(data, key, path)
+
+    def tls(self, data: dict[str, Any], path: str) -> tuple[Path | None, Path | None]:
+        """`tls_cert` and `tls_key`, both or neither (`optional_path`); (None, None) when only one is given."""
+        cert, key = self.optional_path(data, "tls_cert", path), self.optional_path(data, "tls_key", path)
+        if (cert is None) != (key is None):
+            given = "tls_cert" if cert is not None else "tls_key"
+            self.fail(f"{path}.{given}", "tls_cert and tls_key go together (expected both, or neither)")
+            return None, None
+        return cert, key
 
     def unknown(self, data: dict[str, Any], path: str, allowed: set[str]) -> None:
         for key in data:
@@ -863,12 +881,7 @@ def _hotline(c: _Checker, h: dict[str, Any], p: str) -> Hotline:
         p,
         {"number", "name_zh", "name_en", "unit", "mode", "categories", "max_calls", "exchange_url", "exchange_key"},
     )
-    exchange_key = None
-    if "exchange_key" in h:
-        if isinstance(h["exchange_key"], dict):
-            exchange_key = c.secret(h["exchange_key"], f"{p}.exchange_key", required=True)
-        else:
-            c.fail(f"{p}.exchange_key", "expected secret_env or secret_file (where the api_key is kept)")
+    exchange_key = c.api_key(h, "exchange_key", p)
     exchange_url = h.get("exchange_url")
     if exchange_url is not None and (
         not isinstance(exchange_url, str) or not re.match(r"^https?://\S+$", exchange_url)
@@ -937,13 +950,7 @@ def _receiver(c: _Checker, r: dict[str, Any], p: str) -> Receiver | None:
     c.unknown(r, p, {"url", "service_code", "key"})
     url = c.string(r, "url", p, pattern=_URL, expected="an http(s) URL of an Open311 GeoReport v2 API")
     code = c.string(r, "service_code", p, pattern=_SERVICE_CODE, expected="the service_code the partner gave")
-    key = None
-    if "key" in r:
-        if isinstance(r["key"], dict):
-            key = c.secret(r["key"], f"{p}.key", required=True)
-        else:
-            c.fail(f"{p}.key", "expected secret_env or secret_file (where the api_key is kept)")
-    return Receiver(url=url, service_code=code, key=key)
+    return Receiver(url=url, service_code=code, key=c.api_key(r, "key", p))
 
 
 def _linkage(c: _Checker, data: dict[str, Any], trunks: tuple[Trunk, ...], default_trunk: str) -> tuple[Partner, ...]:
@@ -1201,11 +1208,7 @@ def _server(c: _Checker, data: dict[str, Any]) -> ServerSettings:
     """`server:` the CTI server's address and the desktop link's settings (optional section)."""
     s = c.section(data, "server", "", required=False)
     c.unknown(s, "server", _SERVER_KEYS)
-    cert, key = c.optional_path(s, "tls_cert", "server"), c.optional_path(s, "tls_key", "server")
-    if (cert is None) != (key is None):
-        given = "tls_cert" if cert is not None else "tls_key"
-        c.fail(f"server.{given}", "tls_cert and tls_key go together (expected both, or neither)")
-        cert = key = None
+    cert, key = c.tls(s, "server")
     token_file = c.optional_path(s, "token_file", "server") if "token_file" in s else c.base / "var/link_tokens.json"
     return ServerSettings(
         host=c.string(s, "bind" if "bind" in s else "host", "server", expected="a host address", default="127.0.0.1"),
@@ -1256,11 +1259,7 @@ def _web(c: _Checker, data: dict[str, Any]) -> WebSettings:
             c.fail("web.listen", f"expected host:port (127.0.0.1:8090, [::1]:8090), got {text!r}")
         else:
             host, port = m.group(1).strip("[]"), int(m.group(2))
-    cert, key = c.optional_path(w, "tls_cert", "web"), c.optional_path(w, "tls_key", "web")
-    if (cert is None) != (key is None):
-        given = "tls_cert" if cert is not None else "tls_key"
-        c.fail(f"web.{given}", "tls_cert and tls_key go together (expected both, or neither)")
-        cert = key = None
+    cert, key = c.tls(w, "web")
     proxies = c.strings(w, "forwarded_allow_ips", "web", required=False)
     return WebSettings(
         enabled=enabled,

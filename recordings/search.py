@@ -72,10 +72,29 @@ def _match(session: Session, words: list[str]) -> ColumnElement[bool]:
     return Transcript.text.contains(words[0])  # other backends: a plain scan of the first word
 
 
-def transcript_matches(session: Session, words: list[str]) -> ColumnElement[bool]:
-    """The condition on `Transcript` rows that contain every one of `words` (see `words_of`), for queries
-    of their own (the QA view's search also lists calls that have no transcript yet)."""
-    return _match(session, words)
+def call_conditions(
+    session: Session,
+    words: str,
+    hotline: str | None,
+    agent: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[ColumnElement[bool]]:
+    """The conditions of a search on a select of calls (`CallRecord`) with their `Transcript`: every one of
+    `words` said (see `words_of`), of `hotline`, taken by `agent`, arrived from `since` to before `until`
+    (aware times); a condition not given adds none. For `search_calls` and queries of their own (the QA
+    view's search also lists calls that have no transcript yet)."""
+    tokens = words_of(words)
+    conditions = [_match(session, tokens)] if tokens else []
+    if hotline:
+        conditions.append(CallRecord.hotline == hotline)
+    if agent:
+        conditions.append(CallRecord.agent == agent)
+    if since is not None:
+        conditions.append(CallRecord.arrived_at >= since)
+    if until is not None:
+        conditions.append(CallRecord.arrived_at < until)
+    return conditions
 
 
 def search_calls(
@@ -90,19 +109,13 @@ def search_calls(
 ) -> list[CallHit]:
     """Transcribed calls matching every given condition, newest first. `words`: all of them must have
     been said (in any order, by either side). `since`/`until` bound the call's arrival (aware times)."""
-    stmt = select(Transcript, CallRecord).join(CallRecord, CallRecord.linkedid == Transcript.call_id)
-    tokens = words_of(words)
-    if tokens:
-        stmt = stmt.where(_match(session, tokens))
-    if hotline:
-        stmt = stmt.where(CallRecord.hotline == hotline)
-    if agent:
-        stmt = stmt.where(CallRecord.agent == agent)
-    if since is not None:
-        stmt = stmt.where(CallRecord.arrived_at >= since)
-    if until is not None:
-        stmt = stmt.where(CallRecord.arrived_at < until)
-    stmt = stmt.order_by(CallRecord.arrived_at.desc()).limit(limit)
+    stmt = (
+        select(Transcript, CallRecord)
+        .join(CallRecord, CallRecord.linkedid == Transcript.call_id)
+        .where(*call_conditions(session, words, hotline, agent, since, until))
+        .order_by(CallRecord.arrived_at.desc())
+        .limit(limit)
+    )
     return [
         CallHit(
             call_id=c.linkedid,

@@ -128,6 +128,15 @@ def _rule(
     return Rule(action, source, frozenset(targets), roles)
 
 
+def _stays(
+    action: Action,
+    roles: dict[HotlineMode, frozenset[Role]],
+    sources: tuple[CaseState, ...] = (S.DISPATCHED, S.IN_PROGRESS),
+) -> tuple[Rule, ...]:
+    """`action` from each of `sources` (by default a case with units on it), leaving the case where it is."""
+    return tuple(_rule(action, source, {source}, roles) for source in sources)
+
+
 RULES: tuple[Rule, ...] = (
     _rule(Action.RESOLVE_DIRECTLY, S.RECEIVED, {S.CLOSED}, _who(CENTRE, CENTRE, CENTRE | HOTLINE_UNIT)),
     _rule(Action.FORWARD, S.RECEIVED, {S.EXCHANGED}, _who(exchange=CENTRE | SYSTEM)),
@@ -139,25 +148,19 @@ RULES: tuple[Rule, ...] = (
     _rule(Action.RESOLVE_DIRECTLY, S.RETURNED, {S.CLOSED}, _who(exchange=CENTRE)),
     _rule(Action.DISPATCH, S.RECEIVED, {S.DISPATCHED}, _DISPATCHER),
     _rule(Action.DISPATCH, S.RETURNED, {S.DISPATCHED}, _DISPATCHER),
-    _rule(Action.DISPATCH, S.DISPATCHED, {S.DISPATCHED}, _DISPATCHER),  # a co-unit of a coordinated case
-    _rule(Action.DISPATCH, S.IN_PROGRESS, {S.IN_PROGRESS}, _DISPATCHER),  # a co-unit of a coordinated case
+    *_stays(Action.DISPATCH, _DISPATCHER),  # a co-unit of a coordinated case
     _rule(Action.ACCEPT, S.DISPATCHED, {S.IN_PROGRESS}, _UNIT),
     _rule(Action.ACCEPT, S.IN_PROGRESS, {S.IN_PROGRESS}, _UNIT),
     # 退单 (ari_app.cases.returns): the unit asks; the centre reviews (派单异议审核, 国办发〔2020〕53号). Accepted,
     # the share ends and the case goes back to be re-dispatched when no unit is left; rejected, the unit keeps it.
-    _rule(Action.RETURN, S.DISPATCHED, {S.DISPATCHED}, _UNIT),
-    _rule(Action.RETURN, S.IN_PROGRESS, {S.IN_PROGRESS}, _UNIT),
+    *_stays(Action.RETURN, _UNIT),
     _rule(Action.ACCEPT_RETURN, S.DISPATCHED, {S.RETURNED, S.DISPATCHED, S.IN_PROGRESS}, _REVIEWER),
     _rule(Action.ACCEPT_RETURN, S.IN_PROGRESS, {S.RETURNED, S.DISPATCHED, S.IN_PROGRESS, S.HANDLED}, _REVIEWER),
-    _rule(Action.REJECT_RETURN, S.DISPATCHED, {S.DISPATCHED}, _REVIEWER),
-    _rule(Action.REJECT_RETURN, S.IN_PROGRESS, {S.IN_PROGRESS}, _REVIEWER),
+    *_stays(Action.REJECT_RETURN, _REVIEWER),
     # 延期 (ari_app.cases.extensions): the unit asks before its deadline; the centre (the hotline unit) decides.
-    _rule(Action.REQUEST_EXTENSION, S.DISPATCHED, {S.DISPATCHED}, _UNIT),
-    _rule(Action.REQUEST_EXTENSION, S.IN_PROGRESS, {S.IN_PROGRESS}, _UNIT),
-    _rule(Action.APPROVE_EXTENSION, S.DISPATCHED, {S.DISPATCHED}, _REVIEWER),
-    _rule(Action.APPROVE_EXTENSION, S.IN_PROGRESS, {S.IN_PROGRESS}, _REVIEWER),
-    _rule(Action.REFUSE_EXTENSION, S.DISPATCHED, {S.DISPATCHED}, _REVIEWER),
-    _rule(Action.REFUSE_EXTENSION, S.IN_PROGRESS, {S.IN_PROGRESS}, _REVIEWER),
+    *_stays(Action.REQUEST_EXTENSION, _UNIT),
+    *_stays(Action.APPROVE_EXTENSION, _REVIEWER),
+    *_stays(Action.REFUSE_EXTENSION, _REVIEWER),
     # 阶段性回复 (ari_app.cases.workflow.report_progress): a unit whose share is signed for tells how far it got.
     _rule(Action.REPORT_PROGRESS, S.IN_PROGRESS, {S.IN_PROGRESS}, _UNIT),
     _rule(Action.HANDLE, S.IN_PROGRESS, {S.IN_PROGRESS, S.HANDLED}, _UNIT),
@@ -165,13 +168,9 @@ RULES: tuple[Rule, ...] = (
     _rule(Action.FOLLOW_UP, S.CLOSED, {S.CLOSED}, _who(CENTRE, CENTRE, CENTRE | HOTLINE_UNIT)),
     _rule(Action.APPROVE, S.FOLLOWED_UP, {S.CLOSED}, _REVIEWER),
     _rule(Action.SEND_BACK, S.FOLLOWED_UP, {S.IN_PROGRESS}, _REVIEWER),
-    _rule(Action.SUPERVISE, S.DISPATCHED, {S.DISPATCHED}, _REVIEWER),
-    _rule(Action.SUPERVISE, S.RETURNED, {S.RETURNED}, _REVIEWER),
-    _rule(Action.SUPERVISE, S.IN_PROGRESS, {S.IN_PROGRESS}, _REVIEWER),
-    _rule(Action.ESCALATE, S.DISPATCHED, {S.DISPATCHED}, _CLOCK),
-    _rule(Action.ESCALATE, S.IN_PROGRESS, {S.IN_PROGRESS}, _CLOCK),
-    _rule(Action.ESCALATE_TO_LEADER, S.DISPATCHED, {S.DISPATCHED}, _REVIEWER),
-    _rule(Action.ESCALATE_TO_LEADER, S.IN_PROGRESS, {S.IN_PROGRESS}, _REVIEWER),
+    *_stays(Action.SUPERVISE, _REVIEWER, (S.DISPATCHED, S.RETURNED, S.IN_PROGRESS)),
+    *_stays(Action.ESCALATE, _CLOCK),
+    *_stays(Action.ESCALATE_TO_LEADER, _REVIEWER),
     # 并单 (ari_app.cases.merging): the centre merges a duplicate without unit work of its own into a master.
     _rule(Action.MERGE, S.RECEIVED, {S.MERGED}, _who(CENTRE, CENTRE, CENTRE)),
     _rule(Action.MERGE, S.RETURNED, {S.MERGED}, _who(CENTRE, CENTRE, CENTRE)),

@@ -308,6 +308,14 @@ def _pending_return(session: Session, case: Case) -> tuple[DispatchReturn, Dispa
     return request, d
 
 
+def _decide(request: DispatchReturn | Extension, actor: Actor, approved: bool, note: str | None, now: datetime) -> None:
+    """A unit's request (a return, an extension) decided by `actor`: approved or refused, when, and why."""
+    request.status = RequestStatus.APPROVED if approved else RequestStatus.REFUSED
+    request.decided_at = now
+    request.decided_by = actor.user_id
+    request.decision_note = note
+
+
 def review_return(
     session: Session,
     actor: Actor,
@@ -329,10 +337,7 @@ def review_return(
     back = DispatchStatus.RETURNED if approved else _held(d)
     target = _target_if(session, actor, case, action, d, back)
     d.status = back
-    request.status = RequestStatus.APPROVED if approved else RequestStatus.REFUSED
-    request.decided_at = now
-    request.decided_by = actor.user_id
-    request.decision_note = why
+    _decide(request, actor, approved, why, now)
     if approved:
         d.returned_at = now
         d.return_reason = request.reason
@@ -462,10 +467,7 @@ def decide_extension(
         raise TransitionForbidden(
             f"the share of case {case.number} the extension was asked for is no longer held", action=str(action)
         )
-    ext.status = RequestStatus.APPROVED if approved else RequestStatus.REFUSED
-    ext.decided_at = now
-    ext.decided_by = actor.user_id
-    ext.decision_note = why
+    _decide(ext, actor, approved, why, now)
     if approved and d is not None:
         d.deadline_at = ext.deadline_asked
         _refresh_deadline(case)

@@ -11,22 +11,29 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ari_app.cases.actor import Actor
-from ari_app.commands.common import config_or_report, csv_export, csv_import, database, pad, run_change
+from ari_app.commands.common import (
+    add_csv_commands,
+    config_or_report,
+    csv_export,
+    csv_import,
+    database,
+    pad,
+    run_change,
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("catalogue", help="the classification catalogue: list, CSV export and import, edit nodes")
     csub = p.add_subparsers(dest="catalogue_command", metavar="ACTION", required=True)
     csub.add_parser("list", help="every node, retired ones marked").set_defaults(func=cmd_list)
-    export = csub.add_parser("export", help="write the catalogue as CSV (UTF-8)")
-    export.add_argument("file", help="the CSV file to write, - for standard output")
-    export.set_defaults(func=cmd_export)
-    imp = csub.add_parser(
-        "import", help="make the catalogue what a CSV file says (checked whole first; nothing changes on an error)"
+    add_csv_commands(
+        csub,
+        "the catalogue",
+        "code,parent_code,name_zh,name_en,status",
+        "make the catalogue what a CSV file says (checked whole first; nothing changes on an error)",
+        cmd_export,
+        cmd_import,
     )
-    imp.add_argument("file", help="the CSV file (code,parent_code,name_zh,name_en,status)")
-    imp.add_argument("--dry-run", action="store_true", help="only print what would change")
-    imp.set_defaults(func=cmd_import)
     add = csub.add_parser("add", help="add a node (its parent is the one its code names)")
     add.add_argument("code", help="six digits, two per level (GB/T 39666 style): 010000, 010100, 010101")
     add.add_argument("name_zh", help="the Chinese name")

@@ -125,6 +125,26 @@ def write_text(path: str, text: str) -> None:
         Path(path).write_text(text, encoding="utf-8", newline="")
 
 
+def add_csv_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    what: str,
+    columns: str,
+    import_help: str,
+    export: Callable[[argparse.Namespace], int],
+    imp: Callable[[argparse.Namespace], int],
+) -> None:
+    """The `export FILE` and `import FILE [--dry-run]` subcommands of a catalogue kept as CSV (`what`, as the
+    help names it: `the catalogue`), run by `export` and `imp`; `columns` are the file's, `import_help` says
+    what an import does."""
+    p = sub.add_parser("export", help=f"write {what} as CSV (UTF-8)")
+    p.add_argument("file", help="the CSV file to write, - for standard output")
+    p.set_defaults(func=export)
+    p = sub.add_parser("import", help=import_help)
+    p.add_argument("file", help=f"the CSV file ({columns})")
+    p.add_argument("--dry-run", action="store_true", help="only print what would change")
+    p.set_defaults(func=imp)
+
+
 def csv_export(args: argparse.Namespace, export: Callable[[Session], str]) -> int:
     """An `export FILE` subcommand: what `export(session)` writes, to FILE (- for standard output)."""
     cfg = config_or_report(args)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ari_app.cases.actor import Actor
-from ari_app.commands.common import config_or_report, csv_export, csv_import, database, run_change
+from ari_app.commands.common import add_csv_commands, config_or_report, csv_export, csv_import, database, run_change
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,13 +31,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rm = dsub.add_parser("remove", help="remove a rule by its id (see list)")
     rm.add_argument("rule_id", type=int)
     rm.set_defaults(func=cmd_remove)
-    export = dsub.add_parser("export", help="write the dispatch catalogue as CSV (UTF-8)")
-    export.add_argument("file", help="the CSV file to write, - for standard output")
-    export.set_defaults(func=cmd_export)
-    imp = dsub.add_parser("import", help="make the dispatch catalogue what a CSV file says (checked whole first)")
-    imp.add_argument("file", help="the CSV file (classification_code,subtree,district,street,grid_cell,...)")
-    imp.add_argument("--dry-run", action="store_true", help="only print what would change")
-    imp.set_defaults(func=cmd_import)
+    add_csv_commands(
+        dsub,
+        "the dispatch catalogue",
+        "classification_code,subtree,district,street,grid_cell,...",
+        "make the dispatch catalogue what a CSV file says (checked whole first)",
+        cmd_export,
+        cmd_import,
+    )
 
 
 def cmd_list(args: argparse.Namespace) -> int:

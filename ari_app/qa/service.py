@@ -45,7 +45,7 @@ from ari_app.protocol import (
     QaSentence,
     iso,
 )
-from recordings.search import get_transcript, transcript_matches, words_of
+from recordings.search import call_conditions, get_transcript
 from recordings.store import RecordingSet, sides
 from recordings.verify import RecordingStatus
 from schema.calls import CallRecord
@@ -138,22 +138,13 @@ def search(
     if first and last and first > last:
         raise ProtocolError(ErrorId.INVALID_FIELD, "date_from is after date_to", field="date_from")
     with sessions() as s, s.begin():
+        since = datetime.combine(first, time(), tz).astimezone(UTC) if first is not None else None
+        until = datetime.combine(last + timedelta(days=1), time(), tz).astimezone(UTC) if last is not None else None
         stmt = select(CallRecord, Transcript).outerjoin(Transcript, Transcript.call_id == CallRecord.linkedid)
         stmt = stmt.where(or_(CallRecord.recording.is_not(None), Transcript.id.is_not(None)))
-        tokens = words_of(words or "")
-        if tokens:
-            stmt = stmt.where(transcript_matches(s, tokens))
+        stmt = stmt.where(*call_conditions(s, words or "", hotline, agent, since, until))
         if actor.role is Role.HOTLINE_UNIT:
             stmt = stmt.where(CallRecord.hotline == actor.hotline if actor.hotline else false())
-        if hotline:
-            stmt = stmt.where(CallRecord.hotline == hotline)
-        if agent:
-            stmt = stmt.where(CallRecord.agent == agent)
-        if first is not None:
-            stmt = stmt.where(CallRecord.arrived_at >= datetime.combine(first, time(), tz).astimezone(UTC))
-        if last is not None:
-            until = datetime.combine(last + timedelta(days=1), time(), tz).astimezone(UTC)
-            stmt = stmt.where(CallRecord.arrived_at < until)
         stmt = stmt.order_by(CallRecord.arrived_at.desc(), CallRecord.id.desc()).limit(max(1, min(limit, 200)))
         found = s.execute(stmt).all()
         ids = [c.linkedid for c, _t in found]
