@@ -8,16 +8,13 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy.orm import Session, sessionmaker
-
+from ari_app.calls.desk import CallDesk
 from ari_app.calls.events import ConferenceStored
 from ari_app.conference.service import ThreeWay, participants
 from ari_app.config import Partner
 from ari_app.protocol import ErrorId, Msg, ProtocolError
 
 if TYPE_CHECKING:
-    from ari_app.agents.desk import AgentDesk
-    from ari_app.agents.service import AgentService
     from ari_app.link.routes import Request
     from ari_app.link.server import LinkServer
 
@@ -37,15 +34,13 @@ class Handoffs(Protocol):
     ) -> None: ...
 
 
-class ConferenceDesk:
+class ConferenceDesk(CallDesk):
     def __init__(self, three_way: ThreeWay, handoffs: Handoffs | None = None) -> None:
         self.three_way = three_way
         self.handoffs = handoffs
 
     def register(self, link: LinkServer) -> None:
-        self.sessions: sessionmaker[Session] = link.sessions
-        self.agents: AgentService = link.agents
-        self.desk: AgentDesk = link.agent_desk
+        self.attach(link)
         link.routes.add(Msg.CONFERENCE, self.request)
         link.listen(self.on_stored, ConferenceStored)
 
