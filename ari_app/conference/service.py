@@ -27,7 +27,6 @@ from ari_app.calls.numbers import NumberError
 from ari_app.calls.tracker import ANNOUNCER_CONTEXT, CallTracker
 from ari_app.config import Partner
 from ari_app.protocol import DomainError, ErrorId, iso
-from schema.calls import CallDirection, CallState
 from schema.conferences import ConferenceParticipant
 
 log = logging.getLogger(__name__)
@@ -63,14 +62,6 @@ class ThreeWay:
         self._dialled: dict[str, str] = {}  # room -> the unit number called in last
         self._ending: set[str] = set()  # rooms being ended for everyone: nobody is told who left
 
-    def _call(self, call_id: str) -> Any:
-        call = self.tracker.calls.get(call_id)
-        if call is None or call.state != CallState.CONNECTED or not call.channel or not call.agent_channel:
-            raise ConferenceError(f"call {call_id} is not connected to an agent", error_id=ErrorId.CALL_NOT_CONNECTED)
-        if call.direction is CallDirection.OUTBOUND:  # its citizen is the dialled leg, not the call's own channel
-            raise ConferenceError(f"call {call_id} is your own call to a citizen", error_id=ErrorId.CALL_OUTBOUND)
-        return call
-
     async def start(self, call_id: str, number: str | None = None, *, partner: str | None = None) -> str:
         """Bring `number` (a unit's contact number) or `partner` (a linkage partner's key: its configured number
         through its trunk, `Partner.dial`) into the call; returns the room's name."""
@@ -85,7 +76,7 @@ class ThreeWay:
             except NumberError as exc:
                 raise ConferenceError(str(exc), error_id=ErrorId.INVALID_NUMBER) from None
             dial = f"PJSIP/{number}@{self.trunk}"
-        call = self._call(call_id)
+        call = self.tracker.connected_call(call_id, ConferenceError)
         room = call.conference or f"hotline-{call_id}"
         if call.conference is None:
             self.tracker.start_conference(call_id, room)

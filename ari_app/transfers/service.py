@@ -37,12 +37,11 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallEnded, CallEvent, CallLegChanged, QueueMemberChanged, TransferChanged
-from ari_app.calls.model import Call, TransferLeg
+from ari_app.calls.model import TransferLeg
 from ari_app.calls.numbers import NumberError
 from ari_app.calls.tracker import CallTracker
 from ari_app.config import Partner
 from ari_app.protocol import DomainError, ErrorId
-from schema.calls import CallDirection, CallState
 from schema.transfers import CallTransfer
 
 log = logging.getLogger(__name__)
@@ -154,16 +153,6 @@ class Transfers:
         return transfer if transfer is not None and not transfer.state.terminal else None
 
     # --- requests --------------------------------------------------------------------------------------
-    def _connected_call(self, call_id: str, from_agent: str) -> Call:
-        call = self.tracker.calls.get(call_id)
-        if call is None or call.state != CallState.CONNECTED or not call.channel or not call.agent_channel:
-            raise TransferError(f"call {call_id} is not connected to an agent", error_id=ErrorId.CALL_NOT_CONNECTED)
-        if call.agent != from_agent:
-            raise TransferError(f"call {call_id} is not connected to {from_agent}", error_id=ErrorId.CALL_NOT_YOURS)
-        if call.direction is CallDirection.OUTBOUND:  # its citizen is the dialled leg, not the call's own channel
-            raise TransferError(f"call {call_id} is your own call to a citizen", error_id=ErrorId.CALL_OUTBOUND)
-        return call
-
     def _dial(
         self, from_agent: str, agent: str | None, number: str | None, partner: str | None = None
     ) -> tuple[str, str | None]:
@@ -207,7 +196,7 @@ class Transfers:
         agent types it: `NumberPlan.outbound`; kept as dialled) or `partner` (a linkage partner's key: its
         configured number through its trunk, `Partner.dial`)."""
         dial, number = self._dial(from_agent, agent, number, partner)
-        call = self._connected_call(call_id, from_agent)
+        call = self.tracker.connected_call(call_id, TransferError, from_agent)
         if self.current(call_id) is not None:
             raise TransferError(f"call {call_id} is already being transferred", error_id=ErrorId.TRANSFER_IN_PROGRESS)
         if call.conference and self._rooms.get(call_id) != call.conference:
