@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallEnded, CallEvent, CallLegChanged, QueueMemberChanged, TransferChanged
 from ari_app.calls.model import TransferLeg
-from ari_app.calls.numbers import NumberError
+from ari_app.calls.onward import CallOnward
 from ari_app.calls.tracker import CallTracker
 from ari_app.config import Partner
 from ari_app.protocol import DomainError, ErrorId
@@ -118,7 +118,7 @@ class Transfer:
         )
 
 
-class Transfers:
+class Transfers(CallOnward[Ami]):
     """Starts, completes and cancels transfers and follows their legs from the tracker's events.
 
     The caller (the desktop link) checks who may ask and that a target agent is ready; this service checks
@@ -134,12 +134,7 @@ class Transfers:
         clock: Clock | None = None,
         partners: Mapping[str, Partner] | None = None,
     ) -> None:
-        self.tracker = tracker
-        self.partners = dict(partners or {})
-        """联动: the emergency and police partners by key (config.yaml `linkage`), dialled by their dial string."""
-        self.ami = ami
-        self.sessions = sessions
-        self.trunk = trunk
+        super().__init__(tracker, ami, sessions, trunk, partners)
         self.agent_interfaces = dict(agent_interfaces)
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self._active: dict[str, Transfer] = {}  # call id -> its transfer under way (or last one)
@@ -161,11 +156,6 @@ class Transfers:
             raise TransferError(
                 "give exactly one target: an agent, a number or a partner", error_id=ErrorId.TRANSFER_TARGET_INVALID
             )
-        if partner:
-            found = self.partners.get(partner)
-            if found is None:
-                raise TransferError(f"{partner!r} is not a linkage partner", error_id=ErrorId.PARTNER_UNKNOWN)
-            return found.dial, found.number
         if agent:
             interface = self.agent_interfaces.get(agent)
             if interface is None:
@@ -175,12 +165,7 @@ class Transfers:
                     "a call cannot be transferred to the agent who has it", error_id=ErrorId.TRANSFER_TARGET_INVALID
                 )
             return interface, None
-        assert number is not None
-        try:
-            dial = self.tracker.numbers.outbound(number, self.trunk)
-        except NumberError as exc:
-            raise TransferError(str(exc), error_id=ErrorId.INVALID_NUMBER) from None
-        return f"PJSIP/{dial}@{self.trunk}", dial
+        return self.dial_out(number, partner or None, TransferError)
 
     async def start(
         self,
