@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final, NotRequired, TypedDict
+from typing import Any, Final, Generic, NotRequired, TypedDict, TypeVar
 
 import orjson
 
@@ -558,6 +558,21 @@ class DomainError(Exception):
             self.error_id = ErrorId(error_id)
         self.message = message
         self.detail = detail
+
+
+_State = TypeVar("_State", bound=StrEnum)
+
+
+class MoveError(DomainError, Generic[_State]):
+    """A move a state machine does not allow: the `subject` (of the subclass) `name` cannot go from
+    `current` to `target`; `detail` has `current` and `target`."""
+
+    subject = "state machine"
+
+    def __init__(self, name: str, current: _State, target: _State) -> None:
+        super().__init__(f"{self.subject} {name}: cannot go from {current} to {target}", current=current, target=target)
+        self.current = current
+        self.target = target
 
 
 class ProtocolError(DomainError):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, String, TypeDecorator
+from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 
@@ -53,3 +54,17 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+M = TypeVar("M", bound=Base)
+
+
+def kept_as_written(model: type[M], refusal: Callable[[M], Exception]) -> None:
+    """Rows of `model` are never changed nor removed through the ORM: a flush that would update or delete one
+    raises `refusal(row)` instead."""
+
+    def refuse(_mapper: Any, _conn: Any, target: M) -> None:
+        raise refusal(target)
+
+    event.listen(model, "before_update", refuse)
+    event.listen(model, "before_delete", refuse)

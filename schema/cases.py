@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint, event, false, text
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from schema.base import Base, UTCDateTime, utcnow
+from schema.base import Base, UTCDateTime, kept_as_written, utcnow
 
 
 class Channel(StrEnum):
@@ -684,9 +683,4 @@ class AuditAppendOnlyError(Exception):
     error_id = "audit_append_only"
 
 
-def _refuse_audit_change(_mapper: Any, _conn: Any, target: AuditEntry) -> None:
-    raise AuditAppendOnlyError(f"audit entry {target.id} is append-only")
-
-
-event.listen(AuditEntry, "before_update", _refuse_audit_change)
-event.listen(AuditEntry, "before_delete", _refuse_audit_change)
+kept_as_written(AuditEntry, lambda entry: AuditAppendOnlyError(f"audit entry {entry.id} is append-only"))

@@ -9,12 +9,11 @@ are their own history. Who listened to which call, and who scored it, is also in
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Index, String, Text, event
+from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from schema.base import Base, UTCDateTime
+from schema.base import Base, UTCDateTime, kept_as_written
 
 
 class QaScore(Base):
@@ -38,9 +37,4 @@ class QaScoreChangeError(Exception):
     error_id = "qa_score_append_only"
 
 
-def _refuse_change(_mapper: Any, _conn: Any, target: QaScore) -> None:
-    raise QaScoreChangeError(f"QA score {target.id} is kept as given")
-
-
-event.listen(QaScore, "before_update", _refuse_change)
-event.listen(QaScore, "before_delete", _refuse_change)
+kept_as_written(QaScore, lambda score: QaScoreChangeError(f"QA score {score.id} is kept as given"))

@@ -221,13 +221,8 @@ class AgentService:
         """A supervisor pauses (`reason`) or resumes a queue agent in Asterisk's queue. On a call the queue
         stops offering the next call at once, and the agent's state waits for the call's end (`pause_after`,
         then wrap-up); a resume cancels that. QueueUnavailable if Asterisk did not take it."""
-        agent = target.agent
-        assert agent is not None
-        try:
-            await self.queue.queue_pause(self.queue_name, agent.interface, pause, reason)
-        except Exception as exc:
-            log.warning("supervisor's queue pause for %s failed: %s", target.login, exc)
-            raise QueueUnavailable("Asterisk's queue did not accept the change") from None
+        if not await self._queue_pause(target, pause, reason, "supervisor's queue pause"):
+            raise QueueUnavailable("Asterisk's queue did not accept the change")
         if target.state is AgentState.ON_CALL:
             target.pause_after = reason if pause else None
             self.changed(target)
@@ -372,30 +367,30 @@ class AgentService:
         self.changed(session)
         session.timer = self.spawn(self._wrapup(session, seconds), f"wrapup {session.login}")
 
-    async def _wrapup(self, session: AgentSession, seconds: float) -> None:
-        agent = session.agent
-        assert agent is not None
+    async def _queue_pause(self, session: AgentSession, pause: bool, reason: str, what: str) -> bool:
+        """Pause (`reason`) or resume the queue agent of `session` in Asterisk's queue; False, logged as `what`
+        failing, if Asterisk did not take it."""
+        assert session.agent is not None
         try:
-            await self.queue.queue_pause(self.queue_name, agent.interface, True, WRAPUP_REASON)
+            await self.queue.queue_pause(self.queue_name, session.agent.interface, pause, reason)
         except Exception as exc:
-            log.warning("wrap-up pause for %s failed: %s", session.login, exc)
+            log.warning("%s for %s failed: %s", what, session.login, exc)
+            return False
+        return True
+
+    async def _wrapup(self, session: AgentSession, seconds: float) -> None:
+        await self._queue_pause(session, True, WRAPUP_REASON, "wrap-up pause")
         await asyncio.sleep(seconds)
         if session.state is not AgentState.WRAPUP:
             return
         session.timer = None
         if session.pause_after is not None:  # a supervisor paused the agent during the call
             reason = session.pause_after
-            try:
-                await self.queue.queue_pause(self.queue_name, agent.interface, True, reason)
-            except Exception as exc:
-                log.warning("the supervisor's pause of %s after the call failed: %s", session.login, exc)
+            if not await self._queue_pause(session, True, reason, "the supervisor's pause after the call"):
                 reason = WRAPUP_REASON  # still paused in the queue by the wrap-up
             self.move(session, AgentState.PAUSED, reason)
             return
-        try:
-            await self.queue.queue_pause(self.queue_name, agent.interface, False)
-        except Exception as exc:
-            log.warning("end of wrap-up for %s failed: %s", session.login, exc)
+        if not await self._queue_pause(session, False, "", "end of wrap-up"):
             self.move(session, AgentState.PAUSED, WRAPUP_REASON)
             return
         self.move(session, AgentState.READY, "")

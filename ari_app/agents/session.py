@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ari_app.config import Agent
-from ari_app.protocol import AgentState, AgentStateInfo, CallInfo, CallPhase, DomainError, ErrorId, TransferInfo
+from ari_app.protocol import AgentState, AgentStateInfo, CallInfo, CallPhase, ErrorId, MoveError, TransferInfo
 
 if TYPE_CHECKING:
     from ari_app.cases.actor import Actor
@@ -39,15 +39,12 @@ WRAPUP_REASON = "wrapup"
 OFFLINE_REASON = "desktop_offline"
 
 
-class AgentStateError(DomainError):
-    """A move the agent state machine does not allow; `detail` has `current` and `target`."""
+class AgentStateError(MoveError[AgentState]):
+    """A move the agent state machine does not allow (`AgentStateError(agent_id, current, target)`); `detail`
+    has `current` and `target`."""
 
     error_id = ErrorId.STATE_FORBIDDEN
-
-    def __init__(self, agent_id: str, current: AgentState, target: AgentState) -> None:
-        super().__init__(f"agent {agent_id}: cannot go from {current} to {target}", current=current, target=target)
-        self.current = current
-        self.target = target
+    subject = "agent"
 
 
 @dataclass

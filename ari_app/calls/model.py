@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from ari_app.protocol import DomainError, ErrorId
+from ari_app.protocol import ErrorId, MoveError
 from schema.calls import CallDirection, CallState, EndReason, OutboundPurpose
 
 TRANSITIONS: dict[CallState, frozenset[CallState]] = {
@@ -55,16 +55,15 @@ class TransferLeg(StrEnum):
     CONNECTED = "connected"
 
 
-class CallStateError(DomainError):
-    """A transition the state machine does not allow."""
+class CallStateError(MoveError[CallState]):
+    """A transition the state machine does not allow (`CallStateError(call_id, current, target)`)."""
 
     error_id = ErrorId.CALL_STATE_FORBIDDEN
+    subject = "call"
 
     def __init__(self, call_id: str, current: CallState, target: CallState) -> None:
-        super().__init__(f"call {call_id}: cannot go from {current} to {target}", current=current, target=target)
+        super().__init__(call_id, current, target)
         self.call_id = call_id
-        self.current = current
-        self.target = target
 
 
 @dataclass

@@ -39,6 +39,7 @@ from ari_app.calls.events import (
 )
 from ari_app.calls.model import Call, CallStateError, TransferLeg
 from ari_app.calls.numbers import NumberPlan
+from ari_app.protocol import DomainError, ErrorId
 from schema.calls import CallDirection, CallState, EndReason, OutboundPurpose
 
 log = logging.getLogger(__name__)
@@ -476,6 +477,18 @@ class CallTracker:
         call.ended_at = at
         self._save(call)
         self._emit(CallEnded(call.id, at, state, reason, call.agent, call.talk_seconds))
+
+    def connected_call(self, call_id: str, refusal: type[DomainError], agent: str | None = None) -> Call:
+        """The citizen's call `call_id`, connected to an agent (to `agent`, when given), for a transfer or a
+        three-way call; else `refusal` with `call_not_connected`, `call_not_yours` or `call_outbound`."""
+        call = self.calls.get(call_id)
+        if call is None or call.state != CallState.CONNECTED or not call.channel or not call.agent_channel:
+            raise refusal(f"call {call_id} is not connected to an agent", error_id=ErrorId.CALL_NOT_CONNECTED)
+        if agent is not None and call.agent != agent:
+            raise refusal(f"call {call_id} is not connected to {agent}", error_id=ErrorId.CALL_NOT_YOURS)
+        if call.direction is CallDirection.OUTBOUND:  # its citizen is the dialled leg, not the call's own channel
+            raise refusal(f"call {call_id} is your own call to a citizen", error_id=ErrorId.CALL_OUTBOUND)
+        return call
 
     def start_conference(self, call_id: str, room: str) -> None:
         """The server is moving this call into a three-way conference (before it redirects the channels)."""

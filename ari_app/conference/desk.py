@@ -5,47 +5,28 @@ the participants (ConferenceStored) is pushed as `conference_state` to the agent
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session, sessionmaker
-
+from ari_app.calls.desk import CallDesk
 from ari_app.calls.events import ConferenceStored
 from ari_app.conference.service import ThreeWay, participants
-from ari_app.config import Partner
 from ari_app.protocol import ErrorId, Msg, ProtocolError
 
 if TYPE_CHECKING:
-    from ari_app.agents.desk import AgentDesk
-    from ari_app.agents.service import AgentService
     from ari_app.link.routes import Request
     from ari_app.link.server import LinkServer
+    from ari_app.transfers.desk import PartnerHandoffs
 
 
-class Handoffs(Protocol):
-    """The rules of a handoff to a linkage partner (ari_app.transfers.desk.PartnerHandoffs): who may, which
-    partner, audited, recorded with its work order."""
-
-    async def run(
-        self,
-        req: Request,
-        call_id: str,
-        partner: str,
-        kind: str,
-        partners: Mapping[str, Partner],
-        start: Callable[[], Awaitable[object]],
-    ) -> None: ...
-
-
-class ConferenceDesk:
-    def __init__(self, three_way: ThreeWay, handoffs: Handoffs | None = None) -> None:
+class ConferenceDesk(CallDesk):
+    def __init__(self, three_way: ThreeWay, handoffs: PartnerHandoffs | None = None) -> None:
+        """`handoffs`: the rules of a handoff to a linkage partner (who may, which partner, audited, recorded
+        with its work order), shared with the transfer desk."""
         self.three_way = three_way
         self.handoffs = handoffs
 
     def register(self, link: LinkServer) -> None:
-        self.sessions: sessionmaker[Session] = link.sessions
-        self.agents: AgentService = link.agents
-        self.desk: AgentDesk = link.agent_desk
+        self.attach(link)
         link.routes.add(Msg.CONFERENCE, self.request)
         link.listen(self.on_stored, ConferenceStored)
 
@@ -69,7 +50,7 @@ class ConferenceDesk:
         req.reply(Msg.CONFERENCE_STATE, **await self.state(call_id))
 
     async def _partner(self, req: Request, call_id: str, partner: str) -> None:
-        """三方110: the partner called into the call through the handoff rules (`Handoffs`)."""
+        """三方110: the partner called into the call through the handoff rules (`PartnerHandoffs`)."""
         if self.handoffs is None:
             raise ProtocolError(ErrorId.PARTNER_UNKNOWN, "no linkage partners are configured", field="partner")
         await self.handoffs.run(

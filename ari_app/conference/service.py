@@ -23,11 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallEvent, ConferenceChanged, ConferenceStored, QueueMemberChanged
-from ari_app.calls.numbers import NumberError
+from ari_app.calls.onward import CallOnward
 from ari_app.calls.tracker import ANNOUNCER_CONTEXT, CallTracker
 from ari_app.config import Partner
 from ari_app.protocol import DomainError, ErrorId, iso
-from schema.calls import CallDirection, CallState
 from schema.conferences import ConferenceParticipant
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ class Ami(Protocol):
     async def originate_async(self, **fields: Any) -> None: ...
 
 
-class ThreeWay:
+class ThreeWay(CallOnward[Ami]):
     def __init__(
         self,
         tracker: CallTracker,
@@ -53,39 +52,16 @@ class ThreeWay:
         publish: Callable[[object], None] | None = None,
         partners: Mapping[str, Partner] | None = None,
     ) -> None:
-        self.tracker = tracker
-        self.partners = dict(partners or {})
-        """联动: the emergency and police partners by key (config.yaml `linkage`), called in by their dial string."""
-        self.ami = ami
-        self.sessions = sessions
-        self.trunk = trunk
+        super().__init__(tracker, ami, sessions, trunk, partners)
         self.publish = publish or tracker.bus.publish
         self._dialled: dict[str, str] = {}  # room -> the unit number called in last
         self._ending: set[str] = set()  # rooms being ended for everyone: nobody is told who left
 
-    def _call(self, call_id: str) -> Any:
-        call = self.tracker.calls.get(call_id)
-        if call is None or call.state != CallState.CONNECTED or not call.channel or not call.agent_channel:
-            raise ConferenceError(f"call {call_id} is not connected to an agent", error_id=ErrorId.CALL_NOT_CONNECTED)
-        if call.direction is CallDirection.OUTBOUND:  # its citizen is the dialled leg, not the call's own channel
-            raise ConferenceError(f"call {call_id} is your own call to a citizen", error_id=ErrorId.CALL_OUTBOUND)
-        return call
-
     async def start(self, call_id: str, number: str | None = None, *, partner: str | None = None) -> str:
         """Bring `number` (a unit's contact number) or `partner` (a linkage partner's key: its configured number
         through its trunk, `Partner.dial`) into the call; returns the room's name."""
-        if partner is not None:
-            found = self.partners.get(partner)
-            if found is None:
-                raise ConferenceError(f"{partner!r} is not a linkage partner", error_id=ErrorId.PARTNER_UNKNOWN)
-            number, dial = found.number, found.dial
-        else:
-            try:
-                number = self.tracker.numbers.outbound(number or "", self.trunk)
-            except NumberError as exc:
-                raise ConferenceError(str(exc), error_id=ErrorId.INVALID_NUMBER) from None
-            dial = f"PJSIP/{number}@{self.trunk}"
-        call = self._call(call_id)
+        dial, number = self.dial_out(number, partner, ConferenceError)
+        call = self.tracker.connected_call(call_id, ConferenceError)
         room = call.conference or f"hotline-{call_id}"
         if call.conference is None:
             self.tracker.start_conference(call_id, room)

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ari_app.agents.desk import AgentDesk, ended_message
-from ari_app.agents.service import AgentService
+from ari_app.agents.desk import ended_message
 from ari_app.agents.session import AgentSession, LiveCall
+from ari_app.calls.desk import CallDesk
 from ari_app.calls.events import CallLegChanged, TransferChanged
 from ari_app.cases.access import visible
 from ari_app.cases.actor import Actor
@@ -153,14 +153,12 @@ class PartnerHandoffs:
         await handed_to_partner(self.sessions, req.session, call_id, partner, kind)
 
 
-class TransferDesk:
+class TransferDesk(CallDesk):
     def __init__(self, transfers: Transfers) -> None:
         self.transfers = transfers
 
     def register(self, link: LinkServer) -> None:
-        self.sessions: sessionmaker[Session] = link.sessions
-        self.agents: AgentService = link.agents
-        self.desk: AgentDesk = link.agent_desk
+        self.attach(link)
         link.routes.add(Msg.TRANSFER, self.request)
         link.listen(self.on_transfer, TransferChanged)
         link.listen(self.on_leg, CallLegChanged)

@@ -37,12 +37,11 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.calls.events import CallEnded, CallEvent, CallLegChanged, QueueMemberChanged, TransferChanged
-from ari_app.calls.model import Call, TransferLeg
-from ari_app.calls.numbers import NumberError
+from ari_app.calls.model import TransferLeg
+from ari_app.calls.onward import CallOnward
 from ari_app.calls.tracker import CallTracker
 from ari_app.config import Partner
 from ari_app.protocol import DomainError, ErrorId
-from schema.calls import CallDirection, CallState
 from schema.transfers import CallTransfer
 
 log = logging.getLogger(__name__)
@@ -119,7 +118,7 @@ class Transfer:
         )
 
 
-class Transfers:
+class Transfers(CallOnward[Ami]):
     """Starts, completes and cancels transfers and follows their legs from the tracker's events.
 
     The caller (the desktop link) checks who may ask and that a target agent is ready; this service checks
@@ -135,12 +134,7 @@ class Transfers:
         clock: Clock | None = None,
         partners: Mapping[str, Partner] | None = None,
     ) -> None:
-        self.tracker = tracker
-        self.partners = dict(partners or {})
-        """联动: the emergency and police partners by key (config.yaml `linkage`), dialled by their dial string."""
-        self.ami = ami
-        self.sessions = sessions
-        self.trunk = trunk
+        super().__init__(tracker, ami, sessions, trunk, partners)
         self.agent_interfaces = dict(agent_interfaces)
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self._active: dict[str, Transfer] = {}  # call id -> its transfer under way (or last one)
@@ -154,16 +148,6 @@ class Transfers:
         return transfer if transfer is not None and not transfer.state.terminal else None
 
     # --- requests --------------------------------------------------------------------------------------
-    def _connected_call(self, call_id: str, from_agent: str) -> Call:
-        call = self.tracker.calls.get(call_id)
-        if call is None or call.state != CallState.CONNECTED or not call.channel or not call.agent_channel:
-            raise TransferError(f"call {call_id} is not connected to an agent", error_id=ErrorId.CALL_NOT_CONNECTED)
-        if call.agent != from_agent:
-            raise TransferError(f"call {call_id} is not connected to {from_agent}", error_id=ErrorId.CALL_NOT_YOURS)
-        if call.direction is CallDirection.OUTBOUND:  # its citizen is the dialled leg, not the call's own channel
-            raise TransferError(f"call {call_id} is your own call to a citizen", error_id=ErrorId.CALL_OUTBOUND)
-        return call
-
     def _dial(
         self, from_agent: str, agent: str | None, number: str | None, partner: str | None = None
     ) -> tuple[str, str | None]:
@@ -172,11 +156,6 @@ class Transfers:
             raise TransferError(
                 "give exactly one target: an agent, a number or a partner", error_id=ErrorId.TRANSFER_TARGET_INVALID
             )
-        if partner:
-            found = self.partners.get(partner)
-            if found is None:
-                raise TransferError(f"{partner!r} is not a linkage partner", error_id=ErrorId.PARTNER_UNKNOWN)
-            return found.dial, found.number
         if agent:
             interface = self.agent_interfaces.get(agent)
             if interface is None:
@@ -186,12 +165,7 @@ class Transfers:
                     "a call cannot be transferred to the agent who has it", error_id=ErrorId.TRANSFER_TARGET_INVALID
                 )
             return interface, None
-        assert number is not None
-        try:
-            dial = self.tracker.numbers.outbound(number, self.trunk)
-        except NumberError as exc:
-            raise TransferError(str(exc), error_id=ErrorId.INVALID_NUMBER) from None
-        return f"PJSIP/{dial}@{self.trunk}", dial
+        return self.dial_out(number, partner or None, TransferError)
 
     async def start(
         self,
@@ -207,7 +181,7 @@ class Transfers:
         agent types it: `NumberPlan.outbound`; kept as dialled) or `partner` (a linkage partner's key: its
         configured number through its trunk, `Partner.dial`)."""
         dial, number = self._dial(from_agent, agent, number, partner)
-        call = self._connected_call(call_id, from_agent)
+        call = self.tracker.connected_call(call_id, TransferError, from_agent)
         if self.current(call_id) is not None:
             raise TransferError(f"call {call_id} is already being transferred", error_id=ErrorId.TRANSFER_IN_PROGRESS)
         if call.conference and self._rooms.get(call_id) != call.conference:

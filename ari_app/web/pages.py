@@ -643,22 +643,27 @@ def routes(ctx: Context) -> list[Route]:
             return today.replace(day=1), today, "kpi_bad_period"
         return start, last, error
 
-    async def kpi_of(request: Request, signed: Signed) -> tuple[KpiReport, str | None]:
-        start, last, error = period(request)
-        report = await asyncio.to_thread(
-            oversight.kpi_report, ctx.sessions, signed.user.actor, start, last + timedelta(days=1), ctx.zone
-        )
-        report.by_agent = []  # the page and its CSV: the total, per hotline and per unit
-        return report, error
-
-    async def kpi_page(request: Request) -> Response:
+    async def kpi_of(request: Request) -> tuple[Signed, KpiReport, str | None] | Response:
+        """The KPI page's and its CSV's report of `period` (without the per-agent figures), for the person
+        signed in, with the period's error key; else the way to the sign-in page, or the refusal."""
         signed = await signed_in(request)
         if signed is None:
             return to_login(request, ended=bool(request.cookies.get(ctx.cookie)))
+        start, last, error = period(request)
         try:
-            report, error = await kpi_of(request, signed)
+            report = await asyncio.to_thread(
+                oversight.kpi_report, ctx.sessions, signed.user.actor, start, last + timedelta(days=1), ctx.zone
+            )
         except PermissionDenied:
             return forbidden(request, signed)
+        report.by_agent = []  # the page and its CSV: the total, per hotline and per unit
+        return signed, report, error
+
+    async def kpi_page(request: Request) -> Response:
+        found = await kpi_of(request)
+        if isinstance(found, Response):
+            return found
+        signed, report, error = found
         lang = lang_of(request)
         ranked = oversight.ranking(report.by_unit)
         unit_chart = bar_chart(
@@ -693,13 +698,10 @@ def routes(ctx: Context) -> list[Route]:
         )
 
     async def kpi_csv(request: Request) -> Response:
-        signed = await signed_in(request)
-        if signed is None:
-            return to_login(request, ended=bool(request.cookies.get(ctx.cookie)))
-        try:
-            report, _ = await kpi_of(request, signed)
-        except PermissionDenied:
-            return forbidden(request, signed)
+        found = await kpi_of(request)
+        if isinstance(found, Response):
+            return found
+        _, report, _ = found
         name = f"kpi_{report.start.isoformat()}_{report.last_day.isoformat()}.csv"
         return Response(
             "\ufeff" + csv_text(report),  # the BOM: spreadsheet programs then read the Chinese names as UTF-8
