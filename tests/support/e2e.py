@@ -30,6 +30,7 @@ from ari_app import protocol as p
 from ari_app.asterisk_ctl import AsteriskHost
 from ari_app.config import load_config
 from ari_app.health import AmiSession
+from tests.support.commands import run_in_checkout
 from tests.support.link import Desktop
 from tests.support.waiting import wait_for
 
@@ -103,15 +104,7 @@ def make_config(tmp: Path, agents: int, agent_port: int = 5080, wrapup: int = 0)
 def hotline(
     config: Path, *args: str, timeout: float = 300, input_: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*HOTLINE, "-c", str(config), *args],
-        cwd=ROOT,
-        input=input_,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_in_checkout([*HOTLINE, "-c", str(config), *args], timeout=timeout, input_=input_)
 
 
 def calls(config: Path, limit: int = 500) -> list[dict[str, Any]]:
