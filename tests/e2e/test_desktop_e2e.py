@@ -5,14 +5,12 @@ desktop hears nothing; then the server is killed and restarted under a signed-in
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -22,12 +20,13 @@ from sqlalchemy import select
 from ari_app.protocol import Msg
 from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
-from cti_desktop.link import LinkClient, LinkError, Status
+from cti_desktop.link import LinkClient, Status
 from cti_desktop.window import MainWindow
 from schema.cases import CooperatingUnit
 from schema.db import make_engine, make_sessionmaker
 from tests.support.e2e import ROOT, Stack, add_user, calls, hotline, suite_members
 from tests.support.qt import qt_until, type_text
+from tests.support.workstation import LinkedWindow
 
 PASSWORD = "e2e-坐席-pass"
 
@@ -35,38 +34,11 @@ PASSWORD = "e2e-坐席-pass"
 SHOTS = ROOT / "var" / "screenshots"
 
 
-class Desk:
+class Desk(LinkedWindow):
     """A desktop window and its link, with every message it received kept for the assertions."""
 
     def __init__(self, url: str, tmp: Path, name: str) -> None:
-        self.window = MainWindow(Tr("zh"), DraftStore(tmp / f"draft-{name}.json"), server=url)
-        self.received: list[dict[str, Any]] = []
-
-        def handle(msg: dict[str, Any]) -> None:
-            self.received.append(msg)
-            self.window.handle_message(msg)
-
-        self.link = LinkClient(url, handle, self.window.set_link_status, backoff_base=0.1, backoff_max=0.5)
-        self.window.link = self.link
-        self.link.start()
-
-    async def sign_in(self, qtbot: QtBot, agent: str) -> None:
-        await self.link.wait_online(10)
-        self.window.signin.agent_id.setText(agent)
-        self.window.signin.password.setText(PASSWORD)
-        self.window.signin.button.click()
-        await qt_until(lambda: self.window.isVisible() and self.window.status_view.state == "paused", 10)
-
-    async def close(self) -> None:
-        """Sign out, as a user leaves (a desktop that only disconnects stays signed in, its agent paused in the
-        queue for the next test), then close."""
-        if self.link.token is not None:
-            with contextlib.suppress(LinkError):
-                await self.link.sign_out()
-        self.window.shutdown()
-        await self.link.stop()
-        self.window.signin.close()
-        self.window.close()
+        super().__init__(MainWindow(Tr("zh"), DraftStore(tmp / f"draft-{name}.json"), server=url), url)
 
 
 @pytest.fixture
@@ -89,8 +61,8 @@ async def test_call_pops_the_rung_agent_and_the_saved_case_is_linked(
     stack: Stack, desks: tuple[Desk, Desk], qtbot: QtBot
 ) -> None:
     a, b = desks
-    await a.sign_in(qtbot, "1001")
-    await b.sign_in(qtbot, "1002")  # signed in, stays paused: the queue never rings 1002
+    await a.sign_in_as("1001", PASSWORD)
+    await b.sign_in_as("1002", PASSWORD)  # signed in, stays paused: the queue never rings 1002
     a.window.ready_button.click()
     await qt_until(lambda: a.window.status_view.state == "ready", 10)
     members = hotline(stack.config, "asterisk", "cli", "queue show hotline").stdout

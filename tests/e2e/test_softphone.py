@@ -6,30 +6,19 @@ up, and the call's record is right; a killed phone process comes back registered
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import signal
-import struct
-import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
 
 from ari_app import protocol as p
 from cti_desktop.softphone import AudioDevices, CallState, PhoneSettings, Registration, SipAccount, Softphone
-from tests.support.e2e import (
-    PASSWORD,
-    SOFTPHONE_AGENT,
-    Stack,
-    add_user,
-    calls,
-    hotline,
-    suite_members,
-)
+from tests.support.e2e import PASSWORD, SOFTPHONE_AGENT, Stack, alone_in_the_queue, call_record, hotline
 from tests.support.link import Desktop
+from tests.support.phones import write_tone
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.e2e
@@ -38,47 +27,33 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def tone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """What the agent says: 60 s of a 440 Hz tone, 8 kHz mono."""
-    path = tmp_path_factory.mktemp("softphone") / "tone.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        second = b"".join(struct.pack("<h", int(6000 * math.sin(2 * math.pi * 440 * i / 8000))) for i in range(8000))
-        w.writeframes(second * 60)
-    return path
+    return write_tone(tmp_path_factory.mktemp("softphone") / "tone.wav")
 
 
 @pytest.fixture
 async def agent_phone(stack: Stack, tone: Path) -> AsyncIterator[tuple[Desktop, Softphone]]:
     """Agent 1090 signed in and ready, the hotline queue's only member, with its softphone registered on the
     account from `signed_in`."""
-    add_user(stack.config, SOFTPHONE_AGENT, "agent", PASSWORD)
-    suite_members(stack.config, present=False)
-    phone = Softphone(PhoneSettings(audio=AudioDevices.files(tone)))
-    try:
-        async with connect(stack.link_url) as ws:
-            desk = Desktop(ws)
-            assert (await desk.request(p.Msg.HELLO, version=p.PROTOCOL_VERSION, client="e2e"))["type"] == "welcome"
-            signed = await desk.request(p.Msg.SIGN_IN, agent_id=SOFTPHONE_AGENT, password=PASSWORD)
-            assert signed["type"] == p.Msg.SIGNED_IN and signed["phone"], signed
-            account = signed["phone"]
-            await phone.start()
-            await phone.set_account(
-                SipAccount(account["aor"], password=account["password"], register=account["register_seconds"])
-            )
-            await until(lambda: phone.status.registration is Registration.REGISTERED, 10, "the phone registered")
-            assert (await desk.request(p.Msg.SET_STATE, state="ready"))["state"] == "ready"
-            yield desk, phone
-            await desk.request(p.Msg.SIGN_OUT)
-    finally:
-        await phone.stop()
-        suite_members(stack.config, present=True)
-        hotline(stack.config, "asterisk", "cli", f"queue remove member PJSIP/{SOFTPHONE_AGENT} from hotline")
-
-
-def record(stack: Stack, caller: str, state: str) -> dict[str, Any] | None:
-    """`caller`'s call record once it is in `state` (`hotline calls --json`)."""
-    return next((c for c in calls(stack.config, limit=50) if c["caller"] == caller and c["state"] == state), None)
+    with alone_in_the_queue(stack.config, SOFTPHONE_AGENT):
+        phone = Softphone(PhoneSettings(audio=AudioDevices.files(tone)))
+        try:
+            async with connect(stack.link_url) as ws:
+                desk = Desktop(ws)
+                hello = await desk.request(p.Msg.HELLO, version=p.PROTOCOL_VERSION, client="e2e")
+                assert hello["type"] == "welcome"
+                signed = await desk.request(p.Msg.SIGN_IN, agent_id=SOFTPHONE_AGENT, password=PASSWORD)
+                assert signed["type"] == p.Msg.SIGNED_IN and signed["phone"], signed
+                account = signed["phone"]
+                await phone.start()
+                await phone.set_account(
+                    SipAccount(account["aor"], password=account["password"], register=account["register_seconds"])
+                )
+                await until(lambda: phone.status.registration is Registration.REGISTERED, 10, "the phone registered")
+                assert (await desk.request(p.Msg.SET_STATE, state="ready"))["state"] == "ready"
+                yield desk, phone
+                await desk.request(p.Msg.SIGN_OUT)
+        finally:
+            await phone.stop()
 
 
 def citizen_channel(stack: Stack, caller: str) -> list[str] | None:
@@ -115,7 +90,7 @@ async def test_the_softphone_answers_holds_resumes_and_hangs_up_a_hotline_call(
         await phone.answer()
         await until(lambda: phone.status.call and phone.status.call.state is CallState.ESTABLISHED, 10, "answered")
         await until(lambda: phone.status.call and phone.status.call.media, 10, "the citizen's audio reaching the phone")
-        await until(lambda: record(stack, caller, "connected"), 15, "the call's record connected", blocking=True)
+        await until(lambda: call_record(stack, caller, "connected"), 15, "the call's record connected", blocking=True)
 
         assert not await asyncio.to_thread(hearing_music, stack, caller)  # talking, no music before the hold
         await phone.hold()
@@ -129,7 +104,7 @@ async def test_the_softphone_answers_holds_resumes_and_hangs_up_a_hotline_call(
         await phone.dtmf("1")
         await phone.hangup()
         await until(lambda: phone.status.call is None, 10, "the phone's call ended")
-        ended = await until(lambda: record(stack, caller, "ended"), 30, "the ended record", blocking=True)
+        ended = await until(lambda: call_record(stack, caller, "ended"), 30, "the ended record", blocking=True)
         assert ended["agent"] == SOFTPHONE_AGENT and ended["answered_at"] and ended["end_reason"] == "agent_hangup"
     finally:
         if citizen.poll() is None:
@@ -153,7 +128,7 @@ async def test_a_killed_phone_comes_back_registered_and_takes_the_next_call(
         await phone.answer()
         await until(lambda: phone.status.call and phone.status.call.state is CallState.ESTABLISHED, 10, "answered")
         await until(lambda: phone.status.call is None, 20, "the citizen hung up")
-        ended = await until(lambda: record(stack, caller, "ended"), 30, "the ended record", blocking=True)
+        ended = await until(lambda: call_record(stack, caller, "ended"), 30, "the ended record", blocking=True)
         assert ended["agent"] == SOFTPHONE_AGENT and ended["answered_at"]
     finally:
         if citizen.poll() is None:

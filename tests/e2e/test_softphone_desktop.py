@@ -22,7 +22,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from cti_desktop.softphone import CallState, Process, Registration
-from tests.support.e2e import PASSWORD, ROOT, SOFTPHONE_AGENT, Stack, add_user, calls, hotline, suite_members
+from tests.support.e2e import ROOT, SOFTPHONE_AGENT, Stack, alone_in_the_queue, call_record, hotline
 from tests.support.phones import write_tone
 from tests.support.qt import qt_until
 from tests.support.rtp import RtpTap, media_port, rms, tone_share
@@ -41,23 +41,16 @@ def tone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 async def desk(stack: Stack, tone: Path, qtbot: QtBot) -> AsyncIterator[Workstation]:
     """Agent 1090's desktop signed in, its phone registered, ready: the hotline queue's only member."""
-    add_user(stack.config, SOFTPHONE_AGENT, "agent", PASSWORD)
-    suite_members(stack.config, present=False)
-    ws = Workstation(stack.link_url, stack.tmp, tone)
-    try:
-        await ws.sign_in()
-        assert ws.panel.account is not None and ws.panel.account.aor.startswith(f"sip:{SOFTPHONE_AGENT}@")
-        ws.window.ready_button.click()
-        await qt_until(lambda: ws.window.status_view.state == "ready", 10, "ready")
-        yield ws
-    finally:
-        await ws.close()
-        suite_members(stack.config, present=True)
-        hotline(stack.config, "asterisk", "cli", f"queue remove member PJSIP/{SOFTPHONE_AGENT} from hotline")
-
-
-def record(stack: Stack, caller: str, state: str) -> dict[str, Any] | None:
-    return next((c for c in calls(stack.config, limit=50) if c["caller"] == caller and c["state"] == state), None)
+    with alone_in_the_queue(stack.config, SOFTPHONE_AGENT):
+        ws = Workstation(stack.link_url, stack.tmp, tone)
+        try:
+            await ws.sign_in()
+            assert ws.panel.account is not None and ws.panel.account.aor.startswith(f"sip:{SOFTPHONE_AGENT}@")
+            ws.window.ready_button.click()
+            await qt_until(lambda: ws.window.status_view.state == "ready", 10, "ready")
+            yield ws
+        finally:
+            await ws.close()
 
 
 def shoot(ws: Workstation, name: str) -> None:
@@ -106,7 +99,7 @@ async def test_answer_hold_resume_keys_and_hang_up_with_the_panels_buttons(
         loud, share = await heard(tap, answered_at + 0.5)
         print(f"talking: rms {loud:.0f}, 440 Hz share {share:.2f}")
         assert loud > 500 and share > 0.5, "the citizen hears the agent's tone"
-        await qt_until(lambda: record(stack, caller, "connected"), 15, "the record connected", blocking=True)
+        await qt_until(lambda: call_record(stack, caller, "connected"), 15, "the record connected", blocking=True)
 
         assert panel.hold_button.isEnabled()
         panel.hold_button.click()
@@ -137,13 +130,13 @@ async def test_answer_hold_resume_keys_and_hang_up_with_the_panels_buttons(
         panel.hangup_button.click()
         await qt_until(lambda: desk.call_state() is None, 10, "the panel's call ended")
         assert panel.call.text() == "空闲"
-        ended = await qt_until(lambda: record(stack, caller, "ended"), 30, "the ended record", blocking=True)
+        ended = await qt_until(lambda: call_record(stack, caller, "ended"), 30, "the ended record", blocking=True)
         assert ended["direction"] == "inbound" and ended["agent"] == SOFTPHONE_AGENT
         assert ended["end_reason"] == "agent_hangup" and ended["answered_at"]
         assert ended["talk_seconds"] is not None and abs(ended["talk_seconds"] - talked) < 3, (ended, talked)
         # the citizen stays on for the survey: the recording was closed when the agent left, and is sound
         checked = await qt_until(
-            lambda: (r := record(stack, caller, "ended")) and r["recording_status"] and r,
+            lambda: (r := call_record(stack, caller, "ended")) and r["recording_status"] and r,
             30,
             "the recording checked",
             blocking=True,
@@ -180,7 +173,7 @@ async def test_a_killed_phone_process_is_shown_restarted_and_answers_the_next_ca
         loud, share = await heard(tap, answered_at + 0.5)
         assert loud > 500 and share > 0.5, "the citizen hears the restarted phone"
         await qt_until(lambda: desk.call_state() is None, 20, "the citizen hung up")
-        ended = await qt_until(lambda: record(stack, caller, "ended"), 30, "the ended record", blocking=True)
+        ended = await qt_until(lambda: call_record(stack, caller, "ended"), 30, "the ended record", blocking=True)
         assert ended["agent"] == SOFTPHONE_AGENT and ended["answered_at"] and ended["end_reason"] == "caller_hangup"
     finally:
         tap.close()

@@ -32,19 +32,21 @@ def hotline(config: Path, *args: str, timeout: float = 120) -> subprocess.Comple
     )
 
 
+def run_in_checkout(
+    argv: list[str], *, timeout: float, input_: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`argv` run in the checkout's folder, `input_` its stdin, with `env` (None: this process's
+    environment); its output captured as text, its exit status left to the caller."""
+    return subprocess.run(
+        argv, cwd=ROOT, input=input_, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 def checkout_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """`python -m ari_app.cli *args` run in the checkout with the checkout first on the path, so the code
     under test is this one's whichever checkout the environment's `hotline` script was installed from."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run(
-        [sys.executable, "-m", "ari_app.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        cwd=ROOT,
-        env=env,
-    )
+    return run_in_checkout([sys.executable, "-m", "ari_app.cli", *args], timeout=timeout, env=env)
 
 
 def config_text_on(db: Path) -> str:

@@ -17,8 +17,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from ari_app import protocol as p
 from ari_app.asterisk_ctl import AsteriskHost
 from ari_app.config import load_config
 from ari_app.health import AmiSession
+from tests.support.commands import run_in_checkout
 from tests.support.link import Desktop
 from tests.support.waiting import wait_for
 
@@ -103,15 +104,7 @@ def make_config(tmp: Path, agents: int, agent_port: int = 5080, wrapup: int = 0)
 def hotline(
     config: Path, *args: str, timeout: float = 300, input_: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*HOTLINE, "-c", str(config), *args],
-        cwd=ROOT,
-        input=input_,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_in_checkout([*HOTLINE, "-c", str(config), *args], timeout=timeout, input_=input_)
 
 
 def calls(config: Path, limit: int = 500) -> list[dict[str, Any]]:
@@ -606,13 +599,25 @@ async def ami_events(stack: Stack, mask: str = "call") -> AsyncIterator[list[dic
                 await task  # a reader that failed says why here
 
 
+@contextmanager
+def alone_in_the_queue(config: Path, agent: str, password: str = PASSWORD) -> Iterator[None]:
+    """For the block, `agent` a user with `password` (`add_user`) and the suite's other agents out of the
+    hotline queue, so that when `agent` signs in and is ready it is the queue's only member; at the end they
+    are put back and `agent` taken out."""
+    add_user(config, agent, "agent", password)
+    suite_members(config, present=False)
+    try:
+        yield
+    finally:
+        suite_members(config, present=True)
+        hotline(config, "asterisk", "cli", f"queue remove member PJSIP/{agent} from hotline")
+
+
 @asynccontextmanager
 async def sole_agent(stack: Stack, agent: str, password: str) -> AsyncIterator[Desktop]:
     """`agent` signed in over the link and ready, the only member of the hotline queue: the suite's other
     agents are out of it until the end, when they are put back and `agent` taken out."""
-    add_user(stack.config, agent, "agent", password)
-    suite_members(stack.config, present=False)
-    try:
+    with alone_in_the_queue(stack.config, agent, password):
         async with connect(stack.link_url) as ws:
             desk = Desktop(ws)
             assert (await desk.request(p.Msg.HELLO, version="1.1", client="e2e"))["type"] == "welcome"
@@ -620,9 +625,6 @@ async def sole_agent(stack: Stack, agent: str, password: str) -> AsyncIterator[D
             assert signed["type"] == p.Msg.SIGNED_IN, signed
             assert (await desk.request(p.Msg.SET_STATE, state="ready"))["state"] == "ready"
             yield desk
-    finally:
-        suite_members(stack.config, present=True)
-        hotline(stack.config, "asterisk", "cli", f"queue remove member PJSIP/{agent} from hotline")
 
 
 def one_call(stack: Stack, tmp: Path, audio: Path, dialed: str, caller: str, talk_ms: int) -> dict[str, Any]:
@@ -636,6 +638,11 @@ def one_call(stack: Stack, tmp: Path, audio: Path, dialed: str, caller: str, tal
         sipp.stop()
 
     return calls_in_state(stack, caller, "ended", "the ended call", within=30)[0]
+
+
+def call_record(stack: Stack, caller: str, state: str) -> dict[str, Any] | None:
+    """`caller`'s call record (among the latest 50) if it is in `state`, else None: for a wait to poll."""
+    return next((c for c in calls(stack.config, limit=50) if c["caller"] == caller and c["state"] == state), None)
 
 
 def calls_in_state(stack: Stack, caller: str, state: str, what: str, within: float = 20) -> list[dict[str, Any]]:
