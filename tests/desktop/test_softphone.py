@@ -5,12 +5,9 @@ account; the SIP password never on disk; refusals of bad input."""
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import stat
-import struct
-import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -26,6 +23,7 @@ from cti_desktop.softphone import (
     SipAccount,
     Softphone,
 )
+from tests.support.phones import write_tone
 from tests.support.waiting import until
 
 SECRET = "phone-secret-7f3a"
@@ -34,14 +32,7 @@ SECRET = "phone-secret-7f3a"
 @pytest.fixture(scope="module")
 def tone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """60 s of a 440 Hz tone, 8 kHz mono: what each phone speaks (baresip hangs up at the end of the file)."""
-    path = tmp_path_factory.mktemp("audio") / "tone.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        second = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000))) for i in range(8000))
-        w.writeframes(second * 60)
-    return path
+    return write_tone(tmp_path_factory.mktemp("audio") / "tone.wav")
 
 
 class Phone:
