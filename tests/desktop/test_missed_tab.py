@@ -62,6 +62,16 @@ async def test_claim_call_back_and_record_from_the_missed_call_tab(
     qtbot.mouseClick(tab.claim_button, Qt.MouseButton.LeftButton)
     await until(lambda: (tab.task or {}).get("claimed_by") == "1001")
     assert tab.model.index(0, tab.model.CLAIMED).data() == "1001"
+    # A second agent's claim on the same task is refused in their own language, not in the server's words.
+    other: MainWindow = await open_desk("1002")
+    other_tab = other.missed
+    other.tabs.setCurrentIndex(other.tabs.indexOf(other_tab))
+    await until(lambda: [t["caller"] for t in other_tab.model.rows][:1] == ["13900000001"])
+    other_tab.table.selectRow(0)
+    await until(lambda: other_tab.task is not None and other_tab.task["caller"] == "13900000001")
+    qtbot.mouseClick(other_tab.claim_button, Qt.MouseButton.LeftButton)
+    await until(lambda: other_tab.error.text() == "该漏接任务已由其他坐席认领")
+    shot(other, "17_missed_calls_claimed_by_another")
     qtbot.mouseClick(tab.dial_button, Qt.MouseButton.LeftButton)
     await until(lambda: len(dialled) == 1)
     assert {"OUTBOUND_NUMBER=13900000001", "OUTBOUND_PURPOSE=missed_call", "OUTBOUND_HOTLINE=12345"} <= set(

@@ -17,6 +17,7 @@ from ari_app.protocol import (
     URGENCIES,
     AgentState,
     CaseSummary,
+    ErrorId,
 )
 from cti_desktop.attachments import AttachmentTableModel
 from cti_desktop.drafts import DraftStore, default_path
@@ -139,6 +140,18 @@ def test_every_text_has_both_languages_and_every_value_a_label() -> None:
         "Unsatisfied",
         "Very unsatisfied",
     ]
+
+
+def test_every_error_id_the_server_has_is_said_in_both_languages() -> None:
+    """A refusal never reaches the person as the server's English message in a Chinese window: every
+    `ErrorId` (docs/protocol.md, "Error ids") has its own text, in Chinese and in English."""
+    detail = {"field": "address", "mime": "text/html", "size": 2048, "limit": 1024}
+    for lang, other in (("zh", "操作失败：the server's words"), ("en", "Failed: the server's words")):
+        tr = Tr(lang)
+        for error_id in ErrorId:
+            said = tr.error(error_id.value, "the server's words", detail)
+            assert said != other and said != f"err_{error_id.value}", (lang, error_id)
+            assert "{" not in said, (lang, error_id, said)
 
 
 def test_attachment_refusals_say_what_the_server_found() -> None:
