@@ -42,8 +42,9 @@ Cost: the figures come from one statement (`_statement`) that reads the period's
 `ix_dispatch_returns_case_id`, `ix_follow_ups_case_id`, also bounded by the period's lowest and highest case
 id), so a report costs in proportion to the period's cases, not to the history; it sums them per hotline,
 agent, request type, period and unit in the database, so the rows it returns do not grow with the cases
-either. Besides it: one count per day (intake per day), the period's lowest and highest case id, the unit
-names. The total row is the sum of the per-hotline rows.
+either. Besides it: the intake per day (one statement, a range count a day; with `by="day"`, the statement's
+own day rows), the period's lowest and highest case id, the unit names. The total row is the sum of the
+per-hotline rows.
 """
 
 from __future__ import annotations
@@ -241,9 +242,6 @@ def compute(
     lo, hi = _bounds(start, tz), _bounds(end, tz)
     spans = periods(start, end, by) if by else []
 
-    say("intake per day")
-    per_day = _intake_per_day(session, start, end, tz)
-
     say("totals")
     in_period = and_(Case.created_at >= lo, Case.created_at < hi)
     first_id, last_id = session.execute(select(func.min(Case.id), func.max(Case.id)).where(in_period)).one()
@@ -277,6 +275,11 @@ def compute(
             r = said.get(k, KpiRow(by, k))
             r.key = k
             by_period.append(r)
+    say("intake per day")
+    if by == "day":  # the statement's day rows already count it
+        per_day = [(first, r.intake) for (_k, first, _e), r in zip(spans, by_period, strict=True)]
+    else:
+        per_day = _intake_per_day(session, start, end, tz)
     say("per unit")
     units = rows("unit", "unit")
     for r in units:
