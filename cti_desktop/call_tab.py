@@ -112,10 +112,10 @@ class CallTab(Tab):
         if not self.call or self.call.get("call_id") != msg.get("call_id"):
             return  # about another call than the one on show
         if kind in (Msg.CALL_CONNECTED, Msg.CALL_ENDED):
-            phase = "connected" if kind == Msg.CALL_CONNECTED else "ended"
-            self.call["phase"] = phase
-            self.pop.set_phase(phase)
-            self._bars_follow(phase if phase == "connected" else "")  # an ended call leaves the bars no call
+            connected = kind == Msg.CALL_CONNECTED
+            self.call["phase"] = "connected" if connected else "ended"
+            self.pop.set_phase(self.call["phase"])
+            self._bars_follow("connected" if connected else "")  # an ended call leaves the bars no call
         elif kind == Msg.CALL_MISSED:
             self.pop.set_phase("missed")
             if not self.form.has_content():
