@@ -25,11 +25,14 @@ leaves the hotline closed.
 The governor goes back to normal after `recover` seconds of round trips below `shed_ms / 2` (hysteresis: a
 storm does not switch it on and off with every probe).
 
-Only a running Asterisk can be overloaded. While the server's AMI link is not up and resynced (`asterisk_up`
-false: Asterisk stopped, restarting, or the link is away) or nothing listens on the SIP port (ICMP port
+Only a running Asterisk can be overloaded. While the server's AMI link is not up and resynced (`link_up`
+None: Asterisk stopped, restarting, or the link is away) or nothing listens on the SIP port (ICMP port
 unreachable), the governor neither measures nor sheds, and it starts from normal when Asterisk is back: the
 silence of a stopped or restarting Asterisk is not overload, and a restart must not be followed by seconds
-of refused calls."""
+of refused calls. A measurement counts only if one and the same link was up from its start to its end: a
+probe sent to an Asterisk that was going away (`core restart`) and unanswered by the time the new one is
+resynced says nothing of the new one (seen in the e2e restart test: it refused the first call after the
+restart)."""
 
 from __future__ import annotations
 
@@ -49,6 +52,9 @@ Probe = Callable[[], Awaitable[float | None]]
 OSError when nothing listens (Asterisk down)."""
 SetGlobal = Callable[[str, str], Awaitable[None]]
 """Set an Asterisk global variable (AMI Setvar without a channel)."""
+LinkUp = Callable[[], int | None]
+"""Which AMI link is up and resynced: a number that changes with every resynchronisation (ari_app.ami
+`AmiLink.resyncs`), None while the link is down."""
 
 
 @dataclass(frozen=True)
@@ -74,10 +80,10 @@ class LoadGovernor:
         probe: Probe,
         set_global: SetGlobal,
         clock: Callable[[], float] = time.time,
-        asterisk_up: Callable[[], bool] = lambda: True,
+        link_up: LinkUp = lambda: 0,
     ) -> None:
         self.policy = policy
-        self.asterisk_up = asterisk_up
+        self.link_up = link_up
         self.probe = probe
         self.set_global = set_global
         self.clock = clock
@@ -115,7 +121,8 @@ class LoadGovernor:
 
     async def step(self) -> None:
         """One measurement and its decision."""
-        if not self.asterisk_up():
+        link = self.link_up()
+        if link is None:
             self._reset("Asterisk is not connected")
             return
         try:
@@ -125,7 +132,7 @@ class LoadGovernor:
         except OSError:  # nothing listens on the SIP port: Asterisk is down, not overloaded
             self._reset("nothing answers on Asterisk's SIP port")
             return
-        if not self.asterisk_up():  # the link went away while measuring
+        if self.link_up() != link:  # the link went away (or away and back) while measuring
             self._reset("Asterisk is not connected")
             return
         self.last_ms = ms

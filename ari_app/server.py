@@ -211,7 +211,10 @@ def build_server(cfg: Config, health_interval: float = 5.0) -> CtiServer:
 
     sip = cfg.asterisk.sip
     server.load = LoadGovernor(
-        policy, sip_round_trip(sip.host, sip.port, policy.timeout), set_global, asterisk_up=ami.connected.is_set
+        policy,
+        sip_round_trip(sip.host, sip.port, policy.timeout),
+        set_global,
+        link_up=lambda: ami.resyncs if ami.connected.is_set() else None,
     )
     server.extras.append(server.load)
     server.health = HealthMonitor(probe, bus.publish, interval=health_interval)
