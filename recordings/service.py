@@ -17,7 +17,8 @@ Asterisk writes a WAV's sizes when it closes the file, a moment after the hang-u
 is marked `recording_status = failed` with the reason (`recording_error`), an audit entry
 (`recording_failed`, by `system`) and an error log line are written, no transcription job is made, and a
 RecordingFailure is published (the supervisors' alarm subscribes to it). A good recording is marked `ok` and
-gets its job.
+gets its job. A call that ended `lost` had its recorder stop with Asterisk (a crash): a file left unclosed
+then (recordings.verify `UNCLOSED`) is its recording, marked `ok` and transcribed.
 
 Workers usually run as their own processes (`hotline transcribe`), on this or other machines; pass
 `workers=N` and a loaded model to run them inside the server instead.
@@ -43,7 +44,7 @@ from recordings.store import RecordingSet, recording_for_call, secure, sides
 from recordings.verify import RecordingStatus, check_set, describe
 from recordings.worker import Worker, WorkerSettings
 from schema.base import utcnow
-from schema.calls import CallRecord
+from schema.calls import CallRecord, EndReason
 from schema.transcripts import JobStatus, TranscriptionJob
 
 log = logging.getLogger(__name__)
@@ -103,9 +104,13 @@ class TranscriptionService:
             job = jobs.enqueue_for_call(s, call_id, utcnow())
             return job.id if job is not None else None
 
-    def recording_of(self, call_id: str) -> RecordingSet | None:
+    def recording_of(self, call_id: str) -> tuple[RecordingSet, bool] | None:
+        """The call's recording and whether its recorder is gone for good (the call ended `lost`: Asterisk
+        went away during it, so a file it left unclosed stays so); None if the call was not recorded."""
         with self.sessions() as s:
-            return recording_for_call(s, call_id)
+            files = recording_for_call(s, call_id)
+            reason = s.scalar(select(CallRecord.end_reason).where(CallRecord.linkedid == call_id))
+            return (files, reason == EndReason.LOST) if files is not None else None
 
     def mark(self, call_id: str, problems_text: str | None) -> RecordingFailure | None:
         """Store the check's result on the call (`ok`, or `failed` with the reason); a failure is also
@@ -153,13 +158,14 @@ class TranscriptionService:
     async def finish(self, call_id: str) -> RecordingFailure | None:
         """Check the ended call's recording (waiting up to `settle_seconds` for a bad-looking one), mark it
         on the call, then either create its transcription job or tell the failed subscribers."""
-        files = await asyncio.to_thread(self.recording_of, call_id)
-        if files is None:
+        recorded = await asyncio.to_thread(self.recording_of, call_id)
+        if recorded is None:
             return None  # not recorded
+        files, recorder_gone = recorded
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settle_seconds
         while True:
-            problems = await asyncio.to_thread(check_set, files)
+            problems = await asyncio.to_thread(check_set, files, recorder_gone=recorder_gone)
             if not problems or loop.time() >= deadline:
                 break
             await asyncio.sleep(SETTLE_STEP)
@@ -193,7 +199,7 @@ class TranscriptionService:
         when they ended), then create the missing jobs of the good ones."""
         with self.sessions() as s:
             unchecked = s.execute(
-                select(CallRecord.linkedid, CallRecord.recording)
+                select(CallRecord.linkedid, CallRecord.recording, CallRecord.end_reason)
                 .where(
                     CallRecord.recording.is_not(None),
                     CallRecord.ended_at.is_not(None),
@@ -204,8 +210,8 @@ class TranscriptionService:
                 .limit(limit)
             ).all()
         failures = []
-        for call_id, recording in unchecked:
-            problems = check_set(sides(Path(str(recording)), call_id))
+        for call_id, recording, end_reason in unchecked:
+            problems = check_set(sides(Path(str(recording)), call_id), recorder_gone=end_reason == EndReason.LOST)
             failure = self.mark(call_id, describe(problems) if problems else None)
             if failure is not None:
                 failures.append(failure)

@@ -15,7 +15,11 @@ The rules (RIFF/WAVE as Asterisk's format_wav and format_wav_gsm write it, and a
   that failed part way, typically ENOSPC), and the RIFF size is the file's size (less 8; a header that
   disagrees was never updated by its recorder).
 A WAV still being written has sizes of 0; the caller (recordings.service) checks again for a few seconds
-before it calls a recording failed.
+before it calls a recording failed. One whose recorder is gone for good (Asterisk stopped or crashed during
+the call, which then ended `lost`) keeps those zeros with its audio behind them: that is `unclosed`, and the
+caller takes it as a recording (what was said until Asterisk went is there). The file is never rewritten,
+it is the record as Asterisk wrote it: the transcriber reads such a file to its end (recordings.audio), and
+playback is given the header the close would have written (`closed_header`).
 """
 
 from __future__ import annotations
@@ -39,12 +43,15 @@ class RecordingStatus(StrEnum):
 
 HEADER_READ = 4096
 """Bytes read from the start of a file: enough for the RIFF header and the chunks before `data`."""
+UNCLOSED = "unclosed"
+"""The kind of a file with audio whose header still has the sizes of 0 its recorder wrote when it opened
+it (Asterisk's format_wav writes them when it closes the file)."""
 
 
 @dataclass(frozen=True)
 class FileProblem:
     """Why one file of a recording is not usable. `kind`: missing, empty, unreadable, not_wav, header_only,
-    truncated, size_mismatch."""
+    truncated, size_mismatch, or `unclosed` (UNCLOSED: usable once its recorder is known to be gone)."""
 
     path: Path
     kind: str
@@ -74,10 +81,12 @@ def check_wav(path: Path) -> FileProblem | None:
         return FileProblem(
             path, "truncated", f"truncated: the header says {riff_size + 8} bytes, the file holds {size}"
         )
-    if size - (riff_size + 8) > 1:  # one pad byte may follow
-        return FileProblem(
-            path, "size_mismatch", f"the header says {riff_size + 8} bytes, the file holds {size} (never closed?)"
-        )
+    mismatch = FileProblem(
+        path, "size_mismatch", f"the header says {riff_size + 8} bytes, the file holds {size} (never closed?)"
+    )
+    as_opened = riff_size == 0  # the sizes the recorder writes at open, before any audio
+    if not as_opened and size - (riff_size + 8) > 1:  # one pad byte may follow
+        return mismatch
     pos, seen_fmt = 12, False
     while pos + 8 <= len(head):
         chunk, chunk_size = head[pos : pos + 4], struct.unpack_from("<I", head, pos + 4)[0]
@@ -87,6 +96,12 @@ def check_wav(path: Path) -> FileProblem | None:
             if not seen_fmt:
                 return FileProblem(path, "not_wav", "no fmt chunk before the audio data")
             have = size - (pos + 8)
+            if as_opened and chunk_size != 0:
+                return mismatch
+            if as_opened and have > 0:
+                return FileProblem(
+                    path, UNCLOSED, f"never closed: its sizes are still 0, with {have} bytes of audio behind them"
+                )
             if chunk_size == 0:
                 return FileProblem(path, "header_only", f"a header only, no audio ({size} bytes)")
             if chunk_size > have:
@@ -105,9 +120,34 @@ def expected_files(files: RecordingSet) -> list[Path]:
     return [mix, mix.with_name(f"{mix.stem}-caller{mix.suffix}"), mix.with_name(f"{mix.stem}-agent{mix.suffix}")]
 
 
-def check_set(files: RecordingSet) -> list[FileProblem]:
-    """The problems of every file of a call's recording (the mix and both sides); empty when all are fine."""
-    return [problem for path in expected_files(files) if (problem := check_wav(path)) is not None]
+def check_set(files: RecordingSet, *, recorder_gone: bool = False) -> list[FileProblem]:
+    """The problems of every file of a call's recording (the mix and both sides); empty when all are fine.
+    With `recorder_gone` (the call ended `lost`: Asterisk went away during it) an UNCLOSED file is fine."""
+    return [
+        problem
+        for path in expected_files(files)
+        if (problem := check_wav(path)) is not None and not (recorder_gone and problem.kind == UNCLOSED)
+    ]
+
+
+def closed_header(path: Path) -> bytes | None:
+    """For an UNCLOSED file: its first bytes up to the audio, with the RIFF and `data` sizes its recorder
+    would have written at the close, from the file's length now (as Asterisk's format_wav `update_header`:
+    RIFF = length - 8, data = length - where the audio starts). None for any other file. Served in place of
+    the file's own header; the file is not changed."""
+    problem = check_wav(path)
+    if problem is None or problem.kind != UNCLOSED:
+        return None
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = bytearray(f.read(HEADER_READ))
+    pos = 12
+    while head[pos : pos + 4] != b"data":  # check_wav found it within the first HEADER_READ bytes
+        chunk_size = struct.unpack_from("<I", head, pos + 4)[0]
+        pos += 8 + chunk_size + (chunk_size & 1)
+    struct.pack_into("<I", head, 4, size - 8)
+    struct.pack_into("<I", head, pos + 4, size - (pos + 8))
+    return bytes(head[: pos + 8])
 
 
 def describe(problems: list[FileProblem], limit: int = 512) -> str:

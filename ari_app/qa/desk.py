@@ -88,7 +88,7 @@ class QaDesk:
         side = req.msg.get("side") or "mix"
         now = self.clock()
         playback = await asyncio.to_thread(open_recording, self.sessions, req.actor, now, req.msg["call_id"], side)
-        digest = await asyncio.to_thread(sha256_of, playback.path)
+        digest = await asyncio.to_thread(sha256_of, playback)
         mine = self._playbacks.setdefault(req.conn, OrderedDict())
         mine[playback.playback_id] = playback
         while len(mine) > MAX_PLAYBACKS:

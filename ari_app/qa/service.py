@@ -47,7 +47,7 @@ from ari_app.protocol import (
 )
 from recordings.search import call_conditions, get_transcript
 from recordings.store import RecordingSet, sides
-from recordings.verify import RecordingStatus
+from recordings.verify import RecordingStatus, closed_header
 from schema.calls import CallRecord
 from schema.cases import Case
 from schema.qa import QaScore
@@ -72,6 +72,9 @@ class Playback:
     side: str
     path: Path
     size: int
+    header: bytes = b""
+    """Served in place of the file's first bytes: the sizes a recorder stopped by a crash never wrote
+    (recordings.verify.closed_header); empty for a file as it should be."""
 
 
 def _refuse(actor: Actor, allowed: frozenset[Role], what: str) -> None:
@@ -246,14 +249,16 @@ def open_recording(sessions: sessionmaker[Session], actor: Actor, now: datetime,
                 side=side,
             )
         size = path.stat().st_size
-        playback = Playback(secrets.token_urlsafe(12), call_id, side, path, size)
+        playback = Playback(secrets.token_urlsafe(12), call_id, side, path, size, closed_header(path) or b"")
         audit(s, actor, "qa_playback", None, now, call_id=call_id, side=side, size=size, playback=playback.playback_id)
     return playback
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
+def sha256_of(playback: Playback) -> str:
+    """The SHA-256 of the bytes `read_chunk` serves: the file, with `playback.header` in place of its start."""
+    digest = hashlib.sha256(playback.header)
+    with playback.path.open("rb") as f:
+        f.seek(len(playback.header))
         while block := f.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
@@ -265,9 +270,11 @@ def read_chunk(playback: Playback, offset: int) -> bytes:
     try:
         with playback.path.open("rb") as f:
             f.seek(offset)
-            return f.read(min(RECORDING_CHUNK, playback.size - offset))
+            chunk = f.read(min(RECORDING_CHUNK, playback.size - offset))
     except FileNotFoundError:
         raise ProtocolError(ErrorId.RECORDING_UNAVAILABLE, "the recording was removed", side=playback.side) from None
+    header = playback.header[offset:]
+    return header[: len(chunk)] + chunk[len(header) :] if header else chunk
 
 
 def score_call(

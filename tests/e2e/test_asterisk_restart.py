@@ -14,7 +14,7 @@ import pytest
 from ari_app import protocol as p
 from ari_app.asterisk_ctl import AsteriskHost
 from ari_app.config import load_config
-from tests.support.e2e import Client, Stack, ami, calls, calls_in_state, hotline, suite_members
+from tests.support.e2e import Client, Stack, ami, call_record, calls, calls_in_state, hotline, suite_members
 from tests.support.waiting import until, wait_for
 
 
@@ -105,6 +105,13 @@ async def test_signed_in_agents_are_back_in_the_queue_as_they_were_after(
             talking.wait()
             (lost,) = calls_in_state(stack, cut, "ended", "the cut call's record", within=30)
             assert lost["end_reason"] == "lost", lost
+            # what was recorded until Asterisk went is kept (a killed Asterisk never closed the files)
+            checked = wait_for(
+                lambda: (r := call_record(stack, cut, "ended")) and r["recording_status"] and r,
+                30,
+                "the cut call's recording to be checked",
+            )
+            assert checked["recording_status"] == "ok", checked["recording_error"]
 
     await asyncio.to_thread(restart)
     now = await until_members(

@@ -1,10 +1,12 @@
 """A full recordings disk must not go unnoticed: the WAV check of a call's files (missing, 0 bytes, a header
 only, truncated), the free-space judgement against the configured bounds, the config keys' validation, and
-the check's effect on the call record, the audit log and the transcription jobs (real SQLite database)."""
+the check's effect on the call record, the audit log and the transcription jobs (real SQLite database).
+And what a crash of Asterisk leaves (a file never closed) is kept, transcribed and played, not failed."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import struct
 import wave
@@ -16,11 +18,14 @@ from sqlalchemy import func, select
 
 from ari_app.config import ConfigError, DiskThreshold, load_config
 from ari_app.health import FULL_BYTES, DiskState, Health, HealthReport, judge_disk, measure_disk, with_disk
+from ari_app.protocol import RECORDING_CHUNK
 from ari_app.qa.recordings import audit_recording_failure
+from ari_app.qa.service import Playback, read_chunk, sha256_of
 from recordings import jobs
+from recordings.audio import read_wav
 from recordings.service import RecordingFailure, TranscriptionService
 from recordings.store import RecordingSet
-from recordings.verify import RecordingStatus, check_set, check_wav, describe
+from recordings.verify import UNCLOSED, RecordingStatus, check_set, check_wav, closed_header, describe
 from schema.calls import CallRecord
 from schema.cases import AuditEntry
 from schema.db import make_engine, make_sessionmaker, upgrade
@@ -103,6 +108,53 @@ def test_a_header_that_disagrees_with_the_file_size_is_caught(tmp_path: Path) ->
     problem = check_wav(path)
     assert problem is not None and problem.kind == "size_mismatch"
     assert f"the header says 44 bytes, the file holds {len(blob)}" in problem.detail
+
+
+def unclosed(path: Path, seconds: float = 2.0) -> Path:
+    """What Asterisk's format_wav leaves when it is killed while recording: the header it wrote at open, RIFF
+    and data sizes 0, with the audio written since behind it (seen after the e2e crash test: "the header says
+    8 bytes, the file holds 32812")."""
+    good_wav(path, seconds)
+    blob = bytearray(path.read_bytes())
+    struct.pack_into("<I", blob, 4, 0)
+    struct.pack_into("<I", blob, 40, 0)
+    path.write_bytes(bytes(blob))
+    return path
+
+
+def test_a_file_its_recorder_never_closed_is_unclosed_and_usable_once_the_recorder_is_gone(tmp_path: Path) -> None:
+    mix = unclosed(tmp_path / "1764.3.wav", seconds=2.0)
+    problem = check_wav(mix)
+    assert problem is not None and problem.kind == UNCLOSED
+    assert problem.detail == "never closed: its sizes are still 0, with 32000 bytes of audio behind them"
+    good_wav(tmp_path / "1764.3-caller.wav")
+    unclosed(tmp_path / "1764.3-agent.wav")
+    files = RecordingSet("1764.3", mix, None, None)
+    assert [p.kind for p in check_set(files)] == [UNCLOSED, UNCLOSED]  # Asterisk may still close them
+    assert check_set(files, recorder_gone=True) == []  # the call ended lost: nothing will close them
+    # a file opened at the crash with nothing in it yet is still a header only, never a recording
+    empty = unclosed(tmp_path / "e.wav", seconds=0)
+    assert (problem := check_wav(empty)) is not None and problem.kind == "header_only"
+    assert check_set(RecordingSet("e", empty, None, None), recorder_gone=True)[0].kind == "header_only"
+
+
+def test_an_unclosed_file_is_read_to_its_end_and_served_with_the_header_its_close_would_have_written(
+    tmp_path: Path,
+) -> None:
+    path = unclosed(tmp_path / "1764.4.wav", seconds=1.5)
+    before = path.read_bytes()
+    assert read_wav(path).duration == 1.5  # the transcriber takes the audio to the end of the file
+    playback = Playback("p", "1764.4", "mix", path, len(before), closed_header(path) or b"")
+    assert len(playback.header) == 44
+    served = b"".join(read_chunk(playback, offset) for offset in range(0, len(before), RECORDING_CHUNK))
+    assert len(served) == len(before) and served[44:] == before[44:]
+    assert sha256_of(playback) == hashlib.sha256(served).hexdigest()  # what the desktop checks the bytes by
+    served_path = tmp_path / "served.wav"
+    served_path.write_bytes(served)
+    with wave.open(str(served_path)) as w:  # a standard reader (QMediaPlayer's too) sees the whole second and a half
+        assert w.getnframes() == 12000
+    assert path.read_bytes() == before  # the record as Asterisk wrote it is not changed
+    assert closed_header(good_wav(tmp_path / "closed.wav")) is None
 
 
 def test_every_file_of_the_set_is_checked(tmp_path: Path) -> None:
@@ -207,7 +259,7 @@ def service(tmp_path: Path) -> TranscriptionService:
     )
 
 
-def add_call(service: TranscriptionService, call_id: str, mix: Path | None) -> None:
+def add_call(service: TranscriptionService, call_id: str, mix: Path | None, end_reason: str | None = None) -> None:
     with service.sessions.begin() as s:
         s.add(
             CallRecord(
@@ -217,6 +269,7 @@ def add_call(service: TranscriptionService, call_id: str, mix: Path | None) -> N
                 arrived_at=T0,
                 ended_at=T0 + timedelta(seconds=30),
                 recording=str(mix) if mix else None,
+                end_reason=end_reason,
             )
         )
 
@@ -276,6 +329,38 @@ def test_a_recording_that_becomes_complete_while_settling_is_ok(service: Transcr
     assert asyncio.run(run()) is None
     status, error, job_count = call_row(service, "1764.5")
     assert (status, error, job_count) == (RecordingStatus.OK, None, 1)
+
+
+@pytest.mark.parametrize("end_reason", ["lost", "caller_hangup"])
+def test_the_recording_of_a_call_cut_by_a_crash_is_kept_and_transcribed(
+    service: TranscriptionService, tmp_path: Path, end_reason: str
+) -> None:
+    """A call that ended `lost` (Asterisk was killed during it) left its files unclosed: that is its
+    recording, marked ok with a job. The same files on a call that ended normally mean Asterisk never closed
+    them while it kept running: failed, as before."""
+    folder = tmp_path / "rec" / "day"
+    mix = unclosed(folder / "1764.6.wav")
+    unclosed(folder / "1764.6-caller.wav")
+    unclosed(folder / "1764.6-agent.wav")
+    add_call(service, "1764.6", mix, end_reason=end_reason)
+    asyncio.run(service.finish("1764.6"))
+    status, error, job_count = call_row(service, "1764.6")
+    if end_reason == "lost":
+        assert (status, error, job_count) == (RecordingStatus.OK, None, 1)
+    else:
+        assert status == RecordingStatus.FAILED and job_count == 0 and error is not None and "never closed" in error
+
+
+def test_the_start_up_sweep_keeps_the_recording_of_a_call_lost_while_the_server_was_down(
+    service: TranscriptionService, tmp_path: Path
+) -> None:
+    folder = tmp_path / "rec" / "day"
+    for name in ("1764.8.wav", "1764.8-caller.wav", "1764.8-agent.wav"):
+        unclosed(folder / name)
+    add_call(service, "1764.8", folder / "1764.8.wav", end_reason="lost")
+    asyncio.run(service.start())
+    asyncio.run(service.stop())
+    assert call_row(service, "1764.8") == (RecordingStatus.OK, None, 1)
 
 
 def test_an_unrecorded_call_is_left_alone(service: TranscriptionService) -> None:
