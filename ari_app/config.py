@@ -15,8 +15,11 @@ from datetime import date, time
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from ari_app.calls.numbers import DEFAULT_REGION, NumberRules, area_code_problem, region_problem
 
@@ -869,9 +872,18 @@ def _centre(c: _Checker, data: dict[str, Any]) -> _Centre:
     return _Centre(
         name_zh=c.string(centre, "name_zh", "centre", default=""),
         name_en=c.string(centre, "name_en", "centre", default=""),
-        timezone=c.string(centre, "timezone", "centre", default="Asia/Shanghai"),
+        timezone=_zone(c, c.string(centre, "timezone", "centre", default="Asia/Shanghai"), "centre.timezone"),
         numbers=NumberRules(region=region, area_code=_area_code(c, centre, "centre", region)),
     )
+
+
+def _zone(c: _Checker, name: str, path: str) -> str:
+    """A time zone's IANA name, checked against the zone database the commands will read it from."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        c.fail(path, f"unknown time zone {name!r} (expected an IANA name such as Asia/Shanghai)")
+    return name
 
 
 def _hotline(c: _Checker, h: dict[str, Any], p: str) -> Hotline:
@@ -1106,17 +1118,39 @@ def _agents(c: _Checker, data: dict[str, Any], hotlines: tuple[Hotline, ...]) ->
     return tuple(agents)
 
 
+DATABASE_BACKENDS: Final = ("sqlite", "postgresql")
+"""The databases the schema and its migrations are tested on."""
+SHIPPED_SQLITE: Final = "var/db/hotline.db"
+"""The shipped config's database, relative to the config's folder."""
+
+
 def _database(c: _Checker, data: dict[str, Any]) -> str:
     """`database.url`: an SQLAlchemy URL without a password; a relative SQLite path is made absolute."""
     db = c.section(data, "database", "")
     c.unknown(db, "database", {"url"})
-    url = c.string(db, "url", "database", expected="an SQLAlchemy URL such as sqlite:///var/hotline.db")
+    url = c.string(db, "url", "database", expected="an SQLAlchemy URL such as sqlite:///var/db/hotline.db")
     if url and "://" not in url:
-        c.fail("database.url", f"expected an SQLAlchemy URL such as sqlite:///var/hotline.db, got {url!r}")
+        c.fail("database.url", f"expected an SQLAlchemy URL such as sqlite:///var/db/hotline.db, got {url!r}")
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
         url = "sqlite:///" + str(c.base / url[len("sqlite:///") :])
+        moved = c.base / "var" / "hotline.db"  # where the shipped config kept it until the database had a folder
+        if url == f"sqlite:///{c.base / SHIPPED_SQLITE}" and moved.exists() and not (c.base / SHIPPED_SQLITE).exists():
+            c.fail(
+                "database.url",
+                f"the database is at {moved}, where the shipped config kept it before: move it into its own folder"
+                f" (mkdir -m 700 {moved.parent / 'db'} && mv {moved}* {moved.parent / 'db'}/) or set url to"
+                " sqlite:///var/hotline.db",
+            )
     if re.search(r"://[^/@]*:[^/@]+@", url):
         c.fail("database.url", "a password is written in the URL: name it with the PGPASSWORD variable or ~/.pgpass")
+    elif "://" in url:
+        kind = url.split("://", 1)[0]
+        try:  # the dialect (and driver) named before :// must be one SQLAlchemy has; the driver loads at first use
+            backend = make_url(url).get_dialect().name
+        except (ArgumentError, NoSuchModuleError):
+            backend = ""
+        if backend not in DATABASE_BACKENDS:
+            c.fail("database.url", f"{kind!r} is not a supported database (expected sqlite:/// or postgresql://)")
     return url
 
 

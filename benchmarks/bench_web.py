@@ -121,7 +121,7 @@ def write_config(workdir: Path, url: str, poll: float) -> Path:
         bare = URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database)
         url = bare.render_as_string(hide_password=False)
     text = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    text = text.replace("url: sqlite:///var/hotline.db", f"url: {url}")
+    text = text.replace("url: sqlite:///var/db/hotline.db", f"url: {url}")
     head, _, _ = text.partition("\nweb:\n")
     config = workdir / "config.yaml"
     config.write_text(f"{head}\nweb:\n  listen: 127.0.0.1:{free_port()}\n  poll_seconds: {poll}\n", encoding="utf-8")

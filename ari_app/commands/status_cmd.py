@@ -1,6 +1,6 @@
 """`hotline status`: is the platform healthy? Asterisk (AMI round trip, SIP OPTIONS, channels against the
 limit), the recordings disk (free space against `recordings.min_free_bytes` / `min_free_percent`) and the
-CTI server's desktop link. Exit status 0 up, 1 degraded, 2 down."""
+CTI server's desktop link (not listening: degraded). Exit status 0 up, 1 degraded, 2 down."""
 
 from __future__ import annotations
 
@@ -92,6 +92,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     seen = load_report(cfg.path.parent / SERVER_HEALTH_FILE, SERVER_REPORT_MAX_AGE) if server else None
     listed = seen.get("server_problems") if seen else None
     server_problems = [str(p) for p in listed] if isinstance(listed, list) else []
+    if not server:
+        server_problems.append(
+            f"the CTI server is not running (nothing listens on {cfg.server.host}:{cfg.server.port}): calls still"
+            " reach the queue, but none is tracked or stored and no desktop can sign in"
+        )
     provisional = _provisional_years(cfg)
     state = report.state
     if (server_problems or disk.problem) and state is Health.UP:

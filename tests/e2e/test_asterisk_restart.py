@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,6 +63,15 @@ async def two_agents(stack: Stack, link: Callable[[str, str], Any]) -> AsyncIter
 FINAL = ("ended", "abandoned", "rejected")
 
 
+def audio_on_disk(mix: str | None) -> bool:
+    """Whether every file of the recording (mix and both sides) holds audio behind its 44-byte header."""
+    if not mix:
+        return False
+    path = Path(mix)
+    files = (path, path.with_name(f"{path.stem}-caller.wav"), path.with_name(f"{path.stem}-agent.wav"))
+    return all(f.exists() and f.stat().st_size > 44 for f in files)
+
+
 def answered_call(stack: Stack, caller: str) -> dict[str, Any]:
     stack.sipp.call("12345", caller, talk_ms=1500, timeout=60)
     (record,) = wait_for(
@@ -88,7 +98,9 @@ async def test_signed_in_agents_are_back_in_the_queue_as_they_were_after(
         cut = f"1390027{'gcr'.index(how[0]):04d}"
         if how != "reload":  # a call in progress when Asterisk goes: recorded lost, once
             talking = stack.sipp.call("12319", cut, talk_ms=60000, wait=False, timeout=90)
-            calls_in_state(stack, cut, "connected", "the call to be connected before the restart", within=30)
+            (connected,) = calls_in_state(stack, cut, "connected", "the call to be connected before the restart", 30)
+        if how == "crash":  # killed once some of the call's audio is on disk (its writes are buffered)
+            wait_for(lambda: audio_on_disk(connected["recording"]), 30, "the recording's first audio on disk")
         if how == "graceful":
             hotline(stack.config, "asterisk", "cli", "core restart now")
         elif how == "crash":
@@ -105,7 +117,8 @@ async def test_signed_in_agents_are_back_in_the_queue_as_they_were_after(
             talking.wait()
             (lost,) = calls_in_state(stack, cut, "ended", "the cut call's record", within=30)
             assert lost["end_reason"] == "lost", lost
-            # what was recorded until Asterisk went is kept (a killed Asterisk never closed the files)
+            # what was recorded until Asterisk went is kept (a killed Asterisk never closed the files: transcribed
+            # to their end, played with the sizes their close would have written)
             checked = wait_for(
                 lambda: (r := call_record(stack, cut, "ended")) and r["recording_status"] and r,
                 30,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.e2e import Stack, calls
+from tests.support.e2e import Stack, calls, hotline
 from tests.support.waiting import wait_for
 
 
@@ -63,6 +63,10 @@ def test_survey_without_the_server_thanks_and_hangs_up(stack: Stack, hanging_up_
     synced = stack.cti.resyncs()
     stack.cti.stop()
     try:
+        # while it is down, `hotline status` says so: calls are still answered, but nothing tracks them
+        down = hotline(stack.config, "status")
+        assert down.returncode == 1 and "the CTI server is not running" in down.stdout, down.stdout
+        assert down.stdout.splitlines()[-1] == "Hotline platform: degraded", down.stdout
         hanging_up_agent()
         caller = f"131{random.randrange(10**8):08d}"
         citizen = stack.sipp.dtmf_call("12345", caller, key="1", after_ms=500)  # then waits for the hang-up

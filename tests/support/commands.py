@@ -15,7 +15,7 @@ from ari_app.config import Config, load_config
 from schema.db import make_engine, make_sessionmaker, upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED_DB = "url: sqlite:///var/hotline.db"
+SHIPPED_DB = "url: sqlite:///var/db/hotline.db"
 """The shipped config's database line, which `config_on` replaces."""
 
 

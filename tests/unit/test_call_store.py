@@ -80,7 +80,7 @@ def test_calls_command_prints_documented_json(tmp_path: Path, capsys: pytest.Cap
     root = Path(__file__).resolve().parents[2]
     text = (root / "config.yaml").read_text(encoding="utf-8")
     db = tmp_path / "h.db"
-    (tmp_path / "config.yaml").write_text(text.replace("sqlite:///var/hotline.db", f"sqlite:///{db}"), "utf-8")
+    (tmp_path / "config.yaml").write_text(text.replace("sqlite:///var/db/hotline.db", f"sqlite:///{db}"), "utf-8")
     engine = make_engine(f"sqlite:///{db}")
     upgrade(engine)
     s2 = SqlCallStore(make_sessionmaker(engine))

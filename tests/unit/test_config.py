@@ -75,8 +75,13 @@ OFFICE = '  office_hours: ["09:00-12:00", "13:30-17:30"]'
         ('calling_hours: "08:00-21:00"', 'calling_hours: "8-21"', "callback.calling_hours", '"08:00-21:00"'),
         ('calling_hours: "08:00-21:00"', 'calling_hours: "21:00-08:00"', "callback.calling_hours", "opening before"),
         ('calling_hours: "08:00-21:00"', 'calling_hours: "08:00-24:30"', "callback.calling_hours", '"08:00-21:00"'),
-        ("url: sqlite:///var/hotline.db", "url: hotline.db", "database.url", "SQLAlchemy URL"),
-        ("url: sqlite:///var/hotline.db", "url: postgresql://h:pw@db/h", "database.url", "password is written"),
+        ("url: sqlite:///var/db/hotline.db", "url: hotline.db", "database.url", "SQLAlchemy URL"),
+        ("url: sqlite:///var/db/hotline.db", "url: postgresql://h:pw@db/h", "database.url", "password is written"),
+        # values a library reads only when a command uses them: checked here, not met as a traceback there
+        ("url: sqlite:///var/db/hotline.db", "url: sqlit:///var/h.db", "database.url", "'sqlit' is not a supported"),
+        ("url: sqlite:///var/db/hotline.db", "url: mysql://db/hotline", "database.url", "(expected sqlite:/// or"),
+        ("  timezone: Asia/Shanghai", "  timezone: Asia/Beijing", "centre.timezone", "unknown time zone 'Asia/Beij"),
+        ("  timezone: Asia/Shanghai", "  timezone: ../../etc/passwd", "centre.timezone", "an IANA name"),
         ("retention_days: 365", "retention_days: forever", "recordings.retention_days", "integer 1..36500"),
         ("min_free_percent: 5", "min_free_percent: 150", "recordings.min_free_percent", "percentage 0..100"),
         ("lease_seconds: 120", "lease_seconds: 0", "speech.lease_seconds", "integer 1..86400"),
@@ -227,6 +232,19 @@ def test_a_missing_file_is_reported_without_a_line(tmp_path: Path) -> None:
     text = str(info.value)
     assert f"{tmp_path / 'nowhere.yaml'}: <file>: cannot read: No such file or directory" in text, text
     assert ":0:" not in text
+
+
+def test_a_database_where_the_shipped_config_kept_it_before_is_not_left_behind(tmp_path: Path) -> None:
+    """The shipped database moved from var/hotline.db into var/db/: an install that has its cases at the old
+    place is told to move them, rather than started on a new, empty database."""
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "hotline.db").write_bytes(b"SQLite format 3\0")
+    issues = refusal(config_with(tmp_path))
+    assert len(issues) == 1 and "database.url: the database is at" in issues[0], issues
+    assert f"mv {tmp_path / 'var' / 'hotline.db'}* {tmp_path / 'var' / 'db'}/" in issues[0]
+    (tmp_path / "var" / "db").mkdir()
+    (tmp_path / "var" / "db" / "hotline.db").write_bytes(b"")  # moved (or both there): the configured one is used
+    assert load_config(tmp_path / "config.yaml").database_url == f"sqlite:///{tmp_path / 'var' / 'db' / 'hotline.db'}"
 
 
 def test_all_problems_reported_at_once(tmp_path: Path) -> None:
