@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ari_app.asterisk_ctl import AsteriskError, AsteriskHost
+from ari_app.commands.common import within
 from ari_app.config import ConfigError, load_config
 
 
@@ -13,7 +14,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("asterisk", help="build (once), start, stop or inspect the local Asterisk")
     asub = p.add_subparsers(dest="asterisk_command", metavar="ACTION", required=True)
     up = asub.add_parser("up", help="install the rendered configuration, start Asterisk, wait for FullyBooted")
-    up.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for FullyBooted (default 90)")
+    up.add_argument(
+        "--timeout", type=within(1, 3600, float), default=90.0, help="seconds to wait for FullyBooted (default 90)"
+    )
     up.set_defaults(func=cmd_up)
     asub.add_parser("down", help="stop Asterisk and release its mounts").set_defaults(func=cmd_down)
     asub.add_parser("status", help="say whether Asterisk runs, where, and how many channels it has").set_defaults(
@@ -72,5 +75,9 @@ def cmd_cli(args: argparse.Namespace) -> int:
     if host.pid() is None:
         print("Asterisk is not running", file=sys.stderr)
         return 3
-    print(host.cli(" ".join(args.words)), end="")
+    out = host.cli(" ".join(args.words))
+    if out.startswith("No such command"):  # `asterisk -rx` itself exits 0 for a command it does not know
+        print(out, end="", file=sys.stderr)
+        return 1
+    print(out, end="")
     return 0

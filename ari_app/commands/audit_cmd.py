@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import SQLAlchemyError
 
 from ari_app.cases.trail import ACTION_PATTERN, TrailEntry, TrailFilter, read
-from ari_app.commands.common import database, display_width, needs_config, pad
+from ari_app.commands.common import database, display_width, needs_config, pad, within
 from ari_app.config import Config
 
 MAX_LIMIT = 100_000
@@ -55,7 +55,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="only refused requests, failed or throttled sign-ins and refused supervisor actions",
     )
-    p.add_argument("--limit", type=int, default=50, help=f"at most this many entries (default 50, at most {MAX_LIMIT})")
+    p.add_argument(
+        "--limit",
+        type=within(1, MAX_LIMIT),
+        default=50,
+        help=f"at most this many entries (default 50, at most {MAX_LIMIT})",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
     p.set_defaults(func=cmd_audit)
 
@@ -82,8 +87,6 @@ def parse_when(text: str, tz: tzinfo, *, end: bool) -> datetime:
 
 
 def _filter(args: argparse.Namespace, tz: tzinfo) -> TrailFilter:
-    if not 1 <= args.limit <= MAX_LIMIT:
-        raise BadArgument(f"--limit must be 1..{MAX_LIMIT}")
     for name in args.action:
         if not ACTION_PATTERN.match(name):
             raise BadArgument(f"--action {name!r}: expected an action name (e.g. refused) or a prefix ending in *")

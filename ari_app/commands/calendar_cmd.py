@@ -8,7 +8,7 @@ import argparse
 import sys
 from datetime import datetime
 
-from ari_app.commands.common import needs_config, pad
+from ari_app.commands.common import needs_config, pad, within
 from ari_app.config import Config
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -35,8 +35,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(default: now)",
     )
     limit = due.add_mutually_exclusive_group(required=True)
-    limit.add_argument("--working-days", type=int, metavar="N", help="a limit of N working days")
-    limit.add_argument("--working-hours", type=float, metavar="H", help="a limit of H working hours")
+    limit.add_argument("--working-days", type=within(1, 3650), metavar="N", help="a limit of N working days")
+    limit.add_argument(
+        "--working-hours", type=within(0.1, 87600, float), metavar="H", help="a limit of H working hours"
+    )
     due.set_defaults(func=cmd_due)
 
 

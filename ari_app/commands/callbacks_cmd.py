@@ -11,14 +11,14 @@ from datetime import UTC, datetime
 
 from ari_app.callbacks import CallbackNotCancellable, cancel_callback, list_callbacks
 from ari_app.cases.audit import REFUSED, audit
-from ari_app.commands.common import cli_actor, database, needs_config
+from ari_app.commands.common import cli_actor, database, needs_config, within
 from ari_app.config import Config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("callbacks", help="callback requests (callers who chose to be called back), newest first")
     p.add_argument("--json", action="store_true", help="print a JSON array")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=within(1, 10_000), default=20)
     p.set_defaults(func=cmd_callbacks)
     csub = p.add_subparsers(dest="callbacks_command", metavar="ACTION")
     cancel = csub.add_parser("cancel", help="call off a pending callback request (the citizen was reached another way)")
@@ -50,7 +50,7 @@ def cmd_cancel(args: argparse.Namespace, cfg: Config) -> int:
 @needs_config
 def cmd_callbacks(args: argparse.Namespace, cfg: Config) -> int:
     with database(cfg) as s:
-        rows = list_callbacks(s, max(1, args.limit))
+        rows = list_callbacks(s, args.limit)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0

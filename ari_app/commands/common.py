@@ -174,3 +174,22 @@ def csv_import(
         return "\n".join(lines)
 
     return run_change(args, request, change)
+
+
+def within(low: float, high: float, kind: Callable[[str], Any] = int) -> Callable[[str], Any]:
+    """An argparse `type` for a number from `low` to `high`, both included: a value out of range or not a
+    number is refused by argparse with the range (`hotline x: error: argument --limit: expected a whole
+    number 1..10000, got '0'`, exit status 2) instead of being clamped quietly or failing later."""
+    what = "a whole number" if kind is int else "a number"
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {what} {low:g}..{high:g}, got {text!r}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in its own messages
+    return parse

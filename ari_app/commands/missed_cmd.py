@@ -8,7 +8,7 @@ import argparse
 import json
 from datetime import UTC, date, datetime
 
-from ari_app.commands.common import cli_actor, database, needs_config, pad
+from ari_app.commands.common import cli_actor, database, needs_config, pad, within
 from ari_app.config import Config
 from ari_app.missed.service import MissedSettings, called_back_in_time, list_missed
 from ari_app.protocol import MISSED_FILTERS
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--filter", choices=MISSED_FILTERS, default="open", help="open (default), overdue or all tasks")
     p.add_argument("--day", type=date.fromisoformat, help="the day of the figures, centre time (default: today)")
     p.add_argument("--hotline", help="the figures of this hotline only")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=within(1, 10_000), default=50)
     p.add_argument("--json", action="store_true", help="print {tasks, total, figures} as JSON")
     p.set_defaults(func=cmd_missed)
 
@@ -29,7 +29,7 @@ def cmd_missed(args: argparse.Namespace, cfg: Config) -> int:
     settings, now = MissedSettings.from_config(cfg), datetime.now(UTC)
     day: date = args.day or now.astimezone(settings.zone).date()
     with database(cfg) as s:
-        tasks, total = list_missed(s, cli_actor(), now, args.filter, max(1, args.limit))
+        tasks, total = list_missed(s, cli_actor(), now, args.filter, args.limit)
         figures = called_back_in_time(s, settings, day, now, args.hotline)
         s.commit()  # the read's audit row
     if args.json:

@@ -10,7 +10,7 @@ import json
 import socket
 from datetime import datetime
 
-from ari_app.commands.common import config_or_report
+from ari_app.commands.common import config_or_report, within
 from ari_app.config import Config
 from ari_app.health import (
     SERVER_HEALTH_FILE,
@@ -30,7 +30,9 @@ SERVER_REPORT_MAX_AGE = 30.0
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("status", help="health of Asterisk and the CTI server (exit 0 up, 1 degraded, 2 down)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--timeout", type=float, default=2.0, help="seconds each probe may take (default 2)")
+    p.add_argument(
+        "--timeout", type=within(0.1, 60, float), default=2.0, help="seconds each probe may take (default 2)"
+    )
     p.set_defaults(func=cmd_status)
 
 

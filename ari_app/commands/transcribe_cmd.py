@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from ari_app.commands.common import needs_config
+from ari_app.commands.common import needs_config, within
 from ari_app.config import Config
 
 
@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("transcribe", help="transcribe call recordings with Vosk (worker, or given files)")
     p.add_argument("files", nargs="*", metavar="FILE", help="WAV files to transcribe and print (no database)")
     p.add_argument("--once", action="store_true", help="process every claimable job, then exit")
-    p.add_argument("--workers", type=int, default=1, help="worker processes, each loading the model (default 1)")
+    p.add_argument(
+        "--workers", type=within(1, 64), default=1, help="worker processes, each loading the model (default 1)"
+    )
     p.add_argument("--model", help="Vosk model directory (default: speech.model in the config)")
     p.add_argument("--json", action="store_true", help="with FILE: print the transcripts as JSON")
     p.add_argument("--purge", action="store_true", help="apply recordings.retention_days and exit")
@@ -49,8 +51,6 @@ def cmd_transcribe(args: argparse.Namespace, cfg: Config) -> int:
         report = purge_expired(cfg.recordings_path, cfg.retention_days, utcnow().date())
         print(f"removed {len(report.days)} day folders, {report.files} files, {report.bytes} bytes")
         return 0
-    if args.workers < 1:
-        return _fail("--workers must be at least 1", 2)
     if args.workers > 1 and not args.files:
         return _processes(args)
     from recordings.errors import ModelError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ari_app.commands.common import database, needs_config, pad
+from ari_app.commands.common import database, needs_config, pad, within
 from ari_app.config import Config
 from ari_app.supervision.wallboard import compute, write_chart
 
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument(
         "--threshold",
-        type=int,
+        type=within(1, 3600),
         help="service-level threshold in seconds (default: the config's server.service_level_seconds, else 15)",
     )
     p.add_argument("--chart", help="also write calls per 15 minutes as a PNG chart")

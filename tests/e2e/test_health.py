@@ -17,6 +17,8 @@ from tests.support.waiting import wait_for
 def test_wedged_asterisk_is_reported_and_recovery_seen(stack: Stack) -> None:
     ok = hotline(stack.config, "status")
     assert ok.returncode == 0 and "Asterisk: up" in ok.stdout, ok.stdout
+    unknown = hotline(stack.config, "asterisk", "cli", "core show nothing")  # Asterisk's -rx exits 0 for it
+    assert unknown.returncode == 1 and unknown.stderr.startswith("No such command 'core show nothing'"), unknown
     assert ok.stdout.splitlines()[-1] == "Hotline platform: up", ok.stdout
     # A year the working-day calendar counts provisionally within the look-ahead is named, not a fault.
     calendar = WorkCalendar.from_config(load_config(stack.config))

@@ -151,10 +151,10 @@ def test_the_table_is_aligned_for_chinese_text(deployment: dict[str, Any]) -> No
     [
         (["--since", "yesterday"], "'yesterday' is not a date (YYYY-MM-DD) or a time"),
         (["--since", "2026-11-30", "--until", "2026-11-29 12:00"], "--until is not after --since"),
-        (["--limit", "0"], "--limit must be 1..100000"),
+        (["--limit", "0"], "argument --limit: expected a whole number 1..100000, got '0'"),
         (["--action", "DROP TABLE"], "--action 'DROP TABLE': expected an action name"),
         (["--login", " "], "--login must not be empty"),
-        (["--limit", "many"], "invalid int value: 'many'"),
+        (["--limit", "many"], "expected a whole number 1..100000, got 'many'"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_clear_message(deployment: dict[str, Any], args: list[str], message: str) -> None:

@@ -91,6 +91,10 @@ def test_calls_command_prints_documented_json(tmp_path: Path, capsys: pytest.Cap
     assert [c["id"] for c in out] == ["2.1", "1.1"]
     assert all(set(c) >= KEYS for c in out)
     assert out[0]["arrived_at"] == "2026-11-29T08:02:00+00:00"
+    # the table shows the centre's time zone (Asia/Shanghai, +8), as the audit trail, desktop and web do
+    assert main(["-c", str(tmp_path / "config.yaml"), "calls", "--limit", "2"]) == 0
+    shown = capsys.readouterr()
+    assert shown.out.splitlines()[1].startswith("2026-11-29 16:02:00 ") and shown.err == "times in Asia/Shanghai\n"
 
 
 def test_deferred_store_writes_a_burst_in_one_transaction(tmp_path: Path) -> None:

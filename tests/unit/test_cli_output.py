@@ -181,3 +181,28 @@ def test_callbacks_cancel_calls_off_a_pending_request_and_refuses_anything_else(
         actions = [(a.action, a.login.startswith("cli:")) for a in s.query(AuditEntry).order_by(AuditEntry.id)]
     engine.dispose()
     assert actions == [("callback_cancelled", True)] + [("refused", True)] * 3, actions
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("wallboard", "--threshold", "-3"), "argument --threshold: expected a whole number 1..3600, got '-3'"),
+        (("calls", "--limit", "0"), "argument --limit: expected a whole number 1..10000, got '0'"),
+        (("missed", "--limit", "-1"), "argument --limit: expected a whole number 1..10000, got '-1'"),
+        (("callbacks", "--limit", "lots"), "argument --limit: expected a whole number 1..10000, got 'lots'"),
+        (("status", "--timeout", "0"), "argument --timeout: expected a number 0.1..60, got '0'"),
+        (("transcribe", "--workers", "0"), "argument --workers: expected a whole number 1..64, got '0'"),
+        (("calendar", "due", "--working-days", "0"), "expected a whole number 1..3650, got '0'"),
+        (("asterisk", "up", "--timeout", "nan"), "argument --timeout: expected a number 1..3600, got 'nan'"),
+    ],
+)
+def test_a_number_out_of_range_is_refused_with_its_range(
+    deployment: Path, args: tuple[str, ...], expected: str
+) -> None:
+    """Every numeric option says its range when it is given one outside it, as a user runs the command,
+    instead of being clamped quietly (a negative service-level threshold was shown as given)."""
+    proc = subprocess.run(
+        [HOTLINE, "-c", str(deployment), *args], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
