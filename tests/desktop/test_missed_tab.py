@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.bus import EventBus
 from ari_app.link import LinkServer
-from ari_app.missed import MissedCallChanged, MissedCalls, MissedSettings
-from ari_app.missed.desk import MissedDesk
+from ari_app.missed import MissedCalls, MissedSettings
 from ari_app.outbound.desk import OutboundDesk
 from ari_app.outbound.service import OutboundDialer
 from cti_desktop.window import MainWindow
@@ -38,9 +37,6 @@ async def test_claim_call_back_and_record_from_the_missed_call_tab(
     qtbot: QtBot, shot: Any,
 ) -> None:  # fmt: skip
     settings = MissedSettings()
-    desk = MissedDesk(settings, case_bus.publish)
-    server.add(desk)
-    case_bus.subscribe(desk.on_changed, MissedCallChanged)
     dialled: list[dict[str, Any]] = []
 
     class Asterisk:

@@ -19,6 +19,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.agents import LiveCall
+from ari_app.bus import EventBus
 from ari_app.calls.events import CallArrived
 from ari_app.config import Agent, Config
 from ari_app.health import Health, HealthReport
@@ -34,6 +35,7 @@ from schema.calls import CallRecord
 from tests.support.clock import T0, Clock
 from tests.support.desks import dispose, open_supervisor
 from tests.support.link import FakeQueue, link_settings
+from tests.support.link_fixtures import add_missed_desk
 from tests.support.users import PASSWORD
 from tests.support.waiting import until
 
@@ -59,6 +61,7 @@ async def busy_server(
         for i in range(len(NAMES))
     )
     link = LinkServer(replace(cfg, agents=agents), sessions, queue, clock=clock, settings=link_settings())
+    add_missed_desk(link, EventBus())
     link.supervisor.settings = replace(link.supervisor.settings, min_interval=0.05, tick_seconds=30)
     rng = random.Random(12345)
     start = day_start(T0, cfg.timezone)

@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ari_app.bus import EventBus
 from ari_app.link import LinkServer
-from ari_app.missed import MissedCallChanged, MissedCalls, MissedSettings
-from ari_app.missed.desk import MissedDesk
+from ari_app.missed import MissedCalls, MissedSettings
 from ari_app.protocol import ErrorId, Msg
 from schema.cases import AuditEntry
 from tests.support.clock import Clock
@@ -24,9 +23,6 @@ async def test_list_claim_attempt_and_the_live_push_to_a_second_agent(
     server: LinkServer, desktop: object, sessions: sessionmaker[Session], clock: Clock, case_bus: EventBus
 ) -> None:
     settings = MissedSettings()
-    desk = MissedDesk(settings, case_bus.publish)
-    server.add(desk)
-    case_bus.subscribe(desk.on_changed, MissedCallChanged)
     missed = MissedCalls(sessions, settings, case_bus.publish, clock)
     people: dict[str, Desktop] = {}
     for login in ("1001", "1002", "sup", "qa"):

@@ -20,6 +20,8 @@ from ari_app.cases import CaseSettings, configure
 from ari_app.cases.events import CaseEvent, publish_after_commit
 from ari_app.config import Config, load_config
 from ari_app.link import LinkServer
+from ari_app.missed import MissedCallChanged, MissedSettings
+from ari_app.missed.desk import MissedDesk
 from schema.db import make_engine, make_sessionmaker, upgrade
 from schema.users import Role
 from tests.support.clock import Clock
@@ -79,6 +81,14 @@ def case_bus() -> EventBus:
     return EventBus()
 
 
+def add_missed_desk(link: LinkServer, bus: EventBus) -> None:
+    """The missed-call desk, as ari_app.server wires it: every desktop lists its missed calls at sign-in (a
+    link without it answers that request with internal_error)."""
+    missed = MissedDesk(MissedSettings(), bus.publish)
+    link.add(missed)
+    bus.subscribe(missed.on_changed, MissedCallChanged)
+
+
 @pytest.fixture
 async def server(
     cfg: Config, sessions: sessionmaker[Session], queue: FakeQueue, clock: Clock, case_bus: EventBus
@@ -88,6 +98,7 @@ async def server(
     bus.start()
     publish_after_commit(sessions, bus.publish)
     bus.subscribe(link.cases.on_case_event, CaseEvent)
+    add_missed_desk(link, bus)
     await link.start()
     yield link
     await link.stop()
