@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 Q = TypeVar("Q", bound=QObject)
 STRETCH = None
@@ -41,6 +41,19 @@ def pane() -> tuple[QWidget, QVBoxLayout]:
     layout = QVBoxLayout(widget)
     layout.setContentsMargins(0, 0, 0, 0)
     return widget, layout
+
+
+def scrolled(widget: QWidget, name: str) -> QScrollArea:
+    """`widget` in a scroll area named `name` that sizes it to the room there is, never below its minimum size
+    hint: a long form on a short screen scrolls (its fields at their own height) instead of squashing its
+    rows into each other. Tabbing to a field out of sight scrolls it into view."""
+    area = named(QScrollArea(), name)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    area.setWidget(widget)
+    return area
 
 
 def error_label(name: str) -> QLabel:

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QRect, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -43,7 +43,27 @@ from cti_desktop.work_tab import CaseWorkPanel
 READY_KEY = "F2"
 PAUSE_KEY = "F3"
 
+PREFERRED_SIZE = QSize(1280, 860)
+"""The main window's first size (pixels) on a screen with room for it: the intake form and the caller's
+history side by side, the form without scrolling."""
+
+TITLE_BAR = 32
+"""The height (pixels) kept free above the window for the window manager's title bar, whose real height is
+only known once the window is shown."""
+
 log = logging.getLogger(__name__)
+
+
+def window_geometry(available: QRect) -> QRect:
+    """Where the main window first opens on a screen whose room for windows (QScreen.availableGeometry: the
+    screen less its task bars) is `available`: PREFERRED_SIZE, made smaller to fit with its title bar (never
+    larger than the screen, as on a 1366×768 or 1280×720 laptop), centred in the room there is. The rectangle
+    is the window's inside, without the frame (QWidget.geometry)."""
+    room = QSize(available.width(), max(0, available.height() - TITLE_BAR))
+    size = PREFERRED_SIZE.boundedTo(room)
+    left = available.x() + (available.width() - size.width()) // 2
+    top = available.y() + TITLE_BAR + (room.height() - size.height()) // 2
+    return QRect(left, top, size.width(), size.height())
 
 
 class MainWindow(QMainWindow):
@@ -55,7 +75,11 @@ class MainWindow(QMainWindow):
 
     `settings`: the desktop's own settings (default: QSettings of `hotline` / `hotline-desktop`);
     `phone_settings`: the phone process's settings for the account from sign-in (default: the PC's sound
-    devices chosen in the panel)."""
+    devices chosen in the panel).
+
+    The window opens no larger than its screen (`window_geometry`); the tabs whose forms are long (the call
+    intake, a case's detail and actions, a follow-up) scroll, so the window may be as small as a 1280×720
+    screen's room."""
 
     closed = Signal()
     WORK_TAB = 2
@@ -84,8 +108,8 @@ class MainWindow(QMainWindow):
         self.signin.submitted.connect(lambda a, pw: self.spawn(self._sign_in(a, pw)))
         self.signin.language_toggled.connect(self.toggle_language)
         self.setObjectName("mainWindow")
-        self.resize(1180, 720)
         self._build()
+        self.setGeometry(window_geometry(self.screen().availableGeometry()))
         self.tick = QTimer(self)
         self.tick.setInterval(250)
         self.tick.timeout.connect(self._show_state)
