@@ -9,8 +9,8 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
-from PySide6.QtCore import QRect, QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence
+from PySide6.QtCore import QMargins, QRect, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -47,23 +47,25 @@ PREFERRED_SIZE = QSize(1280, 860)
 """The main window's first size (pixels) on a screen with room for it: the intake form and the caller's
 history side by side, the form without scrolling."""
 
-TITLE_BAR = 32
-"""The height (pixels) kept free above the window for the window manager's title bar, whose real height is
-only known once the window is shown."""
+FRAME_GUESS = QMargins(0, 32, 0, 0)
+"""The window manager's frame (pixels) around the window, as guessed before the window is first shown and
+its real frame is known: a title bar."""
+
+
+def window_geometry(available: QRect, frame: QMargins = FRAME_GUESS) -> QRect:
+    """Where the main window opens on a screen whose room for windows (QScreen.availableGeometry: the screen
+    less its task bars) is `available`, the window manager's `frame` around it: PREFERRED_SIZE, made smaller
+    so that the window and its frame fit in the room (never larger than the screen, as on a 1366×768 or
+    1280×720 laptop), centred in it. The rectangle is the window's inside, without the frame
+    (QWidget.geometry)."""
+    room = available.marginsRemoved(frame)
+    size = PREFERRED_SIZE.boundedTo(room.size().expandedTo(QSize(0, 0)))
+    left = room.x() + (room.width() - size.width()) // 2
+    top = room.y() + (room.height() - size.height()) // 2
+    return QRect(left, top, size.width(), size.height())
+
 
 log = logging.getLogger(__name__)
-
-
-def window_geometry(available: QRect) -> QRect:
-    """Where the main window first opens on a screen whose room for windows (QScreen.availableGeometry: the
-    screen less its task bars) is `available`: PREFERRED_SIZE, made smaller to fit with its title bar (never
-    larger than the screen, as on a 1366×768 or 1280×720 laptop), centred in the room there is. The rectangle
-    is the window's inside, without the frame (QWidget.geometry)."""
-    room = QSize(available.width(), max(0, available.height() - TITLE_BAR))
-    size = PREFERRED_SIZE.boundedTo(room)
-    left = available.x() + (available.width() - size.width()) // 2
-    top = available.y() + TITLE_BAR + (room.height() - size.height()) // 2
-    return QRect(left, top, size.width(), size.height())
 
 
 class MainWindow(QMainWindow):
@@ -189,6 +191,22 @@ class MainWindow(QMainWindow):
         layout.addLayout(body, 1)
         self.setCentralWidget(central)
         self.statusBar()  # made with the window, so that its layout is in place when the first message comes
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Shown with a frame that reaches out of the screen's room (the frame guessed when the window was made
+        was too small): made to fit with the frame it has."""
+        super().showEvent(event)
+        room = self.screen().availableGeometry()
+        outside = self.frameGeometry()
+        if not room.contains(outside):
+            inside = self.geometry()
+            frame = QMargins(
+                inside.left() - outside.left(),
+                inside.top() - outside.top(),
+                outside.right() - inside.right(),
+                outside.bottom() - inside.bottom(),
+            )
+            self.setGeometry(window_geometry(room, frame))
 
     def retranslate(self) -> None:
         t = self.tr_
