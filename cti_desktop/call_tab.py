@@ -16,11 +16,11 @@ from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
 from cti_desktop.models import CaseTableModel
-from cti_desktop.qtutil import named
+from cti_desktop.qtutil import named, scrolled
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import table_view
 from cti_desktop.transfer import LinkageBar, TransferBar, transfer_note
-from cti_desktop.widgets import CaseForm, ConferenceBar, NoteLabel, ScreenPopPanel
+from cti_desktop.widgets import CaseForm, ConferenceBar, NoteLabel, ScreenPopPanel, is_withheld
 
 
 class CallTab(Tab):
@@ -73,7 +73,7 @@ class CallTab(Tab):
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(self.history_title)
         right_layout.addWidget(self.history_view)
-        self.lay_out_side_by_side(left, right, [560, 600], margins=False)
+        self.lay_out_side_by_side(scrolled(left, "intakeScroll"), right, [560, 600], margins=False)
 
     @staticmethod
     def shown_to(agent: dict[str, Any]) -> bool:
@@ -154,7 +154,7 @@ class CallTab(Tab):
         if call.get("transfer"):
             cases = list(msg.get("cases") or [])
             self.notice.say_with(lambda t: transfer_note(t, call, cases))
-        if msg.get("resumed") and call.get("caller") and not msg.get("history"):
+        if msg.get("resumed") and not is_withheld(call.get("caller")) and not msg.get("history"):
             self.spawn(self.refresh_history(call["caller"]))
         self.call_offered.emit()
 
@@ -244,7 +244,7 @@ class CallTab(Tab):
         if self.waiting_call is not None:
             self.form.prefill(self.waiting_call)
             self.waiting_call = None
-        if caller:
+        if caller is not None and not is_withheld(caller):
             self.spawn(self.refresh_history(caller))
         self.case_saved.emit()
 

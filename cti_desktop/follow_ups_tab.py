@@ -25,7 +25,7 @@ from cti_desktop.case_detail import case_html, citizen_cell, esc, overdue_cell, 
 from cti_desktop.follow_up_form import FollowUpForm
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
-from cti_desktop.qtutil import STRETCH, error_label, hbox, named, pane
+from cti_desktop.qtutil import STRETCH, error_label, hbox, named, pane, scrolled
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import Row, RowTableModel, shortened, table_view
 
@@ -112,7 +112,7 @@ class FollowUpsTab(Tab):
         right_layout.addWidget(self.notes)
         right_layout.addLayout(hbox(self.dial_button, (self.call_label, 1), self.save_button))
         right_layout.addWidget(self.error)
-        self.lay_out_side_by_side(left, right, [640, 520], margins=True)
+        self.lay_out_side_by_side(left, scrolled(right, "fuScroll"), [640, 520], margins=True)
 
         self.overdue_only.toggled.connect(lambda _b: self._first_page())
         self.prev_button.clicked.connect(lambda: self._turn(-PAGE))

@@ -88,6 +88,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "call_id": ("通话编号", "Call ID"),
     "hotline": ("热线", "Hotline"),
     "caller": ("来电号码", "Caller"),
+    "caller_withheld": ("号码未显示", "number withheld"),
     "waited": ("等待时长", "Waited"),
     "seconds": ("{seconds} 秒", "{seconds} s"),
     "call_time": ("来电时间", "Call time"),

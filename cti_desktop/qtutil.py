@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QObject, QSize, Qt
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 Q = TypeVar("Q", bound=QObject)
 STRETCH = None
@@ -41,6 +41,33 @@ def pane() -> tuple[QWidget, QVBoxLayout]:
     layout = QVBoxLayout(widget)
     layout.setContentsMargins(0, 0, 0, 0)
     return widget, layout
+
+
+class VerticalScroll(QScrollArea):
+    """A scroll area that scrolls up and down only: as wide as its widget needs at the least (the room for
+    the scroll bar included), so that no row is ever cut at the right."""
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        inner = self.widget()
+        if inner is None:
+            return hint
+        margins = self.contentsMargins()
+        width = inner.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
+        return QSize(max(hint.width(), width + margins.left() + margins.right()), hint.height())
+
+
+def scrolled(widget: QWidget, name: str) -> QScrollArea:
+    """`widget` in a scroll area named `name` that sizes it to the room there is, never below its minimum size
+    hint: a long form on a short screen scrolls up and down (its fields at their own height) instead of
+    squashing its rows into each other. Tabbing to a field out of sight scrolls it into view."""
+    area = named(VerticalScroll(), name)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    area.setWidget(widget)
+    return area
 
 
 def error_label(name: str) -> QLabel:

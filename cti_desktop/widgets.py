@@ -33,6 +33,19 @@ from cti_desktop.qtutil import STRETCH, error_label, hbox, named, refill
 DEFAULT_REQUEST_TYPE = "help"
 """The request type a new form starts with: the server's own default (ari_app.cases.intake, 求助)."""
 
+WITHHELD = "withheld"
+"""A withheld caller's number as the server sends it (screen-pop `call.caller`) and stores it
+(docs/protocol.md)."""
+
+
+def is_withheld(number: str | None) -> bool:
+    """True when `number` (a caller id or a typed number) identifies no one, by the server's rule
+    (ari_app.calls.numbers): none, empty, or no digit once spaces, `<>` and quotes are stripped
+    (`withheld`, `anonymous`, `<unknown>`, ...)."""
+    if number is None:
+        return True
+    return not any(ch.isdigit() for ch in number.strip().strip("<>\"' "))
+
 
 class NoteLabel(QLabel):
     """A line of text that is said again in the new language when the language changes: it keeps how to say
@@ -199,7 +212,8 @@ class ScreenPopPanel(QFrame):
         self.title.setText(f"{kind} · {t.maybe('phase', self.phase)}")
         name = call.get("hotline_name_zh") if t.lang == "zh" else call.get("hotline_name_en")
         self.values["hotline"].setText(f"{call.get('hotline') or '?'}  {name or ''}".strip())
-        self.values["caller"].setText(call.get("caller") or "—")
+        caller = call.get("caller")
+        self.values["caller"].setText(t("caller_withheld") if caller is None or is_withheld(caller) else caller)
         waited = call.get("waited_seconds")
         self.values["waited"].setText(t("seconds", seconds=round(waited)) if isinstance(waited, (int, float)) else "—")
         self.values["call_id"].setText(call.get("call_id") or "—")
@@ -273,7 +287,11 @@ class ConferenceBar(CallBar):
 
 class CaseForm(QWidget):
     """The intake form (受理). `changed` fires on every edit (the window saves the draft); `save_requested`
-    when the agent saves."""
+    when the agent saves.
+
+    A call from a withheld number (`withheld`) leaves the caller and contact fields empty, saying 号码未显示 /
+    number withheld in them, for the agent to type the number the citizen gives; the case's caller is then
+    sent as `withheld` unless the agent typed one, and a contact is never sent in a withheld form."""
 
     changed = Signal()
     save_requested = Signal()
@@ -286,6 +304,8 @@ class CaseForm(QWidget):
         self.classifications: list[dict[str, Any]] = []
         self.call_id: str | None = None
         self.call_time: str | None = None
+        self.withheld = False
+        """The call the form was filled from came from a withheld number."""
         self.hotline = named(QComboBox(), "hotline")
         self.caller = named(QLineEdit(), "caller")
         self.call_time_label = named(QLabel(), "callTime")
@@ -447,11 +467,21 @@ class CaseForm(QWidget):
         if call.get("hotline"):
             self._select(self.hotline, call["hotline"])
             self._fill_categories()
-        self.caller.setText(call.get("caller") or "")
-        self.contact.setText(call.get("caller") or "")
+        caller = call.get("caller")
+        self._show_withheld(is_withheld(caller))
+        number = "" if self.withheld or caller is None else caller
+        self.caller.setText(number)
+        self.contact.setText(number)
         self._show_time()
         self._loading = False
         self.changed.emit()
+
+    def _show_withheld(self, withheld: bool) -> None:
+        """The caller and contact fields say the number was withheld (while they are empty), or nothing."""
+        self.withheld = withheld
+        hint = self.tr_("caller_withheld") if withheld else ""
+        for field in (self.caller, self.contact):
+            field.setPlaceholderText(hint)
 
     def _show_time(self) -> None:
         text = "—"
@@ -465,7 +495,7 @@ class CaseForm(QWidget):
             "call_id": self.call_id,
             "call_time": self.call_time,
             "hotline": self.hotline.currentData(),
-            "caller": self.caller.text().strip() or None,
+            "caller": self.caller.text().strip() or (WITHHELD if self.withheld else None),
             "category": self.category.currentData(),
             "request_type": self.request_type.currentData(),
             "classification": self.classification.currentData(),
@@ -478,11 +508,16 @@ class CaseForm(QWidget):
             "longitude": self._degrees(self.longitude),
             "urgency": self.urgency.currentData(),
             "citizen_name": self.citizen_name.text().strip() or None,
-            "contact": self.contact.text().strip() or None,
+            "contact": self._contact(),
             "confidential": self.confidential.isChecked(),
             "language": self.language.currentData(),
             "handling": handling,
         }
+
+    def _contact(self) -> str | None:
+        """The contact number as typed; None when empty or in a withheld form, which reaches no one."""
+        text = self.contact.text().strip()
+        return None if is_withheld(text) else text
 
     def set_values(self, v: dict[str, Any]) -> None:
         self._loading = True
@@ -491,7 +526,9 @@ class CaseForm(QWidget):
         if v.get("hotline"):
             self._select(self.hotline, v["hotline"])
         self._fill_categories(v.get("category"))
-        self.caller.setText(v.get("caller") or "")
+        caller = v.get("caller") or ""
+        self._show_withheld(bool(caller) and is_withheld(caller))
+        self.caller.setText("" if self.withheld else caller)
         self.request.setPlainText(v.get("request") or "")
         self.address.setText(v.get("address") or "")
         self.district.setText(v.get("district") or "")
@@ -504,7 +541,8 @@ class CaseForm(QWidget):
         self._select(self.classification, v.get("classification"))
         self.confidential.setChecked(bool(v.get("confidential")))
         self.citizen_name.setText(v.get("citizen_name") or "")
-        self.contact.setText(v.get("contact") or "")
+        contact = v.get("contact") or ""
+        self.contact.setText("" if is_withheld(contact) else contact)
         self._select(self.language, v.get("language") or "zh")
         button = self.handling_buttons.get(v.get("handling") or "dispatch")
         if button is not None:
@@ -521,6 +559,7 @@ class CaseForm(QWidget):
         self.call_time = None
         for w in (self.caller, self.address, self.citizen_name, self.contact, *self._location_fields()):
             w.clear()
+        self._show_withheld(False)
         self.request.clear()
         self.category.setCurrentIndex(0)
         self.classification.setCurrentIndex(0)
@@ -570,6 +609,7 @@ class CaseForm(QWidget):
             (self.longitude, "location_longitude"),
         ):
             field.setPlaceholderText(t(key))
+        self._show_withheld(self.withheld)
         self._refill_classifications()
         refill(self.language, ((t(f"lang_{v}"), v) for v in LANGUAGES))
         for h, b in self.handling_buttons.items():

@@ -9,8 +9,8 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence
+from PySide6.QtCore import QMargins, QRect, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -43,6 +43,28 @@ from cti_desktop.work_tab import CaseWorkPanel
 READY_KEY = "F2"
 PAUSE_KEY = "F3"
 
+PREFERRED_SIZE = QSize(1280, 860)
+"""The main window's first size (pixels) on a screen with room for it: the intake form and the caller's
+history side by side, the form without scrolling."""
+
+FRAME_GUESS = QMargins(0, 32, 0, 0)
+"""The window manager's frame (pixels) around the window, as guessed before the window is first shown and
+its real frame is known: a title bar."""
+
+
+def window_geometry(available: QRect, frame: QMargins = FRAME_GUESS) -> QRect:
+    """Where the main window opens on a screen whose room for windows (QScreen.availableGeometry: the screen
+    less its task bars) is `available`, the window manager's `frame` around it: PREFERRED_SIZE, made smaller
+    so that the window and its frame fit in the room (never larger than the screen, as on a 1366×768 or
+    1280×720 laptop), centred in it. The rectangle is the window's inside, without the frame
+    (QWidget.geometry)."""
+    room = available.marginsRemoved(frame)
+    size = PREFERRED_SIZE.boundedTo(room.size().expandedTo(QSize(0, 0)))
+    left = room.x() + (room.width() - size.width()) // 2
+    top = room.y() + (room.height() - size.height()) // 2
+    return QRect(left, top, size.width(), size.height())
+
+
 log = logging.getLogger(__name__)
 
 
@@ -55,7 +77,11 @@ class MainWindow(QMainWindow):
 
     `settings`: the desktop's own settings (default: QSettings of `hotline` / `hotline-desktop`);
     `phone_settings`: the phone process's settings for the account from sign-in (default: the PC's sound
-    devices chosen in the panel)."""
+    devices chosen in the panel).
+
+    The window opens no larger than its screen (`window_geometry`); the tabs whose forms are long (the call
+    intake, a case's detail and actions, a follow-up) scroll, so the window may be as small as a 1280×720
+    screen's room."""
 
     closed = Signal()
     WORK_TAB = 2
@@ -84,8 +110,8 @@ class MainWindow(QMainWindow):
         self.signin.submitted.connect(lambda a, pw: self.spawn(self._sign_in(a, pw)))
         self.signin.language_toggled.connect(self.toggle_language)
         self.setObjectName("mainWindow")
-        self.resize(1180, 720)
         self._build()
+        self.setGeometry(window_geometry(self.screen().availableGeometry()))
         self.tick = QTimer(self)
         self.tick.setInterval(250)
         self.tick.timeout.connect(self._show_state)
@@ -165,6 +191,22 @@ class MainWindow(QMainWindow):
         layout.addLayout(body, 1)
         self.setCentralWidget(central)
         self.statusBar()  # made with the window, so that its layout is in place when the first message comes
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Shown with a frame that reaches out of the screen's room (the frame guessed when the window was made
+        was too small): made to fit with the frame it has."""
+        super().showEvent(event)
+        room = self.screen().availableGeometry()
+        outside = self.frameGeometry()
+        if not room.contains(outside):
+            inside = self.geometry()
+            frame = QMargins(
+                inside.left() - outside.left(),
+                inside.top() - outside.top(),
+                outside.right() - inside.right(),
+                outside.bottom() - inside.bottom(),
+            )
+            self.setGeometry(window_geometry(room, frame))
 
     def retranslate(self) -> None:
         t = self.tr_

@@ -29,7 +29,7 @@ from cti_desktop.follow_up_form import FollowUpForm
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
 from cti_desktop.models import CaseIdRole, WorkTableModel
-from cti_desktop.qtutil import STRETCH, error_label, hbox, named, pane, refill
+from cti_desktop.qtutil import STRETCH, error_label, hbox, named, pane, refill, scrolled
 from cti_desktop.tab import Request, Spawn, Tab
 from cti_desktop.table import table_view
 from cti_desktop.transfer import call_history_lines
@@ -144,7 +144,7 @@ class CaseWorkPanel(Tab):
         right_layout.addWidget(self.review_note)
         right_layout.addLayout(button_row)
         right_layout.addWidget(self.error)
-        self.lay_out_side_by_side(left, right, [600, 560], margins=True)
+        self.lay_out_side_by_side(left, scrolled(right, "workScroll"), [600, 560], margins=True)
 
         self.status_filter.currentIndexChanged.connect(lambda _i: self.spawn(self.refresh_work()))
         self.overdue_only.toggled.connect(lambda _b: self.spawn(self.refresh_work()))

@@ -32,7 +32,7 @@ SHOTS = ROOT / "var" / "screenshots"
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
     """Widget tests run on qasync's loop, as the desktop does. The link client is plain asyncio and is tested
     on the standard loop (several qasync loops with sockets in one process upset PySide6 at exit)."""
-    if item.path.name in ("test_window.py", "test_transfer_window.py"):
+    if item.path.name in ("test_window.py", "test_transfer_window.py", "test_screen_fit.py"):
         return {"qt": qt_loop}
     return {"asyncio": asyncio.new_event_loop}
 
