@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "ari_app.commands.calendar_cmd",
     "ari_app.commands.catalogue_cmd",
     "ari_app.commands.dispatch_rules_cmd",
+    "ari_app.commands.units_cmd",
 )
 
 DEFAULT_CONFIG = "config.yaml"

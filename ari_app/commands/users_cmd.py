@@ -35,7 +35,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=["agent", "supervisor", "qa", "hotline_unit", "department", "admin"],
     )
     add.add_argument("--hotline", help="the hotline a hotline_unit user works for")
-    add.add_argument("--unit-id", type=int, help="the cooperating unit a department user works for")
+    add.add_argument(
+        "--unit-id", type=int, help="the cooperating unit a department user works for (hotline units list)"
+    )
+    add.add_argument("--unit", metavar="NAME", help="the same unit by its name instead of its id")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(func=cmd_add)
     pw = usub.add_parser("passwd", help="set a user's password")
@@ -64,14 +67,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def read_password(from_stdin: bool) -> str:
-    """The new password, from stdin (first line) or an interactive prompt typed twice."""
+    """The new password, from stdin (its first line) or an interactive prompt typed twice. ValueError when
+    there is none: standard input ended at the prompt (no terminal: a script, `</dev/null`), or the line
+    `--password-stdin` read is empty or missing; or when the two typed differ or the policy refuses it."""
     from ari_app.auth import check_password_policy
 
     if from_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
+        line = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not line:
+            raise ValueError("--password-stdin: standard input is empty; give the password as its first line")
+        if not password:
+            raise ValueError("--password-stdin: the password on standard input is empty (its first line is blank)")
     else:
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Again: ") != password:
+        try:
+            password = getpass.getpass("Password: ")
+            again = getpass.getpass("Again: ")
+        except EOFError:
+            print(file=sys.stderr)  # the prompt's line ends before the refusal
+            raise ValueError(
+                "standard input ended before a password was typed; to give one without a terminal, "
+                "send it on standard input with --password-stdin"
+            ) from None
+        if again != password:
             raise ValueError("the two passwords differ")
     check_password_policy(password)
     return password
@@ -104,9 +122,33 @@ def _config(args: argparse.Namespace, action: str) -> Config | None:
         return None
 
 
-def cmd_add(args: argparse.Namespace) -> int:
+def _unit_id(s: Session, args: argparse.Namespace) -> int | None:
+    """The id of the enabled unit `--unit-id` or `--unit` names, None when neither is given; ValueError when
+    it is no unit or a disabled one."""
+    from ari_app.cases.errors import CatalogueInvalid
+    from ari_app.cases.units import active_unit
+
+    key = args.unit_id if args.unit_id is not None else args.unit
+    if key is None:
+        return None
+    try:
+        return active_unit(s, key).id
+    except CatalogueInvalid as exc:
+        raise ValueError(exc.message) from None
+
+
+def _login_free(s: Session, login: str) -> None:
     from sqlalchemy import select
 
+    from schema.users import User
+
+    if s.scalars(select(User.id).where(User.login == login)).first() is not None:
+        raise ValueError(f"{login} exists; use `hotline users passwd`")
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    """`users add LOGIN`: the role's requirements, the login and the unit are checked before the password
+    is asked for, and again in the transaction that adds the user."""
     from ari_app.auth import hash_password
     from schema.users import Role, User
 
@@ -115,8 +157,10 @@ def cmd_add(args: argparse.Namespace) -> int:
         role = Role(args.role)
         if role is Role.HOTLINE_UNIT and (not args.hotline or cfg.hotline(args.hotline) is None):
             raise ValueError("a hotline_unit user needs --hotline with a configured hotline number")
-        if role is Role.DEPARTMENT and args.unit_id is None:
-            raise ValueError("a department user needs --unit-id")
+        if args.unit_id is not None and args.unit is not None:
+            raise ValueError("give --unit-id or --unit, not both")
+        if role is Role.DEPARTMENT and args.unit_id is None and args.unit is None:
+            raise ValueError("a department user needs --unit-id (or --unit NAME); see `hotline units list`")
         agent = cfg.agent(args.login)
         if role is Role.AGENT and agent is None:
             raise ValueError(
@@ -124,17 +168,20 @@ def cmd_add(args: argparse.Namespace) -> int:
                 f"{', '.join(a.id for a in cfg.agents) or 'none'}); add the agent and its phone there first, "
                 "or give another --role"
             )
+        with database(cfg) as s:
+            _login_free(s, args.login)
+            _unit_id(s, args)
         password = read_password(args.password_stdin)
     except (ConfigError, ValueError) as exc:
         return _refused("add", exc)
 
     def add(s: Session) -> None:
-        if s.scalars(select(User).where(User.login == args.login)).first() is not None:
-            raise ValueError(f"{args.login} exists; use `hotline users passwd`")
+        _login_free(s, args.login)
+        unit_id = _unit_id(s, args)
         display_name = args.name or (agent.name if agent else args.login)
         password_hash = hash_password(password)
         s.add(User(login=args.login, display_name=display_name, role=role, password_hash=password_hash,
-                   hotline=args.hotline, unit_id=args.unit_id))  # fmt: skip
+                   hotline=args.hotline, unit_id=unit_id))  # fmt: skip
 
     if _change("add", cfg, add):
         return 1
@@ -143,19 +190,35 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_passwd(args: argparse.Namespace) -> int:
-    from ari_app.accounts import set_password
+    """`users passwd LOGIN`: the user must exist before the password is asked for (and still when it is
+    stored)."""
+    from ari_app.accounts import AccountError, set_password
     from ari_app.auth import hash_password
 
     try:
         cfg = load_config(args.config)
+        with database(cfg) as s:
+            _user_exists(s, args.login)
         password = read_password(args.password_stdin)
-    except (ConfigError, ValueError) as exc:
+    except (ConfigError, ValueError, AccountError) as exc:
         return _refused("passwd", exc)
     now, actor = datetime.now(UTC), cli_actor()
     if _change("passwd", cfg, lambda s: set_password(s, args.login, hash_password(password), actor, now)):
         return 1
     print(f"password of {args.login} set; their open sessions end")
     return 0
+
+
+def _user_exists(s: Session, login: str) -> None:
+    """AccountError `there is no user LOGIN` (as ari_app.accounts says it) when there is none."""
+    from sqlalchemy import select
+
+    from ari_app.accounts import AccountError
+    from ari_app.protocol import ErrorId
+    from schema.users import User
+
+    if s.scalars(select(User.id).where(User.login == login)).first() is None:
+        raise AccountError(f"there is no user {login!r}", error_id=ErrorId.UNKNOWN_USER)
 
 
 def cmd_account(args: argparse.Namespace) -> int:

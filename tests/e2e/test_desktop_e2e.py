@@ -123,7 +123,7 @@ async def test_call_pops_the_rung_agent_and_the_saved_case_is_linked(
 
 
 def _two_units(stack: Stack) -> tuple[int, int]:
-    """Two cooperating units of 12345, as an administrator sets them up (there is no command for it yet)."""
+    """Two cooperating units of 12345, put into the table directly (found again when the stack is reused)."""
     url = yaml.safe_load(stack.config.read_text(encoding="utf-8"))["database"]["url"]
     engine = make_engine(url)
     try:
