@@ -204,6 +204,10 @@ the agent's call to listen (the call does not hear the supervisor), whisper (onl
 supervisor) or barge in (both hear the supervisor)."""
 SUPERVISOR_ROLES: Final = ("supervisor", "admin")
 """Roles that may subscribe to the wallboard and supervise agents."""
+WITHHELD: Final = "withheld"
+"""The caller number of a call (screen-pop `call.caller`, call records, cases) whose caller withheld it:
+every form a carrier or Asterisk gives (`anonymous`, `<unknown>`, empty, ...) arrives as this one value
+(ari_app.calls.numbers). It identifies no one: no history is looked up by it and it is never a contact."""
 RECORDING_SIDES: Final = ("mix", "caller", "agent")
 """A call's recording files: the whole call, what the citizen said, what the citizen heard (the agent)."""
 RECORDING_CHUNK: Final = 36 * 1024

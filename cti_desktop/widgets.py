@@ -26,25 +26,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ari_app.protocol import HANDLINGS, LANGUAGES, REQUEST_TYPES, URGENCIES
+from ari_app.protocol import HANDLINGS, LANGUAGES, REQUEST_TYPES, URGENCIES, WITHHELD
 from cti_desktop.i18n import Tr
 from cti_desktop.qtutil import STRETCH, error_label, hbox, named, refill
 
 DEFAULT_REQUEST_TYPE = "help"
 """The request type a new form starts with: the server's own default (ari_app.cases.intake, 求助)."""
 
-WITHHELD = "withheld"
-"""A withheld caller's number as the server sends it (screen-pop `call.caller`) and stores it
-(docs/protocol.md)."""
-
 
 def is_withheld(number: str | None) -> bool:
-    """True when `number` (a caller id or a typed number) identifies no one, by the server's rule
-    (ari_app.calls.numbers): none, empty, or no digit once spaces, `<>` and quotes are stripped
-    (`withheld`, `anonymous`, `<unknown>`, ...)."""
-    if number is None:
-        return True
-    return not any(ch.isdigit() for ch in number.strip().strip("<>\"' "))
+    """True when `number` identifies no one: none, empty, or the server's `WITHHELD` (a caller who withheld
+    their number, in whatever form it reached Asterisk: protocol.WITHHELD)."""
+    return not number or number.strip() in ("", WITHHELD)
 
 
 class NoteLabel(QLabel):

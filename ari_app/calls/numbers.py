@@ -45,11 +45,11 @@ from typing import TYPE_CHECKING
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
 
+from ari_app.protocol import WITHHELD
+
 if TYPE_CHECKING:
     from ari_app.config import Config
 
-WITHHELD = "withheld"
-"""How a withheld caller is stored (calls.caller, cases.caller) and shown: one value for every form."""
 
 KNOWN_FORMS = frozenset(
     {"", "anonymous", "unknown", "<unknown>", "restricted", "private", "unavailable", "withheld", "blocked"}

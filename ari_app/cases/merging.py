@@ -95,7 +95,6 @@ import rjieba
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
-from ari_app.calls.numbers import WITHHELD
 from ari_app.cases import follow_ups
 from ari_app.cases.access import (
     OPEN_DISPATCH,
@@ -119,6 +118,7 @@ from ari_app.cases.errors import (
 )
 from ari_app.cases.machine import CENTRE, Action, CaseState
 from ari_app.cases.settings import settings_of
+from ari_app.protocol import WITHHELD
 from schema.cases import Case
 
 WEIGHTS = {"text": 0.85, "category": 0.15, "number": 1.0}

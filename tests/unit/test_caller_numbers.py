@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ari_app.calls.numbers import KNOWN_FORMS, WITHHELD, caller_number, is_withheld
+from ari_app.calls.numbers import KNOWN_FORMS, caller_number, is_withheld
+from ari_app.protocol import WITHHELD
 
 WITHHELD_FORMS = [
     None,
