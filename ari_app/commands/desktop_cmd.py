@@ -28,6 +28,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_desktop)
 
 
+QUIET_QT = "qt.multimedia.symbolsresolver=false;qt.multimedia.ffmpeg.info=false"
+"""Qt's multimedia lines at every start of the desktop (the PipeWire and VA-API libraries it looks for and
+a PC may not have, the FFmpeg version): noise to an agent who starts it from a terminal. Warnings stay."""
+
+
 def cmd_desktop(args: argparse.Namespace) -> int:
     url, zone_name = args.url, args.timezone
     if not url or not zone_name:
@@ -51,5 +56,7 @@ def cmd_desktop(args: argparse.Namespace) -> int:
         if value:
             argv += [flag, str(value)]
     sys.stdout.flush()
-    os.execv(sys.executable, argv)
+    env = dict(os.environ)
+    env.setdefault("QT_LOGGING_RULES", QUIET_QT)  # an admin's own rules win
+    os.execve(sys.executable, argv, env)
     return 0  # pragma: no cover - execv does not return

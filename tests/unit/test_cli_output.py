@@ -129,8 +129,15 @@ def test_the_desktop_shows_times_in_the_centres_zone_by_default(
     from ari_app.commands import desktop_cmd
 
     seen: list[list[str]] = []
-    monkeypatch.setattr(desktop_cmd.os, "execv", lambda path, argv: seen.append(argv))
+    envs: list[dict[str, str]] = []
+    monkeypatch.setattr(desktop_cmd.os, "execve", lambda path, argv, env: (seen.append(argv), envs.append(env)))
+    monkeypatch.delenv("QT_LOGGING_RULES", raising=False)
     assert main(["-c", str(deployment), "desktop"]) == 0
+    # Qt's multimedia start-up lines are quiet unless the admin set rules of their own
+    assert envs[-1]["QT_LOGGING_RULES"] == desktop_cmd.QUIET_QT
+    monkeypatch.setenv("QT_LOGGING_RULES", "qt.*=true")
+    assert main(["-c", str(deployment), "desktop"]) == 0 and envs[-1]["QT_LOGGING_RULES"] == "qt.*=true"
+    seen.pop()
     assert main(["-c", str(deployment), "desktop", "--timezone", "Europe/Paris"]) == 0
     assert main(["-c", str(deployment / "missing.yaml"), "desktop", "--url", "ws://127.0.0.1:1"]) == 0
     # the desktop runs in this process's place, as its own module (the server's package never imports Qt)
