@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session
 from ari_app.cases.actor import Actor
 from ari_app.commands.common import (
     add_csv_commands,
-    config_or_report,
     csv_export,
     csv_import,
     database,
+    needs_config,
     pad,
     run_change,
 )
+from ari_app.config import Config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,12 +53,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     res.set_defaults(func=cmd_restore)
 
 
-def cmd_list(args: argparse.Namespace) -> int:
+@needs_config
+def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
     from ari_app.cases.catalogue import nodes
 
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
     with database(cfg) as s:
         for n in nodes(s):
             indent = "  " * (n.level - 1)

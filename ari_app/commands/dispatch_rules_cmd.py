@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ari_app.cases.actor import Actor
-from ari_app.commands.common import add_csv_commands, config_or_report, csv_export, csv_import, database, run_change
+from ari_app.commands.common import add_csv_commands, csv_export, csv_import, database, needs_config, run_change
+from ari_app.config import Config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,12 +42,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
 
 
-def cmd_list(args: argparse.Namespace) -> int:
+@needs_config
+def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
     from ari_app.cases.routing import rules
 
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
     with database(cfg) as s:
         for r in rules(s):
             area = " ".join(x for x in (r.district, r.street, r.grid_cell) if x) or "anywhere"

@@ -14,14 +14,15 @@ from sqlalchemy.orm import Session
 from ari_app.cases.actor import Actor
 from ari_app.commands.common import (
     add_csv_commands,
-    config_or_report,
     csv_export,
     csv_import,
     database,
     display_width,
+    needs_config,
     pad,
     run_change,
 )
+from ari_app.config import Config
 
 LIST_COLUMNS = ("id", "name", "parent", "level", "hotline", "contact", "state")
 
@@ -62,12 +63,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
 
 
-def cmd_list(args: argparse.Namespace) -> int:
+@needs_config
+def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
     from ari_app.cases.units import as_dict, units
 
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
     with database(cfg) as s:
         found = [as_dict(u) for u in units(s)]
     if args.json:
@@ -92,12 +91,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_add(args: argparse.Namespace) -> int:
+@needs_config
+def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
     from ari_app.cases.units import add_unit
 
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
     hotlines = [h.number for h in cfg.hotlines]
 
     def change(s: Session, actor: Actor, now: datetime) -> str:
@@ -149,12 +146,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     return csv_export(args, export_csv)
 
 
-def cmd_import(args: argparse.Namespace) -> int:
+@needs_config
+def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
     from ari_app.cases.units import import_csv
 
-    cfg = config_or_report(args)
-    if cfg is None:
-        return 1
     hotlines = [h.number for h in cfg.hotlines]
 
     def apply(s: Session, actor: Actor, data: bytes, now: datetime) -> list[str]:
