@@ -120,6 +120,10 @@ class LimitUnit(StrEnum):
     HOURS = "hours"  # clock hours, around the clock (an emergency's dispatch limit does not wait for Monday)
 
 
+LIMIT_MAX: Final = 10_000
+"""The largest `Limit.amount`, in its unit (working days or hours)."""
+
+
 @dataclass(frozen=True)
 class Limit:
     """A time limit as the rules give it: `amount` working days (a whole number) or working hours. The
@@ -130,8 +134,8 @@ class Limit:
     unit: LimitUnit
 
     def __post_init__(self) -> None:
-        if not 0 <= self.amount <= 10_000:
-            raise ValueError(f"a limit is a number 0..10000, got {self.amount}")
+        if not 0 <= self.amount <= LIMIT_MAX:
+            raise ValueError(f"a limit is a number 0..{LIMIT_MAX}, got {self.amount}")
         if self.unit is LimitUnit.WORKING_DAYS and self.amount != int(self.amount):
             raise ValueError(f"working days are whole, got {self.amount}")
 

@@ -8,6 +8,7 @@ import argparse
 import sys
 from datetime import datetime
 
+from ari_app.cases.calendar import LIMIT_MAX
 from ari_app.commands.common import needs_config, pad, within
 from ari_app.config import Config
 
@@ -35,9 +36,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(default: now)",
     )
     limit = due.add_mutually_exclusive_group(required=True)
-    limit.add_argument("--working-days", type=within(1, 3650), metavar="N", help="a limit of N working days")
+    limit.add_argument("--working-days", type=within(0, LIMIT_MAX), metavar="N", help="a limit of N working days")
     limit.add_argument(
-        "--working-hours", type=within(0.1, 87600, float), metavar="H", help="a limit of H working hours"
+        "--working-hours", type=within(0, LIMIT_MAX, float), metavar="H", help="a limit of H working hours"
     )
     due.set_defaults(func=cmd_due)
 
