@@ -87,6 +87,13 @@ def caller_number(uri: str) -> str:
     return m.group(1) if m else uri
 
 
+def peer_label(uri: str, withheld: str) -> str:
+    """What the panel says of the other party: the number of `uri`, or `withheld` for a caller id without a
+    digit (`sip:anonymous@…`: the server's rule for a withheld caller, docs/protocol.md `call.caller`)."""
+    number = caller_number(uri)
+    return number if any(ch.isdigit() for ch in number) else withheld
+
+
 def duration(seconds: float) -> str:
     """`m:ss`, or `h:mm:ss` from an hour on."""
     s = max(0, int(seconds))
@@ -365,7 +372,7 @@ class PhonePanel(QWidget):
         call = status.call
         if call is None:
             return t("phone_idle")
-        number = caller_number(call.peer)
+        number = peer_label(call.peer, t("caller_withheld"))
         since = self.connected_since
         elapsed = duration(self.clock() - since) if since is not None else ""
         key = {

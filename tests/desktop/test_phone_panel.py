@@ -30,7 +30,7 @@ from ari_app.link.signin import PHONE_REGISTER_SECONDS
 from cti_desktop.drafts import DraftStore
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkClient
-from cti_desktop.phone_panel import AUTO_ANSWER, SPEAKER, PhonePanel, caller_number, duration
+from cti_desktop.phone_panel import AUTO_ANSWER, SPEAKER, PhonePanel, caller_number, duration, peer_label
 from cti_desktop.softphone import (
     AudioDevices,
     CallState,
@@ -340,6 +340,8 @@ def test_numbers_times_and_cards() -> None:
     assert caller_number("sip:13800000001@127.0.0.1:5060") == "13800000001"
     assert caller_number("<sip:1002@pbx>") == "1002"
     assert caller_number("sip:pbx.example") == "sip:pbx.example"
+    assert peer_label("sip:13800000001@127.0.0.1:5060", "号码未显示") == "13800000001"
+    assert peer_label('"Anonymous" <sip:anonymous@anonymous.invalid>', "号码未显示") == "号码未显示"
     assert (duration(0), duration(65), duration(3725)) == ("0:00", "1:05", "1:02:05")
 
 
