@@ -21,12 +21,10 @@ from ari_app.link import LinkServer
 from cti_desktop.window import MainWindow
 from tests.support.desks import KEEP, Open, desks, dispose, open_desk, qt_loop
 from tests.support.link_fixtures import _db_template, case_bus, cfg, clock, queue, server, sessions
+from tests.support.qt import SHOTS
 from tests.support.transfers import rig
 
 __all__ = ["_db_template", "case_bus", "cfg", "clock", "queue", "rig", "server", "sessions"]  # the link's fixtures
-
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "var" / "screenshots"
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:

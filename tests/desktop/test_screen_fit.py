@@ -23,11 +23,10 @@ from ari_app.calls.events import CallConnected, CallRinging
 from ari_app.link import LinkServer
 from cti_desktop.window import FRAME_GUESS, PREFERRED_SIZE, MainWindow, window_geometry
 from schema.cases import Case
-from tests.desktop.conftest import SHOTS
 from tests.support.clock import T0
 from tests.support.commands import ROOT, run_in_checkout
 from tests.support.desks import sign_in
-from tests.support.qt import type_text
+from tests.support.qt import SHOTS, type_text
 from tests.support.waiting import until
 
 TASK_BAR = 40

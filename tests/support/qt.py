@@ -7,7 +7,11 @@ import functools
 from PySide6.QtGui import QInputMethodEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
+from tests.support.commands import ROOT
 from tests.support.waiting import until
+
+SHOTS = ROOT / "var" / "screenshots"
+"""Where the desktop tests leave their screenshots (looked at by people, not compared)."""
 
 qt_until = functools.partial(until, interval=0.02, each=QApplication.processEvents)
 """`until` for windows on a plain asyncio loop: Qt's events (timers, repaints) are processed as it polls."""
