@@ -321,6 +321,11 @@ class NumberPlan:
             raise NumberError(text, _parse_reason(exc)) from None
         if phonenumbers.region_code_for_country_code(number.country_code or 0) == "ZZ":
             raise NumberError(text, f"no country has the calling code +{number.country_code}")
+        if not digits.startswith(("+", "00")) and digits.isdigit() and str(number.country_code) != rules.country_code:
+            # Written nationally, yet read as abroad: phonenumbers takes China's IP-dialling codes for an
+            # international prefix (`1XXXX00`: 12675005544 became +55 44). No reading is in service, so the
+            # number is kept as received rather than cut to what follows a prefix nobody dialled.
+            return Number(raw=raw, canonical=digits[:STORED_LENGTH])
         return self._number(raw, number, valid=False)
 
     def _interpret(self, digits: str, rules: NumberRules) -> PhoneNumber | None:

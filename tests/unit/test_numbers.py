@@ -82,6 +82,16 @@ def test_withheld_callers_stay_withheld_with_the_raw_form_kept(raw: str | None) 
     assert not PLAN.same(raw, raw)  # two withheld callers are never the same citizen
 
 
+@pytest.mark.parametrize("raw", ["12675005544", "12675001234", "11999001234"])
+def test_a_number_in_no_service_is_not_read_after_an_ip_dialling_code(raw: str) -> None:
+    """phonenumbers reads China's IP-dialling codes (1XXXX00) as an international prefix: 12675005544 came
+    out as +55 44 (CI: an e2e caller was stored as `+5544`, and its test never found it). A number written
+    nationally that no reading puts in service is kept as received."""
+    found = PLAN.caller(raw, "carrier-telecom")
+    assert (found.canonical, found.valid, found.e164) == (raw, False, None)
+    assert PLAN.same(raw, raw)
+
+
 def test_a_caller_id_that_is_no_number_is_kept_as_received() -> None:
     assert PLAN.caller("alice99").canonical == "alice99"
     assert PLAN.caller("x" * 100 + "1").raw == ("x" * 100 + "1")[:64]
