@@ -462,7 +462,7 @@ class CaseForm(QWidget):
             self._fill_categories()
         caller = call.get("caller")
         self._show_withheld(is_withheld(caller))
-        number = "" if self.withheld or caller is None else caller
+        number = "" if self.withheld else caller
         self.caller.setText(number)
         self.contact.setText(number)
         self._show_time()

@@ -374,8 +374,8 @@ def import_csv(
             known[uid].name = f"\x00{uid}"
         session.flush()
     for r in rows:
-        level = TOP_LEVEL if r.parent is None else TOP_LEVEL + 1
-        wanted = _fields(r.name, r.parent, r) | {"level": level}
+        wanted = _fields(r.name, r.parent, r)
+        level = wanted["level"]
         unit = known.get(r.id) if r.id is not None else None
         if unit is None:
             changes.append(Change("add", r.name, f"level {level}" + (f" under {r.parent}" if r.parent else "")))
