@@ -62,7 +62,8 @@ reports for a command ended by SIGPIPE, so `set -o pipefail` scripts see the sam
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one `hotline` command; returns its exit status. For every command, a reader of standard output
     that stops early (`| head`, `| less` quit) ends the command quietly with `EXIT_BROKEN_PIPE` instead of
-    a BrokenPipeError traceback."""
+    a BrokenPipeError traceback; a database at a migration this platform does not have ends it with status 1
+    and what to do (schema.db.SchemaVersionError)."""
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -81,6 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         return EXIT_BROKEN_PIPE
+    except Exception as exc:
+        from schema.db import SchemaVersionError  # not at the top: most commands never load the database layer
+
+        if not isinstance(exc, SchemaVersionError):
+            raise
+        print(f"hotline: {exc}", file=sys.stderr)  # any command that opens the database: what to do
+        return 1
 
 
 if __name__ == "__main__":

@@ -83,11 +83,45 @@ def alembic_config(url: str) -> Any:
     return cfg
 
 
+SQUASHED = "f499d87"
+"""The last commit that holds the migrations squashed into the baseline (0028_baseline.py): the platform
+at that commit upgrades a database at any of their revisions."""
+
+
+class SchemaVersionError(Exception):
+    """The database is at a migration revision this platform does not have: one from before the baseline
+    (0001_calls .. 0027_cases_open_index), or one of a newer or other version of the platform. The message
+    says which and what to do; nothing in the database was changed."""
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the database to the newest migration (idempotent)."""
+    """Bring the database to the newest migration (idempotent). Raises SchemaVersionError, before changing
+    anything, when the database is at a revision this platform's migrations do not know."""
     from alembic import command
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
+        current = MigrationContext.configure(conn).get_current_heads()
+        known = {script.revision for script in ScriptDirectory.from_config(cfg).walk_revisions()}
+        for revision in current:
+            if revision not in known:
+                raise SchemaVersionError(schema_version_problem(engine, revision, min(known)))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def schema_version_problem(engine: Engine, revision: str, baseline: str) -> str:
+    """What to tell the person whose database is at `revision`, which no migration here knows."""
+    where = engine.url.render_as_string(hide_password=True)
+    if revision[:4].isdigit() and revision < baseline:
+        return (
+            f"the database {where} is at migration {revision}, from before this platform's baseline {baseline}: "
+            f"upgrade it first with the platform at commit {SQUASHED} (run any command that opens the database "
+            f"there, e.g. `hotline users list`), then come back to this version"
+        )
+    return (
+        f"the database {where} is at migration {revision}, which this platform does not have "
+        f"(its newest is its own head): it was made by a newer or another version of the platform"
+    )

@@ -6,13 +6,11 @@ export, every admin change audited, and migration 0015 giving old cases the type
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from ari_app.cases.actor import Actor
 from ari_app.cases.catalogue import (
@@ -28,7 +26,6 @@ from ari_app.cases.catalogue import (
 from ari_app.cases.errors import CatalogueInvalid, ClassificationNotSelectable, InvalidInput
 from ari_app.cases.lookups import get_case
 from schema.cases import AuditEntry, Case, Classification, RequestType
-from schema.db import alembic_config, make_engine, upgrade
 from schema.users import Role
 from tests.support.cases import Db, intake
 
@@ -278,24 +275,3 @@ def _current_path(db: Db) -> str:
     with db.session() as s:
         names = dict(s.execute(select(Classification.code, Classification.name_zh)).all())
     return " / ".join(names[c] for c in ("010000", "010100", "010101"))
-
-
-def test_migration_0015_gives_old_cases_the_type_help(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0014_recording_status")
-        conn.execute(
-            text(
-                "INSERT INTO cases (number, channel, hotline, request, urgency, language, handling, status,"
-                " created_at, updated_at, supervision_level, leader_escalated, created_by_login)"
-                " VALUES ('12345-20261101-0001', 'phone', '12345', '路灯不亮', 'normal', 'zh', 'dispatch',"
-                " 'closed', '2026-11-01 01:00:00.000000', '2026-11-01 01:00:00.000000', 0, 0, 'agent')"
-            )
-        )
-    upgrade(engine)
-    with engine.connect() as conn:
-        row = conn.execute(text("SELECT request_type, classification_id, district FROM cases")).one()
-    assert tuple(row) == ("help", None, None)
-    engine.dispose()

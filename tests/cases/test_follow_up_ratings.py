@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from ari_app.cases import Action, CaseState
 from ari_app.cases.errors import FollowUpUnsatisfied, InvalidInput
@@ -29,10 +28,8 @@ from ari_app.config import HotlineMode
 from ari_app.prompts import PROMPTS
 from ari_app.protocol import RATING_LABELS, RATINGS, ErrorId
 from schema.cases import AuditEntry, Case, Rating, Satisfaction
-from schema.db import make_engine, upgrade
 from schema.surveys import KEYS, SurveyResponse
 from tests.support.cases import HOTLINES, Db, intake
-from tests.support.db import downgrade_to, upgrade_to
 from tests.support.flows import Flow
 
 Z = ZoneInfo("Asia/Shanghai")
@@ -292,58 +289,3 @@ def test_due_times_end_a_working_day_count_n_and_never_come_earlier_for_a_later_
     assert cal.is_working_day(local.date()) and local.date() > handled.date()
     assert cal.working_days_between(handled, due) == days
     assert due_at(rules, handled + timedelta(minutes=later_minutes)) >= due
-
-
-def test_0020_fills_the_rating_of_older_rows_and_the_due_time_of_waiting_cases(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
-    upgrade(engine)
-    downgrade_to(engine, "0017_merge")
-    cols = (
-        "number, channel, hotline, request, urgency, language, handling, status, created_at, updated_at,"
-        " handled_at, supervision_level, leader_escalated, created_by_login, master_case_id"
-    )
-    with engine.begin() as conn:
-        for n, status, handled, master in [
-            (1, "handled", "'2026-11-27 07:00:00'", "NULL"),
-            (2, "followed_up", "'2026-11-27 07:00:00'", "NULL"),
-            (3, "merged", "NULL", "1"),
-        ]:
-            conn.execute(
-                text(
-                    f"INSERT INTO cases ({cols}) VALUES ('12345-20261127-000{n}', 'phone', '12345', '路灯不亮',"
-                    f" 'normal', 'zh', 'dispatch', '{status}', '2026-11-27 01:00:00', '2026-11-27 01:00:00',"
-                    f" {handled}, 0, 0, 'agent', {master})"
-                )
-            )
-        conn.execute(
-            text(
-                "INSERT INTO follow_ups (case_id, at, reached, solved, satisfaction) VALUES"
-                " (2, '2026-11-28 02:00:00', 1, 0, 'basic')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO survey_responses (call_id, rating, answered_at) VALUES"
-                " ('1795930000.1', 'unsatisfied', '2026-11-27 01:00:00')"
-            )
-        )
-    upgrade_to(engine, "0020_follow_up_ratings")
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT rating, channel FROM follow_ups")).one() == ("basically_satisfied", None)
-        assert conn.execute(text("SELECT digit, level FROM survey_responses")).one() == ("3", "unsatisfied")
-        rows = conn.execute(text("SELECT id, follow_up_due_at, follow_up_rating FROM cases ORDER BY id")).all()
-    handled = "2026-11-27 07:00:00"
-    assert [(i, str(d)[:19] if d else None, r) for i, d, r in rows] == [
-        (1, handled, None),  # waiting: due from its handling, i.e. at once
-        (2, None, "basically_satisfied"),  # followed up already
-        (3, handled, None),  # a duplicate not reached: due with its master
-    ]
-    with engine.begin() as conn:  # SQLite rebuilds a table to drop a column: not under rows that refer to it
-        conn.execute(text("DELETE FROM follow_ups"))
-        conn.execute(text("DELETE FROM cases WHERE master_case_id IS NOT NULL"))
-    downgrade_to(engine, "0017_merge")
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM cases")).scalar_one() == 2
-        assert "follow_up_due_at" not in conn.execute(text("SELECT * FROM cases")).keys()
-        assert "level" not in conn.execute(text("SELECT * FROM survey_responses")).keys()
-    engine.dispose()

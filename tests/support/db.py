@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, inspect, make_url, text
+from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from schema.base import Base
@@ -75,22 +75,9 @@ def empty(engine: Engine) -> None:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
-def upgrade_to(engine: Engine, revision: str) -> None:
-    """Migrate the database up to `revision` (the migration tests; the application only ever goes to head)."""
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
-
-
 def downgrade_to(engine: Engine, revision: str) -> None:
-    """Migrate the database down to `revision` (an id, or one relative to it such as `0016_confidential-1`)."""
+    """Migrate the database down to `revision` (an id, `base`, or one relative to an id such as `<id>-1`)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
-
-
-def columns(engine: Engine, table: str) -> set[str]:
-    """The names of the columns `table` has in the database now."""
-    return {c["name"] for c in inspect(engine).get_columns(table)}

@@ -8,9 +8,6 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-import sqlalchemy as sa
-from alembic import command
-
 from ari_app.callbacks import CallbackService, list_callbacks
 from ari_app.calls.events import CallArrived, CallbackRequested
 from ari_app.calls.numbers import NumberPlan
@@ -18,7 +15,7 @@ from ari_app.calls.store import SqlCallStore, recent_calls
 from ari_app.calls.tracker import CallTracker
 from ari_app.config import load_config
 from schema.calls import CallState, EndReason
-from schema.db import alembic_config, make_engine, make_sessionmaker, upgrade
+from schema.db import make_engine, make_sessionmaker, upgrade
 from tests.support.calls import Agents, ListSink, ScriptedDialer, live_channel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,53 +150,3 @@ def test_callbacks_store_the_canonical_number_and_dial_the_trunks_form(tmp_path:
         "failed",
     )
     assert (rows["4.1"]["number"], rows["4.1"]["number_raw"]) == ("09914567890", "0991 456 7890")
-
-
-def test_the_migration_keeps_what_was_stored_and_brings_it_into_the_canonical_form(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = make_engine(url)
-    alembic = alembic_config(url)
-    with engine.begin() as conn:
-        alembic.attributes["connection"] = conn
-        command.upgrade(alembic, "0011_session_epochs")
-    t0 = "2026-11-30 08:00:00.000000"
-    with engine.begin() as conn:
-        for i, (caller, dialed) in enumerate(
-            [
-                ("+8613812345678", "12345"),
-                ("13812345678", "12319"),
-                ("withheld", "12345"),
-                ("4567890", "99999"),
-                ("0016502530000", "12345"),
-                ("0991-4567890", "12345"),
-            ]
-        ):
-            conn.execute(
-                sa.text(
-                    "INSERT INTO calls (linkedid, hotline, dialed, caller, state, arrived_at) "
-                    "VALUES (:id, :d, :d, :c, 'ended', :t)"
-                ),
-                {"id": f"{i}.1", "d": dialed, "c": caller, "t": t0},
-            )
-        conn.execute(
-            sa.text(
-                "INSERT INTO callbacks (call_id, hotline, number, status, requested_at, next_attempt_at, attempts) "
-                "VALUES ('0.1', '12345', '+8613812345678', 'done', :t, :t, 1)"
-            ),
-            {"t": t0},
-        )
-    upgrade(engine)
-    with engine.connect() as conn:
-        calls = conn.execute(
-            sa.text("SELECT caller, caller_raw, dialed, dialed_raw FROM calls ORDER BY linkedid")
-        ).all()
-        callback = conn.execute(sa.text("SELECT number, number_raw FROM callbacks")).one()
-    assert [tuple(r) for r in calls] == [
-        ("13812345678", "+8613812345678", "12345", "12345"),
-        ("13812345678", "13812345678", "12319", "12319"),
-        ("withheld", "withheld", "12345", "12345"),
-        ("4567890", "4567890", "99999", "99999"),  # a local number: its area is not known to the migration
-        ("+16502530000", "0016502530000", "12345", "12345"),
-        ("09914567890", "0991-4567890", "12345", "12345"),
-    ]
-    assert tuple(callback) == ("13812345678", "+8613812345678")
