@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from ari_app.protocol import ATTACHMENT_LINK_BYTES, Msg
 from cti_desktop.i18n import Tr, size_text
 from cti_desktop.link import LinkError
-from cti_desktop.qtutil import STRETCH, hbox, named
+from cti_desktop.qtutil import STRETCH, Texts, hbox, named
 from cti_desktop.tab import Request, Spawn
 from cti_desktop.table import Row, RowTableModel, table_view
 
@@ -122,11 +122,12 @@ class AttachmentPanel(QWidget):
         self.request = request
         self.case: dict[str, Any] | None = None
         self.preview: PhotoDialog | None = None
-        self.title = named(QLabel(), "attTitle")
+        self.texts = texts = Texts()
+        self.title = texts.named(QLabel(), "attTitle", "att_title")
         self.title.setStyleSheet("font-weight: bold;")
-        self.add_button = named(QPushButton(), "attAdd")
-        self.open_button = named(QPushButton(), "attOpen")
-        self.save_button = named(QPushButton(), "attSave")
+        self.add_button = texts.named(QPushButton(), "attAdd", "att_add")
+        self.open_button = texts.named(QPushButton(), "attOpen", "att_open")
+        self.save_button = texts.named(QPushButton(), "attSave", "att_save")
         self.model = AttachmentTableModel(tr)
         self.table = table_view(self.model, "attTable", AttachmentTableModel.NAME)
         self.table.setMinimumHeight(90)
@@ -288,9 +289,6 @@ class AttachmentPanel(QWidget):
 
     def retranslate(self) -> None:
         t = self.tr_
-        self.title.setText(t("att_title"))
-        self.add_button.setText(t("att_add"))
-        self.open_button.setText(t("att_open"))
-        self.save_button.setText(t("att_save"))
+        self.texts.say(t)
         self.add_button.setToolTip(t("att_add_tip", limit=size_text(ATTACHMENT_LINK_BYTES)))
         self.model.retranslate()

@@ -78,17 +78,18 @@ class MissedCallsTab(Tab):
         self.setObjectName("missedCalls")
         self.task: dict[str, Any] | None = None
         self.can_dial = False
+        texts = self.texts
         self.which = named(QComboBox(), "mcFilter")
-        self.refresh_button = named(QPushButton(), "mcRefresh")
+        self.refresh_button = texts.named(QPushButton(), "mcRefresh", "refresh")
         self.model = MissedModel(tr)
         self.table = table_view(self.model, "mcTable", MissedModel.CALLER)
         self.chosen = named(QLabel(), "mcChosen")
         self.chosen.setWordWrap(True)
-        self.claim_button = named(QPushButton(), "mcClaim")
-        self.dial_button = named(QPushButton(), "mcDial")
+        self.claim_button = texts.named(QPushButton(), "mcClaim", "mc_claim")
+        self.dial_button = texts.named(QPushButton(), "mcDial", "mc_dial")
         self.outcome = named(QComboBox(), "mcOutcome")
-        self.notes = named(QLineEdit(), "mcNotes")
-        self.save_button = named(QPushButton(), "mcSave")
+        self.notes = texts.named(QLineEdit(), "mcNotes", "mc_notes_hint")
+        self.save_button = texts.named(QPushButton(), "mcSave", "mc_save")
         self.error = error_label("mcError")
 
         top = hbox(self.which, STRETCH, self.refresh_button)
@@ -216,10 +217,6 @@ class MissedCallsTab(Tab):
         t = self.tr_
         refill(self.which, ((t(f"mc_filter_{f}"), f) for f in MISSED_FILTERS), quiet=True)
         refill(self.outcome, ((t(f"mc_outcome_{o}"), o) for o in MISSED_OUTCOMES))
-        self.refresh_button.setText(t("refresh"))
-        self.claim_button.setText(t("mc_claim"))
-        self.dial_button.setText(t("mc_dial"))
-        self.save_button.setText(t("mc_save"))
-        self.notes.setPlaceholderText(t("mc_notes_hint"))
+        self.texts.say(t)
         self.model.retranslate()
         self.show_task(self.task)
