@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
@@ -55,6 +55,7 @@ class AttachmentTableModel(RowTableModel):
 
     NAME, KIND, SIZE, BY, AT, ON = range(6)
     HEADERS = ("att_col_name", "att_col_type", "att_col_size", "att_col_by", "att_col_at", "att_col_on")
+    FIELDS: ClassVar[dict[int, str]] = {NAME: "filename", KIND: "mime", BY: "uploaded_by"}
     KEY = "token"
 
     def __init__(self, tr: Tr, parent: Any = None) -> None:
@@ -68,14 +69,8 @@ class AttachmentTableModel(RowTableModel):
             return self.tr_("att_removed", at=self.tr_.when(row["removed_at"]))
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        if col == self.NAME:
-            return row.get("filename", "")
-        if col == self.KIND:
-            return row.get("mime", "")
         if col == self.SIZE:
             return size_text(int(row.get("size") or 0))
-        if col == self.BY:
-            return row.get("uploaded_by", "")
         if col == self.AT:
             return self.tr_.when(row.get("uploaded_at"))
         if col == self.ON:

@@ -39,6 +39,7 @@ class FollowUpDueModel(RowTableModel):
 
     NUMBER, DUE, STATUS, RATING, REQUEST = range(5)
     HEADERS = ("col_number", "fu_col_due", "col_status", "fu_col_rating", "col_request")
+    FIELDS: ClassVar[dict[int, str]] = {NUMBER: "number"}
     OVERDUE_COLOUR = QColor("#b00020")
 
     @property
@@ -52,8 +53,6 @@ class FollowUpDueModel(RowTableModel):
             return case.get("request")
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        if col == self.NUMBER:
-            return case.get("number", "")
         if col == self.DUE:
             due = self.tr_.when(case.get("follow_up_due_at")) or "—"
             return f"⚠ {self.tr_('overdue')} {due}" if case.get("follow_up_overdue") else due

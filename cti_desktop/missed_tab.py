@@ -38,6 +38,7 @@ class MissedModel(RowTableModel):
         "mc_col_attempts",
         "mc_col_claimed",
     )
+    FIELDS: ClassVar[dict[int, str]] = {CALLER: "caller", HOTLINE: "hotline", CLAIMED: "claimed_by"}
     OVERDUE_COLOUR = QColor("#b00020")
 
     def cell(self, task: Row, col: int, role: int) -> Any:
@@ -46,10 +47,6 @@ class MissedModel(RowTableModel):
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         t = self.tr_
-        if col == self.CALLER:
-            return task.get("caller", "")
-        if col == self.HOTLINE:
-            return task.get("hotline", "")
         if col == self.MISSED:
             return t.when(task.get("missed_at"))
         if col == self.MISSES:
@@ -62,8 +59,6 @@ class MissedModel(RowTableModel):
         if col == self.ATTEMPTS:
             last = t.maybe("mc_outcome", task.get("last_outcome"))
             return f"{task.get('attempts', 0)} {last}".strip()
-        if col == self.CLAIMED:
-            return task.get("claimed_by") or ""
         return None
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
+from typing import Any, ClassVar
 
 from PySide6.QtCore import (
     QBuffer,
@@ -73,6 +73,7 @@ class QaCallTableModel(RowTableModel):
 
     TIME, HOTLINE, CALLER, AGENT, TALK, SCORE, SAID = range(7)
     HEADERS = ("qa_col_time", "col_hotline", "col_caller", "qa_col_agent", "qa_col_talk", "qa_col_score", "qa_col_said")
+    FIELDS: ClassVar[dict[int, str]] = {HOTLINE: "hotline", CALLER: "caller", AGENT: "agent"}
     KEY = "call_id"
 
     @property
@@ -92,12 +93,6 @@ class QaCallTableModel(RowTableModel):
             return None
         if col == self.TIME:
             return self.tr_.when(call.get("arrived_at"))
-        if col == self.HOTLINE:
-            return call.get("hotline") or ""
-        if col == self.CALLER:
-            return call.get("caller") or ""
-        if col == self.AGENT:
-            return call.get("agent") or ""
         if col == self.TALK:
             talk = call.get("talk_seconds")
             return clock(int(talk * 1000)) if talk is not None else ""

@@ -159,6 +159,7 @@ class AgentBoardModel(RowTableModel):
     ID, NAME, STATE, REASON, DURATION, CALL, ANSWERED, AVG_TALK = range(8)
     HEADERS: tuple[str, ...] = ("wb_col_id", "wb_col_name", "wb_col_state", "wb_col_reason", "wb_col_for")
     HEADERS += ("wb_col_call", "wb_col_answered", "wb_col_avg_talk")
+    FIELDS: ClassVar[dict[int, str]] = {ID: "id", NAME: "name"}
 
     def __init__(self, tr: Tr, parent: Any = None) -> None:
         super().__init__(tr, parent)
@@ -178,10 +179,6 @@ class AgentBoardModel(RowTableModel):
 
     def cell(self, a: Row, col: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
-            if col == self.ID:
-                return a["id"]
-            if col == self.NAME:
-                return a.get("name", "")
             if col == self.STATE:
                 return self.tr_.maybe("state", a.get("state"))
             if col == self.REASON:
