@@ -89,11 +89,9 @@ async def test_ready_and_pause_keys_survive_translation(desk: MainWindow) -> Non
 
 
 async def test_screen_pop_prefills_the_form_and_save_creates_the_linked_case(
-    desk: MainWindow, qtbot: QtBot, server: LinkServer, sessions: sessionmaker[Session], shot: Any
+    ready_desk: MainWindow, qtbot: QtBot, server: LinkServer, sessions: sessionmaker[Session], shot: Any
 ) -> None:
-    window = desk
-    await sign_in(window, qtbot)
-    await press_ready(qtbot, window)
+    window = ready_desk
     # an earlier case of this caller, so the pop has history
     await take_case(
         window,
