@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from ari_app.protocol import ATTACHMENT_LINK_BYTES, Msg
 from cti_desktop.i18n import Tr, size_text
 from cti_desktop.link import LinkError
-from cti_desktop.qtutil import STRETCH, hbox, named
+from cti_desktop.qtutil import STRETCH, Texts, hbox, named
 from cti_desktop.tab import Request, Spawn
 from cti_desktop.table import Row, RowTableModel, table_view
 
@@ -55,6 +55,7 @@ class AttachmentTableModel(RowTableModel):
 
     NAME, KIND, SIZE, BY, AT, ON = range(6)
     HEADERS = ("att_col_name", "att_col_type", "att_col_size", "att_col_by", "att_col_at", "att_col_on")
+    FIELDS: ClassVar[dict[int, str]] = {NAME: "filename", KIND: "mime", BY: "uploaded_by"}
     KEY = "token"
 
     def __init__(self, tr: Tr, parent: Any = None) -> None:
@@ -68,14 +69,8 @@ class AttachmentTableModel(RowTableModel):
             return self.tr_("att_removed", at=self.tr_.when(row["removed_at"]))
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        if col == self.NAME:
-            return row.get("filename", "")
-        if col == self.KIND:
-            return row.get("mime", "")
         if col == self.SIZE:
             return size_text(int(row.get("size") or 0))
-        if col == self.BY:
-            return row.get("uploaded_by", "")
         if col == self.AT:
             return self.tr_.when(row.get("uploaded_at"))
         if col == self.ON:
@@ -122,11 +117,12 @@ class AttachmentPanel(QWidget):
         self.request = request
         self.case: dict[str, Any] | None = None
         self.preview: PhotoDialog | None = None
-        self.title = named(QLabel(), "attTitle")
+        self.texts = texts = Texts()
+        self.title = texts.named(QLabel(), "attTitle", "att_title")
         self.title.setStyleSheet("font-weight: bold;")
-        self.add_button = named(QPushButton(), "attAdd")
-        self.open_button = named(QPushButton(), "attOpen")
-        self.save_button = named(QPushButton(), "attSave")
+        self.add_button = texts.named(QPushButton(), "attAdd", "att_add")
+        self.open_button = texts.named(QPushButton(), "attOpen", "att_open")
+        self.save_button = texts.named(QPushButton(), "attSave", "att_save")
         self.model = AttachmentTableModel(tr)
         self.table = table_view(self.model, "attTable", AttachmentTableModel.NAME)
         self.table.setMinimumHeight(90)
@@ -288,9 +284,6 @@ class AttachmentPanel(QWidget):
 
     def retranslate(self) -> None:
         t = self.tr_
-        self.title.setText(t("att_title"))
-        self.add_button.setText(t("att_add"))
-        self.open_button.setText(t("att_open"))
-        self.save_button.setText(t("att_save"))
+        self.texts.say(t)
         self.add_button.setToolTip(t("att_add_tip", limit=size_text(ATTACHMENT_LINK_BYTES)))
         self.model.retranslate()

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QWidget
 
 from ari_app.protocol import FOLLOW_UP_CHANNELS, RATINGS
 from cti_desktop.i18n import Tr
-from cti_desktop.qtutil import named, refill
+from cti_desktop.qtutil import Texts, named, refill
 
 UNSATISFIED = frozenset({"unsatisfied", "very_unsatisfied"})
 """The ratings after which the reviewer sends the case back (发回重办; protocol.md, `send_back_required`)."""
@@ -23,13 +23,14 @@ class FollowUpForm(QWidget):
     def __init__(self, tr: Tr, prefix: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.tr_ = tr
-        self.label = QLabel()
-        self.reached = named(QCheckBox(), f"{prefix}Reached")
+        self.texts = texts = Texts()
+        self.label = texts.add(QLabel(), "action_follow_up")
+        self.reached = texts.named(QCheckBox(), f"{prefix}Reached", "work_reached")
         self.reached.setChecked(True)
         self.channel = named(QComboBox(), f"{prefix}Channel")
-        self.solved = named(QCheckBox(), f"{prefix}Solved")
+        self.solved = texts.named(QCheckBox(), f"{prefix}Solved", "work_solved")
         self.solved.setChecked(True)
-        self.rating_label = QLabel()
+        self.rating_label = texts.add(QLabel(), "fu_rating")
         self.rating = named(QComboBox(), f"{prefix}Rating")
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
@@ -63,9 +64,6 @@ class FollowUpForm(QWidget):
 
     def retranslate(self) -> None:
         t = self.tr_
-        self.label.setText(t("action_follow_up"))
-        self.reached.setText(t("work_reached"))
-        self.solved.setText(t("work_solved"))
-        self.rating_label.setText(t("fu_rating"))
+        self.texts.say(t)
         refill(self.channel, ((t(f"channel_{c}"), c) for c in FOLLOW_UP_CHANNELS))
         refill(self.rating, ((t(f"rating_{r}"), r) for r in RATINGS))

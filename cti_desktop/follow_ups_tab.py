@@ -39,6 +39,7 @@ class FollowUpDueModel(RowTableModel):
 
     NUMBER, DUE, STATUS, RATING, REQUEST = range(5)
     HEADERS = ("col_number", "fu_col_due", "col_status", "fu_col_rating", "col_request")
+    FIELDS: ClassVar[dict[int, str]] = {NUMBER: "number"}
     OVERDUE_COLOUR = QColor("#b00020")
 
     @property
@@ -52,8 +53,6 @@ class FollowUpDueModel(RowTableModel):
             return case.get("request")
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        if col == self.NUMBER:
-            return case.get("number", "")
         if col == self.DUE:
             due = self.tr_.when(case.get("follow_up_due_at")) or "—"
             return f"⚠ {self.tr_('overdue')} {due}" if case.get("follow_up_overdue") else due
@@ -78,21 +77,22 @@ class FollowUpsTab(Tab):
         self.setObjectName("followUps")
         self.case: dict[str, Any] | None = None
         self.offset = 0
-        self.title = named(QLabel(), "fuTitle")
+        texts = self.texts
+        self.title = texts.named(QLabel(), "fuTitle", "fu_title")
         self.title.setStyleSheet("font-weight: bold;")
-        self.overdue_only = named(QCheckBox(), "fuOverdue")
-        self.prev_button = named(QPushButton(), "fuPrev")
-        self.next_button = named(QPushButton(), "fuNext")
+        self.overdue_only = texts.named(QCheckBox(), "fuOverdue", "fu_overdue_only")
+        self.prev_button = texts.named(QPushButton(), "fuPrev", "fu_prev")
+        self.next_button = texts.named(QPushButton(), "fuNext", "fu_next")
         self.page_label = named(QLabel(), "fuPage")
         self.model = FollowUpDueModel(tr)
         self.table = table_view(self.model, "fuTable", FollowUpDueModel.REQUEST)
         self.detail = named(QTextBrowser(), "fuDetail")
         self.detail.setMinimumWidth(360)
         self.form = FollowUpForm(tr, "fu")
-        self.notes = named(QPlainTextEdit(), "fuNotes")
+        self.notes = texts.named(QPlainTextEdit(), "fuNotes", "fu_notes_hint")
         self.notes.setMaximumHeight(80)
-        self.save_button = named(QPushButton(), "fuSave")
-        self.dial_button = named(QPushButton(), "fuDial")
+        self.save_button = texts.named(QPushButton(), "fuSave", "fu_save")
+        self.dial_button = texts.named(QPushButton(), "fuDial", "fu_dial")
         self.call_label = named(QLabel(), "fuCall")
         self.can_dial = False
         self.dialled: int | None = None
@@ -308,14 +308,7 @@ class FollowUpsTab(Tab):
         await self.refresh()
 
     def retranslate(self) -> None:
-        t = self.tr_
-        self.title.setText(t("fu_title"))
-        self.overdue_only.setText(t("fu_overdue_only"))
-        self.prev_button.setText(t("fu_prev"))
-        self.next_button.setText(t("fu_next"))
-        self.notes.setPlaceholderText(t("fu_notes_hint"))
-        self.save_button.setText(t("fu_save"))
-        self.dial_button.setText(t("fu_dial"))
+        self.texts.say(self.tr_)
         self.form.retranslate()
         self.model.retranslate()
         self._show_page()

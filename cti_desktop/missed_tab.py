@@ -38,6 +38,7 @@ class MissedModel(RowTableModel):
         "mc_col_attempts",
         "mc_col_claimed",
     )
+    FIELDS: ClassVar[dict[int, str]] = {CALLER: "caller", HOTLINE: "hotline", CLAIMED: "claimed_by"}
     OVERDUE_COLOUR = QColor("#b00020")
 
     def cell(self, task: Row, col: int, role: int) -> Any:
@@ -46,10 +47,6 @@ class MissedModel(RowTableModel):
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         t = self.tr_
-        if col == self.CALLER:
-            return task.get("caller", "")
-        if col == self.HOTLINE:
-            return task.get("hotline", "")
         if col == self.MISSED:
             return t.when(task.get("missed_at"))
         if col == self.MISSES:
@@ -62,8 +59,6 @@ class MissedModel(RowTableModel):
         if col == self.ATTEMPTS:
             last = t.maybe("mc_outcome", task.get("last_outcome"))
             return f"{task.get('attempts', 0)} {last}".strip()
-        if col == self.CLAIMED:
-            return task.get("claimed_by") or ""
         return None
 
 
@@ -78,17 +73,18 @@ class MissedCallsTab(Tab):
         self.setObjectName("missedCalls")
         self.task: dict[str, Any] | None = None
         self.can_dial = False
+        texts = self.texts
         self.which = named(QComboBox(), "mcFilter")
-        self.refresh_button = named(QPushButton(), "mcRefresh")
+        self.refresh_button = texts.named(QPushButton(), "mcRefresh", "refresh")
         self.model = MissedModel(tr)
         self.table = table_view(self.model, "mcTable", MissedModel.CALLER)
         self.chosen = named(QLabel(), "mcChosen")
         self.chosen.setWordWrap(True)
-        self.claim_button = named(QPushButton(), "mcClaim")
-        self.dial_button = named(QPushButton(), "mcDial")
+        self.claim_button = texts.named(QPushButton(), "mcClaim", "mc_claim")
+        self.dial_button = texts.named(QPushButton(), "mcDial", "mc_dial")
         self.outcome = named(QComboBox(), "mcOutcome")
-        self.notes = named(QLineEdit(), "mcNotes")
-        self.save_button = named(QPushButton(), "mcSave")
+        self.notes = texts.named(QLineEdit(), "mcNotes", "mc_notes_hint")
+        self.save_button = texts.named(QPushButton(), "mcSave", "mc_save")
         self.error = error_label("mcError")
 
         top = hbox(self.which, STRETCH, self.refresh_button)
@@ -216,10 +212,6 @@ class MissedCallsTab(Tab):
         t = self.tr_
         refill(self.which, ((t(f"mc_filter_{f}"), f) for f in MISSED_FILTERS), quiet=True)
         refill(self.outcome, ((t(f"mc_outcome_{o}"), o) for o in MISSED_OUTCOMES))
-        self.refresh_button.setText(t("refresh"))
-        self.claim_button.setText(t("mc_claim"))
-        self.dial_button.setText(t("mc_dial"))
-        self.save_button.setText(t("mc_save"))
-        self.notes.setPlaceholderText(t("mc_notes_hint"))
+        self.texts.say(t)
         self.model.retranslate()
         self.show_task(self.task)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
@@ -31,6 +31,7 @@ class CaseTableModel(RowTableModel):
 
     NUMBER, CREATED, HOTLINE, CATEGORY, REQUEST, STATUS, CALLER = range(7)
     HEADERS = ("col_number", "col_created", "col_hotline", "col_category", "col_request", "col_status", "col_caller")
+    FIELDS: ClassVar[dict[int, str]] = {NUMBER: "number", HOTLINE: "hotline", CATEGORY: "category", CALLER: "caller"}
 
     @property
     def cases(self) -> list[Row]:
@@ -41,20 +42,12 @@ class CaseTableModel(RowTableModel):
             return case["request"]
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        if col == self.NUMBER:
-            return case["number"]
         if col == self.CREATED:
             return self.tr_.when(case["created_at"])
-        if col == self.HOTLINE:
-            return case["hotline"]
-        if col == self.CATEGORY:
-            return case["category"] or ""
         if col == self.REQUEST:
             return shortened(case["request"])
         if col == self.STATUS:
             return self.tr_.maybe("status", case["status"])
-        if col == self.CALLER:
-            return case["caller"] or ""
         return None
 
 
@@ -65,6 +58,7 @@ class WorkTableModel(RowTableModel):
 
     NUMBER, HOTLINE, CATEGORY, STATUS, DEADLINE, REQUEST = range(6)
     HEADERS = ("col_number", "col_hotline", "col_category", "col_status", "col_deadline", "col_request")
+    FIELDS: ClassVar[dict[int, str]] = {NUMBER: "number", HOTLINE: "hotline", CATEGORY: "category"}
     OVERDUE_COLOUR = QColor("#b00020")
 
     @property
@@ -83,12 +77,6 @@ class WorkTableModel(RowTableModel):
             return self.tr_("work_exchange_stalled", message=case["exchange_stalled"])
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        if col == self.NUMBER:
-            return case.get("number", "")
-        if col == self.HOTLINE:
-            return case.get("hotline", "")
-        if col == self.CATEGORY:
-            return case.get("category") or ""
         if col == self.STATUS:
             status = self.tr_.maybe("status", case.get("status"))
             if case.get("exchange_refusal"):

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from cti_desktop.i18n import Tr
-from cti_desktop.qtutil import named, refill
+from cti_desktop.qtutil import Texts, named, refill
 from cti_desktop.softphone import (
     AudioDevices,
     CallState,
@@ -138,7 +138,8 @@ class PhonePanel(QWidget):
 
     # --- layout ----------------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.title = named(QLabel(), "phoneTitle")
+        self.texts = texts = Texts()
+        self.title = texts.named(QLabel(), "phoneTitle", "phone_title")
         self.title.setStyleSheet("font-weight: bold;")
         self.banner = named(QLabel(), "phoneBanner")
         self.banner.setWordWrap(True)
@@ -151,15 +152,15 @@ class PhonePanel(QWidget):
         self.call = named(QLabel(), "phoneCall")
         self.call.setWordWrap(True)
         self.call.setMinimumHeight(44)
-        self.answer_button = named(QPushButton(), "phoneAnswer")
+        self.answer_button = texts.named(QPushButton(), "phoneAnswer", "phone_answer")
         self.answer_button.setStyleSheet("QPushButton:enabled { background: #2e7d32; color: white; }")
-        self.hangup_button = named(QPushButton(), "phoneHangup")
+        self.hangup_button = texts.named(QPushButton(), "phoneHangup", "phone_hangup")
         self.hangup_button.setStyleSheet("QPushButton:enabled { background: #b00020; color: white; }")
-        self.hold_button = named(QPushButton(), "phoneHold")
-        self.resume_button = named(QPushButton(), "phoneResume")
-        self.mute_button = named(QPushButton(), "phoneMute")
+        self.hold_button = texts.named(QPushButton(), "phoneHold", "phone_hold")
+        self.resume_button = texts.named(QPushButton(), "phoneResume", "phone_resume")
+        self.mute_button = texts.named(QPushButton(), "phoneMute", "phone_mute")
         self.mute_button.setCheckable(True)
-        self.keypad_button = named(QPushButton(), "phoneKeypadToggle")
+        self.keypad_button = texts.named(QPushButton(), "phoneKeypadToggle", "phone_keypad")
         self.keypad_button.setCheckable(True)
         self.answer_button.clicked.connect(lambda: self._act(lambda p: p.answer()))
         self.hangup_button.clicked.connect(lambda: self._act(lambda p: p.hangup()))
@@ -190,12 +191,13 @@ class PhonePanel(QWidget):
             self.keys[key] = button
         self.keypad.setVisible(False)
 
-        self.auto_answer = named(QCheckBox(), "phoneAutoAnswer")
+        self.auto_answer = texts.named(QCheckBox(), "phoneAutoAnswer", "phone_auto_answer")
         self.auto_answer.setChecked(self._setting_bool(AUTO_ANSWER))
         self.auto_answer.toggled.connect(self._auto_answer_toggled)
         self.speaker = named(QComboBox(), "phoneSpeaker")
         self.microphone = named(QComboBox(), "phoneMicrophone")
-        self.speaker_label, self.microphone_label = QLabel(), QLabel()
+        self.speaker_label = texts.add(QLabel(), "phone_speaker")
+        self.microphone_label = texts.add(QLabel(), "phone_microphone")
         for combo, key in ((self.speaker, SPEAKER), (self.microphone, MICROPHONE)):
             combo.currentIndexChanged.connect(lambda _=0, c=combo, k=key: self._device_chosen(c, k))
         devices = QFormLayout()
@@ -214,20 +216,7 @@ class PhonePanel(QWidget):
         self.setFixedWidth(250)
 
     def retranslate(self) -> None:
-        t = self.tr_
-        self.title.setText(t("phone_title"))
-        for button, key in (
-            (self.answer_button, "phone_answer"),
-            (self.hangup_button, "phone_hangup"),
-            (self.hold_button, "phone_hold"),
-            (self.resume_button, "phone_resume"),
-            (self.mute_button, "phone_mute"),
-            (self.keypad_button, "phone_keypad"),
-        ):
-            button.setText(t(key))
-        self.auto_answer.setText(t("phone_auto_answer"))
-        self.speaker_label.setText(t("phone_speaker"))
-        self.microphone_label.setText(t("phone_microphone"))
+        self.texts.say(self.tr_)
         self._fill_devices()
         self.show_status()
 

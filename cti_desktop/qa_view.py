@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
+from typing import Any, ClassVar
 
 from PySide6.QtCore import (
     QBuffer,
@@ -73,6 +73,7 @@ class QaCallTableModel(RowTableModel):
 
     TIME, HOTLINE, CALLER, AGENT, TALK, SCORE, SAID = range(7)
     HEADERS = ("qa_col_time", "col_hotline", "col_caller", "qa_col_agent", "qa_col_talk", "qa_col_score", "qa_col_said")
+    FIELDS: ClassVar[dict[int, str]] = {HOTLINE: "hotline", CALLER: "caller", AGENT: "agent"}
     KEY = "call_id"
 
     @property
@@ -92,12 +93,6 @@ class QaCallTableModel(RowTableModel):
             return None
         if col == self.TIME:
             return self.tr_.when(call.get("arrived_at"))
-        if col == self.HOTLINE:
-            return call.get("hotline") or ""
-        if col == self.CALLER:
-            return call.get("caller") or ""
-        if col == self.AGENT:
-            return call.get("agent") or ""
         if col == self.TALK:
             talk = call.get("talk_seconds")
             return clock(int(talk * 1000)) if talk is not None else ""
@@ -249,22 +244,23 @@ class QaView(Tab):
         self.hotline = named(QComboBox(), "qaHotline")
         self.hotline.setMinimumWidth(150)
         self.hotline.setMaximumWidth(240)
-        self.use_dates = named(QCheckBox(), "qaUseDates")
+        texts = self.texts
+        self.use_dates = texts.named(QCheckBox(), "qaUseDates", "qa_dates")
         today = QDate.currentDate()
         self.date_from = named(QDateEdit(today.addDays(-7)), "qaDateFrom")
         self.date_to = named(QDateEdit(today), "qaDateTo")
-        self.to_label = QLabel()
+        self.to_label = texts.add(QLabel(), "qa_date_to")
         for d in (self.date_from, self.date_to):
             d.setCalendarPopup(True)
             d.setDisplayFormat("yyyy-MM-dd")
             d.setEnabled(False)
         self.use_dates.toggled.connect(self.date_from.setEnabled)
         self.use_dates.toggled.connect(self.date_to.setEnabled)
-        self.agent = named(QLineEdit(), "qaAgent")
+        self.agent = texts.named(QLineEdit(), "qaAgent", "qa_agent_hint")
         self.agent.setMaximumWidth(110)
-        self.words = named(QLineEdit(), "qaWords")
+        self.words = texts.named(QLineEdit(), "qaWords", "qa_words_hint")
         self.words.setMinimumWidth(160)
-        self.search_button = named(QPushButton(), "qaSearch")
+        self.search_button = texts.named(QPushButton(), "qaSearch", "search")
         self.search_button.clicked.connect(self.search)
         self.words.returnPressed.connect(self.search)
         self.agent.returnPressed.connect(self.search)
@@ -307,12 +303,12 @@ class QaView(Tab):
         self.score = named(QSpinBox(), "qaScore")
         self.score.setRange(0, 100)
         self.score.setValue(80)
-        self.comment = named(QPlainTextEdit(), "qaComment")
+        self.comment = texts.named(QPlainTextEdit(), "qaComment", "qa_comment_hint")
         self.comment.setMaximumHeight(56)
-        self.save_score = named(QPushButton(), "qaSaveScore")
+        self.save_score = texts.named(QPushButton(), "qaSaveScore", "qa_save_score")
         self.save_score.clicked.connect(self._save_score)
         self.score_error = error_label("qaScoreError")
-        self.score_label = QLabel()
+        self.score_label = texts.add(QLabel(), "qa_score")
         self.scores = named(QTextBrowser(), "qaScores")
         self.scores.setMaximumHeight(70)
         score_row = hbox(self.score_label, self.score, (self.comment, 1), self.save_score)
@@ -343,16 +339,9 @@ class QaView(Tab):
     def retranslate(self) -> None:
         t = self.tr_
         self.set_hotlines(self.hotlines)
-        self.use_dates.setText(t("qa_dates"))
-        self.to_label.setText(t("qa_date_to"))
-        self.agent.setPlaceholderText(t("qa_agent_hint"))
-        self.words.setPlaceholderText(t("qa_words_hint"))
-        self.search_button.setText(t("search"))
+        self.texts.say(t)
         self.transcript.setHorizontalHeaderLabels([t("qa_col_at"), t("qa_col_who"), t("qa_col_text")])
         self.score_box.setTitle(t("qa_scores_title"))
-        self.score_label.setText(t("qa_score"))
-        self.comment.setPlaceholderText(t("qa_comment_hint"))
-        self.save_score.setText(t("qa_save_score"))
         self.model.retranslate()
         self.player.retranslate()
         self.found.setText(t("qa_found", count=self.model.rowCount()) if self.found.text() else "")

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QSize, Qt
-from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 Q = TypeVar("Q", bound=QObject)
+W = TypeVar("W", bound=QWidget)
 STRETCH = None
 """In `hbox`: the space that pushes the widgets before it and those after it apart."""
 
@@ -20,6 +32,36 @@ def named(obj: Q, name: str) -> Q:
     strict type checking rejects every such call."""
     obj.setObjectName(name)
     return obj
+
+
+class Texts:
+    """A view's fixed texts: each widget's text key, given where the widget is made, and said in the current
+    language by `say` (the view's retranslate): a label's, check box's or button's text, a field's placeholder.
+    Texts with fields, or that change with the view's state, are the view's own to say."""
+
+    def __init__(self) -> None:
+        self._shows: list[tuple[Callable[[str], None], str]] = []
+
+    def add(self, widget: W, key: str) -> W:
+        """`widget`, whose text is the text `key` from now on. TypeError for a widget that shows no text."""
+        show: Callable[[str], None]
+        if isinstance(widget, (QLineEdit, QPlainTextEdit)):
+            show = widget.setPlaceholderText
+        elif isinstance(widget, (QLabel, QAbstractButton)):
+            show = widget.setText
+        else:
+            raise TypeError(f"a {type(widget).__name__} shows no text")
+        self._shows.append((show, key))
+        return widget
+
+    def named(self, widget: W, name: str, key: str) -> W:
+        """`widget` named `name` (see `named`), whose text is the text `key`."""
+        return self.add(named(widget, name), key)
+
+    def say(self, t: Callable[[str], str]) -> None:
+        """Show every widget's text as `t` (the view's Tr) says it."""
+        for show, key in self._shows:
+            show(t(key))
 
 
 def refill(combo: QComboBox, items: Iterable[tuple[str, Any]], *, quiet: bool = False) -> None:

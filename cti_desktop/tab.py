@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from cti_desktop.i18n import Tr
 from cti_desktop.link import LinkError
+from cti_desktop.qtutil import Texts
 
 Request = Callable[..., Awaitable[dict[str, Any]]]
 """`request(kind, **fields)`: one request over the link, its reply (raises LinkError when refused)."""
@@ -37,6 +38,8 @@ class Tab(QWidget):
         self.current = False
         self._stale = False
         self._reload: Any = None  # the task reading the tab's data again after a push, while one runs
+        self.texts = Texts()
+        """The tab's fixed texts (`retranslate` says them)."""
 
     def handle(self, msg: dict[str, Any]) -> None:
         """A pushed message of one of the MESSAGES types."""

@@ -3,7 +3,7 @@ headers) and `table_view` (the view the tabs put it in)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import QHeaderView, QTableView
@@ -21,11 +21,14 @@ RowRole = Qt.ItemDataRole.UserRole + 2
 
 class RowTableModel(QAbstractTableModel):
     """A list of dicts as rows, one column per entry of HEADERS (the i18n keys of their titles), with a full
-    reset on new rows. Subclasses give HEADERS, their column constants and `cell`; KEY is the field
+    reset on new rows. Subclasses give HEADERS, their column constants, FIELDS and `cell`; KEY is the field
     `row_of` finds a row by and KeyRole answers."""
 
     HEADERS: tuple[str, ...] = ()
     KEY = "id"
+    FIELDS: ClassVar[dict[int, str]] = {}
+    """The columns that show one field of the row as it is (nothing for a missing or null one): column →
+    field. `cell` gives what the other columns show, and every role but the display one of these."""
 
     def __init__(self, tr: Tr, parent: Any = None) -> None:
         super().__init__(parent)
@@ -70,6 +73,10 @@ class RowTableModel(QAbstractTableModel):
             return row[self.KEY]
         if role == RowRole:
             return row
+        field = self.FIELDS.get(index.column()) if role == Qt.ItemDataRole.DisplayRole else None
+        if field is not None:
+            value = row.get(field)
+            return "" if value is None else value
         return self.cell(row, index.column(), role)
 
     def cell(self, row: Row, column: int, role: int) -> Any:

@@ -26,15 +26,16 @@ class TransferBar(CallBar):
     action_requested = Signal(str, str, str)  # action (blind / attended / complete / cancel), target kind, target
 
     def __init__(self, tr: Tr, parent: QWidget | None = None) -> None:
-        super().__init__(tr, "transferBar", parent)
+        super().__init__(tr, "transferBar", "xfer_title", parent)
+        texts = self.texts
         self.kind = named(QComboBox(), "transferTargetKind")
         for kind in TARGET_KINDS:
             self.kind.addItem("", kind)
-        self.target = named(QLineEdit(), "transferTarget")
-        self.blind = named(QPushButton(), "transferBlind")
-        self.attended = named(QPushButton(), "transferAttended")
-        self.complete = named(QPushButton(), "transferComplete")
-        self.cancel = named(QPushButton(), "transferCancel")
+        self.target = texts.named(QLineEdit(), "transferTarget", "xfer_target_hint")
+        self.blind = texts.named(QPushButton(), "transferBlind", "xfer_blind")
+        self.attended = texts.named(QPushButton(), "transferAttended", "xfer_attended")
+        self.complete = texts.named(QPushButton(), "transferComplete", "xfer_complete")
+        self.cancel = texts.named(QPushButton(), "transferCancel", "xfer_cancel")
         self.state = named(QLabel(), "transferState")
         self.target.setMinimumWidth(140)
         row = hbox(self.title, self.kind, (self.target, 1))
@@ -81,14 +82,9 @@ class TransferBar(CallBar):
 
     def retranslate(self) -> None:
         t = self.tr_
-        self.title.setText(t("xfer_title"))
+        self.texts.say(t)
         for i, kind in enumerate(TARGET_KINDS):
             self.kind.setItemText(i, t(f"xfer_to_{kind}"))
-        self.target.setPlaceholderText(t("xfer_target_hint"))
-        self.blind.setText(t("xfer_blind"))
-        self.attended.setText(t("xfer_attended"))
-        self.complete.setText(t("xfer_complete"))
-        self.cancel.setText(t("xfer_cancel"))
         current = self.current
         if not current:
             self.state.setText("")
@@ -105,7 +101,7 @@ class LinkageBar(CallBar):
     requested = Signal(str, str)  # "transfer" or "three_way", the partner's key
 
     def __init__(self, tr: Tr, parent: QWidget | None = None) -> None:
-        super().__init__(tr, "linkageBar", parent)
+        super().__init__(tr, "linkageBar", "linkage_title", parent)
         self.row = QHBoxLayout(self)
         self.row.setContentsMargins(0, 0, 0, 0)
         self.row.addWidget(self.title)
@@ -154,7 +150,7 @@ class LinkageBar(CallBar):
 
     def retranslate(self) -> None:
         t = self.tr_
-        self.title.setText(t("linkage_title"))
+        self.texts.say(t)
         for p in self.partners:
             key = str(p["key"])
             name = str(p.get("name_zh" if t.lang == "zh" else "name_en") or key)

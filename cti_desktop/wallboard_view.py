@@ -159,6 +159,7 @@ class AgentBoardModel(RowTableModel):
     ID, NAME, STATE, REASON, DURATION, CALL, ANSWERED, AVG_TALK = range(8)
     HEADERS: tuple[str, ...] = ("wb_col_id", "wb_col_name", "wb_col_state", "wb_col_reason", "wb_col_for")
     HEADERS += ("wb_col_call", "wb_col_answered", "wb_col_avg_talk")
+    FIELDS: ClassVar[dict[int, str]] = {ID: "id", NAME: "name"}
 
     def __init__(self, tr: Tr, parent: Any = None) -> None:
         super().__init__(tr, parent)
@@ -178,10 +179,6 @@ class AgentBoardModel(RowTableModel):
 
     def cell(self, a: Row, col: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
-            if col == self.ID:
-                return a["id"]
-            if col == self.NAME:
-                return a.get("name", "")
             if col == self.STATE:
                 return self.tr_.maybe("state", a.get("state"))
             if col == self.REASON:
@@ -336,13 +333,14 @@ class WallboardView(Tab):
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._enable_actions())
         self.chart = CallsChart(tr)
         self.reason = named(QComboBox(), "wbReason")
-        self.pause = named(QPushButton(), "wbPause")
-        self.resume = named(QPushButton(), "wbResume")
-        self.phone = named(QLineEdit(), "wbPhone")
+        texts = self.texts
+        self.pause = texts.named(QPushButton(), "wbPause", "wb_pause")
+        self.resume = texts.named(QPushButton(), "wbResume", "wb_resume")
+        self.phone = texts.named(QLineEdit(), "wbPhone", "wb_phone_hint")
         self.phone.setMaximumWidth(150)
-        self.listen = named(QPushButton(), "wbListen")
-        self.whisper = named(QPushButton(), "wbWhisper")
-        self.barge = named(QPushButton(), "wbBarge")
+        self.listen = texts.named(QPushButton(), "wbListen", "wb_listen")
+        self.whisper = texts.named(QPushButton(), "wbWhisper", "wb_whisper")
+        self.barge = texts.named(QPushButton(), "wbBarge", "wb_barge")
         self.selected_label = named(QLabel(), "wbSelected")
         self.selected_label.setStyleSheet("font-weight: bold;")
         self.pause.clicked.connect(lambda: self._act("pause"))
@@ -399,12 +397,7 @@ class WallboardView(Tab):
     def retranslate(self) -> None:
         t = self.tr_
         refill(self.reason, ((t(f"reason_{r}"), r) for r in PAUSE_REASONS))
-        self.pause.setText(t("wb_pause"))
-        self.resume.setText(t("wb_resume"))
-        self.phone.setPlaceholderText(t("wb_phone_hint"))
-        self.listen.setText(t("wb_listen"))
-        self.whisper.setText(t("wb_whisper"))
-        self.barge.setText(t("wb_barge"))
+        self.texts.say(t)
         self.model.retranslate()
         self._show_alarms()
         if self.board:

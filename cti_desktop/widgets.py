@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from ari_app.protocol import HANDLINGS, LANGUAGES, REQUEST_TYPES, URGENCIES, WITHHELD
 from cti_desktop.i18n import Tr
-from cti_desktop.qtutil import STRETCH, error_label, hbox, named, refill
+from cti_desktop.qtutil import STRETCH, Texts, error_label, hbox, named, refill
 
 DEFAULT_REQUEST_TYPE = "help"
 """The request type a new form starts with: the server's own default (ari_app.cases.intake, 求助)."""
@@ -213,14 +213,16 @@ class ScreenPopPanel(QFrame):
 
 
 class CallBar(QFrame):
-    """A bar of controls for the call on show, under the pop: a bold title, then what the bar offers.
-    `set_call_phase` tells it the call's phase ("" for no call)."""
+    """A bar of controls for the call on show, under the pop: a bold title (the text `title`), then what the
+    bar offers, whose fixed texts its `texts` keep. `set_call_phase` tells it the call's phase ("" for no
+    call)."""
 
-    def __init__(self, tr: Tr, name: str, parent: QWidget | None = None) -> None:
+    def __init__(self, tr: Tr, name: str, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.tr_ = tr
         self.setObjectName(name)
-        self.title = QLabel()
+        self.texts = Texts()
+        self.title = self.texts.add(QLabel(), title)
         self.title.setStyleSheet("font-weight: bold;")
 
     def set_call_phase(self, phase: str) -> None:
@@ -233,11 +235,12 @@ class ConferenceBar(CallBar):
     action_requested = Signal(str, str)  # action (start / leave / end), number
 
     def __init__(self, tr: Tr, parent: QWidget | None = None) -> None:
-        super().__init__(tr, "conferenceBar", parent)
-        self.number = named(QLineEdit(), "conferenceNumber")
-        self.start = named(QPushButton(), "conferenceStart")
-        self.leave = named(QPushButton(), "conferenceLeave")
-        self.end = named(QPushButton(), "conferenceEnd")
+        super().__init__(tr, "conferenceBar", "conf_title", parent)
+        texts = self.texts
+        self.number = texts.named(QLineEdit(), "conferenceNumber", "conf_number_hint")
+        self.start = texts.named(QPushButton(), "conferenceStart", "conf_start")
+        self.leave = texts.named(QPushButton(), "conferenceLeave", "conf_leave")
+        self.end = texts.named(QPushButton(), "conferenceEnd", "conf_end")
         self.members = named(QLabel(), "conferenceMembers")
         row = hbox(self.title, (self.number, 1), self.start, self.leave, self.end)
         layout = QVBoxLayout(self)
@@ -269,11 +272,7 @@ class ConferenceBar(CallBar):
 
     def retranslate(self) -> None:
         t = self.tr_
-        self.title.setText(t("conf_title"))
-        self.number.setPlaceholderText(t("conf_number_hint"))
-        self.start.setText(t("conf_start"))
-        self.leave.setText(t("conf_leave"))
-        self.end.setText(t("conf_end"))
+        self.texts.say(t)
         names = "、".join(f"{t.maybe('role', m.get('role'))} {m.get('number') or ''}".strip() for m in self.current)
         self.members.setText(t("conf_members", members=names) if self.current else "")
 

@@ -36,6 +36,7 @@ from cti_desktop.phone_panel import MakeSettings, PhonePanel
 from cti_desktop.qa_view import QaView
 from cti_desktop.qtutil import hbox, named, refill
 from cti_desktop.tab import Tab
+from cti_desktop.tasks import TaskKeeper
 from cti_desktop.wallboard_view import WallboardView
 from cti_desktop.widgets import SignInDialog
 from cti_desktop.work_tab import CaseWorkPanel
@@ -102,7 +103,9 @@ class MainWindow(QMainWindow):
         self.tr_ = tr
         self.drafts = drafts
         self.link = link
-        self.tasks: set[asyncio.Task[Any]] = set()
+        self.keeper = TaskKeeper(self._task_failed)
+        self.tasks = self.keeper.tasks
+        """The async slots running (`spawn`)."""
         self.agent: dict[str, Any] = {}
         self.link_status = Status.CONNECTING
         self.status_view = AgentStatusView(tr)
@@ -237,19 +240,12 @@ class MainWindow(QMainWindow):
     # --- tasks -----------------------------------------------------------------------------------------
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         """Run an async slot; keep a reference until it ends and report any failure."""
-        task = asyncio.ensure_future(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
+        return self.keeper.spawn(coro)
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        if task.cancelled():
-            return
-        exc = task.exception()
+    def _task_failed(self, exc: BaseException) -> None:
         if isinstance(exc, LinkError):
             self.report(self.tr_.error(exc.error_id, exc.message))
-        elif exc is not None:
+        else:
             log.error("desktop task failed", exc_info=exc)
             self.report(self.tr_("err_other", message=str(exc)))
 
@@ -376,10 +372,7 @@ class MainWindow(QMainWindow):
         self.tick.stop()
         self.phone.ticker.stop()
         self.wallboard.timer.stop()
-        for task in list(self.tasks):
-            task.remove_done_callback(self._task_done)
-            task.cancel()
-        self.tasks.clear()
+        self.keeper.cancel_all()
 
     async def stop_phone(self) -> None:
         """End the phone process (at close, after `shutdown`)."""

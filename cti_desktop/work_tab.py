@@ -87,24 +87,25 @@ class CaseWorkPanel(Tab):
         self.case: dict[str, Any] | None = None
         self.opening: int | None = None
         """The case last asked for (`open_case`): only its answer is shown."""
+        texts = self.texts
         self.status_filter = named(QComboBox(), "workStatus")
-        self.overdue_only = named(QCheckBox(), "workOverdue")
-        self.refresh = named(QPushButton(), "workRefresh")
+        self.overdue_only = texts.named(QCheckBox(), "workOverdue", "filter_overdue")
+        self.refresh = texts.named(QPushButton(), "workRefresh", "refresh")
         self.model = WorkTableModel(tr)
         self.table = table_view(self.model, "workTable", WorkTableModel.REQUEST)
         self.detail = named(QTextBrowser(), "workDetail")
         self.detail.setMinimumWidth(380)
-        self.note = named(QPlainTextEdit(), "workNote")
+        self.note = texts.named(QPlainTextEdit(), "workNote", "work_note_hint")
         self.note.setMaximumHeight(80)
         self.unit = named(QComboBox(), "workUnit")
         self.follow_box = FollowUpForm(tr, "work")
         self.return_code = named(QComboBox(), "workReturnCode")
-        self.return_label = QLabel()
+        self.return_label = texts.add(QLabel(), "work_return_code")
         self.return_box = self._row(self.return_label, self.return_code)
         self.extension_to = named(QDateTimeEdit(), "workExtensionTo")
         self.extension_to.setCalendarPopup(True)
         self.extension_to.setDisplayFormat("yyyy-MM-dd HH:mm")
-        self.extension_label = QLabel()
+        self.extension_label = texts.add(QLabel(), "work_extension_to")
         self.extension_box = self._row(self.extension_label, self.extension_to)
         self.attachments = AttachmentPanel(tr, spawn, request)
         self.review_note = named(QLabel(), "workReviewNote")
@@ -121,7 +122,7 @@ class CaseWorkPanel(Tab):
             self.buttons[action] = b
             button_row.addWidget(b)
         button_row.addStretch(1)
-        self.unit_label = QLabel()
+        self.unit_label = texts.add(QLabel(), "work_unit")
         self.unit_box = self._row(self.unit_label, self.unit)
         for box in (self.unit_box, self.follow_box, self.return_box, self.extension_box):
             box.setVisible(False)
@@ -474,13 +475,8 @@ class CaseWorkPanel(Tab):
         t = self.tr_
         filters = ((t(f"filter_{k}") if k in ("open", "all") else t.maybe("status", k), k) for k in STATUS_FILTERS)
         refill(self.status_filter, filters, quiet=True)
-        self.overdue_only.setText(t("filter_overdue"))
-        self.refresh.setText(t("refresh"))
-        self.note.setPlaceholderText(t("work_note_hint"))
-        self.unit_label.setText(t("work_unit"))
-        self.return_label.setText(t("work_return_code"))
+        self.texts.say(t)
         refill(self.return_code, ((t(f"return_reason_{r}"), r) for r in RETURN_REASONS), quiet=True)
-        self.extension_label.setText(t("work_extension_to"))
         self.follow_box.retranslate()
         self.attachments.retranslate()
         for action, button in self.buttons.items():

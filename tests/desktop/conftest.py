@@ -19,7 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from ari_app.link import LinkServer
 from cti_desktop.window import MainWindow
-from tests.support.desks import KEEP, Open, desks, dispose, open_desk, qt_loop
+from tests.support.desks import KEEP, Open, desks, dispose, open_desk, press_ready, qt_loop, sign_in
 from tests.support.link_fixtures import _db_template, case_bus, cfg, clock, queue, server, sessions
 from tests.support.qt import SHOTS
 from tests.support.transfers import rig
@@ -50,6 +50,14 @@ async def desk(server: LinkServer, qtbot: QtBot, tmp_path: Path) -> AsyncIterato
     window = await open_desk(server.url, tmp_path / "draft.json", seed=3, backoff_max=0.1)
     yield window
     await dispose(window)
+
+
+@pytest.fixture
+async def ready_desk(desk: MainWindow, qtbot: QtBot) -> MainWindow:
+    """`desk` signed in as agent 1001 and ready in the queue, for a call to be offered to."""
+    await sign_in(desk, qtbot)
+    await press_ready(qtbot, desk)
+    return desk
 
 
 @pytest.fixture

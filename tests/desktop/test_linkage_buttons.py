@@ -18,7 +18,7 @@ from ari_app.link import LinkServer
 from cti_desktop.i18n import Tr
 from cti_desktop.transfer import LinkageBar, call_history_lines
 from cti_desktop.window import MainWindow
-from tests.support.desks import dispose, open_desk, sign_in, take_case
+from tests.support.desks import dispose, open_desk, press_ready, sign_in, take_case
 from tests.support.transfers import CALL, CITIZEN, Rig
 from tests.support.waiting import until
 
@@ -42,8 +42,7 @@ async def _on_call(desk: MainWindow, qtbot: QtBot, rig: Rig) -> dict[str, Any]:
     assert "公安" in police.toolTip()
     assert not police.isEnabled()  # no call
     desk.resize(1100, 760)
-    qtbot.mouseClick(desk.ready_button, Qt.MouseButton.LeftButton)
-    await until(lambda: desk.status_view.state == "ready")
+    await press_ready(qtbot, desk)
     await rig.connected_call()
     await until(lambda: desk.call_tab.pop.phase == "connected")
     assert all(b.isEnabled() for b in bar.buttons.values())

@@ -11,10 +11,9 @@ processing of a later test about one time in two."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from cti_desktop.softphone import (
     address_towards,
     alsa_cards,
 )
+from cti_desktop.tasks import TaskKeeper
 from cti_desktop.window import MainWindow
 from tests.support.desks import KEEP, dispose, submit_sign_in
 from tests.support.phones import OtherSide, Registrar, write_tone
@@ -81,11 +81,12 @@ async def other(tone: Path) -> AsyncIterator[OtherSide]:
 
 
 class Rig:
-    """A panel with a task keeper like the window's: failures are kept, and the test fails on them."""
+    """A panel with a task keeper as the window has (cti_desktop.tasks): failures are kept; the test fails on them."""
 
     def __init__(self, tone: Path, settings: QSettings, tr: Tr) -> None:
-        self.tasks: set[asyncio.Task[Any]] = set()
         self.failures: list[BaseException] = []
+        keeper = TaskKeeper(self.failures.append)
+        self.tasks, self.spawn = keeper.tasks, keeper.spawn
         self.reports: list[str] = []
         self.clock = Seconds()
         self.tr = tr
@@ -95,17 +96,6 @@ class Rig:
         self.panel.reported.connect(self.reports.append)
         self.panel.resize(250, 560)
         self.panel.show()
-
-    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.failures.append(task.exception())  # type: ignore[arg-type]
 
     @property
     def state(self) -> CallState | None:

@@ -118,12 +118,9 @@ async def test_the_intake_form_scrolls_and_keeps_its_fields_height(desk: MainWin
 
 
 async def test_a_withheld_caller_leaves_caller_and_contact_empty(
-    desk: MainWindow, qtbot: QtBot, server: LinkServer, sessions: sessionmaker[Session], shot: Any
+    ready_desk: MainWindow, qtbot: QtBot, server: LinkServer, sessions: sessionmaker[Session], shot: Any
 ) -> None:
-    window = desk
-    await sign_in(window, qtbot)
-    qtbot.mouseClick(window.ready_button, Qt.MouseButton.LeftButton)
-    await until(lambda: window.status_view.state == "ready")
+    window = ready_desk
     form, pop = window.call_tab.form, window.call_tab.pop
     # the call tracker's caller for a caller id `anonymous` (ari_app.protocol.WITHHELD)
     await server.on_call_event(CallRinging("1764378000.9", T0, "1001", "PJSIP/1001", "12345", "withheld", 3.0))

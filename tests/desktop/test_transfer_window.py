@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from ari_app.link import LinkServer
 from cti_desktop.window import MainWindow
-from tests.support.desks import dispose, open_desk, sign_in, take_case
+from tests.support.desks import dispose, open_desk, press_ready, sign_in, take_case
 from tests.support.transfers import CALL, CITIZEN, Rig
 from tests.support.waiting import until
 
@@ -38,8 +38,7 @@ async def test_blind_transfer_from_the_bar_pops_the_second_desktop_with_the_case
     await sign_in(second, qtbot, "1002")
     for window in desks:
         window.resize(1100, 760)
-        qtbot.mouseClick(window.ready_button, Qt.MouseButton.LeftButton)
-    await until(lambda: first.status_view.state == "ready" and second.status_view.state == "ready")
+    await press_ready(qtbot, first, second)
     await rig.connected_call()
     await until(lambda: first.call_tab.pop.phase == "connected")
     assert first.call_tab.transfer.blind.isEnabled()

@@ -25,7 +25,7 @@ from schema.calls import CallState, EndReason
 from schema.cases import Case
 from schema.users import Role
 from tests.support.clock import T0
-from tests.support.desks import dispose, sign_in, take_case
+from tests.support.desks import dispose, press_ready, sign_in, take_case
 from tests.support.qt import type_text
 from tests.support.users import PASSWORD
 from tests.support.waiting import until
@@ -57,8 +57,7 @@ async def test_state_control_ready_pause_and_wrapup_countdown(
     window = desk
     await sign_in(window, qtbot)
     assert window.state_label.text() == "小休"
-    qtbot.mouseClick(window.ready_button, Qt.MouseButton.LeftButton)
-    await until(lambda: window.status_view.state == "ready")
+    await press_ready(qtbot, window)
     assert window.state_label.text() == "就绪" and not window.ready_button.isEnabled()
     shot(window, "02_ready")
     window.reason.setCurrentIndex(window.reason.findData("meal"))
@@ -67,8 +66,7 @@ async def test_state_control_ready_pause_and_wrapup_countdown(
     assert window.state_label.text() == "小休（用餐）"
     assert server.state_of("1001") == "paused"
     # wrap-up after a call, counted down on the desktop, ended by the server
-    qtbot.mouseClick(window.ready_button, Qt.MouseButton.LeftButton)
-    await until(lambda: window.status_view.state == "ready")
+    await press_ready(qtbot, window)
     server.agents.wrapup_seconds = 30
     await server.on_call_event(CallRinging("w1", T0, "1001", "PJSIP/1001", "12345", CALLER, 1.0))
     await server.on_call_event(CallConnected("w1", T0, "1001", "PJSIP/1001", 1.0))
@@ -91,12 +89,9 @@ async def test_ready_and_pause_keys_survive_translation(desk: MainWindow) -> Non
 
 
 async def test_screen_pop_prefills_the_form_and_save_creates_the_linked_case(
-    desk: MainWindow, qtbot: QtBot, server: LinkServer, sessions: sessionmaker[Session], shot: Any
+    ready_desk: MainWindow, qtbot: QtBot, server: LinkServer, sessions: sessionmaker[Session], shot: Any
 ) -> None:
-    window = desk
-    await sign_in(window, qtbot)
-    qtbot.mouseClick(window.ready_button, Qt.MouseButton.LeftButton)
-    await until(lambda: window.status_view.state == "ready")
+    window = ready_desk
     # an earlier case of this caller, so the pop has history
     await take_case(
         window,

@@ -72,6 +72,13 @@ async def sign_in(window: MainWindow, qtbot: QtBot, agent: str = "1001") -> None
     await until(lambda: window.isVisible() and window.status_view.state == "paused")
 
 
+async def press_ready(qtbot: QtBot, *windows: MainWindow) -> None:
+    """Each agent presses Ready (就绪) in their window; once every one is ready in the queue."""
+    for window in windows:
+        qtbot.mouseClick(window.ready_button, Qt.MouseButton.LeftButton)
+    await until(lambda: all(window.status_view.state == "ready" for window in windows))
+
+
 async def dispose(window: MainWindow) -> None:
     window.shutdown()
     await window.stop_phone()
