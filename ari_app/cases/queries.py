@@ -29,9 +29,10 @@ from ari_app.cases.events import (
     CaseDispatched,
     CaseEvent,
     CaseStatusChanged,
-    DeadlineApproaching,
+    ExchangeAlert,
     ExchangeRefused,
     ExchangeStalled,
+    ShareEvent,
     SupervisionRaised,
 )
 from ari_app.cases.exchange import stalled_cases
@@ -742,29 +743,26 @@ def push_for(event: CaseEvent) -> dict[str, Any] | None:
     desktop is told of. Ids, numbers and states only: the free text of a case is read with `get_case`,
     which checks and audits the read."""
     base: dict[str, Any] = {"case_id": event.case_id, "number": event.number, "at": event.at.isoformat()}
-    if isinstance(event, ExchangeRefused):
-        return base | {
-            "type": Msg.CASE_ALERT,
-            "kind": "exchange_refused",
-            "hotline": event.hotline,
-            "http_status": event.http_status,
-            "errors": [{"code": c, "description": d} for c, d in event.errors],
-        }
-    if isinstance(event, ExchangeStalled):
-        return base | {
-            "type": Msg.CASE_ALERT,
-            "kind": "exchange_stalled",
-            "hotline": event.hotline,
-            "attempts": event.attempts,
-            "error": event.error,
-        }
     fields: dict[str, Any]
+    if isinstance(event, ExchangeAlert):
+        if isinstance(event, ExchangeRefused):
+            errors = [{"code": c, "description": d} for c, d in event.errors]
+            fields = {"kind": "exchange_refused", "http_status": event.http_status, "errors": errors}
+        elif isinstance(event, ExchangeStalled):
+            fields = {"kind": "exchange_stalled", "attempts": event.attempts, "error": event.error}
+        else:
+            return None
+        return base | {"type": Msg.CASE_ALERT, "hotline": event.hotline} | fields
     if isinstance(event, CaseCreated):
         fields = {"event": "created", "hotline": event.hotline}
     elif isinstance(event, CaseStatusChanged):
         fields = {"event": "status_changed", "action": event.action, "from": event.old, "to": event.new}
-    elif isinstance(event, CaseDispatched):
-        fields = {"event": "dispatched", "unit_id": event.unit_id, "deadline_at": event.deadline_at.isoformat()}
+    elif isinstance(event, ShareEvent):
+        fields = {
+            "event": "dispatched" if isinstance(event, CaseDispatched) else "deadline_approaching",
+            "unit_id": event.unit_id,
+            "deadline_at": event.deadline_at.isoformat(),
+        }
     elif isinstance(event, SupervisionRaised):
         fields = {
             "event": "supervision_raised",
@@ -772,12 +770,6 @@ def push_for(event: CaseEvent) -> dict[str, Any] | None:
             "unit_id": event.unit_id,
             "overdue": event.overdue,
             "leader": event.leader,
-        }
-    elif isinstance(event, DeadlineApproaching):
-        fields = {
-            "event": "deadline_approaching",
-            "unit_id": event.unit_id,
-            "deadline_at": event.deadline_at.isoformat(),
         }
     else:
         return None
