@@ -66,6 +66,7 @@ from ari_app.protocol import (
     SupervisionInfo,
     TransferInfo,
     UnitInfo,
+    UnitRequestInfo,
     iso,
 )
 from schema.cases import (
@@ -427,36 +428,30 @@ def _pending_extensions(s: Session, case: Case) -> bool:
     return found is not None
 
 
+def _request(r: DispatchReturn | Extension) -> UnitRequestInfo:
+    return UnitRequestInfo(
+        id=r.id,
+        unit_id=r.unit_id,
+        reason=r.reason,
+        requested_at=r.requested_at.isoformat(),
+        status=str(r.status),
+        decided_at=iso(r.decided_at),
+        decision_note=r.decision_note,
+    )
+
+
 def _returns(s: Session, case: Case) -> list[ReturnInfo]:
     rows = s.scalars(select(DispatchReturn).where(DispatchReturn.case_id == case.id).order_by(DispatchReturn.id))
-    return [
-        ReturnInfo(
-            id=r.id,
-            unit_id=r.unit_id,
-            reason_code=str(r.reason_code),
-            reason=r.reason,
-            requested_at=r.requested_at.isoformat(),
-            status=str(r.status),
-            decided_at=iso(r.decided_at),
-            decision_note=r.decision_note,
-        )
-        for r in rows
-    ]
+    return [ReturnInfo(**_request(r), reason_code=str(r.reason_code)) for r in rows]
 
 
 def _extensions(s: Session, case: Case) -> list[ExtensionInfo]:
     rows = s.scalars(select(Extension).where(Extension.case_id == case.id).order_by(Extension.id))
     return [
         ExtensionInfo(
-            id=e.id,
-            unit_id=e.unit_id,
-            reason=e.reason,
-            requested_at=e.requested_at.isoformat(),
+            **_request(e),
             deadline_before=e.deadline_before.isoformat(),
             deadline_asked=e.deadline_asked.isoformat(),
-            status=str(e.status),
-            decided_at=iso(e.decided_at),
-            decision_note=e.decision_note,
         )
         for e in rows
     ]
