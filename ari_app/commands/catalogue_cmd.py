@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from ari_app.cases.actor import Actor
 from ari_app.commands.common import (
     add_csv_commands,
-    csv_export,
     csv_import,
     database,
     needs_config,
@@ -32,7 +31,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "the catalogue",
         "code,parent_code,name_zh,name_en,status",
         "make the catalogue what a CSV file says (checked whole first; nothing changes on an error)",
-        cmd_export,
+        "ari_app.cases.catalogue",
         cmd_import,
     )
     add = csub.add_parser("add", help="add a node (its parent is the one its code names)")
@@ -63,12 +62,6 @@ def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
             state = "retired" if n.retired_at else ""
             print(f"{n.code}  {pad(indent + n.name_zh, 34)}  {pad(n.name_en or '', 30)}  {state}".rstrip())
     return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from ari_app.cases.catalogue import export_csv
-
-    return csv_export(args, export_csv)
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import functools
 import getpass
+import importlib
 import os
 import sys
 import unicodedata
@@ -130,26 +131,29 @@ def add_csv_commands(
     what: str,
     columns: str,
     import_help: str,
-    export: Callable[[argparse.Namespace], int],
+    module: str,
     imp: Callable[[argparse.Namespace], int],
 ) -> None:
     """The `export FILE` and `import FILE [--dry-run]` subcommands of a catalogue kept as CSV (`what`, as the
-    help names it: `the catalogue`), run by `export` and `imp`; `columns` are the file's, `import_help` says
-    what an import does."""
+    help names it: `the catalogue`): the export writes what `export_csv(session)` of `module` (its name,
+    `ari_app.cases.catalogue`, imported when the command runs) returns (`csv_export`), the import is run by
+    `imp`; `columns` are the file's, `import_help` says what an import does."""
     p = sub.add_parser("export", help=f"write {what} as CSV (UTF-8)")
     p.add_argument("file", help="the CSV file to write, - for standard output")
-    p.set_defaults(func=export)
+    p.set_defaults(func=functools.partial(csv_export, module=module))
     p = sub.add_parser("import", help=import_help)
     p.add_argument("file", help=f"the CSV file ({columns})")
     p.add_argument("--dry-run", action="store_true", help="only print what would change")
     p.set_defaults(func=imp)
 
 
-def csv_export(args: argparse.Namespace, export: Callable[[Session], str]) -> int:
-    """An `export FILE` subcommand: what `export(session)` writes, to FILE (- for standard output)."""
+def csv_export(args: argparse.Namespace, module: str) -> int:
+    """An `export FILE` subcommand: what `export_csv(session)` of `module` writes, to FILE (- for standard
+    output)."""
     cfg = config_or_report(args)
     if cfg is None:
         return 1
+    export: Callable[[Session], str] = importlib.import_module(module).export_csv
     with database(cfg) as s:
         write_text(args.file, export(s))
     return 0

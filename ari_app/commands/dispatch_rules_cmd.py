@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ari_app.cases.actor import Actor
-from ari_app.commands.common import add_csv_commands, csv_export, csv_import, database, needs_config, run_change
+from ari_app.commands.common import add_csv_commands, csv_import, database, needs_config, run_change
 from ari_app.config import Config
 
 
@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "the dispatch catalogue",
         "classification_code,subtree,district,street,grid_cell,...",
         "make the dispatch catalogue what a CSV file says (checked whole first)",
-        cmd_export,
+        "ari_app.cases.routing",
         cmd_import,
     )
 
@@ -85,12 +85,6 @@ def cmd_remove(args: argparse.Namespace) -> int:
         return f"removed rule {args.rule_id}"
 
     return run_change(args, "dispatch-rules remove", change)
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from ari_app.cases.routing import export_csv
-
-    return csv_export(args, export_csv)
 
 
 def cmd_import(args: argparse.Namespace) -> int:

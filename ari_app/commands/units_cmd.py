@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from ari_app.cases.actor import Actor
 from ari_app.commands.common import (
     add_csv_commands,
-    csv_export,
     csv_import,
     database,
     display_width,
@@ -58,7 +57,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "id,name,parent,hotline,contact_phone,contact_person,status",
         "make the units what a CSV file says (checked whole first; nothing changes on an error; "
         "a unit left out is disabled, never deleted)",
-        cmd_export,
+        "ari_app.cases.units",
         cmd_import,
     )
 
@@ -138,12 +137,6 @@ def cmd_enable(args: argparse.Namespace) -> int:
         return f"enabled {unit.id} {unit.name}"
 
     return run_change(args, "units enable", change)
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from ari_app.cases.units import export_csv
-
-    return csv_export(args, export_csv)
 
 
 @needs_config
