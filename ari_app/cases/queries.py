@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ari_app.calls.events import transfer_info
 from ari_app.cases import attachments, catalogue, follow_ups, intake, lookups, merging, workflow
 from ari_app.cases.access import ACTIVE_DISPATCH, OPEN_DISPATCH, load_case, mode_of, unit_scope, visible
 from ari_app.cases.actor import Actor
@@ -774,17 +775,4 @@ def push_for(event: CaseEvent) -> dict[str, Any] | None:
 def transfers_of(session: Session, call_id: str) -> list[TransferInfo]:
     """The call's transfers (ari_app.transfers), oldest first, as the case detail shows them."""
     rows = session.scalars(select(CallTransfer).where(CallTransfer.call_id == call_id).order_by(CallTransfer.id))
-    return [
-        TransferInfo(
-            id=r.id,
-            kind=r.kind,
-            state=r.state,
-            from_agent=r.from_agent,
-            target_agent=r.target_agent,
-            target_number=r.target_number,
-            started_at=r.started_at.isoformat(),
-            answered_at=iso(r.answered_at),
-            ended_at=iso(r.ended_at),
-        )
-        for r in rows
-    ]
+    return [transfer_info(r) for r in rows]
