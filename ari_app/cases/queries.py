@@ -579,85 +579,47 @@ def get_case(sessions: sessionmaker[Session], actor: Actor, case_id: int) -> Cas
         return detail(s, actor, lookups.get_case(s, actor, case_id))
 
 
+_OPERATIONS: dict[Msg, tuple[Callable[..., Case], tuple[str, ...], tuple[str, ...]]] = {
+    Msg.DISPATCH_CASE: (workflow.dispatch, (), ("units", "deadline_hours", "instructions")),
+    Msg.ACCEPT_CASE: (workflow.accept, (), ()),
+    Msg.RETURN_CASE: (workflow.return_case, ("reason",), ("reason_code",)),
+    Msg.REVIEW_RETURN: (workflow.review_return, ("approved",), ("note",)),
+    # deadline_at is read by the workflow, so a refusal is audited
+    Msg.REQUEST_EXTENSION: (workflow.request_extension, ("reason", "deadline_at"), ()),
+    Msg.DECIDE_EXTENSION: (workflow.decide_extension, ("approved",), ("note",)),
+    Msg.HANDLE_CASE: (workflow.handle, ("result",), ()),
+    Msg.REPORT_PROGRESS: (workflow.report_progress, ("text",), ()),
+    Msg.FOLLOW_UP_CASE: (
+        workflow.follow_up,
+        ("reached",),
+        ("solved", "satisfaction", "rating", "channel", "notes", "call_id"),
+    ),
+    Msg.REVIEW_CASE: (workflow.review, ("approved",), ("reason", "deadline_hours")),
+    Msg.SUPERVISE_CASE: (workflow.supervise, ("instructions",), ()),
+    Msg.ESCALATE_TO_LEADER: (workflow.escalate_to_leader, ("instructions",), ()),
+    Msg.RESOLVE_DIRECTLY: (workflow.resolve_directly, ("resolution",), ()),
+    Msg.FORWARD_CASE: (workflow.forward, (), ("address",)),
+    Msg.SET_CONFIDENTIAL: (workflow.set_confidential, ("confidential",), ("reason",)),
+    Msg.MERGE_CASES: (merging.merge, ("master_id",), ()),
+    Msg.UNMERGE_CASE: (merging.unmerge, ("reason",), ()),
+}
+"""Each workflow request: the function it calls, the request's fields it must carry and those it may."""
+
+WORKFLOW_REQUESTS = frozenset(_OPERATIONS)
+
+
 def _operation(msg_type: str, fields: Mapping[str, Any]) -> tuple[Callable[..., Case], dict[str, Any]]:
-    """The workflow function a workflow request calls, and its keyword arguments from the request."""
-    if msg_type == Msg.DISPATCH_CASE:
-        return workflow.dispatch, {
-            "units": list(fields.get("units") or ()),
-            "deadline_hours": fields.get("deadline_hours"),
-            "instructions": fields.get("instructions"),
-        }
-    if msg_type == Msg.ACCEPT_CASE:
-        return workflow.accept, {}
-    if msg_type == Msg.RETURN_CASE:
-        return workflow.return_case, {"reason": fields["reason"], "reason_code": fields.get("reason_code")}
-    if msg_type == Msg.REVIEW_RETURN:
-        return workflow.review_return, {"approved": fields["approved"], "note": fields.get("note")}
-    if msg_type == Msg.REQUEST_EXTENSION:
-        return workflow.request_extension, {
-            "reason": fields["reason"],
-            "deadline_at": fields["deadline_at"],  # read by the workflow, so a refusal is audited
-        }
-    if msg_type == Msg.DECIDE_EXTENSION:
-        return workflow.decide_extension, {"approved": fields["approved"], "note": fields.get("note")}
-    if msg_type == Msg.HANDLE_CASE:
-        return workflow.handle, {"result": fields["result"]}
-    if msg_type == Msg.REPORT_PROGRESS:
-        return workflow.report_progress, {"text": fields["text"]}
-    if msg_type == Msg.FOLLOW_UP_CASE:
-        return workflow.follow_up, {
-            "reached": fields["reached"],
-            "solved": fields.get("solved"),
-            "satisfaction": fields.get("satisfaction"),
-            "rating": fields.get("rating"),
-            "channel": fields.get("channel") or "phone",
-            "notes": fields.get("notes"),
-            "call_id": fields.get("call_id"),
-        }
-    if msg_type == Msg.REVIEW_CASE:
-        return workflow.review, {
-            "approved": fields["approved"],
-            "reason": fields.get("reason"),
-            "deadline_hours": fields.get("deadline_hours"),
-        }
-    if msg_type == Msg.SUPERVISE_CASE:
-        return workflow.supervise, {"instructions": fields["instructions"]}
-    if msg_type == Msg.ESCALATE_TO_LEADER:
-        return workflow.escalate_to_leader, {"instructions": fields["instructions"]}
-    if msg_type == Msg.RESOLVE_DIRECTLY:
-        return workflow.resolve_directly, {"resolution": fields["resolution"]}
-    if msg_type == Msg.FORWARD_CASE:
-        return workflow.forward, {"address": fields.get("address")}
-    if msg_type == Msg.SET_CONFIDENTIAL:
-        return workflow.set_confidential, {"confidential": fields["confidential"], "reason": fields.get("reason")}
-    if msg_type == Msg.MERGE_CASES:
-        return merging.merge, {"master_id": fields["master_id"]}
-    if msg_type == Msg.UNMERGE_CASE:
-        return merging.unmerge, {"reason": fields["reason"]}
-    raise ValueError(f"{msg_type} is not a workflow request")
-
-
-WORKFLOW_REQUESTS = frozenset(
-    {
-        Msg.DISPATCH_CASE,
-        Msg.ACCEPT_CASE,
-        Msg.RETURN_CASE,
-        Msg.HANDLE_CASE,
-        Msg.FOLLOW_UP_CASE,
-        Msg.REVIEW_CASE,
-        Msg.SUPERVISE_CASE,
-        Msg.ESCALATE_TO_LEADER,
-        Msg.RESOLVE_DIRECTLY,
-        Msg.FORWARD_CASE,
-        Msg.SET_CONFIDENTIAL,
-        Msg.MERGE_CASES,
-        Msg.UNMERGE_CASE,
-        Msg.REVIEW_RETURN,
-        Msg.REQUEST_EXTENSION,
-        Msg.DECIDE_EXTENSION,
-        Msg.REPORT_PROGRESS,
-    }
-)
+    """The workflow function a workflow request calls, and its keyword arguments from the request (a field it
+    may leave out is None, but for `units`, empty, and `channel`, phone)."""
+    if msg_type not in WORKFLOW_REQUESTS:
+        raise ValueError(f"{msg_type} is not a workflow request")
+    op, required, optional = _OPERATIONS[Msg(msg_type)]
+    kwargs = {name: fields[name] for name in required} | {name: fields.get(name) for name in optional}
+    if "units" in kwargs:
+        kwargs["units"] = list(kwargs["units"] or ())
+    if "channel" in kwargs:
+        kwargs["channel"] = kwargs["channel"] or "phone"
+    return op, kwargs
 
 
 def act(sessions: sessionmaker[Session], actor: Actor, msg_type: str, fields: Mapping[str, Any]) -> CaseDetail:
