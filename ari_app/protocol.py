@@ -866,34 +866,31 @@ class ProgressReportInfo(TypedDict):
     reported_at: str
 
 
-class ReturnInfo(TypedDict):
+class UnitRequestInfo(TypedDict):
+    """What a unit's request on its share (a return, an extension) and the centre's decision of it carry."""
+
+    id: int
+    unit_id: int
+    reason: str
+    requested_at: str
+    status: str
+    """pending, approved, refused"""
+    decided_at: str | None
+    decision_note: str | None
+
+
+class ReturnInfo(UnitRequestInfo):
     """A unit's return (退单) of its share and the centre's review (since 1.7)."""
 
-    id: int
-    unit_id: int
     reason_code: str
     """One of RETURN_REASONS."""
-    reason: str
-    requested_at: str
-    status: str
-    """pending, approved, refused"""
-    decided_at: str | None
-    decision_note: str | None
 
 
-class ExtensionInfo(TypedDict):
+class ExtensionInfo(UnitRequestInfo):
     """A unit's request for a later deadline (延期) and the centre's decision (since 1.7)."""
 
-    id: int
-    unit_id: int
-    reason: str
-    requested_at: str
     deadline_before: str
     deadline_asked: str
-    status: str
-    """pending, approved, refused"""
-    decided_at: str | None
-    decision_note: str | None
 
 
 class FollowUpInfo(TypedDict):

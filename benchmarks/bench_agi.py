@@ -28,7 +28,7 @@ from typing import Any
 from ari_app.asterisk_ctl import AsteriskHost
 from ari_app.config import load_config
 from benchmarks.measure import pct
-from benchmarks.stack import ami_manager, cti_running, real_stack
+from benchmarks.stack import ami_connected, cti_running, real_stack
 from tests.support.e2e import ROOT
 
 MODES = ("none", "fastagi", "classic")
@@ -102,10 +102,8 @@ async def wait_count(host: AsteriskHost, mode: str, n: int, timeout: float = 60)
 async def run(config: Path, calls: int, burst: int) -> dict[str, dict[str, list[tuple[float, float, float, str]]]]:
     cfg = load_config(config)
     host = AsteriskHost.for_config(cfg)
-    ami = ami_manager(cfg)
-    await ami.connect()
     rounds: dict[str, dict[str, list[tuple[float, float, float, str]]]] = {}
-    try:
+    async with ami_connected(cfg) as ami:
         for label in ("sequential", "burst"):
             rounds[label] = {}
             for mode in MODES:
@@ -122,8 +120,6 @@ async def run(config: Path, calls: int, burst: int) -> dict[str, dict[str, list[
                     await wait_count(host, mode, burst)
                 rounds[label][mode] = (await results(host))[mode]
         await command(host, "database deltree agiprobe")
-    finally:
-        ami.close()
     return rounds
 
 

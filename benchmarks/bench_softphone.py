@@ -37,7 +37,7 @@ from PySide6.QtWidgets import QApplication
 from ari_app.config import load_config
 from ari_app.protocol import Msg
 from benchmarks.bench_three_way import until_invites
-from benchmarks.stack import ami_manager, answering_phone, cti_running, originate_out, real_stack
+from benchmarks.stack import ami_connected, answering_phone, cti_running, originate_out, real_stack
 from cti_desktop.softphone import CallState
 from tests.support.e2e import PASSWORD, SOFTPHONE_AGENT, Sipp, add_user, channels, make_speech
 from tests.support.phones import write_tone
@@ -129,17 +129,13 @@ async def dials(ws: Workstation, tmp: Path, n: int) -> list[float]:
 async def originates(config: Path, tmp: Path, first: int, n: int) -> list[float]:
     """Baseline: ms from a bare AMI Originate of the trunk channel to the INVITE at the citizen's SIPp."""
     cfg = load_config(config)
-    ami = ami_manager(cfg)
-    await ami.connect()
     out = []
-    try:
+    async with ami_connected(cfg) as ami:
         for i in range(n):
             sent = time.time()
             await originate_out(ami, cfg.callback.trunk, f"1399093{i:04d}")
             out.append((await until_invites(tmp, first + i + 1) - sent) * 1000)
             await asyncio.to_thread(lambda: wait_idle(config))
-    finally:
-        ami.close()
     return out
 
 

@@ -31,7 +31,7 @@ import websockets
 import yaml
 
 from ari_app.config import load_config
-from benchmarks.stack import add_members, ami_manager, answering_phone, cti_running, originate_out, real_stack
+from benchmarks.stack import add_members, ami_connected, answering_phone, cti_running, originate_out, real_stack
 from tests.support.e2e import Sipp, add_user, make_speech
 from tests.support.waiting import until
 
@@ -120,17 +120,13 @@ async def run(config: Path, port: int, tmp: Path, sipp: Sipp, n: int) -> dict[st
             citizen.kill()
             citizen.wait()
             await asyncio.sleep(0.5)  # the ended call's last events, before the next call
-    ami = ami_manager(cfg)
-    await ami.connect()
-    try:
+    async with ami_connected(cfg) as ami:
         for i in range(n):
             sent = time.time()
             await originate_out(ami, cfg.callback.trunk, f"1239901{i:04d}")  # the INVITE is timed at the unit
             seen += 1
             out["baseline"].append((await until_invites(tmp, seen) - sent) * 1000)
             await asyncio.sleep(3)  # the unit hangs up after 2 s
-    finally:
-        ami.close()
     return out
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from panoramisk import Manager  # type: ignore[import-untyped]
@@ -112,10 +112,16 @@ def channels_left(config: Path) -> int:
         return channels(config)
 
 
-def ami_manager(cfg: Config) -> Manager:
-    """A panoramisk Manager on the config's AMI account, not connected yet."""
+@asynccontextmanager
+async def ami_connected(cfg: Config) -> AsyncIterator[Manager]:
+    """A panoramisk Manager connected on the config's AMI account, closed on the way out."""
     a = cfg.asterisk.ami
-    return Manager(host=a.host, port=a.port, username=a.username, secret=a.secret.value() if a.secret else "")
+    ami = Manager(host=a.host, port=a.port, username=a.username, secret=a.secret.value() if a.secret else "")
+    await ami.connect()
+    try:
+        yield ami
+    finally:
+        ami.close()
 
 
 async def originate_out(ami: Manager, trunk: str, number: str) -> None:

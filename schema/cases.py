@@ -419,7 +419,17 @@ class Dispatch(Base):
     )
 
 
-class FollowUp(Base):
+class CaseEntry:
+    """The columns of an entry made on a case at a time (`at`) by a user (`by`; None for the platform itself):
+    a follow-up, a review, a supervision. First in each table (`sort_order`), as the migrations made them."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), sort_order=-1)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), sort_order=-1)
+    by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), sort_order=-1)
+
+
+class FollowUp(CaseEntry, Base):
     """回访: the centre (or the hotline unit) asks the citizen whether it was solved.
 
     `survey_id` is set when the platform wrote the row from the citizen's keypad answer at the end of the
@@ -431,10 +441,6 @@ class FollowUp(Base):
 
     __tablename__ = "follow_ups"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
-    by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reached: Mapped[bool]
     solved: Mapped[bool | None]
     satisfaction: Mapped[Satisfaction | None] = mapped_column(String(16))
@@ -449,15 +455,11 @@ class FollowUp(Base):
     __table_args__ = (Index("ix_follow_ups_case_id", "case_id"),)
 
 
-class Review(Base):
+class Review(CaseEntry, Base):
     """审核: approved (the case closes) or sent back to the unit with a reason."""
 
     __tablename__ = "reviews"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
-    by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved: Mapped[bool]
     reason: Mapped[str | None] = mapped_column(Text)
 
@@ -466,7 +468,7 @@ class Review(Base):
     __table_args__ = (Index("ix_reviews_case_id", "case_id"),)
 
 
-class Supervision(Base):
+class Supervision(CaseEntry, Base):
     """督办: an overdue case escalated (by the clock, `by` is None) or a supervisor's instruction.
 
     `level` rises with how long the work has been overdue; `leader` marks escalation of a coordinated case
@@ -475,11 +477,7 @@ class Supervision(Base):
 
     __tablename__ = "supervisions"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     dispatch_id: Mapped[int | None] = mapped_column(ForeignKey("dispatches.id"))
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
-    by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     level: Mapped[int]
     overdue: Mapped[bool]
     leader: Mapped[bool] = mapped_column(default=False)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ari_app.calls.events import CallbackRequested, CallEnded, CallEvent, QueueMemberChanged
 from ari_app.calls.numbers import RAW_LENGTH, NumberError, NumberPlan
 from ari_app.config import Config
-from ari_app.tasks import cancel_and_wait
+from ari_app.tasks import cancel_and_wait, repeat
 from schema.callbacks import CallbackRequest, CallbackStatus
 
 log = logging.getLogger(__name__)
@@ -119,16 +119,15 @@ class CallbackService:
         await cancel_and_wait(self._task, *self._dialing)
 
     async def _run(self) -> None:
-        while True:
-            try:
-                await self.dial_due()
-            except Exception:
-                log.exception("callback dialer failed; trying again")
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.interval)
-            except TimeoutError:
-                pass
+        await repeat(self.dial_due, self._idle, log, "callback dialer failed; trying again")
+
+    async def _idle(self) -> None:
+        """Until an agent may be free (`on_event`), at most `interval` seconds."""
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), self.interval)
+        except TimeoutError:
+            pass
 
     async def dial_due(self) -> int:
         """Start a callback for each free agent, oldest request first. Returns how many were started."""

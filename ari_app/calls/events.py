@@ -1,13 +1,19 @@
 """Typed domain events the call tracker publishes. Transports (websocket link, logs) subscribe to these;
-nothing here knows about AMI, websockets or Qt."""
+nothing here knows about AMI, websockets or Qt. `transfer_info` is a transfer as the protocol tells it, from
+its event, the service's record or its stored row."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from ari_app.protocol import TransferInfo
 from schema.calls import CallState, EndReason
+
+if TYPE_CHECKING:
+    from ari_app.transfers.service import Transfer
+    from schema.transfers import CallTransfer
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +121,26 @@ class TransferChanged(CallEvent):
     started_at: datetime
     answered_at: datetime | None
     ended_at: datetime | None
+
+
+def transfer_info(t: Transfer | CallTransfer | TransferChanged) -> TransferInfo:
+    """A transfer as the protocol tells it (the `transfer_state` push, the pop of a transferred call, the case
+    detail), from the service's record, a stored row or the event that moved it on."""
+    if isinstance(t, TransferChanged):
+        transfer_id, target_number = t.transfer_id, None if t.target_agent else t.target
+    else:
+        transfer_id, target_number = t.id, t.target_number
+    return TransferInfo(
+        id=transfer_id,
+        kind=str(t.kind),
+        state=str(t.state),
+        from_agent=t.from_agent,
+        target_agent=t.target_agent,
+        target_number=target_number,
+        started_at=t.started_at.isoformat(),
+        answered_at=t.answered_at.isoformat() if t.answered_at else None,
+        ended_at=t.ended_at.isoformat() if t.ended_at else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

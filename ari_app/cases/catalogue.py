@@ -104,6 +104,12 @@ def invalid(problems: list[dict[str, Any]]) -> CatalogueInvalid:
     return CatalogueInvalid(f"{where}{first['message']}{more}", problems=problems)
 
 
+def check(problems: list[dict[str, Any]]) -> None:
+    """Raise `invalid` with every problem found, in the order of their lines, if there is any."""
+    if problems:
+        raise invalid(sorted(problems, key=lambda p: p["line"] or 0))
+
+
 def path_of(node: Classification) -> str:
     """The Chinese names from the top of the tree down to `node`, joined by " / "."""
     names: list[str] = []
@@ -170,8 +176,7 @@ def add_node(
     if problem is not None:
         raise invalid([problem_at(None, "code", problem)])
     problems = _check_names(name_zh, name_en)
-    if problems:
-        raise invalid(problems)
+    check(problems)
     if session.scalars(select(Classification.id).where(Classification.code == code)).first() is not None:
         raise invalid([problem_at(None, "code", f"{code} is already in the catalogue")])
     parent: Classification | None = None
@@ -200,8 +205,7 @@ def rename_node(
     """Give a node new names (the code stays). Cases already taken keep the names they were taken with."""
     node = _by_code(session, code.strip())
     problems = _check_names(name_zh, name_en)
-    if problems:
-        raise invalid(problems)
+    check(problems)
     zh, en = name_zh.strip(), (name_en or "").strip() or None
     if _sibling_clash(session, node.parent_id, zh, node.id):
         raise invalid([problem_at(None, "name_zh", f"a sibling of {node.code} is already named {zh}")])
@@ -293,8 +297,7 @@ def csv_records(text: str, expected: Sequence[str]) -> tuple[list[tuple[int, dic
     problems += [problem_at(1, c, f"unknown column {c!r}") for c in header if c not in expected]
     if len(set(header)) != len(header):
         problems.append(problem_at(1, None, "a column is named twice"))
-    if problems:
-        raise invalid(problems)
+    check(problems)
     records: list[tuple[int, dict[str, str]]] = []
     while True:
         line = reader.line_num + 1
@@ -357,8 +360,7 @@ def parse_csv(text: str) -> list[Row]:
                 problem_at(row.line, "name_zh", f"{row.name_zh} is also the name of {other.code} (line {other.line})")
             )
         siblings.setdefault(key, row)
-    if problems:
-        raise invalid(sorted(problems, key=lambda p: p["line"] or 0))
+    check(problems)
     return rows
 
 

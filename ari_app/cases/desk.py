@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,8 +23,12 @@ from ari_app.protocol import ErrorId, Msg, ProtocolError
 
 if TYPE_CHECKING:
     from ari_app.agents.service import AgentService
+    from ari_app.cases.actor import Actor
     from ari_app.link.routes import Request
     from ari_app.link.server import LinkServer
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class CaseDesk:
@@ -48,6 +53,16 @@ class CaseDesk:
         routes.add(Msg.ADD_ATTACHMENT, self.add_attachment)
         routes.add(Msg.LIST_ATTACHMENTS, self.list_attachments)
         routes.add(Msg.GET_ATTACHMENT, self.get_attachment)
+
+    async def _query(
+        self,
+        req: Request,
+        query: Callable[Concatenate[sessionmaker[Session], Actor, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """`query(sessions, actor, *args, **kwargs)` for the request's signed-in actor, in a worker thread."""
+        return await asyncio.to_thread(query, self.sessions, req.actor, *args, **kwargs)
 
     def on_case_event(self, event: CaseEvent) -> int:
         """Bus subscriber for committed case events: push each (`queries.push_for`) to exactly the signed-in
@@ -75,15 +90,13 @@ class CaseDesk:
             why = self.agents.may_record(req.session, call_id)
             if why is not None:
                 raise ProtocolError(ErrorId.CALL_NOT_YOURS, why, field="call_id")
-        created, candidates = await asyncio.to_thread(queries.create_case, self.sessions, req.actor, req.msg)
+        created, candidates = await self._query(req, queries.create_case, req.msg)
         req.reply(Msg.CASE_CREATED, case=created, candidates=candidates)
 
     async def merge_candidates(self, req: Request) -> None:
         """并单: the likely duplicates of a case (the centre's roles; checked by the service)."""
         case_id = req.msg["case_id"]
-        found = await asyncio.to_thread(
-            queries.merge_candidates, self.sessions, req.actor, case_id, req.msg.get("limit") or 10
-        )
+        found = await self._query(req, queries.merge_candidates, case_id, req.msg.get("limit") or 10)
         req.reply(Msg.CANDIDATES, case_id=case_id, candidates=found)
 
     async def follow_ups_due(self, req: Request) -> None:
@@ -91,21 +104,17 @@ class CaseDesk:
         masters, the earliest due first, paged; `overdue` only those past their due time."""
         msg = req.msg
         limit, offset, overdue = msg.get("limit") or 100, msg.get("offset") or 0, bool(msg.get("overdue"))
-        found = await asyncio.to_thread(queries.follow_ups_due, self.sessions, req.actor, limit, offset, overdue)
+        found = await self._query(req, queries.follow_ups_due, limit, offset, overdue)
         req.reply(Msg.CASES, follow_ups_due=True, offset=offset, overdue=overdue, cases=found)
 
     async def caller_history(self, req: Request) -> None:
         caller = req.msg["caller"]
-        found = await asyncio.to_thread(
-            queries.caller_history, self.sessions, req.actor, caller, req.msg.get("limit") or 10
-        )
+        found = await self._query(req, queries.caller_history, caller, req.msg.get("limit") or 10)
         req.reply(Msg.HISTORY, caller=caller, cases=found)
 
     async def search_cases(self, req: Request) -> None:
         text, mine = req.msg.get("text"), bool(req.msg.get("mine"))
-        found = await asyncio.to_thread(
-            queries.search_cases, self.sessions, req.actor, text, mine, req.msg.get("limit") or 50
-        )
+        found = await self._query(req, queries.search_cases, text, mine, req.msg.get("limit") or 50)
         req.reply(Msg.CASES, text=text, mine=mine, cases=found)
 
     async def list_cases(self, req: Request) -> None:
@@ -118,7 +127,7 @@ class CaseDesk:
             "text": msg.get("text"),
             "limit": msg.get("limit") or 100,
         }
-        found = await asyncio.to_thread(queries.list_cases, self.sessions, req.actor, **filters)
+        found = await self._query(req, queries.list_cases, **filters)
         req.reply(
             Msg.CASES,
             status=filters["status"],
@@ -129,12 +138,12 @@ class CaseDesk:
         )
 
     async def get_case(self, req: Request) -> None:
-        detail = await asyncio.to_thread(queries.get_case, self.sessions, req.actor, req.msg["case_id"])
+        detail = await self._query(req, queries.get_case, req.msg["case_id"])
         req.reply(Msg.CASE, case=detail)
 
     async def suggest_dispatch(self, req: Request) -> None:
         """The dispatch catalogue's rule for a case (ari_app.cases.routing), for the dispatch form."""
-        found = await asyncio.to_thread(queries.suggest_dispatch, self.sessions, req.actor, req.msg["case_id"])
+        found = await self._query(req, queries.suggest_dispatch, req.msg["case_id"])
         req.reply(Msg.DISPATCH_SUGGESTION, suggestion=found)
 
     async def list_classifications(self, req: Request) -> None:
@@ -147,25 +156,23 @@ class CaseDesk:
         """A confidential case's citizen in clear, for the centre's roles only; every reveal and every
         refusal of one is audited (queries.reveal, ari_app.cases.disclosure)."""
         case_id = req.msg["case_id"]
-        revealed = await asyncio.to_thread(queries.reveal, self.sessions, req.actor, case_id)
+        revealed = await self._query(req, queries.reveal, case_id)
         req.reply(Msg.CONTACT_REVEALED, contact=revealed)
 
     async def add_attachment(self, req: Request) -> None:
         """A photo, audio file or document on a case or a unit's result (ari_app.cases.attachments)."""
-        added = await asyncio.to_thread(queries.add_attachment, self.sessions, req.actor, req.msg)
+        added = await self._query(req, queries.add_attachment, req.msg)
         req.reply(Msg.ATTACHMENT_ADDED, attachment=added)
 
     async def list_attachments(self, req: Request) -> None:
         case_id = req.msg["case_id"]
-        found = await asyncio.to_thread(queries.list_attachments, self.sessions, req.actor, case_id)
+        found = await self._query(req, queries.list_attachments, case_id)
         req.reply(Msg.ATTACHMENTS, case_id=case_id, attachments=found)
 
     async def get_attachment(self, req: Request) -> None:
         """One piece of an attachment's bytes (ATTACHMENT_CHUNK from `offset`), base64."""
         offset = req.msg.get("offset") or 0
-        found, data = await asyncio.to_thread(
-            queries.get_attachment, self.sessions, req.actor, req.msg["token"], offset
-        )
+        found, data = await self._query(req, queries.get_attachment, req.msg["token"], offset)
         req.reply(
             Msg.ATTACHMENT_DATA,
             attachment=found,
@@ -176,5 +183,5 @@ class CaseDesk:
 
     async def act(self, req: Request) -> None:
         """A workflow action (dispatch, handle, review, merge, ...: queries.WORKFLOW_REQUESTS)."""
-        detail = await asyncio.to_thread(queries.act, self.sessions, req.actor, req.msg["type"], req.msg)
+        detail = await self._query(req, queries.act, req.msg["type"], req.msg)
         req.reply(Msg.CASE_UPDATED, case=detail)

@@ -66,9 +66,16 @@ class CaseStatusChanged(CaseEvent):
 
 
 @dataclass(frozen=True)
-class CaseDispatched(CaseEvent):
+class ShareEvent(CaseEvent):
+    """An event about one unit's share of a case (`unit_id`) and its handling deadline (`deadline_at`)."""
+
     unit_id: int
     deadline_at: datetime
+
+
+@dataclass(frozen=True)
+class CaseDispatched(ShareEvent):
+    """The case was sent to the unit."""
 
 
 @dataclass(frozen=True)
@@ -83,30 +90,34 @@ class SupervisionRaised(CaseEvent):
 
 
 @dataclass(frozen=True)
-class DeadlineApproaching(CaseEvent):
-    unit_id: int
-    deadline_at: datetime
+class DeadlineApproaching(ShareEvent):
+    """The unit's share is due soon."""
 
 
 @dataclass(frozen=True)
-class ExchangeRefused(CaseEvent):
+class ExchangeAlert(CaseEvent):
+    """What the platform's own exchange work found about an exchange-mode case of `hotline`."""
+
+    hotline: str
+
+
+@dataclass(frozen=True)
+class ExchangeRefused(ExchangeAlert):
     """The hotline's own system refused an exchange-mode case for good (a GeoReport v2 4xx answer other
     than 408/429); the case is back on the centre's work list. `errors` are the receiver's
     `{"code", "description"}` items, `http_status` its HTTP status. Audience: the centre's supervisors."""
 
-    hotline: str
     http_status: int
     errors: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
-class ExchangeStalled(CaseEvent):
+class ExchangeStalled(ExchangeAlert):
     """An exchange-mode case's message has failed to reach the hotline's own system `attempts` times in a
     row (no answer, 5xx, 408/429, an unreadable answer or api_key), for about `exchange.STALL_ATTEMPTS`'
     worth of backoff; it is still retried, and nobody has the case meanwhile. Told once per message.
     `error` is the last failure. Audience: the centre's supervisors."""
 
-    hotline: str
     attempts: int
     error: str
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ari_app.calls.events import transfer_info
 from ari_app.cases import attachments, catalogue, follow_ups, intake, lookups, merging, workflow
 from ari_app.cases.access import ACTIVE_DISPATCH, OPEN_DISPATCH, load_case, mode_of, unit_scope, visible
 from ari_app.cases.actor import Actor
@@ -29,9 +30,10 @@ from ari_app.cases.events import (
     CaseDispatched,
     CaseEvent,
     CaseStatusChanged,
-    DeadlineApproaching,
+    ExchangeAlert,
     ExchangeRefused,
     ExchangeStalled,
+    ShareEvent,
     SupervisionRaised,
 )
 from ari_app.cases.exchange import stalled_cases
@@ -65,6 +67,7 @@ from ari_app.protocol import (
     SupervisionInfo,
     TransferInfo,
     UnitInfo,
+    UnitRequestInfo,
     iso,
 )
 from schema.cases import (
@@ -426,36 +429,30 @@ def _pending_extensions(s: Session, case: Case) -> bool:
     return found is not None
 
 
+def _request(r: DispatchReturn | Extension) -> UnitRequestInfo:
+    return UnitRequestInfo(
+        id=r.id,
+        unit_id=r.unit_id,
+        reason=r.reason,
+        requested_at=r.requested_at.isoformat(),
+        status=str(r.status),
+        decided_at=iso(r.decided_at),
+        decision_note=r.decision_note,
+    )
+
+
 def _returns(s: Session, case: Case) -> list[ReturnInfo]:
     rows = s.scalars(select(DispatchReturn).where(DispatchReturn.case_id == case.id).order_by(DispatchReturn.id))
-    return [
-        ReturnInfo(
-            id=r.id,
-            unit_id=r.unit_id,
-            reason_code=str(r.reason_code),
-            reason=r.reason,
-            requested_at=r.requested_at.isoformat(),
-            status=str(r.status),
-            decided_at=iso(r.decided_at),
-            decision_note=r.decision_note,
-        )
-        for r in rows
-    ]
+    return [ReturnInfo(**_request(r), reason_code=str(r.reason_code)) for r in rows]
 
 
 def _extensions(s: Session, case: Case) -> list[ExtensionInfo]:
     rows = s.scalars(select(Extension).where(Extension.case_id == case.id).order_by(Extension.id))
     return [
         ExtensionInfo(
-            id=e.id,
-            unit_id=e.unit_id,
-            reason=e.reason,
-            requested_at=e.requested_at.isoformat(),
+            **_request(e),
             deadline_before=e.deadline_before.isoformat(),
             deadline_asked=e.deadline_asked.isoformat(),
-            status=str(e.status),
-            decided_at=iso(e.decided_at),
-            decision_note=e.decision_note,
         )
         for e in rows
     ]
@@ -582,85 +579,47 @@ def get_case(sessions: sessionmaker[Session], actor: Actor, case_id: int) -> Cas
         return detail(s, actor, lookups.get_case(s, actor, case_id))
 
 
+_OPERATIONS: dict[Msg, tuple[Callable[..., Case], tuple[str, ...], tuple[str, ...]]] = {
+    Msg.DISPATCH_CASE: (workflow.dispatch, (), ("units", "deadline_hours", "instructions")),
+    Msg.ACCEPT_CASE: (workflow.accept, (), ()),
+    Msg.RETURN_CASE: (workflow.return_case, ("reason",), ("reason_code",)),
+    Msg.REVIEW_RETURN: (workflow.review_return, ("approved",), ("note",)),
+    # deadline_at is read by the workflow, so a refusal is audited
+    Msg.REQUEST_EXTENSION: (workflow.request_extension, ("reason", "deadline_at"), ()),
+    Msg.DECIDE_EXTENSION: (workflow.decide_extension, ("approved",), ("note",)),
+    Msg.HANDLE_CASE: (workflow.handle, ("result",), ()),
+    Msg.REPORT_PROGRESS: (workflow.report_progress, ("text",), ()),
+    Msg.FOLLOW_UP_CASE: (
+        workflow.follow_up,
+        ("reached",),
+        ("solved", "satisfaction", "rating", "channel", "notes", "call_id"),
+    ),
+    Msg.REVIEW_CASE: (workflow.review, ("approved",), ("reason", "deadline_hours")),
+    Msg.SUPERVISE_CASE: (workflow.supervise, ("instructions",), ()),
+    Msg.ESCALATE_TO_LEADER: (workflow.escalate_to_leader, ("instructions",), ()),
+    Msg.RESOLVE_DIRECTLY: (workflow.resolve_directly, ("resolution",), ()),
+    Msg.FORWARD_CASE: (workflow.forward, (), ("address",)),
+    Msg.SET_CONFIDENTIAL: (workflow.set_confidential, ("confidential",), ("reason",)),
+    Msg.MERGE_CASES: (merging.merge, ("master_id",), ()),
+    Msg.UNMERGE_CASE: (merging.unmerge, ("reason",), ()),
+}
+"""Each workflow request: the function it calls, the request's fields it must carry and those it may."""
+
+WORKFLOW_REQUESTS = frozenset(_OPERATIONS)
+
+
 def _operation(msg_type: str, fields: Mapping[str, Any]) -> tuple[Callable[..., Case], dict[str, Any]]:
-    """The workflow function a workflow request calls, and its keyword arguments from the request."""
-    if msg_type == Msg.DISPATCH_CASE:
-        return workflow.dispatch, {
-            "units": list(fields.get("units") or ()),
-            "deadline_hours": fields.get("deadline_hours"),
-            "instructions": fields.get("instructions"),
-        }
-    if msg_type == Msg.ACCEPT_CASE:
-        return workflow.accept, {}
-    if msg_type == Msg.RETURN_CASE:
-        return workflow.return_case, {"reason": fields["reason"], "reason_code": fields.get("reason_code")}
-    if msg_type == Msg.REVIEW_RETURN:
-        return workflow.review_return, {"approved": fields["approved"], "note": fields.get("note")}
-    if msg_type == Msg.REQUEST_EXTENSION:
-        return workflow.request_extension, {
-            "reason": fields["reason"],
-            "deadline_at": fields["deadline_at"],  # read by the workflow, so a refusal is audited
-        }
-    if msg_type == Msg.DECIDE_EXTENSION:
-        return workflow.decide_extension, {"approved": fields["approved"], "note": fields.get("note")}
-    if msg_type == Msg.HANDLE_CASE:
-        return workflow.handle, {"result": fields["result"]}
-    if msg_type == Msg.REPORT_PROGRESS:
-        return workflow.report_progress, {"text": fields["text"]}
-    if msg_type == Msg.FOLLOW_UP_CASE:
-        return workflow.follow_up, {
-            "reached": fields["reached"],
-            "solved": fields.get("solved"),
-            "satisfaction": fields.get("satisfaction"),
-            "rating": fields.get("rating"),
-            "channel": fields.get("channel") or "phone",
-            "notes": fields.get("notes"),
-            "call_id": fields.get("call_id"),
-        }
-    if msg_type == Msg.REVIEW_CASE:
-        return workflow.review, {
-            "approved": fields["approved"],
-            "reason": fields.get("reason"),
-            "deadline_hours": fields.get("deadline_hours"),
-        }
-    if msg_type == Msg.SUPERVISE_CASE:
-        return workflow.supervise, {"instructions": fields["instructions"]}
-    if msg_type == Msg.ESCALATE_TO_LEADER:
-        return workflow.escalate_to_leader, {"instructions": fields["instructions"]}
-    if msg_type == Msg.RESOLVE_DIRECTLY:
-        return workflow.resolve_directly, {"resolution": fields["resolution"]}
-    if msg_type == Msg.FORWARD_CASE:
-        return workflow.forward, {"address": fields.get("address")}
-    if msg_type == Msg.SET_CONFIDENTIAL:
-        return workflow.set_confidential, {"confidential": fields["confidential"], "reason": fields.get("reason")}
-    if msg_type == Msg.MERGE_CASES:
-        return merging.merge, {"master_id": fields["master_id"]}
-    if msg_type == Msg.UNMERGE_CASE:
-        return merging.unmerge, {"reason": fields["reason"]}
-    raise ValueError(f"{msg_type} is not a workflow request")
-
-
-WORKFLOW_REQUESTS = frozenset(
-    {
-        Msg.DISPATCH_CASE,
-        Msg.ACCEPT_CASE,
-        Msg.RETURN_CASE,
-        Msg.HANDLE_CASE,
-        Msg.FOLLOW_UP_CASE,
-        Msg.REVIEW_CASE,
-        Msg.SUPERVISE_CASE,
-        Msg.ESCALATE_TO_LEADER,
-        Msg.RESOLVE_DIRECTLY,
-        Msg.FORWARD_CASE,
-        Msg.SET_CONFIDENTIAL,
-        Msg.MERGE_CASES,
-        Msg.UNMERGE_CASE,
-        Msg.REVIEW_RETURN,
-        Msg.REQUEST_EXTENSION,
-        Msg.DECIDE_EXTENSION,
-        Msg.REPORT_PROGRESS,
-    }
-)
+    """The workflow function a workflow request calls, and its keyword arguments from the request (a field it
+    may leave out is None, but for `units`, empty, and `channel`, phone)."""
+    if msg_type not in WORKFLOW_REQUESTS:
+        raise ValueError(f"{msg_type} is not a workflow request")
+    op, required, optional = _OPERATIONS[Msg(msg_type)]
+    kwargs = {name: fields[name] for name in required} | {name: fields.get(name) for name in optional}
+    if "units" in kwargs:
+        kwargs["units"] = list(kwargs["units"] or ())
+    if "channel" in kwargs:
+        kwargs["channel"] = kwargs["channel"] or "phone"
+    return op, kwargs
 
 
 def act(sessions: sessionmaker[Session], actor: Actor, msg_type: str, fields: Mapping[str, Any]) -> CaseDetail:
@@ -742,29 +701,26 @@ def push_for(event: CaseEvent) -> dict[str, Any] | None:
     desktop is told of. Ids, numbers and states only: the free text of a case is read with `get_case`,
     which checks and audits the read."""
     base: dict[str, Any] = {"case_id": event.case_id, "number": event.number, "at": event.at.isoformat()}
-    if isinstance(event, ExchangeRefused):
-        return base | {
-            "type": Msg.CASE_ALERT,
-            "kind": "exchange_refused",
-            "hotline": event.hotline,
-            "http_status": event.http_status,
-            "errors": [{"code": c, "description": d} for c, d in event.errors],
-        }
-    if isinstance(event, ExchangeStalled):
-        return base | {
-            "type": Msg.CASE_ALERT,
-            "kind": "exchange_stalled",
-            "hotline": event.hotline,
-            "attempts": event.attempts,
-            "error": event.error,
-        }
     fields: dict[str, Any]
+    if isinstance(event, ExchangeAlert):
+        if isinstance(event, ExchangeRefused):
+            errors = [{"code": c, "description": d} for c, d in event.errors]
+            fields = {"kind": "exchange_refused", "http_status": event.http_status, "errors": errors}
+        elif isinstance(event, ExchangeStalled):
+            fields = {"kind": "exchange_stalled", "attempts": event.attempts, "error": event.error}
+        else:
+            return None
+        return base | {"type": Msg.CASE_ALERT, "hotline": event.hotline} | fields
     if isinstance(event, CaseCreated):
         fields = {"event": "created", "hotline": event.hotline}
     elif isinstance(event, CaseStatusChanged):
         fields = {"event": "status_changed", "action": event.action, "from": event.old, "to": event.new}
-    elif isinstance(event, CaseDispatched):
-        fields = {"event": "dispatched", "unit_id": event.unit_id, "deadline_at": event.deadline_at.isoformat()}
+    elif isinstance(event, ShareEvent):
+        fields = {
+            "event": "dispatched" if isinstance(event, CaseDispatched) else "deadline_approaching",
+            "unit_id": event.unit_id,
+            "deadline_at": event.deadline_at.isoformat(),
+        }
     elif isinstance(event, SupervisionRaised):
         fields = {
             "event": "supervision_raised",
@@ -772,12 +728,6 @@ def push_for(event: CaseEvent) -> dict[str, Any] | None:
             "unit_id": event.unit_id,
             "overdue": event.overdue,
             "leader": event.leader,
-        }
-    elif isinstance(event, DeadlineApproaching):
-        fields = {
-            "event": "deadline_approaching",
-            "unit_id": event.unit_id,
-            "deadline_at": event.deadline_at.isoformat(),
         }
     else:
         return None
@@ -787,17 +737,4 @@ def push_for(event: CaseEvent) -> dict[str, Any] | None:
 def transfers_of(session: Session, call_id: str) -> list[TransferInfo]:
     """The call's transfers (ari_app.transfers), oldest first, as the case detail shows them."""
     rows = session.scalars(select(CallTransfer).where(CallTransfer.call_id == call_id).order_by(CallTransfer.id))
-    return [
-        TransferInfo(
-            id=r.id,
-            kind=r.kind,
-            state=r.state,
-            from_agent=r.from_agent,
-            target_agent=r.target_agent,
-            target_number=r.target_number,
-            started_at=r.started_at.isoformat(),
-            answered_at=iso(r.answered_at),
-            ended_at=iso(r.ended_at),
-        )
-        for r in rows
-    ]
+    return [transfer_info(r) for r in rows]

@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit
-from ari_app.cases.catalogue import code_problem, csv_records, decode, invalid, problem_at
+from ari_app.cases.catalogue import check, code_problem, csv_records, decode, invalid, problem_at
 from ari_app.config import HotlineMode
 from schema.cases import Case, Classification, CooperatingUnit, DispatchRule, DispatchRuleUnit
 
@@ -229,8 +229,7 @@ def add_rule(session: Session, actor: Actor, spec: RuleSpec, *, now: datetime) -
     problems = check_spec(session, spec)
     if any(spec_of(r).key == spec.key for r in rules(session)):
         problems.append(problem_at(None, None, "a rule for this classification and area exists: remove it first"))
-    if problems:
-        raise invalid(problems)
+    check(problems)
     return _store(session, actor, spec, now)
 
 
@@ -308,8 +307,7 @@ def parse_csv(session: Session, text: str) -> list[RuleSpec]:
             problems.append(problem_at(line, None, f"the same classification and area as line {seen[spec.key]}"))
         seen.setdefault(spec.key, line)
         specs.append(spec)
-    if problems:
-        raise invalid(sorted(problems, key=lambda p: p["line"] or 0))
+    check(problems)
     return specs
 
 

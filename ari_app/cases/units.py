@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit
-from ari_app.cases.catalogue import csv_records, decode, invalid, problem_at
+from ari_app.cases.catalogue import check, csv_records, decode, invalid, problem_at
 from schema.cases import CooperatingUnit
 
 COLUMNS = ("id", "name", "parent", "hotline", "contact_phone", "contact_person", "status")
@@ -161,8 +161,7 @@ def add_unit(
     problems += _hotline_problems(number, up.hotline if up else None, hotlines)
     if not problems and _name_taken(session, name.strip(), None):
         problems.append(problem_at(None, "name", f"there is a unit named {name.strip()} already"))
-    if problems:
-        raise invalid(problems)
+    check(problems)
     unit = CooperatingUnit(
         name=name.strip(),
         parent=up,
@@ -202,8 +201,7 @@ def edit_unit(
     problems += more + most
     if name is not None and not problems and _name_taken(session, name.strip(), unit.id):
         problems.append(problem_at(None, "name", f"there is a unit named {name.strip()} already"))
-    if problems:
-        raise invalid(problems)
+    check(problems)
     wanted = {
         "name": name.strip() if name is not None else unit.name,
         "contact_phone": phone if contact_phone is not None else unit.contact_phone,
@@ -341,8 +339,7 @@ def parse_csv(session: Session, text: str, hotlines: Collection[str]) -> list[Ro
             problems.append(
                 problem_at(row.line, "parent", f"units left out of the file are under it: {', '.join(below)}")
             )
-    if problems:
-        raise invalid(sorted(problems, key=lambda p: p["line"] or 0))
+    check(problems)
     return rows
 
 

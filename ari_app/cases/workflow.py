@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -69,6 +70,8 @@ from schema.cases import (
     Supervision,
 )
 from schema.users import Role
+
+R = TypeVar("R", DispatchReturn, Extension)
 
 
 def _open_dispatches(case: Case) -> list[Dispatch]:
@@ -272,19 +275,7 @@ def return_case(
     d = _own_dispatch(session, actor, case, (DispatchStatus.PENDING, DispatchStatus.ACCEPTED))
     target = _target_if(session, actor, case, Action.RETURN, d, DispatchStatus.RETURN_REQUESTED)
     d.status = DispatchStatus.RETURN_REQUESTED
-    assert why is not None
-    request = DispatchReturn(
-        case_id=case.id,
-        dispatch_id=d.id,
-        unit_id=d.unit_id,
-        reason_code=code,
-        reason=why,
-        requested_at=now,
-        requested_by=actor.user_id,
-        status=RequestStatus.PENDING,
-    )
-    session.add(request)
-    session.flush()
+    request = _request(session, DispatchReturn, d, actor, why, now, reason_code=code)
     transition(
         session, actor, case, Action.RETURN, target, now, unit=d.unit_id, reason_code=str(code), reason=why,
         request=request.id,
@@ -306,6 +297,27 @@ def _pending_return(session: Session, case: Case) -> tuple[DispatchReturn, Dispa
     if request is None:  # pragma: no cover - written together by return_case
         raise TransitionForbidden(f"the return of case {case.number} has no request", status=str(case.status))
     return request, d
+
+
+def _request(
+    session: Session, kind: type[R], d: Dispatch, actor: Actor, reason: str | None, now: datetime, **fields: Any
+) -> R:
+    """A unit's request on its share `d` (a return, an extension: `kind`, with its own `fields`) by `actor`,
+    waiting for the centre's decision (`_decide`); added and flushed, so it has its id."""
+    assert reason is not None  # read as required
+    request = kind(
+        case_id=d.case_id,
+        dispatch_id=d.id,
+        unit_id=d.unit_id,
+        reason=reason,
+        requested_at=now,
+        requested_by=actor.user_id,
+        status=RequestStatus.PENDING,
+        **fields,
+    )
+    session.add(request)
+    session.flush()
+    return request
 
 
 def _decide(request: DispatchReturn | Extension, actor: Actor, approved: bool, note: str | None, now: datetime) -> None:
@@ -399,20 +411,7 @@ def request_extension(
             action=str(Action.REQUEST_EXTENSION),
             status=str(case.status),
         )
-    assert why is not None
-    ext = Extension(
-        case_id=case.id,
-        dispatch_id=d.id,
-        unit_id=d.unit_id,
-        requested_at=now,
-        requested_by=actor.user_id,
-        reason=why,
-        deadline_before=d.deadline_at,
-        deadline_asked=deadline_at,
-        status=RequestStatus.PENDING,
-    )
-    session.add(ext)
-    session.flush()
+    ext = _request(session, Extension, d, actor, why, now, deadline_before=d.deadline_at, deadline_asked=deadline_at)
     transition(
         session, actor, case, Action.REQUEST_EXTENSION, CaseState(case.status), now, unit=d.unit_id,
         request=ext.id, deadline=deadline_at.isoformat(), reason=why,

@@ -5,22 +5,21 @@ change is rolled back and audited as `refused`."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
-
-from ari_app.cases.actor import Actor
 from ari_app.commands.common import (
     add_csv_commands,
-    csv_export,
-    csv_import,
     database,
     needs_config,
     pad,
     run_change,
 )
 from ari_app.config import Config
+
+if TYPE_CHECKING:
+    from ari_app.cases.catalogue import Change
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,11 +28,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     csub.add_parser("list", help="every node, retired ones marked").set_defaults(func=cmd_list)
     add_csv_commands(
         csub,
+        "catalogue",
         "the catalogue",
         "code,parent_code,name_zh,name_en,status",
         "make the catalogue what a CSV file says (checked whole first; nothing changes on an error)",
-        cmd_export,
-        cmd_import,
+        "ari_app.cases.catalogue",
+        import_report,
     )
     add = csub.add_parser("add", help="add a node (its parent is the one its code names)")
     add.add_argument("code", help="six digits, two per level (GB/T 39666 style): 010000, 010100, 010101")
@@ -65,21 +65,10 @@ def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from ari_app.cases.catalogue import export_csv
-
-    return csv_export(args, export_csv)
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    from ari_app.cases.catalogue import import_csv
-
-    def apply(s: Session, actor: Actor, data: bytes, now: datetime) -> list[str]:
-        changes = import_csv(s, actor, data, now=now, dry_run=args.dry_run)
-        verb = "would change" if args.dry_run else "changed"
-        return [f"{c.kind:8} {c.code}  {c.detail}" for c in changes] + [f"{len(changes)} node(s) {verb}"]
-
-    return csv_import(args, "catalogue import", apply)
+def import_report(changes: Sequence[Change], dry_run: bool) -> list[str]:
+    """What `hotline catalogue import` prints: each change, then how many (made, or with --dry-run to be made)."""
+    verb = "would change" if dry_run else "changed"
+    return [f"{c.kind:8} {c.code}  {c.detail}" for c in changes] + [f"{len(changes)} node(s) {verb}"]
 
 
 def cmd_add(args: argparse.Namespace) -> int:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import argparse
 import functools
 import getpass
+import importlib
 import os
 import sys
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,51 +128,75 @@ def write_text(path: str, text: str) -> None:
 
 def add_csv_commands(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
     what: str,
     columns: str,
     import_help: str,
-    export: Callable[[argparse.Namespace], int],
-    imp: Callable[[argparse.Namespace], int],
+    module: str,
+    report: Callable[[Sequence[Any], bool], list[str]],
+    *,
+    with_hotlines: bool = False,
 ) -> None:
-    """The `export FILE` and `import FILE [--dry-run]` subcommands of a catalogue kept as CSV (`what`, as the
-    help names it: `the catalogue`), run by `export` and `imp`; `columns` are the file's, `import_help` says
+    """The `export FILE` and `import FILE [--dry-run]` subcommands of `hotline NAME`, a catalogue kept as CSV
+    (`what`, as the help names it: `the catalogue`) by `module` (its name, `ari_app.cases.catalogue`, imported
+    when a command runs): `csv_export` writes what its `export_csv` returns, `csv_import` gives the file to its
+    `import_csv` and prints the lines `report(changes, dry_run)` makes of the changes (with the configured
+    hotlines' numbers too, `hotlines=`, when `with_hotlines`); `columns` are the file's, `import_help` says
     what an import does."""
     p = sub.add_parser("export", help=f"write {what} as CSV (UTF-8)")
     p.add_argument("file", help="the CSV file to write, - for standard output")
-    p.set_defaults(func=export)
+    p.set_defaults(func=functools.partial(csv_export, module=module))
     p = sub.add_parser("import", help=import_help)
     p.add_argument("file", help=f"the CSV file ({columns})")
     p.add_argument("--dry-run", action="store_true", help="only print what would change")
-    p.set_defaults(func=imp)
+    p.set_defaults(
+        func=functools.partial(
+            csv_import, request=f"{name} import", module=module, report=report, with_hotlines=with_hotlines
+        )
+    )
 
 
-def csv_export(args: argparse.Namespace, export: Callable[[Session], str]) -> int:
-    """An `export FILE` subcommand: what `export(session)` writes, to FILE (- for standard output)."""
+def csv_export(args: argparse.Namespace, module: str) -> int:
+    """An `export FILE` subcommand: what `export_csv(session)` of `module` writes, to FILE (- for standard
+    output)."""
     cfg = config_or_report(args)
     if cfg is None:
         return 1
+    export: Callable[[Session], str] = importlib.import_module(module).export_csv
     with database(cfg) as s:
         write_text(args.file, export(s))
     return 0
 
 
 def csv_import(
-    args: argparse.Namespace, request: str, apply: Callable[[Session, Actor, bytes, datetime], list[str]]
+    args: argparse.Namespace,
+    request: str,
+    module: str,
+    report: Callable[[Sequence[Any], bool], list[str]],
+    with_hotlines: bool = False,
 ) -> int:
     """An `import FILE [--dry-run]` subcommand: FILE's bytes (- for standard input; one that cannot be read
-    is reported on stderr) given to `apply(session, actor, data, now)` in `run_change`, which prints the lines
-    it returns; under --dry-run nothing is kept."""
+    is reported on stderr) given to `import_csv(session, actor, data, now=, dry_run=)` of `module` (with
+    `hotlines=`, the configured hotlines' numbers, when `with_hotlines`) in `run_change`, which prints the
+    lines `report(changes, dry_run)` returns; under --dry-run nothing is kept."""
+    options: dict[str, Any] = {}
+    if with_hotlines:
+        cfg = config_or_report(args)
+        if cfg is None:
+            return 1
+        options["hotlines"] = [h.number for h in cfg.hotlines]
     try:
         data = read_file(args.file)
     except OSError as exc:
         print(f"hotline {request}: {exc}", file=sys.stderr)
         return 1
+    import_csv: Callable[..., Sequence[Any]] = importlib.import_module(module).import_csv
 
     def change(s: Session, actor: Actor, now: datetime) -> str:
-        lines = apply(s, actor, data, now)
+        changes = import_csv(s, actor, data, now=now, dry_run=args.dry_run, **options)
         if args.dry_run:
             s.rollback()
-        return "\n".join(lines)
+        return "\n".join(report(changes, args.dry_run))
 
     return run_change(args, request, change)
 

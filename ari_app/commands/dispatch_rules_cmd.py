@@ -5,14 +5,15 @@ rolled back and audited as `refused`."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
-
-from ari_app.cases.actor import Actor
-from ari_app.commands.common import add_csv_commands, csv_export, csv_import, database, needs_config, run_change
+from ari_app.commands.common import add_csv_commands, database, needs_config, run_change
 from ari_app.config import Config
+
+if TYPE_CHECKING:
+    from ari_app.cases.routing import Change
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,11 +35,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rm.set_defaults(func=cmd_remove)
     add_csv_commands(
         dsub,
+        "dispatch-rules",
         "the dispatch catalogue",
         "classification_code,subtree,district,street,grid_cell,...",
         "make the dispatch catalogue what a CSV file says (checked whole first)",
-        cmd_export,
-        cmd_import,
+        "ari_app.cases.routing",
+        import_report,
     )
 
 
@@ -87,18 +89,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return run_change(args, "dispatch-rules remove", change)
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from ari_app.cases.routing import export_csv
-
-    return csv_export(args, export_csv)
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    from ari_app.cases.routing import import_csv
-
-    def apply(s: Session, actor: Actor, data: bytes, now: datetime) -> list[str]:
-        changes = import_csv(s, actor, data, now=now, dry_run=args.dry_run)
-        made = " would be made" if args.dry_run else ""
-        return [f"{c.kind:7} {c.rule}" for c in changes] + [f"{len(changes)} rule change(s){made}"]
-
-    return csv_import(args, "dispatch-rules import", apply)
+def import_report(changes: Sequence[Change], dry_run: bool) -> list[str]:
+    """What `hotline dispatch-rules import` prints: each change, then how many (made, or with --dry-run to be made)."""
+    made = " would be made" if dry_run else ""
+    return [f"{c.kind:7} {c.rule}" for c in changes] + [f"{len(changes)} rule change(s){made}"]

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from ari_app.cases.actor import Actor
 from ari_app.commands.common import (
     add_csv_commands,
-    csv_export,
-    csv_import,
     database,
     display_width,
     needs_config,
@@ -23,6 +23,9 @@ from ari_app.commands.common import (
     run_change,
 )
 from ari_app.config import Config
+
+if TYPE_CHECKING:
+    from ari_app.cases.units import Change
 
 LIST_COLUMNS = ("id", "name", "parent", "level", "hotline", "contact", "state")
 
@@ -54,12 +57,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     en.set_defaults(func=cmd_enable)
     add_csv_commands(
         usub,
+        "units",
         "every unit",
         "id,name,parent,hotline,contact_phone,contact_person,status",
         "make the units what a CSV file says (checked whole first; nothing changes on an error; "
         "a unit left out is disabled, never deleted)",
-        cmd_export,
-        cmd_import,
+        "ari_app.cases.units",
+        import_report,
+        with_hotlines=True,
     )
 
 
@@ -140,22 +145,8 @@ def cmd_enable(args: argparse.Namespace) -> int:
     return run_change(args, "units enable", change)
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from ari_app.cases.units import export_csv
-
-    return csv_export(args, export_csv)
-
-
-@needs_config
-def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
-    from ari_app.cases.units import import_csv
-
-    hotlines = [h.number for h in cfg.hotlines]
-
-    def apply(s: Session, actor: Actor, data: bytes, now: datetime) -> list[str]:
-        changes = import_csv(s, actor, data, hotlines=hotlines, now=now, dry_run=args.dry_run)
-        made = " would be made" if args.dry_run else ""
-        lines = [f"{c.kind:8} {c.unit}  {c.detail}".rstrip() for c in changes]
-        return [*lines, f"{len(changes)} unit change(s){made}"]
-
-    return csv_import(args, "units import", apply)
+def import_report(changes: Sequence[Change], dry_run: bool) -> list[str]:
+    """What `hotline units import` prints: each change, then how many (made, or with --dry-run to be made)."""
+    made = " would be made" if dry_run else ""
+    lines = [f"{c.kind:8} {c.unit}  {c.detail}".rstrip() for c in changes]
+    return [*lines, f"{len(changes)} unit change(s){made}"]

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ari_app.agents.desk import ended_message
 from ari_app.agents.session import AgentSession, LiveCall
 from ari_app.calls.desk import CallDesk
-from ari_app.calls.events import CallLegChanged, TransferChanged
+from ari_app.calls.events import CallLegChanged, TransferChanged, transfer_info
 from ari_app.cases.access import visible
 from ari_app.cases.actor import Actor
 from ari_app.cases.audit import audit, refusals_audited
@@ -45,9 +45,8 @@ from ari_app.protocol import (
     ErrorId,
     Msg,
     ProtocolError,
-    TransferInfo,
 )
-from ari_app.transfers.service import Transfer, TransferKind, Transfers, TransferState
+from ari_app.transfers.service import TransferKind, Transfers, TransferState
 from schema.cases import Case
 from schema.users import Role
 
@@ -56,24 +55,6 @@ if TYPE_CHECKING:
     from ari_app.link.server import LinkServer
 
 log = logging.getLogger(__name__)
-
-
-def info(t: Transfer | TransferChanged) -> TransferInfo:
-    if isinstance(t, Transfer):
-        transfer_id, target_number = t.id, t.target_number
-    else:
-        transfer_id, target_number = t.transfer_id, None if t.target_agent else t.target
-    return TransferInfo(
-        id=transfer_id,
-        kind=str(t.kind),
-        state=str(t.state),
-        from_agent=t.from_agent,
-        target_agent=t.target_agent,
-        target_number=target_number,
-        started_at=t.started_at.isoformat(),
-        answered_at=t.answered_at.isoformat() if t.answered_at else None,
-        ended_at=t.ended_at.isoformat() if t.ended_at else None,
-    )
 
 
 def cases_on_call(sessions: sessionmaker[Session], actor: Actor, call_id: str) -> list[CaseSummary]:
@@ -208,7 +189,7 @@ class TransferDesk(CallDesk):
             transfer = await self.transfers.complete(call_id, session.login)
         else:
             transfer = await self.transfers.cancel(call_id, session.login)
-        req.reply(Msg.TRANSFER_STATE, call_id=call_id, transfer=info(transfer))
+        req.reply(Msg.TRANSFER_STATE, call_id=call_id, transfer=transfer_info(transfer))
 
     def _check_target(self, session: AgentSession, agent_id: str) -> None:
         target = self.agents.sessions.get(agent_id)
@@ -227,7 +208,7 @@ class TransferDesk(CallDesk):
         source = self.agents.sessions.get(event.from_agent)
         target = self.agents.sessions.get(event.target_agent) if event.target_agent else None
         state = TransferState(event.state)
-        push = {"type": Msg.TRANSFER_STATE, "call_id": event.call_id, "transfer": info(event)}
+        push = {"type": Msg.TRANSFER_STATE, "call_id": event.call_id, "transfer": transfer_info(event)}
         holder = self.agents.holder_of(event.call_id)
         base = holder.call if holder is not None else None
         if state is TransferState.RINGING and target is not None:
@@ -270,7 +251,7 @@ class TransferDesk(CallDesk):
             waited_seconds=0.0,
             rung_at=event.at,
             callback_of=base.callback_of if base else None,
-            transfer=info(event),
+            transfer=transfer_info(event),
         )
         self.agents.offer(session, call)
         if not session.desktops or session.actor is None:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ari_app.cases import queries
 from ari_app.cases.events import Audience, CaseEvent
 from ari_app.cases.machine import Action
+from ari_app.tasks import cancel_and_wait, repeat
 from schema.cases import AuditEntry, Case, Dispatch
 from schema.users import Role
 
@@ -124,21 +125,16 @@ class AuditPoller:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="web audit poller")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
-        while True:
-            try:
-                await self.poll()
-            except Exception:
-                log.exception("reading the audit trail for live updates failed; trying again")
-            await asyncio.sleep(self.interval)
+        await repeat(
+            self.poll,
+            lambda: asyncio.sleep(self.interval),
+            log,
+            "reading the audit trail for live updates failed; trying again",
+        )
 
     def _read(self) -> list[tuple[int, str, Audience, str]]:
         """The changed cases since the last read. Ids are handed out when a row is inserted, not when it is
