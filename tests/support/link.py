@@ -1,6 +1,6 @@
 """The desktop link at unit level: a fake QueueControl that records what would be asked of Asterisk, the
-settings a test server runs with, and a protocol client as a test drives it (tests/link, the end-to-end
-tests that speak the protocol)."""
+settings a test server runs with, the fields of a new case, and a protocol client as a test drives it
+(tests/link, the end-to-end tests that speak the protocol)."""
 
 from __future__ import annotations
 
@@ -70,6 +70,18 @@ def link_settings(**kw: Any) -> LinkSettings:
     )
     base.update(kw)
     return LinkSettings(**base)
+
+
+def case_fields(request: str, **fields: Any) -> dict[str, Any]:
+    """The fields of a `create_case` request: a 12345 case in Chinese asking `request`, of normal urgency,
+    for dispatch, with `fields` over them."""
+    return {
+        "hotline": "12345",
+        "request": request,
+        "urgency": "normal",
+        "language": "zh",
+        "handling": "dispatch",
+    } | fields
 
 
 class Desktop:
