@@ -45,7 +45,8 @@ BAD_FRAMES: list[tuple[str | bytes, str]] = [
     ('{"type": "hello", "version": "1.0"}', ""),  # a second hello is harmless
     ('{"type": "sign_in", "agent_id": "1002", "password": "correct horse battery"}', ErrorId.ALREADY_SIGNED_IN),
 ]
-"""What the codec refuses, and what a signed-in desktop may not send again."""
+"""What the codec refuses, and what a signed-in desktop sends a second time: a hello (harmless, answered with
+its welcome) and a sign-in (refused)."""
 
 
 async def test_each_bad_frame_gets_its_error_and_nothing_else_changes(
