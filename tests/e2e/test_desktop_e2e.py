@@ -25,6 +25,7 @@ from cti_desktop.window import MainWindow
 from schema.cases import CooperatingUnit
 from schema.db import make_engine, make_sessionmaker
 from tests.support.e2e import ROOT, Stack, add_user, calls, hotline, suite_members
+from tests.support.link import case_fields
 from tests.support.qt import qt_until, type_text
 from tests.support.workstation import LinkedWindow
 
@@ -182,12 +183,7 @@ async def test_a_dispatch_shows_on_its_departments_desktop_within_a_second_and_n
         await sup.sign_in("push-sup", PASSWORD)
         created = await sup.request(
             Msg.CREATE_CASE,
-            hotline="12345",
-            request="人行道井盖缺失，夜间有行人跌落风险",
-            address="天山区解放北路 12 号",
-            urgency="urgent",
-            language="zh",
-            handling="dispatch",
+            **case_fields("人行道井盖缺失，夜间有行人跌落风险", address="天山区解放北路 12 号", urgency="urgent"),
         )
         case = created["case"]
         await qt_until(lambda: a.link.token is not None and b.link.token is not None)

@@ -24,7 +24,7 @@ from ari_app.protocol import ErrorId, Msg
 from schema.cases import AuditEntry, CooperatingUnit
 from schema.users import Role
 from tests.support.attachments import HTML, jpeg, wav, with_attachments
-from tests.support.link import Desktop
+from tests.support.link import Desktop, case_fields
 from tests.support.users import user
 
 Open = Callable[[str], Awaitable[Desktop]]
@@ -82,9 +82,7 @@ async def test_a_photo_and_a_recording_reach_the_unit_and_no_other(
     as_user: Open, units: dict[str, int], sessions: sessionmaker[Session]
 ) -> None:
     agent, water, gas = await as_user("1001"), await as_user("water"), await as_user("gas")
-    created = await agent.request(
-        Msg.CREATE_CASE, hotline="12345", request="水管爆裂", urgency="urgent", language="zh", handling="dispatch"
-    )
+    created = await agent.request(Msg.CREATE_CASE, **case_fields("水管爆裂", urgency="urgent"))
     cid = created["case"]["id"]
     assert (await agent.request(Msg.DISPATCH_CASE, case_id=cid, units=[units["water"]]))["type"] == Msg.CASE_UPDATED
 

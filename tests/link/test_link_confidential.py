@@ -21,7 +21,7 @@ from ari_app.link import LinkServer
 from ari_app.protocol import ErrorId, Msg
 from schema.cases import AuditEntry, CooperatingUnit
 from schema.users import Role
-from tests.support.link import Desktop
+from tests.support.link import Desktop, case_fields
 from tests.support.users import user
 
 PHONE, CONTACT, NAME = "13812345678", "13987654321", "张三丰"
@@ -92,16 +92,7 @@ async def citizen_case(agent: RawDesktop, caller: str, request: str, **more: Any
     """The reply to the agent's `create_case` of a 12345 case for dispatch, from citizen NAME (contact CONTACT)
     calling from `caller`."""
     return await agent.request(
-        Msg.CREATE_CASE,
-        hotline="12345",
-        caller=caller,
-        contact=CONTACT,
-        citizen_name=NAME,
-        request=request,
-        urgency="normal",
-        language="zh",
-        handling="dispatch",
-        **more,
+        Msg.CREATE_CASE, **case_fields(request, caller=caller, contact=CONTACT, citizen_name=NAME, **more)
     )
 
 

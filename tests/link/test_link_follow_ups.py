@@ -17,7 +17,7 @@ from ari_app.cases.calendar import WorkCalendar
 from ari_app.protocol import ErrorId, Msg
 from schema.cases import AuditEntry, CooperatingUnit
 from schema.users import Role
-from tests.support.link import Desktop, signed_in_once
+from tests.support.link import Desktop, case_fields, signed_in_once
 from tests.support.users import user
 
 Open = Callable[[str], Awaitable[Desktop]]
@@ -57,9 +57,7 @@ async def due(d: Desktop, **fields: Any) -> list[dict[str, Any]]:
 
 
 async def handled_case(agent: Desktop, unit: Desktop, water: int, request: str) -> int:
-    created = await ok(
-        agent, Msg.CREATE_CASE, hotline="12345", request=request, urgency="normal", language="zh", handling="dispatch"
-    )
+    created = await ok(agent, Msg.CREATE_CASE, **case_fields(request))
     cid = int(created["id"])
     await ok(agent, Msg.DISPATCH_CASE, case_id=cid, units=[water])
     await ok(unit, Msg.ACCEPT_CASE, case_id=cid)

@@ -18,7 +18,7 @@ from ari_app.link import LinkServer
 from ari_app.link.connection import CLOSE_TOO_SLOW, WRITE_BUFFER_LIMIT
 from ari_app.protocol import ErrorId
 from tests.support.clock import T0
-from tests.support.link import FakeQueue
+from tests.support.link import REFUSED_FRAMES, FakeQueue
 
 
 async def signed_in_pair(desktop: Any) -> tuple[Any, Any]:
@@ -41,18 +41,12 @@ async def still_fine(server: LinkServer, a: Any, b: Any, queue_calls: int, queue
 
 
 BAD_FRAMES: list[tuple[str | bytes, str]] = [
-    ("not json", ErrorId.MALFORMED_JSON),
-    ('{"type": "ping"', ErrorId.MALFORMED_JSON),
-    ("null", ErrorId.MALFORMED_JSON),
-    (b"\x00\x01binary", ErrorId.BINARY_FRAME),
-    ('{"type": "reboot_asterisk"}', ErrorId.UNKNOWN_TYPE),
-    ('{"kind": "ping"}', ErrorId.INVALID_FIELD),
-    ('{"type": "set_state", "state": "ready", "reason": 5}', ErrorId.INVALID_FIELD),
-    ('{"type": "create_case", "hotline": 12319}', ErrorId.INVALID_FIELD),
+    *REFUSED_FRAMES,
     ('{"type": "hello", "version": "1.0"}', ""),  # a second hello is harmless
     ('{"type": "sign_in", "agent_id": "1002", "password": "correct horse battery"}', ErrorId.ALREADY_SIGNED_IN),
-    (json.dumps({"type": "ping", "pad": "x" * (p.MAX_FRAME + 1)}), ErrorId.FRAME_TOO_LARGE),
 ]
+"""What the codec refuses, and what a signed-in desktop sends a second time: a hello (harmless, answered with
+its welcome) and a sign-in (refused)."""
 
 
 async def test_each_bad_frame_gets_its_error_and_nothing_else_changes(

@@ -18,7 +18,7 @@ from ari_app.link import LinkServer
 from ari_app.protocol import ErrorId, Msg
 from schema.cases import AuditEntry, CooperatingUnit
 from schema.users import Role
-from tests.support.link import Desktop, FakeQueue, signed_in_once
+from tests.support.link import Desktop, FakeQueue, case_fields, signed_in_once
 from tests.support.users import user
 
 Open = Callable[[str], Awaitable[Desktop]]
@@ -54,9 +54,7 @@ async def as_user(desktop: Any, units: dict[str, int]) -> Open:
 
 
 async def new_case(d: Desktop, hotline: str = "12345", request: str = "小区停水两天") -> int:
-    r = await d.request(
-        Msg.CREATE_CASE, hotline=hotline, request=request, urgency="normal", language="zh", handling="dispatch"
-    )
+    r = await d.request(Msg.CREATE_CASE, **case_fields(request, hotline=hotline))
     assert r["type"] == Msg.CASE_CREATED, r
     return int(r["case"]["id"])
 
@@ -198,13 +196,9 @@ async def test_refused_reads_and_intake_are_audited_too(
     cid = await new_case(agent)
     assert (await water.request(Msg.GET_CASE, case_id=cid))["error_id"] == ErrorId.CASE_NOT_FOUND
     assert (await agent.request(Msg.GET_CASE, case_id=999999))["error_id"] == ErrorId.CASE_NOT_FOUND
-    taken = await water.request(
-        Msg.CREATE_CASE, hotline="12345", request="x", urgency="normal", language="zh", handling="dispatch"
-    )
+    taken = await water.request(Msg.CREATE_CASE, **case_fields("x"))
     assert taken["error_id"] == ErrorId.CASE_PERMISSION_DENIED
-    other = await hu.request(
-        Msg.CREATE_CASE, hotline="12345", request="x", urgency="normal", language="zh", handling="dispatch"
-    )
+    other = await hu.request(Msg.CREATE_CASE, **case_fields("x"))
     assert other["error_id"] == ErrorId.CASE_PERMISSION_DENIED
     await server.audit.flush()
     assert refusals(sessions) == [
@@ -502,10 +496,7 @@ async def test_work_order_rules_through_the_link(
     clock.t = datetime(2026, 10, 9, 10, tzinfo=sh).astimezone(UTC)
     agent, sup = await as_user("1001"), await as_user("sup")
     water, roads = await as_user("water"), await as_user("roads")
-    r = await agent.request(
-        Msg.CREATE_CASE, hotline="12345", request="咨询停水时间", urgency="normal", language="zh",
-        handling="dispatch", request_type="consultation",
-    )  # fmt: skip
+    r = await agent.request(Msg.CREATE_CASE, **case_fields("咨询停水时间", request_type="consultation"))
     assert r["type"] == Msg.CASE_CREATED, r
     cid = int(r["case"]["id"])
     case = await ok(agent, Msg.DISPATCH_CASE, case_id=cid, units=[units["water"]])

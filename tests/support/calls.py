@@ -76,16 +76,16 @@ def store_call(survey: Survey, linkedid: str, now: datetime | None = None, **cha
     """A call as the tracker stores it when the agent hangs up first and the caller stays for the survey
     (`now`: when the survey runs, by default the real time)."""
     now = now or datetime.now(UTC)
-    row = CallRecord(
-        linkedid=linkedid,
+    row = ended_record(
+        linkedid,
         hotline="12345",
-        caller="13900000001",
         agent="1001",
-        state="ended",
-        end_reason="agent_hangup",
+        caller="13900000001",
         arrived_at=now - timedelta(seconds=90),
-        answered_at=now - timedelta(seconds=80),
-        ended_at=now - timedelta(seconds=2),
+        answered_after=10,
+        talked=78,
+        recording=None,
+        end_reason="agent_hangup",
     )
     for key, value in changes.items():
         setattr(row, key, value)
@@ -103,10 +103,12 @@ def ended_record(
     answered_after: float,
     talked: float,
     recording: Path | None,
+    end_reason: str = "caller_hangup",
     **fields: Any,
 ) -> CallRecord:
-    """A call that was answered `answered_after` s after it arrived in the hotline queue and ended with the
-    caller's hang-up after `talked` s, as the tracker stores it (not added to any session)."""
+    """A call that was answered `answered_after` s after it arrived in the hotline queue and ended after
+    `talked` s (`end_reason`: by default the caller's hang-up), as the tracker stores it (not added to any
+    session)."""
     return CallRecord(
         linkedid=linkedid,
         hotline=hotline,
@@ -119,7 +121,7 @@ def ended_record(
         answered_at=arrived_at + timedelta(seconds=answered_after),
         ended_at=arrived_at + timedelta(seconds=answered_after + talked),
         talk_seconds=talked,
-        end_reason="caller_hangup",
+        end_reason=end_reason,
         recording=str(recording) if recording else None,
         **fields,
     )

@@ -1,6 +1,6 @@
 """The desktop link at unit level: a fake QueueControl that records what would be asked of Asterisk, the
-settings a test server runs with, and a protocol client as a test drives it (tests/link, the end-to-end
-tests that speak the protocol)."""
+settings a test server runs with, the fields of a new case, and a protocol client as a test drives it
+(tests/link, the end-to-end tests that speak the protocol)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from websockets.asyncio.client import ClientConnection
 from ari_app import protocol as p
 from ari_app.calls.events import QueueMembership
 from ari_app.link import LinkSettings
+from ari_app.protocol import ErrorId
 from tests.support.users import PASSWORD
 
 
@@ -53,6 +54,39 @@ class FakeQueue:
         self.calls.append(call)
 
 
+REFUSED_FRAMES: list[tuple[str | bytes, str]] = [
+    ("{", ErrorId.MALFORMED_JSON),
+    ("[1,2]", ErrorId.MALFORMED_JSON),
+    ('"x"', ErrorId.MALFORMED_JSON),
+    ("not json", ErrorId.MALFORMED_JSON),
+    ('{"type": "ping"', ErrorId.MALFORMED_JSON),
+    ("null", ErrorId.MALFORMED_JSON),
+    (b'{"type":"ping"}', ErrorId.BINARY_FRAME),
+    (b"\x00\x01binary", ErrorId.BINARY_FRAME),
+    ('{"type":"launch_missiles"}', ErrorId.UNKNOWN_TYPE),
+    ('{"type": "reboot_asterisk"}', ErrorId.UNKNOWN_TYPE),
+    ('{"type":5}', ErrorId.INVALID_FIELD),
+    ("{}", ErrorId.INVALID_FIELD),
+    ('{"kind": "ping"}', ErrorId.INVALID_FIELD),
+    ('{"type":"ping","id":[1]}', ErrorId.INVALID_FIELD),
+    ('{"type":"ping","id":true}', ErrorId.INVALID_FIELD),
+    ('{"type":"sign_in","agent_id":1001,"password":"x"}', ErrorId.INVALID_FIELD),
+    ('{"type":"sign_in","agent_id":"1001"}', ErrorId.INVALID_FIELD),
+    ('{"type":"set_state","state":"on_call"}', ErrorId.INVALID_FIELD),
+    ('{"type": "set_state", "state": "ready", "reason": 5}', ErrorId.INVALID_FIELD),
+    ('{"type": "create_case", "hotline": 12319}', ErrorId.INVALID_FIELD),
+    ('{"type":"search_cases","limit":true}', ErrorId.INVALID_FIELD),
+    ('{"type":"search_cases","limit":100000}', ErrorId.INVALID_FIELD),
+    ('{"type":"search_cases","mine":"yes"}', ErrorId.INVALID_FIELD),
+    ('{"type":"caller_history","caller":"a\\u0000b"}', ErrorId.INVALID_FIELD),
+    ("[" * 100_000 + "]" * 100_000, ErrorId.FRAME_TOO_LARGE),
+    (json.dumps({"type": "ping", "pad": "x" * (p.MAX_FRAME + 1)}), ErrorId.FRAME_TOO_LARGE),
+    ("[" * 30_000 + "]" * 30_000, ErrorId.MALFORMED_JSON),
+]
+"""Frames the codec refuses whoever sends them and whenever, each with the error id it is refused with:
+decoded alone (test_protocol_codec) and sent to a live server (test_link_robustness)."""
+
+
 def link_settings(**kw: Any) -> LinkSettings:
     # Every test desktop comes from 127.0.0.1: the per-address connection caps are raised here and tested
     # at their defaults in test_link_guard.py.
@@ -70,6 +104,18 @@ def link_settings(**kw: Any) -> LinkSettings:
     )
     base.update(kw)
     return LinkSettings(**base)
+
+
+def case_fields(request: str, **fields: Any) -> dict[str, Any]:
+    """The fields of a `create_case` request: a 12345 case in Chinese asking `request`, of normal urgency,
+    for dispatch, with `fields` over them."""
+    return {
+        "hotline": "12345",
+        "request": request,
+        "urgency": "normal",
+        "language": "zh",
+        "handling": "dispatch",
+    } | fields
 
 
 class Desktop:

@@ -22,6 +22,7 @@ from ari_app.link import LinkServer
 from ari_app.web.app import WebServer, build_app
 from schema.cases import CooperatingUnit
 from schema.users import Role
+from tests.support.link import case_fields
 from tests.support.users import PASSWORD, user
 from tests.support.web import free_port
 
@@ -64,12 +65,7 @@ async def test_a_case_dispatched_over_the_desktop_link_is_worked_in_the_browser(
 
             created = await agent.request(
                 p.Msg.CREATE_CASE,
-                hotline="12345",
-                request="暖气不热，室温只有 12 度",
-                address="团结路 5 号 2 单元",
-                urgency="urgent",
-                language="zh",
-                handling="dispatch",
+                **case_fields("暖气不热，室温只有 12 度", address="团结路 5 号 2 单元", urgency="urgent"),
             )
             case = created["case"]
             sent = await agent.request(p.Msg.DISPATCH_CASE, case_id=case["id"], units=[unit_id], deadline_hours=24)
